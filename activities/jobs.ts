@@ -1,0 +1,19 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import { finishBacktestJob, markBacktestJobRunning } from '../db/sql/backtest-jobs';
+import { ErrorType } from '../workflows/errors';
+import type { IoDeps } from './ports';
+
+/** Job-row bookkeeping on the IO queue. Each call is idempotent: repeating it leaves the same row. */
+export function createJobActivities({ db }: IoDeps) {
+  return {
+    async markBacktestRunning(jobId: string): Promise<void> {
+      if (!(await markBacktestJobRunning(db, jobId))) {
+        throw ApplicationFailure.nonRetryable(`backtest job ${jobId} not found`, ErrorType.JobNotFound);
+      }
+    },
+    /** Records the first terminal outcome; a retry after success changes nothing. */
+    async finishBacktestJob(args: { jobId: string; status: 'completed' | 'failed' | 'cancelled'; error?: string }): Promise<void> {
+      await finishBacktestJob(db, args.jobId, args.status, args.error);
+    },
+  };
+}

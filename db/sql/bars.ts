@@ -1,0 +1,68 @@
+import { allocateBars, type BarColumns } from '../../domain/bars';
+import type { Queryable } from './queryable';
+
+export interface BarRange {
+  symbol: string;
+  timeframe: string;
+  /** inclusive ISO 8601 bounds on the bar open time */
+  from?: string;
+  to?: string;
+}
+
+/** How many bars a range holds (sizes the columns before loading). */
+export async function countBars(db: Queryable, r: BarRange): Promise<number> {
+  const { rows } = await db.query<{ n: string }>(
+    `SELECT count(*) AS n FROM bars
+     WHERE symbol = $1 AND timeframe = $2 AND ($3::timestamptz IS NULL OR ts >= $3) AND ($4::timestamptz IS NULL OR ts <= $4)`,
+    [r.symbol, r.timeframe, r.from ?? null, r.to ?? null],
+  );
+  return Number(rows[0]?.n ?? 0);
+}
+
+/** One page of bars as arrays of numbers (epoch ms first), ordered by time, starting after `afterMs`. */
+export async function selectBarPage(db: Queryable, r: BarRange, afterMs: number, limit: number): Promise<number[][]> {
+  const { rows } = await db.query<{ r: number[] }>(
+    `SELECT ARRAY[extract(epoch from ts) * 1000, open, high, low, close, volume]::float8[] AS r FROM bars
+     WHERE symbol = $1 AND timeframe = $2 AND ts > to_timestamp($3 / 1000.0)
+       AND ($4::timestamptz IS NULL OR ts >= $4) AND ($5::timestamptz IS NULL OR ts <= $5)
+     ORDER BY ts LIMIT $6`,
+    [r.symbol, r.timeframe, afterMs, r.from ?? null, r.to ?? null, limit],
+  );
+  return rows.map((row) => row.r);
+}
+
+/** Loads a range into typed-array columns page by page, reporting progress after each page. */
+export async function loadBarColumns(
+  db: Queryable,
+  r: BarRange,
+  onPage: (loaded: number, total: number) => void | Promise<void> = () => undefined,
+  pageSize = 50_000,
+): Promise<BarColumns> {
+  const total = await countBars(db, r);
+  const bars = allocateBars(total);
+  let after = -8.64e15;
+  while (bars.length < total) {
+    const page = await selectBarPage(db, r, after, Math.min(pageSize, total - bars.length));
+    if (page.length === 0) break; // rows deleted meanwhile
+    for (const [ts, o, h, l, c, v] of page) {
+      const i = bars.length++;
+      bars.ts[i] = ts;
+      bars.open[i] = o;
+      bars.high[i] = h;
+      bars.low[i] = l;
+      bars.close[i] = c;
+      bars.volume[i] = v;
+    }
+    after = bars.ts[bars.length - 1];
+    await onPage(bars.length, total);
+  }
+  return bars;
+}
+
+/** Symbols and timeframes with their bar counts and spans. */
+export async function listBarSeries(db: Queryable): Promise<Array<{ symbol: string; timeframe: string; bars: number; first: Date; last: Date }>> {
+  const { rows } = await db.query<{ symbol: string; timeframe: string; bars: string; first: Date; last: Date }>(
+    'SELECT symbol, timeframe, count(*) AS bars, min(ts) AS first, max(ts) AS last FROM bars GROUP BY symbol, timeframe ORDER BY symbol, timeframe',
+  );
+  return rows.map((r) => ({ ...r, bars: Number(r.bars) }));
+}

@@ -1,0 +1,29 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
+
+/** Pre-builds the workflow bundles the workers load (`dist/bundles/{cpu,io}.js`), so workers start without webpack. */
+export async function buildBundles(outDir = path.resolve(__dirname, '..', 'dist', 'bundles')): Promise<string[]> {
+  mkdirSync(outDir, { recursive: true });
+  const written: string[] = [];
+  for (const kind of ['cpu', 'io'] as const) {
+    const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve(`../workflows/${kind}`), logger: quietLogger });
+    const file = path.join(outDir, `${kind}.js`);
+    writeFileSync(file, code);
+    written.push(file);
+  }
+  return written;
+}
+
+const noop = () => undefined;
+const quietLogger = { trace: noop, debug: noop, info: noop, warn: console.warn, error: console.error, log: noop };
+
+if (require.main === module) {
+  buildBundles().then(
+    (files) => console.log(`workflow bundles: ${files.join(', ')}`),
+    (err: unknown) => {
+      console.error(`bundle build failed: ${(err as Error).message}`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,3 @@
+import { mainWorker } from './run-worker';
+
+mainWorker('cpu');

@@ -1,0 +1,55 @@
+import { Pool } from 'pg';
+import { Redis } from 'ioredis';
+import type { Config } from './config';
+import type { AppLogger } from './logger';
+
+/** A pg pool sized for this 2-core class (bigger pools only add fsync contention). */
+export function createPgPool(config: Config, logger: AppLogger, applicationName: string): Pool {
+  const pool = new Pool({
+    connectionString: config.DATABASE_URL,
+    max: config.PG_POOL_MAX,
+    application_name: applicationName,
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+  });
+  // An idle client losing its connection (Postgres restart) must not crash the process.
+  pool.on('error', (err) => logger.warn({ error: err.message }, 'postgres idle client error'));
+  return pool;
+}
+
+/**
+ * Redis that fails fast instead of queueing: commands error within ~1 s while Redis is down,
+ * and the client keeps reconnecting in the background.
+ */
+export function createRedis(config: Config, logger: AppLogger): Redis {
+  const redis = new Redis(config.REDIS_URL, {
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+    commandTimeout: 1_000,
+    connectTimeout: 2_000,
+    retryStrategy: (times) => Math.min(times * 200, 2_000),
+    lazyConnect: false,
+  });
+  let down = false;
+  redis.on('error', (err) => {
+    if (!down) logger.warn({ error: err.message }, 'redis unavailable');
+    down = true;
+  });
+  redis.on('ready', () => {
+    if (down) logger.info('redis reconnected');
+    down = false;
+  });
+  return redis;
+}
+
+/** Resolves once Redis is ready, or rejects after `timeoutMs` (start-up only). */
+export async function redisReady(redis: Redis, timeoutMs = 10_000): Promise<void> {
+  if (redis.status === 'ready') return;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`redis not ready after ${timeoutMs} ms`)), timeoutMs);
+    redis.once('ready', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}

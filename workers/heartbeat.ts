@@ -1,0 +1,49 @@
+import os from 'node:os';
+import type { Redis } from 'ioredis';
+
+export const WORKER_HEARTBEAT_PREFIX = 'worker:heartbeat:';
+export const WORKER_HEARTBEAT_TTL_S = 30;
+const REFRESH_MS = 10_000;
+
+export interface WorkerHeartbeat {
+  queue: string;
+  identity: string;
+  pid: number;
+  host: string;
+  startedAt: string;
+  at: string;
+}
+
+/** Keeps `worker:heartbeat:<queue>:<identity>` alive in Redis (TTL 30 s) while the worker runs. */
+export function startWorkerHeartbeat(redis: Redis, queue: string, identity: string, onError: (err: Error) => void) {
+  const key = `${WORKER_HEARTBEAT_PREFIX}${queue}:${identity}`;
+  const startedAt = new Date().toISOString();
+  const beat = async () => {
+    const value: WorkerHeartbeat = { queue, identity, pid: process.pid, host: os.hostname(), startedAt, at: new Date().toISOString() };
+    await redis.set(key, JSON.stringify(value), 'EX', WORKER_HEARTBEAT_TTL_S).catch(onError);
+  };
+  void beat();
+  const timer = setInterval(() => void beat(), REFRESH_MS);
+  timer.unref();
+  return {
+    key,
+    async stop(): Promise<void> {
+      clearInterval(timer);
+      await redis.del(key).catch(() => undefined);
+    },
+  };
+}
+
+/** Live workers by queue, read from their heartbeat keys. */
+export async function listLiveWorkers(redis: Redis): Promise<WorkerHeartbeat[]> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', `${WORKER_HEARTBEAT_PREFIX}*`, 'COUNT', 200);
+    cursor = next;
+    keys.push(...batch);
+  } while (cursor !== '0');
+  if (keys.length === 0) return [];
+  const values = await redis.mget(...keys);
+  return values.filter((v): v is string => v !== null).map((v) => JSON.parse(v) as WorkerHeartbeat);
+}

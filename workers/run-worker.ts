@@ -1,0 +1,84 @@
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { createCpuActivities } from '../activities/cpu';
+import { createIoActivities } from '../activities/io';
+import type { WorkflowSignaller } from '../activities/ports';
+import { connectTemporal, ensureSearchAttributes } from '../clients/temporal';
+import { TASK_QUEUES } from '../workflows/task-queues';
+import { ConfigError, loadConfig, type Config } from './config';
+import { createPgPool, createRedis, redisReady } from './deps';
+import { startWorkerHeartbeat } from './heartbeat';
+import { createLogger, temporalLoggerFor, type AppLogger } from './logger';
+
+export type WorkerKind = keyof typeof TASK_QUEUES;
+
+/** The pre-built workflow bundle for a queue (scripts/build-bundles.ts writes it). */
+export function workflowBundlePath(config: Config, kind: WorkerKind): string {
+  return path.resolve(config.WORKFLOW_BUNDLE_DIR, `${kind}.js`);
+}
+
+/** Starts one worker process for `kind` and resolves when it has shut down (SIGINT/SIGTERM). */
+export async function runWorker(kind: WorkerKind): Promise<void> {
+  const config = loadConfig();
+  const identity = `${kind}-${process.pid}@${os.hostname()}`;
+  const logger = createLogger(config.LOG_LEVEL, { service: `worker-${kind}`, identity });
+  Runtime.install({ logger: temporalLoggerFor(logger, 'WARN'), shutdownSignals: ['SIGINT', 'SIGTERM'] });
+
+  const bundle = workflowBundlePath(config, kind);
+  if (!existsSync(bundle)) throw new Error(`workflow bundle ${bundle} is missing: run \`npm run build:bundles\``);
+
+  const db = createPgPool(config, logger, `worker-${kind}`);
+  const redis = createRedis(config, logger);
+  const { client, connection: clientConnection } = await connectTemporal(config);
+  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  let heartbeat: ReturnType<typeof startWorkerHeartbeat> | undefined;
+  try {
+    await ensureSearchAttributes(clientConnection, config.TEMPORAL_NAMESPACE);
+    const signaller: WorkflowSignaller = {
+      async signal(workflowId, runId, signalName, arg) {
+        await client.workflow.getHandle(workflowId, runId).signal(signalName, arg);
+      },
+    };
+    const worker = await Worker.create({
+      connection,
+      namespace: config.TEMPORAL_NAMESPACE,
+      taskQueue: TASK_QUEUES[kind],
+      identity,
+      workflowBundle: { codePath: bundle },
+      activities: kind === 'cpu' ? createCpuActivities({ db, workflows: signaller }) : createIoActivities({ db }),
+      maxConcurrentActivityTaskExecutions: kind === 'cpu' ? config.CPU_ACTIVITY_SLOTS : 100,
+      // In-flight activities get this long to finish on SIGTERM; then they are cancelled, then the process is forced down.
+      shutdownGraceTime: config.SHUTDOWN_GRACE_MS,
+      shutdownForceTime: config.SHUTDOWN_FORCE_MS,
+    });
+    await redisReady(redis).catch((err: Error) => logger.warn({ error: err.message }, 'starting without redis; heartbeats resume when it returns'));
+    heartbeat = startWorkerHeartbeat(redis, TASK_QUEUES[kind], identity, (err) => logger.debug({ error: err.message }, 'heartbeat write failed'));
+    logger.info({ taskQueue: TASK_QUEUES[kind], namespace: config.TEMPORAL_NAMESPACE }, 'worker started');
+    await worker.run();
+    logger.info('worker stopped');
+  } finally {
+    await heartbeat?.stop();
+    await connection.close().catch(() => undefined);
+    await clientConnection.close().catch(() => undefined);
+    redis.disconnect();
+    await db.end().catch(() => undefined);
+  }
+}
+
+/** Process entry shared by cpu-worker.ts and io-worker.ts: friendly config errors, non-zero exit on failure. */
+export function mainWorker(kind: WorkerKind): void {
+  runWorker(kind).then(
+    () => process.exit(0),
+    (err: unknown) => {
+      if (err instanceof ConfigError) console.error(err.message);
+      else fatal(createLogger('error', { service: `worker-${kind}` }), err);
+      process.exit(1);
+    },
+  );
+}
+
+function fatal(logger: AppLogger, err: unknown) {
+  logger.fatal({ error: (err as Error)?.message ?? String(err) }, 'worker failed');
+}

@@ -1,0 +1,21 @@
+import type { ActivityOptions } from '@temporalio/workflow';
+import { ErrorType } from './errors';
+import { TASK_QUEUES } from './task-queues';
+
+/** Short Postgres writes on the IO queue: idempotent upserts, so retry freely but give up on bad input. */
+export const dbWrite = {
+  taskQueue: TASK_QUEUES.io,
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: [ErrorType.InvalidInput, ErrorType.JobNotFound] },
+} satisfies ActivityOptions;
+
+/**
+ * Long CPU work: heartbeats every chunk, so a killed worker is noticed in 30 s rather than at the
+ * two-hour start-to-close limit; cancellation reaches it through the heartbeat.
+ */
+export const cpuCompute = {
+  taskQueue: TASK_QUEUES.cpu,
+  startToCloseTimeout: '2 hours',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 5, nonRetryableErrorTypes: [ErrorType.InvalidInput, ErrorType.NoBars] },
+} satisfies ActivityOptions;

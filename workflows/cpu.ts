@@ -1,0 +1,2 @@
+// Every workflow the CPU worker runs. Adding a workflow to the CPU queue = one line here.
+export * from './backtest/workflow';

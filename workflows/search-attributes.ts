@@ -1,0 +1,10 @@
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+/** Search attributes users filter on in the Temporal Web UI; registered at start-up (clients/temporal.ts). */
+export const SEARCH_ATTRIBUTES = {
+  jobType: defineSearchAttributeKey('JobType', SearchAttributeType.KEYWORD),
+  symbol: defineSearchAttributeKey('TradingSymbol', SearchAttributeType.KEYWORD),
+  strategy: defineSearchAttributeKey('StrategyName', SearchAttributeType.KEYWORD),
+  deploymentId: defineSearchAttributeKey('DeploymentId', SearchAttributeType.KEYWORD),
+  accountId: defineSearchAttributeKey('AccountId', SearchAttributeType.KEYWORD),
+} as const;

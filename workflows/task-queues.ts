@@ -1,0 +1,7 @@
+/** Task queue names; imported by workflows, workers, clients and tests. */
+export const TASK_QUEUES = {
+  cpu: 'cpu',
+  io: 'io',
+} as const;
+
+export type TaskQueue = (typeof TASK_QUEUES)[keyof typeof TASK_QUEUES];
