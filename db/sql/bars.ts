@@ -19,11 +19,11 @@ export async function countBars(db: Queryable, r: BarRange): Promise<number> {
   return Number(rows[0]?.n ?? 0);
 }
 
-/** One page of bars as arrays of numbers (epoch ms first), ordered by time, starting after `afterMs`. */
-export async function selectBarPage(db: Queryable, r: BarRange, afterMs: number, limit: number): Promise<number[][]> {
+/** One page of bars as arrays of numbers (epoch ms first), ordered by time, starting after `afterMs` (null: from the start). */
+export async function selectBarPage(db: Queryable, r: BarRange, afterMs: number | null, limit: number): Promise<number[][]> {
   const { rows } = await db.query<{ r: number[] }>(
     `SELECT ARRAY[extract(epoch from ts) * 1000, open, high, low, close, volume]::float8[] AS r FROM bars
-     WHERE symbol = $1 AND timeframe = $2 AND ts > to_timestamp($3 / 1000.0)
+     WHERE symbol = $1 AND timeframe = $2 AND ($3::float8 IS NULL OR ts > to_timestamp($3::float8 / 1000.0))
        AND ($4::timestamptz IS NULL OR ts >= $4) AND ($5::timestamptz IS NULL OR ts <= $5)
      ORDER BY ts LIMIT $6`,
     [r.symbol, r.timeframe, afterMs, r.from ?? null, r.to ?? null, limit],
@@ -40,7 +40,7 @@ export async function loadBarColumns(
 ): Promise<BarColumns> {
   const total = await countBars(db, r);
   const bars = allocateBars(total);
-  let after = -8.64e15;
+  let after: number | null = null;
   while (bars.length < total) {
     const page = await selectBarPage(db, r, after, Math.min(pageSize, total - bars.length));
     if (page.length === 0) break; // rows deleted meanwhile

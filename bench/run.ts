@@ -1,0 +1,50 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { benchBacktestE2e } from './backtest-e2e';
+import { benchEngine } from './engine';
+import { benchImport } from './import';
+
+/**
+ * `npm run bench -- <name>` runs one benchmark, `npm run bench` all of them. Each prints its figures and
+ * writes bench/results/<name>.json (git-ignored) with the measured values, the baseline measured in the
+ * same run, their ratio and the goal.
+ */
+type Bench = () => Promise<Record<string, unknown>>;
+
+const BENCHES: Record<string, Bench> = {
+  engine: benchEngine,
+  import: benchImport,
+  'backtest-e2e': benchBacktestE2e,
+};
+
+async function main(): Promise<number> {
+  const requested = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+  const unknown = requested.filter((n) => !(n in BENCHES));
+  if (unknown.length) {
+    console.error(`unknown benchmark(s): ${unknown.join(', ')}; known: ${Object.keys(BENCHES).join(', ')}`);
+    return 2;
+  }
+  const names = requested.length ? requested : Object.keys(BENCHES);
+  const outDir = path.resolve(__dirname, 'results');
+  mkdirSync(outDir, { recursive: true });
+  let failed = 0;
+  for (const name of names) {
+    console.log(`==> bench ${name}`);
+    const bench = BENCHES[name]!;
+    const result: Record<string, unknown> = { name, at: new Date().toISOString(), node: process.version, ...(await bench()) };
+    const file = path.join(outDir, `${name}.json`);
+    writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+    console.log(JSON.stringify(result, null, 2));
+    console.log(`wrote ${path.relative(process.cwd(), file)}`);
+    if (result.passed === false) failed++;
+  }
+  return failed ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(`bench failed: ${(err as Error).stack ?? err}`);
+    process.exit(1);
+  },
+);

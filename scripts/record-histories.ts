@@ -1,0 +1,90 @@
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Context } from '@temporalio/activity';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { Pool } from 'pg';
+import { createCpuActivities, type CpuActivities } from '../activities/cpu';
+import { createIoActivities } from '../activities/io';
+import { connectTemporal } from '../clients/temporal';
+import { benchStack } from '../bench/stack';
+import { importBarColumns } from '../db/bar-import';
+import { insertBacktestJob } from '../db/sql/backtest-jobs';
+import { parseBacktestSettings } from '../domain/backtest/settings';
+import { parseOhlcvCsv } from '../domain/csv';
+import { backtestProgressQuery } from '../workflows/backtest/messages';
+import { backtestWorkflow } from '../workflows/backtest/workflow';
+import { TASK_QUEUES } from '../workflows/task-queues';
+import { buildBundles } from './build-bundles';
+import { readFileSync } from 'node:fs';
+
+/**
+ * Records the committed replay fixtures (test/replay/histories/<workflow>--<scenario>.json) by running each
+ * scenario on a real dev server with the current workflow code. Run after a deliberate workflow change:
+ * `npx tsx scripts/record-histories.ts` (starts its own servers unless DATABASE_URL/TEMPORAL_ADDRESS are set).
+ */
+const ROOT = path.resolve(__dirname, '..');
+const OUT = path.join(ROOT, 'test', 'replay', 'histories');
+
+async function main() {
+  const stack = await benchStack({ temporal: true, redis: false });
+  const pool = new Pool({ connectionString: stack.DATABASE_URL, max: 4 });
+  const { client, connection } = await connectTemporal({ TEMPORAL_ADDRESS: stack.TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE: 'default' });
+  const native = await NativeConnection.connect({ address: stack.TEMPORAL_ADDRESS });
+  try {
+    const bundleDir = path.join(ROOT, '.local', 'record', 'bundles');
+    await buildBundles(bundleDir);
+    const csv = readFileSync(path.resolve(ROOT, '..', 'shared', 'data', '2006-day-001.txt'), 'utf8');
+    const db = await pool.connect();
+    await importBarColumns(db, 'IDX', '1d', parseOhlcvCsv(csv, {}).bars);
+    db.release();
+
+    const signaller = { signal: (id: string, runId: string | undefined, name: string, arg: unknown) => client.workflow.getHandle(id, runId).signal(name, arg) };
+    const slow: CpuActivities = {
+      async runBacktest() {
+        const ctx = Context.current();
+        for (;;) {
+          ctx.heartbeat({ barsDone: 1, barsTotal: 2 });
+          await Promise.race([ctx.cancelled, ctx.sleep(100)]);
+        }
+      },
+    };
+    const scenarios: Array<{ name: string; symbol: string; activities: CpuActivities; cancel?: boolean }> = [
+      { name: 'completed', symbol: 'IDX', activities: createCpuActivities({ db: pool, workflows: signaller }) },
+      { name: 'failed-no-bars', symbol: 'NOPE', activities: createCpuActivities({ db: pool, workflows: signaller }) },
+      { name: 'cancelled', symbol: 'IDX', activities: slow, cancel: true },
+    ];
+    mkdirSync(OUT, { recursive: true });
+    for (const s of scenarios) {
+      const jobId = randomUUID();
+      const settings = parseBacktestSettings({ strategy: 'sma-cross', params: { period: 20 } });
+      await insertBacktestJob(pool, { id: jobId, workflowId: `backtest-${jobId}`, symbol: s.symbol, timeframe: '1d', settings, requestedBy: 'recorder' });
+      const cpu = await Worker.create({ connection: native, taskQueue: TASK_QUEUES.cpu, workflowBundle: { codePath: path.join(bundleDir, 'cpu.js') }, activities: s.activities, maxHeartbeatThrottleInterval: '2 seconds' });
+      const io = await Worker.create({ connection: native, taskQueue: TASK_QUEUES.io, activities: createIoActivities({ db: pool }) });
+      const handle = await client.workflow.start(backtestWorkflow, { taskQueue: TASK_QUEUES.cpu, workflowId: `backtest-${jobId}`, args: [{ jobId, symbol: s.symbol, timeframe: '1d', settings }] });
+      await cpu.runUntil(
+        io.runUntil(async () => {
+          if (s.cancel) {
+            while ((await handle.query(backtestProgressQuery)).phase !== 'running') await new Promise((r) => setTimeout(r, 100));
+            await handle.cancel();
+          }
+          await handle.result().catch(() => undefined);
+        }),
+      );
+      const file = path.join(OUT, `backtest--${s.name}.json`);
+      writeFileSync(file, historyToJSON(await handle.fetchHistory()));
+      console.log(`recorded ${path.relative(ROOT, file)}`);
+    }
+  } finally {
+    await native.close();
+    await connection.close();
+    await pool.end();
+    await stack.stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

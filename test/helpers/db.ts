@@ -1,0 +1,68 @@
+import { randomUUID } from 'node:crypto';
+import { Pool } from 'pg';
+import { importBarColumns } from '../../db/bar-import';
+import { insertBacktestJob } from '../../db/sql/backtest-jobs';
+import { allocateBars, type BarColumns } from '../../domain/bars';
+import { parseBacktestSettings } from '../../domain/backtest/settings';
+import type { BacktestSettings } from '../../domain/backtest/types';
+import type { BacktestWorkflowInput } from '../../workflows/backtest/messages';
+import { testStack } from './stack';
+
+export function testPool(): Pool {
+  return new Pool({ connectionString: testStack().DATABASE_URL, max: 4 });
+}
+
+/** A symbol nobody else in this run uses. */
+export function uniqueSymbol(prefix = 'T'): string {
+  return `${prefix}${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`.toUpperCase();
+}
+
+/** Stores bars through the production import path. */
+export async function storeBars(pool: Pool, symbol: string, timeframe: string, bars: BarColumns): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await importBarColumns(client, symbol, timeframe, bars);
+  } finally {
+    client.release();
+  }
+}
+
+/** A seeded random walk (mulberry32), daily bars from 2000-01-03. */
+export function syntheticBars(n: number, seed = 42, stepMs = 86_400_000): BarColumns {
+  let a = seed >>> 0;
+  const rnd = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const bars = allocateBars(n);
+  let price = 100;
+  for (let i = 0; i < n; i++) {
+    const open = price;
+    const close = open * (1 + (rnd() - 0.5) * 0.04);
+    bars.ts[i] = Date.UTC(2000, 0, 3) + i * stepMs;
+    bars.open[i] = open;
+    bars.close[i] = close;
+    bars.high[i] = Math.max(open, close) * (1 + rnd() * 0.01);
+    bars.low[i] = Math.min(open, close) * (1 - rnd() * 0.01);
+    bars.volume[i] = Math.floor(rnd() * 1e6);
+    price = close;
+  }
+  bars.length = n;
+  return bars;
+}
+
+/** Inserts a queued job row and returns the matching workflow input. */
+export async function queuedJob(
+  pool: Pool,
+  symbol: string,
+  timeframe: string,
+  settings: Partial<BacktestSettings> = {},
+): Promise<BacktestWorkflowInput> {
+  const jobId = randomUUID();
+  const full = parseBacktestSettings({ strategy: 'sma-cross', params: { fast: 10, slow: 30 }, ...settings });
+  await insertBacktestJob(pool, { id: jobId, workflowId: `backtest-${jobId}`, symbol, timeframe, settings: full, requestedBy: 'test' });
+  return { jobId, symbol, timeframe, settings: full };
+}

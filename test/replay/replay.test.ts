@@ -1,0 +1,30 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { bundleWorkflowCode, Worker } from '@temporalio/worker';
+import { testStack } from '../helpers/stack';
+
+/**
+ * The replay gate: every committed history (recorded by scripts/record-histories.ts) must replay against
+ * the current workflow code; a deliberately changed workflow must not.
+ */
+const dir = path.join(__dirname, 'histories');
+const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
+const queueOf = (file: string) => (file.startsWith('backtest') || file.startsWith('stress-scan') ? 'cpu' : 'io');
+const load = (file: string) => JSON.parse(readFileSync(path.join(dir, file), 'utf8'));
+
+test('there is a recorded history for every backtest outcome', () => {
+  expect(files).toEqual(expect.arrayContaining(['backtest--completed.json', 'backtest--failed-no-bars.json', 'backtest--cancelled.json']));
+});
+
+test.each(files)('replays %s', async (file) => {
+  const codePath = path.join(testStack().WORKFLOW_BUNDLE_DIR, `${queueOf(file)}.js`);
+  await Worker.runReplayHistory({ workflowBundle: { codePath } }, load(file));
+});
+
+test('a changed workflow fails replay of the recorded histories', async () => {
+  const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
+  const bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('./changed/backtest-changed'), logger: quiet });
+  for (const file of ['backtest--completed.json', 'backtest--cancelled.json']) {
+    await expect(Worker.runReplayHistory({ workflowBundle: bundle }, load(file))).rejects.toMatchObject({ name: 'DeterminismViolationError' });
+  }
+});
