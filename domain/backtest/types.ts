@@ -1,0 +1,92 @@
+import type { BarColumns } from '../bars';
+
+export const STRATEGY_NAMES = ['sma-cross', 'rsi-reversion', 'donchian-breakout'] as const;
+export type StrategyName = (typeof STRATEGY_NAMES)[number];
+
+/**
+ * What to do when one bar touches both the take-profit and the stop-loss.
+ * direction: close >= open means open -> high -> low -> close, otherwise open -> low -> high -> close.
+ * pessimistic: the stop is hit first.
+ */
+export const INTRABAR_POLICIES = ['direction', 'pessimistic'] as const;
+export type IntrabarPolicy = (typeof INTRABAR_POLICIES)[number];
+
+/** Every assumption of a backtest; results echo them back. */
+export interface BacktestSettings {
+  strategy: StrategyName;
+  params: Record<string, number | boolean>;
+  initialCash: number;
+  /** fixed quantity per entry */
+  quantity: number;
+  commissionPerOrder: number;
+  /** fraction of notional, e.g. 0.0005 = 5 bp */
+  commissionRate: number;
+  /** adverse slippage in basis points applied to every fill price */
+  slippageBps: number;
+  allowShort: boolean;
+  /** optional bracket on every position, as a fraction of the entry price (0.02 = 2 %) */
+  takeProfitPct?: number;
+  stopLossPct?: number;
+  intrabarPolicy: IntrabarPolicy;
+}
+
+export type TradeSide = 'buy' | 'sell';
+export type FillReason = 'signal' | 'take-profit' | 'stop-loss' | 'end';
+
+/** One fill. */
+export interface Trade {
+  side: TradeSide;
+  /** ISO 8601 UTC time of the bar the fill happened in */
+  time: string;
+  price: number;
+  qty: number;
+  fee: number;
+  reason: FillReason;
+  /** realized PnL of this fill when it closes (part of) a position, else 0 */
+  realizedPnl: number;
+}
+
+export interface Metrics {
+  totalReturn: number;
+  cagr: number;
+  sharpe: number;
+  sortino: number;
+  maxDrawdown: number;
+  /** longest drawdown, in bars */
+  maxDrawdownBars: number;
+  winRate: number;
+  profitFactor: number;
+  expectancy: number;
+  /** fraction of bars with an open position */
+  exposure: number;
+  /** number of round trips closed */
+  trades: number;
+  realizedPnl: number;
+  unrealizedPnl: number;
+}
+
+export interface EquityPoint {
+  ts: number;
+  equity: number;
+}
+
+export interface BacktestResult {
+  finalEquity: number;
+  cash: number;
+  /** signed quantity held at the end (short < 0) */
+  position: number;
+  trades: Trade[];
+  metrics: Metrics;
+  /** downsampled equity curve, at most `equityPoints` points, always including first and last bar */
+  equityCurve: EquityPoint[];
+  bars: number;
+  assumptions: BacktestSettings & { fillRule: 'next-open'; sizing: 'fixed-quantity' };
+}
+
+/** Progress callback argument. */
+export interface BacktestProgress {
+  barsDone: number;
+  barsTotal: number;
+}
+
+export type { BarColumns };

@@ -1,0 +1,54 @@
+import { allocateBars, type BarColumns } from '../../domain/bars';
+import type { BacktestSettings, Trade } from '../../domain/backtest/types';
+import { parseBacktestSettings } from '../../domain/backtest/settings';
+import type { Strategy } from '../../domain/strategies/types';
+
+export const DAY = 86_400_000;
+export const T0 = Date.UTC(2024, 0, 1);
+
+/** Bars from [open, high, low, close] rows (or a single price for a flat bar), one per day from 2024-01-01. */
+export function bars(rows: Array<number | [number, number, number, number]>, volume = 100): BarColumns {
+  const b = allocateBars(rows.length);
+  rows.forEach((row, i) => {
+    const [o, h, l, c] = typeof row === 'number' ? [row, row, row, row] : row;
+    b.ts[i] = T0 + i * DAY;
+    b.open[i] = o;
+    b.high[i] = h;
+    b.low[i] = l;
+    b.close[i] = c;
+    b.volume[i] = volume;
+  });
+  b.length = rows.length;
+  return b;
+}
+
+/** A strategy that wants the given position sign after the close of the given bars (NaN elsewhere). */
+export function scripted(targets: Record<number, number>, opts: { warmup?: number; stop?: (i: number, side: number, entry: number) => number } = {}) {
+  const calls: Array<{ i: number; position: number }> = [];
+  const strategy: Strategy & { calls: typeof calls } = {
+    warmup: opts.warmup ?? 0,
+    calls,
+    target(i: number, position: number): number {
+      calls.push({ i, position });
+      return i in targets ? targets[i] : NaN;
+    },
+    indicators: () => ({}),
+  };
+  if (opts.stop) strategy.stopPrice = opts.stop;
+  return strategy;
+}
+
+export function settings(overrides: Partial<BacktestSettings> & Record<string, unknown> = {}): BacktestSettings {
+  return parseBacktestSettings({ strategy: 'sma-cross', ...overrides });
+}
+
+/** bar index of each trade, from its ISO time */
+export function tradeBars(b: BarColumns, trades: Trade[]): number[] {
+  const index = new Map<number, number>();
+  for (let i = 0; i < b.length; i++) index.set(b.ts[i], i);
+  return trades.map((t) => {
+    const i = index.get(Date.parse(t.time));
+    if (i === undefined) throw new Error(`trade time ${t.time} is no bar's time`);
+    return i;
+  });
+}
