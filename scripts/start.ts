@@ -12,7 +12,10 @@ import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
  * plus the API and both workers, on embedded defaults. Ctrl-C stops everything.
  */
 const ROOT = path.resolve(__dirname, '..');
-const DIR = path.join(ROOT, '.local', 'dev');
+// Overridable so a test can run a second instance beside a developer's.
+const DIR = process.env.DURABLE_TRADER_LOCAL_DIR ?? path.join(ROOT, '.local', 'dev');
+const TEMPORAL_PORT = Number(process.env.TEMPORAL_PORT ?? 7233);
+const TEMPORAL_UI_PORT = Number(process.env.TEMPORAL_UI_PORT ?? 8233);
 
 const services: Service[] = [];
 const children: ChildProcess[] = [];
@@ -37,18 +40,18 @@ async function main(): Promise<void> {
     env.REDIS_URL = redis.url;
   }
   if (!env.TEMPORAL_ADDRESS) {
-    step('starting the Temporal dev server (history kept in .local/dev/temporal/history.db)');
+    step(`starting the Temporal dev server (history kept in ${path.relative(ROOT, path.join(DIR, 'temporal', 'history.db'))})`);
     mkdirSync(path.join(DIR, 'temporal'), { recursive: true });
     const temporal = await startTemporalDevServer({
       dbFile: path.join(DIR, 'temporal', 'history.db'),
-      port: 7233,
-      uiPort: 8233,
+      port: TEMPORAL_PORT,
+      uiPort: TEMPORAL_UI_PORT,
       logFile: path.join(DIR, 'temporal.log'),
       searchAttributes: Object.fromEntries(Object.values(SEARCH_ATTRIBUTES).map((k) => [k.name, 'Keyword' as const])),
     });
     services.push(temporal);
     env.TEMPORAL_ADDRESS = temporal.address;
-    env.TEMPORAL_UI_URL = temporal.uiUrl ?? 'http://127.0.0.1:8233';
+    env.TEMPORAL_UI_URL = temporal.uiUrl ?? `http://127.0.0.1:${TEMPORAL_UI_PORT}`;
   }
   let keys: string[] = [];
   if (!env.API_KEYS) {
@@ -60,7 +63,8 @@ async function main(): Promise<void> {
   step('migrating the database');
   await migrate(env.DATABASE_URL);
   step('building workflow bundles');
-  await buildBundles();
+  await buildBundles(path.join(DIR, 'bundles'));
+  env.WORKFLOW_BUNDLE_DIR = path.join(DIR, 'bundles');
 
   const tsx = path.join(ROOT, 'node_modules', '.bin', 'tsx');
   for (const [name, entry] of [['api', 'clients/api/server.ts'], ['worker-cpu', 'workers/cpu-worker.ts'], ['worker-io', 'workers/io-worker.ts']]) {
