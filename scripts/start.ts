@@ -86,7 +86,7 @@ async function main(): Promise<void> {
   API docs       ${api}/docs
   Temporal UI    ${env.TEMPORAL_UI_URL ?? 'http://127.0.0.1:8233'}
   Temporal       ${env.TEMPORAL_ADDRESS}
-${keys.length ? `  API keys (local only; kept in .local/dev/api-keys):\n${keys.map((k) => `    ${k.split(':')[1]!.padEnd(9)} ${k.split(':')[0]}`).join('\n')}\n` : ''}
+${keys.length ? `  API keys (local only; kept in ${path.relative(ROOT, path.join(DIR, "api-keys"))}):\n${keys.map((k) => `    ${k.split(':')[1]!.padEnd(9)} ${k.split(':')[0]}`).join('\n')}\n` : ''}
   Try: API_KEY=<trader key> npm run cli -- import ../shared/data/orcl-1995-2014.txt --symbol ORCL --timeframe 1d
        API_KEY=<trader key> npm run cli -- backtest --symbol ORCL --timeframe 1d --strategy sma-cross
   Ctrl-C stops everything.
