@@ -1,0 +1,203 @@
+import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
+import type { FastifySchemaCompiler } from 'fastify';
+import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod';
+import { validatorCompiler } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { importBarColumns } from '../../../db/bar-import';
+import { insertBarImport } from '../../../db/sql/bar-imports';
+import { listBarSeries } from '../../../db/sql/bars';
+import type { BarColumns } from '../../../domain/bars';
+import { OhlcvCsvParser } from '../../../domain/csv';
+import type { ApiDeps } from '../app';
+import { principalOf, ROLES_ANY, ROLES_TRADER } from '../auth';
+import { badRequest, errorResponses, HttpError } from '../errors';
+import { iso, SymbolSchema, TimeframeSchema, TimeZoneSchema } from '../schemas';
+
+const MAX_REJECTION_SAMPLES = 20;
+const CSV_TYPES = ['text/csv', 'text/plain'];
+
+const ImportQuerySchema = z.strictObject({
+  symbol: SymbolSchema,
+  timeframe: TimeframeSchema,
+  tz: TimeZoneSchema.default('UTC'),
+});
+
+const RejectionSchema = z.object({ line: z.number().int(), reason: z.string() });
+
+const ImportResultSchema = z.object({
+  importId: z.uuid(),
+  symbol: z.string(),
+  timeframe: z.string(),
+  accepted: z.number().int().describe('valid rows handed to the database'),
+  inserted: z.number().int().describe('rows that were new'),
+  duplicates: z.number().int().describe('valid rows already stored (same symbol, timeframe and time), left unchanged'),
+  duplicatesInFile: z.number().int().describe('rows repeating an earlier time within this file'),
+  rejected: z.number().int().describe('invalid rows skipped'),
+  rejections: z.array(RejectionSchema).describe(`up to ${MAX_REJECTION_SAMPLES} samples of rejected rows with their line numbers`),
+  firstTs: z.string().nullable(),
+  lastTs: z.string().nullable(),
+});
+
+const SeriesSchema = z.object({
+  series: z.array(z.object({ symbol: z.string(), timeframe: z.string(), bars: z.number().int(), first: z.string(), last: z.string() })),
+});
+
+/** zod validation for everything but the body, which is a stream consumed by the handler. */
+const bodyPassthrough: FastifySchemaCompiler<z.ZodType> = (route) =>
+  route.httpPart === 'body' ? (data: unknown) => ({ value: data }) : validatorCompiler(route);
+
+const tooLarge = (limit: number) =>
+  new HttpError(413, 'payload_too_large', `CSV body is larger than the limit of ${limit} bytes`, undefined, { connection: 'close' });
+
+/** Reads the request stream chunk by chunk into the CSV parser, never holding the whole body as one string. */
+async function parseCsvStream(stream: Readable, parser: OhlcvCsvParser, limit: number) {
+  const decoder = new StringDecoder('utf8');
+  let received = 0;
+  const feed = (text: string) => {
+    if (!text) return;
+    try {
+      parser.push(text);
+    } catch (err) {
+      throw csvError(err);
+    }
+  };
+  for await (const chunk of stream) {
+    const buf: Buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+    received += buf.length;
+    if (received > limit) {
+      stream.destroy();
+      throw tooLarge(limit);
+    }
+    feed(decoder.write(buf));
+  }
+  feed(decoder.end());
+  if (received === 0) throw badRequest('the CSV body is empty', [{ in: 'body', path: '', message: 'expected a header line and at least one row' }]);
+  try {
+    return parser.finish();
+  } catch (err) {
+    throw csvError(err);
+  }
+}
+
+function csvError(err: unknown): HttpError {
+  const message = String((err as Error)?.message ?? err).slice(0, 500);
+  const header = /header/i.test(message);
+  return badRequest(header ? 'invalid CSV header' : 'invalid CSV', [{ in: 'body', path: header ? 'header' : '', message }]);
+}
+
+function span(bars: BarColumns): { first?: number; last?: number } {
+  if (bars.length === 0) return {};
+  let first = bars.ts[0];
+  let last = bars.ts[0];
+  for (let i = 1; i < bars.length; i++) {
+    if (bars.ts[i] < first) first = bars.ts[i];
+    if (bars.ts[i] > last) last = bars.ts[i];
+  }
+  return { first, last };
+}
+
+/** Bar import (CSV, streamed) and the list of stored series. */
+export function barRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
+  const limit = deps.config.MAX_IMPORT_BYTES;
+  return async (app) => {
+    app.get(
+      '/v1/bars',
+      {
+        config: { roles: ROLES_ANY },
+        schema: {
+          summary: 'Stored bar series: symbol, timeframe, number of bars and time span',
+          tags: ['bars'],
+          security: [{ bearer: [] }],
+          response: { 200: SeriesSchema, ...errorResponses(401, 403, 503) },
+        },
+      },
+      async () => {
+        const rows = await listBarSeries(deps.db);
+        return { series: rows.map((r) => ({ symbol: r.symbol, timeframe: r.timeframe, bars: r.bars, first: iso(r.first)!, last: iso(r.last)! })) };
+      },
+    );
+
+    // The import lives in its own context: only CSV bodies are accepted here, and they reach the handler as a stream.
+    await app.register(async (plugin) => {
+      const csv = plugin.withTypeProvider<ZodTypeProvider>();
+      csv.removeAllContentTypeParsers();
+      csv.addContentTypeParser(CSV_TYPES, (_request, payload, done) => done(null, payload));
+
+      csv.post(
+        '/v1/bars/import',
+        {
+          config: { roles: ROLES_TRADER },
+          bodyLimit: limit,
+          // The body is a stream parsed in the handler; zod checks the query only.
+          validatorCompiler: bodyPassthrough as never,
+          schema: {
+            summary: 'Import OHLCV bars from a CSV body (idempotent: rows already stored are counted as duplicates)',
+            description:
+              'Header: Date[,Time],Open,High,Low,Close[,Adj Close],Volume[,OpenInterest]. Invalid rows are skipped and counted; ' +
+              'a bad header or no valid row is a 400 and writes nothing. Times are read in `tz` and stored as UTC.',
+            tags: ['bars'],
+            security: [{ bearer: [] }],
+            consumes: CSV_TYPES,
+            querystring: ImportQuerySchema,
+            body: z.string().describe('CSV text'),
+            response: { 200: ImportResultSchema, ...errorResponses(400, 401, 403, 413, 415, 503) },
+          },
+        },
+        async (request) => {
+          const { symbol, timeframe, tz } = request.query;
+          const principal = principalOf(request);
+          if (Number(request.headers['content-length']) > limit) throw tooLarge(limit);
+
+          const parsed = await parseCsvStream(request.body as unknown as Readable, new OhlcvCsvParser({ timeZone: tz }), limit);
+          const rejections = parsed.rejections.slice(0, MAX_REJECTION_SAMPLES);
+          if (parsed.bars.length === 0) {
+            throw badRequest(
+              `no valid rows in the CSV (${parsed.rejected} rejected)`,
+              rejections.map((r) => ({ in: 'body' as const, path: `line ${r.line}`, message: r.reason })),
+            );
+          }
+
+          const client = await deps.db.connect();
+          let counts;
+          try {
+            counts = await importBarColumns(client, symbol, timeframe, parsed.bars);
+          } finally {
+            client.release();
+          }
+          const { first, last } = span(parsed.bars);
+          const firstTs = first === undefined ? undefined : new Date(first).toISOString();
+          const lastTs = last === undefined ? undefined : new Date(last).toISOString();
+          const importId = randomUUID();
+          await insertBarImport(deps.db, {
+            id: importId,
+            symbol,
+            timeframe,
+            accepted: counts.accepted,
+            inserted: counts.inserted,
+            duplicates: counts.duplicates,
+            rejected: parsed.rejected,
+            firstTs,
+            lastTs,
+            importedBy: principal.name,
+          });
+          request.log.info({ importId, symbol, timeframe, ...counts, rejected: parsed.rejected, by: principal.name }, 'bars imported');
+          return {
+            importId,
+            symbol,
+            timeframe,
+            accepted: counts.accepted,
+            inserted: counts.inserted,
+            duplicates: counts.duplicates,
+            duplicatesInFile: parsed.duplicates,
+            rejected: parsed.rejected,
+            rejections,
+            firstTs: firstTs ?? null,
+            lastTs: lastTs ?? null,
+          };
+        },
+      );
+    });
+  };
+}

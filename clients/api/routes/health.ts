@@ -1,0 +1,75 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { configSecrets } from '../../../workers/config';
+import { listLiveWorkers } from '../../../workers/heartbeat';
+import { TASK_QUEUES } from '../../../workflows/task-queues';
+import type { ApiDeps } from '../app';
+import type { InflightCalls } from '../inflight';
+import { withTimeout } from '../timeout';
+
+const CHECK_TIMEOUT_MS = 2_000;
+
+const CheckSchema = z.object({ ok: z.boolean(), latencyMs: z.number(), error: z.string().optional() });
+const HealthSchema = z.object({
+  status: z.enum(['ok', 'degraded']),
+  checks: z.object({
+    temporal: CheckSchema,
+    postgres: CheckSchema,
+    redis: CheckSchema,
+    workers: z.object({ cpu: z.number().int(), io: z.number().int(), ok: z.boolean(), error: z.string().optional() }),
+  }),
+  version: z.string(),
+});
+export type Health = z.infer<typeof HealthSchema>;
+
+type Check = z.infer<typeof CheckSchema>;
+
+/** Health of the API's dependencies; every check is bounded by a timeout, so this never hangs. */
+export function healthRoutes(deps: ApiDeps, version: string, inflight: InflightCalls): FastifyPluginAsyncZod {
+  const secrets = configSecrets(deps.config);
+  // Error texts from drivers may quote a URL; never let a password through.
+  const scrub = (message: string) => secrets.reduce((m, s) => m.split(s).join('***'), message).slice(0, 300);
+
+  async function check(name: string, fn: () => Promise<unknown>): Promise<Check> {
+    const started = performance.now();
+    try {
+      await withTimeout(fn(), CHECK_TIMEOUT_MS, `${name} did not answer within ${CHECK_TIMEOUT_MS} ms`);
+      return { ok: true, latencyMs: Math.round(performance.now() - started) };
+    } catch (err) {
+      return { ok: false, latencyMs: Math.round(performance.now() - started), error: scrub((err as Error).message ?? String(err)) };
+    }
+  }
+
+  return async (app) => {
+    app.get(
+      '/health',
+      {
+        schema: {
+          summary: 'Health of Temporal, Postgres, Redis and the workers (no authentication)',
+          tags: ['health'],
+          response: { 200: HealthSchema.describe('all dependencies are healthy'), 503: HealthSchema.describe('at least one dependency is unhealthy') },
+        },
+      },
+      async (_request, reply) => {
+        let workersError: string | undefined;
+        const [temporal, postgres, redis, workers] = await Promise.all([
+          check('temporal', () =>
+            inflight.track(deps.temporal.withDeadline(Date.now() + CHECK_TIMEOUT_MS, () => deps.temporal.workflowService.getSystemInfo({}))),
+          ),
+          check('postgres', () => deps.db.query('SELECT 1')),
+          check('redis', () => deps.redis.ping()),
+          withTimeout(listLiveWorkers(deps.redis), CHECK_TIMEOUT_MS, 'listing workers timed out').catch((err: Error) => {
+            workersError = scrub(err.message);
+            return [];
+          }),
+        ]);
+        const cpu = workers.filter((w) => w.queue === TASK_QUEUES.cpu).length;
+        const io = workers.filter((w) => w.queue === TASK_QUEUES.io).length;
+        const workerCheck = { cpu, io, ok: cpu > 0 && io > 0, ...(workersError ? { error: workersError } : {}) };
+        const ok = temporal.ok && postgres.ok && redis.ok && workerCheck.ok;
+        const body: Health = { status: ok ? 'ok' : 'degraded', checks: { temporal, postgres, redis, workers: workerCheck }, version };
+        return reply.code(ok ? 200 : 503).send(body);
+      },
+    );
+  };
+}
