@@ -27,16 +27,14 @@ async function main(): Promise<void> {
 
   if (!env.DATABASE_URL) {
     step('starting Postgres');
-    const pg = await startPostgres({ dataDir: path.join(DIR, 'pg'), logFile: path.join(DIR, 'pg.log'), port: remembered('pg-port') });
+    const pg = await startPostgres({ dataDir: path.join(DIR, 'pg'), logFile: path.join(DIR, 'pg.log') });
     services.push(pg);
-    remember('pg-port', new URL(pg.url).port);
     env.DATABASE_URL = pg.url;
   }
   if (!env.REDIS_URL) {
     step('starting Redis');
-    const redis = await startRedis({ dataDir: path.join(DIR, 'redis'), logFile: path.join(DIR, 'redis.log'), port: remembered('redis-port') });
+    const redis = await startRedis({ dataDir: path.join(DIR, 'redis'), logFile: path.join(DIR, 'redis.log') });
     services.push(redis);
-    remember('redis-port', new URL(redis.url).port);
     env.REDIS_URL = redis.url;
   }
   if (!env.TEMPORAL_ADDRESS) {
@@ -99,15 +97,6 @@ function step(msg: string) {
 
 function prefix(name: string, data: Buffer) {
   for (const line of data.toString().split('\n')) if (line.trim()) process.stdout.write(`[${name}] ${line}\n`);
-}
-
-function remembered(key: string): number | undefined {
-  const file = path.join(DIR, key);
-  return existsSync(file) ? Number(readFileSync(file, 'utf8')) || undefined : undefined;
-}
-
-function remember(key: string, value: string) {
-  writeFileSync(path.join(DIR, key), value);
 }
 
 /** One key per role, generated once and kept in .local/dev so they survive a restart. */

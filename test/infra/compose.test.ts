@@ -1,0 +1,157 @@
+/**
+ * docker-compose.yml, Dockerfile and .dockerignore checked without a Docker engine:
+ * `docker-compose config -q` (Debian's docker-compose, installed by `npm run provision`) validates the
+ * file against the Compose schema, and the parsed YAML is checked for the properties we rely on.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { parse } from 'yaml';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const COMPOSE_FILE = path.join(ROOT, 'docker-compose.yml');
+const API_KEYS = 'compose-test-admin-key-0001:admin:ci,compose-test-trader-key-001:trader:ci2';
+
+interface Healthcheck {
+  test?: string | string[];
+}
+interface ComposeService {
+  image?: string;
+  build?: unknown;
+  command?: string[];
+  restart?: string;
+  healthcheck?: Healthcheck;
+  depends_on?: Record<string, { condition: string }> | string[];
+  environment?: Record<string, string | number>;
+  ports?: string[];
+  mem_limit?: string;
+  cpus?: number | string;
+  deploy?: { resources?: { limits?: { cpus?: string; memory?: string } } };
+}
+interface ComposeFile {
+  services: Record<string, ComposeService>;
+  volumes?: Record<string, unknown>;
+}
+
+const APP_SERVICES = ['api', 'worker-cpu', 'worker-io'];
+const REQUIRED = ['postgres', 'redis', 'temporal', 'temporal-ui', 'migrate', ...APP_SERVICES];
+
+function dockerCompose(args: string[], env: NodeJS.ProcessEnv) {
+  const found = spawnSync('sh', ['-c', 'command -v docker-compose'], { encoding: 'utf8' });
+  if (found.status !== 0) throw new Error('docker-compose not found: run npm run provision');
+  return spawnSync('docker-compose', ['-f', COMPOSE_FILE, ...args], { cwd: ROOT, env, encoding: 'utf8', timeout: 60_000 });
+}
+
+const compose = parse(fs.readFileSync(COMPOSE_FILE, 'utf8'), { merge: true }) as ComposeFile;
+
+describe('docker-compose.yml', () => {
+  test('docker-compose config -q accepts it', () => {
+    const r = dockerCompose(['config', '-q'], { ...process.env, API_KEYS });
+    if (r.status !== 0) throw new Error(`docker-compose config -q failed (exit ${r.status}):\n${r.stderr}${r.error ? String(r.error) : ''}`);
+  });
+
+  test('the resolved file carries API_KEYS to the app services', () => {
+    const r = dockerCompose(['config'], { ...process.env, API_KEYS });
+    expect(r.status).toBe(0);
+    const resolved = parse(r.stdout) as ComposeFile;
+    for (const name of APP_SERVICES) expect(resolved.services[name]!.environment!.API_KEYS).toBe(API_KEYS);
+  });
+
+  test('API_KEYS is required (no built-in default key)', () => {
+    const env = { ...process.env };
+    delete env.API_KEYS;
+    const r = dockerCompose(['config', '-q'], env);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/API_KEYS/);
+  });
+
+  test('has every service of the platform', () => {
+    expect(Object.keys(compose.services)).toEqual(expect.arrayContaining(REQUIRED));
+  });
+
+  test.each(REQUIRED.filter((s) => s !== 'migrate'))('%s restarts and has a healthcheck', (name) => {
+    const s = compose.services[name]!;
+    expect(['unless-stopped', 'always']).toContain(s.restart);
+    const t = s.healthcheck?.test;
+    expect(Array.isArray(t) ? t.length : (t ?? '').length).toBeGreaterThan(0);
+  });
+
+  test('migrate is a one-shot job the app services wait for', () => {
+    const m = compose.services.migrate!;
+    expect(m.restart).toBe('no');
+    expect(m.command).toEqual(['npm', 'run', 'migrate']);
+    expect(m.healthcheck).toBeUndefined();
+    expect(m.depends_on).toMatchObject({ postgres: { condition: 'service_healthy' } });
+  });
+
+  test.each(REQUIRED)('%s has CPU and memory limits', (name) => {
+    const s = compose.services[name]!;
+    expect(s.deploy?.resources?.limits?.cpus).toBeTruthy();
+    expect(s.deploy?.resources?.limits?.memory).toBeTruthy();
+    expect(s.mem_limit).toBe(s.deploy!.resources!.limits!.memory); // v1-compatible twin must agree
+    expect(Number(s.cpus)).toBe(Number(s.deploy!.resources!.limits!.cpus));
+  });
+
+  test.each([
+    ['api', 'api'],
+    ['worker-cpu', 'worker:cpu'],
+    ['worker-io', 'worker:io'],
+  ])('%s is built from the Dockerfile, runs npm run %s and waits for its dependencies', (name, script) => {
+    const s = compose.services[name]!;
+    expect(s.build).toBe('.');
+    expect(s.command).toEqual(['npm', 'run', script]);
+    expect(s.depends_on).toEqual({
+      migrate: { condition: 'service_completed_successfully' },
+      postgres: { condition: 'service_healthy' },
+      redis: { condition: 'service_healthy' },
+      temporal: { condition: 'service_healthy' },
+    });
+    expect(s.environment).toMatchObject({ TEMPORAL_ADDRESS: 'temporal:7233', REDIS_URL: 'redis://redis:6379' });
+    expect(String(s.environment!.DATABASE_URL)).toMatch(/^postgres:\/\/app:.*@postgres:5432\/app$/);
+    expect(String(s.environment!.API_KEYS)).toMatch(/^\$\{API_KEYS:\?/);
+  });
+
+  test('healthchecks: api via GET /health, workers via their Redis heartbeat', () => {
+    expect(JSON.stringify(compose.services.api!.healthcheck!.test)).toContain('/health');
+    expect(compose.services['worker-cpu']!.healthcheck!.test).toEqual(['CMD', 'node_modules/.bin/tsx', 'workers/healthcheck.ts', 'cpu']);
+    expect(compose.services['worker-io']!.healthcheck!.test).toEqual(['CMD', 'node_modules/.bin/tsx', 'workers/healthcheck.ts', 'io']);
+    expect(compose.services.api!.environment!.HOST).toBe('0.0.0.0');
+  });
+
+  test('temporal runs on Postgres and the UI points at it', () => {
+    const t = compose.services.temporal!;
+    expect(t.image).toMatch(/^temporalio\/auto-setup:/);
+    expect(t.environment).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgres' });
+    expect(t.depends_on).toMatchObject({ postgres: { condition: 'service_healthy' } });
+    const ui = compose.services['temporal-ui']!;
+    expect(ui.image).toMatch(/^temporalio\/ui:/);
+    expect(ui.environment).toMatchObject({ TEMPORAL_ADDRESS: 'temporal:7233' });
+    expect(ui.ports).toContain('8233:8080');
+    expect(ui.depends_on).toMatchObject({ temporal: { condition: 'service_healthy' } });
+  });
+
+  test('postgres and redis keep their data in volumes and have the expected probes', () => {
+    expect(JSON.stringify(compose.services.postgres!.healthcheck!.test)).toContain('pg_isready');
+    expect(JSON.stringify(compose.services.redis!.healthcheck!.test)).toContain('redis-cli ping');
+    expect(Object.keys(compose.volumes ?? {})).toEqual(expect.arrayContaining(['pg-data', 'redis-data']));
+  });
+});
+
+describe('Dockerfile and .dockerignore', () => {
+  const dockerfile = fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
+  const ignore = fs.readFileSync(path.join(ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim());
+
+  test('node 20 bookworm-slim, npm ci, prebuilt bundles, non-root, API by default', () => {
+    expect(dockerfile).toMatch(/^FROM node:20-bookworm-slim AS build$/m);
+    expect(dockerfile).toMatch(/^FROM node:20-bookworm-slim AS runtime$/m);
+    expect(dockerfile).toMatch(/RUN npm ci/);
+    expect(dockerfile).toMatch(/RUN npm run build:bundles/);
+    const users = [...dockerfile.matchAll(/^USER (\S+)/gm)].map((m) => m[1]);
+    expect(users.at(-1)).not.toMatch(/^(root|0)$/);
+    expect(dockerfile).toMatch(/^CMD \["npm", ?"run", ?"api"\]$/m);
+  });
+
+  test('the build context leaves out local state', () => {
+    expect(ignore).toEqual(expect.arrayContaining(['node_modules', '.local', 'dist', '.git']));
+  });
+});
