@@ -25,7 +25,7 @@ export default async function globalSetup(): Promise<void> {
       return out;
     } catch (err) {
       await Promise.allSettled(started.map((s) => s.stop()));
-      throw new Error(`test setup failed at "${name}": ${(err as Error).message}\nFix: run \`npm run provision\` (installs Postgres, Redis, the Temporal CLI and the test server), then retry.`);
+      throw new Error(`test setup failed at "${name}": ${(err as Error).message}\nFix: run \`npm run provision\` (installs Postgres, Redis, the Temporal CLI and the test server), then retry.`, { cause: err });
     }
   };
   process.stderr.write('\n');
