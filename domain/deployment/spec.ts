@@ -1,0 +1,90 @@
+import { z } from 'zod';
+import { validateStrategyParams } from '../backtest/settings';
+import { STRATEGY_NAMES } from '../backtest/types';
+import { CALENDAR_IDS } from '../calendar/calendar';
+import { RiskLimitsSchema } from '../risk/limits';
+
+/** Timeframes a deployment can trade on (bar closes come from the exchange calendar). */
+export const DEPLOYMENT_TIMEFRAMES = ['1m', '5m', '15m', '30m', '1h', '1d'] as const;
+export type DeploymentTimeframe = (typeof DEPLOYMENT_TIMEFRAMES)[number];
+
+export const BROKERS = ['paper', 'alpaca'] as const;
+export type BrokerName = (typeof BROKERS)[number];
+
+export const SYMBOL_PATTERN = /^[A-Z0-9._-]{1,32}$/;
+
+const positive = (what: string) =>
+  z.number({ error: `${what} must be a number` }).positive({ error: `${what} must be > 0` }).max(1e15, { error: `${what} is too large` });
+
+/**
+ * When an order needs a human approval (the approval workflow implements it; this is only the shape):
+ * none; always; when the order's notional is above `threshold`; or by tiers, each asking `approvals` distinct
+ * approvers for orders whose notional is above `notionalAbove` (the highest matching tier applies).
+ */
+export const ApprovalPolicySchema = z.discriminatedUnion(
+  'mode',
+  [
+    z.strictObject({ mode: z.literal('none') }),
+    z.strictObject({ mode: z.literal('always') }),
+    z.strictObject({ mode: z.literal('notional-above'), threshold: positive('threshold') }),
+    z.strictObject({
+      mode: z.literal('tiers'),
+      tiers: z
+        .array(
+          z.strictObject({
+            notionalAbove: z.number({ error: 'notionalAbove must be a number' }).min(0, { error: 'notionalAbove must be >= 0' }),
+            approvals: z.int({ error: 'approvals must be a whole number' }).min(1, { error: 'approvals must be at least 1' }).max(5, { error: 'approvals must be at most 5' }),
+          }),
+        )
+        .min(1, { error: 'tiers needs at least one tier' })
+        .max(10, { error: 'at most 10 tiers' })
+        .refine((tiers) => tiers.every((t, i) => i === 0 || t.notionalAbove > tiers[i - 1].notionalAbove), {
+          error: 'tiers must be in increasing notionalAbove order',
+        }),
+    }),
+  ],
+  { error: 'approvalPolicy.mode must be one of: none, always, notional-above, tiers' },
+);
+export type ApprovalPolicy = z.output<typeof ApprovalPolicySchema>;
+
+/** A deployment as requested through the API: validated, defaults filled in, strategy params normalized. */
+export const DeploymentSpecInputSchema = z.strictObject({
+  strategy: z.enum(STRATEGY_NAMES, { error: `strategy must be one of: ${STRATEGY_NAMES.join(', ')}` }),
+  params: z.record(z.string(), z.union([z.number(), z.boolean()]), { error: 'params must be an object of numbers or booleans' }).default({}),
+  symbols: z
+    .array(z.string().regex(SYMBOL_PATTERN, { error: 'a symbol is 1..32 characters of A-Z 0-9 . _ -' }), { error: 'symbols must be a list of symbols' })
+    .min(1, { error: 'symbols needs at least one symbol' })
+    .max(20, { error: 'at most 20 symbols' })
+    .refine((s) => new Set(s).size === s.length, { error: 'symbols must not repeat' }),
+  timeframe: z.enum(DEPLOYMENT_TIMEFRAMES, { error: `timeframe must be one of: ${DEPLOYMENT_TIMEFRAMES.join(', ')}` }),
+  accountId: z.string({ error: 'accountId must be a string' }).regex(/^[A-Za-z0-9._-]{1,64}$/, { error: 'accountId is 1..64 characters of A-Z a-z 0-9 . _ -' }),
+  broker: z.enum(BROKERS, { error: `broker must be one of: ${BROKERS.join(', ')}` }).default('paper'),
+  /** fixed quantity per position (target x quantity is the desired position) */
+  quantity: positive('quantity').default(1),
+  allowShort: z.boolean({ error: 'allowShort must be true or false' }).default(false),
+  riskLimits: RiskLimitsSchema.prefault({}),
+  approvalPolicy: ApprovalPolicySchema.default({ mode: 'none' }),
+  calendar: z.enum(CALENDAR_IDS, { error: `calendar must be one of: ${CALENDAR_IDS.join(', ')}` }).default('XNYS'),
+  /** wait after a bar close before the cycle reads the bar (the data provider needs a moment) */
+  settleDelayMs: z.int({ error: 'settleDelayMs must be a whole number of ms' }).min(0).max(300_000, { error: 'settleDelayMs must be at most 300000' }).default(2000),
+  /** the cycle does not trade when the newest bar closed more than this many bars before now */
+  staleAfterBars: z.int({ error: 'staleAfterBars must be a whole number of bars' }).min(1).max(10_000).default(2),
+});
+
+export const DeploymentSpecSchema = DeploymentSpecInputSchema.transform((s, ctx) => {
+  try {
+    const params: Record<string, number | boolean> = validateStrategyParams(s.strategy, s.params);
+    return { ...s, params };
+  } catch (e) {
+    if (!(e instanceof z.ZodError)) throw e;
+    for (const issue of e.issues) ctx.issues.push({ ...issue, input: issue.input } as never);
+    return z.NEVER;
+  }
+});
+
+export type DeploymentSpecInput = z.input<typeof DeploymentSpecSchema>;
+export type DeploymentSpec = z.output<typeof DeploymentSpecSchema>;
+
+export function parseDeploymentSpec(input: unknown): DeploymentSpec {
+  return DeploymentSpecSchema.parse(input);
+}
