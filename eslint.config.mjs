@@ -16,7 +16,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['workflows/**/*.ts', 'domain/**/*.ts'],
+    files: ['workflows/**/*.ts', 'domain/**/*.ts', 'marketdata/port.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

@@ -4,7 +4,7 @@ import { ErrorType } from '../workflows/errors';
 import type { IoDeps } from './ports';
 
 /** Job-row bookkeeping on the IO queue. Each call is idempotent: repeating it leaves the same row. */
-export function createJobActivities({ db }: IoDeps) {
+export function createJobActivities({ db }: Pick<IoDeps, 'db'>) {
   return {
     async markBacktestRunning(jobId: string): Promise<void> {
       if (!(await markBacktestJobRunning(db, jobId))) {

@@ -1,4 +1,10 @@
+import type { Redis } from 'ioredis';
+import type { Pool } from 'pg';
+import type { BrokerPort } from '../brokers/port';
 import type { ConnectionPool } from '../db/sql/queryable';
+import type { MarketDataProvider } from '../marketdata/port';
+import type { PricesSetter } from './deployments';
+import type { CrashPoint } from './orders';
 
 /** Sends a signal to a running workflow (used for progress reports from long activities). */
 export interface WorkflowSignaller {
@@ -11,5 +17,14 @@ export interface CpuDeps {
 }
 
 export interface IoDeps {
-  db: ConnectionPool;
+  db: Pool;
+  redis: Redis;
+  /** brokers by name ('paper', 'alpaca') */
+  brokers: Record<string, BrokerPort>;
+  /** market-data providers by name ('replay', 'alpaca') */
+  providers: Record<string, MarketDataProvider>;
+  /** the built-in paper broker's price feed */
+  paperPrices?: PricesSetter;
+  /** fault tests only: kill the worker at a named point of the order protocol */
+  crashPoint?: (point: CrashPoint) => void;
 }

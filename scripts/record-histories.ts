@@ -6,7 +6,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { Pool } from 'pg';
 import { createCpuActivities, type CpuActivities } from '../activities/cpu';
-import { createIoActivities } from '../activities/io';
+import { createJobActivities } from '../activities/jobs';
 import { connectTemporal } from '../clients/temporal';
 import { benchStack } from '../bench/stack';
 import { importBarColumns } from '../db/bar-import';
@@ -61,7 +61,7 @@ async function main() {
       const settings = parseBacktestSettings({ strategy: 'sma-cross', params: { period: 20 } });
       await insertBacktestJob(pool, { id: jobId, workflowId: `backtest-${jobId}`, symbol: s.symbol, timeframe: '1d', settings, requestedBy: 'recorder' });
       const cpu = await Worker.create({ connection: native, taskQueue: TASK_QUEUES.cpu, workflowBundle: { codePath: path.join(bundleDir, 'cpu.js') }, activities: s.activities, maxHeartbeatThrottleInterval: '2 seconds' });
-      const io = await Worker.create({ connection: native, taskQueue: TASK_QUEUES.io, activities: createIoActivities({ db: pool }) });
+      const io = await Worker.create({ connection: native, taskQueue: TASK_QUEUES.io, activities: createJobActivities({ db: pool }) });
       const handle = await client.workflow.start(backtestWorkflow, { taskQueue: TASK_QUEUES.cpu, workflowId: `backtest-${jobId}`, args: [{ jobId, symbol: s.symbol, timeframe: '1d', settings }] });
       await cpu.runUntil(
         io.runUntil(async () => {

@@ -59,6 +59,13 @@ export const ConfigSchema = z.object({
   SHUTDOWN_GRACE_MS: duration.default(30_000),
   SHUTDOWN_FORCE_MS: duration.default(60_000),
   MAX_IMPORT_BYTES: z.coerce.number().int().positive().default(200 * 1024 * 1024),
+  /** the built-in paper broker (Alpaca-compatible HTTP service started by npm start) */
+  PAPER_BROKER_URL: url(['http', 'https']).default('http://127.0.0.1:8789'),
+  /** Alpaca paper/live trading and market data; the alpaca broker is registered only when both keys are set */
+  ALPACA_KEY_ID: z.string().optional(),
+  ALPACA_SECRET_KEY: z.string().optional(),
+  ALPACA_BASE_URL: url(['http', 'https']).default('https://paper-api.alpaca.markets'),
+  ALPACA_DATA_URL: url(['http', 'https']).default('https://data.alpaca.markets'),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -81,6 +88,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 /** Secret values in the config, for redaction checks and log scrubbing. */
 export function configSecrets(config: Config): string[] {
   const secrets = config.API_KEYS.map((k) => k.key);
+  if (config.ALPACA_KEY_ID) secrets.push(config.ALPACA_KEY_ID);
+  if (config.ALPACA_SECRET_KEY) secrets.push(config.ALPACA_SECRET_KEY);
   for (const u of [config.DATABASE_URL, config.REDIS_URL]) {
     const password = safeUrl(u)?.password;
     if (password) secrets.push(decodeURIComponent(password));

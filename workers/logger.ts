@@ -9,6 +9,7 @@ export const REDACT_PATHS = [
   'apiKey', '*.apiKey', 'key', '*.key', 'password', '*.password', 'secret', '*.secret', 'token', '*.token',
   'authorization', '*.authorization', 'headers.authorization', 'req.headers.authorization', 'req.headers["x-api-key"]',
   'config.API_KEYS', 'config.DATABASE_URL', 'config.REDIS_URL', 'API_KEYS', 'DATABASE_URL', 'REDIS_URL',
+  'config.ALPACA_KEY_ID', 'config.ALPACA_SECRET_KEY', 'ALPACA_KEY_ID', 'ALPACA_SECRET_KEY', 'secretKey', '*.secretKey', 'keyId', '*.keyId',
   'err.config', 'error.config',
 ];
 

@@ -4,6 +4,10 @@ import path from 'node:path';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createCpuActivities } from '../activities/cpu';
 import { createIoActivities } from '../activities/io';
+import { AlpacaBroker, paperBrokerPort, type BrokerPort } from '../brokers';
+import { PaperBrokerAdmin } from '../brokers/paper/admin-client';
+import { AlpacaMarketData } from '../marketdata/alpaca';
+import type { MarketDataProvider } from '../marketdata/port';
 import type { WorkflowSignaller } from '../activities/ports';
 import { connectTemporal, ensureSearchAttributes } from '../clients/temporal';
 import { TASK_QUEUES } from '../workflows/task-queues';
@@ -47,7 +51,7 @@ export async function runWorker(kind: WorkerKind): Promise<void> {
       taskQueue: TASK_QUEUES[kind],
       identity,
       workflowBundle: { codePath: bundle },
-      activities: kind === 'cpu' ? createCpuActivities({ db, workflows: signaller }) : createIoActivities({ db }),
+      activities: kind === 'cpu' ? createCpuActivities({ db, workflows: signaller }) : createIoActivities(ioDeps(config, db, redis)),
       maxConcurrentActivityTaskExecutions: kind === 'cpu' ? config.CPU_ACTIVITY_SLOTS : 100,
       // Heartbeats reach the server at least every 2 s (not 0.8 x heartbeatTimeout), so a cancel lands promptly.
       maxHeartbeatThrottleInterval: '2 seconds',
@@ -67,6 +71,18 @@ export async function runWorker(kind: WorkerKind): Promise<void> {
     redis.disconnect();
     await db.end().catch(() => undefined);
   }
+}
+
+/** Brokers and market-data providers from the config; Alpaca only when its keys are set (read at call time). */
+function ioDeps(config: Config, db: ReturnType<typeof createPgPool>, redis: ReturnType<typeof createRedis>) {
+  const brokers: Record<string, BrokerPort> = { paper: paperBrokerPort(config.PAPER_BROKER_URL) };
+  const providers: Record<string, MarketDataProvider> = {};
+  if (config.ALPACA_KEY_ID && config.ALPACA_SECRET_KEY) {
+    const credentials = () => ({ keyId: config.ALPACA_KEY_ID!, secretKey: config.ALPACA_SECRET_KEY! });
+    brokers.alpaca = new AlpacaBroker({ baseUrl: config.ALPACA_BASE_URL, credentials });
+    providers.alpaca = new AlpacaMarketData({ baseUrl: config.ALPACA_DATA_URL, credentials });
+  }
+  return { db, redis, brokers, providers, paperPrices: new PaperBrokerAdmin(config.PAPER_BROKER_URL) };
 }
 
 /** Process entry shared by cpu-worker.ts and io-worker.ts: friendly config errors, non-zero exit on failure. */

@@ -10,6 +10,24 @@ export const dbWrite = {
 } satisfies ActivityOptions;
 
 /**
+ * Broker calls: each is idempotent (ledger + client order id + lookup before resubmit), so transient faults
+ * are retried; an unknown outcome is retried too (the retry looks the order up first). A short start-to-close
+ * bounds how long a lost worker holds an order in SUBMITTING.
+ */
+export const brokerCall = {
+  taskQueue: TASK_QUEUES.io,
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '500 milliseconds', maximumInterval: '10 seconds', maximumAttempts: 20, nonRetryableErrorTypes: [ErrorType.InvalidInput, ErrorType.IntentMismatch] },
+} satisfies ActivityOptions;
+
+/** Reads of recent bars: a few quick attempts, then the cycle skips with a recorded reason rather than waiting. */
+export const marketDataRead = {
+  taskQueue: TASK_QUEUES.io,
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '200 milliseconds', maximumInterval: '1 second', maximumAttempts: 3, nonRetryableErrorTypes: [ErrorType.InvalidInput] },
+} satisfies ActivityOptions;
+
+/**
  * Long CPU work: heartbeats every chunk, so a killed worker is noticed in 30 s rather than at the
  * two-hour start-to-close limit; cancellation reaches it through the heartbeat.
  */

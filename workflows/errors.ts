@@ -3,6 +3,11 @@ export const ErrorType = {
   InvalidInput: 'InvalidInput',
   NoBars: 'NoBars',
   JobNotFound: 'JobNotFound',
+  /** the same client order id was used for a different order: a bug, never retried */
+  IntentMismatch: 'IntentMismatch',
+  /** the broker may or may not have the order: retried, and the retry looks it up first */
+  OrderOutcomeUnknown: 'OrderOutcomeUnknown',
+  MarketDataUnavailable: 'MarketDataUnavailable',
 } as const;
 
 export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];

@@ -5,7 +5,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { Pool } from 'pg';
 import { createCpuActivities, type CpuActivities } from '../../activities/cpu';
-import { createIoActivities } from '../../activities/io';
+import { createJobActivities } from '../../activities/jobs';
 import type { WorkflowSignaller } from '../../activities/ports';
 import { getBacktestJob } from '../../db/sql/backtest-jobs';
 import { countBacktestTrades, getBacktestResult } from '../../db/sql/backtest-results';
@@ -49,7 +49,7 @@ async function withWorkers<T>(cpuActivities: CpuActivities, fn: () => Promise<T>
     activities: cpuActivities,
     maxHeartbeatThrottleInterval: '2 seconds', // as the production worker: cancels land promptly
   });
-  const io = await Worker.create({ connection: env.nativeConnection, taskQueue: TASK_QUEUES.io, activities: createIoActivities({ db: pool }) });
+  const io = await Worker.create({ connection: env.nativeConnection, taskQueue: TASK_QUEUES.io, activities: createJobActivities({ db: pool }) });
   return cpu.runUntil(io.runUntil(fn));
 }
 

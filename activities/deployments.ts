@@ -1,0 +1,100 @@
+import type { Pool } from 'pg';
+import { activeHalts, insertAudit } from '../db/sql/trading-halts';
+import type { KillSwitchState } from '../domain/risk/gate';
+import type { CycleRecord, DeploymentStatus } from '../workflows/deployment/messages';
+
+/** What the cycle needs to know about positions, open orders, exposure and the kill switch, read in one go. */
+export interface RiskSnapshot {
+  /** signed quantity per symbol of this deployment (from its fills) */
+  positions: Record<string, number>;
+  /** symbols with an order of this deployment still open */
+  pendingSymbols: string[];
+  /** cash flow of all fills plus positions at `prices`: the deployment's total PnL */
+  totalPnl: number;
+  deploymentExposure: number;
+  accountExposure: number;
+  accountOpenPositions: number;
+  kill: KillSwitchState;
+}
+
+export interface PricesSetter {
+  setPrices(prices: Record<string, number>): Promise<unknown>;
+}
+
+export interface DeploymentDeps {
+  db: Pool;
+  /** the built-in paper broker's price feed (absent when it is not used) */
+  paperPrices?: PricesSetter;
+}
+
+/** Runtime bookkeeping for deployments. Every write is idempotent (keyed by deployment and cycle). */
+export function createDeploymentActivities({ db, paperPrices }: DeploymentDeps) {
+  return {
+    async loadRiskSnapshot(args: { deploymentId: string; accountId: string; prices: Record<string, number> }): Promise<RiskSnapshot> {
+      const [mine, account, pending, kill] = await Promise.all([
+        db.query<{ symbol: string; qty: number; cash_flow: number }>(
+          `SELECT symbol, sum(CASE WHEN side = 'buy' THEN qty ELSE -qty END) AS qty,
+                  sum(CASE WHEN side = 'buy' THEN -qty * price ELSE qty * price END) AS cash_flow
+           FROM fills WHERE deployment_id = $1 GROUP BY symbol`,
+          [args.deploymentId],
+        ),
+        db.query<{ symbol: string; qty: number; last_price: number }>(
+          `SELECT f.symbol, sum(CASE WHEN f.side = 'buy' THEN f.qty ELSE -f.qty END) AS qty, (array_agg(f.price ORDER BY f.ts DESC))[1] AS last_price
+           FROM fills f JOIN order_ledger l USING (client_order_id) WHERE l.account_id = $1 GROUP BY f.symbol`,
+          [args.accountId],
+        ),
+        db.query<{ symbol: string }>(
+          `SELECT DISTINCT symbol FROM order_ledger WHERE deployment_id = $1 AND state IN ('INTENT', 'SUBMITTING', 'UNKNOWN', 'ACCEPTED', 'PARTIAL')`,
+          [args.deploymentId],
+        ),
+        activeHalts(db, args.accountId, args.deploymentId),
+      ]);
+      const positions: Record<string, number> = {};
+      let totalPnl = 0;
+      let deploymentExposure = 0;
+      for (const r of mine.rows) {
+        const qty = Number(r.qty);
+        const price = args.prices[r.symbol] ?? 0;
+        positions[r.symbol] = qty;
+        totalPnl += Number(r.cash_flow) + qty * price;
+        deploymentExposure += Math.abs(qty) * price;
+      }
+      let accountExposure = 0;
+      let accountOpenPositions = 0;
+      for (const r of account.rows) {
+        const qty = Number(r.qty);
+        if (Math.abs(qty) < 1e-9) continue;
+        accountOpenPositions++;
+        accountExposure += Math.abs(qty) * (args.prices[r.symbol] ?? Number(r.last_price));
+      }
+      return { positions, pendingSymbols: pending.rows.map((r) => r.symbol), totalPnl, deploymentExposure, accountExposure, accountOpenPositions, kill };
+    },
+
+    /** One audit row per symbol and cycle; a retried write changes nothing. */
+    async recordCycle(args: { deploymentId: string; paramsVersion: number; latencyMs: number; positions: Record<string, number>; totalPnl: number; record: CycleRecord }): Promise<void> {
+      const r = args.record;
+      await db.query(
+        `INSERT INTO deployment_cycles (deployment_id, cycle_seq, symbol, bar_close, action, reason, signal, indicators, risk, client_order_ids, params_version, position_qty, realized_pnl, latency_ms)
+         VALUES ($1, $2, $3, to_timestamp($4::float8 / 1000.0), $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+         ON CONFLICT (deployment_id, cycle_seq, symbol) DO NOTHING`,
+        [
+          args.deploymentId, r.cycle, r.symbol, r.barClose, r.action, r.reason ?? null,
+          r.signal !== undefined && Number.isFinite(r.signal) ? r.signal : null,
+          JSON.stringify(r.indicators ?? {}), r.risk ? JSON.stringify(r.risk) : null, r.clientOrderIds, args.paramsVersion,
+          args.positions[r.symbol] ?? 0, args.totalPnl, Math.round(args.latencyMs),
+        ],
+      );
+    },
+
+    /** The paper broker executes market orders at these prices (the bar closes the cycle just read). */
+    async setPaperPrices(prices: Record<string, number>): Promise<void> {
+      if (!paperPrices) return;
+      await paperPrices.setPrices(prices);
+    },
+
+    async setDeploymentStatus(args: { deploymentId: string; status: DeploymentStatus | 'blocked'; by: string; reason?: string }): Promise<void> {
+      await db.query('UPDATE deployments SET status = $2, updated_at = now() WHERE id = $1', [args.deploymentId, args.status]);
+      await insertAudit(db, args.by, `deployment.${args.status}`, args.deploymentId, { reason: args.reason ?? null });
+    },
+  };
+}

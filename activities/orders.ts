@@ -1,0 +1,184 @@
+import { createHash } from 'node:crypto';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { BrokerOrder, BrokerPort, OrderStatus } from '../brokers/port';
+import { getFillCursor, insertFill, positionsFromFills, setFillCursor } from '../db/sql/fills';
+import { getLedgerRow, insertLedgerIntent, listOpenLedgerRows, markLedgerSubmitting, updateLedgerFromBroker, type LedgerRow, type LedgerState } from '../db/sql/order-ledger';
+import type { ConnectionPool } from '../db/sql/queryable';
+import { activeHalts } from '../db/sql/trading-halts';
+import { ErrorType } from '../workflows/errors';
+
+/** Points where a fault test may kill the worker (R1); a no-op in production. */
+export type CrashPoint = 'before_ledger_insert' | 'after_ledger_insert' | 'after_broker_send' | 'after_ledger_update' | 'mid_fill_ingest';
+
+export interface OrderDeps {
+  db: ConnectionPool;
+  brokers: Record<string, BrokerPort>;
+  crashPoint?: (point: CrashPoint) => void;
+}
+
+export interface PlaceOrderInput {
+  clientOrderId: string;
+  deploymentId: string;
+  /** the runtime's workflow id (the client order id is derived from it) */
+  workflowId: string;
+  cycle: number;
+  leg: number;
+  intentVersion: number;
+  broker: string;
+  accountId: string;
+  symbol: string;
+  side: 'buy' | 'sell';
+  qty: number;
+  orderType: 'market' | 'limit';
+  limitPrice?: number;
+  timeInForce: 'day' | 'gtc' | 'ioc';
+}
+
+export interface PlaceOrderResult {
+  clientOrderId: string;
+  state: LedgerState;
+  brokerOrderId: string | null;
+  rejectReason?: string;
+}
+
+const LEDGER_STATE_OF: Record<OrderStatus, LedgerState> = {
+  new: 'ACCEPTED',
+  accepted: 'ACCEPTED',
+  partially_filled: 'PARTIAL',
+  filled: 'FILLED',
+  canceled: 'CANCELED',
+  expired: 'CANCELED',
+  rejected: 'REJECTED',
+};
+
+/** The canonical hash of what an order is, so the same client id can never stand for two different orders. */
+export function intentHash(i: Pick<PlaceOrderInput, 'symbol' | 'side' | 'qty' | 'orderType' | 'limitPrice' | 'timeInForce' | 'broker' | 'accountId'>): string {
+  const canonical = JSON.stringify([i.broker, i.accountId, i.symbol, i.side, i.qty, i.orderType, i.limitPrice ?? null, i.timeInForce]);
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+function isExposureReducing(positionQty: number, side: 'buy' | 'sell', qty: number): boolean {
+  return side === 'sell' ? positionQty > 0 && qty <= positionQty + 1e-9 : positionQty < 0 && qty <= -positionQty + 1e-9;
+}
+
+function resultOf(row: Pick<LedgerRow, 'client_order_id' | 'state' | 'broker_order_id' | 'reject_reason'>): PlaceOrderResult {
+  return { clientOrderId: row.client_order_id, state: row.state, brokerOrderId: row.broker_order_id, ...(row.reject_reason ? { rejectReason: row.reject_reason } : {}) };
+}
+
+/**
+ * Order placement with an exactly-once effect on top of at-least-once activities:
+ * ledger row before the broker call; on a retry, look the order up by client id before any resubmit;
+ * an unknown outcome (timeout, 5xx, 429, duplicate id) is resolved by that lookup, never by a blind resubmit;
+ * the kill switch is read from Postgres right before the broker is called.
+ */
+export function createOrderActivities({ db, brokers, crashPoint = () => undefined }: OrderDeps) {
+  const brokerFor = (name: string): BrokerPort => {
+    const b = brokers[name];
+    if (!b) throw ApplicationFailure.nonRetryable(`unknown broker "${name}"`, ErrorType.InvalidInput);
+    return b;
+  };
+
+  const recordBrokerOrder = async (clientOrderId: string, order: BrokerOrder) => {
+    await updateLedgerFromBroker(db, clientOrderId, {
+      state: LEDGER_STATE_OF[order.status],
+      brokerOrderId: order.id,
+      filledQty: order.filledQty,
+      avgFillPrice: order.filledAvgPrice,
+      ...(order.status === 'rejected' ? { rejectReason: 'rejected by broker' } : {}),
+    });
+  };
+
+  return {
+    async placeOrder(input: PlaceOrderInput): Promise<PlaceOrderResult> {
+      const ctx = Context.current();
+      const broker = brokerFor(input.broker);
+      crashPoint('before_ledger_insert');
+      const { row } = await insertLedgerIntent(db, { ...input, intentHash: intentHash(input) });
+      if (row.intent_hash !== intentHash(input)) {
+        throw ApplicationFailure.nonRetryable(`client order id ${input.clientOrderId} is already used by a different order`, ErrorType.IntentMismatch);
+      }
+      crashPoint('after_ledger_insert');
+      if (!['INTENT', 'SUBMITTING', 'UNKNOWN'].includes(row.state)) return resultOf(row);
+
+      if (row.state !== 'INTENT') {
+        // A previous attempt may have reached the broker: find out before sending anything.
+        const found = await broker.getOrderByClientId(input.clientOrderId, ctx.cancellationSignal);
+        if (found) {
+          await recordBrokerOrder(input.clientOrderId, found);
+          return resultOf((await getLedgerRow(db, input.clientOrderId))!);
+        }
+      }
+
+      const halts = await activeHalts(db, input.accountId, input.deploymentId);
+      if (halts.global || halts.account || halts.deployment) {
+        const position = (await positionsFromFills(db, input.deploymentId)).find((p) => p.symbol === input.symbol)?.qty ?? 0;
+        if (!isExposureReducing(position, input.side, input.qty)) {
+          const scope = halts.global ? 'global' : halts.account ? 'account' : 'deployment';
+          await updateLedgerFromBroker(db, input.clientOrderId, { state: 'REJECTED', rejectReason: `kill switch (${scope}) is on` });
+          return resultOf((await getLedgerRow(db, input.clientOrderId))!);
+        }
+      }
+
+      await markLedgerSubmitting(db, input.clientOrderId);
+      const outcome = await broker.submitOrder(
+        { clientOrderId: input.clientOrderId, symbol: input.symbol, side: input.side, qty: input.qty, type: input.orderType, limitPrice: input.limitPrice, timeInForce: input.timeInForce },
+        ctx.cancellationSignal,
+      );
+      crashPoint('after_broker_send');
+      if (outcome.kind === 'accepted') {
+        await recordBrokerOrder(input.clientOrderId, outcome.order);
+      } else if (outcome.kind === 'rejected') {
+        await updateLedgerFromBroker(db, input.clientOrderId, { state: 'REJECTED', rejectReason: outcome.reason.slice(0, 500) });
+      } else {
+        await updateLedgerFromBroker(db, input.clientOrderId, { state: 'UNKNOWN' });
+        // Retryable: the next attempt starts with a lookup by client order id.
+        throw ApplicationFailure.retryable(`order ${input.clientOrderId} outcome unknown: ${outcome.reason}`, ErrorType.OrderOutcomeUnknown);
+      }
+      crashPoint('after_ledger_update');
+      return resultOf((await getLedgerRow(db, input.clientOrderId))!);
+    },
+
+    /**
+     * Brings a deployment's open ledger rows up to date with the broker (the broker wins) and stores their fills
+     * unique on the broker's fill id. Returns the positions recomputed from the fills.
+     */
+    async syncOrders(args: { deploymentId: string; broker: string; accountId: string }): Promise<{ open: number; newFills: number; unknownFills: number; positions: Array<{ symbol: string; qty: number; cashFlow: number }> }> {
+      const ctx = Context.current();
+      const broker = brokerFor(args.broker);
+      let newFills = 0;
+      let unknownFills = 0;
+      const open = await listOpenLedgerRows(db, args.deploymentId);
+      for (const row of open) {
+        const order = await broker.getOrderByClientId(row.client_order_id, ctx.cancellationSignal);
+        if (!order) {
+          // Not at the broker: a crash before the send, or a send that never arrived. The next placeOrder attempt resends it.
+          if (row.state === 'SUBMITTING') await updateLedgerFromBroker(db, row.client_order_id, { state: 'UNKNOWN' });
+          continue;
+        }
+        await recordBrokerOrder(row.client_order_id, order);
+      }
+      // Read the account's fills from the stored cursor onward, page by page (the broker's gap-free cursor),
+      // and store each once; fills of other deployments on the same account are stored for them too.
+      let cursor = await getFillCursor(db, args.broker, args.accountId);
+      for (let page = 0; page < 100; page++) {
+        const fills = await broker.listFills({ pageToken: cursor, limit: 100 }, ctx.cancellationSignal);
+        if (fills.length === 0) break;
+        for (const f of fills) {
+          const row = f.clientOrderId ? await getLedgerRow(db, f.clientOrderId) : undefined;
+          if (!row) {
+            unknownFills++;
+            continue; // not ours: reconciliation reports it
+          }
+          crashPoint('mid_fill_ingest');
+          const stored = await insertFill(db, { broker: args.broker, brokerFillId: f.id, clientOrderId: row.client_order_id, deploymentId: row.deployment_id, symbol: f.symbol, side: f.side, qty: f.qty, price: f.price, ts: f.ts });
+          if (stored && row.deployment_id === args.deploymentId) newFills++;
+        }
+        cursor = fills[fills.length - 1]!.id;
+        await setFillCursor(db, args.broker, args.accountId, cursor);
+        ctx.heartbeat({ page });
+      }
+      const positions = await positionsFromFills(db, args.deploymentId);
+      return { open: open.length, newFills, unknownFills, positions: positions.map(({ symbol, qty, cashFlow }) => ({ symbol, qty, cashFlow })) };
+    },
+  };
+}

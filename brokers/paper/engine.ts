@@ -1,0 +1,257 @@
+/**
+ * The paper broker's execution engine over Postgres. Every mutation runs in one transaction that first
+ * locks the account row, so concurrent requests (and several broker processes on one account) execute
+ * one at a time and cash, positions and fills always agree. The unique index on (account,
+ * client_order_id) is what makes a client order id single-use.
+ *
+ * Execution model: market orders fill at the symbol's last price (set by POST /admin/prices); limit
+ * orders fill when that price reaches the limit (buy: price <= limit, sell: price >= limit), at the
+ * price. With `partialFillSlices` = n, an order fills in n slices: the first when it is submitted (if
+ * marketable), then one per price update of its symbol or per tick. IOC orders cancel whatever the first
+ * attempt did not fill. Day orders expire at POST /admin/end-of-day.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Pool, PoolClient } from 'pg';
+import type { OrderSide, OrderStatus, OrderType, TimeInForce } from '../port';
+import * as sql from './sql';
+import type { OrderRow } from './sql';
+
+export interface NewOrder {
+  clientOrderId: string;
+  symbol: string;
+  side: OrderSide;
+  type: OrderType;
+  timeInForce: TimeInForce;
+  qty: number;
+  limitPrice: number | null;
+}
+
+export type SubmitResult =
+  | { kind: 'created'; order: OrderRow }
+  | { kind: 'duplicate' }
+  | { kind: 'no_price' }
+  | { kind: 'insufficient_buying_power'; needed: number; available: number };
+
+export type CancelResult = { kind: 'canceled'; order: OrderRow } | { kind: 'not_found' } | { kind: 'not_cancelable'; status: OrderStatus };
+
+export interface AccountView {
+  cash: number;
+  equity: number;
+  buyingPower: number;
+  longMarketValue: number;
+  shortMarketValue: number;
+}
+
+/** Rounds to 9 decimals, the precision quantities and money are kept at. */
+export function round9(n: number): number {
+  return Math.round(n * 1e9) / 1e9;
+}
+
+/** The quantity of the next slice: integers stay integers (at least 1), fractions split evenly. */
+export function sliceQty(remaining: number, slicesLeft: number): number {
+  if (slicesLeft <= 1) return remaining;
+  if (Number.isInteger(remaining)) return Math.min(remaining, Math.max(1, Math.ceil(remaining / slicesLeft)));
+  return round9(remaining / slicesLeft);
+}
+
+/** Position after a fill of `signedQty` at `price`: average entry moves only when the position grows or flips. */
+export function applyFill(pos: { qty: number; avg: number } | undefined, signedQty: number, price: number): { qty: number; avg: number } {
+  const q0 = pos?.qty ?? 0;
+  const a0 = pos?.avg ?? 0;
+  const q1 = round9(q0 + signedQty);
+  if (q1 === 0) return { qty: 0, avg: 0 };
+  if (q0 === 0 || Math.sign(q0) === Math.sign(signedQty)) return { qty: q1, avg: round9((Math.abs(q0) * a0 + Math.abs(signedQty) * price) / Math.abs(q1)) };
+  if (Math.sign(q1) === Math.sign(q0)) return { qty: q1, avg: a0 };
+  return { qty: q1, avg: price };
+}
+
+function marketable(order: OrderRow, price: number): boolean {
+  if (order.type === 'market' || order.limit_price === null) return true;
+  return order.side === 'buy' ? price <= order.limit_price : price >= order.limit_price;
+}
+
+/** Alpaca-style fill id: a sortable UTC timestamp, then a uuid ("20220203000000000::045b3b8d-..."). */
+function fillId(now: Date): string {
+  const stamp = now.toISOString().replace(/[-:T.Z]/g, '');
+  return `${stamp}::${randomUUID()}`;
+}
+
+export class PaperEngine {
+  /** slices per order for orders submitted from now on (each order keeps the value it was created with) */
+  partialFillSlices: number;
+  private readonly now: () => Date;
+
+  constructor(
+    private readonly pool: Pool,
+    readonly account: string,
+    opts: { partialFillSlices?: number; now?: () => Date } = {},
+  ) {
+    this.partialFillSlices = opts.partialFillSlices ?? 1;
+    this.now = opts.now ?? (() => new Date());
+  }
+
+  /** Checks the tables exist and creates the account with `initialCash` unless it exists. */
+  async init(initialCash: number): Promise<void> {
+    if (!(await sql.tablesExist(this.pool))) {
+      throw new Error('the paper broker tables are missing: run the migrations first (`npm run migrate`, db/migrations/0002_paper_broker.sql)');
+    }
+    await sql.ensureAccount(this.pool, this.account, initialCash);
+  }
+
+  async submit(o: NewOrder): Promise<SubmitResult> {
+    return this.tx(async (c) => {
+      const account = await this.lock(c);
+      if (await sql.findOrderByClientId(c, this.account, o.clientOrderId)) return { kind: 'duplicate' };
+      const price = (await sql.getPrices(c, this.account, [o.symbol])).get(o.symbol);
+      if (price === undefined) return { kind: 'no_price' };
+      if (o.side === 'buy') {
+        const needed = round9(o.qty * (o.limitPrice ?? price));
+        const available = round9(account.cash - (await sql.reservedForOpenBuys(c, this.account)));
+        if (needed > available + 1e-9) return { kind: 'insufficient_buying_power', needed, available };
+      }
+      const now = this.now();
+      let order = await sql.insertOrder(c, { ...o, id: randomUUID(), account: this.account, slices: this.partialFillSlices, now });
+      if (!order) return { kind: 'duplicate' };
+      order = await this.execute(c, order, price);
+      if (order.time_in_force === 'ioc' && order.status !== 'filled') order = await sql.closeOrder(c, order.id, 'canceled', now);
+      return { kind: 'created', order };
+    });
+  }
+
+  async cancel(orderId: string): Promise<CancelResult> {
+    return this.tx(async (c) => {
+      await this.lock(c);
+      const order = await sql.findOrderById(c, this.account, orderId);
+      if (!order) return { kind: 'not_found' };
+      if (!sql.OPEN_STATUSES.includes(order.status)) return { kind: 'not_cancelable', status: order.status };
+      return { kind: 'canceled', order: await sql.closeOrder(c, order.id, 'canceled', this.now()) };
+    });
+  }
+
+  /** Stores new last prices, then gives each open order of those symbols one execution attempt. */
+  async setPrices(prices: Record<string, number>): Promise<{ symbols: number; fills: number }> {
+    const entries = Object.entries(prices);
+    return this.tx(async (c) => {
+      await this.lock(c);
+      await sql.upsertPrices(c, this.account, entries, this.now());
+      const fills = await this.executeOpen(c, entries.map(([s]) => s));
+      return { symbols: entries.length, fills };
+    });
+  }
+
+  /** One execution attempt for every open order at the last prices (the next partial-fill slice). */
+  async tick(): Promise<{ fills: number }> {
+    return this.tx(async (c) => {
+      await this.lock(c);
+      return { fills: await this.executeOpen(c) };
+    });
+  }
+
+  /** Expires every open day order (the end of the trading day). */
+  async endOfDay(): Promise<{ expired: number }> {
+    return this.tx(async (c) => {
+      await this.lock(c);
+      const now = this.now();
+      const day = (await sql.openOrders(c, this.account)).filter((o) => o.time_in_force === 'day');
+      for (const o of day) await sql.closeOrder(c, o.id, 'expired', now);
+      return { expired: day.length };
+    });
+  }
+
+  async reset(cash?: number): Promise<void> {
+    await this.tx(async (c) => {
+      const account = await this.lock(c);
+      await sql.resetAccount(c, this.account, cash ?? account.initial_cash);
+    });
+  }
+
+  async accountView(): Promise<AccountView> {
+    const [account, positions, reserved] = await Promise.all([
+      sql.getAccount(this.pool, this.account),
+      sql.listPositions(this.pool, this.account),
+      sql.reservedForOpenBuys(this.pool, this.account),
+    ]);
+    const cash = account?.cash ?? 0;
+    let longMarketValue = 0;
+    let shortMarketValue = 0;
+    for (const p of positions) {
+      const value = p.qty * (p.price ?? p.avg_entry_price);
+      if (value >= 0) longMarketValue += value;
+      else shortMarketValue += value;
+    }
+    return {
+      cash: round9(cash),
+      equity: round9(cash + longMarketValue + shortMarketValue),
+      buyingPower: round9(Math.max(0, cash - reserved)),
+      longMarketValue: round9(longMarketValue),
+      shortMarketValue: round9(shortMarketValue),
+    };
+  }
+
+  private async executeOpen(c: PoolClient, symbols?: string[]): Promise<number> {
+    const open = await sql.openOrders(c, this.account, symbols);
+    if (open.length === 0) return 0;
+    const prices = await sql.getPrices(c, this.account, [...new Set(open.map((o) => o.symbol))]);
+    let fills = 0;
+    for (const order of open) {
+      const price = prices.get(order.symbol);
+      if (price === undefined) continue;
+      const after = await this.execute(c, order, price);
+      if (after.slices_done !== order.slices_done) fills++;
+    }
+    return fills;
+  }
+
+  /** Executes the next slice of `order` at `price` if it is marketable: fill row, order, position and cash. */
+  private async execute(c: PoolClient, order: OrderRow, price: number): Promise<OrderRow> {
+    const remaining = round9(order.qty - order.filled_qty);
+    if (remaining <= 0 || !marketable(order, price)) return order;
+    const qty = sliceQty(remaining, order.slices_total - order.slices_done);
+    const cumQty = round9(order.filled_qty + qty);
+    const done = cumQty >= order.qty;
+    const status: OrderStatus = done ? 'filled' : 'partially_filled';
+    const now = this.now();
+    const notional = round9(qty * price);
+    const updated = await sql.recordOrderFill(c, order.id, { qty, notional, status, done, now });
+    await sql.insertFill(c, {
+      id: fillId(now),
+      account: this.account,
+      orderId: order.id,
+      symbol: order.symbol,
+      side: order.side,
+      qty,
+      price,
+      cumQty: done ? order.qty : cumQty,
+      leavesQty: done ? 0 : round9(order.qty - cumQty),
+      orderStatus: status,
+      ts: now,
+    });
+    const signed = order.side === 'buy' ? qty : -qty;
+    const pos = await sql.getPosition(c, this.account, order.symbol);
+    const next = applyFill(pos && { qty: pos.qty, avg: pos.avg_entry_price }, signed, price);
+    await sql.setPosition(c, this.account, order.symbol, next.qty, next.avg);
+    await sql.addCash(c, this.account, order.side === 'buy' ? -notional : notional);
+    return updated;
+  }
+
+  private async lock(c: PoolClient): Promise<sql.AccountRow> {
+    const account = await sql.lockAccount(c, this.account);
+    if (!account) throw new Error(`paper account "${this.account}" does not exist (was the broker initialised?)`);
+    return account;
+  }
+
+  private async tx<T>(fn: (c: PoolClient) => Promise<T>): Promise<T> {
+    const c = await this.pool.connect();
+    try {
+      await c.query('BEGIN');
+      const out = await fn(c);
+      await c.query('COMMIT');
+      return out;
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      c.release();
+    }
+  }
+}

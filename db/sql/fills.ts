@@ -1,0 +1,57 @@
+import type { Queryable } from './queryable';
+
+export interface FillRecord {
+  broker: string;
+  brokerFillId: string;
+  clientOrderId: string;
+  deploymentId: string;
+  symbol: string;
+  side: 'buy' | 'sell';
+  qty: number;
+  price: number;
+  ts: string;
+}
+
+/** Stores a fill once: a repeated broker fill id (stream and poll, or a retried ingest) changes nothing. Returns true when new. */
+export async function insertFill(db: Queryable, f: FillRecord): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `INSERT INTO fills (broker, broker_fill_id, client_order_id, deployment_id, symbol, side, qty, price, ts)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (broker, broker_fill_id) DO NOTHING`,
+    [f.broker, f.brokerFillId, f.clientOrderId, f.deploymentId, f.symbol, f.side, f.qty, f.price, f.ts],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
+export interface PositionFromFills {
+  symbol: string;
+  qty: number;
+  /** cash flow of all fills: sells add, buys subtract */
+  cashFlow: number;
+  fills: number;
+}
+
+/** A deployment's positions recomputed from its fills (the fills table is the source of truth, so this is idempotent). */
+export async function positionsFromFills(db: Queryable, deploymentId: string): Promise<PositionFromFills[]> {
+  const { rows } = await db.query<{ symbol: string; qty: number; cash_flow: number; fills: string }>(
+    `SELECT symbol, sum(CASE WHEN side = 'buy' THEN qty ELSE -qty END) AS qty,
+            sum(CASE WHEN side = 'buy' THEN -qty * price ELSE qty * price END) AS cash_flow, count(*) AS fills
+     FROM fills WHERE deployment_id = $1 GROUP BY symbol ORDER BY symbol`,
+    [deploymentId],
+  );
+  return rows.map((r) => ({ symbol: r.symbol, qty: Number(r.qty), cashFlow: Number(r.cash_flow), fills: Number(r.fills) }));
+}
+
+/** The last broker fill id read for an account, or undefined before the first read. */
+export async function getFillCursor(db: Queryable, broker: string, accountId: string): Promise<string | undefined> {
+  const { rows } = await db.query<{ last_fill_id: string }>('SELECT last_fill_id FROM fill_cursors WHERE broker = $1 AND account_id = $2', [broker, accountId]);
+  return rows[0]?.last_fill_id;
+}
+
+/** Advances the cursor after a page of fills is stored (storing is idempotent, so a crash in between only re-reads). */
+export async function setFillCursor(db: Queryable, broker: string, accountId: string, lastFillId: string): Promise<void> {
+  await db.query(
+    `INSERT INTO fill_cursors (broker, account_id, last_fill_id) VALUES ($1, $2, $3)
+     ON CONFLICT (broker, account_id) DO UPDATE SET last_fill_id = EXCLUDED.last_fill_id, updated_at = now()`,
+    [broker, accountId, lastFillId],
+  );
+}

@@ -1,0 +1,33 @@
+import type { Queryable } from './queryable';
+
+export type HaltScope = 'global' | 'account' | 'deployment';
+
+export interface ActiveHalts {
+  global: boolean;
+  account: boolean;
+  deployment: boolean;
+}
+
+/** Which kill-switch scopes are on for this account and deployment (one indexed read, right before a broker call). */
+export async function activeHalts(db: Queryable, accountId: string, deploymentId: string): Promise<ActiveHalts> {
+  const { rows } = await db.query<{ scope: HaltScope }>(
+    `SELECT scope FROM trading_halts WHERE active AND ((scope = 'global' AND scope_id = '') OR (scope = 'account' AND scope_id = $1) OR (scope = 'deployment' AND scope_id = $2))`,
+    [accountId, deploymentId],
+  );
+  const on = new Set(rows.map((r) => r.scope));
+  return { global: on.has('global'), account: on.has('account'), deployment: on.has('deployment') };
+}
+
+/** Turns one scope on or off. */
+export async function setHalt(db: Queryable, scope: HaltScope, scopeId: string, active: boolean, reason: string, setBy: string): Promise<void> {
+  await db.query(
+    `INSERT INTO trading_halts (scope, scope_id, active, reason, set_by) VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (scope, scope_id) DO UPDATE SET active = EXCLUDED.active, reason = EXCLUDED.reason, set_by = EXCLUDED.set_by, set_at = now()`,
+    [scope, scope === 'global' ? '' : scopeId, active, reason, setBy],
+  );
+}
+
+/** Appends an audit record. */
+export async function insertAudit(db: Queryable, actor: string, action: string, subject: string, detail: Record<string, unknown>): Promise<void> {
+  await db.query('INSERT INTO audit_log (actor, action, subject, detail) VALUES ($1, $2, $3, $4)', [actor, action, subject, JSON.stringify(detail)]);
+}

@@ -1,0 +1,134 @@
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { Redis } from 'ioredis';
+import type { Pool } from 'pg';
+import { createIoActivities } from '../../activities/io';
+import { paperBrokerPort } from '../../brokers';
+import { PaperBrokerAdmin } from '../../brokers/paper/admin-client';
+import { startPaperBroker, type PaperBrokerProcess } from '../../brokers/paper/start';
+import { allocateBars } from '../../domain/bars';
+import { currentOrNextSession, nextSessionOpen, sessionBarCloses } from '../../domain/calendar';
+import { parseDeploymentSpec } from '../../domain/deployment/spec';
+import { deploymentControlSignal, deploymentStateQuery } from '../../workflows/deployment/messages';
+import { deploymentWorkflow } from '../../workflows/deployment/workflow';
+import { TASK_QUEUES } from '../../workflows/task-queues';
+import { storeBars, testPool, uniqueSymbol } from '../helpers/db';
+import { testStack } from '../helpers/stack';
+
+/**
+ * A whole NYSE trading day of one deployment on 5-minute bars, open to close, in the time-skipping
+ * environment: real IO activities, real Postgres, Redis and paper broker; the day takes seconds.
+ */
+let env: TestWorkflowEnvironment;
+let pool: Pool;
+let redis: Redis;
+let paper: PaperBrokerProcess;
+const account = `day-${randomUUID().slice(0, 8)}`;
+
+beforeAll(async () => {
+  const stack = testStack();
+  env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: stack.TIME_SKIPPING_SERVER } } });
+  pool = testPool();
+  redis = new Redis(stack.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 1_000 });
+  paper = await startPaperBroker({ databaseUrl: stack.DATABASE_URL, account, initialCash: 1e7 });
+});
+
+afterAll(async () => {
+  await paper?.stop();
+  redis?.disconnect();
+  await pool?.end();
+  await env?.teardown();
+});
+
+/** 5-minute bars for the sessions [from, to] (a zig-zag with a trend change, so sma-cross trades). */
+function sessionBars(closes: number[]) {
+  const bars = allocateBars(closes.length);
+  closes.forEach((close, i) => {
+    const price = 100 + 5 * Math.sin(i / 6) + i * 0.01;
+    const open = i === 0 ? price : bars.close[i - 1];
+    bars.ts[i] = close - 300_000;
+    bars.open[i] = open;
+    bars.close[i] = price;
+    bars.high[i] = Math.max(open, price) + 0.1;
+    bars.low[i] = Math.min(open, price) - 0.1;
+    bars.volume[i] = 1000;
+    bars.length = i + 1;
+  });
+  return bars;
+}
+
+test('a deployment trades a whole NYSE day open to close, once per bar, with no duplicate order', async () => {
+  const symbol = uniqueSymbol('DAY');
+  const now = await env.currentTimeMs();
+  // The next full session, and the one before it for the strategy's warm-up.
+  const day = currentOrNextSession('XNYS', nextSessionOpen('XNYS', now));
+  let previous = day;
+  for (let k = 1; previous.close > day.open; k++) previous = currentOrNextSession('XNYS', day.open - k * 86_400_000);
+  const warmup = sessionBarCloses(previous, '5m');
+  const today = sessionBarCloses(day, '5m');
+  await storeBars(pool, symbol, '5m', sessionBars([...warmup, ...today]));
+
+  const deploymentId = randomUUID();
+  const spec = parseDeploymentSpec({
+    strategy: 'sma-cross', params: { fast: 3, slow: 8 }, symbols: [symbol], timeframe: '5m', accountId: account, broker: 'paper',
+    allowShort: false, calendar: 'XNYS', settleDelayMs: 1_000, riskLimits: { maxExposure: 1e6, maxPositionQty: 10 },
+  });
+  await pool.query(
+    `INSERT INTO deployments (id, workflow_id, account_id, broker, strategy, spec, status, created_by) VALUES ($1, $2, $3, 'paper', 'sma-cross', $4, 'running', 'test')`,
+    [deploymentId, `deployment-${deploymentId}`, account, JSON.stringify(spec)],
+  );
+
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue: TASK_QUEUES.io,
+    workflowBundle: { codePath: path.join(testStack().WORKFLOW_BUNDLE_DIR, 'io.js') },
+    activities: createIoActivities({ db: pool, redis, brokers: { paper: paperBrokerPort(paper.url) }, providers: {}, paperPrices: new PaperBrokerAdmin(paper.url) }),
+  });
+  const handle = await env.client.workflow.start(deploymentWorkflow, {
+    taskQueue: TASK_QUEUES.io,
+    workflowId: `deployment-${deploymentId}`,
+    args: [{ deploymentId, spec, paramsVersion: 1, cyclesPerRun: 30 }],
+  });
+
+  const result = await worker.runUntil(async () => {
+    // Skip to just after the close (plus the settle delay), let the last cycle finish, then stop the runtime.
+    await env.sleep(day.close + 60_000 - now);
+    for (let i = 0; i < 600; i++) {
+      const s = await handle.query(deploymentStateQuery);
+      if (s.cycle >= today.length) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await handle.signal(deploymentControlSignal, { messageId: randomUUID(), action: 'stop', by: 'test' });
+    return handle.result();
+  });
+
+  expect(result.status).toBe('stopped');
+  const cycles = await pool.query<{ n: number; first: Date; last: Date; stale: number }>(
+    `SELECT count(*)::int AS n, min(bar_close) AS first, max(bar_close) AS last, count(*) FILTER (WHERE reason LIKE 'stale-data%')::int AS stale
+     FROM deployment_cycles WHERE deployment_id = $1`,
+    [deploymentId],
+  );
+  expect(cycles.rows[0]).toMatchObject({ n: today.length, stale: 0 });
+  expect(cycles.rows[0]!.first.getTime()).toBe(today[0]);
+  expect(cycles.rows[0]!.last.getTime()).toBe(day.close);
+
+  // Orders: one ledger row per order, one broker order per ledger row, every fill stored once.
+  const ledger = await pool.query<{ client_order_id: string; state: string; filled_qty: number }>('SELECT client_order_id, state, filled_qty FROM order_ledger WHERE deployment_id = $1', [deploymentId]);
+  expect(ledger.rows.length).toBeGreaterThan(2);
+  const broker = paperBrokerPort(paper.url);
+  for (const row of ledger.rows) {
+    const order = await broker.getOrderByClientId(row.client_order_id);
+    expect(order?.filledQty).toBe(row.filled_qty);
+  }
+  const brokerOrders = await broker.listOrders({ status: 'all', limit: 500 });
+  expect(brokerOrders.length).toBe(ledger.rows.length);
+  const fills = await pool.query<{ qty: number }>(`SELECT sum(CASE WHEN side = 'buy' THEN qty ELSE -qty END)::float8 AS qty FROM fills WHERE deployment_id = $1`, [deploymentId]);
+  const positions = await broker.listPositions();
+  expect(fills.rows[0]!.qty).toBe(positions.find((p) => p.symbol === symbol)?.qty ?? 0);
+  // Continue-as-new happened (78 cycles, 30 per run) and the cycle count carried across runs.
+  const { history } = await env.client.workflowService.getWorkflowExecutionHistory({ namespace: 'default', execution: { workflowId: `deployment-${deploymentId}` } });
+  expect(history?.events?.length).toBeGreaterThan(0);
+  expect(result.cycles).toBe(today.length);
+}, 300_000);

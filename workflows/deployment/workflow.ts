@@ -1,0 +1,221 @@
+import * as wf from '@temporalio/workflow';
+import type { createDeploymentActivities } from '../../activities/deployments';
+import type { MarketDataActivities } from '../../activities/market-data';
+import type { createOrderActivities } from '../../activities/orders';
+import { allocateBars } from '../../domain/bars';
+import { localDate, nextBarClose, timeframeMs } from '../../domain/calendar';
+import { decideCycle } from '../../domain/deployment/cycle';
+import { evaluateRisk, type OrderIntent } from '../../domain/risk/gate';
+import { clientOrderId } from '../../domain/ids';
+import { brokerCall, dbWrite, marketDataRead } from '../activity-options';
+import { workflowNow } from '../time';
+import { deploymentControlSignal, deploymentStateQuery, updateDeploymentParamsSignal } from './messages';
+import type { CycleRecord, DeploymentCarry, DeploymentWorkflowInput } from './messages';
+
+type OrderActivities = ReturnType<typeof createOrderActivities>;
+type DeploymentActivities = ReturnType<typeof createDeploymentActivities>;
+
+const { placeOrder, syncOrders } = wf.proxyActivities<OrderActivities>(brokerCall);
+const { loadRecentBars } = wf.proxyActivities<MarketDataActivities>(marketDataRead);
+const { loadRiskSnapshot, recordCycle, setPaperPrices, setDeploymentStatus } = wf.proxyActivities<DeploymentActivities>(dbWrite);
+
+/** Bars fetched per cycle: enough for every strategy's warm-up at its default and common parameters. */
+const WINDOW_BARS = 300;
+const DEFAULT_CYCLES_PER_RUN = 200;
+const MAX_HANDLED_IDS = 500;
+
+/**
+ * One long-running runtime per deployment (workflow id `deployment-<id>`): wait for each bar close in the
+ * exchange session (plus a settle delay), run a cycle, and continue-as-new every `cyclesPerRun` cycles,
+ * carrying its state and the ids of the control messages it has applied.
+ */
+export async function deploymentWorkflow(input: DeploymentWorkflowInput): Promise<{ cycles: number; status: string }> {
+  const { spec, deploymentId, clock } = input;
+  const workflowId = wf.workflowInfo().workflowId;
+  const tfMs = timeframeMs(spec.timeframe);
+  const carry: DeploymentCarry = input.carry ?? {
+    cycle: 0,
+    status: 'running',
+    params: spec.params,
+    paramsVersion: input.paramsVersion,
+    handledMessageIds: [],
+    breaker: 'none',
+    equityPeak: spec.riskLimits.maxExposure,
+    day: '',
+    dayStartPnl: 0,
+    lastBarClose: 0,
+  };
+  const recent: CycleRecord[] = [];
+  let nextClose: number | null = null;
+  let interrupted = false;
+  let flattenRequested = false;
+
+  const firstTime = (messageId: string) => {
+    if (carry.handledMessageIds.includes(messageId)) return false;
+    carry.handledMessageIds = [...carry.handledMessageIds, messageId].slice(-MAX_HANDLED_IDS);
+    return true;
+  };
+  wf.setHandler(deploymentControlSignal, ({ messageId, action }) => {
+    if (!firstTime(messageId) || carry.status === 'stopped') return;
+    if (action === 'pause') carry.status = 'paused';
+    else if (action === 'resume') carry.status = 'running';
+    else if (action === 'stop') carry.status = 'stopped';
+    else flattenRequested = true;
+    interrupted = true;
+  });
+  wf.setHandler(updateDeploymentParamsSignal, ({ messageId, params, version }) => {
+    if (!firstTime(messageId) || version <= carry.paramsVersion) return;
+    carry.params = params;
+    carry.paramsVersion = version;
+  });
+  wf.setHandler(deploymentStateQuery, () => ({
+    deploymentId,
+    status: carry.status,
+    cycle: carry.cycle,
+    paramsVersion: carry.paramsVersion,
+    breaker: carry.breaker,
+    nextBarClose: nextClose,
+    lastCycles: recent.slice(-10),
+  }));
+
+  // Data time: the workflow clock, or the replayed feed's clock running `speed` times faster.
+  const dataNow = () => (clock ? clock.dataStartMs + (workflowNow() - clock.wallStartMs) * clock.speed : workflowNow());
+  const wallMsUntil = (dataMs: number) => Math.ceil((dataMs - dataNow()) / (clock?.speed ?? 1));
+  const remember = (r: CycleRecord) => {
+    recent.push(r);
+    if (recent.length > 20) recent.shift();
+  };
+
+  const order = async (cycle: number, leg: number, intent: OrderIntent) => {
+    const id = clientOrderId(workflowId, cycle, leg, 1);
+    const placed = await placeOrder({
+      clientOrderId: id, deploymentId, workflowId, cycle, leg, intentVersion: 1, broker: spec.broker, accountId: spec.accountId,
+      symbol: intent.symbol, side: intent.side, qty: intent.qty, orderType: 'market', timeInForce: 'day',
+    });
+    return placed;
+  };
+
+  /** Closes every position of this deployment (a human's flatten, or the hard drawdown breaker). */
+  const flatten = async (barClose: number) => {
+    const cycle = ++carry.cycle;
+    await syncOrders({ deploymentId, broker: spec.broker, accountId: spec.accountId });
+    const snap = await loadRiskSnapshot({ deploymentId, accountId: spec.accountId, prices: {} });
+    let leg = 0;
+    for (const symbol of spec.symbols) {
+      const qty = snap.positions[symbol] ?? 0;
+      if (Math.abs(qty) < 1e-9) continue;
+      const placed = await order(cycle, leg++, { symbol, side: qty > 0 ? 'sell' : 'buy', qty: Math.abs(qty), price: 0, reason: 'flatten' });
+      const record: CycleRecord = { cycle, barClose, symbol, action: placed.state === 'REJECTED' ? 'rejected' : 'order', reason: 'flatten', clientOrderIds: [placed.clientOrderId] };
+      remember(record);
+      await recordCycle({ deploymentId, paramsVersion: carry.paramsVersion, latencyMs: 0, positions: snap.positions, totalPnl: snap.totalPnl, record });
+    }
+    await syncOrders({ deploymentId, broker: spec.broker, accountId: spec.accountId });
+  };
+
+  const runCycle = async (barClose: number) => {
+    const startedAt = workflowNow();
+    const cycle = ++carry.cycle;
+    // The broker wins: bring open orders and fills up to date before deciding anything new.
+    await syncOrders({ deploymentId, broker: spec.broker, accountId: spec.accountId });
+    const windows = new Map<string, Awaited<ReturnType<typeof loadRecentBars>> | string>();
+    const prices: Record<string, number> = {};
+    for (const symbol of spec.symbols) {
+      try {
+        const md = await loadRecentBars({ symbol, timeframe: spec.timeframe, limit: WINDOW_BARS, asOfMs: barClose - tfMs, maxStaleBars: spec.staleAfterBars, calendar: spec.calendar });
+        windows.set(symbol, md);
+        if (md.bars.length) prices[symbol] = md.bars[md.bars.length - 1]!.close;
+      } catch (err) {
+        windows.set(symbol, `market data unavailable: ${(err as Error).message}`);
+      }
+    }
+    if (spec.broker === 'paper' && Object.keys(prices).length) await setPaperPrices(prices);
+    const snap = await loadRiskSnapshot({ deploymentId, accountId: spec.accountId, prices });
+    const day = String(localDate(spec.calendar, barClose));
+    if (day !== carry.day) {
+      carry.day = day;
+      carry.dayStartPnl = snap.totalPnl;
+    }
+    const equity = spec.riskLimits.maxExposure + snap.totalPnl; // the deployment's capital is its exposure limit
+    carry.equityPeak = Math.max(carry.equityPeak, equity);
+
+    let leg = 0;
+    for (const symbol of spec.symbols) {
+      const md = windows.get(symbol)!;
+      const record: CycleRecord = { cycle, barClose, symbol, action: 'skip', clientOrderIds: [] };
+      if (typeof md === 'string') {
+        record.reason = md;
+      } else {
+        const bars = allocateBars(md.bars.length);
+        for (const b of md.bars) {
+          const i = bars.length++;
+          bars.ts[i] = b.ts;
+          bars.open[i] = b.open;
+          bars.high[i] = b.high;
+          bars.low[i] = b.low;
+          bars.close[i] = b.close;
+          bars.volume[i] = b.volume;
+        }
+        const positionQty = snap.positions[symbol] ?? 0;
+        const decision = decideCycle({
+          bars, nowMs: dataNow(), timeframeMs: tfMs, spec, params: carry.params, symbol, positionQty, pendingOrder: snap.pendingSymbols.includes(symbol),
+        });
+        if (decision.action === 'skip') {
+          Object.assign(record, { reason: `${decision.reason}: ${decision.detail}`, signal: decision.signal, indicators: decision.indicators });
+        } else if (decision.action === 'hold') {
+          Object.assign(record, { action: 'hold', signal: decision.signal, indicators: decision.indicators });
+        } else {
+          const verdict = evaluateRisk(
+            decision.intent,
+            {
+              positionQty, accountOpenPositions: snap.accountOpenPositions, deploymentExposure: snap.deploymentExposure, accountExposure: snap.accountExposure,
+              realizedPnlToday: snap.totalPnl - carry.dayStartPnl, unrealizedPnl: 0, equityPeak: carry.equityPeak, equity, barsSinceStopLoss: null, breaker: carry.breaker,
+            },
+            spec.riskLimits,
+            snap.kill,
+          );
+          carry.breaker = verdict.breaker;
+          if (verdict.forceClose) flattenRequested = true;
+          Object.assign(record, { signal: decision.signal, indicators: decision.indicators, risk: verdict });
+          if (verdict.qty > 0) {
+            const placed = await order(cycle, leg++, { ...decision.intent, qty: verdict.qty });
+            record.clientOrderIds = [placed.clientOrderId];
+            record.action = placed.state === 'REJECTED' ? 'rejected' : 'order';
+            record.reason = placed.state === 'REJECTED' ? placed.rejectReason : decision.intent.reason;
+          } else {
+            record.action = 'rejected';
+            record.reason = verdict.reasons.map((r) => `${r.rule}: ${r.detail}`).join('; ');
+          }
+        }
+      }
+      remember(record);
+      await recordCycle({ deploymentId, paramsVersion: carry.paramsVersion, latencyMs: workflowNow() - startedAt, positions: snap.positions, totalPnl: snap.totalPnl, record });
+    }
+    if (leg > 0) await syncOrders({ deploymentId, broker: spec.broker, accountId: spec.accountId });
+  };
+
+  let cyclesThisRun = 0;
+  while (carry.status !== 'stopped') {
+    if (flattenRequested) {
+      flattenRequested = false;
+      await flatten(dataNow());
+      continue;
+    }
+    if (carry.status === 'paused') {
+      nextClose = null;
+      await wf.condition(() => carry.status !== 'paused' || flattenRequested);
+      continue;
+    }
+    nextClose = nextBarClose(spec.calendar, Math.max(dataNow(), carry.lastBarClose), spec.timeframe);
+    interrupted = false;
+    const waitMs = wallMsUntil(nextClose + spec.settleDelayMs);
+    if (waitMs > 0 && (await wf.condition(() => interrupted, waitMs))) continue; // a control message: look again
+    carry.lastBarClose = nextClose;
+    await runCycle(nextClose);
+    if (++cyclesThisRun >= (input.cyclesPerRun ?? DEFAULT_CYCLES_PER_RUN) || wf.workflowInfo().continueAsNewSuggested) {
+      await wf.condition(wf.allHandlersFinished);
+      await wf.continueAsNew<typeof deploymentWorkflow>({ ...input, carry });
+    }
+  }
+  await setDeploymentStatus({ deploymentId, status: 'stopped', by: 'runtime' });
+  return { cycles: carry.cycle, status: carry.status };
+}
