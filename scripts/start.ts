@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { migrate } from '../db/migrate';
+import { startPaperBroker, type PaperBrokerProcess } from '../brokers/paper/start';
 import { buildBundles } from './build-bundles';
 import { startPostgres, startRedis, startTemporalDevServer, type Service } from './local-stack';
 import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
@@ -17,7 +18,7 @@ const DIR = process.env.DURABLE_TRADER_LOCAL_DIR ?? path.join(ROOT, '.local', 'd
 const TEMPORAL_PORT = Number(process.env.TEMPORAL_PORT ?? 7233);
 const TEMPORAL_UI_PORT = Number(process.env.TEMPORAL_UI_PORT ?? 8233);
 
-const services: Service[] = [];
+const services: Array<Pick<Service, 'stop'>> = [];
 const children: ChildProcess[] = [];
 let stopping = false;
 
@@ -60,6 +61,12 @@ async function main(): Promise<void> {
 
   step('migrating the database');
   await migrate(env.DATABASE_URL);
+  if (!env.PAPER_BROKER_URL) {
+    step('starting the paper broker (Alpaca-compatible, state in Postgres)');
+    const paper: PaperBrokerProcess = await startPaperBroker({ databaseUrl: env.DATABASE_URL, port: Number(env.PAPER_BROKER_PORT ?? 8789) });
+    services.push(paper);
+    env.PAPER_BROKER_URL = paper.url;
+  }
   step('building workflow bundles');
   await buildBundles(path.join(DIR, 'bundles'));
   env.WORKFLOW_BUNDLE_DIR = path.join(DIR, 'bundles');
@@ -84,6 +91,7 @@ async function main(): Promise<void> {
   API docs       ${api}/docs
   Temporal UI    ${env.TEMPORAL_UI_URL ?? 'http://127.0.0.1:8233'}
   Temporal       ${env.TEMPORAL_ADDRESS}
+  Paper broker   ${env.PAPER_BROKER_URL}
 ${keys.length ? `  API keys (local only; kept in ${path.relative(ROOT, path.join(DIR, "api-keys"))}):\n${keys.map((k) => `    ${k.split(':')[1]!.padEnd(9)} ${k.split(':')[0]}`).join('\n')}\n` : ''}
   Try: API_KEY=<trader key> npm run cli -- import ../shared/data/orcl-1995-2014.txt --symbol ORCL --timeframe 1d
        API_KEY=<trader key> npm run cli -- backtest --symbol ORCL --timeframe 1d --strategy sma-cross

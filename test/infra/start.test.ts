@@ -9,7 +9,7 @@ import { waitFor } from '../helpers/processes';
 test('npm start brings up the stack, the API and both workers, prints the addresses and stops on Ctrl-C', async () => {
   const root = path.resolve(__dirname, '..', '..');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'start-test-'));
-  const [port, temporalPort, uiPort] = [await freePort(), await freePort(), await freePort()];
+  const [port, temporalPort, uiPort, paperPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '',
     HOME: process.env.HOME ?? '',
@@ -17,6 +17,7 @@ test('npm start brings up the stack, the API and both workers, prints the addres
     PORT: String(port),
     TEMPORAL_PORT: String(temporalPort),
     TEMPORAL_UI_PORT: String(uiPort),
+    PAPER_BROKER_PORT: String(paperPort),
   };
   const child = spawn(path.join(root, 'node_modules', '.bin', 'tsx'), ['scripts/start.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -37,6 +38,8 @@ test('npm start brings up the stack, the API and both workers, prints the addres
     expect(health.status).toBe('ok');
     expect((await fetch(`http://127.0.0.1:${port}/docs/json`)).status).toBe(200);
     expect((await fetch(`http://127.0.0.1:${uiPort}/`)).status).toBe(200);
+    expect(out).toContain(`Paper broker   http://127.0.0.1:${paperPort}`);
+    expect((await fetch(`http://127.0.0.1:${paperPort}/health`)).status).toBe(200);
   } finally {
     child.kill('SIGINT');
     const code = await exited;
@@ -46,4 +49,5 @@ test('npm start brings up the stack, the API and both workers, prints the addres
   // Everything it started is gone: nothing answers on its ports any more.
   await expect(fetch(`http://127.0.0.1:${port}/health`)).rejects.toThrow();
   await expect(fetch(`http://127.0.0.1:${uiPort}/`)).rejects.toThrow();
+  await expect(fetch(`http://127.0.0.1:${paperPort}/health`)).rejects.toThrow();
 }, 240_000);
