@@ -15,7 +15,10 @@ import { installErrorHandling } from './errors';
 import { InflightCalls } from './inflight';
 import { backtestRoutes } from './routes/backtests';
 import { barRoutes } from './routes/bars';
+import { deploymentRoutes } from './routes/deployments';
 import { healthRoutes } from './routes/health';
+import { killSwitchRoutes } from './routes/kill-switch';
+import { tradingRoutes } from './routes/trading';
 
 /** Everything the HTTP API talks to; tests pass real ones and call `app.inject()`. */
 export interface ApiDeps {
@@ -79,6 +82,9 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
         { name: 'health', description: 'liveness of the platform' },
         { name: 'bars', description: 'market data' },
         { name: 'backtests', description: 'backtest jobs' },
+        { name: 'deployments', description: 'live and paper trading runtimes' },
+        { name: 'trading', description: 'orders, fills and positions' },
+        { name: 'kill-switch', description: 'halt trading globally, per account or per deployment' },
       ],
     },
     transform: jsonSchemaTransform,
@@ -92,5 +98,8 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(healthRoutes(deps, API_VERSION, inflight));
   await app.register(barRoutes(deps));
   await app.register(backtestRoutes(deps, inflight));
+  await app.register(deploymentRoutes(deps, inflight));
+  await app.register(tradingRoutes(deps));
+  await app.register(killSwitchRoutes(deps));
   return app;
 }

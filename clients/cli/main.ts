@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { registerBacktestCommands } from './commands/backtest';
 import { registerDataCommands } from './commands/data';
+import { registerDeploymentCommands } from './commands/deployments';
 import { CliError, EXIT_FAILURE, EXIT_USAGE } from './errors';
 import type { GlobalOptions } from './options';
 
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
   const globals = () => program.opts<GlobalOptions>();
   registerDataCommands(program, globals);
   registerBacktestCommands(program, globals);
+  registerDeploymentCommands(program, globals);
   return program;
 }
 

@@ -1,5 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { testStack } from '../helpers/stack';
 
@@ -14,6 +16,29 @@ const load = (file: string) => JSON.parse(readFileSync(path.join(dir, file), 'ut
 
 test('there is a recorded history for every backtest outcome', () => {
   expect(files).toEqual(expect.arrayContaining(['backtest--completed.json', 'backtest--failed-no-bars.json', 'backtest--cancelled.json']));
+});
+
+test('there is a recorded deployment history for every cycle branch, and each shows its branch', () => {
+  const seen = (file: string) => {
+    const history = historyFromJSON(load(file));
+    const out = { activities: new Set<string>(), actions: new Set<string>(), reasons: [] as string[], continuedAsNew: false };
+    for (const e of history.events ?? []) {
+      const a = e.activityTaskScheduledEventAttributes;
+      if (a?.activityType?.name) out.activities.add(a.activityType.name);
+      if (a?.activityType?.name === 'recordCycle') {
+        const { record } = defaultPayloadConverter.fromPayload<{ record: { action: string; reason?: string } }>(a.input!.payloads![0]!);
+        out.actions.add(record.action);
+        out.reasons.push(record.reason ?? '');
+      }
+      if (e.workflowExecutionContinuedAsNewEventAttributes) out.continuedAsNew = true;
+    }
+    return out;
+  };
+  expect(seen('deployment--trade.json').activities).toContain('placeOrder');
+  expect(seen('deployment--stale-data.json').reasons.some((r) => r.startsWith('stale-data'))).toBe(true);
+  expect(seen('deployment--risk-reject.json').reasons.some((r) => r.startsWith('min-order-qty'))).toBe(true);
+  expect(seen('deployment--kill-switch.json').reasons.some((r) => r.startsWith('kill-switch'))).toBe(true);
+  expect(seen('deployment--continue-as-new.json').continuedAsNew).toBe(true);
 });
 
 test.each(files)('replays %s', async (file) => {
