@@ -4,6 +4,7 @@ import path from 'node:path';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createCpuActivities } from '../activities/cpu';
 import { createIoActivities } from '../activities/io';
+import type { CrashPoint } from '../activities/orders';
 import { AlpacaBroker, paperBrokerPort, type BrokerPort } from '../brokers';
 import { PaperBrokerAdmin } from '../brokers/paper/admin-client';
 import { AlpacaMarketData } from '../marketdata/alpaca';
@@ -82,7 +83,20 @@ function ioDeps(config: Config, db: ReturnType<typeof createPgPool>, redis: Retu
     brokers.alpaca = new AlpacaBroker({ baseUrl: config.ALPACA_BASE_URL, credentials });
     providers.alpaca = new AlpacaMarketData({ baseUrl: config.ALPACA_DATA_URL, credentials });
   }
-  return { db, redis, brokers, providers, paperPrices: new PaperBrokerAdmin(config.PAPER_BROKER_URL) };
+  return { db, redis, brokers, providers, paperPrices: new PaperBrokerAdmin(config.PAPER_BROKER_URL), crashPoint: crashPointFromEnv() };
+}
+
+/**
+ * Fault injection for the chaos scenarios (R1), off unless CRASH_AT is set: `CRASH_AT=after_broker_send,mid_fill_ingest`
+ * with `CRASH_PROBABILITY` (default 1) kills this process with SIGKILL when the order protocol reaches a named point.
+ */
+function crashPointFromEnv(env: NodeJS.ProcessEnv = process.env): ((point: CrashPoint) => void) | undefined {
+  const points = new Set((env.CRASH_AT ?? '').split(',').map((p) => p.trim()).filter(Boolean));
+  if (points.size === 0) return undefined;
+  const probability = Number(env.CRASH_PROBABILITY ?? 1);
+  return (point) => {
+    if (points.has(point) && Math.random() < probability) process.kill(process.pid, 'SIGKILL');
+  };
 }
 
 /** Process entry shared by cpu-worker.ts and io-worker.ts: friendly config errors, non-zero exit on failure. */
