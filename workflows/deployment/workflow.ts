@@ -205,7 +205,16 @@ export async function deploymentWorkflow(input: DeploymentWorkflowInput): Promis
       await wf.condition(() => carry.status !== 'paused' || flattenRequested);
       continue;
     }
-    nextClose = nextBarClose(spec.calendar, Math.max(dataNow(), carry.lastBarClose), spec.timeframe);
+    // The bar after the last one handled, so a slow cycle never drops a bar; when far behind (after a pause or
+    // an outage) jump to the present instead of trading on old bars.
+    // Patched: runs started before this change keep their original rule (the next close after now), so their
+    // histories still replay.
+    if (wf.patched('next-bar-after-last-handled')) {
+      nextClose = nextBarClose(spec.calendar, carry.lastBarClose || dataNow(), spec.timeframe);
+      if (nextClose < dataNow() - spec.staleAfterBars * tfMs) nextClose = nextBarClose(spec.calendar, dataNow(), spec.timeframe);
+    } else {
+      nextClose = nextBarClose(spec.calendar, Math.max(dataNow(), carry.lastBarClose), spec.timeframe);
+    }
     interrupted = false;
     const waitMs = wallMsUntil(nextClose + spec.settleDelayMs);
     if (waitMs > 0 && (await wf.condition(() => interrupted, waitMs))) continue; // a control message: look again
