@@ -12,6 +12,7 @@
  * `retryAfterMs` from Retry-After or X-RateLimit-Reset); any other 4xx -> MarketDataRequestError with Alpaca's message.
  */
 import { z } from 'zod';
+import { alpacaErrorMessage, describeNetworkError, MAX_MESSAGE, scrub } from '../brokers/alpaca/errors';
 import type { Timeframe } from '../domain/bars';
 import { MarketDataRequestError, MarketDataUnavailableError, type Bar, type BarQuery, type MarketDataProvider } from './port';
 
@@ -75,11 +76,9 @@ const BarsPageSchema = z.object({
   next_page_token: z.string().nullable().optional(),
 });
 
-const ErrorJsonSchema = z.object({ message: z.string() });
 
 const DEFAULT_TIMEOUT_MS = 10_000;
 /** server text is untrusted: kept short in errors */
-const MAX_MESSAGE = 200;
 
 /** RFC 3339 without a zero millisecond part (2024-01-02T15:30:00Z). */
 export function rfc3339(ms: number): string {
@@ -192,7 +191,7 @@ export class AlpacaMarketData implements MarketDataProvider {
       }
     }
     if (ok) return json;
-    const message = errorMessage(json, secrets);
+    const message = alpacaErrorMessage(json, secrets);
     if (status === 429) {
       const retryAfterMs = this.retryAfterMs(headers);
       throw new MarketDataUnavailableError(`${what}: rate limited (429)${retryAfterMs === undefined ? '' : `, retry after ${retryAfterMs} ms`}`, { status, retryAfterMs });
@@ -220,23 +219,3 @@ export class AlpacaMarketData implements MarketDataProvider {
   }
 }
 
-/** Alpaca's error message, shortened, printable, with anything secret removed. */
-function errorMessage(json: unknown, secrets: string[]): string {
-  const parsed = ErrorJsonSchema.safeParse(json);
-  const raw = parsed.success ? parsed.data.message : '';
-  const printable = [...raw].map((ch) => (ch.charCodeAt(0) < 0x20 ? ' ' : ch)).join('');
-  return scrub(printable.slice(0, MAX_MESSAGE), secrets);
-}
-
-function scrub(text: string, secrets: string[]): string {
-  let out = text;
-  for (const s of secrets) out = out.split(s).join('[redacted]');
-  return out;
-}
-
-function describeNetworkError(err: unknown): string {
-  const cause = (err as { cause?: { code?: unknown; message?: unknown } })?.cause;
-  if (cause && typeof cause.code === 'string') return cause.code;
-  if (cause && typeof cause.message === 'string') return cause.message.slice(0, MAX_MESSAGE);
-  return err instanceof Error ? err.message.slice(0, MAX_MESSAGE) : 'unknown';
-}

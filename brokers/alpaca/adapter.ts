@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { alpacaErrorMessage, describeNetworkError, MAX_MESSAGE, scrub } from './errors';
 import {
   BrokerRequestError,
   BrokerUnavailableError,
@@ -15,7 +16,6 @@ import {
 } from '../port';
 import {
   AccountJsonSchema,
-  ErrorJsonSchema,
   FillActivityJsonSchema,
   OrderJsonSchema,
   PositionJsonSchema,
@@ -56,7 +56,6 @@ const MAX_ACTIVITIES_PAGE = 100;
 /** order id -> client order id entries kept for fills (oldest dropped first). */
 const ORDER_ID_CACHE = 10_000;
 /** Broker messages are untrusted text: kept short in errors. */
-const MAX_MESSAGE = 200;
 
 type Reply = { kind: 'reply'; status: number; headers: Headers; json: unknown };
 type TransportFailure = { kind: 'timeout' | 'network' | 'aborted'; message: string };
@@ -109,7 +108,7 @@ export class AlpacaBroker implements BrokerPort {
       if (!parsed.success) return { kind: 'unknown', reason: `${what}: unreadable order in a ${status} answer` };
       return { kind: 'accepted', order: this.remember(toBrokerOrder(parsed.data)) };
     }
-    const message = errorMessage(result.json, secrets);
+    const message = alpacaErrorMessage(result.json, secrets);
     if (status === 401 || (status === 403 && isAuthMessage(message))) {
       throw new BrokerRequestError(`${this.name} ${what}: not authorized (${status}): check the API key id and secret`, status);
     }
@@ -177,7 +176,7 @@ export class AlpacaBroker implements BrokerPort {
     const { status } = result;
     if (status >= 200 && status < 300) return result.json;
     if (status === 404 && opts.notFoundIsNull) return null;
-    const message = errorMessage(result.json, secrets);
+    const message = alpacaErrorMessage(result.json, secrets);
     if (status === 429) throw new BrokerUnavailableError(`${what}: rate limited (429)`, { status, retryAfterMs: this.retryAfterMs(result.headers) });
     if (status >= 500 || status === 408) throw new BrokerUnavailableError(`${what}: HTTP ${status} ${message}`.trim(), { status });
     if (status === 401 || (status === 403 && isAuthMessage(message))) {
@@ -280,23 +279,3 @@ function isAuthMessage(message: string): boolean {
   return /^forbidden\.?$|not authorized|unauthorized/i.test(message.trim());
 }
 
-/** The broker's error message, shortened, with anything secret removed. */
-function errorMessage(json: unknown, secrets: string[]): string {
-  const parsed = ErrorJsonSchema.safeParse(json);
-  const raw = parsed.success ? parsed.data.message : '';
-  const printable = [...raw].map((ch) => (ch.charCodeAt(0) < 0x20 ? ' ' : ch)).join('');
-  return scrub(printable.slice(0, MAX_MESSAGE), secrets);
-}
-
-function scrub(text: string, secrets: string[]): string {
-  let out = text;
-  for (const s of secrets) out = out.split(s).join('[redacted]');
-  return out;
-}
-
-function describeNetworkError(err: unknown): string {
-  const cause = (err as { cause?: { code?: unknown; message?: unknown } })?.cause;
-  if (cause && typeof cause.code === 'string') return cause.code;
-  if (cause && typeof cause.message === 'string') return cause.message.slice(0, MAX_MESSAGE);
-  return err instanceof Error ? err.message.slice(0, MAX_MESSAGE) : 'unknown';
-}

@@ -4,18 +4,9 @@
  * use separate streams: polling reads cannot shift which order submission gets which fault.
  */
 import { z } from 'zod';
+import { mulberry32 } from '../../domain/synthetic';
 
-/** mulberry32: a tiny 32-bit PRNG, good enough for test schedules and reproducible from its seed. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 };
 
 const probability = z.number().min(0).max(1).default(0);
 

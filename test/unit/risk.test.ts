@@ -1,3 +1,4 @@
+import { mulberry32 } from '../../domain/synthetic';
 import {
   DEFAULT_RISK_LIMITS,
   evaluateRisk,
@@ -275,17 +276,9 @@ describe('evaluateRisk: daily loss, cooldown, invalid input', () => {
 });
 
 describe('evaluateRisk: properties over random states and intents', () => {
-  // mulberry32: a small seeded PRNG so failures reproduce
-  function rng(seed: number) {
-    let a = seed >>> 0;
-    return () => {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = a;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
+  // a small seeded PRNG so failures reproduce
+  const rng = mulberry32;
+
   const EPS = 1e-9;
 
   test('allowed orders never exceed the limits; the kill switch never lets exposure grow', () => {
