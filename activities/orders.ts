@@ -4,7 +4,7 @@ import type { BrokerOrder, BrokerPort, OrderStatus } from '../brokers/port';
 import { getFillCursor, insertFill, positionsFromFills, setFillCursor } from '../db/sql/fills';
 import { getLedgerRow, insertLedgerIntent, listOpenLedgerRows, markLedgerSubmitting, updateLedgerFromBroker, type LedgerRow, type LedgerState } from '../db/sql/order-ledger';
 import type { ConnectionPool } from '../db/sql/queryable';
-import { activeHalts } from '../db/sql/trading-halts';
+import { activeHalts, holdTradingGate } from '../db/sql/trading-halts';
 import { ErrorType } from '../workflows/errors';
 
 /** Points where a fault test may kill the worker (R1); a no-op in production. */
@@ -12,6 +12,8 @@ export type CrashPoint = 'before_ledger_insert' | 'after_ledger_insert' | 'after
 
 export interface OrderDeps {
   db: ConnectionPool;
+  /** connections held across a broker call while the trading gate is held (default: db) */
+  gatePool?: ConnectionPool;
   brokers: Record<string, BrokerPort>;
   crashPoint?: (point: CrashPoint) => void;
 }
@@ -71,7 +73,7 @@ function resultOf(row: Pick<LedgerRow, 'client_order_id' | 'state' | 'broker_ord
  * an unknown outcome (timeout, 5xx, 429, duplicate id) is resolved by that lookup, never by a blind resubmit;
  * the kill switch is read from Postgres right before the broker is called.
  */
-export function createOrderActivities({ db, brokers, crashPoint = () => undefined }: OrderDeps) {
+export function createOrderActivities({ db, gatePool, brokers, crashPoint = () => undefined }: OrderDeps) {
   const brokerFor = (name: string): BrokerPort => {
     const b = brokers[name];
     if (!b) throw ApplicationFailure.nonRetryable(`unknown broker "${name}"`, ErrorType.InvalidInput);
@@ -109,21 +111,36 @@ export function createOrderActivities({ db, brokers, crashPoint = () => undefine
         }
       }
 
-      const halts = await activeHalts(db, input.accountId, input.deploymentId);
-      if (halts.global || halts.account || halts.deployment) {
-        const position = (await positionsFromFills(db, input.deploymentId)).find((p) => p.symbol === input.symbol)?.qty ?? 0;
-        if (!isExposureReducing(position, input.side, input.qty)) {
-          const scope = halts.global ? 'global' : halts.account ? 'account' : 'deployment';
-          await updateLedgerFromBroker(db, input.clientOrderId, { state: 'REJECTED', rejectReason: `kill switch (${scope}) is on` });
-          return resultOf((await getLedgerRow(db, input.clientOrderId))!);
-        }
-      }
-
+      // SUBMITTING is committed before anything is sent, so a crash from here on is resolved by lookup.
       await markLedgerSubmitting(db, input.clientOrderId);
-      const outcome = await broker.submitOrder(
-        { clientOrderId: input.clientOrderId, symbol: input.symbol, side: input.side, qty: input.qty, type: input.orderType, limitPrice: input.limitPrice, timeInForce: input.timeInForce },
-        ctx.cancellationSignal,
-      );
+      // The kill-switch check and the send happen under the trading gate (shared): a halt committed after
+      // this check waits until the broker has answered, so nothing checked before it leaves after it.
+      const gate = await (gatePool ?? db).connect();
+      let outcome: Awaited<ReturnType<BrokerPort['submitOrder']>> | { kind: 'halted'; scope: string };
+      try {
+        await gate.query('BEGIN');
+        await holdTradingGate(gate);
+        const halts = await activeHalts(gate, input.accountId, input.deploymentId);
+        const halted = halts.global ? 'global' : halts.account ? 'account' : halts.deployment ? 'deployment' : undefined;
+        const position = halted ? ((await positionsFromFills(gate, input.deploymentId)).find((p) => p.symbol === input.symbol)?.qty ?? 0) : 0;
+        outcome =
+          halted && !isExposureReducing(position, input.side, input.qty)
+            ? { kind: 'halted', scope: halted }
+            : await broker.submitOrder(
+                { clientOrderId: input.clientOrderId, symbol: input.symbol, side: input.side, qty: input.qty, type: input.orderType, limitPrice: input.limitPrice, timeInForce: input.timeInForce },
+                ctx.cancellationSignal,
+              );
+        await gate.query('COMMIT');
+      } catch (err) {
+        await gate.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      } finally {
+        gate.release();
+      }
+      if (outcome.kind === 'halted') {
+        await updateLedgerFromBroker(db, input.clientOrderId, { state: 'REJECTED', rejectReason: `kill switch (${outcome.scope}) is on` });
+        return resultOf((await getLedgerRow(db, input.clientOrderId))!);
+      }
       crashPoint('after_broker_send');
       if (outcome.kind === 'accepted') {
         await recordBrokerOrder(input.clientOrderId, outcome.order);

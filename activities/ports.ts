@@ -18,6 +18,8 @@ export interface CpuDeps {
 
 export interface IoDeps {
   db: Pool;
+  /** connections that stay open across a broker call while the trading gate is held (see placeOrder) */
+  gatePool?: Pool;
   redis: Redis;
   /** brokers by name ('paper', 'alpaca') */
   brokers: Record<string, BrokerPort>;

@@ -54,6 +54,8 @@ export const ConfigSchema = z.object({
   API_KEYS: apiKeys,
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   PG_POOL_MAX: z.coerce.number().int().min(1).max(64).default(4),
+  /** connections for order submissions, each held across one broker call (the kill-switch gate) */
+  ORDER_GATE_POOL_MAX: z.coerce.number().int().min(1).max(256).default(16),
   CPU_ACTIVITY_SLOTS: z.coerce.number().int().min(1).max(64).default(2),
   WORKFLOW_BUNDLE_DIR: z.string().default(path.join(REPO_ROOT, 'dist', 'bundles')),
   SHUTDOWN_GRACE_MS: duration.default(30_000),

@@ -39,6 +39,7 @@ export async function runWorker(kind: WorkerKind): Promise<void> {
   const { client, connection: clientConnection } = await connectTemporal(config);
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   let heartbeat: ReturnType<typeof startWorkerHeartbeat> | undefined;
+  const io = kind === 'io' ? ioDeps(config, logger, db, redis) : undefined;
   try {
     await ensureSearchAttributes(clientConnection, config.TEMPORAL_NAMESPACE);
     const signaller: WorkflowSignaller = {
@@ -52,7 +53,7 @@ export async function runWorker(kind: WorkerKind): Promise<void> {
       taskQueue: TASK_QUEUES[kind],
       identity,
       workflowBundle: { codePath: bundle },
-      activities: kind === 'cpu' ? createCpuActivities({ db, workflows: signaller }) : createIoActivities(ioDeps(config, db, redis)),
+      activities: kind === 'cpu' ? createCpuActivities({ db, workflows: signaller }) : createIoActivities(io!),
       maxConcurrentActivityTaskExecutions: kind === 'cpu' ? config.CPU_ACTIVITY_SLOTS : 100,
       // Heartbeats reach the server at least every 2 s (not 0.8 x heartbeatTimeout), so a cancel lands promptly.
       maxHeartbeatThrottleInterval: '2 seconds',
@@ -71,11 +72,12 @@ export async function runWorker(kind: WorkerKind): Promise<void> {
     await clientConnection.close().catch(() => undefined);
     redis.disconnect();
     await db.end().catch(() => undefined);
+    await io?.gatePool.end().catch(() => undefined);
   }
 }
 
 /** Brokers and market-data providers from the config; Alpaca only when its keys are set (read at call time). */
-function ioDeps(config: Config, db: ReturnType<typeof createPgPool>, redis: ReturnType<typeof createRedis>) {
+function ioDeps(config: Config, logger: AppLogger, db: ReturnType<typeof createPgPool>, redis: ReturnType<typeof createRedis>) {
   const brokers: Record<string, BrokerPort> = { paper: paperBrokerPort(config.PAPER_BROKER_URL) };
   const providers: Record<string, MarketDataProvider> = {};
   if (config.ALPACA_KEY_ID && config.ALPACA_SECRET_KEY) {
@@ -83,7 +85,10 @@ function ioDeps(config: Config, db: ReturnType<typeof createPgPool>, redis: Retu
     brokers.alpaca = new AlpacaBroker({ baseUrl: config.ALPACA_BASE_URL, credentials });
     providers.alpaca = new AlpacaMarketData({ baseUrl: config.ALPACA_DATA_URL, credentials });
   }
-  return { db, redis, brokers, providers, paperPrices: new PaperBrokerAdmin(config.PAPER_BROKER_URL), crashPoint: crashPointFromEnv() };
+  // Order submissions hold a connection across the broker call (the kill-switch gate): give them their own pool,
+  // so slow brokers cannot starve the rest of the IO activities of connections.
+  const gatePool = createPgPool({ ...config, PG_POOL_MAX: config.ORDER_GATE_POOL_MAX }, logger, 'worker-io-orders');
+  return { db, redis, brokers, providers, gatePool, paperPrices: new PaperBrokerAdmin(config.PAPER_BROKER_URL), crashPoint: crashPointFromEnv() };
 }
 
 /**

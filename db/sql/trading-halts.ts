@@ -18,12 +18,28 @@ export async function activeHalts(db: Queryable, accountId: string, deploymentId
   return { global: on.has('global'), account: on.has('account'), deployment: on.has('deployment') };
 }
 
-/** Turns one scope on or off. */
+/**
+ * The advisory lock that orders broker submissions against kill-switch changes: every submission holds it
+ * shared from its halt check until the broker has answered; a change takes it exclusively. So once a halt is
+ * committed, no submission that checked before it is still in flight.
+ */
+export const TRADING_GATE_LOCK = 7_301_001;
+
+/** Takes the trading gate shared until the end of the current transaction (a submission in flight). */
+export async function holdTradingGate(db: Queryable): Promise<void> {
+  await db.query('SELECT pg_advisory_xact_lock_shared($1)', [TRADING_GATE_LOCK]);
+}
+
+/**
+ * Turns one scope on or off. It waits for submissions in flight (the gate, exclusively) and holds the gate
+ * until its transaction commits, so no order checked before the change is sent after it.
+ */
 export async function setHalt(db: Queryable, scope: HaltScope, scopeId: string, active: boolean, reason: string, setBy: string): Promise<void> {
   await db.query(
-    `INSERT INTO trading_halts (scope, scope_id, active, reason, set_by) VALUES ($1, $2, $3, $4, $5)
+    `INSERT INTO trading_halts (scope, scope_id, active, reason, set_by)
+     SELECT $1, $2, $3, $4, $5 FROM (SELECT pg_advisory_xact_lock($6)) AS gate
      ON CONFLICT (scope, scope_id) DO UPDATE SET active = EXCLUDED.active, reason = EXCLUDED.reason, set_by = EXCLUDED.set_by, set_at = now()`,
-    [scope, scope === 'global' ? '' : scopeId, active, reason, setBy],
+    [scope, scope === 'global' ? '' : scopeId, active, reason, setBy, TRADING_GATE_LOCK],
   );
 }
 

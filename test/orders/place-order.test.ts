@@ -168,6 +168,32 @@ test('the kill switch stops new exposure right before the broker call but lets e
   }
 });
 
+test('R13: a kill switch turned on while a submission is in flight commits only after the broker answered', async () => {
+  const deploymentId = randomUUID();
+  const symbol = uniqueSymbol('GT');
+  await admin.setPrices({ [symbol]: 40 });
+  // The broker executes, then holds its answer past the adapter's 800 ms timeout: a submission in flight for ~0.8 s.
+  await admin.setFaults({ seed: 13, executeThenTimeout: 1, timeoutMs: 3_000 });
+  const acts = activities({ timeoutMs: 800 });
+  const t0 = Date.now();
+  const inFlight = run(acts.placeOrder, order(deploymentId, 1, symbol)).catch((e: unknown) => e);
+  await new Promise((r) => setTimeout(r, 200));
+  await setHalt(pool, 'deployment', deploymentId, true, 'test', 'ada');
+  const haltCommittedAfterMs = Date.now() - t0;
+  try {
+    expect(await inFlight).toMatchObject({ type: 'OrderOutcomeUnknown' }); // the in-flight send timed out (executed)
+    expect(haltCommittedAfterMs).toBeGreaterThanOrEqual(750); // the halt waited for the send in flight
+    await admin.clearFaults();
+    const sendsBefore = (await admin.stats()).orders;
+    // The retry of the in-flight order finds it by lookup; a new buy is refused without reaching the broker.
+    expect(['ACCEPTED', 'FILLED']).toContain((await run(acts.placeOrder, order(deploymentId, 1, symbol))).state);
+    expect(await run(acts.placeOrder, order(deploymentId, 2, symbol))).toMatchObject({ state: 'REJECTED' });
+    expect((await admin.stats()).orders).toBe(sendsBefore);
+  } finally {
+    await setHalt(pool, 'deployment', deploymentId, false, 'test over', 'ada');
+  }
+});
+
 test.each<CrashPoint>(['before_ledger_insert', 'after_ledger_insert', 'after_broker_send', 'after_ledger_update'])(
   'an attempt that dies at %s is completed by the retry with exactly one broker order',
   async (point) => {

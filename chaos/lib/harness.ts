@@ -1,0 +1,327 @@
+/**
+ * The shared frame of every chaos scenario: a fresh stack, the paper broker, supervised IO worker processes,
+ * N replay-clock deployments (1-minute bars of a past NYSE session at 60x: one bar close per wall second),
+ * the scenario's chaos phase, then a calm drain (faults off, stop signals, final sync) and the verification
+ * of the reliability note's pass figures (§6: duplicate orders, lost fills, stuck workflows).
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { Pool } from 'pg';
+import { createOrderActivities } from '../../activities/orders';
+import { paperBrokerPort } from '../../brokers';
+import { PaperBrokerAdmin, type FaultSettings } from '../../brokers/paper/admin-client';
+import { startPaperBroker, type PaperBrokerProcess } from '../../brokers/paper/start';
+import { importBarColumns } from '../../db/bar-import';
+import { allocateBars } from '../../domain/bars';
+import { currentOrNextSession, sessionBarCloses } from '../../domain/calendar';
+import { parseDeploymentSpec, type DeploymentSpec } from '../../domain/deployment/spec';
+import { buildBundles } from '../../scripts/build-bundles';
+import { deploymentControlSignal } from '../../workflows/deployment/messages';
+import { deploymentWorkflow } from '../../workflows/deployment/workflow';
+import { TASK_QUEUES } from '../../workflows/task-queues';
+import { chaosStack, CHAOS_DIR, ROOT, type ChaosStack } from './stack';
+import { WorkerSupervisor, type SupervisorStats } from './workers';
+
+export interface Deployment {
+  id: string;
+  workflowId: string;
+  symbol: string;
+  handle: WorkflowHandle<typeof deploymentWorkflow>;
+}
+
+export interface ScenarioContext {
+  stack: ChaosStack;
+  pool: Pool;
+  paper: PaperBrokerProcess;
+  admin: PaperBrokerAdmin;
+  account: string;
+  supervisor: WorkerSupervisor;
+  deployments: Deployment[];
+  spec(symbol: string): DeploymentSpec;
+  cycles(): Promise<number>;
+  orders(): Promise<number>;
+  log(m: string): void;
+  /** a seeded PRNG for the harness's own choices */
+  rng(): number;
+}
+
+export interface ScenarioDef {
+  name: string;
+  deployments: number;
+  workers: number;
+  /** extra env of the n-th worker start (crash points) */
+  workerEnv?: (n: number, stats: SupervisorStats) => Record<string, string>;
+  /** paper broker faults during the chaos phase */
+  faults?: FaultSettings;
+  /** the chaos phase; resolves with scenario figures (the harness then drains and verifies) */
+  drive(ctx: ScenarioContext): Promise<Record<string, unknown>>;
+  /** scenario-specific checks after the drain; `passed: false` fails the scenario */
+  verify?(ctx: ScenarioContext): Promise<{ figures: Record<string, unknown>; passed: boolean; why?: string[] }>;
+  minCycles: number;
+  minOrders?: number;
+}
+
+export interface ScenarioResult {
+  scenario: string;
+  passed: boolean;
+  failures: string[];
+  cycles: number;
+  orders: number;
+  duplicateOrders: number;
+  lostFills: number;
+  stuckWorkflows: number;
+  [k: string]: unknown;
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Rejects with `what` after `ms`. */
+export async function withTimeout<T>(what: string, ms: number, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A past NYSE session (and the one before it for warm-up). */
+function sessions() {
+  const day = currentOrNextSession('XNYS', Date.UTC(2025, 2, 4, 12)); // Tue 2025-03-04
+  let previous = day;
+  for (let k = 1; previous.close > day.open; k++) previous = currentOrNextSession('XNYS', day.open - k * 86_400_000);
+  return { day, previous };
+}
+
+/** 1-minute zig-zag bars (period 8 bars), so sma-cross (2, 5) crosses about every 4 bars. */
+function zigzagBars(closes: number[], phase: number) {
+  const bars = allocateBars(closes.length);
+  closes.forEach((close, i) => {
+    const k = (i + phase) % 8;
+    const price = 100 + (k < 4 ? k : 8 - k) * 0.5 + i * 0.001;
+    const open = i === 0 ? price : bars.close[i - 1]!;
+    bars.ts[i] = close - 60_000;
+    bars.open[i] = open;
+    bars.close[i] = price;
+    bars.high[i] = Math.max(open, price) + 0.05;
+    bars.low[i] = Math.min(open, price) - 0.05;
+    bars.volume[i] = 1000;
+    bars.length = i + 1;
+  });
+  return bars;
+}
+
+export async function runScenario(def: ScenarioDef, opts: {
+    log?: (m: string) => void;
+    writeResult?: boolean;
+    /** run on these servers (already migrated) instead of a fresh database */
+    existingStack?: Omit<ChaosStack, 'stop'>;
+    /** pre-built workflow bundles (io.js) instead of building them into .local/chaos/bundles */
+    bundleDir?: string;
+  } = {}): Promise<ScenarioResult> {
+  const t0 = Date.now();
+  const log = opts.log ?? ((m: string) => console.log(`[chaos ${def.name} +${((Date.now() - t0) / 1000).toFixed(1)}s] ${m}`));
+  const cleanups: Array<() => Promise<unknown>> = [];
+  const cleanup = async () => {
+    for (const c of cleanups.reverse()) await withTimeout('cleanup step', 30_000, c()).catch((e: Error) => log(`cleanup: ${e.message}`));
+  };
+  try {
+    const stack = await chaosStack(log, opts.existingStack);
+    cleanups.push(() => stack.stop());
+    const bundleDir = opts.bundleDir ?? path.join(CHAOS_DIR, 'bundles');
+    if (!opts.bundleDir) {
+      await buildBundles(bundleDir);
+      log('bundles built');
+    }
+
+    const pool = new Pool({ connectionString: stack.DATABASE_URL, max: 4 });
+    cleanups.push(() => pool.end());
+    const account = `chaos-${def.name}-${randomUUID().slice(0, 8)}`;
+    const paper = await startPaperBroker({ databaseUrl: stack.DATABASE_URL, account, initialCash: 1e7 });
+    cleanups.push(() => paper.stop());
+    const admin = new PaperBrokerAdmin(paper.url);
+
+    const connection = await Connection.connect({ address: stack.TEMPORAL_ADDRESS });
+    cleanups.push(() => connection.close());
+    const client = new Client({ connection });
+
+    // Bars: the warm-up session and the replayed session, one symbol per deployment.
+    const { day, previous } = sessions();
+    const closes = [...sessionBarCloses(previous, '1m'), ...sessionBarCloses(day, '1m')];
+    const tag = randomUUID().slice(0, 6).toUpperCase();
+    const symbols = Array.from({ length: def.deployments }, (_, i) => `CH${def.name.toUpperCase()}${tag}${i}`);
+    for (const [i, symbol] of symbols.entries()) {
+      const c = await pool.connect();
+      try {
+        await importBarColumns(c, symbol, '1m', zigzagBars(closes, i % 8));
+      } finally {
+        c.release();
+      }
+    }
+    const spec = (symbol: string) =>
+      parseDeploymentSpec({
+        strategy: 'sma-cross', params: { fast: 2, slow: 5 }, symbols: [symbol], timeframe: '1m', accountId: account, broker: 'paper',
+        allowShort: false, calendar: 'XNYS', settleDelayMs: 200, riskLimits: { maxExposure: 1e6, maxPositionQty: 10 },
+      });
+
+    const supervisor = new WorkerSupervisor(
+      {
+        PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'production',
+        DATABASE_URL: stack.DATABASE_URL, REDIS_URL: stack.REDIS_URL, TEMPORAL_ADDRESS: stack.TEMPORAL_ADDRESS,
+        WORKFLOW_BUNDLE_DIR: bundleDir, PAPER_BROKER_URL: paper.url, LOG_LEVEL: 'warn', SHUTDOWN_GRACE_MS: '2000', SHUTDOWN_FORCE_MS: '3000',
+      },
+      def.workers,
+      def.workerEnv ?? (() => ({})),
+      log,
+    );
+    cleanups.push(() => supervisor.stop());
+    supervisor.start();
+    if (def.faults) await admin.setFaults(def.faults);
+
+    const deployments: Deployment[] = [];
+    const clock = { dataStartMs: day.open + 6 * 60_000, wallStartMs: Date.now(), speed: 60 };
+    for (const symbol of symbols) {
+      const id = randomUUID();
+      const workflowId = `deployment-${id}`;
+      const s = spec(symbol);
+      await pool.query(
+        `INSERT INTO deployments (id, workflow_id, account_id, broker, strategy, spec, status, created_by) VALUES ($1, $2, $3, 'paper', 'sma-cross', $4, 'running', 'chaos')`,
+        [id, workflowId, account, JSON.stringify(s)],
+      );
+      const handle = await client.workflow.start(deploymentWorkflow, {
+        taskQueue: TASK_QUEUES.io, workflowId, args: [{ deploymentId: id, spec: s, paramsVersion: 1, clock, cyclesPerRun: 40 }],
+      });
+      deployments.push({ id, workflowId, symbol, handle });
+    }
+    // Whatever happens, no workflow is left running on a shared server.
+    cleanups.push(() => Promise.allSettled(deployments.map((d) => d.handle.terminate('chaos cleanup'))));
+    const ids = deployments.map((d) => d.id);
+    log(`${deployments.length} deployments, ${def.workers} worker process(es), paper broker ${paper.url}`);
+
+    const cycles = async () => (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM deployment_cycles WHERE deployment_id = ANY($1::uuid[])', [ids])).rows[0]!.n;
+    const orders = async () => (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM order_ledger WHERE deployment_id = ANY($1::uuid[])', [ids])).rows[0]!.n;
+    const ctx: ScenarioContext = { stack, pool, paper, admin, account, supervisor, deployments, spec, cycles, orders, log, rng: mulberry32(20250304) };
+
+    const scenarioFigures = await def.drive(ctx);
+    log(`chaos phase over: ${await cycles()} cycles, ${await orders()} orders; draining`);
+
+    // Drain calmly: no faults, no crash points, then stop every deployment and wait for it.
+    const faultCounts = (await admin.stats()).faults;
+    await admin.clearFaults();
+    supervisor.envForStart = () => ({});
+    await supervisor.replaceAll();
+    const stopTimeoutMs = 120_000;
+    const results = await Promise.all(
+      deployments.map(async (d) => {
+        await withTimeout('stop signal', 15_000, d.handle.signal(deploymentControlSignal, { messageId: randomUUID(), action: 'stop', by: 'chaos' }));
+        return withTimeout(`${d.workflowId} to complete`, stopTimeoutMs, d.handle.result()).then(
+          () => true,
+          (e: Error) => (log(`not completed: ${d.workflowId}: ${e.message}`), false),
+        );
+      }),
+    );
+    const notCompleted = results.filter((ok) => !ok).length;
+    log(`deployments stopped (${notCompleted} not completed within ${stopTimeoutMs / 1000}s)`);
+
+    // Workflow-task failures in each deployment's last run.
+    let workflowTaskFailures = 0;
+    for (const d of deployments) {
+      const h = await withTimeout('history', 15_000, client.workflow.getHandle(d.workflowId).fetchHistory()).catch(() => undefined);
+      workflowTaskFailures += (h?.events ?? []).filter((e) => e.workflowTaskFailedEventAttributes).length;
+    }
+
+    // Final reconciliation (the activity itself, in-process), then the figures from Postgres.
+    const env = new MockActivityEnvironment();
+    const acts = createOrderActivities({ db: pool, brokers: { paper: paperBrokerPort(paper.url) } });
+    for (const d of deployments) await withTimeout('final syncOrders', 60_000, env.run(acts.syncOrders, { deploymentId: d.id, broker: 'paper', accountId: account }));
+
+    const q = async (sql: string, params: unknown[]) => (await pool.query<{ n: number }>(sql, params)).rows[0]!.n;
+    const brokerDupByClientId = await q('SELECT count(*)::int AS n FROM (SELECT client_order_id FROM paper_orders WHERE account = $1 GROUP BY 1 HAVING count(*) > 1) x', [account]);
+    const brokerOrdersUnknownToLedger = await q('SELECT count(*)::int AS n FROM paper_orders o WHERE account = $1 AND NOT EXISTS (SELECT 1 FROM order_ledger l WHERE l.client_order_id = o.client_order_id)', [account]);
+    const ledgerDupByIntent = await q(
+      'SELECT count(*)::int AS n FROM (SELECT 1 FROM order_ledger WHERE deployment_id = ANY($1::uuid[]) GROUP BY workflow_id, cycle_seq, leg, intent_version HAVING count(*) > 1) x',
+      [ids],
+    );
+    const duplicateOrders = brokerDupByClientId + brokerOrdersUnknownToLedger + ledgerDupByIntent;
+    const brokerFills = await q('SELECT count(*)::int AS n FROM paper_fills WHERE account = $1', [account]);
+    const lostFills = await q(`SELECT count(*)::int AS n FROM paper_fills pf WHERE pf.account = $1 AND NOT EXISTS (SELECT 1 FROM fills f WHERE f.broker = 'paper' AND f.broker_fill_id = pf.id)`, [account]);
+    const filledQtyMismatches = await q(
+      'SELECT count(*)::int AS n FROM order_ledger l JOIN paper_orders o ON o.account = $1 AND o.client_order_id = l.client_order_id WHERE abs(l.filled_qty - o.filled_qty::float8) > 1e-9',
+      [account],
+    );
+    const stuckLedgerRows = await q(`SELECT count(*)::int AS n FROM order_ledger WHERE deployment_id = ANY($1::uuid[]) AND state IN ('SUBMITTING', 'UNKNOWN', 'INTENT')`, [ids]);
+    const ledgerStates = Object.fromEntries(
+      (await pool.query<{ state: string; n: number }>('SELECT state, count(*)::int AS n FROM order_ledger WHERE deployment_id = ANY($1::uuid[]) GROUP BY 1 ORDER BY 1', [ids])).rows.map((r) => [r.state, r.n]),
+    );
+    const brokerOrders = await q('SELECT count(*)::int AS n FROM paper_orders WHERE account = $1', [account]);
+    const stuckWorkflows = notCompleted + stuckLedgerRows + workflowTaskFailures;
+
+    const extra = def.verify ? await def.verify(ctx) : { figures: {}, passed: true };
+    const result: ScenarioResult = {
+      scenario: def.name,
+      passed: false,
+      failures: [],
+      cycles: await cycles(),
+      orders: await orders(),
+      brokerOrders,
+      brokerFills,
+      duplicateOrders,
+      duplicateDetail: { brokerDupByClientId, brokerOrdersUnknownToLedger, ledgerDupByIntent },
+      lostFills,
+      stuckWorkflows,
+      stuckDetail: { notCompleted, stuckLedgerRows, workflowTaskFailures },
+      filledQtyMismatches,
+      ledgerStates,
+      deployments: deployments.length,
+      workers: def.workers,
+      ...supervisor.stats,
+      brokerFaults: faultCounts,
+      ...scenarioFigures,
+      ...extra.figures,
+      wallSeconds: Math.round((Date.now() - t0) / 1000),
+    };
+    const failures: string[] = [];
+    if (duplicateOrders) failures.push(`${duplicateOrders} duplicate orders`);
+    if (lostFills) failures.push(`${lostFills} lost fills`);
+    if (stuckWorkflows) failures.push(`${stuckWorkflows} stuck`);
+    if (filledQtyMismatches) failures.push(`${filledQtyMismatches} ledger/broker filled-qty mismatches`);
+    if (result.cycles < def.minCycles) failures.push(`only ${result.cycles} cycles (< ${def.minCycles})`);
+    if (def.minOrders && result.orders < def.minOrders) failures.push(`only ${result.orders} orders (< ${def.minOrders})`);
+    if (supervisor.stats.errorExits) failures.push(`${supervisor.stats.errorExits} worker error exits`);
+    if (!extra.passed) failures.push(...(extra.why ?? ['scenario check failed']));
+    result.failures = failures;
+    result.passed = failures.length === 0;
+    if (opts.writeResult !== false) {
+      const dir = path.join(ROOT, 'chaos', 'results');
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(path.join(dir, `${def.name}.json`), JSON.stringify(result, null, 2) + '\n');
+    }
+    return result;
+  } finally {
+    await cleanup();
+  }
+}
+
+/** Polls until `cond` or the deadline; returns whether `cond` held. */
+export async function until(cond: () => Promise<boolean>, timeoutMs: number, everyMs = 1000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await cond()) return true;
+    if (Date.now() > deadline) return false;
+    await sleep(everyMs);
+  }
+}
