@@ -1,0 +1,74 @@
+import path from 'node:path';
+import { Client } from 'pg';
+import { migrate } from '../db/migrate';
+import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
+import { startPostgres, startRedis, startTemporalDevServer, type Service } from './local-stack';
+
+export interface PrivateStack {
+  DATABASE_URL: string;
+  REDIS_URL: string;
+  TEMPORAL_ADDRESS: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Real servers for a benchmark, a chaos scenario or a recording: the given DATABASE_URL / REDIS_URL /
+ * TEMPORAL_ADDRESS, or private ones under `dir`. Each run gets a fresh, migrated database (`<prefix>_<time>`)
+ * that stop() drops.
+ */
+export async function privateStack(opts: { dir: string; dbPrefix: string; temporal: boolean; redis: boolean; log?: (m: string) => void }): Promise<PrivateStack> {
+  const log = opts.log ?? (() => undefined);
+  const services: Service[] = [];
+  const stopAll = () => Promise.allSettled(services.map((s) => s.stop()));
+  try {
+    let adminUrl = process.env.DATABASE_URL ?? '';
+    if (!adminUrl) {
+      const pg = await startPostgres({ dataDir: path.join(opts.dir, 'pg'), logFile: path.join(opts.dir, 'pg.log') });
+      services.push(pg);
+      adminUrl = pg.url;
+      log(`postgres ${pg.url.replace(/:[^:@/]*@/, ':***@')}`);
+    }
+    let redisUrl = process.env.REDIS_URL ?? '';
+    if (opts.redis && !redisUrl) {
+      const redis = await startRedis({ dataDir: path.join(opts.dir, 'redis'), logFile: path.join(opts.dir, 'redis.log') });
+      services.push(redis);
+      redisUrl = redis.url;
+    }
+    let temporalAddress = process.env.TEMPORAL_ADDRESS ?? '';
+    if (opts.temporal && !temporalAddress) {
+      const t = await startTemporalDevServer({
+        uiPort: false,
+        logFile: path.join(opts.dir, 'temporal.log'),
+        searchAttributes: Object.fromEntries(Object.values(SEARCH_ATTRIBUTES).map((k) => [k.name, 'Keyword' as const])),
+      });
+      services.push(t);
+      temporalAddress = t.address;
+      log(`temporal dev server ${t.address}`);
+    }
+    const dbName = `${opts.dbPrefix}_${Date.now()}`;
+    const admin = new Client({ connectionString: adminUrl });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${dbName}`);
+    await admin.end();
+    const u = new URL(adminUrl);
+    u.pathname = `/${dbName}`;
+    await migrate(u.toString());
+    return {
+      DATABASE_URL: u.toString(),
+      REDIS_URL: redisUrl,
+      TEMPORAL_ADDRESS: temporalAddress,
+      async stop() {
+        const c = new Client({ connectionString: adminUrl });
+        await c.connect().then(
+          () => c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => undefined),
+          () => undefined,
+        );
+        await c.end().catch(() => undefined);
+        await stopAll();
+      },
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
