@@ -1,6 +1,6 @@
 import type { DeploymentSpec } from '../../domain/deployment/spec';
 import type { HaltScope } from './trading-halts';
-import type { LedgerState } from './order-ledger';
+import type { LedgerRow, LedgerState } from './order-ledger';
 import type { Queryable } from './queryable';
 
 export const DEPLOYMENT_STATUSES = ['running', 'paused', 'stopped', 'blocked'] as const;
@@ -133,30 +133,8 @@ export async function recentCycles(db: Queryable, deploymentId: string, limit: n
   return rows;
 }
 
-export interface OrderRow {
-  client_order_id: string;
-  deployment_id: string;
-  workflow_id: string;
-  cycle_seq: number;
-  leg: number;
-  intent_version: number;
-  broker: string;
-  account_id: string;
-  symbol: string;
-  side: 'buy' | 'sell';
-  qty: number;
-  order_type: string;
-  limit_price: number | null;
-  time_in_force: string;
-  state: LedgerState;
-  broker_order_id: string | null;
-  filled_qty: number;
-  avg_fill_price: number | null;
-  reject_reason: string | null;
-  submit_attempts: number;
-  created_at: Date;
-  updated_at: Date;
-}
+/** A ledger row as the API shows it (the intent hash stays internal). */
+export type OrderRow = Omit<LedgerRow, 'intent_hash'>;
 
 /** Ledger rows, newest first, optionally by deployment, symbol and state. */
 export async function listOrders(
