@@ -12,7 +12,7 @@
  * `retryAfterMs` from Retry-After or X-RateLimit-Reset); any other 4xx -> MarketDataRequestError with Alpaca's message.
  */
 import { z } from 'zod';
-import { alpacaErrorMessage, describeNetworkError, MAX_MESSAGE, scrub } from '../brokers/alpaca/errors';
+import { alpacaErrorMessage, describeNetworkError, MAX_MESSAGE, retryAfterMs, scrub } from '../brokers/alpaca/errors';
 import type { Timeframe } from '../domain/bars';
 import { MarketDataRequestError, MarketDataUnavailableError, type Bar, type BarQuery, type MarketDataProvider } from './port';
 
@@ -203,19 +203,9 @@ export class AlpacaMarketData implements MarketDataProvider {
     throw new MarketDataRequestError(`${what}: HTTP ${status} ${message}`.trim(), status);
   }
 
-  /** Retry-After (seconds or an HTTP date), else X-RateLimit-Reset (epoch seconds), else undefined. */
   private retryAfterMs(headers: Headers): number | undefined {
-    const retryAfter = headers.get('retry-after');
-    if (retryAfter !== null && retryAfter.trim() !== '') {
-      const seconds = Number(retryAfter);
-      if (Number.isFinite(seconds)) return Math.max(0, Math.round(seconds * 1000));
-      const date = Date.parse(retryAfter);
-      if (Number.isFinite(date)) return Math.max(0, date - this.now());
-    }
-    const resetHeader = headers.get('x-ratelimit-reset');
-    const reset = Number(resetHeader);
-    if (resetHeader !== null && resetHeader.trim() !== '' && Number.isFinite(reset)) return Math.max(0, reset * 1000 - this.now());
-    return undefined;
+    return retryAfterMs(headers, this.now());
   }
+
 }
 

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { alpacaErrorMessage, describeNetworkError, MAX_MESSAGE, scrub } from './errors';
+import { alpacaErrorMessage, describeNetworkError, MAX_MESSAGE, retryAfterMs, scrub } from './errors';
 import {
   BrokerRequestError,
   BrokerUnavailableError,
@@ -242,19 +242,10 @@ export class AlpacaBroker implements BrokerPort {
     return order;
   }
 
-  /** Retry-After (seconds or an HTTP date), else X-RateLimit-Reset (epoch seconds), else undefined. */
   private retryAfterMs(headers: Headers): number | undefined {
-    const retryAfter = headers.get('retry-after');
-    if (retryAfter !== null && retryAfter.trim() !== '') {
-      const seconds = Number(retryAfter);
-      if (Number.isFinite(seconds)) return Math.max(0, Math.round(seconds * 1000));
-      const date = Date.parse(retryAfter);
-      if (Number.isFinite(date)) return Math.max(0, date - this.now());
-    }
-    const reset = Number(headers.get('x-ratelimit-reset'));
-    if (headers.get('x-ratelimit-reset') !== null && Number.isFinite(reset)) return Math.max(0, reset * 1000 - this.now());
-    return undefined;
+    return retryAfterMs(headers, this.now());
   }
+
 }
 
 /** A request the broker would refuse anyway, refused locally without a call. */

@@ -25,3 +25,18 @@ export function describeNetworkError(err: unknown): string {
   if (cause && typeof cause.message === 'string') return cause.message.slice(0, MAX_MESSAGE);
   return err instanceof Error ? err.message.slice(0, MAX_MESSAGE) : 'unknown';
 }
+
+/** How long Alpaca asks us to wait: Retry-After (seconds or an HTTP date), else X-RateLimit-Reset (epoch seconds), else undefined. */
+export function retryAfterMs(headers: Headers, nowMs: number): number | undefined {
+  const retryAfter = headers.get('retry-after');
+  if (retryAfter !== null && retryAfter.trim() !== '') {
+    const seconds = Number(retryAfter);
+    if (Number.isFinite(seconds)) return Math.max(0, Math.round(seconds * 1000));
+    const date = Date.parse(retryAfter);
+    if (Number.isFinite(date)) return Math.max(0, date - nowMs);
+  }
+  const resetHeader = headers.get('x-ratelimit-reset');
+  const reset = Number(resetHeader);
+  if (resetHeader !== null && resetHeader.trim() !== '' && Number.isFinite(reset)) return Math.max(0, reset * 1000 - nowMs);
+  return undefined;
+}

@@ -1,23 +1,12 @@
 import { createReadStream, readFileSync } from 'node:fs';
+import type { ImportResult } from '../../clients/cli/types';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { uniqueSymbol } from '../helpers/db';
 import { SHARED_DATA } from '../helpers/stack';
 import { AUTH, startApi, type ApiHarness } from './harness';
 
-interface ImportAnswer {
-  importId: string;
-  symbol: string;
-  timeframe: string;
-  accepted: number;
-  inserted: number;
-  duplicates: number;
-  duplicatesInFile: number;
-  rejected: number;
-  rejections: Array<{ line: number; reason: string }>;
-  firstTs: string | null;
-  lastTs: string | null;
-}
+type ImportAnswer = ImportResult;
 
 const MINUTE_FILE = path.join(SHARED_DATA, '2006-01-02-volume-min-001.txt');
 const ORCL_FILE = path.join(SHARED_DATA, 'orcl-1995-2014.txt');
