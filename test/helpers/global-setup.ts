@@ -8,7 +8,8 @@ import { SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 import { STACK_FILE, type TestStack } from './stack';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const LOCAL = path.join(ROOT, '.local', 'test');
+/** TEST_STACK_DIR lets two jest runs in one checkout keep separate servers and artifacts. */
+const LOCAL = process.env.TEST_STACK_DIR ? path.join(process.env.TEST_STACK_DIR, 'servers') : path.join(ROOT, '.local', 'test');
 
 /**
  * Starts the real servers the tests use (or takes DATABASE_URL / REDIS_URL / TEMPORAL_ADDRESS from the
@@ -67,7 +68,7 @@ export default async function globalSetup(): Promise<void> {
     started.push(server);
     return server;
   });
-  const bundleDir = path.join(ROOT, 'test', '.artifacts', 'bundles');
+  const bundleDir = path.join(path.dirname(STACK_FILE), 'bundles');
   await step('workflow bundles', async () => {
     rmSync(bundleDir, { recursive: true, force: true });
     await buildBundles(bundleDir);

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { loadConfig, type Config } from '../../workers/config';
 
 /** Where global-setup records the servers it started for this test run. */
-export const STACK_FILE = path.resolve(__dirname, '..', '.artifacts', 'stack.json');
+export const STACK_FILE = path.join(process.env.TEST_STACK_DIR ? path.resolve(process.env.TEST_STACK_DIR) : path.resolve(__dirname, '..', '.artifacts'), 'stack.json');
 
 export interface TestStack {
   DATABASE_URL: string;
