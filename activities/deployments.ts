@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
-import { activeHalts, insertAudit } from '../db/sql/trading-halts';
+import { entryPrices } from '../db/sql/fills';
+import { activeHalts, insertAudit, insertAuditOnce, recordedControl } from '../db/sql/trading-halts';
 import type { KillSwitchState } from '../domain/risk/gate';
 import type { CycleRecord, DeploymentStatus } from '../workflows/deployment/messages';
 
@@ -15,6 +16,8 @@ export interface RiskSnapshot {
   accountExposure: number;
   accountOpenPositions: number;
   kill: KillSwitchState;
+  /** average entry price of each open position of this deployment (for the stop-loss) */
+  entryPrices?: Record<string, number>;
 }
 
 export interface PricesSetter {
@@ -31,7 +34,7 @@ export interface DeploymentDeps {
 export function createDeploymentActivities({ db, paperPrices }: DeploymentDeps) {
   return {
     async loadRiskSnapshot(args: { deploymentId: string; accountId: string; prices: Record<string, number> }): Promise<RiskSnapshot> {
-      const [mine, account, pending, kill] = await Promise.all([
+      const [mine, account, pending, kill, entries] = await Promise.all([
         db.query<{ symbol: string; qty: number; cash_flow: number }>(
           `SELECT symbol, sum(CASE WHEN side = 'buy' THEN qty ELSE -qty END) AS qty,
                   sum(CASE WHEN side = 'buy' THEN -qty * price ELSE qty * price END) AS cash_flow
@@ -48,6 +51,7 @@ export function createDeploymentActivities({ db, paperPrices }: DeploymentDeps) 
           [args.deploymentId],
         ),
         activeHalts(db, args.accountId, args.deploymentId),
+        entryPrices(db, args.deploymentId),
       ]);
       const positions: Record<string, number> = {};
       let totalPnl = 0;
@@ -67,7 +71,7 @@ export function createDeploymentActivities({ db, paperPrices }: DeploymentDeps) 
         accountOpenPositions++;
         accountExposure += Math.abs(qty) * (args.prices[r.symbol] ?? Number(r.last_price));
       }
-      return { positions, pendingSymbols: pending.rows.map((r) => r.symbol), totalPnl, deploymentExposure, accountExposure, accountOpenPositions, kill };
+      return { positions, pendingSymbols: pending.rows.map((r) => r.symbol), totalPnl, deploymentExposure, accountExposure, accountOpenPositions, kill, entryPrices: entries };
     },
 
     /** One audit row per symbol and cycle; a retried write changes nothing. */
@@ -90,6 +94,22 @@ export function createDeploymentActivities({ db, paperPrices }: DeploymentDeps) 
     async setPaperPrices(prices: Record<string, number>): Promise<void> {
       if (!paperPrices) return;
       await paperPrices.setPrices(prices);
+    },
+
+    /**
+     * A control message the workflow only obeys when the API recorded it (a human with the right role, audited):
+     * the audit row of `action` carrying `messageId`. A signal sent by hand without one gets a 'forged' audit row.
+     */
+    async verifyRecordedControl(args: { deploymentId: string; messageId: string; action: string }): Promise<{ by: string; reason: string | null } | null> {
+      const recorded = await recordedControl(db, args.action, args.deploymentId, args.messageId);
+      if (recorded) return { by: recorded.actor, reason: recorded.reason };
+      await insertAuditOnce(db, 'runtime', `${args.action}.forged`, args.deploymentId, args.messageId, { messageId: args.messageId });
+      return null;
+    },
+
+    /** An audit row written by the runtime (breaker resets applied, reconciliation blocks), once per key. */
+    async recordRuntimeAudit(args: { deploymentId: string; action: string; key: string; detail: Record<string, unknown> }): Promise<void> {
+      await insertAuditOnce(db, 'runtime', args.action, args.deploymentId, args.key, args.detail);
     },
 
     async setDeploymentStatus(args: { deploymentId: string; status: DeploymentStatus | 'blocked'; by: string; reason?: string }): Promise<void> {

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { BrokerOrder, BrokerPort, OrderStatus } from '../brokers/port';
 import { getFillCursor, insertFill, positionsFromFills, setFillCursor } from '../db/sql/fills';
-import { getLedgerRow, insertLedgerIntent, listOpenLedgerRows, markLedgerSubmitting, updateLedgerFromBroker, type LedgerRow, type LedgerState } from '../db/sql/order-ledger';
+import { insertDiscrepancy, openDiscrepancies, type NewDiscrepancy } from '../db/sql/broker-discrepancies';
+import { getLedgerRow, insertLedgerIntent, knownClientOrderIds, listOpenLedgerRows, markLedgerSubmitting, updateLedgerFromBroker, type LedgerRow, type LedgerState } from '../db/sql/order-ledger';
 import type { ConnectionPool } from '../db/sql/queryable';
 import { activeHalts, holdTradingGate } from '../db/sql/trading-halts';
 import { ErrorType } from '../workflows/errors';
@@ -16,6 +17,17 @@ export interface OrderDeps {
   gatePool?: ConnectionPool;
   brokers: Record<string, BrokerPort>;
   crashPoint?: (point: CrashPoint) => void;
+  /** called once per new reconciliation finding (an alert); a retry of the same finding does not call it again */
+  onDiscrepancy?: (found: NewDiscrepancy & { id: string }) => Promise<void>;
+}
+
+export interface SyncOrdersResult {
+  open: number;
+  newFills: number;
+  unknownFills: number;
+  positions: Array<{ symbol: string; qty: number; cashFlow: number }>;
+  /** unresolved reconciliation findings of the account (at most 5 shown): while any exist, no new orders */
+  blockedBy?: string[];
 }
 
 export interface PlaceOrderInput {
@@ -73,7 +85,7 @@ function resultOf(row: Pick<LedgerRow, 'client_order_id' | 'state' | 'broker_ord
  * an unknown outcome (timeout, 5xx, 429, duplicate id) is resolved by that lookup, never by a blind resubmit;
  * the kill switch is read from Postgres right before the broker is called.
  */
-export function createOrderActivities({ db, gatePool, brokers, crashPoint = () => undefined }: OrderDeps) {
+export function createOrderActivities({ db, gatePool, brokers, crashPoint = () => undefined, onDiscrepancy }: OrderDeps) {
   const brokerFor = (name: string): BrokerPort => {
     const b = brokers[name];
     if (!b) throw ApplicationFailure.nonRetryable(`unknown broker "${name}"`, ErrorType.InvalidInput);
@@ -88,6 +100,12 @@ export function createOrderActivities({ db, gatePool, brokers, crashPoint = () =
       avgFillPrice: order.filledAvgPrice,
       ...(order.status === 'rejected' ? { rejectReason: 'rejected by broker' } : {}),
     });
+  };
+
+  /** Records a finding once and alerts on it the first time (the insert is the dedupe). */
+  const found = async (d: NewDiscrepancy) => {
+    const row = await insertDiscrepancy(db, d);
+    if (row && onDiscrepancy) await onDiscrepancy({ ...d, id: row.id });
   };
 
   return {
@@ -157,9 +175,11 @@ export function createOrderActivities({ db, gatePool, brokers, crashPoint = () =
 
     /**
      * Brings a deployment's open ledger rows up to date with the broker (the broker wins) and stores their fills
-     * unique on the broker's fill id. Returns the positions recomputed from the fills.
+     * unique on the broker's fill id, then reconciles: an open broker order or a fill whose client id no ledger row
+     * has is recorded as a finding (and alerted once); unresolved findings of the account block new orders.
+     * Returns the positions recomputed from the fills.
      */
-    async syncOrders(args: { deploymentId: string; broker: string; accountId: string }): Promise<{ open: number; newFills: number; unknownFills: number; positions: Array<{ symbol: string; qty: number; cashFlow: number }> }> {
+    async syncOrders(args: { deploymentId: string; broker: string; accountId: string }): Promise<SyncOrdersResult> {
       const ctx = Context.current();
       const broker = brokerFor(args.broker);
       let newFills = 0;
@@ -184,7 +204,8 @@ export function createOrderActivities({ db, gatePool, brokers, crashPoint = () =
           const row = f.clientOrderId ? await getLedgerRow(db, f.clientOrderId) : undefined;
           if (!row) {
             unknownFills++;
-            continue; // not ours: reconciliation reports it
+            await found({ broker: args.broker, accountId: args.accountId, kind: 'unknown_fill', brokerRef: f.id, clientOrderId: f.clientOrderId, symbol: f.symbol, detail: { side: f.side, qty: f.qty, price: f.price, ts: f.ts, orderId: f.orderId }, foundBy: args.deploymentId });
+            continue;
           }
           crashPoint('mid_fill_ingest');
           const stored = await insertFill(db, { broker: args.broker, brokerFillId: f.id, clientOrderId: row.client_order_id, deploymentId: row.deployment_id, symbol: f.symbol, side: f.side, qty: f.qty, price: f.price, ts: f.ts });
@@ -194,8 +215,18 @@ export function createOrderActivities({ db, gatePool, brokers, crashPoint = () =
         await setFillCursor(db, args.broker, args.accountId, cursor);
         ctx.heartbeat({ page });
       }
+      // The broker wins, and it must hold nothing we did not send: an open order unknown to the ledger blocks.
+      const brokerOpen = await broker.listOrders({ status: 'open' }, ctx.cancellationSignal);
+      const known = await knownClientOrderIds(db, brokerOpen.map((o) => o.clientOrderId));
+      for (const o of brokerOpen) {
+        if (known.has(o.clientOrderId)) continue;
+        await found({ broker: args.broker, accountId: args.accountId, kind: 'unknown_order', brokerRef: o.id, clientOrderId: o.clientOrderId, symbol: o.symbol, detail: { side: o.side, qty: o.qty, type: o.type, status: o.status, submittedAt: o.submittedAt }, foundBy: args.deploymentId });
+      }
+      const blockedBy = (await openDiscrepancies(db, args.broker, args.accountId, 5)).map(
+        (d) => `${d.kind === 'unknown_order' ? 'unknown broker order' : 'unknown fill'} ${d.broker_ref} (${d.symbol}, client id ${d.client_order_id || 'none'}; finding ${d.id})`,
+      );
       const positions = await positionsFromFills(db, args.deploymentId);
-      return { open: open.length, newFills, unknownFills, positions: positions.map(({ symbol, qty, cashFlow }) => ({ symbol, qty, cashFlow })) };
+      return { open: open.length, newFills, unknownFills, positions: positions.map(({ symbol, qty, cashFlow }) => ({ symbol, qty, cashFlow })), blockedBy };
     },
   };
 }

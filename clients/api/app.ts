@@ -18,6 +18,7 @@ import { barRoutes } from './routes/bars';
 import { deploymentRoutes } from './routes/deployments';
 import { healthRoutes } from './routes/health';
 import { killSwitchRoutes } from './routes/kill-switch';
+import { reconciliationRoutes } from './routes/reconciliation';
 import { tradingRoutes } from './routes/trading';
 
 /** Everything the HTTP API talks to; tests pass real ones and call `app.inject()`. */
@@ -85,6 +86,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
         { name: 'deployments', description: 'live and paper trading runtimes' },
         { name: 'trading', description: 'orders, fills and positions' },
         { name: 'kill-switch', description: 'halt trading globally, per account or per deployment' },
+        { name: 'reconciliation', description: 'broker orders and fills the ledger does not know' },
       ],
     },
     transform: jsonSchemaTransform,
@@ -101,5 +103,6 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(deploymentRoutes(deps, inflight));
   await app.register(tradingRoutes(deps));
   await app.register(killSwitchRoutes(deps));
+  await app.register(reconciliationRoutes(deps));
   return app;
 }

@@ -22,6 +22,10 @@ declare module 'fastify' {
 /** Route role sets. Viewer routes admit every role; trader routes admit trader and admin. */
 export const ROLES_ANY: readonly Role[] = ['viewer', 'trader', 'approver', 'admin'];
 export const ROLES_TRADER: readonly Role[] = ['trader', 'admin'];
+/** Risk controls a trader must not lift alone: the kill switch, breaker resets, reconciliation findings. */
+export const ROLES_ADMIN: readonly Role[] = ['admin'];
+/** Trade approvals: approvers (and admins); a requester never approves their own trade. */
+export const ROLES_APPROVER: readonly Role[] = ['approver', 'admin'];
 
 const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
 

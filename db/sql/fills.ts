@@ -55,3 +55,26 @@ export async function setFillCursor(db: Queryable, broker: string, accountId: st
     [broker, accountId, lastFillId],
   );
 }
+
+/**
+ * Average entry price per symbol of this deployment's open position: the fills on the position's side since the
+ * position was last flat (for the stop-loss). Symbols without an open position are absent.
+ */
+export async function entryPrices(db: Queryable, deploymentId: string): Promise<Record<string, number>> {
+  const { rows } = await db.query<{ symbol: string; entry_price: number }>(
+    `WITH f AS (
+       SELECT symbol, side, qty, price, row_number() OVER w AS n, sum(CASE WHEN side = 'buy' THEN qty ELSE -qty END) OVER w AS pos_after
+       FROM fills WHERE deployment_id = $1
+       WINDOW w AS (PARTITION BY symbol ORDER BY ts, broker_fill_id)
+     ), s AS (
+       SELECT symbol, coalesce(max(n) FILTER (WHERE abs(pos_after) < 1e-9), 0) AS flat_n, (array_agg(pos_after ORDER BY n DESC))[1] AS pos
+       FROM f GROUP BY symbol
+     )
+     SELECT f.symbol, sum(f.qty * f.price) / sum(f.qty) AS entry_price
+     FROM f JOIN s USING (symbol)
+     WHERE f.n > s.flat_n AND abs(s.pos) >= 1e-9 AND f.side = CASE WHEN s.pos > 0 THEN 'buy' ELSE 'sell' END
+     GROUP BY f.symbol`,
+    [deploymentId],
+  );
+  return Object.fromEntries(rows.map((r) => [r.symbol, Number(r.entry_price)]));
+}

@@ -101,3 +101,10 @@ export async function listOpenLedgerRows(db: Queryable, deploymentId: string): P
   );
   return rows;
 }
+
+/** Which of these client order ids have a ledger row (reconciliation: the rest are unknown to us). */
+export async function knownClientOrderIds(db: Queryable, clientOrderIds: string[]): Promise<Set<string>> {
+  if (clientOrderIds.length === 0) return new Set();
+  const { rows } = await db.query<{ client_order_id: string }>('SELECT client_order_id FROM order_ledger WHERE client_order_id = ANY($1::text[])', [clientOrderIds]);
+  return new Set(rows.map((r) => r.client_order_id));
+}

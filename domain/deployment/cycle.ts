@@ -16,6 +16,8 @@ import type { DeploymentSpec } from './spec';
  *  2. stale-data: no bars, or the last bar's close (ts + timeframeMs) is more than staleAfterBars bars before
  *     now (never trade on old data);
  *  3. pending-order: an order is still open (one order at a time, as in the backtest);
+ *  3b. stop-loss: with spec.stopLossPct and a position, a bar closing that fraction against the average entry
+ *     price closes the whole position (reason 'stop-loss'; the risk gate then starts its cooldown);
  *  4. warmup: fewer bars than the strategy needs (its `warmup`);
  *  5. the strategy (the same factories as the backtest engine, built on the window and evaluated at its last
  *     bar with the sign of the current position) gives a target: NaN -> skip 'no-signal'; -1 becomes 0 when
@@ -60,6 +62,13 @@ export interface CycleInput {
   positionQty: number;
   /** an order of this deployment and symbol is still open */
   pendingOrder: boolean;
+  /** average entry price of the open position (for the stop-loss); absent when unknown */
+  entryPrice?: number;
+}
+
+/** The stop price of a position: entry x (1 - pct) for a long, entry x (1 + pct) for a short. */
+export function stopLossPrice(positionQty: number, entryPrice: number, stopLossPct: number): number {
+  return positionQty > 0 ? entryPrice * (1 - stopLossPct) : entryPrice * (1 + stopLossPct);
 }
 
 const iso = (ms: number) => (Number.isFinite(ms) ? new Date(ms).toISOString() : String(ms));
@@ -94,6 +103,16 @@ export function decideCycle(input: CycleInput): CycleDecision {
 
   // 3. one order at a time
   if (input.pendingOrder) return { action: 'skip', reason: 'pending-order', detail: `an order for ${symbol} is still open` };
+
+  // 3b. the stop-loss of an open position, on the bar's close
+  const lastPrice = bars.close[n - 1];
+  if (spec.stopLossPct !== undefined && positionQty !== 0 && input.entryPrice !== undefined && input.entryPrice > 0) {
+    const stop = stopLossPrice(positionQty, input.entryPrice, spec.stopLossPct);
+    if (positionQty > 0 ? lastPrice <= stop : lastPrice >= stop) {
+      const intent: OrderIntent = { symbol, side: positionQty > 0 ? 'sell' : 'buy', qty: Math.abs(positionQty), price: lastPrice, reason: 'stop-loss' };
+      return { action: 'order', intent, signal: 0, indicators: { entryPrice: input.entryPrice, stopPrice: stop, close: lastPrice } };
+    }
+  }
 
   // 4. and 5. the strategy at the last bar
   const name = input.strategyName ?? spec.strategy;

@@ -62,6 +62,12 @@ export const DeploymentSpecInputSchema = z.strictObject({
   /** fixed quantity per position (target x quantity is the desired position) */
   quantity: positive('quantity').default(1),
   allowShort: z.boolean({ error: 'allowShort must be true or false' }).default(false),
+  /** close the position when a bar closes this fraction against its average entry price (0.02 = 2 %); none when absent */
+  stopLossPct: z
+    .number({ error: 'stopLossPct must be a number' })
+    .positive({ error: 'stopLossPct must be > 0 (a fraction: 0.02 = 2 %)' })
+    .lt(1, { error: 'stopLossPct must be < 1 (a fraction: 0.02 = 2 %)' })
+    .optional(),
   riskLimits: RiskLimitsSchema.prefault({}),
   approvalPolicy: ApprovalPolicySchema.default({ mode: 'none' }),
   calendar: z.enum(CALENDAR_IDS, { error: `calendar must be one of: ${CALENDAR_IDS.join(', ')}` }).default('XNYS'),

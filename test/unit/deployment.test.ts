@@ -137,6 +137,23 @@ describe('decideCycle', () => {
     expect(cycle(minuteBars(CROSSES.slice(0, 5)), { pendingOrder: true })).toMatchObject({ action: 'skip', reason: 'pending-order' });
   });
 
+  test('stop-loss: a close at or beyond entry x (1 -/+ stopLossPct) closes the whole position before the strategy is asked', () => {
+    const sl = spec({ stopLossPct: 0.1 });
+    // long 2 from 10: the stop is 9 (the strategy alone sees no cross on these closes)
+    const long = (last: number) => cycle(minuteBars([10, 10, 10, 10, last]), { spec: sl, positionQty: 2, entryPrice: 10 });
+    expect(long(9.01)).toMatchObject({ action: 'skip', reason: 'no-signal' });
+    expect(long(9)).toEqual({ action: 'order', intent: { symbol: 'AAPL', side: 'sell', qty: 2, price: 9, reason: 'stop-loss' }, signal: 0, indicators: { entryPrice: 10, stopPrice: 9, close: 9 } });
+    // short 1 from 10: the stop is 11
+    const short = (last: number) => cycle(minuteBars([10, 10, 10, 10, last]), { spec: spec({ stopLossPct: 0.1, allowShort: true }), positionQty: -1, entryPrice: 10 });
+    expect(short(11)).toMatchObject({ action: 'order', intent: { side: 'buy', qty: 1, reason: 'stop-loss' } });
+    expect(short(10.9)).not.toMatchObject({ intent: { reason: 'stop-loss' } });
+    // no stop without stopLossPct, a position or a known entry price; an open order still comes first
+    expect(cycle(minuteBars([10, 10, 10, 10, 5]), { positionQty: 2, entryPrice: 10 })).not.toMatchObject({ intent: { reason: 'stop-loss' } });
+    expect(cycle(minuteBars([10, 10, 10, 10, 5]), { spec: sl, positionQty: 2 })).not.toMatchObject({ intent: { reason: 'stop-loss' } });
+    expect(cycle(minuteBars([10, 10, 10, 10, 5]), { spec: sl, positionQty: 2, entryPrice: 10, pendingOrder: true })).toMatchObject({ action: 'skip', reason: 'pending-order' });
+    expect(() => spec({ stopLossPct: 1 })).toThrow(/stopLossPct must be < 1/);
+  });
+
   test('stale-data: the last bar closed more than staleAfterBars bars ago, or no bars', () => {
     const b = minuteBars(CROSSES.slice(0, 5));
     const lastClose = b.ts[4] + MIN;

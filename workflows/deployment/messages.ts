@@ -25,6 +25,12 @@ export interface DeploymentCarry {
   day: string;
   dayStartPnl: number;
   lastBarClose: number;
+  /** cycle number of the last stop-loss exit per symbol (the risk gate's cooldown counts bars from it) */
+  stopLossCycles?: Record<string, number>;
+  /** unresolved reconciliation findings that block new orders (empty when none) */
+  blockedBy?: string[];
+  /** the deployment's equity at the last cycle (a breaker reset re-bases the peak to it) */
+  lastEquity?: number;
 }
 
 export interface DeploymentWorkflowInput {
@@ -56,6 +62,8 @@ export interface DeploymentState {
   paramsVersion: number;
   breaker: BreakerLevel;
   nextBarClose: number | null;
+  /** unresolved reconciliation findings that block new orders */
+  blockedBy: string[];
   lastCycles: CycleRecord[];
 }
 
@@ -63,4 +71,6 @@ export type DeploymentControl = 'pause' | 'resume' | 'stop' | 'flatten';
 
 export const deploymentControlSignal = defineSignal<[{ messageId: string; action: DeploymentControl; by: string; reason?: string }]>('deploymentControl');
 export const updateDeploymentParamsSignal = defineSignal<[{ messageId: string; params: Record<string, number | boolean>; version: number; by: string }]>('updateDeploymentParams');
+/** Resets the latched drawdown breaker; obeyed only when the API recorded it (audit row 'deployment.breaker-reset' with messageId). */
+export const resetBreakerSignal = defineSignal<[{ messageId: string; by: string; reason: string }]>('resetBreaker');
 export const deploymentStateQuery = defineQuery<DeploymentState>('deploymentState');

@@ -5,11 +5,11 @@ import type { createOrderActivities } from '../../activities/orders';
 import { allocateBars } from '../../domain/bars';
 import { localDate, nextBarClose, timeframeMs } from '../../domain/calendar';
 import { decideCycle } from '../../domain/deployment/cycle';
-import { evaluateRisk, type OrderIntent } from '../../domain/risk/gate';
+import { evaluateRisk, resetBreaker, type OrderIntent } from '../../domain/risk/gate';
 import { clientOrderId } from '../../domain/ids';
 import { brokerCall, dbWrite, marketDataRead } from '../activity-options';
 import { workflowNow } from '../time';
-import { deploymentControlSignal, deploymentStateQuery, updateDeploymentParamsSignal } from './messages';
+import { deploymentControlSignal, deploymentStateQuery, resetBreakerSignal, updateDeploymentParamsSignal } from './messages';
 import type { CycleRecord, DeploymentCarry, DeploymentWorkflowInput } from './messages';
 
 type OrderActivities = ReturnType<typeof createOrderActivities>;
@@ -17,7 +17,7 @@ type DeploymentActivities = ReturnType<typeof createDeploymentActivities>;
 
 const { placeOrder, syncOrders } = wf.proxyActivities<OrderActivities>(brokerCall);
 const { loadRecentBars } = wf.proxyActivities<MarketDataActivities>(marketDataRead);
-const { loadRiskSnapshot, recordCycle, setPaperPrices, setDeploymentStatus } = wf.proxyActivities<DeploymentActivities>(dbWrite);
+const { loadRiskSnapshot, recordCycle, setPaperPrices, setDeploymentStatus, verifyRecordedControl, recordRuntimeAudit } = wf.proxyActivities<DeploymentActivities>(dbWrite);
 
 /** Bars fetched per cycle: enough for every strategy's warm-up at its default and common parameters. */
 const WINDOW_BARS = 300;
@@ -49,6 +49,7 @@ export async function deploymentWorkflow(input: DeploymentWorkflowInput): Promis
   let nextClose: number | null = null;
   let interrupted = false;
   let flattenRequested = false;
+  const pendingResets: Array<{ messageId: string }> = [];
 
   const firstTime = (messageId: string) => {
     if (carry.handledMessageIds.includes(messageId)) return false;
@@ -68,6 +69,11 @@ export async function deploymentWorkflow(input: DeploymentWorkflowInput): Promis
     carry.params = params;
     carry.paramsVersion = version;
   });
+  wf.setHandler(resetBreakerSignal, ({ messageId }) => {
+    if (!firstTime(messageId)) return;
+    pendingResets.push({ messageId });
+    interrupted = true;
+  });
   wf.setHandler(deploymentStateQuery, () => ({
     deploymentId,
     status: carry.status,
@@ -75,6 +81,7 @@ export async function deploymentWorkflow(input: DeploymentWorkflowInput): Promis
     paramsVersion: carry.paramsVersion,
     breaker: carry.breaker,
     nextBarClose: nextClose,
+    blockedBy: carry.blockedBy ?? [],
     lastCycles: recent.slice(-10),
   }));
 
@@ -112,11 +119,43 @@ export async function deploymentWorkflow(input: DeploymentWorkflowInput): Promis
     await syncOrders({ deploymentId, broker: spec.broker, accountId: spec.accountId });
   };
 
+  /** Applies breaker resets the API recorded; a reset nobody recorded (sent by hand) only leaves a 'forged' audit row. */
+  const applyResets = async () => {
+    while (pendingResets.length) {
+      const { messageId } = pendingResets.shift()!;
+      const recorded = await verifyRecordedControl({ deploymentId, messageId, action: 'deployment.breaker-reset' });
+      if (!recorded) continue;
+      const equity = carry.lastEquity ?? carry.equityPeak;
+      const { audit } = resetBreaker(
+        { positionQty: 0, accountOpenPositions: 0, deploymentExposure: 0, accountExposure: 0, realizedPnlToday: 0, unrealizedPnl: 0, equityPeak: carry.equityPeak, equity, barsSinceStopLoss: null, breaker: carry.breaker },
+        recorded.by,
+        recorded.reason ?? 'no reason given',
+      );
+      carry.breaker = 'none';
+      carry.equityPeak = audit.newPeak;
+      await recordRuntimeAudit({ deploymentId, action: 'deployment.breaker-reset.applied', key: messageId, detail: { ...audit, messageId, cycle: carry.cycle } });
+    }
+  };
+
+  /** Enters or leaves the reconciliation block (unknown broker orders or fills on the account). */
+  const updateBlock = async (blockedBy: string[]) => {
+    const was = (carry.blockedBy ?? []).length > 0;
+    carry.blockedBy = blockedBy;
+    if (was === blockedBy.length > 0) return;
+    await setDeploymentStatus({
+      deploymentId,
+      status: blockedBy.length ? 'blocked' : 'running',
+      by: 'runtime',
+      reason: blockedBy.length ? `reconciliation: ${blockedBy.join('; ')}` : 'reconciliation findings resolved',
+    });
+  };
+
   const runCycle = async (barClose: number) => {
     const startedAt = workflowNow();
     const cycle = ++carry.cycle;
     // The broker wins: bring open orders and fills up to date before deciding anything new.
-    await syncOrders({ deploymentId, broker: spec.broker, accountId: spec.accountId });
+    const sync = await syncOrders({ deploymentId, broker: spec.broker, accountId: spec.accountId });
+    if (sync.blockedBy !== undefined) await updateBlock(sync.blockedBy);
     const windows = new Map<string, Awaited<ReturnType<typeof loadRecentBars>> | string>();
     const prices: Record<string, number> = {};
     for (const symbol of spec.symbols) {
@@ -137,6 +176,8 @@ export async function deploymentWorkflow(input: DeploymentWorkflowInput): Promis
     }
     const equity = spec.riskLimits.maxExposure + snap.totalPnl; // the deployment's capital is its exposure limit
     carry.equityPeak = Math.max(carry.equityPeak, equity);
+    carry.lastEquity = equity;
+    const blocked = (carry.blockedBy ?? []).length > 0;
 
     let leg = 0;
     for (const symbol of spec.symbols) {
@@ -144,6 +185,8 @@ export async function deploymentWorkflow(input: DeploymentWorkflowInput): Promis
       const record: CycleRecord = { cycle, barClose, symbol, action: 'skip', clientOrderIds: [] };
       if (typeof md === 'string') {
         record.reason = md;
+      } else if (blocked) {
+        record.reason = `blocked by reconciliation: ${carry.blockedBy!.join('; ')}`;
       } else {
         const bars = allocateBars(md.bars.length);
         for (const b of md.bars) {
@@ -157,7 +200,7 @@ export async function deploymentWorkflow(input: DeploymentWorkflowInput): Promis
         }
         const positionQty = snap.positions[symbol] ?? 0;
         const decision = decideCycle({
-          bars, nowMs: dataNow(), timeframeMs: tfMs, spec, params: carry.params, symbol, positionQty, pendingOrder: snap.pendingSymbols.includes(symbol),
+          bars, nowMs: dataNow(), timeframeMs: tfMs, spec, params: carry.params, symbol, positionQty, pendingOrder: snap.pendingSymbols.includes(symbol), entryPrice: snap.entryPrices?.[symbol],
         });
         if (decision.action === 'skip') {
           Object.assign(record, { reason: `${decision.reason}: ${decision.detail}`, signal: decision.signal, indicators: decision.indicators });
@@ -168,7 +211,8 @@ export async function deploymentWorkflow(input: DeploymentWorkflowInput): Promis
             decision.intent,
             {
               positionQty, accountOpenPositions: snap.accountOpenPositions, deploymentExposure: snap.deploymentExposure, accountExposure: snap.accountExposure,
-              realizedPnlToday: snap.totalPnl - carry.dayStartPnl, unrealizedPnl: 0, equityPeak: carry.equityPeak, equity, barsSinceStopLoss: null, breaker: carry.breaker,
+              realizedPnlToday: snap.totalPnl - carry.dayStartPnl, unrealizedPnl: 0, equityPeak: carry.equityPeak, equity,
+              barsSinceStopLoss: carry.stopLossCycles?.[symbol] !== undefined ? cycle - carry.stopLossCycles[symbol] : null, breaker: carry.breaker,
             },
             spec.riskLimits,
             snap.kill,
@@ -181,6 +225,7 @@ export async function deploymentWorkflow(input: DeploymentWorkflowInput): Promis
             record.clientOrderIds = [placed.clientOrderId];
             record.action = placed.state === 'REJECTED' ? 'rejected' : 'order';
             record.reason = placed.state === 'REJECTED' ? placed.rejectReason : decision.intent.reason;
+            if (decision.intent.reason === 'stop-loss' && placed.state !== 'REJECTED') carry.stopLossCycles = { ...carry.stopLossCycles, [symbol]: cycle };
           } else {
             record.action = 'rejected';
             record.reason = verdict.reasons.map((r) => `${r.rule}: ${r.detail}`).join('; ');
@@ -195,6 +240,10 @@ export async function deploymentWorkflow(input: DeploymentWorkflowInput): Promis
 
   let cyclesThisRun = 0;
   while (carry.status !== 'stopped') {
+    if (pendingResets.length) {
+      await applyResets();
+      continue;
+    }
     if (flattenRequested) {
       flattenRequested = false;
       await flatten(dataNow());
@@ -202,7 +251,7 @@ export async function deploymentWorkflow(input: DeploymentWorkflowInput): Promis
     }
     if (carry.status === 'paused') {
       nextClose = null;
-      await wf.condition(() => carry.status !== 'paused' || flattenRequested);
+      await wf.condition(() => carry.status !== 'paused' || flattenRequested || pendingResets.length > 0);
       continue;
     }
     // The bar after the last one handled, so a slow cycle never drops a bar; when far behind (after a pause or

@@ -26,6 +26,7 @@ import { DeploymentSpecInputSchema, parseDeploymentSpec } from '../../../domain/
 import {
   deploymentControlSignal,
   deploymentStateQuery,
+  resetBreakerSignal,
   updateDeploymentParamsSignal,
   type DeploymentControl,
   type DeploymentState,
@@ -36,7 +37,7 @@ import type { deploymentWorkflow } from '../../../workflows/deployment/workflow'
 import { SEARCH_ATTRIBUTES } from '../../../workflows/search-attributes';
 import { TASK_QUEUES } from '../../../workflows/task-queues';
 import type { ApiDeps } from '../app';
-import { principalOf, ROLES_ANY, ROLES_TRADER } from '../auth';
+import { principalOf, ROLES_ADMIN, ROLES_ANY, ROLES_TRADER } from '../auth';
 import { badRequest, conflict, errorResponses, notFound, unavailable, zodIssues } from '../errors';
 import type { InflightCalls } from '../inflight';
 import { IdParamsSchema, iso, PageQuerySchema } from '../schemas';
@@ -111,6 +112,7 @@ const StateSchema = z.object({
   paramsVersion: z.number().int(),
   breaker: z.string().nullable(),
   nextBarClose: z.string().nullable(),
+  blockedBy: z.array(z.string()).describe('unresolved reconciliation findings that block new orders (see /v1/reconciliation/findings)'),
 });
 
 const PositionSchema = z.object({
@@ -153,6 +155,10 @@ const ListQuerySchema = PageQuerySchema.extend({
 });
 
 const ReasonBodySchema = z.strictObject({ reason: z.string({ error: 'reason must be a string' }).trim().min(1).max(500, { error: 'reason is at most 500 characters' }).optional() }).nullish();
+
+const BreakerResetBodySchema = z.strictObject({
+  reason: z.string({ error: 'reason must be a string' }).trim().min(1, { error: 'reason is required' }).max(500, { error: 'reason is at most 500 characters' }),
+});
 
 const ParamsBodySchema = z.strictObject({
   params: ParamsSchema.describe('the complete strategy parameters (missing ones take the strategy defaults)'),
@@ -313,7 +319,7 @@ export function deploymentRoutes(deps: ApiDeps, inflight: InflightCalls): Fastif
           positionsFromFills(db, d.id),
           recentCycles(db, d.id, RECENT_CYCLES),
         ]);
-        let state: z.infer<typeof StateSchema> = { source: 'row', status: d.status, cycle: cycles[0]?.cycle_seq ?? null, paramsVersion: d.params_version, breaker: null, nextBarClose: null };
+        let state: z.infer<typeof StateSchema> = { source: 'row', status: d.status, cycle: cycles[0]?.cycle_seq ?? null, paramsVersion: d.params_version, breaker: null, nextBarClose: null, blockedBy: [] };
         if (d.status !== 'stopped') {
           try {
             const s: DeploymentState = await withTimeout(
@@ -328,6 +334,7 @@ export function deploymentRoutes(deps: ApiDeps, inflight: InflightCalls): Fastif
               paramsVersion: s.paramsVersion,
               breaker: s.breaker,
               nextBarClose: s.nextBarClose === null ? null : new Date(s.nextBarClose).toISOString(),
+              blockedBy: s.blockedBy ?? [],
             };
           } catch (err) {
             request.log.debug({ deploymentId: d.id, err: { message: (err as Error).message } }, 'state query failed; using the row');
@@ -405,6 +412,45 @@ export function deploymentRoutes(deps: ApiDeps, inflight: InflightCalls): Fastif
         },
       );
     }
+
+    app.post(
+      '/v1/deployments/:id/breaker-reset',
+      {
+        config: { roles: ROLES_ADMIN },
+        schema: {
+          summary: 'Reset the latched drawdown breaker (admin only; recorded and audited before the signal, verified by the runtime)',
+          description:
+            'The runtime obeys the reset only when it finds this audit row (a reset signalled by hand without one leaves a "forged" audit row and changes nothing). ' +
+            'The equity peak is re-based to the current equity.',
+          tags: ['deployments'],
+          security: [{ bearer: [] }],
+          params: IdParamsSchema,
+          body: BreakerResetBodySchema,
+          response: { 202: z.object({ id: z.uuid(), messageId: z.uuid() }), ...errorResponses(400, 401, 403, 404, 409, 503) },
+        },
+      },
+      async (request, reply) => {
+        const principal = principalOf(request);
+        const { reason } = request.body;
+        const messageId = randomUUID();
+        const id = await inTransaction(db, async (tx) => {
+          const d = await lockDeployment(tx, request.params.id);
+          if (!d) throw notFound(`no deployment ${request.params.id}`);
+          if (d.status === 'stopped') throw conflict(`deployment ${d.id} is stopped: it has no breaker to reset`);
+          // Recorded first (the runtime verifies it), signalled last: a failed signal rolls the record back.
+          await insertAudit(tx, principal.name, 'deployment.breaker-reset', d.id, { reason, messageId });
+          try {
+            await temporalCall('breaker reset signal', () => temporal.workflow.getHandle(d.workflow_id).signal(resetBreakerSignal, { messageId, by: principal.name, reason }));
+          } catch (err) {
+            if (err instanceof WorkflowNotFoundError) throw conflict(`deployment ${d.id} has no running runtime`);
+            throw temporalDown(request.log, err, 'reset the breaker', d.id);
+          }
+          return d.id;
+        });
+        request.log.warn({ deploymentId: id, by: principal.name, reason }, 'breaker reset sent');
+        return reply.code(202).send({ id, messageId });
+      },
+    );
 
     app.post(
       '/v1/deployments/:id/params',

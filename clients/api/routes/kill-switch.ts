@@ -1,16 +1,12 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Role } from '../../../workers/config';
 import { getDeployment, listActiveHalts } from '../../../db/sql/deployments';
 import { inTransaction } from '../../../db/sql/queryable';
 import { insertAudit, setHalt } from '../../../db/sql/trading-halts';
 import type { ApiDeps } from '../app';
-import { principalOf, ROLES_ANY } from '../auth';
+import { principalOf, ROLES_ADMIN, ROLES_ANY } from '../auth';
 import { errorResponses, notFound } from '../errors';
 import { iso } from '../schemas';
-
-/** Only admins may turn the kill switch on or off (admin is always allowed; no other role is listed). */
-const ROLES_ADMIN: readonly Role[] = ['admin'];
 
 const SCOPES = ['global', 'account', 'deployment'] as const;
 const ACCOUNT_ID = /^[A-Za-z0-9._-]{1,64}$/;

@@ -1,0 +1,240 @@
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import type { Pool } from 'pg';
+import { createIoActivities } from '../../activities/io';
+import { paperBrokerPort } from '../../brokers';
+import { PaperBrokerAdmin } from '../../brokers/paper/admin-client';
+import { startPaperBroker, type PaperBrokerProcess } from '../../brokers/paper/start';
+import { allocateBars } from '../../domain/bars';
+import { deploymentStateQuery, resetBreakerSignal, type DeploymentState } from '../../workflows/deployment/messages';
+import { TASK_QUEUES } from '../../workflows/task-queues';
+import { storeBars, testPool, uniqueSymbol } from '../helpers/db';
+import { testStack } from '../helpers/stack';
+import { AUTH, startApi, type ApiHarness } from './harness';
+
+/**
+ * The risk controls a cycle applies beyond the gate's limits, end to end through the API, a real IO worker,
+ * Postgres and the paper broker, on 1-minute bars replayed at 60x: the stop-loss and the cooldown after it,
+ * the drawdown breaker latched until an audited reset (a hand-sent reset changes nothing), and reconciliation
+ * blocking an account on a broker order the ledger does not know, until an admin resolves it.
+ */
+let h: ApiHarness;
+let pool: Pool;
+let paper: PaperBrokerProcess;
+let nativeConnection: NativeConnection;
+let worker: Worker;
+let workerRun: Promise<void>;
+const account = `risk-${randomUUID().slice(0, 8)}`;
+const started: string[] = [];
+const MINUTE = 60_000;
+const SPEED = 60;
+// Data time of the first bar of each path: a past Monday (the 24x7 calendar trades every minute anyway).
+const FROM = Date.UTC(2024, 0, 8, 0, 0);
+
+beforeAll(async () => {
+  const stack = testStack();
+  h = await startApi();
+  pool = testPool();
+  paper = await startPaperBroker({ databaseUrl: stack.DATABASE_URL, account, initialCash: 1e6 });
+  nativeConnection = await NativeConnection.connect({ address: stack.TEMPORAL_ADDRESS });
+  worker = await Worker.create({
+    connection: nativeConnection,
+    namespace: stack.TEMPORAL_NAMESPACE,
+    taskQueue: TASK_QUEUES.io,
+    workflowBundle: { codePath: path.join(stack.WORKFLOW_BUNDLE_DIR, 'io.js') },
+    activities: createIoActivities({ db: pool, redis: h.redis, brokers: { paper: paperBrokerPort(paper.url) }, providers: {}, paperPrices: new PaperBrokerAdmin(paper.url) }),
+  });
+  workerRun = worker.run();
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.allSettled(started.map((id) => h.deps.temporal.workflow.getHandle(id).terminate('risk test cleanup')));
+  if (worker) {
+    worker.shutdown();
+    await workerRun.catch(() => undefined);
+  }
+  await nativeConnection?.close();
+  await paper?.stop();
+  await pool?.end();
+  await h?.close();
+});
+
+/** Replay starts this long before FROM, so the runtime is cycling (on the falling lead-in) when the path begins. */
+const LEAD_MS = 12 * MINUTE;
+
+/** Stores 1-minute bars: 60 bars falling from 106 to 100 before FROM (warm-up and lead-in), then `path` (bar k opens at FROM + k min). */
+async function storePath(symbol: string, path: number[]): Promise<void> {
+  const warm = Array.from({ length: 60 }, (_, i) => 106 - (6 * i) / 59);
+  const closes = [...warm, ...path];
+  const bars = allocateBars(closes.length);
+  closes.forEach((close, i) => {
+    const open = i === 0 ? close : closes[i - 1]!;
+    bars.ts[i] = FROM + (i - warm.length) * MINUTE;
+    bars.open[i] = open;
+    bars.close[i] = close;
+    bars.high[i] = Math.max(open, close);
+    bars.low[i] = Math.min(open, close);
+    bars.volume[i] = 1000;
+    bars.length = i + 1;
+  });
+  await storeBars(pool, symbol, '1m', bars);
+}
+
+async function createDeployment(symbol: string, over: Record<string, unknown>): Promise<{ id: string; workflowId: string }> {
+  const res = await h.app.inject({
+    method: 'POST',
+    url: '/v1/deployments',
+    headers: AUTH.trader,
+    payload: {
+      strategy: 'sma-cross', params: { fast: 2, slow: 4 }, symbols: [symbol], timeframe: '1m', accountId: account, broker: 'paper', calendar: '24x7', settleDelayMs: 0, staleAfterBars: 5, // a loaded machine may lag the 60x feed by a few bars
+      replay: { from: new Date(FROM - LEAD_MS).toISOString(), speed: SPEED },
+      ...over,
+    },
+  });
+  if (res.statusCode !== 202) throw new Error(`create: ${res.statusCode} ${res.body}`);
+  const body = res.json<{ id: string; workflowId: string }>();
+  started.push(body.workflowId);
+  return body;
+}
+
+async function eventually<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last = await fn();
+  while (!ok(last)) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms; last value: ${JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, 100));
+    last = await fn();
+  }
+  return last;
+}
+
+const state = (workflowId: string): Promise<DeploymentState> => h.deps.temporal.workflow.getHandle(workflowId).query(deploymentStateQuery);
+
+interface CycleRow {
+  cycle_seq: number;
+  action: string;
+  reason: string | null;
+  client_order_ids: string[];
+  risk: { reasons: Array<{ rule: string }> } | null;
+}
+async function cycles(deploymentId: string): Promise<CycleRow[]> {
+  const { rows } = await pool.query<CycleRow>('SELECT cycle_seq, action, reason, client_order_ids, risk FROM deployment_cycles WHERE deployment_id = $1 ORDER BY cycle_seq', [deploymentId]);
+  return rows;
+}
+
+async function ledger(deploymentId: string) {
+  const { rows } = await pool.query<{ cycle_seq: number; side: string; state: string; created_at: Date }>(
+    'SELECT cycle_seq, side, state, created_at FROM order_ledger WHERE deployment_id = $1 ORDER BY cycle_seq',
+    [deploymentId],
+  );
+  return rows;
+}
+
+async function audits(subject: string) {
+  const { rows } = await pool.query<{ actor: string; action: string; detail: Record<string, unknown> }>('SELECT actor, action, detail FROM audit_log WHERE subject = $1 ORDER BY id', [subject]);
+  return rows;
+}
+
+const stop = (id: string) => h.app.inject({ method: 'POST', url: `/v1/deployments/${id}/stop`, headers: AUTH.trader, payload: {} });
+
+test('stop-loss: a bar closing 3 % below the entry closes the position, and the cooldown then blocks new entries', async () => {
+  const symbol = uniqueSymbol('SL');
+  // up-cross at bar 5 (buy ~102), bar 8 closes at 98 (stop at 102 x 0.97 = 98.94), falls, then an up-cross at bar 13 and a rally
+  await storePath(symbol, [100, 99.9, 99.8, 99.7, 99.6, 102, 103, 104, 98, 97, 96, 95, 94, 100, 103, 106, 109, 112, 115, 118, 121, 124]);
+  const d = await createDeployment(symbol, { stopLossPct: 0.03, riskLimits: { maxExposure: 1e6, cooldownBarsAfterStopLoss: 1000 } });
+
+  const rows = await eventually('cycles through the rally', () => cycles(d.id), (r) => r.length >= 30, 90_000);
+  expect((await stop(d.id)).statusCode).toBe(202);
+
+  const stopLoss = rows.filter((r) => r.reason === 'stop-loss');
+  expect({ stopLoss, rows: stopLoss.length === 1 ? [] : rows }).toMatchObject({ stopLoss: [expect.anything()], rows: [] });
+  expect(stopLoss[0]!.action).toBe('order');
+  const after = rows.filter((r) => r.cycle_seq > stopLoss[0]!.cycle_seq);
+  const cooled = after.filter((r) => r.risk?.reasons.some((x) => x.rule === 'cooldown'));
+  expect(cooled.length).toBeGreaterThan(0);
+  expect(cooled.every((r) => r.action === 'rejected' && r.client_order_ids.length === 0)).toBe(true);
+  // Exactly the entry and the stop-loss exit went out; nothing after the stop-loss.
+  const orders = await ledger(d.id);
+  expect(orders.map((o) => o.side)).toEqual(['buy', 'sell']);
+  expect(orders[1]!.cycle_seq).toBe(stopLoss[0]!.cycle_seq);
+}, 120_000);
+
+test('drawdown breaker: latched soft after a loss, a hand-sent reset is only audited, an admin reset through the API re-opens trading', async () => {
+  const symbol = uniqueSymbol('BRK');
+  // buy ~102 at bar 5, a down-cross sells at ~99 (loss 3 on equity 1000: 0.3 % > 0.1 %), then an oscillation with up-crosses every few bars
+  const wave = Array.from({ length: 200 }, (_, i) => 100 + 3 * Math.sin(i / 2));
+  await storePath(symbol, [100, 99.9, 99.8, 99.7, 99.6, 102, 103, 101, 99, 98, ...wave]);
+  const d = await createDeployment(symbol, { riskLimits: { maxExposure: 1000, drawdownSoftPct: 0.001, drawdownHardPct: 0.5, dailyLossLimit: 1e6 } });
+
+  await eventually('soft breaker', () => state(d.workflowId), (s) => s.breaker === 'soft');
+  await eventually('an entry refused by the breaker', () => cycles(d.id), (r) => r.some((c) => c.risk?.reasons.some((x) => x.rule === 'drawdown-soft') && c.action === 'rejected'));
+
+  // A reset sent straight to the workflow (as with `temporal workflow signal`), with no recorded decision.
+  const forgedId = randomUUID();
+  await h.deps.temporal.workflow.getHandle(d.workflowId).signal(resetBreakerSignal, { messageId: forgedId, by: 'mallory', reason: 'let me trade' });
+  await eventually('forged audit row', () => audits(d.id), (a) => a.some((x) => x.action === 'deployment.breaker-reset.forged' && x.detail.messageId === forgedId));
+  expect((await state(d.workflowId)).breaker).toBe('soft');
+
+  // Wrong roles and bad bodies change nothing.
+  const url = `/v1/deployments/${d.id}/breaker-reset`;
+  expect((await h.app.inject({ method: 'POST', url, headers: AUTH.trader, payload: { reason: 'x' } })).statusCode).toBe(403);
+  expect((await h.app.inject({ method: 'POST', url, headers: AUTH.approver, payload: { reason: 'x' } })).statusCode).toBe(403);
+  const bad = await h.app.inject({ method: 'POST', url, headers: AUTH.admin, payload: {} });
+  expect(bad.statusCode).toBe(400);
+  expect(bad.body).toContain('reason');
+  expect((await h.app.inject({ method: 'POST', url: `/v1/deployments/${randomUUID()}/breaker-reset`, headers: AUTH.admin, payload: { reason: 'x' } })).statusCode).toBe(404);
+
+  const resetAt = new Date();
+  const res = await h.app.inject({ method: 'POST', url, headers: AUTH.admin, payload: { reason: 'loss reviewed with the desk' } });
+  expect(res.statusCode).toBe(202);
+  const { messageId } = res.json<{ messageId: string }>();
+  const applied = await eventually('applied audit row', () => audits(d.id), (a) => a.some((x) => x.action === 'deployment.breaker-reset.applied' && x.detail.messageId === messageId));
+  const record = applied.find((x) => x.action === 'deployment.breaker-reset.applied')!;
+  expect(record.detail).toMatchObject({ by: 'ada', reason: 'loss reviewed with the desk', from: 'soft', to: 'none' });
+  expect(record.detail.newPeak).toBeLessThan(record.detail.previousPeak as number);
+  // Trading resumes: a buy goes out after the reset.
+  await eventually('a buy after the reset', () => ledger(d.id), (o) => o.some((x) => x.side === 'buy' && x.created_at > resetAt));
+  expect((await stop(d.id)).statusCode).toBe(202);
+}, 150_000);
+
+test('reconciliation: an open broker order the ledger does not know blocks the account and alerts, until an admin resolves it', async () => {
+  const symbol = uniqueSymbol('REC');
+  await storePath(symbol, Array.from({ length: 300 }, (_, i) => 100 - i * 0.01)); // falling: no entry, the runtime only holds
+  const d = await createDeployment(symbol, { riskLimits: { maxExposure: 1e6 } });
+  await eventually('first cycles', () => cycles(d.id), (r) => r.length >= 2);
+
+  // Someone places an order at the broker by hand (a resting limit order far from the market).
+  const broker = paperBrokerPort(paper.url);
+  const manual = await broker.submitOrder({ clientOrderId: `manual-${randomUUID().slice(0, 8)}`, symbol, side: 'buy', qty: 1, type: 'limit', limitPrice: 1, timeInForce: 'gtc' });
+  expect(manual.kind).toBe('accepted');
+  const brokerOrderId = manual.kind === 'accepted' ? manual.order.id : '';
+
+  const blocked = await eventually('blocked', () => state(d.workflowId), (s) => s.blockedBy.length > 0);
+  expect(blocked.blockedBy[0]).toContain(brokerOrderId);
+  await eventually('row blocked', async () => (await pool.query<{ status: string }>('SELECT status FROM deployments WHERE id = $1', [d.id])).rows[0]!.status, (s) => s === 'blocked');
+  await eventually('a blocked cycle row', () => cycles(d.id), (r) => r.some((c) => c.reason?.startsWith('blocked by reconciliation') === true));
+
+  const list = await h.app.inject({ method: 'GET', url: `/v1/reconciliation/findings?open=true&accountId=${account}`, headers: AUTH.viewer });
+  expect(list.statusCode).toBe(200);
+  const findings = list.json<{ findings: Array<{ id: string; kind: string; brokerRef: string; foundBy: string }> }>().findings;
+  expect(findings).toHaveLength(1);
+  expect(findings[0]).toMatchObject({ kind: 'unknown_order', brokerRef: brokerOrderId, foundBy: d.id });
+
+  const resolveUrl = `/v1/reconciliation/findings/${findings[0]!.id}/resolve`;
+  expect((await h.app.inject({ method: 'POST', url: resolveUrl, headers: AUTH.trader, payload: { resolution: 'x' } })).statusCode).toBe(403);
+  expect((await h.app.inject({ method: 'POST', url: resolveUrl, headers: AUTH.admin, payload: {} })).statusCode).toBe(400);
+  expect((await h.app.inject({ method: 'POST', url: '/v1/reconciliation/findings/999999999/resolve', headers: AUTH.admin, payload: { resolution: 'x' } })).statusCode).toBe(404);
+  await broker.cancelOrder(brokerOrderId);
+  const ok = await h.app.inject({ method: 'POST', url: resolveUrl, headers: AUTH.admin, payload: { resolution: 'manual test order, cancelled' } });
+  expect(ok.statusCode).toBe(200);
+  expect(ok.json()).toMatchObject({ resolvedBy: 'ada', resolution: 'manual test order, cancelled' });
+  expect((await h.app.inject({ method: 'POST', url: resolveUrl, headers: AUTH.admin, payload: { resolution: 'again' } })).statusCode).toBe(409);
+
+  await eventually('unblocked', () => state(d.workflowId), (s) => s.blockedBy.length === 0);
+  await eventually('row running', async () => (await pool.query<{ status: string }>('SELECT status FROM deployments WHERE id = $1', [d.id])).rows[0]!.status, (s) => s === 'running');
+  const trail = (await audits(d.id)).map((a) => a.action);
+  expect(trail).toEqual(expect.arrayContaining(['deployment.blocked', 'deployment.running']));
+  expect((await ledger(d.id)).length).toBe(0);
+  expect((await stop(d.id)).statusCode).toBe(202);
+}, 120_000);
