@@ -1,2 +1,4 @@
 // Every workflow the IO worker runs. Adding a workflow to the IO queue = one line here.
+export * from './approval/workflow';
 export * from './deployment/workflow';
+export * from './notifications/workflow';
