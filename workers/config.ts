@@ -41,6 +41,8 @@ const apiKeys = z
   });
 
 const duration = z.coerce.number().int().nonnegative();
+/** Unset or empty: that feature is off (compose files pass empty strings for unset variables). */
+const unlessEmpty = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
 
 /** Every environment variable the platform reads, with its default. Documented in the README. */
 export const ConfigSchema = z.object({
@@ -68,6 +70,37 @@ export const ConfigSchema = z.object({
   ALPACA_SECRET_KEY: z.string().optional(),
   ALPACA_BASE_URL: url(['http', 'https']).default('https://paper-api.alpaca.markets'),
   ALPACA_DATA_URL: url(['http', 'https']).default('https://data.alpaca.markets'),
+  /** broker guard (brokers/guard): requests per minute per broker account, shared by all IO workers through Redis */
+  ALPACA_RATE_LIMIT_PER_MIN: z.coerce.number().positive().default(200),
+  /** the paper broker enforces no limit; this one only stops runaway loops (replays at 60x send 60x the calls) */
+  PAPER_BROKER_RATE_LIMIT_PER_MIN: z.coerce.number().positive().default(6_000),
+  BROKER_RATE_LIMIT_BURST: z.coerce.number().int().min(1).default(10),
+  /** a call waits this long at most for a token (order submissions wait inside the kill-switch gate) */
+  BROKER_RATE_LIMIT_MAX_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(2_000),
+  /** share of each limit one worker allows itself while Redis is unreachable (the guard fails open) */
+  BROKER_RATE_LIMIT_FALLBACK_SHARE: z.coerce.number().gt(0).max(1).default(0.5),
+  /** the circuit opens after this many broker failures (5xx, timeouts, 429s, connection errors) in the window ... */
+  BROKER_BREAKER_FAILURES: z.coerce.number().int().min(1).default(10),
+  /** ... that are also at least this share of the window's calls */
+  BROKER_BREAKER_FAILURE_RATIO: z.coerce.number().min(0).max(1).default(0.5),
+  BROKER_BREAKER_WINDOW_MS: z.coerce.number().int().min(1).default(30_000),
+  BROKER_BREAKER_COOLDOWN_MS: z.coerce.number().int().min(1).default(30_000),
+  /** notification channels (notify/): the log always, each webhook when its URL is set; the URLs carry tokens (secrets) */
+  NOTIFY_WEBHOOK_URL: unlessEmpty(url(['http', 'https'])),
+  /** HMAC key for the generic webhook's X-Signature-256 header */
+  NOTIFY_WEBHOOK_SECRET: unlessEmpty(z.string().min(16, 'must be at least 16 characters')),
+  NOTIFY_SLACK_WEBHOOK_URL: unlessEmpty(url(['http', 'https'])),
+  /** the Telegram Bot API sendMessage URL (with the bot token); needs NOTIFY_TELEGRAM_CHAT_ID */
+  NOTIFY_TELEGRAM_URL: unlessEmpty(url(['http', 'https'])),
+  NOTIFY_TELEGRAM_CHAT_ID: unlessEmpty(z.string().regex(/^(-?\d+|@\w{4,})$/, 'must be a numeric chat id or @channelname')),
+  /** delivery attempts before a notification is dead; retries back off exponentially from BASE to MAX, with jitter */
+  NOTIFY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(10),
+  NOTIFY_BACKOFF_BASE_MS: z.coerce.number().int().min(1).default(10_000),
+  NOTIFY_BACKOFF_MAX_MS: z.coerce.number().int().min(1).default(3_600_000),
+  /** per webhook request; capped so a dispatch round always ends inside its activity's 30 s limit */
+  NOTIFY_SEND_TIMEOUT_MS: z.coerce.number().int().min(100).max(6_000).default(5_000),
+  /** how often the dispatcher looks at the outbox when nothing wakes it */
+  NOTIFY_POLL_MS: z.coerce.number().int().min(100).default(10_000),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -92,6 +125,7 @@ export function configSecrets(config: Config): string[] {
   const secrets = config.API_KEYS.map((k) => k.key);
   if (config.ALPACA_KEY_ID) secrets.push(config.ALPACA_KEY_ID);
   if (config.ALPACA_SECRET_KEY) secrets.push(config.ALPACA_SECRET_KEY);
+  for (const s of [config.NOTIFY_WEBHOOK_URL, config.NOTIFY_WEBHOOK_SECRET, config.NOTIFY_SLACK_WEBHOOK_URL, config.NOTIFY_TELEGRAM_URL]) if (s) secrets.push(s);
   for (const u of [config.DATABASE_URL, config.REDIS_URL]) {
     const password = safeUrl(u)?.password;
     if (password) secrets.push(decodeURIComponent(password));
