@@ -1,4 +1,5 @@
 import type { Pool } from 'pg';
+import { openApprovalSymbols } from '../db/sql/approvals';
 import { entryPrices } from '../db/sql/fills';
 import { activeHalts, insertAudit, insertAuditOnce, recordedControl } from '../db/sql/trading-halts';
 import type { KillSwitchState } from '../domain/risk/gate';
@@ -18,6 +19,8 @@ export interface RiskSnapshot {
   kill: KillSwitchState;
   /** average entry price of each open position of this deployment (for the stop-loss) */
   entryPrices?: Record<string, number>;
+  /** symbols with a trade approval request in flight (pending, or approved and not yet placed) */
+  pendingApprovals?: string[];
 }
 
 export interface PricesSetter {
@@ -34,7 +37,7 @@ export interface DeploymentDeps {
 export function createDeploymentActivities({ db, paperPrices }: DeploymentDeps) {
   return {
     async loadRiskSnapshot(args: { deploymentId: string; accountId: string; prices: Record<string, number> }): Promise<RiskSnapshot> {
-      const [mine, account, pending, kill, entries] = await Promise.all([
+      const [mine, account, pending, kill, entries, approvals] = await Promise.all([
         db.query<{ symbol: string; qty: number; cash_flow: number }>(
           `SELECT symbol, sum(CASE WHEN side = 'buy' THEN qty ELSE -qty END) AS qty,
                   sum(CASE WHEN side = 'buy' THEN -qty * price ELSE qty * price END) AS cash_flow
@@ -52,6 +55,7 @@ export function createDeploymentActivities({ db, paperPrices }: DeploymentDeps) 
         ),
         activeHalts(db, args.accountId, args.deploymentId),
         entryPrices(db, args.deploymentId),
+        openApprovalSymbols(db, args.deploymentId),
       ]);
       const positions: Record<string, number> = {};
       let totalPnl = 0;
@@ -71,7 +75,7 @@ export function createDeploymentActivities({ db, paperPrices }: DeploymentDeps) 
         accountOpenPositions++;
         accountExposure += Math.abs(qty) * (args.prices[r.symbol] ?? Number(r.last_price));
       }
-      return { positions, pendingSymbols: pending.rows.map((r) => r.symbol), totalPnl, deploymentExposure, accountExposure, accountOpenPositions, kill, entryPrices: entries };
+      return { positions, pendingSymbols: pending.rows.map((r) => r.symbol), totalPnl, deploymentExposure, accountExposure, accountOpenPositions, kill, entryPrices: entries, pendingApprovals: approvals };
     },
 
     /** One audit row per symbol and cycle; a retried write changes nothing. */

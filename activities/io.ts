@@ -1,6 +1,8 @@
+import { createApprovalActivities } from './approvals';
 import { createDeploymentActivities } from './deployments';
 import { createJobActivities } from './jobs';
 import { createMarketDataActivities } from './market-data';
+import { createNotificationActivities } from './notifications';
 import { createOrderActivities } from './orders';
 import type { IoDeps } from './ports';
 
@@ -11,6 +13,8 @@ export function createIoActivities(deps: IoDeps) {
     ...createOrderActivities(deps),
     ...createMarketDataActivities(deps),
     ...createDeploymentActivities(deps),
+    ...createNotificationActivities(deps),
+    ...createApprovalActivities(deps),
   };
 }
 export type IoActivities = ReturnType<typeof createIoActivities>;

@@ -4,7 +4,8 @@ import type { BrokerOrder, BrokerPort, OrderStatus } from '../brokers/port';
 import { getFillCursor, insertFill, positionsFromFills, setFillCursor } from '../db/sql/fills';
 import { insertDiscrepancy, openDiscrepancies, type NewDiscrepancy } from '../db/sql/broker-discrepancies';
 import { getLedgerRow, insertLedgerIntent, knownClientOrderIds, listOpenLedgerRows, markLedgerSubmitting, updateLedgerFromBroker, type LedgerRow, type LedgerState } from '../db/sql/order-ledger';
-import type { ConnectionPool } from '../db/sql/queryable';
+import { enqueueNotification } from '../db/sql/notifications';
+import { inTransaction, type ConnectionPool } from '../db/sql/queryable';
 import { activeHalts, holdTradingGate } from '../db/sql/trading-halts';
 import { ErrorType } from '../workflows/errors';
 
@@ -17,8 +18,6 @@ export interface OrderDeps {
   gatePool?: ConnectionPool;
   brokers: Record<string, BrokerPort>;
   crashPoint?: (point: CrashPoint) => void;
-  /** called once per new reconciliation finding (an alert); a retry of the same finding does not call it again */
-  onDiscrepancy?: (found: NewDiscrepancy & { id: string }) => Promise<void>;
 }
 
 export interface SyncOrdersResult {
@@ -85,7 +84,7 @@ function resultOf(row: Pick<LedgerRow, 'client_order_id' | 'state' | 'broker_ord
  * an unknown outcome (timeout, 5xx, 429, duplicate id) is resolved by that lookup, never by a blind resubmit;
  * the kill switch is read from Postgres right before the broker is called.
  */
-export function createOrderActivities({ db, gatePool, brokers, crashPoint = () => undefined, onDiscrepancy }: OrderDeps) {
+export function createOrderActivities({ db, gatePool, brokers, crashPoint = () => undefined }: OrderDeps) {
   const brokerFor = (name: string): BrokerPort => {
     const b = brokers[name];
     if (!b) throw ApplicationFailure.nonRetryable(`unknown broker "${name}"`, ErrorType.InvalidInput);
@@ -102,11 +101,21 @@ export function createOrderActivities({ db, gatePool, brokers, crashPoint = () =
     });
   };
 
-  /** Records a finding once and alerts on it the first time (the insert is the dedupe). */
-  const found = async (d: NewDiscrepancy) => {
-    const row = await insertDiscrepancy(db, d);
-    if (row && onDiscrepancy) await onDiscrepancy({ ...d, id: row.id });
-  };
+  /** Records a finding once and, in the same transaction, the alert for it (the outbox sends it). */
+  const found = (d: NewDiscrepancy) =>
+    inTransaction(db, async (tx) => {
+      const row = await insertDiscrepancy(tx, d);
+      if (!row) return;
+      const what = d.kind === 'unknown_order' ? 'an open order' : 'a fill';
+      await enqueueNotification(tx, {
+        kind: `reconciliation.${d.kind}`,
+        severity: 'critical',
+        subject: `Broker ${d.broker} account ${d.accountId} has ${what} the ledger does not know (${d.symbol})`,
+        body: `Reconciliation found ${what} ${d.brokerRef} (client id ${d.clientOrderId || 'none'}) at the broker. Every deployment on the account places no new orders until an admin resolves finding ${row.id} (POST /v1/reconciliation/findings/${row.id}/resolve).`,
+        payload: { findingId: row.id, broker: d.broker, accountId: d.accountId, kind: d.kind, brokerRef: d.brokerRef, symbol: d.symbol, foundBy: d.foundBy },
+        dedupeKey: `discrepancy:${row.id}`,
+      });
+    });
 
   return {
     async placeOrder(input: PlaceOrderInput): Promise<PlaceOrderResult> {

@@ -85,3 +85,11 @@ export function uuidV5(name: string, namespace: string): string {
 export function clientOrderId(workflowId: string, cycle: number, leg: number, intentVersion: number): string {
   return uuidV5(`${workflowId}:${cycle}:${leg}:${intentVersion}`, CLIENT_ORDER_ID_NAMESPACE);
 }
+
+/** The project's UUIDv5 namespace for trade approval requests (a fixed random UUID). */
+export const APPROVAL_ID_NAMESPACE = '6f1c2a9e-8d43-4b7f-a5e0-3c9d7b21e864';
+
+/** The id of the approval request a deployment cycle opens for one leg: the same on every replay and retry. */
+export function approvalRequestId(workflowId: string, cycle: number, leg: number): string {
+  return uuidV5(`${workflowId}:${cycle}:${leg}`, APPROVAL_ID_NAMESPACE);
+}

@@ -13,6 +13,7 @@ import type { AppLogger } from '../../workers/logger';
 import { installAuth } from './auth';
 import { installErrorHandling } from './errors';
 import { InflightCalls } from './inflight';
+import { approvalRoutes } from './routes/approvals';
 import { backtestRoutes } from './routes/backtests';
 import { barRoutes } from './routes/bars';
 import { deploymentRoutes } from './routes/deployments';
@@ -87,6 +88,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
         { name: 'trading', description: 'orders, fills and positions' },
         { name: 'kill-switch', description: 'halt trading globally, per account or per deployment' },
         { name: 'reconciliation', description: 'broker orders and fills the ledger does not know' },
+        { name: 'approvals', description: 'trades put to human approvers' },
       ],
     },
     transform: jsonSchemaTransform,
@@ -104,5 +106,6 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(tradingRoutes(deps));
   await app.register(killSwitchRoutes(deps));
   await app.register(reconciliationRoutes(deps));
+  await app.register(approvalRoutes(deps, inflight));
   return app;
 }

@@ -50,6 +50,7 @@ export class HttpError extends Error {
 export const badRequest = (message: string, issues?: Issue[]) => new HttpError(400, 'invalid_request', message, issues);
 export const notFound = (message: string) => new HttpError(404, 'not_found', message);
 export const conflict = (message: string) => new HttpError(409, 'conflict', message);
+export const forbidden = (message: string) => new HttpError(403, 'forbidden', message);
 /** A dependency is down; the client may retry later. */
 export const unavailable = (message: string) => new HttpError(503, 'unavailable', message, undefined, { 'retry-after': '5' });
 

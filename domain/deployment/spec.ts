@@ -16,31 +16,56 @@ export const SYMBOL_PATTERN = /^[A-Z0-9._-]{1,32}$/;
 const positive = (what: string) =>
   z.number({ error: `${what} must be a number` }).positive({ error: `${what} must be > 0` }).max(1e15, { error: `${what} is too large` });
 
+const approvalsNeeded = z
+  .int({ error: 'approvals must be a whole number' })
+  .min(1, { error: 'approvals must be at least 1' })
+  .max(5, { error: 'approvals must be at most 5' });
+
+/** Settings every approval mode shares: how long a request waits, and how far the price may move before the order. */
+const approvalTiming = {
+  /** a request nobody decided within this time expires and never trades */
+  expiresAfterMs: z
+    .int({ error: 'expiresAfterMs must be a whole number of ms' })
+    .min(10_000, { error: 'expiresAfterMs must be at least 10000 (10 s)' })
+    .max(86_400_000, { error: 'expiresAfterMs must be at most 86400000 (1 day)' })
+    .default(300_000),
+  /** after approval, the order goes out only if the price moved at most this fraction since the request */
+  maxPriceDriftPct: z
+    .number({ error: 'maxPriceDriftPct must be a number' })
+    .gt(0, { error: 'maxPriceDriftPct must be > 0 (a fraction: 0.01 = 1 %)' })
+    .max(1, { error: 'maxPriceDriftPct must be at most 1' })
+    .default(0.01),
+};
+
 /**
- * When an order needs a human approval (the approval workflow implements it; this is only the shape):
- * none; always; when the order's notional is above `threshold`; or by tiers, each asking `approvals` distinct
- * approvers for orders whose notional is above `notionalAbove` (the highest matching tier applies).
+ * When an order needs a human approval: none; always; when the order's notional is above `threshold`; or by
+ * tiers (auto-pilot): orders below the first tier go out automatically, each tier asks `approvals` distinct
+ * approvers (2 = four eyes) for orders whose notional is above `notionalAbove` (the highest matching tier
+ * applies), and `autoPilot` tightens it after a loss streak or a drawdown (see domain/approvals).
  */
 export const ApprovalPolicySchema = z.discriminatedUnion(
   'mode',
   [
     z.strictObject({ mode: z.literal('none') }),
-    z.strictObject({ mode: z.literal('always') }),
-    z.strictObject({ mode: z.literal('notional-above'), threshold: positive('threshold') }),
+    z.strictObject({ mode: z.literal('always'), approvals: approvalsNeeded.default(1), ...approvalTiming }),
+    z.strictObject({ mode: z.literal('notional-above'), threshold: positive('threshold'), approvals: approvalsNeeded.default(1), ...approvalTiming }),
     z.strictObject({
       mode: z.literal('tiers'),
       tiers: z
-        .array(
-          z.strictObject({
-            notionalAbove: z.number({ error: 'notionalAbove must be a number' }).min(0, { error: 'notionalAbove must be >= 0' }),
-            approvals: z.int({ error: 'approvals must be a whole number' }).min(1, { error: 'approvals must be at least 1' }).max(5, { error: 'approvals must be at most 5' }),
-          }),
-        )
+        .array(z.strictObject({ notionalAbove: z.number({ error: 'notionalAbove must be a number' }).min(0, { error: 'notionalAbove must be >= 0' }), approvals: approvalsNeeded }))
         .min(1, { error: 'tiers needs at least one tier' })
         .max(10, { error: 'at most 10 tiers' })
         .refine((tiers) => tiers.every((t, i) => i === 0 || t.notionalAbove > tiers[i - 1].notionalAbove), {
           error: 'tiers must be in increasing notionalAbove order',
         }),
+      /** tighten after this many losing trades in a row, or this drawdown from the equity peak: nothing is automatic any more and every tier asks one approver more */
+      autoPilot: z
+        .strictObject({
+          lossStreak: z.int({ error: 'lossStreak must be a whole number' }).min(1, { error: 'lossStreak must be at least 1' }).max(1000).optional(),
+          drawdownPct: z.number({ error: 'drawdownPct must be a number' }).gt(0, { error: 'drawdownPct must be > 0 (a fraction)' }).max(1).optional(),
+        })
+        .optional(),
+      ...approvalTiming,
     }),
   ],
   { error: 'approvalPolicy.mode must be one of: none, always, notional-above, tiers' },

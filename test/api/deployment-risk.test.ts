@@ -1,17 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
-import { NativeConnection, Worker } from '@temporalio/worker';
 import type { Pool } from 'pg';
-import { createIoActivities } from '../../activities/io';
 import { paperBrokerPort } from '../../brokers';
-import { PaperBrokerAdmin } from '../../brokers/paper/admin-client';
-import { startPaperBroker, type PaperBrokerProcess } from '../../brokers/paper/start';
-import { allocateBars } from '../../domain/bars';
-import { deploymentStateQuery, resetBreakerSignal, type DeploymentState } from '../../workflows/deployment/messages';
-import { TASK_QUEUES } from '../../workflows/task-queues';
-import { storeBars, testPool, uniqueSymbol } from '../helpers/db';
-import { testStack } from '../helpers/stack';
-import { AUTH, startApi, type ApiHarness } from './harness';
+import { resetBreakerSignal } from '../../workflows/deployment/messages';
+import { uniqueSymbol } from '../helpers/db';
+import { AUTH, type ApiHarness } from './harness';
+import { auditRows, eventually, ledgerRows, startRuntimeHarness, type RuntimeHarness } from './runtime-harness';
 
 /**
  * The risk controls a cycle applies beyond the gate's limits, end to end through the API, a real IO worker,
@@ -19,97 +12,25 @@ import { AUTH, startApi, type ApiHarness } from './harness';
  * the drawdown breaker latched until an audited reset (a hand-sent reset changes nothing), and reconciliation
  * blocking an account on a broker order the ledger does not know, until an admin resolves it.
  */
+let rt: RuntimeHarness;
 let h: ApiHarness;
 let pool: Pool;
-let paper: PaperBrokerProcess;
-let nativeConnection: NativeConnection;
-let worker: Worker;
-let workerRun: Promise<void>;
-const account = `risk-${randomUUID().slice(0, 8)}`;
-const started: string[] = [];
-const MINUTE = 60_000;
-const SPEED = 60;
-// Data time of the first bar of each path: a past Monday (the 24x7 calendar trades every minute anyway).
-const FROM = Date.UTC(2024, 0, 8, 0, 0);
 
 beforeAll(async () => {
-  const stack = testStack();
-  h = await startApi();
-  pool = testPool();
-  paper = await startPaperBroker({ databaseUrl: stack.DATABASE_URL, account, initialCash: 1e6 });
-  nativeConnection = await NativeConnection.connect({ address: stack.TEMPORAL_ADDRESS });
-  worker = await Worker.create({
-    connection: nativeConnection,
-    namespace: stack.TEMPORAL_NAMESPACE,
-    taskQueue: TASK_QUEUES.io,
-    workflowBundle: { codePath: path.join(stack.WORKFLOW_BUNDLE_DIR, 'io.js') },
-    activities: createIoActivities({ db: pool, redis: h.redis, brokers: { paper: paperBrokerPort(paper.url) }, providers: {}, paperPrices: new PaperBrokerAdmin(paper.url) }),
-  });
-  workerRun = worker.run();
+  rt = await startRuntimeHarness('risk');
+  ({ h, pool } = rt);
 }, 60_000);
 
 afterAll(async () => {
-  await Promise.allSettled(started.map((id) => h.deps.temporal.workflow.getHandle(id).terminate('risk test cleanup')));
-  if (worker) {
-    worker.shutdown();
-    await workerRun.catch(() => undefined);
-  }
-  await nativeConnection?.close();
-  await paper?.stop();
-  await pool?.end();
-  await h?.close();
+  await rt?.close();
 });
 
-/** Replay starts this long before FROM, so the runtime is cycling (on the falling lead-in) when the path begins. */
-const LEAD_MS = 12 * MINUTE;
-
-/** Stores 1-minute bars: 60 bars falling from 106 to 100 before FROM (warm-up and lead-in), then `path` (bar k opens at FROM + k min). */
-async function storePath(symbol: string, path: number[]): Promise<void> {
-  const warm = Array.from({ length: 60 }, (_, i) => 106 - (6 * i) / 59);
-  const closes = [...warm, ...path];
-  const bars = allocateBars(closes.length);
-  closes.forEach((close, i) => {
-    const open = i === 0 ? close : closes[i - 1]!;
-    bars.ts[i] = FROM + (i - warm.length) * MINUTE;
-    bars.open[i] = open;
-    bars.close[i] = close;
-    bars.high[i] = Math.max(open, close);
-    bars.low[i] = Math.min(open, close);
-    bars.volume[i] = 1000;
-    bars.length = i + 1;
-  });
-  await storeBars(pool, symbol, '1m', bars);
-}
-
-async function createDeployment(symbol: string, over: Record<string, unknown>): Promise<{ id: string; workflowId: string }> {
-  const res = await h.app.inject({
-    method: 'POST',
-    url: '/v1/deployments',
-    headers: AUTH.trader,
-    payload: {
-      strategy: 'sma-cross', params: { fast: 2, slow: 4 }, symbols: [symbol], timeframe: '1m', accountId: account, broker: 'paper', calendar: '24x7', settleDelayMs: 0, staleAfterBars: 5, // a loaded machine may lag the 60x feed by a few bars
-      replay: { from: new Date(FROM - LEAD_MS).toISOString(), speed: SPEED },
-      ...over,
-    },
-  });
-  if (res.statusCode !== 202) throw new Error(`create: ${res.statusCode} ${res.body}`);
-  const body = res.json<{ id: string; workflowId: string }>();
-  started.push(body.workflowId);
-  return body;
-}
-
-async function eventually<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = await fn();
-  while (!ok(last)) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms; last value: ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 100));
-    last = await fn();
-  }
-  return last;
-}
-
-const state = (workflowId: string): Promise<DeploymentState> => h.deps.temporal.workflow.getHandle(workflowId).query(deploymentStateQuery);
+const storePath = (symbol: string, path: number[]) => rt.storePath(symbol, path);
+const createDeployment = (symbol: string, over: Record<string, unknown>) => rt.createDeployment(symbol, over);
+const state = (workflowId: string) => rt.state(workflowId);
+const stop = async (id: string) => ({ statusCode: await rt.stop(id) });
+const ledger = (deploymentId: string) => ledgerRows(pool, deploymentId);
+const audits = (subject: string) => auditRows(pool, subject);
 
 interface CycleRow {
   cycle_seq: number;
@@ -122,21 +43,6 @@ async function cycles(deploymentId: string): Promise<CycleRow[]> {
   const { rows } = await pool.query<CycleRow>('SELECT cycle_seq, action, reason, client_order_ids, risk FROM deployment_cycles WHERE deployment_id = $1 ORDER BY cycle_seq', [deploymentId]);
   return rows;
 }
-
-async function ledger(deploymentId: string) {
-  const { rows } = await pool.query<{ cycle_seq: number; side: string; state: string; created_at: Date }>(
-    'SELECT cycle_seq, side, state, created_at FROM order_ledger WHERE deployment_id = $1 ORDER BY cycle_seq',
-    [deploymentId],
-  );
-  return rows;
-}
-
-async function audits(subject: string) {
-  const { rows } = await pool.query<{ actor: string; action: string; detail: Record<string, unknown> }>('SELECT actor, action, detail FROM audit_log WHERE subject = $1 ORDER BY id', [subject]);
-  return rows;
-}
-
-const stop = (id: string) => h.app.inject({ method: 'POST', url: `/v1/deployments/${id}/stop`, headers: AUTH.trader, payload: {} });
 
 test('stop-loss: a bar closing 3 % below the entry closes the position, and the cooldown then blocks new entries', async () => {
   const symbol = uniqueSymbol('SL');
@@ -205,7 +111,7 @@ test('reconciliation: an open broker order the ledger does not know blocks the a
   await eventually('first cycles', () => cycles(d.id), (r) => r.length >= 2);
 
   // Someone places an order at the broker by hand (a resting limit order far from the market).
-  const broker = paperBrokerPort(paper.url);
+  const broker = paperBrokerPort(rt.paper.url);
   const manual = await broker.submitOrder({ clientOrderId: `manual-${randomUUID().slice(0, 8)}`, symbol, side: 'buy', qty: 1, type: 'limit', limitPrice: 1, timeInForce: 'gtc' });
   expect(manual.kind).toBe('accepted');
   const brokerOrderId = manual.kind === 'accepted' ? manual.order.id : '';
@@ -215,11 +121,18 @@ test('reconciliation: an open broker order the ledger does not know blocks the a
   await eventually('row blocked', async () => (await pool.query<{ status: string }>('SELECT status FROM deployments WHERE id = $1', [d.id])).rows[0]!.status, (s) => s === 'blocked');
   await eventually('a blocked cycle row', () => cycles(d.id), (r) => r.some((c) => c.reason?.startsWith('blocked by reconciliation') === true));
 
-  const list = await h.app.inject({ method: 'GET', url: `/v1/reconciliation/findings?open=true&accountId=${account}`, headers: AUTH.viewer });
+  const list = await h.app.inject({ method: 'GET', url: `/v1/reconciliation/findings?open=true&accountId=${rt.account}`, headers: AUTH.viewer });
   expect(list.statusCode).toBe(200);
   const findings = list.json<{ findings: Array<{ id: string; kind: string; brokerRef: string; foundBy: string }> }>().findings;
   expect(findings).toHaveLength(1);
   expect(findings[0]).toMatchObject({ kind: 'unknown_order', brokerRef: brokerOrderId, foundBy: d.id });
+
+  // The alert went to the notification outbox once, critical, naming the finding.
+  const alerts = await pool.query<{ kind: string; severity: string; n: number }>(
+    `SELECT kind, severity, count(*)::int AS n FROM notifications WHERE dedupe_key = $1 GROUP BY kind, severity`,
+    [`discrepancy:${findings[0]!.id}`],
+  );
+  expect(alerts.rows).toEqual([{ kind: 'reconciliation.unknown_order', severity: 'critical', n: 1 }]);
 
   const resolveUrl = `/v1/reconciliation/findings/${findings[0]!.id}/resolve`;
   expect((await h.app.inject({ method: 'POST', url: resolveUrl, headers: AUTH.trader, payload: { resolution: 'x' } })).statusCode).toBe(403);

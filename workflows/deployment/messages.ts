@@ -31,6 +31,10 @@ export interface DeploymentCarry {
   blockedBy?: string[];
   /** the deployment's equity at the last cycle (a breaker reset re-bases the peak to it) */
   lastEquity?: number;
+  /** losing round trips in a row, and per symbol the position and the PnL when it opened (approval auto-pilot) */
+  lossStreak?: number;
+  positions?: Record<string, number>;
+  pnlAtOpen?: Record<string, number>;
 }
 
 export interface DeploymentWorkflowInput {
@@ -47,7 +51,10 @@ export interface CycleRecord {
   cycle: number;
   barClose: number;
   symbol: string;
-  action: 'order' | 'hold' | 'skip' | 'rejected';
+  /** approval: the order was put to humans (a tradeApprovalWorkflow child places it if approved) */
+  action: 'order' | 'hold' | 'skip' | 'rejected' | 'approval';
+  /** the approval request, for action 'approval' */
+  approvalId?: string;
   reason?: string;
   signal?: number;
   indicators?: Record<string, number>;

@@ -1,13 +1,17 @@
 import * as wf from '@temporalio/workflow';
+import type { ApprovalActivities } from '../../activities/approvals';
 import type { createDeploymentActivities } from '../../activities/deployments';
 import type { MarketDataActivities } from '../../activities/market-data';
 import type { createOrderActivities } from '../../activities/orders';
 import { allocateBars } from '../../domain/bars';
 import { localDate, nextBarClose, timeframeMs } from '../../domain/calendar';
 import { decideCycle } from '../../domain/deployment/cycle';
-import { evaluateRisk, resetBreaker, type OrderIntent } from '../../domain/risk/gate';
-import { clientOrderId } from '../../domain/ids';
+import { requiredApprovals } from '../../domain/approvals/policy';
+import { drawdown, evaluateRisk, isExposureReducing, resetBreaker, type OrderIntent, type RiskVerdict } from '../../domain/risk/gate';
+import { approvalRequestId, clientOrderId } from '../../domain/ids';
+import { tradeApprovalWorkflow } from '../approval/workflow';
 import { brokerCall, dbWrite, marketDataRead } from '../activity-options';
+import { TASK_QUEUES } from '../task-queues';
 import { workflowNow } from '../time';
 import { deploymentControlSignal, deploymentStateQuery, resetBreakerSignal, updateDeploymentParamsSignal } from './messages';
 import type { CycleRecord, DeploymentCarry, DeploymentWorkflowInput } from './messages';
@@ -17,6 +21,7 @@ type DeploymentActivities = ReturnType<typeof createDeploymentActivities>;
 
 const { placeOrder, syncOrders } = wf.proxyActivities<OrderActivities>(brokerCall);
 const { loadRecentBars } = wf.proxyActivities<MarketDataActivities>(marketDataRead);
+const { requestApproval } = wf.proxyActivities<ApprovalActivities>(dbWrite);
 const { loadRiskSnapshot, recordCycle, setPaperPrices, setDeploymentStatus, verifyRecordedControl, recordRuntimeAudit } = wf.proxyActivities<DeploymentActivities>(dbWrite);
 
 /** Bars fetched per cycle: enough for every strategy's warm-up at its default and common parameters. */
@@ -137,6 +142,59 @@ export async function deploymentWorkflow(input: DeploymentWorkflowInput): Promis
     }
   };
 
+  /**
+   * Puts an order the risk gate allowed to humans, when the policy asks for it: records the request (which
+   * notifies approvers) and starts its tradeApprovalWorkflow, which outlives this run (continue-as-new) and
+   * places the order itself if approved. Returns undefined when no approval is needed.
+   */
+  const askApproval = async (cycle: number, leg: number, intent: OrderIntent, verdict: RiskVerdict, positionQty: number, equity: number, record: CycleRecord) => {
+    if (spec.approvalPolicy.mode === 'none') return undefined;
+    const need = requiredApprovals(spec.approvalPolicy, {
+      notional: verdict.qty * intent.price,
+      exposureReducing: isExposureReducing(positionQty, { side: intent.side, qty: verdict.qty }),
+      lossStreak: carry.lossStreak ?? 0,
+      drawdownPct: drawdown({ equity, equityPeak: carry.equityPeak }),
+    });
+    if (need.approvals === 0) return undefined;
+    const policy = spec.approvalPolicy;
+    const approvalId = approvalRequestId(workflowId, cycle, leg);
+    const expiresAtMs = workflowNow() + policy.expiresAfterMs;
+    const reason = { signal: record.signal ?? null, indicators: record.indicators ?? {}, risk: verdict, rule: need.rule, strategy: spec.strategy, paramsVersion: carry.paramsVersion };
+    const request = await requestApproval({
+      id: approvalId, deploymentId, workflowId: `approval-${approvalId}`, deploymentWorkflowId: workflowId, cycle, leg, accountId: spec.accountId,
+      symbol: intent.symbol, side: intent.side, qty: verdict.qty, price: intent.price, reason, requiredApprovals: need.approvals, expiresAtMs,
+    });
+    if (!request.created) return { approvalId: null, rule: need.rule };
+    await wf.startChild(tradeApprovalWorkflow, {
+      workflowId: `approval-${approvalId}`,
+      taskQueue: TASK_QUEUES.io,
+      parentClosePolicy: wf.ParentClosePolicy.ABANDON,
+      args: [{
+        approvalId, deploymentId, deploymentWorkflowId: workflowId, cycle, leg, broker: spec.broker, accountId: spec.accountId, timeframe: spec.timeframe,
+        intent: { ...intent, qty: verdict.qty }, reason, riskLimits: spec.riskLimits, breaker: carry.breaker, equityPeak: carry.equityPeak, dayStartPnl: carry.dayStartPnl,
+        requiredApprovals: need.approvals, expiresAtMs, maxPriceDriftPct: policy.maxPriceDriftPct, ...(clock ? { clock } : {}),
+      }],
+    });
+    return { approvalId, rule: need.rule };
+  };
+
+  /** Counts losing round trips in a row (the approval auto-pilot tightens on a streak). */
+  const trackTrades = (positions: Record<string, number>, totalPnl: number) => {
+    const before = carry.positions ?? {};
+    const pnlAtOpen = { ...carry.pnlAtOpen };
+    for (const symbol of spec.symbols) {
+      const was = before[symbol] ?? 0;
+      const now = positions[symbol] ?? 0;
+      if (Math.abs(was) < 1e-9 && Math.abs(now) >= 1e-9) pnlAtOpen[symbol] = totalPnl;
+      if (Math.abs(was) >= 1e-9 && Math.abs(now) < 1e-9) {
+        carry.lossStreak = totalPnl < (pnlAtOpen[symbol] ?? totalPnl) ? (carry.lossStreak ?? 0) + 1 : 0;
+        delete pnlAtOpen[symbol];
+      }
+    }
+    carry.positions = { ...positions };
+    carry.pnlAtOpen = pnlAtOpen;
+  };
+
   /** Enters or leaves the reconciliation block (unknown broker orders or fills on the account). */
   const updateBlock = async (blockedBy: string[]) => {
     const was = (carry.blockedBy ?? []).length > 0;
@@ -177,6 +235,7 @@ export async function deploymentWorkflow(input: DeploymentWorkflowInput): Promis
     const equity = spec.riskLimits.maxExposure + snap.totalPnl; // the deployment's capital is its exposure limit
     carry.equityPeak = Math.max(carry.equityPeak, equity);
     carry.lastEquity = equity;
+    if (spec.approvalPolicy.mode !== 'none') trackTrades(snap.positions, snap.totalPnl);
     const blocked = (carry.blockedBy ?? []).length > 0;
 
     let leg = 0;
@@ -220,7 +279,17 @@ export async function deploymentWorkflow(input: DeploymentWorkflowInput): Promis
           carry.breaker = verdict.breaker;
           if (verdict.forceClose) flattenRequested = true;
           Object.assign(record, { signal: decision.signal, indicators: decision.indicators, risk: verdict });
-          if (verdict.qty > 0) {
+          const reducing = isExposureReducing(positionQty, { side: decision.intent.side, qty: verdict.qty });
+          // Never a second request in flight for one symbol (an exit still goes out: it needs no approval).
+          const awaiting = verdict.qty > 0 && !reducing && snap.pendingApprovals?.includes(symbol) === true;
+          const approval = verdict.qty > 0 && !awaiting ? await askApproval(cycle, leg, decision.intent, verdict, positionQty, equity, record) : undefined;
+          if (awaiting) {
+            record.reason = `approval-pending: a request for ${symbol} awaits a decision`;
+          } else if (approval) {
+            leg++;
+            if (approval.approvalId) Object.assign(record, { action: 'approval', approvalId: approval.approvalId, reason: `awaiting approval (${approval.rule})` });
+            else record.reason = `approval-pending: a request for ${symbol} is already open`;
+          } else if (verdict.qty > 0) {
             const placed = await order(cycle, leg++, { ...decision.intent, qty: verdict.qty });
             record.clientOrderIds = [placed.clientOrderId];
             record.action = placed.state === 'REJECTED' ? 'rejected' : 'order';

@@ -1,0 +1,197 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import {
+  APPROVAL_STATUSES,
+  getApproval,
+  insertDecision,
+  listApprovals,
+  listDecisions,
+  lockApproval,
+  transitionApproval,
+  type ApprovalRow,
+  type ApprovalStatus,
+  type DecisionRow,
+} from '../../../db/sql/approvals';
+import { inTransaction } from '../../../db/sql/queryable';
+import { insertAudit } from '../../../db/sql/trading-halts';
+import { approveSignal, rejectSignal } from '../../../workflows/approval/messages';
+import type { ApiDeps } from '../app';
+import { principalOf, ROLES_ANY, ROLES_APPROVER } from '../auth';
+import { conflict, errorResponses, forbidden, notFound } from '../errors';
+import type { InflightCalls } from '../inflight';
+import { IdParamsSchema, iso, PageQuerySchema, UuidSchema } from '../schemas';
+import { withTimeout } from '../timeout';
+
+const SIGNAL_TIMEOUT_MS = 5_000;
+
+const DecisionSchema = z.object({ approver: z.string(), decision: z.enum(['approve', 'reject']), reason: z.string().nullable(), at: z.string() });
+
+export const ApprovalSchema = z.object({
+  id: z.uuid(),
+  deploymentId: z.uuid(),
+  workflowId: z.string(),
+  status: z.enum(APPROVAL_STATUSES),
+  trade: z.object({ symbol: z.string(), side: z.enum(['buy', 'sell']), qty: z.number(), price: z.number().describe('the price when the cycle asked'), notional: z.number() }),
+  reason: z.record(z.string(), z.unknown()).describe('why the cycle wants it: signal, indicators, risk verdict, the policy rule'),
+  requiredApprovals: z.number().int(),
+  approvals: z.number().int().describe('distinct approvers who approved so far'),
+  requestedBy: z.string(),
+  createdAt: z.string(),
+  expiresAt: z.string(),
+  timeLeftMs: z.number().int().describe('0 once expired or decided'),
+  decidedAt: z.string().nullable(),
+  clientOrderId: z.string().nullable(),
+  outcome: z.string().nullable(),
+  decisions: z.array(DecisionSchema),
+  links: z.object({ self: z.string(), temporalUi: z.string() }),
+});
+
+const ListQuerySchema = PageQuerySchema.extend({
+  status: z.enum(APPROVAL_STATUSES, { error: `status must be one of: ${APPROVAL_STATUSES.join(', ')}` }).optional(),
+  deploymentId: UuidSchema.optional(),
+});
+
+const DecisionBodySchema = z
+  .strictObject({ reason: z.string({ error: 'reason must be a string' }).trim().min(1, { error: 'reason must not be empty' }).max(500, { error: 'reason is at most 500 characters' }).optional() })
+  .nullish();
+
+const DecidedSchema = z.object({
+  id: z.uuid(),
+  decision: z.enum(['approve', 'reject']),
+  status: z.enum(APPROVAL_STATUSES).describe('the request after this decision: pending while more approvers are needed'),
+  approvals: z.number().int(),
+  requiredApprovals: z.number().int(),
+  signalled: z.boolean().describe('false: the workflow was not reachable now; it reads the recorded decision within 30 s, or at expiry'),
+});
+
+/**
+ * Trade approvals: list and show requests, approve or reject them. The decision is recorded (with the approver's
+ * identity, under the request's row lock) before the workflow is signalled; the workflow only follows recorded
+ * decisions. Wrong role or self-approval: 403; a late or repeated decision: 409.
+ */
+export function approvalRoutes(deps: ApiDeps, inflight: InflightCalls): FastifyPluginAsyncZod {
+  const { config, db, temporal } = deps;
+  const uiBase = config.TEMPORAL_UI_URL.replace(/\/+$/, '');
+  const view = (a: ApprovalRow, decisions: DecisionRow[]) => ({
+    id: a.id,
+    deploymentId: a.deployment_id,
+    workflowId: a.workflow_id,
+    status: a.status,
+    trade: { symbol: a.symbol, side: a.side, qty: a.qty, price: a.price, notional: a.notional },
+    reason: a.reason,
+    requiredApprovals: a.required_approvals,
+    approvals: decisions.filter((d) => d.decision === 'approve').length,
+    requestedBy: a.requested_by,
+    createdAt: iso(a.created_at)!,
+    expiresAt: iso(a.expires_at)!,
+    timeLeftMs: a.status === 'pending' ? Math.max(0, a.expires_at.getTime() - Date.now()) : 0,
+    decidedAt: iso(a.decided_at),
+    clientOrderId: a.client_order_id,
+    outcome: a.outcome,
+    decisions: decisions.map((d) => ({ approver: d.approver, decision: d.decision, reason: d.reason, at: iso(d.decided_at)! })),
+    links: { self: `/v1/approvals/${a.id}`, temporalUi: `${uiBase}/namespaces/${encodeURIComponent(config.TEMPORAL_NAMESPACE)}/workflows/${encodeURIComponent(a.workflow_id)}` },
+  });
+  const withDecisions = async (rows: ApprovalRow[]) => {
+    const decisions = await listDecisions(db, rows.map((r) => r.id));
+    return rows.map((r) => view(r, decisions.filter((d) => d.approval_id === r.id)));
+  };
+
+  return async (app) => {
+    app.get(
+      '/v1/approvals',
+      {
+        config: { roles: ROLES_ANY },
+        schema: {
+          summary: 'Trade approval requests, newest first (filter by status and deployment)',
+          tags: ['approvals'],
+          security: [{ bearer: [] }],
+          querystring: ListQuerySchema,
+          response: { 200: z.object({ approvals: z.array(ApprovalSchema), limit: z.number(), offset: z.number() }), ...errorResponses(400, 401, 403, 503) },
+        },
+      },
+      async (request) => {
+        const { limit, offset, status, deploymentId } = request.query;
+        return { approvals: await withDecisions(await listApprovals(db, { status, deploymentId }, limit, offset)), limit, offset };
+      },
+    );
+
+    app.get(
+      '/v1/approvals/:id',
+      {
+        config: { roles: ROLES_ANY },
+        schema: {
+          summary: 'One approval request with its decisions',
+          tags: ['approvals'],
+          security: [{ bearer: [] }],
+          params: IdParamsSchema,
+          response: { 200: ApprovalSchema, ...errorResponses(400, 401, 403, 404, 503) },
+        },
+      },
+      async (request) => {
+        const row = await getApproval(db, request.params.id);
+        if (!row) throw notFound(`no approval ${request.params.id}`);
+        return (await withDecisions([row]))[0]!;
+      },
+    );
+
+    for (const decision of ['approve', 'reject'] as const) {
+      app.post(
+        `/v1/approvals/:id/${decision}`,
+        {
+          config: { roles: ROLES_APPROVER },
+          schema: {
+            summary: `${decision === 'approve' ? 'Approve' : 'Reject'} a pending trade (approver or admin; never your own deployment's request)`,
+            description:
+              decision === 'approve'
+                ? 'Counts one approver; the request is approved when its required number of distinct approvers agreed. Then the workflow re-checks the kill switch, the risk gate and the price drift and places the order once.'
+                : 'One rejection ends the request: it never trades.',
+            tags: ['approvals'],
+            security: [{ bearer: [] }],
+            params: IdParamsSchema,
+            body: DecisionBodySchema,
+            response: { 202: DecidedSchema, ...errorResponses(400, 401, 403, 404, 409, 503) },
+          },
+        },
+        async (request, reply) => {
+          const principal = principalOf(request);
+          const reason = request.body?.reason;
+          const outcome = await inTransaction(db, async (tx) => {
+            const row = await lockApproval(tx, request.params.id);
+            if (!row) throw notFound(`no approval ${request.params.id}`);
+            if (row.requested_by === principal.name) throw forbidden(`${principal.name} requested this trade (deployment creator) and may not decide on it`);
+            if (row.status !== 'pending') throw conflict(`approval ${row.id} is already ${row.status}`);
+            if (row.expires_at.getTime() <= Date.now()) throw conflict(`approval ${row.id} expired at ${row.expires_at.toISOString()}`);
+            if (!(await insertDecision(tx, { approvalId: row.id, approver: principal.name, decision, reason }))) {
+              throw conflict(`${principal.name} already decided on approval ${row.id}`);
+            }
+            const approvals = (await listDecisions(tx, [row.id])).filter((d) => d.decision === 'approve').length;
+            let status: ApprovalStatus = row.status;
+            if (decision === 'reject') {
+              status = (await transitionApproval(tx, row.id, ['pending'], 'rejected', { decided: true, outcome: `rejected by ${principal.name}${reason ? `: ${reason}` : ''}` }))!.status;
+            } else if (approvals >= row.required_approvals) {
+              status = (await transitionApproval(tx, row.id, ['pending'], 'approved', { decided: true }))!.status;
+            }
+            await insertAudit(tx, principal.name, `approval.${decision}`, row.id, { reason: reason ?? null, approvals, requiredApprovals: row.required_approvals, status });
+            return { row, status, approvals };
+          });
+          // Signalled after the commit: the workflow verifies the decision against what was just recorded.
+          let signalled = true;
+          try {
+            const handle = temporal.workflow.getHandle(outcome.row.workflow_id);
+            const arg = { approvalId: outcome.row.id, approver: principal.name, ...(reason ? { reason } : {}) };
+            await withTimeout(
+              inflight.track(temporal.withDeadline(Date.now() + SIGNAL_TIMEOUT_MS, () => handle.signal(decision === 'approve' ? approveSignal : rejectSignal, arg))),
+              SIGNAL_TIMEOUT_MS + 500,
+              'signal timed out',
+            );
+          } catch (err) {
+            signalled = false;
+            request.log.warn({ approvalId: outcome.row.id, err: { message: (err as Error).message } }, 'decision recorded, signal not delivered; the workflow reads it from the row');
+          }
+          request.log.info({ approvalId: outcome.row.id, decision, by: principal.name, status: outcome.status }, 'approval decision recorded');
+          return reply.code(202).send({ id: outcome.row.id, decision, status: outcome.status, approvals: outcome.approvals, requiredApprovals: outcome.row.required_approvals, signalled });
+        },
+      );
+    }
+  };
+}
