@@ -3,6 +3,7 @@ import type { Pool } from 'pg';
 import type { BrokerPort } from '../brokers/port';
 import type { ConnectionPool } from '../db/sql/queryable';
 import type { MarketDataProvider } from '../marketdata/port';
+import type { NotifySettings } from '../notify/settings';
 import type { PricesSetter } from './deployments';
 import type { CrashPoint } from './orders';
 
@@ -27,6 +28,8 @@ export interface IoDeps {
   providers: Record<string, MarketDataProvider>;
   /** the built-in paper broker's price feed */
   paperPrices?: PricesSetter;
+  /** notification channels and retry rules (default: from the NOTIFY_* environment) */
+  notify?: NotifySettings;
   /** fault tests only: kill the worker at a named point of the order protocol */
   crashPoint?: (point: CrashPoint) => void;
 }

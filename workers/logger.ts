@@ -10,6 +10,8 @@ export const REDACT_PATHS = [
   'authorization', '*.authorization', 'headers.authorization', 'req.headers.authorization', 'req.headers["x-api-key"]',
   'config.API_KEYS', 'config.DATABASE_URL', 'config.REDIS_URL', 'API_KEYS', 'DATABASE_URL', 'REDIS_URL',
   'config.ALPACA_KEY_ID', 'config.ALPACA_SECRET_KEY', 'ALPACA_KEY_ID', 'ALPACA_SECRET_KEY', 'secretKey', '*.secretKey', 'keyId', '*.keyId',
+  'NOTIFY_WEBHOOK_URL', 'NOTIFY_SLACK_WEBHOOK_URL', 'NOTIFY_TELEGRAM_URL', 'NOTIFY_WEBHOOK_SECRET',
+  'config.NOTIFY_WEBHOOK_URL', 'config.NOTIFY_SLACK_WEBHOOK_URL', 'config.NOTIFY_TELEGRAM_URL', 'config.NOTIFY_WEBHOOK_SECRET',
   'err.config', 'error.config',
 ];
 

@@ -13,6 +13,8 @@ import { AlpacaMarketData } from '../marketdata/alpaca';
 import type { MarketDataProvider } from '../marketdata/port';
 import type { WorkflowSignaller } from '../activities/ports';
 import { connectTemporal, ensureSearchAttributes } from '../clients/temporal';
+import { ensureNotificationDispatcher } from '../notify/dispatcher';
+import { notifySettingsFromConfig } from '../notify/settings';
 import { TASK_QUEUES } from '../workflows/task-queues';
 import { ConfigError, loadConfig, type Config } from './config';
 import { createPgPool, createRedis, redisReady } from './deps';
@@ -44,6 +46,8 @@ export async function runWorker(kind: WorkerKind): Promise<void> {
   const io = kind === 'io' ? ioDeps(config, logger, db, redis) : undefined;
   try {
     await ensureSearchAttributes(clientConnection, config.TEMPORAL_NAMESPACE);
+    // The outbox's dispatcher is one workflow for the whole platform; every IO worker makes sure it runs.
+    if (kind === 'io') await ensureNotificationDispatcher(client, { pollIntervalMs: config.NOTIFY_POLL_MS });
     const signaller: WorkflowSignaller = {
       async signal(workflowId, runId, signalName, arg) {
         await client.workflow.getHandle(workflowId, runId).signal(signalName, arg);
@@ -105,7 +109,8 @@ export function ioDeps(config: Config, logger: AppLogger, db: ReturnType<typeof 
   // Order submissions hold a connection across the broker call (the kill-switch gate): give them their own pool,
   // so slow brokers cannot starve the rest of the IO activities of connections.
   const gatePool = createPgPool({ ...config, PG_POOL_MAX: config.ORDER_GATE_POOL_MAX }, logger, 'worker-io-orders');
-  return { db, redis, brokers, providers, gatePool, paperPrices: new PaperBrokerAdmin(config.PAPER_BROKER_URL), crashPoint: crashPointFromEnv() };
+  const notify = notifySettingsFromConfig(config, logger);
+  return { db, redis, brokers, providers, gatePool, notify, paperPrices: new PaperBrokerAdmin(config.PAPER_BROKER_URL), crashPoint: crashPointFromEnv() };
 }
 
 /**
