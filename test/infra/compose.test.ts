@@ -107,6 +107,8 @@ describe('docker-compose.yml', () => {
       temporal: { condition: 'service_healthy' },
     });
     expect(s.environment).toMatchObject({ TEMPORAL_ADDRESS: 'temporal:7233', REDIS_URL: 'redis://redis:6379' });
+    // notification channels pass through (empty when unset), so the IO worker can alert approvers and desks
+    for (const v of ['NOTIFY_WEBHOOK_URL', 'NOTIFY_SLACK_WEBHOOK_URL', 'NOTIFY_TELEGRAM_URL']) expect(String(s.environment![v])).toBe(`\${${v}:-}`);
     expect(String(s.environment!.DATABASE_URL)).toMatch(/^postgres:\/\/app:.*@postgres:5432\/app$/);
     expect(String(s.environment!.API_KEYS)).toMatch(/^\$\{API_KEYS:\?/);
   });
