@@ -63,7 +63,7 @@ describe('DeploymentSpec', () => {
   test('approval policies', () => {
     const base = { strategy: 'sma-cross', symbols: ['AAPL'], timeframe: '1d', accountId: 'a' };
     for (const p of [{ mode: 'none' }, { mode: 'always' }, { mode: 'notional-above', threshold: 5000 }, { mode: 'tiers', tiers: [{ notionalAbove: 0, approvals: 1 }, { notionalAbove: 50_000, approvals: 2 }] }]) {
-      expect(parseDeploymentSpec({ ...base, approvalPolicy: p }).approvalPolicy).toEqual(p);
+      expect(parseDeploymentSpec({ ...base, approvalPolicy: p }).approvalPolicy).toMatchObject(p);
     }
     expect(DeploymentSpecSchema.safeParse({ ...base, approvalPolicy: { mode: 'notional-above' } }).success).toBe(false);
     expect(DeploymentSpecSchema.safeParse({ ...base, approvalPolicy: { mode: 'sometimes' } }).success).toBe(false);
