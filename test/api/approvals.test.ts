@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
 import { approvalStateQuery, approveSignal } from '../../workflows/approval/messages';
+import { SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 import { uniqueSymbol } from '../helpers/db';
 import { AUTH, type ApiHarness } from './harness';
 import { auditRows, eventually, ledgerRows, startRuntimeHarness, type RuntimeHarness } from './runtime-harness';
@@ -108,6 +109,12 @@ test('always: the cycle asks, keeps cycling without stacking a second request, a
   expect(done.decisions).toEqual([expect.objectContaining({ approver: 'alice', decision: 'approve' })]);
   const handle = h.deps.temporal.workflow.getHandle(a.workflowId);
   expect(await handle.result()).toMatchObject({ status: 'executed', clientOrderId: done.clientOrderId });
+  // Findable in the Temporal UI by deployment, account and symbol; a child of the deployment's runtime.
+  const desc = await handle.describe();
+  expect(desc.typedSearchAttributes.get(SEARCH_ATTRIBUTES.jobType)).toBe('approval');
+  expect(desc.typedSearchAttributes.get(SEARCH_ATTRIBUTES.deploymentId)).toBe(d.id);
+  expect(desc.typedSearchAttributes.get(SEARCH_ATTRIBUTES.symbol)).toBe(symbol);
+  expect(desc.parentExecution?.workflowId).toBe(d.workflowId);
   expect((await auditRows(pool, a.id)).map((r) => r.action)).toEqual(['approval.requested', 'approval.approve', 'approval.executed']);
   expect(await rt.stop(d.id)).toBe(202);
 }, 120_000);

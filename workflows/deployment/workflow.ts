@@ -11,6 +11,7 @@ import { drawdown, evaluateRisk, isExposureReducing, resetBreaker, type OrderInt
 import { approvalRequestId, clientOrderId } from '../../domain/ids';
 import { tradeApprovalWorkflow } from '../approval/workflow';
 import { brokerCall, dbWrite, marketDataRead } from '../activity-options';
+import { SEARCH_ATTRIBUTES } from '../search-attributes';
 import { TASK_QUEUES } from '../task-queues';
 import { workflowNow } from '../time';
 import { deploymentControlSignal, deploymentStateQuery, resetBreakerSignal, updateDeploymentParamsSignal } from './messages';
@@ -169,6 +170,12 @@ export async function deploymentWorkflow(input: DeploymentWorkflowInput): Promis
       workflowId: `approval-${approvalId}`,
       taskQueue: TASK_QUEUES.io,
       parentClosePolicy: wf.ParentClosePolicy.ABANDON,
+      typedSearchAttributes: [
+        { key: SEARCH_ATTRIBUTES.jobType, value: 'approval' },
+        { key: SEARCH_ATTRIBUTES.deploymentId, value: deploymentId },
+        { key: SEARCH_ATTRIBUTES.accountId, value: spec.accountId },
+        { key: SEARCH_ATTRIBUTES.symbol, value: intent.symbol },
+      ],
       args: [{
         approvalId, deploymentId, deploymentWorkflowId: workflowId, cycle, leg, broker: spec.broker, accountId: spec.accountId, timeframe: spec.timeframe,
         intent: { ...intent, qty: verdict.qty }, reason, riskLimits: spec.riskLimits, breaker: carry.breaker, equityPeak: carry.equityPeak, dayStartPnl: carry.dayStartPnl,
