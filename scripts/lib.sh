@@ -14,6 +14,8 @@ TEMPORAL_CLI_VERSION="v1.5.1"        # v1.6.0+ cannot be `go install`ed (replace
 TEMPORAL_CLI_SERVER_VERSION="1.29.1" # the server version embedded in CLI v1.5.1
 TEST_SERVER_POM="$ROOT/tools/temporal-test-server/pom.xml"
 TEST_SERVER_WRAPPER="$ROOT/tools/temporal-test-server/run.sh"
+# Debian's chromium, for the browser test (test/web); playwright-core launches it with executablePath.
+export CHROMIUM_PATH="${CHROMIUM_PATH:-/usr/bin/chromium}"
 
 log() { printf '%s\n' "$*"; }
 warn() { printf 'WARNING: %s\n' "$*" >&2; }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the local stack and the tests need, idempotently; a second run takes seconds.
 #   - npm dependencies (npm ci only when package-lock.json changed)
-#   - Debian packages: postgresql, redis-server (and docker-compose, only to validate docker-compose.yml)
+#   - Debian packages: postgresql, redis-server (and docker-compose, only to validate docker-compose.yml;
+#     chromium, only for the browser test of the approvals page, driven by playwright-core)
 #   - Temporal CLI v1.5.1 (dev server + Web UI), built with `go install` into the cache
 #   - Java time-skipping test server (Maven jars) + an AppCDS archive so the JVM starts well within
 #     the ~5 s the TypeScript SDK waits for it
@@ -101,6 +102,14 @@ elif apt_install docker-compose && have docker-compose; then
 else
   warn "docker-compose could not be installed; only test/infra/compose.test.ts needs it (it will fail with a clear message). Fix: apt-get install -y docker-compose"
 fi
+# Debian's browser, never one downloaded by playwright's installer; tests read CHROMIUM_PATH (default /usr/bin/chromium).
+if [ -x "$CHROMIUM_PATH" ]; then
+  :
+elif [ "$CHROMIUM_PATH" = /usr/bin/chromium ] && apt_install chromium && [ -x "$CHROMIUM_PATH" ]; then
+  :
+else
+  warn "no chromium at $CHROMIUM_PATH; only test/web/approvals-page.test.ts needs it (it will fail with a clear message). Fix: apt-get install -y chromium (or set CHROMIUM_PATH to a Chromium binary)"
+fi
 log "    postgres: $PG_BIN ($("$PG_BIN/postgres" --version | awk '{print $3}'))"
 log "    redis:    $REDIS_BIN ($("$REDIS_BIN" --version | awk '{print $3}' | sed 's/v=//'))"
 log "    java:     $(command -v java) ($(java -version 2>&1 | head -1))"
@@ -179,6 +188,7 @@ cat <<EOF
     postgres binaries      $PG_BIN
     redis-server           $REDIS_BIN
     docker-compose         $(command -v docker-compose || echo 'MISSING (apt-get install -y docker-compose)')
+    chromium               $([ -x "$CHROMIUM_PATH" ] && echo "$CHROMIUM_PATH (CHROMIUM_PATH)" || echo 'MISSING (apt-get install -y chromium)')
     local stack            npx tsx scripts/stack-cli.ts up   (data in .local/dev)
     provisioned in $(elapsed_since "$START")s
 EOF

@@ -14,6 +14,7 @@ import { installAuth } from './auth';
 import { installErrorHandling } from './errors';
 import { InflightCalls } from './inflight';
 import { approvalRoutes } from './routes/approvals';
+import { approvalsPageRoutes } from './routes/approvals-page';
 import { backtestRoutes } from './routes/backtests';
 import { barRoutes } from './routes/bars';
 import { deploymentRoutes } from './routes/deployments';
@@ -107,5 +108,6 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(killSwitchRoutes(deps));
   await app.register(reconciliationRoutes(deps));
   await app.register(approvalRoutes(deps, inflight));
+  await app.register(approvalsPageRoutes());
   return app;
 }

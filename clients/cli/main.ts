@@ -1,4 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
+import { registerApprovalCommands } from './commands/approvals';
 import { registerBacktestCommands } from './commands/backtest';
 import { registerDataCommands } from './commands/data';
 import { registerDeploymentCommands } from './commands/deployments';
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   registerDataCommands(program, globals);
   registerBacktestCommands(program, globals);
   registerDeploymentCommands(program, globals);
+  registerApprovalCommands(program, globals);
   return program;
 }
 
