@@ -14,6 +14,7 @@
  *   refreshBars ensures).
  *   It reads Redis first and falls back to Postgres when Redis is down, short or stale; only when
  *   both fail does it throw ApplicationFailure 'MarketDataUnavailable' (retryable) so the cycle can skip.
+ *   While Redis stays down the fallback is logged once per REDIS_DOWN_WARNING_EVERY_MS, not once per read.
  *
  * Errors: provider unavailable (network, timeout, 429, 5xx) -> 'MarketDataUnavailable', retryable, with the
  * provider's retry-after as nextRetryDelay; provider refusal (4xx) -> 'MarketDataRequestRejected', non-retryable;
@@ -37,6 +38,8 @@ import { ErrorType } from '../workflows/errors';
 export const REFRESH_CHUNK_BARS = 10_000;
 /** Most bars loadRecentBars returns: keeps activity results (workflow history) small. */
 export const MAX_RECENT_BARS = 500;
+/** During a Redis outage every cycle of every deployment falls back to Postgres: one warning per this interval. */
+export const REDIS_DOWN_WARNING_EVERY_MS = 30_000;
 
 export interface MarketDataDeps {
   db: Pool;
@@ -117,6 +120,7 @@ export function createMarketDataActivities(deps: MarketDataDeps) {
   const now = deps.now ?? Date.now;
   const cache = new BarCache(deps.redis, deps.cache);
   const chunkBars = deps.chunkBars ?? REFRESH_CHUNK_BARS;
+  const redisDownWarning = warningThrottle(REDIS_DOWN_WARNING_EVERY_MS);
 
   async function storeBars(sym: string, tf: Timeframe, bars: Bar[]): Promise<BarImportCounts> {
     const client = await db.connect();
@@ -255,10 +259,14 @@ export function createMarketDataActivities(deps: MarketDataDeps) {
       try {
         fromRedis = await cache.getRecentBars(input.symbol, input.timeframe, input.limit, input.asOfMs);
         redisProblem = `${fromRedis.length} of ${input.limit} bars cached`;
+        redisDownWarning.clear();
       } catch (err) {
         if (!(err instanceof CacheUnavailableError)) throw err;
         redisProblem = err.message;
-        ctx.log.warn('market data: redis unavailable, reading postgres', { symbol: input.symbol, timeframe: input.timeframe, error: err.message });
+        const notLogged = redisDownWarning.take();
+        if (notLogged !== undefined) {
+          ctx.log.warn('market data: redis unavailable, reading postgres', { symbol: input.symbol, timeframe: input.timeframe, error: err.message, fallbacksNotLogged: notLogged });
+        }
       }
       if (fromRedis !== undefined && fromRedis.length >= input.limit) {
         const r = result(fromRedis, 'redis');
@@ -287,6 +295,30 @@ export function createMarketDataActivities(deps: MarketDataDeps) {
 }
 
 export type MarketDataActivities = ReturnType<typeof createMarketDataActivities>;
+
+/** Lets a repeated warning through at once, then at most every `everyMs` (counting what it held back), until clear(). */
+function warningThrottle(everyMs: number) {
+  let lastAt: number | undefined;
+  let held = 0;
+  return {
+    /** how many were held back since the last one when this one is to be logged, else undefined */
+    take(): number | undefined {
+      const now = Date.now();
+      if (lastAt !== undefined && now - lastAt < everyMs) {
+        held++;
+        return undefined;
+      }
+      const n = held;
+      lastAt = now;
+      held = 0;
+      return n;
+    },
+    clear(): void {
+      lastAt = undefined;
+      held = 0;
+    },
+  };
+}
 
 function parseInput<S extends z.ZodType>(schema: S, raw: unknown): z.output<S> {
   const parsed = schema.safeParse(raw);

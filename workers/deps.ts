@@ -12,8 +12,13 @@ export function createPgPool(config: Config, logger: AppLogger, applicationName:
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
   });
-  // An idle client losing its connection (Postgres restart) must not crash the process.
-  pool.on('error', (err) => logger.warn({ error: err.message }, 'postgres idle client error'));
+  // Postgres going away (restart, failover) emits 'error' on every client it drops: through the pool for idle
+  // clients, and on the client itself for checked-out ones (a transaction held across a broker call). An 'error'
+  // event nobody listens to throws and ends the process, so both get a listener; the client's logs it once.
+  pool.on('error', () => undefined);
+  pool.on('connect', (client) => {
+    client.on('error', (err) => logger.warn({ error: err.message, code: (err as { code?: string }).code }, 'postgres connection lost'));
+  });
   return pool;
 }
 

@@ -14,7 +14,11 @@ export interface WorkerHeartbeat {
   at: string;
 }
 
-/** Keeps `worker:heartbeat:<queue>:<identity>` alive in Redis (TTL 30 s) while the worker runs. */
+/**
+ * Keeps `worker:heartbeat:<queue>:<identity>` alive in Redis (TTL 30 s) while the worker runs. A failed write
+ * goes to `onError` and never throws; after an outage the key is written again as soon as the client reconnects
+ * (a restarted Redis may have lost it), not only at the next beat.
+ */
 export function startWorkerHeartbeat(redis: Redis, queue: string, identity: string, onError: (err: Error) => void) {
   const key = `${WORKER_HEARTBEAT_PREFIX}${queue}:${identity}`;
   const startedAt = new Date().toISOString();
@@ -22,13 +26,16 @@ export function startWorkerHeartbeat(redis: Redis, queue: string, identity: stri
     const value: WorkerHeartbeat = { queue, identity, pid: process.pid, host: os.hostname(), startedAt, at: new Date().toISOString() };
     await redis.set(key, JSON.stringify(value), 'EX', WORKER_HEARTBEAT_TTL_S).catch(onError);
   };
-  void beat();
-  const timer = setInterval(() => void beat(), REFRESH_MS);
+  const beatNow = () => void beat();
+  beatNow();
+  const timer = setInterval(beatNow, REFRESH_MS);
   timer.unref();
+  redis.on('ready', beatNow);
   return {
     key,
     async stop(): Promise<void> {
       clearInterval(timer);
+      redis.removeListener('ready', beatNow);
       await redis.del(key).catch(() => undefined);
     },
   };

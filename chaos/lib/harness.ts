@@ -3,6 +3,8 @@
  * N replay-clock deployments (1-minute bars of a past NYSE session at 60x: one bar close per wall second),
  * the scenario's chaos phase, then a calm drain (faults off, stop signals, final sync) and the verification
  * of the reliability note's pass figures (§6: duplicate orders, lost fills, stuck workflows).
+ * Scenarios that fault Postgres or Redis get servers of their own (`ownServers`) and may ask for the real API
+ * and a CPU worker (`api`), whose /health is polled throughout the chaos phase.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -13,7 +15,6 @@ import { Pool } from 'pg';
 import { createOrderActivities } from '../../activities/orders';
 import { paperBrokerPort } from '../../brokers';
 import { PaperBrokerAdmin, type FaultSettings } from '../../brokers/paper/admin-client';
-import { startPaperBroker, type PaperBrokerProcess } from '../../brokers/paper/start';
 import { importBarColumns } from '../../db/bar-import';
 import { allocateBars } from '../../domain/bars';
 import { currentOrNextSession, sessionBarCloses } from '../../domain/calendar';
@@ -22,7 +23,9 @@ import { buildBundles } from '../../scripts/build-bundles';
 import { deploymentControlSignal } from '../../workflows/deployment/messages';
 import { deploymentWorkflow } from '../../workflows/deployment/workflow';
 import { TASK_QUEUES } from '../../workflows/task-queues';
-import { chaosStack, CHAOS_DIR, ROOT, type ChaosStack } from './stack';
+import { ApiMonitor, ApiProcess } from './api';
+import { PaperBrokerSupervisor } from './paper';
+import { chaosStack, CHAOS_DIR, managedStack, ROOT, type ChaosStack } from './stack';
 import { WorkerSupervisor, type SupervisorStats } from './workers';
 
 export interface Deployment {
@@ -35,11 +38,15 @@ export interface Deployment {
 export interface ScenarioContext {
   stack: ChaosStack;
   pool: Pool;
-  paper: PaperBrokerProcess;
+  paper: PaperBrokerSupervisor;
   admin: PaperBrokerAdmin;
   account: string;
   supervisor: WorkerSupervisor;
+  /** the API process and what its /health and a data route answered (scenarios with `api`) */
+  api?: { process: ApiProcess; monitor: ApiMonitor };
   deployments: Deployment[];
+  /** the replayed feed's clock (epoch ms of data time) */
+  dataNow(): number;
   spec(symbol: string): DeploymentSpec;
   cycles(): Promise<number>;
   orders(): Promise<number>;
@@ -52,6 +59,10 @@ export interface ScenarioDef {
   name: string;
   deployments: number;
   workers: number;
+  /** a Postgres and a Redis of the scenario's own, which it may stop, kill and start (ctx.stack.postgres/redis) */
+  ownServers?: boolean;
+  /** also run the API (a child process, polled by ctx.api.monitor) and one CPU worker, so /health can be ok */
+  api?: boolean;
   /** extra env of the n-th worker start (crash points) */
   workerEnv?: (n: number, stats: SupervisorStats) => Record<string, string>;
   /** paper broker faults during the chaos phase */
@@ -132,6 +143,8 @@ export async function runScenario(def: ScenarioDef, opts: {
     existingStack?: Omit<ChaosStack, 'stop'>;
     /** pre-built workflow bundles (io.js) instead of building them into .local/chaos/bundles */
     bundleDir?: string;
+    /** where a scenario with `ownServers` keeps them (default .local/chaos/<scenario>) */
+    serversDir?: string;
   } = {}): Promise<ScenarioResult> {
   const t0 = Date.now();
   const log = opts.log ?? ((m: string) => console.log(`[chaos ${def.name} +${((Date.now() - t0) / 1000).toFixed(1)}s] ${m}`));
@@ -140,7 +153,9 @@ export async function runScenario(def: ScenarioDef, opts: {
     for (const c of cleanups.reverse()) await withTimeout('cleanup step', 30_000, c()).catch((e: Error) => log(`cleanup: ${e.message}`));
   };
   try {
-    const stack = await chaosStack(log, opts.existingStack);
+    const stack = def.ownServers
+      ? await managedStack({ dir: opts.serversDir ?? path.join(CHAOS_DIR, def.name), log, temporalAddress: opts.existingStack?.TEMPORAL_ADDRESS })
+      : await chaosStack(log, opts.existingStack);
     cleanups.push(() => stack.stop());
     const bundleDir = opts.bundleDir ?? path.join(CHAOS_DIR, 'bundles');
     if (!opts.bundleDir) {
@@ -148,10 +163,15 @@ export async function runScenario(def: ScenarioDef, opts: {
       log('bundles built');
     }
 
-    const pool = new Pool({ connectionString: stack.DATABASE_URL, max: 4 });
+    const pool = new Pool({ connectionString: stack.DATABASE_URL, max: 4, connectionTimeoutMillis: 5_000 });
+    // Idle and checked-out clients see Postgres restarts as 'error' events: without listeners they would end this process.
+    pool.on('error', () => undefined);
+    pool.on('connect', (c) => c.on('error', () => undefined));
     cleanups.push(() => pool.end());
     const account = `chaos-${def.name}-${randomUUID().slice(0, 8)}`;
-    const paper = await startPaperBroker({ databaseUrl: stack.DATABASE_URL, account, initialCash: 1e7 });
+    // Each scenario's process output apart, so runs of different scenarios at the same time do not mix.
+    const logDir = path.join(CHAOS_DIR, 'logs', def.name);
+    const paper = await PaperBrokerSupervisor.start({ databaseUrl: stack.DATABASE_URL, account, initialCash: 1e7 }, log, logDir);
     cleanups.push(() => paper.stop());
     const admin = new PaperBrokerAdmin(paper.url);
 
@@ -178,19 +198,30 @@ export async function runScenario(def: ScenarioDef, opts: {
         allowShort: false, calendar: 'XNYS', settleDelayMs: 200, riskLimits: { maxExposure: 1e6, maxPositionQty: 10 },
       });
 
-    const supervisor = new WorkerSupervisor(
-      {
-        PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'production',
-        DATABASE_URL: stack.DATABASE_URL, REDIS_URL: stack.REDIS_URL, TEMPORAL_ADDRESS: stack.TEMPORAL_ADDRESS,
-        WORKFLOW_BUNDLE_DIR: bundleDir, PAPER_BROKER_URL: paper.url, LOG_LEVEL: 'warn', SHUTDOWN_GRACE_MS: '2000', SHUTDOWN_FORCE_MS: '3000',
-      },
-      def.workers,
-      def.workerEnv ?? (() => ({})),
-      log,
-    );
+    const baseEnv = {
+      PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'production',
+      DATABASE_URL: stack.DATABASE_URL, REDIS_URL: stack.REDIS_URL, TEMPORAL_ADDRESS: stack.TEMPORAL_ADDRESS,
+      WORKFLOW_BUNDLE_DIR: bundleDir, PAPER_BROKER_URL: paper.url, LOG_LEVEL: 'warn', SHUTDOWN_GRACE_MS: '2000', SHUTDOWN_FORCE_MS: '3000',
+    };
+    const supervisor = new WorkerSupervisor(baseEnv, def.workers, def.workerEnv ?? (() => ({})), log, { logDir });
     cleanups.push(() => supervisor.stop());
     supervisor.start();
+    let cpuWorkers: WorkerSupervisor | undefined;
+    let api: ScenarioContext['api'];
+    if (def.api) {
+      cpuWorkers = new WorkerSupervisor(baseEnv, 1, () => ({}), log, { kind: 'cpu', logDir });
+      cleanups.push(() => cpuWorkers!.stop());
+      cpuWorkers.start();
+      const apiProcess = await ApiProcess.start(baseEnv, log, logDir);
+      cleanups.push(() => apiProcess.stop());
+      const monitor = new ApiMonitor(apiProcess);
+      cleanups.push(() => monitor.stop());
+      api = { process: apiProcess, monitor };
+      log(`API ${apiProcess.url} (pid-supervised), 1 CPU worker`);
+    }
+    let faultsOn = !!def.faults;
     if (def.faults) await admin.setFaults(def.faults);
+    paper.onRestart = async () => faultsOn && admin.setFaults(def.faults!);
 
     const deployments: Deployment[] = [];
     const clock = { dataStartMs: day.open + 6 * 60_000, wallStartMs: Date.now(), speed: 60 };
@@ -214,16 +245,23 @@ export async function runScenario(def: ScenarioDef, opts: {
 
     const cycles = async () => (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM deployment_cycles WHERE deployment_id = ANY($1::uuid[])', [ids])).rows[0]!.n;
     const orders = async () => (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM order_ledger WHERE deployment_id = ANY($1::uuid[])', [ids])).rows[0]!.n;
-    const ctx: ScenarioContext = { stack, pool, paper, admin, account, supervisor, deployments, spec, cycles, orders, log, rng: mulberry32(20250304) };
+    const dataNow = () => clock.dataStartMs + (Date.now() - clock.wallStartMs) * clock.speed;
+    const ctx: ScenarioContext = { stack, pool, paper, admin, account, supervisor, api, deployments, dataNow, spec, cycles, orders, log, rng: mulberry32(20250304) };
 
     const scenarioFigures = await def.drive(ctx);
+    await api?.monitor.stop(); // the API's answers during the chaos phase only: the drain then stops everything on purpose
     log(`chaos phase over: ${await cycles()} cycles, ${await orders()} orders; draining`);
 
     // Drain calmly: no faults, no crash points, then stop every deployment and wait for it.
+    // Counted by the paper broker process: since its last start when it had to be restarted.
     const faultCounts = (await admin.stats()).faults;
+    faultsOn = false;
     await admin.clearFaults();
-    supervisor.envForStart = () => ({});
-    await supervisor.replaceAll();
+    if (def.workerEnv) {
+      // Workers started with crash points armed are replaced by plain ones.
+      supervisor.envForStart = () => ({});
+      await supervisor.replaceAll();
+    }
     const stopTimeoutMs = 120_000;
     const results = await Promise.all(
       deployments.map(async (d) => {
@@ -269,6 +307,17 @@ export async function runScenario(def: ScenarioDef, opts: {
     );
     const brokerOrders = await q('SELECT count(*)::int AS n FROM paper_orders WHERE account = $1', [account]);
     const stuckWorkflows = notCompleted + stuckLedgerRows + workflowTaskFailures;
+    // Every cycle a deployment started left its audit row: cycle numbers 1..max without holes.
+    const cycleGaps = await q(
+      'SELECT coalesce(sum(mx - n), 0)::int AS n FROM (SELECT max(cycle_seq) AS mx, count(DISTINCT cycle_seq) AS n FROM deployment_cycles WHERE deployment_id = ANY($1::uuid[]) GROUP BY deployment_id) x',
+      [ids],
+    );
+    const processCrashes = {
+      ioWorkers: supervisor.stats.errorExits,
+      cpuWorkers: cpuWorkers?.stats.errorExits ?? 0,
+      api: api?.process.crashes ?? 0,
+      paperBroker: paper.crashes,
+    };
 
     const extra = def.verify ? await def.verify(ctx) : { figures: {}, passed: true };
     const result: ScenarioResult = {
@@ -285,10 +334,13 @@ export async function runScenario(def: ScenarioDef, opts: {
       stuckWorkflows,
       stuckDetail: { notCompleted, stuckLedgerRows, workflowTaskFailures },
       filledQtyMismatches,
+      cycleGaps,
       ledgerStates,
       deployments: deployments.length,
       workers: def.workers,
       ...supervisor.stats,
+      processCrashes,
+      ...(api ? { healthTimeline: api.monitor.timeline(), apiDataRoute: { path: '/v1/orders', byStatus: api.monitor.dataRoute, without503RetryAfter: api.monitor.dataRoute503WithoutRetryAfter } } : {}),
       brokerFaults: faultCounts,
       ...scenarioFigures,
       ...extra.figures,
@@ -299,12 +351,17 @@ export async function runScenario(def: ScenarioDef, opts: {
     if (lostFills) failures.push(`${lostFills} lost fills`);
     if (stuckWorkflows) failures.push(`${stuckWorkflows} stuck`);
     if (filledQtyMismatches) failures.push(`${filledQtyMismatches} ledger/broker filled-qty mismatches`);
+    if (cycleGaps) failures.push(`${cycleGaps} cycles left no audit row`);
     if (result.cycles < def.minCycles) failures.push(`only ${result.cycles} cycles (< ${def.minCycles})`);
     if (def.minOrders && result.orders < def.minOrders) failures.push(`only ${result.orders} orders (< ${def.minOrders})`);
     if (supervisor.stats.errorExits) failures.push(`${supervisor.stats.errorExits} worker error exits`);
+    if (processCrashes.cpuWorkers) failures.push(`${processCrashes.cpuWorkers} CPU worker error exits`);
+    if (processCrashes.api) failures.push(`the API crashed ${processCrashes.api} times`);
     if (!extra.passed) failures.push(...(extra.why ?? ['scenario check failed']));
     result.failures = failures;
     result.passed = failures.length === 0;
+    // The paper broker stands in for an outside broker; its crashes are reported, not counted against the platform.
+    if (paper.crashes) result.warnings = [`the paper broker exited ${paper.crashes} times on its own (restarted ${paper.restarts}); see ${path.join(logDir, 'paper-broker.log')}`];
     if (opts.writeResult !== false) {
       const dir = path.join(ROOT, 'chaos', 'results');
       mkdirSync(dir, { recursive: true });

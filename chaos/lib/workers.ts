@@ -1,5 +1,5 @@
 /**
- * IO worker processes under a supervisor: each is `node --import tsx workers/io-worker.ts` (one process, so a
+ * Worker processes under a supervisor: each is `node --import tsx workers/<kind>-worker.ts` (one process, so a
  * SIGKILL really kills it), restarted whenever it dies until the supervisor is stopped.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -35,7 +35,8 @@ export class WorkerSupervisor {
   readonly stats: SupervisorStats = { starts: 0, restarts: 0, replacements: 0, crashPointKills: 0, harnessKills: 0, errorExits: 0, crashPointHits: {} };
   private readonly slots: Slot[];
   private stopping = false;
-  private readonly logDir = path.join(CHAOS_DIR, 'logs');
+  private readonly logDir: string;
+  private readonly kind: 'io' | 'cpu';
   private readonly logs: WriteStream[] = [];
   private readonly killAllOnExit = () => this.slots.forEach((s) => s.child?.kill('SIGKILL'));
 
@@ -45,7 +46,11 @@ export class WorkerSupervisor {
     /** extra env for the n-th start (e.g. the crash point to arm) */
     public envForStart: (n: number, stats: SupervisorStats) => Record<string, string> = () => ({}),
     private readonly log: (m: string) => void = () => undefined,
+    /** which worker (default io); where their output goes (default .local/chaos/logs) */
+    opts: { kind?: 'io' | 'cpu'; logDir?: string } = {},
   ) {
+    this.kind = opts.kind ?? 'io';
+    this.logDir = opts.logDir ?? path.join(CHAOS_DIR, 'logs');
     this.slots = Array.from({ length: count }, (_, index) => ({ index, expectedKill: false }));
     mkdirSync(this.logDir, { recursive: true });
     process.on('exit', this.killAllOnExit);
@@ -102,13 +107,18 @@ export class WorkerSupervisor {
     process.removeListener('exit', this.killAllOnExit);
   }
 
+  /** worker-<n>.log for IO workers (as before), cpu-worker-<n>.log for CPU workers */
+  private logName(s: Slot): string {
+    return this.kind === 'io' ? `worker-${s.index}.log` : `${this.kind}-worker-${s.index}.log`;
+  }
+
   private spawn(s: Slot): void {
     const n = this.stats.starts++;
     const env = { ...this.baseEnv, ...this.envForStart(n, this.stats) };
-    const logFile = createWriteStream(path.join(this.logDir, `worker-${s.index}.log`), { flags: 'a' });
+    const logFile = createWriteStream(path.join(this.logDir, this.logName(s)), { flags: 'a' });
     this.logs.push(logFile);
     logFile.write(`--- start #${n} ${new Date().toISOString()} ${env.CRASH_AT ? `CRASH_AT=${env.CRASH_AT} p=${env.CRASH_PROBABILITY}` : ''}\n`);
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'workers', 'io-worker.ts')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'workers', `${this.kind}-worker.ts`)], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.pipe(logFile, { end: false });
     child.stderr!.pipe(logFile, { end: false });
     s.child = child;
@@ -125,7 +135,7 @@ export class WorkerSupervisor {
           }
           else if (!this.stopping) {
             this.stats.errorExits++;
-            this.log(`worker ${s.index} exited on its own (code ${code}, signal ${signal}); see .local/chaos/logs/worker-${s.index}.log`);
+            this.log(`${this.kind} worker ${s.index} exited on its own (code ${code}, signal ${signal}); see ${path.join(this.logDir, this.logName(s))}`);
           }
         }
         resolve();

@@ -12,11 +12,12 @@ import { AUTH, startApi, type ApiHarness } from './harness';
 
 interface HealthBody {
   status: 'ok' | 'degraded';
+  down: Array<'temporal' | 'postgres' | 'redis' | 'workers'>;
   checks: {
     temporal: { ok: boolean; latencyMs: number; error?: string };
     postgres: { ok: boolean; latencyMs: number; error?: string };
     redis: { ok: boolean; latencyMs: number; error?: string };
-    workers: { cpu: number; io: number; ok: boolean };
+    workers: { cpu: number; io: number; ok: boolean; error?: string };
   };
   version: string;
 }
@@ -49,6 +50,7 @@ describe('GET /health with every dependency up', () => {
     const body = res.json<HealthBody>();
     expect(body).toEqual({
       status: 'ok',
+      down: [],
       checks: {
         temporal: { ok: true, latencyMs: expect.any(Number) },
         postgres: { ok: true, latencyMs: expect.any(Number) },
@@ -68,6 +70,25 @@ describe('GET /health with every dependency up', () => {
 });
 
 describe('dependency outages', () => {
+  test('no live worker on a queue (Redis up): 503 degraded naming the workers', async () => {
+    // An empty Redis database: nobody's heartbeat is there.
+    const h = await startApi({ REDIS_URL: `${testConfig().REDIS_URL.replace(/\/\d*$/, '')}/9` });
+    try {
+      const cpuOnly = startWorkerHeartbeat(h.redis, TASK_QUEUES.cpu, `health-test-cpu-only-${randomUUID()}`, () => undefined);
+      await new Promise((r) => setTimeout(r, 200));
+      try {
+        const res = await h.app.inject({ method: 'GET', url: '/health' });
+        expect(res.statusCode).toBe(503);
+        const body = res.json<HealthBody>();
+        expect(body).toMatchObject({ status: 'degraded', down: ['workers'], checks: { workers: { cpu: 1, io: 0, ok: false }, redis: { ok: true }, postgres: { ok: true } } });
+      } finally {
+        await cpuOnly.stop();
+      }
+    } finally {
+      await h.close();
+    }
+  });
+
   test('Redis on a closed port: /health is 503 degraded within the timeout, and names no secret', async () => {
     const port = await closedPort();
     const h = await startApi({ REDIS_URL: `redis://:s3cret-redis-pass@127.0.0.1:${port}` }, { waitForRedis: false });
@@ -78,9 +99,12 @@ describe('dependency outages', () => {
       expect(res.statusCode).toBe(503);
       const body = res.json<HealthBody>();
       expect(body.status).toBe('degraded');
+      // Redis is what is down; the workers are unknown (their heartbeats live in Redis), not named as down.
+      expect(body.down).toEqual(['redis']);
       expect(body.checks.redis.ok).toBe(false);
       expect(body.checks.redis.error).toEqual(expect.any(String));
       expect(body.checks.workers.ok).toBe(false);
+      expect(body.checks.workers.error).toMatch(/unknown.*redis/);
       expect(body.checks.postgres.ok).toBe(true);
       expect(body.checks.temporal.ok).toBe(true);
       expect(res.body).not.toContain('s3cret-redis-pass');
@@ -101,6 +125,8 @@ describe('dependency outages', () => {
       const health = await app.inject({ method: 'GET', url: '/health' });
       expect(health.statusCode).toBe(503);
       expect(health.json<HealthBody>().checks.postgres.ok).toBe(false);
+      expect(health.json<HealthBody>().down).toContain('postgres');
+      expect(health.json<HealthBody>().down).not.toContain('redis');
       expect(health.body).not.toContain('s3cret-pg-pass');
 
       for (const url of ['/v1/bars', '/v1/backtests']) {
@@ -131,6 +157,7 @@ describe('dependency outages', () => {
       expect(Date.now() - t0).toBeLessThan(4_000);
       expect(health.statusCode).toBe(503);
       expect(health.json<HealthBody>().checks.temporal.ok).toBe(false);
+      expect(health.json<HealthBody>().down).toContain('temporal');
 
       const res = await app.inject({ method: 'POST', url: '/v1/backtests', headers: AUTH.trader, payload: { symbol: 'DOWN', strategy: 'sma-cross' } });
       expect(res.statusCode).toBe(503);

@@ -10,8 +10,12 @@ import { withTimeout } from '../timeout';
 const CHECK_TIMEOUT_MS = 2_000;
 
 const CheckSchema = z.object({ ok: z.boolean(), latencyMs: z.number(), error: z.string().optional() });
+const DEPENDENCIES = ['temporal', 'postgres', 'redis', 'workers'] as const;
+
 const HealthSchema = z.object({
   status: z.enum(['ok', 'degraded']),
+  /** what makes it degraded, e.g. ["postgres"]; empty when ok */
+  down: z.array(z.enum(DEPENDENCIES)).describe('the failing checks; "workers" only when Redis answered and a queue has no live worker'),
   checks: z.object({
     temporal: CheckSchema,
     postgres: CheckSchema,
@@ -65,10 +69,16 @@ export function healthRoutes(deps: ApiDeps, version: string, inflight: InflightC
         ]);
         const cpu = workers.filter((w) => w.queue === TASK_QUEUES.cpu).length;
         const io = workers.filter((w) => w.queue === TASK_QUEUES.io).length;
-        const workerCheck = { cpu, io, ok: cpu > 0 && io > 0, ...(workersError ? { error: workersError } : {}) };
-        const ok = temporal.ok && postgres.ok && redis.ok && workerCheck.ok;
-        const body: Health = { status: ok ? 'ok' : 'degraded', checks: { temporal, postgres, redis, workers: workerCheck }, version };
-        return reply.code(ok ? 200 : 503).send(body);
+        // Without Redis the heartbeats cannot be read: the workers are unknown, and Redis is what is down.
+        if (!redis.ok) workersError = 'unknown: worker heartbeats live in redis, which is down';
+        const workerCheck = { cpu, io, ok: cpu > 0 && io > 0 && !workersError, ...(workersError ? { error: workersError } : {}) };
+        const down: Health['down'] = [];
+        if (!temporal.ok) down.push('temporal');
+        if (!postgres.ok) down.push('postgres');
+        if (!redis.ok) down.push('redis');
+        else if (!workerCheck.ok) down.push('workers');
+        const body: Health = { status: down.length ? 'degraded' : 'ok', down, checks: { temporal, postgres, redis, workers: workerCheck }, version };
+        return reply.code(down.length ? 503 : 200).send(body);
       },
     );
   };
