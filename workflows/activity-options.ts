@@ -6,7 +6,8 @@ import { TASK_QUEUES } from './task-queues';
 export const dbWrite = {
   taskQueue: TASK_QUEUES.io,
   startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: [ErrorType.InvalidInput, ErrorType.JobNotFound] },
+  // A short maximum interval: after a Postgres outage, cycles resume within seconds of its return.
+  retry: { initialInterval: '1 second', maximumInterval: '5 seconds', nonRetryableErrorTypes: [ErrorType.InvalidInput, ErrorType.JobNotFound] },
 } satisfies ActivityOptions;
 
 /**

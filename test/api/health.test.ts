@@ -6,6 +6,8 @@ import { getBacktestJob } from '../../db/sql/backtest-jobs';
 import { createPgPool, createRedis } from '../../workers/deps';
 import { startWorkerHeartbeat } from '../../workers/heartbeat';
 import { createLogger } from '../../workers/logger';
+import { AlpacaBroker } from '../../brokers';
+import { guardBroker } from '../../brokers/guard';
 import { TASK_QUEUES } from '../../workflows/task-queues';
 import { testConfig } from '../helpers/stack';
 import { AUTH, startApi, type ApiHarness } from './harness';
@@ -57,10 +59,28 @@ describe('GET /health with every dependency up', () => {
         redis: { ok: true, latencyMs: expect.any(Number) },
         workers: { cpu: expect.any(Number), io: expect.any(Number), ok: true },
       },
+      brokers: { guards: expect.any(Array) },
       version: expect.stringMatching(/^\d+\.\d+\.\d+/),
     });
     expect(body.checks.workers.cpu).toBeGreaterThanOrEqual(1);
     expect(body.checks.workers.io).toBeGreaterThanOrEqual(1);
+  });
+
+  test('an open broker circuit shows under brokers, and does not make the API unhealthy', async () => {
+    for (const q of [TASK_QUEUES.cpu, TASK_QUEUES.io]) beats.push(startWorkerHeartbeat(h.redis, q, `health-test-${q}-${randomUUID()}`, () => undefined));
+    // A broker nobody listens on: every call is a connection failure, which the shared breaker counts.
+    const key = `paper:health-${randomUUID().slice(0, 8)}`;
+    const broker = guardBroker(new AlpacaBroker({ baseUrl: 'http://127.0.0.1:1', credentials: () => ({ keyId: 'k', secretKey: 's' }), timeoutMs: 500 }), {
+      redis: h.redis, logger: { debug: () => undefined, info: () => undefined, warn: () => undefined }, key, breaker: { failures: 2, failureRatio: 0.5, windowMs: 60_000, cooldownMs: 60_000 },
+    });
+    for (let i = 0; i < 3; i++) await broker.getAccount().catch(() => undefined);
+    const res = await h.app.inject({ method: 'GET', url: '/health' });
+    const body = res.json<HealthBody & { brokers: { guards: Array<{ key: string; state: string; openForMs: number; failuresInWindow: number }> } }>();
+    expect(res.statusCode).toBe(200);
+    expect(body.status).toBe('ok');
+    const guard = body.brokers.guards.find((g) => g.key === key);
+    expect(guard).toMatchObject({ state: 'open', failuresInWindow: 2 });
+    expect(guard!.openForMs).toBeGreaterThan(0);
   });
 
   test('needs no API key', async () => {

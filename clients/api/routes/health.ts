@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { BrokerGuardStatusSchema, listBrokerGuardStatuses } from '../../../brokers/guard';
 import { configSecrets } from '../../../workers/config';
 import { listLiveWorkers } from '../../../workers/heartbeat';
 import { TASK_QUEUES } from '../../../workflows/task-queues';
@@ -22,6 +23,10 @@ const HealthSchema = z.object({
     redis: CheckSchema,
     workers: z.object({ cpu: z.number().int(), io: z.number().int(), ok: z.boolean(), error: z.string().optional() }),
   }),
+  // Reported, not folded into status: a broker outage must not make an orchestrator restart the API.
+  brokers: z
+    .object({ guards: z.array(BrokerGuardStatusSchema), error: z.string().optional() })
+    .describe('the shared broker circuit breakers and rate limits (open: no calls go out until the cooldown ends)'),
   version: z.string(),
 });
 export type Health = z.infer<typeof HealthSchema>;
@@ -56,7 +61,8 @@ export function healthRoutes(deps: ApiDeps, version: string, inflight: InflightC
       },
       async (_request, reply) => {
         let workersError: string | undefined;
-        const [temporal, postgres, redis, workers] = await Promise.all([
+        let guardsError: string | undefined;
+        const [temporal, postgres, redis, workers, guards] = await Promise.all([
           check('temporal', () =>
             inflight.track(deps.temporal.withDeadline(Date.now() + CHECK_TIMEOUT_MS, () => deps.temporal.workflowService.getSystemInfo({}))),
           ),
@@ -64,6 +70,10 @@ export function healthRoutes(deps: ApiDeps, version: string, inflight: InflightC
           check('redis', () => deps.redis.ping()),
           withTimeout(listLiveWorkers(deps.redis), CHECK_TIMEOUT_MS, 'listing workers timed out').catch((err: Error) => {
             workersError = scrub(err.message);
+            return [];
+          }),
+          withTimeout(listBrokerGuardStatuses(deps.redis), CHECK_TIMEOUT_MS, 'reading broker guards timed out').catch((err: Error) => {
+            guardsError = scrub(err.message);
             return [];
           }),
         ]);
@@ -77,7 +87,13 @@ export function healthRoutes(deps: ApiDeps, version: string, inflight: InflightC
         if (!postgres.ok) down.push('postgres');
         if (!redis.ok) down.push('redis');
         else if (!workerCheck.ok) down.push('workers');
-        const body: Health = { status: down.length ? 'degraded' : 'ok', down, checks: { temporal, postgres, redis, workers: workerCheck }, version };
+        const body: Health = {
+          status: down.length ? 'degraded' : 'ok',
+          down,
+          checks: { temporal, postgres, redis, workers: workerCheck },
+          brokers: { guards, ...(guardsError ? { error: guardsError } : {}) },
+          version,
+        };
         return reply.code(down.length ? 503 : 200).send(body);
       },
     );
