@@ -1,0 +1,41 @@
+// Negative control for a change deep in the approved branch: tradeApprovalWorkflow that places the order right
+// after the approval, without the re-check activity, and no patch(). The approved history must fail to replay
+// (approvalPreTradeCheck was scheduled where this code schedules placeOrder); rejected and expired never get there.
+import * as wf from '@temporalio/workflow';
+import type { ApprovalActivities } from '../../../activities/approvals';
+import type { createOrderActivities } from '../../../activities/orders';
+import type { ApprovalStatus } from '../../../db/sql/approvals';
+import { clientOrderId } from '../../../domain/ids';
+import { brokerCall, dbWrite } from '../../../workflows/activity-options';
+import { approveSignal, rejectSignal, type DecisionSignal, type TradeApprovalInput, type TradeApprovalResult } from '../../../workflows/approval/messages';
+import { wakeNotificationDispatcher } from '../../../workflows/notifications/send';
+import { workflowNow } from '../../../workflows/time';
+
+const { verifyApprovalDecision, settleApproval, finishApproval } = wf.proxyActivities<ApprovalActivities>(dbWrite);
+const { placeOrder } = wf.proxyActivities<ReturnType<typeof createOrderActivities>>(brokerCall);
+
+export async function tradeApprovalWorkflow(input: TradeApprovalInput): Promise<TradeApprovalResult> {
+  const inbox: Array<DecisionSignal & { decision: 'approve' | 'reject' }> = [];
+  let status: ApprovalStatus = 'pending';
+  wf.setHandler(approveSignal, (s) => void inbox.push({ ...s, decision: 'approve' }));
+  wf.setHandler(rejectSignal, (s) => void inbox.push({ ...s, decision: 'reject' }));
+  await wakeNotificationDispatcher();
+  while (status === 'pending') {
+    const left = input.expiresAtMs - workflowNow();
+    if (left > 0 && (await wf.condition(() => inbox.length > 0, Math.min(left, 30_000)))) {
+      const s = inbox.shift()!;
+      status = (await verifyApprovalDecision({ approvalId: input.approvalId, approver: s.approver, decision: s.decision })).status;
+    } else {
+      status = (await settleApproval({ approvalId: input.approvalId, asOfMs: workflowNow() })).status;
+    }
+  }
+  if (status !== 'approved') return { status: status === 'rejected' ? 'rejected' : 'expired', outcome: status };
+  const id = clientOrderId(input.deploymentWorkflowId, input.cycle, input.leg, 1);
+  const { intent } = input;
+  await placeOrder({
+    clientOrderId: id, deploymentId: input.deploymentId, workflowId: input.deploymentWorkflowId, cycle: input.cycle, leg: input.leg, intentVersion: 1,
+    broker: input.broker, accountId: input.accountId, symbol: intent.symbol, side: intent.side, qty: intent.qty, orderType: 'market', timeInForce: 'day',
+  });
+  await finishApproval({ approvalId: input.approvalId, status: 'executed', outcome: 'placed', clientOrderId: id });
+  return { status: 'executed', outcome: 'placed', clientOrderId: id };
+}
