@@ -6,12 +6,13 @@ import { priceDrift } from '../../domain/approvals/policy';
 import { timeframeMs } from '../../domain/calendar';
 import { clientOrderId } from '../../domain/ids';
 import { evaluateRisk } from '../../domain/risk/gate';
-import { brokerCall, dbWrite } from '../activity-options';
+import { brokerCall, localDbStep } from '../activity-options';
 import { wakeNotificationDispatcher } from '../notifications/send';
 import { workflowNow } from '../time';
 import { approvalStateQuery, approveSignal, rejectSignal, type DecisionSignal, type TradeApprovalInput, type TradeApprovalResult } from './messages';
 
-const { verifyApprovalDecision, settleApproval, approvalPreTradeCheck, finishApproval } = wf.proxyActivities<ApprovalActivities>(dbWrite);
+// Local: each is a few ms of Postgres, and the approve-to-order latency is mostly task-queue round trips.
+const { verifyApprovalDecision, settleApproval, approvalPreTradeCheck, finishApproval } = wf.proxyLocalActivities<ApprovalActivities>(localDbStep);
 const { placeOrder } = wf.proxyActivities<ReturnType<typeof createOrderActivities>>(brokerCall);
 
 /** How often a waiting request re-reads its row, so a decision whose signal was lost still counts before expiry. */

@@ -6,12 +6,12 @@ import type { ApprovalActivities } from '../../../activities/approvals';
 import type { createOrderActivities } from '../../../activities/orders';
 import type { ApprovalStatus } from '../../../db/sql/approvals';
 import { clientOrderId } from '../../../domain/ids';
-import { brokerCall, dbWrite } from '../../../workflows/activity-options';
+import { brokerCall, localDbStep } from '../../../workflows/activity-options';
 import { approveSignal, rejectSignal, type DecisionSignal, type TradeApprovalInput, type TradeApprovalResult } from '../../../workflows/approval/messages';
 import { wakeNotificationDispatcher } from '../../../workflows/notifications/send';
 import { workflowNow } from '../../../workflows/time';
 
-const { verifyApprovalDecision, settleApproval, finishApproval } = wf.proxyActivities<ApprovalActivities>(dbWrite);
+const { verifyApprovalDecision, settleApproval, finishApproval } = wf.proxyLocalActivities<ApprovalActivities>(localDbStep);
 const { placeOrder } = wf.proxyActivities<ReturnType<typeof createOrderActivities>>(brokerCall);
 
 export async function tradeApprovalWorkflow(input: TradeApprovalInput): Promise<TradeApprovalResult> {
