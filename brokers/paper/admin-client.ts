@@ -16,6 +16,8 @@ export interface PaperStats {
   submitRequests: number;
   accepted: number;
   duplicateClientOrderIds: number;
+  executedThenHeld: number;
+  heldAnswersLost: number;
   rejectedBuyingPower: number;
   rejectedNoPrice: number;
   rejectedInvalid: number;

@@ -50,7 +50,12 @@ export interface PaperBrokerState {
 export interface PaperCounters {
   submitRequests: number;
   accepted: number;
+  /** 422 "client_order_id must be unique" answers */
   duplicateClientOrderIds: number;
+  /** orders created under executeThenTimeout, whose answer was then held */
+  executedThenHeld: number;
+  /** of those, answers the client had given up on (closed its connection) by the end of the hold */
+  heldAnswersLost: number;
   rejectedBuyingPower: number;
   rejectedNoPrice: number;
   rejectedInvalid: number;
@@ -152,11 +157,17 @@ export function createPaperBroker(opts: PaperBrokerOptions): PaperBrokerApp {
   if (!opts.pool && !opts.databaseUrl) throw new Error('createPaperBroker needs databaseUrl or pool');
   const ownPool = !opts.pool;
   const pool = opts.pool ?? new Pool({ connectionString: opts.databaseUrl, max: 10 });
+  if (ownPool) {
+    // A Postgres restart must not kill the broker: a lost connection fails its request (a 5xx) and the pool reconnects.
+    pool.on('error', () => undefined);
+    pool.on('connect', (client) => client.on('error', () => undefined));
+  }
   const account = opts.account ?? 'default';
   const initialCash = opts.initialCash ?? 100_000;
   const engine = new PaperEngine(pool, account, { partialFillSlices: opts.partialFillSlices ?? 1, now: opts.now });
   const faults = new FaultInjector();
-  const counters: PaperCounters = { submitRequests: 0, accepted: 0, duplicateClientOrderIds: 0, rejectedBuyingPower: 0, rejectedNoPrice: 0, rejectedInvalid: 0 };
+  const now = opts.now ?? (() => new Date());
+  const counters: PaperCounters = { submitRequests: 0, accepted: 0, duplicateClientOrderIds: 0, executedThenHeld: 0, heldAnswersLost: 0, rejectedBuyingPower: 0, rejectedNoPrice: 0, rejectedInvalid: 0 };
 
   const app = Fastify({
     ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
@@ -251,6 +262,8 @@ export function createPaperBroker(opts: PaperBrokerOptions): PaperBrokerApp {
     };
     const fault = faults.nextSubmitFault();
     request.log.debug({ clientOrderId: order.clientOrderId, fault: fault.kind }, 'order submission');
+    // Drawn on arrival, then delayed: concurrent slow submissions keep the faults of their arrival order.
+    if (faults.config.submitLatencyMs > 0) await hold(faults.config.submitLatencyMs);
     switch (fault.kind) {
       case 'reject':
         return fault.status === 403
@@ -265,7 +278,12 @@ export function createPaperBroker(opts: PaperBrokerOptions): PaperBrokerApp {
         return sendError(reply, 504, 'gateway timeout (injected fault)');
       case 'executeThenTimeout': {
         const answer = await submit(order);
-        await hold(faults.config.timeoutMs);
+        // Only an execution can be followed by a lost answer: a refusal (e.g. the 422 for a resubmitted id) executed nothing.
+        if (answer.created) {
+          counters.executedThenHeld++;
+          await hold(faults.config.timeoutMs);
+          if (request.raw.socket?.destroyed) counters.heldAnswersLost++;
+        }
         return reply.code(answer.status).send(answer.body);
       }
       default: {
@@ -275,21 +293,26 @@ export function createPaperBroker(opts: PaperBrokerOptions): PaperBrokerApp {
     }
   });
 
-  async function submit(order: NewOrder): Promise<{ status: number; body: unknown }> {
+  async function submit(order: NewOrder): Promise<{ status: number; body: unknown; created: boolean }> {
     const result = await engine.submit(order);
     switch (result.kind) {
       case 'created':
         counters.accepted++;
-        return { status: 200, body: orderJson(result.order) };
+        return { status: 200, body: orderJson(result.order), created: true };
       case 'duplicate':
+        // Alpaca's answer for a reused client order id: HTTP 422 {"code": 40010001, "message": "client_order_id must be unique"}.
         counters.duplicateClientOrderIds++;
-        return { status: 422, body: { code: ERROR_CODES[422], message: 'client_order_id must be unique' } };
+        return { status: 422, body: { code: ERROR_CODES[422], message: 'client_order_id must be unique' }, created: false };
       case 'no_price':
         counters.rejectedNoPrice++;
-        return { status: 422, body: { code: ERROR_CODES[422], message: `no price for symbol ${order.symbol}` } };
+        return { status: 422, body: { code: ERROR_CODES[422], message: `no price for symbol ${order.symbol}` }, created: false };
       case 'insufficient_buying_power':
         counters.rejectedBuyingPower++;
-        return { status: 403, body: { code: ERROR_CODES[403], message: 'insufficient buying power', buying_power: String(result.available), cost_basis: String(result.needed) } };
+        return {
+          status: 403,
+          body: { code: ERROR_CODES[403], message: 'insufficient buying power', buying_power: String(result.available), cost_basis: String(result.needed) },
+          created: false,
+        };
     }
   }
 
@@ -304,7 +327,9 @@ export function createPaperBroker(opts: PaperBrokerOptions): PaperBrokerApp {
   app.get('/v2/orders::by_client_order_id', async (request, reply) => {
     const { client_order_id: clientOrderId } = parse(z.object({ client_order_id: z.string().min(1) }), request.query);
     const row = await sql.findOrderByClientId(pool, account, clientOrderId);
-    if (!row) return sendError(reply, 404, 'order not found');
+    // A lagging read (injected): a recent order is not visible yet, exactly like one that does not exist.
+    const hidden = faults.nextLookupHides(row?.created_at.getTime(), now().getTime());
+    if (!row || hidden) return sendError(reply, 404, 'order not found');
     return orderJson(row);
   });
 

@@ -1,39 +1,98 @@
 /**
- * R5: ambiguous broker outcome. The paper broker executes every order and then holds the answer for 12 s, longer
- * than the IO worker's broker adapter timeout (paperBrokerPort default 10 s), first on 100% of submissions, then
- * on 30%. Each one must be resolved by the lookup by client order id on the retry, never by a second order.
+ * R5: ambiguous broker outcome. Phase 1: the paper broker executes every new order and then holds its answer for 12 s,
+ * longer than the IO worker's broker adapter timeout (paperBrokerPort default 10 s), until at least 200 orders were
+ * created that way; phase 2: the same on 30% of submissions. Throughout, lookups by client order id lag (seeded): a
+ * recent order is invisible to some of them, so the retry resubmits and meets Alpaca's 422 "client_order_id must be
+ * unique", which only a later lookup resolves. Pass: every order resolved by lookup with one broker order, 0 duplicates.
  */
-import { sleep, type ScenarioDef } from '../lib/harness';
+import { randomUUID } from 'node:crypto';
+import { deploymentControlSignal, type DeploymentControl } from '../../workflows/deployment/messages';
+import { sleep, type ScenarioContext, type ScenarioDef } from '../lib/harness';
 
-export function r5(opts: { phase1Ms?: number; phase2Ms?: number; deployments?: number; minCycles?: number } = {}): ScenarioDef {
-  const hold = 12_000;
+const HOLD_MS = 12_000;
+const ADAPTER_TIMEOUT_MS = 10_000;
+/** The first retry's lookup comes about 10.5 s after the order was created: a 15 s lag window hides it (and the next one or two). */
+const LAGGING_LOOKUP = { laggingLookup: 0.25, lookupLagMs: 15_000 };
+
+const control = (ctx: ScenarioContext, i: number, action: DeploymentControl) =>
+  ctx.deployments[i]!.handle.signal(deploymentControlSignal, { messageId: randomUUID(), action, by: 'chaos r5' });
+
+export function r5(
+  opts: { phase1Orders?: number; phase1MaxMs?: number; phase2Ms?: number; deployments?: number; workers?: number; minCycles?: number } = {},
+): ScenarioDef {
+  const phase1Orders = opts.phase1Orders ?? 200;
+  let phase1: { brokerOrders: number; executedThenHeld: number; duplicate422: number; laggingLookups: number; ms: number } | undefined;
   return {
     name: 'r5',
-    deployments: opts.deployments ?? 12,
-    workers: 1,
+    // Each deployment places about one order per 15 s in phase 1 (10 s timeout, retry, then the next crossing in the
+    // right direction); more of them than two shared cores can cycle makes bars go stale and orders rarer, not commoner.
+    deployments: opts.deployments ?? 18,
+    workers: opts.workers ?? 1,
     minCycles: opts.minCycles ?? 100,
-    minOrders: 20,
-    faults: { seed: 5, executeThenTimeout: 1, timeoutMs: hold },
+    minOrders: phase1Orders,
+    // A held submission keeps its gate connection (kill-switch gate) for the adapter's 10 s: room for every deployment.
+    workerEnv: () => ({ ORDER_GATE_POOL_MAX: '40' }),
+    faults: { seed: 5, executeThenTimeout: 1, timeoutMs: HOLD_MS, ...LAGGING_LOOKUP },
     async drive(ctx) {
-      await sleep(opts.phase1Ms ?? 60_000);
-      const phase1 = (await ctx.admin.stats()).faults.executeThenTimeout;
-      const ordersPhase1 = await ctx.orders();
-      ctx.log(`phase 1 (100%): ${phase1} execute-then-timeout, ${ordersPhase1} orders`);
-      await ctx.admin.setFaults({ seed: 55, executeThenTimeout: 0.3, timeoutMs: hold });
-      await sleep(opts.phase2Ms ?? 45_000);
-      return { holdMs: hold, adapterTimeoutMs: 10_000, executeThenTimeoutPhase1: phase1, ordersPhase1 };
+      const t0 = Date.now();
+      // Every runtime starts at once, cycling each second until its first order blocks it; all of them at once would
+      // queue workflow tasks for seconds, so bars go stale and nothing is ordered. Pause them all, resume one at a time.
+      await Promise.all(ctx.deployments.map((_, i) => control(ctx, i, 'pause')));
+      for (let i = 0; i < ctx.deployments.length; i++) {
+        await sleep(600);
+        await control(ctx, i, 'resume');
+      }
+      // Phase 2 must end inside the replayed session (about 384 s after the deployments started).
+      const maxMs = opts.phase1MaxMs ?? 320_000;
+      let stats = await ctx.admin.stats();
+      while (stats.accepted < phase1Orders && Date.now() - t0 < maxMs) {
+        await sleep(2_000);
+        stats = await ctx.admin.stats();
+      }
+      phase1 = {
+        brokerOrders: stats.accepted,
+        executedThenHeld: stats.executedThenHeld,
+        duplicate422: stats.duplicateClientOrderIds,
+        laggingLookups: stats.faults.laggingLookup,
+        ms: Date.now() - t0,
+      };
+      ctx.log(`phase 1 (100%): ${JSON.stringify(phase1)}`);
+      await ctx.admin.setFaults({ seed: 55, executeThenTimeout: 0.3, timeoutMs: HOLD_MS, ...LAGGING_LOOKUP });
+      await sleep(opts.phase2Ms ?? 30_000);
+      return { holdMs: HOLD_MS, adapterTimeoutMs: ADAPTER_TIMEOUT_MS, laggingLookupFault: LAGGING_LOOKUP, phase1 };
     },
     async verify(ctx) {
       const ids = ctx.deployments.map((d) => d.id);
-      const r = await ctx.pool.query<{ resolved: number; multi: number }>(
+      const r = await ctx.pool.query<{ resolved: number; resubmitted: number; resubmittedResolved: number }>(
         `SELECT count(*) FILTER (WHERE broker_order_id IS NOT NULL AND state NOT IN ('SUBMITTING','UNKNOWN','INTENT'))::int AS resolved,
-                count(*) FILTER (WHERE submit_attempts > 1)::int AS multi
+                count(*) FILTER (WHERE submit_attempts > 1)::int AS resubmitted,
+                count(*) FILTER (WHERE submit_attempts > 1 AND broker_order_id IS NOT NULL AND state NOT IN ('SUBMITTING','UNKNOWN','INTENT'))::int AS "resubmittedResolved"
          FROM order_ledger WHERE deployment_id = ANY($1::uuid[])`,
         [ids],
       );
+      const { resolved, resubmitted, resubmittedResolved } = r.rows[0]!;
       const stats = await ctx.admin.stats();
-      const figures = { ordersResolvedWithBrokerId: r.rows[0]!.resolved, ledgerRowsWithMoreThanOneSubmit: r.rows[0]!.multi, brokerDuplicateIdAnswers: stats.duplicateClientOrderIds };
-      return { figures, passed: true };
+      const orders = await ctx.orders();
+      const figures = {
+        ordersResolvedWithBrokerId: resolved,
+        // Every resubmission is of an order that exists (its first attempt executed): each one met the 422.
+        ledgerRowsResubmitted: resubmitted,
+        ledgerRowsResubmittedAndResolved: resubmittedResolved,
+        duplicateClientOrderId422s: stats.duplicateClientOrderIds,
+        duplicateClientOrderId422sPhase2: stats.duplicateClientOrderIds - (phase1?.duplicate422 ?? 0),
+        laggingLookups: stats.faults.laggingLookup,
+        executedThenHeld: stats.executedThenHeld,
+        // held answers whose client had given up by the end of the hold: each one a real timeout at the worker
+        heldAnswersLost: stats.heldAnswersLost,
+      };
+      const why: string[] = [];
+      if (!phase1 || phase1.brokerOrders < phase1Orders) why.push(`phase 1 created ${phase1?.brokerOrders ?? 0} orders (< ${phase1Orders})`);
+      if (phase1 && phase1.executedThenHeld !== phase1.brokerOrders) why.push(`phase 1: ${phase1.brokerOrders} orders but only ${phase1.executedThenHeld} answers held`);
+      if (stats.heldAnswersLost !== stats.executedThenHeld) why.push(`${stats.executedThenHeld - stats.heldAnswersLost} held answers reached the worker (no timeout)`);
+      if (resolved !== orders) why.push(`${orders - resolved} orders not resolved with a broker order id`);
+      if (stats.duplicateClientOrderIds < 1) why.push('the 422 duplicate-id path was never exercised');
+      if (resubmittedResolved !== resubmitted) why.push(`${resubmitted - resubmittedResolved} resubmitted orders not resolved`);
+      return { figures, passed: why.length === 0, why };
     },
   };
 }

@@ -108,7 +108,9 @@ function isHealth(path: string, data: unknown): boolean {
 function withQuery(path: string, query?: Record<string, string | number | undefined>): string {
   if (!query) return path;
   const params = new URLSearchParams();
-  for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== '') params.set(k, String(v));
+  // An empty value is sent, for the API to refuse: dropping it would widen the query (`orders --deployment "$ID"`
+  // with ID unset would list every deployment's orders).
+  for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, String(v));
   const qs = params.toString();
   return qs ? `${path}?${qs}` : path;
 }

@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from 'commander';
 import { ApiClient } from './api-client';
+import { usageError } from './errors';
 
 /** Global options, available to every command. */
 export interface GlobalOptions {
@@ -7,7 +8,19 @@ export interface GlobalOptions {
   apiKey?: string;
 }
 
-export const clientFrom = (g: GlobalOptions) => new ApiClient({ baseUrl: g.apiUrl, apiKey: g.apiKey });
+export const clientFrom = (g: GlobalOptions) => new ApiClient({ baseUrl: apiBaseUrl(g.apiUrl), apiKey: g.apiKey });
+
+/** The API URL, refused as a usage error when it is not http(s) (not reported as an unreachable server; never echoed: it may hold credentials). */
+function apiBaseUrl(url: string): string {
+  let protocol = '';
+  try {
+    protocol = new URL(url).protocol;
+  } catch {
+    // not a URL at all
+  }
+  if (protocol !== 'http:' && protocol !== 'https:') throw usageError('--api-url (or API_URL) must be an http:// or https:// URL, e.g. http://127.0.0.1:3000');
+  return url;
+}
 
 /** commander argument parser for a finite number, optionally bounded below. */
 export function numberArg(what: string, opts: { min?: number; integer?: boolean } = {}) {

@@ -9,7 +9,7 @@ import { BrokerRequestError, BrokerUnavailableError } from '../../brokers/port';
 import { PaperBrokerAdmin } from '../../brokers/paper/admin-client';
 import { createPaperBroker, type PaperBrokerApp } from '../../brokers/paper/app';
 import { testStack } from '../helpers/stack';
-import { adapterFor, clientId, marketBuy, marketSell, uniqueAccount } from './helpers';
+import { adapterFor, clientId, marketBuy, marketSell, sleep, uniqueAccount } from './helpers';
 
 let app: PaperBrokerApp;
 let url: string;
@@ -145,6 +145,86 @@ describe('execution', () => {
     expect(again).toMatchObject({ kind: 'unknown', reason: expect.stringMatching(/duplicate client_order_id/) });
     expect(await broker.getOrderByClientId(cid)).toMatchObject({ id: first.order.id, status: 'canceled', qty: 1 });
     expect((await admin.stats()).duplicateClientOrderIds).toBe(1);
+  });
+});
+
+describe('faults for R5 (the duplicate-id path) and R13 (submissions in flight)', () => {
+  const keys = { 'apca-api-key-id': 'k', 'apca-api-secret-key': 's' };
+  const post = (payload: Record<string, unknown>) => app.inject({ method: 'POST', url: '/v2/orders', headers: keys, payload });
+
+  test('a reused client_order_id gets Alpaca\'s documented answer: HTTP 422 {"code":40010001,"message":"client_order_id must be unique"}', async () => {
+    await admin.setPrices({ AAPL: 100 });
+    const body = { symbol: 'AAPL', qty: '1', side: 'buy', type: 'market', time_in_force: 'day', client_order_id: clientId() };
+    expect((await post(body)).statusCode).toBe(200);
+    const again = await post({ ...body, qty: '2' });
+    expect(again.statusCode).toBe(422);
+    expect(again.headers['content-type']).toMatch(/^application\/json/);
+    expect(again.json()).toEqual({ code: 40010001, message: 'client_order_id must be unique' });
+    // The adapter reads exactly that body as "unknown: look it up", never as a rejection.
+    expect(await broker.submitOrder(marketBuy('AAPL', 1, body.client_order_id))).toMatchObject({ kind: 'unknown', reason: expect.stringMatching(/duplicate client_order_id/) });
+    expect((await admin.stats()).orders).toBe(1);
+  });
+
+  test('lagging lookups (seeded, off by default): a recent order is a 404 to a lookup by client id, then visible', async () => {
+    await admin.setPrices({ AAPL: 100 });
+    const cid = clientId();
+    expect((await broker.submitOrder(marketBuy('AAPL', 1, cid))).kind).toBe('accepted');
+    expect(await broker.getOrderByClientId(cid)).toMatchObject({ clientOrderId: cid }); // default: no lag
+
+    await admin.setFaults({ seed: 11, laggingLookup: 1, lookupLagMs: 60_000 });
+    expect(await broker.getOrderByClientId(cid)).toBeNull();
+    // What a retry then does: resubmit, meet the 422, and stay unknown; no second order.
+    expect(await broker.submitOrder(marketBuy('AAPL', 1, cid))).toMatchObject({ kind: 'unknown', reason: expect.stringMatching(/duplicate client_order_id/) });
+    // Lookups by order id and lists are not lagging; an order older than the lag is visible again.
+    expect((await broker.listOrders({ status: 'all' })).map((o) => o.clientOrderId)).toEqual([cid]);
+    await admin.setFaults({ seed: 11, laggingLookup: 1, lookupLagMs: 0 });
+    expect(await broker.getOrderByClientId(cid)).toMatchObject({ clientOrderId: cid });
+    const stats = await admin.stats();
+    expect([stats.orders, stats.duplicateClientOrderIds, stats.faults.laggingLookup]).toEqual([1, 1, 1]);
+  });
+
+  test('lagging lookups draw from their own stream: the same seed hides the same lookups, whatever the submissions do', async () => {
+    await admin.setPrices({ AAPL: 100 });
+    const cids = Array.from({ length: 12 }, () => clientId());
+    for (const cid of cids) await broker.submitOrder(marketBuy('AAPL', 1, cid));
+    const pattern = async (submitFaults: Record<string, number>) => {
+      await admin.setFaults({ seed: 21, laggingLookup: 0.5, lookupLagMs: 60_000, ...submitFaults });
+      const seen: boolean[] = [];
+      for (const cid of cids) {
+        seen.push((await broker.getOrderByClientId(cid)) !== null);
+        await broker.submitOrder(marketBuy('AAPL', 1)); // submissions in between draw from the submit stream only
+      }
+      return seen;
+    };
+    const a = await pattern({});
+    const b = await pattern({ http5xx: 0.5 });
+    expect(b).toEqual(a);
+    expect(a.filter(Boolean).length).toBeGreaterThan(0);
+    expect(a.filter((x) => !x).length).toBeGreaterThan(0);
+  });
+
+  test('execute-then-timeout holds the answer of an execution only: the resubmitted id gets its 422 at once', async () => {
+    await admin.setPrices({ AAPL: 100 });
+    await admin.setFaults({ seed: 12, executeThenTimeout: 1, timeoutMs: 2_000 });
+    const impatient = adapterFor(url, { timeoutMs: 1_000 });
+    const cid = clientId();
+    const t0 = Date.now();
+    expect(await impatient.submitOrder(marketBuy('AAPL', 1, cid))).toMatchObject({ kind: 'unknown', reason: expect.stringMatching(/no answer within 1000 ms/) });
+    // Answered (a 422 seen by the client) rather than held past the client's timeout.
+    expect(await impatient.submitOrder(marketBuy('AAPL', 1, cid))).toMatchObject({ kind: 'unknown', reason: expect.stringMatching(/duplicate client_order_id/) });
+    await sleep(Math.max(0, t0 + 2_300 - Date.now())); // the first answer's hold is over: the client had left
+    const stats = await admin.stats();
+    expect([stats.orders, stats.executedThenHeld, stats.heldAnswersLost, stats.faults.executeThenTimeout, stats.duplicateClientOrderIds]).toEqual([1, 1, 1, 2, 1]);
+  });
+
+  test('submit latency holds every submission before it is handled; the order then executes normally', async () => {
+    await admin.setPrices({ AAPL: 100 });
+    await admin.setFaults({ seed: 13, submitLatencyMs: 400 });
+    const t0 = Date.now();
+    const outcomes = await Promise.all([broker.submitOrder(marketBuy('AAPL', 1)), broker.submitOrder(marketBuy('AAPL', 2))]);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(400);
+    expect(outcomes.map((o) => o.kind)).toEqual(['accepted', 'accepted']);
+    expect((await admin.stats()).faults).toMatchObject({ reject: 0, http5xx: 0, http429: 0, executeThenTimeout: 0 }); // latency is not a fault draw
   });
 });
 
