@@ -259,6 +259,25 @@ describe('a deployment on daily bars (no cycle comes due during the test)', () =
     }
   }, 120_000);
 
+  test('breaker-reset (admin, reason required) is recorded and applied by the runtime; reconciliation list and resolve', async () => {
+    expect(await fails(['deployments', 'breaker-reset', id, '--reason', 'x'], 1)).toMatch(/role trader may not call this route .*HTTP 403/);
+    expect(await fails(['deployments', 'breaker-reset', id], 2, TEST_KEYS.admin)).toMatch(/required option '--reason <text>' not specified/);
+    const sent = JSON.parse(await ok(['deployments', 'breaker-reset', id, '--reason', 'reviewed', '--json'], TEST_KEYS.admin)) as { messageId: string };
+    await waitFor('the runtime to apply the reset', async () => (await audits(id)).some((a) => a.action === 'deployment.breaker-reset.applied' && a.detail.messageId === sent.messageId), 20_000);
+
+    // A finding the reconciliation recorded (an order someone placed at the broker by hand).
+    const { rows } = await pool.query<{ id: string }>(
+      `INSERT INTO broker_discrepancies (broker, account_id, kind, broker_ref, client_order_id, symbol, found_by) VALUES ('paper', $1, 'unknown_order', $2, 'manual-1', 'CLIX', $3) RETURNING id`,
+      [account, `bo-${randomUUID()}`, id],
+    );
+    const findingId = rows[0]!.id;
+    expect(await ok(['reconciliation', 'list', '--open', '--account', account])).toMatch(new RegExp(`${findingId} .*unknown_order.*OPEN`));
+    expect(await fails(['reconciliation', 'resolve', findingId, '--resolution', 'cancelled'], 1)).toMatch(/HTTP 403/);
+    expect(await ok(['reconciliation', 'resolve', findingId, '--resolution', 'cancelled at the broker'], TEST_KEYS.admin)).toBe(`finding ${findingId} resolved by ada\n`);
+    expect(await fails(['reconciliation', 'resolve', findingId, '--resolution', 'again'], 1, TEST_KEYS.admin)).toMatch(/already resolved .*HTTP 409/);
+    expect(JSON.parse(await ok(['reconciliation', 'list', '--open', '--account', account, '--json'])).findings).toEqual([]);
+  }, 60_000);
+
   test('stop ends the runtime; afterwards every control is refused (exit 1)', async () => {
     expect(await ok(['deployments', 'stop', id, '--reason', 'done'])).toBe(`deployment ${id}: stop sent (status stopped)\n`);
     await expect(h.deps.temporal.workflow.getHandle(workflowId).result()).resolves.toEqual({ cycles: 0, status: 'stopped' });

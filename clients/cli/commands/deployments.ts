@@ -135,6 +135,19 @@ export function deploymentBodyFromFlags(f: CreateFlags): Record<string, unknown>
   return body;
 }
 
+interface Finding {
+  id: string;
+  kind: string;
+  accountId: string;
+  symbol: string;
+  brokerRef: string;
+  clientOrderId: string;
+  foundAt: string;
+  resolvedAt: string | null;
+  resolvedBy: string | null;
+  resolution: string | null;
+}
+
 const jsonOut = (value: unknown) => print(JSON.stringify(value, null, 2));
 
 function showDeployment(d: DeploymentDetail): void {
@@ -268,6 +281,47 @@ export function registerDeploymentCommands(program: Command, globals: () => Glob
       });
       if (opts.json) return jsonOut(r);
       print(`deployment ${r.id}: params v${r.version} ${JSON.stringify(r.params)}`);
+    });
+
+  deployments
+    .command('breaker-reset')
+    .description('reset the latched drawdown breaker (admin key; recorded, then verified by the runtime)')
+    .argument('<id>', 'deployment id')
+    .requiredOption('--reason <text>', 'why it is safe to trade again (recorded in the audit log)')
+    .option('--json', 'print the answer as JSON')
+    .action(async (id: string, opts: { reason: string; json?: boolean }) => {
+      const r = await clientFrom(globals()).post<{ id: string; messageId: string }>(`/v1/deployments/${encodeURIComponent(id)}/breaker-reset`, { reason: opts.reason });
+      if (opts.json) return jsonOut(r);
+      print(`deployment ${r.id}: breaker reset sent (message ${r.messageId})`);
+    });
+
+  const reconciliation = program.command('reconciliation').description('broker orders and fills the ledger does not know (they block their account)');
+  reconciliation
+    .command('list')
+    .description('findings, newest first')
+    .option('--open', 'only unresolved findings (the ones that block)')
+    .option('--account <id>', 'only this account')
+    .option('--limit <n>', 'how many', numberArg('--limit', { min: 1, integer: true }), 50)
+    .option('--json', 'print the answer as JSON')
+    .action(async (opts: { open?: boolean; account?: string; limit: number; json?: boolean }) => {
+      const r = await clientFrom(globals()).get<{ findings: Finding[] }>('/v1/reconciliation/findings', { open: opts.open ? 'true' : undefined, accountId: opts.account, limit: opts.limit });
+      if (opts.json) return jsonOut(r);
+      print(
+        table(
+          r.findings.map((f) => ({ id: f.id, kind: f.kind, account: f.accountId, symbol: f.symbol, brokerRef: f.brokerRef, clientOrderId: f.clientOrderId, found: f.foundAt, resolved: f.resolvedAt ? `${f.resolvedBy}: ${f.resolution}` : 'OPEN' })),
+        ),
+      );
+    });
+  reconciliation
+    .command('resolve')
+    .description('mark a finding resolved (admin key; audited): its account trades again once none is open')
+    .argument('<id>', 'finding id')
+    .requiredOption('--resolution <text>', 'what was done about it')
+    .option('--json', 'print the answer as JSON')
+    .action(async (id: string, opts: { resolution: string; json?: boolean }) => {
+      const r = await clientFrom(globals()).post<Finding>(`/v1/reconciliation/findings/${encodeURIComponent(id)}/resolve`, { resolution: opts.resolution });
+      if (opts.json) return jsonOut(r);
+      print(`finding ${r.id} resolved by ${r.resolvedBy}`);
     });
 
   const killSwitch = program.command('kill-switch').description('halt trading globally, per account or per deployment (admin key)');
