@@ -32,6 +32,12 @@ export const localDbStep = {
   retry: { initialInterval: '200 milliseconds', maximumInterval: '5 seconds', nonRetryableErrorTypes: [ErrorType.InvalidInput] },
 } satisfies LocalActivityOptions;
 
+/** Reads of recent bars as a local activity (same retries as marketDataRead). */
+export const localMarketDataRead = {
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '200 milliseconds', maximumInterval: '1 second', maximumAttempts: 3, nonRetryableErrorTypes: [ErrorType.InvalidInput] },
+} satisfies LocalActivityOptions;
+
 /** Reads of recent bars: a few quick attempts, then the cycle skips with a recorded reason rather than waiting. */
 export const marketDataRead = {
   taskQueue: TASK_QUEUES.io,

@@ -10,7 +10,7 @@ import { requiredApprovals } from '../../domain/approvals/policy';
 import { drawdown, evaluateRisk, isExposureReducing, resetBreaker, type OrderIntent, type RiskVerdict } from '../../domain/risk/gate';
 import { approvalRequestId, clientOrderId } from '../../domain/ids';
 import { tradeApprovalWorkflow } from '../approval/workflow';
-import { brokerCall, dbWrite, marketDataRead } from '../activity-options';
+import { brokerCall, dbWrite, localDbStep, localMarketDataRead, marketDataRead } from '../activity-options';
 import { SEARCH_ATTRIBUTES } from '../search-attributes';
 import { TASK_QUEUES } from '../task-queues';
 import { workflowNow } from '../time';
@@ -21,9 +21,18 @@ type OrderActivities = ReturnType<typeof createOrderActivities>;
 type DeploymentActivities = ReturnType<typeof createDeploymentActivities>;
 
 const { placeOrder, syncOrders } = wf.proxyActivities<OrderActivities>(brokerCall);
-const { loadRecentBars } = wf.proxyActivities<MarketDataActivities>(marketDataRead);
 const { requestApproval } = wf.proxyActivities<ApprovalActivities>(dbWrite);
-const { loadRiskSnapshot, recordCycle, setPaperPrices, setDeploymentStatus, verifyRecordedControl, recordRuntimeAudit } = wf.proxyActivities<DeploymentActivities>(dbWrite);
+const { setDeploymentStatus, verifyRecordedControl, recordRuntimeAudit } = wf.proxyActivities<DeploymentActivities>(dbWrite);
+/**
+ * The cycle's own reads and writes (bars, risk snapshot, paper prices, audit rows): a few ms of Redis or Postgres
+ * each. As local activities they run inside the workflow task, with no task-queue round trip; when hundreds of
+ * deployments close a bar at the same instant those round trips are what the latency is made of. Runs started
+ * before this change keep scheduling them as ordinary activities (patch 'cycle-steps-local').
+ */
+// (Proxies have no own keys to spread: pick each function.)
+const tasks = { md: wf.proxyActivities<MarketDataActivities>(marketDataRead), db: wf.proxyActivities<DeploymentActivities>(dbWrite) };
+const locals = { md: wf.proxyLocalActivities<MarketDataActivities>(localMarketDataRead), db: wf.proxyLocalActivities<DeploymentActivities>(localDbStep) };
+const cycleSteps = ({ md, db }: typeof tasks) => ({ loadRecentBars: md.loadRecentBars, loadRiskSnapshot: db.loadRiskSnapshot, recordCycle: db.recordCycle, setPaperPrices: db.setPaperPrices });
 
 /** Bars fetched per cycle: enough for every strategy's warm-up at its default and common parameters. */
 const WINDOW_BARS = 300;
@@ -38,6 +47,7 @@ const MAX_HANDLED_IDS = 500;
 export async function deploymentWorkflow(input: DeploymentWorkflowInput): Promise<{ cycles: number; status: string }> {
   const { spec, deploymentId, clock } = input;
   const workflowId = wf.workflowInfo().workflowId;
+  const { loadRecentBars, loadRiskSnapshot, recordCycle, setPaperPrices } = cycleSteps(wf.patched('cycle-steps-local') ? locals : tasks);
   const tfMs = timeframeMs(spec.timeframe);
   const carry: DeploymentCarry = input.carry ?? {
     cycle: 0,
