@@ -1,8 +1,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { benchApprovals } from './approvals';
 import { benchBacktestE2e } from './backtest-e2e';
 import { benchEngine } from './engine';
 import { benchImport } from './import';
+import { benchRuntime } from './runtime';
 
 /**
  * `npm run bench -- <name>` runs one benchmark, `npm run bench` all of them. Each prints its figures and
@@ -15,6 +17,8 @@ const BENCHES: Record<string, Bench> = {
   engine: benchEngine,
   import: benchImport,
   'backtest-e2e': benchBacktestE2e,
+  runtime: benchRuntime,
+  approvals: benchApprovals,
 };
 
 async function main(): Promise<number> {
