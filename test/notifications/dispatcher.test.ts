@@ -75,6 +75,9 @@ beforeAll(async () => {
   runs = workers.map((w) => w.run());
   connection = await Connection.connect({ address: stack.TEMPORAL_ADDRESS });
   client = new Client({ connection, namespace: stack.TEMPORAL_NAMESPACE });
+  // IO worker processes of earlier test files start the platform's dispatcher (default settings) on this server:
+  // replace it with one that has this file's settings.
+  await client.workflow.getHandle(NOTIFICATION_DISPATCHER_WORKFLOW_ID).terminate('a fresh dispatcher for the dispatcher tests').catch(() => undefined);
   ({ runId: firstRunId } = await ensureNotificationDispatcher(client, { pollIntervalMs: POLL_MS, minSleepMs: 20, roundsPerRun: 8 }));
 }, 60_000);
 
