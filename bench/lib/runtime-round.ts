@@ -16,6 +16,7 @@ import { Pool } from 'pg';
 import { startPaperBroker } from '../../brokers/paper/start';
 import { withTimeout, sleep } from '../../chaos/lib/harness';
 import { WorkerSupervisor } from '../../chaos/lib/workers';
+import { deploymentStartOptions } from '../../clients/deployment-start';
 import { connectTemporal } from '../../clients/temporal';
 import { insertDeployment, insertDeploymentParams } from '../../db/sql/deployments';
 import { inTransaction } from '../../db/sql/queryable';
@@ -25,7 +26,6 @@ import { parseDeploymentSpec, type DeploymentSpec } from '../../domain/deploymen
 import { listLiveWorkers } from '../../workers/heartbeat';
 import { deploymentControlSignal, type DeploymentWorkflowInput, type ReplayClockSpec } from '../../workflows/deployment/messages';
 import type { deploymentWorkflow } from '../../workflows/deployment/workflow';
-import { SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 import { TASK_QUEUES } from '../../workflows/task-queues';
 import { privateStack, type PrivateStack } from '../../scripts/private-stack';
 import { cycleBreakdown, type CycleBreakdown } from './history-breakdown';
@@ -139,19 +139,7 @@ async function startDeployment(pool: Pool, client: Client, symbol: string, clock
     await insertAudit(tx, 'bench', 'deployment.create', id, { name: `runtime bench ${symbol}`, workflowId, spec, replay: clock });
   });
   const input: DeploymentWorkflowInput = { deploymentId: id, spec, paramsVersion: 1, clock };
-  return client.workflow.start<typeof deploymentWorkflow>('deploymentWorkflow', {
-    taskQueue: TASK_QUEUES.io,
-    workflowId,
-    args: [input],
-    workflowIdConflictPolicy: 'FAIL',
-    workflowIdReusePolicy: 'REJECT_DUPLICATE',
-    typedSearchAttributes: [
-      { key: SEARCH_ATTRIBUTES.deploymentId, value: id },
-      { key: SEARCH_ATTRIBUTES.accountId, value: spec.accountId },
-      { key: SEARCH_ATTRIBUTES.strategy, value: spec.strategy },
-      { key: SEARCH_ATTRIBUTES.symbol, value: symbol },
-    ],
-  });
+  return client.workflow.start<typeof deploymentWorkflow>('deploymentWorkflow', deploymentStartOptions(input));
 }
 
 /** Runs `fn` over `items`, `concurrency` at a time. */
@@ -384,7 +372,7 @@ export async function runRound(n: number, setup: RoundSetup): Promise<RoundResul
     if (opts.histories > 0) {
       const step = Math.max(1, Math.floor(n / opts.histories));
       const sample = handles.filter((_, i) => i % step === 0).slice(0, opts.histories).map((h) => h.workflowId);
-      breakdown = await cycleBreakdown(client, sample, measured[0]!, last, wallOf);
+      breakdown = await cycleBreakdown(client, sample, measured, wallOf);
     }
 
     return {

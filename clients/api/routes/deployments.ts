@@ -34,8 +34,7 @@ import {
   type ReplayClockSpec,
 } from '../../../workflows/deployment/messages';
 import type { deploymentWorkflow } from '../../../workflows/deployment/workflow';
-import { SEARCH_ATTRIBUTES } from '../../../workflows/search-attributes';
-import { TASK_QUEUES } from '../../../workflows/task-queues';
+import { deploymentStartOptions } from '../../deployment-start';
 import type { ApiDeps } from '../app';
 import { principalOf, ROLES_ADMIN, ROLES_ANY, ROLES_TRADER } from '../auth';
 import { badRequest, conflict, errorResponses, notFound, unavailable, zodIssues } from '../errors';
@@ -252,20 +251,7 @@ export function deploymentRoutes(deps: ApiDeps, inflight: InflightCalls): Fastif
         const input: DeploymentWorkflowInput = { deploymentId: id, spec, paramsVersion: 1, ...(clock ? { clock } : {}) };
         try {
           await temporalCall('starting the workflow', () =>
-            temporal.workflow.start<typeof deploymentWorkflow>('deploymentWorkflow', {
-              taskQueue: TASK_QUEUES.io,
-              workflowId,
-              args: [input],
-              // One runtime per deployment, ever: a second start with this id fails instead of attaching or replacing.
-              workflowIdConflictPolicy: 'FAIL',
-              workflowIdReusePolicy: 'REJECT_DUPLICATE',
-              typedSearchAttributes: [
-                { key: SEARCH_ATTRIBUTES.deploymentId, value: id },
-                { key: SEARCH_ATTRIBUTES.accountId, value: spec.accountId },
-                { key: SEARCH_ATTRIBUTES.strategy, value: spec.strategy },
-                { key: SEARCH_ATTRIBUTES.symbol, value: spec.symbols[0] },
-              ],
-            }),
+            temporal.workflow.start<typeof deploymentWorkflow>('deploymentWorkflow', deploymentStartOptions(input)),
           );
         } catch (err) {
           const failure = temporalDown(request.log, err, 'start the deployment', id);
