@@ -21,6 +21,8 @@ export interface RiskSnapshot {
   entryPrices?: Record<string, number>;
   /** symbols with a trade approval request in flight (pending, or approved and not yet placed) */
   pendingApprovals?: string[];
+  /** wall-clock ms when it was read */
+  at?: number;
 }
 
 export interface PricesSetter {
@@ -75,16 +77,23 @@ export function createDeploymentActivities({ db, paperPrices }: DeploymentDeps) 
         accountOpenPositions++;
         accountExposure += Math.abs(qty) * (args.prices[r.symbol] ?? Number(r.last_price));
       }
-      return { positions, pendingSymbols: pending.rows.map((r) => r.symbol), totalPnl, deploymentExposure, accountExposure, accountOpenPositions, kill, entryPrices: entries, pendingApprovals: approvals };
+      return { positions, pendingSymbols: pending.rows.map((r) => r.symbol), totalPnl, deploymentExposure, accountExposure, accountOpenPositions, kill, entryPrices: entries, pendingApprovals: approvals, at: Date.now() };
     },
 
-    /** One audit row per symbol and cycle; a retried write changes nothing. */
-    async recordCycle(args: { deploymentId: string; paramsVersion: number; latencyMs: number; positions: Record<string, number>; totalPnl: number; record: CycleRecord }): Promise<void> {
+    /**
+     * One audit row per symbol and cycle. A retry writes it again: as a local activity it re-runs only when its
+     * workflow task failed, and then the decision may differ (the task's reads ran again); the attempt whose task
+     * completes writes last, so the row always says what the history says. Returns the wall-clock ms it finished.
+     */
+    async recordCycle(args: { deploymentId: string; paramsVersion: number; latencyMs: number; positions: Record<string, number>; totalPnl: number; record: CycleRecord }): Promise<{ at: number }> {
       const r = args.record;
       await db.query(
         `INSERT INTO deployment_cycles (deployment_id, cycle_seq, symbol, bar_close, action, reason, signal, indicators, risk, client_order_ids, params_version, position_qty, realized_pnl, latency_ms)
          VALUES ($1, $2, $3, to_timestamp($4::float8 / 1000.0), $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-         ON CONFLICT (deployment_id, cycle_seq, symbol) DO NOTHING`,
+         ON CONFLICT (deployment_id, cycle_seq, symbol) DO UPDATE SET
+           bar_close = EXCLUDED.bar_close, action = EXCLUDED.action, reason = EXCLUDED.reason, signal = EXCLUDED.signal,
+           indicators = EXCLUDED.indicators, risk = EXCLUDED.risk, client_order_ids = EXCLUDED.client_order_ids,
+           params_version = EXCLUDED.params_version, position_qty = EXCLUDED.position_qty, realized_pnl = EXCLUDED.realized_pnl, latency_ms = EXCLUDED.latency_ms`,
         [
           args.deploymentId, r.cycle, r.symbol, r.barClose, r.action, r.reason ?? null,
           r.signal !== undefined && Number.isFinite(r.signal) ? r.signal : null,
@@ -92,6 +101,7 @@ export function createDeploymentActivities({ db, paperPrices }: DeploymentDeps) 
           args.positions[r.symbol] ?? 0, args.totalPnl, Math.round(args.latencyMs),
         ],
       );
+      return { at: Date.now() };
     },
 
     /** The paper broker executes market orders at these prices (the bar closes the cycle just read). */

@@ -27,6 +27,8 @@ export interface SyncOrdersResult {
   positions: Array<{ symbol: string; qty: number; cashFlow: number }>;
   /** unresolved reconciliation findings of the account (at most 5 shown): while any exist, no new orders */
   blockedBy?: string[];
+  /** wall-clock ms when the sync finished (the runtime times its next wait from it) */
+  at?: number;
 }
 
 export interface PlaceOrderInput {
@@ -52,6 +54,8 @@ export interface PlaceOrderResult {
   state: LedgerState;
   brokerOrderId: string | null;
   rejectReason?: string;
+  /** wall-clock ms when the result was read (the runtime's cycle latency ends here) */
+  at?: number;
 }
 
 const LEDGER_STATE_OF: Record<OrderStatus, LedgerState> = {
@@ -75,7 +79,7 @@ function isExposureReducing(positionQty: number, side: 'buy' | 'sell', qty: numb
 }
 
 function resultOf(row: Pick<LedgerRow, 'client_order_id' | 'state' | 'broker_order_id' | 'reject_reason'>): PlaceOrderResult {
-  return { clientOrderId: row.client_order_id, state: row.state, brokerOrderId: row.broker_order_id, ...(row.reject_reason ? { rejectReason: row.reject_reason } : {}) };
+  return { clientOrderId: row.client_order_id, state: row.state, brokerOrderId: row.broker_order_id, ...(row.reject_reason ? { rejectReason: row.reject_reason } : {}), at: Date.now() };
 }
 
 /**
@@ -222,7 +226,7 @@ export function createOrderActivities({ db, gatePool, brokers, crashPoint = () =
         }
         cursor = fills[fills.length - 1]!.id;
         await setFillCursor(db, args.broker, args.accountId, cursor);
-        ctx.heartbeat({ page });
+        if (!ctx.info.isLocal) ctx.heartbeat({ page }); // a local activity has no heartbeat (its task is kept alive)
       }
       // The broker wins, and it must hold nothing we did not send: an open order unknown to the ledger blocks.
       const brokerOpen = await broker.listOrders({ status: 'open' }, ctx.cancellationSignal);
@@ -235,7 +239,7 @@ export function createOrderActivities({ db, gatePool, brokers, crashPoint = () =
         (d) => `${d.kind === 'unknown_order' ? 'unknown broker order' : 'unknown fill'} ${d.broker_ref} (${d.symbol}, client id ${d.client_order_id || 'none'}; finding ${d.id})`,
       );
       const positions = await positionsFromFills(db, args.deploymentId);
-      return { open: open.length, newFills, unknownFills, positions: positions.map(({ symbol, qty, cashFlow }) => ({ symbol, qty, cashFlow })), blockedBy };
+      return { open: open.length, newFills, unknownFills, positions: positions.map(({ symbol, qty, cashFlow }) => ({ symbol, qty, cashFlow })), blockedBy, at: Date.now() };
     },
   };
 }

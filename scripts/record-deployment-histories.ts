@@ -26,10 +26,12 @@ import { timeSkippingServerPath } from './local-stack';
  * Records the deployment replay fixtures (test/replay/histories/deployment--<branch>.json), one per cycle
  * branch: trade, stale data, risk reject, kill switch, continue-as-new. Runs the real IO activities against
  * private Postgres, Redis and paper broker, in the time-skipping environment.
- * `npx tsx scripts/record-deployment-histories.ts`
+ * `npx tsx scripts/record-deployment-histories.ts [--suffix=one-task]` writes deployment--<branch>--<suffix>.json,
+ * so histories of earlier workflow code stay beside the new ones and keep being replayed.
  */
 const ROOT = path.resolve(__dirname, '..');
 const OUT = path.join(ROOT, 'test', 'replay', 'histories');
+const SUFFIX = /^--suffix=([a-z0-9-]+)$/.exec(process.argv.find((a) => a.startsWith('--suffix=')) ?? '')?.[1];
 
 function zigzag(closes: number[]) {
   const bars = allocateBars(closes.length);
@@ -102,7 +104,7 @@ async function main() {
         await handle.signal(deploymentControlSignal, { messageId: randomUUID(), action: 'stop', by: 'recorder' });
         await handle.result();
         const history = s.firstRun ? await env.client.workflow.getHandle(handle.workflowId, firstRunId).fetchHistory() : await handle.fetchHistory();
-        const file = path.join(OUT, `deployment--${s.name}.json`);
+        const file = path.join(OUT, `deployment--${s.name}${SUFFIX ? `--${SUFFIX}` : ''}.json`);
         writeFileSync(file, historyToJSON(history));
         console.log(`recorded ${path.relative(ROOT, file)} (${history.events?.length} events)`);
       });

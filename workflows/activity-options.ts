@@ -24,12 +24,25 @@ export const brokerCall = {
 /**
  * Short Postgres reads and idempotent writes run as local activities, in the workflow task that needs them: no
  * task-queue round trip (about 40 ms each on the dev server), one marker in history. Only for steps of well
- * under a second whose retry is harmless; broker calls never use it.
+ * under a second whose retry is harmless.
  */
 export const localDbStep = {
   startToCloseTimeout: '10 seconds',
   localRetryThreshold: '10 seconds',
   retry: { initialInterval: '200 milliseconds', maximumInterval: '5 seconds', nonRetryableErrorTypes: [ErrorType.InvalidInput] },
+} satisfies LocalActivityOptions;
+
+/**
+ * Broker reads and reconciliation inside the cycle's workflow task (syncOrders as a local activity): idempotent, and
+ * nothing the workflow commits depends on a result that was not recorded. Never for placeOrder: if the worker dies
+ * before the task completes, every local activity of the task runs again with fresh results, so the decision could
+ * change while the client order id stays the same. An order therefore goes out as an ordinary activity, scheduled by
+ * a task that has recorded the inputs of its decision. Retries past localRetryThreshold wait on a workflow timer.
+ */
+export const localBrokerCall = {
+  startToCloseTimeout: '30 seconds',
+  localRetryThreshold: '10 seconds',
+  retry: brokerCall.retry,
 } satisfies LocalActivityOptions;
 
 /** Reads of recent bars as a local activity (same retries as marketDataRead). */

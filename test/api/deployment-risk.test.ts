@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
+import { PaperBrokerAdmin } from '../../brokers/paper/admin-client';
 import { paperBrokerPort } from '../../brokers';
 import { resetBreakerSignal } from '../../workflows/deployment/messages';
 import { uniqueSymbol } from '../helpers/db';
@@ -110,7 +111,9 @@ test('reconciliation: an open broker order the ledger does not know blocks the a
   const d = await createDeployment(symbol, { riskLimits: { maxExposure: 1e6 } });
   await eventually('first cycles', () => cycles(d.id), (r) => r.length >= 2);
 
-  // Someone places an order at the broker by hand (a resting limit order far from the market).
+  // Someone places an order at the broker by hand (a resting limit order far from the market). The paper broker
+  // only learns prices from cycles that order, so give it the market's price first.
+  await new PaperBrokerAdmin(rt.paper.url).setPrices({ [symbol]: 97 });
   const broker = paperBrokerPort(rt.paper.url);
   const manual = await broker.submitOrder({ clientOrderId: `manual-${randomUUID().slice(0, 8)}`, symbol, side: 'buy', qty: 1, type: 'limit', limitPrice: 1, timeInForce: 'gtc' });
   expect(manual.kind).toBe('accepted');

@@ -18,27 +18,47 @@ test('there is a recorded history for every backtest outcome', () => {
   expect(files).toEqual(expect.arrayContaining(['backtest--completed.json', 'backtest--failed-no-bars.json', 'backtest--cancelled.json']));
 });
 
-test('there is a recorded deployment history for every cycle branch, and each shows its branch', () => {
-  const seen = (file: string) => {
-    const history = historyFromJSON(load(file));
-    const out = { activities: new Set<string>(), actions: new Set<string>(), reasons: [] as string[], continuedAsNew: false };
-    for (const e of history.events ?? []) {
-      const a = e.activityTaskScheduledEventAttributes;
-      if (a?.activityType?.name) out.activities.add(a.activityType.name);
-      if (a?.activityType?.name === 'recordCycle') {
-        const { record } = defaultPayloadConverter.fromPayload<{ record: { action: string; reason?: string } }>(a.input!.payloads![0]!);
-        out.actions.add(record.action);
-        out.reasons.push(record.reason ?? '');
-      }
-      if (e.workflowExecutionContinuedAsNewEventAttributes) out.continuedAsNew = true;
+/** What a deployment history shows: activities, local activities (markers), recordCycle actions and reasons (activities only), continue-as-new. */
+const seen = (file: string) => {
+  const history = historyFromJSON(load(file));
+  const out = { activities: new Set<string>(), localActivities: new Set<string>(), actions: new Set<string>(), reasons: [] as string[], continuedAsNew: false };
+  for (const e of history.events ?? []) {
+    const marker = e.markerRecordedEventAttributes;
+    if (marker?.markerName === 'core_local_activity') {
+      out.localActivities.add(defaultPayloadConverter.fromPayload<{ activity_type: string }>(marker.details!.data!.payloads![0]!).activity_type);
     }
-    return out;
-  };
+    const a = e.activityTaskScheduledEventAttributes;
+    if (a?.activityType?.name) out.activities.add(a.activityType.name);
+    if (a?.activityType?.name === 'recordCycle') {
+      const { record } = defaultPayloadConverter.fromPayload<{ record: { action: string; reason?: string } }>(a.input!.payloads![0]!);
+      out.actions.add(record.action);
+      out.reasons.push(record.reason ?? '');
+    }
+    if (e.workflowExecutionContinuedAsNewEventAttributes) out.continuedAsNew = true;
+  }
+  return out;
+};
+
+test('there is a recorded deployment history for every cycle branch, and each shows its branch', () => {
   expect(seen('deployment--trade.json').activities).toContain('placeOrder');
   expect(seen('deployment--stale-data.json').reasons.some((r) => r.startsWith('stale-data'))).toBe(true);
   expect(seen('deployment--risk-reject.json').reasons.some((r) => r.startsWith('min-order-qty'))).toBe(true);
   expect(seen('deployment--kill-switch.json').reasons.some((r) => r.startsWith('kill-switch'))).toBe(true);
   expect(seen('deployment--continue-as-new.json').continuedAsNew).toBe(true);
+});
+
+test('the histories recorded since patch cycle-one-task sync the broker inside the cycle task and still place orders as activities', () => {
+  const branches = ['trade', 'stale-data', 'risk-reject', 'kill-switch', 'continue-as-new'];
+  for (const branch of branches) {
+    const h = seen(`deployment--${branch}--one-task.json`);
+    expect(h.localActivities).toEqual(new Set(['syncOrders', 'loadRecentBars', 'loadRiskSnapshot', 'recordCycle', ...(h.localActivities.has('setPaperPrices') ? ['setPaperPrices'] : [])]));
+    expect(h.activities.has('syncOrders')).toBe(false);
+    expect(h.activities.has('placeOrder')).toBe(branch === 'trade');
+  }
+  // the paper broker hears prices only on cycles that order (or have orders open)
+  expect(seen('deployment--trade--one-task.json').localActivities.has('setPaperPrices')).toBe(true);
+  expect(seen('deployment--kill-switch--one-task.json').localActivities.has('setPaperPrices')).toBe(false);
+  expect(seen('deployment--continue-as-new--one-task.json').continuedAsNew).toBe(true);
 });
 
 test.each(files)('replays %s', async (file) => {

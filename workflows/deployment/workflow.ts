@@ -10,7 +10,7 @@ import { requiredApprovals } from '../../domain/approvals/policy';
 import { drawdown, evaluateRisk, isExposureReducing, resetBreaker, type OrderIntent, type RiskVerdict } from '../../domain/risk/gate';
 import { approvalRequestId, clientOrderId } from '../../domain/ids';
 import { tradeApprovalWorkflow } from '../approval/workflow';
-import { brokerCall, dbWrite, localDbStep, localMarketDataRead, marketDataRead } from '../activity-options';
+import { brokerCall, dbWrite, localBrokerCall, localDbStep, localMarketDataRead, marketDataRead } from '../activity-options';
 import { SEARCH_ATTRIBUTES } from '../search-attributes';
 import { TASK_QUEUES } from '../task-queues';
 import { workflowNow } from '../time';
@@ -20,7 +20,14 @@ import type { CycleRecord, DeploymentCarry, DeploymentWorkflowInput } from './me
 type OrderActivities = ReturnType<typeof createOrderActivities>;
 type DeploymentActivities = ReturnType<typeof createDeploymentActivities>;
 
-const { placeOrder, syncOrders } = wf.proxyActivities<OrderActivities>(brokerCall);
+/**
+ * Orders are always ordinary activities (see localBrokerCall for why). The broker sync before a decision is one too in
+ * runs started before patch 'cycle-one-task'; since then it is a local activity, so a cycle that places no order is
+ * one workflow task. At a bar close hundreds of deployments wake at once, and every extra task-queue round trip costs
+ * the server and the worker more CPU than the cycle's own work (bench/runtime.ts compares it with a floor workflow).
+ */
+const { placeOrder, syncOrders: syncOrdersTask } = wf.proxyActivities<OrderActivities>(brokerCall);
+const { syncOrders: syncOrdersLocal } = wf.proxyLocalActivities<OrderActivities>(localBrokerCall);
 const { requestApproval } = wf.proxyActivities<ApprovalActivities>(dbWrite);
 const { setDeploymentStatus, verifyRecordedControl, recordRuntimeAudit } = wf.proxyActivities<DeploymentActivities>(dbWrite);
 /**
@@ -48,6 +55,16 @@ export async function deploymentWorkflow(input: DeploymentWorkflowInput): Promis
   const { spec, deploymentId, clock } = input;
   const workflowId = wf.workflowInfo().workflowId;
   const { loadRecentBars, loadRiskSnapshot, recordCycle, setPaperPrices } = cycleSteps(wf.patched('cycle-steps-local') ? locals : tasks);
+  const oneTask = wf.patched('cycle-one-task');
+  const syncOrders = oneTask ? syncOrdersLocal : syncOrdersTask;
+  /**
+   * Wall time the cycle's last local activity finished. Workflow time stands still during a workflow task, and the
+   * next timer starts when the task completes: measured from the task's start it would fire late by the cycle's length.
+   */
+  let lastStepAt = 0;
+  const stepDone = (at: number | undefined) => {
+    if (oneTask && at !== undefined) lastStepAt = Math.max(lastStepAt, at);
+  };
   const tfMs = timeframeMs(spec.timeframe);
   const carry: DeploymentCarry = input.carry ?? {
     cycle: 0,
@@ -230,6 +247,7 @@ export async function deploymentWorkflow(input: DeploymentWorkflowInput): Promis
     const cycle = ++carry.cycle;
     // The broker wins: bring open orders and fills up to date before deciding anything new.
     const sync = await syncOrders({ deploymentId, broker: spec.broker, accountId: spec.accountId });
+    stepDone(sync.at);
     if (sync.blockedBy !== undefined) await updateBlock(sync.blockedBy);
     const windows = new Map<string, Awaited<ReturnType<typeof loadRecentBars>> | string>();
     const prices: Record<string, number> = {};
@@ -242,8 +260,19 @@ export async function deploymentWorkflow(input: DeploymentWorkflowInput): Promis
         windows.set(symbol, `market data unavailable: ${(err as Error).message}`);
       }
     }
-    if (spec.broker === 'paper' && Object.keys(prices).length) await setPaperPrices(prices);
+    // The paper broker fills at the prices the cycle read. Since 'cycle-one-task' they are sent only when they can
+    // matter: before this cycle's first order or approval request, or while orders or approvals are open.
+    const paperPrices = spec.broker === 'paper' && Object.keys(prices).length > 0;
+    let pricesSent = false;
+    const sendPrices = async () => {
+      if (!paperPrices || pricesSent) return;
+      pricesSent = true;
+      await setPaperPrices(prices);
+    };
+    if (!oneTask) await sendPrices();
     const snap = await loadRiskSnapshot({ deploymentId, accountId: spec.accountId, prices });
+    stepDone(snap.at);
+    if (sync.open > 0 || (snap.pendingApprovals?.length ?? 0) > 0) await sendPrices();
     const day = String(localDate(spec.calendar, barClose));
     if (day !== carry.day) {
       carry.day = day;
@@ -304,10 +333,15 @@ export async function deploymentWorkflow(input: DeploymentWorkflowInput): Promis
             record.reason = `approval-pending: a request for ${symbol} awaits a decision`;
           } else if (approval) {
             leg++;
-            if (approval.approvalId) Object.assign(record, { action: 'approval', approvalId: approval.approvalId, reason: `awaiting approval (${approval.rule})` });
+            if (approval.approvalId) {
+              Object.assign(record, { action: 'approval', approvalId: approval.approvalId, reason: `awaiting approval (${approval.rule})` });
+              await sendPrices(); // an approver may decide before the next cycle
+            }
             else record.reason = `approval-pending: a request for ${symbol} is already open`;
           } else if (verdict.qty > 0) {
+            await sendPrices();
             const placed = await order(cycle, leg++, { ...decision.intent, qty: verdict.qty });
+            stepDone(placed.at);
             record.clientOrderIds = [placed.clientOrderId];
             record.action = placed.state === 'REJECTED' ? 'rejected' : 'order';
             record.reason = placed.state === 'REJECTED' ? placed.rejectReason : decision.intent.reason;
@@ -319,9 +353,10 @@ export async function deploymentWorkflow(input: DeploymentWorkflowInput): Promis
         }
       }
       remember(record);
-      await recordCycle({ deploymentId, paramsVersion: carry.paramsVersion, latencyMs: workflowNow() - startedAt, positions: snap.positions, totalPnl: snap.totalPnl, record });
+      const recorded = await recordCycle({ deploymentId, paramsVersion: carry.paramsVersion, latencyMs: Math.max(workflowNow(), lastStepAt) - startedAt, positions: snap.positions, totalPnl: snap.totalPnl, record });
+      stepDone(recorded?.at);
     }
-    if (leg > 0) await syncOrders({ deploymentId, broker: spec.broker, accountId: spec.accountId });
+    if (leg > 0) stepDone((await syncOrders({ deploymentId, broker: spec.broker, accountId: spec.accountId })).at);
   };
 
   let cyclesThisRun = 0;
@@ -351,7 +386,7 @@ export async function deploymentWorkflow(input: DeploymentWorkflowInput): Promis
       nextClose = nextBarClose(spec.calendar, Math.max(dataNow(), carry.lastBarClose), spec.timeframe);
     }
     interrupted = false;
-    const waitMs = wallMsUntil(nextClose + spec.settleDelayMs);
+    const waitMs = wallMsUntil(nextClose + spec.settleDelayMs) - Math.max(0, lastStepAt - workflowNow());
     if (waitMs > 0 && (await wf.condition(() => interrupted, waitMs))) continue; // a control message: look again
     carry.lastBarClose = nextClose;
     await runCycle(nextClose);
