@@ -6,8 +6,10 @@
  * ticks; a small N with the same setup runs first as the baseline. Goal: 500 deployments, p99 <= 2 s, no missed
  * tick. See bench/lib/runtime-round.ts for one round and bench/lib/history-breakdown.ts for where time goes.
  */
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
 import { buildBundles } from '../scripts/build-bundles';
 import { loadReplaySource, replaySession } from './lib/replay-bars';
 import { parseRuntimeOptions } from './lib/runtime-options';
@@ -17,12 +19,25 @@ const GOAL = { deployments: 500, p99Ms: 2000, missedTicks: 0 } as const;
 
 const ratio = (a: number | null, b: number | null | undefined) => (a !== null && b ? Math.round((a / b) * 100) / 100 : null);
 
+/** The IO bundle plus the floor workflow (bench/runtime-floor-workflow.ts), beside the CPU bundle of `bundleDir`. */
+async function buildFloorBundles(bundleDir: string): Promise<string> {
+  const dir = path.join(bundleDir, '..', 'floor-bundles');
+  mkdirSync(dir, { recursive: true });
+  const noop = () => undefined;
+  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('./runtime-floor-workflow'), logger: { trace: noop, debug: noop, info: noop, warn: console.warn, error: console.error, log: noop } });
+  writeFileSync(path.join(dir, 'io.js'), code);
+  copyFileSync(path.join(bundleDir, 'cpu.js'), path.join(dir, 'cpu.js'));
+  return dir;
+}
+
 export async function benchRuntime(): Promise<Record<string, unknown>> {
   const opts = parseRuntimeOptions(process.argv.slice(2));
   const source = loadReplaySource(opts.data);
   const replay = replaySession();
   const bundleDir = opts.workflowBundle ? path.resolve(opts.workflowBundle) : path.resolve(__dirname, '..', '.local', 'bench-runtime', 'bundles');
   if (!opts.workflowBundle) await buildBundles(bundleDir);
+  const floorBundleDir = opts.floor === 'none' ? undefined : await buildFloorBundles(bundleDir);
+  const floorAt = new Set(opts.floor === 'all' ? opts.n : opts.floor === 'largest' ? [Math.max(...opts.n)] : []);
   const t0 = Date.now();
   const setupFor = (label: string) => ({
     opts,
@@ -37,21 +52,37 @@ export async function benchRuntime(): Promise<Record<string, unknown>> {
   );
 
   const baseline = opts.baseline > 0 ? await runRound(opts.baseline, setupFor(`baseline N=${opts.baseline}`)) : undefined;
-  const runs: Array<RoundResult & { p99RatioToBaseline: number | null; cycleP99RatioToBaseline: number | null }> = [];
+  type Run = RoundResult & { p99RatioToBaseline: number | null; cycleP99RatioToBaseline: number | null; floor?: RoundResult; p99RatioToFloor?: number | null; cycleP99RatioToFloor?: number | null };
+  const runs: Run[] = [];
   for (const n of opts.n) {
     const r = await runRound(n, setupFor(`N=${n}`));
-    runs.push({ ...r, p99RatioToBaseline: ratio(r.p99Ms, baseline?.p99Ms), cycleP99RatioToBaseline: ratio(r.cycleP99Ms, baseline?.cycleP99Ms) });
+    const run: Run = { ...r, p99RatioToBaseline: ratio(r.p99Ms, baseline?.p99Ms), cycleP99RatioToBaseline: ratio(r.cycleP99Ms, baseline?.cycleP99Ms) };
+    if (floorBundleDir && floorAt.has(n)) {
+      // Right after the runtime round, on the same machine state: the same N of the floor workflow.
+      const floor = await runRound(n, { ...setupFor(`floor N=${n}`), bundleDir: floorBundleDir, workflowType: 'runtimeFloorWorkflow' });
+      Object.assign(run, { floor, p99RatioToFloor: ratio(r.p99Ms, floor.cycleP99Ms), cycleP99RatioToFloor: ratio(r.cycleP99Ms, floor.cycleP99Ms) });
+    }
+    runs.push(run);
   }
 
   const goalRun = runs.find((r) => r.deployments === GOAL.deployments);
   const passed = !!goalRun && goalRun.p99Ms !== null && goalRun.p99Ms <= GOAL.p99Ms && goalRun.missedTicks <= GOAL.missedTicks;
-  for (const r of [...(baseline ? [baseline] : []), ...runs]) {
+  for (const r of [...(baseline ? [baseline] : []), ...runs] as Run[]) {
     console.log(
       `N=${r.deployments}: order p50 ${r.p50Ms} ms p99 ${r.p99Ms} ms; cycle p50 ${r.cycleP50Ms} ms p99 ${r.cycleP99Ms} ms; ` +
         `missed ${r.missedTicks}/${r.expectedTicks}, late ${r.lateTicks}; ${r.orders} orders on ${r.ticks} ticks (${Math.round(r.orderTickShare * 100)} %)` +
         ('p99RatioToBaseline' in r ? `; p99 / baseline ${String(r.p99RatioToBaseline)}` : '') +
         (r.cpuMsPerCycle ? `; CPU per cycle ${r.cpuMsPerCycle.total} ms (${JSON.stringify(r.cpuMsPerCycle)})` : ''),
     );
+    const f = r.floor;
+    if (f) {
+      console.log(
+        `  floor N=${f.deployments} (timer + one task + one audit row): recorded p50 ${f.cycleP50Ms} ms p99 ${f.cycleP99Ms} ms, missed ${f.missedTicks}` +
+          (f.cpuMsPerCycle ? `, CPU per cycle ${f.cpuMsPerCycle.total} ms` : '') +
+          `; runtime order p99 / floor p99 ${String(r.p99RatioToFloor)}, cycle p99 / floor p99 ${String(r.cycleP99RatioToFloor)}` +
+          (f.deployments === GOAL.deployments && f.cycleP99Ms !== null ? `; the floor alone ${f.cycleP99Ms <= GOAL.p99Ms ? 'meets' : 'misses'} the ${GOAL.p99Ms} ms goal` : ''),
+      );
+    }
   }
   return {
     setup: {
@@ -74,6 +105,7 @@ export async function benchRuntime(): Promise<Record<string, unknown>> {
     baseline,
     goal: GOAL,
     passed,
+    floorMeetsGoal: goalRun?.floor ? goalRun.floor.cycleP99Ms !== null && goalRun.floor.cycleP99Ms <= GOAL.p99Ms && goalRun.floor.missedTicks === 0 : null,
     ...(goalRun ? {} : { why: `no run with ${GOAL.deployments} deployments in --n=${opts.n.join(',')}` }),
   };
 }

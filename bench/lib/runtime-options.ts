@@ -23,6 +23,11 @@ export const RuntimeOptionsSchema = z.strictObject({
   minutes: z.coerce.number().int().min(1).max(MAX_MEASURED_MINUTES).default(5),
   /** deployments of the baseline run measured first with the same setup; 0 skips it */
   baseline: z.coerce.number().int().min(0).max(2000).default(10),
+  /**
+   * floor rounds (bench/runtime-floor-workflow.ts: a timer, one task, one audit row per close) after the runtime
+   * round of the same N: at the largest N only, at every N, or none
+   */
+  floor: z.enum(['largest', 'all', 'none']).default('largest'),
   /** IO worker processes (the product runs one; more is an experiment) */
   ioWorkers: z.coerce.number().int().min(1).max(8).default(1),
   /** the deployments' settle delay after each bar close (the replayed bars are stored before they close, so 0) */

@@ -51,6 +51,11 @@ const TICK_GRACE_MS = 58_000;
 export interface RoundSetup {
   opts: RuntimeOptions;
   bundleDir: string;
+  /**
+   * What runs per deployment: the product's runtime, or the floor workflow of bench/runtime-floor-workflow.ts (its
+   * bundle must be in bundleDir), which only wakes at each close and records one audit row
+   */
+  workflowType?: 'deploymentWorkflow' | 'runtimeFloorWorkflow';
   source: ReplaySource;
   replay: ReplaySession;
   log(m: string): void;
@@ -71,6 +76,7 @@ export interface TickFigures {
 
 export interface RoundResult {
   deployments: number;
+  workflowType: 'deploymentWorkflow' | 'runtimeFloorWorkflow';
   /** bar close (wall) to the paper broker accepting the order (paper_orders.created_at) */
   p50Ms: number | null;
   p99Ms: number | null;
@@ -129,7 +135,7 @@ function deploymentSpec(symbol: string, settleMs: number): DeploymentSpec {
 }
 
 /** Inserts the deployment as the API does (row, params version 1, audit) and starts its workflow with the API's options. */
-async function startDeployment(pool: Pool, client: Client, symbol: string, clock: ReplayClockSpec, settleMs: number): Promise<WorkflowHandle<typeof deploymentWorkflow>> {
+async function startDeployment(pool: Pool, client: Client, symbol: string, clock: ReplayClockSpec, settleMs: number, workflowType: RoundResult['workflowType']): Promise<WorkflowHandle<typeof deploymentWorkflow>> {
   const spec = deploymentSpec(symbol, settleMs);
   const id = randomUUID();
   const workflowId = `deployment-${id}`;
@@ -139,7 +145,7 @@ async function startDeployment(pool: Pool, client: Client, symbol: string, clock
     await insertAudit(tx, 'bench', 'deployment.create', id, { name: `runtime bench ${symbol}`, workflowId, spec, replay: clock });
   });
   const input: DeploymentWorkflowInput = { deploymentId: id, spec, paramsVersion: 1, clock };
-  return client.workflow.start<typeof deploymentWorkflow>('deploymentWorkflow', deploymentStartOptions(input));
+  return client.workflow.start<typeof deploymentWorkflow>(workflowType, deploymentStartOptions(input));
 }
 
 /** Runs `fn` over `items`, `concurrency` at a time. */
@@ -278,7 +284,8 @@ export async function runRound(n: number, setup: RoundSetup): Promise<RoundResul
     const clock: ReplayClockSpec = { dataStartMs: replay.anchorMs, wallStartMs, speed: 1 };
     const wallOf = (barCloseMs: number) => wallStartMs + (barCloseMs - replay.anchorMs);
     const t0 = Date.now();
-    const handles = await inParallel(symbols, 8, (s) => startDeployment(pool, client, s, clock, opts.settleMs));
+    const workflowType = setup.workflowType ?? 'deploymentWorkflow';
+    const handles = await inParallel(symbols, 8, (s) => startDeployment(pool, client, s, clock, opts.settleMs, workflowType));
     const startedAt = Date.now();
     const startSeconds = Math.round((startedAt - t0) / 100) / 10;
     // Whatever happens from here on, no workflow is left running.
@@ -369,7 +376,7 @@ export async function runRound(n: number, setup: RoundSetup): Promise<RoundResul
     log(`deployments stopped (${stoppedCleanly}/${n} completed)`);
 
     let breakdown: CycleBreakdown | undefined;
-    if (opts.histories > 0) {
+    if (opts.histories > 0 && workflowType === 'deploymentWorkflow') {
       const step = Math.max(1, Math.floor(n / opts.histories));
       const sample = handles.filter((_, i) => i % step === 0).slice(0, opts.histories).map((h) => h.workflowId);
       breakdown = await cycleBreakdown(client, sample, measured, wallOf);
@@ -377,6 +384,7 @@ export async function runRound(n: number, setup: RoundSetup): Promise<RoundResul
 
     return {
       deployments: n,
+      workflowType,
       p50Ms: order.p50Ms,
       p99Ms: order.p99Ms,
       missedTicks: expectedTicks - cycles.length,
