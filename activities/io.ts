@@ -1,4 +1,5 @@
 import { createApprovalActivities } from './approvals';
+import { createCycleActivities } from './cycle';
 import { createDeploymentActivities } from './deployments';
 import { createJobActivities } from './jobs';
 import { createMarketDataActivities } from './market-data';
@@ -8,11 +9,15 @@ import type { IoDeps } from './ports';
 
 /** Every activity the IO worker registers. */
 export function createIoActivities(deps: IoDeps) {
+  const orders = createOrderActivities(deps);
+  const marketData = createMarketDataActivities(deps);
+  const deployments = createDeploymentActivities(deps);
   return {
     ...createJobActivities(deps),
-    ...createOrderActivities(deps),
-    ...createMarketDataActivities(deps),
-    ...createDeploymentActivities(deps),
+    ...orders,
+    ...marketData,
+    ...deployments,
+    ...createCycleActivities({ syncOrders: orders.syncOrders, loadRecentBars: marketData.loadRecentBars, loadRiskSnapshot: deployments.loadRiskSnapshot }),
     ...createNotificationActivities(deps),
     ...createApprovalActivities(deps),
   };

@@ -61,6 +61,17 @@ test('the histories recorded since patch cycle-one-task sync the broker inside t
   expect(seen('deployment--continue-as-new--one-task.json').continuedAsNew).toBe(true);
 });
 
+test('the histories recorded since patch cycle-inputs-one-step read sync, bars and risk in one local activity', () => {
+  for (const branch of ['trade', 'stale-data', 'risk-reject', 'kill-switch', 'continue-as-new']) {
+    const h = seen(`deployment--${branch}--one-step.json`);
+    expect(h.localActivities).toEqual(new Set(['loadCycleInputs', 'recordCycle', ...(h.localActivities.has('setPaperPrices') ? ['setPaperPrices'] : []), ...(h.localActivities.has('syncOrders') ? ['syncOrders'] : [])]));
+    expect(h.activities.has('placeOrder')).toBe(branch === 'trade');
+  }
+  // after an order the cycle syncs once more (a local activity), so the fill is in before the next decision
+  expect(seen('deployment--trade--one-step.json').localActivities).toEqual(new Set(['loadCycleInputs', 'recordCycle', 'setPaperPrices', 'syncOrders']));
+  expect(seen('deployment--continue-as-new--one-step.json').continuedAsNew).toBe(true);
+});
+
 test.each(files)('replays %s', async (file) => {
   const codePath = path.join(testStack().WORKFLOW_BUNDLE_DIR, `${queueOf(file)}.js`);
   await Worker.runReplayHistory({ workflowBundle: { codePath } }, load(file));

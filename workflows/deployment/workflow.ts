@@ -1,8 +1,9 @@
 import * as wf from '@temporalio/workflow';
 import type { ApprovalActivities } from '../../activities/approvals';
-import type { createDeploymentActivities } from '../../activities/deployments';
-import type { MarketDataActivities } from '../../activities/market-data';
-import type { createOrderActivities } from '../../activities/orders';
+import type { createCycleActivities } from '../../activities/cycle';
+import type { createDeploymentActivities, RiskSnapshot } from '../../activities/deployments';
+import type { LoadRecentBarsResult, MarketDataActivities } from '../../activities/market-data';
+import type { createOrderActivities, SyncOrdersResult } from '../../activities/orders';
 import { allocateBars } from '../../domain/bars';
 import { localDate, nextBarClose, timeframeMs } from '../../domain/calendar';
 import { decideCycle } from '../../domain/deployment/cycle';
@@ -18,6 +19,7 @@ import { deploymentControlSignal, deploymentStateQuery, resetBreakerSignal, upda
 import type { CycleRecord, DeploymentCarry, DeploymentWorkflowInput } from './messages';
 
 type OrderActivities = ReturnType<typeof createOrderActivities>;
+type CycleActivities = ReturnType<typeof createCycleActivities>;
 type DeploymentActivities = ReturnType<typeof createDeploymentActivities>;
 
 /**
@@ -28,6 +30,7 @@ type DeploymentActivities = ReturnType<typeof createDeploymentActivities>;
  */
 const { placeOrder, syncOrders: syncOrdersTask } = wf.proxyActivities<OrderActivities>(brokerCall);
 const { syncOrders: syncOrdersLocal } = wf.proxyLocalActivities<OrderActivities>(localBrokerCall);
+const { loadCycleInputs } = wf.proxyLocalActivities<CycleActivities>(localBrokerCall);
 const { requestApproval } = wf.proxyActivities<ApprovalActivities>(dbWrite);
 const { setDeploymentStatus, verifyRecordedControl, recordRuntimeAudit } = wf.proxyActivities<DeploymentActivities>(dbWrite);
 /**
@@ -57,6 +60,7 @@ export async function deploymentWorkflow(input: DeploymentWorkflowInput): Promis
   const { loadRecentBars, loadRiskSnapshot, recordCycle, setPaperPrices } = cycleSteps(wf.patched('cycle-steps-local') ? locals : tasks);
   const oneTask = wf.patched('cycle-one-task');
   const syncOrders = oneTask ? syncOrdersLocal : syncOrdersTask;
+  const inputsOneStep = oneTask && wf.patched('cycle-inputs-one-step');
   /**
    * Wall time the cycle's last local activity finished. Workflow time stands still during a workflow task, and the
    * next timer starts when the task completes: measured from the task's start it would fire late by the cycle's length.
@@ -245,33 +249,44 @@ export async function deploymentWorkflow(input: DeploymentWorkflowInput): Promis
   const runCycle = async (barClose: number) => {
     const startedAt = workflowNow();
     const cycle = ++carry.cycle;
-    // The broker wins: bring open orders and fills up to date before deciding anything new.
-    const sync = await syncOrders({ deploymentId, broker: spec.broker, accountId: spec.accountId });
-    stepDone(sync.at);
-    if (sync.blockedBy !== undefined) await updateBlock(sync.blockedBy);
-    const windows = new Map<string, Awaited<ReturnType<typeof loadRecentBars>> | string>();
-    const prices: Record<string, number> = {};
-    for (const symbol of spec.symbols) {
-      try {
-        const md = await loadRecentBars({ symbol, timeframe: spec.timeframe, limit: WINDOW_BARS, asOfMs: barClose - tfMs, maxStaleBars: spec.staleAfterBars, calendar: spec.calendar });
-        windows.set(symbol, md);
-        if (md.bars.length) prices[symbol] = md.bars[md.bars.length - 1]!.close;
-      } catch (err) {
-        windows.set(symbol, `market data unavailable: ${(err as Error).message}`);
-      }
-    }
+    // The broker wins: bring open orders and fills up to date before deciding anything new. Then the bars, and the
+    // risk snapshot marked at their closes: one local activity since patch 'cycle-inputs-one-step', step by step before.
+    let sync: SyncOrdersResult;
+    let snap: RiskSnapshot;
+    let prices: Record<string, number> = {};
+    const windows = new Map<string, LoadRecentBarsResult | string>();
+    const barsArgs = { timeframe: spec.timeframe, limit: WINDOW_BARS, asOfMs: barClose - tfMs, maxStaleBars: spec.staleAfterBars, calendar: spec.calendar };
     // The paper broker fills at the prices the cycle read. Since 'cycle-one-task' they are sent only when they can
     // matter: before this cycle's first order or approval request, or while orders or approvals are open.
-    const paperPrices = spec.broker === 'paper' && Object.keys(prices).length > 0;
     let pricesSent = false;
     const sendPrices = async () => {
-      if (!paperPrices || pricesSent) return;
+      if (spec.broker !== 'paper' || Object.keys(prices).length === 0 || pricesSent) return;
       pricesSent = true;
       await setPaperPrices(prices);
     };
-    if (!oneTask) await sendPrices();
-    const snap = await loadRiskSnapshot({ deploymentId, accountId: spec.accountId, prices });
-    stepDone(snap.at);
+    if (inputsOneStep) {
+      const inputs = await loadCycleInputs({ deploymentId, broker: spec.broker, accountId: spec.accountId, symbols: spec.symbols, bars: barsArgs });
+      ({ sync, snap, prices } = inputs);
+      spec.symbols.forEach((symbol, i) => windows.set(symbol, inputs.windows[i]!));
+      stepDone(snap.at);
+      if (sync.blockedBy !== undefined) await updateBlock(sync.blockedBy);
+    } else {
+      sync = await syncOrders({ deploymentId, broker: spec.broker, accountId: spec.accountId });
+      stepDone(sync.at);
+      if (sync.blockedBy !== undefined) await updateBlock(sync.blockedBy);
+      for (const symbol of spec.symbols) {
+        try {
+          const md = await loadRecentBars({ symbol, ...barsArgs });
+          windows.set(symbol, md);
+          if (md.bars.length) prices[symbol] = md.bars[md.bars.length - 1]!.close;
+        } catch (err) {
+          windows.set(symbol, `market data unavailable: ${(err as Error).message}`);
+        }
+      }
+      if (!oneTask) await sendPrices();
+      snap = await loadRiskSnapshot({ deploymentId, accountId: spec.accountId, prices });
+      stepDone(snap.at);
+    }
     if (sync.open > 0 || (snap.pendingApprovals?.length ?? 0) > 0) await sendPrices();
     const day = String(localDate(spec.calendar, barClose));
     if (day !== carry.day) {
