@@ -4,7 +4,7 @@ import { approvalStateQuery, approveSignal } from '../../workflows/approval/mess
 import { SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 import { uniqueSymbol } from '../helpers/db';
 import { AUTH, type ApiHarness } from './harness';
-import { auditRows, eventually, ledgerRows, startRuntimeHarness, type RuntimeHarness } from './runtime-harness';
+import { approvalById, auditRows, eventually, ledgerRows, pendingApproval, startRuntimeHarness, type ApprovalView, type RuntimeHarness } from './runtime-harness';
 
 /**
  * Trade approvals end to end: a deployment whose policy asks for approval opens a request (one per symbol at a
@@ -30,37 +30,13 @@ const RISE = [100, 99.9, 99.8, 99.7, 99.6, 102, ...Array.from({ length: 300 }, (
 // falling, then an oscillation: an up-cross every few bars, each one an entry signal while flat
 const WAVE = [100, 99.9, 99.8, 99.7, 99.6, ...Array.from({ length: 300 }, (_, i) => 100 + Math.sin(i / 2))];
 
-interface ApprovalView {
-  id: string;
-  deploymentId: string;
-  workflowId: string;
-  status: string;
-  trade: { symbol: string; side: string; qty: number; price: number };
-  reason: { rule?: string; risk?: unknown };
-  requiredApprovals: number;
-  approvals: number;
-  requestedBy: string;
-  timeLeftMs: number;
-  clientOrderId: string | null;
-  outcome: string | null;
-  decisions: Array<{ approver: string; decision: string }>;
-  links: { temporalUi: string };
-}
 
-async function pendingFor(deploymentId: string): Promise<ApprovalView> {
-  const list = await eventually(
-    'a pending approval',
-    async () => (await h.app.inject({ method: 'GET', url: `/v1/approvals?deploymentId=${deploymentId}&status=pending`, headers: AUTH.viewer })).json<{ approvals: ApprovalView[] }>().approvals,
-    (a) => a.length > 0,
-  );
-  expect(list).toHaveLength(1);
-  return list[0]!;
-}
+const pendingFor = (deploymentId: string) => pendingApproval(h, deploymentId);
 
 const decide = (id: string, decision: 'approve' | 'reject', headers: Record<string, string>, payload: unknown = { reason: 'looks right' }) =>
   h.app.inject({ method: 'POST', url: `/v1/approvals/${id}/${decision}`, headers, payload: payload as Record<string, unknown> });
 
-const approval = async (id: string) => (await h.app.inject({ method: 'GET', url: `/v1/approvals/${id}`, headers: AUTH.viewer })).json<ApprovalView>();
+const approval = (id: string) => approvalById(h, id);
 
 test('always: the cycle asks, keeps cycling without stacking a second request, and the order goes out once an approver approves', async () => {
   const symbol = uniqueSymbol('APV');

@@ -133,3 +133,37 @@ export async function ledgerRows(pool: Pool, deploymentId: string) {
   );
   return rows;
 }
+
+/** An approval as the API shows it (GET /v1/approvals/:id), the fields tests read. */
+export interface ApprovalView {
+  id: string;
+  deploymentId: string;
+  workflowId: string;
+  status: string;
+  trade: { symbol: string; side: string; qty: number; price: number };
+  reason: { rule?: string; risk?: unknown };
+  requiredApprovals: number;
+  approvals: number;
+  requestedBy: string;
+  timeLeftMs: number;
+  clientOrderId: string | null;
+  outcome: string | null;
+  decisions: Array<{ approver: string; decision: string; reason: string | null }>;
+  links: { temporalUi: string };
+}
+
+/** GET /v1/approvals/:id as a viewer. */
+export async function approvalById(h: ApiHarness, id: string): Promise<ApprovalView> {
+  return (await h.app.inject({ method: 'GET', url: `/v1/approvals/${id}`, headers: AUTH.viewer })).json<ApprovalView>();
+}
+
+/** Waits for the deployment's pending approval request and expects exactly one. */
+export async function pendingApproval(h: ApiHarness, deploymentId: string): Promise<ApprovalView> {
+  const list = await eventually(
+    'a pending approval',
+    async () => (await h.app.inject({ method: 'GET', url: `/v1/approvals?deploymentId=${deploymentId}&status=pending`, headers: AUTH.viewer })).json<{ approvals: ApprovalView[] }>().approvals,
+    (a) => a.length > 0,
+  );
+  expect(list).toHaveLength(1);
+  return list[0]!;
+}

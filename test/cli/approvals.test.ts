@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { AUTH } from '../api/harness';
-import { eventually, ledgerRows, startRuntimeHarness, type RuntimeHarness } from '../api/runtime-harness';
+import { approvalById, eventually, ledgerRows, pendingApproval, startRuntimeHarness, type ApprovalView, type RuntimeHarness } from '../api/runtime-harness';
 import { uniqueSymbol } from '../helpers/db';
 import { TEST_KEYS } from '../helpers/stack';
 
@@ -65,30 +65,10 @@ async function fails(args: string[], code: 1 | 2, key: string, message: RegExp):
   expect(run.stderr).not.toMatch(/\n\s+at /);
 }
 
-interface ApprovalView {
-  id: string;
-  status: string;
-  trade: { symbol: string; side: string; qty: number };
-  reason: { rule?: string };
-  requestedBy: string;
-  approvals: number;
-  clientOrderId: string | null;
-  outcome: string | null;
-  decisions: Array<{ approver: string; decision: string; reason: string | null }>;
-  links: { temporalUi: string };
-}
 
-const approval = async (id: string) => (await rt.h.app.inject({ method: 'GET', url: `/v1/approvals/${id}`, headers: AUTH.viewer })).json<ApprovalView>();
+const approval = (id: string) => approvalById(rt.h, id);
 
-async function pendingFor(deploymentId: string): Promise<ApprovalView> {
-  const list = await eventually(
-    'a pending approval',
-    async () => (await rt.h.app.inject({ method: 'GET', url: `/v1/approvals?deploymentId=${deploymentId}&status=pending`, headers: AUTH.viewer })).json<{ approvals: ApprovalView[] }>().approvals,
-    (a) => a.length > 0,
-  );
-  expect(list).toHaveLength(1);
-  return list[0]!;
-}
+const pendingFor = (deploymentId: string) => pendingApproval(rt.h, deploymentId);
 
 // Two requests, opened once for the whole file: `mine` by tom's deployment, `ada` by the admin ada's.
 const symbol = uniqueSymbol('CAP');

@@ -4,7 +4,7 @@ import { chromium, type Browser, type Locator, type Page } from 'playwright-core
 import { paperBrokerPort } from '../../brokers';
 import { APPROVALS_PAGE_CSP } from '../../clients/api/routes/approvals-page';
 import { AUTH } from '../api/harness';
-import { eventually, ledgerRows, startRuntimeHarness, type RuntimeHarness } from '../api/runtime-harness';
+import { approvalById, eventually, ledgerRows, pendingApproval, startRuntimeHarness, type RuntimeHarness } from '../api/runtime-harness';
 import { uniqueSymbol } from '../helpers/db';
 import { TEST_KEYS } from '../helpers/stack';
 
@@ -37,28 +37,10 @@ afterAll(async () => {
 // an up-cross at bar 5 (buy ~102), then a slow rise: one entry, then the position is held (a single order)
 const RISE = [100, 99.9, 99.8, 99.7, 99.6, 102, ...Array.from({ length: 300 }, (_, i) => 102.1 + i * 0.001)];
 
-interface ApprovalView {
-  id: string;
-  workflowId: string;
-  status: string;
-  trade: { symbol: string };
-  timeLeftMs: number;
-  clientOrderId: string | null;
-  decisions: Array<{ approver: string; decision: string; reason: string | null }>;
-  links: { temporalUi: string };
-}
 
-const approval = async (id: string) => (await rt.h.app.inject({ method: 'GET', url: `/v1/approvals/${id}`, headers: AUTH.viewer })).json<ApprovalView>();
+const approval = (id: string) => approvalById(rt.h, id);
 
-async function pendingFor(deploymentId: string): Promise<ApprovalView> {
-  const list = await eventually(
-    'a pending approval',
-    async () => (await rt.h.app.inject({ method: 'GET', url: `/v1/approvals?deploymentId=${deploymentId}&status=pending`, headers: AUTH.viewer })).json<{ approvals: ApprovalView[] }>().approvals,
-    (a) => a.length > 0,
-  );
-  expect(list).toHaveLength(1);
-  return list[0]!;
-}
+const pendingFor = (deploymentId: string) => pendingApproval(rt.h, deploymentId);
 
 /** A fresh browser context (its own sessionStorage) on the page; collects script errors and CSP refusals. */
 async function openPage(): Promise<{ page: Page; problems: string[]; requested: string[] }> {
