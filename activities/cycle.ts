@@ -1,3 +1,4 @@
+import { barsDigest } from '../domain/bar-window';
 import type { createDeploymentActivities, RiskSnapshot } from './deployments';
 import type { createMarketDataActivities, LoadRecentBarsInput, LoadRecentBarsResult } from './market-data';
 import type { createOrderActivities, SyncOrdersResult } from './orders';
@@ -9,12 +10,25 @@ export interface CycleInputsArgs {
   symbols: string[];
   /** the same for every symbol: timeframe, window, as-of, staleness, calendar */
   bars: Omit<LoadRecentBarsInput, 'symbol'>;
+  /** per symbol, the open time of the last bar the runtime already holds: only later bars are returned for it */
+  knownUntil?: Record<string, number>;
+}
+
+/**
+ * The bars after `continuesFrom` only (the runtime extends its own window with them), and a digest of the bars this
+ * read has from `overlapFrom` to `continuesFrom`, which the runtime compares with its copy: a mismatch means an older
+ * bar was revised, and the runtime reads the whole window again.
+ */
+export interface RecentBarsTail extends LoadRecentBarsResult {
+  continuesFrom: number;
+  overlapFrom: number;
+  overlapDigest: number;
 }
 
 export interface CycleInputs {
   sync: SyncOrdersResult;
-  /** per symbol, in `symbols` order: its bars, or why there are none ("market data unavailable: ...") */
-  windows: Array<LoadRecentBarsResult | string>;
+  /** per symbol, in `symbols` order: its bars (only the new ones when knownUntil has it), or why there are none */
+  windows: Array<LoadRecentBarsResult | RecentBarsTail | string>;
   /** last close per symbol that has bars (the risk snapshot's marks) */
   prices: Record<string, number>;
   snap: RiskSnapshot;
@@ -41,7 +55,11 @@ export function createCycleActivities(steps: Steps) {
           try {
             const md = await steps.loadRecentBars({ ...args.bars, symbol });
             if (md.bars.length) prices[symbol] = md.bars[md.bars.length - 1]!.close;
-            return md;
+            const known = args.knownUntil?.[symbol];
+            const k = known === undefined ? -1 : md.bars.findIndex((b) => b.ts === known);
+            if (k < 0) return md; // nothing held, or no overlap (a gap longer than the window): the whole window
+            const tail: RecentBarsTail = { ...md, bars: md.bars.slice(k + 1), continuesFrom: known!, overlapFrom: md.bars[0]!.ts, overlapDigest: barsDigest(md.bars.slice(0, k + 1)) };
+            return tail;
           } catch (err) {
             return `market data unavailable: ${(err as Error).message}`;
           }

@@ -72,6 +72,20 @@ test('the histories recorded since patch cycle-inputs-one-step read sync, bars a
   expect(seen('deployment--continue-as-new--one-step.json').continuedAsNew).toBe(true);
 });
 
+test('the histories recorded since patch cycle-bars-incremental carry the whole bar window once per run, then only new bars', () => {
+  for (const branch of ['trade', 'stale-data', 'risk-reject', 'kill-switch', 'continue-as-new']) {
+    const file = `deployment--${branch}--incremental.json`;
+    expect(seen(file).localActivities.has('loadCycleInputs')).toBe(true);
+    const sizes = (historyFromJSON(load(file)).events ?? [])
+      .map((e) => e.markerRecordedEventAttributes)
+      .filter((m) => m?.markerName === 'core_local_activity' && defaultPayloadConverter.fromPayload<{ activity_type: string }>(m.details!.data!.payloads![0]!).activity_type === 'loadCycleInputs')
+      .map((m) => m!.details!.result!.payloads![0]!.data!.length);
+    expect(sizes.length).toBeGreaterThan(3);
+    expect(sizes[0]).toBeGreaterThan(10_000); // the first cycle: the whole window
+    expect(Math.max(...sizes.slice(1))).toBeLessThan(3_000); // later cycles: the bars since the last one
+  }
+});
+
 test.each(files)('replays %s', async (file) => {
   const codePath = path.join(testStack().WORKFLOW_BUNDLE_DIR, `${queueOf(file)}.js`);
   await Worker.runReplayHistory({ workflowBundle: { codePath } }, load(file));

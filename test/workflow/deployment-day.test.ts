@@ -132,3 +132,62 @@ test('a deployment trades a whole NYSE day open to close, once per bar, with no 
   expect(history?.events?.length).toBeGreaterThan(0);
   expect(result.cycles).toBe(today.length);
 }, 300_000);
+
+test('a revised older bar reaches the next decision: the runtime sees its held window no longer matches and reads it whole', async () => {
+  // A fresh time-skipping server: the first test's leaves its clock far ahead (past the calendar's range).
+  const env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: testStack().TIME_SKIPPING_SERVER } } });
+  try {
+    const symbol = uniqueSymbol('REV');
+    const now = await env.currentTimeMs();
+    const day = currentOrNextSession('XNYS', nextSessionOpen('XNYS', now));
+    let previous = day;
+    for (let k = 1; previous.close > day.open; k++) previous = currentOrNextSession('XNYS', day.open - k * 86_400_000);
+    await storeBars(pool, symbol, '5m', sessionBars([...sessionBarCloses(previous, '5m'), ...sessionBarCloses(day, '5m')]));
+
+    const deploymentId = randomUUID();
+    const spec = parseDeploymentSpec({
+      strategy: 'sma-cross', params: { fast: 3, slow: 8 }, symbols: [symbol], timeframe: '5m', accountId: account, broker: 'paper',
+      allowShort: false, calendar: 'XNYS', settleDelayMs: 1_000, riskLimits: { maxExposure: 1e6, maxPositionQty: 10 },
+    });
+    await pool.query(
+      `INSERT INTO deployments (id, workflow_id, account_id, broker, strategy, spec, status, created_by) VALUES ($1, $2, $3, 'paper', 'sma-cross', $4, 'running', 'test')`,
+      [deploymentId, `deployment-${deploymentId}`, account, JSON.stringify(spec)],
+    );
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue: TASK_QUEUES.io,
+      workflowBundle: { codePath: path.join(testStack().WORKFLOW_BUNDLE_DIR, 'io.js') },
+      activities: createIoActivities({ db: pool, redis, brokers: { paper: paperBrokerPort(paper.url) }, providers: {}, paperPrices: new PaperBrokerAdmin(paper.url) }),
+    });
+    const handle = await env.client.workflow.start(deploymentWorkflow, { taskQueue: TASK_QUEUES.io, workflowId: `deployment-${deploymentId}`, args: [{ deploymentId, spec, paramsVersion: 1 }] });
+    const BAR = 5 * 60_000;
+    const untilCycle = async (n: number) => {
+      for (let i = 0; i < 600 && (await handle.query(deploymentStateQuery)).cycle < n; i++) await new Promise((r) => setTimeout(r, 100));
+    };
+    const sixth = day.open + 6 * BAR;
+    await worker.runUntil(async () => {
+      await env.sleep(sixth + 2_000 - now);
+      await untilCycle(6);
+      // The runtime holds the bars up to the one that opened at sixth - BAR; the one before it is revised.
+      await pool.query(`UPDATE bars SET close = close + 50 WHERE symbol = $1 AND timeframe = '5m' AND ts = to_timestamp($2::float8 / 1000.0)`, [symbol, sixth - 2 * BAR]);
+      await env.sleep(BAR);
+      await untilCycle(7);
+      await handle.signal(deploymentControlSignal, { messageId: randomUUID(), action: 'stop', by: 'test' });
+      await handle.result();
+    });
+
+    // The seventh cycle's slow average is over the 8 stored closes up to its bar, the revised one included.
+    const closes = await pool.query<{ close: number }>(
+      `SELECT close FROM bars WHERE symbol = $1 AND timeframe = '5m' AND ts <= to_timestamp($2::float8 / 1000.0) ORDER BY ts DESC LIMIT 8`,
+      [symbol, sixth],
+    );
+    const slow = closes.rows.reduce((a, r) => a + r.close, 0) / 8;
+    const cycle = await pool.query<{ indicators: { slow: number } }>(`SELECT indicators FROM deployment_cycles WHERE deployment_id = $1 AND bar_close = to_timestamp($2::float8 / 1000.0)`, [deploymentId, sixth + BAR]);
+    expect(cycle.rows).toHaveLength(1);
+    expect(cycle.rows[0]!.indicators.slow).toBeCloseTo(slow, 9);
+    // and it differs from the average without the revision (what a window extended blindly would have given)
+    expect(Math.abs(cycle.rows[0]!.indicators.slow - (slow - 50 / 8))).toBeGreaterThan(1);
+  } finally {
+    await env.teardown();
+  }
+}, 300_000);

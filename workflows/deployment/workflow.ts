@@ -4,6 +4,7 @@ import type { createCycleActivities } from '../../activities/cycle';
 import type { createDeploymentActivities, RiskSnapshot } from '../../activities/deployments';
 import type { LoadRecentBarsResult, MarketDataActivities } from '../../activities/market-data';
 import type { createOrderActivities, SyncOrdersResult } from '../../activities/orders';
+import { barsBetween, barsDigest, extendWindow } from '../../domain/bar-window';
 import { allocateBars } from '../../domain/bars';
 import { localDate, nextBarClose, timeframeMs } from '../../domain/calendar';
 import { decideCycle } from '../../domain/deployment/cycle';
@@ -61,6 +62,10 @@ export async function deploymentWorkflow(input: DeploymentWorkflowInput): Promis
   const oneTask = wf.patched('cycle-one-task');
   const syncOrders = oneTask ? syncOrdersLocal : syncOrdersTask;
   const inputsOneStep = oneTask && wf.patched('cycle-inputs-one-step');
+  // Since patch 'cycle-bars-incremental' the run keeps each symbol's window of recent bars here and each cycle reads
+  // only the bars after it (a new run starts with a whole window).
+  const barsIncremental = inputsOneStep && wf.patched('cycle-bars-incremental');
+  const barWindows = new Map<string, LoadRecentBarsResult['bars']>();
   /**
    * Wall time the cycle's last local activity finished. Workflow time stands still during a workflow task, and the
    * next timer starts when the task completes: measured from the task's start it would fire late by the cycle's length.
@@ -265,10 +270,26 @@ export async function deploymentWorkflow(input: DeploymentWorkflowInput): Promis
       await setPaperPrices(prices);
     };
     if (inputsOneStep) {
-      const inputs = await loadCycleInputs({ deploymentId, broker: spec.broker, accountId: spec.accountId, symbols: spec.symbols, bars: barsArgs });
+      const knownUntil: Record<string, number> = {};
+      for (const [symbol, held] of barWindows) if (held.length) knownUntil[symbol] = held[held.length - 1]!.ts;
+      const inputs = await loadCycleInputs({ deploymentId, broker: spec.broker, accountId: spec.accountId, symbols: spec.symbols, bars: barsArgs, ...(barsIncremental ? { knownUntil } : {}) });
       ({ sync, snap, prices } = inputs);
-      spec.symbols.forEach((symbol, i) => windows.set(symbol, inputs.windows[i]!));
       stepDone(snap.at);
+      for (const [i, symbol] of spec.symbols.entries()) {
+        let w = inputs.windows[i]!;
+        if (typeof w !== 'string' && 'continuesFrom' in w) {
+          const held = barWindows.get(symbol) ?? [];
+          w =
+            barsDigest(barsBetween(held, w.overlapFrom, w.continuesFrom)) === w.overlapDigest
+              ? { ...w, bars: extendWindow(held, w.bars, WINDOW_BARS) }
+              : await loadRecentBars({ symbol, ...barsArgs }).catch((err: Error) => `market data unavailable: ${err.message}`); // an older bar was revised
+        }
+        if (barsIncremental) {
+          if (typeof w === 'string') barWindows.delete(symbol);
+          else barWindows.set(symbol, w.bars);
+        }
+        windows.set(symbol, w);
+      }
       if (sync.blockedBy !== undefined) await updateBlock(sync.blockedBy);
     } else {
       sync = await syncOrders({ deploymentId, broker: spec.broker, accountId: spec.accountId });
