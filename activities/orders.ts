@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { BrokerOrder, BrokerPort, OrderStatus } from '../brokers/port';
-import { getFillCursor, insertFill, positionsFromFills, setFillCursor } from '../db/sql/fills';
+import { claimAccountSync, fillsBehindLedger, getFillCursor, insertFill, positionsFromFills, setFillCursor } from '../db/sql/fills';
 import { insertDiscrepancy, openDiscrepancies, type NewDiscrepancy } from '../db/sql/broker-discrepancies';
 import { getLedgerRow, insertLedgerIntent, knownClientOrderIds, listOpenLedgerRows, markLedgerSubmitting, updateLedgerFromBroker, type LedgerRow, type LedgerState } from '../db/sql/order-ledger';
 import { enqueueNotification } from '../db/sql/notifications';
@@ -18,7 +18,16 @@ export interface OrderDeps {
   gatePool?: ConnectionPool;
   brokers: Record<string, BrokerPort>;
   crashPoint?: (point: CrashPoint) => void;
+  /**
+   * The account-level part of a sync (reading the account's fills and listing its open orders) is skipped when
+   * another sync of the same account did it this recently and this deployment's own fills are all stored
+   * (default ACCOUNT_SYNC_EVERY_MS; 0 = every sync lists the account)
+   */
+  accountSyncEveryMs?: number;
 }
+
+/** How long one account-level listing serves every deployment on the account (a bar close's burst of syncs). */
+export const ACCOUNT_SYNC_EVERY_MS = 2_000;
 
 export interface SyncOrdersResult {
   open: number;
@@ -88,7 +97,7 @@ function resultOf(row: Pick<LedgerRow, 'client_order_id' | 'state' | 'broker_ord
  * an unknown outcome (timeout, 5xx, 429, duplicate id) is resolved by that lookup, never by a blind resubmit;
  * the kill switch is read from Postgres right before the broker is called.
  */
-export function createOrderActivities({ db, gatePool, brokers, crashPoint = () => undefined }: OrderDeps) {
+export function createOrderActivities({ db, gatePool, brokers, crashPoint = () => undefined, accountSyncEveryMs = ACCOUNT_SYNC_EVERY_MS }: OrderDeps) {
   const brokerFor = (name: string): BrokerPort => {
     const b = brokers[name];
     if (!b) throw ApplicationFailure.nonRetryable(`unknown broker "${name}"`, ErrorType.InvalidInput);
@@ -207,10 +216,15 @@ export function createOrderActivities({ db, gatePool, brokers, crashPoint = () =
         }
         await recordBrokerOrder(row.client_order_id, order);
       }
+      // The account-level part, once per account and interval: this deployment lists the account itself whenever a
+      // fill of its own is missing (its positions must be complete before it decides), otherwise only when nobody
+      // else has within accountSyncEveryMs.
+      const listAccount =
+        accountSyncEveryMs <= 0 || (await fillsBehindLedger(db, args.deploymentId)) || (await claimAccountSync(db, args.broker, args.accountId, accountSyncEveryMs));
       // Read the account's fills from the stored cursor onward, page by page (the broker's gap-free cursor),
       // and store each once; fills of other deployments on the same account are stored for them too.
-      let cursor = await getFillCursor(db, args.broker, args.accountId);
-      for (let page = 0; page < 100; page++) {
+      let cursor = listAccount ? await getFillCursor(db, args.broker, args.accountId) : undefined;
+      for (let page = 0; listAccount && page < 100; page++) {
         const fills = await broker.listFills({ pageToken: cursor, limit: 100 }, ctx.cancellationSignal);
         if (fills.length === 0) break;
         for (const f of fills) {
@@ -229,7 +243,7 @@ export function createOrderActivities({ db, gatePool, brokers, crashPoint = () =
         if (!ctx.info.isLocal) ctx.heartbeat({ page }); // a local activity has no heartbeat (its task is kept alive)
       }
       // The broker wins, and it must hold nothing we did not send: an open order unknown to the ledger blocks.
-      const brokerOpen = await broker.listOrders({ status: 'open' }, ctx.cancellationSignal);
+      const brokerOpen = listAccount ? await broker.listOrders({ status: 'open' }, ctx.cancellationSignal) : [];
       const known = await knownClientOrderIds(db, brokerOpen.map((o) => o.clientOrderId));
       for (const o of brokerOpen) {
         if (known.has(o.clientOrderId)) continue;

@@ -78,3 +78,33 @@ export async function entryPrices(db: Queryable, deploymentId: string): Promise<
   );
   return Object.fromEntries(rows.map((r) => [r.symbol, Number(r.entry_price)]));
 }
+
+/**
+ * True when a ledger row of this deployment reports more filled quantity than the fills stored for it: its
+ * positions are behind the broker until the account's fills are read.
+ */
+export async function fillsBehindLedger(db: Queryable, deploymentId: string): Promise<boolean> {
+  const { rows } = await db.query<{ behind: boolean }>(
+    `SELECT EXISTS (
+       SELECT 1 FROM order_ledger l
+       LEFT JOIN (SELECT client_order_id, sum(qty) AS qty FROM fills WHERE deployment_id = $1 GROUP BY client_order_id) f USING (client_order_id)
+       WHERE l.deployment_id = $1 AND l.filled_qty > coalesce(f.qty, 0) + 1e-9
+     ) AS behind`,
+    [deploymentId],
+  );
+  return rows[0]!.behind;
+}
+
+/**
+ * Claims the account-level listing (fills and open orders) unless another sync did it within `withinMs`; one
+ * statement, so concurrent syncs of one account let exactly one through per interval.
+ */
+export async function claimAccountSync(db: Queryable, broker: string, accountId: string, withinMs: number): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `INSERT INTO account_syncs (broker, account_id, synced_at) VALUES ($1, $2, clock_timestamp())
+     ON CONFLICT (broker, account_id) DO UPDATE SET synced_at = EXCLUDED.synced_at
+     WHERE account_syncs.synced_at < clock_timestamp() - make_interval(secs => $3::float8 / 1000.0)`,
+    [broker, accountId, withinMs],
+  );
+  return (rowCount ?? 0) > 0;
+}

@@ -34,6 +34,7 @@ beforeEach(async () => {
   await admin.reset(1e9);
   // The reset broker starts its fill ids afresh, so the stored cursor into its old fills must go too.
   await pool.query('DELETE FROM fill_cursors WHERE account_id = $1', [account]);
+  await pool.query('DELETE FROM account_syncs WHERE account_id = $1', [account]);
 });
 
 /** MockActivityEnvironment.run with the activity's own result type. */
@@ -41,8 +42,10 @@ function run<A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A)
   return new MockActivityEnvironment().run(fn, ...args) as Promise<R>;
 }
 
-function activities(opts: { timeoutMs?: number; crash?: (p: CrashPoint) => void } = {}) {
-  return createOrderActivities({ db: pool, brokers: { paper: paperBrokerPort(paper.url, { timeoutMs: opts.timeoutMs ?? 5_000 }) }, crashPoint: opts.crash });
+function activities(opts: { timeoutMs?: number; crash?: (p: CrashPoint) => void; accountSyncEveryMs?: number } = {}) {
+  return createOrderActivities({
+    db: pool, brokers: { paper: paperBrokerPort(paper.url, { timeoutMs: opts.timeoutMs ?? 5_000 }) }, crashPoint: opts.crash, accountSyncEveryMs: opts.accountSyncEveryMs,
+  });
 }
 
 function order(deploymentId: string, cycle: number, symbol: string, side: 'buy' | 'sell' = 'buy', qty = 1): PlaceOrderInput {
@@ -226,4 +229,33 @@ test('the same client order id for a different order is refused, not sent', asyn
   const input = order(deploymentId, 1, symbol);
   await run(acts.placeOrder, input);
   await expect(run(acts.placeOrder, { ...input, qty: 3 })).rejects.toMatchObject({ type: 'IntentMismatch', nonRetryable: true });
+});
+
+test('deployments of one account share the account listing, except one whose own fill is missing: it lists at once', async () => {
+  const acts = activities({ accountSyncEveryMs: 1_500 });
+  const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
+  const symbol = uniqueSymbol('AS');
+  await admin.setPrices({ [symbol]: 100 });
+  const sync = (deploymentId: string) => run(acts.syncOrders, { deploymentId, broker: 'paper', accountId: account });
+  // A's limit buy rests below the market.
+  const resting = await run(acts.placeOrder, { ...order(a, 1, symbol), orderType: 'limit', limitPrice: 90, timeInForce: 'gtc' });
+  expect(resting.state).toBe('ACCEPTED');
+  // B lists the account (claims the interval); then the market trades through A's limit.
+  await sync(b);
+  expect((await admin.setPrices({ [symbol]: 89 })).fills).toBe(1);
+  // Within the interval A's own order turns out filled, so A reads the account's fills itself before deciding.
+  const synced = await sync(a);
+  expect(synced.positions).toEqual([{ symbol, qty: 1, cashFlow: -89 }]); // filled at the market that traded through the limit
+  expect(synced.newFills).toBe(1);
+
+  // An order placed at the broker by hand: C (no orders of its own) does not list the account within B's interval ...
+  const manual = await paperBrokerPort(paper.url).submitOrder({ clientOrderId: `manual-${randomUUID().slice(0, 8)}`, symbol, side: 'buy', qty: 1, type: 'limit', limitPrice: 1, timeInForce: 'gtc' });
+  expect(manual.kind).toBe('accepted');
+  expect((await sync(c)).blockedBy).toEqual([]);
+  // ... and finds it once the interval is over.
+  await new Promise((r) => setTimeout(r, 1_600));
+  const after = await sync(c);
+  expect(after.blockedBy).toHaveLength(1);
+  expect(after.blockedBy![0]).toContain(manual.kind === 'accepted' ? manual.order.id : '?');
+  await pool.query(`UPDATE broker_discrepancies SET resolved_at = now(), resolved_by = 'test', resolution = 'test' WHERE account_id = $1 AND resolved_at IS NULL`, [account]);
 });
