@@ -61,6 +61,7 @@ export async function runWorker(kind: WorkerKind): Promise<void> {
       workflowBundle: { codePath: bundle },
       activities: kind === 'cpu' ? createCpuActivities({ db, workflows: signaller }) : createIoActivities(io!),
       maxConcurrentActivityTaskExecutions: kind === 'cpu' ? config.CPU_ACTIVITY_SLOTS : 100,
+      workflowThreadPoolSize: config.WORKFLOW_THREADS,
       // Heartbeats reach the server at least every 2 s (not 0.8 x heartbeatTimeout), so a cancel lands promptly.
       maxHeartbeatThrottleInterval: '2 seconds',
       // In-flight activities get this long to finish on SIGTERM; then they are cancelled, then the process is forced down.
