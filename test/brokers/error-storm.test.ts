@@ -170,6 +170,10 @@ test('R5 ambiguous outcomes: execute-then-timeout on every first attempt, then o
     return broker.submitOrder(req);
   });
   expect(first.every((o) => o.kind === 'unknown')).toBe(true);
+  // What the broker executed of those first attempts (on a loaded machine a few time out before it reads them).
+  await sleep(450);
+  const executedFirst = (await admin.stats()).orders;
+  expect(executedFirst).toBeGreaterThanOrEqual(180);
 
   // Retries: 30% of requests still execute-then-time-out. Half the orders resubmit before looking up.
   await admin.setFaults({ seed: 78, executeThenTimeout: 0.3, timeoutMs: 400 });
@@ -195,7 +199,8 @@ test('R5 ambiguous outcomes: execute-then-timeout on every first attempt, then o
   console.log(`R5 ambiguous-outcome figures:\n${JSON.stringify(figures, null, 2)}`);
 
   expect(figures.accepted).toBe(200);
-  expect(figures.resolvedByLookup).toBe(200);
+  // every order whose first attempt executed was resolved by a lookup, never by a second order
+  expect(figures.resolvedByLookup).toBeGreaterThanOrEqual(executedFirst);
   expect(figures.brokerOrders).toBe(200);
   expect(figures.duplicates).toBe(0);
   expect(figures.positionQty).toBe(200);
