@@ -11,6 +11,16 @@ export interface BarColumns {
   volume: Float64Array;
 }
 
+/** One OHLCV bar. `ts` is the bar OPEN time, epoch ms UTC; the bar closes at ts + timeframe. */
+export interface Bar {
+  ts: number;
+  open: number;
+  high: number;
+  low: number;
+  close: number;
+  volume: number;
+}
+
 export const TIMEFRAMES = ['1m', '5m', '15m', '30m', '1h', '4h', '1d'] as const;
 export type Timeframe = (typeof TIMEFRAMES)[number];
 

@@ -5,17 +5,9 @@
  *
  * Pure module (no Node built-ins, no I/O): workflow code may import its types and `barsToColumns`.
  */
-import { allocateBars, type BarColumns, type Timeframe } from '../domain/bars';
+import { allocateBars, type Bar, type BarColumns, type Timeframe } from '../domain/bars';
 
-/** One OHLCV bar. `ts` is the bar OPEN time, epoch ms UTC; the bar closes at ts + timeframe. */
-export interface Bar {
-  ts: number;
-  open: number;
-  high: number;
-  low: number;
-  close: number;
-  volume: number;
-}
+export type { Bar };
 
 export interface BarQuery {
   symbol: string;

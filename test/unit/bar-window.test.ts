@@ -1,7 +1,8 @@
-import { barsBetween, barsDigest, extendWindow, type WindowBar } from '../../domain/bar-window';
+import { barsBetween, barsDigest, extendWindow } from '../../domain/bar-window';
+import type { Bar } from '../../domain/bars';
 
 const MIN = 60_000;
-const bars = (n: number, from = 0): WindowBar[] =>
+const bars = (n: number, from = 0): Bar[] =>
   Array.from({ length: n }, (_, i) => {
     const k = from + i;
     return { ts: k * MIN, open: 100 + k * 0.25, high: 101 + k * 0.25, low: 99 + k * 0.25, close: 100.5 + k * 0.25, volume: 1000 + k };
@@ -34,6 +35,6 @@ test('the digest of an overlap matches only when every bar in it is the same', (
   expect(barsDigest(overlap.filter((_, i) => i !== 77))).not.toBe(barsDigest(overlap));
   expect(barsDigest([...overlap, store[250]!])).not.toBe(barsDigest(overlap));
   // it survives the JSON round trip a payload makes
-  expect(barsDigest(JSON.parse(JSON.stringify(overlap)) as WindowBar[])).toBe(barsDigest(overlap));
+  expect(barsDigest(JSON.parse(JSON.stringify(overlap)) as Bar[])).toBe(barsDigest(overlap));
   expect(barsDigest([])).toBe(0);
 });

@@ -59,17 +59,16 @@ function sessionBars(closes: number[]) {
   return bars;
 }
 
-test('a deployment trades a whole NYSE day open to close, once per bar, with no duplicate order', async () => {
-  const symbol = uniqueSymbol('DAY');
-  const now = await env.currentTimeMs();
-  // The next full session, and the one before it for the strategy's warm-up.
+/** The next full NYSE session after `now`, and the one before it (for the strategy's warm-up). */
+function nextSessionAndPrevious(now: number) {
   const day = currentOrNextSession('XNYS', nextSessionOpen('XNYS', now));
   let previous = day;
   for (let k = 1; previous.close > day.open; k++) previous = currentOrNextSession('XNYS', day.open - k * 86_400_000);
-  const warmup = sessionBarCloses(previous, '5m');
-  const today = sessionBarCloses(day, '5m');
-  await storeBars(pool, symbol, '5m', sessionBars([...warmup, ...today]));
+  return { day, previous };
+}
 
+/** A deployment row (sma-cross 3/8 on 5-minute bars of `symbol`, XNYS) and an IO worker on `testEnv` with the real activities. */
+async function dayDeployment(testEnv: TestWorkflowEnvironment, symbol: string) {
   const deploymentId = randomUUID();
   const spec = parseDeploymentSpec({
     strategy: 'sma-cross', params: { fast: 3, slow: 8 }, symbols: [symbol], timeframe: '5m', accountId: account, broker: 'paper',
@@ -79,13 +78,24 @@ test('a deployment trades a whole NYSE day open to close, once per bar, with no 
     `INSERT INTO deployments (id, workflow_id, account_id, broker, strategy, spec, status, created_by) VALUES ($1, $2, $3, 'paper', 'sma-cross', $4, 'running', 'test')`,
     [deploymentId, `deployment-${deploymentId}`, account, JSON.stringify(spec)],
   );
-
   const worker = await Worker.create({
-    connection: env.nativeConnection,
+    connection: testEnv.nativeConnection,
     taskQueue: TASK_QUEUES.io,
     workflowBundle: { codePath: path.join(testStack().WORKFLOW_BUNDLE_DIR, 'io.js') },
     activities: createIoActivities({ db: pool, redis, brokers: { paper: paperBrokerPort(paper.url) }, providers: {}, paperPrices: new PaperBrokerAdmin(paper.url) }),
   });
+  return { deploymentId, spec, worker };
+}
+
+test('a deployment trades a whole NYSE day open to close, once per bar, with no duplicate order', async () => {
+  const symbol = uniqueSymbol('DAY');
+  const now = await env.currentTimeMs();
+  // The next full session, and the one before it for the strategy's warm-up.
+  const { day, previous } = nextSessionAndPrevious(now);
+  const warmup = sessionBarCloses(previous, '5m');
+  const today = sessionBarCloses(day, '5m');
+  await storeBars(pool, symbol, '5m', sessionBars([...warmup, ...today]));
+  const { deploymentId, spec, worker } = await dayDeployment(env, symbol);
   const handle = await env.client.workflow.start(deploymentWorkflow, {
     taskQueue: TASK_QUEUES.io,
     workflowId: `deployment-${deploymentId}`,
@@ -139,26 +149,9 @@ test('a revised older bar reaches the next decision: the runtime sees its held w
   try {
     const symbol = uniqueSymbol('REV');
     const now = await env.currentTimeMs();
-    const day = currentOrNextSession('XNYS', nextSessionOpen('XNYS', now));
-    let previous = day;
-    for (let k = 1; previous.close > day.open; k++) previous = currentOrNextSession('XNYS', day.open - k * 86_400_000);
+    const { day, previous } = nextSessionAndPrevious(now);
     await storeBars(pool, symbol, '5m', sessionBars([...sessionBarCloses(previous, '5m'), ...sessionBarCloses(day, '5m')]));
-
-    const deploymentId = randomUUID();
-    const spec = parseDeploymentSpec({
-      strategy: 'sma-cross', params: { fast: 3, slow: 8 }, symbols: [symbol], timeframe: '5m', accountId: account, broker: 'paper',
-      allowShort: false, calendar: 'XNYS', settleDelayMs: 1_000, riskLimits: { maxExposure: 1e6, maxPositionQty: 10 },
-    });
-    await pool.query(
-      `INSERT INTO deployments (id, workflow_id, account_id, broker, strategy, spec, status, created_by) VALUES ($1, $2, $3, 'paper', 'sma-cross', $4, 'running', 'test')`,
-      [deploymentId, `deployment-${deploymentId}`, account, JSON.stringify(spec)],
-    );
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue: TASK_QUEUES.io,
-      workflowBundle: { codePath: path.join(testStack().WORKFLOW_BUNDLE_DIR, 'io.js') },
-      activities: createIoActivities({ db: pool, redis, brokers: { paper: paperBrokerPort(paper.url) }, providers: {}, paperPrices: new PaperBrokerAdmin(paper.url) }),
-    });
+    const { deploymentId, spec, worker } = await dayDeployment(env, symbol);
     const handle = await env.client.workflow.start(deploymentWorkflow, { taskQueue: TASK_QUEUES.io, workflowId: `deployment-${deploymentId}`, args: [{ deploymentId, spec, paramsVersion: 1 }] });
     const BAR = 5 * 60_000;
     const untilCycle = async (n: number) => {
