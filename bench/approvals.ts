@@ -9,12 +9,10 @@
  * them, and approved a moment later, so one request is pending at a time. Goal: p99 <= 300 ms.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { tsToMs } from '@temporalio/common/lib/time';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import { Redis } from 'ioredis';
 import { Pool } from 'pg';
 import type { PlaceOrderResult } from '../activities/orders';
@@ -23,6 +21,7 @@ import { startPaperBroker } from '../brokers/paper/start';
 import { WorkerSupervisor } from '../chaos/lib/workers';
 import { apiKeysEnv, openApprovalRequest, roleKeys, startApiChild, storeFlatBars } from '../chaos/scenarios/r7';
 import { connectTemporal } from '../clients/temporal';
+import { buildIoBundleFrom } from '../scripts/build-bundles';
 import { clientOrderId } from '../domain/ids';
 import { listLiveWorkers } from '../workers/heartbeat';
 import { TASK_QUEUES } from '../workflows/task-queues';
@@ -109,10 +108,7 @@ export async function benchApprovals(): Promise<Record<string, unknown>> {
   try {
     const bundleDir = path.join(ROOT, '.local', 'bench', 'approvals-bundles');
     const logDir = path.join(ROOT, '.local', 'bench', 'approvals-logs');
-    mkdirSync(bundleDir, { recursive: true });
-    const quiet = { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} };
-    const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('./approvals-baseline-workflow'), logger: quiet });
-    writeFileSync(path.join(bundleDir, 'io.js'), code);
+    await buildIoBundleFrom(require.resolve('./approvals-baseline-workflow'), bundleDir);
     log('bundle built (io workflows + the baseline workflow)');
 
     const account = 'bench-approvals';

@@ -6,11 +6,10 @@
  * ticks; a small N with the same setup runs first as the baseline. Goal: 500 deployments, p99 <= 2 s, no missed
  * tick. See bench/lib/runtime-round.ts for one round and bench/lib/history-breakdown.ts for where time goes.
  */
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { bundleWorkflowCode } from '@temporalio/worker';
-import { buildBundles } from '../scripts/build-bundles';
+import { buildBundles, buildIoBundleFrom } from '../scripts/build-bundles';
 import { loadReplaySource, replaySession } from './lib/replay-bars';
 import { parseRuntimeOptions } from './lib/runtime-options';
 import { runRound, type RoundResult } from './lib/runtime-round';
@@ -22,10 +21,7 @@ const ratio = (a: number | null, b: number | null | undefined) => (a !== null &&
 /** The IO bundle plus the floor workflow (bench/runtime-floor-workflow.ts), beside the CPU bundle of `bundleDir`. */
 async function buildFloorBundles(bundleDir: string): Promise<string> {
   const dir = path.join(bundleDir, '..', 'floor-bundles');
-  mkdirSync(dir, { recursive: true });
-  const noop = () => undefined;
-  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('./runtime-floor-workflow'), logger: { trace: noop, debug: noop, info: noop, warn: console.warn, error: console.error, log: noop } });
-  writeFileSync(path.join(dir, 'io.js'), code);
+  await buildIoBundleFrom(require.resolve('./runtime-floor-workflow'), dir);
   copyFileSync(path.join(bundleDir, 'cpu.js'), path.join(dir, 'cpu.js'));
   return dir;
 }

@@ -15,6 +15,16 @@ export async function buildBundles(outDir = path.resolve(__dirname, '..', 'dist'
   return written;
 }
 
+/**
+ * Writes `<outDir>/io.js` bundled from another entry point (a benchmark's: the IO workflows plus its own), for a
+ * worker started with WORKFLOW_BUNDLE_DIR=outDir.
+ */
+export async function buildIoBundleFrom(workflowsPath: string, outDir: string): Promise<void> {
+  mkdirSync(outDir, { recursive: true });
+  const { code } = await bundleWorkflowCode({ workflowsPath, logger: quietLogger });
+  writeFileSync(path.join(outDir, 'io.js'), code);
+}
+
 const noop = () => undefined;
 const quietLogger = { trace: noop, debug: noop, info: noop, warn: console.warn, error: console.error, log: noop };
 
