@@ -165,5 +165,9 @@ export async function pendingApproval(h: ApiHarness, deploymentId: string): Prom
     (a) => a.length > 0,
   );
   expect(list).toHaveLength(1);
+  // The row is committed by an activity just before the runtime starts the approval workflow (the next task), so a
+  // test that signals or queries the workflow directly waits until it exists. API decisions need no such wait.
+  const handle = h.deps.temporal.workflow.getHandle(list[0]!.workflowId);
+  await eventually('the approval workflow started', () => handle.describe().then(() => true, () => false), (started) => started);
   return list[0]!;
 }
