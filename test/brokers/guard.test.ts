@@ -131,11 +131,14 @@ test('two workers queue on one bucket: every call goes, spaced so no interval ho
   const elapsedMs = performance.now() - t0;
   expect(outcomes.every((o) => o.kind === 'accepted')).toBe(true);
   sentAt.sort((x, y) => x - y);
-  // Token bucket bound on the sends themselves (5 ms of timer slack per interval).
+  // Token bucket bound on the sends themselves. Tokens are granted in Redis and stamped here after a round trip, so
+  // two stamps can be closer than their grants by the round trips' jitter: 25 ms of slack per interval (a quarter of
+  // a token). An unshared bucket would send twice the rate and exceed the bound by whole calls.
   const perMs = (perMinute - 2) / 60_000;
+  const stampJitterMs = 25;
   let worst = 0;
   for (let i = 0; i < sentAt.length; i++) {
-    for (let j = i + 1; j < sentAt.length; j++) worst = Math.max(worst, j - i + 1 - (2 + perMs * (sentAt[j] - sentAt[i] + 5)));
+    for (let j = i + 1; j < sentAt.length; j++) worst = Math.max(worst, j - i + 1 - (2 + perMs * (sentAt[j] - sentAt[i] + stampJitterMs)));
   }
   const rate = ((sentAt.length - 2) / (sentAt[sentAt.length - 1] - sentAt[0])) * 1000;
   console.log(`shared bucket, 2 workers, 16 calls, burst 2 + 10/s: ${elapsedMs.toFixed(0)} ms, ${rate.toFixed(1)} calls/s after the burst, worst excess over the bound ${worst.toFixed(2)}`);
