@@ -2,12 +2,15 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 
+/** Interceptors in every bundle: the inbound guard keeps hostile messages from wedging a workflow (see there). */
+export const WORKFLOW_INTERCEPTOR_MODULES = [require.resolve('../workflows/inbound-guard')];
+
 /** Pre-builds the workflow bundles the workers load (`dist/bundles/{cpu,io}.js`), so workers start without webpack. */
 export async function buildBundles(outDir = path.resolve(__dirname, '..', 'dist', 'bundles')): Promise<string[]> {
   mkdirSync(outDir, { recursive: true });
   const written: string[] = [];
   for (const kind of ['cpu', 'io'] as const) {
-    const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve(`../workflows/${kind}`), logger: quietLogger });
+    const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve(`../workflows/${kind}`), workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES, logger: quietLogger });
     const file = path.join(outDir, `${kind}.js`);
     writeFileSync(file, code);
     written.push(file);
@@ -21,7 +24,7 @@ export async function buildBundles(outDir = path.resolve(__dirname, '..', 'dist'
  */
 export async function buildIoBundleFrom(workflowsPath: string, outDir: string): Promise<void> {
   mkdirSync(outDir, { recursive: true });
-  const { code } = await bundleWorkflowCode({ workflowsPath, logger: quietLogger });
+  const { code } = await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES, logger: quietLogger });
   writeFileSync(path.join(outDir, 'io.js'), code);
 }
 

@@ -16,7 +16,8 @@ import { setHalt } from '../db/sql/trading-halts';
 import { allocateBars } from '../domain/bars';
 import { currentOrNextSession, nextSessionOpen, sessionBarCloses } from '../domain/calendar';
 import { parseDeploymentSpec, type DeploymentSpecInput } from '../domain/deployment/spec';
-import { deploymentControlSignal, deploymentStateQuery } from '../workflows/deployment/messages';
+import { issueCommand } from '../clients/deployment-commands';
+import { deploymentStateQuery } from '../workflows/deployment/messages';
 import { deploymentWorkflow } from '../workflows/deployment/workflow';
 import { TASK_QUEUES } from '../workflows/task-queues';
 import { buildBundles } from './build-bundles';
@@ -91,6 +92,10 @@ async function main() {
         const deploymentId = randomUUID();
         if (s.halt) await setHalt(pool, 'deployment', deploymentId, true, 'recording', 'recorder');
         const spec = parseDeploymentSpec(s.spec);
+        await pool.query(
+          `INSERT INTO deployments (id, workflow_id, account_id, broker, strategy, spec, status, created_by) VALUES ($1, $2, $3, $4, $5, $6, 'running', 'recorder')`,
+          [deploymentId, `deployment-${deploymentId}`, spec.accountId, spec.broker, spec.strategy, JSON.stringify(spec)],
+        );
         const handle = await env.client.workflow.start(deploymentWorkflow, {
           taskQueue: TASK_QUEUES.io,
           workflowId: `deployment-${deploymentId}`,
@@ -101,7 +106,7 @@ async function main() {
         const t = await env.currentTimeMs();
         if (s.untilMs > t) await env.sleep(s.untilMs - t);
         await handle.query(deploymentStateQuery);
-        await handle.signal(deploymentControlSignal, { messageId: randomUUID(), action: 'stop', by: 'recorder' });
+        await issueCommand(pool, env.client.workflow, { deploymentId, kind: 'stop', by: 'recorder' });
         await handle.result();
         const history = s.firstRun ? await env.client.workflow.getHandle(handle.workflowId, firstRunId).fetchHistory() : await handle.fetchHistory();
         const file = path.join(OUT, `deployment--${s.name}${SUFFIX ? `--${SUFFIX}` : ''}.json`);

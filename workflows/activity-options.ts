@@ -18,7 +18,18 @@ export const dbWrite = {
 export const brokerCall = {
   taskQueue: TASK_QUEUES.io,
   startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '500 milliseconds', maximumInterval: '10 seconds', maximumAttempts: 20, nonRetryableErrorTypes: [ErrorType.InvalidInput, ErrorType.IntentMismatch] },
+  retry: { initialInterval: '500 milliseconds', maximumInterval: '10 seconds', maximumAttempts: 20, nonRetryableErrorTypes: [ErrorType.InvalidInput, ErrorType.IntentMismatch, ErrorType.BrokerNotConfigured] },
+} satisfies ActivityOptions;
+
+/**
+ * Resolving an order a stop, pause or flatten cancelled: an order that may be at the broker is never abandoned, so
+ * the lookup is retried for as long as it takes (the deployment shows the order as what blocks it meanwhile); only a
+ * broker this worker has not configured ends it.
+ */
+export const orderResolution = {
+  taskQueue: TASK_QUEUES.io,
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '500 milliseconds', maximumInterval: '10 seconds', nonRetryableErrorTypes: [ErrorType.InvalidInput, ErrorType.BrokerNotConfigured] },
 } satisfies ActivityOptions;
 
 /**

@@ -20,7 +20,7 @@ import { allocateBars } from '../../domain/bars';
 import { currentOrNextSession, sessionBarCloses } from '../../domain/calendar';
 import { parseDeploymentSpec, type DeploymentSpec } from '../../domain/deployment/spec';
 import { buildBundles } from '../../scripts/build-bundles';
-import { deploymentControlSignal } from '../../workflows/deployment/messages';
+import { issueCommand } from '../../clients/deployment-commands';
 import { deploymentWorkflow } from '../../workflows/deployment/workflow';
 import { TASK_QUEUES } from '../../workflows/task-queues';
 import { ApiMonitor, ApiProcess } from './api';
@@ -265,7 +265,7 @@ export async function runScenario(def: ScenarioDef, opts: {
     const stopTimeoutMs = 120_000;
     const results = await Promise.all(
       deployments.map(async (d) => {
-        await withTimeout('stop signal', 15_000, d.handle.signal(deploymentControlSignal, { messageId: randomUUID(), action: 'stop', by: 'chaos' }));
+        await withTimeout('stop command', 15_000, issueCommand(pool, client.workflow, { deploymentId: d.id, kind: 'stop', by: 'chaos' }));
         return withTimeout(`${d.workflowId} to complete`, stopTimeoutMs, d.handle.result()).then(
           () => true,
           (e: Error) => (log(`not completed: ${d.workflowId}: ${e.message}`), false),
