@@ -23,7 +23,8 @@ export function installCommandHandlers(rt: Runtime): void {
   const unknown = (via: string, name: string) => (): Pick<InboundMessage, 'refused' | 'error'> => ({ refused: 'unknown-name', error: `no ${via} named "${name.slice(0, 100)}"` });
   const awaitAnswer = async (seq: number | undefined): Promise<CommandOutcome> => {
     if (seq === undefined) return rt.outcome('refused', 'dropped: the runtime has too many messages waiting');
-    await wf.condition(() => rt.answers.has(seq));
+    // Not cancellable: a cancel request sent by hand must not turn the API's updates into failures.
+    await wf.CancellationScope.nonCancellable(() => wf.condition(() => rt.answers.has(seq)));
     const a = rt.answers.get(seq)!;
     rt.answers.delete(seq);
     return a;
