@@ -66,9 +66,10 @@ export function createDeploymentCommandActivities({ db }: { db: Pool }) {
      * back to be applied; anything else (an id nobody recorded, another deployment's command, one already applied,
      * refused or cancelled, a malformed payload, an unknown message name) changes nothing and leaves exactly one
      * audit row per message, keyed by run and sequence number, so a retry writes none twice. `dropped` messages (the
-     * inbox was full) get one row that counts them.
+     * inbox was full) get one row that counts them. When any message names a recorded command, all of the
+     * deployment's recorded commands come back in the order they were recorded.
      */
-    async checkCommandMessages(args: { deploymentId: string; runKey: string; messages: InboundMessage[]; dropped: number }): Promise<CheckedMessage[]> {
+    async checkCommandMessages(args: { deploymentId: string; runKey: string; messages: InboundMessage[]; dropped: number }): Promise<{ checked: CheckedMessage[]; recorded: CommandRecord[] }> {
       const ids = args.messages.flatMap((m) => (m.commandId && !m.refused ? [m.commandId] : []));
       return inTransaction(db, async (tx) => {
         const rows = new Map((await getCommands(tx, ids)).map((r) => [r.id, r]));
@@ -96,7 +97,10 @@ export function createDeploymentCommandActivities({ db }: { db: Pool }) {
           const last = args.messages[args.messages.length - 1]?.seq ?? 0;
           await insertAuditOnce(tx, 'runtime', 'deployment.message.flood', args.deploymentId, `${args.runKey}:flood:${last}`, { dropped: args.dropped, detail: 'messages dropped unread: the inbox was full' });
         }
-        return out;
+        // Every command still waiting, in the order the API recorded them: a command is applied after the ones
+        // recorded before it, whatever order their messages arrive in.
+        const recorded = out.some((c) => c.verdict === 'recorded') ? (await recordedCommands(tx, args.deploymentId, 20)).map(record) : [];
+        return { checked: out, recorded };
       });
     },
 

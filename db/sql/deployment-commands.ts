@@ -21,10 +21,14 @@ export interface NewCommand {
   requestedBy: string;
 }
 
-/** Records a command (state 'recorded'); the caller holds the deployment's row lock. */
+/**
+ * Records a command (state 'recorded'); the caller holds the deployment's row lock. requested_at is the clock at the
+ * insert, not the transaction's start, so commands of one deployment are ordered as the lock let them in (the order
+ * the runtime applies them in).
+ */
 export async function insertCommand(db: Queryable, c: NewCommand): Promise<CommandRow> {
   const { rows } = await db.query<CommandRow & Record<string, unknown>>(
-    'INSERT INTO deployment_commands (id, deployment_id, kind, payload, requested_by) VALUES ($1, $2, $3, $4, $5) RETURNING *',
+    'INSERT INTO deployment_commands (id, deployment_id, kind, payload, requested_by, requested_at) VALUES ($1, $2, $3, $4, $5, clock_timestamp()) RETURNING *',
     [c.id, c.deploymentId, c.kind, JSON.stringify(c.payload), c.requestedBy],
   );
   return rows[0]!;

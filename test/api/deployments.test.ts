@@ -433,6 +433,27 @@ describe('controlling a deployment', () => {
   });
 });
 
+describe('a configuration error', () => {
+  test('a broker this IO worker has not configured ends the deployment as failed: row, audit row and alert, and the workflow completes', async () => {
+    const created = await create({ broker: 'alpaca', timeframe: '1m', calendar: '24x7', settleDelayMs: 0, replay: { from: '2024-01-08T00:00:00Z', speed: 60 } });
+    const handle = h.deps.temporal.workflow.getHandle(created.workflowId);
+    const result = await handle.result();
+    expect(result).toMatchObject({ status: 'failed', reason: expect.stringContaining('unknown broker "alpaca"') });
+    expect((await handle.describe()).status.name).toBe('COMPLETED');
+    const { rows } = await pool.query<{ status: string; status_reason: string }>('SELECT status, status_reason FROM deployments WHERE id = $1', [created.id]);
+    expect(rows[0]!.status).toBe('failed');
+    expect(rows[0]!.status_reason).toContain('unknown broker "alpaca": this IO worker has no such broker configured');
+    expect((await audits(created.id)).filter((a) => a.actor === 'runtime').map((a) => a.action)).toEqual(['deployment.failed']);
+    const alert = await pool.query<{ kind: string; severity: string }>(`SELECT kind, severity FROM notifications WHERE payload->>'deploymentId' = $1`, [created.id]);
+    expect(alert.rows).toEqual([{ kind: 'deployment.failed', severity: 'critical' }]);
+    // The API reports it as it is, and refuses to control it.
+    const got = (await h.app.inject({ method: 'GET', url: `/v1/deployments/${created.id}`, headers: AUTH.viewer })).json<Record<string, unknown>>();
+    expect(got).toMatchObject({ status: 'failed', statusReason: expect.stringContaining('unknown broker'), state: { source: 'row', status: 'failed' } });
+    expect((await post(`/v1/deployments/${created.id}/resume`)).statusCode).toBe(409);
+    expect((await post(`/v1/deployments/${created.id}/stop`)).statusCode).toBe(409);
+  }, 60_000);
+});
+
 describe('orders, fills and positions', () => {
   const deploymentId = randomUUID();
   const other = randomUUID();

@@ -36,7 +36,7 @@ export interface RuntimeHarness {
 
 export interface RuntimeHarnessOptions {
   /** the IO worker's brokers (default: { paper } on the harness's paper broker) */
-  brokers?: (paper: PaperBrokerProcess) => Record<string, BrokerPort>;
+  brokers?: (ctx: { paper: PaperBrokerProcess; redis: ApiHarness['redis'] }) => Record<string, BrokerPort>;
 }
 
 export const MINUTE = 60_000;
@@ -53,7 +53,7 @@ export async function startRuntimeHarness(prefix: string, opts: RuntimeHarnessOp
   const pool = testPool();
   const paper = await startPaperBroker({ databaseUrl: stack.DATABASE_URL, account, initialCash: 1e6 });
   const nativeConnection = await NativeConnection.connect({ address: stack.TEMPORAL_ADDRESS });
-  const brokers = opts.brokers?.(paper) ?? { paper: paperBrokerPort(paper.url) };
+  const brokers = opts.brokers?.({ paper, redis: h.redis }) ?? { paper: paperBrokerPort(paper.url) };
   const newWorker = async () => {
     const w = await Worker.create({
       connection: nativeConnection,

@@ -65,29 +65,33 @@ async function processBatch(rt: Runtime): Promise<void> {
     else if (id && !message.refused && rt.outcomes.has(id)) direct.set(message.seq, rt.outcomes.get(id)!); // picked up before its message came
     else toCheck.push(message);
   }
-  const recorded: Array<{ command: CommandRecord; seq?: number }> = [];
+  const answerNow = (seq: number, outcome: CommandOutcome) => {
+    if (batch.some((b) => b.message.seq === seq && b.answered)) rt.answer(seq, outcome);
+  };
+  // What to apply, in the order the API recorded it: every command still recorded when a message names one, then
+  // the ones found without a message. A message waits for its command's outcome.
+  const toApply: CommandRecord[] = [];
+  const add = (c: CommandRecord) => {
+    if (!toApply.some((x) => x.id === c.id)) toApply.push(c);
+  };
   if (toCheck.length > 0 || dropped > 0) {
-    const checked = await checkCommandMessages({ deploymentId: rt.deploymentId, runKey: wf.workflowInfo().runId, messages: toCheck, dropped });
+    const { checked, recorded } = await checkCommandMessages({ deploymentId: rt.deploymentId, runKey: wf.workflowInfo().runId, messages: toCheck, dropped });
+    recorded.forEach(add);
     for (const c of checked) {
-      if (c.verdict === 'recorded' && c.command) recorded.push({ command: c.command, seq: c.seq });
-      else direct.set(c.seq, rt.outcome('refused', `${c.verdict}: ${c.detail}`));
+      if (c.verdict !== 'recorded' || !c.command) {
+        direct.set(c.seq, rt.outcome('refused', `${c.verdict}: ${c.detail}`));
+        continue;
+      }
+      add(c.command);
+      const known = rt.outcomes.get(c.command.id);
+      if (known) answerNow(c.seq, known);
+      else if (batch.some((b) => b.message.seq === c.seq && b.answered)) rt.waiting.set(c.command.id, [...(rt.waiting.get(c.command.id) ?? []), c.seq]);
     }
   }
-  for (const command of rt.lost.splice(0)) recorded.push({ command });
-  for (const { message, answered } of batch) {
-    const a = direct.get(message.seq);
-    if (a && answered) rt.answer(message.seq, a);
-  }
-  for (const { command, seq } of recorded) {
-    const waitingForAnswer = seq !== undefined && batch.some((b) => b.message.seq === seq && b.answered);
-    if (rt.outcomes.has(command.id)) {
-      if (waitingForAnswer) rt.answer(seq, rt.outcomes.get(command.id)!);
-      continue;
-    }
-    const waiters = rt.waiting.get(command.id);
-    if (waitingForAnswer) rt.waiting.set(command.id, [...(waiters ?? []), seq]);
-    if (waiters) continue; // already being applied (a breaker reset waiting for the loop)
-    rt.waiting.set(command.id, rt.waiting.get(command.id) ?? []);
+  rt.lost.splice(0).forEach(add);
+  for (const [seq, outcome] of direct) answerNow(seq, outcome);
+  for (const command of toApply) {
+    if (rt.outcomes.has(command.id) || rt.pendingResets.some((r) => r.id === command.id)) continue; // applied, or a reset waiting for the loop
     await applyRecorded(rt, command);
   }
 }

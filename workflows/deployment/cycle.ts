@@ -147,7 +147,9 @@ export class Cycles {
       const recorded = await recordCycle({ deploymentId, paramsVersion, latencyMs: Math.max(workflowNow(), rt.lastStepAt) - startedAt, positions: snap.positions, totalPnl: snap.totalPnl, record });
       rt.stepDone(recorded?.at);
     }
-    if (leg > 0) rt.stepDone((await syncOrders({ deploymentId, broker: spec.broker, accountId: spec.accountId })).at);
+    // After an order, sync once more so its fill is in before the next decision (not once the runtime stopped
+    // trading: the next cycle after a resume syncs anyway, and a stop must not wait for a broker that is down).
+    if (leg > 0 && rt.mayOrder()) rt.stepDone((await syncOrders({ deploymentId, broker: spec.broker, accountId: spec.accountId })).at);
   }
 
   /** Closes every position of this deployment (a human's flatten, or the hard drawdown breaker). */
@@ -168,7 +170,7 @@ export class Cycles {
       rt.remember(record);
       await recordCycle({ deploymentId, paramsVersion: carry.paramsVersion, latencyMs: 0, positions: snap.positions, totalPnl: snap.totalPnl, record });
     }
-    await syncOrders({ deploymentId, broker: spec.broker, accountId: spec.accountId });
+    if (leg > 0 && rt.mayOrder(true)) await syncOrders({ deploymentId, broker: spec.broker, accountId: spec.accountId });
   }
 
   /** The strategy's decision; a failure (e.g. parameters the strategy refuses) is a skip with the reason, never a stuck task. */

@@ -18,6 +18,8 @@ import { withTimeout } from '../timeout';
 
 /** How long the API waits for the runtime's answer before it answers 202 with applied: false. */
 export const COMMAND_WAIT_MS = 5_000;
+/** How long a look at the workflow may take when the runtime did not answer (reachable or not?). */
+const PROBE_MS = 2_000;
 
 const LIVE: readonly DeploymentRowStatus[] = ['running', 'paused', 'blocked'];
 /** The statuses from which the API records each command (the runtime checks again when it applies it). */
@@ -99,7 +101,10 @@ export function registerDeploymentCommandRoutes(app: FastifyInstance, deps: ApiD
         'the runtime did not answer in time',
       );
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) {
+      // No answer: is the runtime gone, is Temporal unreachable, or is the runtime just not answering (worker down)?
+      // A gRPC deadline alone cannot tell the last two apart, so ask Temporal about the workflow, briefly.
+      const why = err instanceof WorkflowNotFoundError ? 'gone' : temporalUnreachable(err) ? 'unreachable' : await probe(deployment.workflow_id);
+      if (why === 'gone') {
         await cancelCommand(db, command.id, 'api', 'the runtime workflow is not running');
         await inTransaction(db, async (tx) => {
           await setDeploymentRowStatus(tx, deployment.id, 'stopped', `runtime workflow not running (seen on ${kind})`);
@@ -107,7 +112,7 @@ export function registerDeploymentCommandRoutes(app: FastifyInstance, deps: ApiD
         });
         throw new RuntimeGone(`deployment ${deployment.id} has no running runtime; it is now recorded as stopped`);
       }
-      if (temporalUnreachable(err)) {
+      if (why === 'unreachable') {
         const after = await cancelCommand(db, command.id, 'api', 'Temporal was unreachable; nothing was sent');
         if (after?.state === 'applied') return answer(fromRow(after.result), true);
         if (after?.state === 'refused') throw conflict(`deployment ${deployment.id}: ${kind} refused by the runtime: ${fromRow(after.result).detail}`);
@@ -122,6 +127,19 @@ export function registerDeploymentCommandRoutes(app: FastifyInstance, deps: ApiD
     if (outcome.state === 'refused') throw conflict(`deployment ${deployment.id}: ${kind} refused by the runtime: ${outcome.detail}`);
     log.info({ deploymentId: deployment.id, commandId: command.id, kind, by, status: outcome.status, cycle: outcome.cycle }, 'deployment command applied');
     return answer(outcome, true);
+  };
+  /** Whether the runtime's workflow is there (running), gone, or Temporal does not answer at all. */
+  const probe = async (workflowId: string): Promise<'running' | 'gone' | 'unreachable'> => {
+    try {
+      const d = await withTimeout(
+        inflight.track(temporal.withDeadline(Date.now() + PROBE_MS, () => temporal.workflow.getHandle(workflowId).describe())),
+        PROBE_MS + 500,
+        'describe timed out',
+      );
+      return d.status.name === 'RUNNING' ? 'running' : 'gone';
+    } catch (err) {
+      return err instanceof WorkflowNotFoundError ? 'gone' : 'unreachable';
+    }
   };
   const gone = (err: unknown): never => {
     if (err instanceof RuntimeGone) throw conflict(err.message);
