@@ -9,9 +9,13 @@ import { deploymentStateQuery, type DeploymentWorkflowInput, type DeploymentWork
 import { Runtime } from './runtime';
 
 const DEFAULT_CYCLES_PER_RUN = 200;
-/** While paused, and while waiting long for a bar, the runtime looks for commands whose message was lost this often. */
+/**
+ * While paused, and while waiting longer than an hourly bar (nights, weekends, daily bars), the runtime looks this
+ * often for commands whose message was lost; otherwise every cycle's inputs carry them. 65 min is more than any wait
+ * for a bar of up to 1h (plus its settle delay), so those cycles never pay for an extra wake.
+ */
 const PAUSED_RECHECK_MS = 30_000;
-const WAIT_RECHECK_MS = 10 * 60_000;
+const WAIT_RECHECK_MS = 65 * 60_000;
 
 /**
  * One long-running runtime per deployment (workflow id `deployment-<id>`): wait for each bar close in the exchange
