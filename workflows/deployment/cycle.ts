@@ -10,6 +10,7 @@ import { approvalRequestId, clientOrderId } from '../../domain/ids';
 import { drawdown, evaluateRisk, isExposureReducing, type OrderIntent, type RiskVerdict } from '../../domain/risk/gate';
 import { tradeApprovalWorkflow } from '../approval/workflow';
 import { SEARCH_ATTRIBUTES } from '../search-attributes';
+import { ErrorType } from '../errors';
 import { TASK_QUEUES } from '../task-queues';
 import { workflowNow } from '../time';
 import { loadCycleInputs, loadRecentBars, loadRiskSnapshot, placeOrder, recordCycle, requestApproval, resolveOrder, setPaperPrices, syncOrders } from './activities';
@@ -45,7 +46,20 @@ export class Cycles {
     const barsArgs = { timeframe: spec.timeframe, limit: WINDOW_BARS, asOfMs: barClose - this.tfMs, maxStaleBars: spec.staleAfterBars, calendar: spec.calendar };
     const knownUntil: Record<string, number> = {};
     for (const [symbol, held] of this.barWindows) if (held.length) knownUntil[symbol] = held[held.length - 1]!.ts;
-    const inputs = await loadCycleInputs({ deploymentId, broker: spec.broker, accountId: spec.accountId, symbols: spec.symbols, bars: barsArgs, knownUntil });
+    let inputs: Awaited<ReturnType<typeof loadCycleInputs>>;
+    try {
+      inputs = await loadCycleInputs({ deploymentId, broker: spec.broker, accountId: spec.accountId, symbols: spec.symbols, bars: barsArgs, knownUntil });
+    } catch (err) {
+      // Retries exhausted (a broker or Postgres outage): this bar is skipped with the reason, the next one tries again.
+      // A configuration fault ends the deployment (the loop records it as failed).
+      if (isConfigFault(err)) throw err;
+      for (const symbol of spec.symbols) {
+        const record: CycleRecord = { cycle, barClose, symbol, action: 'skip', reason: `inputs unavailable: ${describe(err)}`, clientOrderIds: [] };
+        rt.remember(record);
+        await recordCycle({ deploymentId, paramsVersion, latencyMs: workflowNow() - startedAt, positions: {}, totalPnl: 0, record });
+      }
+      return;
+    }
     const { sync, snap, prices } = inputs;
     rt.stepDone(snap.at);
     rt.pickUp(inputs.commands);
@@ -147,9 +161,9 @@ export class Cycles {
       const recorded = await recordCycle({ deploymentId, paramsVersion, latencyMs: Math.max(workflowNow(), rt.lastStepAt) - startedAt, positions: snap.positions, totalPnl: snap.totalPnl, record });
       rt.stepDone(recorded?.at);
     }
-    // After an order, sync once more so its fill is in before the next decision (not once the runtime stopped
-    // trading: the next cycle after a resume syncs anyway, and a stop must not wait for a broker that is down).
-    if (leg > 0 && rt.mayOrder()) rt.stepDone((await syncOrders({ deploymentId, broker: spec.broker, accountId: spec.accountId })).at);
+    // After an order, sync once more so its fill is in before the next decision (not once a stop came: it must not
+    // wait for a broker that may be down; a failed sync only means the next cycle's sync does it).
+    if (leg > 0 && carry.status !== 'stopping') await this.syncAfterOrders();
   }
 
   /** Closes every position of this deployment (a human's flatten, or the hard drawdown breaker). */
@@ -170,7 +184,17 @@ export class Cycles {
       rt.remember(record);
       await recordCycle({ deploymentId, paramsVersion: carry.paramsVersion, latencyMs: 0, positions: snap.positions, totalPnl: snap.totalPnl, record });
     }
-    if (leg > 0 && rt.mayOrder(true)) await syncOrders({ deploymentId, broker: spec.broker, accountId: spec.accountId });
+    if (leg > 0 && carry.status !== 'stopping') await this.syncAfterOrders();
+  }
+
+  private async syncAfterOrders(): Promise<void> {
+    const { spec, deploymentId } = this.rt;
+    try {
+      this.rt.stepDone((await syncOrders({ deploymentId, broker: spec.broker, accountId: spec.accountId })).at);
+    } catch (err) {
+      if (isConfigFault(err)) throw err;
+      wf.log.warn('sync after an order failed; the next cycle syncs', { deploymentId, error: describe(err) });
+    }
   }
 
   /** The strategy's decision; a failure (e.g. parameters the strategy refuses) is a skip with the reason, never a stuck task. */
@@ -210,10 +234,14 @@ export class Cycles {
     try {
       return await inflight.scope.run(() => placeOrder(input));
     } catch (err) {
-      if (!inflight.cancelReason || !wf.isCancellation(err)) throw err;
+      // Cancelled by a stop, pause or flatten; or every attempt failed (the broker down for minutes). Either way the
+      // order is settled now: cancelled if it never reached the broker, looked up if it may have.
+      const cancelled = inflight.cancelReason !== undefined && wf.isCancellation(err);
+      if (!cancelled && (wf.isCancellation(err) || isConfigFault(err))) throw err;
+      const reason = cancelled ? inflight.cancelReason! : `not placed after its attempts (${describe(err)})`;
       inflight.resolving = true;
-      rt.waitingOn = `resolving order ${input.clientOrderId} (${inflight.cancelReason})`;
-      return await wf.CancellationScope.nonCancellable(() => resolveOrder({ order: input, reason: inflight.cancelReason! }));
+      rt.waitingOn = `resolving order ${input.clientOrderId} (${reason})`;
+      return await wf.CancellationScope.nonCancellable(() => resolveOrder({ order: input, reason }));
     } finally {
       rt.inflight = undefined;
     }
@@ -296,4 +324,17 @@ export class Cycles {
 function orderRecord(placed: PlaceOrderResult, why: string): Pick<CycleRecord, 'action' | 'reason' | 'clientOrderIds'> {
   const action = placed.state === 'REJECTED' ? 'rejected' : placed.state === 'CANCELED' ? 'cancelled' : 'order';
   return { action, reason: action === 'order' ? why : (placed.rejectReason ?? placed.state.toLowerCase()), clientOrderIds: [placed.clientOrderId] };
+}
+
+/** A failure retrying cannot fix (a broker this worker has not configured, refused credentials, invalid input). */
+export function isConfigFault(err: unknown): boolean {
+  const cause = err instanceof wf.ActivityFailure ? err.cause : err;
+  return cause instanceof wf.ApplicationFailure && [ErrorType.BrokerNotConfigured, ErrorType.InvalidInput, ErrorType.IntentMismatch].includes(cause.type as never);
+}
+
+/** A failure in a few words: the activity and its cause's message. */
+export function describe(err: unknown): string {
+  const e = err as { message?: string; cause?: { message?: string }; activityType?: string };
+  const what = err instanceof wf.ActivityFailure ? `${e.activityType ?? 'activity'}: ` : '';
+  return `${what}${e.cause?.message ?? e.message ?? String(err)}`.slice(0, 500);
 }

@@ -4,7 +4,7 @@ import { wakeNotificationDispatcher } from '../notifications/send';
 import { workflowNow } from '../time';
 import { loadRecordedCommands, resolveDeploymentOrders, resolveDeploymentOrdersOnce } from './activities';
 import { applyResets, installCommandHandlers, runCommandInbox } from './commands';
-import { Cycles } from './cycle';
+import { Cycles, describe } from './cycle';
 import { deploymentStateQuery, type DeploymentWorkflowInput, type DeploymentWorkflowResult } from './messages';
 import { Runtime } from './runtime';
 
@@ -94,7 +94,7 @@ async function run(rt: Runtime): Promise<DeploymentWorkflowResult> {
     }
   } catch (err) {
     if (!(err instanceof wf.TemporalFailure) || wf.isCancellation(err)) throw err;
-    await fail(rt, describeFailure(err));
+    await fail(rt, describe(err));
   }
   rt.waitingOn = carry.status === 'failed' ? `nothing: failed (${carry.statusReason})` : `nothing: ${carry.status}`;
   // Every message that came in gets its answer (and its audit row) before the workflow ends.
@@ -110,12 +110,6 @@ async function fail(rt: Runtime, reason: string): Promise<void> {
   await wakeNotificationDispatcher();
   // Orders that never reached the broker are cancelled; one that may have stays a blocker the API shows.
   await resolveDeploymentOrdersOnce({ deploymentId: rt.deploymentId, reason: 'deployment failed' }).catch((err: unknown) => {
-    wf.log.warn('orders of a failed deployment left unresolved', { deploymentId: rt.deploymentId, error: describeFailure(err) });
+    wf.log.warn('orders of a failed deployment left unresolved', { deploymentId: rt.deploymentId, error: describe(err) });
   });
-}
-
-function describeFailure(err: unknown): string {
-  const e = err as { message?: string; cause?: { message?: string }; activityType?: string };
-  const what = err instanceof wf.ActivityFailure ? `${e.activityType ?? 'activity'}: ` : '';
-  return `${what}${e.cause?.message ?? e.message ?? String(err)}`.slice(0, 500);
 }
