@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import { z } from 'zod';
 import { listBrokerGuardStatuses } from '../../brokers/guard';
+import { brokerGuardKeys, type BrokerAccountConfig } from '../../brokers/guard/accounts';
 import { openDiscrepancies } from '../../db/sql/broker-discrepancies';
 import { activeHaltsFor, type DeploymentRow } from '../../db/sql/deployments';
 import { unresolvedLedgerRows } from '../../db/sql/order-ledger';
@@ -20,7 +21,7 @@ export const BlockerSchema = z.discriminatedUnion('kind', [
   z.object({
     kind: z.literal('broker-breaker'),
     guard: z.string().describe('broker:account of the shared circuit breaker'),
-    state: z.enum(['open', 'half_open']),
+    state: z.literal('open').describe('every call is refused until the cooldown ends'),
     detail: z.string(),
     openForMs: z.number().int(),
   }),
@@ -48,11 +49,12 @@ export type Blocker = z.infer<typeof BlockerSchema>;
 
 /**
  * Every blocker of one deployment, read where each lives: the kill switch and reconciliation findings (Postgres),
- * orders the broker may or may not have (the ledger), and the shared broker circuit breaker (the guard's Redis state:
- * the guards of the deployment's broker that are open or probing). Redis that does not answer in 500 ms leaves the
- * breaker out rather than holding the answer.
+ * orders the broker may or may not have (the ledger), and the shared broker circuit breaker (the guard's Redis state)
+ * when it is open: the guard of the deployment's broker account, named from the same configuration the IO worker
+ * reads (brokerGuardKeys); when the API cannot name it (Alpaca without its key id here), every open guard of that
+ * broker. Redis that does not answer in 500 ms leaves the breaker out rather than holding the answer.
  */
-export async function deploymentBlockers(deps: { db: Pool; redis: Redis; log: { debug(o: object, m: string): void } }, d: DeploymentRow): Promise<Blocker[]> {
+export async function deploymentBlockers(deps: { db: Pool; redis: Redis; config: BrokerAccountConfig; log: { debug(o: object, m: string): void } }, d: DeploymentRow): Promise<Blocker[]> {
   const [halts, orders, findings, guards] = await Promise.all([
     activeHaltsFor(deps.db, d.account_id, d.id),
     unresolvedLedgerRows(deps.db, d.id),
@@ -66,14 +68,15 @@ export async function deploymentBlockers(deps: { db: Pool; redis: Redis; log: { 
   for (const h of halts) {
     blockers.push({ kind: 'kill-switch', scope: h.scope, detail: `kill switch (${h.scope}) on by ${h.set_by}: ${h.reason}; only exposure-reducing orders go out`, since: h.set_at.toISOString() });
   }
+  const key = brokerGuardKeys(deps.config)[d.broker as 'paper' | 'alpaca'];
   for (const g of guards) {
-    if (!g.key.startsWith(`${d.broker}:`) || g.state === 'closed') continue;
+    if ((key ? g.key !== key : !g.key.startsWith(`${d.broker}:`)) || g.state !== 'open') continue;
     blockers.push({
       kind: 'broker-breaker',
       guard: g.key,
-      state: g.state,
+      state: 'open',
       openForMs: g.openForMs,
-      detail: `broker circuit ${g.state === 'open' ? `open for ${Math.ceil(g.openForMs / 1000)} s more` : 'half-open (one probe call at a time)'}${g.lastFailure ? `; last failure: ${g.lastFailure}` : ''}`,
+      detail: `broker circuit open for ${Math.ceil(g.openForMs / 1000)} s more: every call is refused${g.lastFailure ? `; last failure: ${g.lastFailure}` : ''}`,
     });
   }
   for (const o of orders) {

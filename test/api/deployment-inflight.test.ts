@@ -83,14 +83,14 @@ test('stop while an order to an unreachable broker retries: the order is cancell
   // The entry goes out and cannot reach the broker: connection refused, then the guard's open breaker.
   const inFlight = await eventually('an order in flight', () => rt.state(d.workflowId), (s) => s.inflightOrder !== null, 60_000);
   const coid = inFlight.inflightOrder!.clientOrderId;
-  const seen = await eventually('the order and the open breaker as blockers', () => detail(d.id), (x) => x.blockers.some((b) => b.kind === 'broker-breaker') && x.blockers.some((b) => b.kind === 'unresolved-order' && (b.attempts as number) >= 3), 30_000);
+  const seen = await eventually('the order and the open breaker as blockers', () => detail(d.id), (x) => x.blockers.some((b) => b.kind === 'broker-breaker' && b.guard === guardKey) && x.blockers.some((b) => b.kind === 'unresolved-order' && (b.attempts as number) >= 3), 30_000);
   expect(seen).toMatchObject({ status: 'running', state: { source: 'workflow', status: 'running', inflightOrder: { clientOrderId: coid, resolving: false } } });
   expect(seen.state.waitingOn).toContain(`order ${coid}`);
   const order = seen.blockers.find((b) => b.kind === 'unresolved-order')!;
   expect(order).toMatchObject({ clientOrderId: coid, side: 'buy' });
   expect(order.unsentAttempts).toBe(order.attempts); // every attempt known not to have reached the broker
   expect(String(order.lastError)).toMatch(/ECONNREFUSED|circuit open/);
-  expect(seen.blockers.find((b) => b.kind === 'broker-breaker')).toMatchObject({ guard: guardKey, state: 'open' });
+  expect(seen.blockers.find((b) => b.kind === 'broker-breaker' && b.guard === guardKey)).toMatchObject({ state: 'open', openForMs: expect.any(Number) });
 
   const t0 = Date.now();
   const res = await post(d.id, 'stop', { reason: 'broker down' });

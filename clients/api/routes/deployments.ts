@@ -275,7 +275,7 @@ export function deploymentRoutes(deps: ApiDeps, inflight: InflightCalls): Fastif
           getDeploymentParams(db, d.id, d.params_version),
           positionsFromFills(db, d.id),
           recentCycles(db, d.id, RECENT_CYCLES),
-          deploymentBlockers({ db, redis: deps.redis, log: request.log }, d),
+          deploymentBlockers({ db, redis: deps.redis, config, log: request.log }, d),
           ended
             ? undefined
             : withTimeout(
