@@ -21,7 +21,9 @@ export interface KernelResult {
 /**
  * Baseline kernel: performance.md Appendix A kernel A with the project's crossover rule (an up-cross needs the
  * last non-zero SMA difference before the bar to be < 0) instead of "fast above slow", so that it trades exactly
- * like the engine's sma-cross. The SMA sums and their comparison use the same float operations as the strategy.
+ * like the engine's sma-cross. The SMA sums and their comparison use the same float operations as the strategy's
+ * fast path; the strategy's exact decision of near-ties (domain/strategies/sma-cross.ts) is left out, as this
+ * random walk never comes that close to a tie (the two must agree on every fill, checked below).
  */
 export function smaCrossKernel(bars: BarColumns, fast: number, slow: number, feeRate: number, cash0: number): KernelResult {
   const out = new Float64Array(7);
