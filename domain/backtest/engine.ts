@@ -147,6 +147,16 @@ export class BacktestRun {
     return this.equity.subarray(0, this.next);
   }
 
+  /** fills so far (the length result.trades will have), without building Trade objects */
+  get fillCount(): number {
+    return this.fills.count;
+  }
+
+  /** Realized PnL of each closed round trip in order (net of both fills' fees), from the fill columns. */
+  roundTripPnl(): Float64Array {
+    return this.fills.roundTripPnl();
+  }
+
   /** Processes bars [barsDone, min(barIndexExclusive, barsTotal)). Call repeatedly to run in chunks. */
   runUntil(barIndexExclusive: number): void {
     const end = barIndexExclusive < this.barsTotal ? barIndexExclusive : this.barsTotal;
@@ -550,6 +560,18 @@ class FillLog {
     this.qty = qty;
     this.fee = fee;
     this.pnl = pnl;
+  }
+
+  /** The pnl of every fill that closed a position (a fill made while one was open), in order. */
+  roundTripPnl(): Float64Array {
+    let n = 0;
+    let pos = 0;
+    const out = new Float64Array(this.count >> 1);
+    for (let k = 0; k < this.count; k++) {
+      if (pos !== 0) out[n++] = this.pnl[k];
+      pos += this.side[k] * this.qty[k];
+    }
+    return out.subarray(0, n);
   }
 
   /** Trade objects for the first `count` fills. */
