@@ -33,7 +33,8 @@ export interface ScanResult {
     paramsVersion: string;
     /** the PRNG seed (random search, Monte Carlo), null when nothing was random */
     seed: number | null;
-    scan: Omit<PreparedScan['spec'], 'settings'>;
+    /** the request's scan fields that apply to its type (the settings are the fields above) */
+    scan: Partial<Omit<PreparedScan['spec'], 'settings'>>;
   };
   bars: { count: number; first: string; last: string };
   /** ranked: rank 1 is the best by the objective (monte_carlo and black_swan: the one base run) */
@@ -63,7 +64,7 @@ export function runScan(bars: BarColumns, scan: PreparedScan, onProgress?: Progr
   if (bars.length === 0) throw specError(['bars'], 'no bars to scan');
   const total = scanSteps(scan, bars.length); // refuses impossible walk-forward windows before any run
   const from = (base: number): Progress => (k) => onProgress?.(Math.min(total, base + k), total);
-  const { settings: _settings, ...scanSpec } = spec;
+  const scanSpec = relevantSpec(spec);
   const seed = spec.type === 'monte_carlo' ? spec.monteCarlo.seed : spec.sampler.kind === 'random' ? spec.sampler.seed : null;
   // what the engine states about its runs (fill rule, sizing, costs), from a run on no bars
   const engine = runWindow(sliceBars(bars, 0, 0), scan.base).result.assumptions;
@@ -110,6 +111,14 @@ export function runScan(bars: BarColumns, scan: PreparedScan, onProgress?: Progr
   result.cells = ranked([{ cell: 0, params: { ...scan.base.params } as Record<string, number>, ...base }]);
   result.blackSwan = blackSwan;
   return result;
+}
+
+/** The request without its settings and without the sections its type ignores. */
+function relevantSpec(spec: PreparedScan['spec']): Partial<Omit<PreparedScan['spec'], 'settings'>> {
+  const { settings: _settings, monteCarlo, blackSwan, ...rest } = spec;
+  if (spec.type === 'monte_carlo') return { type: spec.type, monteCarlo };
+  if (spec.type === 'black_swan') return { type: spec.type, blackSwan };
+  return rest;
 }
 
 function baseCell(scan: PreparedScan, r: BacktestResult, fills: number): CellResult {
