@@ -22,38 +22,56 @@ export function allocatePaths(paths: number): PathStats {
 
 /** Fills out (or new arrays) with `paths` paths of the trades' PnL. The same pnl, method, paths and seed give the same arrays. */
 export function tradePaths(pnl: Float64Array, initialCash: number, method: TradeMethod, paths: number, seed: number, out: PathStats = allocatePaths(paths)): PathStats {
-  const t = pnl.length;
+  if (method === 'shuffle') shufflePaths(pnl, initialCash, paths, seed, out.finalReturn, out.maxDrawdown);
+  else bootstrapPaths(pnl, initialCash, paths, seed, out.finalReturn, out.maxDrawdown);
+  return out;
+}
+
+// One loop per method (no per-trade branch on the method); the PRNG step is mulberry32 as in ../synthetic.ts.
+
+function shufflePaths(pnl: Float64Array, cash: number, paths: number, seed: number, fr: Float64Array, md: Float64Array): void {
   const work = new Float64Array(pnl); // shuffled in place, path after path (each shuffle of a permutation is uniform)
-  const fr = out.finalReturn;
-  const md = out.maxDrawdown;
-  const shuffle = method === 'shuffle';
   let a = seed | 0;
   for (let p = 0; p < paths; p++) {
-    let eq = initialCash;
-    let peak = initialCash;
+    let eq = cash;
+    let peak = cash;
     let dd = 0;
-    for (let i = t - 1; i >= 0; i--) {
-      // mulberry32
+    for (let i = work.length - 1; i >= 0; i--) {
       a = (a + 0x6d2b79f5) | 0;
       let z = Math.imul(a ^ (a >>> 15), 1 | a);
       z = (z + Math.imul(z ^ (z >>> 7), 61 | z)) ^ z;
-      const r = ((z ^ (z >>> 14)) >>> 0) / 4294967296;
-      let x: number;
-      if (shuffle) {
-        // Fisher-Yates from the end: position i takes a uniform pick of [0, i] and is final
-        const j = Math.floor(r * (i + 1));
-        x = work[j];
-        work[j] = work[i];
-        work[i] = x;
-      } else x = pnl[Math.floor(r * t)];
+      // Fisher-Yates from the end: position i takes a uniform pick of [0, i] and is final
+      const j = Math.floor((((z ^ (z >>> 14)) >>> 0) / 4294967296) * (i + 1));
+      const x = work[j];
+      work[j] = work[i];
+      work[i] = x;
       eq += x;
       if (eq > peak) peak = eq;
       else if (peak - eq > dd * peak) dd = (peak - eq) / peak;
     }
-    fr[p] = eq / initialCash - 1;
+    fr[p] = eq / cash - 1;
     md[p] = dd;
   }
-  return out;
+}
+
+function bootstrapPaths(pnl: Float64Array, cash: number, paths: number, seed: number, fr: Float64Array, md: Float64Array): void {
+  const t = pnl.length;
+  let a = seed | 0;
+  for (let p = 0; p < paths; p++) {
+    let eq = cash;
+    let peak = cash;
+    let dd = 0;
+    for (let i = 0; i < t; i++) {
+      a = (a + 0x6d2b79f5) | 0;
+      let z = Math.imul(a ^ (a >>> 15), 1 | a);
+      z = (z + Math.imul(z ^ (z >>> 7), 61 | z)) ^ z;
+      eq += pnl[Math.floor((((z ^ (z >>> 14)) >>> 0) / 4294967296) * t)];
+      if (eq > peak) peak = eq;
+      else if (peak - eq > dd * peak) dd = (peak - eq) / peak;
+    }
+    fr[p] = eq / cash - 1;
+    md[p] = dd;
+  }
 }
 
 /** Linear interpolation between order statistics (numpy's default): h = (n - 1) p. `sorted` ascending, n >= 1. */
