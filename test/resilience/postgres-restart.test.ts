@@ -143,7 +143,7 @@ describe('the API while Postgres is down', () => {
     const orders = await app.inject({ method: 'GET', url: '/v1/orders', headers: AUTH.viewer });
     expect(orders.statusCode).toBe(503);
     expect(orders.headers['retry-after']).toBeDefined();
-    expect(orders.json()).toEqual({ error: { code: 'unavailable', message: expect.any(String) } });
+    expect(orders.json()).toEqual({ error: { code: 'unavailable', message: expect.any(String), requestId: orders.headers['x-request-id'] } });
 
     await pg.start();
     const upAt = Date.now();

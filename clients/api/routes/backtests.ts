@@ -66,7 +66,7 @@ const SettingsOutSchema = z.object({
 });
 
 /** Non-finite metrics (a profit factor with no losing trade) are stored as the strings "Infinity" / "NaN". */
-const MetricValue = z.union([z.number(), z.string(), z.null()]);
+const MetricValue = z.union([z.number().nullable(), z.string()]);
 
 const JobSchema = z.object({
   id: z.uuid(),

@@ -81,8 +81,16 @@ async function parseCsvStream(stream: Readable, parser: OhlcvCsvParser, limit: n
   }
 }
 
+const isStream = (body: unknown): body is Readable => typeof (body as Readable | undefined)?.[Symbol.asyncIterator] === 'function';
+
+const noCsvBody = () =>
+  badRequest('the CSV body is missing', [{ in: 'body', path: '', message: `send the CSV file as the body with Content-Type: ${CSV_TYPES[0]}` }]);
+
+/** Reasons quote cells (clipped: a cell may be up to a 1 MiB line); a bad header is described, not quoted back. */
+const clipReason = (reason: string) => (reason.length > 200 ? `${reason.slice(0, 200)}…` : reason);
+
 function csvError(err: unknown): HttpError {
-  const message = String((err as Error)?.message ?? err).slice(0, 500);
+  const message = clipReason(String((err as Error)?.message ?? err).replace(/^unrecognised CSV header: "[^\n]*" \(/, 'unrecognised CSV header ('));
   const header = /header/i.test(message);
   return badRequest(header ? 'invalid CSV header' : 'invalid CSV', [{ in: 'body', path: header ? 'header' : '', message }]);
 }
@@ -150,7 +158,10 @@ export function barRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
           const principal = principalOf(request);
           if (Number(request.headers['content-length']) > limit) throw tooLarge(limit);
 
-          const parsed = await parseCsvStream(request.body as unknown as Readable, new OhlcvCsvParser({ timeZone: tz }), limit);
+          // No body at all (and so no Content-Type, which would have chosen a parser) reaches here as undefined.
+          const body = request.body as unknown;
+          if (!isStream(body)) throw noCsvBody();
+          const parsed = await parseCsvStream(body, new OhlcvCsvParser({ timeZone: tz }), limit);
           const rejections = parsed.rejections.slice(0, MAX_REJECTION_SAMPLES);
           if (parsed.bars.length === 0) {
             throw badRequest(
