@@ -3,10 +3,11 @@
 export type JobStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
 export const TERMINAL: readonly JobStatus[] = ['completed', 'failed', 'cancelled'];
 
+/** GET /health: the status alone without a key; the checks and version with one. */
 export interface Health {
-  status: 'ok' | 'degraded';
-  checks: Record<string, { ok: boolean; latencyMs?: number; error?: string; cpu?: number; io?: number }>;
-  version: string;
+  status: 'up' | 'degraded' | 'down';
+  checks?: Record<string, { ok: boolean; latencyMs?: number; error?: string; cpu?: number; io?: number }>;
+  version?: string;
 }
 
 export interface ImportResult {

@@ -61,7 +61,7 @@ afterAll(async () => {
 test('health', async () => {
   const { code, stdout } = await cli(['health']);
   expect(code).toBe(0);
-  expect(stdout).toMatch(/^status: ok/);
+  expect(stdout).toMatch(/^status: up/);
   expect(stdout).toMatch(/workers\s+yes\s+cpu \d+, io \d+/);
 });
 

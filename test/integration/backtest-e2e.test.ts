@@ -91,7 +91,7 @@ test('import a CSV, run a backtest through the API on both workers, read the per
     const h = await call('GET', '/health', CANARY.viewerKey);
     return h.status === 200 && h.body.checks.workers.cpu >= 1 && h.body.checks.workers.io >= 1 ? h : undefined;
   });
-  expect(health.body.status).toBe('ok');
+  expect(health.body.status).toBe('up');
 
   const csv = readFileSync(path.join(SHARED_DATA, 'orcl-1995-2014.txt'), 'utf8');
   const imported = await call('POST', `/v1/bars/import?symbol=${symbol}&timeframe=1d`, CANARY.traderKey, csv, 'text/csv');
