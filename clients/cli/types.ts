@@ -19,6 +19,11 @@ export interface ImportResult {
   duplicates: number;
   duplicatesInFile: number;
   rejected: number;
+  /** of rejected: dated in the future; price outliers */
+  future: number;
+  outliers: number;
+  /** false when any row was rejected */
+  complete: boolean;
   rejections: Array<{ line: number; reason: string }>;
   firstTs: string | null;
   lastTs: string | null;

@@ -60,7 +60,7 @@ async function runLocal(f: BacktestFlags): Promise<void> {
   if (f.json) return print(toJson(result));
   print(
     keyValues([
-      ['data', `${result.data.file}: ${result.data.rows} bars (${result.data.rejected} rejected rows), ${result.data.firstTs} .. ${result.data.lastTs}`],
+      ['data', `${result.data.file}: ${result.data.rows} bars (${result.data.rejected} rejected rows, ${result.data.outliers} of them price outliers, ${result.data.future} dated in the future), ${result.data.firstTs} .. ${result.data.lastTs}`],
       ['window', `${f.from ?? 'start'} .. ${f.to ?? 'end'}`],
     ]),
   );
