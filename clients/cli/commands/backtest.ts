@@ -74,7 +74,7 @@ async function runRemote(client: ApiClient, f: BacktestFlags): Promise<void> {
   const created = await client.post<Created>('/v1/backtests', body);
   if (!f.wait) {
     if (f.json) return print(JSON.stringify(created));
-    print(keyValues([['backtest', created.id], ['status', created.status], ['follow', `npm run cli -- backtests show ${created.id}`], ['temporal', created.links.temporalUi]]));
+    print(keyValues([['backtest', created.id], ['status', created.status], ['follow', `npx durable-trader backtests show ${created.id}`], ['temporal', created.links.temporalUi]]));
     return;
   }
   if (!f.json) process.stderr.write(`backtest ${created.id} queued (${created.links.temporalUi})\n`);
