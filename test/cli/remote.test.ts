@@ -111,10 +111,12 @@ test('backtest waits for the workflow and prints one JSON object equal to the in
   const params = '{"fast":5,"slow":20}';
   const { code, stdout, stderr } = await cli(['backtest', '--symbol', symbol, '--timeframe', '1m', '--params', params, '--from', '2006-01-10', '--to', '2006-01-20', '--json']);
   expect({ code, stderr: code === 0 ? '' : stderr }).toEqual({ code: 0, stderr: '' });
-  const out = JSON.parse(stdout) as { id: string; status: string; finalEquity: number; bars: number; trades: Array<Record<string, unknown>>; tradeCount: number };
+  const out = JSON.parse(stdout) as { id: string; status: string; finalEquity: number; bars: number; trades: Array<Record<string, unknown>>; tradeCount: number; assumptions: Record<string, unknown> };
   expect(out.status).toBe('completed');
   expect(out.trades).toHaveLength(out.tradeCount);
-  expect(out.trades[0]).toEqual(expect.objectContaining({ side: 'buy', time: expect.any(String), price: expect.any(Number), qty: 1 }));
+  // the default sizing, stated in the result: whole shares worth 95 % of equity (about 2 of this ~3600 index)
+  expect(out.assumptions.sizing).toEqual({ mode: 'equity-fraction', fraction: 0.95 });
+  expect(out.trades[0]).toEqual(expect.objectContaining({ side: 'buy', time: expect.any(String), price: expect.any(Number), qty: Math.floor((0.95 * 10_000) / (out.trades[0].price as number)) }));
 
   const local = await runLocalBacktest({ csv: MINUTES, from: '2006-01-10', to: '2006-01-20', settings: { strategy: 'sma-cross', params: JSON.parse(params) } });
   expect(out.bars).toBe(local.bars);

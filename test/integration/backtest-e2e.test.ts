@@ -123,6 +123,9 @@ test('import a CSV, run a backtest through the API on both workers, read the per
   expect(rows[0]).toEqual({ bars: hi - lo, final_equity: expect.any(Number), trades: expected.trades.length });
   expect(rows[0].final_equity).toBeCloseTo(expected.finalEquity, 6);
   expect(done.body.result.finalEquity).toBeCloseTo(expected.finalEquity, 6);
+  // the default sizing is stated in the job's settings and the result's assumptions
+  expect(done.body.settings.sizing).toEqual({ mode: 'equity-fraction', fraction: 0.95 });
+  expect(done.body.result.assumptions.sizing).toEqual({ mode: 'equity-fraction', fraction: 0.95 });
   expect(done.body.progress).toMatchObject({ phase: 'completed', fraction: 1 });
 
   // Canaries: no secret in API logs, worker logs, API responses or the workflow's history.

@@ -55,7 +55,10 @@ const SettingsOutSchema = z.object({
   strategy: z.string(),
   params: z.record(z.string(), z.union([z.number(), z.boolean()])),
   initialCash: z.number(),
-  quantity: z.number(),
+  sizing: z.union([
+    z.object({ mode: z.literal('equity-fraction'), fraction: z.number() }),
+    z.object({ mode: z.literal('fixed-quantity'), quantity: z.number() }),
+  ]),
   commissionPerOrder: z.number(),
   commissionRate: z.number(),
   slippageBps: z.number(),
