@@ -40,11 +40,13 @@ export interface AlpacaOrderJson {
   legs: null;
 }
 
+/** A position as Alpaca returns it (every field of Alpaca's Position model except the LCT currency ones). */
 export interface AlpacaPositionJson {
   asset_id: string;
   symbol: string;
   exchange: string;
   asset_class: string;
+  asset_marginable: boolean;
   avg_entry_price: string;
   qty: string;
   qty_available: string;
@@ -52,7 +54,12 @@ export interface AlpacaPositionJson {
   market_value: string;
   cost_basis: string;
   unrealized_pl: string;
+  unrealized_plpc: string;
+  unrealized_intraday_pl: string;
+  unrealized_intraday_plpc: string;
   current_price: string;
+  lastday_price: string;
+  change_today: string;
 }
 
 export interface AlpacaAccountJson {
