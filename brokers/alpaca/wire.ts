@@ -100,7 +100,7 @@ export interface AlpacaErrorJson {
   message: string;
 }
 
-const decimal = z.union([z.string(), z.number()]).transform((v, ctx) => {
+export const decimal = z.union([z.string(), z.number()]).transform((v, ctx) => {
   const n = typeof v === 'number' ? v : v.trim() === '' ? NaN : Number(v);
   if (!Number.isFinite(n)) {
     ctx.addIssue({ code: 'custom', message: 'not a finite decimal' });
@@ -132,6 +132,8 @@ export const PositionJsonSchema = z.object({
   qty: decimal,
   side: z.string().optional(),
   avg_entry_price: decimal,
+  qty_available: decimal.nullish(),
+  current_price: decimal.nullish(),
 });
 
 export const AccountJsonSchema = z.object({
@@ -202,8 +204,11 @@ export function toBrokerOrder(json: z.infer<typeof OrderJsonSchema>): BrokerOrde
 }
 
 export function toBrokerPosition(json: z.infer<typeof PositionJsonSchema>): BrokerPosition {
-  const magnitude = Math.abs(json.qty);
-  return { symbol: json.symbol, qty: json.side === 'short' || json.qty < 0 ? -magnitude : magnitude, avgEntryPrice: json.avg_entry_price };
+  const sign = json.side === 'short' || json.qty < 0 ? -1 : 1;
+  const position: BrokerPosition = { symbol: json.symbol, qty: sign * Math.abs(json.qty), avgEntryPrice: json.avg_entry_price };
+  if (json.qty_available !== undefined && json.qty_available !== null) position.qtyAvailable = sign * Math.abs(json.qty_available);
+  if (json.current_price !== undefined && json.current_price !== null) position.currentPrice = json.current_price;
+  return position;
 }
 
 export function toBrokerAccount(json: z.infer<typeof AccountJsonSchema>): BrokerAccount {

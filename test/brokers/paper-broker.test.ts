@@ -40,7 +40,7 @@ describe('execution', () => {
     const outcome = await broker.submitOrder(marketBuy('AAPL', 10));
     expect(outcome).toMatchObject({ kind: 'accepted', order: { status: 'filled', filledQty: 10, filledAvgPrice: 190, qty: 10, symbol: 'AAPL', side: 'buy', type: 'market' } });
     await admin.setPrices({ AAPL: 200 });
-    expect(await broker.listPositions()).toMatchObject([{ symbol: 'AAPL', qty: 10, avgEntryPrice: 190 }]);
+    expect(await broker.listPositions()).toEqual([{ symbol: 'AAPL', qty: 10, avgEntryPrice: 190, qtyAvailable: 10, currentPrice: 200 }]);
     expect(await broker.getAccount()).toEqual({ cash: 98_100, equity: 100_100, buyingPower: 98_100 });
     const fills = await broker.listFills({});
     expect(fills).toHaveLength(1);
