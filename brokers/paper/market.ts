@@ -30,6 +30,8 @@ export function marketNow(s: ClockSetting, wallMs: number): number {
 }
 
 const NEW_YORK = new ZoneConverter(XNYS.timeZone);
+const FIRST_DAY = parseLocalDate(XNYS.firstDate);
+const LAST_DAY = parseLocalDate(XNYS.lastDate);
 const pad = (n: number, w = 2) => String(n).padStart(w, '0');
 
 /** An instant as New York local time with its offset, e.g. "2026-11-27T13:00:00-05:00" (with 9 fractional digits when asked). */
@@ -52,11 +54,16 @@ export function clockJson(nowMs: number): { timestamp: string; is_open: boolean;
   };
 }
 
-/** The trading day (YYYYMMDD) a price at `nowMs` belongs to: that of the latest session that has opened. */
+/**
+ * The trading day (YYYYMMDD) a price at `nowMs` belongs to: that of the latest session that has opened. null
+ * outside the calendar's years (a replay of 1990s bars): such prices never roll lastday_price.
+ */
 export function tradingDateAt(nowMs: number): number | null {
   const today = parseLocalDate(localDate(XNYS, nowMs));
   for (let k = 0; k < 15; k++) {
-    const s = sessionOn(XNYS, toYmd(today - k));
+    const day = today - k;
+    if (day < FIRST_DAY || day > LAST_DAY) return null;
+    const s = sessionOn(XNYS, toYmd(day));
     if (s !== null && s.open <= nowMs) return s.date;
   }
   return null;
@@ -75,9 +82,6 @@ const hhmm = (minutes: number, sep: string) => `${pad(Math.floor(minutes / 60))}
 /** extended hours: pre-market from 04:00; post-market until 20:00, or 17:00 after a 13:00 early close */
 const SESSION_OPEN = 4 * 60;
 const sessionClose = (close: number) => close + 4 * 60;
-
-const FIRST_DAY = parseLocalDate(XNYS.firstDate);
-const LAST_DAY = parseLocalDate(XNYS.lastDate);
 
 /** One trading day, or null on weekends and holidays. */
 export function calendarDay(day: number): AlpacaCalendarDayJson | null {

@@ -46,7 +46,7 @@ export function registerMarketRoutes(app: FastifyInstance, deps: { engine: Paper
       return clockJson(nowMs);
     } catch (err) {
       // The calendar knows 2000..2035 only.
-      throw new HttpError(422, `the market clock (${new Date(nowMs).toISOString()}) is outside the paper broker's calendar: ${(err as Error).message}`);
+      throw new HttpError(422, `the market clock (${new Date(nowMs).toISOString()}) is outside the calendar: ${(err as Error).message}`);
     }
   });
 

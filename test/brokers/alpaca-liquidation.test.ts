@@ -141,6 +141,14 @@ test('getClock and getCalendar: epoch ms from Alpaca\'s New York times', async (
   expect(await paper.getCalendar({ start: '2026-12-25', end: '2026-12-27' })).toEqual([]);
 });
 
+test("prices of a replay outside the calendar's years (1990s bars) still fill; the clock there is a 422, not a crash", async () => {
+  expect((await admin.setPrices({ AAPL: 20 }, { asOf: '1995-03-01T15:00:00Z' })).clock).toBe('1995-03-01T15:00:00.000Z');
+  expect(await paper.submitOrder(marketBuy('AAPL', 2))).toMatchObject({ kind: 'accepted', order: { filledAvgPrice: 20 } });
+  await admin.setPrices({ AAPL: 21 }, { asOf: '1995-03-02T15:00:00Z' });
+  expect(await paper.getPosition('AAPL')).toMatchObject({ qty: 2, currentPrice: 21 });
+  await expect(paper.getClock()).rejects.toMatchObject({ name: 'BrokerRequestError', status: 422, message: expect.stringMatching(/is outside the calendar/) });
+});
+
 test('the broker guard passes every liquidation call through and keeps the close classification', async () => {
   const redis = createRedis(testConfig(), createLogger('silent'));
   await redisReady(redis);
