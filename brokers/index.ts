@@ -21,5 +21,7 @@ export function paperBrokerPort(
     baseUrl: url,
     credentials: opts.credentials ?? (() => ({ keyId: 'paper', secretKey: 'paper' })),
     timeoutMs: opts.timeoutMs,
+    // The paper broker tags closing orders with the caller's client order id (its extension of Alpaca's API).
+    closeWithClientOrderId: true,
   });
 }
