@@ -109,7 +109,7 @@ export interface HealthSample {
   latencyMs: number;
   /** HTTP status; 0 when there was no answer */
   code: number;
-  status?: 'ok' | 'degraded';
+  status?: 'up' | 'degraded' | 'down';
   /** the dependencies the answer names as down */
   down?: string[];
   error?: string;
@@ -125,16 +125,16 @@ export interface HealthSegment {
 }
 
 interface HealthBody {
-  status?: 'ok' | 'degraded';
+  status?: 'up' | 'degraded' | 'down';
   down?: string[];
   checks?: Record<string, { ok?: boolean }>;
 }
 
-/** "ok", "degraded: postgres", "503 (unreadable)", "no answer" */
+/** "up", "degraded: redis", "down: postgres", "503 (unreadable)", "no answer" */
 export function healthState(s: HealthSample): string {
   if (s.code === 0) return 'no answer';
-  if (s.status === 'ok') return 'ok';
-  if (s.status === 'degraded') return `degraded: ${(s.down ?? []).join(', ') || '?'}`;
+  if (s.status === 'up') return 'up';
+  if (s.status === 'degraded' || s.status === 'down') return `${s.status}: ${(s.down ?? []).join(', ') || '?'}`;
   return `${s.code} (unreadable)`;
 }
 
@@ -190,10 +190,11 @@ export class ApiMonitor {
       const at = Date.now();
       const sample: HealthSample = { at, latencyMs: 0, code: 0 };
       try {
-        const res = await fetch(`${this.api.url}/health`, { signal: AbortSignal.timeout(5_000) });
+        // with a key: without one /health says only up, degraded or down, not which dependency
+        const res = await fetch(`${this.api.url}/health`, { headers: { authorization: `Bearer ${this.api.viewerKey}` }, signal: AbortSignal.timeout(5_000) });
         sample.code = res.status;
         const body = (await res.json().catch(() => ({}))) as HealthBody;
-        if (body.status === 'ok' || body.status === 'degraded') sample.status = body.status;
+        if (body.status === 'up' || body.status === 'degraded' || body.status === 'down') sample.status = body.status;
         sample.down = body.down ?? Object.entries(body.checks ?? {}).filter(([, c]) => c?.ok === false).map(([k]) => k);
       } catch (err) {
         sample.error = (err as Error).message;

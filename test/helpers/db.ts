@@ -62,7 +62,9 @@ export async function queuedJob(
   settings: Partial<BacktestSettings> = {},
 ): Promise<BacktestWorkflowInput> {
   const jobId = randomUUID();
-  const full = parseBacktestSettings({ strategy: 'sma-cross', params: { fast: 10, slow: 30 }, ...settings });
+  // pinned to one share (the default sizes by equity) unless the test sizes itself, so expected figures stay put
+  const sized = 'sizing' in settings || 'quantity' in settings ? {} : { quantity: 1 };
+  const full = parseBacktestSettings({ strategy: 'sma-cross', params: { fast: 10, slow: 30 }, ...sized, ...settings });
   await insertBacktestJob(pool, { id: jobId, workflowId: `backtest-${jobId}`, symbol, timeframe, settings: full, requestedBy: 'test' });
   return { jobId, symbol, timeframe, settings: full };
 }
