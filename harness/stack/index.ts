@@ -16,19 +16,9 @@
 export type { ManagedService, Service } from './service';
 export { canConnect, freePort, isPortFree } from './ports';
 export { isAlive, logTail, stopPidFile } from './process';
-export { startPostgres, type PostgresOptions } from './postgres';
-export { removePostgresDataDir, stopPostgresDataDir } from './postgres-dir';
-export { redisPing, startRedis, type RedisOptions } from './redis';
-export {
-  cacheDir,
-  PRODUCT_SEARCH_ATTRIBUTES,
-  startTemporalDevServer,
-  temporalCliPath,
-  temporalReachable,
-  timeSkippingServerPath,
-  type SearchAttributeTypeName,
-  type TemporalDevServerOptions,
-  type TemporalService,
-} from './temporal';
-export { createDatabase, dropDatabase, migrateInChild } from './database';
+export { startPostgres } from './postgres';
+export { stopPostgresDataDir } from './postgres-dir';
+export { startRedis } from './redis';
+export { cacheDir, PRODUCT_SEARCH_ATTRIBUTES, startTemporalDevServer, temporalReachable, timeSkippingServerPath } from './temporal';
+export { createDatabase, migrateInChild } from './database';
 export { privateStack, type PrivateStack } from './private-stack';

@@ -115,17 +115,6 @@ export function postgresChildrenOf(pgdata: string): number[] {
   return out;
 }
 
-/** Deletes a (stopped) Postgres data dir, including a cluster kept under /var/tmp for it (see resolvePgData). */
-export function removePostgresDataDir(dataDir: string): void {
-  const link = path.join(path.resolve(dataDir), 'pgdata');
-  try {
-    if (fs.lstatSync(link).isSymbolicLink()) fs.rmSync(fs.realpathSync(link), { recursive: true, force: true });
-  } catch {
-    /* no data dir */
-  }
-  fs.rmSync(path.resolve(dataDir), { recursive: true, force: true });
-}
-
 /** Stops a Postgres left running on dataDir (e.g. by a killed `stack-cli up`); no-op when none. */
 export async function stopPostgresDataDir(dataDir: string): Promise<boolean> {
   const link = path.join(path.resolve(dataDir), 'pgdata');
