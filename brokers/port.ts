@@ -31,8 +31,6 @@ export type OrderStatus = 'new' | 'accepted' | 'partially_filled' | 'filled' | '
 export const ORDER_SIDES = ['buy', 'sell'] as const satisfies readonly OrderSide[];
 export const ORDER_TYPES = ['market', 'limit'] as const satisfies readonly OrderType[];
 export const TIMES_IN_FORCE = ['day', 'gtc', 'ioc'] as const satisfies readonly TimeInForce[];
-/** Statuses after which an order never changes again. */
-export const TERMINAL_STATUSES: readonly OrderStatus[] = ['filled', 'canceled', 'rejected', 'expired'];
 
 /** Alpaca's documented limit for `client_order_id`. */
 export const MAX_CLIENT_ORDER_ID_LENGTH = 48;
@@ -222,8 +220,4 @@ export class BrokerRequestError extends Error {
     this.name = 'BrokerRequestError';
     this.status = status;
   }
-}
-
-export function isTerminalStatus(status: OrderStatus): boolean {
-  return TERMINAL_STATUSES.includes(status);
 }

@@ -94,11 +94,6 @@ export interface AlpacaFillActivityJson {
   order_status: string;
 }
 
-/** Alpaca's error body: `{ "code": 40310000, "message": "insufficient buying power" }`. */
-export interface AlpacaErrorJson {
-  code: number;
-  message: string;
-}
 
 export const decimal = z.union([z.string(), z.number()]).transform((v, ctx) => {
   const n = typeof v === 'number' ? v : v.trim() === '' ? NaN : Number(v);

@@ -7,8 +7,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
-import { freePort } from '../../scripts/local-stack';
-import { ROOT } from './stack';
+import { REPO_ROOT } from '../../harness/paths';
+import { freePort } from '../../harness/stack';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -65,7 +65,7 @@ export class ApiProcess {
     const env = { ...this.env, PORT: String(this.port), HOST: '127.0.0.1', API_KEYS: `${this.viewerKey}:viewer:chaos` };
     this.starts++;
     this.logStream.write(`--- start #${this.starts} ${new Date().toISOString()}\n`);
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'clients', 'api', 'server.ts')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'clients', 'api', 'server.ts')], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.pipe(this.logStream, { end: false });
     child.stderr!.pipe(this.logStream, { end: false });
     this.child = child;

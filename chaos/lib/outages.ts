@@ -4,7 +4,8 @@
  */
 import type { ApiMonitor } from './api';
 import { healthState } from './api';
-import { sleep, type ScenarioContext } from './harness';
+import { sleep } from '../../harness/async';
+import type { ScenarioContext } from './run-scenario';
 
 /** One outage: the fault at `downAt`, the start command at `startAt`, the server answering again at `upAt`. */
 export interface OutageWindow {

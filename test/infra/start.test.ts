@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from '../../scripts/local-stack';
+import { freePort } from '../../harness/stack';
 import { waitFor } from '../helpers/processes';
 
 /** The README's first command: the whole platform from `scripts/start.ts` on local defaults, then Ctrl-C. */

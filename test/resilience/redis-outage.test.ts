@@ -14,7 +14,7 @@ import { buildApp } from '../../clients/api/app';
 import { connectTemporal } from '../../clients/temporal';
 import { BarCache } from '../../marketdata/cache';
 import { barsToColumns } from '../../marketdata/port';
-import { startRedis, type ManagedService } from '../../scripts/local-stack';
+import { startRedis, type ManagedService } from '../../harness/stack';
 import type { Config } from '../../workers/config';
 import { createPgPool, createRedis, redisReady } from '../../workers/deps';
 import { startWorkerHeartbeat, WORKER_HEARTBEAT_PREFIX } from '../../workers/heartbeat';
