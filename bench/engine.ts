@@ -151,7 +151,7 @@ export async function benchEngine(opts: BenchEngineOptions = {}): Promise<Record
     strategy: 'sma-cross',
     params: { fast: 10, slow: 30 },
     initialCash: 10_000,
-    quantity: 1,
+    quantity: 1, // pinned: the kernel trades one unit (sizing is decided once per entry, outside the per-bar loops)
     commissionRate: feeRate,
   });
 

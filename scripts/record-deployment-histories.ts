@@ -7,7 +7,6 @@ import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { Redis } from 'ioredis';
 import { Pool } from 'pg';
 import { createIoActivities } from '../activities/io';
-import { benchStack } from '../bench/stack';
 import { paperBrokerPort } from '../brokers';
 import { PaperBrokerAdmin } from '../brokers/paper/admin-client';
 import { startPaperBroker } from '../brokers/paper/start';
@@ -16,11 +15,12 @@ import { setHalt } from '../db/sql/trading-halts';
 import { allocateBars } from '../domain/bars';
 import { currentOrNextSession, nextSessionOpen, sessionBarCloses } from '../domain/calendar';
 import { parseDeploymentSpec, type DeploymentSpecInput } from '../domain/deployment/spec';
+import { buildBundles } from '../harness/bundles';
+import { LOCAL_DIR } from '../harness/paths';
+import { privateStack, timeSkippingServerPath } from '../harness/stack';
 import { deploymentControlSignal, deploymentStateQuery } from '../workflows/deployment/messages';
 import { deploymentWorkflow } from '../workflows/deployment/workflow';
 import { TASK_QUEUES } from '../workflows/task-queues';
-import { buildBundles } from './build-bundles';
-import { timeSkippingServerPath } from './local-stack';
 
 /**
  * Records the deployment replay fixtures (test/replay/histories/deployment--<branch>.json), one per cycle
@@ -51,7 +51,7 @@ function zigzag(closes: number[]) {
 
 async function main() {
   Runtime.install({ logger: new DefaultLogger('WARN') });
-  const stack = await benchStack({ temporal: false, redis: true });
+  const stack = await privateStack({ dir: path.join(LOCAL_DIR, 'record'), dbPrefix: 'record', temporal: false, redis: true });
   const pool = new Pool({ connectionString: stack.DATABASE_URL, max: 4 });
   const redis = new Redis(stack.REDIS_URL);
   // A fresh time-skipping server per scenario: waiting on a result can move its clock far ahead.
@@ -60,7 +60,7 @@ async function main() {
   const account = 'recorder';
   const paper = await startPaperBroker({ databaseUrl: stack.DATABASE_URL, account, initialCash: 1e7 });
   try {
-    const bundleDir = path.join(ROOT, '.local', 'record', 'bundles');
+    const bundleDir = path.join(LOCAL_DIR, 'record', 'bundles');
     await buildBundles(bundleDir);
     const now = await env.currentTimeMs();
     const day = currentOrNextSession('XNYS', nextSessionOpen('XNYS', now));

@@ -7,7 +7,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { deploymentControlSignal, type DeploymentControl } from '../../workflows/deployment/messages';
-import { sleep, type ScenarioContext, type ScenarioDef } from '../lib/harness';
+import { sleep } from '../../harness/async';
+import type { ScenarioContext, ScenarioDef } from '../lib/run-scenario';
 
 const HOLD_MS = 12_000;
 const ADAPTER_TIMEOUT_MS = 10_000;

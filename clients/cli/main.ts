@@ -9,7 +9,7 @@ import type { GlobalOptions } from './options';
 
 /** The command tree; `run` parses argv and maps errors to exit codes. */
 export function buildProgram(): Command {
-  const program = new Command('cli')
+  const program = new Command('durable-trader')
     .description('durable-trader command line: the HTTP API from a terminal, plus in-process backtests (backtest --local)')
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)')
@@ -43,7 +43,8 @@ export async function run(argv: string[]): Promise<number> {
   }
 }
 
-if (require.main === module) {
+/** The process entry: `npx durable-trader` (bin/durable-trader.js) and `npm run cli --` (tsx clients/cli/main.ts). */
+export function main(): void {
   // `cli ... | head`: a closed stdout ends the command quietly
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
@@ -53,3 +54,5 @@ if (require.main === module) {
     process.exitCode = code;
   });
 }
+
+if (require.main === module) main();

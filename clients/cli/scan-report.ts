@@ -1,5 +1,6 @@
-import type { Episode, ScanResult } from '../../domain/scan';
-import { cell, fmtNumber, keyValues, pct, table } from './format';
+import type { Episode } from '../../domain/scan/episode';
+import type { ScanResult } from '../../domain/scan/scan';
+import { cell, fmtNumber, keyValues, pct, sizingText, table } from './format';
 
 type Doc = ScanResult & { data: { file: string; rows: number; rejected: number; firstTs: string; lastTs: string }; from: string | null; to: string | null };
 
@@ -23,7 +24,8 @@ export function scanReport(doc: Doc, top: number): string {
       ['data', `${doc.data.file}: ${doc.bars.count} bars in the window (${doc.data.rows} in the file, ${doc.data.rejected} rejected), ${day(doc.bars.first)} .. ${day(doc.bars.last)}`],
       ['scan', `${doc.type}, ${a.strategy}${Object.keys(a.params).length ? ` on ${params(a.params)}` : ''}`],
       ['objective', `${a.scan.objective}${a.scan.maxDrawdown !== undefined ? `, max drawdown ${pct(a.scan.maxDrawdown)}` : ''}`],
-      ['costs', `commission ${a.commissionPerOrder}/order + ${a.commissionRate} of notional, slippage ${a.slippageBps} bp; ${a.fillRule} fills, ${a.sizing} ${a.quantity}`],
+      ['costs', `commission ${a.commissionPerOrder}/order + ${a.commissionRate} of notional, slippage ${a.slippageBps} bp; ${a.fillRule} fills`],
+      ['sizing', sizingText(a.sizing)],
       ['params version', `${a.paramsVersion}${a.seed !== null ? `, seed ${a.seed}` : ''}`],
     ]),
   ];

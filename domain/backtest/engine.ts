@@ -79,6 +79,9 @@ export class BacktestRun {
   private slLevel = NAN;
   /** desired position sign of the unfilled order, NaN when none */
   private pend = NAN;
+  /** sizing, read once: a fixed quantity, or NaN and the fraction of equity per entry */
+  private readonly fixedQty: number;
+  private readonly equityFraction: number;
 
   // ---- metric accumulators
   private prevEq: number;
@@ -110,6 +113,8 @@ export class BacktestRun {
     this.ptEq = new Float64Array(2 * this.buckets);
     this.bucketEnd = this.buckets > 0 ? floor(n / this.buckets) : n;
     this.strategy = options.strategy ?? createStrategy(settings.strategy, bars, settings.params, { allowShort: settings.allowShort });
+    this.fixedQty = settings.sizing.mode === 'fixed-quantity' ? settings.sizing.quantity : NAN;
+    this.equityFraction = settings.sizing.mode === 'equity-fraction' ? settings.sizing.fraction : NAN;
     this.cashV = settings.initialCash;
     this.prevEq = settings.initialCash;
     this.peak = settings.initialCash;
@@ -328,14 +333,19 @@ export class BacktestRun {
     this.bMaxIdx = -1;
   }
 
-  /** Fills the pending order at bar i's open: closes the position if the target differs, then opens the target. */
+  /**
+   * Fills the pending order at bar i's open: closes the position if the target differs, then opens the target,
+   * sized at the fill (see Sizing): with nothing affordable there is no entry.
+   */
   private fillPending(i: number, target: number): void {
     const o = this.bars.open[i];
     if (this.pos !== 0) this.exitPosition(i, o, REASON_SIGNAL);
     if (target === 0) return;
     const s = this.settings;
-    const qty = s.quantity;
     const px = o * (1 + target * (s.slippageBps / 1e4));
+    // flat here, so equity is the cash
+    const qty = this.fixedQty === this.fixedQty ? this.fixedQty : floor((this.equityFraction * this.cashV - s.commissionPerOrder) / (px * (1 + s.commissionRate)));
+    if (!(qty > 0)) return;
     const fee = s.commissionPerOrder + s.commissionRate * px * qty;
     this.cashV -= target * qty * px + fee;
     this.pos = target * qty;
@@ -417,7 +427,7 @@ export class BacktestRun {
       metrics: computeMetrics(stats, this.bars.ts),
       equityCurve: this.equityCurve(),
       bars: n,
-      assumptions: { ...s, params: { ...s.params }, fillRule: 'next-open', sizing: 'fixed-quantity' },
+      assumptions: { ...s, params: { ...s.params }, sizing: { ...s.sizing }, fillRule: 'next-open' },
     };
     // The Trade objects are built on first read of `trades` (an own, enumerable accessor, so JSON, spreading,
     // structured clones and toEqual see a plain array): 40k fills cost more to materialize and collect than the

@@ -8,9 +8,7 @@ import { OBJECTIVES } from './objective';
  * and dates). Plain JSON, so a workflow can carry it and an activity can rebuild every cell from it.
  */
 export const SCAN_TYPES = ['param_scan', 'optimization', 'monte_carlo', 'black_swan'] as const;
-export type ScanType = (typeof SCAN_TYPES)[number];
 export const MC_METHODS = ['shuffle', 'bootstrap', 'block-bootstrap'] as const;
-export type McMethod = (typeof MC_METHODS)[number];
 
 const int = (what: string, min: number, max: number) =>
   z
@@ -96,7 +94,6 @@ export const ScanSpecSchema = z.strictObject({
   maxCells: int('maxCells', 1, 10_000_000).default(100_000),
 });
 export type ScanSpec = z.output<typeof ScanSpecSchema>;
-export type ScanSpecInput = z.input<typeof ScanSpecSchema>;
 
 /** Parses a request; a ScanSpecError (with zod's paths and messages) when it is malformed. */
 export function parseScanSpec(input: unknown): ScanSpec {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { runBacktest } from '../../domain/backtest/engine';
 import { parseBacktestSettings } from '../../domain/backtest/settings';
 import { parseOhlcvCsv } from '../../domain/csv';
-import type { ScanResult } from '../../domain/scan';
+import type { ScanResult } from '../../domain/scan/scan';
 import { SHARED_DATA } from '../helpers/stack';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -59,7 +59,7 @@ describe('npm run cli -- scan --local', () => {
     expect(best.finalEquity).toBeCloseTo(r.finalEquity, 9);
     expect(best.trades).toBe(r.trades.length);
     expect(out.cells.map((c) => c.rank)).toEqual([1, 2, 3, 4, 5, 6]);
-    expect(out.assumptions).toMatchObject({ paramsVersion: expect.stringMatching(/^p1-/), seed: null, quantity: 20 });
+    expect(out.assumptions).toMatchObject({ paramsVersion: expect.stringMatching(/^p1-/), seed: null, sizing: { mode: 'fixed-quantity', quantity: 20 } });
   });
 
   test('walk-forward on NVDA: folds with their windows, in-sample and out-of-sample results', async () => {

@@ -1,10 +1,16 @@
 import { readFile } from 'node:fs/promises';
 import cliProgress from 'cli-progress';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { sliceBars, TIMEFRAMES, type BarColumns } from '../../../domain/bars';
+import { screenBars } from '../../../domain/bar-screen';
+import { sliceBars, TIMEFRAMES, type BarColumns, type Timeframe } from '../../../domain/bars';
+import { timeframeMs } from '../../../domain/calendar/calendar';
 import { INTRABAR_POLICIES, STRATEGY_NAMES } from '../../../domain/backtest/types';
 import { parseOhlcvCsv } from '../../../domain/csv';
-import { MC_METHODS, OBJECTIVES, prepareScan, runScan, SCAN_TYPES, ScanSpecError, type ScanResult } from '../../../domain/scan';
+import { ScanSpecError } from '../../../domain/scan/errors';
+import { OBJECTIVES } from '../../../domain/scan/objective';
+import { prepareScan } from '../../../domain/scan/prepare';
+import { runScan, type ScanResult } from '../../../domain/scan/scan';
+import { MC_METHODS, SCAN_TYPES } from '../../../domain/scan/spec';
 import { CliError, issueLines, usageError } from '../errors';
 import { parseBound, toJson } from '../local-backtest';
 import { jsonObjectArg, numberArg, print } from '../options';
@@ -81,14 +87,18 @@ async function loadBars(f: ScanFlags): Promise<{ bars: BarColumns; rows: number;
   } catch (err) {
     throw new CliError(`${f.csv}: ${(err as Error).message}`);
   }
-  const all = csv.bars;
-  if (all.length === 0) throw new CliError(`${f.csv}: no valid bars (${csv.rejected} rejected)`);
+  // the import's checks, as backtest --local applies them: bars dated after the bar now forming, price outliers
+  const tf = (TIMEFRAMES as readonly string[]).includes(f.timeframe) ? (f.timeframe as Timeframe) : '1d';
+  const screened = screenBars(csv.bars, csv.lines, { notAfter: Date.now() + timeframeMs(tf) });
+  const rejected = csv.rejected + screened.future + screened.outliers;
+  const all = screened.bars;
+  if (all.length === 0) throw new CliError(`${f.csv}: no valid bars (${rejected} rejected)`);
   let lo = 0;
   while (lo < all.length && all.ts[lo] < fromMs) lo++;
   let hi = lo;
   while (hi < all.length && all.ts[hi] <= toMs) hi++;
   if (hi === lo) throw new CliError(`${f.csv}: no bars between ${f.from ?? 'the start'} and ${f.to ?? 'the end'}`);
-  return { bars: sliceBars(all, lo, hi), rows: all.length, rejected: csv.rejected };
+  return { bars: sliceBars(all, lo, hi), rows: all.length, rejected };
 }
 
 /** A progress bar on stderr when it is a terminal; nothing otherwise. */
@@ -185,7 +195,8 @@ export function registerScanCommand(program: Command): void {
     .option('--from <date>', 'first day (inclusive), YYYY-MM-DD or ISO date-time')
     .option('--to <date>', 'last day (inclusive: the whole day), YYYY-MM-DD or ISO date-time')
     .option('--cash <amount>', 'initial cash', numberArg('--cash'), 10_000)
-    .option('--size <qty>', 'fixed quantity per entry', numberArg('--size'), 1)
+    .option('--size <qty>', 'fixed quantity per entry (default: sizing by --equity-fraction)', numberArg('--size'))
+    .option('--equity-fraction <f>', 'whole shares worth this fraction of equity per entry (default 0.95)', numberArg('--equity-fraction'))
     .option('--commission <rate>', 'commission as a fraction of notional (0.001 = 0.1 %)', numberArg('--commission'))
     .option('--commission-per-order <amount>', 'fixed commission per order', numberArg('--commission-per-order'))
     .option('--slippage-bps <bps>', 'adverse slippage on every fill, in basis points', numberArg('--slippage-bps'))

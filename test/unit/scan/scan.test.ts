@@ -27,7 +27,7 @@ describe('runScan', () => {
   test('results state their assumptions, seed and params version', () => {
     expect(result.assumptions).toMatchObject({
       strategy: 'sma-cross',
-      quantity: 50,
+      sizing: { mode: 'fixed-quantity', quantity: 50 },
       commissionRate: 0.0005,
       fillRule: 'next-open',
       params: {},
