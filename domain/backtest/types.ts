@@ -18,7 +18,6 @@ export type IntrabarPolicy = (typeof INTRABAR_POLICIES)[number];
  *  - fixed-quantity: `quantity`, whatever the equity.
  */
 export type Sizing = { mode: 'equity-fraction'; fraction: number } | { mode: 'fixed-quantity'; quantity: number };
-export const SIZING_MODES = ['equity-fraction', 'fixed-quantity'] as const;
 /** 95 % of equity per entry: results move with the strategy, not with the price of one share (the old 1 share on 10,000 cash was noise). */
 export const DEFAULT_SIZING: Sizing = { mode: 'equity-fraction', fraction: 0.95 };
 
