@@ -23,7 +23,7 @@ export function scanReport(doc: Doc, top: number): string {
     keyValues([
       ['data', `${doc.data.file}: ${doc.bars.count} bars in the window (${doc.data.rows} in the file, ${doc.data.rejected} rejected), ${day(doc.bars.first)} .. ${day(doc.bars.last)}`],
       ['scan', `${doc.type}, ${a.strategy}${Object.keys(a.params).length ? ` on ${params(a.params)}` : ''}`],
-      ['objective', `${a.scan.objective}${a.scan.maxDrawdown !== undefined ? `, max drawdown ${pct(a.scan.maxDrawdown)}` : ''}`],
+      ...(a.scan.objective ? ([['objective', `${a.scan.objective}${a.scan.maxDrawdown !== undefined ? `, max drawdown ${pct(a.scan.maxDrawdown)}` : ''}`]] as Array<[string, unknown]>) : []),
       ['costs', `commission ${a.commissionPerOrder}/order + ${a.commissionRate} of notional, slippage ${a.slippageBps} bp; ${a.fillRule} fills`],
       ['sizing', sizingText(a.sizing)],
       ['params version', `${a.paramsVersion}${a.seed !== null ? `, seed ${a.seed}` : ''}`],
