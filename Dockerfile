@@ -2,14 +2,14 @@
 #   build stage:   all dependencies, pre-built workflow bundles (dist/bundles) so workers start without webpack
 #   runtime stage: production dependencies only, non-root user, tini as PID 1 (signals + zombie reaping)
 
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
 RUN npm run build:bundles
 
-FROM node:20-bookworm-slim AS runtime
+FROM node:24-bookworm-slim AS runtime
 # postgresql-client: pg_dump for the maintenance backups (15 = the server version in docker-compose.yml)
 RUN apt-get update \
  && apt-get install -y --no-install-recommends postgresql-client tini ca-certificates \

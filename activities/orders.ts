@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { BrokerGuardRefusal } from '../brokers/guard/errors';
-import { BrokerRequestError, type BrokerOrder, type BrokerPort, type OrderStatus } from '../brokers/port';
+import { BrokerRequestError, type BrokerOrder, type BrokerPort, type OrderStatus, type SubmitOutcome } from '../brokers/port';
 import { claimAccountSync, fillsBehindLedger, getFillCursor, insertFill, positionsFromFills, setFillCursor } from '../db/sql/fills';
 import { insertDiscrepancy, openDiscrepancies, type NewDiscrepancy } from '../db/sql/broker-discrepancies';
 import {
@@ -71,6 +71,13 @@ export interface PlaceOrderInput {
   orderType: 'market' | 'limit';
   limitPrice?: number;
   timeInForce: 'day' | 'gtc' | 'ioc';
+  /**
+   * 'close_position' sends the order as the broker's close-position call (DELETE /v2/positions/{symbol}) tagged with
+   * this client order id: liquidation's last resort, for brokers with `closeWithClientOrderId` only (a market day
+   * order on the closing side, refused unless the broker's position is on the side this order reduces). Default
+   * 'order' (POST /v2/orders). See brokers/README.md, "Closing positions".
+   */
+  route?: 'order' | 'close_position';
 }
 
 export interface PlaceOrderResult {
@@ -93,8 +100,11 @@ const LEDGER_STATE_OF: Record<OrderStatus, LedgerState> = {
 };
 
 /** The canonical hash of what an order is, so the same client id can never stand for two different orders. */
-export function intentHash(i: Pick<PlaceOrderInput, 'symbol' | 'side' | 'qty' | 'orderType' | 'limitPrice' | 'timeInForce' | 'broker' | 'accountId'>): string {
-  const canonical = JSON.stringify([i.broker, i.accountId, i.symbol, i.side, i.qty, i.orderType, i.limitPrice ?? null, i.timeInForce]);
+export function intentHash(i: Pick<PlaceOrderInput, 'symbol' | 'side' | 'qty' | 'orderType' | 'limitPrice' | 'timeInForce' | 'broker' | 'accountId' | 'route'>): string {
+  const fields: unknown[] = [i.broker, i.accountId, i.symbol, i.side, i.qty, i.orderType, i.limitPrice ?? null, i.timeInForce];
+  // Ordinary orders keep the hash they always had; a close can never share a client id with an ordinary order.
+  if (i.route === 'close_position') fields.push(i.route);
+  const canonical = JSON.stringify(fields);
   return createHash('sha256').update(canonical).digest('hex');
 }
 
@@ -111,6 +121,19 @@ export async function recordBrokerOrder(db: Queryable, clientOrderId: string, or
 
 export function resultOf(row: Pick<LedgerRow, 'client_order_id' | 'state' | 'broker_order_id' | 'reject_reason'>): PlaceOrderResult {
   return { clientOrderId: row.client_order_id, state: row.state, brokerOrderId: row.broker_order_id, ...(row.reject_reason ? { rejectReason: row.reject_reason } : {}), at: Date.now() };
+}
+
+/**
+ * The ledger's order as a close-position call. The broker picks the closing side from its own position, so the
+ * position is read first: an order the broker would send the other way (or no position) is refused unsent.
+ */
+async function closeAtBroker(broker: BrokerPort, input: PlaceOrderInput, signal: AbortSignal): Promise<SubmitOutcome> {
+  const position = await broker.getPosition(input.symbol, signal);
+  const closingSide = position && position.qty !== 0 ? (position.qty > 0 ? 'sell' : 'buy') : null;
+  if (closingSide !== input.side) {
+    return { kind: 'rejected', reason: `the broker's position in ${input.symbol} is ${position?.qty ?? 0}: a close would not be a ${input.side}` };
+  }
+  return broker.closePosition({ symbol: input.symbol, qty: input.qty, clientOrderId: input.clientOrderId }, signal);
 }
 
 /**
@@ -210,6 +233,13 @@ export function createOrderActivities({ db, gatePool, brokers, crashPoint = () =
     async placeOrder(input: PlaceOrderInput): Promise<PlaceOrderResult> {
       const ctx = Context.current();
       const broker = brokerFor(input.broker);
+      const closing = input.route === 'close_position';
+      if (closing && !(broker.closeWithClientOrderId && input.orderType === 'market' && input.timeInForce === 'day')) {
+        throw ApplicationFailure.nonRetryable(
+          `a close through the broker must be a market day order, on a broker that tags closing orders with the client order id (${input.broker}: ${broker.closeWithClientOrderId ? 'yes' : 'no'})`,
+          ErrorType.InvalidInput,
+        );
+      }
       crashPoint('before_ledger_insert');
       const { row } = await insertLedgerIntent(db, { ...input, intentHash: intentHash(input) });
       if (row.intent_hash !== intentHash(input)) {
@@ -250,10 +280,12 @@ export function createOrderActivities({ db, gatePool, brokers, crashPoint = () =
             ? { kind: 'settled' }
             : halted && !isExposureReducing(position, { side: input.side, qty: input.qty })
               ? { kind: 'halted', scope: halted }
-              : await broker.submitOrder(
-                  { clientOrderId: input.clientOrderId, symbol: input.symbol, side: input.side, qty: input.qty, type: input.orderType, limitPrice: input.limitPrice, timeInForce: input.timeInForce },
-                  ctx.cancellationSignal,
-                );
+              : closing
+                ? await closeAtBroker(broker, input, ctx.cancellationSignal)
+                : await broker.submitOrder(
+                    { clientOrderId: input.clientOrderId, symbol: input.symbol, side: input.side, qty: input.qty, type: input.orderType, limitPrice: input.limitPrice, timeInForce: input.timeInForce },
+                    ctx.cancellationSignal,
+                  );
         await gate.query('COMMIT');
       } catch (err) {
         await gate.query('ROLLBACK').catch(() => undefined);

@@ -10,7 +10,7 @@ import { loadBarColumns } from '../db/sql/bars';
 import { runBacktest } from '../domain/backtest/engine';
 import { parseBacktestSettings } from '../domain/backtest/settings';
 import { allocateBars } from '../domain/bars';
-import { buildBundles } from '../scripts/build-bundles';
+import { buildBundles } from '../harness/bundles';
 import { backtestWorkflow } from '../workflows/backtest/workflow';
 import { TASK_QUEUES } from '../workflows/task-queues';
 import { listLiveWorkers } from '../workers/heartbeat';

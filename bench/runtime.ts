@@ -9,7 +9,7 @@
 import { copyFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { buildBundles, buildIoBundleFrom } from '../scripts/build-bundles';
+import { buildBundles, buildIoBundleFrom } from '../harness/bundles';
 import { loadReplaySource, replaySession } from './lib/replay-bars';
 import { parseRuntimeOptions } from './lib/runtime-options';
 import { runRound, type RoundResult } from './lib/runtime-round';

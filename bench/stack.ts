@@ -1,11 +1,12 @@
 import path from 'node:path';
-import { privateStack, type PrivateStack } from '../scripts/private-stack';
+import { LOCAL_DIR } from '../harness/paths';
+import { privateStack, type PrivateStack } from '../harness/stack';
 
 export type BenchStack = PrivateStack;
 
 /** Real servers for a benchmark (private ones under .local/bench unless their URLs are given), fresh database per run. */
 export function benchStack(opts: { temporal: boolean; redis: boolean }): Promise<BenchStack> {
-  return privateStack({ ...opts, dir: path.resolve(__dirname, '..', '.local', 'bench'), dbPrefix: 'bench' });
+  return privateStack({ ...opts, dir: path.join(LOCAL_DIR, 'bench'), dbPrefix: 'bench' });
 }
 
 /** Median of a list of numbers. */

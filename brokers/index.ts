@@ -6,7 +6,7 @@
 import { AlpacaBroker, type AlpacaCredentials } from './alpaca/adapter';
 
 export * from './port';
-export { ALPACA_PAPER_BASE_URL, AlpacaBroker, type AlpacaAdapterOptions, type AlpacaCredentials } from './alpaca/adapter';
+export { AlpacaBroker, type AlpacaCredentials } from './alpaca/adapter';
 
 /**
  * A BrokerPort for the built-in paper broker at `url`. It accepts any key pair unless it was started
@@ -21,5 +21,7 @@ export function paperBrokerPort(
     baseUrl: url,
     credentials: opts.credentials ?? (() => ({ keyId: 'paper', secretKey: 'paper' })),
     timeoutMs: opts.timeoutMs,
+    // The paper broker tags closing orders with the caller's client order id (its extension of Alpaca's API).
+    closeWithClientOrderId: true,
   });
 }

@@ -18,6 +18,9 @@
  * - `BrokerRequestError` for non-retryable refusals of reads and cancels (4xx such as 404 or a 422
  *   "not cancelable") and for authentication failures, which `submitOrder` throws instead of calling the
  *   order rejected: a wrong key is a configuration fault, not a trading decision.
+ * - For end-of-day liquidation: `getPosition`, `closePosition` (classified like `submitOrder`),
+ *   `closeAllPositions`, `cancelAllOrders`, `getClock`, `getCalendar`. Liquidation closes positions through the
+ *   ledger with ordinary market orders; closePosition is the last resort (brokers/README.md, "Closing positions").
  */
 
 export type OrderSide = 'buy' | 'sell';
@@ -28,8 +31,6 @@ export type OrderStatus = 'new' | 'accepted' | 'partially_filled' | 'filled' | '
 export const ORDER_SIDES = ['buy', 'sell'] as const satisfies readonly OrderSide[];
 export const ORDER_TYPES = ['market', 'limit'] as const satisfies readonly OrderType[];
 export const TIMES_IN_FORCE = ['day', 'gtc', 'ioc'] as const satisfies readonly TimeInForce[];
-/** Statuses after which an order never changes again. */
-export const TERMINAL_STATUSES: readonly OrderStatus[] = ['filled', 'canceled', 'rejected', 'expired'];
 
 /** Alpaca's documented limit for `client_order_id`. */
 export const MAX_CLIENT_ORDER_ID_LENGTH = 48;
@@ -83,6 +84,57 @@ export interface BrokerPosition {
   /** signed: negative for a short position */
   qty: number;
   avgEntryPrice: number;
+  /** signed like qty: the part open orders on the closing side do not hold (Alpaca's qty_available); absent when the broker does not say */
+  qtyAvailable?: number;
+  /** the broker's current price of the symbol, when it reports one */
+  currentPrice?: number;
+}
+
+/** Close one position with a market order on the closing side (Alpaca's DELETE /v2/positions/{symbol}). */
+export interface ClosePositionRequest {
+  symbol: string;
+  /** shares to close; default the whole position */
+  qty?: number;
+  /** percent of the position to close, 0 < percentage <= 100 (whole shares unless the position is fractional); not with qty */
+  percentage?: number;
+  /**
+   * Tag the closing order with this client order id (written to the ledger first, so a lost answer is resolved by
+   * lookup). Only brokers with `closeWithClientOrderId` take it; Alpaca names closing orders itself.
+   */
+  clientOrderId?: string;
+}
+
+/** One symbol of a close-all: HTTP status 200 with the closing order, or the broker's refusal. */
+export interface CloseAllResult {
+  symbol: string;
+  status: number;
+  order: BrokerOrder | null;
+  message?: string;
+}
+
+/** One order of a cancel-all. */
+export interface CancelAllResult {
+  orderId: string;
+  status: number;
+  order: BrokerOrder | null;
+}
+
+/** The broker's market clock (Alpaca's GET /v2/clock), instants as epoch ms. */
+export interface MarketClock {
+  timestampMs: number;
+  isOpen: boolean;
+  nextOpenMs: number;
+  nextCloseMs: number;
+}
+
+/** One trading day of the broker's calendar (Alpaca's GET /v2/calendar). */
+export interface MarketCalendarDay {
+  /** YYYY-MM-DD, the exchange's local date */
+  date: string;
+  openMs: number;
+  closeMs: number;
+  /** YYYY-MM-DD */
+  settlementDate: string;
 }
 
 export interface BrokerAccount {
@@ -130,6 +182,23 @@ export interface BrokerPort {
   listFills(q: ListFillsQuery, signal?: AbortSignal): Promise<BrokerFill[]>;
   listPositions(signal?: AbortSignal): Promise<BrokerPosition[]>;
   getAccount(signal?: AbortSignal): Promise<BrokerAccount>;
+  /** null when the account holds no position in the symbol */
+  getPosition(symbol: string, signal?: AbortSignal): Promise<BrokerPosition | null>;
+  /** whether closePosition takes the caller's clientOrderId (the paper broker) or the broker names closing orders itself (Alpaca) */
+  readonly closeWithClientOrderId: boolean;
+  /**
+   * Closes (part of) a position with a market order, classified like submitOrder. `rejected` with status 404 when
+   * there is no position, 403 when open orders hold the quantity or more than the position is asked for.
+   * Creates an order the ledger did not write unless clientOrderId was given (see brokers/README.md).
+   */
+  closePosition(req: ClosePositionRequest, signal?: AbortSignal): Promise<SubmitOutcome>;
+  /** Closes every position (after cancelling every open order when asked); throws BrokerUnavailableError when the outcome is unknown. */
+  closeAllPositions(opts: { cancelOrders: boolean }, signal?: AbortSignal): Promise<CloseAllResult[]>;
+  /** Cancels every open order; throws BrokerUnavailableError when the outcome is unknown. */
+  cancelAllOrders(signal?: AbortSignal): Promise<CancelAllResult[]>;
+  getClock(signal?: AbortSignal): Promise<MarketClock>;
+  /** trading days from start to end (YYYY-MM-DD, both inclusive) */
+  getCalendar(q: { start: string; end: string }, signal?: AbortSignal): Promise<MarketCalendarDay[]>;
 }
 
 /** A read or cancel that may succeed later: 429, 5xx, timeout or network failure. Retry with backoff. */
@@ -152,8 +221,4 @@ export class BrokerRequestError extends Error {
     this.name = 'BrokerRequestError';
     this.status = status;
   }
-}
-
-export function isTerminalStatus(status: OrderStatus): boolean {
-  return TERMINAL_STATUSES.includes(status);
 }

@@ -2,16 +2,7 @@
  * `npm run chaos -- <scenario>`: runs one chaos scenario (r1, r3, r4, r5, r6, r7, r13) against a private local stack,
  * prints its figures, writes chaos/results/<scenario>.json and exits non-zero when it did not pass.
  */
-import { runScenario, type ScenarioDef } from './lib/harness';
-import { r1 } from './scenarios/r1';
-import { r13 } from './scenarios/r13';
-import { r3 } from './scenarios/r3';
-import { r4 } from './scenarios/r4';
-import { r5 } from './scenarios/r5';
-import { r6 } from './scenarios/r6';
-import { r7 } from './scenarios/r7';
-
-export const SCENARIOS: Record<string, () => ScenarioDef> = { r1: () => r1(), r3: () => r3(), r4: () => r4(), r5: () => r5(), r6: () => r6(), r7: () => r7(), r13: () => r13() };
+import { runScenario, SCENARIOS } from './index';
 
 async function main() {
   const name = (process.argv[2] ?? '').toLowerCase();
@@ -32,9 +23,7 @@ async function main() {
   process.exit(result.passed ? 0 : 1);
 }
 
-if (require.main === module) {
-  main().catch((err: unknown) => {
-    console.error(`chaos run failed: ${(err as Error)?.stack ?? String(err)}`);
-    process.exit(1);
-  });
-}
+main().catch((err: unknown) => {
+  console.error(`chaos run failed: ${(err as Error)?.stack ?? String(err)}`);
+  process.exit(1);
+});

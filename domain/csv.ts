@@ -43,6 +43,8 @@ export interface CsvRejection {
 export interface ParseResult {
   /** accepted bars, ascending by ts, arrays exactly `accepted` long */
   bars: BarColumns;
+  /** the 1-based line of each accepted bar (aligned with `bars`), for later checks that reject by line */
+  lines: Int32Array;
   accepted: number;
   /** all rejected rows, duplicates included */
   rejected: number;
@@ -614,8 +616,10 @@ export class OhlcvCsvParser {
       close: new Float64Array(n),
       volume: new Float64Array(n),
     };
+    const lines = new Int32Array(n);
     let m = 0;
     if (order === undefined) {
+      lines.set(this.lines.subarray(0, n));
       bars.ts.set(this.ts.subarray(0, n));
       bars.open.set(this.o.subarray(0, n));
       bars.high.set(this.h.subarray(0, n));
@@ -635,6 +639,7 @@ export class OhlcvCsvParser {
         }
         prevTs = t;
         prevLine = this.lines[j];
+        lines[m] = prevLine;
         bars.ts[m] = t;
         bars.open[m] = this.o[j];
         bars.high[m] = this.h[j];
@@ -663,6 +668,7 @@ export class OhlcvCsvParser {
     this.lines = new Int32Array(0);
     return {
       bars: trimmed,
+      lines: m === n ? lines : lines.slice(0, m),
       accepted: m,
       rejected: this.rejectedCount,
       rejections: this.samples,

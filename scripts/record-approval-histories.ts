@@ -7,17 +7,18 @@ import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { Redis } from 'ioredis';
 import { Pool } from 'pg';
 import { createIoActivities } from '../activities/io';
-import { benchStack } from '../bench/stack';
 import { paperBrokerPort } from '../brokers';
 import { PaperBrokerAdmin } from '../brokers/paper/admin-client';
 import { startPaperBroker } from '../brokers/paper/start';
-import { apiKeysEnv, openApprovalRequest, roleKeys, storeFlatBars } from '../chaos/scenarios/r7';
 import { buildApp } from '../clients/api/app';
+import { buildBundles } from '../harness/bundles';
+import { apiKeysEnv, openApprovalRequest, roleKeys } from '../harness/fixtures/approvals';
+import { storeFlatBars } from '../harness/fixtures/bars';
+import { LOCAL_DIR } from '../harness/paths';
+import { privateStack, timeSkippingServerPath } from '../harness/stack';
 import { loadConfig } from '../workers/config';
 import { createLogger } from '../workers/logger';
 import { TASK_QUEUES } from '../workflows/task-queues';
-import { buildBundles } from './build-bundles';
-import { timeSkippingServerPath } from './local-stack';
 
 /**
  * Records the approval replay fixtures (test/replay/histories/approval--<branch>.json): approved (the order
@@ -34,7 +35,7 @@ type Branch = 'approved' | 'rejected' | 'expired';
 
 async function main() {
   Runtime.install({ logger: new DefaultLogger('WARN') });
-  const stack = await benchStack({ temporal: false, redis: true });
+  const stack = await privateStack({ dir: path.join(LOCAL_DIR, 'record'), dbPrefix: 'record', temporal: false, redis: true });
   const pool = new Pool({ connectionString: stack.DATABASE_URL, max: 4 });
   const redis = new Redis(stack.REDIS_URL);
   const account = 'recorder';
@@ -43,7 +44,7 @@ async function main() {
   const config = loadConfig({ DATABASE_URL: stack.DATABASE_URL, REDIS_URL: stack.REDIS_URL, API_KEYS: apiKeysEnv(keys), LOG_LEVEL: 'silent' });
   let env: TestWorkflowEnvironment | undefined;
   try {
-    const bundleDir = path.join(ROOT, '.local', 'record', 'bundles');
+    const bundleDir = path.join(LOCAL_DIR, 'record', 'bundles');
     await buildBundles(bundleDir);
     const activities = createIoActivities({ db: pool, redis, brokers: { paper: paperBrokerPort(paper.url) }, providers: {}, paperPrices: new PaperBrokerAdmin(paper.url) });
     mkdirSync(OUT, { recursive: true });

@@ -8,8 +8,7 @@ import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/wo
 import { Redis } from 'ioredis';
 import { Pool } from 'pg';
 import { createIoActivities } from '../activities/io';
-import { benchStack } from '../bench/stack';
-import { paperBrokerPort, type BrokerPort } from '../brokers';
+import { paperBrokerPort } from '../brokers';
 import { PaperBrokerAdmin } from '../brokers/paper/admin-client';
 import { freePort, startPaperBroker } from '../brokers/paper/start';
 import { issueCommand, recordCommand, sendCommandSignal, sendCommandUpdate } from '../clients/deployment-commands';
@@ -18,11 +17,13 @@ import { setHalt } from '../db/sql/trading-halts';
 import { allocateBars } from '../domain/bars';
 import { currentOrNextSession, nextSessionOpen, sessionBarCloses } from '../domain/calendar';
 import { parseDeploymentSpec, type DeploymentSpec, type DeploymentSpecInput } from '../domain/deployment/spec';
+import { buildBundles } from '../harness/bundles';
+import { ordersElsewhere } from '../harness/fixtures/brokers';
+import { LOCAL_DIR } from '../harness/paths';
+import { privateStack, timeSkippingServerPath } from '../harness/stack';
 import { deploymentCommandSignal, deploymentStateQuery } from '../workflows/deployment/messages';
 import { deploymentWorkflow } from '../workflows/deployment/workflow';
 import { TASK_QUEUES } from '../workflows/task-queues';
-import { buildBundles } from './build-bundles';
-import { timeSkippingServerPath } from './local-stack';
 
 /**
  * Records the deployment replay fixtures (test/replay/histories/deployment--<scenario>.json) with the real IO
@@ -76,7 +77,7 @@ async function sendCommands(pool: Pool, workflows: WorkflowClient, deploymentId:
 
 async function main() {
   Runtime.install({ logger: new DefaultLogger('WARN') });
-  const stack = await benchStack({ temporal: true, redis: true });
+  const stack = await privateStack({ dir: path.join(LOCAL_DIR, 'record'), dbPrefix: 'record', temporal: true, redis: true });
   const pool = new Pool({ connectionString: stack.DATABASE_URL, max: 4 });
   const redis = new Redis(stack.REDIS_URL);
   // A fresh time-skipping server per scenario: waiting on a result can move its clock far ahead.
@@ -85,7 +86,7 @@ async function main() {
   const account = 'recorder';
   const paper = await startPaperBroker({ databaseUrl: stack.DATABASE_URL, account, initialCash: 1e7 });
   try {
-    const bundleDir = path.join(ROOT, '.local', 'record', 'bundles');
+    const bundleDir = path.join(LOCAL_DIR, 'record', 'bundles');
     await buildBundles(bundleDir);
     const now = await env.currentTimeMs();
     const day = currentOrNextSession('XNYS', nextSessionOpen('XNYS', now));
@@ -180,16 +181,7 @@ async function recordStopInFlight(stack: { TEMPORAL_ADDRESS: string }, pool: Poo
 
   const reads = paperBrokerPort(paperUrl);
   const dead = paperBrokerPort(`http://127.0.0.1:${await freePort()}`);
-  const unreachable: BrokerPort = {
-    name: 'alpaca',
-    submitOrder: (req, signal) => dead.submitOrder(req, signal),
-    getOrderByClientId: (id, signal) => reads.getOrderByClientId(id, signal),
-    listOrders: (q, signal) => reads.listOrders(q, signal),
-    cancelOrder: (id, signal) => reads.cancelOrder(id, signal),
-    listFills: (q, signal) => reads.listFills(q, signal),
-    listPositions: (signal) => reads.listPositions(signal),
-    getAccount: (signal) => reads.getAccount(signal),
-  };
+  const unreachable = ordersElsewhere(reads, dead, 'alpaca');
   const activities = createIoActivities({ db: pool, redis, brokers: { paper: reads, alpaca: unreachable }, providers: {}, paperPrices: new PaperBrokerAdmin(paperUrl) });
   const connection = await Connection.connect({ address: stack.TEMPORAL_ADDRESS });
   const native = await NativeConnection.connect({ address: stack.TEMPORAL_ADDRESS });

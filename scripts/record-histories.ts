@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
@@ -8,16 +8,16 @@ import { Pool } from 'pg';
 import { createCpuActivities, type CpuActivities } from '../activities/cpu';
 import { createJobActivities } from '../activities/jobs';
 import { connectTemporal } from '../clients/temporal';
-import { benchStack } from '../bench/stack';
 import { importBarColumns } from '../db/bar-import';
 import { insertBacktestJob } from '../db/sql/backtest-jobs';
 import { parseBacktestSettings } from '../domain/backtest/settings';
 import { parseOhlcvCsv } from '../domain/csv';
+import { buildBundles } from '../harness/bundles';
+import { LOCAL_DIR, SHARED_DATA } from '../harness/paths';
+import { privateStack } from '../harness/stack';
 import { backtestProgressQuery } from '../workflows/backtest/messages';
 import { backtestWorkflow } from '../workflows/backtest/workflow';
 import { TASK_QUEUES } from '../workflows/task-queues';
-import { buildBundles } from './build-bundles';
-import { readFileSync } from 'node:fs';
 
 /**
  * Records the committed replay fixtures (test/replay/histories/<workflow>--<scenario>.json) by running each
@@ -28,14 +28,14 @@ const ROOT = path.resolve(__dirname, '..');
 const OUT = path.join(ROOT, 'test', 'replay', 'histories');
 
 async function main() {
-  const stack = await benchStack({ temporal: true, redis: false });
+  const stack = await privateStack({ dir: path.join(LOCAL_DIR, 'record'), dbPrefix: 'record', temporal: true, redis: false });
   const pool = new Pool({ connectionString: stack.DATABASE_URL, max: 4 });
   const { client, connection } = await connectTemporal({ TEMPORAL_ADDRESS: stack.TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE: 'default' });
   const native = await NativeConnection.connect({ address: stack.TEMPORAL_ADDRESS });
   try {
-    const bundleDir = path.join(ROOT, '.local', 'record', 'bundles');
+    const bundleDir = path.join(LOCAL_DIR, 'record', 'bundles');
     await buildBundles(bundleDir);
-    const csv = readFileSync(path.resolve(ROOT, '..', 'shared', 'data', '2006-day-001.txt'), 'utf8');
+    const csv = readFileSync(path.join(SHARED_DATA, '2006-day-001.txt'), 'utf8');
     const db = await pool.connect();
     await importBarColumns(db, 'IDX', '1d', parseOhlcvCsv(csv, {}).bars);
     db.release();

@@ -19,7 +19,6 @@ import { parseArgs } from 'node:util';
 import { Client as WorkflowClient, Connection } from '@temporalio/client';
 import { Redis } from 'ioredis';
 import { Client as PgClient } from 'pg';
-import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 import {
   cacheDir,
   canConnect,
@@ -27,6 +26,7 @@ import {
   isAlive,
   isPortFree,
   logTail,
+  PRODUCT_SEARCH_ATTRIBUTES,
   startPostgres,
   startRedis,
   startTemporalDevServer,
@@ -35,7 +35,7 @@ import {
   temporalReachable,
   timeSkippingServerPath,
   type Service,
-} from './local-stack';
+} from '../harness/stack';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -166,7 +166,7 @@ async function up(argv: string[]): Promise<void> {
           uiPort,
           namespace: values.namespace,
           logFile: paths.temporalLog,
-          searchAttributes: Object.fromEntries(Object.values(SEARCH_ATTRIBUTES).map((k) => [k.name, 'Keyword' as const])),
+          searchAttributes: PRODUCT_SEARCH_ATTRIBUTES,
         }).then((t) => {
           services.push(t);
           env.TEMPORAL_ADDRESS = t.address;

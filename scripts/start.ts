@@ -4,9 +4,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { migrate } from '../db/migrate';
 import { startPaperBroker, type PaperBrokerProcess } from '../brokers/paper/start';
-import { buildBundles } from './build-bundles';
-import { startPostgres, startRedis, startTemporalDevServer, type Service } from './local-stack';
-import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
+import { buildBundles } from '../harness/bundles';
+import { PRODUCT_SEARCH_ATTRIBUTES, startPostgres, startRedis, startTemporalDevServer, type Service } from '../harness/stack';
 
 /**
  * `npm start`: the local stack (Postgres, Redis, Temporal dev server with UI, unless their URLs are given)
@@ -46,7 +45,7 @@ async function main(): Promise<void> {
       port: TEMPORAL_PORT,
       uiPort: TEMPORAL_UI_PORT,
       logFile: path.join(DIR, 'temporal.log'),
-      searchAttributes: Object.fromEntries(Object.values(SEARCH_ATTRIBUTES).map((k) => [k.name, 'Keyword' as const])),
+      searchAttributes: PRODUCT_SEARCH_ATTRIBUTES,
     });
     services.push(temporal);
     env.TEMPORAL_ADDRESS = temporal.address;

@@ -56,18 +56,11 @@ export const localBrokerCall = {
   retry: brokerCall.retry,
 } satisfies LocalActivityOptions;
 
-/** Reads of recent bars as a local activity (same retries as marketDataRead). */
+/** Reads of recent bars as a local activity: a few quick attempts, then the cycle skips the symbol with the reason. */
 export const localMarketDataRead = {
   startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '200 milliseconds', maximumInterval: '1 second', maximumAttempts: 3, nonRetryableErrorTypes: [ErrorType.InvalidInput] },
 } satisfies LocalActivityOptions;
-
-/** Reads of recent bars: a few quick attempts, then the cycle skips with a recorded reason rather than waiting. */
-export const marketDataRead = {
-  taskQueue: TASK_QUEUES.io,
-  startToCloseTimeout: '10 seconds',
-  retry: { initialInterval: '200 milliseconds', maximumInterval: '1 second', maximumAttempts: 3, nonRetryableErrorTypes: [ErrorType.InvalidInput] },
-} satisfies ActivityOptions;
 
 /**
  * Long CPU work: heartbeats every chunk, so a killed worker is noticed in 30 s rather than at the

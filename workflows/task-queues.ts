@@ -3,5 +3,3 @@ export const TASK_QUEUES = {
   cpu: 'cpu',
   io: 'io',
 } as const;
-
-export type TaskQueue = (typeof TASK_QUEUES)[keyof typeof TASK_QUEUES];

@@ -9,11 +9,17 @@ import {
   type BrokerOrder,
   type BrokerPort,
   type BrokerPosition,
+  type CancelAllResult,
+  type CloseAllResult,
+  type ClosePositionRequest,
   type ListFillsQuery,
   type ListOrdersQuery,
+  type MarketCalendarDay,
+  type MarketClock,
   type OrderRequest,
   type SubmitOutcome,
 } from '../port';
+import { CalendarDayJsonSchema, ClockJsonSchema, MultiStatusListSchema, toCancelAllResult, toCloseAllResult, toMarketCalendarDay, toMarketClock } from './wire-market';
 import {
   AccountJsonSchema,
   FillActivityJsonSchema,
@@ -43,6 +49,8 @@ export interface AlpacaAdapterOptions {
   timeoutMs?: number;
   /** the port's `name`; default 'alpaca' */
   name?: string;
+  /** whether DELETE /v2/positions/{symbol} takes the caller's client_order_id (the paper broker's extension); default false (Alpaca) */
+  closeWithClientOrderId?: boolean;
   /** for tests; default the global fetch */
   fetch?: typeof globalThis.fetch;
   /** wall clock for X-RateLimit-Reset; default Date.now */
@@ -73,6 +81,7 @@ const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHO
  */
 export class AlpacaBroker implements BrokerPort {
   readonly name: string;
+  readonly closeWithClientOrderId: boolean;
   private readonly base: string;
   private readonly timeoutMs: number;
   private readonly credentials: () => AlpacaCredentials | Promise<AlpacaCredentials>;
@@ -82,6 +91,7 @@ export class AlpacaBroker implements BrokerPort {
 
   constructor(opts: AlpacaAdapterOptions) {
     this.name = opts.name ?? 'alpaca';
+    this.closeWithClientOrderId = opts.closeWithClientOrderId ?? false;
     this.base = (opts.baseUrl ?? ALPACA_PAPER_BASE_URL).replace(/\/+$/, '');
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.credentials = opts.credentials;
@@ -103,7 +113,26 @@ export class AlpacaBroker implements BrokerPort {
     if (req.type === 'limit') body.limit_price = decimalString(req.limitPrice!);
 
     const { result, secrets } = await this.send('POST', '/v2/orders', { body, signal });
-    const what = `submit ${req.clientOrderId}`;
+    return this.outcomeOf(result, secrets, `submit ${req.clientOrderId}`);
+  }
+
+  /**
+   * Alpaca's DELETE /v2/positions/{symbol}, classified like submitOrder; a 404 "position does not exist" is a
+   * rejection (status 404). The client order id goes along as `client_order_id` only to brokers that take it.
+   */
+  async closePosition(req: ClosePositionRequest, signal?: AbortSignal): Promise<SubmitOutcome> {
+    const invalid = validateClose(req, this.closeWithClientOrderId);
+    if (invalid) return { kind: 'rejected', reason: invalid };
+    const query: Record<string, string> = {};
+    if (req.qty !== undefined) query.qty = decimalString(req.qty);
+    if (req.percentage !== undefined) query.percentage = decimalString(req.percentage);
+    if (req.clientOrderId) query.client_order_id = req.clientOrderId;
+    const { result, secrets } = await this.send('DELETE', `/v2/positions/${encodeURIComponent(req.symbol)}`, { query, signal });
+    return this.outcomeOf(result, secrets, `close ${req.symbol}${req.clientOrderId ? ` as ${req.clientOrderId}` : ''}`, /position/i);
+  }
+
+  /** The exactly-once classification of an answer to a request that creates an order. */
+  private outcomeOf(result: Reply | TransportFailure, secrets: string[], what: string, positionNotFound?: RegExp): SubmitOutcome {
     if (result.kind !== 'reply') return { kind: 'unknown', reason: `${what}: ${result.message}`, ...(result.notSent ? { notSent: true as const } : {}) };
     const { status } = result;
     if (status === 200 || status === 201) {
@@ -116,6 +145,7 @@ export class AlpacaBroker implements BrokerPort {
     if (status === 401 || (status === 403 && isAuthMessage(message))) {
       throw new BrokerRequestError(`${this.name} ${what}: not authorized (${status}): check the API key id and secret`, status);
     }
+    if (status === 404 && positionNotFound?.test(message)) return { kind: 'rejected', reason: message, status };
     if (status === 404) throw new BrokerRequestError(`${this.name} ${what}: ${status} ${message} (wrong base URL?)`, status);
     if (status === 422 && /client_order_id must be unique/i.test(message)) {
       return { kind: 'unknown', reason: `${what}: duplicate client_order_id (an order with this id exists or existed): look it up` };
@@ -167,19 +197,55 @@ export class AlpacaBroker implements BrokerPort {
     return toBrokerAccount(this.parse(AccountJsonSchema, await this.read('GET', '/v2/account', { signal }), 'account'));
   }
 
+  async getPosition(symbol: string, signal?: AbortSignal): Promise<BrokerPosition | null> {
+    const json = await this.read('GET', `/v2/positions/${encodeURIComponent(symbol)}`, { signal, notFoundIsNull: true });
+    return json === null ? null : toBrokerPosition(this.parse(PositionJsonSchema, json, 'position'));
+  }
+
+  async closeAllPositions(opts: { cancelOrders: boolean }, signal?: AbortSignal): Promise<CloseAllResult[]> {
+    const { json, secrets } = await this.readWithSecrets('DELETE', '/v2/positions', { query: { cancel_orders: String(opts.cancelOrders) }, signal });
+    return this.parse(MultiStatusListSchema, json ?? [], 'close-all answer').map((r) => {
+      const out = toCloseAllResult(r);
+      if (out.order) this.remember(out.order);
+      return out.message === undefined ? out : { ...out, message: scrub(out.message, secrets) };
+    });
+  }
+
+  async cancelAllOrders(signal?: AbortSignal): Promise<CancelAllResult[]> {
+    const json = await this.read('DELETE', '/v2/orders', { signal });
+    return this.parse(MultiStatusListSchema, json ?? [], 'cancel-all answer').map(toCancelAllResult);
+  }
+
+  async getClock(signal?: AbortSignal): Promise<MarketClock> {
+    return toMarketClock(this.parse(ClockJsonSchema, await this.read('GET', '/v2/clock', { signal }), 'clock'));
+  }
+
+  async getCalendar(q: { start: string; end: string }, signal?: AbortSignal): Promise<MarketCalendarDay[]> {
+    const json = await this.read('GET', '/v2/calendar', { query: { start: q.start, end: q.end }, signal });
+    return this.parse(CalendarDayJsonSchema.array(), json, 'calendar').map(toMarketCalendarDay);
+  }
+
   /** A read (or cancel): the parsed JSON body, null for a 404 when asked, or a typed error. */
   private async read(
     method: 'GET' | 'DELETE',
     path: string,
     opts: { query?: Record<string, string>; signal?: AbortSignal; notFoundIsNull?: boolean },
   ): Promise<unknown> {
+    return (await this.readWithSecrets(method, path, opts)).json;
+  }
+
+  private async readWithSecrets(
+    method: 'GET' | 'DELETE',
+    path: string,
+    opts: { query?: Record<string, string>; signal?: AbortSignal; notFoundIsNull?: boolean },
+  ): Promise<{ json: unknown; secrets: string[] }> {
     const { result, secrets } = await this.send(method, path, opts);
     const what = `${this.name} ${method} ${path}`;
     if (result.kind === 'aborted' && opts.signal?.aborted) throw opts.signal.reason ?? new Error(`${what}: aborted`);
     if (result.kind !== 'reply') throw new BrokerUnavailableError(`${what}: ${result.message}`);
     const { status } = result;
-    if (status >= 200 && status < 300) return result.json;
-    if (status === 404 && opts.notFoundIsNull) return null;
+    if (status >= 200 && status < 300) return { json: result.json, secrets };
+    if (status === 404 && opts.notFoundIsNull) return { json: null, secrets };
     const message = alpacaErrorMessage(result.json, secrets);
     if (status === 429) throw new BrokerUnavailableError(`${what}: rate limited (429)`, { status, retryAfterMs: this.retryAfterMs(result.headers) });
     if (status >= 500 || status === 408) throw new BrokerUnavailableError(`${what}: HTTP ${status} ${message}`.trim(), { status });
@@ -251,6 +317,19 @@ export class AlpacaBroker implements BrokerPort {
     return retryAfterMs(headers, this.now());
   }
 
+}
+
+/** A close the broker would refuse (or could not tag with the caller's id), refused locally without a call. */
+function validateClose(req: ClosePositionRequest, takesClientOrderId: boolean): string | undefined {
+  if (!req.symbol) return 'symbol is empty';
+  if (req.qty !== undefined && req.percentage !== undefined) return 'qty and percentage cannot be used together';
+  if (req.qty !== undefined && !(Number.isFinite(req.qty) && req.qty > 0)) return 'qty must be a positive number';
+  if (req.percentage !== undefined && !(Number.isFinite(req.percentage) && req.percentage > 0 && req.percentage <= 100)) return 'percentage must be in (0, 100]';
+  if (req.clientOrderId !== undefined) {
+    if (!takesClientOrderId) return 'this broker names closing orders itself: close through the ledger with a market order instead';
+    if (!req.clientOrderId || req.clientOrderId.length > MAX_CLIENT_ORDER_ID_LENGTH) return `client_order_id must be 1..${MAX_CLIENT_ORDER_ID_LENGTH} characters`;
+  }
+  return undefined;
 }
 
 /** A request the broker would refuse anyway, refused locally without a call. */

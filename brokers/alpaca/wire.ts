@@ -40,11 +40,13 @@ export interface AlpacaOrderJson {
   legs: null;
 }
 
+/** A position as Alpaca returns it (every field of Alpaca's Position model except the LCT currency ones). */
 export interface AlpacaPositionJson {
   asset_id: string;
   symbol: string;
   exchange: string;
   asset_class: string;
+  asset_marginable: boolean;
   avg_entry_price: string;
   qty: string;
   qty_available: string;
@@ -52,7 +54,12 @@ export interface AlpacaPositionJson {
   market_value: string;
   cost_basis: string;
   unrealized_pl: string;
+  unrealized_plpc: string;
+  unrealized_intraday_pl: string;
+  unrealized_intraday_plpc: string;
   current_price: string;
+  lastday_price: string;
+  change_today: string;
 }
 
 export interface AlpacaAccountJson {
@@ -87,13 +94,8 @@ export interface AlpacaFillActivityJson {
   order_status: string;
 }
 
-/** Alpaca's error body: `{ "code": 40310000, "message": "insufficient buying power" }`. */
-export interface AlpacaErrorJson {
-  code: number;
-  message: string;
-}
 
-const decimal = z.union([z.string(), z.number()]).transform((v, ctx) => {
+export const decimal = z.union([z.string(), z.number()]).transform((v, ctx) => {
   const n = typeof v === 'number' ? v : v.trim() === '' ? NaN : Number(v);
   if (!Number.isFinite(n)) {
     ctx.addIssue({ code: 'custom', message: 'not a finite decimal' });
@@ -125,6 +127,8 @@ export const PositionJsonSchema = z.object({
   qty: decimal,
   side: z.string().optional(),
   avg_entry_price: decimal,
+  qty_available: decimal.nullish(),
+  current_price: decimal.nullish(),
 });
 
 export const AccountJsonSchema = z.object({
@@ -195,8 +199,11 @@ export function toBrokerOrder(json: z.infer<typeof OrderJsonSchema>): BrokerOrde
 }
 
 export function toBrokerPosition(json: z.infer<typeof PositionJsonSchema>): BrokerPosition {
-  const magnitude = Math.abs(json.qty);
-  return { symbol: json.symbol, qty: json.side === 'short' || json.qty < 0 ? -magnitude : magnitude, avgEntryPrice: json.avg_entry_price };
+  const sign = json.side === 'short' || json.qty < 0 ? -1 : 1;
+  const position: BrokerPosition = { symbol: json.symbol, qty: sign * Math.abs(json.qty), avgEntryPrice: json.avg_entry_price };
+  if (json.qty_available !== undefined && json.qty_available !== null) position.qtyAvailable = sign * Math.abs(json.qty_available);
+  if (json.current_price !== undefined && json.current_price !== null) position.currentPrice = json.current_price;
+  return position;
 }
 
 export function toBrokerAccount(json: z.infer<typeof AccountJsonSchema>): BrokerAccount {

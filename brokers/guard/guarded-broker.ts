@@ -19,8 +19,13 @@ import {
   type BrokerOrder,
   type BrokerPort,
   type BrokerPosition,
+  type CancelAllResult,
+  type CloseAllResult,
+  type ClosePositionRequest,
   type ListFillsQuery,
   type ListOrdersQuery,
+  type MarketCalendarDay,
+  type MarketClock,
   type OrderRequest,
   type SubmitOutcome,
 } from '../port';
@@ -116,6 +121,34 @@ export class GuardedBroker implements BrokerPort {
 
   getAccount(signal?: AbortSignal): Promise<BrokerAccount> {
     return this.guarded(signal, () => this.inner.getAccount(signal));
+  }
+
+  get closeWithClientOrderId(): boolean {
+    return this.inner.closeWithClientOrderId;
+  }
+
+  getPosition(symbol: string, signal?: AbortSignal): Promise<BrokerPosition | null> {
+    return this.guarded(signal, () => this.inner.getPosition(symbol, signal));
+  }
+
+  closePosition(req: ClosePositionRequest, signal?: AbortSignal): Promise<SubmitOutcome> {
+    return this.guarded(signal, () => this.inner.closePosition(req, signal), submitVerdict);
+  }
+
+  closeAllPositions(opts: { cancelOrders: boolean }, signal?: AbortSignal): Promise<CloseAllResult[]> {
+    return this.guarded(signal, () => this.inner.closeAllPositions(opts, signal));
+  }
+
+  cancelAllOrders(signal?: AbortSignal): Promise<CancelAllResult[]> {
+    return this.guarded(signal, () => this.inner.cancelAllOrders(signal));
+  }
+
+  getClock(signal?: AbortSignal): Promise<MarketClock> {
+    return this.guarded(signal, () => this.inner.getClock(signal));
+  }
+
+  getCalendar(q: { start: string; end: string }, signal?: AbortSignal): Promise<MarketCalendarDay[]> {
+    return this.guarded(signal, () => this.inner.getCalendar(q, signal));
   }
 
   /** Admission, the call, then its verdict for the breaker. */

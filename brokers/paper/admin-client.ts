@@ -1,6 +1,6 @@
 /**
  * A small client for the paper broker's loopback-only admin routes: prices from the market-data replay,
- * partial-fill ticks, fault schedules, stats and resets.
+ * the market clock, partial-fill ticks, fault schedules, stats and resets.
  */
 import type { z } from 'zod';
 import type { FaultConfigSchema, FaultCounter } from './faults';
@@ -35,9 +35,22 @@ export class PaperBrokerAdmin {
     this.base = baseUrl.replace(/\/+$/, '');
   }
 
-  /** Sets last prices ({ AAPL: 189.5 }); open orders of those symbols get one execution attempt. */
-  setPrices(prices: Record<string, number>): Promise<{ symbols: number; fills: number }> {
-    return this.call('POST', '/admin/prices', prices);
+  /**
+   * Sets last prices ({ AAPL: 189.5 }); open orders of those symbols get one execution attempt. `asOf` (the prices'
+   * data time) moves the market clock forward to it and freezes it there. Answers with the market clock's reading.
+   */
+  setPrices(prices: Record<string, number>, opts: { asOf?: Date | string } = {}): Promise<{ symbols: number; fills: number; clock: string }> {
+    const asOf = opts.asOf === undefined ? '' : `?asOf=${encodeURIComponent(new Date(opts.asOf).toISOString())}`;
+    return this.call('POST', `/admin/prices${asOf}`, prices);
+  }
+
+  /** Sets the market clock (GET /v2/clock): frozen at `time`, running from it (`running: true`), or, without a time, the wall clock. */
+  setClock(clock: { time?: Date | string; running?: boolean } = {}): Promise<{ mode: 'wall' | 'frozen' | 'running'; now: string }> {
+    return this.call('POST', '/admin/clock', { ...(clock.time === undefined ? {} : { time: new Date(clock.time).toISOString() }), running: clock.running ?? false });
+  }
+
+  getClock(): Promise<{ mode: 'wall' | 'frozen' | 'running'; now: string }> {
+    return this.call('GET', '/admin/clock');
   }
 
   /** One execution attempt for every open order (the next partial-fill slice). */

@@ -1,27 +1,32 @@
 /**
  * The built-in paper broker as a fastify app that speaks Alpaca's Trading API v2 JSON, so the Alpaca
- * adapter is its client. State lives in Postgres (see engine.ts); faults are injected per request from
- * a seeded PRNG (see faults.ts).
+ * adapter (and Alpaca's own SDKs) are its clients. State lives in Postgres (see engine.ts); faults are
+ * injected per request from a seeded PRNG (see faults.ts).
  *
  * Alpaca routes (APCA-API-KEY-ID / APCA-API-SECRET-KEY required; any pair unless `auth` is configured):
- *   POST   /v2/orders                          DELETE /v2/orders/:id
+ *   POST   /v2/orders                          DELETE /v2/orders/:id        DELETE /v2/orders (cancel all, 207)
  *   GET    /v2/orders                          GET    /v2/orders/:id
- *   GET    /v2/orders:by_client_order_id       GET    /v2/positions
- *   GET    /v2/account                         GET    /v2/account/activities/FILL
+ *   GET    /v2/orders:by_client_order_id       GET    /v2/account           GET    /v2/account/activities/FILL
+ *   GET    /v2/positions, /v2/positions/:symbol_or_asset_id     (routes-positions.ts)
+ *   DELETE /v2/positions/:symbol_or_asset_id (close, ?qty= | ?percentage=), DELETE /v2/positions (close all, 207)
+ *   GET    /v2/clock, /v2/calendar                              (routes-market.ts)
  * Admin routes (no keys; answered only to loopback clients, 404 to anyone else):
- *   POST /admin/prices {SYMBOL: price, ...}    POST /admin/tick        POST /admin/end-of-day
+ *   POST /admin/prices {SYMBOL: price, ...} (?asOf=)   POST /admin/tick        POST /admin/end-of-day
  *   POST /admin/faults {seed, reject, ...}     GET  /admin/faults      GET  /admin/stats
- *   POST /admin/config {partialFillSlices}     POST /admin/reset {cash?}
+ *   POST /admin/config {partialFillSlices}     POST /admin/reset {cash?}       POST|GET /admin/clock
  *   GET  /health (open)
  */
 import { randomUUID, timingSafeEqual } from 'node:crypto';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { Pool } from 'pg';
 import { z } from 'zod';
 import { MAX_CLIENT_ORDER_ID_LENGTH, ORDER_SIDES, ORDER_TYPES, TIMES_IN_FORCE } from '../port';
-import { PaperEngine, type NewOrder } from './engine';
+import { PaperEngine, type NewOrder, type SubmitResult } from './engine';
 import { FaultConfigSchema, FaultInjector } from './faults';
-import { accountJson, fillJson, orderJson, positionJson } from './json';
+import { errorBody, HttpError, isoTime, parse, positiveDecimal, sendError, symbol, tooManyRequests, UUID } from './http';
+import { accountJson, fillJson, orderJson } from './json';
+import { registerMarketRoutes } from './routes-market';
+import { registerPositionRoutes, type Answer } from './routes-positions';
 import * as sql from './sql';
 
 export interface PaperBrokerOptions {
@@ -66,34 +71,6 @@ export type PaperBrokerApp = FastifyInstance & { paper: PaperBrokerState };
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 const OPEN_ROUTES = new Set(['/health']);
 
-/** Alpaca's error codes by status, for bodies shaped like Alpaca's ({ code, message }). */
-const ERROR_CODES: Record<number, number> = { 400: 40010000, 401: 40110000, 403: 40310000, 404: 40410000, 422: 40010001, 429: 42910000, 500: 50010000, 503: 50310000, 504: 50410000 };
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-const positiveDecimal = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  const n = typeof v === 'number' ? v : v.trim() === '' ? NaN : Number(v);
-  if (!Number.isFinite(n) || n <= 0) {
-    ctx.addIssue({ code: 'custom', message: 'must be a positive number' });
-    return z.NEVER;
-  }
-  return n;
-});
-
-const symbol = z
-  .string()
-  .min(1)
-  .max(32)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9./-]*$/, 'is not a valid symbol')
-  .transform((s) => s.toUpperCase());
-
 const OrderBodySchema = z
   .object({
     symbol,
@@ -113,8 +90,6 @@ const OrderBodySchema = z
     if (b.type === 'market' && b.limit_price !== undefined && b.limit_price !== null) ctx.addIssue({ code: 'custom', path: ['limit_price'], message: 'market orders take no limit_price' });
   });
 
-const isoTime = z.string().refine((s) => Number.isFinite(Date.parse(s)), 'must be an ISO time').transform((s) => new Date(s));
-
 const OrderListQuerySchema = z.object({
   status: z.enum(['open', 'closed', 'all']).default('open'),
   limit: z.coerce.number().int().min(1).max(500).default(50),
@@ -122,6 +97,7 @@ const OrderListQuerySchema = z.object({
   until: isoTime.optional(),
   direction: z.enum(['asc', 'desc']).default('desc'),
   symbols: z.string().optional(),
+  side: z.enum(ORDER_SIDES).optional(),
 });
 
 const FillListQuerySchema = z.object({
@@ -132,24 +108,10 @@ const FillListQuerySchema = z.object({
   page_token: z.string().min(1).optional(),
 });
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-function parse<S extends z.ZodType>(schema: S, input: unknown, status = 422): z.infer<S> {
-  const parsed = schema.safeParse(input ?? {});
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  const path = issue?.path.length ? `${issue.path.join('.')}: ` : '';
-  throw new HttpError(status, issue ? `${path}${issue.message}` : 'invalid request');
-}
-
 function sameSecret(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);
-}
-
-function sendError(reply: FastifyReply, status: number, message: string): FastifyReply {
-  return reply.code(status).send({ code: ERROR_CODES[status] ?? status * 100_000, message });
 }
 
 /** Builds the paper broker (not listening). The account is created on `ready()` if it does not exist. */
@@ -230,7 +192,7 @@ export function createPaperBroker(opts: PaperBrokerOptions): PaperBrokerApp {
   });
 
   app.setErrorHandler((err: Error & { statusCode?: number }, request, reply) => {
-    if (err instanceof HttpError) return sendError(reply, err.status, err.message);
+    if (err instanceof HttpError) return sendError(reply, err.status, err.message, err.extra);
     const status = err.statusCode ?? 500;
     if (status < 500) return sendError(reply, status, status === 400 ? 'request body format is invalid' : err.message);
     request.log.error({ err: { message: err.message, stack: err.stack } }, 'paper broker request failed');
@@ -250,7 +212,6 @@ export function createPaperBroker(opts: PaperBrokerOptions): PaperBrokerApp {
       counters.rejectedInvalid++;
       throw err;
     }
-    counters.submitRequests++;
     const order: NewOrder = {
       clientOrderId: body.client_order_id ?? randomUUID(),
       symbol: body.symbol,
@@ -260,8 +221,17 @@ export function createPaperBroker(opts: PaperBrokerOptions): PaperBrokerApp {
       qty: body.qty!,
       limitPrice: body.limit_price ?? null,
     };
+    return withFaults(request, reply, order.clientOrderId, async () => answerOf(await engine.submit(order), order.symbol));
+  });
+
+  /**
+   * Runs a request that creates an order under the submit fault schedule (POST /v2/orders and
+   * DELETE /v2/positions/{symbol}): one PRNG draw per request, then the injected fault or the real answer.
+   */
+  async function withFaults(request: FastifyRequest, reply: FastifyReply, clientOrderId: string, run: () => Promise<Answer>): Promise<FastifyReply> {
+    counters.submitRequests++;
     const fault = faults.nextSubmitFault();
-    request.log.debug({ clientOrderId: order.clientOrderId, fault: fault.kind }, 'order submission');
+    request.log.debug({ clientOrderId, fault: fault.kind }, 'order submission');
     // Drawn on arrival, then delayed: concurrent slow submissions keep the faults of their arrival order.
     if (faults.config.submitLatencyMs > 0) await hold(faults.config.submitLatencyMs);
     switch (fault.kind) {
@@ -277,7 +247,7 @@ export function createPaperBroker(opts: PaperBrokerOptions): PaperBrokerApp {
         await hold(faults.config.timeoutMs);
         return sendError(reply, 504, 'gateway timeout (injected fault)');
       case 'executeThenTimeout': {
-        const answer = await submit(order);
+        const answer = await run();
         // Only an execution can be followed by a lost answer: a refusal (e.g. the 422 for a resubmitted id) executed nothing.
         if (answer.created) {
           counters.executedThenHeld++;
@@ -287,14 +257,14 @@ export function createPaperBroker(opts: PaperBrokerOptions): PaperBrokerApp {
         return reply.code(answer.status).send(answer.body);
       }
       default: {
-        const answer = await submit(order);
+        const answer = await run();
         return reply.code(answer.status).send(answer.body);
       }
     }
-  });
+  }
 
-  async function submit(order: NewOrder): Promise<{ status: number; body: unknown; created: boolean }> {
-    const result = await engine.submit(order);
+  /** The HTTP answer (and counters) for an order the engine created or refused. */
+  function answerOf(result: SubmitResult, orderSymbol: string): Answer {
     switch (result.kind) {
       case 'created':
         counters.accepted++;
@@ -302,24 +272,20 @@ export function createPaperBroker(opts: PaperBrokerOptions): PaperBrokerApp {
       case 'duplicate':
         // Alpaca's answer for a reused client order id: HTTP 422 {"code": 40010001, "message": "client_order_id must be unique"}.
         counters.duplicateClientOrderIds++;
-        return { status: 422, body: { code: ERROR_CODES[422], message: 'client_order_id must be unique' }, created: false };
+        return { status: 422, body: errorBody(422, 'client_order_id must be unique'), created: false };
       case 'no_price':
         counters.rejectedNoPrice++;
-        return { status: 422, body: { code: ERROR_CODES[422], message: `no price for symbol ${order.symbol}` }, created: false };
+        return { status: 422, body: errorBody(422, `no price for symbol ${orderSymbol}`), created: false };
       case 'insufficient_buying_power':
         counters.rejectedBuyingPower++;
-        return {
-          status: 403,
-          body: { code: ERROR_CODES[403], message: 'insufficient buying power', buying_power: String(result.available), cost_basis: String(result.needed) },
-          created: false,
-        };
+        return { status: 403, body: errorBody(403, 'insufficient buying power', { buying_power: String(result.available), cost_basis: String(result.needed) }), created: false };
     }
   }
 
   app.get('/v2/orders', async (request) => {
     const q = parse(OrderListQuerySchema, request.query);
     const symbols = q.symbols ? q.symbols.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean) : undefined;
-    const rows = await sql.listOrders(pool, account, { status: q.status, after: q.after, until: q.until, direction: q.direction, limit: q.limit, symbols });
+    const rows = await sql.listOrders(pool, account, { status: q.status, after: q.after, until: q.until, direction: q.direction, limit: q.limit, symbols, side: q.side });
     return rows.map(orderJson);
   });
 
@@ -347,7 +313,8 @@ export function createPaperBroker(opts: PaperBrokerOptions): PaperBrokerApp {
     return reply.code(204).send();
   });
 
-  app.get('/v2/positions', async () => (await sql.listPositions(pool, account)).map(positionJson));
+  registerPositionRoutes(app, { engine, pool, now, withFaults, answerOf });
+  registerMarketRoutes(app, { engine });
 
   app.get('/v2/account', async () => accountJson(account, await engine.accountView()));
 
@@ -361,9 +328,10 @@ export function createPaperBroker(opts: PaperBrokerOptions): PaperBrokerApp {
 
   app.post('/admin/prices', async (request) => {
     const prices = parse(z.record(z.string(), positiveDecimal), request.body, 400);
+    const { asOf } = parse(z.object({ asOf: isoTime.optional() }), request.query, 400);
     const normalised: Record<string, number> = {};
     for (const [s, p] of Object.entries(prices)) normalised[parse(symbol, s, 400)] = p;
-    return engine.setPrices(normalised);
+    return engine.setPrices(normalised, asOf);
   });
 
   app.post('/admin/tick', async () => engine.tick());
@@ -401,13 +369,4 @@ export function createPaperBroker(opts: PaperBrokerOptions): PaperBrokerApp {
   });
 
   return app;
-}
-
-function tooManyRequests(reply: FastifyReply, retryAfterMs: number): FastifyReply {
-  const seconds = Math.ceil(retryAfterMs / 1000);
-  reply.header('retry-after', String(seconds));
-  reply.header('x-ratelimit-limit', '200');
-  reply.header('x-ratelimit-remaining', '0');
-  reply.header('x-ratelimit-reset', String(Math.ceil(Date.now() / 1000) + seconds));
-  return sendError(reply, 429, 'rate limit exceeded');
 }

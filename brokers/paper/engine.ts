@@ -13,6 +13,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
 import type { OrderSide, OrderStatus, OrderType, TimeInForce } from '../port';
+import { parseLocalDate, toIsoDate } from '../../domain/calendar';
+import { marketNow, tradingDateAt, type ClockSetting } from './market';
 import * as sql from './sql';
 import type { OrderRow } from './sql';
 
@@ -40,6 +42,10 @@ export interface AccountView {
   buyingPower: number;
   longMarketValue: number;
   shortMarketValue: number;
+}
+
+function clockSetting(a: sql.AccountRow): ClockSetting {
+  return { clockAt: a.clock_at, setAt: a.clock_set_at, running: a.clock_running };
 }
 
 /** Rounds to 9 decimals, the precision quantities and money are kept at. */
@@ -99,23 +105,30 @@ export class PaperEngine {
   }
 
   async submit(o: NewOrder): Promise<SubmitResult> {
-    return this.tx(async (c) => {
-      const account = await this.lock(c);
-      if (await sql.findOrderByClientId(c, this.account, o.clientOrderId)) return { kind: 'duplicate' };
-      const price = (await sql.getPrices(c, this.account, [o.symbol])).get(o.symbol);
-      if (price === undefined) return { kind: 'no_price' };
-      if (o.side === 'buy') {
-        const needed = round9(o.qty * (o.limitPrice ?? price));
-        const available = round9(account.cash - (await sql.reservedForOpenBuys(c, this.account)));
-        if (needed > available + 1e-9) return { kind: 'insufficient_buying_power', needed, available };
-      }
-      const now = this.now();
-      let order = await sql.insertOrder(c, { ...o, id: randomUUID(), account: this.account, slices: this.partialFillSlices, now });
-      if (!order) return { kind: 'duplicate' };
-      order = await this.execute(c, order, price);
-      if (order.time_in_force === 'ioc' && order.status !== 'filled') order = await sql.closeOrder(c, order.id, 'canceled', now);
-      return { kind: 'created', order };
-    });
+    return this.locked((c, account) => this.createOrderIn(c, account, o));
+  }
+
+  /** Runs `fn` in one transaction with the account row locked (every mutation of the account goes through here). */
+  async locked<T>(fn: (c: PoolClient, account: sql.AccountRow) => Promise<T>): Promise<T> {
+    return this.tx(async (c) => fn(c, await this.lock(c)));
+  }
+
+  /** Creates and executes an order inside a locked transaction: the checks and first execution of POST /v2/orders. */
+  async createOrderIn(c: PoolClient, account: sql.AccountRow, o: NewOrder): Promise<SubmitResult> {
+    if (await sql.findOrderByClientId(c, this.account, o.clientOrderId)) return { kind: 'duplicate' };
+    const price = (await sql.getPrices(c, this.account, [o.symbol])).get(o.symbol);
+    if (price === undefined) return { kind: 'no_price' };
+    if (o.side === 'buy') {
+      const needed = round9(o.qty * (o.limitPrice ?? price));
+      const available = round9(account.cash - (await sql.reservedForOpenBuys(c, this.account)));
+      if (needed > available + 1e-9) return { kind: 'insufficient_buying_power', needed, available };
+    }
+    const now = this.now();
+    let order = await sql.insertOrder(c, { ...o, id: randomUUID(), account: this.account, slices: this.partialFillSlices, now });
+    if (!order) return { kind: 'duplicate' };
+    order = await this.execute(c, order, price);
+    if (order.time_in_force === 'ioc' && order.status !== 'filled') order = await sql.closeOrder(c, order.id, 'canceled', now);
+    return { kind: 'created', order };
   }
 
   async cancel(orderId: string): Promise<CancelResult> {
@@ -128,15 +141,37 @@ export class PaperEngine {
     });
   }
 
-  /** Stores new last prices, then gives each open order of those symbols one execution attempt. */
-  async setPrices(prices: Record<string, number>): Promise<{ symbols: number; fills: number }> {
+  /**
+   * Stores new last prices, then gives each open order of those symbols one execution attempt. `asOf` (the data
+   * time of the prices, e.g. a replayed bar's close) moves the market clock forward to it and freezes it there.
+   */
+  async setPrices(prices: Record<string, number>, asOf?: Date): Promise<{ symbols: number; fills: number; clock: string }> {
     const entries = Object.entries(prices);
     return this.tx(async (c) => {
-      await this.lock(c);
-      await sql.upsertPrices(c, this.account, entries, this.now());
+      let setting = clockSetting(await this.lock(c));
+      const wall = this.now();
+      if (asOf && (setting.clockAt === null || asOf.getTime() > marketNow(setting, wall.getTime()))) {
+        setting = { clockAt: asOf, setAt: wall, running: false };
+        await sql.setClock(c, this.account, setting);
+      }
+      const at = marketNow(setting, wall.getTime());
+      const day = tradingDateAt(at);
+      await sql.upsertPrices(c, this.account, entries, wall, day === null ? null : toIsoDate(parseLocalDate(day)));
       const fills = await this.executeOpen(c, entries.map(([s]) => s));
-      return { symbols: entries.length, fills };
+      return { symbols: entries.length, fills, clock: new Date(at).toISOString() };
     });
+  }
+
+  /** The market clock's setting and reading. */
+  async clock(): Promise<{ setting: ClockSetting; nowMs: number }> {
+    const account = await sql.getAccount(this.pool, this.account);
+    const setting = account ? clockSetting(account) : { clockAt: null, setAt: null, running: false };
+    return { setting, nowMs: marketNow(setting, this.now().getTime()) };
+  }
+
+  /** Sets the market clock: the wall clock (no time), frozen at `time`, or running from it. */
+  async setClock(time: Date | undefined, running: boolean): Promise<void> {
+    await this.locked(async (c) => sql.setClock(c, this.account, time ? { clockAt: time, setAt: this.now(), running } : { clockAt: null, setAt: null, running: false }));
   }
 
   /** One execution attempt for every open order at the last prices (the next partial-fill slice). */

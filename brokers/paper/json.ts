@@ -65,23 +65,41 @@ export function fillJson(f: FillRow): AlpacaFillActivityJson {
   };
 }
 
+/** Alpaca lists exchanges from an enum (NASDAQ, NYSE, ARCA, AMEX, BATS, NYSEARCA, OTC, CRYPTO); the paper broker has no asset master. */
+export const PAPER_EXCHANGE = 'NASDAQ';
+
+/**
+ * A position as Alpaca renders it. Short positions have negative qty, qty_available, market_value and cost_basis;
+ * unrealized_plpc is relative to |cost_basis|; intraday figures and change_today are against lastday_price (the
+ * previous trading day's last price, or the current price when none was seen).
+ */
 export function positionJson(p: PositionRow): AlpacaPositionJson {
   const price = p.price ?? p.avg_entry_price;
+  const lastday = p.lastday_price ?? price;
   const marketValue = round9(p.qty * price);
   const costBasis = round9(p.qty * p.avg_entry_price);
+  const pl = round9(marketValue - costBasis);
+  const intradayPl = round9(p.qty * (price - lastday));
+  const ratio = (a: number, b: number) => decimalString(b === 0 ? 0 : round9(a / b));
   return {
     asset_id: assetId(p.symbol),
     symbol: p.symbol,
-    exchange: 'PAPER',
+    exchange: PAPER_EXCHANGE,
     asset_class: 'us_equity',
-    avg_entry_price: decimalString(p.avg_entry_price),
+    asset_marginable: true,
     qty: decimalString(p.qty),
-    qty_available: decimalString(p.qty),
+    qty_available: decimalString(round9(Math.sign(p.qty) * Math.max(0, Math.abs(p.qty) - p.held_qty))),
+    avg_entry_price: decimalString(p.avg_entry_price),
     side: p.qty < 0 ? 'short' : 'long',
     market_value: decimalString(marketValue),
     cost_basis: decimalString(costBasis),
-    unrealized_pl: decimalString(round9(marketValue - costBasis)),
+    unrealized_pl: decimalString(pl),
+    unrealized_plpc: ratio(pl, Math.abs(costBasis)),
+    unrealized_intraday_pl: decimalString(intradayPl),
+    unrealized_intraday_plpc: ratio(intradayPl, Math.abs(p.qty * lastday)),
     current_price: decimalString(price),
+    lastday_price: decimalString(lastday),
+    change_today: ratio(price - lastday, lastday),
   };
 }
 

@@ -14,7 +14,13 @@ export interface AccountRow {
   account: string;
   cash: number;
   initial_cash: number;
+  /** the market clock (see market.ts): null = the wall clock */
+  clock_at: Date | null;
+  clock_set_at: Date | null;
+  clock_running: boolean;
 }
+
+const ACCOUNT_COLUMNS = 'account, cash::float8 AS cash, initial_cash::float8 AS initial_cash, clock_at, clock_set_at, clock_running';
 
 export interface OrderRow {
   id: string;
@@ -58,6 +64,10 @@ export interface PositionRow {
   avg_entry_price: number;
   /** the last price, or null when none was ever set */
   price: number | null;
+  /** the last price of the previous trading day, or null when none was seen */
+  lastday_price: number | null;
+  /** unfilled quantity of open orders on the closing side (sells of a long, buys of a short) */
+  held_qty: number;
 }
 
 const ORDER_COLUMNS = `id, seq, client_order_id, symbol, side, type, time_in_force, qty::float8 AS qty, limit_price::float8 AS limit_price,
@@ -74,16 +84,23 @@ export async function ensureAccount(db: Db, account: string, cash: number): Prom
 
 /** Locks the account row until the transaction ends: all executions of one account are serialised here. */
 export async function lockAccount(c: PoolClient, account: string): Promise<AccountRow | undefined> {
-  const { rows } = await c.query<AccountRow>(
-    'SELECT account, cash::float8 AS cash, initial_cash::float8 AS initial_cash FROM paper_accounts WHERE account = $1 FOR UPDATE',
-    [account],
-  );
+  const { rows } = await c.query<AccountRow>(`SELECT ${ACCOUNT_COLUMNS} FROM paper_accounts WHERE account = $1 FOR UPDATE`, [account]);
   return rows[0];
 }
 
 export async function getAccount(db: Db, account: string): Promise<AccountRow | undefined> {
-  const { rows } = await db.query<AccountRow>('SELECT account, cash::float8 AS cash, initial_cash::float8 AS initial_cash FROM paper_accounts WHERE account = $1', [account]);
+  const { rows } = await db.query<AccountRow>(`SELECT ${ACCOUNT_COLUMNS} FROM paper_accounts WHERE account = $1`, [account]);
   return rows[0];
+}
+
+/** Sets the market clock: clockAt null for the wall clock, else frozen at clockAt or running from it (since setAt). */
+export async function setClock(db: Db, account: string, clock: { clockAt: Date | null; setAt: Date | null; running: boolean }): Promise<void> {
+  await db.query('UPDATE paper_accounts SET clock_at = $2, clock_set_at = $3, clock_running = $4, updated_at = now() WHERE account = $1', [
+    account,
+    clock.clockAt,
+    clock.setAt,
+    clock.running,
+  ]);
 }
 
 export async function addCash(c: PoolClient, account: string, delta: number): Promise<void> {
@@ -210,13 +227,18 @@ export async function setPosition(c: PoolClient, account: string, symbol: string
   );
 }
 
-export async function upsertPrices(c: PoolClient, account: string, prices: [string, number][], now: Date): Promise<void> {
+/**
+ * Stores last prices of trading day `sessionDate` ('YYYY-MM-DD'): a price of a later day than the stored one keeps
+ * the stored price as that symbol's lastday_price (the previous day's last price).
+ */
+export async function upsertPrices(c: PoolClient, account: string, prices: [string, number][], now: Date, sessionDate: string | null): Promise<void> {
   if (prices.length === 0) return;
   await c.query(
-    `INSERT INTO paper_prices (account, symbol, price, updated_at)
-     SELECT $1, s, p, $4 FROM unnest($2::text[], $3::numeric[]) AS t (s, p)
-     ON CONFLICT (account, symbol) DO UPDATE SET price = EXCLUDED.price, updated_at = EXCLUDED.updated_at`,
-    [account, prices.map(([s]) => s), prices.map(([, p]) => p), now],
+    `INSERT INTO paper_prices (account, symbol, price, updated_at, session_date)
+     SELECT $1, s, p, $4, $5::date FROM unnest($2::text[], $3::numeric[]) AS t (s, p)
+     ON CONFLICT (account, symbol) DO UPDATE SET price = EXCLUDED.price, updated_at = EXCLUDED.updated_at, session_date = EXCLUDED.session_date,
+       lastday_price = CASE WHEN paper_prices.session_date < EXCLUDED.session_date THEN paper_prices.price ELSE paper_prices.lastday_price END`,
+    [account, prices.map(([s]) => s), prices.map(([, p]) => p), now, sessionDate],
   );
 }
 
@@ -246,6 +268,7 @@ export interface OrderListQuery {
   direction: 'asc' | 'desc';
   limit: number;
   symbols?: string[];
+  side?: OrderSide;
 }
 
 /** Alpaca's order list: filtered on submission time, newest first unless asked otherwise. */
@@ -255,10 +278,10 @@ export async function listOrders(db: Db, account: string, q: OrderListQuery): Pr
     `SELECT ${ORDER_COLUMNS} FROM paper_orders
      WHERE account = $1 AND ${statusFilter}
        AND ($3::timestamptz IS NULL OR created_at > $3) AND ($4::timestamptz IS NULL OR created_at < $4)
-       AND ($5::text[] IS NULL OR symbol = ANY($5::text[]))
+       AND ($5::text[] IS NULL OR symbol = ANY($5::text[])) AND ($7::text IS NULL OR side = $7)
      ORDER BY seq ${q.direction === 'asc' ? 'ASC' : 'DESC'}
      LIMIT $6`,
-    [account, OPEN_STATUSES, q.after ?? null, q.until ?? null, q.symbols ?? null, q.limit],
+    [account, OPEN_STATUSES, q.after ?? null, q.until ?? null, q.symbols ?? null, q.limit, q.side ?? null],
   );
   return rows;
 }
@@ -286,12 +309,17 @@ export async function listFills(db: Db, account: string, q: FillListQuery): Prom
   return rows;
 }
 
-export async function listPositions(db: Db, account: string): Promise<PositionRow[]> {
+/** Positions of the account (or of one symbol), with prices and the quantity open closing orders hold. */
+export async function listPositions(db: Db, account: string, symbol?: string): Promise<PositionRow[]> {
   const { rows } = await db.query<PositionRow>(
-    `SELECT pos.symbol, pos.qty::float8 AS qty, pos.avg_entry_price::float8 AS avg_entry_price, p.price::float8 AS price
+    `SELECT pos.symbol, pos.qty::float8 AS qty, pos.avg_entry_price::float8 AS avg_entry_price, p.price::float8 AS price,
+            p.lastday_price::float8 AS lastday_price,
+            COALESCE((SELECT sum(o.qty - o.filled_qty) FROM paper_orders o
+                      WHERE o.account = pos.account AND o.symbol = pos.symbol AND o.status = ANY($2::text[])
+                        AND o.side = CASE WHEN pos.qty > 0 THEN 'sell' ELSE 'buy' END), 0)::float8 AS held_qty
      FROM paper_positions pos LEFT JOIN paper_prices p ON p.account = pos.account AND p.symbol = pos.symbol
-     WHERE pos.account = $1 ORDER BY pos.symbol`,
-    [account],
+     WHERE pos.account = $1 AND ($3::text IS NULL OR pos.symbol = $3) ORDER BY pos.symbol`,
+    [account, OPEN_STATUSES, symbol ?? null],
   );
   return rows;
 }
@@ -308,13 +336,16 @@ export async function countState(db: Db, account: string): Promise<{ orders: num
   return { orders: r.orders, openOrders: r.open_orders, fills: r.fills, positions: r.positions };
 }
 
-/** Forgets every order, fill, position and price of the account and restores its cash. */
+/** Forgets every order, fill, position and price of the account, restores its cash and the wall clock. */
 export async function resetAccount(c: PoolClient, account: string, cash: number): Promise<void> {
   await c.query('DELETE FROM paper_fills WHERE account = $1', [account]);
   await c.query('DELETE FROM paper_orders WHERE account = $1', [account]);
   await c.query('DELETE FROM paper_positions WHERE account = $1', [account]);
   await c.query('DELETE FROM paper_prices WHERE account = $1', [account]);
-  await c.query('UPDATE paper_accounts SET cash = $2, initial_cash = $2, updated_at = now() WHERE account = $1', [account, cash]);
+  await c.query(
+    'UPDATE paper_accounts SET cash = $2, initial_cash = $2, clock_at = NULL, clock_set_at = NULL, clock_running = false, updated_at = now() WHERE account = $1',
+    [account, cash],
+  );
 }
 
 export async function tablesExist(db: Db): Promise<boolean> {

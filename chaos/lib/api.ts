@@ -7,8 +7,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
-import { freePort } from '../../scripts/local-stack';
-import { ROOT } from './stack';
+import { REPO_ROOT } from '../../harness/paths';
+import { freePort } from '../../harness/stack';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -65,7 +65,7 @@ export class ApiProcess {
     const env = { ...this.env, PORT: String(this.port), HOST: '127.0.0.1', API_KEYS: `${this.viewerKey}:viewer:chaos` };
     this.starts++;
     this.logStream.write(`--- start #${this.starts} ${new Date().toISOString()}\n`);
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'clients', 'api', 'server.ts')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'clients', 'api', 'server.ts')], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.pipe(this.logStream, { end: false });
     child.stderr!.pipe(this.logStream, { end: false });
     this.child = child;
@@ -109,7 +109,7 @@ export interface HealthSample {
   latencyMs: number;
   /** HTTP status; 0 when there was no answer */
   code: number;
-  status?: 'ok' | 'degraded';
+  status?: 'up' | 'degraded' | 'down';
   /** the dependencies the answer names as down */
   down?: string[];
   error?: string;
@@ -125,16 +125,16 @@ export interface HealthSegment {
 }
 
 interface HealthBody {
-  status?: 'ok' | 'degraded';
+  status?: 'up' | 'degraded' | 'down';
   down?: string[];
   checks?: Record<string, { ok?: boolean }>;
 }
 
-/** "ok", "degraded: postgres", "503 (unreadable)", "no answer" */
+/** "up", "degraded: redis", "down: postgres", "503 (unreadable)", "no answer" */
 export function healthState(s: HealthSample): string {
   if (s.code === 0) return 'no answer';
-  if (s.status === 'ok') return 'ok';
-  if (s.status === 'degraded') return `degraded: ${(s.down ?? []).join(', ') || '?'}`;
+  if (s.status === 'up') return 'up';
+  if (s.status === 'degraded' || s.status === 'down') return `${s.status}: ${(s.down ?? []).join(', ') || '?'}`;
   return `${s.code} (unreadable)`;
 }
 
@@ -190,10 +190,11 @@ export class ApiMonitor {
       const at = Date.now();
       const sample: HealthSample = { at, latencyMs: 0, code: 0 };
       try {
-        const res = await fetch(`${this.api.url}/health`, { signal: AbortSignal.timeout(5_000) });
+        // with a key: without one /health says only up, degraded or down, not which dependency
+        const res = await fetch(`${this.api.url}/health`, { headers: { authorization: `Bearer ${this.api.viewerKey}` }, signal: AbortSignal.timeout(5_000) });
         sample.code = res.status;
         const body = (await res.json().catch(() => ({}))) as HealthBody;
-        if (body.status === 'ok' || body.status === 'degraded') sample.status = body.status;
+        if (body.status === 'up' || body.status === 'degraded' || body.status === 'down') sample.status = body.status;
         sample.down = body.down ?? Object.entries(body.checks ?? {}).filter(([, c]) => c?.ok === false).map(([k]) => k);
       } catch (err) {
         sample.error = (err as Error).message;

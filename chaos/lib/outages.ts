@@ -4,7 +4,8 @@
  */
 import type { ApiMonitor } from './api';
 import { healthState } from './api';
-import { sleep, type ScenarioContext } from './harness';
+import { sleep } from '../../harness/async';
+import type { ScenarioContext } from './run-scenario';
 
 /** One outage: the fault at `downAt`, the start command at `startAt`, the server answering again at `upAt`. */
 export interface OutageWindow {
@@ -58,7 +59,7 @@ export async function recoveryAfter(ctx: ScenarioContext, upAt: number, timeoutM
   const deadline = upAt + timeoutMs;
   while (Date.now() < deadline && (out.healthOkAfterMs === null || out.allDeploymentsCycledAfterMs === null)) {
     if (out.healthOkAfterMs === null) {
-      const ok = monitor.first(upAt, (s) => s.status === 'ok');
+      const ok = monitor.first(upAt, (s) => s.status === 'up');
       if (ok) out.healthOkAfterMs = ok.at + ok.latencyMs - upAt;
     }
     if (out.allDeploymentsCycledAfterMs === null) {
@@ -81,13 +82,13 @@ export async function recoveryAfter(ctx: ScenarioContext, upAt: number, timeoutM
 /** What /health answered between 1 s after the fault and the start command (answers overlapping either edge are left out). */
 export function outageHealth(monitor: ApiMonitor, w: Pick<OutageWindow, 'downAt' | 'startAt'>, dependency: string): HealthDuringOutage {
   const inside = monitor.between(w.downAt + 1_000, w.startAt).filter((s) => s.at + s.latencyMs < w.startAt);
-  const names = (s: { status?: string; down?: string[] }) => s.status === 'degraded' && (s.down ?? []).includes(dependency);
-  const other = inside.filter((s) => s.status !== 'ok' && !names(s));
+  const names = (s: { status?: string; down?: string[] }) => (s.status === 'degraded' || s.status === 'down') && (s.down ?? []).includes(dependency);
+  const other = inside.filter((s) => s.status !== 'up' && !names(s));
   const first = monitor.first(w.downAt, names);
   return {
     samples: inside.length,
     degradedSamples: inside.filter(names).length,
-    okSamples: inside.filter((s) => s.status === 'ok').length,
+    okSamples: inside.filter((s) => s.status === 'up').length,
     otherSamples: other.length,
     otherStates: [...new Set(other.map(healthState))],
     degradedAfterMs: first && first.at < w.startAt ? first.at + first.latencyMs - w.downAt : null,

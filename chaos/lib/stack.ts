@@ -4,16 +4,23 @@
  * Scenarios that stop and kill Postgres or Redis (R3, R4) get servers of their own that they can control
  * (`managedStack`), never the ones from the environment.
  */
-import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
-import { privateStack, type PrivateStack } from '../../scripts/private-stack';
-import { startPostgres, startRedis, startTemporalDevServer, type ManagedService, type Service } from '../../scripts/local-stack';
-import { SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
+import { LOCAL_DIR } from '../../harness/paths';
+import {
+  migrateInChild,
+  PRODUCT_SEARCH_ATTRIBUTES,
+  privateStack,
+  startPostgres,
+  startRedis,
+  startTemporalDevServer,
+  type ManagedService,
+  type PrivateStack,
+  type Service,
+} from '../../harness/stack';
 
-export const ROOT = path.resolve(__dirname, '..', '..');
-export const CHAOS_DIR = path.join(ROOT, '.local', 'chaos');
+export const CHAOS_DIR = path.join(LOCAL_DIR, 'chaos');
 
 export type ChaosStack = PrivateStack & {
   /** present when the scenario owns the server and may stop, kill and start it */
@@ -46,11 +53,7 @@ export async function managedStack(opts: { dir: string; log: (m: string) => void
     started.push(redis);
     let temporalAddress = opts.temporalAddress ?? process.env.TEMPORAL_ADDRESS ?? '';
     if (!temporalAddress) {
-      const t = await startTemporalDevServer({
-        uiPort: false,
-        logFile: path.join(opts.dir, 'temporal.log'),
-        searchAttributes: Object.fromEntries(Object.values(SEARCH_ATTRIBUTES).map((k) => [k.name, 'Keyword' as const])),
-      });
+      const t = await startTemporalDevServer({ uiPort: false, logFile: path.join(opts.dir, 'temporal.log'), searchAttributes: PRODUCT_SEARCH_ATTRIBUTES });
       started.push(t);
       temporalAddress = t.address;
     }
@@ -93,25 +96,4 @@ async function withAdminClient<T>(url: string, fn: (c: Client) => Promise<T>): P
   } finally {
     await c.end().catch(() => undefined);
   }
-}
-
-/** `db/migrate.ts` in a child process: node-pg-migrate is ESM-only and cannot load inside jest. */
-export function migrateInChild(databaseUrl: string, redisUrl: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'db', 'migrate.ts')], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.once('error', reject);
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) resolve();
-      else reject(new Error(`migration failed (${code ?? signal}): ${out.slice(-2000)}`));
-    });
-  });
 }

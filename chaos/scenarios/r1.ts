@@ -5,7 +5,8 @@
  * stalls some deployments; cycles whose data went stale meanwhile skip (recorded), which is the intended behaviour.
  */
 import type { CrashPoint } from '../../activities/orders';
-import { sleep, type ScenarioDef } from '../lib/harness';
+import { sleep } from '../../harness/async';
+import type { ScenarioDef } from '../lib/run-scenario';
 
 const POINTS: CrashPoint[] = ['before_ledger_insert', 'after_ledger_insert', 'after_broker_send', 'after_ledger_update', 'mid_fill_ingest'];
 

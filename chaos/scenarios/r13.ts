@@ -7,7 +7,8 @@
  * gate from their halt check to the broker's answer and a halt takes it exclusively, so the commit waits for them.
  */
 import { setHalt, type HaltScope } from '../../db/sql/trading-halts';
-import { sleep, type ScenarioContext, type ScenarioDef } from '../lib/harness';
+import { sleep } from '../../harness/async';
+import type { ScenarioContext, ScenarioDef } from '../lib/run-scenario';
 
 const SCOPES: HaltScope[] = ['global', 'account', 'deployment'];
 

@@ -10,7 +10,8 @@
  * within 30 s of its return; every deployment cycled again within 2 minutes; the API's data route answered 503 with
  * Retry-After during outages, never another 5xx.
  */
-import { sleep, withTimeout, type ScenarioDef } from '../lib/harness';
+import { sleep, withTimeout } from '../../harness/async';
+import type { ScenarioDef } from '../lib/run-scenario';
 import { recoveryAfter, verifyOutages, waitForOrderInFlight, type OutageWindow } from '../lib/outages';
 
 export type PgFault = 'sigkill' | 'immediate' | 'clean-stop' | 'clean-restart';

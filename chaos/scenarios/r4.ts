@@ -18,7 +18,8 @@ import { selectLatestBars } from '../../marketdata/sql';
 import { loadConfig } from '../../workers/config';
 import { createRedis, redisReady } from '../../workers/deps';
 import { createLogger } from '../../workers/logger';
-import { sleep, withTimeout, type ScenarioContext, type ScenarioDef } from '../lib/harness';
+import { sleep, withTimeout } from '../../harness/async';
+import type { ScenarioContext, ScenarioDef } from '../lib/run-scenario';
 import { cycleOutcomesBetween, recoveryAfter, verifyOutages, type OutageWindow } from '../lib/outages';
 
 const LIMITS = { healthOkWithinMs: 10_000, cyclesWithinMs: 120_000 };

@@ -7,7 +7,8 @@
  */
 import { issueCommand } from '../../clients/deployment-commands';
 import type { ControlKind } from '../../domain/deployment/commands';
-import { sleep, type ScenarioContext, type ScenarioDef } from '../lib/harness';
+import { sleep } from '../../harness/async';
+import type { ScenarioContext, ScenarioDef } from '../lib/run-scenario';
 
 const HOLD_MS = 12_000;
 const ADAPTER_TIMEOUT_MS = 10_000;

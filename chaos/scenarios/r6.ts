@@ -1,5 +1,6 @@
 /** R6: broker error storm: 30% 5xx, 10% 429, 5% rejects on order submission. */
-import { sleep, type ScenarioDef } from '../lib/harness';
+import { sleep } from '../../harness/async';
+import type { ScenarioDef } from '../lib/run-scenario';
 
 export function r6(opts: { chaosMs?: number; deployments?: number; minCycles?: number } = {}): ScenarioDef {
   return {

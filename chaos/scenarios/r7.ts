@@ -10,221 +10,23 @@
  * - race: M requests get an approve (approver) and a reject (admin) at the same instant -> exactly one recorded
  *   decision per request, and orders only for the ones the approval won.
  */
-import { spawn } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import type { Pool } from 'pg';
-import { createApprovalActivities } from '../../activities/approvals';
 import { createOrderActivities } from '../../activities/orders';
 import { paperBrokerPort } from '../../brokers';
-import { importBarColumns } from '../../db/bar-import';
-import { insertDeployment } from '../../db/sql/deployments';
-import { allocateBars } from '../../domain/bars';
-import { parseDeploymentSpec } from '../../domain/deployment/spec';
-import { approvalRequestId, clientOrderId } from '../../domain/ids';
-import { freePort } from '../../scripts/local-stack';
-import { approveSignal, type TradeApprovalInput, type TradeApprovalResult } from '../../workflows/approval/messages';
-import { tradeApprovalWorkflow } from '../../workflows/approval/workflow';
-import { TASK_QUEUES } from '../../workflows/task-queues';
-import { sleep, withTimeout, type ScenarioContext, type ScenarioDef } from '../lib/harness';
-import { CHAOS_DIR, ROOT } from '../lib/stack';
+import { mapLimit, withTimeout } from '../../harness/async';
+import { apiKeysEnv, openApprovalRequest, roleKeys, type OpenedRequest } from '../../harness/fixtures/approvals';
+import { storeFlatBars } from '../../harness/fixtures/bars';
+import { startApiChild } from '../../harness/processes/api-child';
+import { approveSignal, type TradeApprovalResult } from '../../workflows/approval/messages';
+import type { ScenarioContext, ScenarioDef } from '../lib/run-scenario';
+import { CHAOS_DIR } from '../lib/stack';
 
 /** The price every request asks at, and the paper broker's (and the stored bars') price: no drift. */
 export const R7_PRICE = 100;
 const MINUTE = 60_000;
-
-// ---- helpers shared with bench/approvals.ts, test/workflow/approval.test.ts and the history recorder ----
-
-export interface RoleKey {
-  key: string;
-  name: string;
-}
-
-/** One fresh API key per role (names as the test keys: tom trades, alice approves, ada administers, vera views). */
-export function roleKeys(): { trader: RoleKey; approver: RoleKey; admin: RoleKey; viewer: RoleKey } {
-  const key = (role: string) => `r7-${role}-${randomBytes(12).toString('hex')}`;
-  return {
-    trader: { key: key('trader'), name: 'tom' },
-    approver: { key: key('approver'), name: 'alice' },
-    admin: { key: key('admin'), name: 'ada' },
-    viewer: { key: key('viewer'), name: 'vera' },
-  };
-}
-
-export function apiKeysEnv(keys: ReturnType<typeof roleKeys>): string {
-  return Object.entries(keys).map(([role, k]) => `${k.key}:${role}:${k.name}`).join(',');
-}
-
-export interface DecisionAnswer {
-  status: number;
-  body: { status?: string; signalled?: boolean; error?: { message?: string } } | null;
-  /** epoch ms just before the request was sent */
-  sentAt: number;
-  /** epoch ms when the answer was read */
-  answeredAt: number;
-}
-
-export interface ApiChild {
-  url: string;
-  /** POST /v1/approvals/:id/{approve,reject} with `key` */
-  decide(approvalId: string, decision: 'approve' | 'reject', key: string): Promise<DecisionAnswer>;
-  alive(): boolean;
-  stop(): Promise<void>;
-}
-
-/**
- * The real API (clients/api/server.ts) as a child process with these keys; its output goes to `logFile`.
- * Resolves once GET /health answers.
- */
-export async function startApiChild(env: Record<string, string>, logFile: string): Promise<ApiChild> {
-  const port = await freePort();
-  mkdirSync(path.dirname(logFile), { recursive: true });
-  const out = createWriteStream(logFile, { flags: 'a' });
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'clients', 'api', 'server.ts')], {
-    cwd: ROOT,
-    env: { ...env, PORT: String(port), HOST: '127.0.0.1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout!.pipe(out, { end: false });
-  child.stderr!.pipe(out, { end: false });
-  const killOnExit = () => child.kill('SIGKILL');
-  process.once('exit', killOnExit);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const alive = () => child.exitCode === null && child.signalCode === null;
-  const url = `http://127.0.0.1:${port}`;
-  const stop = async () => {
-    if (alive()) {
-      const timer = setTimeout(() => child.kill('SIGKILL'), 8_000);
-      child.kill('SIGTERM');
-      await exited;
-      clearTimeout(timer);
-    }
-    process.removeListener('exit', killOnExit);
-    await new Promise<void>((r) => out.end(() => r()));
-  };
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (!alive()) {
-      await stop();
-      throw new Error(`the API exited during start-up; see ${logFile}`);
-    }
-    if (await fetch(`${url}/health`, { signal: AbortSignal.timeout(2_000) }).then(() => true, () => false)) break;
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`the API did not answer on ${url} within 60 s; see ${logFile}`);
-    }
-    await sleep(200);
-  }
-  return {
-    url,
-    alive,
-    stop,
-    async decide(approvalId, decision, key) {
-      const sentAt = Date.now();
-      const res = await fetch(`${url}/v1/approvals/${approvalId}/${decision}`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ reason: `r7 ${decision}` }),
-        signal: AbortSignal.timeout(20_000),
-      });
-      const body = (await res.json().catch(() => null)) as DecisionAnswer['body'];
-      return { status: res.status, body, sentAt, answeredAt: Date.now() };
-    },
-  };
-}
-
-/** Flat 1-minute bars at `price` over [fromMs, toMs): what the re-check after approval reads as the latest price. */
-export async function storeFlatBars(pool: Pool, symbol: string, fromMs: number, toMs: number, price: number): Promise<void> {
-  const start = Math.floor(fromMs / MINUTE) * MINUTE;
-  const n = Math.ceil((toMs - start) / MINUTE);
-  const bars = allocateBars(n);
-  for (let i = 0; i < n; i++) {
-    bars.ts[i] = start + i * MINUTE;
-    bars.open[i] = bars.high[i] = bars.low[i] = bars.close[i] = price;
-    bars.volume[i] = 1000;
-  }
-  bars.length = n;
-  const c = await pool.connect();
-  try {
-    await importBarColumns(c, symbol, '1m', bars);
-  } finally {
-    c.release();
-  }
-}
-
-export interface OpenRequestOptions {
-  pool: Pool;
-  client: Client;
-  accountId: string;
-  symbol: string;
-  /** the deployment's creator: never allowed to decide */
-  requester: string;
-  price: number;
-  expiresAtMs: number;
-  maxPriceDriftPct?: number;
-}
-
-export interface OpenedRequest {
-  approvalId: string;
-  workflowId: string;
-  deploymentId: string;
-  deploymentWorkflowId: string;
-  /** the order the request places when approved */
-  clientOrderId: string;
-  input: TradeApprovalInput;
-}
-
-/**
- * A pending request as a deployment cycle opens one (workflows/deployment/workflow.ts, askApproval): a deployment
- * row created by `requester`, the requestApproval activity (row, notification, audit), then tradeApprovalWorkflow
- * with the id and input the cycle would give it (cycle 1, leg 0, buy 1 at `price`).
- */
-export async function openApprovalRequest(o: OpenRequestOptions): Promise<OpenedRequest> {
-  const deploymentId = randomUUID();
-  const deploymentWorkflowId = `deployment-${deploymentId}`;
-  const maxPriceDriftPct = o.maxPriceDriftPct ?? 0.02;
-  const spec = parseDeploymentSpec({
-    strategy: 'sma-cross', params: { fast: 2, slow: 5 }, symbols: [o.symbol], timeframe: '1m', accountId: o.accountId, broker: 'paper', calendar: '24x7',
-    approvalPolicy: { mode: 'always', maxPriceDriftPct }, riskLimits: { maxExposure: 1e6, maxPositionQty: 10 },
-  });
-  await insertDeployment(o.pool, { id: deploymentId, workflowId: deploymentWorkflowId, spec, createdBy: o.requester });
-  const cycle = 1;
-  const leg = 0;
-  const approvalId = approvalRequestId(deploymentWorkflowId, cycle, leg);
-  const workflowId = `approval-${approvalId}`;
-  const intent = { symbol: o.symbol, side: 'buy' as const, qty: 1, price: o.price, reason: 'signal' };
-  const reason = { signal: 1, indicators: {}, rule: 'policy always', strategy: 'sma-cross', paramsVersion: 1 };
-  const { requestApproval } = createApprovalActivities({ db: o.pool });
-  const request = await requestApproval({
-    id: approvalId, deploymentId, workflowId, deploymentWorkflowId, cycle, leg, accountId: o.accountId,
-    symbol: o.symbol, side: 'buy', qty: 1, price: o.price, reason, requiredApprovals: 1, expiresAtMs: o.expiresAtMs,
-  });
-  if (!request.created) throw new Error(`approval ${approvalId} was not created`);
-  const input: TradeApprovalInput = {
-    approvalId, deploymentId, deploymentWorkflowId, cycle, leg, broker: 'paper', accountId: o.accountId, timeframe: '1m', intent, reason,
-    riskLimits: spec.riskLimits, breaker: 'none', equityPeak: spec.riskLimits.maxExposure, dayStartPnl: 0, requiredApprovals: 1,
-    expiresAtMs: o.expiresAtMs, maxPriceDriftPct,
-  };
-  await o.client.workflow.start(tradeApprovalWorkflow, { workflowId, taskQueue: TASK_QUEUES.io, args: [input] });
-  return { approvalId, workflowId, deploymentId, deploymentWorkflowId, clientOrderId: clientOrderId(deploymentWorkflowId, cycle, leg, 1), input };
-}
-
-/** Runs `fn` over `items` with at most `limit` at a time; results in input order. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const lane = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-  return out;
-}
 
 // ---- the scenario ----
 

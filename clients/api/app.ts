@@ -11,8 +11,11 @@ import type { Pool } from 'pg';
 import type { Config } from '../../workers/config';
 import type { AppLogger } from '../../workers/logger';
 import { installAuth } from './auth';
+import { clientErrorHandler, frameworkErrors } from './client-errors';
 import { installErrorHandling } from './errors';
 import { InflightCalls } from './inflight';
+import { installOperationIds } from './operation-ids';
+import { installRouteTable } from './route-table';
 import { approvalRoutes } from './routes/approvals';
 import { approvalsPageRoutes } from './routes/approvals-page';
 import { backtestRoutes } from './routes/backtests';
@@ -50,7 +53,10 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     bodyLimit: JSON_BODY_LIMIT,
     genReqId: () => randomUUID(),
     requestIdHeader: false,
-    return503OnClosing: true,
+    // while closing, requests get the usual 503 error body from an onRequest hook (errors.ts), not Fastify's own
+    return503OnClosing: false,
+    frameworkErrors,
+    clientErrorHandler,
   });
 
   app.setValidatorCompiler(validatorCompiler);
@@ -69,7 +75,9 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   // Only JSON (and CSV on the import route) are accepted; text/plain elsewhere is a 415.
   app.removeContentTypeParser('text/plain');
 
-  installErrorHandling(app);
+  const routes = installRouteTable(app);
+  installOperationIds(app);
+  installErrorHandling(app, routes);
   installAuth(app, deps.config.API_KEYS);
 
   await app.register(fastifySwagger, {
@@ -79,7 +87,10 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
         title: 'durable-trader API',
         description: 'Backtests, bar imports and trading workflows on Temporal. Authenticate with `Authorization: Bearer <api key>`.',
         version: API_VERSION,
+        license: { name: 'MIT', url: 'https://spdx.org/licenses/MIT.html' },
       },
+      // relative: the API serves its own document, so clients resolve operations against where they fetched it
+      servers: [{ url: '/', description: 'this API' }],
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'an API key from API_KEYS' } } },
       tags: [
         { name: 'health', description: 'liveness of the platform' },

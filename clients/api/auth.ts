@@ -16,6 +16,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** roles allowed to call the route (admin is always allowed); absent = public (only /health and /docs) */
     roles?: readonly Role[];
+    /** no Authorization header is allowed (request.principal stays null); a header present is checked as usual */
+    authOptional?: boolean;
   }
 }
 
@@ -63,6 +65,7 @@ export function installAuth(app: FastifyInstance, keys: readonly ApiKey[]): void
     const roles = request.routeOptions.config?.roles;
     if (!roles) return;
     const header = request.headers.authorization;
+    if (!header && request.routeOptions.config?.authOptional) return;
     if (!header) throw unauthorized('missing Authorization: Bearer <api key>', 'invalid_request');
     const match = /^Bearer[ ]+(\S+)\s*$/i.exec(header);
     if (!match) throw unauthorized('Authorization must be "Bearer <api key>"', 'invalid_request');

@@ -102,7 +102,7 @@ export class ApiClient {
 }
 
 function isHealth(path: string, data: unknown): boolean {
-  return path === '/health' && typeof data === 'object' && data !== null && 'checks' in data;
+  return path === '/health' && typeof data === 'object' && data !== null && 'status' in data;
 }
 
 function withQuery(path: string, query?: Record<string, string | number | undefined>): string {

@@ -30,6 +30,14 @@ export function fmtNumber(v: number): string {
 
 export const pct = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? `${(v * 100).toFixed(2)} %` : cell(v));
 
+/** "95 % of equity per entry (whole shares)" or "fixed 10 per entry". */
+export function sizingText(sizing: unknown): string {
+  const s = sizing as { mode?: string; fraction?: number; quantity?: number } | undefined;
+  if (s?.mode === 'equity-fraction') return `${fmtNumber((s.fraction ?? NaN) * 100)} % of equity per entry (whole shares)`;
+  if (s?.mode === 'fixed-quantity') return `fixed ${fmtNumber(s.quantity ?? NaN)} per entry`;
+  return cell(sizing);
+}
+
 /** The headline figures of a backtest result (local or from the API). */
 export function resultSummary(r: {
   bars: number;
@@ -65,7 +73,8 @@ export function resultSummary(r: {
   if (r.assumptions) {
     const a = r.assumptions as Record<string, unknown>;
     pairs.push(['strategy', `${String(a.strategy)} ${JSON.stringify(a.params ?? {})}`]);
-    pairs.push(['fills at', `${String(a.fillRule ?? 'next-open')}, ${String(a.sizing ?? 'fixed-quantity')} ${String(a.quantity)}`]);
+    pairs.push(['fills at', String(a.fillRule ?? 'next-open')]);
+    pairs.push(['sizing', sizingText(a.sizing)]);
     pairs.push(['costs', `commission ${String(a.commissionPerOrder)}/order + ${String(a.commissionRate)} of notional, slippage ${String(a.slippageBps)} bp`]);
     pairs.push(['intrabar policy', a.intrabarPolicy]);
   }

@@ -1,6 +1,8 @@
 import { createReadStream } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
-import { allocateBars, type BarColumns } from '../../domain/bars';
+import { screenBars } from '../../domain/bar-screen';
+import { allocateBars, TIMEFRAMES, type BarColumns, type Timeframe } from '../../domain/bars';
+import { timeframeMs } from '../../domain/calendar/calendar';
 import { runBacktest } from '../../domain/backtest/engine';
 import { BacktestSettingsSchema } from '../../domain/backtest/settings';
 import type { BacktestResult } from '../../domain/backtest/types';
@@ -27,8 +29,8 @@ export interface LocalBacktestResult extends BacktestResult {
   timeframe: string | null;
   from: string | null;
   to: string | null;
-  /** what the CSV held */
-  data: { file: string; rows: number; rejected: number; duplicates: number; firstTs: string | null; lastTs: string | null };
+  /** what the CSV held: rows used; rejected (invalid, repeated, dated in the future or price outliers, as on import) */
+  data: { file: string; rows: number; rejected: number; duplicates: number; future: number; outliers: number; firstTs: string | null; lastTs: string | null };
 }
 
 const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/;
@@ -126,9 +128,13 @@ export async function runLocalBacktest(opts: LocalBacktestOptions): Promise<Loca
   const toMs = opts.to ? parseBound(opts.to, 'to', tz) : Infinity;
   if (fromMs > toMs) throw usageError(`--from ${opts.from} is after --to ${opts.to}`);
 
-  const csv = await readCsv(opts.csv, tz);
+  const parsed = await readCsv(opts.csv, tz);
+  // the import's checks too: bars dated after the bar now forming, and price outliers
+  const tf: Timeframe = (TIMEFRAMES as readonly string[]).includes(opts.timeframe ?? '') ? (opts.timeframe as Timeframe) : '1d';
+  const screened = screenBars(parsed.bars, parsed.lines, { notAfter: Date.now() + timeframeMs(tf) });
+  const csv = { bars: screened.bars, rejected: parsed.rejected + screened.future + screened.outliers, duplicates: parsed.duplicates };
   if (csv.bars.length === 0) {
-    const sample = csv.rejections[0];
+    const sample = [...parsed.rejections, ...screened.rejections].sort((a, b) => a.line - b.line)[0];
     throw new CliError(`${opts.csv}: no valid bars (${csv.rejected} rejected${sample ? `; line ${sample.line}: ${sample.reason}` : ''})`);
   }
   const bars = filterBars(csv.bars, fromMs, toMs);
@@ -147,6 +153,8 @@ export async function runLocalBacktest(opts: LocalBacktestOptions): Promise<Loca
       rows: csv.bars.length,
       rejected: csv.rejected,
       duplicates: csv.duplicates,
+      future: screened.future,
+      outliers: screened.outliers,
       firstTs: iso(csv.bars.length ? csv.bars.ts[0] : undefined),
       lastTs: iso(csv.bars.length ? csv.bars.ts[csv.bars.length - 1] : undefined),
     },

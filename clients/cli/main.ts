@@ -3,12 +3,13 @@ import { registerApprovalCommands } from './commands/approvals';
 import { registerBacktestCommands } from './commands/backtest';
 import { registerDataCommands } from './commands/data';
 import { registerDeploymentCommands } from './commands/deployments';
+import { registerScanCommand } from './commands/scan';
 import { CliError, EXIT_FAILURE, EXIT_USAGE } from './errors';
 import type { GlobalOptions } from './options';
 
 /** The command tree; `run` parses argv and maps errors to exit codes. */
 export function buildProgram(): Command {
-  const program = new Command('cli')
+  const program = new Command('durable-trader')
     .description('durable-trader command line: the HTTP API from a terminal, plus in-process backtests (backtest --local)')
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)')
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   const globals = () => program.opts<GlobalOptions>();
   registerDataCommands(program, globals);
   registerBacktestCommands(program, globals);
+  registerScanCommand(program);
   registerDeploymentCommands(program, globals);
   registerApprovalCommands(program, globals);
   return program;
@@ -41,7 +43,8 @@ export async function run(argv: string[]): Promise<number> {
   }
 }
 
-if (require.main === module) {
+/** The process entry: `npx durable-trader` (bin/durable-trader.js) and `npm run cli --` (tsx clients/cli/main.ts). */
+export function main(): void {
   // `cli ... | head`: a closed stdout ends the command quietly
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
@@ -51,3 +54,5 @@ if (require.main === module) {
     process.exitCode = code;
   });
 }
+
+if (require.main === module) main();

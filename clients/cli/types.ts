@@ -3,10 +3,11 @@
 export type JobStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
 export const TERMINAL: readonly JobStatus[] = ['completed', 'failed', 'cancelled'];
 
+/** GET /health: the status alone without a key; the checks and version with one. */
 export interface Health {
-  status: 'ok' | 'degraded';
-  checks: Record<string, { ok: boolean; latencyMs?: number; error?: string; cpu?: number; io?: number }>;
-  version: string;
+  status: 'up' | 'degraded' | 'down';
+  checks?: Record<string, { ok: boolean; latencyMs?: number; error?: string; cpu?: number; io?: number }>;
+  version?: string;
 }
 
 export interface ImportResult {
@@ -18,6 +19,11 @@ export interface ImportResult {
   duplicates: number;
   duplicatesInFile: number;
   rejected: number;
+  /** of rejected: dated in the future; price outliers */
+  future: number;
+  outliers: number;
+  /** false when any row was rejected */
+  complete: boolean;
   rejections: Array<{ line: number; reason: string }>;
   firstTs: string | null;
   lastTs: string | null;

@@ -2,8 +2,6 @@ import type { Queryable } from './queryable';
 
 export const APPROVAL_STATUSES = ['pending', 'approved', 'rejected', 'expired', 'executed', 'failed'] as const;
 export type ApprovalStatus = (typeof APPROVAL_STATUSES)[number];
-/** Statuses after which no decision can change anything. */
-export const CLOSED_APPROVAL_STATUSES: readonly ApprovalStatus[] = ['rejected', 'expired', 'executed', 'failed'];
 
 export interface ApprovalRow {
   id: string;

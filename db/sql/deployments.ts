@@ -96,16 +96,6 @@ export async function setDeploymentRuntimeState(db: Queryable, id: string, s: { 
   await db.query('UPDATE deployments SET status = $2, status_reason = $3, params_version = $4, updated_at = now() WHERE id = $1', [id, s.status, s.reason, s.paramsVersion]);
 }
 
-export async function setDeploymentParamsVersion(db: Queryable, id: string, version: number): Promise<void> {
-  await db.query('UPDATE deployments SET params_version = $2, updated_at = now() WHERE id = $1', [id, version]);
-}
-
-/** The highest params version stored for a deployment (0 when none). */
-export async function maxParamsVersion(db: Queryable, deploymentId: string): Promise<number> {
-  const { rows } = await db.query<{ v: number | null }>('SELECT max(version) AS v FROM deployment_params WHERE deployment_id = $1', [deploymentId]);
-  return Number(rows[0]?.v ?? 0);
-}
-
 export async function getDeploymentParams(db: Queryable, deploymentId: string, version: number): Promise<Record<string, number | boolean> | undefined> {
   const { rows } = await db.query<{ params: Record<string, number | boolean> }>(
     'SELECT params FROM deployment_params WHERE deployment_id = $1 AND version = $2',

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { INTRABAR_POLICIES, STRATEGY_NAMES, type BacktestSettings, type StrategyName } from './types';
+import { DEFAULT_SIZING, INTRABAR_POLICIES, STRATEGY_NAMES, type BacktestSettings, type StrategyName } from './types';
 
 /**
  * Strategy parameters: one strict zod schema per strategy. Defaults are filled in; unknown names, non-integers
@@ -141,6 +141,23 @@ const positiveMoney = (what: string) =>
 const nonNegative = (what: string, max: number) =>
   z.number({ error: `${what} must be a number` }).min(0, { error: `${what} must be >= 0` }).max(max, { error: `${what} must be at most ${max}` });
 
+export const SizingSchema = z
+  .discriminatedUnion(
+    'mode',
+    [
+      z.strictObject({
+        mode: z.literal('equity-fraction'),
+        fraction: z
+          .number({ error: 'sizing.fraction must be a number' })
+          .gt(0, { error: 'sizing.fraction must be > 0' })
+          .max(1, { error: 'sizing.fraction must be at most 1 (no leverage)' }),
+      }),
+      z.strictObject({ mode: z.literal('fixed-quantity'), quantity: positiveMoney('sizing.quantity') }),
+    ],
+    { error: 'sizing.mode must be equity-fraction or fixed-quantity' },
+  )
+  .describe(`shares per entry; default ${JSON.stringify(DEFAULT_SIZING)}: whole shares worth that fraction of equity at the fill`);
+
 /** The settings object as given by a user, with defaults; strategy params are checked by BacktestSettingsSchema. */
 export const BacktestSettingsInputSchema = z.strictObject({
   strategy: z.enum(STRATEGY_NAMES, { error: `strategy must be one of: ${STRATEGY_NAMES.join(', ')}` }),
@@ -148,7 +165,9 @@ export const BacktestSettingsInputSchema = z.strictObject({
     .record(z.string(), z.union([z.number(), z.boolean()]), { error: 'params must be an object of numbers or booleans' })
     .default({}),
   initialCash: positiveMoney('initialCash').default(10_000),
-  quantity: positiveMoney('quantity').default(1),
+  /** shorthand for sizing { mode: 'fixed-quantity', quantity } (the CLI's --size) */
+  quantity: positiveMoney('quantity').optional().describe('fixed quantity per entry (shorthand for sizing fixed-quantity); give it or sizing, not both'),
+  sizing: SizingSchema.optional(),
   commissionPerOrder: nonNegative('commissionPerOrder', 1e9).default(0),
   commissionRate: nonNegative('commissionRate (a fraction of notional, 0.001 = 0.1 %)', 0.5).default(0),
   slippageBps: nonNegative('slippageBps', 5_000).default(0),
@@ -174,7 +193,16 @@ export const BacktestSettingsSchema: z.ZodType<BacktestSettings, z.input<typeof 
       for (const issue of issues) ctx.issues.push({ ...issue, input: issue.input } as never);
       return z.NEVER;
     }
-    const out: BacktestSettings = { ...s, params: value };
+    if (s.quantity !== undefined && s.sizing !== undefined) {
+      ctx.issues.push({ code: 'custom', path: ['quantity'], message: 'give quantity (a fixed quantity) or sizing, not both', input: s.quantity });
+      return z.NEVER;
+    }
+    const { quantity, sizing, ...rest } = s;
+    const out: BacktestSettings = {
+      ...rest,
+      params: value,
+      sizing: quantity !== undefined ? { mode: 'fixed-quantity', quantity } : (sizing ?? { ...DEFAULT_SIZING }),
+    };
     if (out.takeProfitPct === undefined) delete out.takeProfitPct;
     if (out.stopLossPct === undefined) delete out.stopLossPct;
     return out;

@@ -11,13 +11,22 @@ export type StrategyName = (typeof STRATEGY_NAMES)[number];
 export const INTRABAR_POLICIES = ['direction', 'pessimistic'] as const;
 export type IntrabarPolicy = (typeof INTRABAR_POLICIES)[number];
 
+/**
+ * How many shares an entry buys (or sells short), decided at the fill:
+ *  - equity-fraction: floor((fraction x equity - commission per order) / (fill price x (1 + commission rate))),
+ *    whole shares; equity is the cash after any position was closed at that open; no entry when it is 0;
+ *  - fixed-quantity: `quantity`, whatever the equity.
+ */
+export type Sizing = { mode: 'equity-fraction'; fraction: number } | { mode: 'fixed-quantity'; quantity: number };
+/** 95 % of equity per entry: results move with the strategy, not with the price of one share (the old 1 share on 10,000 cash was noise). */
+export const DEFAULT_SIZING: Sizing = { mode: 'equity-fraction', fraction: 0.95 };
+
 /** Every assumption of a backtest; results echo them back. */
 export interface BacktestSettings {
   strategy: StrategyName;
   params: Record<string, number | boolean>;
   initialCash: number;
-  /** fixed quantity per entry */
-  quantity: number;
+  sizing: Sizing;
   commissionPerOrder: number;
   /** fraction of notional, e.g. 0.0005 = 5 bp */
   commissionRate: number;
@@ -80,7 +89,7 @@ export interface BacktestResult {
   /** downsampled equity curve, at most `equityPoints` points, always including first and last bar */
   equityCurve: EquityPoint[];
   bars: number;
-  assumptions: BacktestSettings & { fillRule: 'next-open'; sizing: 'fixed-quantity' };
+  assumptions: BacktestSettings & { fillRule: 'next-open' };
 }
 
 /** Progress callback argument. */

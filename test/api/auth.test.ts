@@ -67,7 +67,8 @@ interface RouteCase {
 }
 
 const ROUTES: RouteCase[] = [
-  { name: 'GET /health', expected: PUBLIC, request: async () => ({ method: 'GET', url: '/health' }) },
+  // open without a key (the status alone); a key that is given must be a known one
+  { name: 'GET /health', expected: { ...PUBLIC, badKey: 401 }, request: async () => ({ method: 'GET', url: '/health' }) },
   { name: 'GET /docs/json', expected: PUBLIC, request: async () => ({ method: 'GET', url: '/docs/json' }) },
   { name: 'GET /v1/bars', expected: VIEWER, request: async () => ({ method: 'GET', url: '/v1/bars' }) },
   {
@@ -126,7 +127,7 @@ describe('authentication details', () => {
     for (const headers of [{}, AUTH.viewer]) {
       const res = await h.app.inject({ method: 'GET', url: '/v1/nope', headers });
       expect(res.statusCode).toBe(404);
-      expect(res.json()).toEqual({ error: { code: 'not_found', message: expect.any(String) } });
+      expect(res.json()).toEqual({ error: { code: 'not_found', message: expect.any(String), requestId: res.headers['x-request-id'] } });
     }
   });
 

@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import { Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { Pool } from 'pg';
-import { temporalCliPath } from '../../scripts/local-stack';
+import { temporalCliPath } from '../../harness/stack/temporal';
 import { deploymentCommandSignal, deploymentCommandUpdate, type CommandOutcome } from '../../workflows/deployment/messages';
 import { uniqueSymbol } from '../helpers/db';
 import { testStack } from '../helpers/stack';

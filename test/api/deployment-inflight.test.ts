@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
-import { paperBrokerPort, type BrokerPort } from '../../brokers';
+import { paperBrokerPort } from '../../brokers';
 import { guardBroker } from '../../brokers/guard';
 import { PaperBrokerAdmin } from '../../brokers/paper/admin-client';
 import { freePort } from '../../brokers/paper/start';
+import { ordersElsewhere } from '../../harness/fixtures/brokers';
 import { uniqueSymbol } from '../helpers/db';
 import { AUTH, type ApiHarness } from './harness';
 import { auditRows, eventually, startRuntimeHarness, type RuntimeHarness } from './runtime-harness';
@@ -33,16 +34,7 @@ beforeAll(async () => {
         key: guardKey,
         breaker: { failures: 3, failureRatio: 0, windowMs: 60_000, cooldownMs: 120_000 },
       });
-      const unreachable: BrokerPort = {
-        name: 'alpaca',
-        submitOrder: (req, signal) => dead.submitOrder(req, signal),
-        getOrderByClientId: (id, signal) => reads.getOrderByClientId(id, signal),
-        listOrders: (q, signal) => reads.listOrders(q, signal),
-        cancelOrder: (id, signal) => reads.cancelOrder(id, signal),
-        listFills: (q, signal) => reads.listFills(q, signal),
-        listPositions: (signal) => reads.listPositions(signal),
-        getAccount: (signal) => reads.getAccount(signal),
-      };
+      const unreachable = ordersElsewhere(reads, dead, 'alpaca');
       return { paper: reads, alpaca: unreachable };
     },
   });

@@ -13,7 +13,7 @@ import { testConfig } from '../helpers/stack';
 import { AUTH, startApi, type ApiHarness } from './harness';
 
 interface HealthBody {
-  status: 'ok' | 'degraded';
+  status: 'up' | 'degraded' | 'down';
   down: Array<'temporal' | 'postgres' | 'redis' | 'workers'>;
   checks: {
     temporal: { ok: boolean; latencyMs: number; error?: string };
@@ -47,11 +47,11 @@ describe('GET /health with every dependency up', () => {
   test('is 200 and ok with live workers on both queues', async () => {
     for (const q of [TASK_QUEUES.cpu, TASK_QUEUES.io]) beats.push(startWorkerHeartbeat(h.redis, q, `health-test-${q}-${randomUUID()}`, () => undefined));
     await new Promise((r) => setTimeout(r, 200));
-    const res = await h.app.inject({ method: 'GET', url: '/health' });
+    const res = await h.app.inject({ method: 'GET', url: '/health', headers: AUTH.viewer });
     expect(res.statusCode).toBe(200);
     const body = res.json<HealthBody>();
     expect(body).toEqual({
-      status: 'ok',
+      status: 'up',
       down: [],
       checks: {
         temporal: { ok: true, latencyMs: expect.any(Number) },
@@ -74,18 +74,27 @@ describe('GET /health with every dependency up', () => {
       redis: h.redis, logger: { debug: () => undefined, info: () => undefined, warn: () => undefined }, key, breaker: { failures: 2, failureRatio: 0.5, windowMs: 60_000, cooldownMs: 60_000 },
     });
     for (let i = 0; i < 3; i++) await broker.getAccount().catch(() => undefined);
-    const res = await h.app.inject({ method: 'GET', url: '/health' });
+    const res = await h.app.inject({ method: 'GET', url: '/health', headers: AUTH.viewer });
     const body = res.json<HealthBody & { brokers: { guards: Array<{ key: string; state: string; openForMs: number; failuresInWindow: number }> } }>();
     expect(res.statusCode).toBe(200);
-    expect(body.status).toBe('ok');
+    expect(body.status).toBe('up');
     const guard = body.brokers.guards.find((g) => g.key === key);
     expect(guard).toMatchObject({ state: 'open', failuresInWindow: 2 });
     expect(guard!.openForMs).toBeGreaterThan(0);
   });
 
-  test('needs no API key', async () => {
-    const res = await h.app.inject({ method: 'GET', url: '/health', headers: { authorization: 'Bearer wrong' } });
-    expect([200, 503]).toContain(res.statusCode);
+  test('without a key: the status alone, no checks, errors, broker state or version', async () => {
+    for (const q of [TASK_QUEUES.cpu, TASK_QUEUES.io]) beats.push(startWorkerHeartbeat(h.redis, q, `health-test-${q}-${randomUUID()}`, () => undefined));
+    await new Promise((r) => setTimeout(r, 200));
+    const res = await h.app.inject({ method: 'GET', url: '/health' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ status: 'up' });
+  });
+
+  test('with an unknown key: 401 (send no key for the status alone)', async () => {
+    const res = await h.app.inject({ method: 'GET', url: '/health', headers: { authorization: 'Bearer wrong-key-0000000000000' } });
+    expect(res.statusCode).toBe(401);
+    expect(res.json<{ error: { code: string } }>().error.code).toBe('unauthorized');
   });
 });
 
@@ -97,7 +106,7 @@ describe('dependency outages', () => {
       const cpuOnly = startWorkerHeartbeat(h.redis, TASK_QUEUES.cpu, `health-test-cpu-only-${randomUUID()}`, () => undefined);
       await new Promise((r) => setTimeout(r, 200));
       try {
-        const res = await h.app.inject({ method: 'GET', url: '/health' });
+        const res = await h.app.inject({ method: 'GET', url: '/health', headers: AUTH.viewer });
         expect(res.statusCode).toBe(503);
         const body = res.json<HealthBody>();
         expect(body).toMatchObject({ status: 'degraded', down: ['workers'], checks: { workers: { cpu: 1, io: 0, ok: false }, redis: { ok: true }, postgres: { ok: true } } });
@@ -114,7 +123,7 @@ describe('dependency outages', () => {
     const h = await startApi({ REDIS_URL: `redis://:s3cret-redis-pass@127.0.0.1:${port}` }, { waitForRedis: false });
     try {
       const t0 = Date.now();
-      const res = await h.app.inject({ method: 'GET', url: '/health' });
+      const res = await h.app.inject({ method: 'GET', url: '/health', headers: AUTH.viewer });
       expect(Date.now() - t0).toBeLessThan(5_000);
       expect(res.statusCode).toBe(503);
       const body = res.json<HealthBody>();
@@ -128,6 +137,10 @@ describe('dependency outages', () => {
       expect(body.checks.postgres.ok).toBe(true);
       expect(body.checks.temporal.ok).toBe(true);
       expect(res.body).not.toContain('s3cret-redis-pass');
+      // without a key, only the status: no error text (which could quote a URL) at all
+      const open = await h.app.inject({ method: 'GET', url: '/health' });
+      expect(open.statusCode).toBe(503);
+      expect(open.json()).toEqual({ status: 'degraded' });
     } finally {
       await h.close();
     }
@@ -142,18 +155,20 @@ describe('dependency outages', () => {
     const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
     const app = await buildApp({ config, db, redis, temporal: new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }), logger });
     try {
-      const health = await app.inject({ method: 'GET', url: '/health' });
+      const health = await app.inject({ method: 'GET', url: '/health', headers: AUTH.viewer });
       expect(health.statusCode).toBe(503);
+      expect(health.json<HealthBody>().status).toBe('down');
       expect(health.json<HealthBody>().checks.postgres.ok).toBe(false);
       expect(health.json<HealthBody>().down).toContain('postgres');
       expect(health.json<HealthBody>().down).not.toContain('redis');
       expect(health.body).not.toContain('s3cret-pg-pass');
+      expect((await app.inject({ method: 'GET', url: '/health' })).json()).toEqual({ status: 'down' });
 
       for (const url of ['/v1/bars', '/v1/backtests']) {
         const res = await app.inject({ method: 'GET', url, headers: AUTH.viewer });
         expect(res.statusCode).toBe(503);
         expect(res.headers['retry-after']).toBeDefined();
-        expect(res.json()).toEqual({ error: { code: 'unavailable', message: expect.any(String) } });
+        expect(res.json()).toEqual({ error: { code: 'unavailable', message: expect.any(String), requestId: res.headers['x-request-id'] } });
         expect(res.body).not.toContain('s3cret-pg-pass');
       }
     } finally {
@@ -173,9 +188,10 @@ describe('dependency outages', () => {
     const app = await buildApp({ config, db, redis, temporal: new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }), logger });
     try {
       const t0 = Date.now();
-      const health = await app.inject({ method: 'GET', url: '/health' });
+      const health = await app.inject({ method: 'GET', url: '/health', headers: AUTH.viewer });
       expect(Date.now() - t0).toBeLessThan(4_000);
       expect(health.statusCode).toBe(503);
+      expect(health.json<HealthBody>().status).toBe('down');
       expect(health.json<HealthBody>().checks.temporal.ok).toBe(false);
       expect(health.json<HealthBody>().down).toContain('temporal');
 

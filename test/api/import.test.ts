@@ -46,7 +46,7 @@ test('the minute file (Date and Time columns under a header without Time) import
   const symbol = uniqueSymbol('MIN');
 
   const first = await importCsv(symbol, '1m', createReadStream(MINUTE_FILE));
-  expect(first).toMatchObject({ symbol, timeframe: '1m', accepted: rows, inserted: rows, duplicates: 0, rejected: 0, rejections: [] });
+  expect(first).toMatchObject({ symbol, timeframe: '1m', accepted: rows, inserted: rows, duplicates: 0, rejected: 0, outliers: 0, future: 0, complete: true, rejections: [] });
   expect(first.firstTs).toBe('2006-01-02T09:01:00.000Z');
   expect(first.lastTs?.startsWith('2006-02-27T')).toBe(true);
   expect(await storedBars(symbol, '1m')).toMatchObject({ n: rows });
@@ -104,7 +104,7 @@ test('a file with a few bad rows counts them, reports their lines, and imports t
   lines.splice(51, 0, lines[50]); // line 52: repeats line 51
   const symbol = uniqueSymbol('BAD');
   const r = await importCsv(symbol, '1d', lines.join('\n'));
-  expect(r).toMatchObject({ accepted: 100, inserted: 100, duplicates: 0, duplicatesInFile: 1, rejected: 5 });
+  expect(r).toMatchObject({ accepted: 100, inserted: 100, duplicates: 0, duplicatesInFile: 1, rejected: 5, complete: false });
   expect(r.rejections.map((x) => x.line)).toEqual([12, 22, 32, 42, 52]);
   expect(r.rejections[1].reason).toMatch(/open/);
   expect(await storedBars(symbol, '1d')).toMatchObject({ n: 100 });
@@ -118,4 +118,36 @@ test('rejection samples are capped at 20', async () => {
   expect(r.accepted).toBe(1);
   expect(r.rejected).toBe(50);
   expect(r.rejections).toHaveLength(20);
+});
+
+test('a bar dated in the future and a price outlier are rejected with reasons; the answer says the import is partial', async () => {
+  const good = readFileSync(ORCL_FILE, 'utf8').split('\n').slice(0, 41); // header + 40 rows (1995)
+  const lines = [...good];
+  const tomorrowPlus = new Date(Date.now() + 3 * 86_400_000).toISOString().slice(0, 10);
+  lines.splice(21, 0, '1995-02-04,2.1,1000000000000000,2.0,1000000000000000,0,100'); // line 22 (a Saturday): close 1e15 beside ~2
+  lines.push(`${tomorrowPlus},2.1,2.2,2.0,2.1,2.1,100`); // line 43: three days ahead
+  const symbol = uniqueSymbol('OUT');
+  const r = await importCsv(symbol, '1d', lines.join('\n'));
+  expect(r).toMatchObject({ accepted: 40, inserted: 40, rejected: 2, outliers: 1, future: 1, complete: false });
+  expect(r.rejections).toEqual([
+    { line: 22, reason: expect.stringMatching(/^price outlier: close 1e\+15 is .*x above the median close of its neighbours/) },
+    { line: 43, reason: expect.stringMatching(new RegExp(`^dated in the future: ${tomorrowPlus}T00:00:00\\.000Z is after `)) },
+  ]);
+  const stored = await storedBars(symbol, '1d');
+  expect(stored.n).toBe(40);
+  const { rows } = await h.db.query<{ max: number }>('SELECT max(close)::float8 AS max FROM bars WHERE symbol = $1', [symbol]);
+  expect(rows[0].max).toBeLessThan(10);
+  const audit = await h.db.query('SELECT rejected FROM bar_imports WHERE symbol = $1', [symbol]);
+  expect(audit.rows).toEqual([{ rejected: 2 }]);
+});
+
+test('a whole file imported says complete; a bar of the bar now forming (now + one bar) is still accepted', async () => {
+  const now = Date.now();
+  const minute = (ms: number) => new Date(Math.floor(ms / 60_000) * 60_000).toISOString();
+  const rows = Array.from({ length: 10 }, (_, k) => `${minute(now - (9 - k) * 60_000)},10,10.1,9.9,10,5`);
+  const symbol = uniqueSymbol('NOW');
+  const r = await importCsv(symbol, '1m', ['ts,open,high,low,close,volume', ...rows, `${minute(now + 60_000)},10,10.1,9.9,10,5`].join('\n'));
+  expect(r).toMatchObject({ accepted: 11, rejected: 0, future: 0, outliers: 0, complete: true, rejections: [] });
+  const later = await importCsv(symbol, '1m', ['ts,open,high,low,close,volume', `${minute(now + 5 * 60_000)},10,10.1,9.9,10,5`].join('\n')).catch((e: Error) => e);
+  expect(String(later)).toMatch(/import answered 400: .*dated in the future/);
 });

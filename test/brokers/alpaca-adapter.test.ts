@@ -61,7 +61,7 @@ test('round trip: submit, lookup, list, cancel, fills, positions, account', asyn
 
   const fills = await broker.listFills({});
   expect(fills).toEqual([{ id: expect.any(String), orderId: buy.order.id, clientOrderId: buy.order.clientOrderId, symbol: 'AAPL', side: 'buy', qty: 10, price: 150, ts: expect.any(String) }]);
-  expect(await broker.listPositions()).toEqual([{ symbol: 'AAPL', qty: 10, avgEntryPrice: 150 }]);
+  expect(await broker.listPositions()).toMatchObject([{ symbol: 'AAPL', qty: 10, avgEntryPrice: 150 }]);
   await admin.setPrices({ AAPL: 160 });
   expect(await broker.getAccount()).toEqual({ cash: 98_500, equity: 100_100, buyingPower: 98_500 });
 });
@@ -86,7 +86,7 @@ test('duplicate client_order_id: unknown, then lookup finds the original; never 
   expect(found).toMatchObject({ id: first.kind === 'accepted' ? first.order.id : '?', qty: 1 });
   const stats = await admin.stats();
   expect([stats.orders, stats.duplicateClientOrderIds]).toEqual([1, 1]);
-  expect(await broker.listPositions()).toEqual([{ symbol: 'AAPL', qty: 1, avgEntryPrice: 150 }]);
+  expect(await broker.listPositions()).toMatchObject([{ symbol: 'AAPL', qty: 1, avgEntryPrice: 150 }]);
 });
 
 test('403 insufficient buying power is rejected and creates nothing', async () => {
@@ -188,7 +188,7 @@ test('state survives a SIGKILL of the paper broker: lookup, duplicate ids, fills
   await admin.tick();
   expect(await broker.getOrderByClientId(cid)).toMatchObject({ status: 'filled', filledQty: 4 });
   expect((await broker.listFills({})).map((f) => f.qty)).toEqual([2, 2]);
-  expect(await broker.listPositions()).toEqual([{ symbol: 'AAPL', qty: 4, avgEntryPrice: 150 }]);
+  expect(await broker.listPositions()).toMatchObject([{ symbol: 'AAPL', qty: 4, avgEntryPrice: 150 }]);
 });
 
 test('no secret in any error, outcome or paper broker log line', async () => {

@@ -8,7 +8,7 @@ import type { Redis } from 'ioredis';
 import { BrokerGuardRefusal, brokerGuardStatus, guardBroker, type GuardedBroker, type GuardSettingsInput } from '../../brokers/guard';
 import { PaperBrokerAdmin } from '../../brokers/paper/admin-client';
 import { startPaperBroker, type PaperBrokerProcess } from '../../brokers/paper/start';
-import { startRedis, type ManagedService } from '../../scripts/local-stack';
+import { startRedis, type ManagedService } from '../../harness/stack';
 import { createRedis, redisReady } from '../../workers/deps';
 import { createLogger } from '../../workers/logger';
 import { STACK_FILE, testConfig, testStack } from '../helpers/stack';

@@ -40,7 +40,7 @@ describe('execution', () => {
     const outcome = await broker.submitOrder(marketBuy('AAPL', 10));
     expect(outcome).toMatchObject({ kind: 'accepted', order: { status: 'filled', filledQty: 10, filledAvgPrice: 190, qty: 10, symbol: 'AAPL', side: 'buy', type: 'market' } });
     await admin.setPrices({ AAPL: 200 });
-    expect(await broker.listPositions()).toEqual([{ symbol: 'AAPL', qty: 10, avgEntryPrice: 190 }]);
+    expect(await broker.listPositions()).toEqual([{ symbol: 'AAPL', qty: 10, avgEntryPrice: 190, qtyAvailable: 10, currentPrice: 200 }]);
     expect(await broker.getAccount()).toEqual({ cash: 98_100, equity: 100_100, buyingPower: 98_100 });
     const fills = await broker.listFills({});
     expect(fills).toHaveLength(1);
@@ -75,7 +75,7 @@ describe('execution', () => {
     ]);
     expect(new Set(fills.map((f) => f.id)).size).toBe(3);
     expect(fills.every((f) => f.clientOrderId === cid && f.orderId === done!.id)).toBe(true);
-    expect(await broker.listPositions()).toEqual([{ symbol: 'AAPL', qty: 10, avgEntryPrice: 103 }]);
+    expect(await broker.listPositions()).toMatchObject([{ symbol: 'AAPL', qty: 10, avgEntryPrice: 103 }]);
     await admin.tick();
     expect(await broker.listFills({})).toHaveLength(3);
   });
@@ -88,7 +88,7 @@ describe('execution', () => {
     await broker.cancelOrder(outcome.order.id);
     await admin.tick();
     expect(await broker.getOrderByClientId(outcome.order.clientOrderId)).toMatchObject({ status: 'canceled', filledQty: 5 });
-    expect(await broker.listPositions()).toEqual([{ symbol: 'AAPL', qty: 5, avgEntryPrice: 100 }]);
+    expect(await broker.listPositions()).toMatchObject([{ symbol: 'AAPL', qty: 5, avgEntryPrice: 100 }]);
     await expect(broker.cancelOrder(outcome.order.id)).rejects.toMatchObject({ name: 'BrokerRequestError', status: 422 });
     await expect(broker.cancelOrder('00000000-0000-4000-8000-000000000000')).rejects.toMatchObject({ status: 404 });
   });
@@ -130,7 +130,7 @@ describe('execution', () => {
     expect((await broker.submitOrder(marketBuy('AAPL', 5))).kind).toBe('accepted');
     expect((await broker.submitOrder(marketSell('AAPL', 8))).kind).toBe('accepted');
     await admin.setPrices({ AAPL: 80 }); // the resting limit buy at 90 fills too, at the (better) price
-    expect(await broker.listPositions()).toEqual([{ symbol: 'AAPL', qty: 2, avgEntryPrice: 80 }]);
+    expect(await broker.listPositions()).toMatchObject([{ symbol: 'AAPL', qty: 2, avgEntryPrice: 80 }]);
     // cash: 1000 - 500 + 800 - 400 = 900; equity = 900 + 2 * 80
     expect(await broker.getAccount()).toEqual({ cash: 900, equity: 1_060, buyingPower: 900 });
   });
@@ -269,7 +269,7 @@ describe('concurrency', () => {
     expect(outcomes.filter((o) => o.kind === 'accepted')).toHaveLength(1);
     expect(outcomes.filter((o) => o.kind === 'unknown')).toHaveLength(29);
     expect((await admin.stats()).orders).toBe(1);
-    expect(await broker.listPositions()).toEqual([{ symbol: 'AAPL', qty: 1, avgEntryPrice: 100 }]);
+    expect(await broker.listPositions()).toMatchObject([{ symbol: 'AAPL', qty: 1, avgEntryPrice: 100 }]);
   });
 
   test('40 concurrent buys with cash for 10: exactly 10 fill and cash never goes negative', async () => {

@@ -3,8 +3,7 @@
  * broker, the shared test servers (Postgres, Redis, Temporal dev server) and the pre-built test bundles.
  * The full scenarios run with `npm run chaos -- <r1|r5|r6|r13>`.
  */
-import { runScenario } from '../../chaos/lib/harness';
-import { r6 } from '../../chaos/scenarios/r6';
+import { r6, runScenario } from '../../chaos';
 import { testStack } from '../helpers/stack';
 
 test('r6 (short): no duplicate order, no lost fill, nothing stuck under a broker error storm', async () => {

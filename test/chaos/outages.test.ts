@@ -4,9 +4,7 @@
  * test Temporal server and the pre-built test bundles. The full scenarios: `npm run chaos -- r3` / `-- r4`.
  */
 import path from 'node:path';
-import { runScenario, type ScenarioResult } from '../../chaos/lib/harness';
-import { r3 } from '../../chaos/scenarios/r3';
-import { r4 } from '../../chaos/scenarios/r4';
+import { r3, r4, runScenario, type ScenarioResult } from '../../chaos';
 import { STACK_FILE, testStack } from '../helpers/stack';
 
 const run = (def: Parameters<typeof runScenario>[0]): Promise<ScenarioResult> => {

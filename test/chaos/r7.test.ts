@@ -4,8 +4,7 @@
  * forged signals give none (one audit row each, and the requests expire), and an approve/reject race ends in
  * exactly one decision. The full run (100 + 100 + 20) is `npm run chaos -- r7`.
  */
-import { runScenario } from '../../chaos/lib/harness';
-import { r7 } from '../../chaos/scenarios/r7';
+import { r7, runScenario } from '../../chaos';
 import { testStack } from '../helpers/stack';
 
 test('r7 (short): duplicated approvals give one order each, forged ones none, a race one decision', async () => {

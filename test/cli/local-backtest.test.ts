@@ -54,12 +54,33 @@ describe('runLocalBacktest', () => {
     expect(r.position).toBe(expected.position);
     expect(r.trades).toEqual(expected.trades);
     expect(r.metrics).toEqual(expected.metrics);
-    expect(r.assumptions).toMatchObject({ strategy: 'sma-cross', params: { fast: 10, slow: 30 }, fillRule: 'next-open', sizing: 'fixed-quantity' });
+    expect(r.assumptions).toMatchObject({ strategy: 'sma-cross', params: { fast: 10, slow: 30 }, fillRule: 'next-open', sizing: { mode: 'fixed-quantity', quantity: 1 } });
     expect(r.trades.length).toBeGreaterThan(10);
     for (const t of r.trades) {
       expect(['buy', 'sell']).toContain(t.side);
       expect(t.time >= '2000-01-01' && t.time <= '2010-12-31T23:59:59.999Z').toBe(true);
     }
+  });
+
+  test('the default sizing is 95 % of equity per entry in whole shares, stated in the result; --size keeps a fixed quantity', async () => {
+    const sized = await runLocalBacktest({ csv: ORCL, from: '2000-01-01', to: '2010-12-31', settings: { strategy: 'sma-cross' } });
+    expect(sized.assumptions.sizing).toEqual({ mode: 'equity-fraction', fraction: 0.95 });
+    const first = sized.trades[0];
+    expect(first.side).toBe('buy');
+    expect(first.qty).toBe(Math.floor((0.95 * 10_000) / first.price));
+    // results move with the strategy: the whole position, not one share's price change
+    expect(Math.abs(sized.finalEquity - 10_000)).toBeGreaterThan(100);
+    const fixed = await runLocalBacktest({ csv: ORCL, from: '2000-01-01', to: '2010-12-31', settings: { strategy: 'sma-cross', quantity: 1 } });
+    expect(fixed.assumptions.sizing).toEqual({ mode: 'fixed-quantity', quantity: 1 });
+    expect(fixed.trades.every((t) => t.qty === 1)).toBe(true);
+
+    const text = await cli(['backtest', '--local', '--csv', ORCL, '--to', '2003-12-31']);
+    expect(text.stdout).toMatch(/^sizing +95 % of equity per entry \(whole shares\)$/m);
+    const fixedText = await cli(['backtest', '--local', '--csv', ORCL, '--to', '2003-12-31', '--size', '3']);
+    expect(fixedText.stdout).toMatch(/^sizing +fixed 3 per entry$/m);
+    const both = await cli(['backtest', '--local', '--csv', ORCL, '--size', '3', '--equity-fraction', '0.5']);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/quantity: give quantity \(a fixed quantity\) or sizing, not both/);
   });
 
   test('date bounds are whole local days in --tz', async () => {
@@ -117,7 +138,7 @@ describe('npm run cli -- backtest --local', () => {
     for (const t of out.trades) {
       expect(t).toEqual(expect.objectContaining({ side: expect.stringMatching(/^(buy|sell)$/), time: expect.any(String), price: expect.any(Number), qty: 2 }));
     }
-    expect(out.assumptions).toMatchObject({ initialCash: 5000, quantity: 2, commissionRate: 0.0005, slippageBps: 1 });
+    expect(out.assumptions).toMatchObject({ initialCash: 5000, sizing: { mode: 'fixed-quantity', quantity: 2 }, commissionRate: 0.0005, slippageBps: 1 });
 
     const same = await runLocalBacktest({
       csv: ORCL,

@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { runLocalBacktest } from '../../clients/cli/local-backtest';
 import { startApi, type ApiHarness } from '../api/harness';
@@ -61,7 +63,7 @@ afterAll(async () => {
 test('health', async () => {
   const { code, stdout } = await cli(['health']);
   expect(code).toBe(0);
-  expect(stdout).toMatch(/^status: ok/);
+  expect(stdout).toMatch(/^status: up/);
   expect(stdout).toMatch(/workers\s+yes\s+cpu \d+, io \d+/);
 });
 
@@ -80,14 +82,41 @@ test('import streams a file and prints the counts; bars lists the series', async
   expect(JSON.parse(bars.stdout).series).toContainEqual(expect.objectContaining({ symbol, timeframe: '1m', bars: 30_889 }));
 });
 
+test('a partial import: a banner on stderr and exit 1; with --allow-rejects exit 0; --json stdout stays one JSON document', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'cli-partial-'));
+  const file = path.join(dir, 'bars.csv');
+  const rows = Array.from({ length: 30 }, (_, d) => `${new Date(Date.UTC(2020, 0, 1 + d)).toISOString().slice(0, 10)},10,10.2,9.8,10,100`);
+  rows[12] = '2020-01-13,10,1e15,9.8,1e15,100'; // line 14
+  writeFileSync(file, ['Date,Open,High,Low,Close,Volume', ...rows].join('\n'));
+  const partialSymbol = uniqueSymbol('PART');
+  try {
+    const refused = await cli(['import', file, '--symbol', partialSymbol]);
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toMatch(/rejected\s+1 \(1 price outliers, 0 dated in the future\)/);
+    expect(refused.stdout).toMatch(/line 14: price outlier: close 1e\+15/);
+    expect(refused.stderr).toMatch(/^!{78}\n!! PARTIAL IMPORT: 1 row\(s\) of .*bars\.csv were REJECTED and are not stored\./m);
+    expect(refused.stderr).toMatch(/^error: partial import: 1 rows of .* were not imported \(pass --allow-rejects to accept that\)$/m);
+
+    const allowed = await cli(['import', file, '--symbol', partialSymbol, '--allow-rejects', '--json']);
+    expect(allowed.code).toBe(0);
+    expect(JSON.parse(allowed.stdout)).toMatchObject({ accepted: 29, inserted: 0, duplicates: 29, rejected: 1, outliers: 1, complete: false });
+    expect(allowed.stderr).toMatch(/PARTIAL IMPORT/);
+    expect(allowed.stderr).not.toMatch(/^error:/m);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('backtest waits for the workflow and prints one JSON object equal to the in-process run', async () => {
   const params = '{"fast":5,"slow":20}';
   const { code, stdout, stderr } = await cli(['backtest', '--symbol', symbol, '--timeframe', '1m', '--params', params, '--from', '2006-01-10', '--to', '2006-01-20', '--json']);
   expect({ code, stderr: code === 0 ? '' : stderr }).toEqual({ code: 0, stderr: '' });
-  const out = JSON.parse(stdout) as { id: string; status: string; finalEquity: number; bars: number; trades: Array<Record<string, unknown>>; tradeCount: number };
+  const out = JSON.parse(stdout) as { id: string; status: string; finalEquity: number; bars: number; trades: Array<Record<string, unknown>>; tradeCount: number; assumptions: Record<string, unknown> };
   expect(out.status).toBe('completed');
   expect(out.trades).toHaveLength(out.tradeCount);
-  expect(out.trades[0]).toEqual(expect.objectContaining({ side: 'buy', time: expect.any(String), price: expect.any(Number), qty: 1 }));
+  // the default sizing, stated in the result: whole shares worth 95 % of equity (about 2 of this ~3600 index)
+  expect(out.assumptions.sizing).toEqual({ mode: 'equity-fraction', fraction: 0.95 });
+  expect(out.trades[0]).toEqual(expect.objectContaining({ side: 'buy', time: expect.any(String), price: expect.any(Number), qty: Math.floor((0.95 * 10_000) / (out.trades[0].price as number)) }));
 
   const local = await runLocalBacktest({ csv: MINUTES, from: '2006-01-10', to: '2006-01-20', settings: { strategy: 'sma-cross', params: JSON.parse(params) } });
   expect(out.bars).toBe(local.bars);

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { Pool } from 'pg';
-import { importBarColumns } from '../../db/bar-import';
 import { insertBacktestJob } from '../../db/sql/backtest-jobs';
 import { allocateBars, type BarColumns } from '../../domain/bars';
 import { parseBacktestSettings } from '../../domain/backtest/settings';
@@ -17,15 +16,7 @@ export function uniqueSymbol(prefix = 'T'): string {
   return `${prefix}${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`.toUpperCase();
 }
 
-/** Stores bars through the production import path. */
-export async function storeBars(pool: Pool, symbol: string, timeframe: string, bars: BarColumns): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await importBarColumns(client, symbol, timeframe, bars);
-  } finally {
-    client.release();
-  }
-}
+export { storeBars } from '../../harness/fixtures/bars';
 
 /** A seeded random walk (mulberry32), daily bars from 2000-01-03. */
 export function syntheticBars(n: number, seed = 42, stepMs = 86_400_000): BarColumns {
@@ -62,7 +53,9 @@ export async function queuedJob(
   settings: Partial<BacktestSettings> = {},
 ): Promise<BacktestWorkflowInput> {
   const jobId = randomUUID();
-  const full = parseBacktestSettings({ strategy: 'sma-cross', params: { fast: 10, slow: 30 }, ...settings });
+  // pinned to one share (the default sizes by equity) unless the test sizes itself, so expected figures stay put
+  const sized = 'sizing' in settings || 'quantity' in settings ? {} : { quantity: 1 };
+  const full = parseBacktestSettings({ strategy: 'sma-cross', params: { fast: 10, slow: 30 }, ...sized, ...settings });
   await insertBacktestJob(pool, { id: jobId, workflowId: `backtest-${jobId}`, symbol, timeframe, settings: full, requestedBy: 'test' });
   return { jobId, symbol, timeframe, settings: full };
 }

@@ -1,15 +1,13 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Client } from 'pg';
 import { migrate } from '../../db/migrate';
-import { buildBundles } from '../../scripts/build-bundles';
-import { startPostgres, startRedis, startTemporalDevServer, timeSkippingServerPath, type Service } from '../../scripts/local-stack';
-import { SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
+import { buildBundles } from '../../harness/bundles';
+import { LOCAL_DIR } from '../../harness/paths';
+import { createDatabase, PRODUCT_SEARCH_ATTRIBUTES, startPostgres, startRedis, startTemporalDevServer, timeSkippingServerPath, type Service } from '../../harness/stack';
 import { STACK_FILE, type TestStack } from './stack';
 
-const ROOT = path.resolve(__dirname, '..', '..');
 /** TEST_STACK_DIR lets two jest runs in one checkout keep separate servers and artifacts. */
-const LOCAL = process.env.TEST_STACK_DIR ? path.join(process.env.TEST_STACK_DIR, 'servers') : path.join(ROOT, '.local', 'test');
+const LOCAL = process.env.TEST_STACK_DIR ? path.join(process.env.TEST_STACK_DIR, 'servers') : path.join(LOCAL_DIR, 'test');
 
 /**
  * Starts the real servers the tests use (or takes DATABASE_URL / REDIS_URL / TEMPORAL_ADDRESS from the
@@ -39,18 +37,10 @@ export default async function globalSetup(): Promise<void> {
   });
   const databaseUrl = await step('fresh database + migrations', async () => {
     const name = `test_${Date.now()}_${process.pid}`;
-    const admin = new Client({ connectionString: adminUrl });
-    await admin.connect();
-    try {
-      await admin.query(`CREATE DATABASE ${name}`);
-    } finally {
-      await admin.end();
-    }
-    const u = new URL(adminUrl);
-    u.pathname = `/${name}`;
-    await migrate(u.toString());
+    const url = await createDatabase(adminUrl, name);
+    await migrate(url);
     (globalThis as { __testDatabase?: { adminUrl: string; name: string } }).__testDatabase = { adminUrl, name };
-    return u.toString();
+    return url;
   });
   const redisUrl = await step('redis', async () => {
     if (process.env.REDIS_URL) return process.env.REDIS_URL;
@@ -60,11 +50,7 @@ export default async function globalSetup(): Promise<void> {
   });
   const temporal = await step('temporal dev server', async () => {
     if (process.env.TEMPORAL_ADDRESS) return { address: process.env.TEMPORAL_ADDRESS, uiUrl: undefined };
-    const server = await startTemporalDevServer({
-      uiPort: false,
-      logFile: path.join(LOCAL, 'temporal.log'),
-      searchAttributes: Object.fromEntries(Object.values(SEARCH_ATTRIBUTES).map((k) => [k.name, 'Keyword' as const])),
-    });
+    const server = await startTemporalDevServer({ uiPort: false, logFile: path.join(LOCAL, 'temporal.log'), searchAttributes: PRODUCT_SEARCH_ATTRIBUTES });
     started.push(server);
     return server;
   });

@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import { Client } from 'pg';
-import type { Service } from '../../scripts/local-stack';
+import type { Service } from '../../harness/stack';
 import { STACK_FILE } from './stack';
 
 /** Drops this run's database and stops the servers global-setup started. */

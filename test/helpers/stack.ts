@@ -60,4 +60,4 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
 }
 
 /** ../shared/data beside the repository. */
-export const SHARED_DATA = path.resolve(__dirname, '..', '..', '..', 'shared', 'data');
+export { SHARED_DATA } from '../../harness/paths';

@@ -34,7 +34,8 @@ interface ComposeFile {
 }
 
 const APP_SERVICES = ['api', 'worker-cpu', 'worker-io'];
-const REQUIRED = ['postgres', 'redis', 'temporal', 'temporal-ui', 'migrate', ...APP_SERVICES];
+const ONE_SHOT = ['migrate', 'temporal-schema', 'temporal-namespace'];
+const REQUIRED = ['postgres', 'redis', 'temporal', 'temporal-ui', ...ONE_SHOT, ...APP_SERVICES];
 
 function dockerCompose(args: string[], env: NodeJS.ProcessEnv) {
   const found = spawnSync('sh', ['-c', 'command -v docker-compose'], { encoding: 'utf8' });
@@ -69,7 +70,7 @@ describe('docker-compose.yml', () => {
     expect(Object.keys(compose.services)).toEqual(expect.arrayContaining(REQUIRED));
   });
 
-  test.each(REQUIRED.filter((s) => s !== 'migrate'))('%s restarts and has a healthcheck', (name) => {
+  test.each(REQUIRED.filter((s) => !ONE_SHOT.includes(s)))('%s restarts and has a healthcheck', (name) => {
     const s = compose.services[name]!;
     expect(['unless-stopped', 'always']).toContain(s.restart);
     const t = s.healthcheck?.test;
@@ -104,7 +105,7 @@ describe('docker-compose.yml', () => {
       migrate: { condition: 'service_completed_successfully' },
       postgres: { condition: 'service_healthy' },
       redis: { condition: 'service_healthy' },
-      temporal: { condition: 'service_healthy' },
+      'temporal-namespace': { condition: 'service_completed_successfully' },
     });
     expect(s.environment).toMatchObject({ TEMPORAL_ADDRESS: 'temporal:7233', REDIS_URL: 'redis://redis:6379' });
     // notification channels pass through (empty when unset), so the IO worker can alert approvers and desks
@@ -120,13 +121,25 @@ describe('docker-compose.yml', () => {
     expect(compose.services.api!.environment!.HOST).toBe('0.0.0.0');
   });
 
-  test('temporal runs on Postgres and the UI points at it', () => {
+  test('temporal runs on Postgres at the dev server\'s versions, schema and namespace set up by one-shot jobs', () => {
+    // the versions the local dev server runs (scripts/lib.sh pins the Temporal CLI that embeds them)
+    const lib = fs.readFileSync(path.join(ROOT, 'scripts', 'lib.sh'), 'utf8');
+    const server = /TEMPORAL_CLI_SERVER_VERSION="([^"]+)"/.exec(lib)![1];
     const t = compose.services.temporal!;
-    expect(t.image).toMatch(/^temporalio\/auto-setup:/);
+    expect(t.image).toBe(`temporalio/server:${server}`);
     expect(t.environment).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgres' });
-    expect(t.depends_on).toMatchObject({ postgres: { condition: 'service_healthy' } });
+    expect(t.depends_on).toMatchObject({ 'temporal-schema': { condition: 'service_completed_successfully' } });
+    for (const job of ['temporal-schema', 'temporal-namespace']) {
+      const s = compose.services[job]!;
+      expect(s.image).toBe(`temporalio/admin-tools:${server}`);
+      expect(s.restart).toBe('no');
+      const script = /\/deploy\/(\S+\.sh)/.exec(JSON.stringify(s))![1]!;
+      expect(fs.existsSync(path.join(ROOT, 'deploy', 'temporal', script))).toBe(true);
+    }
+    expect(compose.services['temporal-schema']!.depends_on).toMatchObject({ postgres: { condition: 'service_healthy' } });
+    expect(compose.services['temporal-namespace']!.depends_on).toMatchObject({ temporal: { condition: 'service_healthy' } });
     const ui = compose.services['temporal-ui']!;
-    expect(ui.image).toMatch(/^temporalio\/ui:/);
+    expect(ui.image).toBe(`temporalio/ui:${/TEMPORAL_CLI_UI_VERSION="([^"]+)"/.exec(lib)![1]}`);
     expect(ui.environment).toMatchObject({ TEMPORAL_ADDRESS: 'temporal:7233' });
     expect(ui.ports).toContain('8233:8080');
     expect(ui.depends_on).toMatchObject({ temporal: { condition: 'service_healthy' } });
@@ -143,9 +156,11 @@ describe('Dockerfile and .dockerignore', () => {
   const dockerfile = fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
   const ignore = fs.readFileSync(path.join(ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim());
 
-  test('node 20 bookworm-slim, npm ci, prebuilt bundles, non-root, API by default', () => {
-    expect(dockerfile).toMatch(/^FROM node:20-bookworm-slim AS build$/m);
-    expect(dockerfile).toMatch(/^FROM node:20-bookworm-slim AS runtime$/m);
+  test('node 24 (the pinned LTS) bookworm-slim, npm ci, prebuilt bundles, non-root, API by default', () => {
+    const major = /NODE_PIN_VERSION="(\d+)\./.exec(fs.readFileSync(path.join(ROOT, 'scripts', 'lib.sh'), 'utf8'))![1];
+    expect(major).toBe('24');
+    expect(dockerfile).toMatch(new RegExp(`^FROM node:${major}-bookworm-slim AS build$`, 'm'));
+    expect(dockerfile).toMatch(new RegExp(`^FROM node:${major}-bookworm-slim AS runtime$`, 'm'));
     expect(dockerfile).toMatch(/RUN npm ci/);
     expect(dockerfile).toMatch(/RUN npm run build:bundles/);
     const users = [...dockerfile.matchAll(/^USER (\S+)/gm)].map((m) => m[1]);

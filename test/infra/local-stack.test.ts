@@ -1,5 +1,5 @@
 /**
- * scripts/local-stack.ts against the real binaries (run `npm run provision` first):
+ * harness/stack (the local stack) against the real binaries (run `npm run provision` first):
  * each server starts in a temp dir, answers, can be crashed/restarted where that matters for fault
  * tests, and leaves no process behind after stop() — nor after its parent dies without calling stop().
  */
@@ -20,7 +20,7 @@ import {
   timeSkippingServerPath,
   type ManagedService,
   type Service,
-} from '../../scripts/local-stack';
+} from '../../harness/stack';
 
 jest.setTimeout(180_000);
 
@@ -160,7 +160,7 @@ test('temporal dev server: answers getSystemInfo, has the search attributes, his
 
 test('servers stop by themselves when the process that started them dies without calling stop()', async () => {
   const script = `
-    const { startPostgres, startRedis } = require(${JSON.stringify(path.join(ROOT, 'scripts', 'local-stack.ts'))});
+    const { startPostgres, startRedis } = require(${JSON.stringify(path.join(ROOT, 'harness', 'stack', 'index.ts'))});
     Promise.all([startRedis({ dataDir: ${JSON.stringify(path.join(dir, 'orphan-redis'))} }), startPostgres({ dataDir: ${JSON.stringify(path.join(dir, 'orphan-pg'))} })])
       .then(([r, p]) => { console.log('PIDS=' + r.pid + ',' + p.pid); setInterval(() => {}, 1000); });
   `;

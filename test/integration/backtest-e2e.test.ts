@@ -91,7 +91,7 @@ test('import a CSV, run a backtest through the API on both workers, read the per
     const h = await call('GET', '/health', CANARY.viewerKey);
     return h.status === 200 && h.body.checks.workers.cpu >= 1 && h.body.checks.workers.io >= 1 ? h : undefined;
   });
-  expect(health.body.status).toBe('ok');
+  expect(health.body.status).toBe('up');
 
   const csv = readFileSync(path.join(SHARED_DATA, 'orcl-1995-2014.txt'), 'utf8');
   const imported = await call('POST', `/v1/bars/import?symbol=${symbol}&timeframe=1d`, CANARY.traderKey, csv, 'text/csv');
@@ -123,6 +123,9 @@ test('import a CSV, run a backtest through the API on both workers, read the per
   expect(rows[0]).toEqual({ bars: hi - lo, final_equity: expect.any(Number), trades: expected.trades.length });
   expect(rows[0].final_equity).toBeCloseTo(expected.finalEquity, 6);
   expect(done.body.result.finalEquity).toBeCloseTo(expected.finalEquity, 6);
+  // the default sizing is stated in the job's settings and the result's assumptions
+  expect(done.body.settings.sizing).toEqual({ mode: 'equity-fraction', fraction: 0.95 });
+  expect(done.body.result.assumptions.sizing).toEqual({ mode: 'equity-fraction', fraction: 0.95 });
   expect(done.body.progress).toMatchObject({ phase: 'completed', fraction: 1 });
 
   // Canaries: no secret in API logs, worker logs, API responses or the workflow's history.

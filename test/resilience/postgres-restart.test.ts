@@ -14,9 +14,8 @@ import type { FastifyInstance } from 'fastify';
 import { Client, Pool } from 'pg';
 import { createDeploymentActivities } from '../../activities/deployments';
 import { createMarketDataActivities, type LoadRecentBarsInput, type LoadRecentBarsResult } from '../../activities/market-data';
-import { migrateInChild } from '../../chaos/lib/stack';
 import { buildApp } from '../../clients/api/app';
-import { startPostgres, type ManagedService } from '../../scripts/local-stack';
+import { migrateInChild, startPostgres, type ManagedService } from '../../harness/stack';
 import type { Config } from '../../workers/config';
 import { createPgPool, createRedis, redisReady } from '../../workers/deps';
 import { startWorkerHeartbeat } from '../../workers/heartbeat';
@@ -126,8 +125,9 @@ describe('the API while Postgres is down', () => {
     await close?.();
   });
 
+  // with a key: without one /health says only up, degraded or down
   const health = async () => {
-    const res = await app.inject({ method: 'GET', url: '/health' });
+    const res = await app.inject({ method: 'GET', url: '/health', headers: AUTH.viewer });
     return { code: res.statusCode, body: res.json<{ status: string; down: string[]; checks: { postgres: { ok: boolean; error?: string } } }>() };
   };
 
@@ -139,11 +139,11 @@ describe('the API while Postgres is down', () => {
     await fault();
     const down = await health();
     expect(down.code).toBe(503);
-    expect(down.body).toMatchObject({ status: 'degraded', down: ['postgres'], checks: { postgres: { ok: false, error: expect.any(String) } } });
+    expect(down.body).toMatchObject({ status: 'down', down: ['postgres'], checks: { postgres: { ok: false, error: expect.any(String) } } });
     const orders = await app.inject({ method: 'GET', url: '/v1/orders', headers: AUTH.viewer });
     expect(orders.statusCode).toBe(503);
     expect(orders.headers['retry-after']).toBeDefined();
-    expect(orders.json()).toEqual({ error: { code: 'unavailable', message: expect.any(String) } });
+    expect(orders.json()).toEqual({ error: { code: 'unavailable', message: expect.any(String), requestId: orders.headers['x-request-id'] } });
 
     await pg.start();
     const upAt = Date.now();

@@ -14,7 +14,7 @@ import { buildApp } from '../../clients/api/app';
 import { connectTemporal } from '../../clients/temporal';
 import { BarCache } from '../../marketdata/cache';
 import { barsToColumns } from '../../marketdata/port';
-import { startRedis, type ManagedService } from '../../scripts/local-stack';
+import { startRedis, type ManagedService } from '../../harness/stack';
 import type { Config } from '../../workers/config';
 import { createPgPool, createRedis, redisReady } from '../../workers/deps';
 import { startWorkerHeartbeat, WORKER_HEARTBEAT_PREFIX } from '../../workers/heartbeat';
@@ -24,6 +24,7 @@ import { storeBars, testPool, uniqueSymbol } from '../helpers/db';
 import { waitFor } from '../helpers/processes';
 import { STACK_FILE, testConfig } from '../helpers/stack';
 import { bars, memoryLogger } from '../marketdata/helpers';
+import { AUTH } from '../api/harness';
 
 const DIR = path.join(path.dirname(STACK_FILE), 'resilience', 'redis');
 const MIN = 60_000;
@@ -140,8 +141,9 @@ describe('/health', () => {
   });
   afterAll(() => close?.());
 
+  // with a key: without one /health says only up, degraded or down
   const health = async () => {
-    const res = await app.inject({ method: 'GET', url: '/health' });
+    const res = await app.inject({ method: 'GET', url: '/health', headers: AUTH.viewer });
     return { code: res.statusCode, body: res.json<{ status: string; down: string[]; checks: { workers: { ok: boolean; error?: string } } }>() };
   };
 

@@ -19,6 +19,7 @@ import {
   sessionBarCloses,
   sessionFor,
   sessionOn,
+  settlementDate,
   simpleCalendar,
   timeframeMs,
   toYmd,
@@ -240,6 +241,32 @@ describe('XNYS sessions (America/New_York, DST-correct)', () => {
     // never before the open
     expect(closeMinus(XNYS, Z('2024-11-29T15:00'), 600)).toBe(Z('2024-11-29T14:30'));
     expect(() => closeMinus(XNYS, Z('2024-11-29T15:00'), -1)).toThrow(RangeError);
+  });
+});
+
+describe('settlement dates (T+1 from 2024-05-28, T+2 from 2017-09-05, T+3 before; Federal Reserve holidays and Good Friday)', () => {
+  test.each([
+    // Alpaca's 2025 calendar: a holiday, the 2025-01-09 closure the Fed worked through, Good Friday, Columbus and Veterans Day
+    ['2024-12-31', 20250102],
+    ['2025-01-08', 20250109],
+    ['2025-01-10', 20250113],
+    ['2025-04-17', 20250421],
+    ['2025-10-10', 20251014],
+    ['2025-10-13', 20251014],
+    ['2025-11-10', 20251112],
+    ['2025-11-26', 20251128],
+    ['2025-12-24', 20251226],
+    // the cycle changes: double settlement days 2024-05-29 and 2017-09-07
+    ['2024-05-24', 20240529],
+    ['2024-05-28', 20240529],
+    ['2017-09-01', 20170907],
+    ['2017-09-05', 20170907],
+    // 2026: Thanksgiving, the early close after it, Christmas Eve
+    ['2026-11-25', 20261127],
+    ['2026-11-27', 20261130],
+    ['2026-12-24', 20261228],
+  ])('a trade on %s settles on %d', (trade, settles) => {
+    expect(settlementDate(trade)).toBe(settles);
   });
 });
 

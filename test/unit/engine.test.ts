@@ -1,4 +1,5 @@
 import { BacktestRun, bracketExit, runBacktest } from '../../domain/backtest/engine';
+import { parseBacktestSettings } from '../../domain/backtest/settings';
 import { downsampleEquity } from '../../domain/backtest/metrics';
 import type { BacktestSettings, StrategyName } from '../../domain/backtest/types';
 import type { BarColumns } from '../../domain/bars';
@@ -22,7 +23,38 @@ describe('fills', () => {
     ]);
     expect(r.position).toBe(0);
     expect(r.cash).toBe(10_003);
-    expect(r.assumptions).toMatchObject({ fillRule: 'next-open', sizing: 'fixed-quantity', intrabarPolicy: 'direction' });
+    expect(r.assumptions).toMatchObject({ fillRule: 'next-open', sizing: { mode: 'fixed-quantity', quantity: 1 }, intrabarPolicy: 'direction' });
+  });
+
+  test('equity-fraction sizing (the default): whole shares worth the fraction of equity at each fill, after costs', () => {
+    const b = bars([100, 100, 110, 110, 120, 120]);
+    const s = settings({ sizing: { mode: 'equity-fraction', fraction: 0.95 }, commissionPerOrder: 1, commissionRate: 0.001, slippageBps: 10 });
+    const r = runBacktest(b, s, { strategy: scripted({ 0: 1, 1: 0, 2: 1, 3: 0 }) });
+    const buy1 = 100 * 1.001;
+    const q1 = Math.floor((0.95 * 10_000 - 1) / (buy1 * 1.001)); // 94
+    expect(r.trades[0]).toMatchObject({ side: 'buy', price: expect.closeTo(buy1, 12), qty: q1 });
+    const cashAfterFirst = 10_000 - q1 * buy1 - (1 + 0.001 * buy1 * q1) + q1 * 110 * 0.999 - (1 + 0.001 * 110 * 0.999 * q1);
+    const buy2 = 110 * 1.001;
+    const q2 = Math.floor((0.95 * cashAfterFirst - 1) / (buy2 * 1.001)); // resized from the equity after the first round trip
+    expect(r.trades[2]).toMatchObject({ side: 'buy', qty: q2 });
+    expect(q1).toBe(94);
+    expect(q2).not.toBe(q1);
+    expect(r.assumptions.sizing).toEqual({ mode: 'equity-fraction', fraction: 0.95 });
+    expect(runBacktest(b, settings({ strategy: 'sma-cross' })).assumptions.sizing).toEqual({ mode: 'fixed-quantity', quantity: 1 });
+    expect(runBacktest(b, parseBacktestSettings({ strategy: 'sma-cross' })).assumptions.sizing).toEqual({ mode: 'equity-fraction', fraction: 0.95 });
+  });
+
+  test('equity-fraction: a short is sized the same way; with nothing affordable there is no entry', () => {
+    const b = bars([100, 100, 90, 90]);
+    const short = runBacktest(b, settings({ allowShort: true, sizing: { mode: 'equity-fraction', fraction: 0.5 } }), { strategy: scripted({ 0: -1, 1: 0 }) });
+    expect(short.trades.map((t) => [t.side, t.qty])).toEqual([
+      ['sell', 50],
+      ['buy', 50],
+    ]);
+    expect(short.cash).toBe(10_000 + 50 * 10);
+    const poor = runBacktest(b, settings({ initialCash: 50, sizing: { mode: 'equity-fraction', fraction: 0.95 } }), { strategy: scripted({ 0: 1 }) });
+    expect(poor.trades).toEqual([]);
+    expect(poor.position).toBe(0);
   });
 
   test('sma-cross: the up-cross bar buys at the next open', () => {
@@ -374,5 +406,25 @@ describe('chunks, equity curve, result shape', () => {
     b.ts[2] = Date.UTC(2024, 6, 1, 0, 0, 1, 999);
     const r = runBacktest(b, settings(), { strategy: scripted({ 0: 1, 1: 0 }) });
     expect(r.trades.map((t) => t.time)).toEqual(['2024-06-30T23:59:59.007Z', '2024-07-01T00:00:01.999Z']);
+  });
+});
+
+describe('fill columns', () => {
+  test('fillCount and roundTripPnl come from the columns: closing fills only, break-even and reversals included', () => {
+    // long at bar 1's open (100), out at bar 2's open (100, break-even), short at 3 (reversal of nothing), reversed long at 4
+    const b = bars([100, 100, 100, 110, 105, 108]);
+    const run = new BacktestRun(b, settings({ allowShort: true }), { strategy: scripted({ 0: 1, 1: 0, 2: -1, 3: 1 }) });
+    run.runUntil(b.length);
+    const r = run.finish();
+    expect(run.fillCount).toBe(r.trades.length);
+    // fills: buy 100 (bar 1), sell 100 (bar 2, pnl 0), sell 110 (bar 3), buy 105 (bar 4, closes the short: +5), buy 105 (opens a long)
+    expect(r.trades.map((t) => [t.side, t.price, t.realizedPnl])).toEqual([
+      ['buy', 100, 0],
+      ['sell', 100, 0],
+      ['sell', 110, 0],
+      ['buy', 105, 5],
+      ['buy', 105, 0],
+    ]);
+    expect(Array.from(run.roundTripPnl())).toEqual([0, 5]);
   });
 });

@@ -38,8 +38,10 @@ export function scripted(targets: Record<number, number>, opts: { warmup?: numbe
   return strategy;
 }
 
+/** Settings with defaults, pinned to one share per entry unless `overrides` size otherwise (the tests' figures assume it). */
 export function settings(overrides: Partial<BacktestSettings> & Record<string, unknown> = {}): BacktestSettings {
-  return parseBacktestSettings({ strategy: 'sma-cross', ...overrides });
+  const sized = 'sizing' in overrides || 'quantity' in overrides ? {} : { quantity: 1 };
+  return parseBacktestSettings({ strategy: 'sma-cross', ...sized, ...overrides });
 }
 
 /** bar index of each trade, from its ISO time */

@@ -16,7 +16,7 @@ test('defaults are filled in', () => {
     strategy: 'sma-cross',
     params: { fast: 10, slow: 30 },
     initialCash: 10_000,
-    quantity: 1,
+    sizing: { mode: 'equity-fraction', fraction: 0.95 },
     commissionPerOrder: 0,
     commissionRate: 0,
     slippageBps: 0,
@@ -41,7 +41,25 @@ test('given values and brackets are kept', () => {
     stopLossPct: 0.02,
     intrabarPolicy: 'pessimistic',
   });
-  expect(s).toMatchObject({ params: { period: 20 }, quantity: 3, takeProfitPct: 0.04, stopLossPct: 0.02, intrabarPolicy: 'pessimistic', allowShort: true });
+  expect(s).toMatchObject({ params: { period: 20 }, sizing: { mode: 'fixed-quantity', quantity: 3 }, takeProfitPct: 0.04, stopLossPct: 0.02, intrabarPolicy: 'pessimistic', allowShort: true });
+});
+
+test('sizing: quantity is fixed-quantity shorthand; sizing objects are checked; not both; the output parses to itself', () => {
+  expect(parseBacktestSettings({ strategy: 'sma-cross', quantity: 7 }).sizing).toEqual({ mode: 'fixed-quantity', quantity: 7 });
+  expect(parseBacktestSettings({ strategy: 'sma-cross', sizing: { mode: 'equity-fraction', fraction: 0.5 } }).sizing).toEqual({ mode: 'equity-fraction', fraction: 0.5 });
+  expect(parseBacktestSettings({ strategy: 'sma-cross', sizing: { mode: 'fixed-quantity', quantity: 2 } })).not.toHaveProperty('quantity');
+  expect(issues(() => parseBacktestSettings({ strategy: 'sma-cross', quantity: 1, sizing: { mode: 'equity-fraction', fraction: 0.5 } }))).toEqual([
+    { path: 'quantity', message: 'give quantity (a fixed quantity) or sizing, not both' },
+  ]);
+  expect(issues(() => parseBacktestSettings({ strategy: 'sma-cross', sizing: { mode: 'equity-fraction', fraction: 1.5 } }))).toEqual([
+    { path: 'sizing.fraction', message: 'sizing.fraction must be at most 1 (no leverage)' },
+  ]);
+  expect(issues(() => parseBacktestSettings({ strategy: 'sma-cross', sizing: { mode: 'all-in' } })).map((i) => i.path)).toEqual(['sizing.mode']);
+  // the activity re-parses the settings the API stored: they must come back unchanged
+  for (const input of [{ strategy: 'sma-cross' }, { strategy: 'sma-cross', quantity: 3 }, { strategy: 'rsi-reversion', sizing: { mode: 'equity-fraction', fraction: 0.25 } }]) {
+    const once = parseBacktestSettings(input);
+    expect(parseBacktestSettings(once)).toEqual(once);
+  }
 });
 
 test('bad settings are reported with their paths', () => {

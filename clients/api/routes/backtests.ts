@@ -55,7 +55,10 @@ const SettingsOutSchema = z.object({
   strategy: z.string(),
   params: z.record(z.string(), z.union([z.number(), z.boolean()])),
   initialCash: z.number(),
-  quantity: z.number(),
+  sizing: z.union([
+    z.object({ mode: z.literal('equity-fraction'), fraction: z.number() }),
+    z.object({ mode: z.literal('fixed-quantity'), quantity: z.number() }),
+  ]),
   commissionPerOrder: z.number(),
   commissionRate: z.number(),
   slippageBps: z.number(),
@@ -66,7 +69,7 @@ const SettingsOutSchema = z.object({
 });
 
 /** Non-finite metrics (a profit factor with no losing trade) are stored as the strings "Infinity" / "NaN". */
-const MetricValue = z.union([z.number(), z.string(), z.null()]);
+const MetricValue = z.union([z.number().nullable(), z.string()]);
 
 const JobSchema = z.object({
   id: z.uuid(),

@@ -8,7 +8,9 @@ import { z } from 'zod';
 import { importBarColumns } from '../../../db/bar-import';
 import { insertBarImport } from '../../../db/sql/bar-imports';
 import { listBarSeries } from '../../../db/sql/bars';
+import { screenBars } from '../../../domain/bar-screen';
 import type { BarColumns } from '../../../domain/bars';
+import { timeframeMs } from '../../../domain/calendar/calendar';
 import { OhlcvCsvParser } from '../../../domain/csv';
 import type { ApiDeps } from '../app';
 import { principalOf, ROLES_ANY, ROLES_TRADER } from '../auth';
@@ -34,7 +36,10 @@ const ImportResultSchema = z.object({
   inserted: z.number().int().describe('rows that were new'),
   duplicates: z.number().int().describe('valid rows already stored (same symbol, timeframe and time), left unchanged'),
   duplicatesInFile: z.number().int().describe('rows repeating an earlier time within this file'),
-  rejected: z.number().int().describe('invalid rows skipped'),
+  rejected: z.number().int().describe('rows skipped: invalid, repeated in the file, dated in the future or price outliers'),
+  future: z.number().int().describe('of rejected: bars dated after now plus one bar'),
+  outliers: z.number().int().describe('of rejected: price outliers (more than 10x from the median close of the neighbouring bars on both sides)'),
+  complete: z.boolean().describe('false when any row was rejected: the series stored is not the whole file'),
   rejections: z.array(RejectionSchema).describe(`up to ${MAX_REJECTION_SAMPLES} samples of rejected rows with their line numbers`),
   firstTs: z.string().nullable(),
   lastTs: z.string().nullable(),
@@ -81,8 +86,16 @@ async function parseCsvStream(stream: Readable, parser: OhlcvCsvParser, limit: n
   }
 }
 
+const isStream = (body: unknown): body is Readable => typeof (body as Readable | undefined)?.[Symbol.asyncIterator] === 'function';
+
+const noCsvBody = () =>
+  badRequest('the CSV body is missing', [{ in: 'body', path: '', message: `send the CSV file as the body with Content-Type: ${CSV_TYPES[0]}` }]);
+
+/** Reasons quote cells (clipped: a cell may be up to a 1 MiB line); a bad header is described, not quoted back. */
+const clipReason = (reason: string) => (reason.length > 200 ? `${reason.slice(0, 200)}…` : reason);
+
 function csvError(err: unknown): HttpError {
-  const message = String((err as Error)?.message ?? err).slice(0, 500);
+  const message = clipReason(String((err as Error)?.message ?? err).replace(/^unrecognised CSV header: "[^\n]*" \(/, 'unrecognised CSV header ('));
   const header = /header/i.test(message);
   return badRequest(header ? 'invalid CSV header' : 'invalid CSV', [{ in: 'body', path: header ? 'header' : '', message }]);
 }
@@ -135,8 +148,9 @@ export function barRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
           schema: {
             summary: 'Import OHLCV bars from a CSV body (idempotent: rows already stored are counted as duplicates)',
             description:
-              'Header: Date[,Time],Open,High,Low,Close[,Adj Close],Volume[,OpenInterest]. Invalid rows are skipped and counted; ' +
-              'a bad header or no valid row is a 400 and writes nothing. Times are read in `tz` and stored as UTC.',
+              'Header: Date[,Time],Open,High,Low,Close[,Adj Close],Volume[,OpenInterest]. Invalid rows, bars dated in the future and ' +
+              'price outliers are skipped and counted; `complete` is false when any row was. A bad header or no valid row is a 400 ' +
+              'and writes nothing. Times are read in `tz` and stored as UTC.',
             tags: ['bars'],
             security: [{ bearer: [] }],
             consumes: CSV_TYPES,
@@ -150,11 +164,21 @@ export function barRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
           const principal = principalOf(request);
           if (Number(request.headers['content-length']) > limit) throw tooLarge(limit);
 
-          const parsed = await parseCsvStream(request.body as unknown as Readable, new OhlcvCsvParser({ timeZone: tz }), limit);
-          const rejections = parsed.rejections.slice(0, MAX_REJECTION_SAMPLES);
-          if (parsed.bars.length === 0) {
+          // No body at all (and so no Content-Type, which would have chosen a parser) reaches here as undefined.
+          const body = request.body as unknown;
+          if (!isStream(body)) throw noCsvBody();
+          const parsed = await parseCsvStream(body, new OhlcvCsvParser({ timeZone: tz }), limit);
+          // after parsing: bars dated after the bar now forming, and price outliers (domain/bar-screen.ts)
+          const screened = screenBars(parsed.bars, parsed.lines, { notAfter: Date.now() + timeframeMs(timeframe), maxRejectionSamples: MAX_REJECTION_SAMPLES });
+          const bars = screened.bars;
+          const rejected = parsed.rejected + screened.future + screened.outliers;
+          const rejections = [...parsed.rejections, ...screened.rejections]
+            .sort((a, b) => a.line - b.line)
+            .slice(0, MAX_REJECTION_SAMPLES)
+            .map((r) => ({ line: r.line, reason: clipReason(r.reason) }));
+          if (bars.length === 0) {
             throw badRequest(
-              `no valid rows in the CSV (${parsed.rejected} rejected)`,
+              `no valid rows in the CSV (${rejected} rejected)`,
               rejections.map((r) => ({ in: 'body' as const, path: `line ${r.line}`, message: r.reason })),
             );
           }
@@ -162,11 +186,11 @@ export function barRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
           const client = await deps.db.connect();
           let counts;
           try {
-            counts = await importBarColumns(client, symbol, timeframe, parsed.bars);
+            counts = await importBarColumns(client, symbol, timeframe, bars);
           } finally {
             client.release();
           }
-          const { first, last } = span(parsed.bars);
+          const { first, last } = span(bars);
           const firstTs = first === undefined ? undefined : new Date(first).toISOString();
           const lastTs = last === undefined ? undefined : new Date(last).toISOString();
           const importId = randomUUID();
@@ -177,12 +201,12 @@ export function barRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
             accepted: counts.accepted,
             inserted: counts.inserted,
             duplicates: counts.duplicates,
-            rejected: parsed.rejected,
+            rejected,
             firstTs,
             lastTs,
             importedBy: principal.name,
           });
-          request.log.info({ importId, symbol, timeframe, ...counts, rejected: parsed.rejected, by: principal.name }, 'bars imported');
+          request.log.info({ importId, symbol, timeframe, ...counts, rejected, future: screened.future, outliers: screened.outliers, by: principal.name }, 'bars imported');
           return {
             importId,
             symbol,
@@ -191,7 +215,10 @@ export function barRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
             inserted: counts.inserted,
             duplicates: counts.duplicates,
             duplicatesInFile: parsed.duplicates,
-            rejected: parsed.rejected,
+            rejected,
+            future: screened.future,
+            outliers: screened.outliers,
+            complete: rejected === 0,
             rejections,
             firstTs: firstTs ?? null,
             lastTs: lastTs ?? null,

@@ -20,7 +20,8 @@ export interface BacktestFlags {
   from?: string;
   to?: string;
   cash: number;
-  size: number;
+  size?: number;
+  equityFraction?: number;
   commission?: number;
   commissionPerOrder?: number;
   slippageBps?: number;
@@ -34,7 +35,9 @@ export interface BacktestFlags {
 
 /** The settings part of a backtest request, from the flags (only what was given; the rest takes the defaults). */
 export function settingsFromFlags(f: BacktestFlags): Record<string, unknown> {
-  const s: Record<string, unknown> = { strategy: f.strategy, initialCash: f.cash, quantity: f.size };
+  const s: Record<string, unknown> = { strategy: f.strategy, initialCash: f.cash };
+  if (f.size !== undefined) s.quantity = f.size;
+  if (f.equityFraction !== undefined) s.sizing = { mode: 'equity-fraction', fraction: f.equityFraction };
   if (f.params) s.params = f.params;
   if (f.commission !== undefined) s.commissionRate = f.commission;
   if (f.commissionPerOrder !== undefined) s.commissionPerOrder = f.commissionPerOrder;
@@ -60,7 +63,7 @@ async function runLocal(f: BacktestFlags): Promise<void> {
   if (f.json) return print(toJson(result));
   print(
     keyValues([
-      ['data', `${result.data.file}: ${result.data.rows} bars (${result.data.rejected} rejected rows), ${result.data.firstTs} .. ${result.data.lastTs}`],
+      ['data', `${result.data.file}: ${result.data.rows} bars (${result.data.rejected} rejected rows, ${result.data.outliers} of them price outliers, ${result.data.future} dated in the future), ${result.data.firstTs} .. ${result.data.lastTs}`],
       ['window', `${f.from ?? 'start'} .. ${f.to ?? 'end'}`],
     ]),
   );
@@ -74,7 +77,7 @@ async function runRemote(client: ApiClient, f: BacktestFlags): Promise<void> {
   const created = await client.post<Created>('/v1/backtests', body);
   if (!f.wait) {
     if (f.json) return print(JSON.stringify(created));
-    print(keyValues([['backtest', created.id], ['status', created.status], ['follow', `npm run cli -- backtests show ${created.id}`], ['temporal', created.links.temporalUi]]));
+    print(keyValues([['backtest', created.id], ['status', created.status], ['follow', `npx durable-trader backtests show ${created.id}`], ['temporal', created.links.temporalUi]]));
     return;
   }
   if (!f.json) process.stderr.write(`backtest ${created.id} queued (${created.links.temporalUi})\n`);
@@ -122,7 +125,8 @@ export function registerBacktestCommands(program: Command, globals: () => Global
     .option('--from <date>', 'first day (inclusive), YYYY-MM-DD or ISO date-time')
     .option('--to <date>', 'last day (inclusive: the whole day), YYYY-MM-DD or ISO date-time')
     .option('--cash <amount>', 'initial cash', numberArg('--cash'), 10_000)
-    .option('--size <qty>', 'fixed quantity per entry', numberArg('--size'), 1)
+    .option('--size <qty>', 'fixed quantity per entry (default: sizing by --equity-fraction)', numberArg('--size'))
+    .option('--equity-fraction <f>', 'whole shares worth this fraction of equity per entry (default 0.95)', numberArg('--equity-fraction'))
     .option('--commission <rate>', 'commission as a fraction of notional (0.001 = 0.1 %)', numberArg('--commission'))
     .option('--commission-per-order <amount>', 'fixed commission per order', numberArg('--commission-per-order'))
     .option('--slippage-bps <bps>', 'adverse slippage on every fill, in basis points', numberArg('--slippage-bps'))

@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
-import { CHAOS_DIR, ROOT } from './stack';
+import { REPO_ROOT } from '../paths';
 
 interface Slot {
   index: number;
@@ -46,11 +46,11 @@ export class WorkerSupervisor {
     /** extra env for the n-th start (e.g. the crash point to arm) */
     public envForStart: (n: number, stats: SupervisorStats) => Record<string, string> = () => ({}),
     private readonly log: (m: string) => void = () => undefined,
-    /** which worker (default io); where their output goes (default .local/chaos/logs) */
-    opts: { kind?: 'io' | 'cpu'; logDir?: string } = {},
+    /** which worker (default io); where their output goes */
+    opts: { kind?: 'io' | 'cpu'; logDir: string },
   ) {
     this.kind = opts.kind ?? 'io';
-    this.logDir = opts.logDir ?? path.join(CHAOS_DIR, 'logs');
+    this.logDir = opts.logDir;
     this.slots = Array.from({ length: count }, (_, index) => ({ index, expectedKill: false }));
     mkdirSync(this.logDir, { recursive: true });
     process.on('exit', this.killAllOnExit);
@@ -118,7 +118,7 @@ export class WorkerSupervisor {
     const logFile = createWriteStream(path.join(this.logDir, this.logName(s)), { flags: 'a' });
     this.logs.push(logFile);
     logFile.write(`--- start #${n} ${new Date().toISOString()} ${env.CRASH_AT ? `CRASH_AT=${env.CRASH_AT} p=${env.CRASH_PROBABILITY}` : ''}\n`);
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'workers', `${this.kind}-worker.ts`)], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'workers', `${this.kind}-worker.ts`)], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.pipe(logFile, { end: false });
     child.stderr!.pipe(logFile, { end: false });
     s.child = child;

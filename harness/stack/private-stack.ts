@@ -1,8 +1,10 @@
 import path from 'node:path';
-import { Client } from 'pg';
-import { migrate } from '../db/migrate';
-import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
-import { startPostgres, startRedis, startTemporalDevServer, type Service } from './local-stack';
+import { migrate } from '../../db/migrate';
+import { createDatabase, dropDatabase } from './database';
+import { startPostgres } from './postgres';
+import { startRedis } from './redis';
+import type { Service } from './service';
+import { PRODUCT_SEARCH_ATTRIBUTES, startTemporalDevServer } from './temporal';
 
 export interface PrivateStack {
   DATABASE_URL: string;
@@ -36,34 +38,20 @@ export async function privateStack(opts: { dir: string; dbPrefix: string; tempor
     }
     let temporalAddress = process.env.TEMPORAL_ADDRESS ?? '';
     if (opts.temporal && !temporalAddress) {
-      const t = await startTemporalDevServer({
-        uiPort: false,
-        logFile: path.join(opts.dir, 'temporal.log'),
-        searchAttributes: Object.fromEntries(Object.values(SEARCH_ATTRIBUTES).map((k) => [k.name, 'Keyword' as const])),
-      });
+      const t = await startTemporalDevServer({ uiPort: false, logFile: path.join(opts.dir, 'temporal.log'), searchAttributes: PRODUCT_SEARCH_ATTRIBUTES });
       services.push(t);
       temporalAddress = t.address;
       log(`temporal dev server ${t.address}`);
     }
     const dbName = `${opts.dbPrefix}_${Date.now()}`;
-    const admin = new Client({ connectionString: adminUrl });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${dbName}`);
-    await admin.end();
-    const u = new URL(adminUrl);
-    u.pathname = `/${dbName}`;
-    await migrate(u.toString());
+    const databaseUrl = await createDatabase(adminUrl, dbName);
+    await migrate(databaseUrl);
     return {
-      DATABASE_URL: u.toString(),
+      DATABASE_URL: databaseUrl,
       REDIS_URL: redisUrl,
       TEMPORAL_ADDRESS: temporalAddress,
       async stop() {
-        const c = new Client({ connectionString: adminUrl });
-        await c.connect().then(
-          () => c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => undefined),
-          () => undefined,
-        );
-        await c.end().catch(() => undefined);
+        await dropDatabase(adminUrl, dbName);
         await stopAll();
       },
     };

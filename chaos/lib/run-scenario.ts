@@ -15,18 +15,20 @@ import { Pool } from 'pg';
 import { createOrderActivities } from '../../activities/orders';
 import { paperBrokerPort } from '../../brokers';
 import { PaperBrokerAdmin, type FaultSettings } from '../../brokers/paper/admin-client';
-import { importBarColumns } from '../../db/bar-import';
 import { allocateBars } from '../../domain/bars';
 import { currentOrNextSession, sessionBarCloses } from '../../domain/calendar';
 import { parseDeploymentSpec, type DeploymentSpec } from '../../domain/deployment/spec';
-import { buildBundles } from '../../scripts/build-bundles';
 import { issueCommand } from '../../clients/deployment-commands';
+import { withTimeout } from '../../harness/async';
+import { buildBundles } from '../../harness/bundles';
+import { storeBars } from '../../harness/fixtures/bars';
+import { REPO_ROOT } from '../../harness/paths';
+import { WorkerSupervisor, type SupervisorStats } from '../../harness/processes/worker-supervisor';
 import { deploymentWorkflow } from '../../workflows/deployment/workflow';
 import { TASK_QUEUES } from '../../workflows/task-queues';
 import { ApiMonitor, ApiProcess } from './api';
 import { PaperBrokerSupervisor } from './paper';
-import { chaosStack, CHAOS_DIR, managedStack, ROOT, type ChaosStack } from './stack';
-import { WorkerSupervisor, type SupervisorStats } from './workers';
+import { chaosStack, CHAOS_DIR, managedStack, type ChaosStack } from './stack';
 
 export interface Deployment {
   id: string;
@@ -87,8 +89,6 @@ export interface ScenarioResult {
   [k: string]: unknown;
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
@@ -98,16 +98,6 @@ export function mulberry32(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-}
-
-/** Rejects with `what` after `ms`. */
-export async function withTimeout<T>(what: string, ms: number, p: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** A past NYSE session (and the one before it for warm-up). */
@@ -184,14 +174,7 @@ export async function runScenario(def: ScenarioDef, opts: {
     const closes = [...sessionBarCloses(previous, '1m'), ...sessionBarCloses(day, '1m')];
     const tag = randomUUID().slice(0, 6).toUpperCase();
     const symbols = Array.from({ length: def.deployments }, (_, i) => `CH${def.name.toUpperCase()}${tag}${i}`);
-    for (const [i, symbol] of symbols.entries()) {
-      const c = await pool.connect();
-      try {
-        await importBarColumns(c, symbol, '1m', zigzagBars(closes, i % 8));
-      } finally {
-        c.release();
-      }
-    }
+    for (const [i, symbol] of symbols.entries()) await storeBars(pool, symbol, '1m', zigzagBars(closes, i % 8));
     const spec = (symbol: string) =>
       parseDeploymentSpec({
         strategy: 'sma-cross', params: { fast: 2, slow: 5 }, symbols: [symbol], timeframe: '1m', accountId: account, broker: 'paper',
@@ -363,22 +346,12 @@ export async function runScenario(def: ScenarioDef, opts: {
     // The paper broker stands in for an outside broker; its crashes are reported, not counted against the platform.
     if (paper.crashes) result.warnings = [`the paper broker exited ${paper.crashes} times on its own (restarted ${paper.restarts}); see ${path.join(logDir, 'paper-broker.log')}`];
     if (opts.writeResult !== false) {
-      const dir = path.join(ROOT, 'chaos', 'results');
+      const dir = path.join(REPO_ROOT, 'chaos', 'results');
       mkdirSync(dir, { recursive: true });
       writeFileSync(path.join(dir, `${def.name}.json`), JSON.stringify(result, null, 2) + '\n');
     }
     return result;
   } finally {
     await cleanup();
-  }
-}
-
-/** Polls until `cond` or the deadline; returns whether `cond` held. */
-export async function until(cond: () => Promise<boolean>, timeoutMs: number, everyMs = 1000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await cond()) return true;
-    if (Date.now() > deadline) return false;
-    await sleep(everyMs);
   }
 }

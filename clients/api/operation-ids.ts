@@ -1,0 +1,57 @@
+import type { FastifyInstance } from 'fastify';
+
+/**
+ * The OpenAPI operationId of every documented route, keyed "METHOD url" as the route is registered. Client
+ * generators name their methods after these, so they read as verbs on the resource. One table rather than a line
+ * in each route file: a new route without an entry stops the API at start-up (see installOperationIds).
+ */
+export const OPERATION_IDS: Readonly<Record<string, string>> = {
+  'GET /health': 'getHealth',
+  'GET /v1/bars': 'listBarSeries',
+  'POST /v1/bars/import': 'importBars',
+  'POST /v1/backtests': 'createBacktest',
+  'GET /v1/backtests': 'listBacktests',
+  'GET /v1/backtests/:id': 'getBacktest',
+  'GET /v1/backtests/:id/trades': 'listBacktestTrades',
+  'POST /v1/backtests/:id/cancel': 'cancelBacktest',
+  'POST /v1/deployments': 'createDeployment',
+  'GET /v1/deployments': 'listDeployments',
+  'GET /v1/deployments/:id': 'getDeployment',
+  'POST /v1/deployments/:id/pause': 'pauseDeployment',
+  'POST /v1/deployments/:id/resume': 'resumeDeployment',
+  'POST /v1/deployments/:id/stop': 'stopDeployment',
+  'POST /v1/deployments/:id/flatten': 'flattenDeployment',
+  'POST /v1/deployments/:id/breaker-reset': 'resetDeploymentBreaker',
+  'POST /v1/deployments/:id/params': 'updateDeploymentParams',
+  'GET /v1/orders': 'listOrders',
+  'GET /v1/fills': 'listFills',
+  'GET /v1/positions': 'listPositions',
+  'POST /v1/kill-switch': 'setKillSwitch',
+  'GET /v1/kill-switch': 'getKillSwitch',
+  'GET /v1/reconciliation/findings': 'listReconciliationFindings',
+  'POST /v1/reconciliation/findings/:id/resolve': 'resolveReconciliationFinding',
+  'GET /v1/approvals': 'listApprovals',
+  'GET /v1/approvals/:id': 'getApproval',
+  'POST /v1/approvals/:id/approve': 'approveTrade',
+  'POST /v1/approvals/:id/reject': 'rejectTrade',
+};
+
+/**
+ * Gives every documented route its operationId from OPERATION_IDS. A documented route missing from the table
+ * throws (the API does not start), as a route without roles does. HEAD routes (Fastify adds one per GET) and
+ * hidden routes (docs UI, the approvals page) are not in the document and need none.
+ */
+export function installOperationIds(app: FastifyInstance): void {
+  app.addHook('onRoute', (route) => {
+    const schema = (route.schema ?? {}) as { hide?: boolean; operationId?: string };
+    if (schema.hide) return;
+    const methods = [route.method].flat().filter((m) => m !== 'HEAD');
+    if (methods.length === 0) return;
+    // one schema per route: several methods on one route would share (and collide on) one operationId
+    if (methods.length > 1) throw new Error(`route ${methods.join(',')} ${route.url}: register one route per method`);
+    const key = `${methods[0]} ${route.url}`;
+    const operationId = OPERATION_IDS[key];
+    if (!operationId) throw new Error(`route ${key} has no operationId: add it to OPERATION_IDS in clients/api/operation-ids.ts`);
+    route.schema = { ...schema, operationId };
+  });
+}

@@ -1,0 +1,122 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { screenBars } from '../../domain/bar-screen';
+import { allocateBars, type BarColumns } from '../../domain/bars';
+import { parseOhlcvCsv } from '../../domain/csv';
+import { findPriceOutliers, OUTLIER_FACTOR, outlierReason } from '../../domain/price-outliers';
+import { SHARED_DATA } from '../helpers/stack';
+
+const DAY = 86_400_000;
+const T0 = Date.UTC(2020, 0, 1);
+
+/** Daily bars from closes (open = close, high/low 1 % around it unless given). */
+function bars(closes: number[], overrides: Record<number, Partial<{ open: number; high: number; low: number }>> = {}): BarColumns {
+  const b = allocateBars(closes.length);
+  closes.forEach((c, i) => {
+    const o = overrides[i] ?? {};
+    b.ts[i] = T0 + i * DAY;
+    b.open[i] = o.open ?? c;
+    b.close[i] = c;
+    b.high[i] = o.high ?? Math.max(c, o.open ?? c) * 1.01;
+    b.low[i] = o.low ?? Math.min(c, o.open ?? c) * 0.99;
+    b.volume[i] = 100;
+  });
+  b.length = closes.length;
+  return b;
+}
+
+const tens = (n: number) => Array.from({ length: n }, (_, i) => 10 + (i % 3) * 0.1);
+
+describe('findPriceOutliers', () => {
+  test('a close at 1e15 among closes near 10 is an outlier, with a reason naming the price and the reference', () => {
+    const closes = tens(21);
+    closes[10] = 1e15;
+    const found = findPriceOutliers(bars(closes));
+    expect(found).toEqual([{ index: 10, field: 'close', price: 1e15, reference: expect.closeTo(10.1, 1) }]);
+    expect(outlierReason(found[0])).toMatch(/^price outlier: close 1e\+15 is .*x above the median close of its neighbours \(10\.1\d*; limit 10x\)$/);
+  });
+
+  test('one bad field is enough: a high at 1e15 over an otherwise normal bar; a low 50x below', () => {
+    const found = findPriceOutliers(bars(tens(21), { 5: { high: 1e15 }, 15: { low: 0.2 } }));
+    expect(found.map((o) => [o.index, o.field])).toEqual([
+      [5, 'high'],
+      [15, 'low'],
+    ]);
+  });
+
+  test('two bad bars side by side are both found (the median of five neighbours ignores them)', () => {
+    const closes = tens(30);
+    closes[12] = 1e6;
+    closes[13] = 2e6;
+    expect(findPriceOutliers(bars(closes)).map((o) => o.index)).toEqual([12, 13]);
+  });
+
+  test('at either end of the file, one side is enough', () => {
+    const closes = tens(12);
+    closes[0] = 5000;
+    closes[11] = 0.001;
+    expect(findPriceOutliers(bars(closes)).map((o) => o.index)).toEqual([0, 11]);
+  });
+
+  test('just inside the factor is not an outlier; just outside is', () => {
+    const closes = tens(21).map(() => 10);
+    closes[10] = 10 * OUTLIER_FACTOR * 0.99;
+    expect(findPriceOutliers(bars(closes))).toEqual([]);
+    closes[10] = 10 * OUTLIER_FACTOR * 1.02;
+    expect(findPriceOutliers(bars(closes)).map((o) => o.index)).toEqual([10]);
+  });
+
+  test.each([
+    ['a 1:20 reverse split (10 -> 200) in unadjusted prices', 200],
+    ['a 20:1 split (10 -> 0.5)', 0.5],
+    ['a 1000x re-denomination', 10_000],
+  ])('%s is a level shift, not an outlier', (_name, level) => {
+    const closes = [...tens(15), ...tens(15).map((c) => (c * level) / 10)];
+    expect(findPriceOutliers(bars(closes))).toEqual([]);
+  });
+
+  test('files too short to judge are not judged', () => {
+    expect(findPriceOutliers(bars([10, 1e15, 10]))).toEqual([]);
+  });
+
+  test.each(readdirSync(SHARED_DATA).filter((f) => f.endsWith('.txt')))('real data: %s has no outlier', (file) => {
+    const parsed = parseOhlcvCsv(readFileSync(path.join(SHARED_DATA, file), 'utf8'));
+    expect(parsed.bars.length).toBeGreaterThan(200);
+    expect(findPriceOutliers(parsed.bars)).toEqual([]);
+  });
+});
+
+describe('screenBars (after parsing: future bars, then outliers)', () => {
+  const csv = (rows: string[]) => parseOhlcvCsv(['Date,Open,High,Low,Close,Volume', ...rows].join('\n'));
+  const row = (day: number, c: number) => `${new Date(T0 + day * DAY).toISOString().slice(0, 10)},${c},${c * 1.01},${c * 0.99},${c},100`;
+
+  test('rejects bars after notAfter and outliers, by line, and keeps the rest aligned with their lines', () => {
+    const rows = Array.from({ length: 20 }, (_, d) => row(d, 10));
+    rows[7] = row(7, 1e15); // line 9
+    const parsed = csv(rows);
+    const notAfter = T0 + 17.5 * DAY; // days 18 and 19 (lines 20, 21) are in the future
+    const r = screenBars(parsed.bars, parsed.lines, { notAfter });
+    expect({ future: r.future, outliers: r.outliers, kept: r.bars.length }).toEqual({ future: 2, outliers: 1, kept: 17 });
+    expect(r.rejections.map((x) => x.line)).toEqual([9, 20, 21]);
+    expect(r.rejections[0].reason).toMatch(/^price outlier: close 1e\+15/);
+    expect(r.rejections[1].reason).toBe(`dated in the future: ${new Date(T0 + 18 * DAY).toISOString()} is after ${new Date(notAfter).toISOString()}`);
+    expect(Array.from(r.lines)).toEqual([2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19]);
+    expect(Math.max(...r.bars.close)).toBe(10);
+    expect(r.bars.ts[r.bars.length - 1]).toBe(T0 + 17 * DAY);
+  });
+
+  test('a clean file comes back as it was (no copy), with nothing rejected', () => {
+    const parsed = csv(Array.from({ length: 10 }, (_, d) => row(d, 10 + d)));
+    const r = screenBars(parsed.bars, parsed.lines, { notAfter: T0 + 100 * DAY });
+    expect(r).toEqual({ bars: parsed.bars, lines: parsed.lines, future: 0, outliers: 0, rejections: [] });
+    expect(r.bars).toBe(parsed.bars);
+  });
+
+  test('samples are capped, ascending by line', () => {
+    const parsed = csv(Array.from({ length: 30 }, (_, d) => row(d, 10)));
+    const r = screenBars(parsed.bars, parsed.lines, { notAfter: T0 - DAY, maxRejectionSamples: 5 });
+    expect(r.future).toBe(30);
+    expect(r.bars.length).toBe(0);
+    expect(r.rejections.map((x) => x.line)).toEqual([2, 3, 4, 5, 6]);
+  });
+});
