@@ -1,19 +1,16 @@
 import * as wf from '@temporalio/workflow';
 import type { LoadRecentBarsResult } from '../../activities/market-data';
 import type { PlaceOrderInput, PlaceOrderResult } from '../../activities/orders';
-import { requiredApprovals } from '../../domain/approvals/policy';
 import { barsBetween, barsDigest, extendWindow } from '../../domain/bar-window';
 import { allocateBars } from '../../domain/bars';
 import { localDate, timeframeMs } from '../../domain/calendar';
 import { decideCycle, type CycleDecision } from '../../domain/deployment/cycle';
-import { approvalRequestId, clientOrderId } from '../../domain/ids';
-import { drawdown, evaluateRisk, isExposureReducing, type OrderIntent, type RiskVerdict } from '../../domain/risk/gate';
-import { tradeApprovalWorkflow } from '../approval/workflow';
-import { SEARCH_ATTRIBUTES } from '../search-attributes';
-import { ErrorType } from '../errors';
-import { TASK_QUEUES } from '../task-queues';
+import { clientOrderId } from '../../domain/ids';
+import { evaluateRisk, isExposureReducing, type OrderIntent } from '../../domain/risk/gate';
 import { workflowNow } from '../time';
-import { loadCycleInputs, loadRecentBars, loadRiskSnapshot, placeOrder, recordCycle, requestApproval, resolveOrder, setPaperPrices, syncOrders } from './activities';
+import { loadCycleInputs, loadRecentBars, loadRiskSnapshot, placeOrder, recordCycle, resolveOrder, setPaperPrices, syncOrders } from './activities';
+import { askApproval, trackTrades } from './approvals';
+import { describe, isConfigFault } from './failures';
 import type { CycleRecord } from './messages';
 import type { InflightOrder, Runtime } from './runtime';
 
@@ -96,7 +93,7 @@ export class Cycles {
     const equity = spec.riskLimits.maxExposure + snap.totalPnl; // the deployment's capital is its exposure limit
     carry.equityPeak = Math.max(carry.equityPeak, equity);
     carry.lastEquity = equity;
-    if (spec.approvalPolicy.mode !== 'none') this.trackTrades(snap.positions, snap.totalPnl);
+    if (spec.approvalPolicy.mode !== 'none') trackTrades(rt, snap.positions, snap.totalPnl);
 
     let leg = 0;
     for (const symbol of spec.symbols) {
@@ -137,7 +134,7 @@ export class Cycles {
           } else if (awaiting) {
             record.reason = `approval-pending: a request for ${symbol} awaits a decision`;
           } else {
-            const approval = verdict.qty > 0 ? await this.askApproval(cycle, leg, decision.intent, verdict, positionQty, equity, record, paramsVersion) : undefined;
+            const approval = verdict.qty > 0 ? await askApproval(rt, cycle, leg, decision.intent, verdict, positionQty, equity, record, paramsVersion) : undefined;
             if (approval) {
               leg++;
               if (approval.approvalId) {
@@ -247,68 +244,6 @@ export class Cycles {
     }
   }
 
-  /**
-   * Puts an order the risk gate allowed to humans, when the policy asks for it: records the request (which
-   * notifies approvers) and starts its tradeApprovalWorkflow, which outlives this run (continue-as-new) and
-   * places the order itself if approved. Returns undefined when no approval is needed.
-   */
-  private async askApproval(cycle: number, leg: number, intent: OrderIntent, verdict: RiskVerdict, positionQty: number, equity: number, record: CycleRecord, paramsVersion: number) {
-    const { rt } = this;
-    const { spec, carry, deploymentId, workflowId } = rt;
-    if (spec.approvalPolicy.mode === 'none') return undefined;
-    const need = requiredApprovals(spec.approvalPolicy, {
-      notional: verdict.qty * intent.price,
-      exposureReducing: isExposureReducing(positionQty, { side: intent.side, qty: verdict.qty }),
-      lossStreak: carry.lossStreak ?? 0,
-      drawdownPct: drawdown({ equity, equityPeak: carry.equityPeak }),
-    });
-    if (need.approvals === 0) return undefined;
-    const policy = spec.approvalPolicy;
-    const approvalId = approvalRequestId(workflowId, cycle, leg);
-    const expiresAtMs = workflowNow() + policy.expiresAfterMs;
-    const reason = { signal: record.signal ?? null, indicators: record.indicators ?? {}, risk: verdict, rule: need.rule, strategy: spec.strategy, paramsVersion };
-    const request = await requestApproval({
-      id: approvalId, deploymentId, workflowId: `approval-${approvalId}`, deploymentWorkflowId: workflowId, cycle, leg, accountId: spec.accountId,
-      symbol: intent.symbol, side: intent.side, qty: verdict.qty, price: intent.price, reason, requiredApprovals: need.approvals, expiresAtMs,
-    });
-    if (!request.created) return { approvalId: null, rule: need.rule };
-    await wf.startChild(tradeApprovalWorkflow, {
-      workflowId: `approval-${approvalId}`,
-      taskQueue: TASK_QUEUES.io,
-      parentClosePolicy: wf.ParentClosePolicy.ABANDON,
-      typedSearchAttributes: [
-        { key: SEARCH_ATTRIBUTES.jobType, value: 'approval' },
-        { key: SEARCH_ATTRIBUTES.deploymentId, value: deploymentId },
-        { key: SEARCH_ATTRIBUTES.accountId, value: spec.accountId },
-        { key: SEARCH_ATTRIBUTES.symbol, value: intent.symbol },
-      ],
-      args: [{
-        approvalId, deploymentId, deploymentWorkflowId: workflowId, cycle, leg, broker: spec.broker, accountId: spec.accountId, timeframe: spec.timeframe,
-        intent: { ...intent, qty: verdict.qty }, reason, riskLimits: spec.riskLimits, breaker: carry.breaker, equityPeak: carry.equityPeak, dayStartPnl: carry.dayStartPnl,
-        requiredApprovals: need.approvals, expiresAtMs, maxPriceDriftPct: policy.maxPriceDriftPct, ...(rt.input.clock ? { clock: rt.input.clock } : {}),
-      }],
-    });
-    return { approvalId, rule: need.rule };
-  }
-
-  /** Counts losing round trips in a row (the approval auto-pilot tightens on a streak). */
-  private trackTrades(positions: Record<string, number>, totalPnl: number): void {
-    const { carry, spec } = this.rt;
-    const before = carry.positions ?? {};
-    const pnlAtOpen = { ...carry.pnlAtOpen };
-    for (const symbol of spec.symbols) {
-      const was = before[symbol] ?? 0;
-      const now = positions[symbol] ?? 0;
-      if (Math.abs(was) < 1e-9 && Math.abs(now) >= 1e-9) pnlAtOpen[symbol] = totalPnl;
-      if (Math.abs(was) >= 1e-9 && Math.abs(now) < 1e-9) {
-        carry.lossStreak = totalPnl < (pnlAtOpen[symbol] ?? totalPnl) ? (carry.lossStreak ?? 0) + 1 : 0;
-        delete pnlAtOpen[symbol];
-      }
-    }
-    carry.positions = { ...positions };
-    carry.pnlAtOpen = pnlAtOpen;
-  }
-
   /** Enters or leaves the reconciliation block (unknown broker orders or fills on the account): the row says 'blocked'. */
   private async updateBlock(blockedBy: string[]): Promise<void> {
     const { rt } = this;
@@ -324,17 +259,4 @@ export class Cycles {
 function orderRecord(placed: PlaceOrderResult, why: string): Pick<CycleRecord, 'action' | 'reason' | 'clientOrderIds'> {
   const action = placed.state === 'REJECTED' ? 'rejected' : placed.state === 'CANCELED' ? 'cancelled' : 'order';
   return { action, reason: action === 'order' ? why : (placed.rejectReason ?? placed.state.toLowerCase()), clientOrderIds: [placed.clientOrderId] };
-}
-
-/** A failure retrying cannot fix (a broker this worker has not configured, refused credentials, invalid input). */
-export function isConfigFault(err: unknown): boolean {
-  const cause = err instanceof wf.ActivityFailure ? err.cause : err;
-  return cause instanceof wf.ApplicationFailure && [ErrorType.BrokerNotConfigured, ErrorType.InvalidInput, ErrorType.IntentMismatch].includes(cause.type as never);
-}
-
-/** A failure in a few words: the activity and its cause's message. */
-export function describe(err: unknown): string {
-  const e = err as { message?: string; cause?: { message?: string }; activityType?: string };
-  const what = err instanceof wf.ActivityFailure ? `${e.activityType ?? 'activity'}: ` : '';
-  return `${what}${e.cause?.message ?? e.message ?? String(err)}`.slice(0, 500);
 }

@@ -4,7 +4,8 @@ import { wakeNotificationDispatcher } from '../notifications/send';
 import { workflowNow } from '../time';
 import { loadRecordedCommands, resolveDeploymentOrders, resolveDeploymentOrdersOnce } from './activities';
 import { applyResets, installCommandHandlers, runCommandInbox } from './commands';
-import { Cycles, describe } from './cycle';
+import { Cycles } from './cycle';
+import { describe } from './failures';
 import { deploymentStateQuery, type DeploymentWorkflowInput, type DeploymentWorkflowResult } from './messages';
 import { Runtime } from './runtime';
 
