@@ -7,7 +7,7 @@ import { timeframeMs } from '../../domain/calendar';
 import { clientOrderId } from '../../domain/ids';
 import { evaluateRisk } from '../../domain/risk/gate';
 import { brokerCall, localDbStep } from '../activity-options';
-import { wakeNotificationDispatcher } from '../notifications/send';
+import { wakeNotificationDispatcher } from '../notifications/wake';
 import { workflowNow } from '../time';
 import { approvalStateQuery, approveSignal, rejectSignal, type DecisionSignal, type TradeApprovalInput, type TradeApprovalResult } from './messages';
 

@@ -6,7 +6,7 @@ import type { ApprovalActivities } from '../../../activities/approvals';
 import type { ApprovalStatus } from '../../../db/sql/approvals';
 import { dbWrite } from '../../../workflows/activity-options';
 import { approveSignal, rejectSignal, type DecisionSignal, type TradeApprovalInput, type TradeApprovalResult } from '../../../workflows/approval/messages';
-import { wakeNotificationDispatcher } from '../../../workflows/notifications/send';
+import { wakeNotificationDispatcher } from '../../../workflows/notifications/wake';
 import { workflowNow } from '../../../workflows/time';
 
 const { verifyApprovalDecision, settleApproval } = wf.proxyActivities<ApprovalActivities>(dbWrite);

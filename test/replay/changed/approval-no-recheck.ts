@@ -8,7 +8,7 @@ import type { ApprovalStatus } from '../../../db/sql/approvals';
 import { clientOrderId } from '../../../domain/ids';
 import { brokerCall, localDbStep } from '../../../workflows/activity-options';
 import { approveSignal, rejectSignal, type DecisionSignal, type TradeApprovalInput, type TradeApprovalResult } from '../../../workflows/approval/messages';
-import { wakeNotificationDispatcher } from '../../../workflows/notifications/send';
+import { wakeNotificationDispatcher } from '../../../workflows/notifications/wake';
 import { workflowNow } from '../../../workflows/time';
 
 const { verifyApprovalDecision, settleApproval, finishApproval } = wf.proxyLocalActivities<ApprovalActivities>(localDbStep);
