@@ -4,7 +4,7 @@ import { getDeployment } from '../db/sql/deployments';
 import { enqueueNotification } from '../db/sql/notifications';
 import { inTransaction } from '../db/sql/queryable';
 import { insertAudit, insertAuditOnce } from '../db/sql/trading-halts';
-import { selectLatestBars } from '../marketdata/sql';
+import { selectLatestBars } from '../db/sql/bars';
 import { createDeploymentActivities, type RiskSnapshot } from './deployments';
 
 export interface ApprovalDeps {
