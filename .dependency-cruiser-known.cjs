@@ -6,8 +6,6 @@
  */
 const KNOWN = {
   'workflows-import-only-domain-workflows-and-activity-types': [
-    // issue 9 item 6: workflows/notifications/send.ts is dead code, deleted or wired there.
-    { from: 'workflows/notifications/send.ts', to: 'notify/message.ts' },
     // issue 9 item 4 (no item names it; its "one vocabulary, rows mapped in one place per table" is the closest):
     // the approval status vocabulary is a db row type today and belongs in domain/approvals.
     { from: 'workflows/approval/workflow.ts', to: 'db/sql/approvals.ts' },
