@@ -1,7 +1,7 @@
 import * as wf from '@temporalio/workflow';
 import type { ApprovalActivities } from '../../activities/approvals';
 import type { createOrderActivities } from '../../activities/orders';
-import type { ApprovalStatus } from '../../db/sql/approvals';
+import type { ApprovalStatus } from '../../domain/approvals';
 import { priceDrift } from '../../domain/approvals/policy';
 import { timeframeMs } from '../../domain/calendar';
 import { clientOrderId } from '../../domain/ids';
