@@ -12,7 +12,7 @@ import { PaperBrokerAdmin } from '../brokers/paper/admin-client';
 import { startPaperBroker } from '../brokers/paper/start';
 import { importBarColumns } from '../db/bar-import';
 import { setHalt } from '../db/sql/trading-halts';
-import { allocateBars } from '../domain/bars';
+import { allocateBars, appendBar } from '../domain/bars';
 import { currentOrNextSession, nextSessionOpen, sessionBarCloses } from '../domain/calendar';
 import { parseDeploymentSpec, type DeploymentSpecInput } from '../domain/deployment/spec';
 import { buildBundles } from '../harness/bundles';
@@ -38,13 +38,7 @@ function zigzag(closes: number[]) {
   closes.forEach((close, i) => {
     const price = 100 + 5 * Math.sin(i / 3);
     const open = i === 0 ? price : bars.close[i - 1];
-    Object.assign(bars, { length: i + 1 });
-    bars.ts[i] = close - 300_000;
-    bars.open[i] = open;
-    bars.close[i] = price;
-    bars.high[i] = Math.max(open, price) + 0.1;
-    bars.low[i] = Math.min(open, price) - 0.1;
-    bars.volume[i] = 1000;
+    appendBar(bars, { ts: close - 300_000, open, high: Math.max(open, price) + 0.1, low: Math.min(open, price) - 0.1, close: price, volume: 1000 });
   });
   return bars;
 }
