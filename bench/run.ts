@@ -5,6 +5,7 @@ import { benchBacktestE2e } from './backtest-e2e';
 import { benchEngine } from './engine';
 import { benchImport } from './import';
 import { benchRuntime } from './runtime';
+import { benchStress } from './stress';
 
 /**
  * `npm run bench -- <name>` runs one benchmark, `npm run bench` all of them. Each prints its figures and
@@ -19,6 +20,7 @@ const BENCHES: Record<string, Bench> = {
   'backtest-e2e': benchBacktestE2e,
   runtime: benchRuntime,
   approvals: benchApprovals,
+  stress: benchStress,
 };
 
 async function main(): Promise<number> {

@@ -2,9 +2,15 @@
  * Technical indicators over Float64Array columns.
  *
  * Every function fills a caller-provided `out` array (NaN during warm-up) for indices [0, n) and returns it.
- * All are O(n) (running sums, Wilder smoothing, monotonic deques) and allocate nothing per bar; `out` may be
- * longer than `n`. Inputs are assumed finite (bars are validated on the way in).
+ * All are O(n) (exact running sums, Wilder smoothing, monotonic deques) and allocate nothing per bar; `out` may
+ * be longer than `n`. Inputs are assumed finite (bars are validated on the way in).
+ *
+ * Window sums are exact (../exact-sum.ts): a value equals the window summed exactly and rounded once, as a peer
+ * that sums each window with math.fsum gets, on any length of series. A plain running sum drifts by a few ulps
+ * over a long series, and where a close exactly equals its average (common with prices in whole ticks) that
+ * drift decides which side of the average it is on.
  */
+import { ExactSum } from './exact-sum';
 
 // Globals (Math, NaN, Infinity) read once: some hosts (jest's vm context) make every global lookup ~60 ns.
 const NAN = Number.NaN;
@@ -17,33 +23,33 @@ function checkOut(out: ArrayLike<number>, n: number, name: string): void {
   if (out.length < n) throw new RangeError(`${name}: output array holds ${out.length} values, need ${n}`);
 }
 
-/** Simple moving average of src[i-period+1 .. i]; first value at index period-1 (running sum). */
+/** Simple moving average of src[i-period+1 .. i]: the exact window sum, rounded, / period; first value at index period-1. */
 export function sma(src: Float64Array, period: number, out: Float64Array, n: number = src.length): Float64Array {
   checkPeriod(period, 'sma');
   checkOut(out, n, 'sma');
-  let sum = 0;
+  const sum = new ExactSum();
   for (let i = 0; i < n; i++) {
-    sum += src[i];
-    if (i >= period) sum -= src[i - period];
-    out[i] = i >= period - 1 ? sum / period : NAN;
+    sum.add(src[i]);
+    if (i >= period) sum.add(-src[i - period]);
+    out[i] = i >= period - 1 ? sum.value() / period : NAN;
   }
   return out;
 }
 
-/** Exponential moving average, alpha = 2 / (period + 1), seeded with the SMA of the first `period` values. */
+/** Exponential moving average, alpha = 2 / (period + 1), seeded with the (exact) SMA of the first `period` values. */
 export function ema(src: Float64Array, period: number, out: Float64Array, n: number = src.length): Float64Array {
   checkPeriod(period, 'ema');
   checkOut(out, n, 'ema');
   const alpha = 2 / (period + 1);
-  let sum = 0;
+  const sum = new ExactSum();
   let prev = NAN;
   for (let i = 0; i < n; i++) {
     if (i < period - 1) {
-      sum += src[i];
+      sum.add(src[i]);
       out[i] = NAN;
     } else if (i === period - 1) {
-      sum += src[i];
-      prev = sum / period;
+      sum.add(src[i]);
+      prev = sum.value() / period;
       out[i] = prev;
     } else {
       prev += alpha * (src[i] - prev);
@@ -55,7 +61,7 @@ export function ema(src: Float64Array, period: number, out: Float64Array, n: num
 
 /**
  * Relative strength index with Wilder's smoothing (as in TA-Lib): the first average gain/loss is the simple mean
- * of the first `period` changes, so the first value is at index `period`; then avg = (avg * (period - 1) + x) / period.
+ * of the first `period` changes (summed exactly), so the first value is at index `period`; then avg = (avg * (period - 1) + x) / period.
  * RSI = 100 when the average loss is 0 (50 when both averages are 0).
  */
 export function rsi(close: Float64Array, period: number, out: Float64Array, n: number = close.length): Float64Array {
@@ -63,20 +69,22 @@ export function rsi(close: Float64Array, period: number, out: Float64Array, n: n
   checkOut(out, n, 'rsi');
   let avgGain = 0;
   let avgLoss = 0;
+  const gains = new ExactSum();
+  const losses = new ExactSum();
   if (n > 0) out[0] = NAN;
   for (let i = 1; i < n; i++) {
     const ch = close[i] - close[i - 1];
     const gain = ch > 0 ? ch : 0;
     const loss = ch < 0 ? -ch : 0;
     if (i <= period) {
-      avgGain += gain;
-      avgLoss += loss;
+      gains.add(gain);
+      losses.add(loss);
       if (i < period) {
         out[i] = NAN;
         continue;
       }
-      avgGain /= period;
-      avgLoss /= period;
+      avgGain = gains.value() / period;
+      avgLoss = losses.value() / period;
     } else {
       avgGain = (avgGain * (period - 1) + gain) / period;
       avgLoss = (avgLoss * (period - 1) + loss) / period;
@@ -88,7 +96,7 @@ export function rsi(close: Float64Array, period: number, out: Float64Array, n: n
 
 /**
  * Average true range with Wilder's smoothing (as in TA-Lib): TR[i] = max(h - l, |h - c[i-1]|, |l - c[i-1]|) for i >= 1;
- * the first ATR is the mean of TR[1..period] at index `period`, then ATR = (ATR * (period - 1) + TR) / period.
+ * the first ATR is the mean of TR[1..period] (summed exactly) at index `period`, then ATR = (ATR * (period - 1) + TR) / period.
  */
 export function atr(
   high: Float64Array,
@@ -101,6 +109,7 @@ export function atr(
   checkPeriod(period, 'atr');
   checkOut(out, n, 'atr');
   let value = 0;
+  const seed = new ExactSum();
   if (n > 0) out[0] = NAN;
   for (let i = 1; i < n; i++) {
     const h = high[i];
@@ -112,12 +121,12 @@ export function atr(
     if (up > tr) tr = up;
     if (down > tr) tr = down;
     if (i <= period) {
-      value += tr;
+      seed.add(tr);
       if (i < period) {
         out[i] = NAN;
         continue;
       }
-      value /= period;
+      value = seed.value() / period;
     } else {
       value = (value * (period - 1) + tr) / period;
     }

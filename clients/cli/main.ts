@@ -3,6 +3,7 @@ import { registerApprovalCommands } from './commands/approvals';
 import { registerBacktestCommands } from './commands/backtest';
 import { registerDataCommands } from './commands/data';
 import { registerDeploymentCommands } from './commands/deployments';
+import { registerScanCommand } from './commands/scan';
 import { CliError, EXIT_FAILURE, EXIT_USAGE } from './errors';
 import type { GlobalOptions } from './options';
 
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   const globals = () => program.opts<GlobalOptions>();
   registerDataCommands(program, globals);
   registerBacktestCommands(program, globals);
+  registerScanCommand(program);
   registerDeploymentCommands(program, globals);
   registerApprovalCommands(program, globals);
   return program;

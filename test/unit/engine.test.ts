@@ -408,3 +408,23 @@ describe('chunks, equity curve, result shape', () => {
     expect(r.trades.map((t) => t.time)).toEqual(['2024-06-30T23:59:59.007Z', '2024-07-01T00:00:01.999Z']);
   });
 });
+
+describe('fill columns', () => {
+  test('fillCount and roundTripPnl come from the columns: closing fills only, break-even and reversals included', () => {
+    // long at bar 1's open (100), out at bar 2's open (100, break-even), short at 3 (reversal of nothing), reversed long at 4
+    const b = bars([100, 100, 100, 110, 105, 108]);
+    const run = new BacktestRun(b, settings({ allowShort: true }), { strategy: scripted({ 0: 1, 1: 0, 2: -1, 3: 1 }) });
+    run.runUntil(b.length);
+    const r = run.finish();
+    expect(run.fillCount).toBe(r.trades.length);
+    // fills: buy 100 (bar 1), sell 100 (bar 2, pnl 0), sell 110 (bar 3), buy 105 (bar 4, closes the short: +5), buy 105 (opens a long)
+    expect(r.trades.map((t) => [t.side, t.price, t.realizedPnl])).toEqual([
+      ['buy', 100, 0],
+      ['sell', 100, 0],
+      ['sell', 110, 0],
+      ['buy', 105, 5],
+      ['buy', 105, 0],
+    ]);
+    expect(Array.from(run.roundTripPnl())).toEqual([0, 5]);
+  });
+});
