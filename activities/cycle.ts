@@ -1,4 +1,6 @@
 import { barsDigest } from '../domain/bar-window';
+import type { CommandRecord } from '../domain/deployment/commands';
+import type { createDeploymentCommandActivities } from './deployment-commands';
 import type { createDeploymentActivities, RiskSnapshot } from './deployments';
 import type { createMarketDataActivities, LoadRecentBarsInput, LoadRecentBarsResult } from './market-data';
 import type { createOrderActivities, SyncOrdersResult } from './orders';
@@ -32,22 +34,28 @@ export interface CycleInputs {
   /** last close per symbol that has bars (the risk snapshot's marks) */
   prices: Record<string, number>;
   snap: RiskSnapshot;
+  /** commands of this deployment still 'recorded': a command whose message was lost counts at the next cycle */
+  commands: CommandRecord[];
 }
 
 type Steps = Pick<ReturnType<typeof createOrderActivities>, 'syncOrders'> &
   Pick<ReturnType<typeof createMarketDataActivities>, 'loadRecentBars'> &
-  Pick<ReturnType<typeof createDeploymentActivities>, 'loadRiskSnapshot'>;
+  Pick<ReturnType<typeof createDeploymentActivities>, 'loadRiskSnapshot'> &
+  Pick<ReturnType<typeof createDeploymentCommandActivities>, 'loadRecordedCommands'>;
 
 /**
  * What a cycle reads before it decides, as one local activity: the broker sync (the broker wins), each symbol's
  * recent bars, then the risk snapshot marked at their closes. One step instead of three saves the workflow two
  * activations per cycle, which is most of the runtime's cost when hundreds of deployments share a bar close.
  * The parts are the activities the runtime otherwise calls one by one, with the same errors: a failed sync fails
- * the step (it is retried), failed bars only mark their symbol.
+ * the step (it is retried), failed bars only mark their symbol. The commands still waiting for the runtime ride along
+ * (one indexed read), so picking up a lost command costs no step of its own.
  */
 export function createCycleActivities(steps: Steps) {
   return {
     async loadCycleInputs(args: CycleInputsArgs): Promise<CycleInputs> {
+      const commands = steps.loadRecordedCommands({ deploymentId: args.deploymentId });
+      commands.catch(() => undefined); // awaited below; a failure before then must not be an unhandled rejection
       const sync = await steps.syncOrders({ deploymentId: args.deploymentId, broker: args.broker, accountId: args.accountId });
       const prices: Record<string, number> = {};
       const windows = await Promise.all(
@@ -66,7 +74,7 @@ export function createCycleActivities(steps: Steps) {
         }),
       );
       const snap = await steps.loadRiskSnapshot({ deploymentId: args.deploymentId, accountId: args.accountId, prices });
-      return { sync, windows, prices, snap };
+      return { sync, windows, prices, snap, commands: await commands };
     },
   };
 }

@@ -1,9 +1,13 @@
 import type { Pool } from 'pg';
 import { openApprovalSymbols } from '../db/sql/approvals';
 import { entryPrices } from '../db/sql/fills';
-import { activeHalts, insertAudit, insertAuditOnce, recordedControl } from '../db/sql/trading-halts';
+import { setDeploymentRowStatus } from '../db/sql/deployments';
+import { enqueueNotification } from '../db/sql/notifications';
+import { inTransaction } from '../db/sql/queryable';
+import { activeHalts, insertAuditOnce } from '../db/sql/trading-halts';
+import type { DeploymentStatus } from '../domain/deployment/commands';
 import type { KillSwitchState } from '../domain/risk/gate';
-import type { CycleRecord, DeploymentStatus } from '../workflows/deployment/messages';
+import type { CycleRecord } from '../workflows/deployment/messages';
 
 /** What the cycle needs to know about positions, open orders, exposure and the kill switch, read in one go. */
 export interface RiskSnapshot {
@@ -111,24 +115,24 @@ export function createDeploymentActivities({ db, paperPrices }: DeploymentDeps) 
     },
 
     /**
-     * A control message the workflow only obeys when the API recorded it (a human with the right role, audited):
-     * the audit row of `action` carrying `messageId`. A signal sent by hand without one gets a 'forged' audit row.
+     * The runtime's own status changes (blocked and unblocked, stopping -> stopped, failed), with the audit row and,
+     * for a failure, the alert, in one transaction. `key` is deterministic per change (workflow id and a counter in
+     * its state), so a retried attempt writes no second audit row or alert.
      */
-    async verifyRecordedControl(args: { deploymentId: string; messageId: string; action: string }): Promise<{ by: string; reason: string | null } | null> {
-      const recorded = await recordedControl(db, args.action, args.deploymentId, args.messageId);
-      if (recorded) return { by: recorded.actor, reason: recorded.reason };
-      await insertAuditOnce(db, 'runtime', `${args.action}.forged`, args.deploymentId, args.messageId, { messageId: args.messageId });
-      return null;
-    },
-
-    /** An audit row written by the runtime (breaker resets applied, reconciliation blocks), once per key. */
-    async recordRuntimeAudit(args: { deploymentId: string; action: string; key: string; detail: Record<string, unknown> }): Promise<void> {
-      await insertAuditOnce(db, 'runtime', args.action, args.deploymentId, args.key, args.detail);
-    },
-
-    async setDeploymentStatus(args: { deploymentId: string; status: DeploymentStatus | 'blocked'; by: string; reason?: string }): Promise<void> {
-      await db.query('UPDATE deployments SET status = $2, updated_at = now() WHERE id = $1', [args.deploymentId, args.status]);
-      await insertAudit(db, args.by, `deployment.${args.status}`, args.deploymentId, { reason: args.reason ?? null });
+    async setDeploymentStatus(args: { deploymentId: string; status: DeploymentStatus; by: string; key: string; reason?: string; alert?: boolean }): Promise<void> {
+      await inTransaction(db, async (tx) => {
+        await setDeploymentRowStatus(tx, args.deploymentId, args.status, args.reason ?? null);
+        await insertAuditOnce(tx, args.by, `deployment.${args.status}`, args.deploymentId, args.key, { reason: args.reason ?? null });
+        if (!args.alert) return;
+        await enqueueNotification(tx, {
+          kind: `deployment.${args.status}`,
+          severity: 'critical',
+          subject: `Deployment ${args.deploymentId} ${args.status}`,
+          body: `Deployment ${args.deploymentId} is ${args.status}: ${args.reason ?? 'no reason recorded'}. It places no more orders; start a new deployment once the cause is fixed.`,
+          payload: { deploymentId: args.deploymentId, status: args.status, reason: args.reason ?? null },
+          dedupeKey: `deployment:${args.key}`,
+        });
+      });
     },
   };
 }

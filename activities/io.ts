@@ -1,9 +1,11 @@
 import { createApprovalActivities } from './approvals';
 import { createCycleActivities } from './cycle';
+import { createDeploymentCommandActivities } from './deployment-commands';
 import { createDeploymentActivities } from './deployments';
 import { createJobActivities } from './jobs';
 import { createMarketDataActivities } from './market-data';
 import { createNotificationActivities } from './notifications';
+import { createOrderResolutionActivities } from './order-resolution';
 import { createOrderActivities } from './orders';
 import type { IoDeps } from './ports';
 
@@ -12,12 +14,15 @@ export function createIoActivities(deps: IoDeps) {
   const orders = createOrderActivities(deps);
   const marketData = createMarketDataActivities(deps);
   const deployments = createDeploymentActivities(deps);
+  const commands = createDeploymentCommandActivities(deps);
   return {
     ...createJobActivities(deps),
     ...orders,
     ...marketData,
+    ...createOrderResolutionActivities(deps),
     ...deployments,
-    ...createCycleActivities({ syncOrders: orders.syncOrders, loadRecentBars: marketData.loadRecentBars, loadRiskSnapshot: deployments.loadRiskSnapshot }),
+    ...commands,
+    ...createCycleActivities({ syncOrders: orders.syncOrders, loadRecentBars: marketData.loadRecentBars, loadRiskSnapshot: deployments.loadRiskSnapshot, loadRecordedCommands: commands.loadRecordedCommands }),
     ...createNotificationActivities(deps),
     ...createApprovalActivities(deps),
   };

@@ -1,12 +1,27 @@
 import { createHash } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { BrokerOrder, BrokerPort, OrderStatus, SubmitOutcome } from '../brokers/port';
+import { BrokerGuardRefusal } from '../brokers/guard/errors';
+import { BrokerRequestError, type BrokerOrder, type BrokerPort, type OrderStatus, type SubmitOutcome } from '../brokers/port';
 import { claimAccountSync, fillsBehindLedger, getFillCursor, insertFill, positionsFromFills, setFillCursor } from '../db/sql/fills';
 import { insertDiscrepancy, openDiscrepancies, type NewDiscrepancy } from '../db/sql/broker-discrepancies';
-import { getLedgerRow, insertLedgerIntent, knownClientOrderIds, listOpenLedgerRows, markLedgerSubmitting, updateLedgerFromBroker, type LedgerRow, type LedgerState } from '../db/sql/order-ledger';
+import {
+  getLedgerRow,
+  insertLedgerIntent,
+  knownClientOrderIds,
+  listOpenLedgerRows,
+  lockLedgerRow,
+  markLedgerSubmitting,
+  markLedgerUnknownIfSubmitting,
+  recordLedgerError,
+  recordUnsentAttempt,
+  updateLedgerFromBroker,
+  type LedgerRow,
+  type LedgerState,
+} from '../db/sql/order-ledger';
 import { enqueueNotification } from '../db/sql/notifications';
-import { inTransaction, type ConnectionPool } from '../db/sql/queryable';
+import { inTransaction, type ConnectionPool, type Queryable } from '../db/sql/queryable';
 import { activeHalts, holdTradingGate } from '../db/sql/trading-halts';
+import { isExposureReducing } from '../domain/risk/gate';
 import { ErrorType } from '../workflows/errors';
 
 /** Points where a fault test may kill the worker (R1); a no-op in production. */
@@ -93,11 +108,18 @@ export function intentHash(i: Pick<PlaceOrderInput, 'symbol' | 'side' | 'qty' | 
   return createHash('sha256').update(canonical).digest('hex');
 }
 
-function isExposureReducing(positionQty: number, side: 'buy' | 'sell', qty: number): boolean {
-  return side === 'sell' ? positionQty > 0 && qty <= positionQty + 1e-9 : positionQty < 0 && qty <= -positionQty + 1e-9;
+/** Records what the broker says about an order on its ledger row. */
+export async function recordBrokerOrder(db: Queryable, clientOrderId: string, order: BrokerOrder): Promise<void> {
+  await updateLedgerFromBroker(db, clientOrderId, {
+    state: LEDGER_STATE_OF[order.status],
+    brokerOrderId: order.id,
+    filledQty: order.filledQty,
+    avgFillPrice: order.filledAvgPrice,
+    ...(order.status === 'rejected' ? { rejectReason: 'rejected by broker' } : {}),
+  });
 }
 
-function resultOf(row: Pick<LedgerRow, 'client_order_id' | 'state' | 'broker_order_id' | 'reject_reason'>): PlaceOrderResult {
+export function resultOf(row: Pick<LedgerRow, 'client_order_id' | 'state' | 'broker_order_id' | 'reject_reason'>): PlaceOrderResult {
   return { clientOrderId: row.client_order_id, state: row.state, brokerOrderId: row.broker_order_id, ...(row.reject_reason ? { rejectReason: row.reject_reason } : {}), at: Date.now() };
 }
 
@@ -123,19 +145,19 @@ async function closeAtBroker(broker: BrokerPort, input: PlaceOrderInput, signal:
 export function createOrderActivities({ db, gatePool, brokers, crashPoint = () => undefined, accountSyncEveryMs = ACCOUNT_SYNC_EVERY_MS }: OrderDeps) {
   const brokerFor = (name: string): BrokerPort => {
     const b = brokers[name];
-    if (!b) throw ApplicationFailure.nonRetryable(`unknown broker "${name}"`, ErrorType.InvalidInput);
+    // A configuration fault (e.g. the IO worker started without this broker's credentials): retrying cannot help.
+    if (!b) throw ApplicationFailure.nonRetryable(`unknown broker "${name}": this IO worker has no such broker configured`, ErrorType.BrokerNotConfigured);
     return b;
   };
-
-  const recordBrokerOrder = async (clientOrderId: string, order: BrokerOrder) => {
-    await updateLedgerFromBroker(db, clientOrderId, {
-      state: LEDGER_STATE_OF[order.status],
-      brokerOrderId: order.id,
-      filledQty: order.filledQty,
-      avgFillPrice: order.filledAvgPrice,
-      ...(order.status === 'rejected' ? { rejectReason: 'rejected by broker' } : {}),
-    });
+  /** A wrong key or endpoint is a configuration fault, not a trading outcome: never retried. */
+  const configFault = (err: unknown): never => {
+    if (err instanceof BrokerRequestError && (err.status === 401 || err.status === 403 || err.status === 404)) {
+      throw ApplicationFailure.nonRetryable(err.message, ErrorType.BrokerNotConfigured);
+    }
+    throw err;
   };
+
+  const recordOrder = (clientOrderId: string, order: BrokerOrder) => recordBrokerOrder(db, clientOrderId, order);
 
   /** Records a finding once and, in the same transaction, the alert for it (the outbox sends it). */
   const found = (d: NewDiscrepancy) =>
@@ -152,6 +174,60 @@ export function createOrderActivities({ db, gatePool, brokers, crashPoint = () =
         dedupeKey: `discrepancy:${row.id}`,
       });
     });
+
+  /** syncOrders' work (see there); its broker errors are mapped to configuration faults by the caller. */
+  const sync = async (ctx: Context, broker: BrokerPort, args: { deploymentId: string; broker: string; accountId: string }): Promise<SyncOrdersResult> => {
+    let newFills = 0;
+    let unknownFills = 0;
+    const open = await listOpenLedgerRows(db, args.deploymentId);
+    for (const row of open) {
+      const order = await broker.getOrderByClientId(row.client_order_id, ctx.cancellationSignal);
+      if (!order) {
+        // Not at the broker: a crash before the send, or a send that never arrived. The next placeOrder attempt resends it.
+        if (row.state === 'SUBMITTING') await markLedgerUnknownIfSubmitting(db, row.client_order_id);
+        continue;
+      }
+      await recordOrder(row.client_order_id, order);
+    }
+    // The account-level part, once per account and interval: this deployment lists the account itself whenever a
+    // fill of its own is missing (its positions must be complete before it decides), otherwise only when nobody
+    // else has within accountSyncEveryMs.
+    const listAccount =
+      accountSyncEveryMs <= 0 || (await fillsBehindLedger(db, args.deploymentId)) || (await claimAccountSync(db, args.broker, args.accountId, accountSyncEveryMs));
+    // Read the account's fills from the stored cursor onward, page by page (the broker's gap-free cursor),
+    // and store each once; fills of other deployments on the same account are stored for them too.
+    let cursor = listAccount ? await getFillCursor(db, args.broker, args.accountId) : undefined;
+    for (let page = 0; listAccount && page < 100; page++) {
+      const fills = await broker.listFills({ pageToken: cursor, limit: 100 }, ctx.cancellationSignal);
+      if (fills.length === 0) break;
+      for (const f of fills) {
+        const row = f.clientOrderId ? await getLedgerRow(db, f.clientOrderId) : undefined;
+        if (!row) {
+          unknownFills++;
+          await found({ broker: args.broker, accountId: args.accountId, kind: 'unknown_fill', brokerRef: f.id, clientOrderId: f.clientOrderId, symbol: f.symbol, detail: { side: f.side, qty: f.qty, price: f.price, ts: f.ts, orderId: f.orderId }, foundBy: args.deploymentId });
+          continue;
+        }
+        crashPoint('mid_fill_ingest');
+        const stored = await insertFill(db, { broker: args.broker, brokerFillId: f.id, clientOrderId: row.client_order_id, deploymentId: row.deployment_id, symbol: f.symbol, side: f.side, qty: f.qty, price: f.price, ts: f.ts });
+        if (stored && row.deployment_id === args.deploymentId) newFills++;
+      }
+      cursor = fills[fills.length - 1]!.id;
+      await setFillCursor(db, args.broker, args.accountId, cursor);
+      if (!ctx.info.isLocal) ctx.heartbeat({ page }); // a local activity has no heartbeat (its task is kept alive)
+    }
+    // The broker wins, and it must hold nothing we did not send: an open order unknown to the ledger blocks.
+    const brokerOpen = listAccount ? await broker.listOrders({ status: 'open' }, ctx.cancellationSignal) : [];
+    const known = await knownClientOrderIds(db, brokerOpen.map((o) => o.clientOrderId));
+    for (const o of brokerOpen) {
+      if (known.has(o.clientOrderId)) continue;
+      await found({ broker: args.broker, accountId: args.accountId, kind: 'unknown_order', brokerRef: o.id, clientOrderId: o.clientOrderId, symbol: o.symbol, detail: { side: o.side, qty: o.qty, type: o.type, status: o.status, submittedAt: o.submittedAt }, foundBy: args.deploymentId });
+    }
+    const blockedBy = (await openDiscrepancies(db, args.broker, args.accountId, 5)).map(
+      (d) => `${d.kind === 'unknown_order' ? 'unknown broker order' : 'unknown fill'} ${d.broker_ref} (${d.symbol}, client id ${d.client_order_id || 'none'}; finding ${d.id})`,
+    );
+    const positions = await positionsFromFills(db, args.deploymentId);
+    return { open: open.length, newFills, unknownFills, positions: positions.map(({ symbol, qty, cashFlow }) => ({ symbol, qty, cashFlow })), blockedBy, at: Date.now() };
+  };
 
   return {
     async placeOrder(input: PlaceOrderInput): Promise<PlaceOrderResult> {
@@ -174,9 +250,12 @@ export function createOrderActivities({ db, gatePool, brokers, crashPoint = () =
 
       if (row.state !== 'INTENT') {
         // A previous attempt may have reached the broker: find out before sending anything.
-        const found = await broker.getOrderByClientId(input.clientOrderId, ctx.cancellationSignal);
+        const found = await broker.getOrderByClientId(input.clientOrderId, ctx.cancellationSignal).catch(async (err: unknown) => {
+          await recordLedgerError(db, input.clientOrderId, `lookup: ${(err as Error).message}`);
+          return configFault(err);
+        });
         if (found) {
-          await recordBrokerOrder(input.clientOrderId, found);
+          await recordOrder(input.clientOrderId, found);
           return resultOf((await getLedgerRow(db, input.clientOrderId))!);
         }
       }
@@ -184,43 +263,56 @@ export function createOrderActivities({ db, gatePool, brokers, crashPoint = () =
       // SUBMITTING is committed before anything is sent, so a crash from here on is resolved by lookup.
       await markLedgerSubmitting(db, input.clientOrderId);
       // The kill-switch check and the send happen under the trading gate (shared): a halt committed after
-      // this check waits until the broker has answered, so nothing checked before it leaves after it.
+      // this check waits until the broker has answered, so nothing checked before it leaves after it. The ledger
+      // row is locked for as long: a stop that cancels this order waits for the answer, or this attempt sees the
+      // row CANCELED (or already resolved at the broker) and sends nothing.
       const gate = await (gatePool ?? db).connect();
-      let outcome: Awaited<ReturnType<BrokerPort['submitOrder']>> | { kind: 'halted'; scope: string };
+      let outcome: Awaited<ReturnType<BrokerPort['submitOrder']>> | { kind: 'halted'; scope: string } | { kind: 'settled' };
       try {
         await gate.query('BEGIN');
         await holdTradingGate(gate);
+        const locked = await lockLedgerRow(gate, input.clientOrderId);
         const halts = await activeHalts(gate, input.accountId, input.deploymentId);
         const halted = halts.global ? 'global' : halts.account ? 'account' : halts.deployment ? 'deployment' : undefined;
         const position = halted ? ((await positionsFromFills(gate, input.deploymentId)).find((p) => p.symbol === input.symbol)?.qty ?? 0) : 0;
         outcome =
-          halted && !isExposureReducing(position, input.side, input.qty)
-            ? { kind: 'halted', scope: halted }
-            : closing
-              ? await closeAtBroker(broker, input, ctx.cancellationSignal)
-              : await broker.submitOrder(
-                  { clientOrderId: input.clientOrderId, symbol: input.symbol, side: input.side, qty: input.qty, type: input.orderType, limitPrice: input.limitPrice, timeInForce: input.timeInForce },
-                  ctx.cancellationSignal,
-                );
+          !locked || !['SUBMITTING', 'UNKNOWN'].includes(locked.state)
+            ? { kind: 'settled' }
+            : halted && !isExposureReducing(position, { side: input.side, qty: input.qty })
+              ? { kind: 'halted', scope: halted }
+              : closing
+                ? await closeAtBroker(broker, input, ctx.cancellationSignal)
+                : await broker.submitOrder(
+                    { clientOrderId: input.clientOrderId, symbol: input.symbol, side: input.side, qty: input.qty, type: input.orderType, limitPrice: input.limitPrice, timeInForce: input.timeInForce },
+                    ctx.cancellationSignal,
+                  );
         await gate.query('COMMIT');
       } catch (err) {
         await gate.query('ROLLBACK').catch(() => undefined);
-        throw err;
+        // The guard refused before sending: this attempt certainly did not reach the broker.
+        if (err instanceof BrokerGuardRefusal) await recordUnsentAttempt(db, input.clientOrderId, err.message);
+        else await recordLedgerError(db, input.clientOrderId, (err as Error).message).catch(() => undefined);
+        return configFault(err);
       } finally {
         gate.release();
       }
+      if (outcome.kind === 'settled') return resultOf((await getLedgerRow(db, input.clientOrderId))!);
       if (outcome.kind === 'halted') {
         await updateLedgerFromBroker(db, input.clientOrderId, { state: 'REJECTED', rejectReason: `kill switch (${outcome.scope}) is on` });
         return resultOf((await getLedgerRow(db, input.clientOrderId))!);
       }
       crashPoint('after_broker_send');
       if (outcome.kind === 'accepted') {
-        await recordBrokerOrder(input.clientOrderId, outcome.order);
+        await recordOrder(input.clientOrderId, outcome.order);
       } else if (outcome.kind === 'rejected') {
         await updateLedgerFromBroker(db, input.clientOrderId, { state: 'REJECTED', rejectReason: outcome.reason.slice(0, 500) });
       } else {
-        await updateLedgerFromBroker(db, input.clientOrderId, { state: 'UNKNOWN' });
-        // Retryable: the next attempt starts with a lookup by client order id.
+        if (outcome.notSent) await recordUnsentAttempt(db, input.clientOrderId, outcome.reason);
+        else {
+          await updateLedgerFromBroker(db, input.clientOrderId, { state: 'UNKNOWN' });
+          await recordLedgerError(db, input.clientOrderId, outcome.reason);
+        }
+        // Retryable: the next attempt starts with a lookup by client order id (unless no attempt can have reached it).
         throw ApplicationFailure.retryable(`order ${input.clientOrderId} outcome unknown: ${outcome.reason}`, ErrorType.OrderOutcomeUnknown);
       }
       crashPoint('after_ledger_update');
@@ -236,56 +328,11 @@ export function createOrderActivities({ db, gatePool, brokers, crashPoint = () =
     async syncOrders(args: { deploymentId: string; broker: string; accountId: string }): Promise<SyncOrdersResult> {
       const ctx = Context.current();
       const broker = brokerFor(args.broker);
-      let newFills = 0;
-      let unknownFills = 0;
-      const open = await listOpenLedgerRows(db, args.deploymentId);
-      for (const row of open) {
-        const order = await broker.getOrderByClientId(row.client_order_id, ctx.cancellationSignal);
-        if (!order) {
-          // Not at the broker: a crash before the send, or a send that never arrived. The next placeOrder attempt resends it.
-          if (row.state === 'SUBMITTING') await updateLedgerFromBroker(db, row.client_order_id, { state: 'UNKNOWN' });
-          continue;
-        }
-        await recordBrokerOrder(row.client_order_id, order);
+      try {
+        return await sync(ctx, broker, args);
+      } catch (err) {
+        return configFault(err);
       }
-      // The account-level part, once per account and interval: this deployment lists the account itself whenever a
-      // fill of its own is missing (its positions must be complete before it decides), otherwise only when nobody
-      // else has within accountSyncEveryMs.
-      const listAccount =
-        accountSyncEveryMs <= 0 || (await fillsBehindLedger(db, args.deploymentId)) || (await claimAccountSync(db, args.broker, args.accountId, accountSyncEveryMs));
-      // Read the account's fills from the stored cursor onward, page by page (the broker's gap-free cursor),
-      // and store each once; fills of other deployments on the same account are stored for them too.
-      let cursor = listAccount ? await getFillCursor(db, args.broker, args.accountId) : undefined;
-      for (let page = 0; listAccount && page < 100; page++) {
-        const fills = await broker.listFills({ pageToken: cursor, limit: 100 }, ctx.cancellationSignal);
-        if (fills.length === 0) break;
-        for (const f of fills) {
-          const row = f.clientOrderId ? await getLedgerRow(db, f.clientOrderId) : undefined;
-          if (!row) {
-            unknownFills++;
-            await found({ broker: args.broker, accountId: args.accountId, kind: 'unknown_fill', brokerRef: f.id, clientOrderId: f.clientOrderId, symbol: f.symbol, detail: { side: f.side, qty: f.qty, price: f.price, ts: f.ts, orderId: f.orderId }, foundBy: args.deploymentId });
-            continue;
-          }
-          crashPoint('mid_fill_ingest');
-          const stored = await insertFill(db, { broker: args.broker, brokerFillId: f.id, clientOrderId: row.client_order_id, deploymentId: row.deployment_id, symbol: f.symbol, side: f.side, qty: f.qty, price: f.price, ts: f.ts });
-          if (stored && row.deployment_id === args.deploymentId) newFills++;
-        }
-        cursor = fills[fills.length - 1]!.id;
-        await setFillCursor(db, args.broker, args.accountId, cursor);
-        if (!ctx.info.isLocal) ctx.heartbeat({ page }); // a local activity has no heartbeat (its task is kept alive)
-      }
-      // The broker wins, and it must hold nothing we did not send: an open order unknown to the ledger blocks.
-      const brokerOpen = listAccount ? await broker.listOrders({ status: 'open' }, ctx.cancellationSignal) : [];
-      const known = await knownClientOrderIds(db, brokerOpen.map((o) => o.clientOrderId));
-      for (const o of brokerOpen) {
-        if (known.has(o.clientOrderId)) continue;
-        await found({ broker: args.broker, accountId: args.accountId, kind: 'unknown_order', brokerRef: o.id, clientOrderId: o.clientOrderId, symbol: o.symbol, detail: { side: o.side, qty: o.qty, type: o.type, status: o.status, submittedAt: o.submittedAt }, foundBy: args.deploymentId });
-      }
-      const blockedBy = (await openDiscrepancies(db, args.broker, args.accountId, 5)).map(
-        (d) => `${d.kind === 'unknown_order' ? 'unknown broker order' : 'unknown fill'} ${d.broker_ref} (${d.symbol}, client id ${d.client_order_id || 'none'}; finding ${d.id})`,
-      );
-      const positions = await positionsFromFills(db, args.deploymentId);
-      return { open: open.length, newFills, unknownFills, positions: positions.map(({ symbol, qty, cashFlow }) => ({ symbol, qty, cashFlow })), blockedBy, at: Date.now() };
     },
   };
 }

@@ -8,7 +8,7 @@ import * as wf from '@temporalio/workflow';
 import type { createDeploymentActivities } from '../activities/deployments';
 import { nextBarClose } from '../domain/calendar';
 import { localDbStep } from '../workflows/activity-options';
-import { deploymentControlSignal, type DeploymentWorkflowInput } from '../workflows/deployment/messages';
+import { deploymentCommandSignal, type DeploymentWorkflowInput } from '../workflows/deployment/messages';
 import { workflowNow } from '../workflows/time';
 
 export * from '../workflows/io';
@@ -19,8 +19,9 @@ const { recordCycle } = wf.proxyLocalActivities<ReturnType<typeof createDeployme
 export async function runtimeFloorWorkflow(input: DeploymentWorkflowInput): Promise<{ cycles: number }> {
   const { spec, deploymentId, clock } = input;
   let stopped = false;
-  wf.setHandler(deploymentControlSignal, ({ action }) => {
-    if (action === 'stop') stopped = true;
+  // The bench sends one command, the stop at the end; the floor does not look it up (it only measures the floor).
+  wf.setHandler(deploymentCommandSignal, () => {
+    stopped = true;
   });
   const dataNow = () => (clock ? clock.dataStartMs + (workflowNow() - clock.wallStartMs) * clock.speed : workflowNow());
   let lastClose = 0;

@@ -150,7 +150,8 @@ export interface BrokerAccount {
 export type SubmitOutcome =
   | { kind: 'accepted'; order: BrokerOrder }
   | { kind: 'rejected'; reason: string; status?: number }
-  | { kind: 'unknown'; reason: string; retryAfterMs?: number };
+  /** notSent: the request certainly never reached the broker (no connection was made): no order can exist from it */
+  | { kind: 'unknown'; reason: string; retryAfterMs?: number; notSent?: true };
 
 export interface ListOrdersQuery {
   status: 'open' | 'closed' | 'all';

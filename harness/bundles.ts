@@ -3,12 +3,15 @@ import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { REPO_ROOT } from './paths';
 
+/** Interceptors in every bundle: the inbound guard keeps hostile messages from wedging a workflow (see there). */
+export const WORKFLOW_INTERCEPTOR_MODULES = [require.resolve('../workflows/inbound-guard')];
+
 /** Pre-builds the workflow bundles the workers load (`dist/bundles/{cpu,io}.js`), so workers start without webpack. */
 export async function buildBundles(outDir = path.join(REPO_ROOT, 'dist', 'bundles')): Promise<string[]> {
   mkdirSync(outDir, { recursive: true });
   const written: string[] = [];
   for (const kind of ['cpu', 'io'] as const) {
-    const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve(`../workflows/${kind}`), logger: quietLogger });
+    const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve(`../workflows/${kind}`), workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES, logger: quietLogger });
     const file = path.join(outDir, `${kind}.js`);
     writeFileSync(file, code);
     written.push(file);
@@ -22,7 +25,7 @@ export async function buildBundles(outDir = path.join(REPO_ROOT, 'dist', 'bundle
  */
 export async function buildIoBundleFrom(workflowsPath: string, outDir: string): Promise<void> {
   mkdirSync(outDir, { recursive: true });
-  const { code } = await bundleWorkflowCode({ workflowsPath, logger: quietLogger });
+  const { code } = await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES, logger: quietLogger });
   writeFileSync(path.join(outDir, 'io.js'), code);
 }
 

@@ -1,37 +1,40 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { Client, Connection, type WorkflowClient } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { Redis } from 'ioredis';
 import { Pool } from 'pg';
 import { createIoActivities } from '../activities/io';
 import { paperBrokerPort } from '../brokers';
 import { PaperBrokerAdmin } from '../brokers/paper/admin-client';
-import { startPaperBroker } from '../brokers/paper/start';
+import { freePort, startPaperBroker } from '../brokers/paper/start';
+import { issueCommand, recordCommand, sendCommandSignal, sendCommandUpdate } from '../clients/deployment-commands';
 import { importBarColumns } from '../db/bar-import';
 import { setHalt } from '../db/sql/trading-halts';
 import { allocateBars, appendBar } from '../domain/bars';
 import { currentOrNextSession, nextSessionOpen, sessionBarCloses } from '../domain/calendar';
-import { parseDeploymentSpec, type DeploymentSpecInput } from '../domain/deployment/spec';
+import { parseDeploymentSpec, type DeploymentSpec, type DeploymentSpecInput } from '../domain/deployment/spec';
 import { buildBundles } from '../harness/bundles';
+import { ordersElsewhere } from '../harness/fixtures/brokers';
 import { LOCAL_DIR } from '../harness/paths';
 import { privateStack, timeSkippingServerPath } from '../harness/stack';
-import { deploymentControlSignal, deploymentStateQuery } from '../workflows/deployment/messages';
+import { deploymentCommandSignal, deploymentStateQuery } from '../workflows/deployment/messages';
 import { deploymentWorkflow } from '../workflows/deployment/workflow';
 import { TASK_QUEUES } from '../workflows/task-queues';
 
 /**
- * Records the deployment replay fixtures (test/replay/histories/deployment--<branch>.json), one per cycle
- * branch: trade, stale data, risk reject, kill switch, continue-as-new. Runs the real IO activities against
- * private Postgres, Redis and paper broker, in the time-skipping environment.
- * `npx tsx scripts/record-deployment-histories.ts [--suffix=one-task]` writes deployment--<branch>--<suffix>.json,
- * so histories of earlier workflow code stay beside the new ones and keep being replayed.
+ * Records the deployment replay fixtures (test/replay/histories/deployment--<scenario>.json) with the real IO
+ * activities against private Postgres, Redis and paper broker: one per cycle branch (trade, stale data, risk reject,
+ * kill switch, continue-as-new) and one of forged and recorded commands, in the time-skipping environment; and a stop
+ * while an order is in flight, on a private dev server (it needs real time: the order retries against a broker port
+ * where nothing listens). `npx tsx scripts/record-deployment-histories.ts`
  */
 const ROOT = path.resolve(__dirname, '..');
 const OUT = path.join(ROOT, 'test', 'replay', 'histories');
-const SUFFIX = /^--suffix=([a-z0-9-]+)$/.exec(process.argv.find((a) => a.startsWith('--suffix=')) ?? '')?.[1];
+const MINUTE = 60_000;
 
 function zigzag(closes: number[]) {
   const bars = allocateBars(closes.length);
@@ -43,9 +46,32 @@ function zigzag(closes: number[]) {
   return bars;
 }
 
+async function insertDeployment(pool: Pool, deploymentId: string, spec: DeploymentSpec): Promise<void> {
+  await pool.query(
+    `INSERT INTO deployments (id, workflow_id, account_id, broker, strategy, spec, status, created_by) VALUES ($1, $2, $3, $4, $5, $6, 'running', 'recorder')`,
+    [deploymentId, `deployment-${deploymentId}`, spec.accountId, spec.broker, spec.strategy, JSON.stringify(spec)],
+  );
+  await pool.query(`INSERT INTO deployment_params (deployment_id, version, params, created_by) VALUES ($1, 1, $2, 'recorder')`, [deploymentId, JSON.stringify(spec.params)]);
+}
+
+/** Forged, malformed and unknown messages, then recorded commands (an update, signals): what the inbox does with each. */
+async function sendCommands(pool: Pool, workflows: WorkflowClient, deploymentId: string): Promise<void> {
+  const handle = workflows.getHandle(`deployment-${deploymentId}`);
+  await handle.signal(deploymentCommandSignal, { commandId: randomUUID() }); // forged
+  await handle.signal(deploymentCommandSignal, 'garbage' as never); // malformed
+  await handle.signal('updateDeploymentParams', { messageId: randomUUID(), params: { fast: -5, slow: 0 }, version: 99 }); // an old name
+  const pause = await recordCommand(pool, { deploymentId, kind: 'pause', by: 'recorder', reason: 'recording' });
+  await sendCommandUpdate(workflows, handle.workflowId, pause!.command.id);
+  await handle.signal(deploymentCommandSignal, { commandId: pause!.command.id }); // a replayed real id
+  const params = await recordCommand(pool, { deploymentId, kind: 'params', by: 'recorder', params: { fast: 3, slow: 6 } });
+  await sendCommandSignal(workflows, handle.workflowId, params!.command.id);
+  await issueCommand(pool, workflows, { deploymentId, kind: 'resume', by: 'recorder' });
+  for (let i = 0; i < 100 && (await handle.query(deploymentStateQuery)).paramsVersion !== 2; i++) await new Promise((r) => setTimeout(r, 100));
+}
+
 async function main() {
   Runtime.install({ logger: new DefaultLogger('WARN') });
-  const stack = await privateStack({ dir: path.join(LOCAL_DIR, 'record'), dbPrefix: 'record', temporal: false, redis: true });
+  const stack = await privateStack({ dir: path.join(LOCAL_DIR, 'record'), dbPrefix: 'record', temporal: true, redis: true });
   const pool = new Pool({ connectionString: stack.DATABASE_URL, max: 4 });
   const redis = new Redis(stack.REDIS_URL);
   // A fresh time-skipping server per scenario: waiting on a result can move its clock far ahead.
@@ -69,12 +95,13 @@ async function main() {
 
     const activities = createIoActivities({ db: pool, redis, brokers: { paper: paperBrokerPort(paper.url) }, providers: {}, paperPrices: new PaperBrokerAdmin(paper.url) });
     const base: DeploymentSpecInput = { strategy: 'sma-cross', params: { fast: 2, slow: 5 }, symbols: ['REC'], timeframe: '5m', accountId: account, broker: 'paper', calendar: 'XNYS', settleDelayMs: 1_000 };
-    const scenarios: Array<{ name: string; spec: DeploymentSpecInput; untilMs: number; cyclesPerRun?: number; halt?: boolean; firstRun?: boolean }> = [
-      { name: 'trade', spec: base, untilMs: day.open + 90 * 60_000 },
-      { name: 'stale-data', spec: { ...base, symbols: ['STALE'] }, untilMs: day.open + 100 * 60_000 },
-      { name: 'risk-reject', spec: { ...base, riskLimits: { minOrderQty: 5 } }, untilMs: day.open + 90 * 60_000 },
-      { name: 'kill-switch', spec: base, untilMs: day.open + 90 * 60_000, halt: true },
-      { name: 'continue-as-new', spec: base, untilMs: day.open + 60 * 60_000, cyclesPerRun: 4, firstRun: true },
+    const scenarios: Array<{ name: string; spec: DeploymentSpecInput; untilMs: number; cyclesPerRun?: number; halt?: boolean; firstRun?: boolean; commands?: boolean }> = [
+      { name: 'trade', spec: base, untilMs: day.open + 90 * MINUTE },
+      { name: 'stale-data', spec: { ...base, symbols: ['STALE'] }, untilMs: day.open + 100 * MINUTE },
+      { name: 'risk-reject', spec: { ...base, riskLimits: { minOrderQty: 5 } }, untilMs: day.open + 90 * MINUTE },
+      { name: 'kill-switch', spec: base, untilMs: day.open + 90 * MINUTE, halt: true },
+      { name: 'continue-as-new', spec: base, untilMs: day.open + 60 * MINUTE, cyclesPerRun: 4, firstRun: true },
+      { name: 'forged-command', spec: base, untilMs: day.open + 30 * MINUTE, commands: true },
     ];
     mkdirSync(OUT, { recursive: true });
     for (const s of scenarios) {
@@ -85,6 +112,7 @@ async function main() {
         const deploymentId = randomUUID();
         if (s.halt) await setHalt(pool, 'deployment', deploymentId, true, 'recording', 'recorder');
         const spec = parseDeploymentSpec(s.spec);
+        await insertDeployment(pool, deploymentId, spec);
         const handle = await env.client.workflow.start(deploymentWorkflow, {
           taskQueue: TASK_QUEUES.io,
           workflowId: `deployment-${deploymentId}`,
@@ -95,20 +123,76 @@ async function main() {
         const t = await env.currentTimeMs();
         if (s.untilMs > t) await env.sleep(s.untilMs - t);
         await handle.query(deploymentStateQuery);
-        await handle.signal(deploymentControlSignal, { messageId: randomUUID(), action: 'stop', by: 'recorder' });
+        if (s.commands) {
+          await sendCommands(pool, env.client.workflow, deploymentId);
+          await env.sleep(30 * MINUTE); // cycles with the new params
+        }
+        await issueCommand(pool, env.client.workflow, { deploymentId, kind: 'stop', by: 'recorder' });
         await handle.result();
         const history = s.firstRun ? await env.client.workflow.getHandle(handle.workflowId, firstRunId).fetchHistory() : await handle.fetchHistory();
-        const file = path.join(OUT, `deployment--${s.name}${SUFFIX ? `--${SUFFIX}` : ''}.json`);
-        writeFileSync(file, historyToJSON(history));
-        console.log(`recorded ${path.relative(ROOT, file)} (${history.events?.length} events)`);
+        write(`deployment--${s.name}.json`, historyToJSON(history), history.events?.length);
       });
     }
+    await recordStopInFlight(stack, pool, redis, paper.url, bundleDir);
   } finally {
     await paper.stop();
     await env.teardown();
     redis.disconnect();
     await pool.end();
     await stack.stop();
+  }
+}
+
+function write(name: string, json: string, events: number | undefined): void {
+  const file = path.join(OUT, name);
+  writeFileSync(file, json);
+  console.log(`recorded ${path.relative(ROOT, file)} (${events} events)`);
+}
+
+/**
+ * A stop while an order is in flight, on the dev server in real time: 1-minute bars replayed at 60x, an up-cross
+ * that buys, and a broker whose orders go to a port where nothing listens (its reads go to the paper broker). The
+ * order retries; the stop (an update) cancels it, resolveOrder records it CANCELED, and the runtime stops.
+ */
+async function recordStopInFlight(stack: { TEMPORAL_ADDRESS: string }, pool: Pool, redis: Redis, paperUrl: string, bundleDir: string): Promise<void> {
+  const from = Date.UTC(2024, 0, 8, 0, 0);
+  const warm = Array.from({ length: 60 }, (_, i) => 106 - (6 * i) / 59);
+  const closes = [...warm, 100, 99.9, 99.8, 99.7, 99.6, 102, 103, ...Array.from({ length: 100 }, (_, i) => 103 + i * 0.01)];
+  const bars = allocateBars(closes.length);
+  closes.forEach((close, i) => {
+    const open = i === 0 ? close : closes[i - 1]!;
+    appendBar(bars, { ts: from + (i - warm.length) * MINUTE, open, high: Math.max(open, close), low: Math.min(open, close), close, volume: 1000 });
+  });
+  const db = await pool.connect();
+  await importBarColumns(db, 'INFL', '1m', bars);
+  db.release();
+
+  const reads = paperBrokerPort(paperUrl);
+  const dead = paperBrokerPort(`http://127.0.0.1:${await freePort()}`);
+  const unreachable = ordersElsewhere(reads, dead, 'alpaca');
+  const activities = createIoActivities({ db: pool, redis, brokers: { paper: reads, alpaca: unreachable }, providers: {}, paperPrices: new PaperBrokerAdmin(paperUrl) });
+  const connection = await Connection.connect({ address: stack.TEMPORAL_ADDRESS });
+  const native = await NativeConnection.connect({ address: stack.TEMPORAL_ADDRESS });
+  const client = new Client({ connection });
+  const worker = await Worker.create({ connection: native, taskQueue: TASK_QUEUES.io, workflowBundle: { codePath: path.join(bundleDir, 'io.js') }, activities });
+  try {
+    await worker.runUntil(async () => {
+      const deploymentId = randomUUID();
+      const spec = parseDeploymentSpec({ strategy: 'sma-cross', params: { fast: 2, slow: 4 }, symbols: ['INFL'], timeframe: '1m', accountId: 'recorder', broker: 'alpaca', calendar: '24x7', settleDelayMs: 0, staleAfterBars: 5 });
+      await insertDeployment(pool, deploymentId, spec);
+      const clock = { dataStartMs: from - 12 * MINUTE, wallStartMs: Date.now(), speed: 60 };
+      const handle = await client.workflow.start(deploymentWorkflow, { taskQueue: TASK_QUEUES.io, workflowId: `deployment-${deploymentId}`, args: [{ deploymentId, spec, paramsVersion: 1, clock }] });
+      for (let i = 0; i < 600 && (await handle.query(deploymentStateQuery)).inflightOrder === null; i++) await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, 2_000)); // a few attempts
+      const stop = await recordCommand(pool, { deploymentId, kind: 'stop', by: 'recorder', reason: 'broker down' });
+      console.log('stop-in-flight:', JSON.stringify(await sendCommandUpdate(client.workflow, handle.workflowId, stop!.command.id)));
+      console.log('stop-in-flight:', JSON.stringify(await handle.result()));
+      const history = await handle.fetchHistory();
+      write('deployment--stop-in-flight.json', historyToJSON(history), history.events?.length);
+    });
+  } finally {
+    await connection.close();
+    await native.close();
   }
 }
 

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,7 +6,8 @@ import { createCpuActivities } from '../activities/cpu';
 import { createIoActivities } from '../activities/io';
 import type { CrashPoint } from '../activities/orders';
 import { AlpacaBroker, paperBrokerPort, type BrokerPort } from '../brokers';
-import { guardBroker, guardKeyFor } from '../brokers/guard';
+import { guardBroker } from '../brokers/guard';
+import { brokerGuardKeys } from '../brokers/guard/accounts';
 import { PaperBrokerAdmin } from '../brokers/paper/admin-client';
 import { AlpacaMarketData } from '../marketdata/alpaca';
 import type { MarketDataProvider } from '../marketdata/port';
@@ -86,25 +86,25 @@ export async function runWorker(kind: WorkerKind): Promise<void> {
 /** Brokers (each behind the shared guard) and market-data providers from the config; Alpaca only when its keys are set (read at call time). */
 export function ioDeps(config: Config, logger: AppLogger, db: ReturnType<typeof createPgPool>, redis: ReturnType<typeof createRedis>) {
   // Every broker call goes through the guard: one rate limit and circuit breaker per broker account for all IO workers.
-  const guarded = (port: BrokerPort, account: string, perMinute: number): BrokerPort =>
+  const keys = brokerGuardKeys(config);
+  const guarded = (port: BrokerPort, key: string, perMinute: number): BrokerPort =>
     guardBroker(port, {
       redis,
       logger,
-      key: guardKeyFor(port.name, account),
+      key,
       limits: { perMinute, burst: config.BROKER_RATE_LIMIT_BURST, maxWaitMs: config.BROKER_RATE_LIMIT_MAX_WAIT_MS },
       breaker: { failures: config.BROKER_BREAKER_FAILURES, failureRatio: config.BROKER_BREAKER_FAILURE_RATIO, windowMs: config.BROKER_BREAKER_WINDOW_MS, cooldownMs: config.BROKER_BREAKER_COOLDOWN_MS },
       fallbackShare: config.BROKER_RATE_LIMIT_FALLBACK_SHARE,
     });
-  // One paper broker process serves one account, so its address names the account.
+  // One paper broker process serves one account, so its address names the account (brokerGuardKeys).
   const brokers: Record<string, BrokerPort> = {
-    paper: guarded(paperBrokerPort(config.PAPER_BROKER_URL), new URL(config.PAPER_BROKER_URL).host, config.PAPER_BROKER_RATE_LIMIT_PER_MIN),
+    paper: guarded(paperBrokerPort(config.PAPER_BROKER_URL), keys.paper!, config.PAPER_BROKER_RATE_LIMIT_PER_MIN),
   };
   const providers: Record<string, MarketDataProvider> = {};
   if (config.ALPACA_KEY_ID && config.ALPACA_SECRET_KEY) {
     const credentials = () => ({ keyId: config.ALPACA_KEY_ID!, secretKey: config.ALPACA_SECRET_KEY! });
     // The key id names the account; hashed, so it never shows in Redis, logs or /health.
-    const account = `${new URL(config.ALPACA_BASE_URL).host}/${createHash('sha256').update(config.ALPACA_KEY_ID).digest('hex').slice(0, 12)}`;
-    brokers.alpaca = guarded(new AlpacaBroker({ baseUrl: config.ALPACA_BASE_URL, credentials }), account, config.ALPACA_RATE_LIMIT_PER_MIN);
+    brokers.alpaca = guarded(new AlpacaBroker({ baseUrl: config.ALPACA_BASE_URL, credentials }), keys.alpaca!, config.ALPACA_RATE_LIMIT_PER_MIN);
     providers.alpaca = new AlpacaMarketData({ baseUrl: config.ALPACA_DATA_URL, credentials });
   }
   // Order submissions hold a connection across the broker call (the kill-switch gate): give them their own pool,

@@ -18,7 +18,18 @@ export const dbWrite = {
 export const brokerCall = {
   taskQueue: TASK_QUEUES.io,
   startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '500 milliseconds', maximumInterval: '10 seconds', maximumAttempts: 20, nonRetryableErrorTypes: [ErrorType.InvalidInput, ErrorType.IntentMismatch] },
+  retry: { initialInterval: '500 milliseconds', maximumInterval: '10 seconds', maximumAttempts: 20, nonRetryableErrorTypes: [ErrorType.InvalidInput, ErrorType.IntentMismatch, ErrorType.BrokerNotConfigured] },
+} satisfies ActivityOptions;
+
+/**
+ * Resolving an order a stop, pause or flatten cancelled: an order that may be at the broker is never abandoned, so
+ * the lookup is retried for as long as it takes (the deployment shows the order as what blocks it meanwhile); only a
+ * broker this worker has not configured ends it.
+ */
+export const orderResolution = {
+  taskQueue: TASK_QUEUES.io,
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '500 milliseconds', maximumInterval: '10 seconds', nonRetryableErrorTypes: [ErrorType.InvalidInput, ErrorType.BrokerNotConfigured] },
 } satisfies ActivityOptions;
 
 /**
@@ -45,18 +56,11 @@ export const localBrokerCall = {
   retry: brokerCall.retry,
 } satisfies LocalActivityOptions;
 
-/** Reads of recent bars as a local activity (same retries as marketDataRead). */
+/** Reads of recent bars as a local activity: a few quick attempts, then the cycle skips the symbol with the reason. */
 export const localMarketDataRead = {
   startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '200 milliseconds', maximumInterval: '1 second', maximumAttempts: 3, nonRetryableErrorTypes: [ErrorType.InvalidInput] },
 } satisfies LocalActivityOptions;
-
-/** Reads of recent bars: a few quick attempts, then the cycle skips with a recorded reason rather than waiting. */
-export const marketDataRead = {
-  taskQueue: TASK_QUEUES.io,
-  startToCloseTimeout: '10 seconds',
-  retry: { initialInterval: '200 milliseconds', maximumInterval: '1 second', maximumAttempts: 3, nonRetryableErrorTypes: [ErrorType.InvalidInput] },
-} satisfies ActivityOptions;
 
 /**
  * Long CPU work: heartbeats every chunk, so a killed worker is noticed in 30 s rather than at the

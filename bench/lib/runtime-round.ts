@@ -25,7 +25,8 @@ import { sleep, withTimeout } from '../../harness/async';
 import { privateStack, type PrivateStack } from '../../harness/stack';
 import { WorkerSupervisor } from '../../harness/processes/worker-supervisor';
 import { listLiveWorkers } from '../../workers/heartbeat';
-import { deploymentControlSignal, type DeploymentWorkflowInput, type ReplayClockSpec } from '../../workflows/deployment/messages';
+import { issueCommand } from '../../clients/deployment-commands';
+import type { DeploymentWorkflowInput, ReplayClockSpec } from '../../workflows/deployment/messages';
 import type { deploymentWorkflow } from '../../workflows/deployment/workflow';
 import { TASK_QUEUES } from '../../workflows/task-queues';
 import { cycleBreakdown, type CycleBreakdown } from './history-breakdown';
@@ -364,9 +365,9 @@ export async function runRound(n: number, setup: RoundSetup): Promise<RoundResul
     }
     const expectedTicks = n * measured.length;
 
-    // Stop every deployment (the product's stop signal), then read the sampled histories, now complete.
+    // Stop every deployment (the product's stop command, recorded then signalled), then read the sampled histories, now complete.
     const stopped = await inParallel(handles, 16, async (h) => {
-      await withTimeout('stop signal', 30_000, h.signal(deploymentControlSignal, { messageId: randomUUID(), action: 'stop', by: 'bench' }));
+      await withTimeout('stop command', 30_000, issueCommand(pool, h.client, { deploymentId: h.workflowId.replace(/^deployment-/, ''), kind: 'stop', by: 'bench' }));
       return withTimeout(`${h.workflowId} to stop`, 120_000, h.result()).then(
         () => true,
         () => false,

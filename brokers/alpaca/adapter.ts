@@ -66,7 +66,11 @@ const ORDER_ID_CACHE = 10_000;
 /** Broker messages are untrusted text: kept short in errors. */
 
 type Reply = { kind: 'reply'; status: number; headers: Headers; json: unknown };
-type TransportFailure = { kind: 'timeout' | 'network' | 'aborted'; message: string };
+/** notSent: the request certainly never reached the broker (aborted before sending, or no connection was made). */
+type TransportFailure = { kind: 'timeout' | 'network' | 'aborted'; message: string; notSent?: true };
+
+/** Network errors that mean no connection was made, so nothing was sent. */
+const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
 
 /**
  * BrokerPort for Alpaca's Trading API v2 (and the built-in paper broker, which speaks the same JSON).
@@ -129,7 +133,7 @@ export class AlpacaBroker implements BrokerPort {
 
   /** The exactly-once classification of an answer to a request that creates an order. */
   private outcomeOf(result: Reply | TransportFailure, secrets: string[], what: string, positionNotFound?: RegExp): SubmitOutcome {
-    if (result.kind !== 'reply') return { kind: 'unknown', reason: `${what}: ${result.message}` };
+    if (result.kind !== 'reply') return { kind: 'unknown', reason: `${what}: ${result.message}`, ...(result.notSent ? { notSent: true as const } : {}) };
     const { status } = result;
     if (status === 200 || status === 201) {
       const parsed = OrderJsonSchema.safeParse(result.json);
@@ -267,7 +271,7 @@ export class AlpacaBroker implements BrokerPort {
       throw new BrokerRequestError(`${this.name}: the credentials callback failed`, 401);
     }
     const secrets = [creds.secretKey, creds.keyId].filter((s) => s.length >= 4);
-    if (opts.signal?.aborted) return { result: { kind: 'aborted', message: 'aborted by the caller' }, secrets };
+    if (opts.signal?.aborted) return { result: { kind: 'aborted', message: 'aborted by the caller', notSent: true }, secrets };
     const url = new URL(this.base + path);
     for (const [k, v] of Object.entries(opts.query ?? {})) url.searchParams.set(k, v);
     const timeout = AbortSignal.timeout(this.timeoutMs);
@@ -289,7 +293,8 @@ export class AlpacaBroker implements BrokerPort {
     } catch (err) {
       if (timeout.aborted) return { result: { kind: 'timeout', message: `no answer within ${this.timeoutMs} ms` }, secrets };
       if (opts.signal?.aborted) return { result: { kind: 'aborted', message: 'aborted by the caller' }, secrets };
-      return { result: { kind: 'network', message: scrub(`network error: ${describeNetworkError(err)}`, secrets) }, secrets };
+      const code = describeNetworkError(err);
+      return { result: { kind: 'network', message: scrub(`network error: ${code}`, secrets), ...(CONNECT_FAILURES.has(code) ? { notSent: true as const } : {}) }, secrets };
     }
   }
 

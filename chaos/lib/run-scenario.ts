@@ -18,12 +18,12 @@ import { PaperBrokerAdmin, type FaultSettings } from '../../brokers/paper/admin-
 import { allocateBars, appendBar } from '../../domain/bars';
 import { currentOrNextSession, sessionBarCloses } from '../../domain/calendar';
 import { parseDeploymentSpec, type DeploymentSpec } from '../../domain/deployment/spec';
+import { issueCommand } from '../../clients/deployment-commands';
 import { withTimeout } from '../../harness/async';
 import { buildBundles } from '../../harness/bundles';
 import { storeBars } from '../../harness/fixtures/bars';
 import { REPO_ROOT } from '../../harness/paths';
 import { WorkerSupervisor, type SupervisorStats } from '../../harness/processes/worker-supervisor';
-import { deploymentControlSignal } from '../../workflows/deployment/messages';
 import { deploymentWorkflow } from '../../workflows/deployment/workflow';
 import { TASK_QUEUES } from '../../workflows/task-queues';
 import { ApiMonitor, ApiProcess } from './api';
@@ -242,7 +242,7 @@ export async function runScenario(def: ScenarioDef, opts: {
     const stopTimeoutMs = 120_000;
     const results = await Promise.all(
       deployments.map(async (d) => {
-        await withTimeout('stop signal', 15_000, d.handle.signal(deploymentControlSignal, { messageId: randomUUID(), action: 'stop', by: 'chaos' }));
+        await withTimeout('stop command', 15_000, issueCommand(pool, client.workflow, { deploymentId: d.id, kind: 'stop', by: 'chaos' }));
         return withTimeout(`${d.workflowId} to complete`, stopTimeoutMs, d.handle.result()).then(
           () => true,
           (e: Error) => (log(`not completed: ${d.workflowId}: ${e.message}`), false),

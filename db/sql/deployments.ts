@@ -1,10 +1,11 @@
+import { DEPLOYMENT_STATUSES, type DeploymentStatus } from '../../domain/deployment/commands';
 import type { DeploymentSpec } from '../../domain/deployment/spec';
 import type { HaltScope } from './trading-halts';
 import type { LedgerRow, LedgerState } from './order-ledger';
 import type { Queryable } from './queryable';
 
-export const DEPLOYMENT_STATUSES = ['running', 'paused', 'stopped', 'blocked'] as const;
-export type DeploymentRowStatus = (typeof DEPLOYMENT_STATUSES)[number];
+export { DEPLOYMENT_STATUSES };
+export type DeploymentRowStatus = DeploymentStatus;
 
 export interface DeploymentRow {
   id: string;
@@ -15,6 +16,8 @@ export interface DeploymentRow {
   spec: DeploymentSpec;
   params_version: number;
   status: DeploymentRowStatus;
+  /** why it is in this status (a failure's cause, a stop's reason), null when nobody said */
+  status_reason: string | null;
   created_by: string;
   created_at: Date;
   updated_at: Date;
@@ -41,7 +44,7 @@ export async function insertDeployment(db: Queryable, d: NewDeployment): Promise
   );
 }
 
-/** Stores one params version of a deployment. */
+/** Stores one params version of a deployment (a retried write of the same version stores nothing). */
 export async function insertDeploymentParams(
   db: Queryable,
   deploymentId: string,
@@ -49,7 +52,7 @@ export async function insertDeploymentParams(
   params: Record<string, number | boolean>,
   createdBy: string,
 ): Promise<void> {
-  await db.query('INSERT INTO deployment_params (deployment_id, version, params, created_by) VALUES ($1, $2, $3, $4)', [
+  await db.query('INSERT INTO deployment_params (deployment_id, version, params, created_by) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING', [
     deploymentId,
     version,
     JSON.stringify(params),
@@ -84,18 +87,13 @@ export async function listDeployments(
   return rows;
 }
 
-export async function setDeploymentRowStatus(db: Queryable, id: string, status: DeploymentRowStatus): Promise<void> {
-  await db.query('UPDATE deployments SET status = $2, updated_at = now() WHERE id = $1', [id, status]);
+export async function setDeploymentRowStatus(db: Queryable, id: string, status: DeploymentRowStatus, reason: string | null = null): Promise<void> {
+  await db.query('UPDATE deployments SET status = $2, status_reason = $3, updated_at = now() WHERE id = $1', [id, status, reason]);
 }
 
-export async function setDeploymentParamsVersion(db: Queryable, id: string, version: number): Promise<void> {
-  await db.query('UPDATE deployments SET params_version = $2, updated_at = now() WHERE id = $1', [id, version]);
-}
-
-/** The highest params version stored for a deployment (0 when none). */
-export async function maxParamsVersion(db: Queryable, deploymentId: string): Promise<number> {
-  const { rows } = await db.query<{ v: number | null }>('SELECT max(version) AS v FROM deployment_params WHERE deployment_id = $1', [deploymentId]);
-  return Number(rows[0]?.v ?? 0);
+/** Status and params version as the runtime applied them (one statement, so the row never shows half of a change). */
+export async function setDeploymentRuntimeState(db: Queryable, id: string, s: { status: DeploymentRowStatus; reason: string | null; paramsVersion: number }): Promise<void> {
+  await db.query('UPDATE deployments SET status = $2, status_reason = $3, params_version = $4, updated_at = now() WHERE id = $1', [id, s.status, s.reason, s.paramsVersion]);
 }
 
 export async function getDeploymentParams(db: Queryable, deploymentId: string, version: number): Promise<Record<string, number | boolean> | undefined> {
@@ -217,6 +215,17 @@ export async function listActiveHalts(db: Queryable): Promise<HaltRow[]> {
   const { rows } = await db.query<HaltRow & Record<string, unknown>>(
     `SELECT scope, scope_id, active, reason, set_by, set_at FROM trading_halts WHERE active
      ORDER BY CASE scope WHEN 'global' THEN 0 WHEN 'account' THEN 1 ELSE 2 END, scope_id`,
+  );
+  return rows;
+}
+
+/** Kill-switch scopes that are on for this deployment: global, its account, itself. */
+export async function activeHaltsFor(db: Queryable, accountId: string, deploymentId: string): Promise<HaltRow[]> {
+  const { rows } = await db.query<HaltRow & Record<string, unknown>>(
+    `SELECT scope, scope_id, active, reason, set_by, set_at FROM trading_halts
+     WHERE active AND ((scope = 'global' AND scope_id = '') OR (scope = 'account' AND scope_id = $1) OR (scope = 'deployment' AND scope_id = $2))
+     ORDER BY CASE scope WHEN 'global' THEN 0 WHEN 'account' THEN 1 ELSE 2 END`,
+    [accountId, deploymentId],
   );
   return rows;
 }

@@ -45,6 +45,9 @@ export interface LedgerRow {
   avg_fill_price: number | null;
   reject_reason: string | null;
   submit_attempts: number;
+  /** attempts known not to have reached the broker (connection refused, the broker guard's refusal) */
+  unsent_attempts: number;
+  last_error: string | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -91,6 +94,59 @@ export async function updateLedgerFromBroker(
        AND NOT (state IN ('FILLED', 'REJECTED', 'CANCELED') AND $2 IN ('INTENT', 'SUBMITTING', 'UNKNOWN', 'ACCEPTED', 'PARTIAL'))`,
     [clientOrderId, u.state, u.brokerOrderId ?? null, u.filledQty ?? null, u.avgFillPrice ?? null, u.rejectReason ?? null],
   );
+}
+
+/**
+ * Locks the row until the end of the caller's transaction and reads its state. A submission holds it across the
+ * broker call, so a stop that cancels the order either waits for the answer or is seen by the submission first.
+ */
+export async function lockLedgerRow(db: Queryable, clientOrderId: string): Promise<LedgerRow | undefined> {
+  const { rows } = await db.query<LedgerRow & Record<string, unknown>>('SELECT * FROM order_ledger WHERE client_order_id = $1 FOR UPDATE', [clientOrderId]);
+  return rows[0];
+}
+
+/**
+ * An attempt that certainly did not reach the broker (connection refused, the guard's refusal): counted, with the
+ * error. When no attempt so far may have reached it, the row is back to INTENT (nothing to look up); else UNKNOWN.
+ */
+export async function recordUnsentAttempt(db: Queryable, clientOrderId: string, error: string): Promise<void> {
+  await db.query(
+    `UPDATE order_ledger SET unsent_attempts = unsent_attempts + 1, last_error = $2, updated_at = now(),
+       state = CASE WHEN submit_attempts <= unsent_attempts + 1 THEN 'INTENT' ELSE 'UNKNOWN' END
+     WHERE client_order_id = $1 AND state IN ('SUBMITTING', 'UNKNOWN')`,
+    [clientOrderId, error.slice(0, 500)],
+  );
+}
+
+/**
+ * The last error of an order still in flight (shown as a blocker of its deployment). updated_at stays: it dates the
+ * last attempt, which is how long a lookup that finds nothing has had to settle.
+ */
+export async function recordLedgerError(db: Queryable, clientOrderId: string, error: string): Promise<void> {
+  await db.query('UPDATE order_ledger SET last_error = $2 WHERE client_order_id = $1', [clientOrderId, error.slice(0, 500)]);
+}
+
+/** SUBMITTING -> UNKNOWN (the broker has no such order yet), only if no one moved the row meanwhile. */
+export async function markLedgerUnknownIfSubmitting(db: Queryable, clientOrderId: string): Promise<void> {
+  await db.query(`UPDATE order_ledger SET state = 'UNKNOWN', updated_at = now() WHERE client_order_id = $1 AND state = 'SUBMITTING'`, [clientOrderId]);
+}
+
+/** An order that never reached the broker and never will: CANCELED with the reason. Returns whether it moved. */
+export async function cancelLedgerRow(db: Queryable, clientOrderId: string, reason: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE order_ledger SET state = 'CANCELED', reject_reason = $2, updated_at = now() WHERE client_order_id = $1 AND state IN ('INTENT', 'SUBMITTING', 'UNKNOWN')`,
+    [clientOrderId, reason.slice(0, 500)],
+  );
+  return rowCount === 1;
+}
+
+/** Orders of a deployment the broker may or may not have (INTENT, SUBMITTING, UNKNOWN), oldest first. */
+export async function unresolvedLedgerRows(db: Queryable, deploymentId: string): Promise<LedgerRow[]> {
+  const { rows } = await db.query<LedgerRow & Record<string, unknown>>(
+    `SELECT * FROM order_ledger WHERE deployment_id = $1 AND state IN ('INTENT', 'SUBMITTING', 'UNKNOWN') ORDER BY created_at`,
+    [deploymentId],
+  );
+  return rows;
 }
 
 /** Orders of a deployment whose outcome is not final yet (reconciled before each cycle's new orders). */

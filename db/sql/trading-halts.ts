@@ -48,20 +48,15 @@ export async function insertAudit(db: Queryable, actor: string, action: string, 
   await db.query('INSERT INTO audit_log (actor, action, subject, detail) VALUES ($1, $2, $3, $4)', [actor, action, subject, JSON.stringify(detail)]);
 }
 
-/** Appends an audit record unless one with this action, subject and detail.key exists (activity retries write it once). */
-export async function insertAuditOnce(db: Queryable, actor: string, action: string, subject: string, key: string, detail: Record<string, unknown>): Promise<void> {
-  await db.query(
-    `INSERT INTO audit_log (actor, action, subject, detail)
-     SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM audit_log WHERE action = $2 AND subject = $3 AND detail->>'key' = $5)`,
-    [actor, action, subject, JSON.stringify({ ...detail, key }), key],
+/**
+ * Appends an audit record unless one with this action, subject and detail.key exists (activity retries write it
+ * once). The unique index audit_log_once arbitrates concurrent writers.
+ */
+export async function insertAuditOnce(db: Queryable, actor: string, action: string, subject: string, key: string, detail: Record<string, unknown>): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `INSERT INTO audit_log (actor, action, subject, detail) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (action, subject, (detail->>'key')) WHERE detail ? 'key' DO NOTHING`,
+    [actor, action, subject, JSON.stringify({ ...detail, key })],
   );
-}
-
-/** The actor and reason of the audit row `action` on `subject` that carries `messageId` (a control recorded by the API). */
-export async function recordedControl(db: Queryable, action: string, subject: string, messageId: string): Promise<{ actor: string; reason: string | null } | undefined> {
-  const { rows } = await db.query<{ actor: string; reason: string | null }>(
-    `SELECT actor, detail->>'reason' AS reason FROM audit_log WHERE action = $1 AND subject = $2 AND detail->>'messageId' = $3 ORDER BY id LIMIT 1`,
-    [action, subject, messageId],
-  );
-  return rows[0];
+  return rowCount === 1;
 }

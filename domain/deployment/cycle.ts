@@ -30,7 +30,8 @@ import type { DeploymentSpec } from './spec';
 /** How late after a session's close (on top of settleDelayMs) a cycle still decides on the session's last bar. */
 export const CYCLE_LATE_GRACE_MS = 5 * 60_000;
 
-export type SkipReason = 'stale-data' | 'warmup' | 'pending-order' | 'no-signal' | 'market-closed';
+/** decision-failed: the strategy threw (e.g. parameters it refuses); the runtime records it instead of failing its task */
+export type SkipReason = 'stale-data' | 'warmup' | 'pending-order' | 'no-signal' | 'market-closed' | 'decision-failed';
 
 export type CycleDecision =
   | {

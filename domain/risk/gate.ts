@@ -107,14 +107,23 @@ function pct(f: number): string {
 const finite = (n: unknown): n is number => typeof n === 'number' && Number.isFinite(n);
 
 /**
- * Whether the order only reduces the position toward 0 without crossing it: a sell of at most the long
- * quantity, or a buy of at most the short quantity.
+ * How far two quantities may differ and still count as equal. Positions are sums of fills in floating point
+ * (0.1 + 0.2 is 0.30000000000000004), so "sell all of it" must not turn into "sell a bit more than all of it".
+ * Absolute, in shares: far below any broker's smallest lot (1e-9 of a share).
+ */
+export const QTY_TOLERANCE = 1e-9;
+
+/**
+ * The one rule for "exposure-reducing" (the risk gate, the approval policy and the kill-switch check right before a
+ * broker call all use it): a finite quantity > 0 that moves a position toward 0 without crossing it, i.e. a sell of
+ * at most the long quantity or a buy of at most the short quantity, each up to QTY_TOLERANCE. A position within
+ * the tolerance of 0 is flat: nothing reduces it.
  */
 export function isExposureReducing(positionQty: number, intent: Pick<OrderIntent, 'side' | 'qty'>): boolean {
-  if (!(intent.qty > 0)) return false;
-  if (positionQty > 0) return intent.side === 'sell' && intent.qty <= positionQty;
-  if (positionQty < 0) return intent.side === 'buy' && intent.qty <= -positionQty;
-  return false;
+  const { side, qty } = intent;
+  if (!finite(qty) || !(qty > 0) || !finite(positionQty) || abs(positionQty) <= QTY_TOLERANCE) return false;
+  if (positionQty > 0) return side === 'sell' && qty <= positionQty + QTY_TOLERANCE;
+  return side === 'buy' && qty <= -positionQty + QTY_TOLERANCE;
 }
 
 /** Signed position after filling the whole order. */
@@ -195,7 +204,8 @@ export function evaluateRisk(intent: OrderIntent, state: RiskState, limits: Risk
 
   const dir = intent.side === 'buy' ? 1 : -1;
   const held = pos * dir < 0 ? abs(pos) : 0; // what this order can close
-  const closing = min(qty, held);
+  // The same rule as the kill-switch check before the broker call: within QTY_TOLERANCE of the position is all of it.
+  const closing = isExposureReducing(pos, intent) ? qty : min(qty, held);
   const requestedOpening = qty - closing;
   let opening = requestedOpening;
   const base = opening > 0 && closing > 0 ? 0 : abs(pos); // position size the opening part adds to

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
 import { PaperBrokerAdmin } from '../../brokers/paper/admin-client';
 import { paperBrokerPort } from '../../brokers';
-import { resetBreakerSignal } from '../../workflows/deployment/messages';
+import { deploymentCommandSignal } from '../../workflows/deployment/messages';
 import { uniqueSymbol } from '../helpers/db';
 import { AUTH, type ApiHarness } from './harness';
 import { auditRows, eventually, ledgerRows, startRuntimeHarness, type RuntimeHarness } from './runtime-harness';
@@ -77,10 +77,10 @@ test('drawdown breaker: latched soft after a loss, a hand-sent reset is only aud
   await eventually('soft breaker', () => state(d.workflowId), (s) => s.breaker === 'soft');
   await eventually('an entry refused by the breaker', () => cycles(d.id), (r) => r.some((c) => c.risk?.reasons.some((x) => x.rule === 'drawdown-soft') && c.action === 'rejected'));
 
-  // A reset sent straight to the workflow (as with `temporal workflow signal`), with no recorded decision.
+  // A command sent straight to the workflow (as with `temporal workflow signal`) whose id nobody recorded.
   const forgedId = randomUUID();
-  await h.deps.temporal.workflow.getHandle(d.workflowId).signal(resetBreakerSignal, { messageId: forgedId, by: 'mallory', reason: 'let me trade' });
-  await eventually('forged audit row', () => audits(d.id), (a) => a.some((x) => x.action === 'deployment.breaker-reset.forged' && x.detail.messageId === forgedId));
+  await h.deps.temporal.workflow.getHandle(d.workflowId).signal(deploymentCommandSignal, { commandId: forgedId });
+  await eventually('forged audit row', () => audits(d.id), (a) => a.some((x) => x.action === 'deployment.command.forged' && x.detail.commandId === forgedId));
   expect((await state(d.workflowId)).breaker).toBe('soft');
 
   // Wrong roles and bad bodies change nothing.
@@ -95,8 +95,9 @@ test('drawdown breaker: latched soft after a loss, a hand-sent reset is only aud
   const resetAt = new Date();
   const res = await h.app.inject({ method: 'POST', url, headers: AUTH.admin, payload: { reason: 'loss reviewed with the desk' } });
   expect(res.statusCode).toBe(202);
-  const { messageId } = res.json<{ messageId: string }>();
-  const applied = await eventually('applied audit row', () => audits(d.id), (a) => a.some((x) => x.action === 'deployment.breaker-reset.applied' && x.detail.messageId === messageId));
+  const { commandId, applied: appliedNow } = res.json<{ commandId: string; applied: boolean }>();
+  expect(appliedNow).toBe(true);
+  const applied = await eventually('applied audit row', () => audits(d.id), (a) => a.some((x) => x.action === 'deployment.breaker-reset.applied' && x.detail.commandId === commandId));
   const record = applied.find((x) => x.action === 'deployment.breaker-reset.applied')!;
   expect(record.detail).toMatchObject({ by: 'ada', reason: 'loss reviewed with the desk', from: 'soft', to: 'none' });
   expect(record.detail.newPeak).toBeLessThan(record.detail.previousPeak as number);

@@ -232,7 +232,7 @@ describe('POST /v1/deployments', () => {
     expect((await h.app.inject({ method: 'POST', url: '/v1/deployments', payload: specBody() })).statusCode).toBe(401);
   });
 
-  test('Temporal unreachable: a 503 with Retry-After, and the row is marked stopped', async () => {
+  test('Temporal unreachable: a 503 with Retry-After, and the row is recorded as failed with the reason', async () => {
     const config = testConfig({ TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}` });
     const logger = createLogger('silent');
     const db = createPgPool(config, logger, 'api-test');
@@ -246,7 +246,7 @@ describe('POST /v1/deployments', () => {
       expect(res.headers['retry-after']).toBeDefined();
       expect(res.json<{ error: { code: string } }>().error.code).toBe('unavailable');
       const { rows } = await pool.query<{ id: string; status: string }>('SELECT id, status FROM deployments WHERE account_id = $1', [downAccount]);
-      expect(rows).toEqual([{ id: expect.any(String), status: 'stopped' }]);
+      expect(rows).toEqual([{ id: expect.any(String), status: 'failed' }]);
       expect((await audits(rows[0].id)).map((a) => a.action)).toEqual(['deployment.create', 'deployment.start-failed']);
     } finally {
       await app.close();
@@ -315,30 +315,31 @@ describe('controlling a deployment', () => {
     const handle = h.deps.temporal.workflow.getHandle(created.workflowId);
     await eventually(() => queryState(handle), (s) => s.status === 'running');
 
-    // pause
+    // pause: recorded, then applied by the runtime before the answer (the row and the runtime agree at once)
     let res = await post(`${url}/pause`, { reason: 'lunch' });
     expect(res.statusCode).toBe(202);
-    expect(res.json()).toEqual({ id: created.id, action: 'pause', status: 'paused', messageId: expect.any(String) });
-    await eventually(() => queryState(handle), (s) => s.status === 'paused');
-    expect((await row(created.id)).status).toBe('paused');
+    expect(res.json()).toEqual({ id: created.id, action: 'pause', commandId: expect.any(String), applied: true, status: 'paused', cycle: 0, paramsVersion: 1, detail: 'paused at cycle 0' });
+    expect((await queryState(handle)).status).toBe('paused');
+    expect(await row(created.id)).toMatchObject({ status: 'paused', params_version: 1 });
     expect((await post(`${url}/pause`)).statusCode).toBe(409);
 
     // resume (an empty body is fine too)
     res = await post(`${url}/resume`);
     expect(res.statusCode).toBe(202);
-    await eventually(() => queryState(handle), (s) => s.status === 'running');
+    expect(res.json()).toMatchObject({ applied: true, status: 'running' });
+    expect((await queryState(handle)).status).toBe('running');
     expect((await row(created.id)).status).toBe('running');
     expect((await post(`${url}/resume`)).statusCode).toBe(409);
 
-    // params: a new version, in the row, the params table and the workflow
+    // params: a version the API assigns, in the row, the params table and the workflow as soon as it answers
     res = await post(`${url}/params`, { params: { fast: 5, slow: 20 } });
     expect(res.statusCode).toBe(202);
-    expect(res.json()).toMatchObject({ id: created.id, version: 2, params: { fast: 5, slow: 20 } });
-    await eventually(() => queryState(handle), (s) => s.paramsVersion === 2);
+    expect(res.json()).toMatchObject({ id: created.id, version: 2, params: { fast: 5, slow: 20 }, applied: true, paramsVersion: 2 });
+    expect((await queryState(handle)).paramsVersion).toBe(2);
     expect((await row(created.id)).params_version).toBe(2);
     res = await post(`${url}/params`, { params: { period: 12 } });
     expect(res.json<{ version: number }>().version).toBe(3);
-    await eventually(() => queryState(handle), (s) => s.paramsVersion === 3);
+    expect((await queryState(handle)).paramsVersion).toBe(3);
     const versions = await pool.query('SELECT version, params, created_by FROM deployment_params WHERE deployment_id = $1 ORDER BY version', [created.id]);
     expect(versions.rows).toEqual([
       { version: 1, params: { fast: 3, slow: 8 }, created_by: 'tom' },
@@ -346,9 +347,10 @@ describe('controlling a deployment', () => {
       { version: 3, params: { period: 12 }, created_by: 'tom' },
     ]);
     const detail = await h.app.inject({ method: 'GET', url, headers: AUTH.viewer });
-    expect(detail.json()).toMatchObject({ paramsVersion: 3, params: { period: 12 }, state: { paramsVersion: 3 } });
+    expect(detail.json()).toMatchObject({ paramsVersion: 3, params: { period: 12 }, state: { source: 'workflow', paramsVersion: 3, status: 'running' }, blockers: [] });
 
-    // invalid params: 400 with the path, nothing changes
+    // invalid params: 400 with the path, nothing recorded
+    const commandsBefore = (await pool.query('SELECT count(*)::int AS n FROM deployment_commands WHERE deployment_id = $1', [created.id])).rows[0].n;
     res = await post(`${url}/params`, { params: { fast: 30, slow: 20 } });
     expect(res.statusCode).toBe(400);
     expect(res.json<{ error: { issues: Array<{ path: string }> } }>().error.issues.map((i) => i.path)).toContain('params.fast');
@@ -357,20 +359,21 @@ describe('controlling a deployment', () => {
     expect(res.json<{ error: { issues: Array<{ path: string }> } }>().error.issues.map((i) => i.path)).toContain('params.entry');
     expect((await post(`${url}/params`, {})).statusCode).toBe(400);
     expect((await row(created.id)).params_version).toBe(3);
+    expect((await pool.query('SELECT count(*)::int AS n FROM deployment_commands WHERE deployment_id = $1', [created.id])).rows[0].n).toBe(commandsBefore);
 
     // flatten: the runtime runs a flatten cycle (no position here, so no order)
     res = await post(`${url}/flatten`, { reason: 'test' });
     expect(res.statusCode).toBe(202);
-    expect(res.json()).toMatchObject({ action: 'flatten', status: 'running' });
+    expect(res.json()).toMatchObject({ action: 'flatten', applied: true, status: 'running' });
     await eventually(() => queryState(handle), (s) => s.cycle === 1);
 
-    // stop: the workflow completes
+    // stop: applied (stopping), then nothing is left to resolve and the workflow completes as stopped
     res = await post(`${url}/stop`, { reason: 'done' });
     expect(res.statusCode).toBe(202);
-    expect(res.json()).toMatchObject({ status: 'stopped' });
-    await expect(handle.result()).resolves.toEqual({ cycles: 1, status: 'stopped' });
+    expect(res.json()).toMatchObject({ applied: true, status: 'stopping' });
+    await expect(handle.result()).resolves.toEqual({ cycles: 1, status: 'stopped', reason: 'done' });
     expect((await handle.describe()).status.name).toBe('COMPLETED');
-    expect((await row(created.id)).status).toBe('stopped');
+    expect(await row(created.id)).toMatchObject({ status: 'stopped' });
 
     // stopped: every action and params change is a 409; the id cannot start a second runtime
     for (const a of ['pause', 'resume', 'stop', 'flatten']) expect((await post(`${url}/${a}`)).statusCode).toBe(409);
@@ -387,15 +390,18 @@ describe('controlling a deployment', () => {
 
     // the GET of a stopped deployment answers from the row
     const stopped = await h.app.inject({ method: 'GET', url, headers: AUTH.viewer });
-    expect(stopped.json()).toMatchObject({ status: 'stopped', state: { source: 'row', status: 'stopped' } });
+    expect(stopped.json()).toMatchObject({ status: 'stopped', statusReason: 'done', state: { source: 'row', status: 'stopped' } });
 
     const trail = await audits(created.id);
     const mine = trail.filter((a) => a.actor === 'tom').map((a) => a.action);
     expect(mine).toEqual(['deployment.create', 'deployment.pause', 'deployment.resume', 'deployment.params', 'deployment.params', 'deployment.flatten', 'deployment.stop']);
-    expect(trail.find((a) => a.action === 'deployment.pause')?.detail).toMatchObject({ reason: 'lunch', from: 'running', to: 'paused' });
-    expect(trail.find((a) => a.action === 'deployment.stop')?.detail).toMatchObject({ reason: 'done', to: 'stopped' });
-    // the runtime itself records that it stopped
-    await eventually(() => audits(created.id), (rows) => rows.some((a) => a.actor === 'runtime' && a.action === 'deployment.stopped'));
+    expect(trail.find((a) => a.action === 'deployment.pause')?.detail).toMatchObject({ reason: 'lunch', statusWhenRecorded: 'running' });
+    // the runtime's side: one row per command it applied, then that it stopped
+    const runtime = trail.filter((a) => a.actor === 'runtime').map((a) => a.action);
+    expect(runtime).toEqual(['deployment.pause.applied', 'deployment.resume.applied', 'deployment.params.applied', 'deployment.params.applied', 'deployment.flatten.applied', 'deployment.stop.applied', 'deployment.stopped']);
+    expect(trail.find((a) => a.action === 'deployment.pause.applied')?.detail).toMatchObject({ by: 'tom', status: 'paused', cycle: 0 });
+    const commands = await pool.query<{ kind: string; state: string }>('SELECT kind, state FROM deployment_commands WHERE deployment_id = $1 ORDER BY requested_at', [created.id]);
+    expect(commands.rows.every((c) => c.state === 'applied')).toBe(true);
   }, 60_000);
 
   test('unknown deployment is a 404, a bad id or body a 400, viewer and approver a 403', async () => {
@@ -415,14 +421,37 @@ describe('controlling a deployment', () => {
     expect((await row(created.id)).status).toBe('running');
   });
 
-  test('a runtime terminated from outside: the action is a 409 and the row is recorded as stopped', async () => {
+  test('a runtime terminated from outside: the action is a 409, its command cancelled, and the row is recorded as stopped', async () => {
     const created = await create();
     await h.deps.temporal.workflow.getHandle(created.workflowId).terminate('operator');
     const res = await post(`/v1/deployments/${created.id}/pause`);
     expect(res.statusCode).toBe(409);
     expect((await row(created.id)).status).toBe('stopped');
-    expect((await audits(created.id)).map((a) => a.action)).toEqual(['deployment.create', 'deployment.stopped']);
+    expect((await audits(created.id)).map((a) => a.action)).toEqual(['deployment.create', 'deployment.pause', 'deployment.pause.cancelled', 'deployment.stopped']);
+    const commands = await pool.query<{ state: string }>('SELECT state FROM deployment_commands WHERE deployment_id = $1', [created.id]);
+    expect(commands.rows).toEqual([{ state: 'cancelled' }]);
   });
+});
+
+describe('a configuration error', () => {
+  test('a broker this IO worker has not configured ends the deployment as failed: row, audit row and alert, and the workflow completes', async () => {
+    const created = await create({ broker: 'alpaca', timeframe: '1m', calendar: '24x7', settleDelayMs: 0, replay: { from: '2024-01-08T00:00:00Z', speed: 60 } });
+    const handle = h.deps.temporal.workflow.getHandle(created.workflowId);
+    const result = await handle.result();
+    expect(result).toMatchObject({ status: 'failed', reason: expect.stringContaining('unknown broker "alpaca"') });
+    expect((await handle.describe()).status.name).toBe('COMPLETED');
+    const { rows } = await pool.query<{ status: string; status_reason: string }>('SELECT status, status_reason FROM deployments WHERE id = $1', [created.id]);
+    expect(rows[0]!.status).toBe('failed');
+    expect(rows[0]!.status_reason).toContain('unknown broker "alpaca": this IO worker has no such broker configured');
+    expect((await audits(created.id)).filter((a) => a.actor === 'runtime').map((a) => a.action)).toEqual(['deployment.failed']);
+    const alert = await pool.query<{ kind: string; severity: string }>(`SELECT kind, severity FROM notifications WHERE payload->>'deploymentId' = $1`, [created.id]);
+    expect(alert.rows).toEqual([{ kind: 'deployment.failed', severity: 'critical' }]);
+    // The API reports it as it is, and refuses to control it.
+    const got = (await h.app.inject({ method: 'GET', url: `/v1/deployments/${created.id}`, headers: AUTH.viewer })).json<Record<string, unknown>>();
+    expect(got).toMatchObject({ status: 'failed', statusReason: expect.stringContaining('unknown broker'), state: { source: 'row', status: 'failed' } });
+    expect((await post(`/v1/deployments/${created.id}/resume`)).statusCode).toBe(409);
+    expect((await post(`/v1/deployments/${created.id}/stop`)).statusCode).toBe(409);
+  }, 60_000);
 });
 
 describe('orders, fills and positions', () => {

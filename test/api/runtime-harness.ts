@@ -3,7 +3,7 @@ import path from 'node:path';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type { Pool } from 'pg';
 import { createIoActivities } from '../../activities/io';
-import { paperBrokerPort } from '../../brokers';
+import { paperBrokerPort, type BrokerPort } from '../../brokers';
 import { PaperBrokerAdmin } from '../../brokers/paper/admin-client';
 import { startPaperBroker, type PaperBrokerProcess } from '../../brokers/paper/start';
 import { allocateBars, appendBar } from '../../domain/bars';
@@ -28,7 +28,15 @@ export interface RuntimeHarness {
   createDeployment(symbol: string, over: Record<string, unknown>, headers?: Record<string, string>): Promise<{ id: string; workflowId: string }>;
   state(workflowId: string): Promise<DeploymentState>;
   stop(id: string): Promise<number>;
+  /** shuts the IO worker down (the runtimes stay, waiting for a worker), and starts a new one */
+  stopWorker(): Promise<void>;
+  startWorker(): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface RuntimeHarnessOptions {
+  /** the IO worker's brokers (default: { paper } on the harness's paper broker) */
+  brokers?: (ctx: { paper: PaperBrokerProcess; redis: ApiHarness['redis'] }) => Record<string, BrokerPort>;
 }
 
 export const MINUTE = 60_000;
@@ -38,21 +46,25 @@ export const FROM = Date.UTC(2024, 0, 8, 0, 0);
 /** Replay starts this long before FROM, so the runtime is cycling (on the falling lead-in) when the path begins. */
 export const LEAD_MS = 12 * MINUTE;
 
-export async function startRuntimeHarness(prefix: string): Promise<RuntimeHarness> {
+export async function startRuntimeHarness(prefix: string, opts: RuntimeHarnessOptions = {}): Promise<RuntimeHarness> {
   const stack = testStack();
   const account = `${prefix}-${randomUUID().slice(0, 8)}`;
   const h = await startApi();
   const pool = testPool();
   const paper = await startPaperBroker({ databaseUrl: stack.DATABASE_URL, account, initialCash: 1e6 });
   const nativeConnection = await NativeConnection.connect({ address: stack.TEMPORAL_ADDRESS });
-  const worker = await Worker.create({
-    connection: nativeConnection,
-    namespace: stack.TEMPORAL_NAMESPACE,
-    taskQueue: TASK_QUEUES.io,
-    workflowBundle: { codePath: path.join(stack.WORKFLOW_BUNDLE_DIR, 'io.js') },
-    activities: createIoActivities({ db: pool, redis: h.redis, brokers: { paper: paperBrokerPort(paper.url) }, providers: {}, paperPrices: new PaperBrokerAdmin(paper.url) }),
-  });
-  const workerRun = worker.run();
+  const brokers = opts.brokers?.({ paper, redis: h.redis }) ?? { paper: paperBrokerPort(paper.url) };
+  const newWorker = async () => {
+    const w = await Worker.create({
+      connection: nativeConnection,
+      namespace: stack.TEMPORAL_NAMESPACE,
+      taskQueue: TASK_QUEUES.io,
+      workflowBundle: { codePath: path.join(stack.WORKFLOW_BUNDLE_DIR, 'io.js') },
+      activities: createIoActivities({ db: pool, redis: h.redis, brokers, providers: {}, paperPrices: new PaperBrokerAdmin(paper.url) }),
+    });
+    return { worker: w, run: w.run() };
+  };
+  let current: { worker: Worker; run: Promise<void> } | undefined = await newWorker();
   const started: string[] = [];
 
   return {
@@ -91,10 +103,21 @@ export async function startRuntimeHarness(prefix: string): Promise<RuntimeHarnes
     async stop(id) {
       return (await h.app.inject({ method: 'POST', url: `/v1/deployments/${id}/stop`, headers: AUTH.trader, payload: {} })).statusCode;
     },
+    async stopWorker() {
+      if (!current) return;
+      current.worker.shutdown();
+      await current.run.catch(() => undefined);
+      current = undefined;
+    },
+    async startWorker() {
+      if (!current) current = await newWorker();
+    },
     async close() {
       await Promise.allSettled(started.map((id) => h.deps.temporal.workflow.getHandle(id).terminate('test cleanup')));
-      worker.shutdown();
-      await workerRun.catch(() => undefined);
+      if (current) {
+        current.worker.shutdown();
+        await current.run.catch(() => undefined);
+      }
       await nativeConnection.close();
       await paper.stop();
       await pool.end();

@@ -53,9 +53,9 @@ function order(deploymentId: string, cycle: number, symbol: string): PlaceOrderI
   };
 }
 
-const ledger = async (id: string) => (await pool.query('SELECT state, submit_attempts FROM order_ledger WHERE client_order_id = $1', [id])).rows[0];
+const ledger = async (id: string) => (await pool.query('SELECT state, submit_attempts, unsent_attempts FROM order_ledger WHERE client_order_id = $1', [id])).rows[0];
 
-test('circuit open: placeOrder fails retryably before the send; after the cooldown the retry looks up, sends once, and closes the circuit', async () => {
+test('circuit open: placeOrder fails retryably before the send; after the cooldown the retry sends once (counted unsent before: no lookup needed) and closes the circuit', async () => {
   await admin.reset(1e9);
   const symbol = uniqueSymbol('GRD');
   await admin.setPrices({ [symbol]: 20 });
@@ -78,20 +78,21 @@ test('circuit open: placeOrder fails retryably before the send; after the cooldo
   const sent = (await admin.stats()).submitRequests;
   expect(sent).toBe(2);
 
-  // Order 2 while open: refused at the submit, after the ledger said SUBMITTING; nothing reaches the broker.
+  // Order 2 while open: refused at the submit, after the ledger said SUBMITTING; nothing reaches the broker, and the
+  // ledger counts the attempt as unsent (back to INTENT: no attempt can have reached the broker).
   const o2 = order(deploymentId, 2, symbol);
   const refused = await run(acts.placeOrder, o2).catch((err: unknown) => err);
   expect(refused).toBeInstanceOf(BrokerGuardRefusal);
   expect(refused).toMatchObject({ reason: 'circuit_open', notSent: true });
   expect((refused as BrokerGuardRefusal).retryAfterMs).toBeGreaterThan(0);
   expect((refused as { nonRetryable?: boolean }).nonRetryable).toBeFalsy(); // Temporal retries it
-  expect(await ledger(o2.clientOrderId)).toEqual({ state: 'SUBMITTING', submit_attempts: 1 });
+  expect(await ledger(o2.clientOrderId)).toEqual({ state: 'INTENT', submit_attempts: 1, unsent_attempts: 1 });
   // Order 1's retry is refused at its lookup, before any send.
   await expect(run(acts.placeOrder, o1)).rejects.toMatchObject({ reason: 'circuit_open' });
-  expect(await ledger(o1.clientOrderId)).toEqual({ state: 'UNKNOWN', submit_attempts: 2 });
+  expect(await ledger(o1.clientOrderId)).toEqual({ state: 'UNKNOWN', submit_attempts: 2, unsent_attempts: 0 });
   expect((await admin.stats()).submitRequests).toBe(sent);
 
-  // After the cooldown: order 2's retry starts with the lookup (the half-open probe), finds nothing, sends once.
+  // After the cooldown: order 2's retry sends at once (nothing to look up; the send is the half-open probe).
   await sleep((refused as BrokerGuardRefusal).retryAfterMs! + 20);
   const placed2 = await run(acts.placeOrder, o2);
   expect(['ACCEPTED', 'FILLED']).toContain(placed2.state);
@@ -105,5 +106,5 @@ test('circuit open: placeOrder fails retryably before the send; after the cooldo
   expect(stats.orders).toBe(2);
   expect(stats.duplicateClientOrderIds).toBe(0);
   for (const o of [o1, o2]) expect(await paperBrokerPort(paper.url).getOrderByClientId(o.clientOrderId)).toMatchObject({ clientOrderId: o.clientOrderId });
-  expect(await ledger(o2.clientOrderId)).toMatchObject({ submit_attempts: 2 });
+  expect(await ledger(o2.clientOrderId)).toMatchObject({ submit_attempts: 2, unsent_attempts: 1 });
 });

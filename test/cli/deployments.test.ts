@@ -206,6 +206,8 @@ describe('a deployment on daily bars (no cycle comes due during the test)', () =
     expect(show).toMatch(/^series\s+CLIA,CLIB 1d$/m);
     expect(show).toMatch(new RegExp(`^account\\s+${account} \\(paper\\)$`, 'm'));
     expect(show).toMatch(/^state from\s+workflow$/m);
+    expect(show).toMatch(/^waiting on\s+the bar closing at \S+$/m);
+    expect(show).toMatch(/^blockers\n\(none\)$/m);
     expect(show).toMatch(/^positions\n\(none\)$/m);
     const detail = JSON.parse(await ok(['deployments', 'show', id, '--json'])) as { state: { source: string; status: string; nextBarClose: string } };
     expect(detail.state).toMatchObject({ source: 'workflow', status: 'running' });
@@ -221,7 +223,7 @@ describe('a deployment on daily bars (no cycle comes due during the test)', () =
   }, 60_000);
 
   test('params, pause and resume reach the workflow, change the row and are audited; refusals leave both alone', async () => {
-    expect(await ok(['deployments', 'params', id, '--params', '{"fast":5,"slow":20}'])).toBe(`deployment ${id}: params v2 {"fast":5,"slow":20}\n`);
+    expect(await ok(['deployments', 'params', id, '--params', '{"fast":5,"slow":20}'])).toMatch(new RegExp(`^deployment ${id}: params v2 \\{"fast":5,"slow":20\\} applied \\(status running, cycle 0, params v2; command [0-9a-f-]{36}\\)\n$`));
     await waitFor('params v2 in the workflow', async () => (await state(workflowId)).paramsVersion === 2, 20_000);
     expect(await row(id)).toMatchObject({ params_version: 2 });
     const versions = await pool.query('SELECT version, params, created_by FROM deployment_params WHERE deployment_id = $1 ORDER BY version', [id]);
@@ -235,23 +237,24 @@ describe('a deployment on daily bars (no cycle comes due during the test)', () =
     expect(await fails(['deployments', 'params', id], 2)).toMatch(/required option '--params <json>' not specified/);
     expect(await fails(['deployments', 'params', id, '--params', '[1,2]'], 2)).toMatch(/--params must be a JSON object/);
 
-    expect(await ok(['deployments', 'pause', id, '--reason', 'lunch'])).toBe(`deployment ${id}: pause sent (status paused)\n`);
-    await waitFor('the workflow to pause', async () => (await state(workflowId)).status === 'paused', 20_000);
+    // Applied by the runtime before the answer: the line says so, with the runtime's cycle and params version.
+    expect(await ok(['deployments', 'pause', id, '--reason', 'lunch'])).toMatch(new RegExp(`^deployment ${id}: pause applied \\(status paused, cycle 0, params v2; command [0-9a-f-]{36}\\)\n$`));
+    expect((await state(workflowId)).status).toBe('paused');
     expect(await row(id)).toMatchObject({ status: 'paused' });
-    expect(await fails(['deployments', 'pause', id], 1)).toMatch(new RegExp(`deployment ${id} is paused: pause refused \\(can only pause a running deployment\\) \\(HTTP 409 conflict\\)`));
+    expect(await fails(['deployments', 'pause', id], 1)).toMatch(new RegExp(`deployment ${id} is paused: pause refused \\(only a running deployment can be paused\\) \\(HTTP 409 conflict\\)`));
     expect(await fails(['deployments', 'resume', id], 1, TEST_KEYS.viewer)).toMatch(/role viewer may not .*HTTP 403/);
     expect(await fails(['deployments', 'resume', id, '--reason', 'x'.repeat(501)], 2)).toMatch(/^ {2}reason: reason is at most 500 characters$/m);
     expect((await state(workflowId)).status).toBe('paused');
 
     const resumed = JSON.parse(await ok(['deployments', 'resume', id, '--json'])) as Record<string, unknown>;
-    expect(resumed).toEqual({ id, action: 'resume', status: 'running', messageId: expect.any(String) });
-    await waitFor('the workflow to resume', async () => (await state(workflowId)).status === 'running', 20_000);
+    expect(resumed).toEqual({ id, action: 'resume', commandId: expect.any(String), applied: true, status: 'running', cycle: 0, paramsVersion: 2, detail: 'running at cycle 0' });
+    expect((await state(workflowId)).status).toBe('running');
     expect(await row(id)).toMatchObject({ status: 'running', params_version: 2 });
 
     const trail = (await audits(id)).filter((a) => a.actor === 'tom');
     expect(trail.map((a) => a.action)).toEqual(['deployment.create', 'deployment.params', 'deployment.pause', 'deployment.resume']);
-    expect(trail[2].detail).toMatchObject({ reason: 'lunch', from: 'running', to: 'paused' });
-    expect(trail[3].detail).toMatchObject({ reason: null, messageId: resumed.messageId });
+    expect(trail[2].detail).toMatchObject({ reason: 'lunch', statusWhenRecorded: 'running' });
+    expect(trail[3].detail).toMatchObject({ commandId: resumed.commandId, statusWhenRecorded: 'paused' });
 
     for (const action of ['pause', 'resume', 'stop', 'flatten']) {
       const unknown = randomUUID();
@@ -262,8 +265,9 @@ describe('a deployment on daily bars (no cycle comes due during the test)', () =
   test('breaker-reset (admin, reason required) is recorded and applied by the runtime; reconciliation list and resolve', async () => {
     expect(await fails(['deployments', 'breaker-reset', id, '--reason', 'x'], 1)).toMatch(/role trader may not call this route .*HTTP 403/);
     expect(await fails(['deployments', 'breaker-reset', id], 2, TEST_KEYS.admin)).toMatch(/required option '--reason <text>' not specified/);
-    const sent = JSON.parse(await ok(['deployments', 'breaker-reset', id, '--reason', 'reviewed', '--json'], TEST_KEYS.admin)) as { messageId: string };
-    await waitFor('the runtime to apply the reset', async () => (await audits(id)).some((a) => a.action === 'deployment.breaker-reset.applied' && a.detail.messageId === sent.messageId), 20_000);
+    const sent = JSON.parse(await ok(['deployments', 'breaker-reset', id, '--reason', 'reviewed', '--json'], TEST_KEYS.admin)) as { commandId: string; applied: boolean };
+    expect(sent.applied).toBe(true);
+    expect((await audits(id)).some((a) => a.action === 'deployment.breaker-reset.applied' && a.detail.commandId === sent.commandId)).toBe(true);
 
     // A finding the reconciliation recorded (an order someone placed at the broker by hand).
     const { rows } = await pool.query<{ id: string }>(
@@ -279,11 +283,11 @@ describe('a deployment on daily bars (no cycle comes due during the test)', () =
   }, 60_000);
 
   test('stop ends the runtime; afterwards every control is refused (exit 1)', async () => {
-    expect(await ok(['deployments', 'stop', id, '--reason', 'done'])).toBe(`deployment ${id}: stop sent (status stopped)\n`);
-    await expect(h.deps.temporal.workflow.getHandle(workflowId).result()).resolves.toEqual({ cycles: 0, status: 'stopped' });
+    expect(await ok(['deployments', 'stop', id, '--reason', 'done'])).toMatch(new RegExp(`^deployment ${id}: stop applied \\(status stopping, cycle 0, params v2; command [0-9a-f-]{36}\\)\n$`));
+    await expect(h.deps.temporal.workflow.getHandle(workflowId).result()).resolves.toEqual({ cycles: 0, status: 'stopped', reason: 'done' });
     expect(await row(id)).toMatchObject({ status: 'stopped' });
     expect(await fails(['deployments', 'resume', id], 1)).toMatch(/is stopped: resume refused .*HTTP 409/);
-    expect(await fails(['deployments', 'params', id, '--params', '{"fast":2,"slow":4}'], 1)).toMatch(/is stopped: its params can no longer change \(HTTP 409 conflict\)/);
+    expect(await fails(['deployments', 'params', id, '--params', '{"fast":2,"slow":4}'], 1)).toMatch(/is stopped: params refused \(its params can no longer change\) \(HTTP 409 conflict\)/);
     expect(await ok(['deployments', 'show', id])).toMatch(/^state from\s+row$/m);
   }, 60_000);
 });
@@ -350,7 +354,7 @@ describe('a replayed deployment that trades', () => {
     }
     expect(qty).toBeGreaterThan(0);
     const before = (await state(workflowId)).cycle;
-    expect(await ok(['deployments', 'flatten', id, '--reason', 'cli test'])).toBe(`deployment ${id}: flatten sent (status paused)\n`);
+    expect(await ok(['deployments', 'flatten', id, '--reason', 'cli test'])).toMatch(new RegExp(`^deployment ${id}: flatten applied \\(status paused, `));
     await waitFor('the position to be flat', async () => (await positionQty()) === 0, 30_000);
     const s = await state(workflowId);
     expect(s).toMatchObject({ status: 'paused', cycle: before + 1 });
@@ -361,7 +365,7 @@ describe('a replayed deployment that trades', () => {
     expect(show).toMatch(/^status\s+paused$/m);
     expect(show).toMatch(new RegExp(`^${before + 1}\\s+${replaySymbol}\\s+\\S+\\s+order\\s+v1\\s+\\S+\\s+flatten$`, 'm'));
     expect(JSON.parse(await ok(['positions', '--deployment', id, '--json'])).positions).toEqual([expect.objectContaining({ deploymentId: id, qty: 0 })]);
-    expect((await audits(id)).find((a) => a.action === 'deployment.flatten')?.detail).toMatchObject({ reason: 'cli test', from: 'paused', to: 'paused' });
+    expect((await audits(id)).find((a) => a.action === 'deployment.flatten')?.detail).toMatchObject({ reason: 'cli test', statusWhenRecorded: 'paused' });
   }, 240_000);
 
   test('kill switch (admin only): while on for the deployment its buys are refused; status lists it; off lifts it', async () => {
@@ -417,10 +421,10 @@ describe('a replayed deployment that trades', () => {
 
   test('stop: the runtime completes and the row says stopped', async () => {
     const stopped = JSON.parse(await ok(['deployments', 'stop', id, '--json'])) as Record<string, unknown>;
-    expect(stopped).toMatchObject({ id, action: 'stop', status: 'stopped' });
+    expect(stopped).toMatchObject({ id, action: 'stop', applied: true, status: 'stopping' });
     const result = await h.deps.temporal.workflow.getHandle(workflowId).result();
     expect(result).toMatchObject({ status: 'stopped', cycles: expect.any(Number) });
     expect(await row(id)).toMatchObject({ status: 'stopped' });
-    expect(await fails(['deployments', 'flatten', id], 1)).toBe(`error: deployment ${id} is stopped: flatten refused (is stopped; nothing can be flattened by its runtime) (HTTP 409 conflict)\n`);
+    expect(await fails(['deployments', 'flatten', id], 1)).toBe(`error: deployment ${id} is stopped: flatten refused (its runtime has ended; nothing can be flattened by it) (HTTP 409 conflict)\n`);
   }, 60_000);
 });

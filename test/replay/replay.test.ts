@@ -18,65 +18,74 @@ test('there is a recorded history for every backtest outcome', () => {
   expect(files).toEqual(expect.arrayContaining(['backtest--completed.json', 'backtest--failed-no-bars.json', 'backtest--cancelled.json']));
 });
 
-/** What a deployment history shows: activities, local activities (markers), recordCycle actions and reasons (activities only), continue-as-new. */
+/** What a deployment history shows: activities, local activities (from their markers), and how many of each event. */
 const seen = (file: string) => {
   const history = historyFromJSON(load(file));
-  const out = { activities: new Set<string>(), localActivities: new Set<string>(), actions: new Set<string>(), reasons: [] as string[], continuedAsNew: false };
+  const out = { activities: new Set<string>(), localActivities: new Map<string, number>(), events: new Map<string, number>(), markers: [] as Array<{ type: string; result: unknown }> };
   for (const e of history.events ?? []) {
+    const kind = Object.keys(e).find((k) => k.endsWith('EventAttributes'));
+    if (kind) out.events.set(kind, (out.events.get(kind) ?? 0) + 1);
     const marker = e.markerRecordedEventAttributes;
     if (marker?.markerName === 'core_local_activity') {
-      out.localActivities.add(defaultPayloadConverter.fromPayload<{ activity_type: string }>(marker.details!.data!.payloads![0]!).activity_type);
+      const type = defaultPayloadConverter.fromPayload<{ activity_type: string }>(marker.details!.data!.payloads![0]!).activity_type;
+      out.localActivities.set(type, (out.localActivities.get(type) ?? 0) + 1);
+      const payload = marker.details?.result?.payloads?.[0];
+      out.markers.push({ type, result: payload ? defaultPayloadConverter.fromPayload(payload) : undefined });
     }
     const a = e.activityTaskScheduledEventAttributes;
     if (a?.activityType?.name) out.activities.add(a.activityType.name);
-    if (a?.activityType?.name === 'recordCycle') {
-      const { record } = defaultPayloadConverter.fromPayload<{ record: { action: string; reason?: string } }>(a.input!.payloads![0]!);
-      out.actions.add(record.action);
-      out.reasons.push(record.reason ?? '');
-    }
-    if (e.workflowExecutionContinuedAsNewEventAttributes) out.continuedAsNew = true;
   }
   return out;
 };
+const count = (h: ReturnType<typeof seen>, kind: string) => h.events.get(kind) ?? 0;
+const BRANCHES = ['trade', 'stale-data', 'risk-reject', 'kill-switch', 'continue-as-new', 'forged-command', 'stop-in-flight'];
 
-test('there is a recorded deployment history for every cycle branch, and each shows its branch', () => {
+test('there is a recorded deployment history for every scenario, and each shows its branch', () => {
+  for (const b of BRANCHES) expect(files).toContain(`deployment--${b}.json`);
   expect(seen('deployment--trade.json').activities).toContain('placeOrder');
-  expect(seen('deployment--stale-data.json').reasons.some((r) => r.startsWith('stale-data'))).toBe(true);
-  expect(seen('deployment--risk-reject.json').reasons.some((r) => r.startsWith('min-order-qty'))).toBe(true);
-  expect(seen('deployment--kill-switch.json').reasons.some((r) => r.startsWith('kill-switch'))).toBe(true);
-  expect(seen('deployment--continue-as-new.json').continuedAsNew).toBe(true);
+  for (const b of ['stale-data', 'risk-reject', 'kill-switch', 'continue-as-new']) expect(seen(`deployment--${b}.json`).activities.has('placeOrder')).toBe(false);
+  const inputs = (b: string) => seen(`deployment--${b}.json`).markers.filter((m) => m.type === 'loadCycleInputs').map((m) => m.result as { snap: { kill: { deployment: boolean } }; windows: unknown[] });
+  expect(inputs('kill-switch').every((i) => i.snap.kill.deployment)).toBe(true);
+  expect(inputs('stale-data').length).toBeGreaterThan(3);
+  expect(count(seen('deployment--continue-as-new.json'), 'workflowExecutionContinuedAsNewEventAttributes')).toBe(1);
 });
 
-test('the histories recorded since patch cycle-one-task sync the broker inside the cycle task and still place orders as activities', () => {
-  const branches = ['trade', 'stale-data', 'risk-reject', 'kill-switch', 'continue-as-new'];
-  for (const branch of branches) {
-    const h = seen(`deployment--${branch}--one-task.json`);
-    expect(h.localActivities).toEqual(new Set(['syncOrders', 'loadRecentBars', 'loadRiskSnapshot', 'recordCycle', ...(h.localActivities.has('setPaperPrices') ? ['setPaperPrices'] : [])]));
-    expect(h.activities.has('syncOrders')).toBe(false);
-    expect(h.activities.has('placeOrder')).toBe(branch === 'trade');
-  }
-  // the paper broker hears prices only on cycles that order (or have orders open)
-  expect(seen('deployment--trade--one-task.json').localActivities.has('setPaperPrices')).toBe(true);
-  expect(seen('deployment--kill-switch--one-task.json').localActivities.has('setPaperPrices')).toBe(false);
-  expect(seen('deployment--continue-as-new--one-task.json').continuedAsNew).toBe(true);
-});
-
-test('the histories recorded since patch cycle-inputs-one-step read sync, bars and risk in one local activity', () => {
-  for (const branch of ['trade', 'stale-data', 'risk-reject', 'kill-switch', 'continue-as-new']) {
-    const h = seen(`deployment--${branch}--one-step.json`);
-    expect(h.localActivities).toEqual(new Set(['loadCycleInputs', 'recordCycle', ...(h.localActivities.has('setPaperPrices') ? ['setPaperPrices'] : []), ...(h.localActivities.has('syncOrders') ? ['syncOrders'] : [])]));
-    expect(h.activities.has('placeOrder')).toBe(branch === 'trade');
+test('a cycle that places no order is one workflow task: its reads and audit rows are local activities, it schedules no activity', () => {
+  for (const b of ['stale-data', 'risk-reject', 'kill-switch', 'continue-as-new']) {
+    const h = seen(`deployment--${b}.json`);
+    expect([...h.localActivities.keys()].every((t) => ['loadCycleInputs', 'recordCycle', 'loadRecordedCommands', 'checkCommandMessages', 'applyCommand'].includes(t))).toBe(true);
+    // ordinary activities only at the end of life: resolving what may be at the broker, then the stopped row
+    expect([...h.activities].every((a) => ['resolveDeploymentOrders', 'setDeploymentStatus'].includes(a))).toBe(true);
+    // one task per timer that fired (a bar, or a long wait's look for lost commands), plus one per message and the start
+    const tasks = count(h, 'workflowTaskCompletedEventAttributes');
+    const wakes = count(h, 'timerFiredEventAttributes') + count(h, 'workflowExecutionSignaledEventAttributes') + count(h, 'workflowExecutionUpdateAcceptedEventAttributes');
+    expect(tasks).toBeLessThanOrEqual(wakes + 3);
   }
   // after an order the cycle syncs once more (a local activity), so the fill is in before the next decision
-  expect(seen('deployment--trade--one-step.json').localActivities).toEqual(new Set(['loadCycleInputs', 'recordCycle', 'setPaperPrices', 'syncOrders']));
-  expect(seen('deployment--continue-as-new--one-step.json').continuedAsNew).toBe(true);
+  expect(seen('deployment--trade.json').localActivities.get('syncOrders')).toBeGreaterThan(0);
 });
 
-test('the histories recorded since patch cycle-bars-incremental carry the whole bar window once per run, then only new bars', () => {
-  for (const branch of ['trade', 'stale-data', 'risk-reject', 'kill-switch', 'continue-as-new']) {
-    const file = `deployment--${branch}--incremental.json`;
-    expect(seen(file).localActivities.has('loadCycleInputs')).toBe(true);
-    const sizes = (historyFromJSON(load(file)).events ?? [])
+test('the forged-command history: messages checked in batches, recorded commands applied, forged ones only audited', () => {
+  const h = seen('deployment--forged-command.json');
+  expect(h.localActivities.get('checkCommandMessages')).toBeGreaterThan(0);
+  expect(h.localActivities.get('applyCommand')).toBe(4); // pause (an update), params, resume, stop: the forged ones apply nothing
+  expect(count(h, 'workflowExecutionUpdateAcceptedEventAttributes')).toBe(1);
+  const verdicts = h.markers.filter((m) => m.type === 'checkCommandMessages').flatMap((m) => (m.result as { checked: Array<{ verdict: string }> }).checked.map((c) => c.verdict));
+  expect(verdicts).toEqual(expect.arrayContaining(['forged', 'malformed', 'unknown-name', 'duplicate', 'recorded']));
+  expect(count(h, 'workflowTaskFailedEventAttributes')).toBe(0);
+});
+
+test('the stop-in-flight history: the order is cancelled in its scope, resolved, then the runtime stops', () => {
+  const h = seen('deployment--stop-in-flight.json');
+  expect([...h.activities]).toEqual(expect.arrayContaining(['placeOrder', 'resolveOrder', 'resolveDeploymentOrders', 'setDeploymentStatus']));
+  expect(count(h, 'activityTaskCancelRequestedEventAttributes')).toBe(1);
+  expect(count(h, 'workflowExecutionUpdateCompletedEventAttributes')).toBe(1);
+  expect(count(h, 'workflowExecutionCompletedEventAttributes')).toBe(1);
+});
+
+test('each run holds its bar window: the whole window once, then only the new bars', () => {
+  for (const b of ['trade', 'stale-data', 'risk-reject', 'kill-switch', 'continue-as-new']) {
+    const sizes = (historyFromJSON(load(`deployment--${b}.json`)).events ?? [])
       .map((e) => e.markerRecordedEventAttributes)
       .filter((m) => m?.markerName === 'core_local_activity' && defaultPayloadConverter.fromPayload<{ activity_type: string }>(m.details!.data!.payloads![0]!).activity_type === 'loadCycleInputs')
       .map((m) => m!.details!.result!.payloads![0]!.data!.length);

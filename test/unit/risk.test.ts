@@ -6,6 +6,7 @@ import {
   KILL_SWITCH_OFF,
   latchBreaker,
   positionAfter,
+  QTY_TOLERANCE,
   resetBreaker,
   RiskLimitsSchema,
   type KillSwitchState,
@@ -89,6 +90,39 @@ describe('isExposureReducing', () => {
     [5, 'sell', 0, false],
   ] as const)('position %d, %s %d -> %s', (pos, side, qty, expected) => {
     expect(isExposureReducing(pos, { side, qty })).toBe(expected);
+  });
+
+  // The boundaries of the one rule the gate and the kill-switch check share: QTY_TOLERANCE either side.
+  const T = QTY_TOLERANCE;
+  test.each([
+    ['all of a long, exactly', 5, 'sell', 5, true],
+    ['all of a long, plus the tolerance', 5, 'sell', 5 + T, true],
+    ['all of a long, plus twice the tolerance', 5, 'sell', 5 + 2 * T, false],
+    ['all of a short, plus the tolerance', -5, 'buy', 5 + T, true],
+    ['all of a short, plus twice the tolerance', -5, 'buy', 5 + 2 * T, false],
+    ['a float sum long 0.1 + 0.2, sell 0.3', 0.1 + 0.2, 'sell', 0.3, true],
+    ['long 0.3, sell the float sum 0.1 + 0.2', 0.3, 'sell', 0.1 + 0.2, true],
+    ['a position within the tolerance of 0 is flat', T / 2, 'sell', T / 2, false],
+    ['a short within the tolerance of 0 is flat', -T, 'buy', T, false],
+    ['just beyond the tolerance is a position', 2 * T, 'sell', 2 * T, true],
+    ['qty 0', 5, 'sell', 0, false],
+    ['negative qty', 5, 'sell', -1, false],
+    ['NaN qty', 5, 'sell', Number.NaN, false],
+    ['infinite qty', 5, 'sell', Number.POSITIVE_INFINITY, false],
+    ['NaN position', Number.NaN, 'sell', 1, false],
+    ['infinite position', Number.POSITIVE_INFINITY, 'sell', 1, false],
+  ] as const)('%s', (_what, pos, side, qty, expected) => {
+    expect(isExposureReducing(pos, { side, qty })).toBe(expected);
+  });
+
+  test('the risk gate judges an order the same way: within the tolerance it is allowed whole under every blocker', () => {
+    const kill = { global: true, account: true, deployment: true };
+    const state = { positionQty: 0.1 + 0.2, accountOpenPositions: 1, deploymentExposure: 30, accountExposure: 30, realizedPnlToday: 0, unrealizedPnl: 0, equityPeak: 1000, equity: 1000, barsSinceStopLoss: null, breaker: 'none' as const };
+    const reduce = evaluateRisk({ symbol: 'X', side: 'sell', qty: 0.3, price: 100, reason: 'signal' }, state, RiskLimitsSchema.parse({}), kill);
+    expect(reduce).toMatchObject({ decision: 'allow', qty: 0.3 });
+    const over = evaluateRisk({ symbol: 'X', side: 'sell', qty: 0.3 + 1e-6, price: 100, reason: 'signal' }, state, RiskLimitsSchema.parse({}), kill);
+    expect(over.decision).toBe('reduce'); // clipped to the position: the opening part is blocked by the kill switch
+    expect(over.qty).toBeCloseTo(0.3, 12);
   });
 });
 

@@ -11,7 +11,8 @@ import { startPaperBroker, type PaperBrokerProcess } from '../../brokers/paper/s
 import { allocateBars, appendBar } from '../../domain/bars';
 import { currentOrNextSession, nextSessionOpen, sessionBarCloses } from '../../domain/calendar';
 import { parseDeploymentSpec } from '../../domain/deployment/spec';
-import { deploymentControlSignal, deploymentStateQuery } from '../../workflows/deployment/messages';
+import { issueCommand } from '../../clients/deployment-commands';
+import { deploymentStateQuery } from '../../workflows/deployment/messages';
 import { deploymentWorkflow } from '../../workflows/deployment/workflow';
 import { TASK_QUEUES } from '../../workflows/task-queues';
 import { storeBars, testPool, uniqueSymbol } from '../helpers/db';
@@ -104,7 +105,7 @@ test('a deployment trades a whole NYSE day open to close, once per bar, with no 
       if (s.cycle >= today.length) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    await handle.signal(deploymentControlSignal, { messageId: randomUUID(), action: 'stop', by: 'test' });
+    await issueCommand(pool, env.client.workflow, { deploymentId, kind: 'stop', by: 'test' });
     return handle.result();
   });
 
@@ -159,7 +160,7 @@ test('a revised older bar reaches the next decision: the runtime sees its held w
       await pool.query(`UPDATE bars SET close = close + 50 WHERE symbol = $1 AND timeframe = '5m' AND ts = to_timestamp($2::float8 / 1000.0)`, [symbol, sixth - 2 * BAR]);
       await env.sleep(BAR);
       await untilCycle(7);
-      await handle.signal(deploymentControlSignal, { messageId: randomUUID(), action: 'stop', by: 'test' });
+      await issueCommand(pool, env.client.workflow, { deploymentId, kind: 'stop', by: 'test' });
       await handle.result();
     });
 

@@ -1,6 +1,9 @@
-import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { CommandKind, CommandMessage, DeploymentStatus, RuntimeStatus } from '../../domain/deployment/commands';
 import type { DeploymentSpec } from '../../domain/deployment/spec';
 import type { BreakerLevel, RiskVerdict } from '../../domain/risk/gate';
+
+export type { CommandMessage, DeploymentStatus, RuntimeStatus };
 
 /** Maps workflow time to data time, so stored bars can be replayed as a live feed at `speed`x. */
 export interface ReplayClockSpec {
@@ -9,16 +12,20 @@ export interface ReplayClockSpec {
   speed: number;
 }
 
-export type DeploymentStatus = 'running' | 'paused' | 'stopped';
-
 /** State carried across continue-as-new. */
 export interface DeploymentCarry {
   cycle: number;
-  status: DeploymentStatus;
+  status: RuntimeStatus;
+  /** why it is in this status (a pause's or stop's reason, a failure's cause) */
+  statusReason: string | null;
+  /** status changes the runtime wrote so far: keys each write, so a retried one writes no second audit row */
+  statusChanges: number;
+  /** the status the runtime last wrote to the deployments row */
+  rowStatus: DeploymentStatus;
   params: Record<string, number | boolean>;
   paramsVersion: number;
-  /** ids of control messages already applied, so a re-sent message is not applied twice (bounded) */
-  handledMessageIds: string[];
+  /** command ids already carried by a message (bounded): a second message with one of them is a duplicate */
+  seenCommandIds: string[];
   breaker: BreakerLevel;
   equityPeak: number;
   /** trading day (YYYY-MM-DD, exchange time) and the PnL at its start, for the daily loss limit */
@@ -47,12 +54,21 @@ export interface DeploymentWorkflowInput {
   carry?: DeploymentCarry;
 }
 
+export interface DeploymentWorkflowResult {
+  cycles: number;
+  status: RuntimeStatus;
+  reason?: string;
+}
+
 export interface CycleRecord {
   cycle: number;
   barClose: number;
   symbol: string;
-  /** approval: the order was put to humans (a tradeApprovalWorkflow child places it if approved) */
-  action: 'order' | 'hold' | 'skip' | 'rejected' | 'approval';
+  /**
+   * approval: the order was put to humans (a tradeApprovalWorkflow child places it if approved);
+   * cancelled: a stop, pause or flatten came while the order was in flight and it never reached the broker
+   */
+  action: 'order' | 'hold' | 'skip' | 'rejected' | 'approval' | 'cancelled';
   /** the approval request, for action 'approval' */
   approvalId?: string;
   reason?: string;
@@ -62,22 +78,55 @@ export interface CycleRecord {
   clientOrderIds: string[];
 }
 
+/** An order the runtime is waiting on (the broker call, or its resolution after a stop, pause or flatten). */
+export interface InflightOrderView {
+  clientOrderId: string;
+  symbol: string;
+  side: 'buy' | 'sell';
+  qty: number;
+  /** workflow time the order was handed to placeOrder */
+  sinceMs: number;
+  /** a stop, pause or flatten cancelled it: it is being resolved (cancelled if never sent, else looked up) */
+  resolving: boolean;
+}
+
 export interface DeploymentState {
   deploymentId: string;
+  /** as the deployments row shows it (running but blocked by reconciliation is 'blocked') */
   status: DeploymentStatus;
+  statusReason: string | null;
   cycle: number;
   paramsVersion: number;
   breaker: BreakerLevel;
   nextBarClose: number | null;
   /** unresolved reconciliation findings that block new orders */
   blockedBy: string[];
+  /** what the runtime is doing or waiting for right now, in words */
+  waitingOn: string;
+  inflightOrder: InflightOrderView | null;
+  /** messages waiting to be checked, and recorded commands waiting to be applied */
+  pendingMessages: number;
   lastCycles: CycleRecord[];
 }
 
-export type DeploymentControl = 'pause' | 'resume' | 'stop' | 'flatten';
+/** The runtime's answer to a command message (the update's result). */
+export interface CommandOutcome {
+  commandId: string | null;
+  state: 'applied' | 'refused';
+  kind: CommandKind | null;
+  /** the deployment's status after the message */
+  status: DeploymentStatus;
+  cycle: number;
+  paramsVersion: number;
+  detail: string;
+}
 
-export const deploymentControlSignal = defineSignal<[{ messageId: string; action: DeploymentControl; by: string; reason?: string }]>('deploymentControl');
-export const updateDeploymentParamsSignal = defineSignal<[{ messageId: string; params: Record<string, number | boolean>; version: number; by: string }]>('updateDeploymentParams');
-/** Resets the latched drawdown breaker; obeyed only when the API recorded it (audit row 'deployment.breaker-reset' with messageId). */
-export const resetBreakerSignal = defineSignal<[{ messageId: string; by: string; reason: string }]>('resetBreaker');
+/**
+ * The one message that changes a deployment: `{ commandId }` of a command the API recorded (deployment_commands).
+ * As an update the sender learns the runtime's answer ("paused at cycle 12"); as a signal it is fire-and-forget.
+ * Anything else sent to the runtime (other names, other shapes, ids nobody recorded) changes nothing and leaves one
+ * audit row per message.
+ */
+export const deploymentCommandUpdate = defineUpdate<CommandOutcome, [CommandMessage]>('deploymentCommand');
+export const deploymentCommandSignal = defineSignal<[CommandMessage]>('deploymentCommand');
 export const deploymentStateQuery = defineQuery<DeploymentState>('deploymentState');

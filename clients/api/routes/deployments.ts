@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { WorkflowNotFoundError } from '@temporalio/common';
 import type { FastifyBaseLogger } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -10,37 +9,26 @@ import {
   insertDeployment,
   insertDeploymentParams,
   listDeployments,
-  lockDeployment,
-  maxParamsVersion,
   recentCycles,
-  setDeploymentParamsVersion,
   setDeploymentRowStatus,
   type DeploymentRow,
-  type DeploymentRowStatus,
 } from '../../../db/sql/deployments';
 import { positionsFromFills } from '../../../db/sql/fills';
 import { inTransaction } from '../../../db/sql/queryable';
 import { insertAudit } from '../../../db/sql/trading-halts';
 import { validateStrategyParams } from '../../../domain/backtest/settings';
 import { DeploymentSpecInputSchema, parseDeploymentSpec } from '../../../domain/deployment/spec';
-import {
-  deploymentControlSignal,
-  deploymentStateQuery,
-  resetBreakerSignal,
-  updateDeploymentParamsSignal,
-  type DeploymentControl,
-  type DeploymentState,
-  type DeploymentWorkflowInput,
-  type ReplayClockSpec,
-} from '../../../workflows/deployment/messages';
+import { deploymentStateQuery, type DeploymentState, type DeploymentWorkflowInput, type ReplayClockSpec } from '../../../workflows/deployment/messages';
 import type { deploymentWorkflow } from '../../../workflows/deployment/workflow';
 import { deploymentStartOptions } from '../../deployment-start';
 import type { ApiDeps } from '../app';
-import { principalOf, ROLES_ADMIN, ROLES_ANY, ROLES_TRADER } from '../auth';
-import { badRequest, conflict, errorResponses, notFound, unavailable, zodIssues } from '../errors';
+import { principalOf, ROLES_ANY, ROLES_TRADER } from '../auth';
+import { BlockerSchema, deploymentBlockers } from '../deployment-blockers';
+import { errorResponses, notFound, unavailable } from '../errors';
 import type { InflightCalls } from '../inflight';
 import { IdParamsSchema, iso, PageQuerySchema } from '../schemas';
 import { withTimeout } from '../timeout';
+import { registerDeploymentCommandRoutes } from './deployment-commands';
 
 const CALL_TIMEOUT_MS = 5_000;
 const QUERY_TIMEOUT_MS = 3_000;
@@ -53,7 +41,6 @@ export const AccountIdSchema = z
   .regex(/^[A-Za-z0-9._-]{1,64}$/, { error: 'accountId is 1..64 characters of A-Z a-z 0-9 . _ -' })
   .describe('broker account id');
 
-const ParamsSchema = z.record(z.string(), z.union([z.number(), z.boolean()]), { error: 'params must be an object of numbers or booleans' });
 
 const ReplaySchema = z
   .strictObject({
@@ -91,7 +78,8 @@ const DeploymentSchema = z.object({
   id: z.uuid(),
   workflowId: z.string(),
   name: z.string().nullable(),
-  status: StatusSchema.describe('as recorded in Postgres (the workflow\'s own view is under state in GET /v1/deployments/{id})'),
+  status: StatusSchema.describe('as recorded in Postgres, written by the runtime as it applies commands (stopping: a stop waits for an order to be resolved; failed: a configuration error ended it)'),
+  statusReason: z.string().nullable().describe('why it is in this status (a pause\'s or stop\'s reason, a failure\'s cause)'),
   accountId: z.string(),
   broker: z.string(),
   strategy: z.string(),
@@ -104,14 +92,27 @@ const DeploymentSchema = z.object({
   links: LinksSchema,
 });
 
+const InflightOrderSchema = z.object({
+  clientOrderId: z.string(),
+  symbol: z.string(),
+  side: z.string(),
+  qty: z.number(),
+  since: z.string(),
+  resolving: z.boolean().describe('a stop, pause or flatten cancelled it: it is being resolved (cancelled if never sent, else looked up at the broker)'),
+});
+
 const StateSchema = z.object({
-  source: z.enum(['workflow', 'row']).describe('workflow: live from the workflow query; row: the workflow did not answer (or is stopped), from Postgres'),
-  status: z.enum(['running', 'paused', 'stopped', 'blocked']),
+  source: z.enum(['workflow', 'row']).describe('workflow: live from the workflow query; row: the workflow did not answer (or has ended), from Postgres'),
+  status: StatusSchema,
+  statusReason: z.string().nullable(),
   cycle: z.number().int().nullable(),
   paramsVersion: z.number().int(),
   breaker: z.string().nullable(),
   nextBarClose: z.string().nullable(),
   blockedBy: z.array(z.string()).describe('unresolved reconciliation findings that block new orders (see /v1/reconciliation/findings)'),
+  waitingOn: z.string().nullable().describe('what the runtime is doing or waiting for right now'),
+  inflightOrder: InflightOrderSchema.nullable(),
+  pendingMessages: z.number().int().nullable().describe('messages and recorded commands the runtime has not worked through yet'),
 });
 
 const PositionSchema = z.object({
@@ -142,6 +143,7 @@ const DeploymentDetailSchema = DeploymentSchema.extend({
   spec: z.record(z.string(), z.unknown()).describe('the validated spec the deployment started with (defaults filled in)'),
   params: z.record(z.string(), z.union([z.number(), z.boolean()])).describe('the strategy parameters of paramsVersion'),
   state: StateSchema,
+  blockers: z.array(BlockerSchema).describe('what keeps it from trading or from finishing a stop: the kill switch, an open broker circuit breaker, orders the broker may or may not have, reconciliation findings'),
   positions: z.array(PositionSchema),
   cycles: z.array(CycleSchema).describe(`the latest ${RECENT_CYCLES} cycle audit rows, newest first`),
 });
@@ -152,39 +154,6 @@ const ListQuerySchema = PageQuerySchema.extend({
   status: StatusSchema.optional(),
   accountId: AccountIdSchema.optional(),
 });
-
-const ReasonBodySchema = z.strictObject({ reason: z.string({ error: 'reason must be a string' }).trim().min(1).max(500, { error: 'reason is at most 500 characters' }).optional() }).nullish();
-
-const BreakerResetBodySchema = z.strictObject({
-  reason: z.string({ error: 'reason must be a string' }).trim().min(1, { error: 'reason is required' }).max(500, { error: 'reason is at most 500 characters' }),
-});
-
-const ParamsBodySchema = z.strictObject({
-  params: ParamsSchema.describe('the complete strategy parameters (missing ones take the strategy defaults)'),
-});
-
-/** Which row statuses each control action applies to, and the status it leaves. */
-const CONTROL: Record<DeploymentControl, { from: readonly DeploymentRowStatus[]; to: (s: DeploymentRowStatus) => DeploymentRowStatus; refuse: string }> = {
-  pause: { from: ['running', 'blocked'], to: () => 'paused', refuse: 'can only pause a running deployment' },
-  resume: { from: ['paused', 'blocked'], to: () => 'running', refuse: 'can only resume a paused deployment' },
-  stop: { from: ['running', 'paused', 'blocked'], to: () => 'stopped', refuse: 'is already stopped' },
-  flatten: { from: ['running', 'paused', 'blocked'], to: (s) => s, refuse: 'is stopped; nothing can be flattened by its runtime' },
-};
-const CONTROL_ACTIONS = Object.keys(CONTROL) as DeploymentControl[];
-
-const ControlAcceptedSchema = z.object({
-  id: z.uuid(),
-  action: z.enum(CONTROL_ACTIONS as [DeploymentControl, ...DeploymentControl[]]),
-  status: StatusSchema.describe('the recorded status after the action'),
-  messageId: z.uuid().describe('id of the signal sent to the workflow'),
-});
-
-/** The deployment's runtime workflow no longer exists (completed, or terminated from outside). */
-class RuntimeGone extends Error {
-  constructor(readonly deploymentId: string) {
-    super(`deployment ${deploymentId}: runtime workflow not running`);
-  }
-}
 
 /** Deployments: start a runtime workflow (io queue), list, inspect with live state, control it and change its params. */
 export function deploymentRoutes(deps: ApiDeps, inflight: InflightCalls): FastifyPluginAsyncZod {
@@ -199,6 +168,7 @@ export function deploymentRoutes(deps: ApiDeps, inflight: InflightCalls): Fastif
     workflowId: d.workflow_id,
     name: d.name,
     status: d.status,
+    statusReason: d.status_reason,
     accountId: d.account_id,
     broker: d.broker,
     strategy: d.strategy,
@@ -256,7 +226,7 @@ export function deploymentRoutes(deps: ApiDeps, inflight: InflightCalls): Fastif
         } catch (err) {
           const failure = temporalDown(request.log, err, 'start the deployment', id);
           await inTransaction(db, async (tx) => {
-            await setDeploymentRowStatus(tx, id, 'stopped');
+            await setDeploymentRowStatus(tx, id, 'failed', 'could not start the runtime workflow (Temporal unavailable)');
             await insertAudit(tx, 'api', 'deployment.start-failed', id, { error: 'could not start the workflow (Temporal unavailable)' });
           }).catch(() => undefined);
           throw failure;
@@ -300,37 +270,45 @@ export function deploymentRoutes(deps: ApiDeps, inflight: InflightCalls): Fastif
       async (request) => {
         const d = await getDeployment(db, request.params.id);
         if (!d) throw notFound(`no deployment ${request.params.id}`);
-        const [params, positions, cycles] = await Promise.all([
+        const ended = d.status === 'stopped' || d.status === 'failed';
+        const [params, positions, cycles, blockers, live] = await Promise.all([
           getDeploymentParams(db, d.id, d.params_version),
           positionsFromFills(db, d.id),
           recentCycles(db, d.id, RECENT_CYCLES),
+          deploymentBlockers({ db, redis: deps.redis, config, log: request.log }, d),
+          ended
+            ? undefined
+            : withTimeout(
+                inflight.track(temporal.withDeadline(Date.now() + QUERY_TIMEOUT_MS, () => temporal.workflow.getHandle(d.workflow_id).query(deploymentStateQuery))),
+                QUERY_TIMEOUT_MS + 500,
+                'state query timed out',
+              ).catch((err: Error) => {
+                request.log.debug({ deploymentId: d.id, err: { message: err.message } }, 'state query failed; using the row');
+                return undefined;
+              }),
         ]);
-        let state: z.infer<typeof StateSchema> = { source: 'row', status: d.status, cycle: cycles[0]?.cycle_seq ?? null, paramsVersion: d.params_version, breaker: null, nextBarClose: null, blockedBy: [] };
-        if (d.status !== 'stopped') {
-          try {
-            const s: DeploymentState = await withTimeout(
-              inflight.track(temporal.withDeadline(Date.now() + QUERY_TIMEOUT_MS, () => temporal.workflow.getHandle(d.workflow_id).query(deploymentStateQuery))),
-              QUERY_TIMEOUT_MS + 500,
-              'state query timed out',
-            );
-            state = {
+        const s: DeploymentState | undefined = live;
+        const state: z.infer<typeof StateSchema> = s
+          ? {
               source: 'workflow',
               status: s.status,
+              statusReason: s.statusReason,
               cycle: s.cycle,
               paramsVersion: s.paramsVersion,
               breaker: s.breaker,
               nextBarClose: s.nextBarClose === null ? null : new Date(s.nextBarClose).toISOString(),
               blockedBy: s.blockedBy ?? [],
-            };
-          } catch (err) {
-            request.log.debug({ deploymentId: d.id, err: { message: (err as Error).message } }, 'state query failed; using the row');
-          }
-        }
+              waitingOn: s.waitingOn,
+              inflightOrder: s.inflightOrder ? { ...s.inflightOrder, since: new Date(s.inflightOrder.sinceMs).toISOString() } : null,
+              pendingMessages: s.pendingMessages,
+            }
+          : { source: 'row', status: d.status, statusReason: d.status_reason, cycle: cycles[0]?.cycle_seq ?? null, paramsVersion: d.params_version, breaker: null, nextBarClose: null, blockedBy: [], waitingOn: null, inflightOrder: null, pendingMessages: null };
         return {
           ...view(d),
           spec: d.spec as unknown as Record<string, unknown>,
           params: params ?? d.spec.params,
           state,
+          blockers,
           positions: positions.map((p) => ({ symbol: p.symbol, qty: p.qty, cashFlow: p.cashFlow, fills: p.fills })),
           cycles: cycles.map((c) => ({
             cycle: c.cycle_seq,
@@ -352,149 +330,6 @@ export function deploymentRoutes(deps: ApiDeps, inflight: InflightCalls): Fastif
       },
     );
 
-    for (const action of CONTROL_ACTIONS) {
-      const rule = CONTROL[action];
-      app.post(
-        `/v1/deployments/:id/${action}`,
-        {
-          config: { roles: ROLES_TRADER },
-          schema: {
-            summary: `${action[0].toUpperCase()}${action.slice(1)} a deployment (a signal to its runtime workflow, recorded and audited)`,
-            tags: ['deployments'],
-            security: [{ bearer: [] }],
-            params: IdParamsSchema,
-            body: ReasonBodySchema,
-            response: { 202: ControlAcceptedSchema, ...errorResponses(400, 401, 403, 404, 409, 503) },
-          },
-        },
-        async (request, reply) => {
-          const principal = principalOf(request);
-          const reason = request.body?.reason;
-          const messageId = randomUUID();
-          // The row lock serializes control actions on one deployment; the row changes only once the signal went out.
-          const outcome = await inTransaction(db, async (tx) => {
-            const d = await lockDeployment(tx, request.params.id);
-            if (!d) throw notFound(`no deployment ${request.params.id}`);
-            if (!rule.from.includes(d.status)) throw conflict(`deployment ${d.id} is ${d.status}: ${action} refused (${rule.refuse})`);
-            try {
-              await temporalCall(`${action} signal`, () =>
-                temporal.workflow.getHandle(d.workflow_id).signal(deploymentControlSignal, { messageId, action, by: principal.name, ...(reason ? { reason } : {}) }),
-              );
-            } catch (err) {
-              if (!(err instanceof WorkflowNotFoundError)) throw temporalDown(request.log, err, `${action} the deployment`, d.id);
-              // Its runtime has ended (or was terminated from outside): record that, then refuse.
-              await setDeploymentRowStatus(tx, d.id, 'stopped');
-              await insertAudit(tx, 'api', 'deployment.stopped', d.id, { reason: `runtime workflow not running (seen on ${action})` });
-              return { gone: true as const, id: d.id };
-            }
-            const status = rule.to(d.status);
-            if (status !== d.status) await setDeploymentRowStatus(tx, d.id, status);
-            await insertAudit(tx, principal.name, `deployment.${action}`, d.id, { reason: reason ?? null, messageId, from: d.status, to: status });
-            return { gone: false as const, id: d.id, status };
-          });
-          if (outcome.gone) throw conflict(`deployment ${outcome.id} has no running runtime; it is now recorded as stopped`);
-          request.log.info({ deploymentId: outcome.id, action, by: principal.name, reason }, 'deployment control sent');
-          return reply.code(202).send({ id: outcome.id, action, status: outcome.status, messageId });
-        },
-      );
-    }
-
-    app.post(
-      '/v1/deployments/:id/breaker-reset',
-      {
-        config: { roles: ROLES_ADMIN },
-        schema: {
-          summary: 'Reset the latched drawdown breaker (admin only; recorded and audited before the signal, verified by the runtime)',
-          description:
-            'The runtime obeys the reset only when it finds this audit row (a reset signalled by hand without one leaves a "forged" audit row and changes nothing). ' +
-            'The equity peak is re-based to the current equity.',
-          tags: ['deployments'],
-          security: [{ bearer: [] }],
-          params: IdParamsSchema,
-          body: BreakerResetBodySchema,
-          response: { 202: z.object({ id: z.uuid(), messageId: z.uuid() }), ...errorResponses(400, 401, 403, 404, 409, 503) },
-        },
-      },
-      async (request, reply) => {
-        const principal = principalOf(request);
-        const { reason } = request.body;
-        const messageId = randomUUID();
-        const id = await inTransaction(db, async (tx) => {
-          const d = await lockDeployment(tx, request.params.id);
-          if (!d) throw notFound(`no deployment ${request.params.id}`);
-          if (d.status === 'stopped') throw conflict(`deployment ${d.id} is stopped: it has no breaker to reset`);
-          // Recorded first (the runtime verifies it), signalled last: a failed signal rolls the record back.
-          await insertAudit(tx, principal.name, 'deployment.breaker-reset', d.id, { reason, messageId });
-          try {
-            await temporalCall('breaker reset signal', () => temporal.workflow.getHandle(d.workflow_id).signal(resetBreakerSignal, { messageId, by: principal.name, reason }));
-          } catch (err) {
-            if (err instanceof WorkflowNotFoundError) throw conflict(`deployment ${d.id} has no running runtime`);
-            throw temporalDown(request.log, err, 'reset the breaker', d.id);
-          }
-          return d.id;
-        });
-        request.log.warn({ deploymentId: id, by: principal.name, reason }, 'breaker reset sent');
-        return reply.code(202).send({ id, messageId });
-      },
-    );
-
-    app.post(
-      '/v1/deployments/:id/params',
-      {
-        config: { roles: ROLES_TRADER },
-        schema: {
-          summary: 'Change a deployment\'s strategy parameters (a new params version, recorded, audited and signalled to the runtime)',
-          tags: ['deployments'],
-          security: [{ bearer: [] }],
-          params: IdParamsSchema,
-          body: ParamsBodySchema,
-          response: {
-            202: z.object({ id: z.uuid(), version: z.number().int(), params: z.record(z.string(), z.union([z.number(), z.boolean()])), messageId: z.uuid() }),
-            ...errorResponses(400, 401, 403, 404, 409, 503),
-          },
-        },
-      },
-      async (request, reply) => {
-        const principal = principalOf(request);
-        const existing = await getDeployment(db, request.params.id);
-        if (!existing) throw notFound(`no deployment ${request.params.id}`);
-        let params: Record<string, number | boolean>;
-        try {
-          params = validateStrategyParams(existing.spec.strategy, request.body.params);
-        } catch (err) {
-          if (!(err instanceof z.ZodError)) throw err;
-          throw badRequest(`invalid params for strategy ${existing.spec.strategy}`, zodIssues('body', err.issues));
-        }
-        const messageId = randomUUID();
-        const outcome = await inTransaction(db, async (tx) => {
-          const d = await lockDeployment(tx, existing.id);
-          if (!d) throw notFound(`no deployment ${existing.id}`);
-          if (d.status === 'stopped') throw conflict(`deployment ${d.id} is stopped: its params can no longer change`);
-          const version = (await maxParamsVersion(tx, d.id)) + 1;
-          await insertDeploymentParams(tx, d.id, version, params, principal.name);
-          await setDeploymentParamsVersion(tx, d.id, version);
-          await insertAudit(tx, principal.name, 'deployment.params', d.id, { version, params, previousVersion: d.params_version, messageId });
-          // Signalled last, inside the transaction: a failed signal rolls the new version back.
-          try {
-            await temporalCall('params signal', () =>
-              temporal.workflow.getHandle(d.workflow_id).signal(updateDeploymentParamsSignal, { messageId, params, version, by: principal.name }),
-            );
-          } catch (err) {
-            if (!(err instanceof WorkflowNotFoundError)) throw temporalDown(request.log, err, 'update the params', d.id);
-            throw new RuntimeGone(d.id);
-          }
-          return { id: d.id, version };
-        }).catch(async (err: unknown) => {
-          if (!(err instanceof RuntimeGone)) throw err;
-          await inTransaction(db, async (tx) => {
-            await setDeploymentRowStatus(tx, err.deploymentId, 'stopped');
-            await insertAudit(tx, 'api', 'deployment.stopped', err.deploymentId, { reason: 'runtime workflow not running (seen on a params update)' });
-          });
-          throw conflict(`deployment ${err.deploymentId} has no running runtime; it is now recorded as stopped`);
-        });
-        request.log.info({ deploymentId: outcome.id, version: outcome.version, by: principal.name }, 'deployment params updated');
-        return reply.code(202).send({ id: outcome.id, version: outcome.version, params, messageId });
-      },
-    );
+    registerDeploymentCommandRoutes(app, deps, inflight);
   };
 }

@@ -16,6 +16,7 @@ interface Deployment {
   workflowId: string;
   name: string | null;
   status: string;
+  statusReason: string | null;
   accountId: string;
   broker: string;
   strategy: string;
@@ -31,7 +32,17 @@ interface Deployment {
 interface DeploymentDetail extends Deployment {
   spec: Record<string, unknown>;
   params: Record<string, number | boolean>;
-  state: { source: string; status: string; cycle: number | null; paramsVersion: number; breaker: string | null; nextBarClose: string | null };
+  state: {
+    source: string;
+    status: string;
+    cycle: number | null;
+    paramsVersion: number;
+    breaker: string | null;
+    nextBarClose: string | null;
+    waitingOn: string | null;
+    inflightOrder: { clientOrderId: string; symbol: string; side: string; qty: number; since: string; resolving: boolean } | null;
+  };
+  blockers: Array<{ kind: string; detail: string }>;
   positions: Array<{ symbol: string; qty: number; cashFlow: number; fills: number }>;
   cycles: Array<{ cycle: number; symbol: string; barClose: string; action: string; reason: string | null; paramsVersion: number; positionQty: number | null; clientOrderIds: string[] }>;
 }
@@ -43,11 +54,22 @@ interface CreatedDeployment {
   links: Links;
 }
 
-interface ControlAccepted {
+interface CommandAnswer {
   id: string;
   action: string;
+  commandId: string;
+  applied: boolean;
   status: string;
-  messageId: string;
+  cycle: number | null;
+  paramsVersion: number;
+  detail: string;
+}
+
+/** One line for a command's answer: what the runtime did, or that it is recorded and not applied yet. */
+function commandLine(r: CommandAnswer, what: string = r.action): string {
+  return r.applied
+    ? `deployment ${r.id}: ${what} applied (status ${r.status}, cycle ${r.cycle}, params v${r.paramsVersion}; command ${r.commandId})`
+    : `deployment ${r.id}: ${what} recorded, not applied yet: the runtime did not answer in time and applies it when it can (status ${r.status}; command ${r.commandId})`;
 }
 
 interface Order {
@@ -156,17 +178,21 @@ function showDeployment(d: DeploymentDetail): void {
       ['deployment', d.id],
       ...(d.name ? ([['name', d.name]] as Array<[string, unknown]>) : []),
       ['status', d.state.source === 'workflow' && d.state.status !== d.status ? `${d.status} (runtime: ${d.state.status})` : d.status],
+      ...(d.statusReason ? ([['reason', d.statusReason]] as Array<[string, unknown]>) : []),
       ['strategy', `${d.strategy} ${JSON.stringify(d.params)} (params v${d.paramsVersion})`],
       ['series', `${d.symbols.join(',')} ${d.timeframe}`],
       ['account', `${d.accountId} (${d.broker})`],
       ['cycle', d.state.cycle],
       ['breaker', d.state.breaker],
       ['next bar close', d.state.nextBarClose],
+      ...(d.state.waitingOn ? ([['waiting on', d.state.waitingOn]] as Array<[string, unknown]>) : []),
       ['state from', d.state.source],
       ['created', `${d.createdBy} at ${d.createdAt}`],
       ['temporal', d.links.temporalUi],
     ]),
   );
+  print('\nblockers');
+  print(table(d.blockers.map((b) => ({ kind: b.kind, detail: b.detail })), ['kind', 'detail']));
   print('\npositions');
   print(table(d.positions, ['symbol', 'qty', 'cashFlow', 'fills']));
   print('\nlatest cycles');
@@ -208,7 +234,7 @@ export function registerDeploymentCommands(program: Command, globals: () => Glob
   deployments
     .command('list')
     .description('deployments, newest first')
-    .option('--status <status>', 'running, paused, stopped or blocked')
+    .option('--status <status>', 'running, paused, blocked, stopping, stopped or failed')
     .option('--account <id>', 'only this account')
     .option('--limit <n>', 'how many', numberArg('--limit', { min: 1, integer: true }), 20)
     .option('--offset <n>', 'skip this many', numberArg('--offset', { min: 0, integer: true }), 0)
@@ -250,10 +276,10 @@ export function registerDeploymentCommands(program: Command, globals: () => Glob
     });
 
   const describe: Record<string, string> = {
-    pause: 'stop trading new bars until resumed',
+    pause: 'stop trading new bars until resumed (an order not yet sent is cancelled)',
     resume: 'trade again after a pause',
-    stop: 'end the runtime for good',
-    flatten: 'close every position of the deployment now',
+    stop: 'end the runtime for good (an order not yet sent is cancelled; one the broker may have is looked up first)',
+    flatten: 'close every position of the deployment now (an entry in flight is resolved first)',
   };
   for (const action of ['pause', 'resume', 'stop', 'flatten'] as const) {
     deployments
@@ -263,9 +289,9 @@ export function registerDeploymentCommands(program: Command, globals: () => Glob
       .option('--reason <text>', 'why (recorded in the audit log)')
       .option('--json', 'print the answer as JSON')
       .action(async (id: string, opts: { reason?: string; json?: boolean }) => {
-        const r = await clientFrom(globals()).post<ControlAccepted>(`/v1/deployments/${encodeURIComponent(id)}/${action}`, opts.reason ? { reason: opts.reason } : {});
+        const r = await clientFrom(globals()).post<CommandAnswer>(`/v1/deployments/${encodeURIComponent(id)}/${action}`, opts.reason ? { reason: opts.reason } : {});
         if (opts.json) return jsonOut(r);
-        print(`deployment ${r.id}: ${r.action} sent (status ${r.status})`);
+        print(commandLine(r));
       });
   }
 
@@ -276,23 +302,23 @@ export function registerDeploymentCommands(program: Command, globals: () => Glob
     .requiredOption('--params <json>', 'the complete strategy parameters as JSON', jsonObjectArg('--params'))
     .option('--json', 'print the answer as JSON')
     .action(async (id: string, opts: { params: Record<string, unknown>; json?: boolean }) => {
-      const r = await clientFrom(globals()).post<{ id: string; version: number; params: Record<string, unknown> }>(`/v1/deployments/${encodeURIComponent(id)}/params`, {
+      const r = await clientFrom(globals()).post<CommandAnswer & { version: number; params: Record<string, unknown> }>(`/v1/deployments/${encodeURIComponent(id)}/params`, {
         params: opts.params,
       });
       if (opts.json) return jsonOut(r);
-      print(`deployment ${r.id}: params v${r.version} ${JSON.stringify(r.params)}`);
+      print(commandLine(r, `params v${r.version} ${JSON.stringify(r.params)}`));
     });
 
   deployments
     .command('breaker-reset')
-    .description('reset the latched drawdown breaker (admin key; recorded, then verified by the runtime)')
+    .description('reset the latched drawdown breaker (admin key; recorded, then applied by the runtime)')
     .argument('<id>', 'deployment id')
     .requiredOption('--reason <text>', 'why it is safe to trade again (recorded in the audit log)')
     .option('--json', 'print the answer as JSON')
     .action(async (id: string, opts: { reason: string; json?: boolean }) => {
-      const r = await clientFrom(globals()).post<{ id: string; messageId: string }>(`/v1/deployments/${encodeURIComponent(id)}/breaker-reset`, { reason: opts.reason });
+      const r = await clientFrom(globals()).post<CommandAnswer>(`/v1/deployments/${encodeURIComponent(id)}/breaker-reset`, { reason: opts.reason });
       if (opts.json) return jsonOut(r);
-      print(`deployment ${r.id}: breaker reset sent (message ${r.messageId})`);
+      print(commandLine(r, 'breaker reset'));
     });
 
   const reconciliation = program.command('reconciliation').description('broker orders and fills the ledger does not know (they block their account)');

@@ -1,0 +1,81 @@
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { BrokerRequestError, type BrokerPort } from '../brokers/port';
+import { cancelLedgerRow, insertLedgerIntent, lockLedgerRow, recordLedgerError, unresolvedLedgerRows, type LedgerRow } from '../db/sql/order-ledger';
+import { inTransaction, type ConnectionPool } from '../db/sql/queryable';
+import { ErrorType } from '../workflows/errors';
+import { intentHash, recordBrokerOrder, resultOf, type PlaceOrderInput, type PlaceOrderResult } from './orders';
+
+export interface OrderResolutionDeps {
+  db: ConnectionPool;
+  brokers: Record<string, BrokerPort>;
+  /**
+   * An order that may have reached the broker and that a lookup does not find counts as never placed only when its
+   * last attempt ended at least this long ago (a lagging lookup may not see a fresh order yet). Default 5 s.
+   */
+  lookupSettleMs?: number;
+}
+
+export const LOOKUP_SETTLE_MS = 5_000;
+
+/**
+ * Resolving orders a deployment stops waiting for (stop, pause, or a flatten that overtakes an entry). An order that
+ * never reached the broker (ledger INTENT, or every attempt so far known unsent: connection refused, the broker
+ * guard's refusal) is CANCELED with the reason and can never be sent afterwards; an order that may have reached the
+ * broker is resolved by a lookup by client order id: the broker's answer is recorded, or, when the broker does not
+ * have it once lookups have had time to settle, it is CANCELED. Never abandoned: while the broker cannot be asked,
+ * the activity fails (retried) and the deployment shows the order as what blocks it.
+ */
+export function createOrderResolutionActivities({ db, brokers, lookupSettleMs = LOOKUP_SETTLE_MS }: OrderResolutionDeps) {
+  /**
+   * One row, under its lock: a submission in flight holds the lock until the broker has answered. With `order`, a
+   * row that does not exist yet is recorded first (and cancelled at once), so a placeOrder attempt that starts late
+   * finds it CANCELED and sends nothing.
+   */
+  const resolve = (clientOrderId: string, reason: string, signal?: AbortSignal, order?: PlaceOrderInput): Promise<LedgerRow | undefined> =>
+    inTransaction(db, async (tx) => {
+      if (order) await insertLedgerIntent(tx, { ...order, intentHash: intentHash(order) });
+      const row = await lockLedgerRow(tx, clientOrderId);
+      if (!row || !['INTENT', 'SUBMITTING', 'UNKNOWN'].includes(row.state)) return row;
+      if (row.state === 'INTENT' || row.submit_attempts <= row.unsent_attempts) {
+        await cancelLedgerRow(tx, clientOrderId, `${reason}: never sent${row.last_error ? ` (last error: ${row.last_error})` : ''}`);
+        return lockLedgerRow(tx, clientOrderId);
+      }
+      const broker = brokers[row.broker];
+      if (!broker) throw ApplicationFailure.nonRetryable(`order ${clientOrderId} may be at broker "${row.broker}", which this IO worker has not configured`, ErrorType.BrokerNotConfigured);
+      const found = await broker.getOrderByClientId(clientOrderId, signal).catch((err: unknown) => {
+        if (err instanceof BrokerRequestError && (err.status === 401 || err.status === 403)) throw ApplicationFailure.nonRetryable(err.message, ErrorType.BrokerNotConfigured);
+        throw ApplicationFailure.retryable(`order ${clientOrderId}: lookup failed (${(err as Error).message}); it may be at the broker`, ErrorType.OrderUnresolved);
+      });
+      if (found) {
+        await recordBrokerOrder(tx, clientOrderId, found);
+        return lockLedgerRow(tx, clientOrderId);
+      }
+      if (Date.now() - row.updated_at.getTime() < lookupSettleMs) {
+        throw ApplicationFailure.retryable(`order ${clientOrderId}: not at the broker yet; looking again before calling it never placed`, ErrorType.OrderUnresolved);
+      }
+      await cancelLedgerRow(tx, clientOrderId, `${reason}: not at the broker (looked up by client order id)`);
+      return lockLedgerRow(tx, clientOrderId);
+    }).catch(async (err: unknown) => {
+      if (err instanceof ApplicationFailure && err.type === ErrorType.OrderUnresolved) await recordLedgerError(db, clientOrderId, err.message).catch(() => undefined);
+      throw err;
+    });
+
+  return {
+    /** Resolves one order the runtime stopped waiting for; answers its ledger state afterwards. */
+    async resolveOrder(args: { order: PlaceOrderInput; reason: string }): Promise<PlaceOrderResult> {
+      const row = await resolve(args.order.clientOrderId, args.reason, Context.current().cancellationSignal, args.order);
+      if (!row) throw ApplicationFailure.nonRetryable(`order ${args.order.clientOrderId} has no ledger row`, ErrorType.InvalidInput);
+      return resultOf(row);
+    },
+
+    /** Resolves every order of a deployment the broker may or may not have (before it is recorded as stopped). */
+    async resolveDeploymentOrders(args: { deploymentId: string; reason: string }): Promise<{ resolved: Array<{ clientOrderId: string; state: string }> }> {
+      const resolved: Array<{ clientOrderId: string; state: string }> = [];
+      for (const row of await unresolvedLedgerRows(db, args.deploymentId)) {
+        const after = await resolve(row.client_order_id, args.reason, Context.current().cancellationSignal);
+        resolved.push({ clientOrderId: row.client_order_id, state: after?.state ?? 'gone' });
+      }
+      return { resolved };
+    },
+  };
+}

@@ -1,0 +1,36 @@
+import * as wf from '@temporalio/workflow';
+import type { ApprovalActivities } from '../../activities/approvals';
+import type { createCycleActivities } from '../../activities/cycle';
+import type { DeploymentCommandActivities } from '../../activities/deployment-commands';
+import type { createDeploymentActivities } from '../../activities/deployments';
+import type { MarketDataActivities } from '../../activities/market-data';
+import type { createOrderResolutionActivities } from '../../activities/order-resolution';
+import type { createOrderActivities } from '../../activities/orders';
+import { brokerCall, dbWrite, localBrokerCall, localDbStep, localMarketDataRead, orderResolution } from '../activity-options';
+
+type OrderActivities = ReturnType<typeof createOrderActivities>;
+type DeploymentActivities = ReturnType<typeof createDeploymentActivities>;
+
+/**
+ * The deployment runtime's activities. A cycle that places no order is one workflow task: what it reads (broker sync,
+ * bars, risk snapshot, commands still waiting) is one local activity, its audit rows are local activities too. At a
+ * bar close hundreds of deployments wake at once, and every task-queue round trip costs the server and the worker
+ * more than the cycle's own work (bench/runtime.ts compares it with a floor workflow).
+ */
+export const { loadCycleInputs } = wf.proxyLocalActivities<ReturnType<typeof createCycleActivities>>(localBrokerCall);
+export const { syncOrders } = wf.proxyLocalActivities<OrderActivities>(localBrokerCall);
+export const { loadRecentBars } = wf.proxyLocalActivities<MarketDataActivities>(localMarketDataRead);
+export const { loadRiskSnapshot, recordCycle, setPaperPrices } = wf.proxyLocalActivities<DeploymentActivities>(localDbStep);
+/** Commands: a few ms of Postgres each, in the task that receives the message (the API waits for the answer). */
+export const { checkCommandMessages, applyCommand, loadRecordedCommands } = wf.proxyLocalActivities<DeploymentCommandActivities>(localDbStep);
+
+/**
+ * Orders are always ordinary activities (see localBrokerCall for why), in a cancellation scope: a stop, pause or
+ * flatten cancels one that has not reached the broker, and resolveOrder settles it.
+ */
+export const { placeOrder } = wf.proxyActivities<OrderActivities>(brokerCall);
+export const { resolveOrder, resolveDeploymentOrders } = wf.proxyActivities<ReturnType<typeof createOrderResolutionActivities>>(orderResolution);
+/** A failed deployment resolves what it can, a bounded number of times (what is left shows as a blocker). */
+export const { resolveDeploymentOrders: resolveDeploymentOrdersOnce } = wf.proxyActivities<ReturnType<typeof createOrderResolutionActivities>>(brokerCall);
+export const { setDeploymentStatus } = wf.proxyActivities<DeploymentActivities>(dbWrite);
+export const { requestApproval } = wf.proxyActivities<ApprovalActivities>(dbWrite);

@@ -1,0 +1,72 @@
+import * as wf from '@temporalio/workflow';
+import { requiredApprovals } from '../../domain/approvals/policy';
+import { approvalRequestId } from '../../domain/ids';
+import { drawdown, isExposureReducing, type OrderIntent, type RiskVerdict } from '../../domain/risk/gate';
+import { tradeApprovalWorkflow } from '../approval/workflow';
+import { SEARCH_ATTRIBUTES } from '../search-attributes';
+import { TASK_QUEUES } from '../task-queues';
+import { workflowNow } from '../time';
+import { requestApproval } from './activities';
+import type { CycleRecord } from './messages';
+import type { Runtime } from './runtime';
+
+/**
+ * Puts an order the risk gate allowed to humans, when the policy asks for it: records the request (which
+ * notifies approvers) and starts its tradeApprovalWorkflow, which outlives this run (continue-as-new) and
+ * places the order itself if approved. Returns undefined when no approval is needed.
+ */
+export async function askApproval(rt: Runtime, cycle: number, leg: number, intent: OrderIntent, verdict: RiskVerdict, positionQty: number, equity: number, record: CycleRecord, paramsVersion: number) {
+  const { spec, carry, deploymentId, workflowId } = rt;
+  if (spec.approvalPolicy.mode === 'none') return undefined;
+  const need = requiredApprovals(spec.approvalPolicy, {
+    notional: verdict.qty * intent.price,
+    exposureReducing: isExposureReducing(positionQty, { side: intent.side, qty: verdict.qty }),
+    lossStreak: carry.lossStreak ?? 0,
+    drawdownPct: drawdown({ equity, equityPeak: carry.equityPeak }),
+  });
+  if (need.approvals === 0) return undefined;
+  const policy = spec.approvalPolicy;
+  const approvalId = approvalRequestId(workflowId, cycle, leg);
+  const expiresAtMs = workflowNow() + policy.expiresAfterMs;
+  const reason = { signal: record.signal ?? null, indicators: record.indicators ?? {}, risk: verdict, rule: need.rule, strategy: spec.strategy, paramsVersion };
+  const request = await requestApproval({
+    id: approvalId, deploymentId, workflowId: `approval-${approvalId}`, deploymentWorkflowId: workflowId, cycle, leg, accountId: spec.accountId,
+    symbol: intent.symbol, side: intent.side, qty: verdict.qty, price: intent.price, reason, requiredApprovals: need.approvals, expiresAtMs,
+  });
+  if (!request.created) return { approvalId: null, rule: need.rule };
+  await wf.startChild(tradeApprovalWorkflow, {
+    workflowId: `approval-${approvalId}`,
+    taskQueue: TASK_QUEUES.io,
+    parentClosePolicy: wf.ParentClosePolicy.ABANDON,
+    typedSearchAttributes: [
+      { key: SEARCH_ATTRIBUTES.jobType, value: 'approval' },
+      { key: SEARCH_ATTRIBUTES.deploymentId, value: deploymentId },
+      { key: SEARCH_ATTRIBUTES.accountId, value: spec.accountId },
+      { key: SEARCH_ATTRIBUTES.symbol, value: intent.symbol },
+    ],
+    args: [{
+      approvalId, deploymentId, deploymentWorkflowId: workflowId, cycle, leg, broker: spec.broker, accountId: spec.accountId, timeframe: spec.timeframe,
+      intent: { ...intent, qty: verdict.qty }, reason, riskLimits: spec.riskLimits, breaker: carry.breaker, equityPeak: carry.equityPeak, dayStartPnl: carry.dayStartPnl,
+      requiredApprovals: need.approvals, expiresAtMs, maxPriceDriftPct: policy.maxPriceDriftPct, ...(rt.input.clock ? { clock: rt.input.clock } : {}),
+    }],
+  });
+  return { approvalId, rule: need.rule };
+}
+
+/** Counts losing round trips in a row (the approval auto-pilot tightens on a streak). */
+export function trackTrades(rt: Runtime, positions: Record<string, number>, totalPnl: number): void {
+const { carry, spec } = rt;
+  const before = carry.positions ?? {};
+  const pnlAtOpen = { ...carry.pnlAtOpen };
+  for (const symbol of spec.symbols) {
+    const was = before[symbol] ?? 0;
+    const now = positions[symbol] ?? 0;
+    if (Math.abs(was) < 1e-9 && Math.abs(now) >= 1e-9) pnlAtOpen[symbol] = totalPnl;
+    if (Math.abs(was) >= 1e-9 && Math.abs(now) < 1e-9) {
+      carry.lossStreak = totalPnl < (pnlAtOpen[symbol] ?? totalPnl) ? (carry.lossStreak ?? 0) + 1 : 0;
+      delete pnlAtOpen[symbol];
+    }
+  }
+  carry.positions = { ...positions };
+  carry.pnlAtOpen = pnlAtOpen;
+}
