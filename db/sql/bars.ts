@@ -1,4 +1,4 @@
-import { allocateBars, type BarColumns } from '../../domain/bars';
+import { allocateBars, appendBar, type BarColumns } from '../../domain/bars';
 import type { Queryable } from './queryable';
 
 export interface BarRange {
@@ -44,15 +44,7 @@ export async function loadBarColumns(
   while (bars.length < total) {
     const page = await selectBarPage(db, r, after, Math.min(pageSize, total - bars.length));
     if (page.length === 0) break; // rows deleted meanwhile
-    for (const [ts, o, h, l, c, v] of page) {
-      const i = bars.length++;
-      bars.ts[i] = ts;
-      bars.open[i] = o;
-      bars.high[i] = h;
-      bars.low[i] = l;
-      bars.close[i] = c;
-      bars.volume[i] = v;
-    }
+    for (const [ts, open, high, low, close, volume] of page) appendBar(bars, { ts, open, high, low, close, volume });
     after = bars.ts[bars.length - 1];
     await onPage(bars.length, total);
   }

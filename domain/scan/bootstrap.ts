@@ -1,4 +1,4 @@
-import { allocateBars, type BarColumns } from '../bars';
+import { allocateBars, appendBar, barAt, type BarColumns } from '../bars';
 import type { BacktestSettings } from '../backtest/types';
 import { mulberry32 } from '../synthetic';
 import { allocatePaths, type PathStats } from './monte-carlo';
@@ -13,15 +13,10 @@ import { runWindow } from './window';
  */
 export function blockBootstrapBars(src: BarColumns, blockBars: number, rnd: () => number, out: BarColumns): void {
   const n = src.length;
-  const { open, high, low, close, volume } = src;
-  out.length = n;
-  out.ts.set(src.ts.subarray(0, n));
+  const { ts, open, high, low, close, volume } = src;
+  out.length = 0;
   if (n === 0) return;
-  out.open[0] = open[0];
-  out.high[0] = high[0];
-  out.low[0] = low[0];
-  out.close[0] = close[0];
-  out.volume[0] = volume[0];
+  appendBar(out, barAt(src, 0));
   const span = n - 1; // relative bars 1..n-1
   let q = 1;
   for (let i = 1; i < n; i++) {
@@ -29,11 +24,14 @@ export function blockBootstrapBars(src: BarColumns, blockBars: number, rnd: () =
     else q = q === n - 1 ? 1 : q + 1;
     const prev = out.close[i - 1];
     const base = close[q - 1];
-    out.open[i] = prev * (open[q] / base);
-    out.high[i] = prev * (high[q] / base);
-    out.low[i] = prev * (low[q] / base);
-    out.close[i] = prev * (close[q] / base);
-    out.volume[i] = volume[q];
+    appendBar(out, {
+      ts: ts[i],
+      open: prev * (open[q] / base),
+      high: prev * (high[q] / base),
+      low: prev * (low[q] / base),
+      close: prev * (close[q] / base),
+      volume: volume[q],
+    });
   }
 }
 
