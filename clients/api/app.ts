@@ -19,6 +19,7 @@ import { installRouteTable } from './route-table';
 import { approvalRoutes } from './routes/approvals';
 import { approvalsPageRoutes } from './routes/approvals-page';
 import { backtestRoutes } from './routes/backtests';
+import { barCandleRoutes } from './routes/bar-candles';
 import { barRoutes } from './routes/bars';
 import { deploymentRoutes } from './routes/deployments';
 import { healthRoutes } from './routes/health';
@@ -120,5 +121,6 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(reconciliationRoutes(deps));
   await app.register(approvalRoutes(deps, inflight));
   await app.register(approvalsPageRoutes());
+  await app.register(barCandleRoutes(deps.db));
   return app;
 }
