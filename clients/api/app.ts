@@ -25,6 +25,7 @@ import { deploymentRoutes } from './routes/deployments';
 import { healthRoutes } from './routes/health';
 import { killSwitchRoutes } from './routes/kill-switch';
 import { reconciliationRoutes } from './routes/reconciliation';
+import { resultsPageRoutes } from './routes/results-page';
 import { tradingRoutes } from './routes/trading';
 
 /** Everything the HTTP API talks to; tests pass real ones and call `app.inject()`. */
@@ -122,5 +123,6 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(approvalRoutes(deps, inflight));
   await app.register(approvalsPageRoutes());
   await app.register(barCandleRoutes(deps.db));
+  await app.register(resultsPageRoutes());
   return app;
 }
