@@ -222,8 +222,11 @@ test('a real backtest: candles with its fills as markers, equity and drawdown, d
   const candleOf = (t: number) => starts.filter((s) => s <= t).length - 1;
   const markers = new Set(trades.trades.map((t) => `${candleOf(Date.parse(t.time))}:${t.side}`)).size;
 
-  const { page, problems, requested } = await openPage(`/results/backtests/${id}`);
+  // from the start page: the recent backtests, each a link to its charts (the key stays in the tab as it navigates)
+  const { page, problems, requested } = await openPage('/results');
   await useKey(page, TEST_KEYS.viewer);
+  await page.getByRole('link', { name: `${symbol} 1d · ${id.slice(0, 8)}` }).click();
+  await page.waitForURL(`${baseUrl}/results/backtests/${id}`);
   const price = await drawn(page, 'price');
   expect(price).toMatchObject({ series: 1, points: 2000, markers });
   const equity = await drawn(page, 'equity');
