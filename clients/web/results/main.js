@@ -85,10 +85,22 @@ function showScan(data, source) {
   setStatus(drawn.length ? '' : 'This scan has nothing to chart beyond its summary.');
 }
 
+const unfinished = (data) => data && !Array.isArray(data.cells) && !data.result && (data.status === 'queued' || data.status === 'running');
+
 async function showScanById(id) {
   if (!UUID.test(id)) throw new Error(`not a scan id: ${id}`);
+  const path = `/v1/stress-scans/${encodeURIComponent(id)}`;
   try {
-    showScan(await getJson(`/v1/stress-scans/${encodeURIComponent(id)}`), `GET /v1/stress-scans/${id}`);
+    let data = await getJson(path);
+    // a queued or running scan: its progress, until it ends
+    while (unfinished(data)) {
+      const fraction = data.progress && typeof data.progress.fraction === 'number' ? ` (${Math.round(data.progress.fraction * 100)} %)` : '';
+      setStatus(`The scan is ${data.status}${fraction}: the charts follow when it completes.`);
+      await new Promise((r) => setTimeout(r, POLL_MS));
+      data = await getJson(path);
+    }
+    setStatus('');
+    showScan(data, `GET /v1/stress-scans/${id}`);
   } catch (err) {
     // a 404 from a route that does not exist yet says "no such route"; one for an unknown id names the scan
     if (err.status === 404) err.message = `${err.message} (scans are served by GET /v1/stress-scans/:id; a scan file can be opened above)`;

@@ -44,10 +44,10 @@ export function heatmap(box, { xName, yName, xs, ys, cells, best, objective }) {
     tooltip: {
       formatter: (p) => `${p.data.cell.label}\n${objective}: ${num(p.data.value[2])}${p.data.cell.eligible ? '' : '\n(above the drawdown limit: ranked last)'}`,
     },
-    grid: { left: 80, right: 110, top: 16, bottom: 56 },
+    grid: { left: 80, right: 170, top: 16, bottom: 56 },
     xAxis: { type: 'category', data: xs.map(String), name: xName, nameLocation: 'middle', nameGap: 32, splitArea: { show: true } },
     yAxis: { type: 'category', data: ys.map(String), name: yName, nameLocation: 'middle', nameGap: 56, splitArea: { show: true } },
-    visualMap: { seriesIndex: 0, dimension: 2, min, max: max > min ? max : min + 1, calculable: true, right: 0, top: 'middle', precision: 3, text: [objective, ''], inRange: { color: COLORS.heat } },
+    visualMap: { seriesIndex: 0, dimension: 2, min, max: max > min ? max : min + 1, calculable: true, right: 10, top: 'middle', formatter: (v) => num(v), text: [objective, ''], inRange: { color: COLORS.heat } },
     series: [{ name: objective, type: 'heatmap', data, label: { show: cells.length <= 120, formatter: (p) => num(p.data.value[2]), fontSize: 10 } }],
   });
   return { ...r, colors: [...COLORS.heat, COLORS.best] };

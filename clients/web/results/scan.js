@@ -5,9 +5,12 @@ import { day, el, figure, fillSummary, markRendered, num, paramsText, pct, table
 import { crisisBars, fanChart, foldBars, heatmap, histogramChart, objectiveLine } from './scan-charts.js';
 import { equityChart } from './time-charts.js';
 
-/** The scan document inside what was loaded: the document itself, or an API answer that wraps it. */
+/** The scan document inside what was loaded: the document itself, or an API answer that wraps it as `result`. */
 export function scanDocument(data) {
   const doc = data && !Array.isArray(data.cells) && data.result && typeof data.result === 'object' ? data.result : data;
+  if (doc && !Array.isArray(doc.cells) && typeof doc.status === 'string') {
+    throw new Error(`the scan is ${doc.status}${typeof doc.error === 'string' ? `: ${doc.error}` : ''}; there is nothing to draw`);
+  }
   if (!doc || typeof doc !== 'object' || !Array.isArray(doc.cells) || typeof doc.type !== 'string') {
     throw new Error('not a scan document: expected an object with "type" and "cells" (the output of scan --json)');
   }
