@@ -1,6 +1,7 @@
 import { allocateBars, appendBar, barAt, type BarColumns } from '../bars';
 import type { BacktestSettings } from '../backtest/types';
 import { mulberry32 } from '../synthetic';
+import type { FanRecorder } from './charts';
 import { allocatePaths, type PathStats } from './monte-carlo';
 import type { Progress } from './runner';
 import { runWindow } from './window';
@@ -35,16 +36,22 @@ export function blockBootstrapBars(src: BarColumns, blockBars: number, rnd: () =
   }
 }
 
-/** `paths` block-bootstrapped series, each backtested with the settings from a flat start: final return and max drawdown per path. */
-export function barPaths(bars: BarColumns, settings: BacktestSettings, blockBars: number, paths: number, seed: number, onProgress?: Progress): PathStats {
+/**
+ * `paths` block-bootstrapped series, each backtested with the settings from a flat start: final return and max
+ * drawdown per path. With a fan recorder (steps: bar indexes), the first fan.paths paths also give their equity
+ * at those bars.
+ */
+export function barPaths(bars: BarColumns, settings: BacktestSettings, blockBars: number, paths: number, seed: number, onProgress?: Progress, fan?: FanRecorder): PathStats {
   const out = allocatePaths(paths);
   const rnd = mulberry32(seed);
   const path = allocateBars(bars.length);
   for (let p = 0; p < paths; p++) {
     blockBootstrapBars(bars, blockBars, rnd, path);
-    const { result } = runWindow(path, settings);
+    const marked = fan !== undefined && p < fan.paths;
+    const { run, result } = runWindow(path, settings, undefined, { keepEquity: marked });
     out.finalReturn[p] = result.metrics.totalReturn;
     out.maxDrawdown[p] = result.metrics.maxDrawdown;
+    if (marked) fan.steps.forEach((bar, s) => fan.set(p, s, run.equitySeries[bar]));
     onProgress?.(p + 1, paths);
   }
   return out;
