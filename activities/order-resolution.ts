@@ -2,7 +2,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { BrokerRequestError, type BrokerPort } from '../brokers/port';
 import { cancelLedgerRow, insertLedgerIntent, lockLedgerOrder, recordLedgerError, unresolvedLedgerOrders, type LedgerOrder } from '../db/sql/order-ledger';
 import { inTransaction, type ConnectionPool } from '../db/sql/queryable';
-import { UNRESOLVED_STATES } from '../domain/orders';
+import { neverSent, UNRESOLVED_STATES } from '../domain/orders';
 import { ErrorType } from '../workflows/errors';
 import { intentHash, recordBrokerOrder, resultOf, type PlaceOrderInput, type PlaceOrderResult } from './orders';
 
@@ -37,7 +37,7 @@ export function createOrderResolutionActivities({ db, brokers, lookupSettleMs = 
       if (order) await insertLedgerIntent(tx, { ...order, intentHash: intentHash(order) });
       const mine = await lockLedgerOrder(tx, clientOrderId);
       if (!mine || !UNRESOLVED_STATES.includes(mine.state)) return mine;
-      if (mine.state === 'INTENT' || mine.submitAttempts <= mine.unsentAttempts) {
+      if (neverSent(mine)) {
         await cancelLedgerRow(tx, clientOrderId, `${reason}: never sent${mine.lastError ? ` (last error: ${mine.lastError})` : ''}`);
         return lockLedgerOrder(tx, clientOrderId);
       }

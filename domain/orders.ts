@@ -24,3 +24,11 @@ export const FINAL_STATES: readonly LedgerState[] = ['FILLED', 'REJECTED', 'CANC
 
 /** The broker took the order (and may have filled some or all of it). */
 export const ACCEPTED_STATES: readonly LedgerState[] = ['ACCEPTED', 'PARTIAL', 'FILLED'];
+
+/**
+ * An unresolved order no attempt of which can have reached the broker: still INTENT, or every attempt so far known
+ * unsent (connection refused, the broker guard's refusal). A stop cancels it without asking the broker.
+ */
+export function neverSent(order: { state: LedgerState; submitAttempts: number; unsentAttempts: number }): boolean {
+  return order.state === 'INTENT' || order.submitAttempts <= order.unsentAttempts;
+}

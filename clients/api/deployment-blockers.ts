@@ -7,6 +7,7 @@ import { openDiscrepancies } from '../../db/sql/broker-discrepancies';
 import type { DeploymentRow } from '../../db/sql/deployments';
 import { unresolvedLedgerOrders } from '../../db/sql/order-ledger';
 import { activeHaltsFor } from '../../db/sql/trading-halts';
+import { neverSent } from '../../domain/orders';
 import { KILL_SWITCH_SCOPES } from '../../domain/risk/gate';
 import { withTimeout } from './timeout';
 
@@ -82,7 +83,7 @@ export async function deploymentBlockers(deps: { db: Pool; redis: Redis; config:
     });
   }
   for (const o of orders) {
-    const sent = o.state === 'INTENT' || o.submitAttempts <= o.unsentAttempts ? 'not sent yet' : 'may be at the broker (resolved by lookup)';
+    const sent = neverSent(o) ? 'not sent yet' : 'may be at the broker (resolved by lookup)';
     blockers.push({
       kind: 'unresolved-order',
       clientOrderId: o.clientOrderId,
