@@ -4,6 +4,7 @@ import type { BrokerPort } from '../brokers/port';
 import type { ConnectionPool } from '../db/sql/queryable';
 import type { NotifySettings } from '../notify/settings';
 import type { PricesSetter } from './deployments';
+import type { MaintenanceDeps } from './maintenance';
 import type { CrashPoint } from './orders';
 
 /** Sends a signal to a running workflow (used for progress reports from long activities). */
@@ -27,6 +28,8 @@ export interface IoDeps {
   paperPrices?: PricesSetter;
   /** notification channels and retry rules (default: from the NOTIFY_* environment) */
   notify?: NotifySettings;
+  /** Temporal and backup settings for the maintenance workflows (their activities refuse without them) */
+  maintenance?: MaintenanceDeps;
   /** fault tests only: kill the worker at a named point of the order protocol */
   crashPoint?: (point: CrashPoint) => void;
 }

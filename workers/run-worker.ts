@@ -12,7 +12,11 @@ import { PaperBrokerAdmin } from '../brokers/paper/admin-client';
 import type { WorkflowSignaller } from '../activities/ports';
 import { connectTemporal, ensureSearchAttributes } from '../clients/temporal';
 import { ensureNotificationDispatcher } from '../notify/dispatcher';
+import { brokerBreakerAlert } from '../notify/alerts';
 import { notifySettingsFromConfig } from '../notify/settings';
+import { enqueueNotification } from '../db/sql/notifications';
+import { maintenanceDeps } from '../platform/maintenance';
+import { ensureSchedules, platformSchedules } from '../platform/schedules';
 import { TASK_QUEUES } from '../workflows/task-queues';
 import { ConfigError, loadConfig, type Config } from './config';
 import { createPgPool, createRedis, redisReady } from './deps';
@@ -41,11 +45,12 @@ export async function runWorker(kind: WorkerKind): Promise<void> {
   const { client, connection: clientConnection } = await connectTemporal(config);
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   let heartbeat: ReturnType<typeof startWorkerHeartbeat> | undefined;
-  const io = kind === 'io' ? ioDeps(config, logger, db, redis) : undefined;
+  const io = kind === 'io' ? { ...ioDeps(config, logger, db, redis), maintenance: maintenanceDeps(config, client) } : undefined;
   try {
     await ensureSearchAttributes(clientConnection, config.TEMPORAL_NAMESPACE);
     // The outbox's dispatcher is one workflow for the whole platform; every IO worker makes sure it runs.
     if (kind === 'io') await ensureNotificationDispatcher(client, { pollIntervalMs: config.NOTIFY_POLL_MS });
+    if (kind === 'io') await ensureSchedules(client, platformSchedules(config));
     const signaller: WorkflowSignaller = {
       async signal(workflowId, runId, signalName, arg) {
         await client.workflow.getHandle(workflowId, runId).signal(signalName, arg);
@@ -93,6 +98,11 @@ export function ioDeps(config: Config, logger: AppLogger, db: ReturnType<typeof 
       limits: { perMinute, burst: config.BROKER_RATE_LIMIT_BURST, maxWaitMs: config.BROKER_RATE_LIMIT_MAX_WAIT_MS },
       breaker: { failures: config.BROKER_BREAKER_FAILURES, failureRatio: config.BROKER_BREAKER_FAILURE_RATIO, windowMs: config.BROKER_BREAKER_WINDOW_MS, cooldownMs: config.BROKER_BREAKER_COOLDOWN_MS },
       fallbackShare: config.BROKER_RATE_LIMIT_FALLBACK_SHARE,
+      // Opened and closed circuits alert through the outbox (deduplicated per episode); a lost write is only logged.
+      onBreaker: (e) =>
+        void enqueueNotification(db, brokerBreakerAlert({ ...e, process: `${os.hostname()}:${process.pid}` })).catch((err: Error) =>
+          logger.warn({ error: err.message, guard: e.guard }, 'broker breaker alert not enqueued'),
+        ),
     });
   // One paper broker process serves one account, so its address names the account (brokerGuardKeys).
   const brokers: Record<string, BrokerPort> = {

@@ -72,3 +72,14 @@ export const cpuCompute = {
   heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 5, nonRetryableErrorTypes: [ErrorType.InvalidInput, ErrorType.NoBars] },
 } satisfies ActivityOptions;
+
+/**
+ * Maintenance steps on the IO queue (stale-job sweep, pg_dump, rotation): each idempotent, a few attempts, then the
+ * run fails and shows in the dead-letter view; the next Schedule action tries again anyway.
+ */
+export const maintenanceStep = {
+  taskQueue: TASK_QUEUES.io,
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '1 minute',
+  retry: { initialInterval: '5 seconds', maximumInterval: '1 minute', maximumAttempts: 3, nonRetryableErrorTypes: [ErrorType.InvalidInput] },
+} satisfies ActivityOptions;

@@ -3,8 +3,10 @@ import { z } from 'zod';
 import { insertAudit } from '../../../db/sql/audit';
 import { getDeployment } from '../../../db/sql/deployments';
 import { inTransaction } from '../../../db/sql/queryable';
-import { listActiveHalts, setHalt } from '../../../db/sql/trading-halts';
+import { enqueueNotification } from '../../../db/sql/notifications';
+import { haltIsActive, listActiveHalts, setHalt, takeTradingGate } from '../../../db/sql/trading-halts';
 import { KILL_SWITCH_SCOPES } from '../../../domain/risk/gate';
+import { killSwitchAlert } from '../../../notify/alerts';
 import type { ApiDeps } from '../app';
 import { principalOf, ROLES_ADMIN, ROLES_ANY } from '../auth';
 import { errorResponses, notFound } from '../errors';
@@ -74,8 +76,12 @@ export function killSwitchRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
         const { scope, id, active, reason } = request.body;
         if (scope === 'deployment' && !(await getDeployment(db, id!))) throw notFound(`no deployment ${id}`);
         await inTransaction(db, async (tx) => {
-          await setHalt(tx, scope, id ?? '', active, reason, principal.name);
+          // The gate first, so the state read next is the one this change replaces (a change alerts, a repeat does not).
+          await takeTradingGate(tx);
+          const was = await haltIsActive(tx, scope, id ?? '');
+          const { setAt } = await setHalt(tx, scope, id ?? '', active, reason, principal.name);
           await insertAudit(tx, principal.name, active ? 'kill-switch.on' : 'kill-switch.off', id === null ? scope : `${scope}:${id}`, { scope, id, active, reason });
+          if (was !== active) await enqueueNotification(tx, killSwitchAlert({ scope, id, active, reason, by: principal.name, setAt }));
         });
         request.log.warn({ scope, id, active, by: principal.name, reason }, active ? 'kill switch on' : 'kill switch off');
         return { scope, id, active };
