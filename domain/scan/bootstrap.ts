@@ -1,6 +1,6 @@
 import { allocateBars, type BarColumns } from '../bars';
 import type { BacktestSettings } from '../backtest/types';
-import { mulberry32 } from '../synthetic';
+import { mulberry32At } from '../synthetic';
 import { allocatePaths, type PathStats } from './monte-carlo';
 import type { Progress } from './runner';
 import { runWindow } from './window';
@@ -37,16 +37,30 @@ export function blockBootstrapBars(src: BarColumns, blockBars: number, rnd: () =
   }
 }
 
+/** Random draws one bootstrapped path of n bars takes: one per block of blockBars relative bars (bars 1..n-1). */
+export function drawsPerPath(n: number, blockBars: number): number {
+  return n >= 2 ? Math.floor((n - 2) / blockBars) + 1 : 0;
+}
+
+/**
+ * Path p of a seeded block bootstrap, backtested from a flat start: its final return and max drawdown. The paths
+ * share one mulberry32 stream, path p starting after the draws of paths 0..p-1, so any path (or batch of paths)
+ * can be computed on its own and gives what the whole run gives. `scratch` holds the path's bars (reused).
+ */
+export function barPath(bars: BarColumns, settings: BacktestSettings, blockBars: number, seed: number, p: number, scratch: BarColumns): { finalReturn: number; maxDrawdown: number } {
+  blockBootstrapBars(bars, blockBars, mulberry32At(seed, p * drawsPerPath(bars.length, blockBars)), scratch);
+  const { metrics } = runWindow(scratch, settings).result;
+  return { finalReturn: metrics.totalReturn, maxDrawdown: metrics.maxDrawdown };
+}
+
 /** `paths` block-bootstrapped series, each backtested with the settings from a flat start: final return and max drawdown per path. */
 export function barPaths(bars: BarColumns, settings: BacktestSettings, blockBars: number, paths: number, seed: number, onProgress?: Progress): PathStats {
   const out = allocatePaths(paths);
-  const rnd = mulberry32(seed);
-  const path = allocateBars(bars.length);
+  const scratch = allocateBars(bars.length);
   for (let p = 0; p < paths; p++) {
-    blockBootstrapBars(bars, blockBars, rnd, path);
-    const { result } = runWindow(path, settings);
-    out.finalReturn[p] = result.metrics.totalReturn;
-    out.maxDrawdown[p] = result.metrics.maxDrawdown;
+    const r = barPath(bars, settings, blockBars, seed, p, scratch);
+    out.finalReturn[p] = r.finalReturn;
+    out.maxDrawdown[p] = r.maxDrawdown;
     onProgress?.(p + 1, paths);
   }
   return out;
