@@ -23,8 +23,8 @@ export function createJobActivities({ db }: Pick<IoDeps, 'db'>) {
       if (!job) throw ApplicationFailure.nonRetryable(`stress scan job ${jobId} not found`, ErrorType.JobNotFound);
       return job.plan;
     },
-    /** Records a scan's first terminal outcome; a retry after success changes nothing. */
-    async finishStressScanJob(args: { jobId: string; status: 'completed' | 'failed' | 'cancelled'; error?: string }): Promise<void> {
+    /** Records that a scan failed or was cancelled (its final step completes it); the first terminal outcome stays. */
+    async finishStressScanJob(args: { jobId: string; status: 'failed' | 'cancelled'; error?: string }): Promise<void> {
       await finishScanJob(db, args.jobId, args.status, args.error);
     },
   };

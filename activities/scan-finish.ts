@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { numbersBack } from '../db/sql/json';
 import type { Queryable } from '../db/sql/queryable';
 import { countScanCells, insertCells, listScanCells, rankScanCells } from '../db/sql/stress-scan-cells';
-import { storeScanResult } from '../db/sql/stress-scan-jobs';
+import { completeScanJob } from '../db/sql/stress-scan-jobs';
 import { countStageRuns, foldPicks, stageResults } from '../db/sql/stress-scan-runs';
 import type { Metrics } from '../domain/backtest/types';
 import type { BarColumns } from '../domain/bars';
@@ -22,7 +22,8 @@ type StoredRun = Omit<CellResult, 'cell' | 'params' | 'metrics'> & { metrics: Re
 /**
  * A scan's final step, after every batch stored its runs: what comes after them (walk-forward test runs from each
  * fold's best train run, the Monte Carlo and black-swan base runs and summaries), the cells ranked in SQL, and the
- * document stored once. Idempotent: a retry recomputes the same document and stores nothing twice.
+ * document stored with the job's completed status. Idempotent: a retry recomputes the same document and stores
+ * nothing twice.
  */
 export async function finishScan(db: Queryable, job: ScanJob, bars: BarColumns, heartbeat: () => void): Promise<StressScanSummary> {
   const { scan, plan, row } = job;
@@ -55,7 +56,7 @@ export async function finishScan(db: Queryable, job: ScanJob, bars: BarColumns, 
 
   heartbeat();
   await rankScanCells(db, row.id);
-  await storeScanResult(db, row.id, doc, plan.finishRuns);
+  await completeScanJob(db, row.id, doc, plan.finishRuns);
   const [best] = await listScanCells(db, row.id, { sort: 'rank', order: 'asc', limit: 1, offset: 0 });
   return {
     runs: plan.runsTotal,

@@ -10,6 +10,7 @@ import { stageRuns, type StageRun } from '../domain/scan/stage-runs';
 import { ErrorType } from '../workflows/errors';
 import type { StressScanBatchInput, StressScanBatchResult, StressScanSummary } from '../workflows/stress-scan/messages';
 import { BarCache } from './bar-cache';
+import { ComputeLock } from './compute-lock';
 import { finishScan } from './scan-finish';
 import { ScanJobs, type ScanJob } from './scan-context';
 import type { CpuDeps } from './ports';
@@ -26,6 +27,7 @@ const DEFAULT_CACHE_BYTES = 256 * 1024 * 1024;
  */
 export function createStressScanActivities({ db, barCache }: CpuDeps & { barCache?: BarCache }) {
   const jobs = new ScanJobs(db, barCache ?? new BarCache(DEFAULT_CACHE_BYTES));
+  const lock = new ComputeLock();
   const worker = `${os.hostname()}:${process.pid}`;
   /** The runs (places in scan.cells) of a batch of cells whose cell is stored already. */
   const storedCellRuns = async (job: ScanJob, runs: number[]): Promise<Set<number>> => {
@@ -40,22 +42,29 @@ export function createStressScanActivities({ db, barCache }: CpuDeps & { barCach
       const job = await jobs.job(input.jobId);
       const runs = batchRuns(job, input);
       const { bars, loaded } = await jobs.bars(job, () => ctx.heartbeat({ phase: 'loading bars' }));
-      const stored = input.stage === 'cells' ? await storedCellRuns(job, runs) : await storedRuns(db, input.jobId, input.stage, input.from, input.to);
-      const todo = runs.filter((r) => !stored.has(r));
-      const attemptId = await startBatchAttempt(db, {
-        jobId: input.jobId, stage: input.stage, from: input.from, to: input.to, attempt: ctx.info.attempt, worker, skipped: runs.length - todo.length, computing: todo.length, loadedBars: loaded,
-      });
-
+      // bars loaded: wait for the process's compute thread (heartbeating), then skip what is stored and compute the rest
+      const release = await lock.acquire(ctx.cancelled, () => ctx.heartbeat({ phase: 'waiting for the compute thread' }));
+      let attemptId: string;
+      let todo: number[];
       const out: StageRun[] = [];
-      let sliceStart = performance.now();
-      for (const run of stageRuns(bars, job.scan, input.stage, todo)) {
-        out.push(run);
-        if (performance.now() - sliceStart >= SLICE_MS) {
-          ctx.heartbeat({ done: out.length, of: todo.length });
-          await yieldToEventLoop();
-          if (ctx.cancellationSignal.aborted) throw new CancelledFailure('stress scan cancelled');
-          sliceStart = performance.now();
+      try {
+        const stored = input.stage === 'cells' ? await storedCellRuns(job, runs) : await storedRuns(db, input.jobId, input.stage, input.from, input.to);
+        todo = runs.filter((r) => !stored.has(r));
+        attemptId = await startBatchAttempt(db, {
+          jobId: input.jobId, stage: input.stage, from: input.from, to: input.to, attempt: ctx.info.attempt, worker, skipped: runs.length - todo.length, computing: todo.length, loadedBars: loaded,
+        });
+        let sliceStart = performance.now();
+        for (const run of stageRuns(bars, job.scan, input.stage, todo)) {
+          out.push(run);
+          if (performance.now() - sliceStart >= SLICE_MS) {
+            ctx.heartbeat({ done: out.length, of: todo.length });
+            await yieldToEventLoop();
+            if (ctx.cancellationSignal.aborted) throw new CancelledFailure('stress scan cancelled');
+            sliceStart = performance.now();
+          }
         }
+      } finally {
+        release(); // the next batch computes while this one stores
       }
 
       const inserted = await inTransaction(db, async (tx) => {

@@ -103,7 +103,14 @@ export async function addRunsDone(db: Queryable, id: string, runs: number): Prom
   if (runs > 0) await db.query('UPDATE stress_scan_jobs SET runs_done = runs_done + $2 WHERE id = $1', [id, runs]);
 }
 
-/** Stores the finished document (once: a retry of the final step changes nothing) and counts the final step's runs. */
-export async function storeScanResult(db: Queryable, id: string, result: object, finishRuns: number): Promise<void> {
-  await db.query('UPDATE stress_scan_jobs SET result = $2, runs_done = runs_done + $3 WHERE id = $1 AND result IS NULL', [id, jsonSafe(result), finishRuns]);
+/**
+ * Stores the finished document and completes the job in one statement (once: a retry of the final step changes
+ * nothing), counting the final step's runs: the scan is readable the moment its document is.
+ */
+export async function completeScanJob(db: Queryable, id: string, result: object, finishRuns: number): Promise<void> {
+  await db.query(
+    `UPDATE stress_scan_jobs SET result = $2, runs_done = runs_done + $3, status = 'completed', error = NULL, finished_at = now()
+     WHERE id = $1 AND result IS NULL AND status IN ('queued', 'running')`,
+    [id, jsonSafe(result), finishRuns],
+  );
 }

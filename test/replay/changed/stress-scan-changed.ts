@@ -7,11 +7,9 @@ import { cpuCompute, dbWrite } from '../../../workflows/activity-options';
 import type { StressScanSummary, StressScanWorkflowInput } from '../../../workflows/stress-scan/messages';
 
 const { finishStressScan } = wf.proxyActivities<CpuActivities>(cpuCompute);
-const { markStressScanRunning, finishStressScanJob } = wf.proxyActivities<IoActivities>(dbWrite);
+const { markStressScanRunning } = wf.proxyActivities<IoActivities>(dbWrite);
 
 export async function stressScanWorkflow(input: StressScanWorkflowInput): Promise<StressScanSummary> {
   await markStressScanRunning(input.jobId);
-  const summary = await finishStressScan({ jobId: input.jobId });
-  await finishStressScanJob({ jobId: input.jobId, status: 'completed' });
-  return summary;
+  return finishStressScan({ jobId: input.jobId });
 }
