@@ -9,6 +9,7 @@ import { resolveBlackSwan } from '../domain/scan/black-swan';
 import { specError } from '../domain/scan/errors';
 import { planScan } from '../domain/scan/plan';
 import { prepareScan, type PreparedScan } from '../domain/scan/prepare';
+import { parseScanSpec } from '../domain/scan/spec';
 import { thousands } from '../domain/scan/space';
 import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 import type { StressScanWorkflowInput } from '../workflows/stress-scan/messages';
@@ -24,6 +25,9 @@ export interface StressScanRequest {
   to?: string;
   spec: unknown;
 }
+
+/** The largest grid the API runs: enumerating and checking a million cells takes the request a few seconds already. */
+const API_MAX_CELLS = 1_000_000;
 
 /** "param_scan · sma-cross · ORCL 1d · 1,200 cells": the scan at a glance, for the Temporal UI. */
 export function scanLabel(scan: PreparedScan, symbol: string, timeframe: string, bars: number): string {
@@ -60,6 +64,8 @@ export function stressScanStartOptions(input: StressScanWorkflowInput & { label:
  * crises and shock dates. Pins the bars (first, last, count) and plans the batches.
  */
 export async function checkStressScan(db: Pool, req: StressScanRequest) {
+  const { maxCells } = parseScanSpec(req.spec);
+  if (maxCells > API_MAX_CELLS) throw specError(['maxCells'], `at most ${thousands(API_MAX_CELLS)} cells through the API (run larger grids with scan --local, or sample them with a random sampler)`);
   const scan = prepareScan(req.spec);
   const range = { symbol: req.symbol, timeframe: req.timeframe, from: req.from, to: req.to };
   const span = await barSpan(db, range);

@@ -63,6 +63,7 @@ describe('POST /v1/stress-scans refuses what cannot run with a 400, before anyth
   const cases: Array<[string, Record<string, unknown>, string, RegExp]> = [
     ['an empty grid', { symbol, settings, grid: {} }, 'grid', /needs a grid/],
     ['a 10-million-cell grid', { symbol, settings, grid: { fast: { from: 1, to: 10_000, step: 1 }, slow: { from: 1, to: 1_000, step: 1 } } }, 'grid', /10,000,000 cells.*limit is 100,000/],
+    ['a grid limit above what the API runs', { symbol, settings, grid, maxCells: 10_000_000 }, 'maxCells', /at most 1,000,000 cells through the API/],
     ['an unknown parameter', { symbol, settings, grid: { speed: [1, 2] } }, 'grid.speed', /unknown parameter "speed"/],
     ['a train window longer than the stored bars', { symbol, type: 'optimization', settings, grid, walkForward: { trainBars: 3_001, testBars: 10 } }, 'walkForward.trainBars', /longer than the data \(3000 bars\)/],
     ['a window with no bars', { symbol, from: '2030-01-01', settings, grid }, 'symbol', /no bars stored for/],
