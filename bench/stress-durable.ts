@@ -216,6 +216,7 @@ async function benchKills(ctx: Ctx, log: (m: string) => void): Promise<Record<st
 }
 
 async function bench100k(ctx: Ctx, log: (m: string) => void): Promise<Record<string, unknown>> {
+  const before = workerMemory();
   const t0 = performance.now();
   const { id, workflowId, batches } = await startScan(ctx, { symbol: 'C2K', timeframe: '1d', settings, grid: grid100k, objective: 'net-profit' });
   const started = performance.now() - t0;
@@ -230,7 +231,7 @@ async function bench100k(ctx: Ctx, log: (m: string) => void): Promise<Record<str
   return {
     cells: 100_000, bars: 2_000, batches, status, ms: Math.round(ms), requestCheckedAndStartedMs: Math.round(started), phasesMs: phases,
     workflowRuns: sizes.length, historyEventsPerRun: sizes.reverse(), historyEventsMax: Math.max(...sizes), cellsPageBySharpeMs: Math.round(performance.now() - read), cellsPageStatus: page.statusCode,
-    cpuWorkerMemoryMB: memory, goal: { historyEventsAtMost: 10_000 }, passed: status === 'completed' && Math.max(...sizes) <= 10_000,
+    cpuWorkerMemoryMB: { before: before?.rss ?? null, after: memory?.rss ?? null, peak: memory?.peak ?? null }, goal: { historyEventsAtMost: 10_000 }, passed: status === 'completed' && Math.max(...sizes) <= 10_000,
   };
 }
 
