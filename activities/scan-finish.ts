@@ -7,10 +7,11 @@ import { countStageRuns, foldPicks, stageResults } from '../db/sql/stress-scan-r
 import type { Metrics } from '../domain/backtest/types';
 import type { BarColumns } from '../domain/bars';
 import { blackSwanBase, resolveBlackSwan, shockReport, type ShockRun } from '../domain/scan/black-swan';
-import { allocatePaths, type PathStats } from '../domain/scan/monte-carlo';
+import { FanRecorder } from '../domain/scan/charts';
+import { allocatePaths } from '../domain/scan/monte-carlo';
 import { scoreOf } from '../domain/scan/objective';
 import type { CellResult } from '../domain/scan/runner';
-import { blackSwanCell, monteCarloScan, scanHeader } from '../domain/scan/scan';
+import { blackSwanCell, blockFanSteps, monteCarloScan, scanHeader, type BlockPaths } from '../domain/scan/scan';
 import { cellParams } from '../domain/scan/space';
 import { walkForwardFromPicks } from '../domain/scan/walk-forward';
 import { ErrorType } from '../workflows/errors';
@@ -40,7 +41,7 @@ export async function finishScan(db: Queryable, job: ScanJob, bars: BarColumns, 
       doc.walkForward = wf.summary;
     }
   } else if (spec.type === 'monte_carlo') {
-    const paths = spec.monteCarlo.methods.includes('block-bootstrap') ? pathStats(await stageResults(db, row.id, 'paths')) : undefined;
+    const paths = spec.monteCarlo.methods.includes('block-bootstrap') ? blockPaths(await stageResults(db, row.id, 'paths'), bars, spec.monteCarlo.paths) : undefined;
     const mc = monteCarloScan(bars, scan, paths);
     await insertCells(db, row.id, [score(mc.cell)]);
     doc.monteCarlo = mc.report;
@@ -81,13 +82,15 @@ function cellOfRun(cell: number, params: Record<string, number>, r: StoredRun): 
   return { cell, params, finalEquity: r.finalEquity, cash: r.cash, position: r.position, trades: r.trades, metrics: numbersBack<Metrics>(r.metrics) };
 }
 
-/** Stored paths (in run order) as the arrays summarizePaths reads. */
-function pathStats(rows: Array<{ run: number; result: unknown }>): PathStats {
-  const out = allocatePaths(rows.length);
+/** Stored paths (in run order) as the arrays summarizePaths reads, and the fan of the first of them. */
+function blockPaths(rows: Array<{ run: number; result: unknown }>, bars: BarColumns, paths: number): BlockPaths {
+  const stats = allocatePaths(rows.length);
+  const fan = new FanRecorder(blockFanSteps(bars), paths);
   rows.forEach((r, k) => {
-    const p = r.result as { finalReturn: number | string; maxDrawdown: number | string };
-    out.finalReturn[k] = Number(p.finalReturn);
-    out.maxDrawdown[k] = Number(p.maxDrawdown);
+    const p = r.result as { finalReturn: number | string; maxDrawdown: number | string; equity?: Array<number | string> };
+    stats.finalReturn[k] = Number(p.finalReturn);
+    stats.maxDrawdown[k] = Number(p.maxDrawdown);
+    if (r.run < fan.paths) p.equity!.forEach((eq, s) => fan.set(r.run, s, Number(eq)));
   });
-  return out;
+  return { stats, fan };
 }

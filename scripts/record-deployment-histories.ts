@@ -14,7 +14,7 @@ import { freePort, startPaperBroker } from '../brokers/paper/start';
 import { issueCommand, recordCommand, sendCommandSignal, sendCommandUpdate } from '../clients/deployment-commands';
 import { importBarColumns } from '../db/bar-import';
 import { setHalt } from '../db/sql/trading-halts';
-import { allocateBars } from '../domain/bars';
+import { allocateBars, appendBar } from '../domain/bars';
 import { currentOrNextSession, nextSessionOpen, sessionBarCloses } from '../domain/calendar';
 import { parseDeploymentSpec, type DeploymentSpec, type DeploymentSpecInput } from '../domain/deployment/spec';
 import { buildBundles } from '../harness/bundles';
@@ -41,13 +41,7 @@ function zigzag(closes: number[]) {
   closes.forEach((close, i) => {
     const price = 100 + 5 * Math.sin(i / 3);
     const open = i === 0 ? price : bars.close[i - 1];
-    Object.assign(bars, { length: i + 1 });
-    bars.ts[i] = close - 300_000;
-    bars.open[i] = open;
-    bars.close[i] = price;
-    bars.high[i] = Math.max(open, price) + 0.1;
-    bars.low[i] = Math.min(open, price) - 0.1;
-    bars.volume[i] = 1000;
+    appendBar(bars, { ts: close - 300_000, open, high: Math.max(open, price) + 0.1, low: Math.min(open, price) - 0.1, close: price, volume: 1000 });
   });
   return bars;
 }
@@ -99,7 +93,7 @@ async function main() {
     await importBarColumns(db, 'STALE', '5m', zigzag(closes.filter((c) => c <= day.open + 3_600_000)));
     db.release();
 
-    const activities = createIoActivities({ db: pool, redis, brokers: { paper: paperBrokerPort(paper.url) }, providers: {}, paperPrices: new PaperBrokerAdmin(paper.url) });
+    const activities = createIoActivities({ db: pool, redis, brokers: { paper: paperBrokerPort(paper.url) }, paperPrices: new PaperBrokerAdmin(paper.url) });
     const base: DeploymentSpecInput = { strategy: 'sma-cross', params: { fast: 2, slow: 5 }, symbols: ['REC'], timeframe: '5m', accountId: account, broker: 'paper', calendar: 'XNYS', settleDelayMs: 1_000 };
     const scenarios: Array<{ name: string; spec: DeploymentSpecInput; untilMs: number; cyclesPerRun?: number; halt?: boolean; firstRun?: boolean; commands?: boolean }> = [
       { name: 'trade', spec: base, untilMs: day.open + 90 * MINUTE },
@@ -167,13 +161,7 @@ async function recordStopInFlight(stack: { TEMPORAL_ADDRESS: string }, pool: Poo
   const bars = allocateBars(closes.length);
   closes.forEach((close, i) => {
     const open = i === 0 ? close : closes[i - 1]!;
-    Object.assign(bars, { length: i + 1 });
-    bars.ts[i] = from + (i - warm.length) * MINUTE;
-    bars.open[i] = open;
-    bars.close[i] = close;
-    bars.high[i] = Math.max(open, close);
-    bars.low[i] = Math.min(open, close);
-    bars.volume[i] = 1000;
+    appendBar(bars, { ts: from + (i - warm.length) * MINUTE, open, high: Math.max(open, close), low: Math.min(open, close), close, volume: 1000 });
   });
   const db = await pool.connect();
   await importBarColumns(db, 'INFL', '1m', bars);
@@ -182,7 +170,7 @@ async function recordStopInFlight(stack: { TEMPORAL_ADDRESS: string }, pool: Poo
   const reads = paperBrokerPort(paperUrl);
   const dead = paperBrokerPort(`http://127.0.0.1:${await freePort()}`);
   const unreachable = ordersElsewhere(reads, dead, 'alpaca');
-  const activities = createIoActivities({ db: pool, redis, brokers: { paper: reads, alpaca: unreachable }, providers: {}, paperPrices: new PaperBrokerAdmin(paperUrl) });
+  const activities = createIoActivities({ db: pool, redis, brokers: { paper: reads, alpaca: unreachable }, paperPrices: new PaperBrokerAdmin(paperUrl) });
   const connection = await Connection.connect({ address: stack.TEMPORAL_ADDRESS });
   const native = await NativeConnection.connect({ address: stack.TEMPORAL_ADDRESS });
   const client = new Client({ connection });

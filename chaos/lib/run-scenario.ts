@@ -15,9 +15,10 @@ import { Pool } from 'pg';
 import { createOrderActivities } from '../../activities/orders';
 import { paperBrokerPort } from '../../brokers';
 import { PaperBrokerAdmin, type FaultSettings } from '../../brokers/paper/admin-client';
-import { allocateBars } from '../../domain/bars';
+import { allocateBars, appendBar } from '../../domain/bars';
 import { currentOrNextSession, sessionBarCloses } from '../../domain/calendar';
 import { parseDeploymentSpec, type DeploymentSpec } from '../../domain/deployment/spec';
+import { UNRESOLVED_STATES } from '../../domain/orders';
 import { issueCommand } from '../../clients/deployment-commands';
 import { withTimeout } from '../../harness/async';
 import { buildBundles } from '../../harness/bundles';
@@ -115,13 +116,7 @@ function zigzagBars(closes: number[], phase: number) {
     const k = (i + phase) % 8;
     const price = 100 + (k < 4 ? k : 8 - k) * 0.5 + i * 0.001;
     const open = i === 0 ? price : bars.close[i - 1]!;
-    bars.ts[i] = close - 60_000;
-    bars.open[i] = open;
-    bars.close[i] = price;
-    bars.high[i] = Math.max(open, price) + 0.05;
-    bars.low[i] = Math.min(open, price) - 0.05;
-    bars.volume[i] = 1000;
-    bars.length = i + 1;
+    appendBar(bars, { ts: close - 60_000, open, high: Math.max(open, price) + 0.05, low: Math.min(open, price) - 0.05, close: price, volume: 1000 });
   });
   return bars;
 }
@@ -284,7 +279,7 @@ export async function runScenario(def: ScenarioDef, opts: {
       'SELECT count(*)::int AS n FROM order_ledger l JOIN paper_orders o ON o.account = $1 AND o.client_order_id = l.client_order_id WHERE abs(l.filled_qty - o.filled_qty::float8) > 1e-9',
       [account],
     );
-    const stuckLedgerRows = await q(`SELECT count(*)::int AS n FROM order_ledger WHERE deployment_id = ANY($1::uuid[]) AND state IN ('SUBMITTING', 'UNKNOWN', 'INTENT')`, [ids]);
+    const stuckLedgerRows = await q('SELECT count(*)::int AS n FROM order_ledger WHERE deployment_id = ANY($1::uuid[]) AND state = ANY($2::text[])', [ids, UNRESOLVED_STATES]);
     const ledgerStates = Object.fromEntries(
       (await pool.query<{ state: string; n: number }>('SELECT state, count(*)::int AS n FROM order_ledger WHERE deployment_id = ANY($1::uuid[]) GROUP BY 1 ORDER BY 1', [ids])).rows.map((r) => [r.state, r.n]),
     );

@@ -19,11 +19,13 @@ import { installRouteTable } from './route-table';
 import { approvalRoutes } from './routes/approvals';
 import { approvalsPageRoutes } from './routes/approvals-page';
 import { backtestRoutes } from './routes/backtests';
+import { barCandleRoutes } from './routes/bar-candles';
 import { barRoutes } from './routes/bars';
 import { deploymentRoutes } from './routes/deployments';
 import { healthRoutes } from './routes/health';
 import { killSwitchRoutes } from './routes/kill-switch';
 import { reconciliationRoutes } from './routes/reconciliation';
+import { resultsPageRoutes } from './routes/results-page';
 import { stressScanRoutes } from './routes/stress-scans';
 import { tradingRoutes } from './routes/trading';
 
@@ -123,5 +125,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(reconciliationRoutes(deps));
   await app.register(approvalRoutes(deps, inflight));
   await app.register(approvalsPageRoutes());
+  await app.register(barCandleRoutes(deps.db));
+  await app.register(resultsPageRoutes());
   return app;
 }

@@ -1,7 +1,7 @@
 import { pipeline } from 'node:stream/promises';
 import type { PoolClient } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
-import { allocateBars, type BarColumns } from '../../domain/bars';
+import { allocateBars, type Bar, type BarColumns } from '../../domain/bars';
 import { BarCopyParser } from '../bar-copy';
 import type { Queryable } from './queryable';
 
@@ -71,4 +71,45 @@ export async function listBarSeries(db: Queryable): Promise<Array<{ symbol: stri
     'SELECT symbol, timeframe, count(*) AS bars, min(ts) AS first, max(ts) AS last FROM bars GROUP BY symbol, timeframe ORDER BY symbol, timeframe',
   );
   return rows.map((r) => ({ ...r, bars: Number(r.bars) }));
+}
+
+export interface Candle {
+  /** open time of the candle's first bar, epoch ms */
+  ts: number;
+  open: number;
+  high: number;
+  low: number;
+  close: number;
+  volume: number;
+  /** bars merged into this candle */
+  bars: number;
+}
+
+/**
+ * A range's bars merged into at most `maxCandles` candles of consecutive bars (near-equal counts, in time order):
+ * the first bar's open, the highest high, the lowest low, the last bar's close, the summed volume. A range of at
+ * most maxCandles bars comes back bar for bar.
+ */
+export async function selectCandles(db: Queryable, r: BarRange, maxCandles: number): Promise<Candle[]> {
+  const { rows } = await db.query<Candle & Record<string, unknown>>(
+    `SELECT extract(epoch from min(ts))::float8 * 1000 AS ts, (array_agg(open ORDER BY ts))[1] AS open, max(high) AS high,
+            min(low) AS low, (array_agg(close ORDER BY ts DESC))[1] AS close, sum(volume) AS volume, count(*)::int AS bars
+     FROM (SELECT ts, open, high, low, close, volume, (row_number() OVER (ORDER BY ts) - 1) * $5 / count(*) OVER () AS k
+           FROM bars
+           WHERE symbol = $1 AND timeframe = $2 AND ($3::timestamptz IS NULL OR ts >= $3) AND ($4::timestamptz IS NULL OR ts <= $4)) b
+     GROUP BY k ORDER BY k`,
+    [r.symbol, r.timeframe, r.from ?? null, r.to ?? null, maxCandles],
+  );
+  return rows;
+}
+
+/** The latest `limit` bars with ts <= asOfMs, returned ascending (a cycle's window, read when Redis cannot serve it). */
+export async function selectLatestBars(db: Queryable, symbol: string, timeframe: string, asOfMs: number, limit: number): Promise<Bar[]> {
+  const { rows } = await db.query<Bar & Record<string, unknown>>(
+    `SELECT (extract(epoch from ts) * 1000)::float8 AS ts, open, high, low, close, volume FROM bars
+     WHERE symbol = $1 AND timeframe = $2 AND ts <= $3::timestamptz
+     ORDER BY ts DESC LIMIT $4`,
+    [symbol, timeframe, new Date(asOfMs).toISOString(), limit],
+  );
+  return rows.map((r) => ({ ts: Number(r.ts), open: r.open, high: r.high, low: r.low, close: r.close, volume: r.volume })).reverse();
 }

@@ -4,6 +4,7 @@ import { runBlackSwan, type BlackSwanReport, type RunSummary } from './black-swa
 import { specError } from './errors';
 import { defaultShocks } from './shocks';
 import { barPaths } from './bootstrap';
+import { FanRecorder, fanSteps, pathHistograms, tradeFan, type PathCharts } from './charts';
 import { summarizePaths, tradePaths, type PathStats, type PathSummary } from './monte-carlo';
 import { rank } from './objective';
 import { SCAN_FORMAT_VERSION, type PreparedScan } from './prepare';
@@ -20,9 +21,9 @@ export interface RankedCell extends CellResult {
 export interface MonteCarloReport {
   /** closed round trips of the base backtest the trade methods resample */
   roundTrips: number;
-  shuffle?: PathSummary;
-  bootstrap?: PathSummary;
-  blockBootstrap?: PathSummary & { blockBars: number };
+  shuffle?: PathSummary & PathCharts;
+  bootstrap?: PathSummary & PathCharts;
+  blockBootstrap?: PathSummary & PathCharts & { blockBars: number };
 }
 
 /** A stress scan's result. Like a backtest's, it states every assumption, the seed and the params version. */
@@ -73,11 +74,22 @@ export function rankCells(scan: PreparedScan, cells: CellResult[]): RankedCell[]
   return rank(cells, scan.spec.objective, scan.base.initialCash, scan.spec.maxDrawdown).map((r) => ({ ...r.item, rank: r.rank, objective: r.objective, eligible: r.eligible }));
 }
 
+/** The block-bootstrap paths of a monte_carlo scan computed elsewhere (a durable scan's batches): their stats and fan. */
+export interface BlockPaths {
+  stats: PathStats;
+  /** filled for its first `paths` paths, at the steps blockFanSteps gives */
+  fan: FanRecorder;
+}
+
+/** The bars (indexes) at which the block-bootstrap fan records each path's equity. */
+export const blockFanSteps = (bars: BarColumns): number[] => fanSteps(bars.length - 1);
+
 /**
- * monte_carlo: the base run (the scan's one cell) and the report. The block-bootstrap paths are computed here,
- * or given (a durable scan computes them in batches; barPath makes each path the same either way).
+ * monte_carlo: the base run (the scan's one cell) and the report, each method with its histograms and fan. The
+ * block-bootstrap paths are computed here, or given (a durable scan computes them in batches; barPath makes each
+ * path the same either way).
  */
-export function monteCarloScan(bars: BarColumns, scan: PreparedScan, blockPaths?: PathStats, onProgress?: Progress): { cell: CellResult; report: MonteCarloReport } {
+export function monteCarloScan(bars: BarColumns, scan: PreparedScan, blockPaths?: BlockPaths, onProgress?: Progress): { cell: CellResult; report: MonteCarloReport } {
   const mc = scan.spec.monteCarlo;
   const cash = scan.base.initialCash;
   const block = mc.methods.includes('block-bootstrap');
@@ -87,11 +99,18 @@ export function monteCarloScan(bars: BarColumns, scan: PreparedScan, blockPaths?
   const pnl = base.run.roundTripPnl();
   const report: MonteCarloReport = { roundTrips: pnl.length };
   for (const method of ['shuffle', 'bootstrap'] as const) {
-    if (mc.methods.includes(method)) report[method] = summarizePaths(tradePaths(pnl, cash, method, mc.paths, mc.seed), mc.lossThreshold);
+    if (!mc.methods.includes(method)) continue;
+    const paths = tradePaths(pnl, cash, method, mc.paths, mc.seed);
+    report[method] = { ...summarizePaths(paths, mc.lossThreshold), histograms: pathHistograms(paths), fan: tradeFan(pnl, cash, method, mc.paths, mc.seed) };
   }
   if (block) {
-    const paths = blockPaths ?? barPaths(bars, scan.base, mc.blockBars, mc.paths, mc.seed, (k) => onProgress?.(1 + k, total));
-    report.blockBootstrap = { ...summarizePaths(paths, mc.lossThreshold), blockBars: mc.blockBars };
+    let given = blockPaths;
+    if (!given) {
+      const fan = new FanRecorder(blockFanSteps(bars), mc.paths);
+      given = { stats: barPaths(bars, scan.base, mc.blockBars, mc.paths, mc.seed, (k) => onProgress?.(1 + k, total), fan), fan };
+    }
+    const x = given.fan.steps.map((i) => bars.ts[i]);
+    report.blockBootstrap = { ...summarizePaths(given.stats, mc.lossThreshold), histograms: pathHistograms(given.stats), fan: given.fan.fan('time', x), blockBars: mc.blockBars };
   }
   return { cell: baseCell(scan, base.result, base.run.fillCount), report };
 }

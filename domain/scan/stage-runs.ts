@@ -1,11 +1,13 @@
 import { allocateBars, type BarColumns } from '../bars';
 import { resolveBlackSwan, shockRun, type ShockRun } from './black-swan';
 import type { ScanStage } from './batches';
-import { barPath } from './bootstrap';
+import { barPath, type BarPath } from './bootstrap';
+import { FAN_MAX_PATHS } from './charts';
 import { scoreOf } from './objective';
 import { trainRun } from './plan';
 import type { PreparedScan } from './prepare';
 import { runCells, type CellResult } from './runner';
+import { blockFanSteps } from './scan';
 import { trainWindow, walkForwardFolds } from './walk-forward';
 
 /** A cell's run with its score, as a batch stores it (cells and walk-forward train runs). */
@@ -15,7 +17,7 @@ export type ScoredRun = CellResult & { objective: number; eligible: boolean };
 export type StageRun =
   | { stage: 'cells'; run: number; cell: ScoredRun }
   | { stage: 'train'; run: number; fold: number; cell: ScoredRun }
-  | { stage: 'paths'; run: number; path: { finalReturn: number; maxDrawdown: number } }
+  | { stage: 'paths'; run: number; path: BarPath }
   | { stage: 'shocks'; run: number; shock: ShockRun };
 
 /**
@@ -37,7 +39,10 @@ export function* stageRuns(bars: BarColumns, scan: PreparedScan, stage: ScanStag
   } else if (stage === 'paths') {
     const mc = spec.monteCarlo;
     const scratch = allocateBars(bars.length);
-    for (const run of runs) yield { stage, run, path: barPath(bars, scan.base, mc.blockBars, mc.seed, run, scratch) };
+    // the first paths also keep their equity at the fan's bars, as the in-process scan's FanRecorder does
+    const steps = blockFanSteps(bars);
+    const fanPaths = Math.min(mc.paths, FAN_MAX_PATHS);
+    for (const run of runs) yield { stage, run, path: barPath(bars, scan.base, mc.blockBars, mc.seed, run, scratch, run < fanPaths ? steps : undefined) };
   } else {
     const { shocks } = resolveBlackSwan(bars, scan.base, spec.blackSwan);
     for (const run of runs) yield { stage, run, shock: shockRun(bars, scan.base, shocks[run]) };

@@ -73,13 +73,13 @@ export const DetailSchema = z
     type: z.string(),
     assumptions: z.record(z.string(), z.unknown()).optional(),
     bars: PinnedBarsSchema,
-    cells: z.array(CellSchema).optional().describe('finished scans: the best cells by rank (`cells` query parameter, default 1000)'),
+    cells: z.array(CellSchema).optional().describe('finished scans: the best cells by rank (`cells` query parameter, default 10000: a heatmap of two parameters draws from them)'),
   })
   .loose()
   .describe('a finished scan carries the document `scan --local --json` prints: data, assumptions, cells, and folds, walkForward, monteCarlo or blackSwan by type');
 export const CreatedSchema = z.object({ id: z.uuid(), workflowId: z.string(), status: z.literal('queued'), runsTotal: z.number().int(), batches: z.number().int(), links: LinksSchema });
 export const DetailQuerySchema = z.strictObject({
-  cells: z.coerce.number({ error: 'cells must be a number' }).int({ error: 'cells must be a whole number' }).min(0, { error: 'cells must be >= 0' }).max(100_000, { error: 'cells must be at most 100000 (page through /cells for more)' }).default(1000),
+  cells: z.coerce.number({ error: 'cells must be a number' }).int({ error: 'cells must be a whole number' }).min(0, { error: 'cells must be >= 0' }).max(100_000, { error: 'cells must be at most 100000 (page through /cells for more)' }).default(10_000),
 });
 export const CellsQuerySchema = PageQuerySchema.extend({
   sort: z.enum(CELL_SORTS, { error: `sort must be one of: ${CELL_SORTS.join(', ')}` }).default('rank'),
