@@ -49,7 +49,7 @@ async function startScan(): Promise<string> {
   return res.json().id;
 }
 
-const job = async (id: string) => (await h.db.query<{ status: string; runs_done: number }>('SELECT status, runs_done FROM stress_scan_jobs WHERE id = $1', [id])).rows[0];
+const job = async (id: string) => (await h.db.query<{ status: string; runs_done: number }>('SELECT status, runs_done, error FROM stress_scan_jobs WHERE id = $1', [id])).rows[0];
 const finished = (id: string) => waitFor(`scan ${id} to finish`, async () => ['completed', 'failed', 'cancelled'].includes((await job(id)).status) && job(id), 240_000);
 
 let lastKill = new Date(0);
@@ -65,7 +65,11 @@ async function killMidBatch(id: string, minRunsDone: number): Promise<void> {
       [id, lastKill],
     );
     return Number(rows[0].n) > 0 && (await job(id)).runs_done >= minRunsDone && cpu.alive() === 1;
-  }, 120_000);
+  }, 120_000).catch(async (e: Error) => {
+    // say where the scan stood, so a timeout names its cause
+    const { rows } = await h.db.query('SELECT stage, from_run, attempt, worker, skipped, computing, inserted, started_at, finished_at FROM stress_scan_batches WHERE job_id = $1 ORDER BY started_at', [id]);
+    throw new Error(`${e.message}; job ${JSON.stringify(await job(id))}; alive ${cpu.alive()}; attempts ${JSON.stringify(rows)}`);
+  });
   expect(cpu.killOne(0)).toBe(true);
   lastKill = (await h.db.query<{ now: Date }>('SELECT clock_timestamp() AS now')).rows[0].now;
 }
