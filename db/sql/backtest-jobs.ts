@@ -82,9 +82,9 @@ export async function finishBacktestJob(
 }
 
 /** Jobs still queued or running that were created before `olderThanMs` ago, oldest first (the stale-job sweep). */
-export async function listUnfinishedBacktestJobs(db: Queryable, olderThanMs: number, limit: number): Promise<Pick<BacktestJobRow, 'id' | 'workflow_id' | 'status' | 'created_at'>[]> {
-  const { rows } = await db.query<Pick<BacktestJobRow, 'id' | 'workflow_id' | 'status' | 'created_at'> & Record<string, unknown>>(
-    `SELECT id, workflow_id, status, created_at FROM backtest_jobs
+export async function listUnfinishedBacktestJobs(db: Queryable, olderThanMs: number, limit: number): Promise<Pick<BacktestJobRow, 'id' | 'workflow_id' | 'status'>[]> {
+  const { rows } = await db.query<Pick<BacktestJobRow, 'id' | 'workflow_id' | 'status'> & Record<string, unknown>>(
+    `SELECT id, workflow_id, status FROM backtest_jobs
      WHERE status IN ('queued', 'running') AND created_at < now() - make_interval(secs => $1::float8 / 1000)
      ORDER BY created_at LIMIT $2`,
     [olderThanMs, limit],

@@ -46,10 +46,21 @@ async function job(status: 'queued' | 'running', workflowId: string, ageMs: numb
   return id;
 }
 
+/** A scan row by plain SQL: the sweep reads only its id, workflow id, status and age. */
+async function scanJob(workflowId: string, ageMs: number): Promise<string> {
+  const id = randomUUID();
+  await db.pool.query(
+    `INSERT INTO stress_scan_jobs (id, workflow_id, status, type, symbol, timeframe, first_bar_ts, last_bar_ts, bars, spec, params_version, plan, runs_total, requested_by, created_at)
+     VALUES ($1, $2, 'running', 'param_scan', 'STALE', '1d', now(), now(), 10, '{}', 'v', '{}', 10, 'test', now() - make_interval(secs => $3::float8 / 1000))`,
+    [id, workflowId, ageMs],
+  );
+  return id;
+}
+
 const audits = async (jobId: string) =>
   (await db.pool.query<{ actor: string; detail: Record<string, unknown> }>(`SELECT actor, detail FROM audit_log WHERE action = 'job.failed-stale' AND subject = $1`, [jobId])).rows;
 
-test('fails the jobs whose workflow is gone or closed, with the reason, once; running and young jobs are left alone', async () => {
+test('fails the backtest and scan jobs whose workflow is gone or closed, with the reason, once; running and young jobs are left alone', async () => {
   const hour = 3_600_000;
   await withIoWorker(async () => {
     // a closed workflow to point a job at: a first sweep, on a database with no jobs yet
@@ -63,10 +74,14 @@ test('fails the jobs whose workflow is gone or closed, with the reason, once; ru
     const closed = await job('running', closedId, hour);
     const running = await job('running', runningId, hour);
     const young = await job('queued', `backtest-${randomUUID()}`, 1_000);
+    const scan = await scanJob(`stress-scan-${randomUUID()}`, hour);
 
     const first = await env.client.workflow.execute(staleJobsWorkflow, { taskQueue: TASK_QUEUES.io, workflowId: `stale-${randomUUID()}`, args: [{ olderThanMs: 10 * 60_000 }] });
-    expect(first.checked).toBe(3);
-    expect(first.failed.map((f) => f.jobId).sort()).toEqual([gone, closed].sort());
+    expect(first.checked).toBe(4);
+    expect(first.failed.map((f) => f.jobId).sort()).toEqual([gone, closed, scan].sort());
+    expect(first.failed.find((f) => f.jobId === scan)).toMatchObject({ kind: 'scan' });
+    const scanRow = await db.pool.query<{ status: string; error: string }>('SELECT status, error FROM stress_scan_jobs WHERE id = $1', [scan]);
+    expect(scanRow.rows[0]).toMatchObject({ status: 'failed', error: expect.stringMatching(/^stale: workflow stress-scan-.* does not exist/) });
 
     const goneRow = await getBacktestJob(db.pool, gone);
     expect(goneRow).toMatchObject({ status: 'failed' });
@@ -79,10 +94,10 @@ test('fails the jobs whose workflow is gone or closed, with the reason, once; ru
     // a second sweep (say, started by hand) changes nothing and writes no second audit row
     const second = await env.client.workflow.execute(staleJobsWorkflow, { taskQueue: TASK_QUEUES.io, workflowId: `stale-${randomUUID()}`, args: [{ olderThanMs: 10 * 60_000 }] });
     expect(second).toEqual({ checked: 1, failed: [] });
-    for (const id of [gone, closed]) {
+    for (const id of [gone, closed, scan]) {
       const rows = await audits(id);
       expect(rows).toHaveLength(1);
-      expect(rows[0]).toMatchObject({ actor: 'maintenance', detail: { kind: 'backtest' } });
+      expect(rows[0]).toMatchObject({ actor: 'maintenance', detail: { kind: id === scan ? 'scan' : 'backtest' } });
     }
     expect(await audits(running)).toHaveLength(0);
 
