@@ -13,7 +13,7 @@ import { allocateBars, appendBar } from '../domain/bars';
 import { buildBundles } from '../harness/bundles';
 import { backtestWorkflow } from '../workflows/backtest/workflow';
 import { TASK_QUEUES } from '../workflows/task-queues';
-import { listLiveWorkers } from '../workers/heartbeat';
+import { listLiveWorkers } from '../platform/heartbeat';
 import { benchBarLoad } from './lib/load-vs-copy';
 import { benchStack, median } from './stack';
 

@@ -28,7 +28,7 @@ import { LOCAL_DIR, REPO_ROOT } from '../harness/paths';
 import { WorkerSupervisor } from '../harness/processes/worker-supervisor';
 import { loadConfig } from '../workers/config';
 import { createRedis } from '../workers/deps';
-import { listLiveWorkers } from '../workers/heartbeat';
+import { listLiveWorkers } from '../platform/heartbeat';
 import { createLogger } from '../workers/logger';
 import { benchStack, median } from './stack';
 

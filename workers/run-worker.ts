@@ -21,7 +21,7 @@ import { ensureSchedules, platformSchedules } from '../platform/schedules';
 import { TASK_QUEUES } from '../workflows/task-queues';
 import { ConfigError, loadConfig, type Config } from './config';
 import { createPgPool, createRedis, redisReady } from './deps';
-import { startWorkerHeartbeat } from './heartbeat';
+import { startWorkerHeartbeat } from '../platform/heartbeat';
 import { createLogger, temporalLoggerFor, type AppLogger } from './logger';
 
 export type WorkerKind = keyof typeof TASK_QUEUES;

@@ -25,7 +25,7 @@ import { ACCEPTED_STATES } from '../../domain/orders';
 import { sleep, withTimeout } from '../../harness/async';
 import { privateStack, type PrivateStack } from '../../harness/stack';
 import { WorkerSupervisor } from '../../harness/processes/worker-supervisor';
-import { listLiveWorkers } from '../../workers/heartbeat';
+import { listLiveWorkers } from '../../platform/heartbeat';
 import { issueCommand } from '../../clients/deployment-commands';
 import type { DeploymentWorkflowInput, ReplayClockSpec } from '../../workflows/deployment/messages';
 import type { deploymentWorkflow } from '../../workflows/deployment/workflow';

@@ -25,8 +25,10 @@ CREATE TABLE dead_letter_actions (
   reason     text        NOT NULL,
   acted_by   text        NOT NULL,
   acted_at   timestamptz NOT NULL DEFAULT now(),
-  PRIMARY KEY (kind, ref, action)
+  -- one row per act (a notification may die again after a retry and be retried again)
+  id         bigserial   PRIMARY KEY
 );
+CREATE INDEX dead_letter_actions_ref ON dead_letter_actions (kind, ref);
 
 -- Down Migration
 DROP TABLE dead_letter_actions;

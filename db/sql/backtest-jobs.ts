@@ -91,3 +91,12 @@ export async function listUnfinishedBacktestJobs(db: Queryable, olderThanMs: num
   );
   return rows;
 }
+
+/** failed -> queued for a retry of its workflow (the dead-letter view); false when the job is not failed. */
+export async function reopenFailedBacktestJob(db: Queryable, workflowId: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE backtest_jobs SET status = 'queued', error = NULL, finished_at = NULL WHERE workflow_id = $1 AND status = 'failed'`,
+    [workflowId],
+  );
+  return (rowCount ?? 0) > 0;
+}

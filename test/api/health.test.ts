@@ -4,7 +4,7 @@ import { Client, Connection } from '@temporalio/client';
 import { buildApp } from '../../clients/api/app';
 import { getBacktestJob } from '../../db/sql/backtest-jobs';
 import { createPgPool, createRedis } from '../../workers/deps';
-import { startWorkerHeartbeat } from '../../workers/heartbeat';
+import { startWorkerHeartbeat } from '../../platform/heartbeat';
 import { createLogger } from '../../workers/logger';
 import { AlpacaBroker } from '../../brokers';
 import { guardBroker } from '../../brokers/guard';

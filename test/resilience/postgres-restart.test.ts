@@ -18,7 +18,7 @@ import { buildApp } from '../../clients/api/app';
 import { migrateInChild, startPostgres, type ManagedService } from '../../harness/stack';
 import type { Config } from '../../workers/config';
 import { createPgPool, createRedis, redisReady } from '../../workers/deps';
-import { startWorkerHeartbeat } from '../../workers/heartbeat';
+import { startWorkerHeartbeat } from '../../platform/heartbeat';
 import { createLogger } from '../../workers/logger';
 import { TASK_QUEUES } from '../../workflows/task-queues';
 import { AUTH } from '../api/harness';

@@ -17,7 +17,7 @@ import { barsToColumns } from '../../marketdata/port';
 import { startRedis, type ManagedService } from '../../harness/stack';
 import type { Config } from '../../workers/config';
 import { createPgPool, createRedis, redisReady } from '../../workers/deps';
-import { startWorkerHeartbeat, WORKER_HEARTBEAT_PREFIX } from '../../workers/heartbeat';
+import { startWorkerHeartbeat, WORKER_HEARTBEAT_PREFIX } from '../../platform/heartbeat';
 import { createLogger } from '../../workers/logger';
 import { TASK_QUEUES } from '../../workflows/task-queues';
 import { storeBars, testPool, uniqueSymbol } from '../helpers/db';

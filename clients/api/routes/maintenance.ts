@@ -1,0 +1,138 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { listBackups } from '../../../db/sql/backups';
+import { capacityReport } from '../../../services/capacity';
+import { listDeadLetters, resolveDeadLetter, retryDeadLetter, type DeadLetterOutcome } from '../../../services/dead-letters';
+import type { ApiDeps } from '../app';
+import { principalOf, ROLES_ADMIN } from '../auth';
+import { conflict, errorResponses, notFound } from '../errors';
+import { iso } from '../schemas';
+
+const LoadSchema = z.object({ backlog: z.number(), backlogAgeMs: z.number() });
+const CapacitySchema = z.object({
+  at: z.string(),
+  queues: z.array(
+    z.object({
+      queue: z.enum(['cpu', 'io']),
+      backlog: z.number().describe('tasks waiting for a worker (workflow and activity tasks)'),
+      backlogAgeMs: z.number().describe('how long the oldest waiting task has waited: the schedule-to-start latency now'),
+      pollers: z.number(),
+      workflowTasks: LoadSchema,
+      activityTasks: LoadSchema,
+      workers: z.array(z.object({ identity: z.string(), cpuPct: z.number().nullable(), rssBytes: z.number().nullable(), hostMemBytes: z.number().nullable() })),
+    }),
+  ),
+  advice: z.array(z.string()).describe('one line per finding, each naming what to do'),
+});
+
+const DeadLettersSchema = z.object({
+  workflows: z.array(z.object({ workflowId: z.string(), runId: z.string(), type: z.string(), status: z.string(), closedAt: z.string().nullable(), retryable: z.boolean() })),
+  notifications: z.array(z.object({ id: z.string(), kind: z.string(), severity: z.string(), subject: z.string(), attempts: z.number(), lastError: z.string().nullable(), createdAt: z.string() })),
+  barImports: z.array(z.object({ id: z.string(), symbol: z.string(), timeframe: z.string(), accepted: z.number(), rejected: z.number(), importedBy: z.string(), createdAt: z.string() })),
+});
+
+const LimitQuerySchema = z.strictObject({
+  limit: z.coerce.number({ error: 'limit must be a number' }).int({ error: 'limit must be an integer' }).min(1, { error: 'limit is at least 1' }).max(200, { error: 'limit is at most 200' }).default(50),
+});
+
+const TEXT_ID = /^[\w.:@/-]{1,200}$/;
+const ActionBodySchema = z
+  .strictObject({
+    kind: z.enum(['workflow', 'notification', 'bar-import'], { error: 'kind must be one of: workflow, notification, bar-import' }),
+    id: z.string({ error: 'id must be a string' }).regex(TEXT_ID, { error: 'id is 1 to 200 of letters, digits and . _ : @ / -' }),
+    runId: z.uuid({ error: 'runId must be a UUID' }).optional(),
+    reason: z.string({ error: 'reason must be a string' }).trim().min(1, { error: 'reason is required: say why' }).max(500, { error: 'reason is at most 500 characters' }),
+  })
+  .refine((b) => b.kind !== 'workflow' || b.runId !== undefined, { error: 'runId is required for a workflow', path: ['runId'] })
+  .refine((b) => b.kind === 'workflow' || b.runId === undefined, { error: 'runId is only for a workflow', path: ['runId'] });
+
+const ActionResultSchema = z.object({ kind: z.string(), id: z.string(), action: z.enum(['retried', 'resolved']), detail: z.string(), newRunId: z.string().optional() });
+
+const BackupsSchema = z.object({
+  backups: z.array(z.object({ id: z.string(), file: z.string(), bytes: z.number().nullable(), status: z.string(), tables: z.number(), rows: z.number(), error: z.string().nullable(), startedAt: z.string(), finishedAt: z.string().nullable() })),
+});
+
+const answer = (o: DeadLetterOutcome) => {
+  if (!o.ok) throw o.error === 'not_found' ? notFound(o.message) : conflict(o.message);
+  return o;
+};
+
+/** Maintenance, admin only: the capacity report, the dead-letter view with retry and resolve (audited), backups. */
+export function maintenanceRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
+  const { db, redis, temporal } = deps;
+  const doc = { tags: ['maintenance'], security: [{ bearer: [] }] };
+  return async (app) => {
+    app.get(
+      '/v1/maintenance/capacity',
+      {
+        config: { roles: ROLES_ADMIN },
+        schema: {
+          ...doc,
+          summary: 'Task-queue backlogs and wait to start (Temporal), worker CPU and memory (heartbeats), and what to do about them',
+          response: { 200: CapacitySchema, ...errorResponses(401, 403, 503) },
+        },
+      },
+      async () => capacityReport({ temporal, redis }),
+    );
+
+    app.get(
+      '/v1/maintenance/dead-letters',
+      {
+        config: { roles: ROLES_ADMIN },
+        schema: {
+          ...doc,
+          summary: 'What failed for good: failed and timed-out workflows, dead notifications, imports that skipped invalid bars (newest first; retried and resolved ones left out)',
+          querystring: LimitQuerySchema,
+          response: { 200: DeadLettersSchema, ...errorResponses(400, 401, 403, 503) },
+        },
+      },
+      async (request) => {
+        const d = await listDeadLetters({ db, temporal }, request.query.limit);
+        return {
+          workflows: d.workflows,
+          notifications: d.notifications.map((n) => ({ ...n, createdAt: iso(n.createdAt)! })),
+          barImports: d.barImports.map((b) => ({ ...b, createdAt: iso(b.createdAt)! })),
+        };
+      },
+    );
+
+    for (const action of ['retry', 'resolve'] as const) {
+      app.post(
+        `/v1/maintenance/dead-letters/${action}`,
+        {
+          config: { roles: ROLES_ADMIN },
+          schema: {
+            ...doc,
+            summary:
+              action === 'retry'
+                ? 'Retry an entry (audited): a dead notification gets fresh attempts; a failed backtest or maintenance run runs again from the start (a Temporal reset; the job row goes back to queued)'
+                : 'Resolve an entry (audited): it leaves the view, the thing itself is left as it is',
+            body: ActionBodySchema,
+            response: { 200: ActionResultSchema, ...errorResponses(400, 401, 403, 404, 409, 413, 415, 503) },
+          },
+        },
+        async (request) => {
+          const { kind, id, runId, reason } = request.body;
+          const target = { kind, id, runId, reason, by: principalOf(request).name };
+          const done = answer(action === 'retry' ? await retryDeadLetter({ db, temporal }, target) : await resolveDeadLetter({ db, temporal }, target));
+          request.log.warn({ kind, id, runId, action, by: target.by, reason }, `dead letter ${action}`);
+          return { kind, id, action: action === 'retry' ? ('retried' as const) : ('resolved' as const), detail: done.ok ? done.detail : '', ...(done.ok && done.newRunId ? { newRunId: done.newRunId } : {}) };
+        },
+      );
+    }
+
+    app.get(
+      '/v1/maintenance/backups',
+      {
+        config: { roles: ROLES_ADMIN },
+        schema: { ...doc, summary: 'Backups made by backupWorkflow, newest first (rotated ones say so)', querystring: LimitQuerySchema, response: { 200: BackupsSchema, ...errorResponses(400, 401, 403, 503) } },
+      },
+      async (request) => ({
+        backups: (await listBackups(db, request.query.limit)).map((b) => ({
+          id: b.id, file: b.file, bytes: b.bytes, status: b.status, tables: Object.keys(b.rowCounts).length, rows: Object.values(b.rowCounts).reduce((a, n) => a + n, 0),
+          error: b.error, startedAt: iso(b.startedAt)!, finishedAt: iso(b.finishedAt),
+        })),
+      }),
+    );
+  };
+}
