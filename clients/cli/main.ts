@@ -3,6 +3,7 @@ import { registerApprovalCommands } from './commands/approvals';
 import { registerBacktestCommands } from './commands/backtest';
 import { registerDataCommands } from './commands/data';
 import { registerDeploymentCommands } from './commands/deployments';
+import { registerMaintenanceCommands } from './commands/maintenance';
 import { registerScanCommand } from './commands/scan';
 import { CliError, EXIT_FAILURE, EXIT_USAGE } from './errors';
 import type { GlobalOptions } from './options';
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerScanCommand(program, globals);
   registerDeploymentCommands(program, globals);
   registerApprovalCommands(program, globals);
+  registerMaintenanceCommands(program, globals);
   return program;
 }
 
