@@ -45,6 +45,10 @@ export const OPERATION_IDS: Readonly<Record<string, string>> = {
   'POST /v1/maintenance/dead-letters/retry': 'retryDeadLetter',
   'POST /v1/maintenance/dead-letters/resolve': 'resolveDeadLetter',
   'GET /v1/maintenance/backups': 'listBackups',
+  'GET /v1/maintenance/schedules': 'listSchedules',
+  'POST /v1/maintenance/schedules/:id/pause': 'pauseSchedule',
+  'POST /v1/maintenance/schedules/:id/resume': 'resumeSchedule',
+  'POST /v1/maintenance/schedules/:id/trigger': 'triggerSchedule',
 };
 
 /**

@@ -85,3 +85,14 @@ test('backups lists what the backup workflow recorded', async () => {
   expect(run.stdout).toMatch(new RegExp(`^${bid}\\s+completed\\s+2\\.5\\s+2\\s+12\\s`, 'm'));
   await h.db.query('DELETE FROM backups WHERE id = $1', [bid]);
 });
+
+test('schedules list names the platform Schedules; an unknown one is refused with exit 1', async () => {
+  const run = await cli(['schedules', 'list']);
+  expect(run).toMatchObject({ code: 0, stderr: '' });
+  expect(run.stdout).toMatch(/^maintenance-stale-jobs\s+staleJobsWorkflow\s+(active|paused|not created)/m);
+  expect(run.stdout).toMatch(/^maintenance-backup\s+backupWorkflow\s/m);
+  const unknown = await cli(['schedules', 'pause', 'not-ours', '--reason', 'x']);
+  expect(unknown.code).toBe(1);
+  expect(unknown.stderr).toMatch(/no platform schedule not-ours/);
+  expect((await cli(['schedules', 'trigger', 'maintenance-backup'])).code).toBe(2); // --reason is required
+});

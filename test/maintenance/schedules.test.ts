@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { ensureSchedules, platformSchedules } from '../../platform/schedules';
+import { AUTH, startApi } from '../api/harness';
 import { testConfig, testStack } from '../helpers/stack';
 
 let connection: Connection;
@@ -59,4 +60,31 @@ test('created once: a second start finds them, keeps a pause, and a trigger star
   expect(described.taskQueue).toBe('io');
   expect(await described.staticSummary()).toBe('pg_dump of the app database, then rotation');
   await run.terminate('test: no backup wanted from the shared dev server').catch(() => undefined);
+});
+
+test('the API lists the platform Schedules and pauses, resumes and triggers only those, audited', async () => {
+  const h = await startApi();
+  try {
+    // the list the API serves is the configured one; create it (an IO worker would) under its real ids
+    const real = platformSchedules(h.deps.config);
+    await ensureSchedules(client, real);
+    const listed = await h.app.inject({ method: 'GET', url: '/v1/maintenance/schedules', headers: AUTH.admin });
+    expect(listed.statusCode).toBe(200);
+    const views = listed.json<{ schedules: Array<{ id: string; exists: boolean; paused: boolean; nextRuns: string[] }> }>().schedules;
+    expect(views.map((v) => v.id)).toEqual(['maintenance-stale-jobs', 'maintenance-backup']);
+    expect(views.every((v) => v.exists && v.nextRuns.length > 0)).toBe(true);
+
+    const post = (id: string, act: string, headers = AUTH.admin) => h.app.inject({ method: 'POST', url: `/v1/maintenance/schedules/${id}/${act}`, headers, payload: { reason: 'test' } });
+    expect((await post('maintenance-stale-jobs', 'pause', AUTH.trader)).statusCode).toBe(403);
+    expect((await post('someone-elses-schedule', 'pause')).statusCode).toBe(404);
+    const paused = await post('maintenance-stale-jobs', 'pause');
+    expect(paused.statusCode).toBe(200);
+    expect(paused.json()).toMatchObject({ id: 'maintenance-stale-jobs', paused: true, note: 'ada: test' });
+    expect((await post('maintenance-stale-jobs', 'resume')).json()).toMatchObject({ paused: false });
+    const { rows } = await h.db.query<{ action: string }>(`SELECT action FROM audit_log WHERE subject = 'maintenance-stale-jobs' ORDER BY id DESC LIMIT 2`);
+    expect(rows.map((r) => r.action)).toEqual(['schedule.resume', 'schedule.pause']);
+    expect((await h.app.inject({ method: 'POST', url: '/v1/maintenance/schedules/maintenance-backup/trigger', headers: AUTH.admin, payload: {} })).statusCode).toBe(400);
+  } finally {
+    await h.close();
+  }
 });

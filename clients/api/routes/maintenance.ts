@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { listBackups } from '../../../db/sql/backups';
 import { capacityReport } from '../../../services/capacity';
 import { listDeadLetters, resolveDeadLetter, retryDeadLetter, type DeadLetterOutcome } from '../../../services/dead-letters';
+import { actOnSchedule, listSchedules } from '../../../services/schedules';
+import { platformSchedules } from '../../../platform/schedules';
 import type { ApiDeps } from '../app';
 import { principalOf, ROLES_ADMIN } from '../auth';
 import { conflict, errorResponses, notFound } from '../errors';
@@ -50,6 +52,21 @@ const ActionResultSchema = z.object({ kind: z.string(), id: z.string(), action: 
 
 const BackupsSchema = z.object({
   backups: z.array(z.object({ id: z.string(), file: z.string(), bytes: z.number().nullable(), status: z.string(), tables: z.number(), rows: z.number(), error: z.string().nullable(), startedAt: z.string(), finishedAt: z.string().nullable() })),
+});
+
+const ScheduleSchema = z.object({
+  id: z.string(),
+  workflowType: z.string(),
+  summary: z.string(),
+  exists: z.boolean().describe('false until an IO worker has started since the entry was added'),
+  paused: z.boolean(),
+  note: z.string().nullable(),
+  nextRuns: z.array(z.string()),
+  recentRuns: z.array(z.object({ scheduledAt: z.string(), workflowId: z.string() })),
+});
+const ScheduleParamsSchema = z.strictObject({ id: z.string().regex(/^[a-z0-9-]{1,100}$/, { error: 'a schedule id is lower-case letters, digits and -' }) });
+const ReasonBodySchema = z.strictObject({
+  reason: z.string({ error: 'reason must be a string' }).trim().min(1, { error: 'reason is required: say why' }).max(500, { error: 'reason is at most 500 characters' }),
 });
 
 const answer = (o: DeadLetterOutcome) => {
@@ -117,6 +134,38 @@ export function maintenanceRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
           const done = answer(action === 'retry' ? await retryDeadLetter({ db, temporal }, target) : await resolveDeadLetter({ db, temporal }, target));
           request.log.warn({ kind, id, runId, action, by: target.by, reason }, `dead letter ${action}`);
           return { kind, id, action: action === 'retry' ? ('retried' as const) : ('resolved' as const), detail: done.ok ? done.detail : '', ...(done.ok && done.newRunId ? { newRunId: done.newRunId } : {}) };
+        },
+      );
+    }
+
+    const schedules = { db, temporal, schedules: platformSchedules(deps.config) };
+    app.get(
+      '/v1/maintenance/schedules',
+      {
+        config: { roles: ROLES_ADMIN },
+        schema: { ...doc, summary: 'The platform\'s Temporal Schedules: paused or not, next and recent runs', response: { 200: z.object({ schedules: z.array(ScheduleSchema) }), ...errorResponses(401, 403, 503) } },
+      },
+      async () => ({ schedules: await listSchedules(schedules) }),
+    );
+    for (const act of ['pause', 'resume', 'trigger'] as const) {
+      app.post(
+        `/v1/maintenance/schedules/:id/${act}`,
+        {
+          config: { roles: ROLES_ADMIN },
+          schema: {
+            ...doc,
+            summary: act === 'trigger' ? 'Run a platform Schedule\'s workflow now (audited)' : `${act === 'pause' ? 'Pause' : 'Resume'} a platform Schedule (audited; the reason becomes its note)`,
+            params: ScheduleParamsSchema,
+            body: ReasonBodySchema,
+            response: { 200: ScheduleSchema, ...errorResponses(400, 401, 403, 404, 413, 415, 503) },
+          },
+        },
+        async (request) => {
+          const by = principalOf(request).name;
+          const view = await actOnSchedule(schedules, request.params.id, act, request.body.reason, by);
+          if (!view) throw notFound(`no platform schedule ${request.params.id}`);
+          request.log.warn({ schedule: request.params.id, act, by, reason: request.body.reason }, `schedule ${act}`);
+          return view;
         },
       );
     }

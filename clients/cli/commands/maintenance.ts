@@ -23,7 +23,7 @@ interface ActionFlags {
 const jsonOut = (value: unknown) => print(JSON.stringify(value, null, 2));
 const KINDS = ['workflow', 'notification', 'bar-import'] as const;
 
-/** `capacity`, `dead-letters list|retry|resolve` and `backups` (admin key). */
+/** `capacity`, `dead-letters list|retry|resolve`, `schedules list|pause|resume|trigger` and `backups` (admin key). */
 export function registerMaintenanceCommands(program: Command, globals: () => GlobalOptions): void {
   program
     .command('capacity')
@@ -68,6 +68,40 @@ export function registerMaintenanceCommands(program: Command, globals: () => Glo
         const r = await clientFrom(globals()).post<ActionResult>(`/v1/maintenance/dead-letters/${action}`, { kind, id, runId: opts.run, reason: opts.reason });
         if (opts.json) return jsonOut(r);
         print(r.detail);
+      });
+  }
+
+  interface ScheduleView {
+    id: string;
+    workflowType: string;
+    exists: boolean;
+    paused: boolean;
+    note: string | null;
+    nextRuns: string[];
+    recentRuns: Array<{ workflowId: string }>;
+  }
+  const scheduleRow = (x: ScheduleView) => ({ id: x.id, workflow: x.workflowType, state: !x.exists ? 'not created' : x.paused ? 'paused' : 'active', next: x.nextRuns[0] ?? '', last: x.recentRuns.at(-1)?.workflowId ?? '', note: x.note ?? '' });
+  const schedules = program.command('schedules').description("the platform's Temporal Schedules (admin key)");
+  schedules
+    .command('list')
+    .description('each Schedule: active or paused, next run, last run')
+    .option('--json', 'print the answer as JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const r = await clientFrom(globals()).get<{ schedules: ScheduleView[] }>('/v1/maintenance/schedules');
+      if (opts.json) return jsonOut(r);
+      print(table(r.schedules.map(scheduleRow)));
+    });
+  for (const act of ['pause', 'resume', 'trigger'] as const) {
+    schedules
+      .command(act)
+      .description(act === 'trigger' ? 'run its workflow now (audited)' : `${act} it (audited; the reason becomes its note)`)
+      .argument('<id>', 'schedule id, e.g. maintenance-backup')
+      .requiredOption('--reason <text>', 'why')
+      .option('--json', 'print the answer as JSON')
+      .action(async (id: string, opts: { reason: string; json?: boolean }) => {
+        const r = await clientFrom(globals()).post<ScheduleView>(`/v1/maintenance/schedules/${encodeURIComponent(id)}/${act}`, { reason: opts.reason });
+        if (opts.json) return jsonOut(r);
+        print(table([scheduleRow(r)]));
       });
   }
 
