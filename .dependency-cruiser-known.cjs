@@ -5,14 +5,6 @@
  * The tooling rules (harness/, test/, bench/, chaos/, scripts/) have no exceptions.
  */
 const KNOWN = {
-  'workflows-import-only-domain-workflows-and-activity-types': [
-    // issue 9 item 6: workflows/notifications/send.ts is dead code, deleted or wired there.
-    { from: 'workflows/notifications/send.ts', to: 'notify/message.ts' },
-    // issue 9 item 4 (no item names it; its "one vocabulary, rows mapped in one place per table" is the closest):
-    // the approval status vocabulary is a db row type today and belongs in domain/approvals.
-    { from: 'workflows/approval/workflow.ts', to: 'db/sql/approvals.ts' },
-    { from: 'workflows/approval/messages.ts', to: 'db/sql/approvals.ts' },
-  ],
   'process-plumbing-stays-in-workers': [
     // issue 9 item 2: config, logger, deps and the Temporal connection move from workers/ to a platform folder.
     { from: 'clients/api/app.ts', to: 'workers/config.ts' },

@@ -1,7 +1,7 @@
-/** Client-side helpers for the dispatcher workflow (Node code: the API, the workers' start-up, tests). */
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+/** Starts the dispatcher workflow from Node code (the IO workers' start-up, tests). Workflows wake it with workflows/notifications/wake.ts. */
+import type { Client } from '@temporalio/client';
 import { z } from 'zod';
-import { NOTIFICATION_DISPATCHER_WORKFLOW_ID, notificationsEnqueuedSignal } from '../workflows/notifications/messages';
+import { NOTIFICATION_DISPATCHER_WORKFLOW_ID } from '../workflows/notifications/messages';
 import type { notificationDispatchWorkflow } from '../workflows/notifications/workflow';
 import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 import { TASK_QUEUES } from '../workflows/task-queues';
@@ -29,15 +29,4 @@ export async function ensureNotificationDispatcher(client: Client, options: Ensu
     typedSearchAttributes: [{ key: SEARCH_ATTRIBUTES.jobType, value: 'notifications' }],
   });
   return { workflowId, runId: handle.firstExecutionRunId };
-}
-
-/** Tells the dispatcher something was enqueued; false when it is not running (its next start drains the outbox). */
-export async function wakeNotificationDispatcher(client: Client, workflowId: string = NOTIFICATION_DISPATCHER_WORKFLOW_ID): Promise<boolean> {
-  try {
-    await client.workflow.getHandle(workflowId).signal(notificationsEnqueuedSignal);
-    return true;
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return false;
-    throw err;
-  }
 }

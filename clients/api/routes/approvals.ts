@@ -1,19 +1,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import {
-  APPROVAL_STATUSES,
-  getApproval,
-  insertDecision,
-  listApprovals,
-  listDecisions,
-  lockApproval,
-  transitionApproval,
-  type ApprovalRow,
-  type ApprovalStatus,
-  type DecisionRow,
-} from '../../../db/sql/approvals';
+import { getApproval, insertDecision, listApprovals, listDecisions, lockApproval, transitionApproval, type Approval, type Decision } from '../../../db/sql/approvals';
+import { insertAudit } from '../../../db/sql/audit';
 import { inTransaction } from '../../../db/sql/queryable';
-import { insertAudit } from '../../../db/sql/trading-halts';
+import { APPROVAL_STATUSES, type ApprovalStatus } from '../../../domain/approvals';
 import { approveSignal, rejectSignal } from '../../../workflows/approval/messages';
 import type { ApiDeps } from '../app';
 import { principalOf, ROLES_ANY, ROLES_APPROVER } from '../auth';
@@ -72,28 +62,28 @@ const DecidedSchema = z.object({
 export function approvalRoutes(deps: ApiDeps, inflight: InflightCalls): FastifyPluginAsyncZod {
   const { config, db, temporal } = deps;
   const uiBase = config.TEMPORAL_UI_URL.replace(/\/+$/, '');
-  const view = (a: ApprovalRow, decisions: DecisionRow[]) => ({
+  const view = (a: Approval, decisions: Decision[]) => ({
     id: a.id,
-    deploymentId: a.deployment_id,
-    workflowId: a.workflow_id,
+    deploymentId: a.deploymentId,
+    workflowId: a.workflowId,
     status: a.status,
     trade: { symbol: a.symbol, side: a.side, qty: a.qty, price: a.price, notional: a.notional },
     reason: a.reason,
-    requiredApprovals: a.required_approvals,
+    requiredApprovals: a.requiredApprovals,
     approvals: decisions.filter((d) => d.decision === 'approve').length,
-    requestedBy: a.requested_by,
-    createdAt: iso(a.created_at)!,
-    expiresAt: iso(a.expires_at)!,
-    timeLeftMs: a.status === 'pending' ? Math.max(0, a.expires_at.getTime() - Date.now()) : 0,
-    decidedAt: iso(a.decided_at),
-    clientOrderId: a.client_order_id,
+    requestedBy: a.requestedBy,
+    createdAt: iso(a.createdAt)!,
+    expiresAt: iso(a.expiresAt)!,
+    timeLeftMs: a.status === 'pending' ? Math.max(0, a.expiresAt.getTime() - Date.now()) : 0,
+    decidedAt: iso(a.decidedAt),
+    clientOrderId: a.clientOrderId,
     outcome: a.outcome,
-    decisions: decisions.map((d) => ({ approver: d.approver, decision: d.decision, reason: d.reason, at: iso(d.decided_at)! })),
-    links: { self: `/v1/approvals/${a.id}`, temporalUi: `${uiBase}/namespaces/${encodeURIComponent(config.TEMPORAL_NAMESPACE)}/workflows/${encodeURIComponent(a.workflow_id)}` },
+    decisions: decisions.map((d) => ({ approver: d.approver, decision: d.decision, reason: d.reason, at: iso(d.decidedAt)! })),
+    links: { self: `/v1/approvals/${a.id}`, temporalUi: `${uiBase}/namespaces/${encodeURIComponent(config.TEMPORAL_NAMESPACE)}/workflows/${encodeURIComponent(a.workflowId)}` },
   });
-  const withDecisions = async (rows: ApprovalRow[]) => {
-    const decisions = await listDecisions(db, rows.map((r) => r.id));
-    return rows.map((r) => view(r, decisions.filter((d) => d.approval_id === r.id)));
+  const withDecisions = async (approvals: Approval[]) => {
+    const decisions = await listDecisions(db, approvals.map((a) => a.id));
+    return approvals.map((a) => view(a, decisions.filter((d) => d.approvalId === a.id)));
   };
 
   return async (app) => {
@@ -158,9 +148,9 @@ export function approvalRoutes(deps: ApiDeps, inflight: InflightCalls): FastifyP
           const outcome = await inTransaction(db, async (tx) => {
             const row = await lockApproval(tx, request.params.id);
             if (!row) throw notFound(`no approval ${request.params.id}`);
-            if (row.requested_by === principal.name) throw forbidden(`${principal.name} requested this trade (deployment creator) and may not decide on it`);
+            if (row.requestedBy === principal.name) throw forbidden(`${principal.name} requested this trade (deployment creator) and may not decide on it`);
             if (row.status !== 'pending') throw conflict(`approval ${row.id} is already ${row.status}`);
-            if (row.expires_at.getTime() <= Date.now()) throw conflict(`approval ${row.id} expired at ${row.expires_at.toISOString()}`);
+            if (row.expiresAt.getTime() <= Date.now()) throw conflict(`approval ${row.id} expired at ${row.expiresAt.toISOString()}`);
             if (!(await insertDecision(tx, { approvalId: row.id, approver: principal.name, decision, reason }))) {
               throw conflict(`${principal.name} already decided on approval ${row.id}`);
             }
@@ -168,16 +158,16 @@ export function approvalRoutes(deps: ApiDeps, inflight: InflightCalls): FastifyP
             let status: ApprovalStatus = row.status;
             if (decision === 'reject') {
               status = (await transitionApproval(tx, row.id, ['pending'], 'rejected', { decided: true, outcome: `rejected by ${principal.name}${reason ? `: ${reason}` : ''}` }))!.status;
-            } else if (approvals >= row.required_approvals) {
+            } else if (approvals >= row.requiredApprovals) {
               status = (await transitionApproval(tx, row.id, ['pending'], 'approved', { decided: true }))!.status;
             }
-            await insertAudit(tx, principal.name, `approval.${decision}`, row.id, { reason: reason ?? null, approvals, requiredApprovals: row.required_approvals, status });
+            await insertAudit(tx, principal.name, `approval.${decision}`, row.id, { reason: reason ?? null, approvals, requiredApprovals: row.requiredApprovals, status });
             return { row, status, approvals };
           });
           // Signalled after the commit: the workflow verifies the decision against what was just recorded.
           let signalled = true;
           try {
-            const handle = temporal.workflow.getHandle(outcome.row.workflow_id);
+            const handle = temporal.workflow.getHandle(outcome.row.workflowId);
             const arg = { approvalId: outcome.row.id, approver: principal.name, ...(reason ? { reason } : {}) };
             await withTimeout(
               inflight.track(temporal.withDeadline(Date.now() + SIGNAL_TIMEOUT_MS, () => handle.signal(decision === 'approve' ? approveSignal : rejectSignal, arg))),
@@ -189,7 +179,7 @@ export function approvalRoutes(deps: ApiDeps, inflight: InflightCalls): FastifyP
             request.log.warn({ approvalId: outcome.row.id, err: { message: (err as Error).message } }, 'decision recorded, signal not delivered; the workflow reads it from the row');
           }
           request.log.info({ approvalId: outcome.row.id, decision, by: principal.name, status: outcome.status }, 'approval decision recorded');
-          return reply.code(202).send({ id: outcome.row.id, decision, status: outcome.status, approvals: outcome.approvals, requiredApprovals: outcome.row.required_approvals, signalled });
+          return reply.code(202).send({ id: outcome.row.id, decision, status: outcome.status, approvals: outcome.approvals, requiredApprovals: outcome.row.requiredApprovals, signalled });
         },
       );
     }

@@ -9,13 +9,13 @@ import {
   insertDeployment,
   insertDeploymentParams,
   listDeployments,
-  recentCycles,
   setDeploymentRowStatus,
   type DeploymentRow,
 } from '../../../db/sql/deployments';
+import { insertAudit } from '../../../db/sql/audit';
+import { recentCycles } from '../../../db/sql/deployment-cycles';
 import { positionsFromFills } from '../../../db/sql/fills';
 import { inTransaction } from '../../../db/sql/queryable';
-import { insertAudit } from '../../../db/sql/trading-halts';
 import { validateStrategyParams } from '../../../domain/backtest/settings';
 import { DeploymentSpecInputSchema, parseDeploymentSpec } from '../../../domain/deployment/spec';
 import { deploymentStateQuery, type DeploymentState, type DeploymentWorkflowInput, type ReplayClockSpec } from '../../../workflows/deployment/messages';
@@ -302,7 +302,7 @@ export function deploymentRoutes(deps: ApiDeps, inflight: InflightCalls): Fastif
               inflightOrder: s.inflightOrder ? { ...s.inflightOrder, since: new Date(s.inflightOrder.sinceMs).toISOString() } : null,
               pendingMessages: s.pendingMessages,
             }
-          : { source: 'row', status: d.status, statusReason: d.status_reason, cycle: cycles[0]?.cycle_seq ?? null, paramsVersion: d.params_version, breaker: null, nextBarClose: null, blockedBy: [], waitingOn: null, inflightOrder: null, pendingMessages: null };
+          : { source: 'row', status: d.status, statusReason: d.status_reason, cycle: cycles[0]?.cycle ?? null, paramsVersion: d.params_version, breaker: null, nextBarClose: null, blockedBy: [], waitingOn: null, inflightOrder: null, pendingMessages: null };
         return {
           ...view(d),
           spec: d.spec as unknown as Record<string, unknown>,
@@ -310,22 +310,7 @@ export function deploymentRoutes(deps: ApiDeps, inflight: InflightCalls): Fastif
           state,
           blockers,
           positions: positions.map((p) => ({ symbol: p.symbol, qty: p.qty, cashFlow: p.cashFlow, fills: p.fills })),
-          cycles: cycles.map((c) => ({
-            cycle: c.cycle_seq,
-            symbol: c.symbol,
-            barClose: iso(c.bar_close)!,
-            action: c.action,
-            reason: c.reason,
-            signal: c.signal,
-            indicators: c.indicators ?? {},
-            risk: c.risk,
-            clientOrderIds: c.client_order_ids ?? [],
-            paramsVersion: c.params_version,
-            positionQty: c.position_qty,
-            pnl: c.realized_pnl,
-            latencyMs: c.latency_ms,
-            at: iso(c.created_at)!,
-          })),
+          cycles: cycles.map(({ barClose, realizedPnl, createdAt, ...c }) => ({ ...c, barClose: iso(barClose)!, pnl: realizedPnl, at: iso(createdAt)! })),
         };
       },
     );
