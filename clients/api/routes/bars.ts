@@ -52,8 +52,12 @@ const bodyPassthrough: FastifySchemaCompiler<z.ZodType> = (route) =>
 const tooLarge = (limit: number) =>
   new HttpError(413, 'payload_too_large', `CSV body is larger than the limit of ${limit} bytes`, undefined, { connection: 'close' });
 
-/** The request body chunk by chunk, never as one string: a 413 past `limit` bytes, a 400 when there is none. */
-async function* bodyChunks(stream: Readable, limit: number): AsyncGenerator<Buffer> {
+/**
+ * The whole request body, as the chunks it came in (never one string): a 413 past `limit` bytes, a 400 when there
+ * is none. Read before the import takes a database connection, so a slow upload holds none.
+ */
+async function readBody(stream: Readable, limit: number): Promise<Buffer[]> {
+  const chunks: Buffer[] = [];
   let received = 0;
   for await (const chunk of stream) {
     const buf: Buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
@@ -62,10 +66,21 @@ async function* bodyChunks(stream: Readable, limit: number): AsyncGenerator<Buff
       stream.destroy();
       throw tooLarge(limit);
     }
-    yield buf;
+    chunks.push(buf);
   }
   if (received === 0) throw badRequest('the CSV body is empty', [{ in: 'body', path: '', message: 'expected a header line and at least one row' }]);
+  return chunks;
 }
+
+/** The chunks in order, each let go once handed over: the body's memory shrinks as the import parses it. */
+function* handOver(chunks: Buffer[]): Generator<Buffer> {
+  for (let i = 0; i < chunks.length; i++) {
+    const chunk = chunks[i]!;
+    chunks[i] = EMPTY;
+    yield chunk;
+  }
+}
+const EMPTY = Buffer.alloc(0);
 
 const isStream = (body: unknown): body is Readable => typeof (body as Readable | undefined)?.[Symbol.asyncIterator] === 'function';
 
@@ -81,7 +96,7 @@ function csvError(err: CsvFormatError): HttpError {
   return badRequest(header ? 'invalid CSV header' : 'invalid CSV', [{ in: 'body', path: header ? 'header' : '', message }]);
 }
 
-/** Bar import (CSV, streamed) and the list of stored series. */
+/** Bar import (CSV) and the list of stored series. */
 export function barRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
   const limit = deps.config.MAX_IMPORT_BYTES;
   return async (app) => {
@@ -137,13 +152,15 @@ export function barRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
           // No body at all (and so no Content-Type, which would have chosen a parser) reaches here as undefined.
           const body = request.body as unknown;
           if (!isStream(body)) throw noCsvBody();
-          const result = await importCsv(deps.db, bodyChunks(body, limit), {
+          const chunks = await readBody(body, limit);
+          const result = await importCsv(deps.db, handOver(chunks), {
             symbol,
             timeframe,
             timeZone: tz,
-            // after parsing: bars dated after the bar now forming, and price outliers (domain/bar-screen.ts)
+            // besides invalid rows: bars dated after the bar now forming, and price outliers (domain/bar-screen.ts)
             notAfter: Date.now() + timeframeMs(timeframe),
             maxRejectionSamples: MAX_REJECTION_SAMPLES,
+            expectedBytes: chunks.reduce((n, c) => n + c.length, 0),
           }).catch((err: unknown) => {
             throw err instanceof CsvFormatError ? csvError(err) : err;
           });
