@@ -5,6 +5,7 @@ import type { PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { BarColumns } from '../domain/bars';
 import { COPY_HEADER, COPY_TRAILER, encodeBarRows } from './copy-binary';
+import { COPY_BAR_STAGING, COPY_BARS, createBarStaging, insertStagedBars, lockBarSeries, storedSpanFrom } from './sql/bar-store';
 
 export interface BarImportCounts {
   /** rows handed to Postgres */
@@ -48,36 +49,6 @@ class CopyIn {
   }
 }
 
-/** Serialises imports of one series, so the overlap check below stays true until commit. */
-async function lockSeries(client: PoolClient, symbol: string, timeframe: string): Promise<void> {
-  await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`bars:${symbol}:${timeframe}`]);
-}
-
-/** The first and last stored bar at or after `fromMs` (one index range), or null when there is none. */
-async function storedSpanFrom(client: PoolClient, symbol: string, timeframe: string, fromMs: number): Promise<{ min: number; max: number } | null> {
-  const { rows } = await client.query<{ min: number | null; max: number | null }>(
-    `SELECT extract(epoch from min(ts)) * 1000 AS min, extract(epoch from max(ts)) * 1000 AS max FROM bars
-     WHERE symbol = $1 AND timeframe = $2 AND ts >= to_timestamp($3::float8 / 1000.0)`,
-    [symbol, timeframe, fromMs],
-  );
-  const r = rows[0];
-  return r?.min == null || r.max == null ? null : { min: Number(r.min), max: Number(r.max) };
-}
-
-const createStaging = (client: PoolClient) =>
-  client.query('CREATE TEMP TABLE bars_staging (ts timestamptz, open float8, high float8, low float8, close float8, volume float8) ON COMMIT DROP');
-
-/** Moves the staged rows that are new into bars; the count moved. */
-async function insertStaged(client: PoolClient, symbol: string, timeframe: string): Promise<number> {
-  const { rowCount } = await client.query(
-    `INSERT INTO bars (symbol, timeframe, ts, open, high, low, close, volume)
-     SELECT $1, $2, ts, open, high, low, close, volume FROM bars_staging
-     ON CONFLICT (symbol, timeframe, ts) DO NOTHING`,
-    [symbol, timeframe],
-  );
-  return rowCount ?? 0;
-}
-
 /** First index in [from, to) of the ascending ts column whose value is >= ms. */
 function lowerBound(ts: Float64Array, from: number, to: number, ms: number): number {
   let lo = from;
@@ -117,7 +88,7 @@ class SeriesImport {
     try {
       // A lost commit on a crash is safe here: the import is idempotent and the caller saw no success.
       await client.query('SET LOCAL synchronous_commit = off');
-      await lockSeries(client, symbol, timeframe);
+      await lockBarSeries(client, symbol, timeframe);
       return new SeriesImport(client, symbol, timeframe, await storedSpanFrom(client, symbol, timeframe, firstTs));
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
@@ -145,9 +116,8 @@ class SeriesImport {
     if (to <= from) return;
     if (this.copy?.target !== target) {
       await this.copy?.stream.end();
-      if (target === 'staging') await createStaging(this.client);
-      const sql = target === 'bars' ? 'COPY bars (symbol, timeframe, ts, open, high, low, close, volume) FROM STDIN (FORMAT binary)' : 'COPY bars_staging FROM STDIN (FORMAT binary)';
-      this.copy = { target, stream: new CopyIn(this.client, sql) };
+      if (target === 'staging') await createBarStaging(this.client);
+      this.copy = { target, stream: new CopyIn(this.client, target === 'bars' ? COPY_BARS : COPY_BAR_STAGING) };
     }
     if (target === 'bars') this.direct += to - from;
     else this.staged += to - from;
@@ -156,7 +126,7 @@ class SeriesImport {
 
   async commit(): Promise<BarImportCounts> {
     await this.copy?.stream.end();
-    const inserted = this.direct + (this.staged > 0 ? await insertStaged(this.client, this.symbol, this.timeframe) : 0);
+    const inserted = this.direct + (this.staged > 0 ? await insertStagedBars(this.client, this.symbol, this.timeframe) : 0);
     await this.client.query('COMMIT');
     return { accepted: this.accepted, inserted, duplicates: this.accepted - inserted };
   }
