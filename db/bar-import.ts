@@ -4,7 +4,7 @@ import { finished } from 'node:stream/promises';
 import type { PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { BarColumns } from '../domain/bars';
-import { COPY_HEADER, COPY_TRAILER, encodeBarRows } from './copy-binary';
+import { COPY_HEADER, COPY_TRAILER, encodeBarRows } from './bar-copy';
 import { COPY_BAR_STAGING, COPY_BARS, createBarStaging, insertStagedBars, lockBarSeries, storedSpanFrom } from './sql/bar-store';
 
 export interface BarImportCounts {

@@ -18,7 +18,7 @@ export async function storedSpanFrom(db: Queryable, symbol: string, timeframe: s
   return r?.min == null || r.max == null ? null : { min: Number(r.min), max: Number(r.max) };
 }
 
-/** Binary COPY into bars: each row symbol, timeframe, ts, open, high, low, close, volume (db/copy-binary.ts). */
+/** Binary COPY into bars: each row symbol, timeframe, ts, open, high, low, close, volume (db/bar-copy.ts). */
 export const COPY_BARS = 'COPY bars (symbol, timeframe, ts, open, high, low, close, volume) FROM STDIN (FORMAT binary)';
 
 /** The transaction's staging table for rows that may already be stored. */
