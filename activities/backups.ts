@@ -78,6 +78,7 @@ export function createBackupActivities({ db, backup }: { db: Pool; backup: Backu
       const old = await backupsBeyond(db, backup.keep);
       const deleted: string[] = [];
       for (const b of old) {
+        Context.current().heartbeat(b.id);
         // Only a file this platform wrote into the configured directory: a row naming anything else is left alone.
         if (!inside(backup.dir, b.file)) continue;
         await rm(b.file, { force: true });

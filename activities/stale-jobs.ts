@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import { insertAuditOnce } from '../db/sql/audit';
 import { finishBacktestJob, listUnfinishedBacktestJobs } from '../db/sql/backtest-jobs';
@@ -60,6 +60,7 @@ export function createStaleJobActivities({ db, workflows }: { db: Pool; workflow
         const jobs = await list(db, args.olderThanMs, limit);
         checked += jobs.length;
         for (const job of jobs) {
+          Context.current().heartbeat({ kind, checked }); // a long sweep stays within maintenanceStep's heartbeat timeout
           const status = await workflows.status(job.workflow_id);
           if (status === 'RUNNING') continue;
           const reason =
