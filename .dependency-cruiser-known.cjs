@@ -13,21 +13,6 @@ const KNOWN = {
     { from: 'workflows/approval/workflow.ts', to: 'db/sql/approvals.ts' },
     { from: 'workflows/approval/messages.ts', to: 'db/sql/approvals.ts' },
   ],
-  'process-plumbing-stays-in-workers': [
-    // issue 9 item 2: config, logger, deps and the Temporal connection move from workers/ to a platform folder.
-    { from: 'clients/api/app.ts', to: 'workers/config.ts' },
-    { from: 'clients/api/app.ts', to: 'workers/logger.ts' },
-    { from: 'clients/api/auth.ts', to: 'workers/config.ts' },
-    { from: 'clients/api/routes/health.ts', to: 'workers/config.ts' },
-    // (reading worker heartbeats is not named there: it moves with them, or this rule is narrowed then)
-    { from: 'clients/api/routes/health.ts', to: 'workers/heartbeat.ts' },
-    { from: 'clients/api/server.ts', to: 'workers/config.ts' },
-    { from: 'clients/api/server.ts', to: 'workers/deps.ts' },
-    { from: 'clients/api/server.ts', to: 'workers/logger.ts' },
-    { from: 'db/migrate.ts', to: 'workers/config.ts' },
-    { from: 'notify/settings.ts', to: 'workers/config.ts' },
-    { from: 'notify/settings.ts', to: 'workers/logger.ts' },
-  ],
 };
 
 const KNOWN_CYCLES = [

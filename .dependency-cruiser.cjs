@@ -1,7 +1,7 @@
 /**
  * Architecture checks (`npm test` runs them right after lint; by hand: npx depcruise --config .dependency-cruiser.cjs .).
  * Layers: domain/ is pure; workflows/ is deterministic sandbox code; activities/ do the side effects; workers/ host
- * them; clients/ start work. Tooling: harness/ is shared by test/, bench/, chaos/ and scripts/, which never reach
+ * them (process entry points, over the shared plumbing in platform/); clients/ start work. Tooling: harness/ is shared by test/, bench/, chaos/ and scripts/, which never reach
  * into each other (test/ may run chaos scenarios through chaos/index.ts, their public entry).
  *
  * .dependency-cruiser-known.cjs lists today's violations of the layer rules, each with the issue-9 item that
@@ -62,11 +62,25 @@ const layerRules = [
     to: { path: '^clients/' },
   },
   {
-    name: 'process-plumbing-stays-in-workers',
-    comment: 'workers/ are process entry points; code that other processes share does not live there.',
+    name: 'process-plumbing-lives-in-platform',
+    comment: 'workers/ are process entry points that nothing imports; what processes share (config, logger, pools, the Temporal connection, heartbeats) lives in platform/.',
     severity: 'error',
     from: { pathNot: [`^${TOOLING}/`, '^workers/'] },
     to: { path: '^workers/' },
+  },
+  {
+    name: 'platform-imports-no-process-or-client',
+    comment: 'platform/ is the plumbing under every process, so it depends on none of them (nor on the activities they host).',
+    severity: 'error',
+    from: { path: '^platform/' },
+    to: { path: '^(workers|clients|activities)/' },
+  },
+  {
+    name: 'activities-get-plumbing-through-ports',
+    comment: 'Activities are built by factories over narrow ports: config, logger and pools are handed in, never imported.',
+    severity: 'error',
+    from: { path: '^activities/' },
+    to: { path: '^platform/' },
   },
   {
     name: 'product-never-imports-tooling',

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { Pool } from 'pg';
 import { Redis } from 'ioredis';
-import { connectTemporal } from '../clients/temporal';
+import { connectTemporal } from '../platform/temporal';
 import { importBarColumns } from '../db/bar-import';
 import { insertBacktestJob } from '../db/sql/backtest-jobs';
 import { loadBarColumns } from '../db/sql/bars';
@@ -13,7 +13,7 @@ import { allocateBars } from '../domain/bars';
 import { buildBundles } from '../harness/bundles';
 import { backtestWorkflow } from '../workflows/backtest/workflow';
 import { TASK_QUEUES } from '../workflows/task-queues';
-import { listLiveWorkers } from '../workers/heartbeat';
+import { listLiveWorkers } from '../platform/heartbeat';
 import { benchStack, median } from './stack';
 
 const BARS = 500_000;

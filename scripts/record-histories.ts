@@ -7,7 +7,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { Pool } from 'pg';
 import { createCpuActivities, type CpuActivities } from '../activities/cpu';
 import { createJobActivities } from '../activities/jobs';
-import { connectTemporal } from '../clients/temporal';
+import { connectTemporal } from '../platform/temporal';
 import { importBarColumns } from '../db/bar-import';
 import { insertBacktestJob } from '../db/sql/backtest-jobs';
 import { parseBacktestSettings } from '../domain/backtest/settings';

@@ -1,3 +1,19 @@
-import { mainWorker } from './run-worker';
+import { Worker } from '@temporalio/worker';
+import { createCpuActivities } from '../activities/cpu';
+import type { WorkflowSignaller } from '../activities/ports';
+import { baseWorkerOptions, workerMain } from './worker-process';
 
-mainWorker('cpu');
+/** `npm run worker:cpu`: backtests (and, next, stress scans) on the cpu queue, CPU_ACTIVITY_SLOTS at a time. */
+workerMain('cpu', async (p, connection) => {
+  // Long activities report progress to their workflow with a signal.
+  const workflows: WorkflowSignaller = {
+    async signal(workflowId, runId, signalName, arg) {
+      await p.client.workflow.getHandle(workflowId, runId).signal(signalName, arg);
+    },
+  };
+  return Worker.create({
+    ...baseWorkerOptions(p, connection),
+    activities: createCpuActivities({ db: p.db, workflows }),
+    maxConcurrentActivityTaskExecutions: p.config.CPU_ACTIVITY_SLOTS,
+  });
+});

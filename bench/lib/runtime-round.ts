@@ -15,7 +15,7 @@ import { Redis } from 'ioredis';
 import { Pool } from 'pg';
 import { startPaperBroker } from '../../brokers/paper/start';
 import { deploymentStartOptions } from '../../clients/deployment-start';
-import { connectTemporal } from '../../clients/temporal';
+import { connectTemporal } from '../../platform/temporal';
 import { insertDeployment, insertDeploymentParams } from '../../db/sql/deployments';
 import { inTransaction } from '../../db/sql/queryable';
 import { insertAudit } from '../../db/sql/trading-halts';
@@ -24,7 +24,7 @@ import { parseDeploymentSpec, type DeploymentSpec } from '../../domain/deploymen
 import { sleep, withTimeout } from '../../harness/async';
 import { privateStack, type PrivateStack } from '../../harness/stack';
 import { WorkerSupervisor } from '../../harness/processes/worker-supervisor';
-import { listLiveWorkers } from '../../workers/heartbeat';
+import { listLiveWorkers } from '../../platform/heartbeat';
 import { issueCommand } from '../../clients/deployment-commands';
 import type { DeploymentWorkflowInput, ReplayClockSpec } from '../../workflows/deployment/messages';
 import type { deploymentWorkflow } from '../../workflows/deployment/workflow';

@@ -14,7 +14,7 @@ import { createNotificationActivities } from '../../activities/notifications';
 import { enqueueNotification, getNotification, getNotificationByDedupeKey, type NotificationRow } from '../../db/sql/notifications';
 import { ensureNotificationDispatcher, wakeNotificationDispatcher } from '../../notify/dispatcher';
 import { notifySettingsFromConfig } from '../../notify/settings';
-import { createLogger } from '../../workers/logger';
+import { createLogger } from '../../platform/logger';
 import { NOTIFICATION_DISPATCHER_WORKFLOW_ID, notificationDispatchStateQuery } from '../../workflows/notifications/messages';
 import { SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 import { TASK_QUEUES } from '../../workflows/task-queues';

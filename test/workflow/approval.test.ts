@@ -18,7 +18,7 @@ import { openApprovalRequest, type OpenedRequest } from '../../harness/fixtures/
 import { storeFlatBars } from '../../harness/fixtures/bars';
 import type { tradeApprovalWorkflow } from '../../workflows/approval/workflow';
 import { TASK_QUEUES } from '../../workflows/task-queues';
-import { createLogger } from '../../workers/logger';
+import { createLogger } from '../../platform/logger';
 import { AUTH } from '../api/harness';
 import { auditRows, ledgerRows } from '../api/runtime-harness';
 import { storeBars, testPool, uniqueSymbol } from '../helpers/db';

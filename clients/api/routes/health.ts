@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { BrokerGuardStatusSchema, listBrokerGuardStatuses } from '../../../brokers/guard';
-import { configSecrets } from '../../../workers/config';
-import { listLiveWorkers } from '../../../workers/heartbeat';
+import { configSecrets } from '../../../platform/config';
+import { listLiveWorkers } from '../../../platform/heartbeat';
 import { TASK_QUEUES } from '../../../workflows/task-queues';
 import type { ApiDeps } from '../app';
 import { ROLES_ANY } from '../auth';
