@@ -132,7 +132,7 @@ module.exports = {
   options: {
     doNotFollow: { path: '^node_modules/' },
     exclude: { path: '^(dist|coverage|tools|\\.local|test/\\.artifacts)/' },
-    // type-only imports are dependencies too (ApiDeps' cycle is one, workflows' activity types are others)
+    // type-only imports are dependencies too (a cycle of types is still a cycle; workflows import activities as types)
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
     enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['require', 'node', 'default', 'types'], extensions: ['.ts', '.js', '.d.ts', '.json'] },

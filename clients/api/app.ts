@@ -3,15 +3,11 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
-import type { Client } from '@temporalio/client';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
-import type { Redis } from 'ioredis';
-import type { Pool } from 'pg';
-import type { Config } from '../../platform/config';
-import type { AppLogger } from '../../platform/logger';
 import { installAuth } from './auth';
 import { clientErrorHandler, frameworkErrors } from './client-errors';
+import type { ApiDeps } from './deps';
 import { installErrorHandling } from './errors';
 import { InflightCalls } from './inflight';
 import { installOperationIds } from './operation-ids';
@@ -25,15 +21,6 @@ import { healthRoutes } from './routes/health';
 import { killSwitchRoutes } from './routes/kill-switch';
 import { reconciliationRoutes } from './routes/reconciliation';
 import { tradingRoutes } from './routes/trading';
-
-/** Everything the HTTP API talks to; tests pass real ones and call `app.inject()`. */
-export interface ApiDeps {
-  config: Config;
-  db: Pool;
-  redis: Redis;
-  temporal: Client;
-  logger: AppLogger;
-}
 
 export const API_VERSION: string = (() => {
   try {

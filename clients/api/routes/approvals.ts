@@ -15,7 +15,7 @@ import {
 import { inTransaction } from '../../../db/sql/queryable';
 import { insertAudit } from '../../../db/sql/trading-halts';
 import { approveSignal, rejectSignal } from '../../../workflows/approval/messages';
-import type { ApiDeps } from '../app';
+import type { ApiDeps } from '../deps';
 import { principalOf, ROLES_ANY, ROLES_APPROVER } from '../auth';
 import { conflict, errorResponses, forbidden, notFound } from '../errors';
 import type { InflightCalls } from '../inflight';

@@ -16,7 +16,7 @@ import { backtestProgressQuery, type BacktestProgress, type BacktestWorkflowInpu
 import type { backtestWorkflow } from '../../../workflows/backtest/workflow';
 import { SEARCH_ATTRIBUTES } from '../../../workflows/search-attributes';
 import { TASK_QUEUES } from '../../../workflows/task-queues';
-import type { ApiDeps } from '../app';
+import type { ApiDeps } from '../deps';
 import type { InflightCalls } from '../inflight';
 import { principalOf, ROLES_ANY, ROLES_TRADER } from '../auth';
 import { conflict, errorResponses, notFound, unavailable } from '../errors';

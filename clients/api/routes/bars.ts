@@ -12,7 +12,7 @@ import { screenBars } from '../../../domain/bar-screen';
 import type { BarColumns } from '../../../domain/bars';
 import { timeframeMs } from '../../../domain/calendar/calendar';
 import { OhlcvCsvParser } from '../../../domain/csv';
-import type { ApiDeps } from '../app';
+import type { ApiDeps } from '../deps';
 import { principalOf, ROLES_ANY, ROLES_TRADER } from '../auth';
 import { badRequest, errorResponses, HttpError } from '../errors';
 import { iso, SymbolSchema, TimeframeSchema, TimeZoneSchema } from '../schemas';

@@ -9,7 +9,7 @@ import { validateStrategyParams } from '../../../domain/backtest/settings';
 import { CONTROL_KINDS, DEPLOYMENT_STATUSES, type CommandKind, type ControlKind } from '../../../domain/deployment/commands';
 import type { CommandOutcome } from '../../../workflows/deployment/messages';
 import { cancelCommand, recordCommand, sendCommandUpdate } from '../../deployment-commands';
-import type { ApiDeps } from '../app';
+import type { ApiDeps } from '../deps';
 import { principalOf, ROLES_ADMIN, ROLES_TRADER } from '../auth';
 import { badRequest, conflict, errorResponses, notFound, unavailable, zodIssues } from '../errors';
 import type { InflightCalls } from '../inflight';

@@ -21,7 +21,7 @@ import { DeploymentSpecInputSchema, parseDeploymentSpec } from '../../../domain/
 import { deploymentStateQuery, type DeploymentState, type DeploymentWorkflowInput, type ReplayClockSpec } from '../../../workflows/deployment/messages';
 import type { deploymentWorkflow } from '../../../workflows/deployment/workflow';
 import { deploymentStartOptions } from '../../deployment-start';
-import type { ApiDeps } from '../app';
+import type { ApiDeps } from '../deps';
 import { principalOf, ROLES_ANY, ROLES_TRADER } from '../auth';
 import { BlockerSchema, deploymentBlockers } from '../deployment-blockers';
 import { errorResponses, notFound, unavailable } from '../errors';

@@ -4,7 +4,7 @@ import { BrokerGuardStatusSchema, listBrokerGuardStatuses } from '../../../broke
 import { configSecrets } from '../../../platform/config';
 import { listLiveWorkers } from '../../../platform/heartbeat';
 import { TASK_QUEUES } from '../../../workflows/task-queues';
-import type { ApiDeps } from '../app';
+import type { ApiDeps } from '../deps';
 import { ROLES_ANY } from '../auth';
 import { ErrorBodySchema } from '../errors';
 import type { InflightCalls } from '../inflight';

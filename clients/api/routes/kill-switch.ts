@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { getDeployment, listActiveHalts } from '../../../db/sql/deployments';
 import { inTransaction } from '../../../db/sql/queryable';
 import { insertAudit, setHalt } from '../../../db/sql/trading-halts';
-import type { ApiDeps } from '../app';
+import type { ApiDeps } from '../deps';
 import { principalOf, ROLES_ADMIN, ROLES_ANY } from '../auth';
 import { errorResponses, notFound } from '../errors';
 import { iso } from '../schemas';

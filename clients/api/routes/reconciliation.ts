@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { listDiscrepancies, resolveDiscrepancy, getDiscrepancy, type DiscrepancyRow } from '../../../db/sql/broker-discrepancies';
 import { inTransaction } from '../../../db/sql/queryable';
 import { insertAudit } from '../../../db/sql/trading-halts';
-import type { ApiDeps } from '../app';
+import type { ApiDeps } from '../deps';
 import { principalOf, ROLES_ADMIN, ROLES_ANY } from '../auth';
 import { conflict, errorResponses, notFound } from '../errors';
 import { iso, PageQuerySchema } from '../schemas';

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { listFills, listOrders, listPositions } from '../../../db/sql/deployments';
 import { LEDGER_STATES } from '../../../db/sql/order-ledger';
-import type { ApiDeps } from '../app';
+import type { ApiDeps } from '../deps';
 import { ROLES_ANY } from '../auth';
 import { errorResponses } from '../errors';
 import { iso, PageQuerySchema, SymbolSchema, UuidSchema } from '../schemas';
