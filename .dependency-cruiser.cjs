@@ -1,7 +1,8 @@
 /**
  * Architecture checks (`npm test` runs them right after lint; by hand: npx depcruise --config .dependency-cruiser.cjs .).
  * Layers: domain/ is pure; workflows/ is deterministic sandbox code; activities/ do the side effects; workers/ host
- * them (process entry points, over the shared plumbing in platform/); clients/ start work. Tooling: harness/ is shared by test/, bench/, chaos/ and scripts/, which never reach
+ * them (process entry points, over the shared plumbing in platform/); clients/ (the API, CLI and web page) start and
+ * steer work through services/, the one way each workflow is started and commanded. Tooling: harness/ is shared by test/, bench/, chaos/ and scripts/, which never reach
  * into each other (test/ may run chaos scenarios through chaos/index.ts, their public entry).
  *
  * .dependency-cruiser-known.cjs lists today's violations of the layer rules, each with the issue-9 item that
@@ -70,10 +71,17 @@ const layerRules = [
   },
   {
     name: 'platform-imports-no-process-or-client',
-    comment: 'platform/ is the plumbing under every process, so it depends on none of them (nor on the activities they host).',
+    comment: 'platform/ is the plumbing under every process, so it depends on none of them (nor on the activities they host, nor the services).',
     severity: 'error',
     from: { path: '^platform/' },
-    to: { path: '^(workers|clients|activities)/' },
+    to: { path: '^(workers|clients|activities|services)/' },
+  },
+  {
+    name: 'services-sit-under-the-clients',
+    comment: 'services/ is how work is started and steered (routes, tools and workers call it); it knows no route, CLI command, worker or activity.',
+    severity: 'error',
+    from: { path: '^services/' },
+    to: { path: '^(clients|workers|activities)/' },
   },
   {
     name: 'activities-get-plumbing-through-ports',

@@ -1,6 +1,6 @@
 import { Worker } from '@temporalio/worker';
 import { createIoActivities } from '../activities/io';
-import { ensureNotificationDispatcher } from '../notify/dispatcher';
+import { ensureNotificationDispatcher } from '../services/notification-dispatcher';
 import { ioDeps } from './io-deps';
 import { baseWorkerOptions, workerMain } from './worker-process';
 

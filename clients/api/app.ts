@@ -9,7 +9,7 @@ import { installAuth } from './auth';
 import { clientErrorHandler, frameworkErrors } from './client-errors';
 import type { ApiDeps } from './deps';
 import { installErrorHandling } from './errors';
-import { InflightCalls } from './inflight';
+import { InflightCalls } from '../../services/temporal-call';
 import { installOperationIds } from './operation-ids';
 import { installRouteTable } from './route-table';
 import { approvalRoutes } from './routes/approvals';

@@ -6,7 +6,7 @@ import { brokerGuardKeys, type BrokerAccountConfig } from '../../brokers/guard/a
 import { openDiscrepancies } from '../../db/sql/broker-discrepancies';
 import { activeHaltsFor, type DeploymentRow } from '../../db/sql/deployments';
 import { unresolvedLedgerRows } from '../../db/sql/order-ledger';
-import { withTimeout } from './timeout';
+import { withTimeout } from '../../platform/timeout';
 
 const REDIS_TIMEOUT_MS = 500;
 

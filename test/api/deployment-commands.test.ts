@@ -2,7 +2,7 @@ import { Client, Connection } from '@temporalio/client';
 import type { Pool } from 'pg';
 import { freePort } from '../../brokers/paper/start';
 import { buildApp } from '../../clients/api/app';
-import { recordCommand } from '../../clients/deployment-commands';
+import { recordCommand } from '../../services/deployment-command-records';
 import { createPgPool, createRedis } from '../../platform/deps';
 import { createLogger } from '../../platform/logger';
 import { uniqueSymbol } from '../helpers/db';

@@ -12,7 +12,8 @@ import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker
 import type { Pool } from 'pg';
 import { createNotificationActivities } from '../../activities/notifications';
 import { enqueueNotification, getNotification, getNotificationByDedupeKey, type NotificationRow } from '../../db/sql/notifications';
-import { ensureNotificationDispatcher, wakeNotificationDispatcher } from '../../notify/dispatcher';
+import { wakeNotificationDispatcher } from '../../notify/dispatcher';
+import { ensureNotificationDispatcher } from '../../services/notification-dispatcher';
 import { notifySettingsFromConfig } from '../../notify/settings';
 import { createLogger } from '../../platform/logger';
 import { NOTIFICATION_DISPATCHER_WORKFLOW_ID, notificationDispatchStateQuery } from '../../workflows/notifications/messages';

@@ -6,6 +6,7 @@ import { tradeApprovalWorkflow } from '../approval/workflow';
 import { SEARCH_ATTRIBUTES } from '../search-attributes';
 import { TASK_QUEUES } from '../task-queues';
 import { workflowNow } from '../time';
+import { approvalWorkflowId } from '../workflow-ids';
 import { requestApproval } from './activities';
 import type { CycleRecord } from './messages';
 import type { Runtime } from './runtime';
@@ -30,12 +31,12 @@ export async function askApproval(rt: Runtime, cycle: number, leg: number, inten
   const expiresAtMs = workflowNow() + policy.expiresAfterMs;
   const reason = { signal: record.signal ?? null, indicators: record.indicators ?? {}, risk: verdict, rule: need.rule, strategy: spec.strategy, paramsVersion };
   const request = await requestApproval({
-    id: approvalId, deploymentId, workflowId: `approval-${approvalId}`, deploymentWorkflowId: workflowId, cycle, leg, accountId: spec.accountId,
+    id: approvalId, deploymentId, workflowId: approvalWorkflowId(approvalId), deploymentWorkflowId: workflowId, cycle, leg, accountId: spec.accountId,
     symbol: intent.symbol, side: intent.side, qty: verdict.qty, price: intent.price, reason, requiredApprovals: need.approvals, expiresAtMs,
   });
   if (!request.created) return { approvalId: null, rule: need.rule };
   await wf.startChild(tradeApprovalWorkflow, {
-    workflowId: `approval-${approvalId}`,
+    workflowId: approvalWorkflowId(approvalId),
     taskQueue: TASK_QUEUES.io,
     parentClosePolicy: wf.ParentClosePolicy.ABANDON,
     typedSearchAttributes: [

@@ -6,8 +6,7 @@ import { insertAudit } from '../../../db/sql/trading-halts';
 import type { ApiDeps } from '../deps';
 import { principalOf, ROLES_ADMIN, ROLES_ANY } from '../auth';
 import { conflict, errorResponses, notFound } from '../errors';
-import { iso, PageQuerySchema } from '../schemas';
-import { AccountIdSchema } from './deployments';
+import { AccountIdSchema, iso, PageQuerySchema } from '../schemas';
 
 const FindingSchema = z.object({
   id: z.string(),

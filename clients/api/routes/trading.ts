@@ -5,8 +5,7 @@ import { LEDGER_STATES } from '../../../db/sql/order-ledger';
 import type { ApiDeps } from '../deps';
 import { ROLES_ANY } from '../auth';
 import { errorResponses } from '../errors';
-import { iso, PageQuerySchema, SymbolSchema, UuidSchema } from '../schemas';
-import { AccountIdSchema } from './deployments';
+import { AccountIdSchema, iso, PageQuerySchema, SymbolSchema, UuidSchema } from '../schemas';
 
 const OrdersQuerySchema = PageQuerySchema.extend({
   deploymentId: UuidSchema.optional(),
