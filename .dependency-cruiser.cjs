@@ -134,7 +134,9 @@ module.exports = {
       name: 'no-unresolvable-imports',
       severity: 'error',
       from: {},
-      to: { couldNotResolve: true },
+      // the results page's browser modules import the chart libraries by the URL the API serves them at
+      // (CHART_LIBRARIES in clients/api/routes/results-page.ts), not by a path
+      to: { couldNotResolve: true, pathNot: '^/web/vendor/[\\w-]+\\.mjs$' },
     },
   ],
   options: {

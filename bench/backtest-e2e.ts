@@ -6,7 +6,7 @@ import { importBarColumns } from '../db/bar-import';
 import { loadBarColumns } from '../db/sql/bars';
 import { runBacktest } from '../domain/backtest/engine';
 import { parseBacktestSettings } from '../domain/backtest/settings';
-import { allocateBars } from '../domain/bars';
+import { allocateBars, appendBar } from '../domain/bars';
 import { buildBundles } from '../harness/bundles';
 import { listLiveWorkers } from '../platform/heartbeat';
 import { connectTemporal } from '../platform/temporal';
@@ -25,15 +25,9 @@ function randomWalk(n: number) {
     seed = (seed * 1103515245 + 12345) % 2147483648;
     const open = price;
     const close = open * (1 + (seed / 2147483648 - 0.5) * 0.004);
-    bars.ts[i] = Date.UTC(2010, 0, 1) + i * 60_000;
-    bars.open[i] = open;
-    bars.close[i] = close;
-    bars.high[i] = Math.max(open, close) * 1.0005;
-    bars.low[i] = Math.min(open, close) * 0.9995;
-    bars.volume[i] = 100;
+    appendBar(bars, { ts: Date.UTC(2010, 0, 1) + i * 60_000, open, high: Math.max(open, close) * 1.0005, low: Math.min(open, close) * 0.9995, close, volume: 100 });
     price = close;
   }
-  bars.length = n;
   return bars;
 }
 

@@ -1,4 +1,4 @@
-import type { BarColumns } from './bars';
+import { allocateBars, appendBar, barAt, sliceBars, type BarColumns } from './bars';
 import type { CsvRejection } from './csv';
 import { findPriceOutliers, outlierReason } from './price-outliers';
 
@@ -23,27 +23,12 @@ export interface ScreenResult {
 
 /** Copies the bars whose `keep` flag is 1. */
 function keepOnly(bars: BarColumns, lines: Int32Array, keep: Uint8Array, count: number): { bars: BarColumns; lines: Int32Array } {
-  const out: BarColumns = {
-    length: count,
-    ts: new Float64Array(count),
-    open: new Float64Array(count),
-    high: new Float64Array(count),
-    low: new Float64Array(count),
-    close: new Float64Array(count),
-    volume: new Float64Array(count),
-  };
+  const out = allocateBars(count);
   const outLines = new Int32Array(count);
-  let m = 0;
   for (let i = 0; i < bars.length; i++) {
     if (!keep[i]) continue;
-    out.ts[m] = bars.ts[i];
-    out.open[m] = bars.open[i];
-    out.high[m] = bars.high[i];
-    out.low[m] = bars.low[i];
-    out.close[m] = bars.close[i];
-    out.volume[m] = bars.volume[i];
-    outLines[m] = lines[i];
-    m++;
+    outLines[out.length] = lines[i];
+    appendBar(out, barAt(bars, i));
   }
   return { bars: out, lines: outLines };
 }
@@ -64,16 +49,7 @@ export function screenBars(bars: BarColumns, lines: Int32Array, opts: ScreenOpti
   for (let i = present; i < n && i < present + maxSamples; i++) {
     rejections.push({ line: lines[i], reason: `dated in the future: ${new Date(bars.ts[i]).toISOString()} is after ${new Date(opts.notAfter).toISOString()}` });
   }
-  const head: BarColumns = {
-    length: present,
-    ts: bars.ts.subarray(0, present),
-    open: bars.open.subarray(0, present),
-    high: bars.high.subarray(0, present),
-    low: bars.low.subarray(0, present),
-    close: bars.close.subarray(0, present),
-    volume: bars.volume.subarray(0, present),
-  };
-  const outliers = findPriceOutliers(head);
+  const outliers = findPriceOutliers(sliceBars(bars, 0, present));
   for (const o of outliers.slice(0, maxSamples)) rejections.push({ line: lines[o.index], reason: outlierReason(o) });
   rejections.sort((a, b) => a.line - b.line);
   rejections.length = Math.min(rejections.length, maxSamples);

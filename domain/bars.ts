@@ -24,7 +24,9 @@ export interface Bar {
 export const TIMEFRAMES = ['1m', '5m', '15m', '30m', '1h', '4h', '1d'] as const;
 export type Timeframe = (typeof TIMEFRAMES)[number];
 
-/** Allocates empty columns for up to `capacity` bars. */
+const INF = Number.POSITIVE_INFINITY;
+
+/** Allocates empty columns for up to `capacity` bars (appendBar grows them past it). */
 export function allocateBars(capacity: number): BarColumns {
   return {
     length: 0,
@@ -48,4 +50,52 @@ export function sliceBars(bars: BarColumns, from: number, to: number): BarColumn
     close: bars.close.subarray(from, to),
     volume: bars.volume.subarray(from, to),
   };
+}
+
+/** The bar at index i. */
+export function barAt(bars: BarColumns, i: number): Bar {
+  return { ts: bars.ts[i], open: bars.open[i], high: bars.high[i], low: bars.low[i], close: bars.close[i], volume: bars.volume[i] };
+}
+
+/**
+ * Writes `bar` at index bars.length and counts it. Full columns are replaced by ones twice as long first: a typed
+ * array ignores writes past its end, so an append never loses a bar silently.
+ */
+export function appendBar(bars: BarColumns, bar: Bar): void {
+  const i = bars.length;
+  if (i === bars.ts.length) growBars(bars, i < 8 ? 16 : i * 2);
+  bars.ts[i] = bar.ts;
+  bars.open[i] = bar.open;
+  bars.high[i] = bar.high;
+  bars.low[i] = bar.low;
+  bars.close[i] = bar.close;
+  bars.volume[i] = bar.volume;
+  bars.length = i + 1;
+}
+
+/** Replaces the columns with ones of `capacity` bars, keeping the first bars.length. */
+function growBars(bars: BarColumns, capacity: number): void {
+  const grow = (a: Float64Array) => {
+    const b = new Float64Array(capacity);
+    b.set(a.subarray(0, bars.length));
+    return b;
+  };
+  bars.ts = grow(bars.ts);
+  bars.open = grow(bars.open);
+  bars.high = grow(bars.high);
+  bars.low = grow(bars.low);
+  bars.close = grow(bars.close);
+  bars.volume = grow(bars.volume);
+}
+
+/** Why a bar is invalid, or null. Prices must be positive and finite, high >= max(open, close) >= min(open, close) >= low, volume >= 0. */
+export function validateBar(o: number, h: number, l: number, c: number, v: number): string | null {
+  if (!(o > 0 && h > 0 && l > 0 && c > 0) || !(o < INF && h < INF && l < INF && c < INF)) {
+    return `prices must be positive numbers (open ${o}, high ${h}, low ${l}, close ${c})`;
+  }
+  if (h < l) return `high ${h} < low ${l}`;
+  if (h < o || h < c) return `high ${h} < max(open ${o}, close ${c})`;
+  if (l > o || l > c) return `low ${l} > min(open ${o}, close ${c})`;
+  if (!(v >= 0) || v === INF) return `volume must be a number >= 0, got ${v}`;
+  return null;
 }

@@ -1,4 +1,4 @@
-import { allocateBars, type BarColumns } from './bars';
+import { allocateBars, appendBar, type BarColumns } from './bars';
 
 /** mulberry32: a tiny seeded PRNG returning floats in [0, 1). Deterministic across platforms. */
 export function mulberry32(seed: number): () => number {
@@ -36,19 +36,14 @@ export function randomWalkBars(n: number, opts: RandomWalkOptions = {}): BarColu
   const step = opts.stepMs ?? 60_000;
   const t0 = opts.startTs ?? Date.UTC(2020, 0, 1);
   const bars = allocateBars(n);
-  const { ts, open, high, low, close, volume } = bars;
   let p = opts.start ?? 100;
   for (let i = 0; i < n; i++) {
     const o = p;
     const c = o * (1 + (rnd() - 0.5) * 2 * half);
-    ts[i] = t0 + i * step;
-    open[i] = o;
-    close[i] = c;
-    high[i] = (o > c ? o : c) * (1 + rnd() * wick);
-    low[i] = (o < c ? o : c) * (1 - rnd() * wick);
-    volume[i] = 1000;
+    const high = (o > c ? o : c) * (1 + rnd() * wick);
+    const low = (o < c ? o : c) * (1 - rnd() * wick);
+    appendBar(bars, { ts: t0 + i * step, open: o, high, low, close: c, volume: 1000 });
     p = c;
   }
-  bars.length = n;
   return bars;
 }

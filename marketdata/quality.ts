@@ -1,7 +1,7 @@
 /**
  * Bar validation and data-quality levels (DESIGN.md "Data quality levels"). Pure: no I/O, no clock read.
  *
- * Validation rejects (and counts) bars that are invalid (domain/csv.ts validateBar: non-positive prices,
+ * Validation rejects (and counts) bars that are invalid (domain/bars.ts validateBar: non-positive prices,
  * high < max(open, close), low > min(open, close), negative volume), not aligned to the timeframe, in the future
  * (open time after `nowMs`), or repeating an earlier bar's time.
  *
@@ -21,9 +21,8 @@
  *  - level: missingRate > 5% WARNING, > 20% ERROR; delay > 5 min WARNING, > 10 min ERROR; the worse one wins.
  * Calendar look-ups outside the calendar's years (XNYS: 2000..2035) fall back to a continuous grid of bars.
  */
-import type { Timeframe } from '../domain/bars';
+import { validateBar, type Timeframe } from '../domain/bars';
 import { currentOrNextSession, getCalendar, timeframeMs, type CalendarLike, type ExchangeCalendar } from '../domain/calendar/calendar';
-import { validateBar } from '../domain/csv';
 import type { Bar } from './port';
 
 export type QualityLevel = 'OK' | 'WARNING' | 'ERROR';

@@ -12,7 +12,7 @@ import { paperBrokerPort } from '../brokers';
 import { PaperBrokerAdmin } from '../brokers/paper/admin-client';
 import { freePort, startPaperBroker } from '../brokers/paper/start';
 import { importBarColumns } from '../db/bar-import';
-import { allocateBars } from '../domain/bars';
+import { allocateBars, appendBar } from '../domain/bars';
 import { currentOrNextSession, nextSessionOpen, sessionBarCloses } from '../domain/calendar';
 import { parseDeploymentSpec, type DeploymentSpecInput } from '../domain/deployment/spec';
 import { buildBundles } from '../harness/bundles';
@@ -43,13 +43,7 @@ function zigzag(closes: number[]) {
   closes.forEach((close, i) => {
     const price = 100 + 5 * Math.sin(i / 3);
     const open = i === 0 ? price : bars.close[i - 1];
-    Object.assign(bars, { length: i + 1 });
-    bars.ts[i] = close - 300_000;
-    bars.open[i] = open;
-    bars.close[i] = price;
-    bars.high[i] = Math.max(open, price) + 0.1;
-    bars.low[i] = Math.min(open, price) - 0.1;
-    bars.volume[i] = 1000;
+    appendBar(bars, { ts: close - 300_000, open, high: Math.max(open, price) + 0.1, low: Math.min(open, price) - 0.1, close: price, volume: 1000 });
   });
   return bars;
 }
@@ -158,13 +152,7 @@ async function recordStopInFlight(stack: { TEMPORAL_ADDRESS: string }, pool: Poo
   const bars = allocateBars(closes.length);
   closes.forEach((close, i) => {
     const open = i === 0 ? close : closes[i - 1]!;
-    Object.assign(bars, { length: i + 1 });
-    bars.ts[i] = from + (i - warm.length) * MINUTE;
-    bars.open[i] = open;
-    bars.close[i] = close;
-    bars.high[i] = Math.max(open, close);
-    bars.low[i] = Math.min(open, close);
-    bars.volume[i] = 1000;
+    appendBar(bars, { ts: from + (i - warm.length) * MINUTE, open, high: Math.max(open, close), low: Math.min(open, close), close, volume: 1000 });
   });
   const db = await pool.connect();
   await importBarColumns(db, 'INFL', '1m', bars);

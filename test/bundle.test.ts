@@ -9,6 +9,8 @@ test.each(['cpu', 'io'])('workflows/%s bundles for the sandbox', async (queue) =
   expect(code.length).toBeGreaterThan(10_000);
   // Activity implementations and Node-side clients never end up in workflow code.
   expect(code).not.toMatch(/createBacktestActivities|pg-copy-streams|ioredis/);
+  // The exchange calendar converts zones with domain/time alone: the CSV parser stays out of workflow code.
+  expect(code).not.toMatch(/OhlcvCsvParser|domain\/csv[./]/);
 });
 
 test.each(['reads-files', 'uses-pg'])('a workflow importing Node modules (%s) does not bundle', async (name) => {

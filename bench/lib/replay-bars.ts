@@ -9,12 +9,12 @@ import path from 'node:path';
 import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import { importBarColumns } from '../../db/bar-import';
-import { allocateBars, type BarColumns } from '../../domain/bars';
+import { allocateBars, appendBar, barAt, type BarColumns } from '../../domain/bars';
 import { currentOrNextSession, sessionBarCloses, type TradingSession } from '../../domain/calendar';
 import { parseOhlcvCsv } from '../../domain/csv';
 import { randomWalkBars } from '../../domain/synthetic';
 import { BarCache } from '../../marketdata/cache';
-import type { Bar } from '../../marketdata/port';
+import { columnsToBars } from '../../marketdata/port';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 /** Bar closes before the data anchor: the cycle's 300-bar window is full from the first tick (cache hits). */
@@ -56,21 +56,8 @@ export function deploymentBars(source: ReplaySource, closes: readonly number[], 
   const span = source.bars.length - n;
   const offset = (index * 389) % span;
   const out = allocateBars(n);
-  for (let i = 0; i < n; i++) {
-    const j = offset + i;
-    out.ts[i] = closes[i]! - 60_000;
-    out.open[i] = source.bars.open[j]!;
-    out.high[i] = source.bars.high[j]!;
-    out.low[i] = source.bars.low[j]!;
-    out.close[i] = source.bars.close[j]!;
-    out.volume[i] = source.bars.volume[j]!;
-  }
-  out.length = n;
+  for (let i = 0; i < n; i++) appendBar(out, { ...barAt(source.bars, offset + i), ts: closes[i]! - 60_000 });
   return out;
-}
-
-function toBarObjects(b: BarColumns): Bar[] {
-  return Array.from({ length: b.length }, (_, i) => ({ ts: b.ts[i]!, open: b.open[i]!, high: b.high[i]!, low: b.low[i]!, close: b.close[i]!, volume: b.volume[i]! }));
 }
 
 /** Stores each symbol's bars in Postgres and, with `cache`, in the Redis bar cache too. */
@@ -80,7 +67,7 @@ export async function storeReplayBars(pool: Pool, redis: Redis | undefined, bars
   try {
     for (const [symbol, bars] of barsBySymbol) {
       await importBarColumns(client, symbol, '1m', bars);
-      await cache?.putBars(symbol, '1m', toBarObjects(bars));
+      await cache?.putBars(symbol, '1m', columnsToBars(bars));
     }
   } finally {
     client.release();

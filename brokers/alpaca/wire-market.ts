@@ -4,7 +4,7 @@
  * fields are ignored, decimals may be strings or numbers, instants keep whatever offset Alpaca wrote.
  */
 import { z } from 'zod';
-import { ZoneConverter } from '../../domain/csv';
+import { ZoneConverter } from '../../domain/time/zone';
 import type { CancelAllResult, CloseAllResult, MarketCalendarDay, MarketClock } from '../port';
 import { OrderJsonSchema, toBrokerOrder } from './wire';
 

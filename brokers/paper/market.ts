@@ -8,7 +8,7 @@
  * fills and their timestamps keep the wall clock, and orders are not refused or queued outside market hours.
  */
 import { currentOrNextSession, isOpen, localDate, nextSessionOpen, parseLocalDate, sessionOn, settlementDate, toIsoDate, toYmd, XNYS } from '../../domain/calendar';
-import { ZoneConverter } from '../../domain/csv';
+import { ZoneConverter } from '../../domain/time/zone';
 
 export interface ClockSetting {
   clockAt: Date | null;

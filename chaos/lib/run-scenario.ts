@@ -15,7 +15,7 @@ import { Pool } from 'pg';
 import { createOrderActivities } from '../../activities/orders';
 import { paperBrokerPort } from '../../brokers';
 import { PaperBrokerAdmin, type FaultSettings } from '../../brokers/paper/admin-client';
-import { allocateBars } from '../../domain/bars';
+import { allocateBars, appendBar } from '../../domain/bars';
 import { currentOrNextSession, sessionBarCloses } from '../../domain/calendar';
 import { parseDeploymentSpec, type DeploymentSpec } from '../../domain/deployment/spec';
 import { withTimeout } from '../../harness/async';
@@ -118,13 +118,7 @@ function zigzagBars(closes: number[], phase: number) {
     const k = (i + phase) % 8;
     const price = 100 + (k < 4 ? k : 8 - k) * 0.5 + i * 0.001;
     const open = i === 0 ? price : bars.close[i - 1]!;
-    bars.ts[i] = close - 60_000;
-    bars.open[i] = open;
-    bars.close[i] = price;
-    bars.high[i] = Math.max(open, price) + 0.05;
-    bars.low[i] = Math.min(open, price) - 0.05;
-    bars.volume[i] = 1000;
-    bars.length = i + 1;
+    appendBar(bars, { ts: close - 60_000, open, high: Math.max(open, price) + 0.05, low: Math.min(open, price) - 0.05, close: price, volume: 1000 });
   });
   return bars;
 }

@@ -15,11 +15,13 @@ import { installRouteTable } from './route-table';
 import { approvalRoutes } from './routes/approvals';
 import { approvalsPageRoutes } from './routes/approvals-page';
 import { backtestRoutes } from './routes/backtests';
+import { barCandleRoutes } from './routes/bar-candles';
 import { barRoutes } from './routes/bars';
 import { deploymentRoutes } from './routes/deployments';
 import { healthRoutes } from './routes/health';
 import { killSwitchRoutes } from './routes/kill-switch';
 import { reconciliationRoutes } from './routes/reconciliation';
+import { resultsPageRoutes } from './routes/results-page';
 import { tradingRoutes } from './routes/trading';
 
 export const API_VERSION: string = (() => {
@@ -107,5 +109,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(reconciliationRoutes(deps));
   await app.register(approvalRoutes(deps, inflight));
   await app.register(approvalsPageRoutes());
+  await app.register(barCandleRoutes(deps.db));
+  await app.register(resultsPageRoutes());
   return app;
 }

@@ -9,6 +9,7 @@ export const OPERATION_IDS: Readonly<Record<string, string>> = {
   'GET /health': 'getHealth',
   'GET /v1/bars': 'listBarSeries',
   'POST /v1/bars/import': 'importBars',
+  'GET /v1/bars/candles': 'listBarCandles',
   'POST /v1/backtests': 'createBacktest',
   'GET /v1/backtests': 'listBacktests',
   'GET /v1/backtests/:id': 'getBacktest',

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import { screenBars } from '../../domain/bar-screen';
-import { allocateBars, TIMEFRAMES, type BarColumns, type Timeframe } from '../../domain/bars';
+import { allocateBars, appendBar, barAt, TIMEFRAMES, type BarColumns, type Timeframe } from '../../domain/bars';
 import { timeframeMs } from '../../domain/calendar/calendar';
 import { runBacktest } from '../../domain/backtest/engine';
 import { BacktestSettingsSchema } from '../../domain/backtest/settings';
@@ -84,14 +84,7 @@ function filterBars(bars: BarColumns, fromMs: number, toMs: number): BarColumns 
   const out = allocateBars(n);
   for (let i = 0; i < bars.length; i++) {
     const t = bars.ts[i];
-    if (t < fromMs || t > toMs) continue;
-    const j = out.length++;
-    out.ts[j] = t;
-    out.open[j] = bars.open[i];
-    out.high[j] = bars.high[i];
-    out.low[j] = bars.low[i];
-    out.close[j] = bars.close[i];
-    out.volume[j] = bars.volume[i];
+    if (t >= fromMs && t <= toMs) appendBar(out, barAt(bars, i));
   }
   return out;
 }

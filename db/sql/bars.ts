@@ -1,4 +1,4 @@
-import { allocateBars, type BarColumns } from '../../domain/bars';
+import { allocateBars, appendBar, type BarColumns } from '../../domain/bars';
 import type { Queryable } from './queryable';
 
 export interface BarRange {
@@ -44,15 +44,7 @@ export async function loadBarColumns(
   while (bars.length < total) {
     const page = await selectBarPage(db, r, after, Math.min(pageSize, total - bars.length));
     if (page.length === 0) break; // rows deleted meanwhile
-    for (const [ts, o, h, l, c, v] of page) {
-      const i = bars.length++;
-      bars.ts[i] = ts;
-      bars.open[i] = o;
-      bars.high[i] = h;
-      bars.low[i] = l;
-      bars.close[i] = c;
-      bars.volume[i] = v;
-    }
+    for (const [ts, open, high, low, close, volume] of page) appendBar(bars, { ts, open, high, low, close, volume });
     after = bars.ts[bars.length - 1];
     await onPage(bars.length, total);
   }
@@ -65,4 +57,34 @@ export async function listBarSeries(db: Queryable): Promise<Array<{ symbol: stri
     'SELECT symbol, timeframe, count(*) AS bars, min(ts) AS first, max(ts) AS last FROM bars GROUP BY symbol, timeframe ORDER BY symbol, timeframe',
   );
   return rows.map((r) => ({ ...r, bars: Number(r.bars) }));
+}
+
+export interface Candle {
+  /** open time of the candle's first bar, epoch ms */
+  ts: number;
+  open: number;
+  high: number;
+  low: number;
+  close: number;
+  volume: number;
+  /** bars merged into this candle */
+  bars: number;
+}
+
+/**
+ * A range's bars merged into at most `maxCandles` candles of consecutive bars (near-equal counts, in time order):
+ * the first bar's open, the highest high, the lowest low, the last bar's close, the summed volume. A range of at
+ * most maxCandles bars comes back bar for bar.
+ */
+export async function selectCandles(db: Queryable, r: BarRange, maxCandles: number): Promise<Candle[]> {
+  const { rows } = await db.query<Candle & Record<string, unknown>>(
+    `SELECT extract(epoch from min(ts))::float8 * 1000 AS ts, (array_agg(open ORDER BY ts))[1] AS open, max(high) AS high,
+            min(low) AS low, (array_agg(close ORDER BY ts DESC))[1] AS close, sum(volume) AS volume, count(*)::int AS bars
+     FROM (SELECT ts, open, high, low, close, volume, (row_number() OVER (ORDER BY ts) - 1) * $5 / count(*) OVER () AS k
+           FROM bars
+           WHERE symbol = $1 AND timeframe = $2 AND ($3::timestamptz IS NULL OR ts >= $3) AND ($4::timestamptz IS NULL OR ts <= $4)) b
+     GROUP BY k ORDER BY k`,
+    [r.symbol, r.timeframe, r.from ?? null, r.to ?? null, maxCandles],
+  );
+  return rows;
 }

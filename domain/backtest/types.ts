@@ -1,5 +1,3 @@
-import type { BarColumns } from '../bars';
-
 export const STRATEGY_NAMES = ['sma-cross', 'rsi-reversion', 'donchian-breakout'] as const;
 export type StrategyName = (typeof STRATEGY_NAMES)[number];
 
@@ -97,5 +95,3 @@ export interface BacktestProgress {
   barsDone: number;
   barsTotal: number;
 }
-
-export type { BarColumns };

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Timeframe } from '../bars';
-import { ZoneConverter } from '../csv';
-import { civil, DAY_MS, MINUTE_MS, parseLocalDate, toYmd, weekday, type LocalDate } from './dates';
+import { ZoneConverter } from '../time/zone';
+import { civil, DAY_MS, MINUTE_MS, parseLocalDate, toYmd, weekday, type LocalDate } from '../time/dates';
 import { nyseHours, XNYS_FIRST_YEAR, XNYS_LAST_YEAR } from './nyse';
 
 /**
@@ -9,8 +9,8 @@ import { nyseHours, XNYS_FIRST_YEAR, XNYS_LAST_YEAR } from './nyse';
  *
  * A calendar gives, for each local date, the hours of the session that opens on that date (or none). All
  * instants are epoch milliseconds UTC; local wall times are converted with Intl (via ZoneConverter in
- * ../csv.ts), so DST changes are handled by the host's time-zone database. No clock is read: every function
- * takes the instant it reasons about. Safe in Temporal's workflow sandbox (Intl and Date.UTC only).
+ * ../time/zone.ts), so DST changes are handled by the host's time-zone database. No clock is read: every function
+ * takes the instant it reasons about. Safe in Temporal's workflow sandbox (Intl for the zones, no clock).
  *
  * Conventions:
  *  - a session is the half-open interval [open, close): `sessionFor(t)` is the session with open <= t < close;

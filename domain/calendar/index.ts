@@ -1,4 +1,4 @@
 export * from './calendar';
-export { DAY_MS, MINUTE_MS, dayNumber, easterSunday, parseLocalDate, toIsoDate, toYmd, weekday, type LocalDate } from './dates';
-export { nyseEarlyCloses, nyseHolidays, XNYS_CLOSE_MINUTE, XNYS_EARLY_CLOSE_MINUTE, XNYS_FIRST_YEAR, XNYS_LAST_YEAR, XNYS_OPEN_MINUTE, type NyseDay } from './nyse';
-export { isSettlementDay, settlementDate } from './settlement';
+export { easterSunday, parseLocalDate, toIsoDate, toYmd } from '../time/dates';
+export { nyseEarlyCloses, nyseHolidays } from './nyse';
+export { settlementDate } from './settlement';

@@ -1,4 +1,4 @@
-import { dayNumber, easterSunday, lastWeekday, nthWeekday, toYmd, weekday } from './dates';
+import { dayNumber, easterSunday, lastWeekday, nthWeekday, toYmd, weekday } from '../time/dates';
 
 /**
  * NYSE (XNYS) holidays and early closes, 2000..2035, from the exchange's rules (NYSE Rule 7.2 and the published
@@ -140,11 +140,4 @@ export function nyseHours(day: number, year: number): { open: number; close: num
   if (t.holidays.has(day)) return null;
   const early = t.earlyCloses.has(day);
   return { open: XNYS_OPEN_MINUTE, close: early ? XNYS_EARLY_CLOSE_MINUTE : XNYS_CLOSE_MINUTE, earlyClose: early };
-}
-
-/** Name of the holiday or early close on a day number, if any. */
-export function nyseDayName(day: number, year: number): string | undefined {
-  checkYear(year);
-  const t = yearTable(year);
-  return t.holidays.get(day) ?? t.earlyCloses.get(day);
 }

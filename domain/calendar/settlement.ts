@@ -1,4 +1,4 @@
-import { civil, dayNumber, easterSunday, lastWeekday, nthWeekday, parseLocalDate, toYmd, weekday, type LocalDate } from './dates';
+import { civil, dayNumber, easterSunday, lastWeekday, nthWeekday, parseLocalDate, toYmd, weekday, type LocalDate } from '../time/dates';
 
 /**
  * US equity settlement dates (what Alpaca's calendar reports as `settlement_date`): trade date plus the

@@ -6,10 +6,8 @@ import { RiskLimitsSchema } from '../risk/limits';
 
 /** Timeframes a deployment can trade on (bar closes come from the exchange calendar). */
 export const DEPLOYMENT_TIMEFRAMES = ['1m', '5m', '15m', '30m', '1h', '1d'] as const;
-export type DeploymentTimeframe = (typeof DEPLOYMENT_TIMEFRAMES)[number];
 
 export const BROKERS = ['paper', 'alpaca'] as const;
-export type BrokerName = (typeof BROKERS)[number];
 
 export const SYMBOL_PATTERN = /^[A-Z0-9._-]{1,32}$/;
 

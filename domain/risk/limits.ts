@@ -54,11 +54,6 @@ export const RiskLimitsSchema = z
   });
 
 export type RiskLimits = z.output<typeof RiskLimitsSchema>;
-export type RiskLimitsInput = z.input<typeof RiskLimitsSchema>;
 
 /** The defaults: RiskLimitsSchema.parse({}). */
 export const DEFAULT_RISK_LIMITS: Readonly<RiskLimits> = Object.freeze(RiskLimitsSchema.parse({}));
-
-export function parseRiskLimits(input: unknown): RiskLimits {
-  return RiskLimitsSchema.parse(input ?? {});
-}

@@ -1,6 +1,7 @@
-import { allocateBars, type BarColumns } from '../bars';
+import { allocateBars, appendBar, barAt, type BarColumns } from '../bars';
 import type { BacktestSettings } from '../backtest/types';
 import { mulberry32 } from '../synthetic';
+import type { FanRecorder } from './charts';
 import { allocatePaths, type PathStats } from './monte-carlo';
 import type { Progress } from './runner';
 import { runWindow } from './window';
@@ -13,15 +14,10 @@ import { runWindow } from './window';
  */
 export function blockBootstrapBars(src: BarColumns, blockBars: number, rnd: () => number, out: BarColumns): void {
   const n = src.length;
-  const { open, high, low, close, volume } = src;
-  out.length = n;
-  out.ts.set(src.ts.subarray(0, n));
+  const { ts, open, high, low, close, volume } = src;
+  out.length = 0;
   if (n === 0) return;
-  out.open[0] = open[0];
-  out.high[0] = high[0];
-  out.low[0] = low[0];
-  out.close[0] = close[0];
-  out.volume[0] = volume[0];
+  appendBar(out, barAt(src, 0));
   const span = n - 1; // relative bars 1..n-1
   let q = 1;
   for (let i = 1; i < n; i++) {
@@ -29,24 +25,33 @@ export function blockBootstrapBars(src: BarColumns, blockBars: number, rnd: () =
     else q = q === n - 1 ? 1 : q + 1;
     const prev = out.close[i - 1];
     const base = close[q - 1];
-    out.open[i] = prev * (open[q] / base);
-    out.high[i] = prev * (high[q] / base);
-    out.low[i] = prev * (low[q] / base);
-    out.close[i] = prev * (close[q] / base);
-    out.volume[i] = volume[q];
+    appendBar(out, {
+      ts: ts[i],
+      open: prev * (open[q] / base),
+      high: prev * (high[q] / base),
+      low: prev * (low[q] / base),
+      close: prev * (close[q] / base),
+      volume: volume[q],
+    });
   }
 }
 
-/** `paths` block-bootstrapped series, each backtested with the settings from a flat start: final return and max drawdown per path. */
-export function barPaths(bars: BarColumns, settings: BacktestSettings, blockBars: number, paths: number, seed: number, onProgress?: Progress): PathStats {
+/**
+ * `paths` block-bootstrapped series, each backtested with the settings from a flat start: final return and max
+ * drawdown per path. With a fan recorder (steps: bar indexes), the first fan.paths paths also give their equity
+ * at those bars.
+ */
+export function barPaths(bars: BarColumns, settings: BacktestSettings, blockBars: number, paths: number, seed: number, onProgress?: Progress, fan?: FanRecorder): PathStats {
   const out = allocatePaths(paths);
   const rnd = mulberry32(seed);
   const path = allocateBars(bars.length);
   for (let p = 0; p < paths; p++) {
     blockBootstrapBars(bars, blockBars, rnd, path);
-    const { result } = runWindow(path, settings);
+    const marked = fan !== undefined && p < fan.paths;
+    const { run, result } = runWindow(path, settings, undefined, { keepEquity: marked });
     out.finalReturn[p] = result.metrics.totalReturn;
     out.maxDrawdown[p] = result.metrics.maxDrawdown;
+    if (marked) fan.steps.forEach((bar, s) => fan.set(p, s, run.equitySeries[bar]));
     onProgress?.(p + 1, paths);
   }
   return out;

@@ -4,6 +4,7 @@ import { runBlackSwan, type BlackSwanReport } from './black-swan';
 import { specError } from './errors';
 import { defaultShocks } from './shocks';
 import { barPaths } from './bootstrap';
+import { FanRecorder, fanSteps, pathHistograms, tradeFan, type PathCharts } from './charts';
 import { summarizePaths, tradePaths, type PathSummary } from './monte-carlo';
 import { rank } from './objective';
 import { SCAN_FORMAT_VERSION, type PreparedScan } from './prepare';
@@ -20,9 +21,9 @@ export interface RankedCell extends CellResult {
 export interface MonteCarloReport {
   /** closed round trips of the base backtest the trade methods resample */
   roundTrips: number;
-  shuffle?: PathSummary;
-  bootstrap?: PathSummary;
-  blockBootstrap?: PathSummary & { blockBars: number };
+  shuffle?: PathSummary & PathCharts;
+  bootstrap?: PathSummary & PathCharts;
+  blockBootstrap?: PathSummary & PathCharts & { blockBars: number };
 }
 
 /** A stress scan's result. Like a backtest's, it states every assumption, the seed and the params version. */
@@ -97,11 +98,15 @@ export function runScan(bars: BarColumns, scan: PreparedScan, onProgress?: Progr
     const pnl = base.run.roundTripPnl();
     const report: MonteCarloReport = { roundTrips: pnl.length };
     for (const method of ['shuffle', 'bootstrap'] as const) {
-      if (mc.methods.includes(method)) report[method] = summarizePaths(tradePaths(pnl, cash, method, mc.paths, mc.seed), mc.lossThreshold);
+      if (!mc.methods.includes(method)) continue;
+      const paths = tradePaths(pnl, cash, method, mc.paths, mc.seed);
+      report[method] = { ...summarizePaths(paths, mc.lossThreshold), histograms: pathHistograms(paths), fan: tradeFan(pnl, cash, method, mc.paths, mc.seed) };
     }
     if (mc.methods.includes('block-bootstrap')) {
-      const paths = barPaths(bars, scan.base, mc.blockBars, mc.paths, mc.seed, from(1));
-      report.blockBootstrap = { ...summarizePaths(paths, mc.lossThreshold), blockBars: mc.blockBars };
+      const fan = new FanRecorder(fanSteps(bars.length - 1), mc.paths);
+      const paths = barPaths(bars, scan.base, mc.blockBars, mc.paths, mc.seed, from(1), fan);
+      const x = fan.steps.map((i) => bars.ts[i]);
+      report.blockBootstrap = { ...summarizePaths(paths, mc.lossThreshold), histograms: pathHistograms(paths), fan: fan.fan('time', x), blockBars: mc.blockBars };
     }
     result.monteCarlo = report;
     return result;

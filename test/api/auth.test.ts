@@ -71,6 +71,9 @@ const ROUTES: RouteCase[] = [
   { name: 'GET /health', expected: { ...PUBLIC, badKey: 401 }, request: async () => ({ method: 'GET', url: '/health' }) },
   { name: 'GET /docs/json', expected: PUBLIC, request: async () => ({ method: 'GET', url: '/docs/json' }) },
   { name: 'GET /v1/bars', expected: VIEWER, request: async () => ({ method: 'GET', url: '/v1/bars' }) },
+  { name: 'GET /v1/bars/candles', expected: VIEWER, request: async () => ({ method: 'GET', url: '/v1/bars/candles?symbol=AUTHT&timeframe=1d' }) },
+  // the results page: a shell with no data, which fetches /v1 with the key typed into it
+  { name: 'GET /results', expected: PUBLIC, request: async () => ({ method: 'GET', url: '/results' }) },
   {
     name: 'POST /v1/bars/import',
     expected: TRADER(200),

@@ -6,7 +6,7 @@ import { createIoActivities } from '../../activities/io';
 import { paperBrokerPort, type BrokerPort } from '../../brokers';
 import { PaperBrokerAdmin } from '../../brokers/paper/admin-client';
 import { startPaperBroker, type PaperBrokerProcess } from '../../brokers/paper/start';
-import { allocateBars } from '../../domain/bars';
+import { allocateBars, appendBar } from '../../domain/bars';
 import { deploymentStateQuery, type DeploymentState } from '../../workflows/deployment/messages';
 import { TASK_QUEUES } from '../../workflows/task-queues';
 import { storeBars, testPool } from '../helpers/db';
@@ -78,13 +78,7 @@ export async function startRuntimeHarness(prefix: string, opts: RuntimeHarnessOp
       const bars = allocateBars(closes.length);
       closes.forEach((close, i) => {
         const open = i === 0 ? close : closes[i - 1]!;
-        bars.ts[i] = FROM + (i - warm.length) * MINUTE;
-        bars.open[i] = open;
-        bars.close[i] = close;
-        bars.high[i] = Math.max(open, close);
-        bars.low[i] = Math.min(open, close);
-        bars.volume[i] = 1000;
-        bars.length = i + 1;
+        appendBar(bars, { ts: FROM + (i - warm.length) * MINUTE, open, high: Math.max(open, close), low: Math.min(open, close), close, volume: 1000 });
       });
       await storeBars(pool, symbol, '1m', bars);
     },

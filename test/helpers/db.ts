@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Pool } from 'pg';
 import { insertBacktestJob } from '../../db/sql/backtest-jobs';
-import { allocateBars, type BarColumns } from '../../domain/bars';
+import { allocateBars, appendBar, type BarColumns } from '../../domain/bars';
 import { parseBacktestSettings } from '../../domain/backtest/settings';
 import type { BacktestSettings } from '../../domain/backtest/types';
 import type { BacktestWorkflowInput } from '../../workflows/backtest/messages';
@@ -33,15 +33,12 @@ export function syntheticBars(n: number, seed = 42, stepMs = 86_400_000): BarCol
   for (let i = 0; i < n; i++) {
     const open = price;
     const close = open * (1 + (rnd() - 0.5) * 0.04);
-    bars.ts[i] = Date.UTC(2000, 0, 3) + i * stepMs;
-    bars.open[i] = open;
-    bars.close[i] = close;
-    bars.high[i] = Math.max(open, close) * (1 + rnd() * 0.01);
-    bars.low[i] = Math.min(open, close) * (1 - rnd() * 0.01);
-    bars.volume[i] = Math.floor(rnd() * 1e6);
+    // rnd() draws for high, low, then volume: a seed keeps giving the same bars
+    const high = Math.max(open, close) * (1 + rnd() * 0.01);
+    const low = Math.min(open, close) * (1 - rnd() * 0.01);
+    appendBar(bars, { ts: Date.UTC(2000, 0, 3) + i * stepMs, open, high, low, close, volume: Math.floor(rnd() * 1e6) });
     price = close;
   }
-  bars.length = n;
   return bars;
 }
 

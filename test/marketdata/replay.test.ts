@@ -5,7 +5,7 @@
 import path from 'node:path';
 import type { Pool } from 'pg';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { weekday } from '../../domain/calendar/dates';
+import { weekday } from '../../domain/time/dates';
 import { barsToColumns, MarketDataRequestError, MarketDataUnavailableError } from '../../marketdata/port';
 import { alignedShiftMs, ReplayClock, ReplayProvider, WEEK_MS } from '../../marketdata/replay';
 import { storeBars, testPool, uniqueSymbol } from '../helpers/db';

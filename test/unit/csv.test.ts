@@ -1,6 +1,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { OhlcvCsvParser, parseDecimal, parseOhlcvCsv, validateBar, ZoneConverter } from '../../domain/csv';
+import { validateBar } from '../../domain/bars';
+import { OhlcvCsvParser, parseOhlcvCsv } from '../../domain/csv';
+import { parseDateTime, parseDecimal, parseTimestamp } from '../../domain/csv/scalars';
+import { ZoneConverter } from '../../domain/time/zone';
 
 const DATA = path.resolve(__dirname, '../../../shared/data');
 const read = (f: string) => readFileSync(path.join(DATA, f), 'utf8');
@@ -233,6 +236,26 @@ describe('scalars', () => {
       expect(parseDecimal(s, 0, s.length)).toBe(Number(s.trim().replace(/"/g, '')));
     }
     for (const s of ['', 'abc', '1.2.3', '0x10', '1,5', 'Infinity', '-', '.']) expect(parseDecimal(s, 0, s.length)).toBeNaN();
+  });
+
+  test('dates and timestamps say whether the text carried its own zone', () => {
+    const at = (f: typeof parseDateTime, s: string) => f(s, 0, s.length);
+    expect(at(parseDateTime, '2024-03-10 02:30')).toEqual({ ms: Date.UTC(2024, 2, 10, 2, 30), zoned: false });
+    expect(at(parseDateTime, '20240310')).toEqual({ ms: Date.UTC(2024, 2, 10), zoned: false });
+    expect(at(parseDateTime, '2024-03-10T02:30:00Z')).toEqual({ ms: Date.UTC(2024, 2, 10, 2, 30), zoned: true });
+    expect(at(parseDateTime, '2024-03-10T02:30-05:00')).toEqual({ ms: Date.UTC(2024, 2, 10, 7, 30), zoned: true });
+    expect(at(parseTimestamp, '1710037800')).toEqual({ ms: Date.UTC(2024, 2, 10, 2, 30), zoned: true });
+    expect(at(parseTimestamp, '2024-03-10T02:30')).toEqual({ ms: Date.UTC(2024, 2, 10, 2, 30), zoned: false });
+    for (const s of ['2024-02-30', '2024-03-10T25:00', '2024-03-10T02:30Zx', 'soon']) expect(at(parseTimestamp, s).ms).toBeNaN();
+  });
+
+  test('the flag belongs to each call: a zoned value does not leak into the next one', () => {
+    const zoned = '2024-01-02T10:00:00Z';
+    const local = '2024-01-02T10:00:00';
+    expect(parseDateTime(zoned, 0, zoned.length).zoned).toBe(true);
+    expect(parseDateTime(local, 0, local.length).zoned).toBe(false);
+    const r = parseOhlcvCsv(`ts,open,high,low,close\n${zoned},1,1,1,1\n2024-01-02T11:00:00,1,1,1,1\n`, { timeZone: 'America/New_York' });
+    expect(Array.from(r.bars.ts)).toEqual([Date.UTC(2024, 0, 2, 10), Date.UTC(2024, 0, 2, 16)]);
   });
 });
 

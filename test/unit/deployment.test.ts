@@ -1,4 +1,4 @@
-import { allocateBars, sliceBars, type BarColumns } from '../../domain/bars';
+import { allocateBars, appendBar, sliceBars, type BarColumns } from '../../domain/bars';
 import { BacktestRun } from '../../domain/backtest/engine';
 import { parseBacktestSettings } from '../../domain/backtest/settings';
 import type { StrategyName } from '../../domain/backtest/types';
@@ -16,14 +16,8 @@ function minuteBars(closes: number[], t0 = T0, step = MIN): BarColumns {
   const b = allocateBars(closes.length);
   closes.forEach((c, i) => {
     const o = i > 0 ? closes[i - 1] : c;
-    b.ts[i] = t0 + i * step;
-    b.open[i] = o;
-    b.high[i] = Math.max(o, c);
-    b.low[i] = Math.min(o, c);
-    b.close[i] = c;
-    b.volume[i] = 100;
+    appendBar(b, { ts: t0 + i * step, open: o, high: Math.max(o, c), low: Math.min(o, c), close: c, volume: 100 });
   });
-  b.length = closes.length;
   return b;
 }
 

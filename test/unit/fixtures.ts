@@ -1,4 +1,4 @@
-import { allocateBars, type BarColumns } from '../../domain/bars';
+import { allocateBars, appendBar, type BarColumns } from '../../domain/bars';
 import type { BacktestSettings, Trade } from '../../domain/backtest/types';
 import { parseBacktestSettings } from '../../domain/backtest/settings';
 import type { Strategy } from '../../domain/strategies/types';
@@ -10,15 +10,9 @@ export const T0 = Date.UTC(2024, 0, 1);
 export function bars(rows: Array<number | [number, number, number, number]>, volume = 100): BarColumns {
   const b = allocateBars(rows.length);
   rows.forEach((row, i) => {
-    const [o, h, l, c] = typeof row === 'number' ? [row, row, row, row] : row;
-    b.ts[i] = T0 + i * DAY;
-    b.open[i] = o;
-    b.high[i] = h;
-    b.low[i] = l;
-    b.close[i] = c;
-    b.volume[i] = volume;
+    const [open, high, low, close] = typeof row === 'number' ? [row, row, row, row] : row;
+    appendBar(b, { ts: T0 + i * DAY, open, high, low, close, volume });
   });
-  b.length = rows.length;
   return b;
 }
 

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { screenBars } from '../../domain/bar-screen';
-import { allocateBars, type BarColumns } from '../../domain/bars';
+import { allocateBars, appendBar, type BarColumns } from '../../domain/bars';
 import { parseOhlcvCsv } from '../../domain/csv';
 import { findPriceOutliers, OUTLIER_FACTOR, outlierReason } from '../../domain/price-outliers';
 import { SHARED_DATA } from '../helpers/stack';
@@ -14,14 +14,8 @@ function bars(closes: number[], overrides: Record<number, Partial<{ open: number
   const b = allocateBars(closes.length);
   closes.forEach((c, i) => {
     const o = overrides[i] ?? {};
-    b.ts[i] = T0 + i * DAY;
-    b.open[i] = o.open ?? c;
-    b.close[i] = c;
-    b.high[i] = o.high ?? Math.max(c, o.open ?? c) * 1.01;
-    b.low[i] = o.low ?? Math.min(c, o.open ?? c) * 0.99;
-    b.volume[i] = 100;
+    appendBar(b, { ts: T0 + i * DAY, open: o.open ?? c, high: o.high ?? Math.max(c, o.open ?? c) * 1.01, low: o.low ?? Math.min(c, o.open ?? c) * 0.99, close: c, volume: 100 });
   });
-  b.length = closes.length;
   return b;
 }
 

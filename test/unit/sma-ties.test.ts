@@ -1,5 +1,5 @@
 import { runBacktest } from '../../domain/backtest/engine';
-import { allocateBars, sliceBars, type BarColumns } from '../../domain/bars';
+import { allocateBars, appendBar, sliceBars, type BarColumns } from '../../domain/bars';
 import { crossovers } from '../../domain/crossover';
 import { createStrategy, type SmaCrossStrategy } from '../../domain/strategies';
 import { mulberry32 } from '../../domain/synthetic';
@@ -37,11 +37,8 @@ function fixture(): BarColumns {
       ticks = Math.min(15_000, Math.max(5_000, ticks));
       px = ticks / 100;
     } else px = TAIL[i - PREFIX];
-    b.ts[i] = Date.UTC(2024, 0, 1) + i * 60_000;
-    b.open[i] = b.high[i] = b.low[i] = b.close[i] = px;
-    b.volume[i] = 1;
+    appendBar(b, { ts: Date.UTC(2024, 0, 1) + i * 60_000, open: px, high: px, low: px, close: px, volume: 1 });
   }
-  b.length = n;
   return b;
 }
 

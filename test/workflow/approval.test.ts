@@ -13,7 +13,7 @@ import { startPaperBroker, type PaperBrokerProcess } from '../../brokers/paper/s
 import { buildApp } from '../../clients/api/app';
 import { getApproval } from '../../db/sql/approvals';
 import { setHalt } from '../../db/sql/trading-halts';
-import { allocateBars } from '../../domain/bars';
+import { allocateBars, appendBar } from '../../domain/bars';
 import { openApprovalRequest, type OpenedRequest } from '../../harness/fixtures/approvals';
 import { storeFlatBars } from '../../harness/fixtures/bars';
 import type { tradeApprovalWorkflow } from '../../workflows/approval/workflow';
@@ -113,11 +113,8 @@ test('approved after the price drifted more than maxPriceDriftPct: failed, no or
   for (let i = 0; i < 240; i++) {
     const ts = from + i * MINUTE;
     const price = ts < now + 2 * MINUTE ? 100 : 103;
-    bars.ts[i] = ts;
-    bars.open[i] = bars.high[i] = bars.low[i] = bars.close[i] = price;
-    bars.volume[i] = 1000;
+    appendBar(bars, { ts, open: price, high: price, low: price, close: price, volume: 1000 });
   }
-  bars.length = 240;
   await storeBars(pool, symbol, '1m', bars);
   await new PaperBrokerAdmin(paper.url).setPrices({ [symbol]: 103 });
   const strict = await open(symbol, now + 30 * MINUTE, 0.02);

@@ -8,7 +8,7 @@ import { createIoActivities } from '../../activities/io';
 import { paperBrokerPort } from '../../brokers';
 import { PaperBrokerAdmin } from '../../brokers/paper/admin-client';
 import { startPaperBroker, type PaperBrokerProcess } from '../../brokers/paper/start';
-import { allocateBars } from '../../domain/bars';
+import { allocateBars, appendBar } from '../../domain/bars';
 import { currentOrNextSession, nextSessionOpen, sessionBarCloses } from '../../domain/calendar';
 import { parseDeploymentSpec } from '../../domain/deployment/spec';
 import { ensureSearchAttributes } from '../../platform/temporal';
@@ -50,13 +50,7 @@ function sessionBars(closes: number[]) {
   closes.forEach((close, i) => {
     const price = 100 + 5 * Math.sin(i / 6) + i * 0.01;
     const open = i === 0 ? price : bars.close[i - 1];
-    bars.ts[i] = close - 300_000;
-    bars.open[i] = open;
-    bars.close[i] = price;
-    bars.high[i] = Math.max(open, price) + 0.1;
-    bars.low[i] = Math.min(open, price) - 0.1;
-    bars.volume[i] = 1000;
-    bars.length = i + 1;
+    appendBar(bars, { ts: close - 300_000, open, high: Math.max(open, price) + 0.1, low: Math.min(open, price) - 0.1, close: price, volume: 1000 });
   });
   return bars;
 }

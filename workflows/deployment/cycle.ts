@@ -2,7 +2,7 @@ import * as wf from '@temporalio/workflow';
 import type { LoadRecentBarsResult } from '../../activities/market-data';
 import type { PlaceOrderInput, PlaceOrderResult } from '../../activities/orders';
 import { barsBetween, barsDigest, extendWindow } from '../../domain/bar-window';
-import { allocateBars } from '../../domain/bars';
+import { allocateBars, appendBar } from '../../domain/bars';
 import { localDate, timeframeMs } from '../../domain/calendar';
 import { decideCycle, type CycleDecision } from '../../domain/deployment/cycle';
 import { clientOrderId } from '../../domain/ids';
@@ -197,15 +197,7 @@ export class Cycles {
   /** The strategy's decision; a failure (e.g. parameters the strategy refuses) is a skip with the reason, never a stuck task. */
   private decide(md: LoadRecentBarsResult, symbol: string, params: Record<string, number | boolean>, positionQty: number, pendingOrder: boolean, entryPrice: number | undefined): CycleDecision {
     const bars = allocateBars(md.bars.length);
-    for (const b of md.bars) {
-      const i = bars.length++;
-      bars.ts[i] = b.ts;
-      bars.open[i] = b.open;
-      bars.high[i] = b.high;
-      bars.low[i] = b.low;
-      bars.close[i] = b.close;
-      bars.volume[i] = b.volume;
-    }
+    for (const b of md.bars) appendBar(bars, b);
     try {
       return decideCycle({ bars, nowMs: this.rt.dataNow(), timeframeMs: this.tfMs, spec: this.rt.spec, params, symbol, positionQty, pendingOrder, entryPrice });
     } catch (err) {

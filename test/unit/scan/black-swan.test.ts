@@ -1,4 +1,4 @@
-import { allocateBars, type BarColumns } from '../../../domain/bars';
+import { allocateBars, appendBar, type BarColumns } from '../../../domain/bars';
 import { BacktestRun, runBacktest } from '../../../domain/backtest/engine';
 import { parseBacktestSettings } from '../../../domain/backtest/settings';
 import { runBlackSwan } from '../../../domain/scan/black-swan';
@@ -19,14 +19,8 @@ function daily(first: string, closes: number[] | number, seed = 1): BarColumns {
   const t0 = Date.parse(`${first}T00:00:00Z`);
   c.forEach((close, i) => {
     const open = i ? c[i - 1] : close;
-    b.ts[i] = t0 + i * DAY;
-    b.open[i] = open;
-    b.close[i] = close;
-    b.high[i] = Math.max(open, close) * 1.001;
-    b.low[i] = Math.min(open, close) * 0.999;
-    b.volume[i] = 1;
+    appendBar(b, { ts: t0 + i * DAY, open, high: Math.max(open, close) * 1.001, low: Math.min(open, close) * 0.999, close, volume: 1 });
   });
-  b.length = c.length;
   return b;
 }
 

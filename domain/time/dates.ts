@@ -1,10 +1,12 @@
 /**
  * Civil-date arithmetic on day numbers (days since 1970-01-01 in the proleptic Gregorian calendar). Local dates
  * are written as YYYYMMDD numbers (20240115) in the calendar API; strings '2024-01-15' and '20240115' are
- * accepted too. Pure: no clock, no time zone (see ./calendar.ts for those).
+ * accepted too. Pure integer arithmetic (no Date, no clock, no time zone: see ./zone.ts), cheap enough for the
+ * CSV parser's per-row path.
  */
 
 export const DAY_MS = 86_400_000;
+export const HOUR_MS = 3_600_000;
 export const MINUTE_MS = 60_000;
 
 /** A local calendar date: 20240115, '2024-01-15' or '20240115'. */
@@ -12,20 +14,36 @@ export type LocalDate = number | string;
 
 const { floor } = Math;
 
-/** Day number of a civil date (month 1..12). */
+/** Day number of a civil date, month 1..12 (H. Hinnant's days_from_civil; a day beyond the month runs on). */
 export function dayNumber(year: number, month: number, day: number): number {
-  return floor(Date.UTC(year, month - 1, day) / DAY_MS);
+  const y = month <= 2 ? year - 1 : year;
+  const era = floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1;
+  const doe = yoe * 365 + floor(yoe / 4) - floor(yoe / 100) + doy;
+  return era * 146097 + doe - 719468;
+}
+
+/** { year, month (1..12), day } of a day number (H. Hinnant's civil_from_days). */
+export function civil(day: number): { year: number; month: number; day: number } {
+  const z = day + 719468;
+  const era = floor(z / 146097);
+  const doe = z - era * 146097;
+  const yoe = floor((doe - floor(doe / 1460) + floor(doe / 36524) - floor(doe / 146096)) / 365);
+  const doy = doe - (365 * yoe + floor(yoe / 4) - floor(yoe / 100));
+  const mp = floor((5 * doy + 2) / 153);
+  const month = mp < 10 ? mp + 3 : mp - 9;
+  return { year: yoe + era * 400 + (month <= 2 ? 1 : 0), month, day: doy - floor((153 * mp + 2) / 5) + 1 };
+}
+
+export function daysInMonth(year: number, month: number): number {
+  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
 }
 
 /** Day of the week of a day number: 0 = Sunday .. 6 = Saturday (as Date#getUTCDay). */
 export function weekday(day: number): number {
   return (((day + 4) % 7) + 7) % 7; // 1970-01-01 was a Thursday
-}
-
-/** { year, month (1..12), day } of a day number. */
-export function civil(day: number): { year: number; month: number; day: number } {
-  const d = new Date(day * DAY_MS);
-  return { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate() };
 }
 
 /** YYYYMMDD number of a day number. */
@@ -57,10 +75,8 @@ export function parseLocalDate(date: LocalDate): number {
     m = Number(match[2]);
     d = Number(match[3]);
   }
-  const day = dayNumber(y, m, d);
-  const back = civil(day);
-  if (m < 1 || m > 12 || back.year !== y || back.month !== m || back.day !== d) throw new RangeError(`not a real date: ${String(date)}`);
-  return day;
+  if (m < 1 || m > 12 || d < 1 || d > daysInMonth(y, m)) throw new RangeError(`not a real date: ${String(date)}`);
+  return dayNumber(y, m, d);
 }
 
 /** The n-th (1-based) given weekday (0 = Sunday) of a month. */
@@ -71,7 +87,7 @@ export function nthWeekday(year: number, month: number, wd: number, n: number): 
 
 /** The last given weekday (0 = Sunday) of a month. */
 export function lastWeekday(year: number, month: number, wd: number): number {
-  const last = dayNumber(year, month + 1, 0);
+  const last = dayNumber(year, month, daysInMonth(year, month));
   return last - ((weekday(last) - wd + 7) % 7);
 }
 

@@ -1,0 +1,1 @@
+export { OhlcvCsvParser, parseOhlcvCsv, type CsvRejection } from './parser';
