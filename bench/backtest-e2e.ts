@@ -66,6 +66,7 @@ export async function benchBacktestE2e(): Promise<Record<string, unknown>> {
       // As POST /v1/backtests starts one (services/backtests.ts): the job row, then the workflow.
       const { handle } = await startBacktest({ db: pool, temporal: client }, { symbol: 'E2E', timeframe: '1m', settings, by: 'bench' });
       const summary = await handle.result();
+      if ('status' in summary) throw new Error(`backtest start refused: ${summary.reason}`);
       return { ms: performance.now() - t0, trades: summary.trades };
     };
     const inProcess = async () => {

@@ -3,8 +3,8 @@ import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { insertDeployment, insertDeploymentParams, setDeploymentRowStatus } from '../db/sql/deployments';
 import { inTransaction } from '../db/sql/queryable';
 import { insertAudit } from '../db/sql/trading-halts';
-import type { DeploymentSpec } from '../domain/deployment/spec';
-import { deploymentStateQuery, type DeploymentState, type DeploymentWorkflowInput, type ReplayClockSpec } from '../workflows/deployment/messages';
+import type { DeploymentSpec, ReplayClockSpec } from '../domain/deployment/spec';
+import { deploymentStateQuery, type DeploymentState, type DeploymentWorkflowInput } from '../workflows/deployment/messages';
 import type { deploymentWorkflow } from '../workflows/deployment/workflow';
 import { deploymentWorkflowId } from '../workflows/workflow-ids';
 import { logOf, type ServiceDeps } from './deps';
@@ -48,7 +48,7 @@ export async function createDeployment(deps: ServiceDeps, d: NewDeployment, opts
   const { spec, by, name, replay } = d;
   const clock: ReplayClockSpec | undefined = replay ? { dataStartMs: Date.parse(replay.from), wallStartMs: replay.wallStartMs ?? Date.now(), speed: replay.speed } : undefined;
   await inTransaction(deps.db, async (tx) => {
-    await insertDeployment(tx, { id, workflowId, spec, createdBy: by });
+    await insertDeployment(tx, { id, workflowId, spec, createdBy: by, ...(clock ? { replayClock: clock } : {}) });
     await insertDeploymentParams(tx, id, 1, spec.params, by);
     await insertAudit(tx, by, 'deployment.create', id, { name: name ?? null, workflowId, spec, ...(replay ? { replay: { from: replay.from, speed: replay.speed } } : {}) });
   });

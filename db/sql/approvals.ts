@@ -1,7 +1,17 @@
+import type { BreakerLevel } from '../../domain/risk/gate';
 import type { Queryable } from './queryable';
 
 export const APPROVAL_STATUSES = ['pending', 'approved', 'rejected', 'expired', 'executed', 'failed'] as const;
 export type ApprovalStatus = (typeof APPROVAL_STATUSES)[number];
+
+/** The runtime's state when it asked, for the re-check after approval (the intent itself is in the columns). */
+export interface ApprovalRiskContext {
+  breaker: BreakerLevel;
+  equityPeak: number;
+  dayStartPnl: number;
+  /** why the order exists ('signal', 'stop-loss', ...) */
+  intentReason: string;
+}
 
 export interface ApprovalRow {
   id: string;
@@ -24,6 +34,8 @@ export interface ApprovalRow {
   decided_at: Date | null;
   client_order_id: string | null;
   outcome: string | null;
+  /** null only for rows recorded before the column existed */
+  risk_context: ApprovalRiskContext | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -54,15 +66,16 @@ export interface NewApproval {
   requiredApprovals: number;
   requestedBy: string;
   expiresAtMs: number;
+  riskContext: ApprovalRiskContext;
 }
 
 /** Inserts a request; undefined when the id exists already or another request for the symbol is open. */
 export async function insertApproval(db: Queryable, a: NewApproval): Promise<ApprovalRow | undefined> {
   const { rows } = await db.query<Row<ApprovalRow>>(
-    `INSERT INTO approvals (id, deployment_id, workflow_id, deployment_workflow_id, cycle_seq, leg, account_id, symbol, side, qty, price, notional, reason, required_approvals, status, requested_by, expires_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'pending', $15, to_timestamp($16::float8 / 1000.0))
+    `INSERT INTO approvals (id, deployment_id, workflow_id, deployment_workflow_id, cycle_seq, leg, account_id, symbol, side, qty, price, notional, reason, required_approvals, status, requested_by, expires_at, risk_context)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'pending', $15, to_timestamp($16::float8 / 1000.0), $17)
      ON CONFLICT DO NOTHING RETURNING *`,
-    [a.id, a.deploymentId, a.workflowId, a.deploymentWorkflowId, a.cycle, a.leg, a.accountId, a.symbol, a.side, a.qty, a.price, Math.abs(a.qty * a.price), JSON.stringify(a.reason), a.requiredApprovals, a.requestedBy, a.expiresAtMs],
+    [a.id, a.deploymentId, a.workflowId, a.deploymentWorkflowId, a.cycle, a.leg, a.accountId, a.symbol, a.side, a.qty, a.price, Math.abs(a.qty * a.price), JSON.stringify(a.reason), a.requiredApprovals, a.requestedBy, a.expiresAtMs, JSON.stringify(a.riskContext)],
   );
   return rows[0];
 }

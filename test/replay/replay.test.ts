@@ -53,7 +53,10 @@ test('there is a recorded deployment history for every scenario, and each shows 
 test('a cycle that places no order is one workflow task: its reads and audit rows are local activities, it schedules no activity', () => {
   for (const b of ['stale-data', 'risk-reject', 'kill-switch', 'continue-as-new']) {
     const h = seen(`deployment--${b}.json`);
-    expect([...h.localActivities.keys()].every((t) => ['loadCycleInputs', 'recordCycle', 'loadRecordedCommands', 'checkCommandMessages', 'applyCommand'].includes(t))).toBe(true);
+    expect([...h.localActivities.keys()].every((t) => ['verifyDeploymentStart', 'loadCycleInputs', 'recordCycle', 'loadRecordedCommands', 'checkCommandMessages', 'applyCommand'].includes(t))).toBe(true);
+    // the run's first step reads the deployment as recorded (its start check), once
+    expect(h.markers[0]?.type).toBe('verifyDeploymentStart');
+    expect(h.localActivities.get('verifyDeploymentStart')).toBe(1);
     // ordinary activities only at the end of life: resolving what may be at the broker, then the stopped row
     expect([...h.activities].every((a) => ['resolveDeploymentOrders', 'setDeploymentStatus'].includes(a))).toBe(true);
     // one task per timer that fired (a bar, or a long wait's look for lost commands), plus one per message and the start
@@ -69,7 +72,7 @@ test('the forged-command history: messages checked in batches, recorded commands
   const h = seen('deployment--forged-command.json');
   expect(h.localActivities.get('checkCommandMessages')).toBeGreaterThan(0);
   expect(h.localActivities.get('applyCommand')).toBe(4); // pause (an update), params, resume, stop: the forged ones apply nothing
-  expect(count(h, 'workflowExecutionUpdateAcceptedEventAttributes')).toBe(1);
+  expect(count(h, 'workflowExecutionUpdateAcceptedEventAttributes')).toBe(2); // the pause, and the stop (sent as every tool sends it)
   const verdicts = h.markers.filter((m) => m.type === 'checkCommandMessages').flatMap((m) => (m.result as { checked: Array<{ verdict: string }> }).checked.map((c) => c.verdict));
   expect(verdicts).toEqual(expect.arrayContaining(['forged', 'malformed', 'unknown-name', 'duplicate', 'recorded']));
   expect(count(h, 'workflowTaskFailedEventAttributes')).toBe(0);
