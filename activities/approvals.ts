@@ -1,10 +1,11 @@
 import type { Pool } from 'pg';
-import { expireApproval, getApproval, getDecision, insertApproval, transitionApproval, type ApprovalStatus, type NewApproval } from '../db/sql/approvals';
+import { expireApproval, getApproval, getDecision, insertApproval, transitionApproval, type NewApproval } from '../db/sql/approvals';
+import { insertAudit, insertAuditOnce } from '../db/sql/audit';
+import { selectLatestBars } from '../db/sql/bars';
 import { getDeployment } from '../db/sql/deployments';
 import { enqueueNotification } from '../db/sql/notifications';
 import { inTransaction } from '../db/sql/queryable';
-import { insertAudit, insertAuditOnce } from '../db/sql/trading-halts';
-import { selectLatestBars } from '../marketdata/sql';
+import type { ApprovalStatus } from '../domain/approvals';
 import { createDeploymentActivities, type RiskSnapshot } from './deployments';
 
 export interface ApprovalDeps {
@@ -84,7 +85,7 @@ export function createApprovalActivities({ db }: ApprovalDeps) {
     async settleApproval(args: { approvalId: string; asOfMs: number }): Promise<{ status: ApprovalStatus }> {
       const expired = await expireApproval(db, args.approvalId, args.asOfMs);
       if (expired) {
-        await insertAuditOnce(db, 'runtime', 'approval.expired', args.approvalId, 'expired', { expiresAt: expired.expires_at.toISOString() });
+        await insertAuditOnce(db, 'runtime', 'approval.expired', args.approvalId, 'expired', { expiresAt: expired.expiresAt.toISOString() });
         return { status: 'expired' };
       }
       const row = await getApproval(db, args.approvalId);

@@ -1,8 +1,8 @@
 import type { Pool } from 'pg';
+import { insertAuditOnce } from '../db/sql/audit';
 import { getCommand, getCommands, recordedCommands, settleCommand, type CommandRow } from '../db/sql/deployment-commands';
 import { insertDeploymentParams, setDeploymentRuntimeState } from '../db/sql/deployments';
 import { inTransaction } from '../db/sql/queryable';
-import { insertAuditOnce } from '../db/sql/trading-halts';
 import type { CommandKind, CommandRecord, DeploymentStatus } from '../domain/deployment/commands';
 
 /**

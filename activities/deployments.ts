@@ -1,10 +1,13 @@
 import type { Pool } from 'pg';
 import { openApprovalSymbols } from '../db/sql/approvals';
-import { entryPrices } from '../db/sql/fills';
+import { insertAuditOnce } from '../db/sql/audit';
+import { upsertCycle } from '../db/sql/deployment-cycles';
 import { setDeploymentRowStatus } from '../db/sql/deployments';
+import { accountPositions, entryPrices, positionsFromFills } from '../db/sql/fills';
 import { enqueueNotification } from '../db/sql/notifications';
+import { openOrderSymbols } from '../db/sql/order-ledger';
 import { inTransaction } from '../db/sql/queryable';
-import { activeHalts, insertAuditOnce } from '../db/sql/trading-halts';
+import { activeHalts } from '../db/sql/trading-halts';
 import type { DeploymentStatus } from '../domain/deployment/commands';
 import type { KillSwitchState } from '../domain/risk/gate';
 import type { CycleRecord } from '../workflows/deployment/messages';
@@ -43,22 +46,10 @@ export interface DeploymentDeps {
 export function createDeploymentActivities({ db, paperPrices }: DeploymentDeps) {
   return {
     async loadRiskSnapshot(args: { deploymentId: string; accountId: string; prices: Record<string, number> }): Promise<RiskSnapshot> {
-      const [mine, account, pending, kill, entries, approvals] = await Promise.all([
-        db.query<{ symbol: string; qty: number; cash_flow: number }>(
-          `SELECT symbol, sum(CASE WHEN side = 'buy' THEN qty ELSE -qty END) AS qty,
-                  sum(CASE WHEN side = 'buy' THEN -qty * price ELSE qty * price END) AS cash_flow
-           FROM fills WHERE deployment_id = $1 GROUP BY symbol`,
-          [args.deploymentId],
-        ),
-        db.query<{ symbol: string; qty: number; last_price: number }>(
-          `SELECT f.symbol, sum(CASE WHEN f.side = 'buy' THEN f.qty ELSE -f.qty END) AS qty, (array_agg(f.price ORDER BY f.ts DESC))[1] AS last_price
-           FROM fills f JOIN order_ledger l USING (client_order_id) WHERE l.account_id = $1 GROUP BY f.symbol`,
-          [args.accountId],
-        ),
-        db.query<{ symbol: string }>(
-          `SELECT DISTINCT symbol FROM order_ledger WHERE deployment_id = $1 AND state IN ('INTENT', 'SUBMITTING', 'UNKNOWN', 'ACCEPTED', 'PARTIAL')`,
-          [args.deploymentId],
-        ),
+      const [mine, account, pendingSymbols, kill, entries, approvals] = await Promise.all([
+        positionsFromFills(db, args.deploymentId),
+        accountPositions(db, args.accountId),
+        openOrderSymbols(db, args.deploymentId),
         activeHalts(db, args.accountId, args.deploymentId),
         entryPrices(db, args.deploymentId),
         openApprovalSymbols(db, args.deploymentId),
@@ -66,22 +57,20 @@ export function createDeploymentActivities({ db, paperPrices }: DeploymentDeps) 
       const positions: Record<string, number> = {};
       let totalPnl = 0;
       let deploymentExposure = 0;
-      for (const r of mine.rows) {
-        const qty = Number(r.qty);
-        const price = args.prices[r.symbol] ?? 0;
-        positions[r.symbol] = qty;
-        totalPnl += Number(r.cash_flow) + qty * price;
+      for (const { symbol, qty, cashFlow } of mine) {
+        const price = args.prices[symbol] ?? 0;
+        positions[symbol] = qty;
+        totalPnl += cashFlow + qty * price;
         deploymentExposure += Math.abs(qty) * price;
       }
       let accountExposure = 0;
       let accountOpenPositions = 0;
-      for (const r of account.rows) {
-        const qty = Number(r.qty);
+      for (const { symbol, qty, lastPrice } of account) {
         if (Math.abs(qty) < 1e-9) continue;
         accountOpenPositions++;
-        accountExposure += Math.abs(qty) * (args.prices[r.symbol] ?? Number(r.last_price));
+        accountExposure += Math.abs(qty) * (args.prices[symbol] ?? lastPrice);
       }
-      return { positions, pendingSymbols: pending.rows.map((r) => r.symbol), totalPnl, deploymentExposure, accountExposure, accountOpenPositions, kill, entryPrices: entries, pendingApprovals: approvals, at: Date.now() };
+      return { positions, pendingSymbols, totalPnl, deploymentExposure, accountExposure, accountOpenPositions, kill, entryPrices: entries, pendingApprovals: approvals, at: Date.now() };
     },
 
     /**
@@ -91,20 +80,12 @@ export function createDeploymentActivities({ db, paperPrices }: DeploymentDeps) 
      */
     async recordCycle(args: { deploymentId: string; paramsVersion: number; latencyMs: number; positions: Record<string, number>; totalPnl: number; record: CycleRecord }): Promise<{ at: number }> {
       const r = args.record;
-      await db.query(
-        `INSERT INTO deployment_cycles (deployment_id, cycle_seq, symbol, bar_close, action, reason, signal, indicators, risk, client_order_ids, params_version, position_qty, realized_pnl, latency_ms)
-         VALUES ($1, $2, $3, to_timestamp($4::float8 / 1000.0), $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-         ON CONFLICT (deployment_id, cycle_seq, symbol) DO UPDATE SET
-           bar_close = EXCLUDED.bar_close, action = EXCLUDED.action, reason = EXCLUDED.reason, signal = EXCLUDED.signal,
-           indicators = EXCLUDED.indicators, risk = EXCLUDED.risk, client_order_ids = EXCLUDED.client_order_ids,
-           params_version = EXCLUDED.params_version, position_qty = EXCLUDED.position_qty, realized_pnl = EXCLUDED.realized_pnl, latency_ms = EXCLUDED.latency_ms`,
-        [
-          args.deploymentId, r.cycle, r.symbol, r.barClose, r.action, r.reason ?? null,
-          r.signal !== undefined && Number.isFinite(r.signal) ? r.signal : null,
-          JSON.stringify(r.indicators ?? {}), r.risk ? JSON.stringify(r.risk) : null, r.clientOrderIds, args.paramsVersion,
-          args.positions[r.symbol] ?? 0, args.totalPnl, Math.round(args.latencyMs),
-        ],
-      );
+      await upsertCycle(db, {
+        deploymentId: args.deploymentId, cycle: r.cycle, symbol: r.symbol, barCloseMs: r.barClose, action: r.action, reason: r.reason ?? null,
+        signal: r.signal !== undefined && Number.isFinite(r.signal) ? r.signal : null,
+        indicators: r.indicators ?? {}, risk: r.risk ? { ...r.risk } : null, clientOrderIds: r.clientOrderIds, paramsVersion: args.paramsVersion,
+        positionQty: args.positions[r.symbol] ?? 0, realizedPnl: args.totalPnl, latencyMs: Math.round(args.latencyMs),
+      });
       return { at: Date.now() };
     },
 

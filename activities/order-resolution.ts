@@ -1,7 +1,8 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { BrokerRequestError, type BrokerPort } from '../brokers/port';
-import { cancelLedgerRow, insertLedgerIntent, lockLedgerRow, recordLedgerError, unresolvedLedgerRows, type LedgerRow } from '../db/sql/order-ledger';
+import { cancelLedgerRow, insertLedgerIntent, lockLedgerOrder, recordLedgerError, unresolvedLedgerOrders, type LedgerOrder } from '../db/sql/order-ledger';
 import { inTransaction, type ConnectionPool } from '../db/sql/queryable';
+import { neverSent, UNRESOLVED_STATES } from '../domain/orders';
 import { ErrorType } from '../workflows/errors';
 import { intentHash, recordBrokerOrder, resultOf, type PlaceOrderInput, type PlaceOrderResult } from './orders';
 
@@ -31,30 +32,30 @@ export function createOrderResolutionActivities({ db, brokers, lookupSettleMs = 
    * row that does not exist yet is recorded first (and cancelled at once), so a placeOrder attempt that starts late
    * finds it CANCELED and sends nothing.
    */
-  const resolve = (clientOrderId: string, reason: string, signal?: AbortSignal, order?: PlaceOrderInput): Promise<LedgerRow | undefined> =>
+  const resolve = (clientOrderId: string, reason: string, signal?: AbortSignal, order?: PlaceOrderInput): Promise<LedgerOrder | undefined> =>
     inTransaction(db, async (tx) => {
       if (order) await insertLedgerIntent(tx, { ...order, intentHash: intentHash(order) });
-      const row = await lockLedgerRow(tx, clientOrderId);
-      if (!row || !['INTENT', 'SUBMITTING', 'UNKNOWN'].includes(row.state)) return row;
-      if (row.state === 'INTENT' || row.submit_attempts <= row.unsent_attempts) {
-        await cancelLedgerRow(tx, clientOrderId, `${reason}: never sent${row.last_error ? ` (last error: ${row.last_error})` : ''}`);
-        return lockLedgerRow(tx, clientOrderId);
+      const mine = await lockLedgerOrder(tx, clientOrderId);
+      if (!mine || !UNRESOLVED_STATES.includes(mine.state)) return mine;
+      if (neverSent(mine)) {
+        await cancelLedgerRow(tx, clientOrderId, `${reason}: never sent${mine.lastError ? ` (last error: ${mine.lastError})` : ''}`);
+        return lockLedgerOrder(tx, clientOrderId);
       }
-      const broker = brokers[row.broker];
-      if (!broker) throw ApplicationFailure.nonRetryable(`order ${clientOrderId} may be at broker "${row.broker}", which this IO worker has not configured`, ErrorType.BrokerNotConfigured);
+      const broker = brokers[mine.broker];
+      if (!broker) throw ApplicationFailure.nonRetryable(`order ${clientOrderId} may be at broker "${mine.broker}", which this IO worker has not configured`, ErrorType.BrokerNotConfigured);
       const found = await broker.getOrderByClientId(clientOrderId, signal).catch((err: unknown) => {
         if (err instanceof BrokerRequestError && (err.status === 401 || err.status === 403)) throw ApplicationFailure.nonRetryable(err.message, ErrorType.BrokerNotConfigured);
         throw ApplicationFailure.retryable(`order ${clientOrderId}: lookup failed (${(err as Error).message}); it may be at the broker`, ErrorType.OrderUnresolved);
       });
       if (found) {
         await recordBrokerOrder(tx, clientOrderId, found);
-        return lockLedgerRow(tx, clientOrderId);
+        return lockLedgerOrder(tx, clientOrderId);
       }
-      if (Date.now() - row.updated_at.getTime() < lookupSettleMs) {
+      if (Date.now() - mine.updatedAt.getTime() < lookupSettleMs) {
         throw ApplicationFailure.retryable(`order ${clientOrderId}: not at the broker yet; looking again before calling it never placed`, ErrorType.OrderUnresolved);
       }
       await cancelLedgerRow(tx, clientOrderId, `${reason}: not at the broker (looked up by client order id)`);
-      return lockLedgerRow(tx, clientOrderId);
+      return lockLedgerOrder(tx, clientOrderId);
     }).catch(async (err: unknown) => {
       if (err instanceof ApplicationFailure && err.type === ErrorType.OrderUnresolved) await recordLedgerError(db, clientOrderId, err.message).catch(() => undefined);
       throw err;
@@ -63,17 +64,17 @@ export function createOrderResolutionActivities({ db, brokers, lookupSettleMs = 
   return {
     /** Resolves one order the runtime stopped waiting for; answers its ledger state afterwards. */
     async resolveOrder(args: { order: PlaceOrderInput; reason: string }): Promise<PlaceOrderResult> {
-      const row = await resolve(args.order.clientOrderId, args.reason, Context.current().cancellationSignal, args.order);
-      if (!row) throw ApplicationFailure.nonRetryable(`order ${args.order.clientOrderId} has no ledger row`, ErrorType.InvalidInput);
-      return resultOf(row);
+      const order = await resolve(args.order.clientOrderId, args.reason, Context.current().cancellationSignal, args.order);
+      if (!order) throw ApplicationFailure.nonRetryable(`order ${args.order.clientOrderId} has no ledger row`, ErrorType.InvalidInput);
+      return resultOf(order);
     },
 
     /** Resolves every order of a deployment the broker may or may not have (before it is recorded as stopped). */
     async resolveDeploymentOrders(args: { deploymentId: string; reason: string }): Promise<{ resolved: Array<{ clientOrderId: string; state: string }> }> {
       const resolved: Array<{ clientOrderId: string; state: string }> = [];
-      for (const row of await unresolvedLedgerRows(db, args.deploymentId)) {
-        const after = await resolve(row.client_order_id, args.reason, Context.current().cancellationSignal);
-        resolved.push({ clientOrderId: row.client_order_id, state: after?.state ?? 'gone' });
+      for (const { clientOrderId } of await unresolvedLedgerOrders(db, args.deploymentId)) {
+        const after = await resolve(clientOrderId, args.reason, Context.current().cancellationSignal);
+        resolved.push({ clientOrderId, state: after?.state ?? 'gone' });
       }
       return { resolved };
     },

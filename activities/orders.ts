@@ -5,22 +5,23 @@ import { BrokerRequestError, type BrokerOrder, type BrokerPort, type OrderStatus
 import { claimAccountSync, fillsBehindLedger, getFillCursor, insertFill, positionsFromFills, setFillCursor } from '../db/sql/fills';
 import { insertDiscrepancy, openDiscrepancies, type NewDiscrepancy } from '../db/sql/broker-discrepancies';
 import {
-  getLedgerRow,
+  getLedgerOrder,
   insertLedgerIntent,
   knownClientOrderIds,
-  listOpenLedgerRows,
-  lockLedgerRow,
+  lockLedgerOrder,
   markLedgerSubmitting,
   markLedgerUnknownIfSubmitting,
+  openLedgerOrders,
   recordLedgerError,
   recordUnsentAttempt,
   updateLedgerFromBroker,
-  type LedgerRow,
-  type LedgerState,
+  type LedgerIntent,
+  type LedgerOrder,
 } from '../db/sql/order-ledger';
 import { enqueueNotification } from '../db/sql/notifications';
 import { inTransaction, type ConnectionPool, type Queryable } from '../db/sql/queryable';
 import { activeHalts, holdTradingGate } from '../db/sql/trading-halts';
+import { MAYBE_SENT_STATES, UNRESOLVED_STATES, type LedgerState } from '../domain/orders';
 import { isExposureReducing } from '../domain/risk/gate';
 import { ErrorType } from '../workflows/errors';
 
@@ -55,22 +56,8 @@ export interface SyncOrdersResult {
   at?: number;
 }
 
-export interface PlaceOrderInput {
-  clientOrderId: string;
-  deploymentId: string;
-  /** the runtime's workflow id (the client order id is derived from it) */
-  workflowId: string;
-  cycle: number;
-  leg: number;
-  intentVersion: number;
-  broker: string;
-  accountId: string;
-  symbol: string;
-  side: 'buy' | 'sell';
-  qty: number;
-  orderType: 'market' | 'limit';
-  limitPrice?: number;
-  timeInForce: 'day' | 'gtc' | 'ioc';
+/** An order to place: the ledger's intent (its hash is computed here), and how it is sent. */
+export interface PlaceOrderInput extends Omit<LedgerIntent, 'intentHash'> {
   /**
    * 'close_position' sends the order as the broker's close-position call (DELETE /v2/positions/{symbol}) tagged with
    * this client order id: liquidation's last resort, for brokers with `closeWithClientOrderId` only (a market day
@@ -119,8 +106,9 @@ export async function recordBrokerOrder(db: Queryable, clientOrderId: string, or
   });
 }
 
-export function resultOf(row: Pick<LedgerRow, 'client_order_id' | 'state' | 'broker_order_id' | 'reject_reason'>): PlaceOrderResult {
-  return { clientOrderId: row.client_order_id, state: row.state, brokerOrderId: row.broker_order_id, ...(row.reject_reason ? { rejectReason: row.reject_reason } : {}), at: Date.now() };
+export function resultOf(order: Pick<LedgerOrder, 'clientOrderId' | 'state' | 'brokerOrderId' | 'rejectReason'>): PlaceOrderResult {
+  const { clientOrderId, state, brokerOrderId, rejectReason } = order;
+  return { clientOrderId, state, brokerOrderId, ...(rejectReason ? { rejectReason } : {}), at: Date.now() };
 }
 
 /**
@@ -179,15 +167,15 @@ export function createOrderActivities({ db, gatePool, brokers, crashPoint = () =
   const sync = async (ctx: Context, broker: BrokerPort, args: { deploymentId: string; broker: string; accountId: string }): Promise<SyncOrdersResult> => {
     let newFills = 0;
     let unknownFills = 0;
-    const open = await listOpenLedgerRows(db, args.deploymentId);
-    for (const row of open) {
-      const order = await broker.getOrderByClientId(row.client_order_id, ctx.cancellationSignal);
+    const open = await openLedgerOrders(db, args.deploymentId);
+    for (const mine of open) {
+      const order = await broker.getOrderByClientId(mine.clientOrderId, ctx.cancellationSignal);
       if (!order) {
         // Not at the broker: a crash before the send, or a send that never arrived. The next placeOrder attempt resends it.
-        if (row.state === 'SUBMITTING') await markLedgerUnknownIfSubmitting(db, row.client_order_id);
+        if (mine.state === 'SUBMITTING') await markLedgerUnknownIfSubmitting(db, mine.clientOrderId);
         continue;
       }
-      await recordOrder(row.client_order_id, order);
+      await recordOrder(mine.clientOrderId, order);
     }
     // The account-level part, once per account and interval: this deployment lists the account itself whenever a
     // fill of its own is missing (its positions must be complete before it decides), otherwise only when nobody
@@ -201,15 +189,15 @@ export function createOrderActivities({ db, gatePool, brokers, crashPoint = () =
       const fills = await broker.listFills({ pageToken: cursor, limit: 100 }, ctx.cancellationSignal);
       if (fills.length === 0) break;
       for (const f of fills) {
-        const row = f.clientOrderId ? await getLedgerRow(db, f.clientOrderId) : undefined;
-        if (!row) {
+        const order = f.clientOrderId ? await getLedgerOrder(db, f.clientOrderId) : undefined;
+        if (!order) {
           unknownFills++;
           await found({ broker: args.broker, accountId: args.accountId, kind: 'unknown_fill', brokerRef: f.id, clientOrderId: f.clientOrderId, symbol: f.symbol, detail: { side: f.side, qty: f.qty, price: f.price, ts: f.ts, orderId: f.orderId }, foundBy: args.deploymentId });
           continue;
         }
         crashPoint('mid_fill_ingest');
-        const stored = await insertFill(db, { broker: args.broker, brokerFillId: f.id, clientOrderId: row.client_order_id, deploymentId: row.deployment_id, symbol: f.symbol, side: f.side, qty: f.qty, price: f.price, ts: f.ts });
-        if (stored && row.deployment_id === args.deploymentId) newFills++;
+        const stored = await insertFill(db, { broker: args.broker, brokerFillId: f.id, clientOrderId: order.clientOrderId, deploymentId: order.deploymentId, symbol: f.symbol, side: f.side, qty: f.qty, price: f.price, ts: f.ts });
+        if (stored && order.deploymentId === args.deploymentId) newFills++;
       }
       cursor = fills[fills.length - 1]!.id;
       await setFillCursor(db, args.broker, args.accountId, cursor);
@@ -223,7 +211,7 @@ export function createOrderActivities({ db, gatePool, brokers, crashPoint = () =
       await found({ broker: args.broker, accountId: args.accountId, kind: 'unknown_order', brokerRef: o.id, clientOrderId: o.clientOrderId, symbol: o.symbol, detail: { side: o.side, qty: o.qty, type: o.type, status: o.status, submittedAt: o.submittedAt }, foundBy: args.deploymentId });
     }
     const blockedBy = (await openDiscrepancies(db, args.broker, args.accountId, 5)).map(
-      (d) => `${d.kind === 'unknown_order' ? 'unknown broker order' : 'unknown fill'} ${d.broker_ref} (${d.symbol}, client id ${d.client_order_id || 'none'}; finding ${d.id})`,
+      (d) => `${d.kind === 'unknown_order' ? 'unknown broker order' : 'unknown fill'} ${d.brokerRef} (${d.symbol}, client id ${d.clientOrderId || 'none'}; finding ${d.id})`,
     );
     const positions = await positionsFromFills(db, args.deploymentId);
     return { open: open.length, newFills, unknownFills, positions: positions.map(({ symbol, qty, cashFlow }) => ({ symbol, qty, cashFlow })), blockedBy, at: Date.now() };
@@ -241,14 +229,14 @@ export function createOrderActivities({ db, gatePool, brokers, crashPoint = () =
         );
       }
       crashPoint('before_ledger_insert');
-      const { row } = await insertLedgerIntent(db, { ...input, intentHash: intentHash(input) });
-      if (row.intent_hash !== intentHash(input)) {
+      const { order } = await insertLedgerIntent(db, { ...input, intentHash: intentHash(input) });
+      if (order.intentHash !== intentHash(input)) {
         throw ApplicationFailure.nonRetryable(`client order id ${input.clientOrderId} is already used by a different order`, ErrorType.IntentMismatch);
       }
       crashPoint('after_ledger_insert');
-      if (!['INTENT', 'SUBMITTING', 'UNKNOWN'].includes(row.state)) return resultOf(row);
+      if (!UNRESOLVED_STATES.includes(order.state)) return resultOf(order);
 
-      if (row.state !== 'INTENT') {
+      if (order.state !== 'INTENT') {
         // A previous attempt may have reached the broker: find out before sending anything.
         const found = await broker.getOrderByClientId(input.clientOrderId, ctx.cancellationSignal).catch(async (err: unknown) => {
           await recordLedgerError(db, input.clientOrderId, `lookup: ${(err as Error).message}`);
@@ -256,7 +244,7 @@ export function createOrderActivities({ db, gatePool, brokers, crashPoint = () =
         });
         if (found) {
           await recordOrder(input.clientOrderId, found);
-          return resultOf((await getLedgerRow(db, input.clientOrderId))!);
+          return resultOf((await getLedgerOrder(db, input.clientOrderId))!);
         }
       }
 
@@ -271,12 +259,12 @@ export function createOrderActivities({ db, gatePool, brokers, crashPoint = () =
       try {
         await gate.query('BEGIN');
         await holdTradingGate(gate);
-        const locked = await lockLedgerRow(gate, input.clientOrderId);
+        const locked = await lockLedgerOrder(gate, input.clientOrderId);
         const halts = await activeHalts(gate, input.accountId, input.deploymentId);
         const halted = halts.global ? 'global' : halts.account ? 'account' : halts.deployment ? 'deployment' : undefined;
         const position = halted ? ((await positionsFromFills(gate, input.deploymentId)).find((p) => p.symbol === input.symbol)?.qty ?? 0) : 0;
         outcome =
-          !locked || !['SUBMITTING', 'UNKNOWN'].includes(locked.state)
+          !locked || !MAYBE_SENT_STATES.includes(locked.state)
             ? { kind: 'settled' }
             : halted && !isExposureReducing(position, { side: input.side, qty: input.qty })
               ? { kind: 'halted', scope: halted }
@@ -296,10 +284,10 @@ export function createOrderActivities({ db, gatePool, brokers, crashPoint = () =
       } finally {
         gate.release();
       }
-      if (outcome.kind === 'settled') return resultOf((await getLedgerRow(db, input.clientOrderId))!);
+      if (outcome.kind === 'settled') return resultOf((await getLedgerOrder(db, input.clientOrderId))!);
       if (outcome.kind === 'halted') {
         await updateLedgerFromBroker(db, input.clientOrderId, { state: 'REJECTED', rejectReason: `kill switch (${outcome.scope}) is on` });
-        return resultOf((await getLedgerRow(db, input.clientOrderId))!);
+        return resultOf((await getLedgerOrder(db, input.clientOrderId))!);
       }
       crashPoint('after_broker_send');
       if (outcome.kind === 'accepted') {
@@ -316,7 +304,7 @@ export function createOrderActivities({ db, gatePool, brokers, crashPoint = () =
         throw ApplicationFailure.retryable(`order ${input.clientOrderId} outcome unknown: ${outcome.reason}`, ErrorType.OrderOutcomeUnknown);
       }
       crashPoint('after_ledger_update');
-      return resultOf((await getLedgerRow(db, input.clientOrderId))!);
+      return resultOf((await getLedgerOrder(db, input.clientOrderId))!);
     },
 
     /**

@@ -2,7 +2,6 @@ import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import type { BrokerPort } from '../brokers/port';
 import type { ConnectionPool } from '../db/sql/queryable';
-import type { MarketDataProvider } from '../marketdata/port';
 import type { NotifySettings } from '../notify/settings';
 import type { PricesSetter } from './deployments';
 import type { CrashPoint } from './orders';
@@ -24,8 +23,6 @@ export interface IoDeps {
   redis: Redis;
   /** brokers by name ('paper', 'alpaca') */
   brokers: Record<string, BrokerPort>;
-  /** market-data providers by name ('replay', 'alpaca') */
-  providers: Record<string, MarketDataProvider>;
   /** the built-in paper broker's price feed */
   paperPrices?: PricesSetter;
   /** notification channels and retry rules (default: from the NOTIFY_* environment) */

@@ -2,7 +2,7 @@ import { Context } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import { getApproval } from '../db/sql/approvals';
 import { getDeployment, getDeploymentParams, type DeploymentRowStatus } from '../db/sql/deployments';
-import { insertAuditOnce } from '../db/sql/trading-halts';
+import { insertAuditOnce } from '../db/sql/audit';
 import { claimWorkflowStart } from '../db/sql/workflow-starts';
 import type { DeploymentSpec, ReplayClockSpec } from '../domain/deployment/spec';
 import type { ApprovalRequest } from '../workflows/approval/messages';
@@ -87,10 +87,10 @@ export function createStartCheckActivities({ db }: { db: Pool }) {
       const id = args.approvalId;
       const a = UUID.test(id) ? await getApproval(db, id) : undefined;
       if (!a) return refuse(kind, id, `no approval ${id.slice(0, 100)} was recorded`, args);
-      if (a.workflow_id !== execution().workflowId) return refuse(kind, id, `approval ${id} runs as workflow ${a.workflow_id}`, args);
+      if (a.workflowId !== execution().workflowId) return refuse(kind, id, `approval ${id} runs as workflow ${a.workflowId}`, args);
       // Any status: a request decided (or expired) before its workflow's first task is carried out, or ended, as recorded.
-      const d = await getDeployment(db, a.deployment_id);
-      const context = a.risk_context;
+      const d = await getDeployment(db, a.deploymentId);
+      const context = a.riskContext;
       const policy = d?.spec.approvalPolicy;
       if (!d || !context || !policy || policy.mode === 'none') return refuse(kind, id, `approval ${id} has no deployment, policy or risk context recorded`, args);
       if (!(await claimed(kind, a.id, args))) return refuse(kind, id, `approval ${id} was started by another run`, args);
@@ -98,11 +98,11 @@ export function createStartCheckActivities({ db }: { db: Pool }) {
       return {
         ok: true,
         record: {
-          approvalId: a.id, status: a.status, deploymentId: a.deployment_id, deploymentWorkflowId: a.deployment_workflow_id, cycle: a.cycle_seq, leg: a.leg,
-          broker: spec.broker, accountId: a.account_id, timeframe: spec.timeframe,
+          approvalId: a.id, status: a.status, deploymentId: a.deploymentId, deploymentWorkflowId: a.deploymentWorkflowId, cycle: a.cycle, leg: a.leg,
+          broker: spec.broker, accountId: a.accountId, timeframe: spec.timeframe,
           intent: { symbol: a.symbol, side: a.side, qty: a.qty, price: a.price, reason: context.intentReason },
           riskLimits: spec.riskLimits, breaker: context.breaker, equityPeak: context.equityPeak, dayStartPnl: context.dayStartPnl,
-          expiresAtMs: a.expires_at.getTime(), maxPriceDriftPct: policy.maxPriceDriftPct,
+          expiresAtMs: a.expiresAt.getTime(), maxPriceDriftPct: policy.maxPriceDriftPct,
           ...(d.replay_clock ? { clock: d.replay_clock } : {}),
         },
       };

@@ -20,6 +20,7 @@ import { PaperBrokerAdmin } from '../brokers/paper/admin-client';
 import { startPaperBroker } from '../brokers/paper/start';
 import { connectTemporal } from '../platform/temporal';
 import { clientOrderId } from '../domain/ids';
+import { ACCEPTED_STATES, type LedgerState } from '../domain/orders';
 import { buildIoBundleFrom } from '../harness/bundles';
 import { apiKeysEnv, openApprovalRequest, roleKeys } from '../harness/fixtures/approvals';
 import { storeFlatBars } from '../harness/fixtures/bars';
@@ -146,13 +147,13 @@ export async function benchApprovals(): Promise<Record<string, unknown>> {
 
     // When the ledger recorded the broker's acceptance, and when the broker created the order (epoch ms).
     const orderTimes = async (cid: string) => {
-      const { rows } = await pool.query<{ state: string; ledger_ms: number; broker_ms: number | null }>(
+      const { rows } = await pool.query<{ state: LedgerState; ledger_ms: number; broker_ms: number | null }>(
         `SELECT l.state, extract(epoch FROM l.updated_at)::float8 * 1000 AS ledger_ms, extract(epoch FROM o.created_at)::float8 * 1000 AS broker_ms
          FROM order_ledger l LEFT JOIN paper_orders o ON o.account = l.account_id AND o.client_order_id = l.client_order_id WHERE l.client_order_id = $1`,
         [cid],
       );
       const r = rows[0];
-      if (!r || !['ACCEPTED', 'PARTIAL', 'FILLED'].includes(r.state) || r.broker_ms === null) throw new Error(`order ${cid} not accepted: ${JSON.stringify(r)}`);
+      if (!r || !ACCEPTED_STATES.includes(r.state) || r.broker_ms === null) throw new Error(`order ${cid} not accepted: ${JSON.stringify(r)}`);
       return { ledgerMs: r.ledger_ms, brokerMs: r.broker_ms };
     };
 

@@ -74,7 +74,6 @@ export const ConfigSchema = z.object({
   ALPACA_KEY_ID: z.string().optional(),
   ALPACA_SECRET_KEY: z.string().optional(),
   ALPACA_BASE_URL: url(['http', 'https']).default('https://paper-api.alpaca.markets'),
-  ALPACA_DATA_URL: url(['http', 'https']).default('https://data.alpaca.markets'),
   /** broker guard (brokers/guard): requests per minute per broker account, shared by all IO workers through Redis */
   ALPACA_RATE_LIMIT_PER_MIN: z.coerce.number().positive().default(200),
   /** the paper broker enforces no limit; this one only stops runaway loops (replays at 60x send 60x the calls) */

@@ -46,7 +46,7 @@ async function main() {
   try {
     const bundleDir = path.join(LOCAL_DIR, 'record', 'bundles');
     await buildBundles(bundleDir);
-    const activities = createIoActivities({ db: pool, redis, brokers: { paper: paperBrokerPort(paper.url) }, providers: {}, paperPrices: new PaperBrokerAdmin(paper.url) });
+    const activities = createIoActivities({ db: pool, redis, brokers: { paper: paperBrokerPort(paper.url) }, paperPrices: new PaperBrokerAdmin(paper.url) });
     mkdirSync(OUT, { recursive: true });
     for (const branch of ['approved', 'rejected', 'expired'] as Branch[]) {
       // A fresh time-skipping server per branch: waiting on an expiry moves its clock far ahead.

@@ -88,7 +88,7 @@ async function main() {
     await importBarColumns(db, 'STALE', '5m', zigzag(closes.filter((c) => c <= day.open + 3_600_000)));
     db.release();
 
-    const activities = createIoActivities({ db: pool, redis, brokers: { paper: paperBrokerPort(paper.url) }, providers: {}, paperPrices: new PaperBrokerAdmin(paper.url) });
+    const activities = createIoActivities({ db: pool, redis, brokers: { paper: paperBrokerPort(paper.url) }, paperPrices: new PaperBrokerAdmin(paper.url) });
     const base: DeploymentSpecInput = { strategy: 'sma-cross', params: { fast: 2, slow: 5 }, symbols: ['REC'], timeframe: '5m', accountId: account, broker: 'paper', calendar: 'XNYS', settleDelayMs: 1_000 };
     const scenarios: Array<{ name: string; spec: DeploymentSpecInput; untilMs: number; cyclesPerRun?: number; halt?: boolean; firstRun?: boolean; commands?: boolean }> = [
       { name: 'trade', spec: base, untilMs: day.open + 90 * MINUTE },
@@ -161,7 +161,7 @@ async function recordStopInFlight(stack: { TEMPORAL_ADDRESS: string }, pool: Poo
   const reads = paperBrokerPort(paperUrl);
   const dead = paperBrokerPort(`http://127.0.0.1:${await freePort()}`);
   const unreachable = ordersElsewhere(reads, dead, 'alpaca');
-  const activities = createIoActivities({ db: pool, redis, brokers: { paper: reads, alpaca: unreachable }, providers: {}, paperPrices: new PaperBrokerAdmin(paperUrl) });
+  const activities = createIoActivities({ db: pool, redis, brokers: { paper: reads, alpaca: unreachable }, paperPrices: new PaperBrokerAdmin(paperUrl) });
   const connection = await Connection.connect({ address: stack.TEMPORAL_ADDRESS });
   const native = await NativeConnection.connect({ address: stack.TEMPORAL_ADDRESS });
   const client = new Client({ connection });

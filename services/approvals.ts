@@ -1,6 +1,7 @@
-import { insertDecision, listDecisions, lockApproval, transitionApproval, type ApprovalRow, type ApprovalStatus } from '../db/sql/approvals';
+import { insertDecision, listDecisions, lockApproval, transitionApproval, type Approval } from '../db/sql/approvals';
+import { insertAudit } from '../db/sql/audit';
 import { inTransaction } from '../db/sql/queryable';
-import { insertAudit } from '../db/sql/trading-halts';
+import type { ApprovalStatus } from '../domain/approvals';
 import { approveSignal, rejectSignal } from '../workflows/approval/messages';
 import { logOf, type ServiceDeps } from './deps';
 import { conflict, forbidden, notFound } from './errors';
@@ -17,7 +18,7 @@ export interface Decision {
 }
 
 export interface Decided {
-  row: ApprovalRow;
+  row: Approval;
   /** the request after this decision: pending while more approvers are needed */
   status: ApprovalStatus;
   approvals: number;
@@ -37,9 +38,9 @@ export async function decideApproval(deps: ServiceDeps, d: Decision): Promise<De
   const outcome = await inTransaction(db, async (tx) => {
     const row = await lockApproval(tx, approvalId);
     if (!row) throw notFound(`no approval ${approvalId}`);
-    if (row.requested_by === by) throw forbidden(`${by} requested this trade (deployment creator) and may not decide on it`);
+    if (row.requestedBy === by) throw forbidden(`${by} requested this trade (deployment creator) and may not decide on it`);
     if (row.status !== 'pending') throw conflict(`approval ${row.id} is already ${row.status}`);
-    if (row.expires_at.getTime() <= Date.now()) throw conflict(`approval ${row.id} expired at ${row.expires_at.toISOString()}`);
+    if (row.expiresAt.getTime() <= Date.now()) throw conflict(`approval ${row.id} expired at ${row.expiresAt.toISOString()}`);
     if (!(await insertDecision(tx, { approvalId: row.id, approver: by, decision, reason }))) {
       throw conflict(`${by} already decided on approval ${row.id}`);
     }
@@ -47,16 +48,16 @@ export async function decideApproval(deps: ServiceDeps, d: Decision): Promise<De
     let status: ApprovalStatus = row.status;
     if (decision === 'reject') {
       status = (await transitionApproval(tx, row.id, ['pending'], 'rejected', { decided: true, outcome: `rejected by ${by}${reason ? `: ${reason}` : ''}` }))!.status;
-    } else if (approvals >= row.required_approvals) {
+    } else if (approvals >= row.requiredApprovals) {
       status = (await transitionApproval(tx, row.id, ['pending'], 'approved', { decided: true }))!.status;
     }
-    await insertAudit(tx, by, `approval.${decision}`, row.id, { reason: reason ?? null, approvals, requiredApprovals: row.required_approvals, status });
+    await insertAudit(tx, by, `approval.${decision}`, row.id, { reason: reason ?? null, approvals, requiredApprovals: row.requiredApprovals, status });
     return { row, status, approvals };
   });
   // Signalled after the commit: the workflow verifies the decision against what was just recorded.
   let signalled = true;
   try {
-    const handle = temporal.workflow.getHandle(outcome.row.workflow_id);
+    const handle = temporal.workflow.getHandle(outcome.row.workflowId);
     const arg = { approvalId: outcome.row.id, approver: by, ...(reason ? { reason } : {}) };
     await temporalCall(deps, 'signal', SIGNAL_TIMEOUT_MS, () => handle.signal(decision === 'approve' ? approveSignal : rejectSignal, arg));
   } catch (err) {

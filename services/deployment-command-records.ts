@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { WorkflowClient } from '@temporalio/client';
+import { insertAudit } from '../db/sql/audit';
 import { getCommand, insertCommand, nextParamsVersion, settleCommand, type CommandRow } from '../db/sql/deployment-commands';
 import { lockDeployment, type DeploymentRow } from '../db/sql/deployments';
 import { inTransaction, type ConnectionPool } from '../db/sql/queryable';
-import { insertAudit } from '../db/sql/trading-halts';
 import type { CommandKind } from '../domain/deployment/commands';
 import { deploymentCommandSignal, deploymentCommandUpdate, type CommandOutcome } from '../workflows/deployment/messages';
 

@@ -1,7 +1,7 @@
 import { WorkflowNotFoundError } from '@temporalio/common';
 import { getDeployment, setDeploymentRowStatus, type DeploymentRowStatus } from '../db/sql/deployments';
 import { inTransaction } from '../db/sql/queryable';
-import { insertAudit } from '../db/sql/trading-halts';
+import { insertAudit } from '../db/sql/audit';
 import type { CommandKind, DeploymentStatus } from '../domain/deployment/commands';
 import type { CommandOutcome } from '../workflows/deployment/messages';
 import { cancelCommand, recordCommand, sendCommandUpdate, type CommandRequest } from './deployment-command-records';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { insertDeployment, insertDeploymentParams, setDeploymentRowStatus } from '../db/sql/deployments';
 import { inTransaction } from '../db/sql/queryable';
-import { insertAudit } from '../db/sql/trading-halts';
+import { insertAudit } from '../db/sql/audit';
 import type { DeploymentSpec, ReplayClockSpec } from '../domain/deployment/spec';
 import { deploymentStateQuery, type DeploymentState, type DeploymentWorkflowInput } from '../workflows/deployment/messages';
 import type { deploymentWorkflow } from '../workflows/deployment/workflow';

@@ -1,10 +1,12 @@
 import { getDeployment } from '../db/sql/deployments';
 import { inTransaction, type ConnectionPool } from '../db/sql/queryable';
-import { insertAudit, setHalt, type HaltScope } from '../db/sql/trading-halts';
+import { insertAudit } from '../db/sql/audit';
+import { setHalt } from '../db/sql/trading-halts';
+import type { KillSwitchScope } from '../domain/risk/gate';
 import { notFound } from './errors';
 
 export interface KillSwitchChange {
-  scope: HaltScope;
+  scope: KillSwitchScope;
   /** the account or deployment id; null for the global scope */
   id: string | null;
   active: boolean;

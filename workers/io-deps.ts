@@ -6,16 +6,14 @@ import { AlpacaBroker, paperBrokerPort, type BrokerPort } from '../brokers';
 import { guardBroker } from '../brokers/guard';
 import { brokerGuardKeys } from '../brokers/guard/accounts';
 import { PaperBrokerAdmin } from '../brokers/paper/admin-client';
-import { AlpacaMarketData } from '../marketdata/alpaca';
-import type { MarketDataProvider } from '../marketdata/port';
 import { notifySettingsFromConfig } from '../notify/settings';
 import type { Config } from '../platform/config';
 import { createPgPool } from '../platform/deps';
 import type { AppLogger } from '../platform/logger';
 
 /**
- * The IO worker's activity dependencies from the config: brokers (each behind the shared guard) and market-data
- * providers, Alpaca only when its keys are set (read at call time); the order gate's own pool; notification channels.
+ * The IO worker's activity dependencies from the config: brokers (each behind the shared guard), Alpaca only when its
+ * keys are set (read at call time); the order gate's own pool; notification channels.
  */
 export function ioDeps(config: Config, logger: AppLogger, db: Pool, redis: Redis): IoDeps & { gatePool: Pool } {
   // Every broker call goes through the guard: one rate limit and circuit breaker per broker account for all IO workers.
@@ -33,18 +31,16 @@ export function ioDeps(config: Config, logger: AppLogger, db: Pool, redis: Redis
   const brokers: Record<string, BrokerPort> = {
     paper: guarded(paperBrokerPort(config.PAPER_BROKER_URL), keys.paper!, config.PAPER_BROKER_RATE_LIMIT_PER_MIN),
   };
-  const providers: Record<string, MarketDataProvider> = {};
   if (config.ALPACA_KEY_ID && config.ALPACA_SECRET_KEY) {
     const credentials = () => ({ keyId: config.ALPACA_KEY_ID!, secretKey: config.ALPACA_SECRET_KEY! });
     // The key id names the account; hashed, so it never shows in Redis, logs or /health.
     brokers.alpaca = guarded(new AlpacaBroker({ baseUrl: config.ALPACA_BASE_URL, credentials }), keys.alpaca!, config.ALPACA_RATE_LIMIT_PER_MIN);
-    providers.alpaca = new AlpacaMarketData({ baseUrl: config.ALPACA_DATA_URL, credentials });
   }
   // Order submissions hold a connection across the broker call (the kill-switch gate): give them their own pool,
   // so slow brokers cannot starve the rest of the IO activities of connections.
   const gatePool = createPgPool({ ...config, PG_POOL_MAX: config.ORDER_GATE_POOL_MAX }, logger, 'worker-io-orders');
   const notify = notifySettingsFromConfig(config, logger);
-  return { db, redis, brokers, providers, gatePool, notify, paperPrices: new PaperBrokerAdmin(config.PAPER_BROKER_URL), crashPoint: crashPointFromEnv() };
+  return { db, redis, brokers, gatePool, notify, paperPrices: new PaperBrokerAdmin(config.PAPER_BROKER_URL), crashPoint: crashPointFromEnv() };
 }
 
 /**

@@ -15,6 +15,7 @@ import { Pool } from 'pg';
 import { startPaperBroker } from '../../brokers/paper/start';
 import type { BarColumns } from '../../domain/bars';
 import { parseDeploymentSpec, type DeploymentSpec } from '../../domain/deployment/spec';
+import { ACCEPTED_STATES } from '../../domain/orders';
 import { sleep, withTimeout } from '../../harness/async';
 import { WorkerSupervisor } from '../../harness/processes/worker-supervisor';
 import { privateStack, type PrivateStack } from '../../harness/stack';
@@ -41,7 +42,7 @@ const STACK_DIR = path.join(ROOT, '.local', 'bench-runtime');
 const LOG_DIR = path.join(STACK_DIR, 'logs');
 const ACCOUNT = 'bench-runtime';
 /** Ledger states of an order the broker accepted. */
-const ACCEPTED_STATES = new Set(['ACCEPTED', 'PARTIAL', 'FILLED']);
+const ACCEPTED = new Set<string>(ACCEPTED_STATES);
 /** How long after a bar close a cycle may still be recorded before the round gives up on it (then it is missed). */
 const TICK_GRACE_MS = 58_000;
 
@@ -301,7 +302,7 @@ export async function runRound(n: number, setup: RoundSetup): Promise<RoundResul
       }
       const rows = await cyclesWithOrders(pool, close, close);
       const recordedMs = rows.map((r) => r.recorded_ms - wall);
-      const accepted = rows.filter((r) => r.order_state && ACCEPTED_STATES.has(r.order_state) && r.accepted_ms !== null);
+      const accepted = rows.filter((r) => r.order_state && ACCEPTED.has(r.order_state) && r.accepted_ms !== null);
       const burstMs = recordedMs.length ? Math.round(Math.max(...recordedMs)) : null;
       const t: TickFigures = {
         barClose: new Date(close).toISOString(),
@@ -344,7 +345,7 @@ export async function runRound(n: number, setup: RoundSetup): Promise<RoundResul
     const cycles = [...byCycle.values()];
     const cycleLatencies = cycles.map((r) => r.recorded_ms - wallOf(r.bar_close_ms));
     const orderRows = rows.filter((r) => r.order_state !== null);
-    const acceptedRows = orderRows.filter((r) => ACCEPTED_STATES.has(r.order_state!) && r.accepted_ms !== null);
+    const acceptedRows = orderRows.filter((r) => ACCEPTED.has(r.order_state!) && r.accepted_ms !== null);
     const order = summarize(acceptedRows.map((r) => r.accepted_ms! - wallOf(r.bar_close_ms)));
     const cycle = summarize(cycleLatencies);
     const actions: Record<string, number> = {};

@@ -18,6 +18,7 @@ import { PaperBrokerAdmin, type FaultSettings } from '../../brokers/paper/admin-
 import { allocateBars, appendBar } from '../../domain/bars';
 import { currentOrNextSession, sessionBarCloses } from '../../domain/calendar';
 import { parseDeploymentSpec, type DeploymentSpec } from '../../domain/deployment/spec';
+import { UNRESOLVED_STATES } from '../../domain/orders';
 import { withTimeout } from '../../harness/async';
 import { buildBundles } from '../../harness/bundles';
 import { storeBars } from '../../harness/fixtures/bars';
@@ -279,7 +280,7 @@ export async function runScenario(def: ScenarioDef, opts: {
       'SELECT count(*)::int AS n FROM order_ledger l JOIN paper_orders o ON o.account = $1 AND o.client_order_id = l.client_order_id WHERE abs(l.filled_qty - o.filled_qty::float8) > 1e-9',
       [account],
     );
-    const stuckLedgerRows = await q(`SELECT count(*)::int AS n FROM order_ledger WHERE deployment_id = ANY($1::uuid[]) AND state IN ('SUBMITTING', 'UNKNOWN', 'INTENT')`, [ids]);
+    const stuckLedgerRows = await q('SELECT count(*)::int AS n FROM order_ledger WHERE deployment_id = ANY($1::uuid[]) AND state = ANY($2::text[])', [ids, UNRESOLVED_STATES]);
     const ledgerStates = Object.fromEntries(
       (await pool.query<{ state: string; n: number }>('SELECT state, count(*)::int AS n FROM order_ledger WHERE deployment_id = ANY($1::uuid[]) GROUP BY 1 ORDER BY 1', [ids])).rows.map((r) => [r.state, r.n]),
     );

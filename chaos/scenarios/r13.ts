@@ -6,16 +6,16 @@
  * the broker (paper order created_at) between the halt commit and the start of the lift. Submissions hold a shared
  * gate from their halt check to the broker's answer and a halt takes it exclusively, so the commit waits for them.
  */
-import type { HaltScope } from '../../db/sql/trading-halts';
+import { KILL_SWITCH_SCOPES, type KillSwitchScope } from '../../domain/risk/gate';
 import { sleep } from '../../harness/async';
 import { setKillSwitch } from '../../services/kill-switch';
 import type { ScenarioContext, ScenarioDef } from '../lib/run-scenario';
 
-const SCOPES: HaltScope[] = ['global', 'account', 'deployment'];
+const SCOPES = KILL_SWITCH_SCOPES;
 
 interface Trial {
   trial: number;
-  scope: HaltScope;
+  scope: KillSwitchScope;
   /** the deployment of the submission seen in flight (the halted one for scope deployment) */
   deploymentId: string;
   submitsInFlightAtHalt: number;
@@ -27,7 +27,7 @@ interface Trial {
 
 export interface TrialFigures {
   trial: number;
-  scope: HaltScope;
+  scope: KillSwitchScope;
   submitsInFlightAtHalt: number;
   haltWaitMs: number;
   haltedMs: number;

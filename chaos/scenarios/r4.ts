@@ -14,7 +14,7 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createMarketDataActivities, type LoadRecentBarsInput, type LoadRecentBarsResult } from '../../activities/market-data';
 import { BarCache, DEFAULT_CACHE_MAX_BARS } from '../../marketdata/cache';
-import { selectLatestBars } from '../../marketdata/sql';
+import { selectLatestBars } from '../../db/sql/bars';
 import { loadConfig } from '../../platform/config';
 import { createRedis, redisReady } from '../../platform/deps';
 import { createLogger } from '../../platform/logger';
@@ -60,7 +60,7 @@ export function r4(opts: { deployments?: number; minCycles?: number; minOrders?:
         await redisReady(redis);
         const seeded = await seedCache(ctx, new BarCache(redis));
         ctx.log(`cache seeded with ${seeded} bars`);
-        const md = createMarketDataActivities({ db: ctx.pool, redis, providers: {} });
+        const md = createMarketDataActivities({ db: ctx.pool, redis });
         const quiet = () => undefined; // the probes' figures say what happened
         const env = new MockActivityEnvironment({}, { logger: { log: quiet, trace: quiet, debug: quiet, info: quiet, warn: quiet, error: quiet } });
         const probe = async (phase: string) => {

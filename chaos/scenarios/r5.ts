@@ -7,6 +7,7 @@
  */
 import { issueDeploymentCommand } from '../../services/deployment-commands';
 import type { ControlKind } from '../../domain/deployment/commands';
+import { UNRESOLVED_STATES } from '../../domain/orders';
 import { sleep } from '../../harness/async';
 import type { ScenarioContext, ScenarioDef } from '../lib/run-scenario';
 
@@ -66,11 +67,11 @@ export function r5(
     async verify(ctx) {
       const ids = ctx.deployments.map((d) => d.id);
       const r = await ctx.pool.query<{ resolved: number; resubmitted: number; resubmittedResolved: number }>(
-        `SELECT count(*) FILTER (WHERE broker_order_id IS NOT NULL AND state NOT IN ('SUBMITTING','UNKNOWN','INTENT'))::int AS resolved,
+        `SELECT count(*) FILTER (WHERE broker_order_id IS NOT NULL AND state <> ALL($2::text[]))::int AS resolved,
                 count(*) FILTER (WHERE submit_attempts > 1)::int AS resubmitted,
-                count(*) FILTER (WHERE submit_attempts > 1 AND broker_order_id IS NOT NULL AND state NOT IN ('SUBMITTING','UNKNOWN','INTENT'))::int AS "resubmittedResolved"
+                count(*) FILTER (WHERE submit_attempts > 1 AND broker_order_id IS NOT NULL AND state <> ALL($2::text[]))::int AS "resubmittedResolved"
          FROM order_ledger WHERE deployment_id = ANY($1::uuid[])`,
-        [ids],
+        [ids, UNRESOLVED_STATES],
       );
       const { resolved, resubmitted, resubmittedResolved } = r.rows[0]!;
       const stats = await ctx.admin.stats();

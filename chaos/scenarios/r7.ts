@@ -16,6 +16,7 @@ import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createOrderActivities } from '../../activities/orders';
 import { paperBrokerPort } from '../../brokers';
+import { ACCEPTED_STATES } from '../../domain/orders';
 import { mapLimit, withTimeout } from '../../harness/async';
 import { apiKeysEnv, openApprovalRequest, roleKeys, type OpenedRequest } from '../../harness/fixtures/approvals';
 import { storeFlatBars } from '../../harness/fixtures/bars';
@@ -198,8 +199,8 @@ export function r7(opts: R7Options = {}): ScenarioDef {
         q(
           `SELECT count(*)::int AS n FROM order_ledger l LEFT JOIN paper_orders o ON o.account = $2 AND o.client_order_id = l.client_order_id
            WHERE l.deployment_id = ANY($1::uuid[])
-             AND (o.id IS NULL OR o.side <> l.side OR o.qty::float8 <> l.qty OR o.filled_qty::float8 <> l.filled_qty OR l.state NOT IN ('ACCEPTED', 'PARTIAL', 'FILLED'))`,
-          [deps(ts), ctx.account],
+             AND (o.id IS NULL OR o.side <> l.side OR o.qty::float8 <> l.qty OR o.filled_qty::float8 <> l.filled_qty OR l.state <> ALL($3::text[]))`,
+          [deps(ts), ctx.account, ACCEPTED_STATES],
         );
       const count = (ts: Tracked[], pred: (t: Tracked) => boolean) => ts.filter(pred).length;
 

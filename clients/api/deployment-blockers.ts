@@ -4,8 +4,11 @@ import { z } from 'zod';
 import { listBrokerGuardStatuses } from '../../brokers/guard';
 import { brokerGuardKeys, type BrokerAccountConfig } from '../../brokers/guard/accounts';
 import { openDiscrepancies } from '../../db/sql/broker-discrepancies';
-import { activeHaltsFor, type DeploymentRow } from '../../db/sql/deployments';
-import { unresolvedLedgerRows } from '../../db/sql/order-ledger';
+import type { DeploymentRow } from '../../db/sql/deployments';
+import { unresolvedLedgerOrders } from '../../db/sql/order-ledger';
+import { activeHaltsFor } from '../../db/sql/trading-halts';
+import { neverSent } from '../../domain/orders';
+import { KILL_SWITCH_SCOPES } from '../../domain/risk/gate';
 import { withTimeout } from '../../platform/timeout';
 
 const REDIS_TIMEOUT_MS = 500;
@@ -14,7 +17,7 @@ const REDIS_TIMEOUT_MS = 500;
 export const BlockerSchema = z.discriminatedUnion('kind', [
   z.object({
     kind: z.literal('kill-switch'),
-    scope: z.enum(['global', 'account', 'deployment']),
+    scope: z.enum(KILL_SWITCH_SCOPES),
     detail: z.string(),
     since: z.string(),
   }),
@@ -57,7 +60,7 @@ export type Blocker = z.infer<typeof BlockerSchema>;
 export async function deploymentBlockers(deps: { db: Pool; redis: Redis; config: BrokerAccountConfig; log: { debug(o: object, m: string): void } }, d: DeploymentRow): Promise<Blocker[]> {
   const [halts, orders, findings, guards] = await Promise.all([
     activeHaltsFor(deps.db, d.account_id, d.id),
-    unresolvedLedgerRows(deps.db, d.id),
+    unresolvedLedgerOrders(deps.db, d.id),
     openDiscrepancies(deps.db, d.broker, d.account_id, 10),
     withTimeout(listBrokerGuardStatuses(deps.redis), REDIS_TIMEOUT_MS, 'broker guard state timed out').catch((err: Error) => {
       deps.log.debug({ deploymentId: d.id, err: { message: err.message } }, 'broker guard state unavailable; blockers leave it out');
@@ -66,7 +69,7 @@ export async function deploymentBlockers(deps: { db: Pool; redis: Redis; config:
   ]);
   const blockers: Blocker[] = [];
   for (const h of halts) {
-    blockers.push({ kind: 'kill-switch', scope: h.scope, detail: `kill switch (${h.scope}) on by ${h.set_by}: ${h.reason}; only exposure-reducing orders go out`, since: h.set_at.toISOString() });
+    blockers.push({ kind: 'kill-switch', scope: h.scope, detail: `kill switch (${h.scope}) on by ${h.setBy}: ${h.reason}; only exposure-reducing orders go out`, since: h.setAt.toISOString() });
   }
   const key = brokerGuardKeys(deps.config)[d.broker as 'paper' | 'alpaca'];
   for (const g of guards) {
@@ -80,27 +83,27 @@ export async function deploymentBlockers(deps: { db: Pool; redis: Redis; config:
     });
   }
   for (const o of orders) {
-    const sent = o.state === 'INTENT' || o.submit_attempts <= o.unsent_attempts ? 'not sent yet' : 'may be at the broker (resolved by lookup)';
+    const sent = neverSent(o) ? 'not sent yet' : 'may be at the broker (resolved by lookup)';
     blockers.push({
       kind: 'unresolved-order',
-      clientOrderId: o.client_order_id,
+      clientOrderId: o.clientOrderId,
       symbol: o.symbol,
       side: o.side,
-      qty: Number(o.qty),
+      qty: o.qty,
       state: o.state,
-      attempts: o.submit_attempts,
-      unsentAttempts: o.unsent_attempts,
-      lastError: o.last_error,
-      since: o.created_at.toISOString(),
-      detail: `order ${o.client_order_id} (${o.side} ${o.qty} ${o.symbol}) ${o.state}: ${sent}; ${o.submit_attempts} attempt(s)${o.last_error ? `, last error: ${o.last_error}` : ''}`,
+      attempts: o.submitAttempts,
+      unsentAttempts: o.unsentAttempts,
+      lastError: o.lastError,
+      since: o.createdAt.toISOString(),
+      detail: `order ${o.clientOrderId} (${o.side} ${o.qty} ${o.symbol}) ${o.state}: ${sent}; ${o.submitAttempts} attempt(s)${o.lastError ? `, last error: ${o.lastError}` : ''}`,
     });
   }
   for (const f of findings) {
     blockers.push({
       kind: 'reconciliation',
       findingId: String(f.id),
-      detail: `${f.kind === 'unknown_order' ? 'unknown broker order' : 'unknown fill'} ${f.broker_ref} (${f.symbol}) on ${f.broker}:${f.account_id}: no new orders until an admin resolves finding ${f.id}`,
-      since: f.found_at.toISOString(),
+      detail: `${f.kind === 'unknown_order' ? 'unknown broker order' : 'unknown fill'} ${f.brokerRef} (${f.symbol}) on ${f.broker}:${f.accountId}: no new orders until an admin resolves finding ${f.id}`,
+      since: f.foundAt.toISOString(),
     });
   }
   return blockers;

@@ -1,4 +1,4 @@
-import { allocateBars, appendBar, type BarColumns } from '../../domain/bars';
+import { allocateBars, appendBar, type Bar, type BarColumns } from '../../domain/bars';
 import type { Queryable } from './queryable';
 
 export interface BarRange {
@@ -87,4 +87,15 @@ export async function selectCandles(db: Queryable, r: BarRange, maxCandles: numb
     [r.symbol, r.timeframe, r.from ?? null, r.to ?? null, maxCandles],
   );
   return rows;
+}
+
+/** The latest `limit` bars with ts <= asOfMs, returned ascending (a cycle's window, read when Redis cannot serve it). */
+export async function selectLatestBars(db: Queryable, symbol: string, timeframe: string, asOfMs: number, limit: number): Promise<Bar[]> {
+  const { rows } = await db.query<Bar & Record<string, unknown>>(
+    `SELECT (extract(epoch from ts) * 1000)::float8 AS ts, open, high, low, close, volume FROM bars
+     WHERE symbol = $1 AND timeframe = $2 AND ts <= $3::timestamptz
+     ORDER BY ts DESC LIMIT $4`,
+    [symbol, timeframe, new Date(asOfMs).toISOString(), limit],
+  );
+  return rows.map((r) => ({ ts: Number(r.ts), open: r.open, high: r.high, low: r.low, close: r.close, volume: r.volume })).reverse();
 }

@@ -1,5 +1,6 @@
 import type { Queryable } from './queryable';
 
+/** A fill as the broker reported it, stored unique on (broker, brokerFillId). */
 export interface FillRecord {
   broker: string;
   brokerFillId: string;
@@ -9,7 +10,31 @@ export interface FillRecord {
   side: 'buy' | 'sell';
   qty: number;
   price: number;
+  /** ISO 8601, as the broker said it */
   ts: string;
+}
+
+/** A stored fill as routes see it. */
+export interface Fill extends Omit<FillRecord, 'ts'> {
+  ts: Date;
+}
+
+/** fills as pg returns it. */
+interface FillRow {
+  broker: string;
+  broker_fill_id: string;
+  client_order_id: string;
+  deployment_id: string;
+  symbol: string;
+  side: 'buy' | 'sell';
+  qty: number;
+  price: number;
+  ts: Date;
+}
+
+/** The one place a fills row's columns become a fill's fields. */
+function fillRowToFill(r: FillRow): Fill {
+  return { broker: r.broker, brokerFillId: r.broker_fill_id, clientOrderId: r.client_order_id, deploymentId: r.deployment_id, symbol: r.symbol, side: r.side, qty: r.qty, price: r.price, ts: r.ts };
 }
 
 /** Stores a fill once: a repeated broker fill id (stream and poll, or a retried ingest) changes nothing. Returns true when new. */
@@ -39,6 +64,19 @@ export async function positionsFromFills(db: Queryable, deploymentId: string): P
     [deploymentId],
   );
   return rows.map((r) => ({ symbol: r.symbol, qty: Number(r.qty), cashFlow: Number(r.cash_flow), fills: Number(r.fills) }));
+}
+
+/**
+ * Signed quantity and the last fill price per symbol over the fills of every deployment on the account (its
+ * exposure and open positions, for the risk gate).
+ */
+export async function accountPositions(db: Queryable, accountId: string): Promise<Array<{ symbol: string; qty: number; lastPrice: number }>> {
+  const { rows } = await db.query<{ symbol: string; qty: number; last_price: number }>(
+    `SELECT f.symbol, sum(CASE WHEN f.side = 'buy' THEN f.qty ELSE -f.qty END) AS qty, (array_agg(f.price ORDER BY f.ts DESC))[1] AS last_price
+     FROM fills f JOIN order_ledger l USING (client_order_id) WHERE l.account_id = $1 GROUP BY f.symbol`,
+    [accountId],
+  );
+  return rows.map((r) => ({ symbol: r.symbol, qty: Number(r.qty), lastPrice: Number(r.last_price) }));
 }
 
 /** The last broker fill id read for an account, or undefined before the first read. */
@@ -107,4 +145,44 @@ export async function claimAccountSync(db: Queryable, broker: string, accountId:
     [broker, accountId, withinMs],
   );
   return (rowCount ?? 0) > 0;
+}
+
+/** Fills, newest first, optionally by deployment and symbol (the API's list). */
+export async function listFills(db: Queryable, filter: { deploymentId?: string; symbol?: string }, limit: number, offset: number): Promise<Fill[]> {
+  const { rows } = await db.query<FillRow & Record<string, unknown>>(
+    `SELECT broker, broker_fill_id, client_order_id, deployment_id, symbol, side, qty, price, ts FROM fills
+     WHERE ($1::uuid IS NULL OR deployment_id = $1) AND ($2::text IS NULL OR symbol = $2)
+     ORDER BY ts DESC, broker, broker_fill_id LIMIT $3 OFFSET $4`,
+    [filter.deploymentId ?? null, filter.symbol ?? null, limit, offset],
+  );
+  return rows.map(fillRowToFill);
+}
+
+/** A position per deployment and symbol, computed from the fills (the API's list). */
+export interface Position {
+  deploymentId: string;
+  accountId: string;
+  symbol: string;
+  /** signed: buys minus sells */
+  qty: number;
+  /** sells add, buys subtract */
+  cashFlow: number;
+  fills: number;
+  lastFillAt: Date;
+}
+
+/** Positions per deployment and symbol, from the fills; optionally by deployment or account. */
+export async function listPositions(db: Queryable, filter: { deploymentId?: string; accountId?: string }, limit: number, offset: number): Promise<Position[]> {
+  const { rows } = await db.query<{ deployment_id: string; account_id: string; symbol: string; qty: number; cash_flow: number; fills: string; last_fill_at: Date }>(
+    `SELECT f.deployment_id, d.account_id, f.symbol,
+            sum(CASE WHEN f.side = 'buy' THEN f.qty ELSE -f.qty END)::float8 AS qty,
+            sum(CASE WHEN f.side = 'buy' THEN -f.qty * f.price ELSE f.qty * f.price END)::float8 AS cash_flow,
+            count(*) AS fills, max(f.ts) AS last_fill_at
+     FROM fills f JOIN deployments d ON d.id = f.deployment_id
+     WHERE ($1::uuid IS NULL OR f.deployment_id = $1) AND ($2::text IS NULL OR d.account_id = $2)
+     GROUP BY f.deployment_id, d.account_id, f.symbol
+     ORDER BY d.account_id, f.deployment_id, f.symbol LIMIT $3 OFFSET $4`,
+    [filter.deploymentId ?? null, filter.accountId ?? null, limit, offset],
+  );
+  return rows.map((r) => ({ deploymentId: r.deployment_id, accountId: r.account_id, symbol: r.symbol, qty: Number(r.qty), cashFlow: Number(r.cash_flow), fills: Number(r.fills), lastFillAt: r.last_fill_at }));
 }

@@ -1,13 +1,11 @@
+import { FINAL_STATES, MAYBE_SENT_STATES, OPEN_STATES, UNRESOLVED_STATES, type LedgerState } from '../../domain/orders';
 import type { Queryable } from './queryable';
 
-export const LEDGER_STATES = ['INTENT', 'SUBMITTING', 'UNKNOWN', 'ACCEPTED', 'PARTIAL', 'FILLED', 'REJECTED', 'CANCELED'] as const;
-export type LedgerState = (typeof LEDGER_STATES)[number];
-/** States in which the broker may hold an order we have not confirmed: resolve by lookup, never by a blind resubmit. */
-export const UNRESOLVED_STATES: readonly LedgerState[] = ['SUBMITTING', 'UNKNOWN'];
-
+/** An order as the ledger records it before anything is sent (step 1 of the protocol). */
 export interface LedgerIntent {
   clientOrderId: string;
   deploymentId: string;
+  /** the runtime's workflow id (the client order id is derived from it) */
   workflowId: string;
   cycle: number;
   leg: number;
@@ -20,10 +18,28 @@ export interface LedgerIntent {
   orderType: 'market' | 'limit';
   limitPrice?: number;
   timeInForce: 'day' | 'gtc' | 'ioc';
+  /** the canonical hash of what the order is (activities/orders.ts intentHash) */
   intentHash: string;
 }
 
-export interface LedgerRow {
+/** A ledger row as activities and routes see it: the intent, then what the broker said and how sending went. */
+export interface LedgerOrder extends Omit<LedgerIntent, 'limitPrice'> {
+  limitPrice: number | null;
+  state: LedgerState;
+  brokerOrderId: string | null;
+  filledQty: number;
+  avgFillPrice: number | null;
+  rejectReason: string | null;
+  submitAttempts: number;
+  /** attempts known not to have reached the broker (connection refused, the broker guard's refusal) */
+  unsentAttempts: number;
+  lastError: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** order_ledger as pg returns it. */
+interface LedgerRow {
   client_order_id: string;
   deployment_id: string;
   workflow_id: string;
@@ -45,38 +61,77 @@ export interface LedgerRow {
   avg_fill_price: number | null;
   reject_reason: string | null;
   submit_attempts: number;
-  /** attempts known not to have reached the broker (connection refused, the broker guard's refusal) */
   unsent_attempts: number;
   last_error: string | null;
   created_at: Date;
   updated_at: Date;
 }
 
+/** The one place an order_ledger row's columns become an order's fields. */
+function ledgerRowToOrder(r: LedgerRow): LedgerOrder {
+  return {
+    clientOrderId: r.client_order_id,
+    deploymentId: r.deployment_id,
+    workflowId: r.workflow_id,
+    cycle: r.cycle_seq,
+    leg: r.leg,
+    intentVersion: r.intent_version,
+    broker: r.broker,
+    accountId: r.account_id,
+    symbol: r.symbol,
+    side: r.side,
+    qty: r.qty,
+    orderType: r.order_type,
+    limitPrice: r.limit_price,
+    timeInForce: r.time_in_force,
+    intentHash: r.intent_hash,
+    state: r.state,
+    brokerOrderId: r.broker_order_id,
+    filledQty: r.filled_qty,
+    avgFillPrice: r.avg_fill_price,
+    rejectReason: r.reject_reason,
+    submitAttempts: r.submit_attempts,
+    unsentAttempts: r.unsent_attempts,
+    lastError: r.last_error,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+type Row = LedgerRow & Record<string, unknown>;
+
+/** A group of states as SQL literals ('INTENT', 'SUBMITTING', ...): constants from domain/orders, never input. */
+const sqlList = (states: readonly LedgerState[]) => states.map((s) => `'${s}'`).join(', ');
+const MAYBE_SENT = sqlList(MAYBE_SENT_STATES);
+const UNRESOLVED = sqlList(UNRESOLVED_STATES);
+const OPEN = sqlList(OPEN_STATES);
+const FINAL = sqlList(FINAL_STATES);
+
 /** Step 1 of the protocol: record the intent; the unique key arbitrates concurrent attempts. Returns the row as stored. */
-export async function insertLedgerIntent(db: Queryable, i: LedgerIntent): Promise<{ row: LedgerRow; created: boolean }> {
-  const { rows } = await db.query<LedgerRow & Record<string, unknown>>(
+export async function insertLedgerIntent(db: Queryable, i: LedgerIntent): Promise<{ order: LedgerOrder; created: boolean }> {
+  const { rows } = await db.query<Row>(
     `INSERT INTO order_ledger (client_order_id, deployment_id, workflow_id, cycle_seq, leg, intent_version, broker, account_id,
        symbol, side, qty, order_type, limit_price, time_in_force, intent_hash, state)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'INTENT')
      ON CONFLICT (client_order_id) DO NOTHING RETURNING *`,
     [i.clientOrderId, i.deploymentId, i.workflowId, i.cycle, i.leg, i.intentVersion, i.broker, i.accountId, i.symbol, i.side, i.qty, i.orderType, i.limitPrice ?? null, i.timeInForce, i.intentHash],
   );
-  if (rows[0]) return { row: rows[0], created: true };
-  const existing = await getLedgerRow(db, i.clientOrderId);
+  if (rows[0]) return { order: ledgerRowToOrder(rows[0]), created: true };
+  const existing = await getLedgerOrder(db, i.clientOrderId);
   if (!existing) throw new Error(`ledger row ${i.clientOrderId} vanished`);
-  return { row: existing, created: false };
+  return { order: existing, created: false };
 }
 
-export async function getLedgerRow(db: Queryable, clientOrderId: string): Promise<LedgerRow | undefined> {
-  const { rows } = await db.query<LedgerRow & Record<string, unknown>>('SELECT * FROM order_ledger WHERE client_order_id = $1', [clientOrderId]);
-  return rows[0];
+export async function getLedgerOrder(db: Queryable, clientOrderId: string): Promise<LedgerOrder | undefined> {
+  const { rows } = await db.query<Row>('SELECT * FROM order_ledger WHERE client_order_id = $1', [clientOrderId]);
+  return rows[0] && ledgerRowToOrder(rows[0]);
 }
 
 /** Marks the row SUBMITTING (committed before the broker call) and counts the attempt. */
 export async function markLedgerSubmitting(db: Queryable, clientOrderId: string): Promise<void> {
   await db.query(
     `UPDATE order_ledger SET state = 'SUBMITTING', submit_attempts = submit_attempts + 1, updated_at = now()
-     WHERE client_order_id = $1 AND state IN ('INTENT', 'SUBMITTING', 'UNKNOWN')`,
+     WHERE client_order_id = $1 AND state IN (${UNRESOLVED})`,
     [clientOrderId],
   );
 }
@@ -91,7 +146,7 @@ export async function updateLedgerFromBroker(
     `UPDATE order_ledger SET state = $2, broker_order_id = coalesce($3, broker_order_id), filled_qty = greatest(filled_qty, coalesce($4, filled_qty)),
        avg_fill_price = coalesce($5, avg_fill_price), reject_reason = coalesce($6, reject_reason), updated_at = now()
      WHERE client_order_id = $1
-       AND NOT (state IN ('FILLED', 'REJECTED', 'CANCELED') AND $2 IN ('INTENT', 'SUBMITTING', 'UNKNOWN', 'ACCEPTED', 'PARTIAL'))`,
+       AND NOT (state IN (${FINAL}) AND $2 IN (${OPEN}))`,
     [clientOrderId, u.state, u.brokerOrderId ?? null, u.filledQty ?? null, u.avgFillPrice ?? null, u.rejectReason ?? null],
   );
 }
@@ -100,9 +155,9 @@ export async function updateLedgerFromBroker(
  * Locks the row until the end of the caller's transaction and reads its state. A submission holds it across the
  * broker call, so a stop that cancels the order either waits for the answer or is seen by the submission first.
  */
-export async function lockLedgerRow(db: Queryable, clientOrderId: string): Promise<LedgerRow | undefined> {
-  const { rows } = await db.query<LedgerRow & Record<string, unknown>>('SELECT * FROM order_ledger WHERE client_order_id = $1 FOR UPDATE', [clientOrderId]);
-  return rows[0];
+export async function lockLedgerOrder(db: Queryable, clientOrderId: string): Promise<LedgerOrder | undefined> {
+  const { rows } = await db.query<Row>('SELECT * FROM order_ledger WHERE client_order_id = $1 FOR UPDATE', [clientOrderId]);
+  return rows[0] && ledgerRowToOrder(rows[0]);
 }
 
 /**
@@ -113,7 +168,7 @@ export async function recordUnsentAttempt(db: Queryable, clientOrderId: string, 
   await db.query(
     `UPDATE order_ledger SET unsent_attempts = unsent_attempts + 1, last_error = $2, updated_at = now(),
        state = CASE WHEN submit_attempts <= unsent_attempts + 1 THEN 'INTENT' ELSE 'UNKNOWN' END
-     WHERE client_order_id = $1 AND state IN ('SUBMITTING', 'UNKNOWN')`,
+     WHERE client_order_id = $1 AND state IN (${MAYBE_SENT})`,
     [clientOrderId, error.slice(0, 500)],
   );
 }
@@ -134,28 +189,28 @@ export async function markLedgerUnknownIfSubmitting(db: Queryable, clientOrderId
 /** An order that never reached the broker and never will: CANCELED with the reason. Returns whether it moved. */
 export async function cancelLedgerRow(db: Queryable, clientOrderId: string, reason: string): Promise<boolean> {
   const { rowCount } = await db.query(
-    `UPDATE order_ledger SET state = 'CANCELED', reject_reason = $2, updated_at = now() WHERE client_order_id = $1 AND state IN ('INTENT', 'SUBMITTING', 'UNKNOWN')`,
+    `UPDATE order_ledger SET state = 'CANCELED', reject_reason = $2, updated_at = now() WHERE client_order_id = $1 AND state IN (${UNRESOLVED})`,
     [clientOrderId, reason.slice(0, 500)],
   );
   return rowCount === 1;
 }
 
-/** Orders of a deployment the broker may or may not have (INTENT, SUBMITTING, UNKNOWN), oldest first. */
-export async function unresolvedLedgerRows(db: Queryable, deploymentId: string): Promise<LedgerRow[]> {
-  const { rows } = await db.query<LedgerRow & Record<string, unknown>>(
-    `SELECT * FROM order_ledger WHERE deployment_id = $1 AND state IN ('INTENT', 'SUBMITTING', 'UNKNOWN') ORDER BY created_at`,
-    [deploymentId],
-  );
-  return rows;
+/** Orders of a deployment the broker has not answered for (UNRESOLVED_STATES), oldest first. */
+export async function unresolvedLedgerOrders(db: Queryable, deploymentId: string): Promise<LedgerOrder[]> {
+  const { rows } = await db.query<Row>(`SELECT * FROM order_ledger WHERE deployment_id = $1 AND state IN (${UNRESOLVED}) ORDER BY created_at`, [deploymentId]);
+  return rows.map(ledgerRowToOrder);
 }
 
 /** Orders of a deployment whose outcome is not final yet (reconciled before each cycle's new orders). */
-export async function listOpenLedgerRows(db: Queryable, deploymentId: string): Promise<LedgerRow[]> {
-  const { rows } = await db.query<LedgerRow & Record<string, unknown>>(
-    `SELECT * FROM order_ledger WHERE deployment_id = $1 AND state IN ('INTENT', 'SUBMITTING', 'UNKNOWN', 'ACCEPTED', 'PARTIAL') ORDER BY created_at`,
-    [deploymentId],
-  );
-  return rows;
+export async function openLedgerOrders(db: Queryable, deploymentId: string): Promise<LedgerOrder[]> {
+  const { rows } = await db.query<Row>(`SELECT * FROM order_ledger WHERE deployment_id = $1 AND state IN (${OPEN}) ORDER BY created_at`, [deploymentId]);
+  return rows.map(ledgerRowToOrder);
+}
+
+/** Symbols with an order of this deployment still open (the cycle places no second order on them). */
+export async function openOrderSymbols(db: Queryable, deploymentId: string): Promise<string[]> {
+  const { rows } = await db.query<{ symbol: string }>(`SELECT DISTINCT symbol FROM order_ledger WHERE deployment_id = $1 AND state IN (${OPEN})`, [deploymentId]);
+  return rows.map((r) => r.symbol);
 }
 
 /** Which of these client order ids have a ledger row (reconciliation: the rest are unknown to us). */
@@ -163,4 +218,20 @@ export async function knownClientOrderIds(db: Queryable, clientOrderIds: string[
   if (clientOrderIds.length === 0) return new Set();
   const { rows } = await db.query<{ client_order_id: string }>('SELECT client_order_id FROM order_ledger WHERE client_order_id = ANY($1::text[])', [clientOrderIds]);
   return new Set(rows.map((r) => r.client_order_id));
+}
+
+/** Orders, newest first, optionally by deployment, symbol and state (the API's list). */
+export async function listLedgerOrders(
+  db: Queryable,
+  filter: { deploymentId?: string; symbol?: string; state?: LedgerState },
+  limit: number,
+  offset: number,
+): Promise<LedgerOrder[]> {
+  const { rows } = await db.query<Row>(
+    `SELECT * FROM order_ledger
+     WHERE ($1::uuid IS NULL OR deployment_id = $1) AND ($2::text IS NULL OR symbol = $2) AND ($3::text IS NULL OR state = $3)
+     ORDER BY created_at DESC, client_order_id LIMIT $4 OFFSET $5`,
+    [filter.deploymentId ?? null, filter.symbol ?? null, filter.state ?? null, limit, offset],
+  );
+  return rows.map(ledgerRowToOrder);
 }

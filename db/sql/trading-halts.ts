@@ -1,16 +1,35 @@
+import type { KillSwitchScope, KillSwitchState } from '../../domain/risk/gate';
 import type { Queryable } from './queryable';
 
-export type HaltScope = 'global' | 'account' | 'deployment';
+/** A kill-switch scope as routes see it. */
+export interface Halt {
+  scope: KillSwitchScope;
+  /** the account or deployment id; '' for the global scope */
+  scopeId: string;
+  active: boolean;
+  reason: string;
+  setBy: string;
+  setAt: Date;
+}
 
-export interface ActiveHalts {
-  global: boolean;
-  account: boolean;
-  deployment: boolean;
+/** trading_halts as pg returns it. */
+interface HaltRow {
+  scope: KillSwitchScope;
+  scope_id: string;
+  active: boolean;
+  reason: string;
+  set_by: string;
+  set_at: Date;
+}
+
+/** The one place a trading_halts row's columns become a halt's fields. */
+function haltRowToHalt(r: HaltRow): Halt {
+  return { scope: r.scope, scopeId: r.scope_id, active: r.active, reason: r.reason, setBy: r.set_by, setAt: r.set_at };
 }
 
 /** Which kill-switch scopes are on for this account and deployment (one indexed read, right before a broker call). */
-export async function activeHalts(db: Queryable, accountId: string, deploymentId: string): Promise<ActiveHalts> {
-  const { rows } = await db.query<{ scope: HaltScope }>(
+export async function activeHalts(db: Queryable, accountId: string, deploymentId: string): Promise<KillSwitchState> {
+  const { rows } = await db.query<{ scope: KillSwitchScope }>(
     `SELECT scope FROM trading_halts WHERE active AND ((scope = 'global' AND scope_id = '') OR (scope = 'account' AND scope_id = $1) OR (scope = 'deployment' AND scope_id = $2))`,
     [accountId, deploymentId],
   );
@@ -34,7 +53,7 @@ export async function holdTradingGate(db: Queryable): Promise<void> {
  * Turns one scope on or off. It waits for submissions in flight (the gate, exclusively) and holds the gate
  * until its transaction commits, so no order checked before the change is sent after it.
  */
-export async function setHalt(db: Queryable, scope: HaltScope, scopeId: string, active: boolean, reason: string, setBy: string): Promise<void> {
+export async function setHalt(db: Queryable, scope: KillSwitchScope, scopeId: string, active: boolean, reason: string, setBy: string): Promise<void> {
   await db.query(
     `INSERT INTO trading_halts (scope, scope_id, active, reason, set_by)
      SELECT $1, $2, $3, $4, $5 FROM (SELECT pg_advisory_xact_lock($6)) AS gate
@@ -43,20 +62,22 @@ export async function setHalt(db: Queryable, scope: HaltScope, scopeId: string, 
   );
 }
 
-/** Appends an audit record. */
-export async function insertAudit(db: Queryable, actor: string, action: string, subject: string, detail: Record<string, unknown>): Promise<void> {
-  await db.query('INSERT INTO audit_log (actor, action, subject, detail) VALUES ($1, $2, $3, $4)', [actor, action, subject, JSON.stringify(detail)]);
+/** Kill-switch scopes that are on. */
+export async function listActiveHalts(db: Queryable): Promise<Halt[]> {
+  const { rows } = await db.query<HaltRow & Record<string, unknown>>(
+    `SELECT scope, scope_id, active, reason, set_by, set_at FROM trading_halts WHERE active
+     ORDER BY CASE scope WHEN 'global' THEN 0 WHEN 'account' THEN 1 ELSE 2 END, scope_id`,
+  );
+  return rows.map(haltRowToHalt);
 }
 
-/**
- * Appends an audit record unless one with this action, subject and detail.key exists (activity retries write it
- * once). The unique index audit_log_once arbitrates concurrent writers.
- */
-export async function insertAuditOnce(db: Queryable, actor: string, action: string, subject: string, key: string, detail: Record<string, unknown>): Promise<boolean> {
-  const { rowCount } = await db.query(
-    `INSERT INTO audit_log (actor, action, subject, detail) VALUES ($1, $2, $3, $4)
-     ON CONFLICT (action, subject, (detail->>'key')) WHERE detail ? 'key' DO NOTHING`,
-    [actor, action, subject, JSON.stringify({ ...detail, key })],
+/** Kill-switch scopes that are on for this deployment: global, its account, itself. */
+export async function activeHaltsFor(db: Queryable, accountId: string, deploymentId: string): Promise<Halt[]> {
+  const { rows } = await db.query<HaltRow & Record<string, unknown>>(
+    `SELECT scope, scope_id, active, reason, set_by, set_at FROM trading_halts
+     WHERE active AND ((scope = 'global' AND scope_id = '') OR (scope = 'account' AND scope_id = $1) OR (scope = 'deployment' AND scope_id = $2))
+     ORDER BY CASE scope WHEN 'global' THEN 0 WHEN 'account' THEN 1 ELSE 2 END`,
+    [accountId, deploymentId],
   );
-  return rowCount === 1;
+  return rows.map(haltRowToHalt);
 }

@@ -21,6 +21,7 @@ import type { RiskLimits } from './limits';
 export type OrderSide = 'buy' | 'sell';
 export type BreakerLevel = 'none' | 'soft' | 'hard';
 export const KILL_SWITCH_SCOPES = ['global', 'account', 'deployment'] as const;
+export type KillSwitchScope = (typeof KILL_SWITCH_SCOPES)[number];
 
 export interface OrderIntent {
   symbol: string;

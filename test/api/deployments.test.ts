@@ -44,7 +44,7 @@ beforeAll(async () => {
     namespace: stack.TEMPORAL_NAMESPACE,
     taskQueue: TASK_QUEUES.io,
     workflowBundle: { codePath: path.join(stack.WORKFLOW_BUNDLE_DIR, 'io.js') },
-    activities: createIoActivities({ db: pool, redis: h.redis, brokers: { paper: paperBrokerPort(paper.url) }, providers: {}, paperPrices: new PaperBrokerAdmin(paper.url) }),
+    activities: createIoActivities({ db: pool, redis: h.redis, brokers: { paper: paperBrokerPort(paper.url) }, paperPrices: new PaperBrokerAdmin(paper.url) }),
   });
   workerRun = worker.run();
 }, 60_000);

@@ -60,7 +60,7 @@ export async function startRuntimeHarness(prefix: string, opts: RuntimeHarnessOp
       namespace: stack.TEMPORAL_NAMESPACE,
       taskQueue: TASK_QUEUES.io,
       workflowBundle: { codePath: path.join(stack.WORKFLOW_BUNDLE_DIR, 'io.js') },
-      activities: createIoActivities({ db: pool, redis: h.redis, brokers, providers: {}, paperPrices: new PaperBrokerAdmin(paper.url) }),
+      activities: createIoActivities({ db: pool, redis: h.redis, brokers, paperPrices: new PaperBrokerAdmin(paper.url) }),
     });
     return { worker: w, run: w.run() };
   };

@@ -6,7 +6,7 @@ import { createOrderActivities, type PlaceOrderInput } from '../../activities/or
 import { paperBrokerPort, type BrokerPort } from '../../brokers';
 import { PaperBrokerAdmin } from '../../brokers/paper/admin-client';
 import { freePort, startPaperBroker, type PaperBrokerProcess } from '../../brokers/paper/start';
-import { getLedgerRow } from '../../db/sql/order-ledger';
+import { getLedgerOrder } from '../../db/sql/order-ledger';
 import { clientOrderId } from '../../domain/ids';
 import { testPool, uniqueSymbol } from '../helpers/db';
 import { testStack } from '../helpers/stack';
@@ -64,12 +64,12 @@ test('cancelled before its activity ever ran: the row is recorded CANCELED, and 
 test('every attempt refused by the connection: CANCELED without asking the broker (it cannot be asked either)', async () => {
   const o = order(uniqueSymbol('UNS'));
   for (let i = 0; i < 3; i++) await expect(run(orders(dead).placeOrder, o)).rejects.toMatchObject({ type: 'OrderOutcomeUnknown' });
-  const row = (await getLedgerRow(pool, o.clientOrderId))!;
-  expect(row).toMatchObject({ state: 'INTENT', submit_attempts: 3, unsent_attempts: 3 });
-  expect(row.last_error).toMatch(/ECONNREFUSED/);
+  const row = (await getLedgerOrder(pool, o.clientOrderId))!;
+  expect(row).toMatchObject({ state: 'INTENT', submitAttempts: 3, unsentAttempts: 3 });
+  expect(row.lastError).toMatch(/ECONNREFUSED/);
   const resolved = await run(resolution(dead).resolveOrder, { order: o, reason: 'deployment paused by tom' });
   expect(resolved.state).toBe('CANCELED');
-  expect((await getLedgerRow(pool, o.clientOrderId))!.reject_reason).toMatch(/^deployment paused by tom: never sent \(last error: .*ECONNREFUSED/);
+  expect((await getLedgerOrder(pool, o.clientOrderId))!.rejectReason).toMatch(/^deployment paused by tom: never sent \(last error: .*ECONNREFUSED/);
 });
 
 test('possibly sent (a 5xx answer), not at the broker: looked up, and CANCELED only once lookups have had time to settle', async () => {
@@ -77,12 +77,12 @@ test('possibly sent (a 5xx answer), not at the broker: looked up, and CANCELED o
   await admin.setPrices({ [o.symbol]: 100 });
   await admin.setFaults({ seed: 1, http5xx: 1 });
   await expect(run(orders(live()).placeOrder, o)).rejects.toMatchObject({ type: 'OrderOutcomeUnknown' });
-  expect(await getLedgerRow(pool, o.clientOrderId)).toMatchObject({ state: 'UNKNOWN', submit_attempts: 1, unsent_attempts: 0 });
+  expect(await getLedgerOrder(pool, o.clientOrderId)).toMatchObject({ state: 'UNKNOWN', submitAttempts: 1, unsentAttempts: 0 });
   const resolve = resolution(live(), 1_500).resolveOrder;
   await expect(run(resolve, { order: o, reason: 'deployment stopped by tom' })).rejects.toMatchObject({ type: 'OrderUnresolved' });
   // The broker cannot be asked at all: still not abandoned (retried by Temporal, shown as a blocker).
   await expect(run(resolution(dead, 0).resolveOrder, { order: o, reason: 'deployment stopped by tom' })).rejects.toMatchObject({ type: 'OrderUnresolved' });
-  expect((await getLedgerRow(pool, o.clientOrderId))!.state).toBe('UNKNOWN');
+  expect((await getLedgerOrder(pool, o.clientOrderId))!.state).toBe('UNKNOWN');
   await new Promise((r) => setTimeout(r, 1_600));
   const resolved = await run(resolve, { order: o, reason: 'deployment stopped by tom' });
   expect(resolved.state).toBe('CANCELED');
@@ -105,7 +105,7 @@ test('a submission in flight holds the row: the resolution waits for the broker 
   await admin.setFaults({ seed: 3, submitLatencyMs: 1_500 });
   const placing = run(orders(live()).placeOrder, o);
   // The attempt has marked SUBMITTING and is at the broker (for 1.5 s) when the stop comes.
-  for (let i = 0; i < 50 && (await getLedgerRow(pool, o.clientOrderId))?.state !== 'SUBMITTING'; i++) await new Promise((r) => setTimeout(r, 20));
+  for (let i = 0; i < 50 && (await getLedgerOrder(pool, o.clientOrderId))?.state !== 'SUBMITTING'; i++) await new Promise((r) => setTimeout(r, 20));
   await new Promise((r) => setTimeout(r, 200));
   const t0 = Date.now();
   const resolved = await run(resolution(live()).resolveOrder, { order: o, reason: 'deployment stopped by tom' });

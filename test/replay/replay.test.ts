@@ -11,7 +11,7 @@ import { testStack } from '../helpers/stack';
  */
 const dir = path.join(__dirname, 'histories');
 const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
-const queueOf = (file: string) => (file.startsWith('backtest') || file.startsWith('stress-scan') ? 'cpu' : 'io');
+const queueOf = (file: string) => (file.startsWith('backtest') ? 'cpu' : 'io');
 const load = (file: string) => JSON.parse(readFileSync(path.join(dir, file), 'utf8'));
 
 test('there is a recorded history for every backtest outcome', () => {

@@ -160,7 +160,7 @@ test('activities fail with retryable errors while Postgres is down and succeed, 
   const redis = createRedis({ ...config, REDIS_URL: 'redis://127.0.0.1:1' }, logger); // no cache either: Postgres is the only source
   const env = new MockActivityEnvironment({}, { logger: memoryLogger().logger });
   const deployments = createDeploymentActivities({ db });
-  const md = createMarketDataActivities({ db, redis, providers: {} });
+  const md = createMarketDataActivities({ db, redis });
   const deploymentId = randomUUID();
   const record = {
     deploymentId, paramsVersion: 1, latencyMs: 5, positions: {}, totalPnl: 0,

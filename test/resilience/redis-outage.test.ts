@@ -95,7 +95,7 @@ describe('recent bars', () => {
     const redis = workerRedis();
     await redisReady(redis, 5_000);
     await new BarCache(redis).replaceBars(symbol, '1m', series);
-    const md = createMarketDataActivities({ db: pool, redis, providers: {} });
+    const md = createMarketDataActivities({ db: pool, redis });
     const log = memoryLogger();
     const env = new MockActivityEnvironment({}, { logger: log.logger });
     const load = () => env.run<[LoadRecentBarsInput], LoadRecentBarsResult, typeof md.loadRecentBars>(md.loadRecentBars, input);

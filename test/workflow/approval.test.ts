@@ -62,7 +62,7 @@ async function withWorker<T>(fn: () => Promise<T>): Promise<T> {
     connection: env.nativeConnection,
     taskQueue: TASK_QUEUES.io,
     workflowBundle: { codePath: path.join(testStack().WORKFLOW_BUNDLE_DIR, 'io.js') },
-    activities: createIoActivities({ db: pool, redis, brokers: { paper: paperBrokerPort(paper.url) }, providers: {}, paperPrices: new PaperBrokerAdmin(paper.url) }),
+    activities: createIoActivities({ db: pool, redis, brokers: { paper: paperBrokerPort(paper.url) }, paperPrices: new PaperBrokerAdmin(paper.url) }),
   });
   return worker.runUntil(fn);
 }
@@ -102,7 +102,7 @@ test('nobody decides: the request expires at expiresAt, places no order and its 
     .map((p) => defaultPayloadConverter.fromPayload<{ activity_type: string }>(p).activity_type);
   expect(localActivities).toEqual(['verifyApprovalStart', ...Array.from({ length: 20 }, () => 'settleApproval')]);
 
-  expect(await getApproval(pool, req.approvalId)).toMatchObject({ status: 'expired', client_order_id: null, decided_at: null });
+  expect(await getApproval(pool, req.approvalId)).toMatchObject({ status: 'expired', clientOrderId: null, decidedAt: null });
   expect((await auditRows(pool, req.approvalId)).map((r) => r.action)).toEqual(['approval.requested', 'approval.expired']);
   expect(await ledgerRows(pool, req.deploymentId)).toHaveLength(0);
   expect(await brokerOrder(req)).toBeNull();
@@ -135,7 +135,7 @@ test('approved after the price drifted more than maxPriceDriftPct: failed, no or
 
   expect(strictResult.status).toBe('failed');
   expect(strictResult.outcome).toContain('price moved 3.00% since the request (100 -> 103), more than 2.00%');
-  expect(await getApproval(pool, strict.approvalId)).toMatchObject({ status: 'failed', client_order_id: null });
+  expect(await getApproval(pool, strict.approvalId)).toMatchObject({ status: 'failed', clientOrderId: null });
   expect(await ledgerRows(pool, strict.deploymentId)).toHaveLength(0);
   expect(await brokerOrder(strict)).toBeNull();
 
@@ -161,7 +161,7 @@ test('the kill switch goes on after the approval: failed, no order', async () =>
   } finally {
     await setHalt(pool, 'deployment', req.deploymentId, false, 'review over', 'ada');
   }
-  expect(await getApproval(pool, req.approvalId)).toMatchObject({ status: 'failed', client_order_id: null });
+  expect(await getApproval(pool, req.approvalId)).toMatchObject({ status: 'failed', clientOrderId: null });
   expect((await auditRows(pool, req.approvalId)).map((r) => r.action)).toEqual(['approval.requested', 'approval.approve', 'approval.failed']);
   expect(await ledgerRows(pool, req.deploymentId)).toHaveLength(0);
   expect(await brokerOrder(req)).toBeNull();

@@ -73,7 +73,7 @@ async function dayDeployment(testEnv: TestWorkflowEnvironment, symbol: string, c
     connection: testEnv.nativeConnection,
     taskQueue: TASK_QUEUES.io,
     workflowBundle: { codePath: path.join(testStack().WORKFLOW_BUNDLE_DIR, 'io.js') },
-    activities: createIoActivities({ db: pool, redis, brokers: { paper: paperBrokerPort(paper.url) }, providers: {}, paperPrices: new PaperBrokerAdmin(paper.url) }),
+    activities: createIoActivities({ db: pool, redis, brokers: { paper: paperBrokerPort(paper.url) }, paperPrices: new PaperBrokerAdmin(paper.url) }),
   });
   await ensureSearchAttributes(testEnv.connection, 'default'); // the start sets them, as the API's does
   const { id: deploymentId, handle } = await createDeployment({ db: pool, temporal: testEnv.client }, { spec, by: 'test', ...(cyclesPerRun ? { cyclesPerRun } : {}) });

@@ -1,5 +1,5 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { ApprovalStatus } from '../../db/sql/approvals';
+import type { ApprovalStatus } from '../../domain/approvals';
 import type { DeploymentSpec, ReplayClockSpec } from '../../domain/deployment/spec';
 import type { BreakerLevel, OrderIntent } from '../../domain/risk/gate';
 

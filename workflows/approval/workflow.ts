@@ -1,13 +1,13 @@
 import * as wf from '@temporalio/workflow';
 import type { ApprovalActivities } from '../../activities/approvals';
 import type { createOrderActivities } from '../../activities/orders';
-import type { ApprovalStatus } from '../../db/sql/approvals';
+import type { ApprovalStatus } from '../../domain/approvals';
 import { priceDrift } from '../../domain/approvals/policy';
 import { timeframeMs } from '../../domain/calendar';
 import { clientOrderId } from '../../domain/ids';
 import { evaluateRisk } from '../../domain/risk/gate';
 import { brokerCall, localDbStep } from '../activity-options';
-import { wakeNotificationDispatcher } from '../notifications/send';
+import { wakeNotificationDispatcher } from '../notifications/wake';
 import { inputField, startClaim, verifyApprovalStart } from '../start-check';
 import { workflowNow } from '../time';
 import { approvalStateQuery, approveSignal, rejectSignal, type DecisionSignal, type TradeApprovalInput, type TradeApprovalResult } from './messages';

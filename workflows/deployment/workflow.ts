@@ -1,6 +1,6 @@
 import * as wf from '@temporalio/workflow';
 import { nextBarClose, timeframeMs } from '../../domain/calendar';
-import { wakeNotificationDispatcher } from '../notifications/send';
+import { wakeNotificationDispatcher } from '../notifications/wake';
 import { inputField, startClaim, verifyDeploymentStart, type RefusedStart } from '../start-check';
 import { workflowNow } from '../time';
 import { loadRecordedCommands, resolveDeploymentOrders, resolveDeploymentOrdersOnce } from './activities';

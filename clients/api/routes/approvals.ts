@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { APPROVAL_STATUSES, getApproval, listApprovals, listDecisions, type ApprovalRow, type DecisionRow } from '../../../db/sql/approvals';
+import { getApproval, listApprovals, listDecisions, type Approval, type Decision } from '../../../db/sql/approvals';
+import { APPROVAL_STATUSES } from '../../../domain/approvals';
 import { decideApproval } from '../../../services/approvals';
 import type { InflightCalls } from '../../../services/temporal-call';
 import { principalOf, ROLES_ANY, ROLES_APPROVER } from '../auth';
@@ -57,28 +58,28 @@ export function approvalRoutes(deps: ApiDeps, inflight: InflightCalls): FastifyP
   const { config, db, temporal } = deps;
   const services = { db, temporal, inflight };
   const uiBase = config.TEMPORAL_UI_URL.replace(/\/+$/, '');
-  const view = (a: ApprovalRow, decisions: DecisionRow[]) => ({
+  const view = (a: Approval, decisions: Decision[]) => ({
     id: a.id,
-    deploymentId: a.deployment_id,
-    workflowId: a.workflow_id,
+    deploymentId: a.deploymentId,
+    workflowId: a.workflowId,
     status: a.status,
     trade: { symbol: a.symbol, side: a.side, qty: a.qty, price: a.price, notional: a.notional },
     reason: a.reason,
-    requiredApprovals: a.required_approvals,
+    requiredApprovals: a.requiredApprovals,
     approvals: decisions.filter((d) => d.decision === 'approve').length,
-    requestedBy: a.requested_by,
-    createdAt: iso(a.created_at)!,
-    expiresAt: iso(a.expires_at)!,
-    timeLeftMs: a.status === 'pending' ? Math.max(0, a.expires_at.getTime() - Date.now()) : 0,
-    decidedAt: iso(a.decided_at),
-    clientOrderId: a.client_order_id,
+    requestedBy: a.requestedBy,
+    createdAt: iso(a.createdAt)!,
+    expiresAt: iso(a.expiresAt)!,
+    timeLeftMs: a.status === 'pending' ? Math.max(0, a.expiresAt.getTime() - Date.now()) : 0,
+    decidedAt: iso(a.decidedAt),
+    clientOrderId: a.clientOrderId,
     outcome: a.outcome,
-    decisions: decisions.map((d) => ({ approver: d.approver, decision: d.decision, reason: d.reason, at: iso(d.decided_at)! })),
-    links: { self: `/v1/approvals/${a.id}`, temporalUi: `${uiBase}/namespaces/${encodeURIComponent(config.TEMPORAL_NAMESPACE)}/workflows/${encodeURIComponent(a.workflow_id)}` },
+    decisions: decisions.map((d) => ({ approver: d.approver, decision: d.decision, reason: d.reason, at: iso(d.decidedAt)! })),
+    links: { self: `/v1/approvals/${a.id}`, temporalUi: `${uiBase}/namespaces/${encodeURIComponent(config.TEMPORAL_NAMESPACE)}/workflows/${encodeURIComponent(a.workflowId)}` },
   });
-  const withDecisions = async (rows: ApprovalRow[]) => {
-    const decisions = await listDecisions(db, rows.map((r) => r.id));
-    return rows.map((r) => view(r, decisions.filter((d) => d.approval_id === r.id)));
+  const withDecisions = async (approvals: Approval[]) => {
+    const decisions = await listDecisions(db, approvals.map((a) => a.id));
+    return approvals.map((a) => view(a, decisions.filter((d) => d.approvalId === a.id)));
   };
 
   return async (app) => {
@@ -142,7 +143,7 @@ export function approvalRoutes(deps: ApiDeps, inflight: InflightCalls): FastifyP
             { ...services, log: request.log },
             { approvalId: request.params.id, decision, by: principalOf(request).name, reason: request.body?.reason },
           );
-          return reply.code(202).send({ id: row.id, decision, status, approvals, requiredApprovals: row.required_approvals, signalled });
+          return reply.code(202).send({ id: row.id, decision, status, approvals, requiredApprovals: row.requiredApprovals, signalled });
         },
       );
     }

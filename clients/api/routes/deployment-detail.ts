@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { getDeployment, getDeploymentParams, recentCycles } from '../../../db/sql/deployments';
+import { recentCycles } from '../../../db/sql/deployment-cycles';
+import { getDeployment, getDeploymentParams } from '../../../db/sql/deployments';
 import { positionsFromFills } from '../../../db/sql/fills';
 import { deploymentLiveState } from '../../../services/deployments';
 import type { InflightCalls } from '../../../services/temporal-call';
@@ -115,7 +116,7 @@ export function registerDeploymentDetailRoute(app: FastifyInstance, deps: ApiDep
             inflightOrder: s.inflightOrder ? { ...s.inflightOrder, since: new Date(s.inflightOrder.sinceMs).toISOString() } : null,
             pendingMessages: s.pendingMessages,
           }
-        : { source: 'row', status: d.status, statusReason: d.status_reason, cycle: cycles[0]?.cycle_seq ?? null, paramsVersion: d.params_version, breaker: null, nextBarClose: null, blockedBy: [], waitingOn: null, inflightOrder: null, pendingMessages: null };
+        : { source: 'row', status: d.status, statusReason: d.status_reason, cycle: cycles[0]?.cycle ?? null, paramsVersion: d.params_version, breaker: null, nextBarClose: null, blockedBy: [], waitingOn: null, inflightOrder: null, pendingMessages: null };
       return {
         ...view(d),
         spec: d.spec as unknown as Record<string, unknown>,
@@ -123,22 +124,7 @@ export function registerDeploymentDetailRoute(app: FastifyInstance, deps: ApiDep
         state,
         blockers,
         positions: positions.map((p) => ({ symbol: p.symbol, qty: p.qty, cashFlow: p.cashFlow, fills: p.fills })),
-        cycles: cycles.map((c) => ({
-          cycle: c.cycle_seq,
-          symbol: c.symbol,
-          barClose: iso(c.bar_close)!,
-          action: c.action,
-          reason: c.reason,
-          signal: c.signal,
-          indicators: c.indicators ?? {},
-          risk: c.risk,
-          clientOrderIds: c.client_order_ids ?? [],
-          paramsVersion: c.params_version,
-          positionQty: c.position_qty,
-          pnl: c.realized_pnl,
-          latencyMs: c.latency_ms,
-          at: iso(c.created_at)!,
-        })),
+        cycles: cycles.map(({ barClose, realizedPnl, createdAt, ...c }) => ({ ...c, barClose: iso(barClose)!, pnl: realizedPnl, at: iso(createdAt)! })),
       };
     },
   );

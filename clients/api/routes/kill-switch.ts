@@ -1,19 +1,19 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { listActiveHalts } from '../../../db/sql/deployments';
+import { listActiveHalts } from '../../../db/sql/trading-halts';
+import { KILL_SWITCH_SCOPES } from '../../../domain/risk/gate';
 import { setKillSwitch } from '../../../services/kill-switch';
 import type { ApiDeps } from '../deps';
 import { principalOf, ROLES_ADMIN, ROLES_ANY } from '../auth';
 import { errorResponses } from '../errors';
 import { iso } from '../schemas';
 
-const SCOPES = ['global', 'account', 'deployment'] as const;
 const ACCOUNT_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 /** POST /v1/kill-switch body. `id` names the account or deployment; it is absent for the global scope. */
 export const KillSwitchRequestSchema = z
   .strictObject({
-    scope: z.enum(SCOPES, { error: `scope must be one of: ${SCOPES.join(', ')}` }),
+    scope: z.enum(KILL_SWITCH_SCOPES, { error: `scope must be one of: ${KILL_SWITCH_SCOPES.join(', ')}` }),
     id: z.string({ error: 'id must be a string' }).trim().optional().describe('account id (scope account) or deployment id (scope deployment); absent for global'),
     active: z.boolean({ error: 'active must be true (halt) or false (resume trading)' }),
     reason: z
@@ -38,7 +38,7 @@ export const KillSwitchRequestSchema = z
   // Deployment ids are stored lower-case; the runtime's check compares them exactly.
   .transform((b) => ({ ...b, id: b.scope === 'deployment' ? b.id!.toLowerCase() : b.scope === 'account' ? b.id! : null }));
 
-const ScopeSchema = z.enum(SCOPES);
+const ScopeSchema = z.enum(KILL_SWITCH_SCOPES);
 
 const HaltSchema = z.object({
   scope: ScopeSchema,
@@ -90,14 +90,7 @@ export function killSwitchRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       async () => {
         const rows = await listActiveHalts(db);
         return {
-          halts: rows.map((h) => ({
-            scope: h.scope,
-            id: h.scope === 'global' ? null : h.scope_id,
-            active: h.active,
-            reason: h.reason,
-            setBy: h.set_by,
-            setAt: iso(h.set_at)!,
-          })),
+          halts: rows.map(({ scope, scopeId, active, reason, setBy, setAt }) => ({ scope, id: scope === 'global' ? null : scopeId, active, reason, setBy, setAt: iso(setAt)! })),
         };
       },
     );

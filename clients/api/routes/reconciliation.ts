@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { listDiscrepancies, resolveDiscrepancy, getDiscrepancy, type DiscrepancyRow } from '../../../db/sql/broker-discrepancies';
+import { insertAudit } from '../../../db/sql/audit';
+import { listDiscrepancies, resolveDiscrepancy, getDiscrepancy, type Discrepancy } from '../../../db/sql/broker-discrepancies';
 import { inTransaction } from '../../../db/sql/queryable';
-import { insertAudit } from '../../../db/sql/trading-halts';
 import type { ApiDeps } from '../deps';
 import { principalOf, ROLES_ADMIN, ROLES_ANY } from '../auth';
 import { conflict, errorResponses, notFound } from '../errors';
@@ -34,21 +34,7 @@ const ResolveBodySchema = z.strictObject({
   resolution: z.string({ error: 'resolution must be a string' }).trim().min(1, { error: 'resolution is required: say what was done about it' }).max(500, { error: 'resolution is at most 500 characters' }),
 });
 
-const view = (d: DiscrepancyRow) => ({
-  id: String(d.id),
-  broker: d.broker,
-  accountId: d.account_id,
-  kind: d.kind,
-  brokerRef: d.broker_ref,
-  clientOrderId: d.client_order_id,
-  symbol: d.symbol,
-  detail: d.detail,
-  foundBy: d.found_by,
-  foundAt: iso(d.found_at)!,
-  resolvedAt: iso(d.resolved_at),
-  resolvedBy: d.resolved_by,
-  resolution: d.resolution,
-});
+const view = (d: Discrepancy) => ({ ...d, foundAt: iso(d.foundAt)!, resolvedAt: iso(d.resolvedAt) });
 
 /**
  * Reconciliation findings: broker orders and fills the ledger does not know. While one is unresolved, every
@@ -97,9 +83,9 @@ export function reconciliationRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
           if (!resolved) {
             const existing = await getDiscrepancy(tx, request.params.id);
             if (!existing) throw notFound(`no finding ${request.params.id}`);
-            throw conflict(`finding ${existing.id} was already resolved by ${existing.resolved_by}`);
+            throw conflict(`finding ${existing.id} was already resolved by ${existing.resolvedBy}`);
           }
-          await insertAudit(tx, principal.name, 'reconciliation.resolve', `${resolved.broker}:${resolved.account_id}`, { findingId: resolved.id, resolution, kind: resolved.kind, brokerRef: resolved.broker_ref });
+          await insertAudit(tx, principal.name, 'reconciliation.resolve', `${resolved.broker}:${resolved.accountId}`, { findingId: resolved.id, resolution, kind: resolved.kind, brokerRef: resolved.brokerRef });
           return resolved;
         });
         request.log.warn({ findingId: row.id, by: principal.name, resolution }, 'reconciliation finding resolved');

@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { listFills, listOrders, listPositions } from '../../../db/sql/deployments';
-import { LEDGER_STATES } from '../../../db/sql/order-ledger';
+import { listFills, listPositions } from '../../../db/sql/fills';
+import { listLedgerOrders } from '../../../db/sql/order-ledger';
+import { LEDGER_STATES } from '../../../domain/orders';
 import type { ApiDeps } from '../deps';
 import { ROLES_ANY } from '../auth';
 import { errorResponses } from '../errors';
@@ -90,35 +91,9 @@ export function tradingRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       },
       async (request) => {
         const { limit, offset, deploymentId, symbol, state } = request.query;
-        const rows = await listOrders(db, { deploymentId, symbol, state }, limit, offset);
-        return {
-          orders: rows.map((o) => ({
-            clientOrderId: o.client_order_id,
-            deploymentId: o.deployment_id,
-            workflowId: o.workflow_id,
-            cycle: o.cycle_seq,
-            leg: o.leg,
-            intentVersion: o.intent_version,
-            broker: o.broker,
-            accountId: o.account_id,
-            symbol: o.symbol,
-            side: o.side,
-            qty: o.qty,
-            orderType: o.order_type,
-            limitPrice: o.limit_price,
-            timeInForce: o.time_in_force,
-            state: o.state,
-            brokerOrderId: o.broker_order_id,
-            filledQty: o.filled_qty,
-            avgFillPrice: o.avg_fill_price,
-            rejectReason: o.reject_reason,
-            submitAttempts: o.submit_attempts,
-            createdAt: iso(o.created_at)!,
-            updatedAt: iso(o.updated_at)!,
-          })),
-          limit,
-          offset,
-        };
+        const orders = await listLedgerOrders(db, { deploymentId, symbol, state }, limit, offset);
+        // OrderSchema is what goes out: the ledger's internal fields (intentHash, unsentAttempts, lastError) do not.
+        return { orders: orders.map((o) => ({ ...o, createdAt: iso(o.createdAt)!, updatedAt: iso(o.updatedAt)! })), limit, offset };
       },
     );
 
@@ -136,22 +111,8 @@ export function tradingRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       },
       async (request) => {
         const { limit, offset, deploymentId, symbol } = request.query;
-        const rows = await listFills(db, { deploymentId, symbol }, limit, offset);
-        return {
-          fills: rows.map((f) => ({
-            broker: f.broker,
-            brokerFillId: f.broker_fill_id,
-            clientOrderId: f.client_order_id,
-            deploymentId: f.deployment_id,
-            symbol: f.symbol,
-            side: f.side,
-            qty: f.qty,
-            price: f.price,
-            time: iso(f.ts)!,
-          })),
-          limit,
-          offset,
-        };
+        const fills = await listFills(db, { deploymentId, symbol }, limit, offset);
+        return { fills: fills.map(({ ts, ...f }) => ({ ...f, time: iso(ts)! })), limit, offset };
       },
     );
 
@@ -169,20 +130,8 @@ export function tradingRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       },
       async (request) => {
         const { limit, offset, deploymentId, accountId } = request.query;
-        const rows = await listPositions(db, { deploymentId, accountId }, limit, offset);
-        return {
-          positions: rows.map((p) => ({
-            deploymentId: p.deployment_id,
-            accountId: p.account_id,
-            symbol: p.symbol,
-            qty: p.qty,
-            cashFlow: p.cash_flow,
-            fills: p.fills,
-            lastFillAt: iso(p.last_fill_at)!,
-          })),
-          limit,
-          offset,
-        };
+        const positions = await listPositions(db, { deploymentId, accountId }, limit, offset);
+        return { positions: positions.map((p) => ({ ...p, lastFillAt: iso(p.lastFillAt)! })), limit, offset };
       },
     );
   };

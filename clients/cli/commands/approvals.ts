@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { APPROVAL_STATUSES } from '../../../db/sql/approvals';
+import { APPROVAL_STATUSES } from '../../../domain/approvals';
 import { fmtNumber, keyValues, table } from '../format';
 import { clientFrom, numberArg, print, printJson, type GlobalOptions } from '../options';
 

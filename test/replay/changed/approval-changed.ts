@@ -3,11 +3,11 @@
 // must raise a DeterminismViolationError (the first command is now a timer, not the external signal).
 import * as wf from '@temporalio/workflow';
 import type { ApprovalActivities } from '../../../activities/approvals';
-import type { ApprovalStatus } from '../../../db/sql/approvals';
+import type { ApprovalStatus } from '../../../domain/approvals';
 import { dbWrite } from '../../../workflows/activity-options';
 import { approveSignal, rejectSignal, type DecisionSignal, type TradeApprovalInput, type TradeApprovalResult } from '../../../workflows/approval/messages';
 import { startClaim, verifyApprovalStart } from '../../../workflows/start-check';
-import { wakeNotificationDispatcher } from '../../../workflows/notifications/send';
+import { wakeNotificationDispatcher } from '../../../workflows/notifications/wake';
 import { workflowNow } from '../../../workflows/time';
 
 const { verifyApprovalDecision, settleApproval } = wf.proxyActivities<ApprovalActivities>(dbWrite);

@@ -4,12 +4,12 @@
 import * as wf from '@temporalio/workflow';
 import type { ApprovalActivities } from '../../../activities/approvals';
 import type { createOrderActivities } from '../../../activities/orders';
-import type { ApprovalStatus } from '../../../db/sql/approvals';
+import type { ApprovalStatus } from '../../../domain/approvals';
 import { clientOrderId } from '../../../domain/ids';
 import { brokerCall, localDbStep } from '../../../workflows/activity-options';
 import { approveSignal, rejectSignal, type DecisionSignal, type TradeApprovalInput, type TradeApprovalResult } from '../../../workflows/approval/messages';
 import { startClaim, verifyApprovalStart } from '../../../workflows/start-check';
-import { wakeNotificationDispatcher } from '../../../workflows/notifications/send';
+import { wakeNotificationDispatcher } from '../../../workflows/notifications/wake';
 import { workflowNow } from '../../../workflows/time';
 
 const { verifyApprovalDecision, settleApproval, finishApproval } = wf.proxyLocalActivities<ApprovalActivities>(localDbStep);

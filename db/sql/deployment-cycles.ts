@@ -1,0 +1,97 @@
+import type { Queryable } from './queryable';
+
+/** One cycle's audit row for one symbol: why, when, with which params and what came of it. */
+export interface CycleAudit {
+  deploymentId: string;
+  cycle: number;
+  symbol: string;
+  /** epoch ms of the bar close the cycle ran at */
+  barCloseMs: number;
+  action: string;
+  reason: string | null;
+  /** null when the strategy gave none (or a non-finite one) */
+  signal: number | null;
+  indicators: Record<string, number>;
+  risk: Record<string, unknown> | null;
+  clientOrderIds: string[];
+  paramsVersion: number;
+  positionQty: number;
+  realizedPnl: number;
+  latencyMs: number;
+}
+
+/** A cycle row as routes see it. */
+export interface Cycle extends Omit<CycleAudit, 'deploymentId' | 'barCloseMs' | 'positionQty' | 'realizedPnl' | 'latencyMs'> {
+  barClose: Date;
+  positionQty: number | null;
+  realizedPnl: number | null;
+  latencyMs: number | null;
+  createdAt: Date;
+}
+
+/** deployment_cycles as pg returns it (without deployment_id, which the reader knows). */
+interface CycleRow {
+  cycle_seq: number;
+  symbol: string;
+  bar_close: Date;
+  action: string;
+  reason: string | null;
+  signal: number | null;
+  indicators: Record<string, number> | null;
+  risk: Record<string, unknown> | null;
+  client_order_ids: string[] | null;
+  params_version: number;
+  position_qty: number | null;
+  realized_pnl: number | null;
+  latency_ms: number | null;
+  created_at: Date;
+}
+
+/** The one place a deployment_cycles row's columns become a cycle's fields. */
+function cycleRowToCycle(r: CycleRow): Cycle {
+  return {
+    cycle: r.cycle_seq,
+    symbol: r.symbol,
+    barClose: r.bar_close,
+    action: r.action,
+    reason: r.reason,
+    signal: r.signal,
+    indicators: r.indicators ?? {},
+    risk: r.risk,
+    clientOrderIds: r.client_order_ids ?? [],
+    paramsVersion: r.params_version,
+    positionQty: r.position_qty,
+    realizedPnl: r.realized_pnl,
+    latencyMs: r.latency_ms,
+    createdAt: r.created_at,
+  };
+}
+
+/**
+ * Writes the row, or rewrites it when this cycle and symbol have one (a retried attempt whose workflow task ran its
+ * reads again may have decided differently: the last write is what the history says).
+ */
+export async function upsertCycle(db: Queryable, c: CycleAudit): Promise<void> {
+  await db.query(
+    `INSERT INTO deployment_cycles (deployment_id, cycle_seq, symbol, bar_close, action, reason, signal, indicators, risk, client_order_ids, params_version, position_qty, realized_pnl, latency_ms)
+     VALUES ($1, $2, $3, to_timestamp($4::float8 / 1000.0), $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+     ON CONFLICT (deployment_id, cycle_seq, symbol) DO UPDATE SET
+       bar_close = EXCLUDED.bar_close, action = EXCLUDED.action, reason = EXCLUDED.reason, signal = EXCLUDED.signal,
+       indicators = EXCLUDED.indicators, risk = EXCLUDED.risk, client_order_ids = EXCLUDED.client_order_ids,
+       params_version = EXCLUDED.params_version, position_qty = EXCLUDED.position_qty, realized_pnl = EXCLUDED.realized_pnl, latency_ms = EXCLUDED.latency_ms`,
+    [
+      c.deploymentId, c.cycle, c.symbol, c.barCloseMs, c.action, c.reason, c.signal, JSON.stringify(c.indicators), c.risk ? JSON.stringify(c.risk) : null,
+      c.clientOrderIds, c.paramsVersion, c.positionQty, c.realizedPnl, c.latencyMs,
+    ],
+  );
+}
+
+/** The latest cycle audit rows of a deployment, newest first. */
+export async function recentCycles(db: Queryable, deploymentId: string, limit: number): Promise<Cycle[]> {
+  const { rows } = await db.query<CycleRow & Record<string, unknown>>(
+    `SELECT cycle_seq, symbol, bar_close, action, reason, signal, indicators, risk, client_order_ids, params_version, position_qty, realized_pnl, latency_ms, created_at
+     FROM deployment_cycles WHERE deployment_id = $1 ORDER BY cycle_seq DESC, symbol LIMIT $2`,
+    [deploymentId, limit],
+  );
+  return rows.map(cycleRowToCycle);
+}
