@@ -1,5 +1,9 @@
+import { ApplicationFailure } from '@temporalio/activity';
 import { finishBacktestJob, getBacktestJob, markBacktestJobRunning } from '../db/sql/backtest-jobs';
+import { finishScanJob, markScanJobRunning } from '../db/sql/stress-scan-jobs';
+import type { ScanPlan } from '../domain/scan/batches';
 import type { BacktestWorkflowInput } from '../workflows/backtest/messages';
+import { ErrorType } from '../workflows/errors';
 import type { IoDeps } from './ports';
 import { startGuard, UUID, type StartCheck, type StartClaim } from './start-checks';
 
@@ -27,6 +31,16 @@ export function createJobActivities({ db }: Pick<IoDeps, 'db'>) {
     /** Records the first terminal outcome; a retry after success changes nothing. */
     async finishBacktestJob(args: { jobId: string; status: 'completed' | 'failed' | 'cancelled'; error?: string }): Promise<void> {
       await finishBacktestJob(db, args.jobId, args.status, args.error);
+    },
+    /** Marks a stress scan running and returns its plan (stored by the API with the job). */
+    async markStressScanRunning(jobId: string): Promise<ScanPlan> {
+      const job = await markScanJobRunning(db, jobId);
+      if (!job) throw ApplicationFailure.nonRetryable(`stress scan job ${jobId} not found`, ErrorType.JobNotFound);
+      return job.plan;
+    },
+    /** Records that a scan failed or was cancelled (its final step completes it); the first terminal outcome stays. */
+    async finishStressScanJob(args: { jobId: string; status: 'failed' | 'cancelled'; error?: string }): Promise<void> {
+      await finishScanJob(db, args.jobId, args.status, args.error);
     },
   };
 }
