@@ -13,7 +13,6 @@ import type { FastifyInstance } from 'fastify';
 import { Pool } from 'pg';
 import { buildApp } from '../clients/api/app';
 import { toJson } from '../clients/cli/local-backtest';
-import { scanDocument } from '../clients/stress-scans';
 import { loadBarColumns } from '../db/sql/bars';
 import { batchStats } from '../db/sql/stress-scan-batches';
 import { getScanJob } from '../db/sql/stress-scan-jobs';
@@ -30,6 +29,7 @@ import { createRedis } from '../platform/deps';
 import { listLiveWorkers } from '../platform/heartbeat';
 import { createLogger } from '../platform/logger';
 import { connectTemporal } from '../platform/temporal';
+import { scanDocument } from '../services/stress-scan-document';
 import { benchStack, median } from './stack';
 
 const REPS = 3;

@@ -6,8 +6,10 @@ import type { deploymentWorkflow } from '../workflows/deployment/workflow';
 import { NOTIFICATION_DISPATCHER_WORKFLOW_ID, type NotificationDispatchInput } from '../workflows/notifications/messages';
 import type { notificationDispatchWorkflow } from '../workflows/notifications/workflow';
 import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
+import type { StressScanWorkflowInput } from '../workflows/stress-scan/messages';
+import type { stressScanWorkflow } from '../workflows/stress-scan/workflow';
 import { TASK_QUEUES } from '../workflows/task-queues';
-import { backtestWorkflowId, deploymentWorkflowId } from '../workflows/workflow-ids';
+import { backtestWorkflowId, deploymentWorkflowId, stressScanWorkflowId } from '../workflows/workflow-ids';
 
 /**
  * How each workflow a client starts is started: its id, queue, conflict policy and search attributes, in one place.
@@ -41,6 +43,26 @@ export function backtestStartOptions(input: BacktestWorkflowInput): WorkflowStar
       { key: SEARCH_ATTRIBUTES.jobType, value: 'backtest' },
       { key: SEARCH_ATTRIBUTES.symbol, value: input.symbol },
       { key: SEARCH_ATTRIBUTES.strategy, value: input.settings.strategy },
+    ],
+  };
+}
+
+/**
+ * One stress scan on the cpu queue: never a second run chain for a job, not even after the first has closed; its
+ * label is the run's static summary in the Temporal UI.
+ */
+export function stressScanStartOptions(input: StressScanWorkflowInput & { label: string }, scan: { symbol: string; strategy: string }): WorkflowStartOptions<typeof stressScanWorkflow> {
+  return {
+    taskQueue: TASK_QUEUES.cpu,
+    workflowId: stressScanWorkflowId(input.jobId),
+    args: [input],
+    workflowIdConflictPolicy: 'FAIL',
+    workflowIdReusePolicy: 'REJECT_DUPLICATE',
+    staticSummary: input.label,
+    typedSearchAttributes: [
+      { key: SEARCH_ATTRIBUTES.jobType, value: 'stress_scan' },
+      { key: SEARCH_ATTRIBUTES.symbol, value: scan.symbol },
+      { key: SEARCH_ATTRIBUTES.strategy, value: scan.strategy },
     ],
   };
 }

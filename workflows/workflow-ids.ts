@@ -5,3 +5,4 @@
 export const deploymentWorkflowId = (deploymentId: string) => `deployment-${deploymentId}`;
 export const backtestWorkflowId = (jobId: string) => `backtest-${jobId}`;
 export const approvalWorkflowId = (approvalId: string) => `approval-${approvalId}`;
+export const stressScanWorkflowId = (jobId: string) => `stress-scan-${jobId}`;

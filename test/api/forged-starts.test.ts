@@ -15,18 +15,20 @@ import { temporalCliPath } from '../../harness/stack/temporal';
 import { deploymentWorkflowId } from '../../workflows/workflow-ids';
 import { TASK_QUEUES } from '../../workflows/task-queues';
 import { storeBars, syntheticBars, uniqueSymbol } from '../helpers/db';
+import { queuedScan } from '../helpers/scans';
 import { testStack } from '../helpers/stack';
 import { AUTH, type ApiHarness } from './harness';
 import { auditRows, eventually, ledgerRows, startRuntimeHarness, type RuntimeHarness } from './runtime-harness';
 
 /**
  * Workflows started by hand, with a plain Temporal client and the `temporal` CLI, bypassing the API: a made-up
- * deployment, backtest or approval, a real one's id under another workflow id, a real one's own id started again
- * after it ended or in its place, and a second notification dispatcher. Each checks at its start that the API
- * recorded it (activities/start-checks.ts) and ends at once: the workflow completes with a `refused` result, its
- * history shows nothing but the check, nothing is ordered, the real rows do not move, and it leaves exactly one
- * `<kind>.start.forged` audit row. The positive control: an approval started under its own workflow id with a
- * tampered input places the order its row records, not the input's.
+ * deployment, backtest, stress scan or approval, a real one's id under another workflow id, a real one's own id
+ * started again after it ended or in its place, and a second notification dispatcher. Each checks at its start that
+ * the API recorded it (activities/start-checks.ts, activities/jobs.ts) and ends at once: the workflow completes with a
+ * `refused` result, its history shows nothing but the check, nothing is ordered, the real rows do not move, and it
+ * leaves exactly one `<kind>.start.forged` audit row. The positive controls: an approval started under its own
+ * workflow id with a tampered input places the order its row records, not the input's; a stress scan started under
+ * its own workflow id with a forged resume runs its whole recorded plan.
  */
 let rt: RuntimeHarness;
 let h: ApiHarness;
@@ -91,7 +93,7 @@ async function didNothingBut(handle: WorkflowHandleWithFirstExecutionRunId, chec
     return p ? [defaultPayloadConverter.fromPayload<{ activity_type: string }>(p).activity_type] : [];
   });
   const kinds = new Set(events.flatMap((e) => Object.keys(e).filter((k) => k.endsWith('EventAttributes') && e[k as keyof typeof e])));
-  // the check itself is the one step: a local activity, or (a backtest, whose check is on the IO queue) an activity
+  // the check itself is the one step: a local activity, or (a backtest or a stress scan, whose check is on the IO queue) an activity
   expect([...activities, ...local]).toEqual([check]);
   expect([...kinds].filter((k) => /timer|childWorkflow|signalExternal|continuedAsNew|workflowTaskFailed/i.test(k))).toEqual([]);
   expect((await handle.describe()).status.name).toBe('COMPLETED');
@@ -205,8 +207,52 @@ test('backtestWorkflow started by hand: a real job under another workflow id, th
   }
   expect(await snapshot()).toEqual(before);
   expect((await pool.query('SELECT 1 FROM backtest_jobs WHERE id = $1', [madeUp])).rows).toEqual([]);
-  expect((await forgedRows(job.id)).map((r) => r.detail.workflowId)).toEqual([cases[0]!.handle.workflowId, cases[1]!.handle.workflowId]);
+  expect((await forgedRows(job.id)).map((r) => r.detail.workflowId).sort()).toEqual([cases[0]!.handle.workflowId, cases[1]!.handle.workflowId].sort());
   expect(await forgedRows(madeUp)).toHaveLength(1);
+}, 120_000);
+
+test('stressScanWorkflow started by hand: a real job under another workflow id, the job\'s own id again once done and a made-up job write nothing into any job; a forged resume is never read', async () => {
+  const symbol = uniqueSymbol('FSS');
+  await storeBars(pool, symbol, '1d', syntheticBars(600));
+  const spec = { settings: { strategy: 'sma-cross' }, grid: { fast: [5, 10], slow: [30, 60] } };
+  const post = await h.app.inject({ method: 'POST', url: '/v1/stress-scans', headers: AUTH.trader, payload: { symbol, timeframe: '1d', ...spec } });
+  expect(post.statusCode).toBe(202);
+  const job = post.json<{ id: string; workflowId: string; runsTotal: number }>();
+  await h.deps.temporal.workflow.getHandle(job.workflowId).result();
+  const snapshot = async (id: string) => ({
+    job: (await pool.query('SELECT status, error, runs_done, result::text AS result, started_at, finished_at FROM stress_scan_jobs WHERE id = $1', [id])).rows[0],
+    cells: (await pool.query('SELECT count(*)::int AS n, sum(final_equity)::float8 AS equity, array_agg(rank ORDER BY cell) AS ranks FROM stress_scan_cells WHERE job_id = $1', [id])).rows[0],
+    attempts: (await pool.query('SELECT count(*)::int AS n FROM stress_scan_batches WHERE job_id = $1', [id])).rows[0],
+  });
+  const before = await snapshot(job.id);
+  expect(before.job.status).toBe('completed');
+
+  // A resume that claims every batch done: a run that read it would go straight to the final step.
+  const forged = (jobId: string) => ({ jobId, label: 'forged', maxInFlight: 32, resume: { plan: { stages: [], batches: 0, runsTotal: 0 }, nextBatch: 99, runsDone: 99, runs: 7 } });
+  const madeUp = randomUUID();
+  const cases = [
+    { subject: job.id, reason: /runs as workflow stress-scan-/, handle: await startByHand('stressScanWorkflow', { taskQueue: TASK_QUEUES.cpu, workflowId: `stress-scan-${randomUUID()}`, args: [forged(job.id)] }) },
+    { subject: job.id, reason: /is completed/, handle: await startByHand('stressScanWorkflow', { taskQueue: TASK_QUEUES.cpu, workflowId: job.workflowId, reuse: 'ALLOW_DUPLICATE', args: [forged(job.id)] }) },
+    { subject: madeUp, reason: /no stress scan job .* was recorded/, handle: await startByHand('stressScanWorkflow', { taskQueue: TASK_QUEUES.cpu, workflowId: `stress-scan-${madeUp}`, args: [forged(madeUp)] }) },
+  ];
+  for (const c of cases) {
+    await expect(c.handle.result()).resolves.toEqual({ status: 'refused', reason: expect.stringMatching(c.reason) });
+    await didNothingBut(c.handle, 'startStressScanJob');
+  }
+  expect(await snapshot(job.id)).toEqual(before);
+  expect((await pool.query('SELECT 1 FROM stress_scan_jobs WHERE id = $1', [madeUp])).rows).toEqual([]);
+  // the runs are refused concurrently: their rows in any order
+  expect((await forgedRows(job.id)).map((r) => r.detail.workflowId).sort()).toEqual([cases[0]!.handle.workflowId, cases[1]!.handle.workflowId].sort());
+  expect((await forgedRows(madeUp))[0]).toMatchObject({ action: 'stress-scan.start.forged', detail: { input: expect.stringContaining('"nextBatch":99') } });
+
+  // The positive control: a job recorded as the API records it, its workflow started by hand under its own id with
+  // the forged resume, runs the job's whole plan from its first batch; its cells are those of the API's scan.
+  const queued = await queuedScan(pool, { symbol, timeframe: '1d', spec });
+  const own = await startByHand('stressScanWorkflow', { taskQueue: TASK_QUEUES.cpu, workflowId: queued.workflowId, args: [forged(queued.jobId)] });
+  await expect(own.result()).resolves.toMatchObject({ runs: job.runsTotal, cells: 4 });
+  const ran = await snapshot(queued.jobId);
+  expect(ran.job).toMatchObject({ status: 'completed', runs_done: job.runsTotal });
+  expect(ran.cells).toEqual(before.cells);
 }, 120_000);
 
 test('tradeApprovalWorkflow started by hand: its input\'s intent never counts; a real request under another workflow id, a made-up one and one in place of the running workflow are refused', async () => {
@@ -241,7 +287,7 @@ test('tradeApprovalWorkflow started by hand: its input\'s intent never counts; a
     await expect(c.handle.result()).resolves.toEqual({ status: 'refused', outcome: expect.stringMatching(c.reason) });
     await didNothingBut(c.handle, 'verifyApprovalStart');
   }
-  expect((await forgedRows(pending.approvalId)).map((r) => r.detail.workflowId)).toEqual([cases[0]!.handle.workflowId, cases[2]!.handle.workflowId]);
+  expect((await forgedRows(pending.approvalId)).map((r) => r.detail.workflowId).sort()).toEqual([cases[0]!.handle.workflowId, cases[2]!.handle.workflowId].sort());
   expect(await forgedRows(madeUp)).toHaveLength(1);
   expect((await pool.query('SELECT status, qty, side, decided_at, client_order_id, updated_at FROM approvals WHERE id = $1', [pending.approvalId])).rows[0]).toEqual(rowBefore);
   expect(await ledgerRows(pool, pending.deploymentId)).toEqual([]);

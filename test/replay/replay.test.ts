@@ -21,7 +21,7 @@ test('there is a recorded history for every backtest outcome', () => {
 /** What a deployment history shows: activities, local activities (from their markers), and how many of each event. */
 const seen = (file: string) => {
   const history = historyFromJSON(load(file));
-  const out = { activities: new Set<string>(), localActivities: new Map<string, number>(), events: new Map<string, number>(), markers: [] as Array<{ type: string; result: unknown }> };
+  const out = { firstActivity: undefined as string | undefined, activities: new Set<string>(), localActivities: new Map<string, number>(), events: new Map<string, number>(), markers: [] as Array<{ type: string; result: unknown }> };
   for (const e of history.events ?? []) {
     const kind = Object.keys(e).find((k) => k.endsWith('EventAttributes'));
     if (kind) out.events.set(kind, (out.events.get(kind) ?? 0) + 1);
@@ -33,7 +33,10 @@ const seen = (file: string) => {
       out.markers.push({ type, result: payload ? defaultPayloadConverter.fromPayload(payload) : undefined });
     }
     const a = e.activityTaskScheduledEventAttributes;
-    if (a?.activityType?.name) out.activities.add(a.activityType.name);
+    if (a?.activityType?.name) {
+      out.firstActivity ??= a.activityType.name;
+      out.activities.add(a.activityType.name);
+    }
   }
   return out;
 };
@@ -43,13 +46,14 @@ test('there is a recorded stress-scan history for each outcome, and each shows i
   const scans = ['completed', 'continue-as-new', 'continued', 'cancelled', 'failed-batch'];
   for (const b of scans) expect(files).toContain(`stress-scan--${b}.json`);
   const h = (b: string) => seen(`stress-scan--${b}.json`);
-  for (const b of scans) expect([...h(b).activities].every((a) => ['markStressScanRunning', 'runStressScanBatch', 'finishStressScan', 'finishStressScanJob'].includes(a))).toBe(true);
+  for (const b of scans) expect([...h(b).activities].every((a) => ['startStressScanJob', 'runStressScanBatch', 'finishStressScan', 'finishStressScanJob'].includes(a))).toBe(true);
   // batches run several at a time: more than one scheduled in one workflow task
-  expect(count(h('completed'), 'activityTaskScheduledEventAttributes')).toBe(6); // running, 4 batches, the final step (which completes the job)
+  expect(count(h('completed'), 'activityTaskScheduledEventAttributes')).toBe(6); // the start check, 4 batches, the final step (which completes the job)
   expect(count(h('continue-as-new'), 'workflowExecutionContinuedAsNewEventAttributes')).toBe(1);
   expect(h('continue-as-new').activities.has('finishStressScan')).toBe(false);
-  // the continued run starts where the first stopped: no markStressScanRunning, the batches left, then the final step
-  expect(h('continued').activities.has('markStressScanRunning')).toBe(false);
+  // every run first checks the job it works from; the continued run then starts where the first stopped: the batches
+  // left, then the final step
+  for (const b of scans) expect(h(b).firstActivity).toBe('startStressScanJob');
   expect(h('continued').activities.has('finishStressScan')).toBe(true);
   expect(count(h('cancelled'), 'activityTaskCancelRequestedEventAttributes')).toBeGreaterThanOrEqual(2);
   expect(count(h('cancelled'), 'workflowExecutionCanceledEventAttributes')).toBe(1);
