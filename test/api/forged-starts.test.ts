@@ -101,6 +101,14 @@ async function didNothingBut(handle: WorkflowHandleWithFirstExecutionRunId, chec
 
 const forgedRows = async (subject: string) => (await auditRows(pool, subject)).filter((a) => a.action.endsWith('.start.forged'));
 
+/**
+ * Waits until the real run has passed its start check and claimed its workflow id. A chain started in its place
+ * before that (TerminateExisting) would find the claim free and be the one run of the record, working from the row
+ * as the real one would: the "started by another run" case needs the claim taken first.
+ */
+const claimed = (workflowId: string) =>
+  eventually(`${workflowId} claimed`, async () => (await pool.query('SELECT 1 FROM workflow_starts WHERE workflow_id = $1', [workflowId])).rowCount, (n) => n === 1);
+
 async function deploymentRow(id: string) {
   const { rows } = await pool.query('SELECT status, status_reason, params_version, spec, replay_clock, workflow_id, updated_at FROM deployments WHERE id = $1', [id]);
   return rows[0];
@@ -113,6 +121,7 @@ test('deploymentWorkflow started by hand: a made-up deployment, a real one under
   const replaced = await rt.createDeployment(symbol, {});
   const stopped = await rt.createDeployment(symbol, {});
   await eventually('cycling', () => rt.state(real.workflowId), (s) => s.cycle >= 2);
+  await claimed(replaced.workflowId);
   expect(await rt.stop(stopped.id)).toBe(202);
   await h.deps.temporal.workflow.getHandle(stopped.workflowId).result();
   const rowsBefore = { real: await deploymentRow(real.id), replaced: await deploymentRow(replaced.id), stopped: await deploymentRow(stopped.id) };
@@ -275,7 +284,7 @@ test('tradeApprovalWorkflow started by hand: its input\'s intent never counts; a
   expect((await pool.query('SELECT qty::float8 AS qty FROM order_ledger WHERE client_order_id = $1', [own.clientOrderId])).rows[0]).toEqual({ qty: 1 });
 
   const pending = await open(true);
-  await eventually('the request\'s workflow started', () => plain.workflow.getHandle(pending.workflowId).describe().then(() => true, () => false), (ok) => ok);
+  await claimed(pending.workflowId);
   const rowBefore = (await pool.query('SELECT status, qty, side, decided_at, client_order_id, updated_at FROM approvals WHERE id = $1', [pending.approvalId])).rows[0];
   const madeUp = randomUUID();
   const cases = [
