@@ -8,6 +8,7 @@ import { createNotificationActivities } from './notifications';
 import { createOrderResolutionActivities } from './order-resolution';
 import { createOrderActivities } from './orders';
 import type { IoDeps } from './ports';
+import { createStartCheckActivities } from './start-checks';
 
 /** Every activity the IO worker registers. */
 export function createIoActivities(deps: IoDeps) {
@@ -25,6 +26,7 @@ export function createIoActivities(deps: IoDeps) {
     ...createCycleActivities({ syncOrders: orders.syncOrders, loadRecentBars: marketData.loadRecentBars, loadRiskSnapshot: deployments.loadRiskSnapshot, loadRecordedCommands: commands.loadRecordedCommands }),
     ...createNotificationActivities(deps),
     ...createApprovalActivities(deps),
+    ...createStartCheckActivities(deps),
   };
 }
 export type IoActivities = ReturnType<typeof createIoActivities>;
