@@ -9,6 +9,7 @@ import { createNotificationActivities } from './notifications';
 import { createOrderResolutionActivities } from './order-resolution';
 import { createOrderActivities } from './orders';
 import type { IoDeps } from './ports';
+import { createStartCheckActivities } from './start-checks';
 
 /** Every activity the IO worker registers. */
 export function createIoActivities(deps: IoDeps) {
@@ -27,6 +28,7 @@ export function createIoActivities(deps: IoDeps) {
     ...createNotificationActivities(deps),
     ...createApprovalActivities(deps),
     ...createMaintenanceActivities(deps),
+    ...createStartCheckActivities(deps),
   };
 }
 export type IoActivities = ReturnType<typeof createIoActivities>;

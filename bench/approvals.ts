@@ -18,7 +18,7 @@ import { Pool } from 'pg';
 import type { PlaceOrderResult } from '../activities/orders';
 import { PaperBrokerAdmin } from '../brokers/paper/admin-client';
 import { startPaperBroker } from '../brokers/paper/start';
-import { connectTemporal } from '../clients/temporal';
+import { connectTemporal } from '../platform/temporal';
 import { clientOrderId } from '../domain/ids';
 import { ACCEPTED_STATES, type LedgerState } from '../domain/orders';
 import { buildIoBundleFrom } from '../harness/bundles';

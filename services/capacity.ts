@@ -9,10 +9,12 @@ import type { Redis } from 'ioredis';
 import { capacityAdvice, DEFAULT_THRESHOLDS, type CapacityThresholds, type QueueLoad } from '../domain/capacity';
 import { listLiveWorkers } from '../platform/heartbeat';
 import { TASK_QUEUES } from '../workflows/task-queues';
+import { temporalCall, type InflightCalls } from './temporal-call';
 
 export interface CapacityDeps {
   temporal: Client;
   redis: Redis;
+  inflight?: InflightCalls;
 }
 
 export interface QueueReport extends QueueLoad {
@@ -32,8 +34,9 @@ const TEMPORAL_MS = 5_000;
 const durationMs = (d: { seconds?: unknown; nanos?: number | null } | null | undefined) =>
   d ? Number(d.seconds ?? 0) * 1_000 + Math.round((d.nanos ?? 0) / 1e6) : 0;
 
-async function describe(client: Client, queue: string, type: temporal.api.enums.v1.TaskQueueType) {
-  const res = await client.withDeadline(Date.now() + TEMPORAL_MS, () =>
+async function describe(deps: CapacityDeps, queue: string, type: temporal.api.enums.v1.TaskQueueType) {
+  const client = deps.temporal;
+  const res = await temporalCall(deps, `describing task queue ${queue}`, TEMPORAL_MS, () =>
     client.workflowService.describeTaskQueue({ namespace: client.options.namespace, taskQueue: { name: queue, kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL }, taskQueueType: type, reportStats: true }),
   );
   return { backlog: Number(res.stats?.approximateBacklogCount ?? 0), backlogAgeMs: durationMs(res.stats?.approximateBacklogAge), pollers: res.pollers?.length ?? 0 };
@@ -44,7 +47,7 @@ export async function capacityReport(deps: CapacityDeps, thresholds: CapacityThr
   const queues = await Promise.all(
     (Object.keys(TASK_QUEUES) as Array<keyof typeof TASK_QUEUES>).map(async (kind): Promise<QueueReport> => {
       const name = TASK_QUEUES[kind];
-      const [wf, act] = await Promise.all([describe(deps.temporal, name, TYPES.TASK_QUEUE_TYPE_WORKFLOW), describe(deps.temporal, name, TYPES.TASK_QUEUE_TYPE_ACTIVITY)]);
+      const [wf, act] = await Promise.all([describe(deps, name, TYPES.TASK_QUEUE_TYPE_WORKFLOW), describe(deps, name, TYPES.TASK_QUEUE_TYPE_ACTIVITY)]);
       return {
         queue: kind,
         backlog: wf.backlog + act.backlog,

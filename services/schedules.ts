@@ -3,14 +3,14 @@
  * does to one: pause, resume, trigger now. Only Schedules on the platform list (platform/schedules.ts) are touched,
  * and each act is audited.
  */
-import { ScheduleNotFoundError, type Client } from '@temporalio/client';
-import type { Pool } from 'pg';
+import { ScheduleNotFoundError } from '@temporalio/client';
 import { insertAudit } from '../db/sql/audit';
 import type { PlatformSchedule } from '../platform/schedules';
+import type { ServiceDeps } from './deps';
+import { notFound } from './errors';
+import { temporalCall } from './temporal-call';
 
-export interface ScheduleDeps {
-  db: Pool;
-  temporal: Client;
+export interface ScheduleDeps extends ServiceDeps {
   schedules: PlatformSchedule[];
 }
 
@@ -27,13 +27,13 @@ export interface ScheduleView {
 }
 
 const TEMPORAL_MS = 5_000;
-const within = <T>(deps: ScheduleDeps, fn: () => Promise<T>) => deps.temporal.withDeadline(Date.now() + TEMPORAL_MS, fn);
+const within = <T>(deps: ScheduleDeps, what: string, fn: () => Promise<T>) => temporalCall(deps, what, TEMPORAL_MS, fn);
 
 export async function listSchedules(deps: ScheduleDeps): Promise<ScheduleView[]> {
   return Promise.all(
     deps.schedules.map(async (s): Promise<ScheduleView> => {
       const base = { id: s.id, workflowType: s.workflowType, summary: s.summary };
-      const d = await within(deps, () => deps.temporal.schedule.getHandle(s.id).describe()).catch((err: unknown) => {
+      const d = await within(deps, `describing schedule ${s.id}`, () => deps.temporal.schedule.getHandle(s.id).describe()).catch((err: unknown) => {
         if (err instanceof ScheduleNotFoundError) return undefined;
         throw err;
       });
@@ -52,17 +52,17 @@ export async function listSchedules(deps: ScheduleDeps): Promise<ScheduleView[]>
 
 export type ScheduleAct = 'pause' | 'resume' | 'trigger';
 
-/** Pauses, resumes or triggers one platform Schedule; undefined when the id is not one (or does not exist yet). */
-export async function actOnSchedule(deps: ScheduleDeps, id: string, act: ScheduleAct, reason: string, by: string): Promise<ScheduleView | undefined> {
-  if (!deps.schedules.some((s) => s.id === id)) return undefined;
+/** Pauses, resumes or triggers one platform Schedule; notFound when the id is not one (or does not exist yet). */
+export async function actOnSchedule(deps: ScheduleDeps, id: string, act: ScheduleAct, reason: string, by: string): Promise<ScheduleView> {
+  if (!deps.schedules.some((s) => s.id === id)) throw notFound(`no platform schedule ${id}`);
   const handle = deps.temporal.schedule.getHandle(id);
   const note = `${by}: ${reason}`.slice(0, 500);
   try {
-    await within(deps, () => (act === 'pause' ? handle.pause(note) : act === 'resume' ? handle.unpause(note) : handle.trigger()));
+    await within(deps, `${act} schedule ${id}`, () => (act === 'pause' ? handle.pause(note) : act === 'resume' ? handle.unpause(note) : handle.trigger()));
   } catch (err) {
-    if (err instanceof ScheduleNotFoundError) return undefined;
+    if (err instanceof ScheduleNotFoundError) throw notFound(`schedule ${id} does not exist yet (an IO worker creates it at start)`);
     throw err;
   }
   await insertAudit(deps.db, by, `schedule.${act}`, id, { reason });
-  return (await listSchedules({ ...deps, schedules: deps.schedules.filter((s) => s.id === id) }))[0];
+  return (await listSchedules({ ...deps, schedules: deps.schedules.filter((s) => s.id === id) }))[0]!;
 }

@@ -4,7 +4,10 @@ import { registerBacktestCommands } from './commands/backtest';
 import { registerDataCommands } from './commands/data';
 import { registerDeploymentCommands } from './commands/deployments';
 import { registerMaintenanceCommands } from './commands/maintenance';
+import { registerKillSwitchCommands } from './commands/kill-switch';
+import { registerReconciliationCommands } from './commands/reconciliation';
 import { registerScanCommand } from './commands/scan';
+import { registerTradingCommands } from './commands/trading';
 import { CliError, EXIT_FAILURE, EXIT_USAGE } from './errors';
 import type { GlobalOptions } from './options';
 
@@ -21,6 +24,9 @@ export function buildProgram(): Command {
   registerBacktestCommands(program, globals);
   registerScanCommand(program, globals);
   registerDeploymentCommands(program, globals);
+  registerReconciliationCommands(program, globals);
+  registerKillSwitchCommands(program, globals);
+  registerTradingCommands(program, globals);
   registerApprovalCommands(program, globals);
   registerMaintenanceCommands(program, globals);
   return program;

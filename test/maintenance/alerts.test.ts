@@ -16,9 +16,9 @@ import { startPaperBroker, type PaperBrokerProcess } from '../../brokers/paper/s
 import { parseDeploymentSpec } from '../../domain/deployment/spec';
 import { clientOrderId } from '../../domain/ids';
 import type { RiskVerdict } from '../../domain/risk/gate';
-import { createRedis, redisReady } from '../../workers/deps';
-import { createLogger } from '../../workers/logger';
-import { ioDeps } from '../../workers/run-worker';
+import { createRedis, redisReady } from '../../platform/deps';
+import { createLogger } from '../../platform/logger';
+import { ioDeps } from '../../workers/io-deps';
 import type { CycleRecord } from '../../workflows/deployment/messages';
 import { AUTH, startApi, type ApiHarness } from '../api/harness';
 import { uniqueSymbol } from '../helpers/db';

@@ -13,7 +13,7 @@ import { pgRestore } from '../../db/pg-dump';
 import { listBackups, tableRowCounts } from '../../db/sql/backups';
 import { enqueueNotification } from '../../db/sql/notifications';
 import { pgBinDir } from '../../harness/stack';
-import { temporalInspector } from '../../platform/maintenance';
+import { temporalInspector } from '../../workers/maintenance-deps';
 import { backupWorkflow } from '../../workflows/maintenance/workflow';
 import { TASK_QUEUES } from '../../workflows/task-queues';
 import { storeBars, syntheticBars } from '../helpers/db';

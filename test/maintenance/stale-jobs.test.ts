@@ -10,7 +10,7 @@ import { Worker } from '@temporalio/worker';
 import { createMaintenanceActivities } from '../../activities/maintenance';
 import { getBacktestJob, insertBacktestJob } from '../../db/sql/backtest-jobs';
 import { parseBacktestSettings } from '../../domain/backtest/settings';
-import { temporalInspector } from '../../platform/maintenance';
+import { temporalInspector } from '../../workers/maintenance-deps';
 import { staleJobsWorkflow } from '../../workflows/maintenance/workflow';
 import { TASK_QUEUES } from '../../workflows/task-queues';
 import { testStack } from '../helpers/stack';

@@ -1,15 +1,11 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { insertAudit } from '../../../db/sql/audit';
-import { getDeployment } from '../../../db/sql/deployments';
-import { inTransaction } from '../../../db/sql/queryable';
-import { enqueueNotification } from '../../../db/sql/notifications';
-import { haltIsActive, listActiveHalts, setHalt, takeTradingGate } from '../../../db/sql/trading-halts';
+import { listActiveHalts } from '../../../db/sql/trading-halts';
 import { KILL_SWITCH_SCOPES } from '../../../domain/risk/gate';
-import { killSwitchAlert } from '../../../notify/alerts';
-import type { ApiDeps } from '../app';
+import { setKillSwitch } from '../../../services/kill-switch';
+import type { ApiDeps } from '../deps';
 import { principalOf, ROLES_ADMIN, ROLES_ANY } from '../auth';
-import { errorResponses, notFound } from '../errors';
+import { errorResponses } from '../errors';
 import { iso } from '../schemas';
 
 const ACCOUNT_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -74,15 +70,7 @@ export function killSwitchRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       async (request) => {
         const principal = principalOf(request);
         const { scope, id, active, reason } = request.body;
-        if (scope === 'deployment' && !(await getDeployment(db, id!))) throw notFound(`no deployment ${id}`);
-        await inTransaction(db, async (tx) => {
-          // The gate first, so the state read next is the one this change replaces (a change alerts, a repeat does not).
-          await takeTradingGate(tx);
-          const was = await haltIsActive(tx, scope, id ?? '');
-          const { setAt } = await setHalt(tx, scope, id ?? '', active, reason, principal.name);
-          await insertAudit(tx, principal.name, active ? 'kill-switch.on' : 'kill-switch.off', id === null ? scope : `${scope}:${id}`, { scope, id, active, reason });
-          if (was !== active) await enqueueNotification(tx, killSwitchAlert({ scope, id, active, reason, by: principal.name, setAt }));
-        });
+        await setKillSwitch(db, { scope, id, active, reason, by: principal.name });
         request.log.warn({ scope, id, active, by: principal.name, reason }, active ? 'kill switch on' : 'kill switch off');
         return { scope, id, active };
       },

@@ -2,12 +2,13 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { listBackups } from '../../../db/sql/backups';
 import { capacityReport } from '../../../services/capacity';
-import { listDeadLetters, resolveDeadLetter, retryDeadLetter, type DeadLetterOutcome } from '../../../services/dead-letters';
+import { listDeadLetters, resolveDeadLetter, retryDeadLetter } from '../../../services/dead-letters';
+import type { InflightCalls } from '../../../services/temporal-call';
 import { actOnSchedule, listSchedules } from '../../../services/schedules';
 import { platformSchedules } from '../../../platform/schedules';
-import type { ApiDeps } from '../app';
+import type { ApiDeps } from '../deps';
 import { principalOf, ROLES_ADMIN } from '../auth';
-import { conflict, errorResponses, notFound } from '../errors';
+import { errorResponses } from '../errors';
 import { iso } from '../schemas';
 
 const LoadSchema = z.object({ backlog: z.number(), backlogAgeMs: z.number() });
@@ -69,13 +70,9 @@ const ReasonBodySchema = z.strictObject({
   reason: z.string({ error: 'reason must be a string' }).trim().min(1, { error: 'reason is required: say why' }).max(500, { error: 'reason is at most 500 characters' }),
 });
 
-const answer = (o: DeadLetterOutcome) => {
-  if (!o.ok) throw o.error === 'not_found' ? notFound(o.message) : conflict(o.message);
-  return o;
-};
 
 /** Maintenance, admin only: the capacity report, the dead-letter view with retry and resolve (audited), backups. */
-export function maintenanceRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
+export function maintenanceRoutes(deps: ApiDeps, inflight: InflightCalls): FastifyPluginAsyncZod {
   const { db, redis, temporal } = deps;
   const doc = { tags: ['maintenance'], security: [{ bearer: [] }] };
   return async (app) => {
@@ -89,7 +86,7 @@ export function maintenanceRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
           response: { 200: CapacitySchema, ...errorResponses(401, 403, 503) },
         },
       },
-      async () => capacityReport({ temporal, redis }),
+      async () => capacityReport({ temporal, redis, inflight }),
     );
 
     app.get(
@@ -104,7 +101,7 @@ export function maintenanceRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
         },
       },
       async (request) => {
-        const d = await listDeadLetters({ db, temporal }, request.query.limit);
+        const d = await listDeadLetters({ db, temporal, inflight }, request.query.limit);
         return {
           workflows: d.workflows,
           notifications: d.notifications.map((n) => ({ ...n, createdAt: iso(n.createdAt)! })),
@@ -131,14 +128,14 @@ export function maintenanceRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
         async (request) => {
           const { kind, id, runId, reason } = request.body;
           const target = { kind, id, runId, reason, by: principalOf(request).name };
-          const done = answer(action === 'retry' ? await retryDeadLetter({ db, temporal }, target) : await resolveDeadLetter({ db, temporal }, target));
+          const done = action === 'retry' ? await retryDeadLetter({ db, temporal, inflight, log: request.log }, target) : await resolveDeadLetter({ db, temporal, inflight, log: request.log }, target);
           request.log.warn({ kind, id, runId, action, by: target.by, reason }, `dead letter ${action}`);
-          return { kind, id, action: action === 'retry' ? ('retried' as const) : ('resolved' as const), detail: done.ok ? done.detail : '', ...(done.ok && done.newRunId ? { newRunId: done.newRunId } : {}) };
+          return { kind, id, action: action === 'retry' ? ('retried' as const) : ('resolved' as const), detail: done.detail, ...(done.newRunId ? { newRunId: done.newRunId } : {}) };
         },
       );
     }
 
-    const schedules = { db, temporal, schedules: platformSchedules(deps.config) };
+    const schedules = { db, temporal, inflight, schedules: platformSchedules(deps.config) };
     app.get(
       '/v1/maintenance/schedules',
       {
@@ -163,7 +160,6 @@ export function maintenanceRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
         async (request) => {
           const by = principalOf(request).name;
           const view = await actOnSchedule(schedules, request.params.id, act, request.body.reason, by);
-          if (!view) throw notFound(`no platform schedule ${request.params.id}`);
           request.log.warn({ schedule: request.params.id, act, by, reason: request.body.reason }, `schedule ${act}`);
           return view;
         },
