@@ -4,6 +4,7 @@ import { createDeploymentCommandActivities } from './deployment-commands';
 import { createDeploymentActivities } from './deployments';
 import { createJobActivities } from './jobs';
 import { createMarketDataActivities } from './market-data';
+import { instrumentIoActivities } from './metrics';
 import { createNotificationActivities } from './notifications';
 import { createOrderResolutionActivities } from './order-resolution';
 import { createOrderActivities } from './orders';
@@ -16,7 +17,7 @@ export function createIoActivities(deps: IoDeps) {
   const marketData = createMarketDataActivities(deps);
   const deployments = createDeploymentActivities(deps);
   const commands = createDeploymentCommandActivities(deps);
-  return {
+  return instrumentIoActivities({
     ...createJobActivities(deps),
     ...orders,
     ...marketData,
@@ -27,6 +28,6 @@ export function createIoActivities(deps: IoDeps) {
     ...createNotificationActivities(deps),
     ...createApprovalActivities(deps),
     ...createStartCheckActivities(deps),
-  };
+  }, deps.metrics);
 }
 export type IoActivities = ReturnType<typeof createIoActivities>;
