@@ -5,6 +5,7 @@ import { createDeploymentActivities } from './deployments';
 import { createJobActivities } from './jobs';
 import { createMaintenanceActivities } from './maintenance';
 import { createMarketDataActivities } from './market-data';
+import { instrumentIoActivities } from './metrics';
 import { createNotificationActivities } from './notifications';
 import { createOrderResolutionActivities } from './order-resolution';
 import { createOrderActivities } from './orders';
@@ -17,7 +18,7 @@ export function createIoActivities(deps: IoDeps) {
   const marketData = createMarketDataActivities(deps);
   const deployments = createDeploymentActivities(deps);
   const commands = createDeploymentCommandActivities(deps);
-  return {
+  return instrumentIoActivities({
     ...createJobActivities(deps),
     ...orders,
     ...marketData,
@@ -29,6 +30,6 @@ export function createIoActivities(deps: IoDeps) {
     ...createApprovalActivities(deps),
     ...createMaintenanceActivities(deps),
     ...createStartCheckActivities(deps),
-  };
+  }, deps.metrics);
 }
 export type IoActivities = ReturnType<typeof createIoActivities>;

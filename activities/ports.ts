@@ -6,6 +6,7 @@ import type { ConnectionPool } from '../db/sql/queryable';
 import type { NotifySettings } from '../notify/settings';
 import type { PricesSetter } from './deployments';
 import type { MaintenanceDeps } from './maintenance';
+import type { TradingMetrics } from './metrics';
 import type { CrashPoint } from './orders';
 
 /** Sends a signal to a running workflow (used for progress reports from long activities). */
@@ -32,6 +33,8 @@ export interface IoDeps {
   notify?: NotifySettings;
   /** Temporal and backup settings for the maintenance workflows (their activities refuse without them) */
   maintenance?: MaintenanceDeps;
+  /** order and cycle counters for the process's /metrics (unset: not counted) */
+  metrics?: TradingMetrics;
   /** fault tests only: kill the worker at a named point of the order protocol */
   crashPoint?: (point: CrashPoint) => void;
 }
