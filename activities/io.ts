@@ -3,6 +3,7 @@ import { createCycleActivities } from './cycle';
 import { createDeploymentCommandActivities } from './deployment-commands';
 import { createDeploymentActivities } from './deployments';
 import { createJobActivities } from './jobs';
+import { createMaintenanceActivities } from './maintenance';
 import { createMarketDataActivities } from './market-data';
 import { instrumentIoActivities } from './metrics';
 import { createNotificationActivities } from './notifications';
@@ -27,6 +28,7 @@ export function createIoActivities(deps: IoDeps) {
     ...createCycleActivities({ syncOrders: orders.syncOrders, loadRecentBars: marketData.loadRecentBars, loadRiskSnapshot: deployments.loadRiskSnapshot, loadRecordedCommands: commands.loadRecordedCommands }),
     ...createNotificationActivities(deps),
     ...createApprovalActivities(deps),
+    ...createMaintenanceActivities(deps),
     ...createStartCheckActivities(deps),
   }, deps.metrics);
 }

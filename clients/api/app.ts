@@ -20,6 +20,7 @@ import { barRoutes } from './routes/bars';
 import { deploymentRoutes } from './routes/deployments';
 import { healthRoutes } from './routes/health';
 import { killSwitchRoutes } from './routes/kill-switch';
+import { maintenanceRoutes } from './routes/maintenance';
 import { reconciliationRoutes } from './routes/reconciliation';
 import { resultsPageRoutes } from './routes/results-page';
 import { stressScanRoutes } from './routes/stress-scans';
@@ -92,6 +93,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
         { name: 'kill-switch', description: 'halt trading globally, per account or per deployment' },
         { name: 'reconciliation', description: 'broker orders and fills the ledger does not know' },
         { name: 'approvals', description: 'trades put to human approvers' },
+        { name: 'maintenance', description: 'capacity, dead letters and backups (admin)' },
       ],
     },
     transform: jsonSchemaTransform,
@@ -110,6 +112,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(tradingRoutes(deps));
   await app.register(killSwitchRoutes(deps));
   await app.register(reconciliationRoutes(deps));
+  await app.register(maintenanceRoutes(deps, inflight));
   await app.register(approvalRoutes(deps, inflight));
   await app.register(approvalsPageRoutes());
   await app.register(barCandleRoutes(deps.db));

@@ -3,6 +3,7 @@ import { registerApprovalCommands } from './commands/approvals';
 import { registerBacktestCommands } from './commands/backtest';
 import { registerDataCommands } from './commands/data';
 import { registerDeploymentCommands } from './commands/deployments';
+import { registerMaintenanceCommands } from './commands/maintenance';
 import { registerKillSwitchCommands } from './commands/kill-switch';
 import { registerReconciliationCommands } from './commands/reconciliation';
 import { registerScanCommand } from './commands/scan';
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerKillSwitchCommands(program, globals);
   registerTradingCommands(program, globals);
   registerApprovalCommands(program, globals);
+  registerMaintenanceCommands(program, globals);
   return program;
 }
 
