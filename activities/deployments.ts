@@ -5,10 +5,11 @@ import { upsertCycle } from '../db/sql/deployment-cycles';
 import { setDeploymentRowStatus } from '../db/sql/deployments';
 import { accountPositions, entryPrices, positionsFromFills } from '../db/sql/fills';
 import { enqueueNotification } from '../db/sql/notifications';
-import { openOrderSymbols } from '../db/sql/order-ledger';
+import { openOrderSymbols, partialRemainders } from '../db/sql/order-ledger';
 import { inTransaction } from '../db/sql/queryable';
 import { activeHalts } from '../db/sql/trading-halts';
 import type { DeploymentStatus } from '../domain/deployment/commands';
+import { MAX_REMAINDER_VERSION, type PartialOrder } from '../domain/deployment/remainders';
 import type { KillSwitchState } from '../domain/risk/gate';
 import type { CycleRecord } from '../workflows/deployment/messages';
 
@@ -26,6 +27,8 @@ export interface RiskSnapshot {
   kill: KillSwitchState;
   /** average entry price of each open position of this deployment (for the stop-loss) */
   entryPrices?: Record<string, number>;
+  /** orders with a partial fill whose remainder is not handled yet (spec.partialFills) */
+  remainders?: PartialOrder[];
   /** symbols with a trade approval request in flight (pending, or approved and not yet placed) */
   pendingApprovals?: string[];
   /** wall-clock ms when it was read */
@@ -46,14 +49,18 @@ export interface DeploymentDeps {
 export function createDeploymentActivities({ db, paperPrices }: DeploymentDeps) {
   return {
     async loadRiskSnapshot(args: { deploymentId: string; accountId: string; prices: Record<string, number> }): Promise<RiskSnapshot> {
-      const [mine, account, pendingSymbols, kill, entries, approvals] = await Promise.all([
+      const [mine, account, pendingSymbols, kill, entries, approvals, partial] = await Promise.all([
         positionsFromFills(db, args.deploymentId),
         accountPositions(db, args.accountId),
         openOrderSymbols(db, args.deploymentId),
         activeHalts(db, args.accountId, args.deploymentId),
         entryPrices(db, args.deploymentId),
         openApprovalSymbols(db, args.deploymentId),
+        partialRemainders(db, args.deploymentId, MAX_REMAINDER_VERSION),
       ]);
+      const remainders = partial.map(
+        (o): PartialOrder => ({ clientOrderId: o.clientOrderId, symbol: o.symbol, side: o.side, qty: o.qty, filledQty: o.filledQty, state: o.state === 'PARTIAL' ? 'PARTIAL' : 'CANCELED', cycle: o.cycle, leg: o.leg, intentVersion: o.intentVersion }),
+      );
       const positions: Record<string, number> = {};
       let totalPnl = 0;
       let deploymentExposure = 0;
@@ -70,7 +77,7 @@ export function createDeploymentActivities({ db, paperPrices }: DeploymentDeps) 
         accountOpenPositions++;
         accountExposure += Math.abs(qty) * (args.prices[symbol] ?? lastPrice);
       }
-      return { positions, pendingSymbols, totalPnl, deploymentExposure, accountExposure, accountOpenPositions, kill, entryPrices: entries, pendingApprovals: approvals, at: Date.now() };
+      return { positions, pendingSymbols, totalPnl, deploymentExposure, accountExposure, accountOpenPositions, kill, entryPrices: entries, pendingApprovals: approvals, remainders, at: Date.now() };
     },
 
     /**

@@ -8,6 +8,7 @@ import { createNotificationActivities } from './notifications';
 import { createOrderResolutionActivities } from './order-resolution';
 import { createOrderActivities } from './orders';
 import type { IoDeps } from './ports';
+import { createRemainderActivities } from './remainders';
 
 /** Every activity the IO worker registers. */
 export function createIoActivities(deps: IoDeps) {
@@ -20,6 +21,7 @@ export function createIoActivities(deps: IoDeps) {
     ...orders,
     ...marketData,
     ...createOrderResolutionActivities(deps),
+    ...createRemainderActivities(deps),
     ...deployments,
     ...commands,
     ...createCycleActivities({ syncOrders: orders.syncOrders, loadRecentBars: marketData.loadRecentBars, loadRiskSnapshot: deployments.loadRiskSnapshot, loadRecordedCommands: commands.loadRecordedCommands }),

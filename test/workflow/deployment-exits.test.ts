@@ -1,0 +1,143 @@
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { Redis } from 'ioredis';
+import type { Pool } from 'pg';
+import { createIoActivities } from '../../activities/io';
+import { paperBrokerPort } from '../../brokers';
+import { PaperBrokerAdmin } from '../../brokers/paper/admin-client';
+import { startPaperBroker, type PaperBrokerProcess } from '../../brokers/paper/start';
+import { issueCommand } from '../../clients/deployment-commands';
+import { runBacktest } from '../../domain/backtest/engine';
+import { parseBacktestSettings } from '../../domain/backtest/settings';
+import { allocateBars, appendBar } from '../../domain/bars';
+import { currentOrNextSession, nextSessionOpen, sessionBarCloses } from '../../domain/calendar';
+import { parseDeploymentSpec } from '../../domain/deployment/spec';
+import { deploymentStateQuery } from '../../workflows/deployment/messages';
+import { deploymentWorkflow } from '../../workflows/deployment/workflow';
+import { TASK_QUEUES } from '../../workflows/task-queues';
+import { storeBars, testPool, uniqueSymbol } from '../helpers/db';
+import { testStack } from '../helpers/stack';
+
+/**
+ * Live exits against the engine: one NYSE session of 5-minute bars replayed through the real deployment runtime
+ * (time-skipping, real IO activities, Postgres, Redis and the paper broker) with take-profit, stop-loss and a
+ * trailing stop, and the engine's backtest of the same bars and settings: the same fills, at the same prices.
+ */
+let env: TestWorkflowEnvironment;
+let pool: Pool;
+let redis: Redis;
+let paper: PaperBrokerProcess;
+const account = `exits-${randomUUID().slice(0, 8)}`;
+const BAR = 5 * 60_000;
+const EXITS = { takeProfitPct: 0.03, stopLossPct: 0.015, trailingStopPct: 0.025 };
+
+beforeAll(async () => {
+  const stack = testStack();
+  env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: stack.TIME_SKIPPING_SERVER } } });
+  pool = testPool();
+  redis = new Redis(stack.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 1_000 });
+  paper = await startPaperBroker({ databaseUrl: stack.DATABASE_URL, account, initialCash: 1e7 });
+});
+
+afterAll(async () => {
+  await paper?.stop();
+  redis?.disconnect();
+  await pool?.end();
+  await env?.teardown();
+});
+
+/** A flat session, then a day shaped to take profit, stop out, trail out and take profit again (sma-cross 3/8 enters each time). */
+function dayCloses(n: number): number[] {
+  const segments: Array<[number, number]> = [[6, -0.004], [8, 0.006], [6, -0.004], [4, 0.004], [1, -0.025], [6, -0.002], [4, 0.004], [5, 0.004], [2, -0.02], [6, -0.003], [4, 0.003], [1, 0.05]];
+  const out: number[] = [];
+  let p = 100;
+  for (const [bars, r] of segments) for (let k = 0; k < bars; k++) out.push((p = Math.round(p * (1 + r) * 100) / 100));
+  while (out.length < n) out.push(p);
+  return out;
+}
+
+/** Continuous bars (open = previous close) closing at `closeTimes`. */
+function barsAt(closeTimes: number[], closes: number[]) {
+  const bars = allocateBars(closes.length);
+  closes.forEach((close, i) => {
+    const open = i === 0 ? close : closes[i - 1]!;
+    const r2 = (v: number) => Math.round(v * 100) / 100;
+    appendBar(bars, { ts: closeTimes[i]! - BAR, open, high: r2(Math.max(open, close) + 0.05), low: r2(Math.min(open, close) - 0.05), close, volume: 1000 });
+  });
+  return bars;
+}
+
+test('take-profit, stop-loss and trailing stop fire in a replayed session and the fills equal the engine’s backtest of the same bars', async () => {
+  const symbol = uniqueSymbol('EXIT');
+  const now = await env.currentTimeMs();
+  const day = currentOrNextSession('XNYS', nextSessionOpen('XNYS', now));
+  let previous = day;
+  for (let k = 1; previous.close > day.open; k++) previous = currentOrNextSession('XNYS', day.open - k * 86_400_000);
+  const warmup = sessionBarCloses(previous, '5m');
+  const today = sessionBarCloses(day, '5m');
+  const bars = barsAt([...warmup, ...today], [...warmup.map(() => 100), ...dayCloses(today.length)]);
+  await storeBars(pool, symbol, '5m', bars);
+
+  const deploymentId = randomUUID();
+  const spec = parseDeploymentSpec({
+    strategy: 'sma-cross', params: { fast: 3, slow: 8 }, symbols: [symbol], timeframe: '5m', accountId: account, broker: 'paper', quantity: 10,
+    calendar: 'XNYS', settleDelayMs: 1_000, exits: EXITS, riskLimits: { maxExposure: 1e6, maxPositionQty: 100, cooldownBarsAfterStopLoss: 0 },
+  });
+  await pool.query(
+    `INSERT INTO deployments (id, workflow_id, account_id, broker, strategy, spec, status, created_by) VALUES ($1, $2, $3, 'paper', 'sma-cross', $4, 'running', 'test')`,
+    [deploymentId, `deployment-${deploymentId}`, account, JSON.stringify(spec)],
+  );
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue: TASK_QUEUES.io,
+    workflowBundle: { codePath: path.join(testStack().WORKFLOW_BUNDLE_DIR, 'io.js') },
+    activities: createIoActivities({ db: pool, redis, brokers: { paper: paperBrokerPort(paper.url) }, paperPrices: new PaperBrokerAdmin(paper.url) }),
+  });
+  const workflowId = `deployment-${deploymentId}`;
+  const handle = await env.client.workflow.start(deploymentWorkflow, { taskQueue: TASK_QUEUES.io, workflowId, args: [{ deploymentId, spec, paramsVersion: 1, cyclesPerRun: 100 }] });
+  await worker.runUntil(async () => {
+    await env.sleep(day.close + 60_000 - now);
+    for (let i = 0; i < 600 && (await handle.query(deploymentStateQuery)).cycle < today.length; i++) await new Promise((r) => setTimeout(r, 100));
+    await issueCommand(pool, env.client.workflow, { deploymentId, kind: 'stop', by: 'test' });
+    await handle.result();
+  });
+
+  // The engine on the same bars: flat through the warm-up session, then these fills.
+  const engine = runBacktest(bars, parseBacktestSettings({ strategy: 'sma-cross', params: { fast: 3, slow: 8 }, quantity: 10, ...EXITS }));
+  const reasons = engine.trades.map((t) => t.reason);
+  expect(reasons).toEqual(expect.arrayContaining(['take-profit', 'stop-loss', 'trailing-stop']));
+  expect(Date.parse(engine.trades[0]!.time)).toBeGreaterThanOrEqual(day.open);
+
+  const fills = await pool.query<{ side: string; qty: number; price: number; client_order_id: string }>(
+    `SELECT f.side, f.qty, f.price, f.client_order_id FROM fills f JOIN order_ledger l USING (client_order_id) WHERE f.deployment_id = $1 ORDER BY l.created_at, f.ts`,
+    [deploymentId],
+  );
+  expect(fills.rows.map((f) => ({ side: f.side, qty: f.qty, price: Number(f.price.toFixed(6)) }))).toEqual(
+    engine.trades.map((t) => ({ side: t.side, qty: t.qty, price: Number(t.price.toFixed(6)) })),
+  );
+
+  // Each engine exit is a cycle of the bar it happened in, with its reason and one order.
+  const cycles = await pool.query<{ bar_close: Date; action: string; reason: string; client_order_ids: string[] }>(
+    `SELECT bar_close, action, reason, client_order_ids FROM deployment_cycles WHERE deployment_id = $1 AND action = 'order' ORDER BY cycle_seq`,
+    [deploymentId],
+  );
+  const exits = engine.trades.filter((t) => t.reason !== 'signal');
+  for (const t of exits) {
+    const row = cycles.rows.find((c) => c.bar_close.getTime() === Date.parse(t.time) + BAR);
+    expect(row).toMatchObject({ action: 'order', reason: t.reason });
+    expect(row!.client_order_ids).toHaveLength(1);
+  }
+  expect(cycles.rows).toHaveLength(engine.trades.length);
+
+  // The Temporal UI names each exit on its activity: "take-profit 10 EXIT… @ 102.3717".
+  const summaries: string[] = [];
+  const { history } = await env.client.workflowService.getWorkflowExecutionHistory({ namespace: 'default', execution: { workflowId } });
+  for (const e of history?.events ?? []) {
+    const data = e.userMetadata?.summary?.data;
+    if (e.activityTaskScheduledEventAttributes && data) summaries.push(JSON.parse(Buffer.from(data).toString('utf8')) as string);
+  }
+  const last = exits[exits.length - 1]!;
+  expect(summaries).toContain(`${last.reason} 10 ${symbol} @ ${Number(last.price.toFixed(4))}`);
+}, 300_000);
