@@ -96,6 +96,14 @@ export function createDeploymentActivities({ db, paperPrices }: DeploymentDeps) 
       return { at: Date.now() };
     },
 
+    /**
+     * A runtime refusing the spec it was given (a negative stop, an unknown policy: whatever the zod schema refuses):
+     * one audit row per run (keyed by the run id, so a retry writes it once); nothing else is touched.
+     */
+    async refuseDeploymentSpec(args: { deploymentId: string; workflowId: string; runId: string; reason: string; sample: string }): Promise<void> {
+      await insertAuditOnce(db, 'runtime', 'deployment.spec.refused', args.deploymentId || args.workflowId, args.runId, { workflowId: args.workflowId, reason: args.reason, input: args.sample });
+    },
+
     /** The paper broker executes market orders at these prices (the bar closes the cycle just read). */
     async setPaperPrices(prices: Record<string, number>): Promise<void> {
       if (!paperPrices) return;

@@ -141,3 +141,37 @@ test('take-profit, stop-loss and trailing stop fire in a replayed session and th
   const last = exits[exits.length - 1]!;
   expect(summaries).toContain(`${last.reason} 10 ${symbol} @ ${Number(last.price.toFixed(4))}`);
 }, 300_000);
+
+test('a runtime given a malformed spec (a negative stop, a policy nobody named) places nothing and leaves one audit row', async () => {
+  const symbol = uniqueSymbol('BAD');
+  const good = parseDeploymentSpec({ strategy: 'sma-cross', symbols: [symbol], timeframe: '5m', accountId: account, exits: { stopLossPct: 0.02 } });
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue: TASK_QUEUES.io,
+    workflowBundle: { codePath: path.join(testStack().WORKFLOW_BUNDLE_DIR, 'io.js') },
+    activities: createIoActivities({ db: pool, redis, brokers: { paper: paperBrokerPort(paper.url) }, paperPrices: new PaperBrokerAdmin(paper.url) }),
+  });
+  const cases = [
+    { spec: { ...good, exits: { stopLossPct: -0.02, intrabarPolicy: 'direction' } }, names: 'exits.stopLossPct: stopLossPct must be > 0' },
+    { spec: { ...good, partialFills: 'double-down' }, names: 'partialFills: partialFills must be one of' },
+    { spec: { ...good, exits: { trailingStopPct: 3 } }, names: 'exits.trailingStopPct: trailingStopPct must be < 1' },
+  ];
+  await worker.runUntil(async () => {
+    for (const { spec, names } of cases) {
+      const deploymentId = randomUUID();
+      const workflowId = `deployment-${deploymentId}`;
+      // sent straight to Temporal, as a plain client or the temporal CLI could
+      const result = await env.client.workflow.execute(deploymentWorkflow, { taskQueue: TASK_QUEUES.io, workflowId, args: [{ deploymentId, spec: spec as never, paramsVersion: 1 }] });
+      expect(result).toMatchObject({ cycles: 0, status: 'failed' });
+      expect(result.reason).toContain(names);
+      const audit = await pool.query<{ actor: string; detail: { reason: string; workflowId: string } }>(`SELECT actor, detail FROM audit_log WHERE subject = $1 AND action = 'deployment.spec.refused'`, [deploymentId]);
+      expect(audit.rows).toHaveLength(1);
+      expect(audit.rows[0]).toMatchObject({ actor: 'runtime', detail: { workflowId, reason: result.reason } });
+      const touched = await pool.query<{ n: number }>(
+        `SELECT (SELECT count(*) FROM order_ledger WHERE deployment_id = $1) + (SELECT count(*) FROM deployment_cycles WHERE deployment_id = $1) AS n`,
+        [deploymentId],
+      );
+      expect(Number(touched.rows[0]!.n)).toBe(0);
+    }
+  });
+}, 120_000);

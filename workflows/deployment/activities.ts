@@ -35,5 +35,5 @@ export const { resolveOrder, resolveDeploymentOrders } = wf.proxyActivities<Retu
 export const { cancelRemainder } = wf.proxyActivities<ReturnType<typeof createRemainderActivities>>(brokerCall);
 /** A failed deployment resolves what it can, a bounded number of times (what is left shows as a blocker). */
 export const { resolveDeploymentOrders: resolveDeploymentOrdersOnce } = wf.proxyActivities<ReturnType<typeof createOrderResolutionActivities>>(brokerCall);
-export const { setDeploymentStatus } = wf.proxyActivities<DeploymentActivities>(dbWrite);
+export const { setDeploymentStatus, refuseDeploymentSpec } = wf.proxyActivities<DeploymentActivities>(dbWrite);
 export const { requestApproval } = wf.proxyActivities<ApprovalActivities>(dbWrite);

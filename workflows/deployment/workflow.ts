@@ -2,7 +2,9 @@ import * as wf from '@temporalio/workflow';
 import { nextBarClose, timeframeMs } from '../../domain/calendar';
 import { wakeNotificationDispatcher } from '../notifications/wake';
 import { workflowNow } from '../time';
-import { loadRecordedCommands, resolveDeploymentOrders, resolveDeploymentOrdersOnce } from './activities';
+import type { z } from 'zod';
+import { DeploymentSpecSchema } from '../../domain/deployment/spec';
+import { loadRecordedCommands, refuseDeploymentSpec, resolveDeploymentOrders, resolveDeploymentOrdersOnce } from './activities';
 import { applyResets, installCommandHandlers, runCommandInbox } from './commands';
 import { Cycles } from './cycle';
 import { describe } from './failures';
@@ -27,7 +29,11 @@ const WAIT_RECHECK_MS = 65 * 60_000;
  * the workflow completes normally. A cancel request sent to Temporal directly is not a stop: it only leaves an audit row.
  */
 export async function deploymentWorkflow(input: DeploymentWorkflowInput): Promise<DeploymentWorkflowResult> {
-  const rt = new Runtime(input);
+  // The spec is validated here too, not only by the API: a run started or continued with a malformed one (a negative
+  // stop, an unknown policy) places nothing and leaves one audit row.
+  const checked = DeploymentSpecSchema.safeParse(input?.spec);
+  if (!checked.success) return refuse(input, checked.error);
+  const rt = new Runtime({ ...input, spec: checked.data });
   installCommandHandlers(rt);
   wf.setHandler(deploymentStateQuery, () => rt.state());
   wf.CancellationScope.current().cancelRequested.catch(() => {
@@ -101,6 +107,20 @@ async function run(rt: Runtime): Promise<DeploymentWorkflowResult> {
   // Every message that came in gets its answer (and its audit row) before the workflow ends.
   await wf.condition(() => rt.idle() && wf.allHandlersFinished());
   return { cycles: carry.cycle, status: carry.status, ...(carry.statusReason ? { reason: carry.statusReason } : {}) };
+}
+
+async function refuse(input: DeploymentWorkflowInput, error: z.ZodError): Promise<DeploymentWorkflowResult> {
+  const reason = `invalid spec: ${error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(spec)'}: ${i.message}`).join('; ')}`.slice(0, 500);
+  const info = wf.workflowInfo();
+  const id = typeof input?.deploymentId === 'string' ? input.deploymentId.slice(0, 100) : '';
+  let sample: string;
+  try {
+    sample = (JSON.stringify(input?.spec) ?? 'undefined').slice(0, 300);
+  } catch {
+    sample = '(not serializable)';
+  }
+  await wf.CancellationScope.nonCancellable(() => refuseDeploymentSpec({ deploymentId: id, workflowId: info.workflowId, runId: info.runId, reason, sample }));
+  return { cycles: 0, status: 'failed', reason };
 }
 
 /** Ends the deployment as 'failed' with the reason: row, audit row and an alert, then what can be resolved of its orders. */
