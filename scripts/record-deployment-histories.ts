@@ -28,7 +28,8 @@ import { TASK_QUEUES } from '../workflows/task-queues';
 /**
  * Records the deployment replay fixtures (test/replay/histories/deployment--<scenario>.json) with the real IO
  * activities against private Postgres, Redis and paper broker: one per cycle branch (trade, stale data, risk reject,
- * kill switch, continue-as-new) and one of forged and recorded commands, in the time-skipping environment; and a stop
+ * kill switch, continue-as-new, intrabar exits, a partial fill's remainder cancelled and replaced, a malformed spec
+ * refused) and one of forged and recorded commands, in the time-skipping environment; and a stop
  * while an order is in flight, on a private dev server (it needs real time: the order retries against a broker port
  * where nothing listens). `npx tsx scripts/record-deployment-histories.ts`
  */
@@ -95,13 +96,17 @@ async function main() {
 
     const activities = createIoActivities({ db: pool, redis, brokers: { paper: paperBrokerPort(paper.url) }, paperPrices: new PaperBrokerAdmin(paper.url) });
     const base: DeploymentSpecInput = { strategy: 'sma-cross', params: { fast: 2, slow: 5 }, symbols: ['REC'], timeframe: '5m', accountId: account, broker: 'paper', calendar: 'XNYS', settleDelayMs: 1_000 };
-    const scenarios: Array<{ name: string; spec: DeploymentSpecInput; untilMs: number; cyclesPerRun?: number; halt?: boolean; firstRun?: boolean; commands?: boolean }> = [
+    const admin = new PaperBrokerAdmin(paper.url);
+    const exits = { ...base, exits: { takeProfitPct: 0.02, stopLossPct: 0.01, trailingStopPct: 0.015 }, riskLimits: { cooldownBarsAfterStopLoss: 0 } };
+    const scenarios: Array<{ name: string; spec: DeploymentSpecInput; untilMs: number; cyclesPerRun?: number; halt?: boolean; firstRun?: boolean; commands?: boolean; slices?: number }> = [
       { name: 'trade', spec: base, untilMs: day.open + 90 * MINUTE },
       { name: 'stale-data', spec: { ...base, symbols: ['STALE'] }, untilMs: day.open + 100 * MINUTE },
       { name: 'risk-reject', spec: { ...base, riskLimits: { minOrderQty: 5 } }, untilMs: day.open + 90 * MINUTE },
       { name: 'kill-switch', spec: base, untilMs: day.open + 90 * MINUTE, halt: true },
       { name: 'continue-as-new', spec: base, untilMs: day.open + 60 * MINUTE, cyclesPerRun: 4, firstRun: true },
       { name: 'forged-command', spec: base, untilMs: day.open + 30 * MINUTE, commands: true },
+      { name: 'exits', spec: exits, untilMs: day.open + 150 * MINUTE },
+      { name: 'partial-fill', spec: { ...base, quantity: 10, partialFills: 'cancel-and-replace' }, untilMs: day.open + 90 * MINUTE, slices: 3 },
     ];
     mkdirSync(OUT, { recursive: true });
     for (const s of scenarios) {
@@ -111,6 +116,7 @@ async function main() {
       await worker.runUntil(async () => {
         const deploymentId = randomUUID();
         if (s.halt) await setHalt(pool, 'deployment', deploymentId, true, 'recording', 'recorder');
+        await admin.configure({ partialFillSlices: s.slices ?? 1 });
         const spec = parseDeploymentSpec(s.spec);
         await insertDeployment(pool, deploymentId, spec);
         const handle = await env.client.workflow.start(deploymentWorkflow, {
@@ -133,6 +139,10 @@ async function main() {
         write(`deployment--${s.name}.json`, historyToJSON(history), history.events?.length);
       });
     }
+    await admin.configure({ partialFillSlices: 1 });
+    await env.teardown();
+    env = await newEnv();
+    await recordInvalidSpec(env, activities, bundleDir, parseDeploymentSpec(base));
     await recordStopInFlight(stack, pool, redis, paper.url, bundleDir);
   } finally {
     await paper.stop();
@@ -147,6 +157,19 @@ function write(name: string, json: string, events: number | undefined): void {
   const file = path.join(OUT, name);
   writeFileSync(file, json);
   console.log(`recorded ${path.relative(ROOT, file)} (${events} events)`);
+}
+
+/** A runtime started by hand with a malformed spec (a negative stop): it refuses, with one audit row. */
+async function recordInvalidSpec(env: TestWorkflowEnvironment, activities: ReturnType<typeof createIoActivities>, bundleDir: string, spec: DeploymentSpec): Promise<void> {
+  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue: TASK_QUEUES.io, workflowBundle: { codePath: path.join(bundleDir, 'io.js') }, activities });
+  await worker.runUntil(async () => {
+    const deploymentId = randomUUID();
+    const bad = { ...spec, exits: { stopLossPct: -0.02, intrabarPolicy: 'direction' } } as DeploymentSpec;
+    const handle = await env.client.workflow.start(deploymentWorkflow, { taskQueue: TASK_QUEUES.io, workflowId: `deployment-${deploymentId}`, args: [{ deploymentId, spec: bad, paramsVersion: 1 }] });
+    console.log('invalid-spec:', JSON.stringify(await handle.result()));
+    const history = await handle.fetchHistory();
+    write('deployment--invalid-spec.json', historyToJSON(history), history.events?.length);
+  });
 }
 
 /**
