@@ -315,7 +315,7 @@ const EXIT_REASONS = ['take-profit', 'stop-loss', 'trailing-stop'];
 const isExit = (reason: string) => EXIT_REASONS.includes(reason);
 
 /** The order's line in the Temporal UI: "stop-loss 40 IDX @ 3,580", "signal buy 10 IDX". */
-export function orderSummary(intent: OrderIntent): string {
+function orderSummary(intent: OrderIntent): string {
   const qty = grouped(intent.qty);
   if (isExit(intent.reason)) return `${intent.reason} ${qty} ${intent.symbol} @ ${grouped(intent.price)}`;
   return `${intent.reason} ${intent.side} ${qty} ${intent.symbol}`;
