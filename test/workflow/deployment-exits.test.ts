@@ -17,6 +17,7 @@ import { parseDeploymentSpec } from '../../domain/deployment/spec';
 import { deploymentStateQuery } from '../../workflows/deployment/messages';
 import { deploymentWorkflow } from '../../workflows/deployment/workflow';
 import { TASK_QUEUES } from '../../workflows/task-queues';
+import { setHalt } from '../../db/sql/trading-halts';
 import { storeBars, testPool, uniqueSymbol } from '../helpers/db';
 import { testStack } from '../helpers/stack';
 
@@ -69,9 +70,10 @@ function barsAt(closeTimes: number[], closes: number[]) {
   return bars;
 }
 
-test('take-profit, stop-loss and trailing stop fire in a replayed session and the fills equal the engine’s backtest of the same bars', async () => {
+/** A session of `dayCloses` bars stored for a new symbol, a deployment row with EXITS, an IO worker on `testEnv`, and the runtime started. */
+async function startSession(testEnv: TestWorkflowEnvironment) {
   const symbol = uniqueSymbol('EXIT');
-  const now = await env.currentTimeMs();
+  const now = await testEnv.currentTimeMs();
   const day = currentOrNextSession('XNYS', nextSessionOpen('XNYS', now));
   let previous = day;
   for (let k = 1; previous.close > day.open; k++) previous = currentOrNextSession('XNYS', day.open - k * 86_400_000);
@@ -90,19 +92,26 @@ test('take-profit, stop-loss and trailing stop fire in a replayed session and th
     [deploymentId, `deployment-${deploymentId}`, account, JSON.stringify(spec)],
   );
   const worker = await Worker.create({
-    connection: env.nativeConnection,
+    connection: testEnv.nativeConnection,
     taskQueue: TASK_QUEUES.io,
     workflowBundle: { codePath: path.join(testStack().WORKFLOW_BUNDLE_DIR, 'io.js') },
     activities: createIoActivities({ db: pool, redis, brokers: { paper: paperBrokerPort(paper.url) }, paperPrices: new PaperBrokerAdmin(paper.url) }),
   });
   const workflowId = `deployment-${deploymentId}`;
-  const handle = await env.client.workflow.start(deploymentWorkflow, { taskQueue: TASK_QUEUES.io, workflowId, args: [{ deploymentId, spec, paramsVersion: 1, cyclesPerRun: 100 }] });
-  await worker.runUntil(async () => {
-    await env.sleep(day.close + 60_000 - now);
+  const handle = await testEnv.client.workflow.start(deploymentWorkflow, { taskQueue: TASK_QUEUES.io, workflowId, args: [{ deploymentId, spec, paramsVersion: 1, cyclesPerRun: 100 }] });
+  /** Skips to just after the close, lets the last cycle finish, stops the runtime. */
+  const finish = async () => {
+    await testEnv.sleep(day.close + 60_000 - (await testEnv.currentTimeMs()));
     for (let i = 0; i < 600 && (await handle.query(deploymentStateQuery)).cycle < today.length; i++) await new Promise((r) => setTimeout(r, 100));
-    await issueCommand(pool, env.client.workflow, { deploymentId, kind: 'stop', by: 'test' });
+    await issueCommand(pool, testEnv.client.workflow, { deploymentId, kind: 'stop', by: 'test' });
     await handle.result();
-  });
+  };
+  return { symbol, day, bars, deploymentId, workflowId, worker, handle, finish };
+}
+
+test('take-profit, stop-loss and trailing stop fire in a replayed session and the fills equal the engine’s backtest of the same bars', async () => {
+  const { symbol, day, bars, deploymentId, workflowId, worker, finish } = await startSession(env);
+  await worker.runUntil(finish);
 
   // The engine on the same bars: flat through the warm-up session, then these fills.
   const engine = runBacktest(bars, parseBacktestSettings({ strategy: 'sma-cross', params: { fast: 3, slow: 8 }, quantity: 10, ...EXITS }));
@@ -175,3 +184,27 @@ test('a runtime given a malformed spec (a negative stop, a policy nobody named) 
     }
   });
 }, 120_000);
+
+test('an exit goes out while the kill switch blocks every entry', async () => {
+  // A fresh time-skipping server: the first test's leaves its clock past this session.
+  const fresh = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: testStack().TIME_SKIPPING_SERVER } } });
+  try {
+    const { day, deploymentId, worker, finish } = await startSession(fresh);
+    await worker.runUntil(async () => {
+      // the first entry fills at the close of bar 8; the kill switch goes on at bar 11, before the take-profit of bar 13
+      await fresh.sleep(day.open + 11 * BAR + 2_000 - (await fresh.currentTimeMs()));
+      await setHalt(pool, 'deployment', deploymentId, true, 'test: halt during a position', 'test');
+      await finish();
+    });
+    const fills = await pool.query<{ side: string; qty: number; price: number }>(`SELECT side, qty, price FROM fills WHERE deployment_id = $1 ORDER BY ts`, [deploymentId]);
+    expect(fills.rows.map((f) => f.side)).toEqual(['buy', 'sell']);
+    const cycles = await pool.query<{ action: string; reason: string }>(`SELECT action, reason FROM deployment_cycles WHERE deployment_id = $1 AND action IN ('order', 'rejected') ORDER BY cycle_seq`, [deploymentId]);
+    expect(cycles.rows[1]).toMatchObject({ action: 'order', reason: 'take-profit' });
+    // every later entry the strategy wanted was refused by the kill switch
+    const later = cycles.rows.slice(2);
+    expect(later.length).toBeGreaterThan(0);
+    expect(later.every((c) => c.action === 'rejected' && c.reason.includes('kill-switch:deployment'))).toBe(true);
+  } finally {
+    await fresh.teardown();
+  }
+}, 300_000);
