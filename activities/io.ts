@@ -4,11 +4,13 @@ import { createDeploymentCommandActivities } from './deployment-commands';
 import { createDeploymentActivities } from './deployments';
 import { createJobActivities } from './jobs';
 import { createMarketDataActivities } from './market-data';
+import { instrumentIoActivities } from './metrics';
 import { createNotificationActivities } from './notifications';
 import { createOrderResolutionActivities } from './order-resolution';
 import { createOrderActivities } from './orders';
 import type { IoDeps } from './ports';
 import { createRemainderActivities } from './remainders';
+import { createStartCheckActivities } from './start-checks';
 
 /** Every activity the IO worker registers. */
 export function createIoActivities(deps: IoDeps) {
@@ -16,7 +18,7 @@ export function createIoActivities(deps: IoDeps) {
   const marketData = createMarketDataActivities(deps);
   const deployments = createDeploymentActivities(deps);
   const commands = createDeploymentCommandActivities(deps);
-  return {
+  return instrumentIoActivities({
     ...createJobActivities(deps),
     ...orders,
     ...marketData,
@@ -27,6 +29,7 @@ export function createIoActivities(deps: IoDeps) {
     ...createCycleActivities({ syncOrders: orders.syncOrders, loadRecentBars: marketData.loadRecentBars, loadRiskSnapshot: deployments.loadRiskSnapshot, loadRecordedCommands: commands.loadRecordedCommands }),
     ...createNotificationActivities(deps),
     ...createApprovalActivities(deps),
-  };
+    ...createStartCheckActivities(deps),
+  }, deps.metrics);
 }
 export type IoActivities = ReturnType<typeof createIoActivities>;

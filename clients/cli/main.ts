@@ -3,7 +3,10 @@ import { registerApprovalCommands } from './commands/approvals';
 import { registerBacktestCommands } from './commands/backtest';
 import { registerDataCommands } from './commands/data';
 import { registerDeploymentCommands } from './commands/deployments';
+import { registerKillSwitchCommands } from './commands/kill-switch';
+import { registerReconciliationCommands } from './commands/reconciliation';
 import { registerScanCommand } from './commands/scan';
+import { registerTradingCommands } from './commands/trading';
 import { CliError, EXIT_FAILURE, EXIT_USAGE } from './errors';
 import type { GlobalOptions } from './options';
 
@@ -20,6 +23,9 @@ export function buildProgram(): Command {
   registerBacktestCommands(program, globals);
   registerScanCommand(program, globals);
   registerDeploymentCommands(program, globals);
+  registerReconciliationCommands(program, globals);
+  registerKillSwitchCommands(program, globals);
+  registerTradingCommands(program, globals);
   registerApprovalCommands(program, globals);
   return program;
 }

@@ -8,15 +8,16 @@ import { createIoActivities } from '../../activities/io';
 import { paperBrokerPort } from '../../brokers';
 import { PaperBrokerAdmin } from '../../brokers/paper/admin-client';
 import { startPaperBroker, type PaperBrokerProcess } from '../../brokers/paper/start';
-import { issueCommand } from '../../clients/deployment-commands';
+import { issueDeploymentCommand } from '../../services/deployment-commands';
 import { runBacktest } from '../../domain/backtest/engine';
 import { parseBacktestSettings } from '../../domain/backtest/settings';
 import { allocateBars, appendBar } from '../../domain/bars';
 import { currentOrNextSession, nextSessionOpen, sessionBarCloses } from '../../domain/calendar';
-import { parseDeploymentSpec } from '../../domain/deployment/spec';
+import { parseDeploymentSpec, type DeploymentSpec } from '../../domain/deployment/spec';
 import { deploymentStateQuery } from '../../workflows/deployment/messages';
-import { deploymentWorkflow } from '../../workflows/deployment/workflow';
 import { TASK_QUEUES } from '../../workflows/task-queues';
+import { ensureSearchAttributes } from '../../platform/temporal';
+import { createDeployment } from '../../services/deployments';
 import { setHalt } from '../../db/sql/trading-halts';
 import { storeBars, testPool, uniqueSymbol } from '../helpers/db';
 import { testStack } from '../helpers/stack';
@@ -82,28 +83,23 @@ async function startSession(testEnv: TestWorkflowEnvironment) {
   const bars = barsAt([...warmup, ...today], [...warmup.map(() => 100), ...dayCloses(today.length)]);
   await storeBars(pool, symbol, '5m', bars);
 
-  const deploymentId = randomUUID();
   const spec = parseDeploymentSpec({
     strategy: 'sma-cross', params: { fast: 3, slow: 8 }, symbols: [symbol], timeframe: '5m', accountId: account, broker: 'paper', quantity: 10,
     calendar: 'XNYS', settleDelayMs: 1_000, exits: EXITS, riskLimits: { maxExposure: 1e6, maxPositionQty: 100, cooldownBarsAfterStopLoss: 0 },
   });
-  await pool.query(
-    `INSERT INTO deployments (id, workflow_id, account_id, broker, strategy, spec, status, created_by) VALUES ($1, $2, $3, 'paper', 'sma-cross', $4, 'running', 'test')`,
-    [deploymentId, `deployment-${deploymentId}`, account, JSON.stringify(spec)],
-  );
   const worker = await Worker.create({
     connection: testEnv.nativeConnection,
     taskQueue: TASK_QUEUES.io,
     workflowBundle: { codePath: path.join(testStack().WORKFLOW_BUNDLE_DIR, 'io.js') },
     activities: createIoActivities({ db: pool, redis, brokers: { paper: paperBrokerPort(paper.url) }, paperPrices: new PaperBrokerAdmin(paper.url) }),
   });
-  const workflowId = `deployment-${deploymentId}`;
-  const handle = await testEnv.client.workflow.start(deploymentWorkflow, { taskQueue: TASK_QUEUES.io, workflowId, args: [{ deploymentId, spec, paramsVersion: 1, cyclesPerRun: 100 }] });
+  await ensureSearchAttributes(testEnv.connection, 'default'); // the start sets them, as the API's does
+  const { id: deploymentId, workflowId, handle } = await createDeployment({ db: pool, temporal: testEnv.client }, { spec, by: 'test', cyclesPerRun: 100 });
   /** Skips to just after the close, lets the last cycle finish, stops the runtime. */
   const finish = async () => {
     await testEnv.sleep(day.close + 60_000 - (await testEnv.currentTimeMs()));
     for (let i = 0; i < 600 && (await handle.query(deploymentStateQuery)).cycle < today.length; i++) await new Promise((r) => setTimeout(r, 100));
-    await issueCommand(pool, testEnv.client.workflow, { deploymentId, kind: 'stop', by: 'test' });
+    await issueDeploymentCommand({ db: pool, temporal: testEnv.client }, { deploymentId, kind: 'stop', by: 'test' });
     await handle.result();
   };
   return { symbol, day, bars, deploymentId, workflowId, worker, handle, finish };
@@ -151,7 +147,7 @@ test('take-profit, stop-loss and trailing stop fire in a replayed session and th
   expect(summaries).toContain(`${last.reason} 10 ${symbol} @ ${Number(last.price.toFixed(4))}`);
 }, 300_000);
 
-test('a runtime given a malformed spec (a negative stop, a policy nobody named) places nothing and leaves one audit row', async () => {
+test('a runtime whose recorded spec is malformed (a negative stop, a policy nobody named) places nothing and leaves one audit row', async () => {
   const symbol = uniqueSymbol('BAD');
   const good = parseDeploymentSpec({ strategy: 'sma-cross', symbols: [symbol], timeframe: '5m', accountId: account, exits: { stopLossPct: 0.02 } });
   const worker = await Worker.create({
@@ -165,12 +161,12 @@ test('a runtime given a malformed spec (a negative stop, a policy nobody named) 
     { spec: { ...good, partialFills: 'double-down' }, names: 'partialFills: partialFills must be one of' },
     { spec: { ...good, exits: { trailingStopPct: 3 } }, names: 'exits.trailingStopPct: trailingStopPct must be < 1' },
   ];
+  await ensureSearchAttributes(env.connection, 'default');
   await worker.runUntil(async () => {
     for (const { spec, names } of cases) {
-      const deploymentId = randomUUID();
-      const workflowId = `deployment-${deploymentId}`;
-      // sent straight to Temporal, as a plain client or the temporal CLI could
-      const result = await env.client.workflow.execute(deploymentWorkflow, { taskQueue: TASK_QUEUES.io, workflowId, args: [{ deploymentId, spec: spec as never, paramsVersion: 1 }] });
+      // a row written around the API's validation (createDeployment takes a spec it trusts the caller to have parsed)
+      const { id: deploymentId, workflowId, handle } = await createDeployment({ db: pool, temporal: env.client }, { spec: spec as DeploymentSpec, by: 'test' });
+      const result = await handle.result();
       expect(result).toMatchObject({ cycles: 0, status: 'failed' });
       expect(result.reason).toContain(names);
       const audit = await pool.query<{ actor: string; detail: { reason: string; workflowId: string } }>(`SELECT actor, detail FROM audit_log WHERE subject = $1 AND action = 'deployment.spec.refused'`, [deploymentId]);

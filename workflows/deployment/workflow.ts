@@ -1,6 +1,7 @@
 import * as wf from '@temporalio/workflow';
 import { nextBarClose, timeframeMs } from '../../domain/calendar';
 import { wakeNotificationDispatcher } from '../notifications/wake';
+import { inputField, startClaim, verifyDeploymentStart, type RefusedStart } from '../start-check';
 import { workflowNow } from '../time';
 import type { z } from 'zod';
 import { DeploymentSpecSchema } from '../../domain/deployment/spec';
@@ -10,6 +11,7 @@ import { Cycles } from './cycle';
 import { describe } from './failures';
 import { deploymentStateQuery, type DeploymentWorkflowInput, type DeploymentWorkflowResult } from './messages';
 import { Runtime } from './runtime';
+import { holdMessagesWhileStarting } from './start';
 
 const DEFAULT_CYCLES_PER_RUN = 200;
 /**
@@ -27,15 +29,32 @@ const WAIT_RECHECK_MS = 65 * 60_000;
  * A stop ends it as 'stopped' once no order is left unresolved; an activity failure that retries cannot fix (a broker
  * this worker has not configured, refused credentials) ends it as 'failed' with the reason, recorded and alerted, and
  * the workflow completes normally. A cancel request sent to Temporal directly is not a stop: it only leaves an audit row.
+ * Every run first checks that the API recorded the deployment under this workflow id (and that no other run chain
+ * claimed it) and takes its spec, params and replay clock from the record: a runtime started by hand ends at once.
  */
-export async function deploymentWorkflow(input: DeploymentWorkflowInput): Promise<DeploymentWorkflowResult> {
-  // The spec is validated here too, not only by the API: a run started or continued with a malformed one (a negative
-  // stop, an unknown policy) places nothing and leaves one audit row.
-  const checked = DeploymentSpecSchema.safeParse(input?.spec);
-  if (!checked.success) return refuse(input, checked.error);
-  const rt = new Runtime({ ...input, spec: checked.data });
+export async function deploymentWorkflow(input: DeploymentWorkflowInput): Promise<DeploymentWorkflowResult | RefusedStart> {
+  // Nothing in the input is trusted: the deployment's record decides whether this run may act and what it runs on.
+  const claim = startClaim(input);
+  const hold = holdMessagesWhileStarting(input, claim.continued);
+  const start = await wf.CancellationScope.nonCancellable(() => verifyDeploymentStart({ ...claim, deploymentId: inputField(input, 'deploymentId') }));
+  if (!start.ok) {
+    hold.refused(start.reason);
+    await wf.condition(wf.allHandlersFinished);
+    return { status: 'refused', reason: start.reason };
+  }
+  // The recorded spec is validated here too, not only by the API: a record with a malformed one (a negative stop, an
+  // unknown policy) runs nothing and leaves one audit row.
+  const checked = DeploymentSpecSchema.safeParse(start.record.spec);
+  if (!checked.success) {
+    const refused = await refuse(start.record.deploymentId, start.record.spec, checked.error);
+    hold.refused(refused.reason!);
+    await wf.condition(wf.allHandlersFinished);
+    return refused;
+  }
+  const rt = new Runtime(input, { ...start.record, spec: checked.data }, claim.continued ? input.carry : undefined);
   installCommandHandlers(rt);
   wf.setHandler(deploymentStateQuery, () => rt.state());
+  hold.started(rt);
   wf.CancellationScope.current().cancelRequested.catch(() => {
     rt.receive('cancel', 'cancel-request', null, () => ({ refused: 'unknown-name', error: 'a workflow cancel request sent to Temporal directly; stop a deployment through the API' }));
   });
@@ -109,17 +128,16 @@ async function run(rt: Runtime): Promise<DeploymentWorkflowResult> {
   return { cycles: carry.cycle, status: carry.status, ...(carry.statusReason ? { reason: carry.statusReason } : {}) };
 }
 
-async function refuse(input: DeploymentWorkflowInput, error: z.ZodError): Promise<DeploymentWorkflowResult> {
+async function refuse(deploymentId: string, spec: unknown, error: z.ZodError): Promise<DeploymentWorkflowResult> {
   const reason = `invalid spec: ${error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(spec)'}: ${i.message}`).join('; ')}`.slice(0, 500);
   const info = wf.workflowInfo();
-  const id = typeof input?.deploymentId === 'string' ? input.deploymentId.slice(0, 100) : '';
   let sample: string;
   try {
-    sample = (JSON.stringify(input?.spec) ?? 'undefined').slice(0, 300);
+    sample = (JSON.stringify(spec) ?? 'undefined').slice(0, 300);
   } catch {
     sample = '(not serializable)';
   }
-  await wf.CancellationScope.nonCancellable(() => refuseDeploymentSpec({ deploymentId: id, workflowId: info.workflowId, runId: info.runId, reason, sample }));
+  await wf.CancellationScope.nonCancellable(() => refuseDeploymentSpec({ deploymentId, workflowId: info.workflowId, runId: info.runId, reason, sample }));
   return { cycles: 0, status: 'failed', reason };
 }
 
