@@ -1,8 +1,11 @@
 import { createApprovalActivities } from './approvals';
 import { createCycleActivities } from './cycle';
 import { createDeploymentCommandActivities } from './deployment-commands';
+import { createDailySummaryActivities } from './daily-summaries';
 import { createDeploymentActivities } from './deployments';
 import { createJobActivities } from './jobs';
+import { createLiquidationActivities } from './liquidation';
+import { createLiquidationBrokerActivities } from './liquidation-broker';
 import { createMarketDataActivities } from './market-data';
 import { createNotificationActivities } from './notifications';
 import { createOrderResolutionActivities } from './order-resolution';
@@ -25,6 +28,9 @@ export function createIoActivities(deps: IoDeps) {
     ...createCycleActivities({ syncOrders: orders.syncOrders, loadRecentBars: marketData.loadRecentBars, loadRiskSnapshot: deployments.loadRiskSnapshot, loadRecordedCommands: commands.loadRecordedCommands }),
     ...createNotificationActivities(deps),
     ...createApprovalActivities(deps),
+    ...createLiquidationActivities(deps),
+    ...createLiquidationBrokerActivities(deps),
+    ...createDailySummaryActivities(deps),
   };
 }
 export type IoActivities = ReturnType<typeof createIoActivities>;
