@@ -105,6 +105,8 @@ export const ConfigSchema = z.object({
   NOTIFY_SEND_TIMEOUT_MS: z.coerce.number().int().min(100).max(6_000).default(5_000),
   /** how often the dispatcher looks at the outbox when nothing wakes it */
   NOTIFY_POLL_MS: z.coerce.number().int().min(100).default(10_000),
+  /** whether IO workers start the end-of-day scheduler (liquidations at the close, daily summaries); off for tools that share a server */
+  EOD_SCHEDULER: z.enum(['on', 'off'], { error: 'EOD_SCHEDULER must be on or off' }).default('on'),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

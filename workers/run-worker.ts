@@ -10,6 +10,7 @@ import { guardBroker } from '../brokers/guard';
 import { brokerGuardKeys } from '../brokers/guard/accounts';
 import { PaperBrokerAdmin } from '../brokers/paper/admin-client';
 import type { WorkflowSignaller } from '../activities/ports';
+import { ensureEodScheduler } from '../clients/liquidations';
 import { connectTemporal, ensureSearchAttributes } from '../clients/temporal';
 import { ensureNotificationDispatcher } from '../notify/dispatcher';
 import { notifySettingsFromConfig } from '../notify/settings';
@@ -46,6 +47,8 @@ export async function runWorker(kind: WorkerKind): Promise<void> {
     await ensureSearchAttributes(clientConnection, config.TEMPORAL_NAMESPACE);
     // The outbox's dispatcher is one workflow for the whole platform; every IO worker makes sure it runs.
     if (kind === 'io') await ensureNotificationDispatcher(client, { pollIntervalMs: config.NOTIFY_POLL_MS });
+    // So is the end-of-day scheduler: its timers fire whichever worker is alive.
+    if (kind === 'io' && config.EOD_SCHEDULER === 'on') await ensureEodScheduler(client);
     const signaller: WorkflowSignaller = {
       async signal(workflowId, runId, signalName, arg) {
         await client.workflow.getHandle(workflowId, runId).signal(signalName, arg);

@@ -72,3 +72,14 @@ export const cpuCompute = {
   heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 5, nonRetryableErrorTypes: [ErrorType.InvalidInput, ErrorType.NoBars] },
 } satisfies ActivityOptions;
+
+/**
+ * A liquidation's reads and cancels at the broker: retried quickly (the close's deadline is minutes away), and within
+ * a minute a failing look gives way to the next round.
+ */
+export const liquidationBrokerStep = {
+  taskQueue: TASK_QUEUES.io,
+  startToCloseTimeout: '30 seconds',
+  scheduleToCloseTimeout: '60 seconds',
+  retry: { initialInterval: '250 milliseconds', maximumInterval: '2 seconds', nonRetryableErrorTypes: [ErrorType.InvalidInput, ErrorType.BrokerNotConfigured] },
+} satisfies ActivityOptions;

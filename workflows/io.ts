@@ -2,3 +2,5 @@
 export * from './approval/workflow';
 export * from './deployment/workflow';
 export * from './notifications/workflow';
+export * from './eod/liquidation';
+export * from './eod/scheduler';
