@@ -42,7 +42,7 @@ export function createDailySummaryActivities({ db }: { db: ConnectionPool }) {
           await upsertDailySummary(tx, { tradingDay: args.date, scope: 'account', scopeId: accountId, accountId, metrics: account.metrics, equity });
           const liquidation = await getLiquidationForDay(tx, accountId, args.date);
           await enqueueNotification(tx, {
-            kind: 'daily-summary',
+            kind: 'eod.daily_summary',
             severity: 'info',
             subject: `${accountId} ${args.date}: day PnL ${money(account.metrics.dayPnl)}, ${account.metrics.trades} trades`,
             body: describe(accountId, args.date, account.metrics, ids.length, liquidation?.status),

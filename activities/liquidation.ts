@@ -117,7 +117,7 @@ export function createLiquidationActivities({ db, brokers }: LiquidationDeps) {
         if (!ok) {
           const left = report.left.map((l) => `${l.symbol} ${l.qty} (${l.why})`).join('; ');
           await enqueueNotification(tx, {
-            kind: 'liquidation.not-flat',
+            kind: 'eod.liquidation_not_flat',
             severity: 'critical',
             subject: `Account ${t.accountId} was not flat by ${new Date(report.flatByMs).toISOString()} (end-of-day liquidation of ${t.tradingDay})`,
             body: (report.flat

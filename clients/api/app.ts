@@ -23,7 +23,9 @@ import { barCandleRoutes } from './routes/bar-candles';
 import { barRoutes } from './routes/bars';
 import { deploymentRoutes } from './routes/deployments';
 import { healthRoutes } from './routes/health';
+import { dailySummaryRoutes } from './routes/daily-summaries';
 import { killSwitchRoutes } from './routes/kill-switch';
+import { liquidationRoutes } from './routes/liquidations';
 import { reconciliationRoutes } from './routes/reconciliation';
 import { resultsPageRoutes } from './routes/results-page';
 import { tradingRoutes } from './routes/trading';
@@ -35,6 +37,8 @@ export interface ApiDeps {
   redis: Redis;
   temporal: Client;
   logger: AppLogger;
+  /** the exchange's time for manual liquidations (default the wall clock; tests and rehearsals pass their own) */
+  marketNow?: () => number;
 }
 
 export const API_VERSION: string = (() => {
@@ -102,6 +106,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
         { name: 'trading', description: 'orders, fills and positions' },
         { name: 'kill-switch', description: 'halt trading globally, per account or per deployment' },
         { name: 'reconciliation', description: 'broker orders and fills the ledger does not know' },
+        { name: 'liquidations', description: 'end-of-day liquidation and daily summaries' },
         { name: 'approvals', description: 'trades put to human approvers' },
       ],
     },
@@ -119,6 +124,8 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(deploymentRoutes(deps, inflight));
   await app.register(tradingRoutes(deps));
   await app.register(killSwitchRoutes(deps));
+  await app.register(liquidationRoutes(deps));
+  await app.register(dailySummaryRoutes(deps));
   await app.register(reconciliationRoutes(deps));
   await app.register(approvalRoutes(deps, inflight));
   await app.register(approvalsPageRoutes());

@@ -3,6 +3,7 @@ import { registerApprovalCommands } from './commands/approvals';
 import { registerBacktestCommands } from './commands/backtest';
 import { registerDataCommands } from './commands/data';
 import { registerDeploymentCommands } from './commands/deployments';
+import { registerLiquidationCommands } from './commands/liquidations';
 import { registerScanCommand } from './commands/scan';
 import { CliError, EXIT_FAILURE, EXIT_USAGE } from './errors';
 import type { GlobalOptions } from './options';
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerScanCommand(program);
   registerDeploymentCommands(program, globals);
   registerApprovalCommands(program, globals);
+  registerLiquidationCommands(program, globals);
   return program;
 }
 

@@ -60,3 +60,14 @@ export async function activeReduceOnlyFor(db: Queryable, accountId: string, depl
   );
   return rows.map(reduceOnlyRowToWindow);
 }
+
+/** Which of these deployments an open window covers (by account or by deployment): the API shows them 'exiting'. */
+export async function reduceOnlyDeployments(db: Queryable, deployments: Array<{ id: string; accountId: string }>): Promise<Set<string>> {
+  if (deployments.length === 0) return new Set();
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT d.id FROM unnest($1::text[], $2::text[]) AS d (id, account_id)
+     WHERE EXISTS (SELECT 1 FROM eod_reduce_only w WHERE w.lifted_at IS NULL AND ((w.scope = 'account' AND w.scope_id = d.account_id) OR (w.scope = 'deployment' AND w.scope_id = d.id)))`,
+    [deployments.map((d) => d.id), deployments.map((d) => d.accountId)],
+  );
+  return new Set(rows.map((r) => r.id));
+}

@@ -128,11 +128,6 @@ export async function getLiquidation(db: Queryable, id: string): Promise<Liquida
   return rows[0] && liquidationRowToLiquidation(rows[0]);
 }
 
-export async function getLiquidationByWorkflowId(db: Queryable, workflowId: string): Promise<Liquidation | undefined> {
-  const { rows } = await db.query<Row>(`SELECT ${COLUMNS} FROM liquidations WHERE workflow_id = $1`, [workflowId]);
-  return rows[0] && liquidationRowToLiquidation(rows[0]);
-}
-
 /** Liquidations, newest day first, optionally by account and day. */
 export async function listLiquidations(db: Queryable, filter: { accountId?: string; date?: string }, limit: number, offset: number): Promise<Liquidation[]> {
   const { rows } = await db.query<Row>(

@@ -23,7 +23,6 @@ export const EodMarginSchema = z
 
 /** A deployment's end-of-day policy: `{ "eod": { "marginMinutes": 5 } }` in its spec (absent: held overnight). */
 export const EodPolicySchema = z.strictObject({ marginMinutes: EodMarginSchema.default(DEFAULT_EOD_MARGIN_MINUTES) }, { error: 'eod must be an object such as { "marginMinutes": 5 }' });
-export type EodPolicy = z.output<typeof EodPolicySchema>;
 
 /** The instants of one day's liquidation, epoch ms of the exchange's (data) time. */
 export interface EodWindow {

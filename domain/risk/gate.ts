@@ -66,11 +66,6 @@ export interface KillSwitchState {
 
 export const KILL_SWITCH_OFF: Readonly<KillSwitchState> = Object.freeze({ global: false, account: false, deployment: false, eod: false });
 
-/** Whether any scope, end of day included, lets only exposure-reducing orders out. */
-export function reduceOnly(kill: KillSwitchState): boolean {
-  return kill.global || kill.account || kill.deployment || kill.eod === true;
-}
-
 export interface RiskReason {
   rule: string;
   detail: string;

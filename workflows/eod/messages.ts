@@ -37,6 +37,8 @@ export interface EodSchedulerInput {
   replanMs?: number;
   /** the daily summaries are written this long after each close (fills settle); default 2 min */
   summaryDelayMs?: number;
+  /** false where the server has no custom search attributes (the time-skipping test server); default: tag each liquidation */
+  searchAttributes?: boolean;
   /** stop after this many sessions (tests); default: never */
   sessions?: number;
   /** carried across continue-as-new */

@@ -72,10 +72,9 @@ export async function eodSchedulerWorkflow(input: EodSchedulerInput = {}): Promi
         // A manual trigger's workflow (running or finished) is the day's liquidation: never a second one.
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
         staticSummary: `liquidate ${accountId} · ${date} · close ${at(session.close).slice(11)}`,
-        typedSearchAttributes: [
-          { key: SEARCH_ATTRIBUTES.jobType, value: 'liquidation' },
-          { key: SEARCH_ATTRIBUTES.accountId, value: accountId },
-        ],
+        ...(input.searchAttributes === false
+          ? {}
+          : { typedSearchAttributes: [{ key: SEARCH_ATTRIBUTES.jobType, value: 'liquidation' }, { key: SEARCH_ATTRIBUTES.accountId, value: accountId }] }),
       });
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;

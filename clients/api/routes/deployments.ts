@@ -23,6 +23,7 @@ import type { deploymentWorkflow } from '../../../workflows/deployment/workflow'
 import { deploymentStartOptions } from '../../deployment-start';
 import type { ApiDeps } from '../app';
 import { principalOf, ROLES_ANY, ROLES_TRADER } from '../auth';
+import { reduceOnlyDeployments } from '../../../db/sql/eod-reduce-only';
 import { BlockerSchema, deploymentBlockers } from '../deployment-blockers';
 import { errorResponses, notFound, unavailable } from '../errors';
 import type { InflightCalls } from '../inflight';
@@ -71,7 +72,8 @@ export const DeploymentRequestSchema = z
     }
   });
 
-const StatusSchema = z.enum(DEPLOYMENT_STATUSES);
+/** exiting: running, but the end-of-day liquidation made it reduce-only until the next session opens (a view, not a row status) */
+const StatusSchema = z.enum([...DEPLOYMENT_STATUSES, 'exiting']);
 const LinksSchema = z.object({ self: z.string(), temporalUi: z.string() });
 
 const DeploymentSchema = z.object({
@@ -151,7 +153,7 @@ const DeploymentDetailSchema = DeploymentSchema.extend({
 const CreatedSchema = z.object({ id: z.uuid(), workflowId: z.string(), status: z.literal('running'), links: LinksSchema });
 
 const ListQuerySchema = PageQuerySchema.extend({
-  status: StatusSchema.optional(),
+  status: z.enum(DEPLOYMENT_STATUSES).optional(),
   accountId: AccountIdSchema.optional(),
 });
 
@@ -163,11 +165,11 @@ export function deploymentRoutes(deps: ApiDeps, inflight: InflightCalls): Fastif
     self: `/v1/deployments/${d.id}`,
     temporalUi: `${uiBase}/namespaces/${encodeURIComponent(config.TEMPORAL_NAMESPACE)}/workflows/${encodeURIComponent(d.workflow_id)}`,
   });
-  const view = (d: DeploymentRow) => ({
+  const view = (d: DeploymentRow, exiting = false) => ({
     id: d.id,
     workflowId: d.workflow_id,
     name: d.name,
-    status: d.status,
+    status: exiting && d.status === 'running' ? ('exiting' as const) : d.status,
     statusReason: d.status_reason,
     accountId: d.account_id,
     broker: d.broker,
@@ -251,7 +253,8 @@ export function deploymentRoutes(deps: ApiDeps, inflight: InflightCalls): Fastif
       async (request) => {
         const { limit, offset, status, accountId } = request.query;
         const rows = await listDeployments(db, { status, accountId }, limit, offset);
-        return { deployments: rows.map(view), limit, offset };
+        const exiting = await reduceOnlyDeployments(db, rows.map((d) => ({ id: d.id, accountId: d.account_id })));
+        return { deployments: rows.map((d) => view(d, exiting.has(d.id))), limit, offset };
       },
     );
 
@@ -304,7 +307,7 @@ export function deploymentRoutes(deps: ApiDeps, inflight: InflightCalls): Fastif
             }
           : { source: 'row', status: d.status, statusReason: d.status_reason, cycle: cycles[0]?.cycle ?? null, paramsVersion: d.params_version, breaker: null, nextBarClose: null, blockedBy: [], waitingOn: null, inflightOrder: null, pendingMessages: null };
         return {
-          ...view(d),
+          ...view(d, blockers.some((b) => b.kind === 'eod-reduce-only')),
           spec: d.spec as unknown as Record<string, unknown>,
           params: params ?? d.spec.params,
           state,
