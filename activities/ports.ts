@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import type { BrokerPort } from '../brokers/port';
+import type { CopySource } from '../db/sql/bars';
 import type { ConnectionPool } from '../db/sql/queryable';
 import type { NotifySettings } from '../notify/settings';
 import type { PricesSetter } from './deployments';
@@ -12,7 +13,8 @@ export interface WorkflowSignaller {
 }
 
 export interface CpuDeps {
-  db: ConnectionPool;
+  /** transactions, and COPY of bars (a client of its own) */
+  db: ConnectionPool & CopySource;
   workflows: WorkflowSignaller;
 }
 

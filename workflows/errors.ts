@@ -8,6 +8,10 @@ export const ErrorType = {
   /** the broker may or may not have the order: retried, and the retry looks it up first */
   OrderOutcomeUnknown: 'OrderOutcomeUnknown',
   MarketDataUnavailable: 'MarketDataUnavailable',
+  /** the bars a stress scan pinned are no longer the bars stored (rows inserted inside its range): never retried */
+  BarsChanged: 'BarsChanged',
+  /** a stress scan's final step found runs missing that its batches should have stored: a bug, never retried */
+  ScanIncomplete: 'ScanIncomplete',
   /** the deployment names a broker this IO worker cannot reach as configured (unknown broker, refused credentials) */
   BrokerNotConfigured: 'BrokerNotConfigured',
   /** an order that may have reached the broker is not resolved yet: looked up again later, never abandoned */
