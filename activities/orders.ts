@@ -22,10 +22,11 @@ import {
   type LedgerOrder,
 } from '../db/sql/order-ledger';
 import type { ConnectionPool, Queryable } from '../db/sql/queryable';
-import { acquireSymbolLock } from '../db/sql/symbol-locks';
+import { acquireSymbolLock, releaseLocksExcept, renewSymbolLocks } from '../db/sql/symbol-locks';
+import { SYMBOL_LOCK_TTL_MS } from '../domain/eod/policy';
 import { activeHalts, holdTradingGate } from '../db/sql/trading-halts';
 import { MAYBE_SENT_STATES, UNRESOLVED_STATES, type LedgerState } from '../domain/orders';
-import { isExposureReducing } from '../domain/risk/gate';
+import { isExposureReducing, QTY_TOLERANCE } from '../domain/risk/gate';
 import { ErrorType } from '../workflows/errors';
 
 /** Points where a fault test may kill the worker (R1); a no-op in production. */
@@ -218,6 +219,10 @@ export function createOrderActivities({ db, gatePool, brokers, crashPoint = () =
       (d) => `${d.kind === 'unknown_order' ? 'unknown broker order' : 'unknown fill'} ${d.brokerRef} (${d.symbol}, client id ${d.clientOrderId || 'none'}; finding ${d.id})`,
     );
     const positions = await positionsFromFills(db, args.deploymentId);
+    // Symbol locks: renewed where this deployment holds a position or has an order open, released elsewhere (flat).
+    const keep = [...new Set([...positions.filter((p) => Math.abs(p.qty) > QTY_TOLERANCE).map((p) => p.symbol), ...open.map((o) => o.symbol)])];
+    await renewSymbolLocks(db, args.accountId, args.deploymentId, keep, SYMBOL_LOCK_TTL_MS);
+    await releaseLocksExcept(db, args.accountId, [args.deploymentId], keep);
     return { open: open.length, newFills, unknownFills, positions: positions.map(({ symbol, qty, cashFlow }) => ({ symbol, qty, cashFlow })), blockedBy, at: Date.now() };
   };
 
@@ -233,7 +238,10 @@ export function createOrderActivities({ db, gatePool, brokers, crashPoint = () =
         );
       }
       if (input.symbolLock) {
-        const lock = await acquireSymbolLock(db, { accountId: input.accountId, symbol: input.symbol, holder: input.deploymentId, ttlMs: input.symbolLock.ttlMs });
+        const take = () => acquireSymbolLock(db, { accountId: input.accountId, symbol: input.symbol, holder: input.deploymentId, ttlMs: input.symbolLock!.ttlMs });
+        let lock = await take();
+        // Neither taken nor a holder seen: a concurrent taker's row committed after this statement's snapshot. Once more.
+        if (!lock.taken && !lock.holder) lock = await take();
         // Lost: nothing is written or sent, unless an earlier attempt (which held the lock) already wrote the order.
         if (!lock.taken && !(await getLedgerOrder(db, input.clientOrderId))) {
           const who = lock.holder ? `deployment ${lock.holder}` : 'another deployment';

@@ -45,7 +45,7 @@ export async function acquireSymbolLock(db: Queryable, l: { accountId: string; s
      UNION ALL SELECT holder::text, false FROM symbol_locks WHERE account_id = $1 AND symbol = $2 AND NOT EXISTS (SELECT 1 FROM taken)`,
     [l.accountId, l.symbol, l.holder, l.ttlMs],
   );
-  // No row at all: the holder released it between the conflict and the read; the caller may try again.
+  // No row: a concurrent taker's insert committed after this statement's snapshot (or the holder released it); the caller may try again.
   return rows[0] ?? { holder: '', taken: false };
 }
 
@@ -55,12 +55,6 @@ export async function renewSymbolLocks(db: Queryable, accountId: string, holder:
     `UPDATE symbol_locks SET expires_at = clock_timestamp() + make_interval(secs => $4::float8 / 1000) WHERE account_id = $1 AND holder = $2 AND symbol = ANY($3::text[])`,
     [accountId, holder, symbols, ttlMs],
   );
-  return rowCount ?? 0;
-}
-
-/** Releases this holder's locks on these symbols (it is flat in them). */
-export async function releaseSymbolLocks(db: Queryable, accountId: string, holder: string, symbols: string[]): Promise<number> {
-  const { rowCount } = await db.query('DELETE FROM symbol_locks WHERE account_id = $1 AND holder = $2 AND symbol = ANY($3::text[])', [accountId, holder, symbols]);
   return rowCount ?? 0;
 }
 

@@ -24,6 +24,12 @@ export const EodMarginSchema = z
 /** A deployment's end-of-day policy: `{ "eod": { "marginMinutes": 5 } }` in its spec (absent: held overnight). */
 export const EodPolicySchema = z.strictObject({ marginMinutes: EodMarginSchema.default(DEFAULT_EOD_MARGIN_MINUTES) }, { error: 'eod must be an object such as { "marginMinutes": 5 }' });
 
+/**
+ * The lease of a symbol lock (db/sql/symbol-locks.ts): renewed at every sync of its holder, so only a holder that
+ * stopped syncing for this long (or stopped or failed) loses it to the next taker.
+ */
+export const SYMBOL_LOCK_TTL_MS = 24 * 60 * 60_000;
+
 /** The instants of one day's liquidation, epoch ms of the exchange's (data) time. */
 export interface EodWindow {
   /** YYYY-MM-DD, the exchange's local date of the session */

@@ -11,6 +11,7 @@ import { paperBrokerPort } from '../../brokers';
 import { PaperBrokerAdmin } from '../../brokers/paper/admin-client';
 import { startPaperBroker, type PaperBrokerProcess } from '../../brokers/paper/start';
 import { getLiquidation, listLiquidations } from '../../db/sql/liquidations';
+import { listSymbolLocks } from '../../db/sql/symbol-locks';
 import { activeHalts } from '../../db/sql/trading-halts';
 import { parseDeploymentSpec } from '../../domain/deployment/spec';
 import { clientOrderId } from '../../domain/ids';
@@ -84,7 +85,7 @@ function entry(symbol: string, side: 'buy' | 'sell', qty: number): Promise<Place
   const c = ++cycle;
   const input: PlaceOrderInput = {
     clientOrderId: clientOrderId(`deployment-${deploymentId}`, c, 0, 1), deploymentId, workflowId: `deployment-${deploymentId}`, cycle: c, leg: 0, intentVersion: 1,
-    broker: 'paper', accountId: account, symbol, side, qty, orderType: 'market', timeInForce: 'day',
+    broker: 'paper', accountId: account, symbol, side, qty, orderType: 'market', timeInForce: 'day', ...(side === 'buy' ? { symbolLock: { ttlMs: 60_000 } } : {}),
   };
   return new MockActivityEnvironment().run(orders().placeOrder, input) as Promise<PlaceOrderResult>;
 }
@@ -98,6 +99,7 @@ test('Christmas Eve (early close): reduce-only at 12:55 ET, flat by 12:59 ET, en
   expect((await entry(A, 'buy', 10)).state).toBe('FILLED');
   expect((await entry(B, 'buy', 4)).state).toBe('FILLED');
   expect(await brokerQty(A)).toBe(10);
+  expect((await listSymbolLocks(pool, account)).map((l) => [l.symbol, l.holder]).sort()).toEqual([[A, deploymentId], [B, deploymentId]].sort());
 
   // The scheduler on the exchange's clock from Christmas Eve 11:00 ET, for one session.
   const wallStart = await env.currentTimeMs();
@@ -118,6 +120,7 @@ test('Christmas Eve (early close): reduce-only at 12:55 ET, flat by 12:59 ET, en
   expect(eve!.steps.map((s) => s.step)).toEqual(expect.arrayContaining(['reduce-only', 'cancel', 'round 1', 'verify']));
   expect(await brokerQty(A)).toBe(0);
   expect(await brokerQty(B)).toBe(0);
+  expect(await listSymbolLocks(pool, account)).toEqual([]); // no lock left behind
   // closes went through the ledger, attributed to the deployment, once each
   const closes = await pool.query<{ symbol: string; side: string; qty: number; state: string }>(
     'SELECT symbol, side, qty, state FROM order_ledger WHERE workflow_id = $1 ORDER BY symbol', [eve!.workflowId],
