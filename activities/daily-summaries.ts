@@ -64,5 +64,6 @@ function describe(accountId: string, date: string, m: DayMetrics, deployments: n
     `trades ${m.trades}, win rate ${pct(m.winRate)}, profit factor ${m.profitFactor === null ? 'n/a' : m.profitFactor.toFixed(2)}, max intraday drawdown ${m.maxDrawdown.toFixed(2)}`,
     `time in market ${pct(m.exposure.timeInMarket)}, max gross notional ${m.exposure.maxGrossNotional.toFixed(2)}, positions at close: ${Object.keys(m.positionsAtClose).length || 'none'}`,
     `end-of-day liquidation: ${liquidation ?? 'none'}`,
+    `the day's chart: /results/days/${date}/${encodeURIComponent(accountId)}`,
   ].join('\n');
 }
