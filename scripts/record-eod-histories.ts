@@ -7,7 +7,7 @@ import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { Redis } from 'ioredis';
 import { Pool } from 'pg';
 import { createIoActivities } from '../activities/io';
-import { createOrderActivities } from '../activities/orders';
+import { createOrderActivities, type PlaceOrderInput } from '../activities/orders';
 import { paperBrokerPort } from '../brokers';
 import { PaperBrokerAdmin } from '../brokers/paper/admin-client';
 import { startPaperBroker } from '../brokers/paper/start';
@@ -50,10 +50,11 @@ async function main() {
     ]);
     const orders = createOrderActivities({ db: pool, brokers });
     for (const [cycle, symbol, qty] of [[1, 'RECA', 5], [2, 'RECB', 8]] as const) {
-      await new MockActivityEnvironment().run(orders.placeOrder, {
+      const input: PlaceOrderInput = {
         clientOrderId: clientOrderId(`deployment-${deploymentId}`, cycle, 0, 1), deploymentId, workflowId: `deployment-${deploymentId}`, cycle, leg: 0, intentVersion: 1,
         broker: 'paper', accountId: account, symbol, side: 'buy', qty, orderType: 'market', timeInForce: 'day', symbolLock: { ttlMs: 60_000 },
-      });
+      };
+      await new MockActivityEnvironment().run(orders.placeOrder, input);
     }
     mkdirSync(OUT, { recursive: true });
     const worker = await Worker.create({

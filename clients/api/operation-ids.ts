@@ -37,6 +37,8 @@ export const OPERATION_IDS: Readonly<Record<string, string>> = {
   'POST /v1/liquidations': 'createLiquidation',
   'GET /v1/liquidations': 'listLiquidations',
   'GET /v1/liquidations/:id': 'getLiquidation',
+  'PUT /v1/liquidations/accounts/:accountId': 'setLiquidationAccount',
+  'GET /v1/liquidations/accounts': 'listLiquidationAccounts',
   'GET /v1/daily-summaries': 'listDailySummaries',
   'GET /v1/reconciliation/findings': 'listReconciliationFindings',
   'POST /v1/reconciliation/findings/:id/resolve': 'resolveReconciliationFinding',

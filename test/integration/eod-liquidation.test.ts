@@ -5,6 +5,7 @@ import { createOrderActivities, type PlaceOrderInput, type PlaceOrderResult } fr
 import { paperBrokerPort } from '../../brokers';
 import { PaperBrokerAdmin } from '../../brokers/paper/admin-client';
 import { startPaperBroker, type PaperBrokerProcess } from '../../brokers/paper/start';
+import { planLiquidations } from '../../activities/liquidation-records';
 import { getLiquidation } from '../../db/sql/liquidations';
 import { parseDeploymentSpec } from '../../domain/deployment/spec';
 import { clientOrderId } from '../../domain/ids';
@@ -88,6 +89,21 @@ test('who may liquidate, and bad bodies: clear 4xx, nothing recorded', async () 
     expect(res.body).toMatch(message);
   }
   expect((await pool.query('SELECT 1 FROM liquidations WHERE account_id = $1', [account])).rows).toEqual([]);
+});
+
+test('an admin makes a whole account liquidated at each close (audited); the scheduler plans it with the account scope', async () => {
+  const put = (headers: Record<string, string>, payload: object) => h.app.inject({ method: 'PUT', url: `/v1/liquidations/accounts/${account}`, headers, payload });
+  expect((await put(AUTH.trader, { broker: 'paper' })).statusCode).toBe(403);
+  const bad = await put(AUTH.admin, { broker: 'paper', marginMinutes: 1 });
+  expect([bad.statusCode, bad.body]).toEqual([400, expect.stringMatching(/marginMinutes must be at least 2/)]);
+  const ok = await put(AUTH.admin, { broker: 'paper', marginMinutes: 10 });
+  expect(ok.json()).toMatchObject({ accountId: account, broker: 'paper', marginMinutes: 10, enabled: true, setBy: 'ada' });
+  const listed = await h.app.inject({ method: 'GET', url: '/v1/liquidations/accounts', headers: AUTH.viewer });
+  expect(listed.json().accounts).toContainEqual(expect.objectContaining({ accountId: account, marginMinutes: 10 }));
+  expect((await planLiquidations(pool, 'XNYS')).find((p) => p.accountId === account)).toMatchObject({ scope: 'account', marginMinutes: 10, brokers: ['paper'] });
+  expect((await pool.query('SELECT actor FROM audit_log WHERE action = $1 AND subject = $2', ['liquidation.account', account])).rows).toEqual([{ actor: 'ada' }]);
+  // off again: the next test's manual liquidation takes the default margin
+  await put(AUTH.admin, { broker: 'paper', enabled: false, marginMinutes: 5 });
 });
 
 test('killed right after the broker took a close: the next worker finishes it, flat in time, every close sent once; two triggers are one liquidation', async () => {

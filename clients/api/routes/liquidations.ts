@@ -1,9 +1,14 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { LiquidationRefused, triggerLiquidation } from '../../liquidations';
+import { insertAudit } from '../../../db/sql/audit';
+import { listLiquidationAccounts, upsertLiquidationAccount } from '../../../db/sql/liquidation-accounts';
 import { getLiquidation, listLiquidations, type Liquidation } from '../../../db/sql/liquidations';
+import { inTransaction } from '../../../db/sql/queryable';
+import { BROKERS } from '../../../domain/deployment/spec';
+import { DEFAULT_EOD_MARGIN_MINUTES, EodMarginSchema } from '../../../domain/eod/policy';
 import type { ApiDeps } from '../app';
-import { principalOf, ROLES_ANY, ROLES_TRADER } from '../auth';
+import { principalOf, ROLES_ADMIN, ROLES_ANY, ROLES_TRADER } from '../auth';
 import { conflict, errorResponses, forbidden, notFound, unavailable } from '../errors';
 import { IdParamsSchema, iso, PageQuerySchema } from '../schemas';
 import { withTimeout } from '../timeout';
@@ -23,6 +28,14 @@ export const LiquidationRequestSchema = z.strictObject({
 });
 
 const ms = (t: number) => new Date(t).toISOString();
+
+/** PUT /v1/liquidations/accounts/:accountId body: the whole account flat by each close (or not, enabled false). */
+const AccountSettingSchema = z.strictObject({
+  broker: z.enum(BROKERS, { error: `broker must be one of: ${BROKERS.join(', ')}` }),
+  marginMinutes: EodMarginSchema.default(DEFAULT_EOD_MARGIN_MINUTES),
+  enabled: z.boolean({ error: 'enabled must be true or false' }).default(true),
+});
+const AccountSettingViewSchema = z.object({ accountId: z.string(), broker: z.string(), marginMinutes: z.number().int(), enabled: z.boolean(), setBy: z.string(), setAt: z.string() });
 
 const LiquidationSchema = z.object({
   id: z.uuid(),
@@ -134,6 +147,46 @@ export function liquidationRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
         const rows = await listLiquidations(db, { ...(accountId ? { accountId } : {}), ...(date ? { date } : {}) }, limit, offset);
         return { liquidations: rows.map(view), limit, offset };
       },
+    );
+
+    app.put(
+      '/v1/liquidations/accounts/:accountId',
+      {
+        config: { roles: ROLES_ADMIN },
+        schema: {
+          summary: 'Liquidate a whole account at each close (admin only; audited)',
+          description: 'Every position of the account is closed each NYSE trading day at the close minus marginMinutes (default 5), not only those of deployments with an eod policy.',
+          tags: ['liquidations'],
+          security: [{ bearer: [] }],
+          params: z.strictObject({ accountId: AccountIdSchema }),
+          body: AccountSettingSchema,
+          response: { 200: AccountSettingViewSchema, ...errorResponses(400, 401, 403, 413, 415, 503) },
+        },
+      },
+      async (request) => {
+        const principal = principalOf(request);
+        const { accountId } = request.params;
+        const a = await inTransaction(db, async (tx) => {
+          const row = await upsertLiquidationAccount(tx, { accountId, ...request.body, setBy: principal.name });
+          await insertAudit(tx, principal.name, 'liquidation.account', accountId, { ...request.body });
+          return row;
+        });
+        return { ...a, setAt: iso(a.setAt)! };
+      },
+    );
+
+    app.get(
+      '/v1/liquidations/accounts',
+      {
+        config: { roles: ROLES_ANY },
+        schema: {
+          summary: 'Accounts liquidated whole at each close',
+          tags: ['liquidations'],
+          security: [{ bearer: [] }],
+          response: { 200: z.object({ accounts: z.array(AccountSettingViewSchema) }), ...errorResponses(401, 403, 503) },
+        },
+      },
+      async () => ({ accounts: (await listLiquidationAccounts(db)).map((a) => ({ ...a, setAt: iso(a.setAt)! })) }),
     );
 
     app.get(
