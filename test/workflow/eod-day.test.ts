@@ -10,10 +10,12 @@ import { createOrderActivities, type PlaceOrderInput, type PlaceOrderResult } fr
 import { paperBrokerPort } from '../../brokers';
 import { PaperBrokerAdmin } from '../../brokers/paper/admin-client';
 import { startPaperBroker, type PaperBrokerProcess } from '../../brokers/paper/start';
+import { recordLiquidation } from '../../activities/liquidation-records';
 import { getLiquidation, listLiquidations } from '../../db/sql/liquidations';
 import { listSymbolLocks } from '../../db/sql/symbol-locks';
 import { activeHalts } from '../../db/sql/trading-halts';
 import { parseDeploymentSpec } from '../../domain/deployment/spec';
+import { eodWindow } from '../../domain/eod/policy';
 import { clientOrderId } from '../../domain/ids';
 import { eodLiquidationWorkflow } from '../../workflows/eod/liquidation';
 import { eodSchedulerWorkflow } from '../../workflows/eod/scheduler';
@@ -208,3 +210,51 @@ test('a liquidation workflow started by hand with an id nobody recorded (or a ro
     await stop();
   }
 }, 60_000);
+
+test('the day after Thanksgiving (13:00 ET close) under broker faults (rejects, 5xx, fills in 3 slices): remainders and refused closes go out again with backoff, flat by 12:59 ET, each close sent once', async () => {
+  const { env, stop } = await timeSkipping();
+  const admin = new PaperBrokerAdmin(paper.url);
+  try {
+    // another deployment of the account (the first is still reduce-only until Tuesday's open)
+    const other = randomUUID();
+    await pool.query(`INSERT INTO deployments (id, workflow_id, account_id, broker, strategy, spec, status, created_by) VALUES ($1, $2, $3, 'paper', 'sma-cross', '{}', 'running', 'test')`, [other, `deployment-${other}`, account]);
+    const acts = orders();
+    for (const [c, symbol, qty] of [[1, A, 9], [2, B, 5]] as const) {
+      const input: PlaceOrderInput = {
+        clientOrderId: clientOrderId(`deployment-${other}`, c, 0, 1), deploymentId: other, workflowId: `deployment-${other}`, cycle: c, leg: 0, intentVersion: 1,
+        broker: 'paper', accountId: account, symbol, side: 'buy', qty, orderType: 'market', timeInForce: 'day',
+      };
+      expect(((await new MockActivityEnvironment().run(acts.placeOrder, input)) as PlaceOrderResult).state).toBe('FILLED');
+    }
+    await admin.configure({ partialFillSlices: 3 });
+    await admin.setFaults({ seed: 13, reject: 0.3, http5xx: 0.2 });
+    const window = eodWindow('XNYS', '2026-11-27', 5)!;
+    const clock = { dataStartMs: ET('2026-11-27T12:54:00'), wallStartMs: await env.currentTimeMs(), speed: 1 };
+    const { liquidation } = await recordLiquidation(pool, {
+      accountId: account, calendar: 'XNYS', trigger: 'manual', requestedBy: 'test', reason: 'faults', scope: 'account', deploymentIds: [], brokers: ['paper'], marginMinutes: 5, window, clock,
+    });
+    const handle = await env.client.workflow.start(eodLiquidationWorkflow, { taskQueue: TASK_QUEUES.io, workflowId: liquidation.workflowId, args: [{ liquidationId: liquidation.id }] });
+    await env.sleep(ET('2026-11-27T13:00:00') - clock.dataStartMs);
+    const done = (await getLiquidation(pool, liquidation.id))!;
+    expect(done.status).toBe('flat');
+    expect(done.report).toMatchObject({ flat: true, inTime: true, left: [] });
+    expect(done.report!.verifiedAt).toBeLessThanOrEqual(ET('2026-11-27T12:59:00'));
+    expect(done.report!.rounds).toBeGreaterThan(2);
+    expect(await brokerQty(A)).toBe(0);
+    expect(await brokerQty(B)).toBe(0);
+    const closes = await pool.query<{ client_order_id: string; state: string; filled_qty: number; symbol: string }>('SELECT client_order_id, state, filled_qty, symbol FROM order_ledger WHERE workflow_id = $1', [liquidation.workflowId]);
+    expect(closes.rows.length).toBeGreaterThan(2); // remainders and refused closes went out again
+    expect(closes.rows.some((r) => r.state === 'REJECTED')).toBe(true);
+    const filled = (s: string) => closes.rows.filter((r) => r.symbol === s).reduce((t, r) => t + r.filled_qty, 0);
+    expect([filled(A), filled(B)]).toEqual([9, 5]);
+    // each close at most once at the broker
+    const stats = await admin.stats();
+    expect(stats.duplicateClientOrderIds).toBe(0);
+    console.log(`faults: ${closes.rows.length} closes over ${done.report!.rounds} rounds, verified flat at ${new Date(done.report!.verifiedAt).toISOString()}`);
+    await handle.terminate('test done');
+  } finally {
+    await admin.clearFaults();
+    await admin.configure({ partialFillSlices: 1 });
+    await stop();
+  }
+}, 120_000);
