@@ -148,8 +148,8 @@ export function createLiquidationActivities({ db, brokers }: LiquidationDeps) {
     },
 
     /** The scheduler's safety net at each open: lifts every window due by then (a liquidation workflow that is gone). */
-    async liftDueReduceOnly(args: { asOfMs: number }): Promise<{ lifted: number }> {
-      return { lifted: await liftDueReduceOnly(db, args.asOfMs) };
+    async liftDueReduceOnly(args: { asOfMs: number; replayClock?: boolean }): Promise<{ lifted: number }> {
+      return { lifted: await liftDueReduceOnly(db, args.asOfMs, args.replayClock === true) };
     },
 
     /** The day's liquidations as the configuration says now: account, scope, margin, and when each turns reduce-only. */

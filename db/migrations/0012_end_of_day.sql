@@ -2,9 +2,7 @@
 
 -- End-of-day liquidation, daily summaries and symbol locks (issue 13).
 
--- exiting: the deployment's scope is reduce-only (end of day): no new entries, its exits still go out.
-ALTER TABLE deployments DROP CONSTRAINT deployments_status_check;
-ALTER TABLE deployments ADD CONSTRAINT deployments_status_check CHECK (status IN ('running', 'paused', 'blocked', 'exiting', 'stopping', 'stopped', 'failed'));
+-- A deployment shows 'exiting' (API) while an eod_reduce_only window covers it; its row status is left as the runtime wrote it.
 
 -- Accounts an admin configured for liquidation: every position of the account is closed each trading day at the
 -- close minus margin_minutes (accounts without a row are liquidated only for their deployments with an eod policy).
@@ -107,5 +105,3 @@ DROP TABLE symbol_locks;
 DROP TABLE eod_reduce_only;
 DROP TABLE liquidations;
 DROP TABLE liquidation_accounts;
-ALTER TABLE deployments DROP CONSTRAINT deployments_status_check;
-ALTER TABLE deployments ADD CONSTRAINT deployments_status_check CHECK (status IN ('running', 'paused', 'blocked', 'stopping', 'stopped', 'failed'));

@@ -45,9 +45,16 @@ export async function liftReduceOnly(db: Queryable, liquidationId: string): Prom
   return rowCount ?? 0;
 }
 
-/** Lifts every window due by `asOfMs` (data time): the scheduler's safety net at each open. */
-export async function liftDueReduceOnly(db: Queryable, asOfMs: number): Promise<number> {
-  const { rowCount } = await db.query('UPDATE eod_reduce_only SET lifted_at = now() WHERE lifted_at IS NULL AND lifts_at <= $1', [new Date(asOfMs).toISOString()]);
+/**
+ * Lifts every window due by `asOfMs` (data time): the scheduler's safety net at each open. A scheduler on a replay
+ * clock (a test, a rehearsal) lifts only windows of liquidations on a replay clock, and the wall-clock one only the others.
+ */
+export async function liftDueReduceOnly(db: Queryable, asOfMs: number, replayClock: boolean): Promise<number> {
+  const { rowCount } = await db.query(
+    `UPDATE eod_reduce_only w SET lifted_at = now() FROM liquidations l
+     WHERE w.liquidation_id = l.id AND w.lifted_at IS NULL AND w.lifts_at <= $1 AND (l.clock IS NOT NULL) = $2`,
+    [new Date(asOfMs).toISOString(), replayClock],
+  );
   return rowCount ?? 0;
 }
 

@@ -209,7 +209,7 @@ test('a liquidation workflow started by hand with an id nobody recorded (or a ro
   } finally {
     await stop();
   }
-}, 60_000);
+}, 120_000);
 
 test('the day after Thanksgiving (13:00 ET close) under broker faults (rejects, 5xx, fills in 3 slices): remainders and refused closes go out again with backoff, flat by 12:59 ET, each close sent once', async () => {
   const { env, stop } = await timeSkipping();

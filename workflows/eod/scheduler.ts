@@ -43,7 +43,7 @@ export async function eodSchedulerWorkflow(input: EodSchedulerInput = {}): Promi
   const date = exchangeDate(cal, session.open);
   state.date = date;
   if (dataNow() < session.open) await waitUntil(session.open, `the open of ${date}`);
-  await liftDueReduceOnly.executeWithOptions({ summary: `lift reduce-only windows due by ${at(dataNow())}` }, [{ asOfMs: dataNow() }]);
+  await liftDueReduceOnly.executeWithOptions({ summary: `lift reduce-only windows due by ${at(dataNow())}` }, [{ asOfMs: dataNow(), ...(clock ? { replayClock: true } : {}) }]);
 
   while (dataNow() < session.close) {
     const plan = await planEodDay.executeWithOptions({ summary: `plan ${date}` }, [{ calendar: cal, date }]);
