@@ -306,7 +306,7 @@ describe('parsing while the rows are used (db/csv-import.ts)', () => {
   });
 });
 
-test('throughput: over a million simple rows per second is the target (logged; asserted loosely)', () => {
+test('a 200,000-row file parses completely (its speed is measured by `npm run bench -- import`, not here)', () => {
   const rows = 200_000;
   const parts = ['Date,Time,Open,High,Low,Close,Volume,OpenInterest\n'];
   const t0 = Date.UTC(2020, 0, 1);
@@ -314,11 +314,7 @@ test('throughput: over a million simple rows per second is the target (logged; a
     const d = new Date(t0 + i * 60_000).toISOString();
     parts.push(`${d.slice(0, 10)},${d.slice(11, 19)},3600.25,3601.50,3599.75,3600.00,${i % 1000},0\n`);
   }
-  const text = parts.join('');
-  parseOhlcvCsv(text); // warm-up
-  const start = performance.now();
-  const r = parseOhlcvCsv(text);
-  const perSec = rows / ((performance.now() - start) / 1000);
+  const r = parseOhlcvCsv(parts.join(''));
   expect(r.accepted).toBe(rows);
-  expect(perSec).toBeGreaterThan(200_000); // loose: shared CI machines; the bench measures the real figure
+  expect(r.bars.close[rows - 1]).toBe(3600);
 });
