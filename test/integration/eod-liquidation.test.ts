@@ -1,4 +1,7 @@
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { Pool } from 'pg';
 import { createOrderActivities, type PlaceOrderInput, type PlaceOrderResult } from '../../activities/orders';
@@ -29,6 +32,21 @@ const deploymentId = randomUUID();
 /** The exchange's time for this test: Friday 2026-12-04 15:00 ET, running with the wall clock. */
 const MARKET_START = Date.parse('2026-12-04T15:00:00-05:00');
 const wallStart = Date.now();
+let apiUrl = '';
+
+/** The CLI as its own process against the listening API: exit code and stdout. */
+function cli(args: string[], key: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(path.join(__dirname, '..', '..', 'node_modules', '.bin', 'tsx'), ['clients/cli/main.ts', ...args], {
+    cwd: path.join(__dirname, '..', '..'),
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, API_URL: apiUrl, API_KEY: key },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+}
 
 function ioWorker(env: Record<string, string> = {}): RunningProcess {
   const stack = testStack();
@@ -61,6 +79,8 @@ beforeAll(async () => {
   ]);
   h = await startApi();
   h.deps.marketNow = () => MARKET_START + (Date.now() - wallStart);
+  await h.app.listen({ host: '127.0.0.1', port: 0 });
+  apiUrl = `http://127.0.0.1:${(h.app.server.address() as AddressInfo).port}`;
 }, 60_000);
 
 afterAll(async () => {
@@ -161,4 +181,18 @@ test('killed right after the broker took a close: the next worker finishes it, f
   expect(summaries).toBeGreaterThanOrEqual(4);
   const shown = await h.app.inject({ method: 'GET', url: `/v1/liquidations/${liquidation.id}`, headers: AUTH.viewer });
   expect(shown.json()).toMatchObject({ status: 'flat', steps: expect.arrayContaining([expect.objectContaining({ step: 'reduce-only' }), expect.objectContaining({ step: 'verify' })]) });
+
+  // The CLI: the trigger answers the same liquidation; list and show read it back.
+  const again2 = await cli(['liquidate', '--account', account, '--reason', 'from the CLI'], TEST_KEYS.trader);
+  expect([again2.code, again2.stderr, again2.stdout]).toEqual([0, '', `today's liquidation exists already: ${liquidation.id} (workflow ${liquidation.workflowId}, status flat)\n`]);
+  const listed = await cli(['liquidations', 'list', '--account', account, '--json'], TEST_KEYS.viewer);
+  expect(JSON.parse(listed.stdout).liquidations).toEqual([expect.objectContaining({ id: liquidation.id, status: 'flat' })]);
+  const show = await cli(['liquidations', 'show', liquidation.id], TEST_KEYS.viewer);
+  expect(show.stdout).toMatch(/verdict\s+flat at 2026-12-04T/);
+  expect(show.stdout).toMatch(/reduce-only/);
+  // no session has closed for this account here (the scheduler writes summaries after a close): an empty list
+  expect(JSON.parse((await cli(['daily-summaries', '--account', account, '--json'], TEST_KEYS.viewer)).stdout)).toEqual({ summaries: [], limit: 50, offset: 0 });
+  const refusedCli = await cli(['liquidate', '--account', account, '--reason', 'x'], TEST_KEYS.trader2);
+  expect([refusedCli.code, refusedCli.stdout]).toEqual([1, '']);
+  expect(refusedCli.stderr).toMatch(/^error: .*only an admin, or a trader with a deployment on account/);
 }, 180_000);
