@@ -7,10 +7,12 @@ import { createJobActivities } from './jobs';
 import { createLiquidationActivities } from './liquidation';
 import { createLiquidationBrokerActivities } from './liquidation-broker';
 import { createMarketDataActivities } from './market-data';
+import { instrumentIoActivities } from './metrics';
 import { createNotificationActivities } from './notifications';
 import { createOrderResolutionActivities } from './order-resolution';
 import { createOrderActivities } from './orders';
 import type { IoDeps } from './ports';
+import { createStartCheckActivities } from './start-checks';
 
 /** Every activity the IO worker registers. */
 export function createIoActivities(deps: IoDeps) {
@@ -18,7 +20,7 @@ export function createIoActivities(deps: IoDeps) {
   const marketData = createMarketDataActivities(deps);
   const deployments = createDeploymentActivities(deps);
   const commands = createDeploymentCommandActivities(deps);
-  return {
+  return instrumentIoActivities({
     ...createJobActivities(deps),
     ...orders,
     ...marketData,
@@ -28,9 +30,10 @@ export function createIoActivities(deps: IoDeps) {
     ...createCycleActivities({ syncOrders: orders.syncOrders, loadRecentBars: marketData.loadRecentBars, loadRiskSnapshot: deployments.loadRiskSnapshot, loadRecordedCommands: commands.loadRecordedCommands }),
     ...createNotificationActivities(deps),
     ...createApprovalActivities(deps),
+    ...createStartCheckActivities(deps),
     ...createLiquidationActivities(deps),
     ...createLiquidationBrokerActivities(deps),
     ...createDailySummaryActivities(deps),
-  };
+  }, deps.metrics);
 }
 export type IoActivities = ReturnType<typeof createIoActivities>;

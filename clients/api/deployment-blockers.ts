@@ -10,7 +10,7 @@ import { activeReduceOnlyFor } from '../../db/sql/eod-reduce-only';
 import { activeHaltsFor } from '../../db/sql/trading-halts';
 import { neverSent } from '../../domain/orders';
 import { KILL_SWITCH_SCOPES } from '../../domain/risk/gate';
-import { withTimeout } from './timeout';
+import { withTimeout } from '../../platform/timeout';
 
 const REDIS_TIMEOUT_MS = 500;
 

@@ -3,8 +3,11 @@ import { registerApprovalCommands } from './commands/approvals';
 import { registerBacktestCommands } from './commands/backtest';
 import { registerDataCommands } from './commands/data';
 import { registerDeploymentCommands } from './commands/deployments';
+import { registerKillSwitchCommands } from './commands/kill-switch';
 import { registerLiquidationCommands } from './commands/liquidations';
+import { registerReconciliationCommands } from './commands/reconciliation';
 import { registerScanCommand } from './commands/scan';
+import { registerTradingCommands } from './commands/trading';
 import { CliError, EXIT_FAILURE, EXIT_USAGE } from './errors';
 import type { GlobalOptions } from './options';
 
@@ -21,6 +24,9 @@ export function buildProgram(): Command {
   registerBacktestCommands(program, globals);
   registerScanCommand(program, globals);
   registerDeploymentCommands(program, globals);
+  registerReconciliationCommands(program, globals);
+  registerKillSwitchCommands(program, globals);
+  registerTradingCommands(program, globals);
   registerApprovalCommands(program, globals);
   registerLiquidationCommands(program, globals);
   return program;

@@ -1,4 +1,4 @@
-import { ConfigError, configSecrets, loadConfig, redactUrl } from '../../workers/config';
+import { ConfigError, configSecrets, loadConfig, redactUrl } from '../../platform/config';
 
 const base = { DATABASE_URL: 'postgres://app:pw@127.0.0.1:5432/app', REDIS_URL: 'redis://127.0.0.1:6379' };
 
@@ -46,4 +46,11 @@ test('secrets are listed for scrubbing and URLs are shown without passwords', ()
   const c = loadConfig({ ...base, REDIS_URL: 'redis://:redispass@127.0.0.1:6379', API_KEYS: 'aaaaaaaaaaaaaaaa1:viewer:vera' });
   expect(configSecrets(c).sort()).toEqual(['aaaaaaaaaaaaaaaa1', 'pw', 'redispass'].sort().filter((s) => s.length >= 4));
   expect(redactUrl(c.DATABASE_URL)).toBe('postgres://app:***@127.0.0.1:5432/app');
+});
+
+test('METRICS_PORT: unset or empty serves no metrics; a bad port is named', () => {
+  expect(loadConfig(base).METRICS_PORT).toBeUndefined();
+  expect(loadConfig({ ...base, METRICS_PORT: '' }).METRICS_PORT).toBeUndefined();
+  expect(loadConfig({ ...base, METRICS_PORT: '9464' })).toMatchObject({ METRICS_PORT: 9464, METRICS_HOST: '127.0.0.1' });
+  expect(() => loadConfig({ ...base, METRICS_PORT: '70000' })).toThrow(/METRICS_PORT/);
 });

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { listDailySummaries } from '../../../db/sql/daily-summaries';
-import type { ApiDeps } from '../app';
+import type { ApiDeps } from '../deps';
 import { ROLES_ANY } from '../auth';
 import { errorResponses } from '../errors';
 import { iso, PageQuerySchema, UuidSchema } from '../schemas';

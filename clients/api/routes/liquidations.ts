@@ -7,11 +7,11 @@ import { getLiquidation, listLiquidations, type Liquidation } from '../../../db/
 import { inTransaction } from '../../../db/sql/queryable';
 import { BROKERS } from '../../../domain/deployment/spec';
 import { DEFAULT_EOD_MARGIN_MINUTES, EodMarginSchema } from '../../../domain/eod/policy';
-import type { ApiDeps } from '../app';
+import type { ApiDeps } from '../deps';
 import { principalOf, ROLES_ADMIN, ROLES_ANY, ROLES_TRADER } from '../auth';
 import { conflict, errorResponses, forbidden, notFound, unavailable } from '../errors';
 import { IdParamsSchema, iso, PageQuerySchema } from '../schemas';
-import { withTimeout } from '../timeout';
+import { withTimeout } from '../../../platform/timeout';
 
 const ACCOUNT_ID = /^[A-Za-z0-9._-]{1,64}$/;
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
