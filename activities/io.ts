@@ -6,6 +6,7 @@ import { createDeploymentActivities } from './deployments';
 import { createJobActivities } from './jobs';
 import { createLiquidationActivities } from './liquidation';
 import { createLiquidationBrokerActivities } from './liquidation-broker';
+import { createMaintenanceActivities } from './maintenance';
 import { createMarketDataActivities } from './market-data';
 import { instrumentIoActivities } from './metrics';
 import { createNotificationActivities } from './notifications';
@@ -30,6 +31,7 @@ export function createIoActivities(deps: IoDeps) {
     ...createCycleActivities({ syncOrders: orders.syncOrders, loadRecentBars: marketData.loadRecentBars, loadRiskSnapshot: deployments.loadRiskSnapshot, loadRecordedCommands: commands.loadRecordedCommands }),
     ...createNotificationActivities(deps),
     ...createApprovalActivities(deps),
+    ...createMaintenanceActivities(deps),
     ...createStartCheckActivities(deps),
     ...createLiquidationActivities(deps),
     ...createLiquidationBrokerActivities(deps),

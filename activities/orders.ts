@@ -4,6 +4,7 @@ import { BrokerGuardRefusal } from '../brokers/guard/errors';
 import { BrokerRequestError, type BrokerOrder, type BrokerPort, type OrderStatus, type SubmitOutcome } from '../brokers/port';
 import { claimAccountSync, fillsBehindLedger, positionsFromFills } from '../db/sql/fills';
 import { openDiscrepancies } from '../db/sql/broker-discrepancies';
+import { enqueueNotification } from '../db/sql/notifications';
 import { createAccountReconciler } from './account-fills';
 import {
   accountPendingInFlight,
@@ -27,6 +28,7 @@ import { SYMBOL_LOCK_TTL_MS } from '../domain/eod/policy';
 import { activeHalts, holdTradingGate } from '../db/sql/trading-halts';
 import { MAYBE_SENT_STATES, UNRESOLVED_STATES, type LedgerState } from '../domain/orders';
 import { isExposureReducing, QTY_TOLERANCE } from '../domain/risk/gate';
+import { orderRejectedAlert } from '../notify/alerts';
 import { ErrorType } from '../workflows/errors';
 
 /** Points where a fault test may kill the worker (R1); a no-op in production. */
@@ -314,6 +316,8 @@ export function createOrderActivities({ db, gatePool, brokers, crashPoint = () =
       if (outcome.kind === 'accepted') {
         await recordOrder(input.clientOrderId, outcome.order);
       } else if (outcome.kind === 'rejected') {
+        // The alert first: a crash before the ledger update retries into a lookup that settles the order, not here.
+        await enqueueNotification(db, orderRejectedAlert({ ...input, reason: outcome.reason.slice(0, 500) }));
         await updateLedgerFromBroker(db, input.clientOrderId, { state: 'REJECTED', rejectReason: outcome.reason.slice(0, 500) });
       } else {
         if (outcome.notSent) await recordUnsentAttempt(db, input.clientOrderId, outcome.reason);

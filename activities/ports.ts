@@ -5,6 +5,7 @@ import type { CopySource } from '../db/sql/bars';
 import type { ConnectionPool } from '../db/sql/queryable';
 import type { NotifySettings } from '../notify/settings';
 import type { PricesSetter } from './deployments';
+import type { MaintenanceDeps } from './maintenance';
 import type { TradingMetrics } from './metrics';
 import type { CrashPoint } from './orders';
 
@@ -30,6 +31,8 @@ export interface IoDeps {
   paperPrices?: PricesSetter;
   /** notification channels and retry rules (default: from the NOTIFY_* environment) */
   notify?: NotifySettings;
+  /** Temporal and backup settings for the maintenance workflows (their activities refuse without them) */
+  maintenance?: MaintenanceDeps;
   /** order and cycle counters for the process's /metrics (unset: not counted) */
   metrics?: TradingMetrics;
   /** fault tests only: kill the worker at a named point of the order protocol */

@@ -4,3 +4,4 @@ export * from './deployment/workflow';
 export * from './notifications/workflow';
 export * from './eod/liquidation';
 export * from './eod/scheduler';
+export * from './maintenance/workflow';

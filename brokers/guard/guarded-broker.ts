@@ -41,9 +41,22 @@ export interface GuardLogger {
   warn(obj: object, msg: string): void;
 }
 
+/** A circuit that opened or closed, with `openedAt` (the store's clock) naming the episode; for alerts. */
+export interface BreakerEvent {
+  guard: string;
+  transition: 'opened' | 'closed';
+  mode: 'shared' | 'local';
+  openedAt: number | null;
+  failuresInWindow: number;
+  callsInWindow: number;
+  lastFailure?: string;
+}
+
 export type GuardBrokerOptions = GuardSettingsInput & {
   redis: Redis;
   logger: GuardLogger;
+  /** called once per transition this process caused (a failed probe re-opening the circuit is not one); must not throw */
+  onBreaker?: (event: BreakerEvent) => void;
 };
 
 type Verdict = Omit<CallReport, 'probe'>;
@@ -53,8 +66,8 @@ const NEUTRAL: Verdict = { verdict: 'neutral' };
 
 /** Wraps `port`; `opts.key` names the broker account whose limit and breaker are shared (see guardKeyFor). */
 export function guardBroker(port: BrokerPort, opts: GuardBrokerOptions): GuardedBroker {
-  const { redis, logger, ...settings } = opts;
-  return new GuardedBroker(port, redis, logger, GuardSettingsSchema.parse(settings));
+  const { redis, logger, onBreaker, ...settings } = opts;
+  return new GuardedBroker(port, redis, logger, GuardSettingsSchema.parse(settings), onBreaker);
 }
 
 export class GuardedBroker implements BrokerPort {
@@ -71,6 +84,7 @@ export class GuardedBroker implements BrokerPort {
     private readonly redis: Redis,
     private readonly logger: GuardLogger,
     private readonly settings: GuardSettings,
+    private readonly onBreaker?: (event: BreakerEvent) => void,
   ) {
     this.name = inner.name;
     this.key = settings.key;
@@ -236,6 +250,15 @@ export class GuardedBroker implements BrokerPort {
     else if (result.transition === 'reopened') this.logger.warn({ ...fields, cooldownMs: this.settings.breaker.cooldownMs }, 'broker circuit probe failed: open again');
     else if (result.transition === 'closed') this.logger.info(fields, 'broker circuit closed: the probe call succeeded');
     else if (report.verdict === 'rate_limited') this.logger.debug({ ...fields, retryAfterMs: report.retryAfterMs }, 'broker answered 429: the shared bucket pauses');
+    if (this.onBreaker && (result.transition === 'opened' || result.transition === 'closed')) {
+      const transition = result.transition;
+      const mode = this.mode;
+      // The snapshot names the episode (openedAt); read after the transition, off the caller's path.
+      void this.status().then(
+        (snap) => this.onBreaker!({ guard: this.key, transition, mode, openedAt: snap.openedAt, failuresInWindow: result.failuresInWindow, callsInWindow: result.callsInWindow, lastFailure: report.reason }),
+        () => undefined,
+      );
+    }
   }
 
   private sharedUsable(): boolean {

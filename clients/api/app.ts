@@ -22,6 +22,7 @@ import { healthRoutes } from './routes/health';
 import { dailySummaryRoutes } from './routes/daily-summaries';
 import { killSwitchRoutes } from './routes/kill-switch';
 import { liquidationRoutes } from './routes/liquidations';
+import { maintenanceRoutes } from './routes/maintenance';
 import { reconciliationRoutes } from './routes/reconciliation';
 import { resultsPageRoutes } from './routes/results-page';
 import { stressScanRoutes } from './routes/stress-scans';
@@ -95,6 +96,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
         { name: 'reconciliation', description: 'broker orders and fills the ledger does not know' },
         { name: 'liquidations', description: 'end-of-day liquidation and daily summaries' },
         { name: 'approvals', description: 'trades put to human approvers' },
+        { name: 'maintenance', description: 'capacity, dead letters and backups (admin)' },
       ],
     },
     transform: jsonSchemaTransform,
@@ -115,6 +117,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(liquidationRoutes(deps));
   await app.register(dailySummaryRoutes(deps));
   await app.register(reconciliationRoutes(deps));
+  await app.register(maintenanceRoutes(deps, inflight));
   await app.register(approvalRoutes(deps, inflight));
   await app.register(approvalsPageRoutes());
   await app.register(barCandleRoutes(deps.db));

@@ -3,6 +3,7 @@ import { registerApprovalCommands } from './commands/approvals';
 import { registerBacktestCommands } from './commands/backtest';
 import { registerDataCommands } from './commands/data';
 import { registerDeploymentCommands } from './commands/deployments';
+import { registerMaintenanceCommands } from './commands/maintenance';
 import { registerKillSwitchCommands } from './commands/kill-switch';
 import { registerLiquidationCommands } from './commands/liquidations';
 import { registerReconciliationCommands } from './commands/reconciliation';
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerTradingCommands(program, globals);
   registerApprovalCommands(program, globals);
   registerLiquidationCommands(program, globals);
+  registerMaintenanceCommands(program, globals);
   return program;
 }
 
