@@ -1,8 +1,11 @@
 import { createApprovalActivities } from './approvals';
 import { createCycleActivities } from './cycle';
 import { createDeploymentCommandActivities } from './deployment-commands';
+import { createDailySummaryActivities } from './daily-summaries';
 import { createDeploymentActivities } from './deployments';
 import { createJobActivities } from './jobs';
+import { createLiquidationActivities } from './liquidation';
+import { createLiquidationBrokerActivities } from './liquidation-broker';
 import { createMaintenanceActivities } from './maintenance';
 import { createMarketDataActivities } from './market-data';
 import { instrumentIoActivities } from './metrics';
@@ -32,6 +35,9 @@ export function createIoActivities(deps: IoDeps) {
     ...createApprovalActivities(deps),
     ...createMaintenanceActivities(deps),
     ...createStartCheckActivities(deps),
+    ...createLiquidationActivities(deps),
+    ...createLiquidationBrokerActivities(deps),
+    ...createDailySummaryActivities(deps),
   }, deps.metrics);
 }
 export type IoActivities = ReturnType<typeof createIoActivities>;

@@ -26,7 +26,7 @@ export const LOOKUP_SETTLE_MS = 5_000;
  * have it once lookups have had time to settle, it is CANCELED. Never abandoned: while the broker cannot be asked,
  * the activity fails (retried) and the deployment shows the order as what blocks it.
  */
-export function createOrderResolutionActivities({ db, brokers, lookupSettleMs = LOOKUP_SETTLE_MS }: OrderResolutionDeps) {
+export function createOrderResolver({ db, brokers, lookupSettleMs = LOOKUP_SETTLE_MS }: OrderResolutionDeps) {
   /**
    * One row, under its lock: a submission in flight holds the lock until the broker has answered. With `order`, a
    * row that does not exist yet is recorded first (and cancelled at once), so a placeOrder attempt that starts late
@@ -60,7 +60,12 @@ export function createOrderResolutionActivities({ db, brokers, lookupSettleMs = 
       if (err instanceof ApplicationFailure && err.type === ErrorType.OrderUnresolved) await recordLedgerError(db, clientOrderId, err.message).catch(() => undefined);
       throw err;
     });
+  return resolve;
+}
 
+export function createOrderResolutionActivities(deps: OrderResolutionDeps) {
+  const { db } = deps;
+  const resolve = createOrderResolver(deps);
   return {
     /** Resolves one order the runtime stopped waiting for; answers its ledger state afterwards. */
     async resolveOrder(args: { order: PlaceOrderInput; reason: string }): Promise<PlaceOrderResult> {

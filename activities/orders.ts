@@ -2,13 +2,17 @@ import { createHash } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { BrokerGuardRefusal } from '../brokers/guard/errors';
 import { BrokerRequestError, type BrokerOrder, type BrokerPort, type OrderStatus, type SubmitOutcome } from '../brokers/port';
-import { claimAccountSync, fillsBehindLedger, getFillCursor, insertFill, positionsFromFills, setFillCursor } from '../db/sql/fills';
-import { insertDiscrepancy, openDiscrepancies, type NewDiscrepancy } from '../db/sql/broker-discrepancies';
+import { claimAccountSync, fillsBehindLedger, positionsFromFills } from '../db/sql/fills';
+import { openDiscrepancies } from '../db/sql/broker-discrepancies';
+import { enqueueNotification } from '../db/sql/notifications';
+import { createAccountReconciler } from './account-fills';
 import {
+  accountPendingInFlight,
+  deploymentExposureInFlight,
   getLedgerOrder,
   insertLedgerIntent,
-  knownClientOrderIds,
   lockLedgerOrder,
+  lockSymbolGate,
   markLedgerSubmitting,
   markLedgerUnknownIfSubmitting,
   openLedgerOrders,
@@ -18,11 +22,12 @@ import {
   type LedgerIntent,
   type LedgerOrder,
 } from '../db/sql/order-ledger';
-import { enqueueNotification } from '../db/sql/notifications';
-import { inTransaction, type ConnectionPool, type Queryable } from '../db/sql/queryable';
+import type { ConnectionPool, Queryable } from '../db/sql/queryable';
+import { acquireSymbolLock, releaseLocksExcept, renewSymbolLocks } from '../db/sql/symbol-locks';
+import { SYMBOL_LOCK_TTL_MS } from '../domain/eod/policy';
 import { activeHalts, holdTradingGate } from '../db/sql/trading-halts';
 import { MAYBE_SENT_STATES, UNRESOLVED_STATES, type LedgerState } from '../domain/orders';
-import { isExposureReducing } from '../domain/risk/gate';
+import { isExposureReducing, QTY_TOLERANCE } from '../domain/risk/gate';
 import { orderRejectedAlert } from '../notify/alerts';
 import { ErrorType } from '../workflows/errors';
 
@@ -66,6 +71,17 @@ export interface PlaceOrderInput extends Omit<LedgerIntent, 'intentHash'> {
    * 'order' (POST /v2/orders). See brokers/README.md, "Closing positions".
    */
   route?: 'order' | 'close_position';
+  /**
+   * An entry takes the (account, symbol) lock for its deployment before its ledger row is written (db/sql/symbol-locks.ts):
+   * when another deployment holds it, nothing is written or sent and the result is REJECTED with `lockedBy`.
+   */
+  symbolLock?: { ttlMs: number };
+  /**
+   * How the reduce-only check (any kill-switch scope or an end-of-day window on) measures the order: 'deployment'
+   * (default) against the deployment's ledger position and its orders in flight; 'broker' against the broker's own
+   * position and the account's orders in flight (a liquidation's close of a position no deployment holds).
+   */
+  reduceOnlyBy?: 'deployment' | 'broker';
 }
 
 export interface PlaceOrderResult {
@@ -75,6 +91,8 @@ export interface PlaceOrderResult {
   rejectReason?: string;
   /** wall-clock ms when the result was read (the runtime's cycle latency ends here) */
   at?: number;
+  /** the deployment holding the symbol's lock, when an entry was refused for it ('' when it was released meanwhile) */
+  lockedBy?: string;
 }
 
 const LEDGER_STATE_OF: Record<OrderStatus, LedgerState> = {
@@ -126,6 +144,27 @@ async function closeAtBroker(broker: BrokerPort, input: PlaceOrderInput, signal:
 }
 
 /**
+ * Under a halt (kill switch or end of day) only exposure-reducing orders go out. Checked under the (account, symbol)
+ * lock, held until the broker answers, against the worst case of the orders already in flight: a sell must fit in
+ * the long position left after every sell in flight fills and no buy does (a buy mirrors it). Returns why the order
+ * is refused, or undefined.
+ */
+async function reduceOnlyRefusal(gate: Queryable, broker: BrokerPort, input: PlaceOrderInput, signal: AbortSignal): Promise<string | undefined> {
+  await lockSymbolGate(gate, input.accountId, input.symbol);
+  let base: number;
+  if (input.reduceOnlyBy === 'broker') {
+    const position = (await broker.getPosition(input.symbol, signal))?.qty ?? 0;
+    const pending = await accountPendingInFlight(gate, input.accountId, input.symbol, input.clientOrderId);
+    base = input.side === 'sell' ? position - pending.pendingSell : position + pending.pendingBuy;
+  } else {
+    const e = await deploymentExposureInFlight(gate, input.deploymentId, input.symbol, input.clientOrderId);
+    base = input.side === 'sell' ? e.filled - e.pendingSell : e.filled + e.pendingBuy;
+  }
+  if (isExposureReducing(base, { side: input.side, qty: input.qty })) return undefined;
+  return `${input.side} ${input.qty} ${input.symbol} would not reduce the ${input.reduceOnlyBy === 'broker' ? "broker's" : "deployment's"} position (${base} after the orders in flight)`;
+}
+
+/**
  * Order placement with an exactly-once effect on top of at-least-once activities:
  * ledger row before the broker call; on a retry, look the order up by client id before any resubmit;
  * an unknown outcome (timeout, 5xx, 429, duplicate id) is resolved by that lookup, never by a blind resubmit;
@@ -148,21 +187,7 @@ export function createOrderActivities({ db, gatePool, brokers, crashPoint = () =
 
   const recordOrder = (clientOrderId: string, order: BrokerOrder) => recordBrokerOrder(db, clientOrderId, order);
 
-  /** Records a finding once and, in the same transaction, the alert for it (the outbox sends it). */
-  const found = (d: NewDiscrepancy) =>
-    inTransaction(db, async (tx) => {
-      const row = await insertDiscrepancy(tx, d);
-      if (!row) return;
-      const what = d.kind === 'unknown_order' ? 'an open order' : 'a fill';
-      await enqueueNotification(tx, {
-        kind: `reconciliation.${d.kind}`,
-        severity: 'critical',
-        subject: `Broker ${d.broker} account ${d.accountId} has ${what} the ledger does not know (${d.symbol})`,
-        body: `Reconciliation found ${what} ${d.brokerRef} (client id ${d.clientOrderId || 'none'}) at the broker. Every deployment on the account places no new orders until an admin resolves finding ${row.id} (POST /v1/reconciliation/findings/${row.id}/resolve).`,
-        payload: { findingId: row.id, broker: d.broker, accountId: d.accountId, kind: d.kind, brokerRef: d.brokerRef, symbol: d.symbol, foundBy: d.foundBy },
-        dedupeKey: `discrepancy:${row.id}`,
-      });
-    });
+  const reconciler = createAccountReconciler(db, () => crashPoint('mid_fill_ingest'));
 
   /** syncOrders' work (see there); its broker errors are mapped to configuration faults by the caller. */
   const sync = async (ctx: Context, broker: BrokerPort, args: { deploymentId: string; broker: string; accountId: string }): Promise<SyncOrdersResult> => {
@@ -183,38 +208,23 @@ export function createOrderActivities({ db, gatePool, brokers, crashPoint = () =
     // else has within accountSyncEveryMs.
     const listAccount =
       accountSyncEveryMs <= 0 || (await fillsBehindLedger(db, args.deploymentId)) || (await claimAccountSync(db, args.broker, args.accountId, accountSyncEveryMs));
-    // Read the account's fills from the stored cursor onward, page by page (the broker's gap-free cursor),
-    // and store each once; fills of other deployments on the same account are stored for them too.
-    let cursor = listAccount ? await getFillCursor(db, args.broker, args.accountId) : undefined;
-    for (let page = 0; listAccount && page < 100; page++) {
-      const fills = await broker.listFills({ pageToken: cursor, limit: 100 }, ctx.cancellationSignal);
-      if (fills.length === 0) break;
-      for (const f of fills) {
-        const order = f.clientOrderId ? await getLedgerOrder(db, f.clientOrderId) : undefined;
-        if (!order) {
-          unknownFills++;
-          await found({ broker: args.broker, accountId: args.accountId, kind: 'unknown_fill', brokerRef: f.id, clientOrderId: f.clientOrderId, symbol: f.symbol, detail: { side: f.side, qty: f.qty, price: f.price, ts: f.ts, orderId: f.orderId }, foundBy: args.deploymentId });
-          continue;
-        }
-        crashPoint('mid_fill_ingest');
-        const stored = await insertFill(db, { broker: args.broker, brokerFillId: f.id, clientOrderId: order.clientOrderId, deploymentId: order.deploymentId, symbol: f.symbol, side: f.side, qty: f.qty, price: f.price, ts: f.ts });
-        if (stored && order.deploymentId === args.deploymentId) newFills++;
-      }
-      cursor = fills[fills.length - 1]!.id;
-      await setFillCursor(db, args.broker, args.accountId, cursor);
-      if (!ctx.info.isLocal) ctx.heartbeat({ page }); // a local activity has no heartbeat (its task is kept alive)
-    }
-    // The broker wins, and it must hold nothing we did not send: an open order unknown to the ledger blocks.
-    const brokerOpen = listAccount ? await broker.listOrders({ status: 'open' }, ctx.cancellationSignal) : [];
-    const known = await knownClientOrderIds(db, brokerOpen.map((o) => o.clientOrderId));
-    for (const o of brokerOpen) {
-      if (known.has(o.clientOrderId)) continue;
-      await found({ broker: args.broker, accountId: args.accountId, kind: 'unknown_order', brokerRef: o.id, clientOrderId: o.clientOrderId, symbol: o.symbol, detail: { side: o.side, qty: o.qty, type: o.type, status: o.status, submittedAt: o.submittedAt }, foundBy: args.deploymentId });
+    // Read the account's fills from the stored cursor onward and store each once; fills of other deployments on the
+    // same account are stored for them too. Then the broker's open orders: one the ledger does not know blocks.
+    const account = { broker: args.broker, accountId: args.accountId, foundBy: args.deploymentId };
+    if (listAccount) {
+      const ingested = await reconciler.ingestFills(ctx, broker, account);
+      newFills = ingested.stored.get(args.deploymentId) ?? 0;
+      unknownFills = ingested.unknown;
+      await reconciler.flagUnknownOrders(await broker.listOrders({ status: 'open' }, ctx.cancellationSignal), account);
     }
     const blockedBy = (await openDiscrepancies(db, args.broker, args.accountId, 5)).map(
       (d) => `${d.kind === 'unknown_order' ? 'unknown broker order' : 'unknown fill'} ${d.brokerRef} (${d.symbol}, client id ${d.clientOrderId || 'none'}; finding ${d.id})`,
     );
     const positions = await positionsFromFills(db, args.deploymentId);
+    // Symbol locks: renewed where this deployment holds a position or has an order open, released elsewhere (flat).
+    const keep = [...new Set([...positions.filter((p) => Math.abs(p.qty) > QTY_TOLERANCE).map((p) => p.symbol), ...open.map((o) => o.symbol)])];
+    await renewSymbolLocks(db, args.accountId, args.deploymentId, keep, SYMBOL_LOCK_TTL_MS);
+    await releaseLocksExcept(db, args.accountId, [args.deploymentId], keep);
     return { open: open.length, newFills, unknownFills, positions: positions.map(({ symbol, qty, cashFlow }) => ({ symbol, qty, cashFlow })), blockedBy, at: Date.now() };
   };
 
@@ -228,6 +238,17 @@ export function createOrderActivities({ db, gatePool, brokers, crashPoint = () =
           `a close through the broker must be a market day order, on a broker that tags closing orders with the client order id (${input.broker}: ${broker.closeWithClientOrderId ? 'yes' : 'no'})`,
           ErrorType.InvalidInput,
         );
+      }
+      if (input.symbolLock) {
+        const take = () => acquireSymbolLock(db, { accountId: input.accountId, symbol: input.symbol, holder: input.deploymentId, ttlMs: input.symbolLock!.ttlMs });
+        let lock = await take();
+        // Neither taken nor a holder seen: a concurrent taker's row committed after this statement's snapshot. Once more.
+        if (!lock.taken && !lock.holder) lock = await take();
+        // Lost: nothing is written or sent, unless an earlier attempt (which held the lock) already wrote the order.
+        if (!lock.taken && !(await getLedgerOrder(db, input.clientOrderId))) {
+          const who = lock.holder ? `deployment ${lock.holder}` : 'another deployment';
+          return { clientOrderId: input.clientOrderId, state: 'REJECTED', brokerOrderId: null, rejectReason: `symbol-locked: ${input.symbol} on ${input.accountId} is held by ${who}`, lockedBy: lock.holder, at: Date.now() };
+        }
       }
       crashPoint('before_ledger_insert');
       const { order } = await insertLedgerIntent(db, { ...input, intentHash: intentHash(input) });
@@ -256,19 +277,20 @@ export function createOrderActivities({ db, gatePool, brokers, crashPoint = () =
       // row is locked for as long: a stop that cancels this order waits for the answer, or this attempt sees the
       // row CANCELED (or already resolved at the broker) and sends nothing.
       const gate = await (gatePool ?? db).connect();
-      let outcome: Awaited<ReturnType<BrokerPort['submitOrder']>> | { kind: 'halted'; scope: string } | { kind: 'settled' };
+      let outcome: Awaited<ReturnType<BrokerPort['submitOrder']>> | { kind: 'halted'; why: string } | { kind: 'settled' };
       try {
         await gate.query('BEGIN');
         await holdTradingGate(gate);
         const locked = await lockLedgerOrder(gate, input.clientOrderId);
         const halts = await activeHalts(gate, input.accountId, input.deploymentId);
-        const halted = halts.global ? 'global' : halts.account ? 'account' : halts.deployment ? 'deployment' : undefined;
-        const position = halted ? ((await positionsFromFills(gate, input.deploymentId)).find((p) => p.symbol === input.symbol)?.qty ?? 0) : 0;
+        const halted = halts.global ? 'global' : halts.account ? 'account' : halts.deployment ? 'deployment' : halts.eod ? 'eod' : undefined;
+        const maySend = locked && MAYBE_SENT_STATES.includes(locked.state);
+        const refusal = maySend && halted ? await reduceOnlyRefusal(gate, broker, input, ctx.cancellationSignal) : undefined;
         outcome =
-          !locked || !MAYBE_SENT_STATES.includes(locked.state)
+          !maySend
             ? { kind: 'settled' }
-            : halted && !isExposureReducing(position, { side: input.side, qty: input.qty })
-              ? { kind: 'halted', scope: halted }
+            : refusal
+              ? { kind: 'halted', why: halted === 'eod' ? `end of day: reduce-only until the next open (${refusal})` : `kill switch (${halted}) is on (${refusal})` }
               : closing
                 ? await closeAtBroker(broker, input, ctx.cancellationSignal)
                 : await broker.submitOrder(
@@ -287,7 +309,7 @@ export function createOrderActivities({ db, gatePool, brokers, crashPoint = () =
       }
       if (outcome.kind === 'settled') return resultOf((await getLedgerOrder(db, input.clientOrderId))!);
       if (outcome.kind === 'halted') {
-        await updateLedgerFromBroker(db, input.clientOrderId, { state: 'REJECTED', rejectReason: `kill switch (${outcome.scope}) is on` });
+        await updateLedgerFromBroker(db, input.clientOrderId, { state: 'REJECTED', rejectReason: outcome.why.slice(0, 500) });
         return resultOf((await getLedgerOrder(db, input.clientOrderId))!);
       }
       crashPoint('after_broker_send');

@@ -141,9 +141,14 @@ export async function benchApprovals(): Promise<Record<string, unknown>> {
     cleanups.push(() => connection.close());
     log(`API ${api.url}, 1 IO worker process, paper broker ${paper.url}`);
 
-    const symbol = 'BAPR';
-    await storeFlatBars(pool, symbol, Date.now() - 120 * MINUTE, Date.now() + 240 * MINUTE, PRICE);
-    await new PaperBrokerAdmin(paper.url).setPrices({ [symbol]: PRICE });
+    // One symbol per request (set up outside the measured span): each request is its own deployment on the one account,
+    // and an approved entry takes the (account, symbol) lock, which the previous request's deployment still holds.
+    const newSymbol = async (i: number) => {
+      const symbol = `BAPR${i}`;
+      await storeFlatBars(pool, symbol, Date.now() - 120 * MINUTE, Date.now() + 240 * MINUTE, PRICE);
+      await new PaperBrokerAdmin(paper.url).setPrices({ [symbol]: PRICE });
+      return symbol;
+    };
 
     // When the ledger recorded the broker's acceptance, and when the broker created the order (epoch ms).
     const orderTimes = async (cid: string) => {
@@ -162,6 +167,7 @@ export async function benchApprovals(): Promise<Record<string, unknown>> {
     const measured = { approval: [] as string[], baseline: [] as string[] };
     for (let i = 0; i < WARMUP + n; i++) {
       const keep = i >= WARMUP;
+      const symbol = await newSymbol(i);
       // Through an approval.
       const req = await openApprovalRequest({ pool, client, accountId: account, symbol, requester: keys.trader.name, price: PRICE, expiresAtMs: Date.now() + 30 * MINUTE });
       await sleep(THINK_MS);

@@ -93,3 +93,14 @@ export const APPROVAL_ID_NAMESPACE = '6f1c2a9e-8d43-4b7f-a5e0-3c9d7b21e864';
 export function approvalRequestId(workflowId: string, cycle: number, leg: number): string {
   return uuidV5(`${workflowId}:${cycle}:${leg}`, APPROVAL_ID_NAMESPACE);
 }
+
+/** The project's UUIDv5 namespace for the account itself as the owner of positions no deployment holds. */
+export const ACCOUNT_OWNER_NAMESPACE = '3a7c0e52-9f1d-4b68-8e25-d4b6f09a1c37';
+
+/**
+ * The deployment id a liquidation writes on the ledger rows of closes no deployment owns (a position the ledger does not
+ * know, flagged by reconciliation): the same for an account on every run, never a real deployment's.
+ */
+export function accountOwnerId(accountId: string): string {
+  return uuidV5(`account:${accountId}`, ACCOUNT_OWNER_NAMESPACE);
+}

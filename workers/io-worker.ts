@@ -1,6 +1,7 @@
 import { Worker } from '@temporalio/worker';
 import { createIoActivities } from '../activities/io';
 import { createTradingMetrics } from '../platform/metrics';
+import { ensureEodScheduler } from '../clients/liquidations';
 import { ensureSchedules, platformSchedules } from '../platform/schedules';
 import { ensureNotificationDispatcher } from '../services/notification-dispatcher';
 import { ioDeps } from './io-deps';
@@ -17,6 +18,8 @@ workerMain('io', async (p, connection) => {
   p.onClose(() => deps.gatePool.end());
   // The outbox's dispatcher is one workflow for the whole platform; every IO worker makes sure it runs.
   await ensureNotificationDispatcher(p.client, { pollIntervalMs: p.config.NOTIFY_POLL_MS });
+  // So is the end-of-day scheduler: its timers fire on whichever IO worker is alive.
+  if (p.config.EOD_SCHEDULER === 'on') await ensureEodScheduler(p.client);
   // The platform's Schedules (maintenance): created when missing, left alone when they exist (platform/schedules.ts).
   await ensureSchedules(p.client, platformSchedules(p.config));
   return Worker.create({

@@ -74,6 +74,17 @@ export const cpuCompute = {
 } satisfies ActivityOptions;
 
 /**
+ * A liquidation's reads and cancels at the broker: retried quickly (the close's deadline is minutes away), and within
+ * a minute a failing look gives way to the next round.
+ */
+export const liquidationBrokerStep = {
+  taskQueue: TASK_QUEUES.io,
+  startToCloseTimeout: '30 seconds',
+  scheduleToCloseTimeout: '60 seconds',
+  retry: { initialInterval: '250 milliseconds', maximumInterval: '2 seconds', nonRetryableErrorTypes: [ErrorType.InvalidInput, ErrorType.BrokerNotConfigured] },
+} satisfies ActivityOptions;
+
+/**
  * One batch of a stress scan: seconds of CPU, heartbeating after every run. A short heartbeat timeout notices a
  * killed worker within 10 s (the batch then runs again elsewhere, skipping the runs already stored); more attempts
  * than cpuCompute, since a batch is cheap to repeat and kills are what it is built to survive.

@@ -2,4 +2,6 @@
 export * from './approval/workflow';
 export * from './deployment/workflow';
 export * from './notifications/workflow';
+export * from './eod/liquidation';
+export * from './eod/scheduler';
 export * from './maintenance/workflow';

@@ -98,11 +98,13 @@ export function r7(opts: R7Options = {}): ScenarioDef {
       const client = new Client({ connection });
       try {
         mark('apiUp');
-        const symbol = `R7${randomUUID().slice(0, 6).toUpperCase()}`;
         const now = Date.now();
-        await storeFlatBars(ctx.pool, symbol, now - 120 * MINUTE, now + 120 * MINUTE, R7_PRICE);
-        await ctx.admin.setPrices({ [symbol]: R7_PRICE });
+        // One symbol per request: each request is its own deployment on the one account, and an entry takes the
+        // (account, symbol) lock (brokers net positions per symbol), so deployments sharing a symbol would lock each other out.
         const open = (group: Group, expiresInMs: number) => async () => {
+          const symbol = `R7${randomUUID().slice(0, 6).toUpperCase()}`;
+          await storeFlatBars(ctx.pool, symbol, now - 120 * MINUTE, now + 120 * MINUTE, R7_PRICE);
+          await ctx.admin.setPrices({ [symbol]: R7_PRICE });
           const r = await openApprovalRequest({ pool: ctx.pool, client, accountId: ctx.account, symbol, requester: keys.trader.name, price: R7_PRICE, expiresAtMs: Date.now() + expiresInMs });
           const t: Tracked = { ...r, group, http: [], directDelivered: 0, directRefusedClosed: 0 };
           tracked.push(t);

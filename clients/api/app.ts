@@ -19,7 +19,9 @@ import { barCandleRoutes } from './routes/bar-candles';
 import { barRoutes } from './routes/bars';
 import { deploymentRoutes } from './routes/deployments';
 import { healthRoutes } from './routes/health';
+import { dailySummaryRoutes } from './routes/daily-summaries';
 import { killSwitchRoutes } from './routes/kill-switch';
+import { liquidationRoutes } from './routes/liquidations';
 import { maintenanceRoutes } from './routes/maintenance';
 import { reconciliationRoutes } from './routes/reconciliation';
 import { resultsPageRoutes } from './routes/results-page';
@@ -92,6 +94,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
         { name: 'trading', description: 'orders, fills and positions' },
         { name: 'kill-switch', description: 'halt trading globally, per account or per deployment' },
         { name: 'reconciliation', description: 'broker orders and fills the ledger does not know' },
+        { name: 'liquidations', description: 'end-of-day liquidation and daily summaries' },
         { name: 'approvals', description: 'trades put to human approvers' },
         { name: 'maintenance', description: 'capacity, dead letters and backups (admin)' },
       ],
@@ -111,6 +114,8 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(deploymentRoutes(deps, inflight));
   await app.register(tradingRoutes(deps));
   await app.register(killSwitchRoutes(deps));
+  await app.register(liquidationRoutes(deps));
+  await app.register(dailySummaryRoutes(deps));
   await app.register(reconciliationRoutes(deps));
   await app.register(maintenanceRoutes(deps, inflight));
   await app.register(approvalRoutes(deps, inflight));

@@ -6,6 +6,7 @@ import { brokerGuardKeys, type BrokerAccountConfig } from '../../brokers/guard/a
 import { openDiscrepancies } from '../../db/sql/broker-discrepancies';
 import type { DeploymentRow } from '../../db/sql/deployments';
 import { unresolvedLedgerOrders } from '../../db/sql/order-ledger';
+import { activeReduceOnlyFor } from '../../db/sql/eod-reduce-only';
 import { activeHaltsFor } from '../../db/sql/trading-halts';
 import { neverSent } from '../../domain/orders';
 import { KILL_SWITCH_SCOPES } from '../../domain/risk/gate';
@@ -42,6 +43,14 @@ export const BlockerSchema = z.discriminatedUnion('kind', [
     detail: z.string(),
   }),
   z.object({
+    kind: z.literal('eod-reduce-only'),
+    liquidationId: z.string(),
+    tradingDay: z.string(),
+    detail: z.string(),
+    since: z.string(),
+    liftsAt: z.string(),
+  }),
+  z.object({
     kind: z.literal('reconciliation'),
     findingId: z.string(),
     detail: z.string(),
@@ -58,8 +67,9 @@ export type Blocker = z.infer<typeof BlockerSchema>;
  * broker. Redis that does not answer in 500 ms leaves the breaker out rather than holding the answer.
  */
 export async function deploymentBlockers(deps: { db: Pool; redis: Redis; config: BrokerAccountConfig; log: { debug(o: object, m: string): void } }, d: DeploymentRow): Promise<Blocker[]> {
-  const [halts, orders, findings, guards] = await Promise.all([
+  const [halts, eod, orders, findings, guards] = await Promise.all([
     activeHaltsFor(deps.db, d.account_id, d.id),
+    activeReduceOnlyFor(deps.db, d.account_id, d.id),
     unresolvedLedgerOrders(deps.db, d.id),
     openDiscrepancies(deps.db, d.broker, d.account_id, 10),
     withTimeout(listBrokerGuardStatuses(deps.redis), REDIS_TIMEOUT_MS, 'broker guard state timed out').catch((err: Error) => {
@@ -70,6 +80,12 @@ export async function deploymentBlockers(deps: { db: Pool; redis: Redis; config:
   const blockers: Blocker[] = [];
   for (const h of halts) {
     blockers.push({ kind: 'kill-switch', scope: h.scope, detail: `kill switch (${h.scope}) on by ${h.setBy}: ${h.reason}; only exposure-reducing orders go out`, since: h.setAt.toISOString() });
+  }
+  for (const w of eod) {
+    blockers.push({
+      kind: 'eod-reduce-only', liquidationId: w.liquidationId, tradingDay: w.tradingDay, since: w.since.toISOString(), liftsAt: w.liftsAt.toISOString(),
+      detail: `end of day ${w.tradingDay} (${w.scope} ${w.scopeId}): exiting, reduce-only until the next session opens at ${w.liftsAt.toISOString()}; liquidation ${w.liquidationId}`,
+    });
   }
   const key = brokerGuardKeys(deps.config)[d.broker as 'paper' | 'alpaca'];
   for (const g of guards) {

@@ -14,4 +14,6 @@ export interface ApiDeps {
   redis: Redis;
   temporal: Client;
   logger: AppLogger;
+  /** the exchange's time for manual liquidations (default the wall clock; tests and rehearsals pass their own) */
+  marketNow?: () => number;
 }

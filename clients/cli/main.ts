@@ -5,6 +5,7 @@ import { registerDataCommands } from './commands/data';
 import { registerDeploymentCommands } from './commands/deployments';
 import { registerMaintenanceCommands } from './commands/maintenance';
 import { registerKillSwitchCommands } from './commands/kill-switch';
+import { registerLiquidationCommands } from './commands/liquidations';
 import { registerReconciliationCommands } from './commands/reconciliation';
 import { registerScanCommand } from './commands/scan';
 import { registerTradingCommands } from './commands/trading';
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerKillSwitchCommands(program, globals);
   registerTradingCommands(program, globals);
   registerApprovalCommands(program, globals);
+  registerLiquidationCommands(program, globals);
   registerMaintenanceCommands(program, globals);
   return program;
 }

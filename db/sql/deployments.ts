@@ -104,3 +104,14 @@ export async function getDeploymentParams(db: Queryable, deploymentId: string, v
   );
   return rows[0]?.params;
 }
+
+/** The brokers an account's deployments trade on, and whether `by` created one of them (a trader of the account). */
+export async function accountDeploymentFacts(db: Queryable, accountId: string, by: string): Promise<{ brokers: string[]; ownedBy: boolean; eodMarginMinutes: number | null }> {
+  const { rows } = await db.query<{ brokers: string[] | null; owned: boolean; margin: number | null }>(
+    `SELECT array_agg(DISTINCT broker) AS brokers, coalesce(bool_or(created_by = $2), false) AS owned, max((spec->'eod'->>'marginMinutes')::int) AS margin
+     FROM deployments WHERE account_id = $1`,
+    [accountId, by],
+  );
+  const r = rows[0];
+  return { brokers: r?.brokers ?? [], ownedBy: r?.owned ?? false, eodMarginMinutes: r?.margin ?? null };
+}

@@ -186,3 +186,18 @@ export async function listPositions(db: Queryable, filter: { deploymentId?: stri
   );
   return rows.map((r) => ({ deploymentId: r.deployment_id, accountId: r.account_id, symbol: r.symbol, qty: Number(r.qty), cashFlow: Number(r.cash_flow), fills: Number(r.fills), lastFillAt: r.last_fill_at }));
 }
+
+/**
+ * Every deployment's non-zero position per broker and symbol on an account, from the fills (the ledger's attribution;
+ * a liquidation closes each where it is held).
+ */
+export async function accountPositionsByDeployment(db: Queryable, accountId: string): Promise<Array<{ deploymentId: string; broker: string; symbol: string; qty: number }>> {
+  const { rows } = await db.query<{ deployment_id: string; broker: string; symbol: string; qty: number }>(
+    `SELECT f.deployment_id, f.broker, f.symbol, sum(CASE WHEN f.side = 'buy' THEN f.qty ELSE -f.qty END)::float8 AS qty
+     FROM fills f JOIN order_ledger l USING (client_order_id) WHERE l.account_id = $1
+     GROUP BY f.deployment_id, f.broker, f.symbol HAVING abs(sum(CASE WHEN f.side = 'buy' THEN f.qty ELSE -f.qty END)) > 1e-9
+     ORDER BY 1, 2, 3`,
+    [accountId],
+  );
+  return rows.map((r) => ({ deploymentId: r.deployment_id, broker: r.broker, symbol: r.symbol, qty: Number(r.qty) }));
+}

@@ -20,11 +20,14 @@ export interface LedgerIntent {
   timeInForce: 'day' | 'gtc' | 'ioc';
   /** the canonical hash of what the order is (activities/orders.ts intentHash) */
   intentHash: string;
+  /** data time (epoch ms) of the decision: a bar close, a liquidation step; a replayed day is summarised on its own day */
+  dataTs?: number;
 }
 
 /** A ledger row as activities and routes see it: the intent, then what the broker said and how sending went. */
-export interface LedgerOrder extends Omit<LedgerIntent, 'limitPrice'> {
+export interface LedgerOrder extends Omit<LedgerIntent, 'limitPrice' | 'dataTs'> {
   limitPrice: number | null;
+  dataTs: number | null;
   state: LedgerState;
   brokerOrderId: string | null;
   filledQty: number;
@@ -65,6 +68,7 @@ interface LedgerRow {
   last_error: string | null;
   created_at: Date;
   updated_at: Date;
+  data_ts: Date | null;
 }
 
 /** The one place an order_ledger row's columns become an order's fields. */
@@ -95,6 +99,7 @@ function ledgerRowToOrder(r: LedgerRow): LedgerOrder {
     lastError: r.last_error,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
+    dataTs: r.data_ts ? r.data_ts.getTime() : null,
   };
 }
 
@@ -111,10 +116,11 @@ const FINAL = sqlList(FINAL_STATES);
 export async function insertLedgerIntent(db: Queryable, i: LedgerIntent): Promise<{ order: LedgerOrder; created: boolean }> {
   const { rows } = await db.query<Row>(
     `INSERT INTO order_ledger (client_order_id, deployment_id, workflow_id, cycle_seq, leg, intent_version, broker, account_id,
-       symbol, side, qty, order_type, limit_price, time_in_force, intent_hash, state)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'INTENT')
+       symbol, side, qty, order_type, limit_price, time_in_force, intent_hash, state, data_ts)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'INTENT', $16)
      ON CONFLICT (client_order_id) DO NOTHING RETURNING *`,
-    [i.clientOrderId, i.deploymentId, i.workflowId, i.cycle, i.leg, i.intentVersion, i.broker, i.accountId, i.symbol, i.side, i.qty, i.orderType, i.limitPrice ?? null, i.timeInForce, i.intentHash],
+    [i.clientOrderId, i.deploymentId, i.workflowId, i.cycle, i.leg, i.intentVersion, i.broker, i.accountId, i.symbol, i.side, i.qty, i.orderType, i.limitPrice ?? null, i.timeInForce, i.intentHash,
+      i.dataTs === undefined ? null : new Date(i.dataTs).toISOString()],
   );
   if (rows[0]) return { order: ledgerRowToOrder(rows[0]), created: true };
   const existing = await getLedgerOrder(db, i.clientOrderId);
@@ -248,6 +254,71 @@ export async function listLedgerOrders(
      WHERE ($1::uuid IS NULL OR deployment_id = $1) AND ($2::text IS NULL OR symbol = $2) AND ($3::text IS NULL OR state = $3)
      ORDER BY created_at DESC, client_order_id LIMIT $4 OFFSET $5`,
     [filter.deploymentId ?? null, filter.symbol ?? null, filter.state ?? null, limit, offset],
+  );
+  return rows.map(ledgerRowToOrder);
+}
+
+/** Open rows that may be at the broker (sent, maybe sent, accepted): what they could still fill. */
+const IN_FLIGHT = sqlList(OPEN_STATES.filter((st) => st !== 'INTENT'));
+
+/** A position and what orders in flight could still do to it: the reduce-only check's worst cases. */
+export interface ExposureInFlight {
+  /** signed quantity filled so far (buys positive) */
+  filled: number;
+  /** unfilled quantity of buys and of sells in flight (both >= 0) */
+  pendingBuy: number;
+  pendingSell: number;
+}
+
+/**
+ * A deployment's filled position in a symbol, from the ledger, and the unfilled rest of its orders in flight (sent,
+ * maybe sent, accepted), this order excepted. A sell reduces only what is left after every sell in flight fills and no
+ * buy does (and a buy the mirror), so two exits, or an exit and a liquidation close, never together cross zero.
+ */
+export async function deploymentExposureInFlight(db: Queryable, deploymentId: string, symbol: string, exceptClientOrderId: string): Promise<ExposureInFlight> {
+  const { rows } = await db.query<{ filled: number | null; buy: number | null; sell: number | null }>(
+    `SELECT sum(CASE WHEN side = 'buy' THEN filled_qty ELSE -filled_qty END)::float8 AS filled,
+            sum(greatest(qty - filled_qty, 0)) FILTER (WHERE side = 'buy' AND state IN (${IN_FLIGHT}))::float8 AS buy,
+            sum(greatest(qty - filled_qty, 0)) FILTER (WHERE side = 'sell' AND state IN (${IN_FLIGHT}))::float8 AS sell
+     FROM order_ledger WHERE deployment_id = $1 AND symbol = $2 AND client_order_id <> $3 AND state <> 'INTENT'`,
+    [deploymentId, symbol, exceptClientOrderId],
+  );
+  const r = rows[0];
+  return { filled: Number(r?.filled ?? 0), pendingBuy: Number(r?.buy ?? 0), pendingSell: Number(r?.sell ?? 0) };
+}
+
+/** The unfilled rest of an account's orders in flight for a symbol, this order excepted (the broker's position already holds what they filled). */
+export async function accountPendingInFlight(db: Queryable, accountId: string, symbol: string, exceptClientOrderId: string): Promise<Omit<ExposureInFlight, 'filled'>> {
+  const { rows } = await db.query<{ buy: number | null; sell: number | null }>(
+    `SELECT sum(greatest(qty - filled_qty, 0)) FILTER (WHERE side = 'buy')::float8 AS buy, sum(greatest(qty - filled_qty, 0)) FILTER (WHERE side = 'sell')::float8 AS sell
+     FROM order_ledger WHERE account_id = $1 AND symbol = $2 AND client_order_id <> $3 AND state IN (${IN_FLIGHT})`,
+    [accountId, symbol, exceptClientOrderId],
+  );
+  return { pendingBuy: Number(rows[0]?.buy ?? 0), pendingSell: Number(rows[0]?.sell ?? 0) };
+}
+
+/** The advisory lock class of per-(account, symbol) reduce-only checks (trading-halts.ts has the gate's own key). */
+export const SYMBOL_GATE_LOCK_CLASS = 7_301_002;
+
+/**
+ * Serializes reduce-only checks and sends for one account and symbol until the end of the caller's transaction, so
+ * two exposure-reducing orders are measured one after the other, never both against the same position.
+ */
+export async function lockSymbolGate(db: Queryable, accountId: string, symbol: string): Promise<void> {
+  await db.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [SYMBOL_GATE_LOCK_CLASS, `${accountId}/${symbol}`]);
+}
+
+/** Every order a workflow placed (a liquidation's closes), oldest first. */
+export async function workflowLedgerOrders(db: Queryable, workflowId: string): Promise<LedgerOrder[]> {
+  const { rows } = await db.query<Row>('SELECT * FROM order_ledger WHERE workflow_id = $1 ORDER BY created_at, client_order_id', [workflowId]);
+  return rows.map(ledgerRowToOrder);
+}
+
+/** Orders of an account (or of these deployments on it) that may be open at the broker, oldest first. */
+export async function accountOpenLedgerOrders(db: Queryable, accountId: string, deploymentIds: string[] | null): Promise<LedgerOrder[]> {
+  const { rows } = await db.query<Row>(
+    `SELECT * FROM order_ledger WHERE account_id = $1 AND ($2::uuid[] IS NULL OR deployment_id = ANY($2::uuid[])) AND state IN (${IN_FLIGHT}) ORDER BY created_at`,
+    [accountId, deploymentIds],
   );
   return rows.map(ledgerRowToOrder);
 }

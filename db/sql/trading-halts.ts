@@ -27,14 +27,19 @@ function haltRowToHalt(r: HaltRow): Halt {
   return { scope: r.scope, scopeId: r.scope_id, active: r.active, reason: r.reason, setBy: r.set_by, setAt: r.set_at };
 }
 
-/** Which kill-switch scopes are on for this account and deployment (one indexed read, right before a broker call). */
+/**
+ * Which kill-switch scopes are on for this account and deployment, and whether an end-of-day reduce-only window is
+ * open for either (eod_reduce_only): one indexed read, right before a broker call.
+ */
 export async function activeHalts(db: Queryable, accountId: string, deploymentId: string): Promise<KillSwitchState> {
-  const { rows } = await db.query<{ scope: KillSwitchScope }>(
-    `SELECT scope FROM trading_halts WHERE active AND ((scope = 'global' AND scope_id = '') OR (scope = 'account' AND scope_id = $1) OR (scope = 'deployment' AND scope_id = $2))`,
+  const { rows } = await db.query<{ scope: KillSwitchScope | 'eod' }>(
+    `SELECT scope FROM trading_halts WHERE active AND ((scope = 'global' AND scope_id = '') OR (scope = 'account' AND scope_id = $1) OR (scope = 'deployment' AND scope_id = $2))
+     UNION ALL
+     SELECT 'eod' FROM eod_reduce_only WHERE lifted_at IS NULL AND ((scope = 'account' AND scope_id = $1) OR (scope = 'deployment' AND scope_id = $2))`,
     [accountId, deploymentId],
   );
   const on = new Set(rows.map((r) => r.scope));
-  return { global: on.has('global'), account: on.has('account'), deployment: on.has('deployment') };
+  return { global: on.has('global'), account: on.has('account'), deployment: on.has('deployment'), eod: on.has('eod') };
 }
 
 /**

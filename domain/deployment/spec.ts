@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { validateStrategyParams } from '../backtest/settings';
 import { STRATEGY_NAMES } from '../backtest/types';
 import { CALENDAR_IDS } from '../calendar/calendar';
+import { EodPolicySchema } from '../eod/policy';
 import { RiskLimitsSchema } from '../risk/limits';
 import { ExitRulesSchema } from './exits';
 
@@ -109,6 +110,8 @@ export const DeploymentSpecInputSchema = z.strictObject({
   settleDelayMs: z.int({ error: 'settleDelayMs must be a whole number of ms' }).min(0).max(300_000, { error: 'settleDelayMs must be at most 300000' }).default(2000),
   /** the cycle does not trade when the newest bar closed more than this many bars before now */
   staleAfterBars: z.int({ error: 'staleAfterBars must be a whole number of bars' }).min(1).max(10_000).default(2),
+  /** flat by the close: reduce-only from the close minus marginMinutes until the next open, positions closed by the account's liquidation */
+  eod: EodPolicySchema.optional(),
 });
 
 export const DeploymentSpecSchema = DeploymentSpecInputSchema.transform((s, ctx) => {

@@ -60,9 +60,11 @@ export interface KillSwitchState {
   global: boolean;
   account: boolean;
   deployment: boolean;
+  /** an end-of-day liquidation made the account or deployment reduce-only until the next session's open */
+  eod?: boolean;
 }
 
-export const KILL_SWITCH_OFF: Readonly<KillSwitchState> = Object.freeze({ global: false, account: false, deployment: false });
+export const KILL_SWITCH_OFF: Readonly<KillSwitchState> = Object.freeze({ global: false, account: false, deployment: false, eod: false });
 
 export interface RiskReason {
   rule: string;
@@ -217,6 +219,7 @@ export function evaluateRisk(intent: OrderIntent, state: RiskState, limits: Risk
   for (const scope of KILL_SWITCH_SCOPES) {
     if (kill[scope] !== false) blockers.push({ rule: `kill-switch:${scope}`, detail: `kill switch (${scope}) is on: only exposure-reducing orders` });
   }
+  if (kill.eod === true) blockers.push({ rule: 'eod-reduce-only', detail: 'end of day: reduce-only until the next session opens (no new entries)' });
   const numbers: Array<[string, unknown]> = [
     ['equity', state.equity],
     ['equityPeak', state.equityPeak],

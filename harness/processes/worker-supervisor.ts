@@ -114,7 +114,8 @@ export class WorkerSupervisor {
 
   private spawn(s: Slot): void {
     const n = this.stats.starts++;
-    const env = { ...this.baseEnv, ...this.envForStart(n, this.stats) };
+    // Tools share servers: the end-of-day scheduler (one per namespace) runs only where a tool asks for it.
+    const env: NodeJS.ProcessEnv = { EOD_SCHEDULER: 'off', ...this.baseEnv, ...this.envForStart(n, this.stats) };
     const logFile = createWriteStream(path.join(this.logDir, this.logName(s)), { flags: 'a' });
     this.logs.push(logFile);
     logFile.write(`--- start #${n} ${new Date().toISOString()} ${env.CRASH_AT ? `CRASH_AT=${env.CRASH_AT} p=${env.CRASH_PROBABILITY}` : ''}\n`);

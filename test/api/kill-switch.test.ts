@@ -68,7 +68,7 @@ describe('POST /v1/kill-switch', () => {
 
     const halts = await listHalts();
     expect(halts).toContainEqual({ scope: 'global', id: null, active: true, reason: 'market halt drill', setBy: 'ada', setAt: expect.any(String) });
-    expect(await activeHalts(h.db, 'any-account', randomUUID())).toEqual({ global: true, account: false, deployment: false });
+    expect(await activeHalts(h.db, 'any-account', randomUUID())).toEqual({ global: true, account: false, deployment: false, eod: false });
     expect(await lastAudit('global')).toEqual({
       actor: 'ada',
       action: 'kill-switch.on',
@@ -92,7 +92,7 @@ describe('POST /v1/kill-switch', () => {
     expect(res.statusCode).toBe(200);
     expect(res.json()).toEqual({ scope: 'deployment', id: deploymentId, active: true });
 
-    expect(await activeHalts(h.db, account, deploymentId)).toEqual({ global: false, account: true, deployment: true });
+    expect(await activeHalts(h.db, account, deploymentId)).toEqual({ global: false, account: true, deployment: true, eod: false });
     const mine = (await listHalts()).filter((x) => x.id === account || x.id === deploymentId);
     expect(mine.map((x) => [x.scope, x.id, x.setBy])).toEqual([
       ['account', account, 'ada'],
@@ -102,7 +102,7 @@ describe('POST /v1/kill-switch', () => {
 
     await post({ scope: 'account', id: account, active: false, reason: 'resolved' });
     await post({ scope: 'deployment', id: deploymentId, active: false, reason: 'resolved' });
-    expect(await activeHalts(h.db, account, deploymentId)).toEqual({ global: false, account: false, deployment: false });
+    expect(await activeHalts(h.db, account, deploymentId)).toEqual({ global: false, account: false, deployment: false, eod: false });
     expect((await listHalts()).filter((x) => x.id === account || x.id === deploymentId)).toEqual([]);
     expect(await lastAudit(`account:${account}`)).toMatchObject({ actor: 'ada', action: 'kill-switch.off' });
   });

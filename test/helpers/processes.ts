@@ -11,11 +11,14 @@ export interface RunningProcess {
   stop(signal?: NodeJS.Signals): Promise<number | string>;
 }
 
-/** Starts `tsx <entry>` from the repository root with `env`, capturing its output. */
+/**
+ * Starts `tsx <entry>` from the repository root with `env`, capturing its output. IO workers start without the
+ * end-of-day scheduler (tests share one server) unless `env` turns it on.
+ */
 export function startTsx(entry: string, env: Record<string, string | undefined>): RunningProcess {
   const child = spawn(path.join(ROOT, 'node_modules', '.bin', 'tsx'), [entry], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, EOD_SCHEDULER: 'off', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -162,7 +162,7 @@ test('the kill switch stops new exposure right before the broker call but lets e
   try {
     const before = (await admin.stats()).orders;
     const blocked = await run(acts.placeOrder, order(deploymentId, 2, symbol, 'buy', 1));
-    expect(blocked).toMatchObject({ state: 'REJECTED', rejectReason: 'kill switch (deployment) is on' });
+    expect(blocked).toMatchObject({ state: 'REJECTED', rejectReason: expect.stringMatching(/^kill switch \(deployment\) is on \(buy 1 KS\w+ would not reduce the deployment's position \(2 after the orders in flight\)\)$/) });
     expect((await admin.stats()).orders).toBe(before);
     const reducing = await run(acts.placeOrder, order(deploymentId, 3, symbol, 'sell', 2));
     expect(['ACCEPTED', 'FILLED']).toContain(reducing.state);

@@ -136,6 +136,17 @@ test('each run holds its bar window: the whole window once, then only the new ba
   }
 });
 
+test('the end-of-day histories: the scheduler starts the liquidation as a child, which reduces, closes, verifies and lifts; a forged start does nothing', () => {
+  for (const f of ['eod-scheduler--early-close', 'eod-liquidation--flat', 'eod-liquidation--forged']) expect(files).toContain(`${f}.json`);
+  const scheduler = seen('eod-scheduler--early-close.json');
+  expect(count(scheduler, 'startChildWorkflowExecutionInitiatedEventAttributes')).toBe(1);
+  expect([...scheduler.activities]).toEqual(expect.arrayContaining(['liftDueReduceOnly', 'planEodDay', 'scheduleLiquidation', 'writeDailySummaries']));
+  const flat = seen('eod-liquidation--flat.json');
+  expect([...flat.activities]).toEqual(expect.arrayContaining(['openLiquidation', 'beginReduceOnly', 'cancelLiquidationOrders', 'inspectLiquidation', 'placeOrder', 'finishLiquidation', 'liftLiquidation']));
+  expect(flat.localActivities.get('recordLiquidationStep')).toBeGreaterThanOrEqual(1);
+  expect([...seen('eod-liquidation--forged.json').activities]).toEqual(['openLiquidation']);
+});
+
 test.each(files)('replays %s', async (file) => {
   const codePath = path.join(testStack().WORKFLOW_BUNDLE_DIR, `${queueOf(file)}.js`);
   await Worker.runReplayHistory({ workflowBundle: { codePath } }, load(file));

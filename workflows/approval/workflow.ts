@@ -4,6 +4,7 @@ import type { createOrderActivities } from '../../activities/orders';
 import type { ApprovalStatus } from '../../domain/approvals';
 import { priceDrift } from '../../domain/approvals/policy';
 import { timeframeMs } from '../../domain/calendar';
+import { SYMBOL_LOCK_TTL_MS } from '../../domain/eod/policy';
 import { clientOrderId } from '../../domain/ids';
 import { evaluateRisk } from '../../domain/risk/gate';
 import { brokerCall, localDbStep } from '../activity-options';
@@ -106,6 +107,8 @@ export async function tradeApprovalWorkflow(input: TradeApprovalInput): Promise<
   const placed = await placeOrder({
     clientOrderId: id, deploymentId: req.deploymentId, workflowId: req.deploymentWorkflowId, cycle: req.cycle, leg: req.leg, intentVersion: 1,
     broker: req.broker, accountId: req.accountId, symbol: intent.symbol, side: intent.side, qty: verdict.qty, orderType: 'market', timeInForce: 'day',
+    // approvals are for entries: the (account, symbol) lock first, as the runtime's own entries take it
+    symbolLock: { ttlMs: SYMBOL_LOCK_TTL_MS },
   });
   if (placed.state === 'REJECTED') {
     outcome = `order rejected: ${placed.rejectReason ?? 'by the broker'}`;

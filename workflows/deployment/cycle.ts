@@ -6,6 +6,7 @@ import { allocateBars, appendBar } from '../../domain/bars';
 import { localDate, timeframeMs } from '../../domain/calendar';
 import { decideCycle, type CycleDecision } from '../../domain/deployment/cycle';
 import type { ExitWatch } from '../../domain/deployment/exits';
+import { SYMBOL_LOCK_TTL_MS } from '../../domain/eod/policy';
 import { clientOrderId } from '../../domain/ids';
 import { evaluateRisk, isExposureReducing, KILL_SWITCH_SCOPES, type KillSwitchState, type OrderIntent } from '../../domain/risk/gate';
 import { brokerCall } from '../activity-options';
@@ -238,6 +239,9 @@ export class Cycles {
     const input: PlaceOrderInput = {
       clientOrderId: clientOrderId(rt.workflowId, cycle, leg, intentVersion), deploymentId: rt.deploymentId, workflowId: rt.workflowId, cycle, leg, intentVersion,
       broker: spec.broker, accountId: spec.accountId, symbol: intent.symbol, side: intent.side, qty: intent.qty, orderType: 'market', timeInForce: 'day',
+      dataTs: rt.dataNow(),
+      // An entry first takes the (account, symbol) lock: brokers net positions per symbol, so one holder at a time.
+      ...(reducing ? {} : { symbolLock: { ttlMs: SYMBOL_LOCK_TTL_MS } }),
     };
     const inflight: InflightOrder = { clientOrderId: input.clientOrderId, symbol: intent.symbol, side: intent.side, qty: intent.qty, sinceMs: workflowNow(), resolving: false, reducing, scope: new wf.CancellationScope() };
     rt.inflight = inflight;

@@ -118,7 +118,7 @@ export function registerDeploymentDetailRoute(app: FastifyInstance, deps: ApiDep
           }
         : { source: 'row', status: d.status, statusReason: d.status_reason, cycle: cycles[0]?.cycle ?? null, paramsVersion: d.params_version, breaker: null, nextBarClose: null, blockedBy: [], waitingOn: null, inflightOrder: null, pendingMessages: null };
       return {
-        ...view(d),
+        ...view(d, blockers.some((b) => b.kind === 'eod-reduce-only')),
         spec: d.spec as unknown as Record<string, unknown>,
         params: params ?? d.spec.params,
         state,

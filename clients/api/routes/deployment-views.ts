@@ -4,13 +4,15 @@ import type { Config } from '../../../platform/config';
 import { iso } from '../schemas';
 
 export const StatusSchema = z.enum(DEPLOYMENT_STATUSES);
+/** exiting: running, but an end-of-day liquidation made it reduce-only until the next session opens (a view, not a row status) */
+const ShownStatusSchema = z.enum([...DEPLOYMENT_STATUSES, 'exiting']);
 export const LinksSchema = z.object({ self: z.string(), temporalUi: z.string() });
 
 export const DeploymentSchema = z.object({
   id: z.uuid(),
   workflowId: z.string(),
   name: z.string().nullable(),
-  status: StatusSchema.describe('as recorded in Postgres, written by the runtime as it applies commands (stopping: a stop waits for an order to be resolved; failed: a configuration error ended it)'),
+  status: ShownStatusSchema.describe('exiting while an end-of-day reduce-only window covers it; otherwise as recorded in Postgres, written by the runtime as it applies commands (stopping: a stop waits for an order to be resolved; failed: a configuration error ended it)'),
   statusReason: z.string().nullable().describe('why it is in this status (a pause\'s or stop\'s reason, a failure\'s cause)'),
   accountId: z.string(),
   broker: z.string(),
@@ -31,11 +33,11 @@ export function deploymentViews(config: Pick<Config, 'TEMPORAL_UI_URL' | 'TEMPOR
     self: `/v1/deployments/${d.id}`,
     temporalUi: `${uiBase}/namespaces/${encodeURIComponent(config.TEMPORAL_NAMESPACE)}/workflows/${encodeURIComponent(d.workflow_id)}`,
   });
-  const view = (d: DeploymentRow) => ({
+  const view = (d: DeploymentRow, exiting = false) => ({
     id: d.id,
     workflowId: d.workflow_id,
     name: d.name,
-    status: d.status,
+    status: exiting && d.status === 'running' ? ('exiting' as const) : d.status,
     statusReason: d.status_reason,
     accountId: d.account_id,
     broker: d.broker,

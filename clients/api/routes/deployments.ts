@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { listDeployments } from '../../../db/sql/deployments';
+import { reduceOnlyDeployments } from '../../../db/sql/eod-reduce-only';
 import { validateStrategyParams } from '../../../domain/backtest/settings';
 import { DeploymentSpecInputSchema, parseDeploymentSpec } from '../../../domain/deployment/spec';
 import { createDeployment } from '../../../services/deployments';
@@ -96,7 +97,8 @@ export function deploymentRoutes(deps: ApiDeps, inflight: InflightCalls): Fastif
       async (request) => {
         const { limit, offset, status, accountId } = request.query;
         const rows = await listDeployments(db, { status, accountId }, limit, offset);
-        return { deployments: rows.map(view), limit, offset };
+        const exiting = await reduceOnlyDeployments(db, rows.map((d) => ({ id: d.id, accountId: d.account_id })));
+        return { deployments: rows.map((d) => view(d, exiting.has(d.id))), limit, offset };
       },
     );
 

@@ -22,7 +22,7 @@ export const CHART_LIBRARIES: readonly WebAsset[] = [
 /**
  * GET /results (and /results/backtests/:id, /results/scans/:id, the same shell): charts of a backtest (prices with
  * its trades, equity, drawdown) and of a stress scan (heatmap, walk-forward folds, Monte Carlo fans and
- * histograms), from the API with the key typed into the page, or of a scan JSON file opened in it. Plain ES
+ * histograms), of a trading day (/results/days/:date/:accountId: the daily summary and its intraday PnL curve), from the API with the key typed into the page, or of a scan JSON file opened in it. Plain ES
  * modules (clients/web/results/), no build step.
  */
 export function resultsPageRoutes(): FastifyPluginAsync {
@@ -30,7 +30,7 @@ export function resultsPageRoutes(): FastifyPluginAsync {
     .filter((f) => f.endsWith('.js'))
     .map((f) => ({ url: `/web/results/${f}`, file: path.join(MODULES_DIR, f), type: WEB_TYPES.js }));
   return webAssetRoutes([
-    { url: ['/results', '/results/backtests/:id', '/results/scans/:id'], file: path.join(WEB_DIR, 'results.html'), type: WEB_TYPES.html },
+    { url: ['/results', '/results/backtests/:id', '/results/scans/:id', '/results/days/:date/:accountId'], file: path.join(WEB_DIR, 'results.html'), type: WEB_TYPES.html },
     { url: '/web/results.css', file: path.join(WEB_DIR, 'results.css'), type: WEB_TYPES.css },
     ...modules,
     ...CHART_LIBRARIES,

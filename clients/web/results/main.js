@@ -2,6 +2,7 @@
 // file opened in the page. Plain ES modules, no build step; the chart libraries come from this API.
 import { describeError, forgetKey, getJson, storedKey, storeKey } from './api.js';
 import { drawBacktest, fetchBacktest, summarize } from './backtest.js';
+import { showDay } from './day.js';
 import { el, when } from './format.js';
 import { renderScan, scanDocument } from './scan.js';
 
@@ -26,6 +27,10 @@ const els = {
   scanHeading: $('scan-heading'),
   scanSummary: $('scan-summary'),
   scanParts: $('scan-parts'),
+  day: $('day'),
+  dayHeading: $('day-heading'),
+  daySummary: $('day-summary'),
+  dayParts: $('day-parts'),
 };
 
 const POLL_MS = 2_000;
@@ -35,11 +40,13 @@ const setError = (text) => (els.error.textContent = text);
 const setStatus = (text) => (els.status.textContent = text);
 
 function showOnly(section) {
-  for (const s of [els.recent, els.backtest, els.scan]) s.hidden = s !== section;
+  for (const s of [els.recent, els.backtest, els.scan, els.day]) s.hidden = s !== section;
 }
 
-/** Where the page is: a backtest, a scan, or the start page. */
+/** Where the page is: a backtest, a scan, a trading day of an account, or the start page. */
 function route() {
+  const d = /^\/results\/days\/([^/]+)\/([^/]+)\/?$/.exec(location.pathname);
+  if (d) return { kind: 'day', id: decodeURIComponent(d[1]), account: decodeURIComponent(d[2]) };
   const m = /^\/results\/(backtests|scans)\/([^/]+)\/?$/.exec(location.pathname);
   return m ? { kind: m[1] === 'backtests' ? 'backtest' : 'scan', id: decodeURIComponent(m[2]) } : { kind: 'start' };
 }
@@ -115,6 +122,10 @@ async function load() {
     if (r.kind === 'start') await showRecent();
     else if (!storedKey()) setStatus(`Enter an API key to load this ${r.kind}, or open a scan file.`);
     else if (r.kind === 'backtest') await showBacktest(r.id);
+    else if (r.kind === 'day') {
+      showOnly(els.day);
+      await showDay(r.id, r.account, { heading: els.dayHeading, summary: els.daySummary, parts: els.dayParts });
+    }
     else await showScanById(r.id);
   } catch (err) {
     setStatus('');
