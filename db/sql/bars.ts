@@ -99,3 +99,14 @@ export async function selectLatestBars(db: Queryable, symbol: string, timeframe:
   );
   return rows.map((r) => ({ ts: Number(r.ts), open: r.open, high: r.high, low: r.low, close: r.close, volume: r.volume })).reverse();
 }
+
+/** Bars of several symbols with fromMs <= ts <= toMs, by symbol then time (the replay provider's read). */
+export async function selectBarsOfSymbols(db: Queryable, symbols: readonly string[], timeframe: string, fromMs: number, toMs: number): Promise<Array<Bar & { symbol: string }>> {
+  const { rows } = await db.query<Bar & { symbol: string } & Record<string, unknown>>(
+    `SELECT symbol, (extract(epoch from ts) * 1000)::float8 AS ts, open, high, low, close, volume FROM bars
+     WHERE symbol = ANY($1::text[]) AND timeframe = $2 AND ts BETWEEN to_timestamp($3::float8 / 1000.0) AND to_timestamp($4::float8 / 1000.0)
+     ORDER BY symbol, ts`,
+    [symbols, timeframe, fromMs, toMs],
+  );
+  return rows.map((r) => ({ symbol: r.symbol, ts: Number(r.ts), open: r.open, high: r.high, low: r.low, close: r.close, volume: r.volume }));
+}

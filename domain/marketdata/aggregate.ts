@@ -19,6 +19,11 @@ export interface AggregateOptions {
   to: Timeframe;
   /** emit only target bars that closed at or before this instant (default: all) */
   closedBy?: number;
+  /**
+   * emit a target bar only when its last base bar (the one closing with it) is there: live, a late base bar would
+   * otherwise make a short candle that is stored for good (default false: history may lack a quiet last interval)
+   */
+  requireClosingBase?: boolean;
 }
 
 export interface Aggregated {
@@ -28,7 +33,7 @@ export interface Aggregated {
   outsideSession: number;
   /** base bars that do not fit inside one target bar */
   misaligned: number;
-  /** target bars left out because they had not closed by `closedBy` */
+  /** target bars left out because they had not closed by `closedBy`, or lacked their closing base bar */
   forming: number;
 }
 
@@ -42,9 +47,10 @@ export function aggregateBars(base: readonly Bar[], opts: AggregateOptions): Agg
   let forming = 0;
   let cur: Bar | null = null;
   let curClose = 0;
+  let lastBaseClose = 0;
   const flush = () => {
     if (cur === null) return;
-    if (curClose <= closedBy) out.push(cur);
+    if (curClose <= closedBy && (!opts.requireClosingBase || lastBaseClose === curClose)) out.push(cur);
     else forming++;
     cur = null;
   };
@@ -64,9 +70,11 @@ export function aggregateBars(base: readonly Bar[], opts: AggregateOptions): Agg
       cur.low = Math.min(cur.low, b.low);
       cur.close = b.close;
       cur.volume += b.volume;
+      lastBaseClose = own.close;
       continue;
     }
     flush();
+    lastBaseClose = own.close;
     cur = { ts: target.open, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume };
     curClose = target.close;
   }

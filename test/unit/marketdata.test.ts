@@ -92,6 +92,8 @@ describe('aggregation follows the session', () => {
     expect([r.bars.length, r.outsideSession, r.forming]).toEqual([0, 1, 1]);
     const done = aggregateBars(pre, { calendar: 'XNYS', from: '30m', to: '1h', closedBy: Z('2024-03-08T15:30') });
     expect(done.bars).toEqual([{ ts: Z('2024-03-08T14:30'), open: 101, high: 102.5, low: 100.5, close: 102.25, volume: 20 }]);
+    const late = aggregateBars(pre.slice(0, 2), { calendar: 'XNYS', from: '30m', to: '1h', closedBy: Z('2024-03-08T15:30'), requireClosingBase: true });
+    expect([late.bars.length, late.forming]).toEqual([0, 1]); // 15:00-15:30 has not come: no short 1h candle
     const clockHours = aggregateBars(barsAt([Z('2024-03-08T15:00'), Z('2024-03-08T16:00')]), { calendar: 'XNYS', from: '1h', to: '4h' });
     expect([clockHours.bars.length, clockHours.misaligned]).toEqual([0, 2]);
     expect(() => aggregateBars([], { calendar: 'XNYS', from: '1h', to: '5m' })).toThrow(/shorter/);
