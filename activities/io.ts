@@ -3,7 +3,13 @@ import { createCycleActivities } from './cycle';
 import { createDeploymentCommandActivities } from './deployment-commands';
 import { createDeploymentActivities } from './deployments';
 import { createJobActivities } from './jobs';
+import { BarCache } from '../marketdata/cache';
+import { DEFAULT_REFRESH_SETTINGS } from '../marketdata/refresh';
+import { readWatermark } from '../marketdata/watermark';
 import { createMarketDataActivities } from './market-data';
+import { createMarketDataBackfillActivities } from './market-data-backfill';
+import { createMarketDataFeedActivities } from './market-data-feed';
+import { createMarketDataReportActivities } from './market-data-report';
 import { createNotificationActivities } from './notifications';
 import { createOrderResolutionActivities } from './order-resolution';
 import { createOrderActivities } from './orders';
@@ -15,6 +21,13 @@ export function createIoActivities(deps: IoDeps) {
   const marketData = createMarketDataActivities(deps);
   const deployments = createDeploymentActivities(deps);
   const commands = createDeploymentCommandActivities(deps);
+  const feeds = {
+    db: deps.db,
+    redis: deps.redis,
+    cache: new BarCache(deps.redis),
+    providers: deps.marketData?.providers ?? {},
+    settings: { ...DEFAULT_REFRESH_SETTINGS, ...deps.marketData?.refresh },
+  };
   return {
     ...createJobActivities(deps),
     ...orders,
@@ -22,7 +35,16 @@ export function createIoActivities(deps: IoDeps) {
     ...createOrderResolutionActivities(deps),
     ...deployments,
     ...commands,
-    ...createCycleActivities({ syncOrders: orders.syncOrders, loadRecentBars: marketData.loadRecentBars, loadRiskSnapshot: deployments.loadRiskSnapshot, loadRecordedCommands: commands.loadRecordedCommands }),
+    ...createCycleActivities({
+      syncOrders: orders.syncOrders,
+      loadRecentBars: marketData.loadRecentBars,
+      loadRiskSnapshot: deployments.loadRiskSnapshot,
+      loadRecordedCommands: commands.loadRecordedCommands,
+      feedWatermark: (provider, timeframe) => readWatermark(deps.db, deps.redis, provider, timeframe),
+    }),
+    ...createMarketDataFeedActivities(feeds),
+    ...createMarketDataBackfillActivities(feeds),
+    ...createMarketDataReportActivities(deps),
     ...createNotificationActivities(deps),
     ...createApprovalActivities(deps),
   };

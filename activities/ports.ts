@@ -1,6 +1,8 @@
 import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import type { BrokerPort } from '../brokers/port';
+import type { MarketDataProvider } from '../marketdata/provider';
+import type { RefreshSettings } from '../marketdata/refresh';
 import type { ConnectionPool } from '../db/sql/queryable';
 import type { NotifySettings } from '../notify/settings';
 import type { PricesSetter } from './deployments';
@@ -27,6 +29,8 @@ export interface IoDeps {
   paperPrices?: PricesSetter;
   /** notification channels and retry rules (default: from the NOTIFY_* environment) */
   notify?: NotifySettings;
+  /** market-data providers by name and the feeds' refresh settings (none: no feed can run on this worker) */
+  marketData?: { providers: Record<string, MarketDataProvider>; refresh?: Partial<RefreshSettings> };
   /** fault tests only: kill the worker at a named point of the order protocol */
   crashPoint?: (point: CrashPoint) => void;
 }

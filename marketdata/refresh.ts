@@ -20,7 +20,7 @@ import type { Timeframe } from '../domain/bars';
 import { calendarBarAt, calendarBarClosingAt, type CalendarBar } from '../domain/marketdata/calendar-bars';
 import { dataTimeAt } from '../domain/marketdata/clock';
 import { gapBetween, openBarsBefore, type Gap } from '../domain/marketdata/gaps';
-import type { QualityThresholds } from '../domain/marketdata/quality';
+import { DEFAULT_QUALITY_THRESHOLDS, type QualityThresholds } from '../domain/marketdata/quality';
 import type { BarCache } from './cache';
 import type { MarketDataProvider } from './provider';
 import { recordRefreshQuality, type SymbolOutcome } from './refresh-quality';
@@ -34,6 +34,15 @@ export interface RefreshSettings {
   warmupBars: number;
   thresholds: QualityThresholds;
 }
+
+/** Defaults: a late bar is asked for every 2 s for 20 s; a gap of up to 500 bars is filled inline; 300 bars of warm-up. */
+export const DEFAULT_REFRESH_SETTINGS: Readonly<RefreshSettings> = Object.freeze({
+  lateBarWaitMs: 20_000,
+  latePollMs: 2_000,
+  maxInlineGapBars: 500,
+  warmupBars: 300,
+  thresholds: DEFAULT_QUALITY_THRESHOLDS,
+});
 
 export interface RefreshDeps {
   db: Pool;

@@ -11,6 +11,8 @@ import { brokerGuardKeys } from '../brokers/guard/accounts';
 import { PaperBrokerAdmin } from '../brokers/paper/admin-client';
 import type { WorkflowSignaller } from '../activities/ports';
 import { connectTemporal, ensureSearchAttributes } from '../clients/temporal';
+import { ensurePeriodicWork } from '../clients/schedules';
+import { marketDataProviders } from '../marketdata/feeds';
 import { ensureNotificationDispatcher } from '../notify/dispatcher';
 import { notifySettingsFromConfig } from '../notify/settings';
 import { TASK_QUEUES } from '../workflows/task-queues';
@@ -46,6 +48,8 @@ export async function runWorker(kind: WorkerKind): Promise<void> {
     await ensureSearchAttributes(clientConnection, config.TEMPORAL_NAMESPACE);
     // The outbox's dispatcher is one workflow for the whole platform; every IO worker makes sure it runs.
     if (kind === 'io') await ensureNotificationDispatcher(client, { pollIntervalMs: config.NOTIFY_POLL_MS });
+    // Feeds and Schedules likewise (clients/schedules.ts owns the list).
+    if (kind === 'io') logger.info(await ensurePeriodicWork(client, db, config), 'periodic work ensured');
     const signaller: WorkflowSignaller = {
       async signal(workflowId, runId, signalName, arg) {
         await client.workflow.getHandle(workflowId, runId).signal(signalName, arg);
@@ -107,7 +111,11 @@ export function ioDeps(config: Config, logger: AppLogger, db: ReturnType<typeof 
   // so slow brokers cannot starve the rest of the IO activities of connections.
   const gatePool = createPgPool({ ...config, PG_POOL_MAX: config.ORDER_GATE_POOL_MAX }, logger, 'worker-io-orders');
   const notify = notifySettingsFromConfig(config, logger);
-  return { db, redis, brokers, gatePool, notify, paperPrices: new PaperBrokerAdmin(config.PAPER_BROKER_URL), crashPoint: crashPointFromEnv() };
+  const marketData = {
+    providers: marketDataProviders(config, { db, redis, logger }),
+    refresh: { lateBarWaitMs: config.MARKET_DATA_LATE_WAIT_MS, latePollMs: config.MARKET_DATA_LATE_POLL_MS },
+  };
+  return { db, redis, brokers, gatePool, notify, marketData, paperPrices: new PaperBrokerAdmin(config.PAPER_BROKER_URL), crashPoint: crashPointFromEnv() };
 }
 
 /**

@@ -72,3 +72,23 @@ export const cpuCompute = {
   heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 5, nonRetryableErrorTypes: [ErrorType.InvalidInput, ErrorType.NoBars] },
 } satisfies ActivityOptions;
+
+/**
+ * A feed's refresh at a bar close: provider requests behind the shared rate limit, batched writes, and polling for
+ * late bars (RefreshSettings.lateBarWaitMs); heartbeats every request, so a lost worker is noticed in 30 s. Retried
+ * (its writes are idempotent) until the next bar is near; a provider that refuses the request for good fails it.
+ */
+export const marketDataRefresh = {
+  taskQueue: TASK_QUEUES.io,
+  startToCloseTimeout: '3 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 5, nonRetryableErrorTypes: [ErrorType.InvalidInput, ErrorType.MarketDataRequest] },
+} satisfies ActivityOptions;
+
+/** One chunk of a backfill: a bounded range fetched (pages behind the rate limit) and written in one statement. */
+export const marketDataBackfillChunk = {
+  taskQueue: TASK_QUEUES.io,
+  startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10, nonRetryableErrorTypes: [ErrorType.InvalidInput, ErrorType.MarketDataRequest] },
+} satisfies ActivityOptions;

@@ -8,6 +8,8 @@ export const ErrorType = {
   /** the broker may or may not have the order: retried, and the retry looks it up first */
   OrderOutcomeUnknown: 'OrderOutcomeUnknown',
   MarketDataUnavailable: 'MarketDataUnavailable',
+  /** the data provider refused the request for good (unknown symbol, keys, subscription): never retried */
+  MarketDataRequest: 'MarketDataRequest',
   /** the deployment names a broker this IO worker cannot reach as configured (unknown broker, refused credentials) */
   BrokerNotConfigured: 'BrokerNotConfigured',
   /** an order that may have reached the broker is not resolved yet: looked up again later, never abandoned */

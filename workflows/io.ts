@@ -2,3 +2,4 @@
 export * from './approval/workflow';
 export * from './deployment/workflow';
 export * from './notifications/workflow';
+export * from './market-data/workflow';

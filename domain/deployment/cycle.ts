@@ -4,7 +4,6 @@ import { currentOrNextSession, getCalendar } from '../calendar/calendar';
 import type { OrderIntent } from '../risk/gate';
 import { createStrategy, type StrategyParams } from '../strategies';
 import type { DeploymentSpec } from './spec';
-
 /**
  * One deployment cycle's pure decision: given the recent bars (the last one just closed), what should happen?
  * The risk gate, approvals and the order itself come after it (see ../risk and the deployment workflow).
