@@ -126,7 +126,7 @@ export async function refreshFeed(deps: RefreshDeps, feed: Feed, provider: Marke
         if (first && gap !== null) {
           p.gap = gap;
           events.push({ provider: provider.name, timeframe: tf, symbol: p.symbol, kind: 'gap_found', fromMs: gap.fromMs, toMs: gap.toMs, bars: gap.bars, dedupeKey: eventKey(p.symbol, 'gap_found') });
-          if (from > gap.fromMs) summary.longGaps.push({ symbol: p.symbol, fromMs: gap.fromMs, toMs: from - 1 });
+          if (from > gap.fromMs) summary.longGaps.push({ symbol: p.symbol, fromMs: gap.fromMs, toMs: openBarsBefore(cal, tf, from, 1) });
         }
       }
       groups.set(from, [...(groups.get(from) ?? []), p]);
