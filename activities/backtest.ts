@@ -41,7 +41,7 @@ export function createBacktestActivities({ db, workflows }: CpuDeps) {
         }
       };
 
-      const bars = await loadBarColumns(db, input, () => ctx.heartbeat({ phase: 'loading' }));
+      const bars = await loadBarColumns(db, input, { onProgress: () => ctx.heartbeat({ phase: 'loading' }) });
       if (bars.length === 0) {
         throw ApplicationFailure.nonRetryable(
           `no bars for ${input.symbol} ${input.timeframe}${input.from || input.to ? ` between ${input.from ?? '-'} and ${input.to ?? '-'}` : ''}; import some first`,

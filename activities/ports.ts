@@ -3,6 +3,7 @@ import type { Pool } from 'pg';
 import type { BrokerPort } from '../brokers/port';
 import type { MarketDataProvider } from '../marketdata/provider';
 import type { RefreshSettings } from '../marketdata/refresh';
+import type { CopySource } from '../db/sql/bars';
 import type { ConnectionPool } from '../db/sql/queryable';
 import type { NotifySettings } from '../notify/settings';
 import type { PricesSetter } from './deployments';
@@ -14,7 +15,8 @@ export interface WorkflowSignaller {
 }
 
 export interface CpuDeps {
-  db: ConnectionPool;
+  /** transactions, and COPY of bars (a client of its own) */
+  db: ConnectionPool & CopySource;
   workflows: WorkflowSignaller;
 }
 

@@ -1,11 +1,12 @@
+import { benchDurableScans } from './stress-durable';
 import { benchMonteCarlo } from './stress-mc';
 
 /**
- * `npm run bench -- stress`: stress-scan benchmarks, writing bench/results/stress.json. For now the Monte Carlo
- * section; the durable scan's sections (API + Temporal + CPU worker against in-process, kills, 100k cells) come
- * with the stress-scan workflow.
+ * `npm run bench -- stress`: stress-scan benchmarks, writing bench/results/stress.json: the Monte Carlo kernel
+ * (stress-mc.ts), then the durable scan through the API, Temporal and the CPU worker (stress-durable.ts).
  */
 export async function benchStress(): Promise<Record<string, unknown>> {
   const monteCarlo = await benchMonteCarlo();
-  return { passed: monteCarlo.passed, monteCarlo };
+  const { passed: durablePassed, ...durable } = await benchDurableScans();
+  return { passed: monteCarlo.passed === true && durablePassed === true, monteCarlo, ...durable };
 }

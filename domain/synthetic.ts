@@ -11,6 +11,15 @@ export function mulberry32(seed: number): () => number {
   };
 }
 
+/**
+ * mulberry32(seed) after `skip` draws, in O(1): its state only ever adds 0x6d2b79f5 (mod 2^32), so skipping k
+ * draws adds k x 0x6d2b79f5. Lets a batch start a seeded stream where an earlier batch would have left it.
+ */
+export function mulberry32At(seed: number, skip: number): () => number {
+  // (skip mod 2^32) x the increment, mod 2^32: exact for any skip below 2^53
+  return mulberry32(((seed | 0) + Math.imul(skip % 4294967296, 0x6d2b79f5)) | 0);
+}
+
 export interface RandomWalkOptions {
   seed?: number;
   /** first open (default 100) */

@@ -41,7 +41,7 @@ async function main() {
     db.release();
 
     const signaller = { signal: (id: string, runId: string | undefined, name: string, arg: unknown) => client.workflow.getHandle(id, runId).signal(name, arg) };
-    const slow: CpuActivities = {
+    const slow: Partial<CpuActivities> = {
       async runBacktest() {
         const ctx = Context.current();
         for (;;) {
@@ -50,7 +50,7 @@ async function main() {
         }
       },
     };
-    const scenarios: Array<{ name: string; symbol: string; activities: CpuActivities; cancel?: boolean }> = [
+    const scenarios: Array<{ name: string; symbol: string; activities: Partial<CpuActivities>; cancel?: boolean }> = [
       { name: 'completed', symbol: 'IDX', activities: createCpuActivities({ db: pool, workflows: signaller }) },
       { name: 'failed-no-bars', symbol: 'NOPE', activities: createCpuActivities({ db: pool, workflows: signaller }) },
       { name: 'cancelled', symbol: 'IDX', activities: slow, cancel: true },

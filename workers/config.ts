@@ -60,6 +60,8 @@ export const ConfigSchema = z.object({
   /** connections for order submissions, each held across one broker call (the kill-switch gate) */
   ORDER_GATE_POOL_MAX: z.coerce.number().int().min(1).max(256).default(16),
   CPU_ACTIVITY_SLOTS: z.coerce.number().int().min(1).max(64).default(2),
+  /** bar series a CPU worker keeps loaded for stress-scan batches (a 500k-bar series is 24 MB) */
+  SCAN_BAR_CACHE_MB: z.coerce.number().int().min(0).max(65_536).default(256),
   /**
    * threads that run workflow code in each worker (the SDK's workflowThreadPoolSize, 1 by default): at a bar close
    * one thread was the runtime's bottleneck; 2 gave N=500 p99 15.4 s against 20.0 s (bench runtime, one run each)

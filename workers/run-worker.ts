@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { BarCache } from '../activities/bar-cache';
 import { createCpuActivities } from '../activities/cpu';
 import { createIoActivities } from '../activities/io';
 import type { CrashPoint } from '../activities/orders';
@@ -61,7 +62,7 @@ export async function runWorker(kind: WorkerKind): Promise<void> {
       taskQueue: TASK_QUEUES[kind],
       identity,
       workflowBundle: { codePath: bundle },
-      activities: kind === 'cpu' ? createCpuActivities({ db, workflows: signaller }) : createIoActivities(io!),
+      activities: kind === 'cpu' ? createCpuActivities({ db, workflows: signaller, barCache: new BarCache(config.SCAN_BAR_CACHE_MB * 1024 * 1024) }) : createIoActivities(io!),
       maxConcurrentActivityTaskExecutions: kind === 'cpu' ? config.CPU_ACTIVITY_SLOTS : 100,
       workflowThreadPoolSize: config.WORKFLOW_THREADS,
       // Heartbeats reach the server at least every 2 s (not 0.8 x heartbeatTimeout), so a cancel lands promptly.

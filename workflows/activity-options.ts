@@ -92,3 +92,15 @@ export const marketDataBackfillChunk = {
   heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10, nonRetryableErrorTypes: [ErrorType.InvalidInput, ErrorType.MarketDataRequest] },
 } satisfies ActivityOptions;
+
+/**
+ * One batch of a stress scan: seconds of CPU, heartbeating after every run. A short heartbeat timeout notices a
+ * killed worker within 10 s (the batch then runs again elsewhere, skipping the runs already stored); more attempts
+ * than cpuCompute, since a batch is cheap to repeat and kills are what it is built to survive.
+ */
+export const scanBatch = {
+  taskQueue: TASK_QUEUES.cpu,
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '10 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10, nonRetryableErrorTypes: [ErrorType.InvalidInput, ErrorType.JobNotFound, ErrorType.NoBars, ErrorType.BarsChanged] },
+} satisfies ActivityOptions;

@@ -26,6 +26,7 @@ import { healthRoutes } from './routes/health';
 import { killSwitchRoutes } from './routes/kill-switch';
 import { reconciliationRoutes } from './routes/reconciliation';
 import { resultsPageRoutes } from './routes/results-page';
+import { stressScanRoutes } from './routes/stress-scans';
 import { tradingRoutes } from './routes/trading';
 
 /** Everything the HTTP API talks to; tests pass real ones and call `app.inject()`. */
@@ -98,6 +99,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
         { name: 'health', description: 'liveness of the platform' },
         { name: 'bars', description: 'market data' },
         { name: 'backtests', description: 'backtest jobs' },
+        { name: 'stress-scans', description: 'parameter scans, walk-forward optimization, Monte Carlo and black-swan tests' },
         { name: 'deployments', description: 'live and paper trading runtimes' },
         { name: 'trading', description: 'orders, fills and positions' },
         { name: 'kill-switch', description: 'halt trading globally, per account or per deployment' },
@@ -116,6 +118,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(healthRoutes(deps, API_VERSION, inflight));
   await app.register(barRoutes(deps));
   await app.register(backtestRoutes(deps, inflight));
+  await app.register(stressScanRoutes(deps, inflight));
   await app.register(deploymentRoutes(deps, inflight));
   await app.register(tradingRoutes(deps));
   await app.register(killSwitchRoutes(deps));

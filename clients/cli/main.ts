@@ -18,7 +18,7 @@ export function buildProgram(): Command {
   const globals = () => program.opts<GlobalOptions>();
   registerDataCommands(program, globals);
   registerBacktestCommands(program, globals);
-  registerScanCommand(program);
+  registerScanCommand(program, globals);
   registerDeploymentCommands(program, globals);
   registerApprovalCommands(program, globals);
   return program;

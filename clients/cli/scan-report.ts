@@ -2,7 +2,14 @@ import type { Episode } from '../../domain/scan/episode';
 import type { ScanResult } from '../../domain/scan/scan';
 import { cell, fmtNumber, keyValues, pct, sizingText, table } from './format';
 
-type Doc = ScanResult & { data: { file: string; rows: number; rejected: number; firstTs: string; lastTs: string }; from: string | null; to: string | null };
+/** What `scan --json` prints: the scan's result with the series it ran on (file null: the bars stored for symbol and timeframe). */
+export type ScanDoc = ScanResult & {
+  symbol: string | null;
+  timeframe: string | null;
+  data: { file: string | null; rows: number; rejected: number; firstTs: string; lastTs: string };
+  from: string | null;
+  to: string | null;
+};
 
 const day = (isoTime: string | null) => (isoTime ? isoTime.slice(0, 10) : '-');
 const params = (p: Record<string, unknown>) =>
@@ -17,11 +24,16 @@ function recovery(e: Episode): string {
 }
 
 /** The readable form of a scan: what ran on what, then a table per part of the result. */
-export function scanReport(doc: Doc, top: number): string {
+export function scanReport(doc: ScanDoc, top: number): string {
   const a = doc.assumptions;
   const out: string[] = [
     keyValues([
-      ['data', `${doc.data.file}: ${doc.bars.count} bars in the window (${doc.data.rows} in the file, ${doc.data.rejected} rejected), ${day(doc.bars.first)} .. ${day(doc.bars.last)}`],
+      [
+        'data',
+        doc.data.file === null
+          ? `${doc.symbol} ${doc.timeframe} (stored): ${doc.bars.count} bars, ${day(doc.bars.first)} .. ${day(doc.bars.last)}`
+          : `${doc.data.file}: ${doc.bars.count} bars in the window (${doc.data.rows} in the file, ${doc.data.rejected} rejected), ${day(doc.bars.first)} .. ${day(doc.bars.last)}`,
+      ],
       ['scan', `${doc.type}, ${a.strategy}${Object.keys(a.params).length ? ` on ${params(a.params)}` : ''}`],
       ...(a.scan.objective ? ([['objective', `${a.scan.objective}${a.scan.maxDrawdown !== undefined ? `, max drawdown ${pct(a.scan.maxDrawdown)}` : ''}`]] as Array<[string, unknown]>) : []),
       ['costs', `commission ${a.commissionPerOrder}/order + ${a.commissionRate} of notional, slippage ${a.slippageBps} bp; ${a.fillRule} fills`],

@@ -40,47 +40,64 @@ class ProgressView {
   }
 }
 
-export interface WatchOutcome {
-  job: JobDetail;
+export interface WatchOutcome<T = JobDetail> {
+  job: T;
   /** the user pressed Ctrl-C and a cancel was requested */
   interrupted: boolean;
 }
 
+/** What `watch` polls: a job's URL, how to cancel it, how to show it. */
+export interface Watched<T extends { status: JobDetail['status'] }> {
+  /** "backtest", "stress scan": for the messages */
+  kind: string;
+  id: string;
+  /** GET this (and the query) for the job */
+  path: string;
+  query?: Record<string, string | number>;
+  /** POST here to cancel */
+  cancelPath: string;
+  view: { update(job: T): void; stop(): void };
+}
+
 /**
- * Polls GET /v1/backtests/:id every 500 ms until the job ends. The first Ctrl-C asks the API to cancel and keeps
- * waiting for the outcome; a second one stops waiting (exit 130).
+ * Polls a job every 500 ms until it ends. The first Ctrl-C asks the API to cancel and keeps waiting for the
+ * outcome; a second one stops waiting (exit 130).
  */
-export async function watchJob(client: ApiClient, id: string, opts: { progress: boolean }): Promise<WatchOutcome> {
-  const view = new ProgressView(opts.progress);
+export async function watch<T extends { status: JobDetail['status'] }>(client: ApiClient, w: Watched<T>): Promise<WatchOutcome<T>> {
   let interrupted = false;
   const onSigint = () => {
     if (interrupted) {
-      view.stop();
-      process.stderr.write('stopped waiting; the backtest may still be cancelling\n');
+      w.view.stop();
+      process.stderr.write(`stopped waiting; the ${w.kind} may still be cancelling\n`);
       process.exit(130);
     }
     interrupted = true;
-    view.stop();
-    process.stderr.write(`cancelling backtest ${id} (Ctrl-C again to stop waiting)\n`);
-    client.post(`/v1/backtests/${id}/cancel`).catch((err: Error) => {
+    w.view.stop();
+    process.stderr.write(`cancelling ${w.kind} ${w.id} (Ctrl-C again to stop waiting)\n`);
+    client.post(w.cancelPath).catch((err: Error) => {
       if (!(err instanceof ApiError && err.status === 409)) process.stderr.write(`cancel failed: ${err.message}\n`);
     });
   };
   process.on('SIGINT', onSigint);
   try {
     for (;;) {
-      const job = await client.get<JobDetail>(`/v1/backtests/${id}`);
-      if (!interrupted) view.update(job);
+      const job = await client.get<T>(w.path, w.query);
+      if (!interrupted) w.view.update(job);
       if (TERMINAL.includes(job.status)) {
-        view.stop();
+        w.view.stop();
         return { job, interrupted };
       }
       await sleep(POLL_MS);
     }
   } finally {
-    view.stop();
+    w.view.stop();
     process.off('SIGINT', onSigint);
   }
+}
+
+/** Watches a backtest (GET /v1/backtests/:id) with its bars progress on stderr. */
+export function watchJob(client: ApiClient, id: string, opts: { progress: boolean }): Promise<WatchOutcome> {
+  return watch<JobDetail>(client, { kind: 'backtest', id, path: `/v1/backtests/${id}`, cancelPath: `/v1/backtests/${id}/cancel`, view: new ProgressView(opts.progress) });
 }
 
 /** Every fill of a job, page by page. */

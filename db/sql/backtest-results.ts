@@ -1,4 +1,5 @@
 import type { BacktestResult, EquityPoint, Metrics, Trade } from '../../domain/backtest/types';
+import { jsonSafe } from './json';
 import type { Queryable } from './queryable';
 
 export interface BacktestResultRow {
@@ -78,9 +79,4 @@ export async function listBacktestTrades(db: Queryable, jobId: string, limit: nu
 export async function countBacktestTrades(db: Queryable, jobId: string): Promise<number> {
   const { rows } = await db.query<{ n: string }>('SELECT count(*) AS n FROM backtest_trades WHERE job_id = $1', [jobId]);
   return Number(rows[0]?.n ?? 0);
-}
-
-/** JSON has no Infinity/NaN (profit factor with no losses); store them as strings rather than null. */
-function jsonSafe(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v));
 }

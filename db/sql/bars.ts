@@ -1,4 +1,8 @@
-import { allocateBars, appendBar, type Bar, type BarColumns } from '../../domain/bars';
+import { pipeline } from 'node:stream/promises';
+import type { PoolClient } from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
+import { allocateBars, type Bar, type BarColumns } from '../../domain/bars';
+import { BarCopyParser } from '../bar-copy';
 import type { Queryable } from './queryable';
 
 export interface BarRange {
@@ -9,46 +13,56 @@ export interface BarRange {
   to?: string;
 }
 
-/** How many bars a range holds (sizes the columns before loading). */
-export async function countBars(db: Queryable, r: BarRange): Promise<number> {
-  const { rows } = await db.query<{ n: string }>(
-    `SELECT count(*) AS n FROM bars
+/** The range's bar count and its first and last bar open times (null when it holds none). */
+export async function barSpan(db: Queryable, r: BarRange): Promise<{ count: number; first: Date | null; last: Date | null }> {
+  const { rows } = await db.query<{ n: string; first: Date | null; last: Date | null }>(
+    `SELECT count(*) AS n, min(ts) AS first, max(ts) AS last FROM bars
      WHERE symbol = $1 AND timeframe = $2 AND ($3::timestamptz IS NULL OR ts >= $3) AND ($4::timestamptz IS NULL OR ts <= $4)`,
     [r.symbol, r.timeframe, r.from ?? null, r.to ?? null],
   );
-  return Number(rows[0]?.n ?? 0);
+  return { count: Number(rows[0]?.n ?? 0), first: rows[0]?.first ?? null, last: rows[0]?.last ?? null };
 }
 
-/** One page of bars as arrays of numbers (epoch ms first), ordered by time, starting after `afterMs` (null: from the start). */
-export async function selectBarPage(db: Queryable, r: BarRange, afterMs: number | null, limit: number): Promise<number[][]> {
-  const { rows } = await db.query<{ r: number[] }>(
-    `SELECT ARRAY[extract(epoch from ts) * 1000, open, high, low, close, volume]::float8[] AS r FROM bars
-     WHERE symbol = $1 AND timeframe = $2 AND ($3::float8 IS NULL OR ts > to_timestamp($3::float8 / 1000.0))
-       AND ($4::timestamptz IS NULL OR ts >= $4) AND ($5::timestamptz IS NULL OR ts <= $5)
-     ORDER BY ts LIMIT $6`,
-    [r.symbol, r.timeframe, afterMs, r.from ?? null, r.to ?? null, limit],
-  );
-  return rows.map((row) => row.r);
+/** A pool that hands out pg clients (COPY needs a client of its own). */
+export interface CopySource {
+  connect(): Promise<PoolClient>;
 }
 
-/** Loads a range into typed-array columns page by page, reporting progress after each page. */
+/** The range's rows, oldest first, in COPY's binary format. COPY takes no parameters: the literals are escaped by the client. */
+function copyBarsSql(client: PoolClient, r: BarRange): string {
+  const bound = (op: string, v: string | undefined) => (v === undefined ? '' : ` AND ts ${op} ${client.escapeLiteral(v)}::timestamptz`);
+  return `COPY (SELECT ts, open, high, low, close, volume FROM bars
+    WHERE symbol = ${client.escapeLiteral(r.symbol)} AND timeframe = ${client.escapeLiteral(r.timeframe)}${bound('>=', r.from)}${bound('<=', r.to)}
+    ORDER BY ts) TO STDOUT (FORMAT binary)`;
+}
+
+/**
+ * Loads a range into typed-array columns with one binary COPY, parsed as it streams (db/bar-copy.ts). `expected`
+ * sizes the columns; without it they grow as rows arrive and are trimmed at the end (cheaper than counting the
+ * rows first, which costs about a third of the COPY). `onProgress` hears the bars loaded every 64k bars.
+ */
 export async function loadBarColumns(
-  db: Queryable,
+  db: CopySource,
   r: BarRange,
-  onPage: (loaded: number, total: number) => void | Promise<void> = () => undefined,
-  pageSize = 50_000,
+  opts: { expected?: number; onProgress?: (loaded: number) => void } = {},
 ): Promise<BarColumns> {
-  const total = await countBars(db, r);
-  const bars = allocateBars(total);
-  let after: number | null = null;
-  while (bars.length < total) {
-    const page = await selectBarPage(db, r, after, Math.min(pageSize, total - bars.length));
-    if (page.length === 0) break; // rows deleted meanwhile
-    for (const [ts, open, high, low, close, volume] of page) appendBar(bars, { ts, open, high, low, close, volume });
-    after = bars.ts[bars.length - 1];
-    await onPage(bars.length, total);
+  const client = await db.connect();
+  try {
+    const parser = new BarCopyParser(opts.expected ?? 65_536, opts.onProgress);
+    await pipeline(client.query(copyTo(copyBarsSql(client, r))), parser);
+    return opts.expected === undefined ? trimmed(parser.bars) : parser.bars;
+  } finally {
+    client.release();
   }
-  return bars;
+}
+
+/** Columns no longer than their bars, when growing left more than an eighth unused. */
+function trimmed(bars: BarColumns): BarColumns {
+  if (bars.ts.length - bars.length <= bars.length / 8) return bars;
+  const out = allocateBars(bars.length);
+  for (const k of ['ts', 'open', 'high', 'low', 'close', 'volume'] as const) out[k].set(bars[k].subarray(0, bars.length));
+  out.length = bars.length;
+  return out;
 }
 
 /** Symbols and timeframes with their bar counts and spans. */

@@ -425,13 +425,22 @@ export class BacktestRun {
       position: this.pos,
       trades: [],
       metrics: computeMetrics(stats, this.bars.ts),
-      equityCurve: this.equityCurve(),
+      equityCurve: [],
       bars: n,
       assumptions: { ...s, params: { ...s.params }, sizing: { ...s.sizing }, fillRule: 'next-open' },
     };
     // The Trade objects are built on first read of `trades` (an own, enumerable accessor, so JSON, spreading,
     // structured clones and toEqual see a plain array): 40k fills cost more to materialize and collect than the
-    // whole run, and metric-only consumers (scans, optimizers) never read them.
+    // whole run, and metric-only consumers (scans, optimizers) never read them. The equity curve's points likewise.
+    let curve: EquityPoint[] | undefined;
+    Object.defineProperty(result, 'equityCurve', {
+      enumerable: true,
+      configurable: true,
+      get: () => (curve ??= this.equityCurve()),
+      set: (value: EquityPoint[]) => {
+        curve = value;
+      },
+    });
     const fills = this.fills;
     const ts = this.bars.ts;
     const count = fills.count;
@@ -523,15 +532,18 @@ export function bracketExit(side: number, o: number, h: number, l: number, c: nu
 }
 
 /** Fills as growable columns (about 40 B per fill, no objects while the backtest runs). */
+/** Room for this many fills at first: a scan makes thousands of short runs with a few dozen fills each. */
+const FILLS_AT_FIRST = 64;
+
 class FillLog {
   count = 0;
-  private bar = new Int32Array(1024);
-  private side = new Int8Array(1024);
-  private reason = new Int8Array(1024);
-  private price = new Float64Array(1024);
-  private qty = new Float64Array(1024);
-  private fee = new Float64Array(1024);
-  private pnl = new Float64Array(1024);
+  private bar = new Int32Array(FILLS_AT_FIRST);
+  private side = new Int8Array(FILLS_AT_FIRST);
+  private reason = new Int8Array(FILLS_AT_FIRST);
+  private price = new Float64Array(FILLS_AT_FIRST);
+  private qty = new Float64Array(FILLS_AT_FIRST);
+  private fee = new Float64Array(FILLS_AT_FIRST);
+  private pnl = new Float64Array(FILLS_AT_FIRST);
 
   add(bar: number, side: number, price: number, qty: number, fee: number, reason: number, pnl: number): void {
     const k = this.count;

@@ -42,6 +42,18 @@ export const TRADING_DAYS_PER_YEAR = 252;
  */
 export function barsPerYear(ts: Float64Array, n: number): number {
   if (n < 2) return NaN;
+  // A scan runs thousands of backtests on one series: the sort is then most of a short run's cost. The answer is
+  // kept per array and length, and used again only while the series' first and last times are the ones it saw.
+  const memo = bpyMemo.get(ts);
+  if (memo && memo.n === n && memo.first === ts[0] && memo.last === ts[n - 1]) return memo.value;
+  const value = computeBarsPerYear(ts, n);
+  bpyMemo.set(ts, { n, first: ts[0], last: ts[n - 1], value });
+  return value;
+}
+
+const bpyMemo = new WeakMap<Float64Array, { n: number; first: number; last: number; value: number }>();
+
+function computeBarsPerYear(ts: Float64Array, n: number): number {
   const samples = min(n - 1, 2048);
   const gaps = new Float64Array(samples);
   for (let k = 0; k < samples; k++) {

@@ -4,7 +4,7 @@ import { CRISES, crisisBounds, type CrisisWindow } from './crises';
 import { specError } from './errors';
 import { measureEpisode, type Episode } from './episode';
 import type { Progress } from './runner';
-import { defaultShocks, resolveShock, shockBars } from './shocks';
+import { defaultShocks, resolveShock, shockBars, type ResolvedShock } from './shocks';
 import type { Shock } from './spec';
 import { runWindow } from './window';
 
@@ -66,17 +66,21 @@ function lowerBound(ts: Float64Array, n: number, ms: number): number {
   return lo;
 }
 
-/** Crisis windows (by id, or all) and synthetic shocks (default: defaultShocks) against the base settings. */
-export function runBlackSwan(bars: BarColumns, settings: BacktestSettings, opts: { crises: 'all' | string[]; shocks?: Shock[] }, onProgress?: Progress): BlackSwanReport {
-  const n = bars.length;
+/** A shock's run without the unshocked run's final equity (a batch of shocks runs without the base run). */
+export type ShockRun = Omit<ShockReport, 'baseFinalEquity'>;
+
+/** The crisis windows asked for and the shocks resolved on the bars: every bad name or bar is refused before anything runs. */
+export function resolveBlackSwan(bars: BarColumns, settings: BacktestSettings, opts: { crises: 'all' | string[]; shocks?: Shock[] }): { windows: readonly CrisisWindow[]; shocks: ResolvedShock[] } {
   const windows = opts.crises === 'all' ? CRISES : opts.crises.map((id, k) => CRISES.find((c) => c.id === id) ?? unknownCrisis(id, k));
-  const shocks = opts.shocks ?? defaultShocks(n, settings.slippageBps);
-  const resolved = shocks.map((s, k) => resolveShock(bars, s, k)); // all refused before anything runs
-  const total = 1 + resolved.length;
+  const shocks = (opts.shocks ?? defaultShocks(bars.length, settings.slippageBps)).map((s, k) => resolveShock(bars, s, k));
+  return { windows, shocks };
+}
+
+/** The unshocked run over the whole series, and each crisis window measured on its equity (and on the instrument). */
+export function blackSwanBase(bars: BarColumns, settings: BacktestSettings, windows: readonly CrisisWindow[]): Omit<BlackSwanReport, 'shocks'> {
+  const n = bars.length;
   const base = runWindow(bars, settings, undefined, { keepEquity: true });
   const equity = base.run.equitySeries;
-  onProgress?.(1, total);
-
   const crises: CrisisReport[] = [];
   const notCovered: string[] = [];
   for (const c of windows) {
@@ -97,27 +101,45 @@ export function runBlackSwan(bars: BarColumns, settings: BacktestSettings, opts:
       instrument: measureEpisode(bars.close, bars.ts, n, from, to, bars.open[0]),
     });
   }
+  const b = base.result;
+  return { base: { finalEquity: b.finalEquity, cash: b.cash, position: b.position, trades: base.run.fillCount, metrics: b.metrics }, crises, notCovered };
+}
 
+/** One synthetic shock: the shocked run and its worst drawdown in the shock's window. */
+export function shockRun(bars: BarColumns, settings: BacktestSettings, r: ResolvedShock): ShockRun {
+  const s = r.shock;
+  const shockedSettings = s.kind === 'slippage' ? { ...settings, slippageBps: settings.slippageBps * s.factor } : settings;
+  const shocked = s.kind === 'slippage' ? bars : shockBars(bars, r);
+  const run = runWindow(shocked, shockedSettings, undefined, { keepEquity: true });
+  return {
+    shock: s,
+    from: iso(bars.ts[r.from]),
+    to: iso(bars.ts[r.to - 1]),
+    ...(s.kind === 'slippage' ? { slippageBps: shockedSettings.slippageBps } : {}),
+    finalEquity: run.result.finalEquity,
+    metrics: run.result.metrics,
+    episode: measureEpisode(run.run.equitySeries, bars.ts, bars.length, r.from, r.to, settings.initialCash),
+  };
+}
+
+/** A shock's report: its run with the unshocked final equity beside its own. */
+export function shockReport(run: ShockRun, baseFinalEquity: number): ShockReport {
+  const { metrics, episode, ...head } = run;
+  return { ...head, baseFinalEquity, metrics, episode };
+}
+
+/** Crisis windows (by id, or all) and synthetic shocks (default: defaultShocks) against the base settings. */
+export function runBlackSwan(bars: BarColumns, settings: BacktestSettings, opts: { crises: 'all' | string[]; shocks?: Shock[] }, onProgress?: Progress): BlackSwanReport {
+  const { windows, shocks } = resolveBlackSwan(bars, settings, opts); // all refused before anything runs
+  const total = 1 + shocks.length;
+  const base = blackSwanBase(bars, settings, windows);
+  onProgress?.(1, total);
   const out: ShockReport[] = [];
-  for (const r of resolved) {
-    const s = r.shock;
-    const shockedSettings = s.kind === 'slippage' ? { ...settings, slippageBps: settings.slippageBps * s.factor } : settings;
-    const shocked = s.kind === 'slippage' ? bars : shockBars(bars, r);
-    const run = runWindow(shocked, shockedSettings, undefined, { keepEquity: true });
-    out.push({
-      shock: s,
-      from: iso(bars.ts[r.from]),
-      to: iso(bars.ts[r.to - 1]),
-      ...(s.kind === 'slippage' ? { slippageBps: shockedSettings.slippageBps } : {}),
-      finalEquity: run.result.finalEquity,
-      baseFinalEquity: base.result.finalEquity,
-      metrics: run.result.metrics,
-      episode: measureEpisode(run.run.equitySeries, bars.ts, n, r.from, r.to, settings.initialCash),
-    });
+  for (const r of shocks) {
+    out.push(shockReport(shockRun(bars, settings, r), base.base.finalEquity));
     onProgress?.(1 + out.length, total);
   }
-  const b = base.result;
-  return { base: { finalEquity: b.finalEquity, cash: b.cash, position: b.position, trades: base.run.fillCount, metrics: b.metrics }, crises, notCovered, shocks: out };
+  return { ...base, shocks: out };
 }
 
 function unknownCrisis(id: string, k: number): never {

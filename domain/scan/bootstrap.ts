@@ -1,6 +1,6 @@
 import { allocateBars, appendBar, barAt, type BarColumns } from '../bars';
 import type { BacktestSettings } from '../backtest/types';
-import { mulberry32 } from '../synthetic';
+import { mulberry32At } from '../synthetic';
 import type { FanRecorder } from './charts';
 import { allocatePaths, type PathStats } from './monte-carlo';
 import type { Progress } from './runner';
@@ -36,6 +36,31 @@ export function blockBootstrapBars(src: BarColumns, blockBars: number, rnd: () =
   }
 }
 
+/** Random draws one bootstrapped path of n bars takes: one per block of blockBars relative bars (bars 1..n-1). */
+export function drawsPerPath(n: number, blockBars: number): number {
+  return n >= 2 ? Math.floor((n - 2) / blockBars) + 1 : 0;
+}
+
+/** One bootstrapped path's outcome; with fan steps (bar indexes), its equity at each of them too. */
+export interface BarPath {
+  finalReturn: number;
+  maxDrawdown: number;
+  equity?: number[];
+}
+
+/**
+ * Path p of a seeded block bootstrap, backtested from a flat start. The paths share one mulberry32 stream, path p
+ * starting after the draws of paths 0..p-1, so any path (or batch of paths) can be computed on its own and gives
+ * what the whole run gives. `scratch` holds the path's bars (reused).
+ */
+export function barPath(bars: BarColumns, settings: BacktestSettings, blockBars: number, seed: number, p: number, scratch: BarColumns, steps?: readonly number[]): BarPath {
+  blockBootstrapBars(bars, blockBars, mulberry32At(seed, p * drawsPerPath(bars.length, blockBars)), scratch);
+  const { run, result } = runWindow(scratch, settings, undefined, { keepEquity: steps !== undefined });
+  const out: BarPath = { finalReturn: result.metrics.totalReturn, maxDrawdown: result.metrics.maxDrawdown };
+  if (steps) out.equity = steps.map((bar) => run.equitySeries[bar]);
+  return out;
+}
+
 /**
  * `paths` block-bootstrapped series, each backtested with the settings from a flat start: final return and max
  * drawdown per path. With a fan recorder (steps: bar indexes), the first fan.paths paths also give their equity
@@ -43,15 +68,13 @@ export function blockBootstrapBars(src: BarColumns, blockBars: number, rnd: () =
  */
 export function barPaths(bars: BarColumns, settings: BacktestSettings, blockBars: number, paths: number, seed: number, onProgress?: Progress, fan?: FanRecorder): PathStats {
   const out = allocatePaths(paths);
-  const rnd = mulberry32(seed);
-  const path = allocateBars(bars.length);
+  const scratch = allocateBars(bars.length);
   for (let p = 0; p < paths; p++) {
-    blockBootstrapBars(bars, blockBars, rnd, path);
     const marked = fan !== undefined && p < fan.paths;
-    const { run, result } = runWindow(path, settings, undefined, { keepEquity: marked });
-    out.finalReturn[p] = result.metrics.totalReturn;
-    out.maxDrawdown[p] = result.metrics.maxDrawdown;
-    if (marked) fan.steps.forEach((bar, s) => fan.set(p, s, run.equitySeries[bar]));
+    const r = barPath(bars, settings, blockBars, seed, p, scratch, marked ? fan.steps : undefined);
+    out.finalReturn[p] = r.finalReturn;
+    out.maxDrawdown[p] = r.maxDrawdown;
+    if (marked) r.equity!.forEach((eq, s) => fan.set(p, s, eq));
     onProgress?.(p + 1, paths);
   }
   return out;

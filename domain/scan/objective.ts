@@ -48,22 +48,28 @@ export interface Ranked<T> {
  * Returns a new array; rank 1 is the best.
  */
 export function rank<T extends Scored>(items: readonly T[], objective: Objective, initialCash: number, maxDrawdown?: number): Array<Ranked<T>> {
-  const scored = items.map((item) => ({
-    item,
-    rank: 0,
-    objective: objectiveValue(objective, item, initialCash),
-    eligible: maxDrawdown === undefined || item.metrics.maxDrawdown <= maxDrawdown,
-  }));
-  scored.sort((a, b) => {
-    if (a.eligible !== b.eligible) return a.eligible ? -1 : 1;
-    const an = Number.isNaN(a.objective);
-    const bn = Number.isNaN(b.objective);
-    if (an !== bn) return an ? 1 : -1;
-    if (!an && a.objective !== b.objective) return a.objective > b.objective ? -1 : 1;
-    return a.item.cell - b.item.cell;
-  });
+  const scored = items.map((item) => ({ item, rank: 0, ...scoreOf(item, objective, initialCash, maxDrawdown) }));
+  scored.sort((a, b) => compareScores({ ...a, cell: a.item.cell }, { ...b, cell: b.item.cell }));
   scored.forEach((s, k) => (s.rank = k + 1));
   return scored;
+}
+
+/** A run's objective value and whether the max-drawdown constraint lets it compete (what a ranking sorts on). */
+export function scoreOf(r: { finalEquity: number; metrics: Metrics }, objective: Objective, initialCash: number, maxDrawdown?: number): { objective: number; eligible: boolean } {
+  return { objective: objectiveValue(objective, r, initialCash), eligible: maxDrawdown === undefined || r.metrics.maxDrawdown <= maxDrawdown };
+}
+
+/**
+ * The ranking order: eligible first, NaN objectives last, higher objective first, then the earlier cell. Stored
+ * scans rank in SQL with the same order (db/sql/stress-scan-cells.ts); a test holds the two together.
+ */
+export function compareScores(a: { objective: number; eligible: boolean; cell: number }, b: { objective: number; eligible: boolean; cell: number }): number {
+  if (a.eligible !== b.eligible) return a.eligible ? -1 : 1;
+  const an = Number.isNaN(a.objective);
+  const bn = Number.isNaN(b.objective);
+  if (an !== bn) return an ? 1 : -1;
+  if (!an && a.objective !== b.objective) return a.objective > b.objective ? -1 : 1;
+  return a.cell - b.cell;
 }
 
 /** The best of the scored runs (the first of rank()), or undefined when there are none. */

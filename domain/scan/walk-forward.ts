@@ -4,11 +4,11 @@ import type { EquityPoint, Metrics } from '../backtest/types';
 import { specError } from './errors';
 import { best, objectiveValue } from './objective';
 import { cellSettings, type PreparedScan } from './prepare';
-import { runCells, type Progress } from './runner';
+import { runCells, type CellResult, type Progress } from './runner';
 import { cellParams } from './space';
 import type { WalkForwardSpec } from './spec';
 import { paramStability, type ParamStability } from './stability';
-import { runWindow } from './window';
+import { runWindow, type BarWindow } from './window';
 
 /** Half-open bar ranges of one fold. */
 export interface FoldBounds {
@@ -79,25 +79,45 @@ export interface WalkForwardSummary {
 const YEAR_MS = 365.25 * 86_400_000;
 const iso = (ts: number) => new Date(ts).toISOString();
 
+/** The train window of a fold as runCells takes it (warm-up bars before it for indicators only). */
+export function trainWindow(b: FoldBounds, wf: WalkForwardSpec): BarWindow {
+  return { from: b.trainFrom, to: b.trainTo, warmupBars: wf.warmupBars };
+}
+
 /** Runs every fold: all of scan.cells on the train window, the best of them on the test window. */
 export function runWalkForward(bars: BarColumns, scan: PreparedScan, onProgress?: Progress): { folds: FoldReport[]; summary: WalkForwardSummary } {
   const wf = scan.spec.walkForward!;
   const bounds = walkForwardFolds(bars.length, wf);
   const { objective, maxDrawdown } = scan.spec;
+  const cells = scan.cells.length;
+  const total = bounds.length * (cells + 1);
+  const picks = bounds.map((b) => {
+    const train = runCells(bars, scan, scan.cells, (k) => onProgress?.(b.fold * cells + k, total), trainWindow(b, wf));
+    return best(train, objective, scan.base.initialCash, maxDrawdown)!.item;
+  });
+  return walkForwardFromPicks(bars, scan, picks, (k) => onProgress?.(bounds.length * cells + k, total));
+}
+
+/**
+ * The out-of-sample half of walk-forward, given each fold's pick (the best cell of its train window, with its
+ * train run): runs each pick on its test window, chains the test runs and summarizes. A durable scan stores the
+ * train runs and picks the best of each fold in SQL, then calls this.
+ */
+export function walkForwardFromPicks(bars: BarColumns, scan: PreparedScan, picks: readonly CellResult[], onProgress?: Progress): { folds: FoldReport[]; summary: WalkForwardSummary } {
+  const wf = scan.spec.walkForward!;
+  const bounds = walkForwardFolds(bars.length, wf);
+  const { objective } = scan.spec;
   const cash = scan.base.initialCash;
-  const total = bounds.length * (scan.cells.length + 1);
   const folds: FoldReport[] = [];
   const stitchedEq = new Float64Array(bars.length);
   const stitchedTs = new Float64Array(bars.length);
   let m = 0;
   let level = cash;
   for (const b of bounds) {
-    const done = folds.length * (scan.cells.length + 1);
-    const train = runCells(bars, scan, scan.cells, (k) => onProgress?.(done + k, total), { from: b.trainFrom, to: b.trainTo, warmupBars: wf.warmupBars });
-    const pick = best(train, objective, cash, maxDrawdown)!.item;
+    const pick = picks[b.fold];
     const settings = cellSettings(scan, pick.cell);
     const test = runWindow(bars, settings, { from: b.testFrom, to: b.testTo, warmupBars: wf.warmupBars }, { keepEquity: true });
-    onProgress?.(done + scan.cells.length + 1, total);
+    onProgress?.(b.fold + 1, bounds.length);
     // this fold's out-of-sample bars, up to where the next fold's test window starts
     const next = bounds[b.fold + 1];
     const segEnd = next && next.testFrom < b.testTo ? next.testFrom : b.testTo;

@@ -141,9 +141,9 @@ describe('npm run cli -- scan --local', () => {
     expect(JSON.parse(readFileSync(`${dir}/out.json`, 'utf8')).cells).toHaveLength(96); // stdout still holds just the document
   });
 
-  test('scan without --local is refused for now', async () => {
+  test('scan without --local needs a stored series', async () => {
     const { code, stderr } = await scan(['--grid', '{"period":[5]}']);
     expect(code).toBe(2);
-    expect(stderr).toMatch(/--local --csv/);
+    expect(stderr).toMatch(/--symbol is required.*--local --csv/);
   });
 });

@@ -11,7 +11,7 @@ import { testStack } from '../helpers/stack';
  */
 const dir = path.join(__dirname, 'histories');
 const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
-const queueOf = (file: string) => (file.startsWith('backtest') ? 'cpu' : 'io');
+const queueOf = (file: string) => (file.startsWith('backtest') || file.startsWith('stress-scan') ? 'cpu' : 'io');
 const load = (file: string) => JSON.parse(readFileSync(path.join(dir, file), 'utf8'));
 
 test('there is a recorded history for every backtest outcome', () => {
@@ -38,6 +38,25 @@ const seen = (file: string) => {
   return out;
 };
 const count = (h: ReturnType<typeof seen>, kind: string) => h.events.get(kind) ?? 0;
+
+test('there is a recorded stress-scan history for each outcome, and each shows its branch', () => {
+  const scans = ['completed', 'continue-as-new', 'continued', 'cancelled', 'failed-batch'];
+  for (const b of scans) expect(files).toContain(`stress-scan--${b}.json`);
+  const h = (b: string) => seen(`stress-scan--${b}.json`);
+  for (const b of scans) expect([...h(b).activities].every((a) => ['markStressScanRunning', 'runStressScanBatch', 'finishStressScan', 'finishStressScanJob'].includes(a))).toBe(true);
+  // batches run several at a time: more than one scheduled in one workflow task
+  expect(count(h('completed'), 'activityTaskScheduledEventAttributes')).toBe(6); // running, 4 batches, the final step (which completes the job)
+  expect(count(h('continue-as-new'), 'workflowExecutionContinuedAsNewEventAttributes')).toBe(1);
+  expect(h('continue-as-new').activities.has('finishStressScan')).toBe(false);
+  // the continued run starts where the first stopped: no markStressScanRunning, the batches left, then the final step
+  expect(h('continued').activities.has('markStressScanRunning')).toBe(false);
+  expect(h('continued').activities.has('finishStressScan')).toBe(true);
+  expect(count(h('cancelled'), 'activityTaskCancelRequestedEventAttributes')).toBeGreaterThanOrEqual(2);
+  expect(count(h('cancelled'), 'workflowExecutionCanceledEventAttributes')).toBe(1);
+  expect(count(h('failed-batch'), 'activityTaskFailedEventAttributes')).toBe(1);
+  expect(count(h('failed-batch'), 'activityTaskCancelRequestedEventAttributes')).toBeGreaterThanOrEqual(1);
+  expect(count(h('failed-batch'), 'workflowExecutionFailedEventAttributes')).toBe(1);
+});
 const BRANCHES = ['trade', 'stale-data', 'risk-reject', 'kill-switch', 'continue-as-new', 'forged-command', 'stop-in-flight'];
 
 test('there is a recorded deployment history for every scenario, and each shows its branch', () => {
@@ -100,10 +119,13 @@ test.each(files)('replays %s', async (file) => {
   await Worker.runReplayHistory({ workflowBundle: { codePath } }, load(file));
 });
 
-test('a changed workflow fails replay of the recorded histories', async () => {
+test.each([
+  ['backtest-changed', ['backtest--completed.json', 'backtest--cancelled.json']],
+  ['stress-scan-changed', ['stress-scan--completed.json', 'stress-scan--continue-as-new.json']],
+])('a changed workflow (%s) fails replay of the recorded histories', async (changed, histories) => {
   const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
-  const bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('./changed/backtest-changed'), logger: quiet });
-  for (const file of ['backtest--completed.json', 'backtest--cancelled.json']) {
+  const bundle = await bundleWorkflowCode({ workflowsPath: require.resolve(`./changed/${changed}`), logger: quiet });
+  for (const file of histories) {
     await expect(Worker.runReplayHistory({ workflowBundle: bundle }, load(file))).rejects.toMatchObject({ name: 'DeterminismViolationError' });
   }
 });

@@ -2,6 +2,7 @@ import * as wf from '@temporalio/workflow';
 import type { CpuActivities } from '../../activities/cpu';
 import type { IoActivities } from '../../activities/io';
 import { cpuCompute, dbWrite } from '../activity-options';
+import { failureMessage } from '../failure-message';
 import { backtestProgressQuery, backtestProgressSignal } from './messages';
 import type { BacktestProgress, BacktestSummary, BacktestWorkflowInput } from './messages';
 
@@ -39,11 +40,4 @@ export async function backtestWorkflow(input: BacktestWorkflowInput): Promise<Ba
     );
     throw err;
   }
-}
-
-function failureMessage(err: unknown): string {
-  let e = err as { message?: string; cause?: unknown } | undefined;
-  // ActivityFailure wraps the activity's ApplicationFailure; the inner message is the useful one.
-  while (e?.cause && typeof e.cause === 'object') e = e.cause as typeof e;
-  return (e?.message ?? String(err)).slice(0, 2000);
 }

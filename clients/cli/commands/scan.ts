@@ -13,11 +13,12 @@ import { runScan, type ScanResult } from '../../../domain/scan/scan';
 import { MC_METHODS, SCAN_TYPES } from '../../../domain/scan/spec';
 import { CliError, issueLines, usageError } from '../errors';
 import { parseBound, toJson } from '../local-backtest';
-import { jsonObjectArg, numberArg, print } from '../options';
+import { clientFrom, jsonObjectArg, numberArg, print, type GlobalOptions } from '../options';
+import { runRemoteScan } from '../scan-remote';
 import { scanReport } from '../scan-report';
 import { settingsFromFlags, type BacktestFlags } from './backtest';
 
-export interface ScanFlags extends Omit<BacktestFlags, 'wait'> {
+export interface ScanFlags extends BacktestFlags {
   type: string;
   grid?: Record<string, unknown>;
   constraint: string[];
@@ -38,7 +39,7 @@ export interface ScanFlags extends Omit<BacktestFlags, 'wait'> {
 
 /** The scan request (domain/scan/spec.ts) from the flags; the backtest flags make its settings. */
 export function specFromFlags(f: ScanFlags): Record<string, unknown> {
-  const spec: Record<string, unknown> = { type: f.type, settings: settingsFromFlags({ ...f, wait: false }), objective: f.objective };
+  const spec: Record<string, unknown> = { type: f.type, settings: settingsFromFlags(f), objective: f.objective };
   if (f.grid) spec.grid = f.grid;
   if (f.constraint.length) spec.constraints = f.constraint;
   if (f.maxDrawdown !== undefined) spec.maxDrawdown = f.maxDrawdown;
@@ -118,7 +119,6 @@ function progressBar(): { update: (done: number, total: number) => void; stop: (
 }
 
 async function runLocalScan(f: ScanFlags): Promise<void> {
-  if (!f.local && !f.csv) throw usageError('scan runs in process for now: give --local --csv <file> (durable scans through the API come with the stress-scan workflow)');
   if (!f.csv) throw usageError('--local needs --csv <file>');
   const scan = asUsage(() => prepareScan(specFromFlags(f)));
   const data = await loadBars(f);
@@ -165,11 +165,20 @@ function jsonArrayArg(what: string) {
   };
 }
 
-/** `scan --local --csv FILE`: parameter scans, optimization (with walk-forward), Monte Carlo and black-swan tests in process. */
-export function registerScanCommand(program: Command): void {
+/** The stored series and window a scan through the API runs on. */
+function remoteBody(f: ScanFlags): Record<string, unknown> {
+  if (f.tz) throw usageError('--tz applies to --local runs only (imports take --tz)');
+  return { symbol: f.symbol, timeframe: f.timeframe, ...(f.from ? { from: f.from } : {}), ...(f.to ? { to: f.to } : {}), ...specFromFlags(f) };
+}
+
+/**
+ * `scan`: parameter scans, optimization (with walk-forward), Monte Carlo and black-swan tests, through the API on
+ * stored bars (durable: the stress-scan workflow), or in process with --local --csv FILE.
+ */
+export function registerScanCommand(program: Command, globals: () => GlobalOptions): void {
   program
     .command('scan')
-    .description('a stress scan (parameter grid, optimization with walk-forward, Monte Carlo, black swan), in process with --local --csv FILE')
+    .description('a stress scan (parameter grid, optimization with walk-forward, Monte Carlo, black swan) through the API on --symbol, or in process with --local --csv FILE')
     .option('--local', 'run in this process on --csv, with no server')
     .option('--csv <file>', 'CSV of bars')
     .option('--tz <zone>', 'IANA time zone of the CSV times and of date-only --from/--to (default UTC)')
@@ -190,7 +199,7 @@ export function registerScanCommand(program: Command): void {
     .option('--crises <ids>', 'black_swan: comma-separated crisis windows, or all (default)')
     .option('--shocks <json>', 'black_swan: \'[{"kind":"gap","pct":0.2,"at":"2008-10-01"},{"kind":"volatility","factor":3,"from":..,"to":..},{"kind":"slippage","factor":5}]\'', jsonArrayArg('--shocks'))
     .option('--max-cells <n>', 'refuse grids larger than this (default 100000)', numberArg('--max-cells', { min: 1, integer: true }))
-    .option('--symbol <symbol>', 'symbol, for the record')
+    .option('--symbol <symbol>', 'the stored series to scan (required without --local; with --local, for the record)')
     .addOption(new Option('--timeframe <tf>', 'bar timeframe').choices([...TIMEFRAMES]).default('1d'))
     .option('--from <date>', 'first day (inclusive), YYYY-MM-DD or ISO date-time')
     .option('--to <date>', 'last day (inclusive: the whole day), YYYY-MM-DD or ISO date-time')
@@ -206,5 +215,10 @@ export function registerScanCommand(program: Command): void {
     .addOption(new Option('--intrabar-policy <policy>', 'which of take-profit/stop-loss fills first when one bar touches both').choices([...INTRABAR_POLICIES]))
     .option('--top <n>', 'cells in the table (text output)', numberArg('--top', { min: 1, integer: true }), 20)
     .option('--json', 'print one JSON document (cells, and folds / monteCarlo / blackSwan by type)')
-    .action(runLocalScan);
+    .option('--no-wait', 'through the API: print the scan id and return without waiting')
+    .action(async (f: ScanFlags) => {
+      if (f.local || f.csv) return runLocalScan(f);
+      const body = remoteBody(f);
+      return runRemoteScan(clientFrom(globals()), body, { json: f.json, wait: f.wait, top: f.top });
+    });
 }
