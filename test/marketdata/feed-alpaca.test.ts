@@ -97,9 +97,10 @@ test('a refresh at a bar close: pages, a gap filled inline, a warm-up, an invali
   fake.requests.length = 0;
   clockBase = CLOSE + SETTLE;
   wallBase = Date.now();
-  await expect(refreshFeed(deps, feed, provider(), CLOSE)).rejects.toBeInstanceOf(MarketDataUnavailableError);
+  const alpaca = provider(); // one guard key: the account's
+  await expect(refreshFeed(deps, feed, alpaca, CLOSE)).rejects.toBeInstanceOf(MarketDataUnavailableError);
   const retried = Date.now();
-  const s = await refreshFeed(deps, feed, provider(), CLOSE);
+  const s = await refreshFeed(deps, feed, alpaca, CLOSE);
   expect(fake.requests[0]!.status).toBe(429);
   // the shared guard held the retry until Retry-After (1 s) had passed
   expect(fake.requests[1]!.at - fake.requests[0]!.at).toBeGreaterThanOrEqual(900);
@@ -127,7 +128,7 @@ test('a refresh at a bar close: pages, a gap filled inline, a warm-up, an invali
   const alerts = await pool.query(`SELECT dedupe_key FROM notifications WHERE kind = 'marketdata.quality' AND dedupe_key LIKE $1`, [`%:${fresh}:2024-03-08`]);
   expect(alerts.rows).toHaveLength(1);
   // a second refresh of the same bar stores nothing and alerts nothing more
-  const again = await refreshFeed(deps, feed, provider(), CLOSE);
+  const again = await refreshFeed(deps, feed, alpaca, CLOSE);
   expect(again).toMatchObject({ stored: 0, alerts: 0 });
 });
 
