@@ -6,8 +6,10 @@
  *  - the Schedules, shown on the Temporal UI's Schedules page: the daily market-data quality report.
  */
 import { ScheduleAlreadyRunning, type Client } from '@temporalio/client';
+import type { Redis } from 'ioredis';
 import type { Queryable } from '../db/sql/queryable';
 import { recordFeeds } from '../marketdata/feeds';
+import { clearCachedWatermark } from '../marketdata/watermark';
 import { feedWorkflowId, QUALITY_REPORT_SCHEDULE_ID } from '../workflows/market-data/messages';
 import type { marketDataFeedWorkflow, marketDataQualityReportWorkflow } from '../workflows/market-data/workflow';
 import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
@@ -16,8 +18,10 @@ import { TASK_QUEUES } from '../workflows/task-queues';
 type PeriodicConfig = Parameters<typeof recordFeeds>[1];
 
 /** Records the feeds and starts each one's workflow unless it runs; creates the Schedules that are missing. */
-export async function ensurePeriodicWork(client: Client, db: Queryable, config: PeriodicConfig, nowMs = Date.now()): Promise<{ feeds: string[]; schedules: string[] }> {
+export async function ensurePeriodicWork(client: Client, db: Queryable, redis: Redis, config: PeriodicConfig, nowMs = Date.now()): Promise<{ feeds: string[]; schedules: string[] }> {
   const feeds = await recordFeeds(db, config, nowMs);
+  // A feed without a watermark (new, or a replay on a new clock) must not keep an old one in Redis.
+  for (const f of feeds) if (f.watermark === null) await clearCachedWatermark(redis, f.provider, f.timeframe);
   for (const f of feeds) await ensureFeedWorkflow(client, f.provider, f.timeframe);
   const schedules = [await ensureQualityReportSchedule(client)];
   return { feeds: feeds.map((f) => feedWorkflowId(f.provider, f.timeframe)), schedules };

@@ -39,3 +39,8 @@ export async function readWatermark(db: Queryable, redis: Redis, provider: strin
   }
   return selectFeedWatermark(db, provider, timeframe);
 }
+
+/** Forgets the Redis copy (a replay feed's new clock: its old watermark was in the old clock's data time). */
+export async function clearCachedWatermark(redis: Redis, provider: string, timeframe: string): Promise<void> {
+  await redis.del(key(provider, timeframe));
+}

@@ -50,7 +50,7 @@ export async function runWorker(kind: WorkerKind): Promise<void> {
     // The outbox's dispatcher is one workflow for the whole platform; every IO worker makes sure it runs.
     if (kind === 'io') await ensureNotificationDispatcher(client, { pollIntervalMs: config.NOTIFY_POLL_MS });
     // Feeds and Schedules likewise (clients/schedules.ts owns the list).
-    if (kind === 'io') logger.info(await ensurePeriodicWork(client, db, config), 'periodic work ensured');
+    if (kind === 'io') logger.info(await ensurePeriodicWork(client, db, redis, config), 'periodic work ensured');
     const signaller: WorkflowSignaller = {
       async signal(workflowId, runId, signalName, arg) {
         await client.workflow.getHandle(workflowId, runId).signal(signalName, arg);
