@@ -24,6 +24,7 @@ import { barRoutes } from './routes/bars';
 import { deploymentRoutes } from './routes/deployments';
 import { healthRoutes } from './routes/health';
 import { killSwitchRoutes } from './routes/kill-switch';
+import { marketDataRoutes } from './routes/market-data';
 import { reconciliationRoutes } from './routes/reconciliation';
 import { resultsPageRoutes } from './routes/results-page';
 import { stressScanRoutes } from './routes/stress-scans';
@@ -120,6 +121,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(backtestRoutes(deps, inflight));
   await app.register(stressScanRoutes(deps, inflight));
   await app.register(deploymentRoutes(deps, inflight));
+  await app.register(marketDataRoutes(deps, inflight));
   await app.register(tradingRoutes(deps));
   await app.register(killSwitchRoutes(deps));
   await app.register(reconciliationRoutes(deps));

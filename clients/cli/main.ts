@@ -3,6 +3,7 @@ import { registerApprovalCommands } from './commands/approvals';
 import { registerBacktestCommands } from './commands/backtest';
 import { registerDataCommands } from './commands/data';
 import { registerDeploymentCommands } from './commands/deployments';
+import { registerMarketDataCommands } from './commands/market-data';
 import { registerScanCommand } from './commands/scan';
 import { CliError, EXIT_FAILURE, EXIT_USAGE } from './errors';
 import type { GlobalOptions } from './options';
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerBacktestCommands(program, globals);
   registerScanCommand(program, globals);
   registerDeploymentCommands(program, globals);
+  registerMarketDataCommands(program, globals);
   registerApprovalCommands(program, globals);
   return program;
 }
