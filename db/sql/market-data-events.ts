@@ -88,13 +88,3 @@ export async function listMarketDataEvents(
   );
   return rows.map(toEvent);
 }
-
-/** Per kind, events and bars between two times (the quality report). */
-export async function countMarketDataEvents(db: Queryable, sinceMs: number, untilMs: number): Promise<Array<{ kind: MarketDataEventKind; events: number; bars: number }>> {
-  const { rows } = await db.query<{ kind: MarketDataEventKind; events: number; bars: number }>(
-    `SELECT kind, count(*)::int AS events, coalesce(sum(bars), 0)::int AS bars FROM market_data_events
-     WHERE at >= to_timestamp($1::float8 / 1000.0) AND at < to_timestamp($2::float8 / 1000.0) GROUP BY kind ORDER BY kind`,
-    [sinceMs, untilMs],
-  );
-  return rows;
-}

@@ -25,11 +25,6 @@ export function calendarBarAt(cal: CalendarLike, tsMs: number, timeframe: Timefr
   return s === null ? null : barIn(s, tsMs, timeframeMs(timeframe), timeframe === '1d');
 }
 
-/** Whether `ts` is where a calendar bar of `timeframe` opens. */
-export function isCalendarBarOpen(cal: CalendarLike, ts: number, timeframe: Timeframe): boolean {
-  return calendarBarAt(cal, ts, timeframe)?.open === ts;
-}
-
 /**
  * Calls fn for each calendar bar with fromMs <= open <= toMs, in order; stops early when fn returns false. Linear
  * in the bars visited (a million 1m bars take well under a second).

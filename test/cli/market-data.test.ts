@@ -120,3 +120,18 @@ test('the day report is built on demand, stored, and read back', async () => {
   const stored = await cli(['market-data', 'report', '--day', '2024-03-04']);
   expect(stored.stdout).toMatch(/day\s+2024-03-04/);
 });
+
+test('a deployment on a live feed must name a feed the platform runs, and its runtime takes the feed clock', async () => {
+  const body = { strategy: 'sma-cross', symbols: [SERVED], timeframe: '1m', accountId: 'md-cli', dataProvider: 'alpaca' };
+  const missing = await h.app.inject({ method: 'POST', url: '/v1/deployments', headers: { authorization: `Bearer ${TEST_KEYS.trader}` }, payload: body });
+  expect(missing.statusCode).toBe(400);
+  expect(missing.json().error.message).toMatch(/dataProvider: no alpaca 1m feed runs on this platform/);
+  const ok = await h.app.inject({ method: 'POST', url: '/v1/deployments', headers: { authorization: `Bearer ${TEST_KEYS.trader}` }, payload: { ...body, timeframe: '5m', dataProvider: 'replay' } });
+  expect(ok.statusCode).toBe(202);
+  const handle = h.deps.temporal.workflow.getHandle(ok.json().workflowId);
+  const started = (await handle.fetchHistory()).events![0]!.workflowExecutionStartedEventAttributes!;
+  const input = JSON.parse(Buffer.from(started.input!.payloads![0]!.data!).toString());
+  expect(input.clock).toMatchObject({ dataStartMs: Date.parse('2024-03-05T15:00:00Z'), speed: 60 });
+  await handle.terminate('test over');
+  await h.db.query(`UPDATE deployments SET status = 'stopped' WHERE id = $1`, [ok.json().id]);
+});

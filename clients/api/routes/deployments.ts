@@ -15,6 +15,7 @@ import {
 import { insertAudit } from '../../../db/sql/audit';
 import { recentCycles } from '../../../db/sql/deployment-cycles';
 import { positionsFromFills } from '../../../db/sql/fills';
+import { getFeed } from '../../../db/sql/market-data-feeds';
 import { inTransaction } from '../../../db/sql/queryable';
 import { validateStrategyParams } from '../../../domain/backtest/settings';
 import { DeploymentSpecInputSchema, parseDeploymentSpec } from '../../../domain/deployment/spec';
@@ -24,7 +25,7 @@ import { deploymentStartOptions } from '../../deployment-start';
 import type { ApiDeps } from '../app';
 import { principalOf, ROLES_ANY, ROLES_TRADER } from '../auth';
 import { BlockerSchema, deploymentBlockers } from '../deployment-blockers';
-import { errorResponses, notFound, unavailable } from '../errors';
+import { badRequest, errorResponses, notFound, unavailable } from '../errors';
 import type { InflightCalls } from '../inflight';
 import { IdParamsSchema, iso, PageQuerySchema } from '../schemas';
 import { withTimeout } from '../timeout';
@@ -210,7 +211,14 @@ export function deploymentRoutes(deps: ApiDeps, inflight: InflightCalls): Fastif
         const spec = parseDeploymentSpec(specInput);
         const id = randomUUID();
         const workflowId = `deployment-${id}`;
-        const clock: ReplayClockSpec | undefined = replay ? { dataStartMs: Date.parse(replay.from), wallStartMs: Date.now(), speed: replay.speed } : undefined;
+        let clock: ReplayClockSpec | undefined = replay ? { dataStartMs: Date.parse(replay.from), wallStartMs: Date.now(), speed: replay.speed } : undefined;
+        if (spec.dataProvider) {
+          // A live feed: the runtime runs on the feed's clock (a replay feed's data time), so both agree on every bar close.
+          const feed = await getFeed(db, spec.dataProvider, spec.timeframe);
+          if (!feed) throw badRequest(`dataProvider: no ${spec.dataProvider} ${spec.timeframe} feed runs on this platform (MARKET_DATA_FEEDS)`);
+          if (replay) throw badRequest('replay: a deployment on a live feed runs on the feed\'s clock; leave replay out');
+          clock = feed.clock ?? undefined;
+        }
 
         await inTransaction(db, async (tx) => {
           await insertDeployment(tx, { id, workflowId, spec, createdBy: principal.name });
