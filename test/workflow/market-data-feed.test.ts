@@ -158,3 +158,21 @@ test('a feed or backfill workflow started by hand without a recorded row does no
   const audit = await pool.query(`SELECT action, subject FROM audit_log WHERE action IN ('market-data.feed-refused', 'market-data.backfill-refused') ORDER BY id`);
   expect(audit.rows.map((r) => r.action)).toEqual(['market-data.feed-refused', 'market-data.feed-refused', 'market-data.backfill-refused', 'market-data.backfill-refused']);
 });
+
+test('a refresh whose every attempt fails skips its bar, never the feed', async () => {
+  const wallStart = await env.currentTimeMs();
+  await upsertFeed(pool, { provider: 'replay', timeframe: '15m', calendar: 'XNYS', settleMs: 1_000, clock: { dataStartMs: OPEN + 30 * MIN + 30_000, wallStartMs: wallStart, speed: 1 }, clockKey: 'ts-fail' });
+  // a symbol the replay has no source for: the provider refuses the request for good (not retried)
+  await pool.query(`INSERT INTO deployments (id, workflow_id, account_id, broker, strategy, spec, params_version, status, created_by) VALUES ($1, $2, 'md-test', 'paper', 'sma-cross', $3, 1, 'running', 'test')`, [
+    randomUUID(),
+    `deployment-${randomUUID()}`,
+    JSON.stringify({ strategy: 'sma-cross', symbols: ['NOSOURCE'], timeframe: '15m', accountId: 'md-test', dataProvider: 'replay' }),
+  ]);
+  await withWorker(async () => {
+    const handle = await env.client.workflow.start<typeof marketDataFeedWorkflow>('marketDataFeedWorkflow', { workflowId: feedWorkflowId('replay', '15m'), taskQueue: TASK_QUEUES.io, args: [{ provider: 'replay', timeframe: '15m' }] });
+    await env.sleep(15 * MIN); // the 10:15 close (+ settle): refused
+    expect(await handle.query(feedStateQuery)).toMatchObject({ refreshes: 0, failures: 1, nextClose: OPEN + 60 * MIN, waitingOn: expect.stringMatching(/closing at 2024-03-06T15:30Z/) });
+    await deleteFeedsOtherThan(pool, []);
+    expect(await handle.result()).toMatchObject({ outcome: 'removed' });
+  });
+});

@@ -27,7 +27,7 @@ const iso = (ms: number) => new Date(ms).toISOString().replace(':00.000Z', 'Z');
 export async function marketDataFeedWorkflow(input: FeedWorkflowInput): Promise<FeedWorkflowResult> {
   const { provider, timeframe } = input;
   const tf = timeframe as Timeframe;
-  const state: FeedState = { provider, timeframe, refreshes: input.refreshes ?? 0, nextClose: null, waitingOn: 'opening the feed', last: null };
+  const state: FeedState = { provider, timeframe, refreshes: input.refreshes ?? 0, failures: 0, nextClose: null, waitingOn: 'opening the feed', last: null };
   wf.setHandler(feedStateQuery, () => state);
   const opened = await openFeed.executeWithOptions({ summary: `open feed ${provider} ${timeframe}` }, [{ provider, timeframe: tf, workflowId: wf.workflowInfo().workflowId }]);
   if (!opened.ok) return { outcome: 'refused', refreshes: 0, reason: opened.reason };
@@ -48,7 +48,18 @@ export async function marketDataFeedWorkflow(input: FeedWorkflowInput): Promise<
       await wf.sleep(waitMs, { summary: `bar close ${iso(next)} + ${plan.settleMs} ms settle` });
     }
     state.waitingOn = `refreshing the bar closing at ${iso(next)}`;
-    const r = await refreshMarketDataFeed.executeWithOptions({ summary: `refresh ${provider} ${timeframe} · close ${iso(next)}` }, [{ provider, timeframe: tf, closeMs: next }]);
+    let r: Awaited<ReturnType<typeof refreshMarketDataFeed>>;
+    try {
+      r = await refreshMarketDataFeed.executeWithOptions({ summary: `refresh ${provider} ${timeframe} · close ${iso(next)}` }, [{ provider, timeframe: tf, closeMs: next }]);
+    } catch (err) {
+      // Every attempt failed (the provider down, a refused request): this bar is skipped, never the feed; the next
+      // refresh finds the gap and fills it, and the quality levels and alerts show the delay meanwhile.
+      if (wf.isCancellation(err)) throw err;
+      wf.log.warn('market-data refresh failed; the next bar fills the gap', { provider, timeframe, closeMs: next, error: (err as Error).message });
+      lastClose = next;
+      state.failures++;
+      continue;
+    }
     if (r.gone) return { outcome: 'removed', refreshes: state.refreshes, reason: `feed ${provider} ${timeframe} is no longer configured` };
     lastClose = next;
     plan = r.plan;

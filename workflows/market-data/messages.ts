@@ -28,6 +28,8 @@ export interface FeedState {
   provider: string;
   timeframe: string;
   refreshes: number;
+  /** refreshes of this run whose every attempt failed (their bars were skipped; the next refresh fills the gap) */
+  failures: number;
   nextClose: number | null;
   waitingOn: string;
   last: FeedRefreshView | null;
