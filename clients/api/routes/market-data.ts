@@ -232,12 +232,12 @@ export function marketDataRoutes(deps: ApiDeps, inflight: InflightCalls): Fastif
           summary: 'Build the quality report of a trading day now (what its daily Schedule does), store it and notify',
           tags: tag,
           security: auth,
-          body: z.strictObject({ day: DaySchema.optional() }).nullish(),
+          body: z.strictObject({ day: DaySchema.optional() }).describe('`{}` for the last closed trading day'),
           response: { 200: z.record(z.string(), z.unknown()), ...errorResponses(400, 401, 403, 503) },
         },
       },
       async (request) => {
-        const day = request.body?.day;
+        const { day } = request.body;
         try {
           const report = await call('the report', REPORT_TIMEOUT_MS, () =>
             temporal.workflow.execute<typeof marketDataQualityReportWorkflow>('marketDataQualityReportWorkflow', {
