@@ -1,8 +1,11 @@
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import type { PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { BarColumns } from '../domain/bars';
+import { COPY_HEADER, COPY_TRAILER, encodeBarRows } from './bar-copy';
+import { COPY_BAR_STAGING, COPY_BARS, createBarStaging, insertStagedBars, lockBarSeries, storedSpanFrom } from './sql/bar-store';
 
 export interface BarImportCounts {
   /** rows handed to Postgres */
@@ -13,110 +16,150 @@ export interface BarImportCounts {
   duplicates: number;
 }
 
-const COPY_BATCH = 20_000;
+/** Bytes a COPY may have queued before write() waits: the server always has rows to chew on while we parse. */
+const COPY_QUEUE_BYTES = 4 << 20;
 
-/** COPY text lines for rows [from, to) straight into `bars`. */
-function* barLines(symbol: string, timeframe: string, bars: BarColumns, from: number, to: number): Generator<string> {
-  const prefix = `${symbol}\t${timeframe}\t`;
-  for (let start = from; start < to; start += COPY_BATCH) {
-    const end = Math.min(start + COPY_BATCH, to);
-    let chunk = '';
-    for (let i = start; i < end; i++) {
-      chunk += `${prefix}${new Date(bars.ts[i]).toISOString()}\t${bars.open[i]}\t${bars.high[i]}\t${bars.low[i]}\t${bars.close[i]}\t${bars.volume[i]}\n`;
-    }
-    yield chunk;
+/** One binary COPY ... FROM STDIN on `client`: write() waits while the queue is full, end() until the server has it all. */
+class CopyIn {
+  private readonly stream: Writable;
+  private readonly done: Promise<void>;
+  private failure: unknown;
+
+  constructor(client: PoolClient, sql: string) {
+    this.stream = client.query(copyFrom(sql, { highWaterMark: COPY_QUEUE_BYTES }));
+    this.done = finished(this.stream);
+    this.done.catch((err: unknown) => (this.failure ??= err));
+    this.stream.write(COPY_HEADER);
+  }
+
+  async write(rows: Buffer): Promise<void> {
+    if (this.failure !== undefined) throw this.failure;
+    if (!this.stream.write(rows)) await once(this.stream, 'drain'); // rejects on the stream's error
+  }
+
+  async end(): Promise<void> {
+    this.stream.end(COPY_TRAILER);
+    await this.done;
+  }
+
+  /** Fails the COPY on the server (CopyFail) unless it has ended, and waits until the connection takes queries again. */
+  async abort(): Promise<void> {
+    if (!this.stream.writableEnded) this.stream.destroy(new Error('import aborted'));
+    await this.done.catch(() => undefined);
   }
 }
 
-/** COPY text lines for rows [from, to) into the staging table (epoch ms, converted in SQL). */
-function* stagingLines(bars: BarColumns, from: number, to: number): Generator<string> {
-  for (let start = from; start < to; start += COPY_BATCH) {
-    const end = Math.min(start + COPY_BATCH, to);
-    let chunk = '';
-    for (let i = start; i < end; i++) {
-      chunk += `${bars.ts[i]}\t${bars.open[i]}\t${bars.high[i]}\t${bars.low[i]}\t${bars.close[i]}\t${bars.volume[i]}\n`;
-    }
-    yield chunk;
-  }
-}
-
-/** First index in the (ascending) ts column whose value is >= ms. */
-function lowerBound(bars: BarColumns, ms: number): number {
-  let lo = 0;
-  let hi = bars.length;
+/** First index in [from, to) of the ascending ts column whose value is >= ms. */
+function lowerBound(ts: Float64Array, from: number, to: number, ms: number): number {
+  let lo = from;
+  let hi = to;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (bars.ts[mid] < ms) lo = mid + 1;
+    if (ts[mid] < ms) lo = mid + 1;
     else hi = mid;
   }
   return lo;
 }
 
-/** Serialises imports of one series, so the overlap check below stays true until commit. */
-async function lockSeries(client: PoolClient, symbol: string, timeframe: string): Promise<void> {
-  await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`bars:${symbol}:${timeframe}`]);
-}
+type Target = 'bars' | 'staging';
 
-/** The span of stored bars that falls inside [fromMs, toMs], or null when none does. */
-async function storedSpan(client: PoolClient, symbol: string, timeframe: string, fromMs: number, toMs: number): Promise<{ min: number; max: number } | null> {
-  const { rows } = await client.query<{ min: number | null; max: number | null }>(
-    `SELECT extract(epoch from min(ts)) * 1000 AS min, extract(epoch from max(ts)) * 1000 AS max FROM bars
-     WHERE symbol = $1 AND timeframe = $2 AND ts BETWEEN to_timestamp($3::float8 / 1000.0) AND to_timestamp($4::float8 / 1000.0)`,
-    [symbol, timeframe, fromMs, toMs],
-  );
-  const r = rows[0];
-  return r?.min == null || r.max == null ? null : { min: Number(r.min), max: Number(r.max) };
-}
+/**
+ * One import transaction of one series. Under the series lock, rows outside the span of bars already stored from
+ * the first row on cannot collide: they go straight into `bars` by COPY. Rows inside it go by COPY into a temp
+ * table, then into bars with one INSERT ... ON CONFLICT DO NOTHING. Rows come in ascending order, so the target
+ * changes at most twice (bars, staging, bars).
+ */
+class SeriesImport {
+  private copy: { target: Target; stream: CopyIn } | undefined;
+  private lastTs = -Infinity;
+  private accepted = 0;
+  private direct = 0;
+  private staged = 0;
 
-async function copyDirect(client: PoolClient, symbol: string, timeframe: string, bars: BarColumns, from: number, to: number): Promise<number> {
-  if (to <= from) return 0;
-  await pipeline(Readable.from(barLines(symbol, timeframe, bars, from, to)), client.query(copyFrom('COPY bars (symbol, timeframe, ts, open, high, low, close, volume) FROM STDIN')));
-  return to - from;
-}
+  private constructor(
+    private readonly client: PoolClient,
+    private readonly symbol: string,
+    private readonly timeframe: string,
+    private readonly span: { min: number; max: number } | null,
+  ) {}
 
-async function copyDeduplicated(client: PoolClient, symbol: string, timeframe: string, bars: BarColumns, from: number, to: number): Promise<number> {
-  if (to <= from) return 0;
-  await client.query('CREATE TEMP TABLE bars_staging (ts_ms float8, open float8, high float8, low float8, close float8, volume float8) ON COMMIT DROP');
-  await pipeline(Readable.from(stagingLines(bars, from, to)), client.query(copyFrom('COPY bars_staging FROM STDIN')));
-  const { rowCount } = await client.query(
-    `INSERT INTO bars (symbol, timeframe, ts, open, high, low, close, volume)
-     SELECT $1, $2, to_timestamp(ts_ms / 1000.0), open, high, low, close, volume FROM bars_staging
-     ON CONFLICT (symbol, timeframe, ts) DO NOTHING`,
-    [symbol, timeframe],
-  );
-  return rowCount ?? 0;
+  static async begin(client: PoolClient, symbol: string, timeframe: string, firstTs: number): Promise<SeriesImport> {
+    await client.query('BEGIN');
+    try {
+      // A lost commit on a crash is safe here: the import is idempotent and the caller saw no success.
+      await client.query('SET LOCAL synchronous_commit = off');
+      await lockBarSeries(client, symbol, timeframe);
+      return new SeriesImport(client, symbol, timeframe, await storedSpanFrom(client, symbol, timeframe, firstTs));
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Sends bars (ascending, each later than every bar before) to where they belong. */
+  async write(bars: BarColumns): Promise<void> {
+    const { ts, length: n } = bars;
+    for (let i = 0; i < n; i++) {
+      if (!(ts[i] > this.lastTs)) throw new Error(`bars must be ascending by time without repeats: ${ts[i]} after ${this.lastTs}`);
+      this.lastTs = ts[i];
+    }
+    this.accepted += n;
+    if (!this.span) return this.send('bars', bars, 0, n);
+    const lo = lowerBound(ts, 0, n, this.span.min);
+    const hi = lowerBound(ts, lo, n, this.span.max + 1);
+    await this.send('bars', bars, 0, lo);
+    await this.send('staging', bars, lo, hi);
+    await this.send('bars', bars, hi, n);
+  }
+
+  private async send(target: Target, bars: BarColumns, from: number, to: number): Promise<void> {
+    if (to <= from) return;
+    if (this.copy?.target !== target) {
+      await this.copy?.stream.end();
+      if (target === 'staging') await createBarStaging(this.client);
+      this.copy = { target, stream: new CopyIn(this.client, target === 'bars' ? COPY_BARS : COPY_BAR_STAGING) };
+    }
+    if (target === 'bars') this.direct += to - from;
+    else this.staged += to - from;
+    await this.copy.stream.write(encodeBarRows(bars, from, to, target === 'bars' ? [this.symbol, this.timeframe] : []));
+  }
+
+  async commit(): Promise<BarImportCounts> {
+    await this.copy?.stream.end();
+    const inserted = this.direct + (this.staged > 0 ? await insertStagedBars(this.client, this.symbol, this.timeframe) : 0);
+    await this.client.query('COMMIT');
+    return { accepted: this.accepted, inserted, duplicates: this.accepted - inserted };
+  }
+
+  async rollback(): Promise<void> {
+    await this.copy?.stream.abort();
+    await this.client.query('ROLLBACK').catch(() => undefined);
+  }
 }
 
 /**
- * Stores bars (sorted ascending by ts, unique ts) idempotently at COPY speed. Under a per-series lock, rows
- * outside the span of bars already stored in the file's range cannot collide, so they go straight into `bars`
- * with COPY; rows inside that span go through COPY into a temp table and one INSERT ... ON CONFLICT DO NOTHING.
- * Importing the same file twice inserts nothing the second time. The caller owns `client` (not in a transaction).
+ * Stores bars idempotently at COPY speed, chunk by chunk as they come, in one transaction: a chunk is written
+ * while the caller makes the next (e.g. parses more of a CSV), and the whole commits only after the last.
+ * Chunks are ascending by time without repeats, across chunks too; a chunk need only stay unchanged until the
+ * next one is asked for. Importing the same bars twice inserts nothing the second time; an error, including one
+ * the chunks throw, rolls everything back. The caller owns `client` (not in a transaction).
  */
-export async function importBarColumns(client: PoolClient, symbol: string, timeframe: string, bars: BarColumns): Promise<BarImportCounts> {
-  const n = bars.length;
-  if (n === 0) return { accepted: 0, inserted: 0, duplicates: 0 };
-  await client.query('BEGIN');
+export async function storeBarChunks(client: PoolClient, symbol: string, timeframe: string, chunks: AsyncIterable<BarColumns> | Iterable<BarColumns>): Promise<BarImportCounts> {
+  let tx: SeriesImport | undefined;
   try {
-    // A lost commit on a crash is safe here: the import is idempotent and the caller saw no success.
-    await client.query('SET LOCAL synchronous_commit = off');
-    await lockSeries(client, symbol, timeframe);
-    const span = await storedSpan(client, symbol, timeframe, bars.ts[0], bars.ts[n - 1]);
-    let inserted: number;
-    if (!span) {
-      inserted = await copyDirect(client, symbol, timeframe, bars, 0, n);
-    } else {
-      const lo = lowerBound(bars, span.min);
-      const hi = lowerBound(bars, span.max + 1);
-      inserted =
-        (await copyDirect(client, symbol, timeframe, bars, 0, lo)) +
-        (await copyDeduplicated(client, symbol, timeframe, bars, lo, hi)) +
-        (await copyDirect(client, symbol, timeframe, bars, hi, n));
+    for await (const bars of chunks) {
+      if (bars.length === 0) continue;
+      tx ??= await SeriesImport.begin(client, symbol, timeframe, bars.ts[0]);
+      await tx.write(bars);
     }
-    await client.query('COMMIT');
-    return { accepted: n, inserted, duplicates: n - inserted };
+    return tx ? await tx.commit() : { accepted: 0, inserted: 0, duplicates: 0 };
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
+    await tx?.rollback();
     throw err;
   }
+}
+
+/** storeBarChunks of one chunk: bars sorted ascending by ts, unique ts. */
+export function importBarColumns(client: PoolClient, symbol: string, timeframe: string, bars: BarColumns): Promise<BarImportCounts> {
+  return storeBarChunks(client, symbol, timeframe, [bars]);
 }

@@ -73,8 +73,8 @@ export function appendBar(bars: BarColumns, bar: Bar): void {
   bars.length = i + 1;
 }
 
-/** Replaces the columns with ones of `capacity` bars, keeping the first bars.length. */
-function growBars(bars: BarColumns, capacity: number): void {
+/** Replaces the columns with ones of `capacity` bars (at least bars.length), keeping the first bars.length. */
+export function growBars(bars: BarColumns, capacity: number): void {
   const grow = (a: Float64Array) => {
     const b = new Float64Array(capacity);
     b.set(a.subarray(0, bars.length));

@@ -21,7 +21,7 @@
  * count, unparsable number or date, invalid bar (validateBar), duplicate timestamp (the first row is kept).
  * `rejected` includes `duplicates`; accepted + rejected = non-empty data lines. Output bars are sorted by time.
  */
-import { allocateBars, appendBar, validateBar, type BarColumns } from '../bars';
+import { allocateBars, appendBar, growBars, sliceBars, validateBar, type BarColumns } from '../bars';
 import { ZoneConverter } from '../time/zone';
 import { parseHeader, withImplicitTime, type Layout } from './header';
 import { parseDateTime, parseDecimal, parseTimeOfDay, parseTimestamp } from './scalars';
@@ -31,6 +31,8 @@ export interface CsvParseOptions {
   timeZone?: string;
   /** rejection samples kept (default 100) */
   maxRejectionSamples?: number;
+  /** characters of the whole text, when known: the columns are sized from the first rows, not regrown */
+  expectedLength?: number;
 }
 
 export interface CsvRejection {
@@ -63,6 +65,9 @@ const MAX_LINE = 1 << 20;
 export class OhlcvCsvParser {
   private readonly zone: ZoneConverter;
   private readonly maxSamples: number;
+  private readonly expectedLength: number;
+  /** characters pushed before the current chunk */
+  private base = 0;
   private layout: Layout | undefined;
   private headerLayout: Layout | undefined;
   private implicitDecided = false;
@@ -85,6 +90,7 @@ export class OhlcvCsvParser {
   constructor(opts: CsvParseOptions = {}) {
     this.zone = new ZoneConverter(opts.timeZone ?? 'UTC');
     this.maxSamples = opts.maxRejectionSamples ?? 100;
+    this.expectedLength = opts.expectedLength ?? 0;
   }
 
   push(chunk: string): void {
@@ -96,6 +102,7 @@ export class OhlcvCsvParser {
       if (nl < 0) {
         this.carry += chunk;
         if (this.carry.length > MAX_LINE) throw new Error(`CSV line ${this.lineNo + 1} is longer than ${MAX_LINE} characters`);
+        this.base += chunk.length;
         return;
       }
       const line = this.carry + chunk.slice(0, nl);
@@ -114,6 +121,21 @@ export class OhlcvCsvParser {
       this.carry = chunk.slice(s);
       if (this.carry.length > MAX_LINE) throw new Error(`CSV line ${this.lineNo + 1} is longer than ${MAX_LINE} characters`);
     }
+    this.base += chunk.length;
+  }
+
+  /** True while every row so far came later than the one before (repeats aside): parsed() is then sorted. */
+  get inOrder(): boolean {
+    return this.ascending;
+  }
+
+  /**
+   * The rows accepted so far, in input order, with their lines: views for a consumer that stores rows while the
+   * rest is parsed (db/csv-import.ts), valid until the next push() or finish().
+   */
+  parsed(): { bars: BarColumns; lines: Int32Array } {
+    const n = this.bars.length;
+    return { bars: sliceBars(this.bars, 0, n), lines: this.lines.subarray(0, n) };
   }
 
   finish(): ParseResult {
@@ -148,7 +170,8 @@ export class OhlcvCsvParser {
     const out = allocateBars(n);
     const lines = new Int32Array(n);
     if (this.ascending || n <= 1) {
-      // in order, and duplicates were rejected as they came: copy
+      // in order, and duplicates were rejected as they came: the columns themselves when nearly full, else a copy
+      if (all.ts.length - n <= n >> 3) return { bars: sliceBars(all, 0, n), lines: this.lines.subarray(0, n) };
       for (const k of ['ts', 'open', 'high', 'low', 'close', 'volume'] as const) out[k].set(all[k].subarray(0, n));
       out.length = n;
       lines.set(this.lines.subarray(0, n));
@@ -272,13 +295,23 @@ export class OhlcvCsvParser {
       if (t < prev) this.ascending = false;
       else this.descending = false;
     }
-    if (n === this.lines.length) {
-      const grown = new Int32Array(n * 2);
-      grown.set(this.lines);
-      this.lines = grown;
-    }
+    if (n === this.lines.length) this.grow(n, a);
     this.lines[n] = lineNo;
     appendBar(bars, { ts: t, open: o, high: h, low: l, close: c, volume: v });
+  }
+
+  /**
+   * Room for more rows: as many as the whole text holds at the density of the rows so far (plus 2 %) when its
+   * length is known, else twice as many. `at`: where the current row starts in the chunk.
+   */
+  private grow(n: number, at: number): void {
+    const read = this.base + at;
+    const capacity =
+      this.expectedLength > read && read > 0 ? Math.max(Math.ceil((n * this.expectedLength * 1.02) / read), n + (n >> 4) + 16) : n * 2;
+    growBars(this.bars, capacity);
+    const lines = new Int32Array(capacity);
+    lines.set(this.lines);
+    this.lines = lines;
   }
 
   /** The row's bar time (epoch ms UTC), or NaN after rejecting the row. */

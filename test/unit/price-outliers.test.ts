@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { screenBars } from '../../domain/bar-screen';
-import { allocateBars, appendBar, type BarColumns } from '../../domain/bars';
+import { screenBars, ScreenStream } from '../../domain/bar-screen';
+import { allocateBars, appendBar, sliceBars, type BarColumns } from '../../domain/bars';
 import { parseOhlcvCsv } from '../../domain/csv';
 import { findPriceOutliers, OUTLIER_FACTOR, outlierReason } from '../../domain/price-outliers';
 import { SHARED_DATA } from '../helpers/stack';
@@ -112,5 +112,79 @@ describe('screenBars (after parsing: future bars, then outliers)', () => {
     expect(r.future).toBe(30);
     expect(r.bars.length).toBe(0);
     expect(r.rejections.map((x) => x.line)).toEqual([2, 3, 4, 5, 6]);
+  });
+});
+
+describe('ScreenStream (bars judged as they are parsed) gives the verdicts of screening them all at once', () => {
+  /** mulberry32 */
+  const rng = (seed: number) => () => {
+    seed = (seed + 0x6d2b79f5) >>> 0;
+    let t = seed;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+
+  /** A walk with spikes (some side by side, some at the ends) and a future tail of `future` bars. */
+  function series(n: number, seed: number): BarColumns {
+    const r = rng(seed);
+    const closes = Array.from({ length: n }, (_, i) => 10 + Math.sin(i / 7) + r());
+    for (let k = 0; k < n / 15; k++) closes[Math.floor(r() * n)] *= r() < 0.5 ? 1e3 : 1e-3;
+    closes[0] *= 1e4;
+    closes[n - 1] *= 1e4;
+    return bars(closes);
+  }
+
+  /** The reference: future bars are the tail after notAfter; outliers by findPriceOutliers over the rest. */
+  function reference(b: BarColumns, notAfter: number) {
+    let present = 0;
+    while (present < b.length && b.ts[present] <= notAfter) present++;
+    return { present, outliers: findPriceOutliers(sliceBars(b, 0, present)).map((o) => o.index) };
+  }
+
+  test.each([
+    [200, 1, 40],
+    [200, 2, 0],
+    [97, 3, 3],
+    [60, 4, 60],
+    [3, 5, 0],
+    [12, 6, 1],
+  ])('%i bars (seed %i), %i of them in the future, fed in random cuts', (n, seed, future) => {
+    const b = series(n, seed);
+    const lines = Int32Array.from({ length: n }, (_, i) => i + 2);
+    const notAfter = T0 + (n - future - 1) * DAY + DAY / 2;
+    const ref = reference(b, notAfter);
+    expect(ref.present).toBe(n - future);
+    if (ref.present > 20) expect(ref.outliers.length).toBeGreaterThan(3);
+    const all = screenBars(b, lines, { notAfter, maxRejectionSamples: 7 });
+
+    for (let trial = 0; trial < 20; trial++) {
+      const r = rng(seed * 100 + trial);
+      const stream = new ScreenStream({ notAfter, maxRejectionSamples: 7 });
+      let judgedTo = 0;
+      const outliers: number[] = [];
+      for (let seen = 0; seen < n; ) {
+        seen = Math.min(n, seen + 1 + Math.floor(r() * (trial % 2 ? 3 : 30)));
+        const j = stream.next(sliceBars(b, 0, seen), lines.subarray(0, seen), seen === n);
+        expect(j.from).toBe(judgedTo);
+        expect(j.to).toBeGreaterThanOrEqual(j.from);
+        // a verdict is given only once the bars it reads are known
+        // (the OUTLIER_WINDOW bars after it, or a future bar after it: a future bar ends the series it is judged in)
+        if (seen < n) expect(j.to).toBeLessThanOrEqual(Math.max(j.from, seen > ref.present ? ref.present : seen - 5));
+        outliers.push(...j.outliers);
+        judgedTo = j.to;
+      }
+      expect(judgedTo).toBe(ref.present);
+      expect(outliers).toEqual(ref.outliers);
+      expect(stream.result()).toEqual({ future: all.future, outliers: all.outliers, rejections: all.rejections });
+    }
+    expect(all.future).toBe(future);
+    expect(all.outliers).toBe(ref.outliers.length);
+  });
+
+  test('result() before the final next() is an error', () => {
+    const stream = new ScreenStream({ notAfter: T0 });
+    stream.next(bars(tens(3)), Int32Array.of(2, 3, 4), false);
+    expect(() => stream.result()).toThrow(/before the final next/);
   });
 });

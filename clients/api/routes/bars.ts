@@ -1,17 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { StringDecoder } from 'node:string_decoder';
 import type { FastifySchemaCompiler } from 'fastify';
 import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod';
 import { validatorCompiler } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { importBarColumns } from '../../../db/bar-import';
+import { CsvFormatError, importCsv } from '../../../db/csv-import';
 import { insertBarImport } from '../../../db/sql/bar-imports';
 import { listBarSeries } from '../../../db/sql/bars';
-import { screenBars } from '../../../domain/bar-screen';
-import type { BarColumns } from '../../../domain/bars';
 import { timeframeMs } from '../../../domain/calendar/calendar';
-import { OhlcvCsvParser } from '../../../domain/csv';
 import type { ApiDeps } from '../app';
 import { principalOf, ROLES_ANY, ROLES_TRADER } from '../auth';
 import { badRequest, errorResponses, HttpError } from '../errors';
@@ -56,18 +52,13 @@ const bodyPassthrough: FastifySchemaCompiler<z.ZodType> = (route) =>
 const tooLarge = (limit: number) =>
   new HttpError(413, 'payload_too_large', `CSV body is larger than the limit of ${limit} bytes`, undefined, { connection: 'close' });
 
-/** Reads the request stream chunk by chunk into the CSV parser, never holding the whole body as one string. */
-async function parseCsvStream(stream: Readable, parser: OhlcvCsvParser, limit: number) {
-  const decoder = new StringDecoder('utf8');
+/**
+ * The whole request body, as the chunks it came in (never one string): a 413 past `limit` bytes, a 400 when there
+ * is none. Read before the import takes a database connection, so a slow upload holds none.
+ */
+async function readBody(stream: Readable, limit: number): Promise<Buffer[]> {
+  const chunks: Buffer[] = [];
   let received = 0;
-  const feed = (text: string) => {
-    if (!text) return;
-    try {
-      parser.push(text);
-    } catch (err) {
-      throw csvError(err);
-    }
-  };
   for await (const chunk of stream) {
     const buf: Buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
     received += buf.length;
@@ -75,16 +66,21 @@ async function parseCsvStream(stream: Readable, parser: OhlcvCsvParser, limit: n
       stream.destroy();
       throw tooLarge(limit);
     }
-    feed(decoder.write(buf));
+    chunks.push(buf);
   }
-  feed(decoder.end());
   if (received === 0) throw badRequest('the CSV body is empty', [{ in: 'body', path: '', message: 'expected a header line and at least one row' }]);
-  try {
-    return parser.finish();
-  } catch (err) {
-    throw csvError(err);
+  return chunks;
+}
+
+/** The chunks in order, each let go once handed over: the body's memory shrinks as the import parses it. */
+function* handOver(chunks: Buffer[]): Generator<Buffer> {
+  for (let i = 0; i < chunks.length; i++) {
+    const chunk = chunks[i]!;
+    chunks[i] = EMPTY;
+    yield chunk;
   }
 }
+const EMPTY = Buffer.alloc(0);
 
 const isStream = (body: unknown): body is Readable => typeof (body as Readable | undefined)?.[Symbol.asyncIterator] === 'function';
 
@@ -94,24 +90,13 @@ const noCsvBody = () =>
 /** Reasons quote cells (clipped: a cell may be up to a 1 MiB line); a bad header is described, not quoted back. */
 const clipReason = (reason: string) => (reason.length > 200 ? `${reason.slice(0, 200)}…` : reason);
 
-function csvError(err: unknown): HttpError {
-  const message = clipReason(String((err as Error)?.message ?? err).replace(/^unrecognised CSV header: "[^\n]*" \(/, 'unrecognised CSV header ('));
+function csvError(err: CsvFormatError): HttpError {
+  const message = clipReason(err.message.replace(/^unrecognised CSV header: "[^\n]*" \(/, 'unrecognised CSV header ('));
   const header = /header/i.test(message);
   return badRequest(header ? 'invalid CSV header' : 'invalid CSV', [{ in: 'body', path: header ? 'header' : '', message }]);
 }
 
-function span(bars: BarColumns): { first?: number; last?: number } {
-  if (bars.length === 0) return {};
-  let first = bars.ts[0];
-  let last = bars.ts[0];
-  for (let i = 1; i < bars.length; i++) {
-    if (bars.ts[i] < first) first = bars.ts[i];
-    if (bars.ts[i] > last) last = bars.ts[i];
-  }
-  return { first, last };
-}
-
-/** Bar import (CSV, streamed) and the list of stored series. */
+/** Bar import (CSV) and the list of stored series. */
 export function barRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
   const limit = deps.config.MAX_IMPORT_BYTES;
   return async (app) => {
@@ -167,57 +152,41 @@ export function barRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
           // No body at all (and so no Content-Type, which would have chosen a parser) reaches here as undefined.
           const body = request.body as unknown;
           if (!isStream(body)) throw noCsvBody();
-          const parsed = await parseCsvStream(body, new OhlcvCsvParser({ timeZone: tz }), limit);
-          // after parsing: bars dated after the bar now forming, and price outliers (domain/bar-screen.ts)
-          const screened = screenBars(parsed.bars, parsed.lines, { notAfter: Date.now() + timeframeMs(timeframe), maxRejectionSamples: MAX_REJECTION_SAMPLES });
-          const bars = screened.bars;
-          const rejected = parsed.rejected + screened.future + screened.outliers;
-          const rejections = [...parsed.rejections, ...screened.rejections]
-            .sort((a, b) => a.line - b.line)
-            .slice(0, MAX_REJECTION_SAMPLES)
-            .map((r) => ({ line: r.line, reason: clipReason(r.reason) }));
-          if (bars.length === 0) {
+          const chunks = await readBody(body, limit);
+          const result = await importCsv(deps.db, handOver(chunks), {
+            symbol,
+            timeframe,
+            timeZone: tz,
+            // besides invalid rows: bars dated after the bar now forming, and price outliers (domain/bar-screen.ts)
+            notAfter: Date.now() + timeframeMs(timeframe),
+            maxRejectionSamples: MAX_REJECTION_SAMPLES,
+            expectedBytes: chunks.reduce((n, c) => n + c.length, 0),
+          }).catch((err: unknown) => {
+            throw err instanceof CsvFormatError ? csvError(err) : err;
+          });
+          const { rejected, future, outliers } = result;
+          const rejections = result.rejections.slice(0, MAX_REJECTION_SAMPLES).map((r) => ({ line: r.line, reason: clipReason(r.reason) }));
+          if (result.accepted === 0) {
             throw badRequest(
               `no valid rows in the CSV (${rejected} rejected)`,
               rejections.map((r) => ({ in: 'body' as const, path: `line ${r.line}`, message: r.reason })),
             );
           }
-
-          const client = await deps.db.connect();
-          let counts;
-          try {
-            counts = await importBarColumns(client, symbol, timeframe, bars);
-          } finally {
-            client.release();
-          }
-          const { first, last } = span(bars);
-          const firstTs = first === undefined ? undefined : new Date(first).toISOString();
-          const lastTs = last === undefined ? undefined : new Date(last).toISOString();
+          const counts = { accepted: result.accepted, inserted: result.inserted, duplicates: result.duplicates };
+          const firstTs = result.firstTs === undefined ? undefined : new Date(result.firstTs).toISOString();
+          const lastTs = result.lastTs === undefined ? undefined : new Date(result.lastTs).toISOString();
           const importId = randomUUID();
-          await insertBarImport(deps.db, {
-            id: importId,
-            symbol,
-            timeframe,
-            accepted: counts.accepted,
-            inserted: counts.inserted,
-            duplicates: counts.duplicates,
-            rejected,
-            firstTs,
-            lastTs,
-            importedBy: principal.name,
-          });
-          request.log.info({ importId, symbol, timeframe, ...counts, rejected, future: screened.future, outliers: screened.outliers, by: principal.name }, 'bars imported');
+          await insertBarImport(deps.db, { id: importId, symbol, timeframe, ...counts, rejected, firstTs, lastTs, importedBy: principal.name });
+          request.log.info({ importId, symbol, timeframe, ...counts, rejected, future, outliers, by: principal.name }, 'bars imported');
           return {
             importId,
             symbol,
             timeframe,
-            accepted: counts.accepted,
-            inserted: counts.inserted,
-            duplicates: counts.duplicates,
-            duplicatesInFile: parsed.duplicates,
+            ...counts,
+            duplicatesInFile: result.duplicatesInFile,
             rejected,
-            future: screened.future,
-            outliers: screened.outliers,
+            future,
+            outliers,
             complete: rejected === 0,
             rejections,
             firstTs: firstTs ?? null,
