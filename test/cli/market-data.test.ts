@@ -126,6 +126,9 @@ test('a deployment on a live feed must name a feed the platform runs, and its ru
   const missing = await h.app.inject({ method: 'POST', url: '/v1/deployments', headers: { authorization: `Bearer ${TEST_KEYS.trader}` }, payload: body });
   expect(missing.statusCode).toBe(400);
   expect(missing.json().error.message).toMatch(/dataProvider: no alpaca 1m feed runs on this platform/);
+  const viaCli = await cli(['deployments', 'create', '--strategy', 'sma-cross', '--symbols', SERVED, '--timeframe', '1m', '--account', 'md-cli', '--data-provider', 'alpaca']);
+  expect(viaCli.code).not.toBe(0);
+  expect(viaCli.stderr).toMatch(/no alpaca 1m feed runs on this platform/);
   const ok = await h.app.inject({ method: 'POST', url: '/v1/deployments', headers: { authorization: `Bearer ${TEST_KEYS.trader}` }, payload: { ...body, timeframe: '5m', dataProvider: 'replay' } });
   expect(ok.statusCode).toBe(202);
   const handle = h.deps.temporal.workflow.getHandle(ok.json().workflowId);
