@@ -96,9 +96,11 @@ test('a feed refreshes at each bar close on its data clock, fills a short gap in
   const wallStart = await env.currentTimeMs();
   await upsertFeed(pool, { provider: 'replay', timeframe: '1m', calendar: 'XNYS', settleMs: 1_000, clock: { dataStartMs: OPEN + 30 * MIN + 30_000, wallStartMs: wallStart, speed: 1 }, clockKey: 'ts-test' });
   await withWorker(async () => {
-    const handle = await env.client.workflow.start<typeof marketDataFeedWorkflow>('marketDataFeedWorkflow', { workflowId: feedWorkflowId('replay', '1m'), taskQueue: TASK_QUEUES.io, args: [{ provider: 'replay', timeframe: '1m' }] });
+    // two refreshes per run: the third comes after a continue-as-new that carries the last close
+    const handle = await env.client.workflow.start<typeof marketDataFeedWorkflow>('marketDataFeedWorkflow', { workflowId: feedWorkflowId('replay', '1m'), taskQueue: TASK_QUEUES.io, args: [{ provider: 'replay', timeframe: '1m', refreshesPerRun: 2 }] });
     await env.sleep(3 * MIN + 10_000); // closes 10:01, 10:02, 10:03 (+ 1 s settle each)
-    const state = await handle.query(feedStateQuery);
+    expect((await env.client.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId).describe()).status.name).toBe('CONTINUED_AS_NEW');
+    const state = await env.client.workflow.getHandle(handle.workflowId).query(feedStateQuery);
     expect(state.refreshes).toBe(3);
     expect(state.last).toMatchObject({ barClose: OPEN + 33 * MIN, symbols: 1, onTime: 1, missing: 0 });
 
@@ -122,7 +124,7 @@ test('a feed refreshes at each bar close on its data clock, fills a short gap in
 
     // The feed's row deleted (no longer configured): the workflow ends at its next bar.
     await deleteFeedsOtherThan(pool, []);
-    expect(await handle.result()).toEqual({ outcome: 'removed', refreshes: 3, reason: 'feed replay 1m is no longer configured' });
+    expect(await env.client.workflow.getHandle(handle.workflowId).result()).toEqual({ outcome: 'removed', refreshes: 3, reason: 'feed replay 1m is no longer configured' });
   });
 });
 
