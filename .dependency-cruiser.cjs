@@ -1,7 +1,8 @@
 /**
  * Architecture checks (`npm test` runs them right after lint; by hand: npx depcruise --config .dependency-cruiser.cjs .).
  * Layers: domain/ is pure; workflows/ is deterministic sandbox code; activities/ do the side effects; workers/ host
- * them; clients/ start work. Tooling: harness/ is shared by test/, bench/, chaos/ and scripts/, which never reach
+ * them (process entry points, over the shared plumbing in platform/); clients/ (the API, CLI and web page) start and
+ * steer work through services/, the one way each workflow is started and commanded. Tooling: harness/ is shared by test/, bench/, chaos/ and scripts/, which never reach
  * into each other (test/ may run chaos scenarios through chaos/index.ts, their public entry).
  *
  * .dependency-cruiser-known.cjs lists today's violations of the layer rules, each with the issue-9 item that
@@ -62,11 +63,32 @@ const layerRules = [
     to: { path: '^clients/' },
   },
   {
-    name: 'process-plumbing-stays-in-workers',
-    comment: 'workers/ are process entry points; code that other processes share does not live there.',
+    name: 'process-plumbing-lives-in-platform',
+    comment: 'workers/ are process entry points that nothing imports; what processes share (config, logger, pools, the Temporal connection, heartbeats) lives in platform/.',
     severity: 'error',
     from: { pathNot: [`^${TOOLING}/`, '^workers/'] },
     to: { path: '^workers/' },
+  },
+  {
+    name: 'platform-imports-no-process-or-client',
+    comment: 'platform/ is the plumbing under every process, so it depends on none of them (nor on the activities they host, nor the services).',
+    severity: 'error',
+    from: { path: '^platform/' },
+    to: { path: '^(workers|clients|activities|services)/' },
+  },
+  {
+    name: 'services-sit-under-the-clients',
+    comment: 'services/ is how work is started and steered (routes, tools and workers call it); it knows no route, CLI command, worker or activity.',
+    severity: 'error',
+    from: { path: '^services/' },
+    to: { path: '^(clients|workers|activities)/' },
+  },
+  {
+    name: 'activities-get-plumbing-through-ports',
+    comment: 'Activities are built by factories over narrow ports: config, logger and pools are handed in, never imported.',
+    severity: 'error',
+    from: { path: '^activities/' },
+    to: { path: '^platform/' },
   },
   {
     name: 'product-never-imports-tooling',
@@ -120,7 +142,7 @@ module.exports = {
   options: {
     doNotFollow: { path: '^node_modules/' },
     exclude: { path: '^(dist|coverage|tools|\\.local|test/\\.artifacts)/' },
-    // type-only imports are dependencies too (ApiDeps' cycle is one, workflows' activity types are others)
+    // type-only imports are dependencies too (a cycle of types is still a cycle; workflows import activities as types)
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
     enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['require', 'node', 'default', 'types'], extensions: ['.ts', '.js', '.d.ts', '.json'] },

@@ -26,7 +26,7 @@ export default tseslint.config(
             message: 'workflows/ and domain/ must stay deterministic and sandbox-safe: no Node built-ins, I/O clients or loggers',
           })),
           patterns: [
-            { group: ['**/activities/**', '**/workers/**', '**/clients/**', '**/db/**'], allowTypeImports: true, message: 'import activities and Node-side modules as types only' },
+            { group: ['**/activities/**', '**/workers/**', '**/platform/**', '**/services/**', '**/clients/**', '**/db/**'], allowTypeImports: true, message: 'import activities and Node-side modules as types only' },
           ],
         },
       ],

@@ -14,6 +14,7 @@ import { createNotificationActivities } from './notifications';
 import { createOrderResolutionActivities } from './order-resolution';
 import { createOrderActivities } from './orders';
 import type { IoDeps } from './ports';
+import { createStartCheckActivities } from './start-checks';
 
 /** Every activity the IO worker registers. */
 export function createIoActivities(deps: IoDeps) {
@@ -47,6 +48,7 @@ export function createIoActivities(deps: IoDeps) {
     ...createMarketDataReportActivities(deps),
     ...createNotificationActivities(deps),
     ...createApprovalActivities(deps),
+    ...createStartCheckActivities(deps),
   };
 }
 export type IoActivities = ReturnType<typeof createIoActivities>;

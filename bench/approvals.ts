@@ -18,7 +18,7 @@ import { Pool } from 'pg';
 import type { PlaceOrderResult } from '../activities/orders';
 import { PaperBrokerAdmin } from '../brokers/paper/admin-client';
 import { startPaperBroker } from '../brokers/paper/start';
-import { connectTemporal } from '../clients/temporal';
+import { connectTemporal } from '../platform/temporal';
 import { clientOrderId } from '../domain/ids';
 import { ACCEPTED_STATES, type LedgerState } from '../domain/orders';
 import { buildIoBundleFrom } from '../harness/bundles';
@@ -26,7 +26,7 @@ import { apiKeysEnv, openApprovalRequest, roleKeys } from '../harness/fixtures/a
 import { storeFlatBars } from '../harness/fixtures/bars';
 import { startApiChild } from '../harness/processes/api-child';
 import { WorkerSupervisor } from '../harness/processes/worker-supervisor';
-import { listLiveWorkers } from '../workers/heartbeat';
+import { listLiveWorkers } from '../platform/heartbeat';
 import { TASK_QUEUES } from '../workflows/task-queues';
 import type { placeOrderOnlyWorkflow } from './approvals-baseline-workflow';
 import { summarize, type LatencySummary } from './lib/percentiles';

@@ -1,19 +1,16 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { Pool } from 'pg';
 import { Redis } from 'ioredis';
-import { connectTemporal } from '../clients/temporal';
 import { importBarColumns } from '../db/bar-import';
-import { insertBacktestJob } from '../db/sql/backtest-jobs';
 import { loadBarColumns } from '../db/sql/bars';
 import { runBacktest } from '../domain/backtest/engine';
 import { parseBacktestSettings } from '../domain/backtest/settings';
 import { allocateBars, appendBar } from '../domain/bars';
 import { buildBundles } from '../harness/bundles';
-import { backtestWorkflow } from '../workflows/backtest/workflow';
-import { TASK_QUEUES } from '../workflows/task-queues';
-import { listLiveWorkers } from '../workers/heartbeat';
+import { listLiveWorkers } from '../platform/heartbeat';
+import { connectTemporal } from '../platform/temporal';
+import { startBacktest } from '../services/backtests';
 import { benchBarLoad } from './lib/load-vs-copy';
 import { benchStack, median } from './stack';
 
@@ -68,14 +65,11 @@ export async function benchBacktestE2e(): Promise<Record<string, unknown>> {
 
     const settings = parseBacktestSettings({ strategy: 'sma-cross', params: { fast: 10, slow: 30 }, commissionRate: 0.0005 });
     const throughTemporal = async () => {
-      const jobId = randomUUID();
       const t0 = performance.now();
-      await insertBacktestJob(pool, { id: jobId, workflowId: `backtest-${jobId}`, symbol: 'E2E', timeframe: '1m', settings, requestedBy: 'bench' });
-      const summary = await client.workflow.execute(backtestWorkflow, {
-        taskQueue: TASK_QUEUES.cpu,
-        workflowId: `backtest-${jobId}`,
-        args: [{ jobId, symbol: 'E2E', timeframe: '1m', settings }],
-      });
+      // As POST /v1/backtests starts one (services/backtests.ts): the job row, then the workflow.
+      const { handle } = await startBacktest({ db: pool, temporal: client }, { symbol: 'E2E', timeframe: '1m', settings, by: 'bench' });
+      const summary = await handle.result();
+      if ('status' in summary) throw new Error(`backtest start refused: ${summary.reason}`);
       return { ms: performance.now() - t0, trades: summary.trades };
     };
     const inProcess = async () => {

@@ -8,7 +8,7 @@ import * as wf from '@temporalio/workflow';
 import type { createDeploymentActivities } from '../activities/deployments';
 import { nextBarClose } from '../domain/calendar';
 import { localDbStep } from '../workflows/activity-options';
-import { deploymentCommandSignal, type DeploymentWorkflowInput } from '../workflows/deployment/messages';
+import { deploymentCommandUpdate, type DeploymentWorkflowInput } from '../workflows/deployment/messages';
 import { workflowNow } from '../workflows/time';
 
 export * from '../workflows/io';
@@ -19,14 +19,16 @@ const { recordCycle } = wf.proxyLocalActivities<ReturnType<typeof createDeployme
 export async function runtimeFloorWorkflow(input: DeploymentWorkflowInput): Promise<{ cycles: number }> {
   const { spec, deploymentId, clock } = input;
   let stopped = false;
-  // The bench sends one command, the stop at the end; the floor does not look it up (it only measures the floor).
-  wf.setHandler(deploymentCommandSignal, () => {
+  let cycle = 0;
+  // The bench sends one command, the stop at the end (as the API sends it, an update); the floor does not look it up
+  // (it only measures the floor) and answers as the runtime would.
+  wf.setHandler(deploymentCommandUpdate, ({ commandId }) => {
     stopped = true;
+    return { commandId, state: 'applied', kind: 'stop', status: 'stopped', cycle, paramsVersion: input.paramsVersion, detail: 'the floor stops on any command' };
   });
   const dataNow = () => (clock ? clock.dataStartMs + (workflowNow() - clock.wallStartMs) * clock.speed : workflowNow());
   let lastClose = 0;
   let lastStepAt = 0;
-  let cycle = 0;
   while (!stopped) {
     const close = nextBarClose(spec.calendar, lastClose || dataNow(), spec.timeframe);
     // Timed from when the last step finished, as the runtime does (workflow time stands still during a task).

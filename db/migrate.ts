@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { loadConfig } from '../workers/config';
+import { loadConfig } from '../platform/config';
 
 /** Applies pending migrations from db/migrations (node-pg-migrate); safe to run on every start. */
 export async function migrate(databaseUrl: string, log: (msg: string) => void = () => undefined): Promise<string[]> {

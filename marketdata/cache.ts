@@ -7,7 +7,7 @@
  * MULTI, so readers never see a half-applied write. The cache is meant to hold a contiguous suffix of the
  * Postgres `bars` series (the refresh activity keeps it so); Postgres stays the source of truth.
  *
- * Every call is bounded: the client is expected to fail fast (workers/deps.ts createRedis: commandTimeout 1 s,
+ * Every call is bounded: the client is expected to fail fast (platform/deps.ts createRedis: commandTimeout 1 s,
  * no offline queue), and each call here also gives up after `timeoutMs`. Any failure surfaces as
  * CacheUnavailableError, so callers can fall back to Postgres.
  */

@@ -1,5 +1,5 @@
-import { ConfigError, ConfigSchema, type Config } from '../workers/config';
-import { createLogger } from '../workers/logger';
+import { ConfigError, ConfigSchema, type Config } from '../platform/config';
+import { createLogger } from '../platform/logger';
 import type { BackoffPolicy } from './backoff';
 import { logSender, slackSender, telegramSender, webhookSender, type ChannelSender, type NotifyLogger } from './channels';
 
@@ -56,7 +56,7 @@ export function notifySettingsFromConfig(config: NotifyConfig, logger: NotifyLog
   };
 }
 
-/** The variables this module reads (documented in workers/config.ts). */
+/** The variables this module reads (documented in platform/config.ts). */
 const NotifyEnvSchema = ConfigSchema.pick({
   NOTIFY_WEBHOOK_URL: true,
   NOTIFY_WEBHOOK_SECRET: true,

@@ -16,8 +16,8 @@ import { apiKeysEnv, openApprovalRequest, roleKeys } from '../harness/fixtures/a
 import { storeFlatBars } from '../harness/fixtures/bars';
 import { LOCAL_DIR } from '../harness/paths';
 import { privateStack, timeSkippingServerPath } from '../harness/stack';
-import { loadConfig } from '../workers/config';
-import { createLogger } from '../workers/logger';
+import { loadConfig } from '../platform/config';
+import { createLogger } from '../platform/logger';
 import { TASK_QUEUES } from '../workflows/task-queues';
 
 /**

@@ -11,18 +11,20 @@ import { createIoActivities } from '../activities/io';
 import { paperBrokerPort } from '../brokers';
 import { PaperBrokerAdmin } from '../brokers/paper/admin-client';
 import { freePort, startPaperBroker } from '../brokers/paper/start';
-import { issueCommand, recordCommand, sendCommandSignal, sendCommandUpdate } from '../clients/deployment-commands';
 import { importBarColumns } from '../db/bar-import';
-import { setHalt } from '../db/sql/trading-halts';
 import { allocateBars, appendBar } from '../domain/bars';
 import { currentOrNextSession, nextSessionOpen, sessionBarCloses } from '../domain/calendar';
-import { parseDeploymentSpec, type DeploymentSpec, type DeploymentSpecInput } from '../domain/deployment/spec';
+import { parseDeploymentSpec, type DeploymentSpecInput } from '../domain/deployment/spec';
 import { buildBundles } from '../harness/bundles';
 import { ordersElsewhere } from '../harness/fixtures/brokers';
 import { LOCAL_DIR } from '../harness/paths';
 import { privateStack, timeSkippingServerPath } from '../harness/stack';
+import { ensureSearchAttributes } from '../platform/temporal';
+import { recordCommand, sendCommandSignal, sendCommandUpdate } from '../services/deployment-command-records';
+import { issueDeploymentCommand } from '../services/deployment-commands';
+import { createDeployment } from '../services/deployments';
+import { setKillSwitch } from '../services/kill-switch';
 import { deploymentCommandSignal, deploymentStateQuery } from '../workflows/deployment/messages';
-import { deploymentWorkflow } from '../workflows/deployment/workflow';
 import { TASK_QUEUES } from '../workflows/task-queues';
 
 /**
@@ -46,14 +48,6 @@ function zigzag(closes: number[]) {
   return bars;
 }
 
-async function insertDeployment(pool: Pool, deploymentId: string, spec: DeploymentSpec): Promise<void> {
-  await pool.query(
-    `INSERT INTO deployments (id, workflow_id, account_id, broker, strategy, spec, status, created_by) VALUES ($1, $2, $3, $4, $5, $6, 'running', 'recorder')`,
-    [deploymentId, `deployment-${deploymentId}`, spec.accountId, spec.broker, spec.strategy, JSON.stringify(spec)],
-  );
-  await pool.query(`INSERT INTO deployment_params (deployment_id, version, params, created_by) VALUES ($1, 1, $2, 'recorder')`, [deploymentId, JSON.stringify(spec.params)]);
-}
-
 /** Forged, malformed and unknown messages, then recorded commands (an update, signals): what the inbox does with each. */
 async function sendCommands(pool: Pool, workflows: WorkflowClient, deploymentId: string): Promise<void> {
   const handle = workflows.getHandle(`deployment-${deploymentId}`);
@@ -65,7 +59,8 @@ async function sendCommands(pool: Pool, workflows: WorkflowClient, deploymentId:
   await handle.signal(deploymentCommandSignal, { commandId: pause!.command.id }); // a replayed real id
   const params = await recordCommand(pool, { deploymentId, kind: 'params', by: 'recorder', params: { fast: 3, slow: 6 } });
   await sendCommandSignal(workflows, handle.workflowId, params!.command.id);
-  await issueCommand(pool, workflows, { deploymentId, kind: 'resume', by: 'recorder' });
+  const resume = await recordCommand(pool, { deploymentId, kind: 'resume', by: 'recorder' });
+  await sendCommandSignal(workflows, handle.workflowId, resume!.command.id);
   for (let i = 0; i < 100 && (await handle.query(deploymentStateQuery)).paramsVersion !== 2; i++) await new Promise((r) => setTimeout(r, 100));
 }
 
@@ -109,15 +104,11 @@ async function main() {
       env = await newEnv();
       const worker = await Worker.create({ connection: env.nativeConnection, taskQueue: TASK_QUEUES.io, workflowBundle: { codePath: path.join(bundleDir, 'io.js') }, activities });
       await worker.runUntil(async () => {
-        const deploymentId = randomUUID();
-        if (s.halt) await setHalt(pool, 'deployment', deploymentId, true, 'recording', 'recorder');
-        const spec = parseDeploymentSpec(s.spec);
-        await insertDeployment(pool, deploymentId, spec);
-        const handle = await env.client.workflow.start(deploymentWorkflow, {
-          taskQueue: TASK_QUEUES.io,
-          workflowId: `deployment-${deploymentId}`,
-          args: [{ deploymentId, spec, paramsVersion: 1, cyclesPerRun: s.cyclesPerRun }],
-        });
+        const services = { db: pool, temporal: env.client };
+        await ensureSearchAttributes(env.connection, 'default');
+        const { id: deploymentId, handle } = await createDeployment(services, { spec: parseDeploymentSpec(s.spec), by: 'recorder', cyclesPerRun: s.cyclesPerRun });
+        // Before its first cycle: time-skipping time moves only while something waits on it.
+        if (s.halt) await setKillSwitch(pool, { scope: 'deployment', id: deploymentId, active: true, reason: 'recording', by: 'recorder' });
         const firstRunId = handle.firstExecutionRunId;
         console.log(`${s.name}: started at ${new Date(await env.currentTimeMs()).toISOString()}`);
         const t = await env.currentTimeMs();
@@ -127,7 +118,7 @@ async function main() {
           await sendCommands(pool, env.client.workflow, deploymentId);
           await env.sleep(30 * MINUTE); // cycles with the new params
         }
-        await issueCommand(pool, env.client.workflow, { deploymentId, kind: 'stop', by: 'recorder' });
+        await issueDeploymentCommand(services, { deploymentId, kind: 'stop', by: 'recorder' });
         await handle.result();
         const history = s.firstRun ? await env.client.workflow.getHandle(handle.workflowId, firstRunId).fetchHistory() : await handle.fetchHistory();
         write(`deployment--${s.name}.json`, historyToJSON(history), history.events?.length);
@@ -174,14 +165,13 @@ async function recordStopInFlight(stack: { TEMPORAL_ADDRESS: string }, pool: Poo
   const connection = await Connection.connect({ address: stack.TEMPORAL_ADDRESS });
   const native = await NativeConnection.connect({ address: stack.TEMPORAL_ADDRESS });
   const client = new Client({ connection });
+  await ensureSearchAttributes(connection, 'default');
   const worker = await Worker.create({ connection: native, taskQueue: TASK_QUEUES.io, workflowBundle: { codePath: path.join(bundleDir, 'io.js') }, activities });
   try {
     await worker.runUntil(async () => {
-      const deploymentId = randomUUID();
       const spec = parseDeploymentSpec({ strategy: 'sma-cross', params: { fast: 2, slow: 4 }, symbols: ['INFL'], timeframe: '1m', accountId: 'recorder', broker: 'alpaca', calendar: '24x7', settleDelayMs: 0, staleAfterBars: 5 });
-      await insertDeployment(pool, deploymentId, spec);
-      const clock = { dataStartMs: from - 12 * MINUTE, wallStartMs: Date.now(), speed: 60 };
-      const handle = await client.workflow.start(deploymentWorkflow, { taskQueue: TASK_QUEUES.io, workflowId: `deployment-${deploymentId}`, args: [{ deploymentId, spec, paramsVersion: 1, clock }] });
+      const replay = { from: new Date(from - 12 * MINUTE).toISOString(), speed: 60 };
+      const { id: deploymentId, handle } = await createDeployment({ db: pool, temporal: client }, { spec, by: 'recorder', replay });
       for (let i = 0; i < 600 && (await handle.query(deploymentStateQuery)).inflightOrder === null; i++) await new Promise((r) => setTimeout(r, 100));
       await new Promise((r) => setTimeout(r, 2_000)); // a few attempts
       const stop = await recordCommand(pool, { deploymentId, kind: 'stop', by: 'recorder', reason: 'broker down' });

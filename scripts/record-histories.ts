@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
@@ -7,16 +6,15 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { Pool } from 'pg';
 import { createCpuActivities, type CpuActivities } from '../activities/cpu';
 import { createJobActivities } from '../activities/jobs';
-import { connectTemporal } from '../clients/temporal';
 import { importBarColumns } from '../db/bar-import';
-import { insertBacktestJob } from '../db/sql/backtest-jobs';
 import { parseBacktestSettings } from '../domain/backtest/settings';
 import { parseOhlcvCsv } from '../domain/csv';
 import { buildBundles } from '../harness/bundles';
 import { LOCAL_DIR, SHARED_DATA } from '../harness/paths';
 import { privateStack } from '../harness/stack';
+import { connectTemporal, ensureSearchAttributes } from '../platform/temporal';
+import { startBacktest } from '../services/backtests';
 import { backtestProgressQuery } from '../workflows/backtest/messages';
-import { backtestWorkflow } from '../workflows/backtest/workflow';
 import { TASK_QUEUES } from '../workflows/task-queues';
 
 /**
@@ -31,6 +29,7 @@ async function main() {
   const stack = await privateStack({ dir: path.join(LOCAL_DIR, 'record'), dbPrefix: 'record', temporal: true, redis: false });
   const pool = new Pool({ connectionString: stack.DATABASE_URL, max: 4 });
   const { client, connection } = await connectTemporal({ TEMPORAL_ADDRESS: stack.TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE: 'default' });
+  await ensureSearchAttributes(connection, 'default');
   const native = await NativeConnection.connect({ address: stack.TEMPORAL_ADDRESS });
   try {
     const bundleDir = path.join(LOCAL_DIR, 'record', 'bundles');
@@ -57,12 +56,10 @@ async function main() {
     ];
     mkdirSync(OUT, { recursive: true });
     for (const s of scenarios) {
-      const jobId = randomUUID();
       const settings = parseBacktestSettings({ strategy: 'sma-cross', params: { period: 20 } });
-      await insertBacktestJob(pool, { id: jobId, workflowId: `backtest-${jobId}`, symbol: s.symbol, timeframe: '1d', settings, requestedBy: 'recorder' });
       const cpu = await Worker.create({ connection: native, taskQueue: TASK_QUEUES.cpu, workflowBundle: { codePath: path.join(bundleDir, 'cpu.js') }, activities: s.activities, maxHeartbeatThrottleInterval: '2 seconds' });
       const io = await Worker.create({ connection: native, taskQueue: TASK_QUEUES.io, activities: createJobActivities({ db: pool }) });
-      const handle = await client.workflow.start(backtestWorkflow, { taskQueue: TASK_QUEUES.cpu, workflowId: `backtest-${jobId}`, args: [{ jobId, symbol: s.symbol, timeframe: '1d', settings }] });
+      const { handle } = await startBacktest({ db: pool, temporal: client }, { symbol: s.symbol, timeframe: '1d', settings, by: 'recorder' });
       await cpu.runUntil(
         io.runUntil(async () => {
           if (s.cancel) {

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { Redis } from 'ioredis';
-import { WORKER_HEARTBEAT_PREFIX } from './heartbeat';
+import { WORKER_HEARTBEAT_PREFIX } from '../platform/heartbeat';
 
 /** Container healthcheck: exits 0 when a worker of this queue on this host has a live heartbeat key. */
 async function main(): Promise<number> {

@@ -1,3 +1,21 @@
-import { mainWorker } from './run-worker';
+import { Worker } from '@temporalio/worker';
+import { createIoActivities } from '../activities/io';
+import { ensurePeriodicWork } from '../clients/schedules';
+import { ensureNotificationDispatcher } from '../services/notification-dispatcher';
+import { ioDeps } from './io-deps';
+import { baseWorkerOptions, workerMain } from './worker-process';
 
-mainWorker('io');
+/** `npm run worker:io`: deployment runtimes, approvals, notifications and every activity with I/O, on the io queue. */
+workerMain('io', async (p, connection) => {
+  const deps = ioDeps(p.config, p.logger, p.db, p.redis);
+  p.onClose(() => deps.gatePool.end());
+  // The outbox's dispatcher is one workflow for the whole platform; every IO worker makes sure it runs.
+  await ensureNotificationDispatcher(p.client, { pollIntervalMs: p.config.NOTIFY_POLL_MS });
+  // The market-data feeds and the Schedules likewise (clients/schedules.ts owns the list).
+  p.logger.info(await ensurePeriodicWork(p.client, p.db, p.redis, p.config), 'periodic work ensured');
+  return Worker.create({
+    ...baseWorkerOptions(p, connection),
+    activities: createIoActivities(deps),
+    maxConcurrentActivityTaskExecutions: 100,
+  });
+});

@@ -7,7 +7,7 @@ export const dbWrite = {
   taskQueue: TASK_QUEUES.io,
   startToCloseTimeout: '30 seconds',
   // A short maximum interval: after a Postgres outage, cycles resume within seconds of its return.
-  retry: { initialInterval: '1 second', maximumInterval: '5 seconds', nonRetryableErrorTypes: [ErrorType.InvalidInput, ErrorType.JobNotFound] },
+  retry: { initialInterval: '1 second', maximumInterval: '5 seconds', nonRetryableErrorTypes: [ErrorType.InvalidInput] },
 } satisfies ActivityOptions;
 
 /**

@@ -1,6 +1,6 @@
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 
-/** Search attributes users filter on in the Temporal Web UI; registered at start-up (clients/temporal.ts). */
+/** Search attributes users filter on in the Temporal Web UI; registered at start-up (platform/temporal.ts). */
 export const SEARCH_ATTRIBUTES = {
   jobType: defineSearchAttributeKey('JobType', SearchAttributeType.KEYWORD),
   symbol: defineSearchAttributeKey('TradingSymbol', SearchAttributeType.KEYWORD),

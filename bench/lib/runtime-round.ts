@@ -6,7 +6,6 @@
  * deployments on one exchange do. After one warm-up close it measures `minutes` closes, then stops everything.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,20 +13,17 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import { Redis } from 'ioredis';
 import { Pool } from 'pg';
 import { startPaperBroker } from '../../brokers/paper/start';
-import { deploymentStartOptions } from '../../clients/deployment-start';
-import { connectTemporal } from '../../clients/temporal';
-import { insertAudit } from '../../db/sql/audit';
-import { insertDeployment, insertDeploymentParams } from '../../db/sql/deployments';
-import { inTransaction } from '../../db/sql/queryable';
 import type { BarColumns } from '../../domain/bars';
 import { parseDeploymentSpec, type DeploymentSpec } from '../../domain/deployment/spec';
 import { ACCEPTED_STATES } from '../../domain/orders';
 import { sleep, withTimeout } from '../../harness/async';
-import { privateStack, type PrivateStack } from '../../harness/stack';
 import { WorkerSupervisor } from '../../harness/processes/worker-supervisor';
-import { listLiveWorkers } from '../../workers/heartbeat';
-import { issueCommand } from '../../clients/deployment-commands';
-import type { DeploymentWorkflowInput, ReplayClockSpec } from '../../workflows/deployment/messages';
+import { privateStack, type PrivateStack } from '../../harness/stack';
+import { listLiveWorkers } from '../../platform/heartbeat';
+import { connectTemporal } from '../../platform/temporal';
+import { issueDeploymentCommand } from '../../services/deployment-commands';
+import { createDeployment } from '../../services/deployments';
+import type { ReplayClockSpec } from '../../workflows/deployment/messages';
 import type { deploymentWorkflow } from '../../workflows/deployment/workflow';
 import { TASK_QUEUES } from '../../workflows/task-queues';
 import { cycleBreakdown, type CycleBreakdown } from './history-breakdown';
@@ -136,18 +132,11 @@ function deploymentSpec(symbol: string, settleMs: number): DeploymentSpec {
   });
 }
 
-/** Inserts the deployment as the API does (row, params version 1, audit) and starts its workflow with the API's options. */
+/** Creates the deployment as the API does (services/deployments.ts: rows, audit, the workflow with the same options), on the round's shared clock. */
 async function startDeployment(pool: Pool, client: Client, symbol: string, clock: ReplayClockSpec, settleMs: number, workflowType: RoundResult['workflowType']): Promise<WorkflowHandle<typeof deploymentWorkflow>> {
-  const spec = deploymentSpec(symbol, settleMs);
-  const id = randomUUID();
-  const workflowId = `deployment-${id}`;
-  await inTransaction(pool, async (tx) => {
-    await insertDeployment(tx, { id, workflowId, spec, createdBy: 'bench' });
-    await insertDeploymentParams(tx, id, 1, spec.params, 'bench');
-    await insertAudit(tx, 'bench', 'deployment.create', id, { name: `runtime bench ${symbol}`, workflowId, spec, replay: clock });
-  });
-  const input: DeploymentWorkflowInput = { deploymentId: id, spec, paramsVersion: 1, clock };
-  return client.workflow.start<typeof deploymentWorkflow>(workflowType, deploymentStartOptions(input));
+  const replay = { from: new Date(clock.dataStartMs).toISOString(), speed: clock.speed, wallStartMs: clock.wallStartMs };
+  const created = await createDeployment({ db: pool, temporal: client }, { spec: deploymentSpec(symbol, settleMs), by: 'bench', name: `runtime bench ${symbol}`, replay }, { workflowType });
+  return created.handle;
 }
 
 /** Runs `fn` over `items`, `concurrency` at a time. */
@@ -366,9 +355,9 @@ export async function runRound(n: number, setup: RoundSetup): Promise<RoundResul
     }
     const expectedTicks = n * measured.length;
 
-    // Stop every deployment (the product's stop command, recorded then signalled), then read the sampled histories, now complete.
+    // Stop every deployment (the product's stop command: recorded, then sent as the API sends it), then read the sampled histories, now complete.
     const stopped = await inParallel(handles, 16, async (h) => {
-      await withTimeout('stop command', 30_000, issueCommand(pool, h.client, { deploymentId: h.workflowId.replace(/^deployment-/, ''), kind: 'stop', by: 'bench' }));
+      await withTimeout('stop command', 30_000, issueDeploymentCommand({ db: pool, temporal: client }, { deploymentId: h.workflowId.replace(/^deployment-/, ''), kind: 'stop', by: 'bench' }));
       return withTimeout(`${h.workflowId} to stop`, 120_000, h.result()).then(
         () => true,
         () => false,

@@ -19,14 +19,15 @@ import { allocateBars, appendBar } from '../../domain/bars';
 import { currentOrNextSession, sessionBarCloses } from '../../domain/calendar';
 import { parseDeploymentSpec, type DeploymentSpec } from '../../domain/deployment/spec';
 import { UNRESOLVED_STATES } from '../../domain/orders';
-import { issueCommand } from '../../clients/deployment-commands';
 import { withTimeout } from '../../harness/async';
 import { buildBundles } from '../../harness/bundles';
 import { storeBars } from '../../harness/fixtures/bars';
 import { REPO_ROOT } from '../../harness/paths';
 import { WorkerSupervisor, type SupervisorStats } from '../../harness/processes/worker-supervisor';
-import { deploymentWorkflow } from '../../workflows/deployment/workflow';
-import { TASK_QUEUES } from '../../workflows/task-queues';
+import { issueDeploymentCommand } from '../../services/deployment-commands';
+import { createDeployment } from '../../services/deployments';
+import { OperationError } from '../../services/errors';
+import type { deploymentWorkflow } from '../../workflows/deployment/workflow';
 import { ApiMonitor, ApiProcess } from './api';
 import { PaperBrokerSupervisor } from './paper';
 import { chaosStack, CHAOS_DIR, managedStack, type ChaosStack } from './stack';
@@ -41,6 +42,8 @@ export interface Deployment {
 export interface ScenarioContext {
   stack: ChaosStack;
   pool: Pool;
+  /** the harness's Temporal client (commands go through the services with it) */
+  client: Client;
   paper: PaperBrokerSupervisor;
   admin: PaperBrokerAdmin;
   account: string;
@@ -202,18 +205,12 @@ export async function runScenario(def: ScenarioDef, opts: {
     paper.onRestart = async () => faultsOn && admin.setFaults(def.faults!);
 
     const deployments: Deployment[] = [];
+    // One replay clock for all (as deployments on one exchange see each close together); created as the API creates
+    // them (services/deployments.ts), continuing as new every 40 cycles so every scenario crosses that boundary too.
     const clock = { dataStartMs: day.open + 6 * 60_000, wallStartMs: Date.now(), speed: 60 };
+    const replay = { from: new Date(clock.dataStartMs).toISOString(), speed: clock.speed, wallStartMs: clock.wallStartMs };
     for (const symbol of symbols) {
-      const id = randomUUID();
-      const workflowId = `deployment-${id}`;
-      const s = spec(symbol);
-      await pool.query(
-        `INSERT INTO deployments (id, workflow_id, account_id, broker, strategy, spec, status, created_by) VALUES ($1, $2, $3, 'paper', 'sma-cross', $4, 'running', 'chaos')`,
-        [id, workflowId, account, JSON.stringify(s)],
-      );
-      const handle = await client.workflow.start(deploymentWorkflow, {
-        taskQueue: TASK_QUEUES.io, workflowId, args: [{ deploymentId: id, spec: s, paramsVersion: 1, clock, cyclesPerRun: 40 }],
-      });
+      const { id, workflowId, handle } = await createDeployment({ db: pool, temporal: client }, { spec: spec(symbol), by: 'chaos', name: `chaos ${def.name} ${symbol}`, replay, cyclesPerRun: 40 });
       deployments.push({ id, workflowId, symbol, handle });
     }
     // Whatever happens, no workflow is left running on a shared server.
@@ -224,7 +221,7 @@ export async function runScenario(def: ScenarioDef, opts: {
     const cycles = async () => (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM deployment_cycles WHERE deployment_id = ANY($1::uuid[])', [ids])).rows[0]!.n;
     const orders = async () => (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM order_ledger WHERE deployment_id = ANY($1::uuid[])', [ids])).rows[0]!.n;
     const dataNow = () => clock.dataStartMs + (Date.now() - clock.wallStartMs) * clock.speed;
-    const ctx: ScenarioContext = { stack, pool, paper, admin, account, supervisor, api, deployments, dataNow, spec, cycles, orders, log, rng: mulberry32(20250304) };
+    const ctx: ScenarioContext = { stack, pool, client, paper, admin, account, supervisor, api, deployments, dataNow, spec, cycles, orders, log, rng: mulberry32(20250304) };
 
     const scenarioFigures = await def.drive(ctx);
     await api?.monitor.stop(); // the API's answers during the chaos phase only: the drain then stops everything on purpose
@@ -243,7 +240,11 @@ export async function runScenario(def: ScenarioDef, opts: {
     const stopTimeoutMs = 120_000;
     const results = await Promise.all(
       deployments.map(async (d) => {
-        await withTimeout('stop command', 15_000, issueCommand(pool, client.workflow, { deploymentId: d.id, kind: 'stop', by: 'chaos' }));
+        // A stop the row's status refuses (the runtime failed or ended already) is logged: the wait below decides.
+        await withTimeout('stop command', 15_000, issueDeploymentCommand({ db: pool, temporal: client }, { deploymentId: d.id, kind: 'stop', by: 'chaos' })).catch((e: Error) => {
+          if (!(e instanceof OperationError && e.kind === 'conflict')) throw e;
+          log(`stop ${d.workflowId}: ${e.message}`);
+        });
         return withTimeout(`${d.workflowId} to complete`, stopTimeoutMs, d.handle.result()).then(
           () => true,
           (e: Error) => (log(`not completed: ${d.workflowId}: ${e.message}`), false),

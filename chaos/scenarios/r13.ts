@@ -6,9 +6,9 @@
  * the broker (paper order created_at) between the halt commit and the start of the lift. Submissions hold a shared
  * gate from their halt check to the broker's answer and a halt takes it exclusively, so the commit waits for them.
  */
-import { setHalt } from '../../db/sql/trading-halts';
 import { KILL_SWITCH_SCOPES, type KillSwitchScope } from '../../domain/risk/gate';
 import { sleep } from '../../harness/async';
+import { setKillSwitch } from '../../services/kill-switch';
 import type { ScenarioContext, ScenarioDef } from '../lib/run-scenario';
 
 const SCOPES = KILL_SWITCH_SCOPES;
@@ -78,11 +78,11 @@ export function r13(opts: { trials?: number; deployments?: number; haltMs?: numb
         const deploymentId = seen[0]?.deployment_id ?? ctx.deployments[0]!.id;
         const scopeId = scope === 'global' ? '' : scope === 'account' ? ctx.account : deploymentId;
         const t0 = Date.now();
-        await setHalt(ctx.pool, scope, scopeId, true, `chaos r13 trial ${i + 1}`, 'chaos');
+        await setKillSwitch(ctx.pool, { scope, id: scope === 'global' ? null : scopeId, active: true, reason: `chaos r13 trial ${i + 1}`, by: 'chaos' });
         const haltCommittedAt = Date.now();
         await sleep(haltMs);
         const liftStartedAt = Date.now();
-        await setHalt(ctx.pool, scope, scopeId, false, `chaos r13 trial ${i + 1} over`, 'chaos');
+        await setKillSwitch(ctx.pool, { scope, id: scope === 'global' ? null : scopeId, active: false, reason: `chaos r13 trial ${i + 1} over`, by: 'chaos' });
         trials.push({ trial: i + 1, scope, deploymentId, submitsInFlightAtHalt: seen.length, haltWaitMs: haltCommittedAt - t0, haltCommittedAt, liftStartedAt });
         ctx.log(`trial ${i + 1}/${count}: ${scope} halt, ${seen.length} submission(s) in flight, commit waited ${haltCommittedAt - t0} ms`);
         await sleep(resumeMs);

@@ -5,7 +5,7 @@
  * recent order is invisible to some of them, so the retry resubmits and meets Alpaca's 422 "client_order_id must be
  * unique", which only a later lookup resolves. Pass: every order resolved by lookup with one broker order, 0 duplicates.
  */
-import { issueCommand } from '../../clients/deployment-commands';
+import { issueDeploymentCommand } from '../../services/deployment-commands';
 import type { ControlKind } from '../../domain/deployment/commands';
 import { UNRESOLVED_STATES } from '../../domain/orders';
 import { sleep } from '../../harness/async';
@@ -16,9 +16,9 @@ const ADAPTER_TIMEOUT_MS = 10_000;
 /** The first retry's lookup comes about 10.5 s after the order was created: a 15 s lag window hides it (and the next one or two). */
 const LAGGING_LOOKUP = { laggingLookup: 0.25, lookupLagMs: 15_000 };
 
-/** A recorded command, as the API would issue it (the runtime obeys nothing else). */
+/** A command issued as the API issues it (recorded, then sent; the runtime obeys nothing else). */
 const control = (ctx: ScenarioContext, i: number, kind: ControlKind) =>
-  issueCommand(ctx.pool, ctx.deployments[i]!.handle.client, { deploymentId: ctx.deployments[i]!.id, kind, by: 'chaos r5' });
+  issueDeploymentCommand({ db: ctx.pool, temporal: ctx.client }, { deploymentId: ctx.deployments[i]!.id, kind, by: 'chaos r5' });
 
 export function r5(
   opts: { phase1Orders?: number; phase1MaxMs?: number; phase2Ms?: number; deployments?: number; workers?: number; minCycles?: number } = {},

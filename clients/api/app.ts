@@ -3,17 +3,13 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
-import type { Client } from '@temporalio/client';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
-import type { Redis } from 'ioredis';
-import type { Pool } from 'pg';
-import type { Config } from '../../workers/config';
-import type { AppLogger } from '../../workers/logger';
 import { installAuth } from './auth';
 import { clientErrorHandler, frameworkErrors } from './client-errors';
+import type { ApiDeps } from './deps';
 import { installErrorHandling } from './errors';
-import { InflightCalls } from './inflight';
+import { InflightCalls } from '../../services/temporal-call';
 import { installOperationIds } from './operation-ids';
 import { installRouteTable } from './route-table';
 import { approvalRoutes } from './routes/approvals';
@@ -29,15 +25,6 @@ import { reconciliationRoutes } from './routes/reconciliation';
 import { resultsPageRoutes } from './routes/results-page';
 import { stressScanRoutes } from './routes/stress-scans';
 import { tradingRoutes } from './routes/trading';
-
-/** Everything the HTTP API talks to; tests pass real ones and call `app.inject()`. */
-export interface ApiDeps {
-  config: Config;
-  db: Pool;
-  redis: Redis;
-  temporal: Client;
-  logger: AppLogger;
-}
 
 export const API_VERSION: string = (() => {
   try {

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { ApiKey, Role } from '../../workers/config';
+import type { ApiKey, Role } from '../../platform/config';
 import { HttpError } from './errors';
 
 export interface Principal {

@@ -9,7 +9,7 @@ import { unresolvedLedgerOrders } from '../../db/sql/order-ledger';
 import { activeHaltsFor } from '../../db/sql/trading-halts';
 import { neverSent } from '../../domain/orders';
 import { KILL_SWITCH_SCOPES } from '../../domain/risk/gate';
-import { withTimeout } from './timeout';
+import { withTimeout } from '../../platform/timeout';
 
 const REDIS_TIMEOUT_MS = 500;
 

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { OperationError, type OperationErrorKind } from '../../services/errors';
 import type { RouteTable } from './route-table';
 
 /** Where a bad value was found. */
@@ -53,6 +54,14 @@ export const conflict = (message: string) => new HttpError(409, 'conflict', mess
 export const forbidden = (message: string) => new HttpError(403, 'forbidden', message);
 /** A dependency is down; the client may retry later. */
 export const unavailable = (message: string) => new HttpError(503, 'unavailable', message, undefined, { 'retry-after': '5' });
+
+/** The answer to each way a service refuses (services/errors.ts). */
+const OPERATION_ERRORS: Record<OperationErrorKind, (message: string) => HttpError> = {
+  forbidden,
+  not_found: notFound,
+  conflict,
+  unavailable,
+};
 
 /** Converts zod issues to the answer's issue list. */
 export function zodIssues(where: IssueLocation, issues: readonly z.core.$ZodIssue[]): Issue[] {
@@ -173,7 +182,8 @@ export function installErrorHandling(app: FastifyInstance, routes: RouteTable): 
     return sendError(reply, 405, { code: 'method_not_allowed', message: `method not allowed; this route allows ${allowed.join(', ')}` }, { allow: allowed.join(', ') });
   });
 
-  app.setErrorHandler((err: FastifyError | HttpError | Error, request: FastifyRequest, reply: FastifyReply) => {
+  app.setErrorHandler((thrown: FastifyError | HttpError | OperationError | Error, request: FastifyRequest, reply: FastifyReply) => {
+    const err = thrown instanceof OperationError ? OPERATION_ERRORS[thrown.kind](thrown.message) : thrown;
     if (err instanceof HttpError) {
       if (err.statusCode >= 500) request.log.warn({ code: err.code, msg: err.message }, 'request failed');
       return sendError(reply, err.statusCode, { code: err.code, message: err.message, ...(err.issues ? { issues: err.issues } : {}) }, err.headers);

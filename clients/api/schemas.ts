@@ -25,6 +25,12 @@ export const TimeZoneSchema = z
   .refine(isTimeZone, { error: 'tz must be an IANA time zone such as America/New_York or UTC' })
   .describe('IANA time zone the CSV times are in (default UTC)');
 
+/** Account ids as the deployment spec accepts them. */
+export const AccountIdSchema = z
+  .string({ error: 'accountId must be a string' })
+  .regex(/^[A-Za-z0-9._-]{1,64}$/, { error: 'accountId is 1..64 characters of A-Z a-z 0-9 . _ -' })
+  .describe('broker account id');
+
 export const UuidSchema = z.uuid({ error: 'must be a UUID' });
 export const IdParamsSchema = z.strictObject({ id: UuidSchema });
 

@@ -1,7 +1,7 @@
-import { ConfigError, loadConfig, redactUrl, type Config } from '../../workers/config';
-import { createPgPool, createRedis, redisReady } from '../../workers/deps';
-import { createLogger } from '../../workers/logger';
-import { connectTemporal, ensureSearchAttributes } from '../temporal';
+import { ConfigError, loadConfig, redactUrl, type Config } from '../../platform/config';
+import { createPgPool, createRedis, redisReady } from '../../platform/deps';
+import { createLogger } from '../../platform/logger';
+import { connectTemporal, ensureSearchAttributes } from '../../platform/temporal';
 import { buildApp } from './app';
 
 /** Runs one start-up step; a failure names the step (URLs are shown without passwords). */

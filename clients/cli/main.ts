@@ -4,7 +4,10 @@ import { registerBacktestCommands } from './commands/backtest';
 import { registerDataCommands } from './commands/data';
 import { registerDeploymentCommands } from './commands/deployments';
 import { registerMarketDataCommands } from './commands/market-data';
+import { registerKillSwitchCommands } from './commands/kill-switch';
+import { registerReconciliationCommands } from './commands/reconciliation';
 import { registerScanCommand } from './commands/scan';
+import { registerTradingCommands } from './commands/trading';
 import { CliError, EXIT_FAILURE, EXIT_USAGE } from './errors';
 import type { GlobalOptions } from './options';
 
@@ -22,6 +25,9 @@ export function buildProgram(): Command {
   registerScanCommand(program, globals);
   registerDeploymentCommands(program, globals);
   registerMarketDataCommands(program, globals);
+  registerReconciliationCommands(program, globals);
+  registerKillSwitchCommands(program, globals);
+  registerTradingCommands(program, globals);
   registerApprovalCommands(program, globals);
   return program;
 }

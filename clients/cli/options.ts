@@ -50,3 +50,8 @@ export function jsonObjectArg(what: string) {
 export function print(text: string): void {
   process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
 }
+
+/** `--json` output: one JSON document on stdout. */
+export function printJson(value: unknown): void {
+  print(JSON.stringify(value, null, 2));
+}

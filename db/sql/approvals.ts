@@ -1,4 +1,5 @@
 import type { ApprovalStatus } from '../../domain/approvals';
+import type { BreakerLevel } from '../../domain/risk/gate';
 import type { Queryable } from './queryable';
 
 /** A trade approval request as activities and routes see it. */
@@ -24,8 +25,19 @@ export interface Approval {
   decidedAt: Date | null;
   clientOrderId: string | null;
   outcome: string | null;
+  /** the runtime's state when it asked; null only for rows recorded before the column existed */
+  riskContext: ApprovalRiskContext | null;
   createdAt: Date;
   updatedAt: Date;
+}
+
+/** The runtime's state when it asked, for the re-check after approval (the intent itself is in the columns). */
+export interface ApprovalRiskContext {
+  breaker: BreakerLevel;
+  equityPeak: number;
+  dayStartPnl: number;
+  /** why the order exists ('signal', 'stop-loss', ...) */
+  intentReason: string;
 }
 
 /** One approver's recorded decision on a request. */
@@ -59,6 +71,8 @@ interface ApprovalRow {
   decided_at: Date | null;
   client_order_id: string | null;
   outcome: string | null;
+  /** null only for rows recorded before the column existed */
+  risk_context: ApprovalRiskContext | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -97,6 +111,7 @@ function approvalRowToApproval(r: ApprovalRow): Approval {
     decidedAt: r.decided_at,
     clientOrderId: r.client_order_id,
     outcome: r.outcome,
+    riskContext: r.risk_context,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
@@ -123,15 +138,16 @@ export interface NewApproval {
   requiredApprovals: number;
   requestedBy: string;
   expiresAtMs: number;
+  riskContext: ApprovalRiskContext;
 }
 
 /** Inserts a request; undefined when the id exists already or another request for the symbol is open. */
 export async function insertApproval(db: Queryable, a: NewApproval): Promise<Approval | undefined> {
   const { rows } = await db.query<Row<ApprovalRow>>(
-    `INSERT INTO approvals (id, deployment_id, workflow_id, deployment_workflow_id, cycle_seq, leg, account_id, symbol, side, qty, price, notional, reason, required_approvals, status, requested_by, expires_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'pending', $15, to_timestamp($16::float8 / 1000.0))
+    `INSERT INTO approvals (id, deployment_id, workflow_id, deployment_workflow_id, cycle_seq, leg, account_id, symbol, side, qty, price, notional, reason, required_approvals, status, requested_by, expires_at, risk_context)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'pending', $15, to_timestamp($16::float8 / 1000.0), $17)
      ON CONFLICT DO NOTHING RETURNING *`,
-    [a.id, a.deploymentId, a.workflowId, a.deploymentWorkflowId, a.cycle, a.leg, a.accountId, a.symbol, a.side, a.qty, a.price, Math.abs(a.qty * a.price), JSON.stringify(a.reason), a.requiredApprovals, a.requestedBy, a.expiresAtMs],
+    [a.id, a.deploymentId, a.workflowId, a.deploymentWorkflowId, a.cycle, a.leg, a.accountId, a.symbol, a.side, a.qty, a.price, Math.abs(a.qty * a.price), JSON.stringify(a.reason), a.requiredApprovals, a.requestedBy, a.expiresAtMs, JSON.stringify(a.riskContext)],
   );
   return rows[0] && approvalRowToApproval(rows[0]);
 }

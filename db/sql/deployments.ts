@@ -1,5 +1,5 @@
 import { DEPLOYMENT_STATUSES, type DeploymentStatus } from '../../domain/deployment/commands';
-import type { DeploymentSpec } from '../../domain/deployment/spec';
+import type { DeploymentSpec, ReplayClockSpec } from '../../domain/deployment/spec';
 import type { Queryable } from './queryable';
 
 export { DEPLOYMENT_STATUSES };
@@ -16,6 +16,8 @@ export interface DeploymentRow {
   status: DeploymentRowStatus;
   /** why it is in this status (a failure's cause, a stop's reason), null when nobody said */
   status_reason: string | null;
+  /** the replay clock it was created with; null when it trades live */
+  replay_clock: ReplayClockSpec | null;
   created_by: string;
   created_at: Date;
   updated_at: Date;
@@ -28,6 +30,7 @@ export interface NewDeployment {
   workflowId: string;
   spec: DeploymentSpec;
   createdBy: string;
+  replayClock?: ReplayClockSpec;
 }
 
 /** The creation audit row carries the optional display name; every read picks it up from there. */
@@ -36,9 +39,9 @@ const NAME = `(SELECT a.detail->>'name' FROM audit_log a WHERE a.action = 'deplo
 /** Records a new deployment (status running, params version 1). */
 export async function insertDeployment(db: Queryable, d: NewDeployment): Promise<void> {
   await db.query(
-    `INSERT INTO deployments (id, workflow_id, account_id, broker, strategy, spec, params_version, status, created_by)
-     VALUES ($1, $2, $3, $4, $5, $6, 1, 'running', $7)`,
-    [d.id, d.workflowId, d.spec.accountId, d.spec.broker, d.spec.strategy, JSON.stringify(d.spec), d.createdBy],
+    `INSERT INTO deployments (id, workflow_id, account_id, broker, strategy, spec, params_version, status, created_by, replay_clock)
+     VALUES ($1, $2, $3, $4, $5, $6, 1, 'running', $7, $8)`,
+    [d.id, d.workflowId, d.spec.accountId, d.spec.broker, d.spec.strategy, JSON.stringify(d.spec), d.createdBy, d.replayClock ? JSON.stringify(d.replayClock) : null],
   );
 }
 

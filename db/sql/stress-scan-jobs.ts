@@ -79,14 +79,13 @@ export async function listScanJobs(db: Queryable, limit: number, offset = 0): Pr
   return rows;
 }
 
-/** queued -> running (a finished job keeps its status); the job's plan, or undefined when there is no such job. */
-export async function markScanJobRunning(db: Queryable, id: string): Promise<{ plan: ScanPlan; status: ScanJobStatus } | undefined> {
-  const { rows } = await db.query<{ plan: ScanPlan; status: ScanJobStatus }>(
+/** queued -> running (a finished job keeps its status). */
+export async function markScanJobRunning(db: Queryable, id: string): Promise<void> {
+  await db.query(
     `UPDATE stress_scan_jobs SET status = CASE WHEN status = 'queued' THEN 'running' ELSE status END, started_at = coalesce(started_at, now())
-     WHERE id = $1 RETURNING plan, status`,
+     WHERE id = $1`,
     [id],
   );
-  return rows[0];
 }
 
 /** Moves a job to a terminal status once; a later call (a retry) leaves the first outcome in place. */

@@ -129,3 +129,10 @@ export type DeploymentSpec = z.output<typeof DeploymentSpecSchema>;
 export function parseDeploymentSpec(input: unknown): DeploymentSpec {
   return DeploymentSpecSchema.parse(input);
 }
+
+/** Maps wall time to data time, so stored bars can be replayed as a live feed at `speed`x (recorded with the deployment). */
+export interface ReplayClockSpec {
+  dataStartMs: number;
+  wallStartMs: number;
+  speed: number;
+}

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { InjectOptions } from 'fastify';
 import { finishBacktestJob, insertBacktestJob } from '../../db/sql/backtest-jobs';
 import { parseBacktestSettings } from '../../domain/backtest/settings';
-import { startWorkerHeartbeat } from '../../workers/heartbeat';
+import { startWorkerHeartbeat } from '../../platform/heartbeat';
 import { TASK_QUEUES } from '../../workflows/task-queues';
 import { AUTH, bearer, startApi, type ApiHarness } from './harness';
 

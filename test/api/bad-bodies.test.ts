@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { InjectOptions } from 'fastify';
 import { routeTableOf } from '../../clients/api/route-table';
-import { startWorkerHeartbeat } from '../../workers/heartbeat';
+import { startWorkerHeartbeat } from '../../platform/heartbeat';
 import { TASK_QUEUES } from '../../workflows/task-queues';
 import { AUTH, startApi, type ApiHarness } from './harness';
 

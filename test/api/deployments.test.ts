@@ -9,8 +9,10 @@ import { PaperBrokerAdmin } from '../../brokers/paper/admin-client';
 import { freePort, startPaperBroker, type PaperBrokerProcess } from '../../brokers/paper/start';
 import { buildApp } from '../../clients/api/app';
 import { parseDeploymentSpec } from '../../domain/deployment/spec';
-import { createPgPool, createRedis } from '../../workers/deps';
-import { createLogger } from '../../workers/logger';
+import { createPgPool, createRedis } from '../../platform/deps';
+import { createLogger } from '../../platform/logger';
+import { createDeployment } from '../../services/deployments';
+import { deploymentStartOptions } from '../../services/start-options';
 import { deploymentStateQuery } from '../../workflows/deployment/messages';
 import { SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 import { TASK_QUEUES } from '../../workflows/task-queues';
@@ -164,20 +166,14 @@ describe('POST /v1/deployments', () => {
   });
 
   test('the same start twice on one id through the client: the second is WorkflowExecutionAlreadyStartedError', async () => {
-    const id = randomUUID();
-    const workflowId = `deployment-${id}`;
+    // A deployment started as every deployment is (services/deployments.ts), then its start options once more.
     const spec = parseDeploymentSpec(specBody());
-    const opts = {
-      taskQueue: TASK_QUEUES.io,
-      workflowId,
-      args: [{ deploymentId: id, spec, paramsVersion: 1 }],
-      workflowIdConflictPolicy: 'FAIL' as const,
-      workflowIdReusePolicy: 'REJECT_DUPLICATE' as const,
-    };
-    await h.deps.temporal.workflow.start('deploymentWorkflow', opts);
+    const { id, workflowId, handle } = await createDeployment({ db: pool, temporal: h.deps.temporal }, { spec, by: 'test' });
     started.push(workflowId);
+    const opts = deploymentStartOptions({ deploymentId: id, spec, paramsVersion: 1 });
+    expect(opts).toMatchObject({ workflowId, workflowIdConflictPolicy: 'FAIL', workflowIdReusePolicy: 'REJECT_DUPLICATE' });
     await expect(h.deps.temporal.workflow.start('deploymentWorkflow', opts)).rejects.toBeInstanceOf(WorkflowExecutionAlreadyStartedError);
-    await h.deps.temporal.workflow.getHandle(workflowId).terminate('test');
+    await handle.terminate('test');
     // Closed, the id still cannot be reused (REJECT_DUPLICATE).
     await expect(h.deps.temporal.workflow.start('deploymentWorkflow', opts)).rejects.toBeInstanceOf(WorkflowExecutionAlreadyStartedError);
   });
@@ -193,6 +189,9 @@ describe('POST /v1/deployments', () => {
     expect(input.clock.wallStartMs).toBeGreaterThanOrEqual(before);
     expect(input.clock.wallStartMs).toBeLessThanOrEqual(Date.now());
     expect((await audits(created.id))[0].detail).toMatchObject({ replay: { from: '2024-03-01T14:30:00Z', speed: 60 } });
+    // The same clock is recorded with the deployment: the runtime takes it from there, not from its input.
+    const recorded = await pool.query<{ replay_clock: unknown }>('SELECT replay_clock FROM deployments WHERE id = $1', [created.id]);
+    expect(recorded.rows[0]!.replay_clock).toEqual(input.clock);
   });
 
   test.each([

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import type { Pool } from 'pg';
 import { buildApp } from '../../clients/api/app';
-import { createLogger } from '../../workers/logger';
+import { createLogger } from '../../platform/logger';
 import { TEST_KEYS } from '../helpers/stack';
 import { AUTH, startApi, type ApiHarness } from './harness';
 

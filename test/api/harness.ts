@@ -2,11 +2,12 @@ import type { Connection } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
-import { buildApp, type ApiDeps } from '../../clients/api/app';
-import { connectTemporal, ensureSearchAttributes } from '../../clients/temporal';
-import type { Config } from '../../workers/config';
-import { createPgPool, createRedis, redisReady } from '../../workers/deps';
-import { createLogger } from '../../workers/logger';
+import { buildApp } from '../../clients/api/app';
+import type { ApiDeps } from '../../clients/api/deps';
+import { connectTemporal, ensureSearchAttributes } from '../../platform/temporal';
+import type { Config } from '../../platform/config';
+import { createPgPool, createRedis, redisReady } from '../../platform/deps';
+import { createLogger } from '../../platform/logger';
 import { TEST_KEYS, testConfig } from '../helpers/stack';
 
 export interface ApiHarness {

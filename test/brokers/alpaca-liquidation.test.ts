@@ -9,8 +9,8 @@ import { guardBroker, guardKeyFor } from '../../brokers/guard';
 import { PaperBrokerAdmin } from '../../brokers/paper/admin-client';
 import { startPaperBroker, type PaperBrokerProcess } from '../../brokers/paper/start';
 import type { AlpacaBroker } from '../../brokers/alpaca/adapter';
-import { createRedis, redisReady } from '../../workers/deps';
-import { createLogger } from '../../workers/logger';
+import { createRedis, redisReady } from '../../platform/deps';
+import { createLogger } from '../../platform/logger';
 import { testConfig, testStack } from '../helpers/stack';
 import { adapterFor, clientId, marketBuy, marketSell, sleep, uniqueAccount } from './helpers';
 

@@ -9,8 +9,8 @@ import { BrokerGuardRefusal, brokerGuardStatus, guardBroker, type GuardedBroker,
 import { PaperBrokerAdmin } from '../../brokers/paper/admin-client';
 import { startPaperBroker, type PaperBrokerProcess } from '../../brokers/paper/start';
 import { startRedis, type ManagedService } from '../../harness/stack';
-import { createRedis, redisReady } from '../../workers/deps';
-import { createLogger } from '../../workers/logger';
+import { createRedis, redisReady } from '../../platform/deps';
+import { createLogger } from '../../platform/logger';
 import { STACK_FILE, testConfig, testStack } from '../helpers/stack';
 import { adapterFor, marketBuy, sleep, uniqueAccount } from './helpers';
 

@@ -8,8 +8,8 @@ import type { Redis } from 'ioredis';
 import { RedisGuardStore, guardRedisKeys } from '../../brokers/guard/redis-store';
 import { GuardSettingsSchema, guardParams, type GuardParams, type GuardSettingsInput } from '../../brokers/guard/settings';
 import { LocalGuardStore, type GuardStore } from '../../brokers/guard/store';
-import { createRedis, redisReady } from '../../workers/deps';
-import { createLogger } from '../../workers/logger';
+import { createRedis, redisReady } from '../../platform/deps';
+import { createLogger } from '../../platform/logger';
 import { testConfig } from '../helpers/stack';
 import { sleep } from './helpers';
 

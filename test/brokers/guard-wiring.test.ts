@@ -1,5 +1,5 @@
 /**
- * The IO worker's wiring (workers/run-worker.ts ioDeps): every broker it builds is guarded, under a key per broker
+ * The IO worker's wiring (workers/io-deps.ts): every broker it builds is guarded, under a key per broker
  * account, with the settings of the environment; the Alpaca key id never appears in the key.
  */
 import type { Redis } from 'ioredis';
@@ -7,9 +7,9 @@ import type { Pool } from 'pg';
 import { BrokerGuardRefusal, GuardedBroker, listBrokerGuardStatuses } from '../../brokers/guard';
 import { PaperBrokerAdmin } from '../../brokers/paper/admin-client';
 import { startPaperBroker, type PaperBrokerProcess } from '../../brokers/paper/start';
-import { createRedis, redisReady } from '../../workers/deps';
-import { createLogger } from '../../workers/logger';
-import { ioDeps } from '../../workers/run-worker';
+import { createRedis, redisReady } from '../../platform/deps';
+import { createLogger } from '../../platform/logger';
+import { ioDeps } from '../../workers/io-deps';
 import { testPool } from '../helpers/db';
 import { testConfig, testStack } from '../helpers/stack';
 import { CANARY_KEY_ID, CANARY_SECRET, marketBuy, uniqueAccount } from './helpers';

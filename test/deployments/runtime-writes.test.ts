@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
 import { createDeploymentCommandActivities } from '../../activities/deployment-commands';
 import { createDeploymentActivities } from '../../activities/deployments';
-import { cancelCommand, recordCommand } from '../../clients/deployment-commands';
+import { cancelCommand, recordCommand } from '../../services/deployment-command-records';
 import { parseDeploymentSpec } from '../../domain/deployment/spec';
 import { testPool } from '../helpers/db';
 

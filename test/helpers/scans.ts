@@ -1,6 +1,6 @@
 import type { Pool } from 'pg';
 import { toJson } from '../../clients/cli/local-backtest';
-import { scanDocument } from '../../clients/stress-scans';
+import { scanDocument } from '../../services/stress-scan-document';
 import { getScanJob } from '../../db/sql/stress-scan-jobs';
 import type { BarColumns } from '../../domain/bars';
 import type { PreparedScan } from '../../domain/scan/prepare';

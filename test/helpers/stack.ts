@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { loadConfig, type Config } from '../../workers/config';
+import { loadConfig, type Config } from '../../platform/config';
 
 /** Where global-setup records the servers it started for this test run. */
 export const STACK_FILE = path.join(process.env.TEST_STACK_DIR ? path.resolve(process.env.TEST_STACK_DIR) : path.resolve(__dirname, '..', '.artifacts'), 'stack.json');

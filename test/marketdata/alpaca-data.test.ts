@@ -13,8 +13,8 @@ import { startFakeAlpacaData, type FakeAlpacaData } from '../../harness/fake-alp
 import { AlpacaMarketData } from '../../marketdata/alpaca';
 import { MarketDataRequestError, MarketDataUnavailableError } from '../../marketdata/provider';
 import { fetchScreenedBars } from '../../marketdata/source';
-import { createRedis, redisReady } from '../../workers/deps';
-import { createLogger } from '../../workers/logger';
+import { createRedis, redisReady } from '../../platform/deps';
+import { createLogger } from '../../platform/logger';
 import { testConfig } from '../helpers/stack';
 
 const Z = (iso: string) => Date.parse(iso.endsWith('Z') ? iso : `${iso}Z`);

@@ -78,7 +78,7 @@ test('replaceBars swaps the whole series atomically', async () => {
 });
 
 describe('Redis unavailable', () => {
-  test('a fail-fast client (workers/deps.ts createRedis) on a closed port fails every call at once', async () => {
+  test('a fail-fast client (platform/deps.ts createRedis) on a closed port fails every call at once', async () => {
     const down = failFastRedis(`redis://127.0.0.1:${await closedPort()}`);
     try {
       const cache = new BarCache(down, { prefix: 'test:md' });

@@ -1,8 +1,8 @@
 import { createServer } from 'node:net';
 import type { Redis } from 'ioredis';
-import { createRedis } from '../../workers/deps';
-import { createLogger } from '../../workers/logger';
-import type { Config } from '../../workers/config';
+import { createRedis } from '../../platform/deps';
+import { createLogger } from '../../platform/logger';
+import type { Config } from '../../platform/config';
 import { columnsToBars, type Bar } from '../../marketdata/port';
 import { syntheticBars } from '../helpers/db';
 
@@ -26,7 +26,7 @@ export async function closedPort(): Promise<number> {
   });
 }
 
-/** A Redis client built exactly as the workers build theirs (workers/deps.ts createRedis), pointed at `url`. */
+/** A Redis client built exactly as the workers build theirs (platform/deps.ts createRedis), pointed at `url`. */
 export function failFastRedis(url: string): Redis {
   return createRedis({ REDIS_URL: url } as Config, createLogger('silent'));
 }

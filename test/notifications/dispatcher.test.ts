@@ -11,10 +11,11 @@ import { historyToJSON, type History } from '@temporalio/common/lib/proto-utils'
 import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
 import type { Pool } from 'pg';
 import { createNotificationActivities } from '../../activities/notifications';
+import { createStartCheckActivities } from '../../activities/start-checks';
 import { enqueueNotification, getNotification, getNotificationByDedupeKey, type NotificationRow } from '../../db/sql/notifications';
-import { ensureNotificationDispatcher } from '../../notify/dispatcher';
 import { notifySettingsFromConfig } from '../../notify/settings';
-import { createLogger } from '../../workers/logger';
+import { createLogger } from '../../platform/logger';
+import { ensureNotificationDispatcher } from '../../services/notification-dispatcher';
 import { NOTIFICATION_DISPATCHER_WORKFLOW_ID, notificationDispatchStateQuery, notificationsEnqueuedSignal } from '../../workflows/notifications/messages';
 import { SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 import { TASK_QUEUES } from '../../workflows/task-queues';
@@ -62,7 +63,7 @@ beforeAll(async () => {
     namespace: stack.TEMPORAL_NAMESPACE,
     taskQueue: TASK_QUEUES.io,
     workflowBundle: { codePath: path.join(stack.WORKFLOW_BUNDLE_DIR, 'io.js') },
-    activities: createNotificationActivities({ db: pool, notify: settings }),
+    activities: { ...createNotificationActivities({ db: pool, notify: settings }), ...createStartCheckActivities({ db: pool }) },
   });
   // A caller workflow (sendNotification from workflow code) on a queue of its own.
   const fixture = await Worker.create({

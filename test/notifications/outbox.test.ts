@@ -24,7 +24,7 @@ import { inTransaction } from '../../db/sql/queryable';
 import { retryDelayMs } from '../../notify/backoff';
 import type { NotificationInput } from '../../notify/message';
 import { notifySettingsFromConfig, type NotifySettings } from '../../notify/settings';
-import { createLogger } from '../../workers/logger';
+import { createLogger } from '../../platform/logger';
 import { closedPort, memoryLogger } from '../marketdata/helpers';
 import { testConfig, testStack } from '../helpers/stack';
 import { eventually, memoryDestination, OK, startReceiver, type Answer, type Receiver } from './receiver';

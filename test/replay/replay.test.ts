@@ -21,7 +21,7 @@ test('there is a recorded history for every backtest outcome', () => {
 /** What a deployment history shows: activities, local activities (from their markers), and how many of each event. */
 const seen = (file: string) => {
   const history = historyFromJSON(load(file));
-  const out = { activities: new Set<string>(), localActivities: new Map<string, number>(), events: new Map<string, number>(), markers: [] as Array<{ type: string; result: unknown }> };
+  const out = { firstActivity: undefined as string | undefined, activities: new Set<string>(), localActivities: new Map<string, number>(), events: new Map<string, number>(), markers: [] as Array<{ type: string; result: unknown }> };
   for (const e of history.events ?? []) {
     const kind = Object.keys(e).find((k) => k.endsWith('EventAttributes'));
     if (kind) out.events.set(kind, (out.events.get(kind) ?? 0) + 1);
@@ -33,7 +33,10 @@ const seen = (file: string) => {
       out.markers.push({ type, result: payload ? defaultPayloadConverter.fromPayload(payload) : undefined });
     }
     const a = e.activityTaskScheduledEventAttributes;
-    if (a?.activityType?.name) out.activities.add(a.activityType.name);
+    if (a?.activityType?.name) {
+      out.firstActivity ??= a.activityType.name;
+      out.activities.add(a.activityType.name);
+    }
   }
   return out;
 };
@@ -43,13 +46,14 @@ test('there is a recorded stress-scan history for each outcome, and each shows i
   const scans = ['completed', 'continue-as-new', 'continued', 'cancelled', 'failed-batch'];
   for (const b of scans) expect(files).toContain(`stress-scan--${b}.json`);
   const h = (b: string) => seen(`stress-scan--${b}.json`);
-  for (const b of scans) expect([...h(b).activities].every((a) => ['markStressScanRunning', 'runStressScanBatch', 'finishStressScan', 'finishStressScanJob'].includes(a))).toBe(true);
+  for (const b of scans) expect([...h(b).activities].every((a) => ['startStressScanJob', 'runStressScanBatch', 'finishStressScan', 'finishStressScanJob'].includes(a))).toBe(true);
   // batches run several at a time: more than one scheduled in one workflow task
-  expect(count(h('completed'), 'activityTaskScheduledEventAttributes')).toBe(6); // running, 4 batches, the final step (which completes the job)
+  expect(count(h('completed'), 'activityTaskScheduledEventAttributes')).toBe(6); // the start check, 4 batches, the final step (which completes the job)
   expect(count(h('continue-as-new'), 'workflowExecutionContinuedAsNewEventAttributes')).toBe(1);
   expect(h('continue-as-new').activities.has('finishStressScan')).toBe(false);
-  // the continued run starts where the first stopped: no markStressScanRunning, the batches left, then the final step
-  expect(h('continued').activities.has('markStressScanRunning')).toBe(false);
+  // every run first checks the job it works from; the continued run then starts where the first stopped: the batches
+  // left, then the final step
+  for (const b of scans) expect(h(b).firstActivity).toBe('startStressScanJob');
   expect(h('continued').activities.has('finishStressScan')).toBe(true);
   expect(count(h('cancelled'), 'activityTaskCancelRequestedEventAttributes')).toBeGreaterThanOrEqual(2);
   expect(count(h('cancelled'), 'workflowExecutionCanceledEventAttributes')).toBe(1);
@@ -72,7 +76,10 @@ test('there is a recorded deployment history for every scenario, and each shows 
 test('a cycle that places no order is one workflow task: its reads and audit rows are local activities, it schedules no activity', () => {
   for (const b of ['stale-data', 'risk-reject', 'kill-switch', 'continue-as-new']) {
     const h = seen(`deployment--${b}.json`);
-    expect([...h.localActivities.keys()].every((t) => ['loadCycleInputs', 'recordCycle', 'loadRecordedCommands', 'checkCommandMessages', 'applyCommand'].includes(t))).toBe(true);
+    expect([...h.localActivities.keys()].every((t) => ['verifyDeploymentStart', 'loadCycleInputs', 'recordCycle', 'loadRecordedCommands', 'checkCommandMessages', 'applyCommand'].includes(t))).toBe(true);
+    // the run's first step reads the deployment as recorded (its start check), once
+    expect(h.markers[0]?.type).toBe('verifyDeploymentStart');
+    expect(h.localActivities.get('verifyDeploymentStart')).toBe(1);
     // ordinary activities only at the end of life: resolving what may be at the broker, then the stopped row
     expect([...h.activities].every((a) => ['resolveDeploymentOrders', 'setDeploymentStatus'].includes(a))).toBe(true);
     // one task per timer that fired (a bar, or a long wait's look for lost commands), plus one per message and the start
@@ -88,7 +95,7 @@ test('the forged-command history: messages checked in batches, recorded commands
   const h = seen('deployment--forged-command.json');
   expect(h.localActivities.get('checkCommandMessages')).toBeGreaterThan(0);
   expect(h.localActivities.get('applyCommand')).toBe(4); // pause (an update), params, resume, stop: the forged ones apply nothing
-  expect(count(h, 'workflowExecutionUpdateAcceptedEventAttributes')).toBe(1);
+  expect(count(h, 'workflowExecutionUpdateAcceptedEventAttributes')).toBe(2); // the pause, and the stop (sent as every tool sends it)
   const verdicts = h.markers.filter((m) => m.type === 'checkCommandMessages').flatMap((m) => (m.result as { checked: Array<{ verdict: string }> }).checked.map((c) => c.verdict));
   expect(verdicts).toEqual(expect.arrayContaining(['forged', 'malformed', 'unknown-name', 'duplicate', 'recorded']));
   expect(count(h, 'workflowTaskFailedEventAttributes')).toBe(0);

@@ -1,6 +1,6 @@
 /**
  * R3 inside one process: a Postgres of this test's own (same port across kill/stop/start) goes away under the pg
- * pools the workers and the API use (workers/deps.ts createPgPool), under the API's /health and data routes, and
+ * pools the workers and the API use (platform/deps.ts createPgPool), under the API's /health and data routes, and
  * under the activities. Nothing may crash the process; every failure must be a retryable error or a 503; all of it
  * must work again once Postgres is back. The end-to-end version is `npm run chaos -- r3`.
  */
@@ -16,10 +16,10 @@ import { createDeploymentActivities } from '../../activities/deployments';
 import { createMarketDataActivities, type LoadRecentBarsInput, type LoadRecentBarsResult } from '../../activities/market-data';
 import { buildApp } from '../../clients/api/app';
 import { migrateInChild, startPostgres, type ManagedService } from '../../harness/stack';
-import type { Config } from '../../workers/config';
-import { createPgPool, createRedis, redisReady } from '../../workers/deps';
-import { startWorkerHeartbeat } from '../../workers/heartbeat';
-import { createLogger } from '../../workers/logger';
+import type { Config } from '../../platform/config';
+import { createPgPool, createRedis, redisReady } from '../../platform/deps';
+import { startWorkerHeartbeat } from '../../platform/heartbeat';
+import { createLogger } from '../../platform/logger';
 import { TASK_QUEUES } from '../../workflows/task-queues';
 import { AUTH } from '../api/harness';
 import { memoryLogger } from '../marketdata/helpers';

@@ -1,4 +1,4 @@
-import { ConfigError, configSecrets, loadConfig, redactUrl } from '../../workers/config';
+import { ConfigError, configSecrets, loadConfig, redactUrl } from '../../platform/config';
 
 const base = { DATABASE_URL: 'postgres://app:pw@127.0.0.1:5432/app', REDIS_URL: 'redis://127.0.0.1:6379' };
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { tsToMs } from '@temporalio/common/lib/time';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
@@ -18,7 +19,7 @@ import { openApprovalRequest, type OpenedRequest } from '../../harness/fixtures/
 import { storeFlatBars } from '../../harness/fixtures/bars';
 import type { tradeApprovalWorkflow } from '../../workflows/approval/workflow';
 import { TASK_QUEUES } from '../../workflows/task-queues';
-import { createLogger } from '../../workers/logger';
+import { createLogger } from '../../platform/logger';
 import { AUTH } from '../api/harness';
 import { auditRows, ledgerRows } from '../api/runtime-harness';
 import { storeBars, testPool, uniqueSymbol } from '../helpers/db';
@@ -93,8 +94,13 @@ test('nobody decides: the request expires at expiresAt, places no order and its 
   const closedAt = tsToMs(events[events.length - 1]!.eventTime);
   expect(closedAt).toBeGreaterThanOrEqual(expiresAtMs);
   expect(closedAt - expiresAtMs).toBeLessThan(5_000);
-  // It re-read its row every 30 s while it waited; none of those reads expired it early.
-  expect(events.filter((e) => e.markerRecordedEventAttributes)).toHaveLength(20); // settleApproval, a local activity
+  // It read its request first (the start check), then re-read its row every 30 s while it waited; none of those reads
+  // expired it early. Both are local activities (markers).
+  const localActivities = events
+    .map((e) => e.markerRecordedEventAttributes?.details?.data?.payloads?.[0])
+    .filter((p) => p !== undefined)
+    .map((p) => defaultPayloadConverter.fromPayload<{ activity_type: string }>(p).activity_type);
+  expect(localActivities).toEqual(['verifyApprovalStart', ...Array.from({ length: 20 }, () => 'settleApproval')]);
 
   expect(await getApproval(pool, req.approvalId)).toMatchObject({ status: 'expired', clientOrderId: null, decidedAt: null });
   expect((await auditRows(pool, req.approvalId)).map((r) => r.action)).toEqual(['approval.requested', 'approval.expired']);

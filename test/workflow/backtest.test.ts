@@ -63,6 +63,7 @@ test('a backtest runs on the CPU queue, persists its result and marks the job co
   });
 
   const expected = runBacktest(bars, input.settings);
+  if ('status' in summary) throw new Error(`the start was refused: ${summary.reason}`);
   expect(summary.bars).toBe(3_000);
   expect(summary.trades).toBe(expected.trades.length);
   expect(summary.trades).toBeGreaterThan(10);

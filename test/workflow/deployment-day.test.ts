@@ -11,11 +11,12 @@ import { startPaperBroker, type PaperBrokerProcess } from '../../brokers/paper/s
 import { allocateBars, appendBar } from '../../domain/bars';
 import { currentOrNextSession, nextSessionOpen, sessionBarCloses } from '../../domain/calendar';
 import { parseDeploymentSpec } from '../../domain/deployment/spec';
-import { issueCommand } from '../../clients/deployment-commands';
 import { upsertFeed } from '../../db/sql/market-data-feeds';
 import { publishWatermark } from '../../marketdata/watermark';
+import { ensureSearchAttributes } from '../../platform/temporal';
+import { issueDeploymentCommand } from '../../services/deployment-commands';
+import { createDeployment } from '../../services/deployments';
 import { deploymentStateQuery } from '../../workflows/deployment/messages';
-import { deploymentWorkflow } from '../../workflows/deployment/workflow';
 import { TASK_QUEUES } from '../../workflows/task-queues';
 import { storeBars, testPool, uniqueSymbol } from '../helpers/db';
 import { testStack } from '../helpers/stack';
@@ -64,24 +65,21 @@ function nextSessionAndPrevious(now: number) {
   return { day, previous };
 }
 
-/** A deployment row (sma-cross 3/8 on 5-minute bars of `symbol`, XNYS) and an IO worker on `testEnv` with the real activities. */
-async function dayDeployment(testEnv: TestWorkflowEnvironment, symbol: string, extra: Record<string, unknown> = {}) {
-  const deploymentId = randomUUID();
+/** An IO worker on `testEnv` with the real activities, and a deployment (sma-cross 3/8 on 5-minute bars of `symbol`, XNYS) created as the API creates one. */
+async function dayDeployment(testEnv: TestWorkflowEnvironment, symbol: string, cyclesPerRun?: number, extra: Record<string, unknown> = {}) {
   const spec = parseDeploymentSpec({
     strategy: 'sma-cross', params: { fast: 3, slow: 8 }, symbols: [symbol], timeframe: '5m', accountId: account, broker: 'paper',
     allowShort: false, calendar: 'XNYS', settleDelayMs: 1_000, riskLimits: { maxExposure: 1e6, maxPositionQty: 10 }, ...extra,
   });
-  await pool.query(
-    `INSERT INTO deployments (id, workflow_id, account_id, broker, strategy, spec, status, created_by) VALUES ($1, $2, $3, 'paper', 'sma-cross', $4, 'running', 'test')`,
-    [deploymentId, `deployment-${deploymentId}`, account, JSON.stringify(spec)],
-  );
   const worker = await Worker.create({
     connection: testEnv.nativeConnection,
     taskQueue: TASK_QUEUES.io,
     workflowBundle: { codePath: path.join(testStack().WORKFLOW_BUNDLE_DIR, 'io.js') },
     activities: createIoActivities({ db: pool, redis, brokers: { paper: paperBrokerPort(paper.url) }, paperPrices: new PaperBrokerAdmin(paper.url) }),
   });
-  return { deploymentId, spec, worker };
+  await ensureSearchAttributes(testEnv.connection, 'default'); // the start sets them, as the API's does
+  const { id: deploymentId, handle } = await createDeployment({ db: pool, temporal: testEnv.client }, { spec, by: 'test', ...(cyclesPerRun ? { cyclesPerRun } : {}) });
+  return { deploymentId, handle, worker };
 }
 
 test('a deployment trades a whole NYSE day open to close, once per bar, with no duplicate order', async () => {
@@ -92,12 +90,7 @@ test('a deployment trades a whole NYSE day open to close, once per bar, with no 
   const warmup = sessionBarCloses(previous, '5m');
   const today = sessionBarCloses(day, '5m');
   await storeBars(pool, symbol, '5m', sessionBars([...warmup, ...today]));
-  const { deploymentId, spec, worker } = await dayDeployment(env, symbol);
-  const handle = await env.client.workflow.start(deploymentWorkflow, {
-    taskQueue: TASK_QUEUES.io,
-    workflowId: `deployment-${deploymentId}`,
-    args: [{ deploymentId, spec, paramsVersion: 1, cyclesPerRun: 30 }],
-  });
+  const { deploymentId, handle, worker } = await dayDeployment(env, symbol, 30);
 
   const result = await worker.runUntil(async () => {
     // Skip to just after the close (plus the settle delay), let the last cycle finish, then stop the runtime.
@@ -107,7 +100,7 @@ test('a deployment trades a whole NYSE day open to close, once per bar, with no 
       if (s.cycle >= today.length) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    await issueCommand(pool, env.client.workflow, { deploymentId, kind: 'stop', by: 'test' });
+    await issueDeploymentCommand({ db: pool, temporal: env.client }, { deploymentId, kind: 'stop', by: 'test' });
     return handle.result();
   });
 
@@ -137,7 +130,7 @@ test('a deployment trades a whole NYSE day open to close, once per bar, with no 
   // Continue-as-new happened (78 cycles, 30 per run) and the cycle count carried across runs.
   const { history } = await env.client.workflowService.getWorkflowExecutionHistory({ namespace: 'default', execution: { workflowId: `deployment-${deploymentId}` } });
   expect(history?.events?.length).toBeGreaterThan(0);
-  expect(result.cycles).toBe(today.length);
+  expect(result).toMatchObject({ status: 'stopped', cycles: today.length });
 }, 300_000);
 
 test('a revised older bar reaches the next decision: the runtime sees its held window no longer matches and reads it whole', async () => {
@@ -148,8 +141,7 @@ test('a revised older bar reaches the next decision: the runtime sees its held w
     const now = await env.currentTimeMs();
     const { day, previous } = nextSessionAndPrevious(now);
     await storeBars(pool, symbol, '5m', sessionBars([...sessionBarCloses(previous, '5m'), ...sessionBarCloses(day, '5m')]));
-    const { deploymentId, spec, worker } = await dayDeployment(env, symbol);
-    const handle = await env.client.workflow.start(deploymentWorkflow, { taskQueue: TASK_QUEUES.io, workflowId: `deployment-${deploymentId}`, args: [{ deploymentId, spec, paramsVersion: 1 }] });
+    const { deploymentId, handle, worker } = await dayDeployment(env, symbol);
     const BAR = 5 * 60_000;
     const untilCycle = async (n: number) => {
       for (let i = 0; i < 600 && (await handle.query(deploymentStateQuery)).cycle < n; i++) await new Promise((r) => setTimeout(r, 100));
@@ -162,7 +154,7 @@ test('a revised older bar reaches the next decision: the runtime sees its held w
       await pool.query(`UPDATE bars SET close = close + 50 WHERE symbol = $1 AND timeframe = '5m' AND ts = to_timestamp($2::float8 / 1000.0)`, [symbol, sixth - 2 * BAR]);
       await env.sleep(BAR);
       await untilCycle(7);
-      await issueCommand(pool, env.client.workflow, { deploymentId, kind: 'stop', by: 'test' });
+      await issueDeploymentCommand({ db: pool, temporal: env.client }, { deploymentId, kind: 'stop', by: 'test' });
       await handle.result();
     });
 
@@ -194,12 +186,11 @@ test('on a live feed, a cycle never decides on a bar the feed has not stored: it
     await upsertFeed(pool, { provider: 'replay', timeframe: '5m', calendar: 'XNYS', settleMs: 0, clock: null, clockKey: randomUUID() });
     await redis.del('md:watermark:replay:5m');
     await publishWatermark(pool, redis, 'replay', '5m', day.open + 3 * BAR, { test: true });
-    const { deploymentId, spec, worker } = await dayDeployment(env, symbol, { dataProvider: 'replay', barWaitMs: 300 });
-    const handle = await env.client.workflow.start(deploymentWorkflow, { taskQueue: TASK_QUEUES.io, workflowId: `deployment-${deploymentId}`, args: [{ deploymentId, spec, paramsVersion: 1 }] });
+    const { deploymentId, handle, worker } = await dayDeployment(env, symbol, undefined, { dataProvider: 'replay', barWaitMs: 300 });
     await worker.runUntil(async () => {
       await env.sleep(day.open + 5 * BAR + 2_000 - now);
       for (let i = 0; i < 600 && (await handle.query(deploymentStateQuery)).cycle < 5; i++) await new Promise((r) => setTimeout(r, 100));
-      await issueCommand(pool, env.client.workflow, { deploymentId, kind: 'stop', by: 'test' });
+      await issueDeploymentCommand({ db: pool, temporal: env.client }, { deploymentId, kind: 'stop', by: 'test' });
       await handle.result();
     });
     const cycles = await pool.query<{ bar_close: Date; reason: string | null }>('SELECT bar_close, reason FROM deployment_cycles WHERE deployment_id = $1 ORDER BY bar_close', [deploymentId]);

@@ -1,11 +1,21 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { ApprovalStatus } from '../../domain/approvals';
-import type { DeploymentSpec } from '../../domain/deployment/spec';
+import type { DeploymentSpec, ReplayClockSpec } from '../../domain/deployment/spec';
 import type { BreakerLevel, OrderIntent } from '../../domain/risk/gate';
-import type { ReplayClockSpec } from '../deployment/messages';
 
+/**
+ * What starts an approval: the id of a request its deployment's runtime recorded (workflow id `approval-<id>`).
+ * Nothing else is read from the input; the workflow works from the recorded request (ApprovalRequest).
+ */
 export interface TradeApprovalInput {
   approvalId: string;
+}
+
+/** A request as recorded: the approvals row (the intent, its status, the expiry) with its deployment's spec. */
+export interface ApprovalRequest {
+  approvalId: string;
+  /** as recorded when the workflow starts (the API may have decided it before the workflow's first task) */
+  status: ApprovalStatus;
   deploymentId: string;
   /** the deployment runtime's workflow id: the client order id derives from it, its cycle and the leg */
   deploymentWorkflowId: string;
@@ -15,14 +25,11 @@ export interface TradeApprovalInput {
   accountId: string;
   timeframe: DeploymentSpec['timeframe'];
   intent: OrderIntent;
-  /** why the cycle wants the order (signal, indicators, risk verdict), shown to approvers */
-  reason: Record<string, unknown>;
   riskLimits: DeploymentSpec['riskLimits'];
   /** the deployment's breaker, equity peak and day-start PnL at the request, for the risk re-check */
   breaker: BreakerLevel;
   equityPeak: number;
   dayStartPnl: number;
-  requiredApprovals: number;
   expiresAtMs: number;
   maxPriceDriftPct: number;
   /** the deployment's replay clock, when it trades stored bars */
@@ -36,7 +43,8 @@ export interface DecisionSignal {
 }
 
 export interface TradeApprovalResult {
-  status: Exclude<ApprovalStatus, 'pending' | 'approved'>;
+  /** refused: not started for a recorded request (it did nothing; see activities/start-checks.ts) */
+  status: Exclude<ApprovalStatus, 'pending' | 'approved'> | 'refused';
   outcome: string;
   clientOrderId?: string;
 }

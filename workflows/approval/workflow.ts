@@ -8,6 +8,7 @@ import { clientOrderId } from '../../domain/ids';
 import { evaluateRisk } from '../../domain/risk/gate';
 import { brokerCall, localDbStep } from '../activity-options';
 import { wakeNotificationDispatcher } from '../notifications/wake';
+import { inputField, startClaim, verifyApprovalStart } from '../start-check';
 import { workflowNow } from '../time';
 import { approvalStateQuery, approveSignal, rejectSignal, type DecisionSignal, type TradeApprovalInput, type TradeApprovalResult } from './messages';
 
@@ -19,7 +20,8 @@ const { placeOrder } = wf.proxyActivities<ReturnType<typeof createOrderActivitie
 const RECHECK_MS = 30_000;
 
 /**
- * One trade put to humans (workflow id `approval-<id>`, started by a deployment cycle). Approvers are notified;
+ * One trade put to humans (workflow id `approval-<id>`, started by a deployment cycle with the id alone: the request,
+ * its intent included, is read from its row, which must name this workflow id and be pending). Approvers are notified;
  * the workflow waits for `approve` / `reject` signals or its expiry. The approvals row is the arbiter: a signal
  * counts only when it matches a decision the API recorded (else it only leaves an audit row), and the status the
  * API set there (approved when enough distinct approvers agreed, rejected on the first rejection) is what the
@@ -27,29 +29,42 @@ const RECHECK_MS = 30_000;
  * gate, then places the order with the exactly-once protocol. Expired, rejected or failed requests never trade.
  */
 export async function tradeApprovalWorkflow(input: TradeApprovalInput): Promise<TradeApprovalResult> {
+  const approvalId = inputField(input, 'approvalId');
   const inbox: Array<DecisionSignal & { decision: 'approve' | 'reject' }> = [];
   let status: ApprovalStatus = 'pending';
+  let expiresAtMs = 0;
   let signals = 0;
   let counted = 0;
   let outcome: string | null = null;
   wf.setHandler(approveSignal, (s) => void inbox.push({ ...s, decision: 'approve' }));
   wf.setHandler(rejectSignal, (s) => void inbox.push({ ...s, decision: 'reject' }));
-  wf.setHandler(approvalStateQuery, () => ({ approvalId: input.approvalId, status, expiresAtMs: input.expiresAtMs, signals, counted, outcome }));
+  wf.setHandler(approvalStateQuery, () => ({ approvalId, status, expiresAtMs, signals, counted, outcome }));
+
+  // The request is its row, never this input: a start by hand (a made-up intent, a real id under another workflow
+  // id) ends here with one audit row.
+  const start = await verifyApprovalStart({ ...startClaim(input), approvalId });
+  if (!start.ok) {
+    outcome = start.reason;
+    return { status: 'refused', outcome };
+  }
+  const req = start.record;
+  expiresAtMs = req.expiresAtMs;
+  status = req.status;
 
   // Data time of the deployment (replayed bars run on their own clock).
-  const dataNow = () => (input.clock ? input.clock.dataStartMs + (workflowNow() - input.clock.wallStartMs) * input.clock.speed : workflowNow());
+  const dataNow = () => (req.clock ? req.clock.dataStartMs + (workflowNow() - req.clock.wallStartMs) * req.clock.speed : workflowNow());
 
   await wakeNotificationDispatcher(); // the request's notification was enqueued with its row
   while (status === 'pending') {
-    const left = input.expiresAtMs - workflowNow();
+    const left = req.expiresAtMs - workflowNow();
     if (left > 0 && (await wf.condition(() => inbox.length > 0, Math.min(left, RECHECK_MS)))) {
       const s = inbox.shift()!;
       signals++;
-      const check = await verifyApprovalDecision({ approvalId: input.approvalId, approver: String(s.approver ?? ''), decision: s.decision });
+      const check = await verifyApprovalDecision({ approvalId: req.approvalId, approver: String(s.approver ?? ''), decision: s.decision });
       if (check.counted) counted++;
       status = check.status;
     } else {
-      status = (await settleApproval({ approvalId: input.approvalId, asOfMs: workflowNow() })).status;
+      status = (await settleApproval({ approvalId: req.approvalId, asOfMs: workflowNow() })).status;
     }
   }
 
@@ -60,46 +75,46 @@ export async function tradeApprovalWorkflow(input: TradeApprovalInput): Promise<
 
   const fail = async (why: string): Promise<TradeApprovalResult> => {
     outcome = why;
-    await finishApproval({ approvalId: input.approvalId, status: 'failed', outcome: why });
+    await finishApproval({ approvalId: req.approvalId, status: 'failed', outcome: why });
     status = 'failed';
     return { status: 'failed', outcome: why };
   };
-  const { intent } = input;
+  const { intent } = req;
   const check = await approvalPreTradeCheck({
-    deploymentId: input.deploymentId, accountId: input.accountId, symbol: intent.symbol, timeframe: input.timeframe, asOfMs: dataNow() - timeframeMs(input.timeframe),
+    deploymentId: req.deploymentId, accountId: req.accountId, symbol: intent.symbol, timeframe: req.timeframe, asOfMs: dataNow() - timeframeMs(req.timeframe),
   });
   if (check.deploymentStatus !== 'running') return fail(`the deployment is ${check.deploymentStatus ?? 'gone'}`);
   if (check.price === null) return fail(`no price for ${intent.symbol}`);
   const drift = priceDrift(intent.price, check.price);
-  if (drift > input.maxPriceDriftPct) {
-    return fail(`price moved ${(drift * 100).toFixed(2)}% since the request (${intent.price} -> ${check.price}), more than ${(input.maxPriceDriftPct * 100).toFixed(2)}%`);
+  if (drift > req.maxPriceDriftPct) {
+    return fail(`price moved ${(drift * 100).toFixed(2)}% since the request (${intent.price} -> ${check.price}), more than ${(req.maxPriceDriftPct * 100).toFixed(2)}%`);
   }
   const snap = check.snapshot;
-  const equity = input.riskLimits.maxExposure + snap.totalPnl;
+  const equity = req.riskLimits.maxExposure + snap.totalPnl;
   const verdict = evaluateRisk(
     { ...intent, price: check.price },
     {
       positionQty: snap.positions[intent.symbol] ?? 0, accountOpenPositions: snap.accountOpenPositions, deploymentExposure: snap.deploymentExposure, accountExposure: snap.accountExposure,
-      realizedPnlToday: snap.totalPnl - input.dayStartPnl, unrealizedPnl: 0, equityPeak: Math.max(input.equityPeak, equity), equity, barsSinceStopLoss: null, breaker: input.breaker,
+      realizedPnlToday: snap.totalPnl - req.dayStartPnl, unrealizedPnl: 0, equityPeak: Math.max(req.equityPeak, equity), equity, barsSinceStopLoss: null, breaker: req.breaker,
     },
-    input.riskLimits,
+    req.riskLimits,
     snap.kill,
   );
   if (verdict.qty <= 0) return fail(`risk gate: ${verdict.reasons.map((r) => `${r.rule}: ${r.detail}`).join('; ')}`);
 
-  const id = clientOrderId(input.deploymentWorkflowId, input.cycle, input.leg, 1);
+  const id = clientOrderId(req.deploymentWorkflowId, req.cycle, req.leg, 1);
   const placed = await placeOrder({
-    clientOrderId: id, deploymentId: input.deploymentId, workflowId: input.deploymentWorkflowId, cycle: input.cycle, leg: input.leg, intentVersion: 1,
-    broker: input.broker, accountId: input.accountId, symbol: intent.symbol, side: intent.side, qty: verdict.qty, orderType: 'market', timeInForce: 'day',
+    clientOrderId: id, deploymentId: req.deploymentId, workflowId: req.deploymentWorkflowId, cycle: req.cycle, leg: req.leg, intentVersion: 1,
+    broker: req.broker, accountId: req.accountId, symbol: intent.symbol, side: intent.side, qty: verdict.qty, orderType: 'market', timeInForce: 'day',
   });
   if (placed.state === 'REJECTED') {
     outcome = `order rejected: ${placed.rejectReason ?? 'by the broker'}`;
-    await finishApproval({ approvalId: input.approvalId, status: 'failed', outcome, clientOrderId: id });
+    await finishApproval({ approvalId: req.approvalId, status: 'failed', outcome, clientOrderId: id });
     status = 'failed';
     return { status: 'failed', outcome, clientOrderId: id };
   }
   outcome = `order ${id} ${placed.state.toLowerCase()} (${intent.side} ${verdict.qty} ${intent.symbol})`;
-  await finishApproval({ approvalId: input.approvalId, status: 'executed', outcome, clientOrderId: id });
+  await finishApproval({ approvalId: req.approvalId, status: 'executed', outcome, clientOrderId: id });
   status = 'executed';
   return { status: 'executed', outcome, clientOrderId: id };
 }

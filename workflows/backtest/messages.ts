@@ -12,7 +12,8 @@ export interface BacktestWorkflowInput {
   settings: BacktestSettings;
 }
 
-export type BacktestPhase = 'queued' | 'running' | 'persisting' | 'completed' | 'failed' | 'cancelled';
+/** refused: not started for a recorded job (it did nothing; see activities/start-checks.ts) */
+export type BacktestPhase = 'queued' | 'running' | 'persisting' | 'completed' | 'failed' | 'cancelled' | 'refused';
 
 export interface BacktestProgress {
   phase: BacktestPhase;

@@ -6,14 +6,16 @@ import { tradeApprovalWorkflow } from '../approval/workflow';
 import { SEARCH_ATTRIBUTES } from '../search-attributes';
 import { TASK_QUEUES } from '../task-queues';
 import { workflowNow } from '../time';
+import { approvalWorkflowId } from '../workflow-ids';
 import { requestApproval } from './activities';
 import type { CycleRecord } from './messages';
 import type { Runtime } from './runtime';
 
 /**
  * Puts an order the risk gate allowed to humans, when the policy asks for it: records the request (which
- * notifies approvers) and starts its tradeApprovalWorkflow, which outlives this run (continue-as-new) and
- * places the order itself if approved. Returns undefined when no approval is needed.
+ * notifies approvers) and starts its tradeApprovalWorkflow with the request's id alone; it reads the request from
+ * its row, outlives this run (continue-as-new) and places the order itself if approved. Returns undefined when no
+ * approval is needed.
  */
 export async function askApproval(rt: Runtime, cycle: number, leg: number, intent: OrderIntent, verdict: RiskVerdict, positionQty: number, equity: number, record: CycleRecord, paramsVersion: number) {
   const { spec, carry, deploymentId, workflowId } = rt;
@@ -30,12 +32,14 @@ export async function askApproval(rt: Runtime, cycle: number, leg: number, inten
   const expiresAtMs = workflowNow() + policy.expiresAfterMs;
   const reason = { signal: record.signal ?? null, indicators: record.indicators ?? {}, risk: verdict, rule: need.rule, strategy: spec.strategy, paramsVersion };
   const request = await requestApproval({
-    id: approvalId, deploymentId, workflowId: `approval-${approvalId}`, deploymentWorkflowId: workflowId, cycle, leg, accountId: spec.accountId,
+    id: approvalId, deploymentId, workflowId: approvalWorkflowId(approvalId), deploymentWorkflowId: workflowId, cycle, leg, accountId: spec.accountId,
     symbol: intent.symbol, side: intent.side, qty: verdict.qty, price: intent.price, reason, requiredApprovals: need.approvals, expiresAtMs,
+    // what the re-check after approval needs besides the intent, recorded with it (the child reads nothing else)
+    riskContext: { breaker: carry.breaker, equityPeak: carry.equityPeak, dayStartPnl: carry.dayStartPnl, intentReason: intent.reason },
   });
   if (!request.created) return { approvalId: null, rule: need.rule };
   await wf.startChild(tradeApprovalWorkflow, {
-    workflowId: `approval-${approvalId}`,
+    workflowId: approvalWorkflowId(approvalId),
     taskQueue: TASK_QUEUES.io,
     parentClosePolicy: wf.ParentClosePolicy.ABANDON,
     typedSearchAttributes: [
@@ -44,11 +48,7 @@ export async function askApproval(rt: Runtime, cycle: number, leg: number, inten
       { key: SEARCH_ATTRIBUTES.accountId, value: spec.accountId },
       { key: SEARCH_ATTRIBUTES.symbol, value: intent.symbol },
     ],
-    args: [{
-      approvalId, deploymentId, deploymentWorkflowId: workflowId, cycle, leg, broker: spec.broker, accountId: spec.accountId, timeframe: spec.timeframe,
-      intent: { ...intent, qty: verdict.qty }, reason, riskLimits: spec.riskLimits, breaker: carry.breaker, equityPeak: carry.equityPeak, dayStartPnl: carry.dayStartPnl,
-      requiredApprovals: need.approvals, expiresAtMs, maxPriceDriftPct: policy.maxPriceDriftPct, ...(rt.input.clock ? { clock: rt.input.clock } : {}),
-    }],
+    args: [{ approvalId }],
   });
   return { approvalId, rule: need.rule };
 }

@@ -16,28 +16,31 @@ import { MAX_INBOX, MESSAGE_BATCH, type Runtime } from './runtime';
  * could not write anyway).
  */
 export function installCommandHandlers(rt: Runtime): void {
-  const parse = (arg: unknown): Pick<InboundMessage, 'commandId' | 'refused' | 'error'> => {
-    const p = parseCommandMessage(arg);
-    return p.ok ? { commandId: p.message.commandId } : { refused: 'malformed', error: p.error };
-  };
-  const unknown = (via: string, name: string) => (): Pick<InboundMessage, 'refused' | 'error'> => ({ refused: 'unknown-name', error: `no ${via} named "${name.slice(0, 100)}"` });
-  const awaitAnswer = async (seq: number | undefined): Promise<CommandOutcome> => {
-    if (seq === undefined) return rt.outcome('refused', 'dropped: the runtime has too many messages waiting');
-    // Not cancellable: a cancel request sent by hand must not turn the API's updates into failures.
-    await wf.CancellationScope.nonCancellable(() => wf.condition(() => rt.answers.has(seq)));
-    const a = rt.answers.get(seq)!;
-    rt.answers.delete(seq);
-    return a;
-  };
-
-  wf.setHandler(deploymentCommandUpdate, (arg) => awaitAnswer(rt.receive('update', 'deploymentCommand', arg, parse)), {
+  wf.setHandler(deploymentCommandUpdate, (arg) => receiveUpdate(rt, 'deploymentCommand', arg), {
     validator: (_message: unknown) => {
       if (rt.inbox.length >= MAX_INBOX) throw new Error('the runtime has too many messages waiting; try again later');
     },
   });
-  wf.setHandler(deploymentCommandSignal, (arg) => void rt.receive('signal', 'deploymentCommand', arg, parse));
+  wf.setHandler(deploymentCommandSignal, (arg) => void rt.receive('signal', 'deploymentCommand', arg, parseMessage));
   wf.setDefaultSignalHandler((name, ...args) => void rt.receive('signal', name, args, unknown('signal', name)));
-  wf.setDefaultUpdateHandler((name, ...args) => awaitAnswer(rt.receive('update', name, args, unknown('update', name))));
+  wf.setDefaultUpdateHandler((name, ...args) => receiveUpdate(rt, name, args));
+}
+
+const parseMessage = (arg: unknown): Pick<InboundMessage, 'commandId' | 'refused' | 'error'> => {
+  const p = parseCommandMessage(arg);
+  return p.ok ? { commandId: p.message.commandId } : { refused: 'malformed', error: p.error };
+};
+const unknown = (via: string, name: string) => (): Pick<InboundMessage, 'refused' | 'error'> => ({ refused: 'unknown-name', error: `no ${via} named "${name.slice(0, 100)}"` });
+
+/** Takes an update into the inbox and waits for its answer (the command's outcome, or why the message was refused). */
+export async function receiveUpdate(rt: Runtime, name: string, arg: unknown): Promise<CommandOutcome> {
+  const seq = rt.receive('update', name, arg, name === 'deploymentCommand' ? parseMessage : unknown('update', name));
+  if (seq === undefined) return rt.outcome('refused', 'dropped: the runtime has too many messages waiting');
+  // Not cancellable: a cancel request sent by hand must not turn the API's updates into failures.
+  await wf.CancellationScope.nonCancellable(() => wf.condition(() => rt.answers.has(seq)));
+  const a = rt.answers.get(seq)!;
+  rt.answers.delete(seq);
+  return a;
 }
 
 /** Works through the inbox and the commands found 'recorded' without a message, one batch at a time, forever. */

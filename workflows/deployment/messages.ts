@@ -1,16 +1,10 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { CommandKind, CommandMessage, DeploymentStatus, RuntimeStatus } from '../../domain/deployment/commands';
-import type { DeploymentSpec } from '../../domain/deployment/spec';
+import type { DeploymentSpec, ReplayClockSpec } from '../../domain/deployment/spec';
 import type { BreakerLevel, RiskVerdict } from '../../domain/risk/gate';
 
-export type { CommandMessage, DeploymentStatus, RuntimeStatus };
+export type { CommandMessage, DeploymentStatus, ReplayClockSpec, RuntimeStatus };
 
-/** Maps workflow time to data time, so stored bars can be replayed as a live feed at `speed`x. */
-export interface ReplayClockSpec {
-  dataStartMs: number;
-  wallStartMs: number;
-  speed: number;
-}
 
 /** State carried across continue-as-new. */
 export interface DeploymentCarry {

@@ -1,6 +1,9 @@
 import * as wf from '@temporalio/workflow';
 import type { InboundMessage } from '../../activities/deployment-commands';
+import type { DeploymentRecord } from '../../activities/start-checks';
 import { shownStatus, type Command, type CommandRecord, type DeploymentStatus, type RuntimeStatus } from '../../domain/deployment/commands';
+import type { DeploymentSpec, ReplayClockSpec } from '../../domain/deployment/spec';
+import { sample } from '../start-check';
 import { workflowNow } from '../time';
 import { setDeploymentStatus } from './activities';
 import type { CommandOutcome, CycleRecord, DeploymentCarry, DeploymentState, DeploymentWorkflowInput, InflightOrderView } from './messages';
@@ -36,7 +39,9 @@ interface Inbound {
 export class Runtime {
   readonly deploymentId: string;
   readonly workflowId = wf.workflowInfo().workflowId;
-  readonly spec: DeploymentWorkflowInput['spec'];
+  readonly spec: DeploymentSpec;
+  /** the replay clock it was created with (the record's), or none: it trades live */
+  readonly clock: ReplayClockSpec | undefined;
   readonly carry: DeploymentCarry;
   readonly recent: CycleRecord[] = [];
   nextClose: number | null = null;
@@ -63,20 +68,29 @@ export class Runtime {
   lastStepAt = 0;
   private chain: Promise<unknown> = Promise.resolve();
 
-  constructor(readonly input: DeploymentWorkflowInput) {
-    this.deploymentId = input.deploymentId;
-    this.spec = input.spec;
-    this.carry = input.carry ?? {
+  /**
+   * `record` is the deployment as recorded (activities/start-checks.ts verifyDeploymentStart), never the input's copy;
+   * `carry` is what an earlier run of this chain handed over at continue-as-new, absent on a fresh start.
+   */
+  constructor(
+    readonly input: DeploymentWorkflowInput,
+    record: DeploymentRecord,
+    carry: DeploymentCarry | undefined,
+  ) {
+    this.deploymentId = record.deploymentId;
+    this.spec = record.spec;
+    this.clock = record.clock;
+    this.carry = carry ?? {
       cycle: 0,
       status: 'running',
       statusReason: null,
       statusChanges: 0,
       rowStatus: 'running',
-      params: input.spec.params,
-      paramsVersion: input.paramsVersion,
+      params: record.params,
+      paramsVersion: record.paramsVersion,
       seenCommandIds: [],
       breaker: 'none',
-      equityPeak: input.spec.riskLimits.maxExposure,
+      equityPeak: record.spec.riskLimits.maxExposure,
       day: '',
       dayStartPnl: 0,
       lastBarClose: 0,
@@ -85,12 +99,12 @@ export class Runtime {
 
   /** Data time: the workflow clock, or the replayed feed's clock running `speed` times faster. */
   dataNow(): number {
-    const { clock } = this.input;
+    const { clock } = this;
     return clock ? clock.dataStartMs + (workflowNow() - clock.wallStartMs) * clock.speed : workflowNow();
   }
 
   wallMsUntil(dataMs: number): number {
-    return Math.ceil((dataMs - this.dataNow()) / (this.input.clock?.speed ?? 1));
+    return Math.ceil((dataMs - this.dataNow()) / (this.clock?.speed ?? 1));
   }
 
   stepDone(at: number | undefined): void {
@@ -206,15 +220,5 @@ export class Runtime {
       pendingMessages: this.inbox.length + this.lost.length + this.pendingResets.length,
       lastCycles: this.recent.slice(-10),
     };
-  }
-}
-
-/** The payload as JSON for the audit row, cut short (it is whatever a sender chose to send). */
-function sample(arg: unknown): string {
-  try {
-    const s = JSON.stringify(arg) ?? String(arg);
-    return s.length > 300 ? `${s.slice(0, 300)}…` : s;
-  } catch {
-    return '(not serializable)';
   }
 }

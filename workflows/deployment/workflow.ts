@@ -1,6 +1,7 @@
 import * as wf from '@temporalio/workflow';
 import { nextBarClose, timeframeMs } from '../../domain/calendar';
 import { wakeNotificationDispatcher } from '../notifications/wake';
+import { inputField, startClaim, verifyDeploymentStart, type RefusedStart } from '../start-check';
 import { workflowNow } from '../time';
 import { loadRecordedCommands, resolveDeploymentOrders, resolveDeploymentOrdersOnce } from './activities';
 import { applyResets, installCommandHandlers, runCommandInbox } from './commands';
@@ -8,6 +9,7 @@ import { Cycles } from './cycle';
 import { describe } from './failures';
 import { deploymentStateQuery, type DeploymentWorkflowInput, type DeploymentWorkflowResult } from './messages';
 import { Runtime } from './runtime';
+import { holdMessagesWhileStarting } from './start';
 
 const DEFAULT_CYCLES_PER_RUN = 200;
 /**
@@ -25,11 +27,23 @@ const WAIT_RECHECK_MS = 65 * 60_000;
  * A stop ends it as 'stopped' once no order is left unresolved; an activity failure that retries cannot fix (a broker
  * this worker has not configured, refused credentials) ends it as 'failed' with the reason, recorded and alerted, and
  * the workflow completes normally. A cancel request sent to Temporal directly is not a stop: it only leaves an audit row.
+ * Every run first checks that the API recorded the deployment under this workflow id (and that no other run chain
+ * claimed it) and takes its spec, params and replay clock from the record: a runtime started by hand ends at once.
  */
-export async function deploymentWorkflow(input: DeploymentWorkflowInput): Promise<DeploymentWorkflowResult> {
-  const rt = new Runtime(input);
+export async function deploymentWorkflow(input: DeploymentWorkflowInput): Promise<DeploymentWorkflowResult | RefusedStart> {
+  // Nothing in the input is trusted: the deployment's record decides whether this run may act and what it runs on.
+  const claim = startClaim(input);
+  const hold = holdMessagesWhileStarting(input, claim.continued);
+  const start = await wf.CancellationScope.nonCancellable(() => verifyDeploymentStart({ ...claim, deploymentId: inputField(input, 'deploymentId') }));
+  if (!start.ok) {
+    hold.refused(start.reason);
+    await wf.condition(wf.allHandlersFinished);
+    return { status: 'refused', reason: start.reason };
+  }
+  const rt = new Runtime(input, start.record, claim.continued ? input.carry : undefined);
   installCommandHandlers(rt);
   wf.setHandler(deploymentStateQuery, () => rt.state());
+  hold.started(rt);
   wf.CancellationScope.current().cancelRequested.catch(() => {
     rt.receive('cancel', 'cancel-request', null, () => ({ refused: 'unknown-name', error: 'a workflow cancel request sent to Temporal directly; stop a deployment through the API' }));
   });

@@ -1,6 +1,6 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 
-/** One dispatcher per namespace; ensureNotificationDispatcher (notify/dispatcher.ts) starts it under this id. */
+/** One dispatcher per namespace; ensureNotificationDispatcher (services/notification-dispatcher.ts) starts it under this id. */
 export const NOTIFICATION_DISPATCHER_WORKFLOW_ID = 'notification-dispatcher';
 
 export interface NotificationDispatchTotals {

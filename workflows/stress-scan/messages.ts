@@ -3,7 +3,9 @@ import type { ScanPlan, ScanStage } from '../../domain/scan/batches';
 
 /**
  * A stress scan names its job only: the request, the pinned bars and the plan are in the job's row, which every
- * activity reads, so nothing large (and nothing a hand-started workflow could forge) travels through history.
+ * activity reads, so nothing large (and nothing a hand-started workflow could forge) travels through history. Every
+ * run first checks that the API recorded the job under this workflow id (activities/jobs.ts `startStressScanJob`);
+ * a run started by hand ends there with one audit row.
  */
 export interface StressScanWorkflowInput {
   jobId: string;
@@ -13,12 +15,17 @@ export interface StressScanWorkflowInput {
   historyBudget?: number;
   /** batches scheduled at once (default 4; clamped to 1..32) */
   maxInFlight?: number;
-  /** where the previous run left off (continue-as-new) */
+  /** where the previous run left off (continue-as-new; read only by a run that continues one) */
   resume?: StressScanResume;
 }
 
-export interface StressScanResume {
+/** The job as recorded, which every run works from: its id and its plan. */
+export interface StressScanRecord {
+  jobId: string;
   plan: ScanPlan;
+}
+
+export interface StressScanResume {
   /** every batch before this one has finished */
   nextBatch: number;
   runsDone: number;
@@ -26,7 +33,7 @@ export interface StressScanResume {
   runs: number;
 }
 
-export type StressScanPhase = 'queued' | 'running' | 'finishing' | 'completed' | 'failed' | 'cancelled';
+export type StressScanPhase = 'queued' | 'running' | 'finishing' | 'completed' | 'failed' | 'cancelled' | 'refused';
 
 export interface StressScanProgress {
   phase: StressScanPhase;

@@ -1,18 +1,13 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { getApproval, insertDecision, listApprovals, listDecisions, lockApproval, transitionApproval, type Approval, type Decision } from '../../../db/sql/approvals';
-import { insertAudit } from '../../../db/sql/audit';
-import { inTransaction } from '../../../db/sql/queryable';
-import { APPROVAL_STATUSES, type ApprovalStatus } from '../../../domain/approvals';
-import { approveSignal, rejectSignal } from '../../../workflows/approval/messages';
-import type { ApiDeps } from '../app';
+import { getApproval, listApprovals, listDecisions, type Approval, type Decision } from '../../../db/sql/approvals';
+import { APPROVAL_STATUSES } from '../../../domain/approvals';
+import { decideApproval } from '../../../services/approvals';
+import type { InflightCalls } from '../../../services/temporal-call';
 import { principalOf, ROLES_ANY, ROLES_APPROVER } from '../auth';
-import { conflict, errorResponses, forbidden, notFound } from '../errors';
-import type { InflightCalls } from '../inflight';
+import type { ApiDeps } from '../deps';
+import { errorResponses, notFound } from '../errors';
 import { IdParamsSchema, iso, PageQuerySchema, UuidSchema } from '../schemas';
-import { withTimeout } from '../timeout';
-
-const SIGNAL_TIMEOUT_MS = 5_000;
 
 const DecisionSchema = z.object({ approver: z.string(), decision: z.enum(['approve', 'reject']), reason: z.string().nullable(), at: z.string() });
 
@@ -61,6 +56,7 @@ const DecidedSchema = z.object({
  */
 export function approvalRoutes(deps: ApiDeps, inflight: InflightCalls): FastifyPluginAsyncZod {
   const { config, db, temporal } = deps;
+  const services = { db, temporal, inflight };
   const uiBase = config.TEMPORAL_UI_URL.replace(/\/+$/, '');
   const view = (a: Approval, decisions: Decision[]) => ({
     id: a.id,
@@ -143,43 +139,11 @@ export function approvalRoutes(deps: ApiDeps, inflight: InflightCalls): FastifyP
           },
         },
         async (request, reply) => {
-          const principal = principalOf(request);
-          const reason = request.body?.reason;
-          const outcome = await inTransaction(db, async (tx) => {
-            const row = await lockApproval(tx, request.params.id);
-            if (!row) throw notFound(`no approval ${request.params.id}`);
-            if (row.requestedBy === principal.name) throw forbidden(`${principal.name} requested this trade (deployment creator) and may not decide on it`);
-            if (row.status !== 'pending') throw conflict(`approval ${row.id} is already ${row.status}`);
-            if (row.expiresAt.getTime() <= Date.now()) throw conflict(`approval ${row.id} expired at ${row.expiresAt.toISOString()}`);
-            if (!(await insertDecision(tx, { approvalId: row.id, approver: principal.name, decision, reason }))) {
-              throw conflict(`${principal.name} already decided on approval ${row.id}`);
-            }
-            const approvals = (await listDecisions(tx, [row.id])).filter((d) => d.decision === 'approve').length;
-            let status: ApprovalStatus = row.status;
-            if (decision === 'reject') {
-              status = (await transitionApproval(tx, row.id, ['pending'], 'rejected', { decided: true, outcome: `rejected by ${principal.name}${reason ? `: ${reason}` : ''}` }))!.status;
-            } else if (approvals >= row.requiredApprovals) {
-              status = (await transitionApproval(tx, row.id, ['pending'], 'approved', { decided: true }))!.status;
-            }
-            await insertAudit(tx, principal.name, `approval.${decision}`, row.id, { reason: reason ?? null, approvals, requiredApprovals: row.requiredApprovals, status });
-            return { row, status, approvals };
-          });
-          // Signalled after the commit: the workflow verifies the decision against what was just recorded.
-          let signalled = true;
-          try {
-            const handle = temporal.workflow.getHandle(outcome.row.workflowId);
-            const arg = { approvalId: outcome.row.id, approver: principal.name, ...(reason ? { reason } : {}) };
-            await withTimeout(
-              inflight.track(temporal.withDeadline(Date.now() + SIGNAL_TIMEOUT_MS, () => handle.signal(decision === 'approve' ? approveSignal : rejectSignal, arg))),
-              SIGNAL_TIMEOUT_MS + 500,
-              'signal timed out',
-            );
-          } catch (err) {
-            signalled = false;
-            request.log.warn({ approvalId: outcome.row.id, err: { message: (err as Error).message } }, 'decision recorded, signal not delivered; the workflow reads it from the row');
-          }
-          request.log.info({ approvalId: outcome.row.id, decision, by: principal.name, status: outcome.status }, 'approval decision recorded');
-          return reply.code(202).send({ id: outcome.row.id, decision, status: outcome.status, approvals: outcome.approvals, requiredApprovals: outcome.row.requiredApprovals, signalled });
+          const { row, status, approvals, signalled } = await decideApproval(
+            { ...services, log: request.log },
+            { approvalId: request.params.id, decision, by: principalOf(request).name, reason: request.body?.reason },
+          );
+          return reply.code(202).send({ id: row.id, decision, status, approvals, requiredApprovals: row.requiredApprovals, signalled });
         },
       );
     }

@@ -1,30 +1,14 @@
-import { randomUUID } from 'node:crypto';
-import { WorkflowNotFoundError } from '@temporalio/common';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import {
-  finishBacktestJob,
-  getBacktestJob,
-  insertBacktestJob,
-  listBacktestJobs,
-  TERMINAL_JOB_STATUSES,
-  type BacktestJobRow,
-} from '../../../db/sql/backtest-jobs';
+import { getBacktestJob, listBacktestJobs, type BacktestJobRow } from '../../../db/sql/backtest-jobs';
 import { countBacktestTrades, getBacktestResult, listBacktestTrades } from '../../../db/sql/backtest-results';
 import { BacktestSettingsInputSchema, parseBacktestSettings, validateStrategyParams } from '../../../domain/backtest/settings';
-import { backtestProgressQuery, type BacktestProgress, type BacktestWorkflowInput } from '../../../workflows/backtest/messages';
-import type { backtestWorkflow } from '../../../workflows/backtest/workflow';
-import { SEARCH_ATTRIBUTES } from '../../../workflows/search-attributes';
-import { TASK_QUEUES } from '../../../workflows/task-queues';
-import type { ApiDeps } from '../app';
-import type { InflightCalls } from '../inflight';
+import { backtestProgress, cancelBacktest, startBacktest } from '../../../services/backtests';
+import type { InflightCalls } from '../../../services/temporal-call';
 import { principalOf, ROLES_ANY, ROLES_TRADER } from '../auth';
-import { conflict, errorResponses, notFound, unavailable } from '../errors';
+import type { ApiDeps } from '../deps';
+import { errorResponses, notFound } from '../errors';
 import { IdParamsSchema, iso, PageQuerySchema, SymbolSchema, timeBound, TimeframeSchema } from '../schemas';
-import { withTimeout } from '../timeout';
-
-const START_TIMEOUT_MS = 5_000;
-const QUERY_TIMEOUT_MS = 3_000;
 
 /** POST /v1/backtests body: the series, an optional inclusive window, and the settings (defaults filled in). */
 export const BacktestRequestSchema = z
@@ -127,6 +111,7 @@ const CancelBodySchema = z.strictObject({ reason: z.string().max(500).optional()
 /** Backtest jobs: start (a Temporal workflow on the cpu queue), list, inspect with live progress, trades, cancel. */
 export function backtestRoutes(deps: ApiDeps, inflight: InflightCalls): FastifyPluginAsyncZod {
   const { config, db, temporal } = deps;
+  const services = { db, temporal, inflight };
   const uiBase = config.TEMPORAL_UI_URL.replace(/\/+$/, '');
   const links = (job: { id: string; workflow_id: string }) => ({
     self: `/v1/backtests/${job.id}`,
@@ -168,37 +153,9 @@ export function backtestRoutes(deps: ApiDeps, inflight: InflightCalls): FastifyP
         },
       },
       async (request, reply) => {
-        const principal = principalOf(request);
         const { symbol, timeframe, from, to, ...settingsInput } = request.body;
         const settings = parseBacktestSettings(settingsInput);
-        const id = randomUUID();
-        const workflowId = `backtest-${id}`;
-        await insertBacktestJob(db, { id, workflowId, symbol, timeframe, from, to, settings, requestedBy: principal.name });
-
-        const input: BacktestWorkflowInput = { jobId: id, symbol, timeframe, ...(from ? { from } : {}), ...(to ? { to } : {}), settings };
-        try {
-          await withTimeout(
-            inflight.track(temporal.withDeadline(Date.now() + START_TIMEOUT_MS, () =>
-              temporal.workflow.start<typeof backtestWorkflow>('backtestWorkflow', {
-                taskQueue: TASK_QUEUES.cpu,
-                workflowId,
-                args: [input],
-                typedSearchAttributes: [
-                  { key: SEARCH_ATTRIBUTES.jobType, value: 'backtest' },
-                  { key: SEARCH_ATTRIBUTES.symbol, value: symbol },
-                  { key: SEARCH_ATTRIBUTES.strategy, value: settings.strategy },
-                ],
-              }),
-            )),
-            START_TIMEOUT_MS + 1_000,
-            'starting the workflow timed out',
-          );
-        } catch (err) {
-          request.log.error({ err: { message: (err as Error).message }, jobId: id }, 'could not start backtest workflow');
-          await finishBacktestJob(db, id, 'failed', 'could not start the workflow (Temporal unavailable)').catch(() => undefined);
-          throw unavailable('could not start the backtest: Temporal is unavailable; retry later');
-        }
-        request.log.info({ jobId: id, workflowId, symbol, strategy: settings.strategy, by: principal.name }, 'backtest started');
+        const { id, workflowId } = await startBacktest({ ...services, log: request.log }, { symbol, timeframe, from, to, settings, by: principalOf(request).name });
         return reply.code(202).send({ id, workflowId, status: 'queued' as const, links: links({ id, workflow_id: workflowId }) });
       },
     );
@@ -243,20 +200,8 @@ export function backtestRoutes(deps: ApiDeps, inflight: InflightCalls): FastifyP
           fraction: job.status === 'completed' ? 1 : 0,
           source: 'job',
         };
-        if (!TERMINAL_JOB_STATUSES.includes(job.status)) {
-          try {
-            const p: BacktestProgress = await withTimeout(
-              inflight.track(
-                temporal.withDeadline(Date.now() + QUERY_TIMEOUT_MS, () => temporal.workflow.getHandle(job.workflow_id).query(backtestProgressQuery)),
-              ),
-              QUERY_TIMEOUT_MS + 500,
-              'progress query timed out',
-            );
-            progress = { phase: p.phase, barsDone: p.barsDone, barsTotal: p.barsTotal, fraction: p.fraction, source: 'workflow' };
-          } catch (err) {
-            request.log.debug({ jobId: job.id, err: { message: (err as Error).message } }, 'progress query failed; using the job status');
-          }
-        }
+        const p = await backtestProgress({ ...services, log: request.log }, job);
+        if (p) progress = { phase: p.phase, barsDone: p.barsDone, barsTotal: p.barsTotal, fraction: p.fraction, source: 'workflow' };
         const view = { ...jobView(job), progress };
         if (job.status !== 'completed') return view;
         const [result, trades] = await Promise.all([getBacktestResult(db, job.id), countBacktestTrades(db, job.id)]);
@@ -334,16 +279,8 @@ export function backtestRoutes(deps: ApiDeps, inflight: InflightCalls): FastifyP
         },
       },
       async (request, reply) => {
-        const principal = principalOf(request);
         const job = await getJobOr404(request.params.id);
-        if (TERMINAL_JOB_STATUSES.includes(job.status)) throw conflict(`backtest ${job.id} is already ${job.status}`);
-        try {
-          await inflight.track(temporal.withDeadline(Date.now() + START_TIMEOUT_MS, () => temporal.workflow.getHandle(job.workflow_id).cancel()));
-        } catch (err) {
-          if (err instanceof WorkflowNotFoundError) throw conflict(`backtest ${job.id} is not running`);
-          throw err;
-        }
-        request.log.info({ jobId: job.id, by: principal.name, reason: request.body?.reason }, 'backtest cancel requested');
+        await cancelBacktest({ ...services, log: request.log }, job, principalOf(request).name, request.body?.reason);
         return reply.code(202).send({ id: job.id, status: 'cancelling' as const });
       },
     );

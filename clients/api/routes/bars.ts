@@ -8,7 +8,7 @@ import { CsvFormatError, importCsv } from '../../../db/csv-import';
 import { insertBarImport } from '../../../db/sql/bar-imports';
 import { listBarSeries } from '../../../db/sql/bars';
 import { timeframeMs } from '../../../domain/calendar/calendar';
-import type { ApiDeps } from '../app';
+import type { ApiDeps } from '../deps';
 import { principalOf, ROLES_ANY, ROLES_TRADER } from '../auth';
 import { badRequest, errorResponses, HttpError } from '../errors';
 import { iso, SymbolSchema, TimeframeSchema, TimeZoneSchema } from '../schemas';

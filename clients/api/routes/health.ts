@@ -1,14 +1,14 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { BrokerGuardStatusSchema, listBrokerGuardStatuses } from '../../../brokers/guard';
-import { configSecrets } from '../../../workers/config';
-import { listLiveWorkers } from '../../../workers/heartbeat';
+import { configSecrets } from '../../../platform/config';
+import { listLiveWorkers } from '../../../platform/heartbeat';
+import { withTimeout } from '../../../platform/timeout';
+import { temporalCall, type InflightCalls } from '../../../services/temporal-call';
 import { TASK_QUEUES } from '../../../workflows/task-queues';
-import type { ApiDeps } from '../app';
 import { ROLES_ANY } from '../auth';
+import type { ApiDeps } from '../deps';
 import { ErrorBodySchema } from '../errors';
-import type { InflightCalls } from '../inflight';
-import { withTimeout } from '../timeout';
 
 const CHECK_TIMEOUT_MS = 2_000;
 
@@ -92,9 +92,7 @@ export function healthRoutes(deps: ApiDeps, version: string, inflight: InflightC
         let workersError: string | undefined;
         let guardsError: string | undefined;
         const [temporal, postgres, redis, workers, guards] = await Promise.all([
-          check('temporal', () =>
-            inflight.track(deps.temporal.withDeadline(Date.now() + CHECK_TIMEOUT_MS, () => deps.temporal.workflowService.getSystemInfo({}))),
-          ),
+          check('temporal', () => temporalCall({ temporal: deps.temporal, inflight }, 'temporal', CHECK_TIMEOUT_MS, () => deps.temporal.workflowService.getSystemInfo({}))),
           check('postgres', () => deps.db.query('SELECT 1')),
           check('redis', () => deps.redis.ping()),
           withTimeout(listLiveWorkers(deps.redis), CHECK_TIMEOUT_MS, 'listing workers timed out').catch((err: Error) => {

@@ -1,13 +1,11 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { insertAudit } from '../../../db/sql/audit';
-import { getDeployment } from '../../../db/sql/deployments';
-import { inTransaction } from '../../../db/sql/queryable';
-import { listActiveHalts, setHalt } from '../../../db/sql/trading-halts';
+import { listActiveHalts } from '../../../db/sql/trading-halts';
 import { KILL_SWITCH_SCOPES } from '../../../domain/risk/gate';
-import type { ApiDeps } from '../app';
+import { setKillSwitch } from '../../../services/kill-switch';
+import type { ApiDeps } from '../deps';
 import { principalOf, ROLES_ADMIN, ROLES_ANY } from '../auth';
-import { errorResponses, notFound } from '../errors';
+import { errorResponses } from '../errors';
 import { iso } from '../schemas';
 
 const ACCOUNT_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -72,11 +70,7 @@ export function killSwitchRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       async (request) => {
         const principal = principalOf(request);
         const { scope, id, active, reason } = request.body;
-        if (scope === 'deployment' && !(await getDeployment(db, id!))) throw notFound(`no deployment ${id}`);
-        await inTransaction(db, async (tx) => {
-          await setHalt(tx, scope, id ?? '', active, reason, principal.name);
-          await insertAudit(tx, principal.name, active ? 'kill-switch.on' : 'kill-switch.off', id === null ? scope : `${scope}:${id}`, { scope, id, active, reason });
-        });
+        await setKillSwitch(db, { scope, id, active, reason, by: principal.name });
         request.log.warn({ scope, id, active, by: principal.name, reason }, active ? 'kill switch on' : 'kill switch off');
         return { scope, id, active };
       },

@@ -11,12 +11,11 @@ import { backfillProgressQuery, backfillWorkflowId, type BackfillProgress } from
 import type { marketDataBackfillWorkflow, marketDataQualityReportWorkflow } from '../../../workflows/market-data/workflow';
 import { SEARCH_ATTRIBUTES } from '../../../workflows/search-attributes';
 import { TASK_QUEUES } from '../../../workflows/task-queues';
-import type { ApiDeps } from '../app';
+import type { ApiDeps } from '../deps';
 import { principalOf, ROLES_ANY, ROLES_TRADER } from '../auth';
 import { errorResponses, notFound, unavailable } from '../errors';
-import type { InflightCalls } from '../inflight';
+import { temporalCall, type InflightCalls } from '../../../services/temporal-call';
 import { IdParamsSchema, iso, SymbolSchema, timeBound, TimeframeSchema } from '../schemas';
-import { withTimeout } from '../timeout';
 
 const CALL_TIMEOUT_MS = 5_000;
 const REPORT_TIMEOUT_MS = 30_000;
@@ -93,7 +92,7 @@ const view = (b: Backfill) => ({
 /** Market data: backfill jobs (a workflow each, with live progress), feeds, quality per series and day, events, reports. */
 export function marketDataRoutes(deps: ApiDeps, inflight: InflightCalls): FastifyPluginAsyncZod {
   const { db, temporal } = deps;
-  const call = <T>(what: string, ms: number, fn: () => Promise<T>) => withTimeout(inflight.track(temporal.withDeadline(Date.now() + ms, fn)), ms + 1_000, `${what} timed out`);
+  const call = <T>(what: string, ms: number, fn: () => Promise<T>) => temporalCall({ temporal, inflight }, what, ms, fn);
   const tag = ['market data'];
   const auth = [{ bearer: [] }];
 

@@ -3,11 +3,10 @@ import { z } from 'zod';
 import { insertAudit } from '../../../db/sql/audit';
 import { listDiscrepancies, resolveDiscrepancy, getDiscrepancy, type Discrepancy } from '../../../db/sql/broker-discrepancies';
 import { inTransaction } from '../../../db/sql/queryable';
-import type { ApiDeps } from '../app';
+import type { ApiDeps } from '../deps';
 import { principalOf, ROLES_ADMIN, ROLES_ANY } from '../auth';
 import { conflict, errorResponses, notFound } from '../errors';
-import { iso, PageQuerySchema } from '../schemas';
-import { AccountIdSchema } from './deployments';
+import { AccountIdSchema, iso, PageQuerySchema } from '../schemas';
 
 const FindingSchema = z.object({
   id: z.string(),

@@ -1,21 +1,16 @@
-import { WorkflowNotFoundError } from '@temporalio/common';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { countScanCells, listScanCells, type CellSort } from '../../../db/sql/stress-scan-cells';
-import { getScanJob, listScanJobs, TERMINAL_SCAN_STATUSES, type ScanJobRow } from '../../../db/sql/stress-scan-jobs';
+import { getScanJob, listScanJobs, type ScanJobRow } from '../../../db/sql/stress-scan-jobs';
 import { ScanSpecError } from '../../../domain/scan/errors';
-import { stressScanProgressQuery } from '../../../workflows/stress-scan/messages';
-import { cellView, scanDocument, startStressScan } from '../../stress-scans';
-import type { ApiDeps } from '../app';
+import { cellView, scanDocument } from '../../../services/stress-scan-document';
+import { cancelStressScan, startStressScan, stressScanProgress } from '../../../services/stress-scans';
+import type { InflightCalls } from '../../../services/temporal-call';
 import { principalOf, ROLES_ANY, ROLES_TRADER } from '../auth';
-import { badRequest, conflict, errorResponses, notFound, unavailable } from '../errors';
-import type { InflightCalls } from '../inflight';
+import type { ApiDeps } from '../deps';
+import { badRequest, errorResponses, notFound } from '../errors';
 import { IdParamsSchema, iso, PageQuerySchema } from '../schemas';
-import { withTimeout } from '../timeout';
 import { CancelBodySchema, CellSchema, CellsQuerySchema, CreatedSchema, DetailQuerySchema, DetailSchema, JobSchema, type ProgressSchema, StressScanRequestSchema } from './stress-scan-schemas';
-
-const START_TIMEOUT_MS = 5_000;
-const QUERY_TIMEOUT_MS = 3_000;
 
 /** Lower is better for these, so they list ascending unless asked otherwise. */
 const ASCENDING: readonly CellSort[] = ['rank', 'cell', 'maxDrawdown', 'maxDrawdownBars'];
@@ -23,6 +18,7 @@ const ASCENDING: readonly CellSort[] = ['rank', 'cell', 'maxDrawdown', 'maxDrawd
 /** Stress scans: start (checked against the stored bars first), list, inspect with live progress, cells, cancel. */
 export function stressScanRoutes(deps: ApiDeps, inflight: InflightCalls): FastifyPluginAsyncZod {
   const { config, db, temporal } = deps;
+  const services = { db, temporal, inflight };
   const uiBase = config.TEMPORAL_UI_URL.replace(/\/+$/, '');
   const links = (j: { id: string; workflow_id: string }) => ({
     self: `/v1/stress-scans/${j.id}`,
@@ -47,8 +43,6 @@ export function stressScanRoutes(deps: ApiDeps, inflight: InflightCalls): Fastif
     finishedAt: iso(j.finished_at),
     links: links(j),
   });
-  const temporalCall = <T>(ms: number, what: string, call: () => Promise<T>) =>
-    withTimeout(inflight.track(temporal.withDeadline(Date.now() + ms, call)), ms + 500, `${what} timed out`);
   const getJobOr404 = async (id: string) => {
     const job = await getScanJob(db, id);
     if (!job) throw notFound(`no stress scan ${id}`);
@@ -70,17 +64,14 @@ export function stressScanRoutes(deps: ApiDeps, inflight: InflightCalls): Fastif
         },
       },
       async (request, reply) => {
-        const principal = principalOf(request);
         const { symbol, timeframe, from, to, ...spec } = request.body;
         let started: Awaited<ReturnType<typeof startStressScan>>;
         try {
-          started = await startStressScan({ db, temporal, call: (f) => temporalCall(START_TIMEOUT_MS, 'starting the workflow', f) }, { symbol, timeframe, from, to, spec }, principal.name);
+          started = await startStressScan({ ...services, log: request.log }, { symbol, timeframe, from, to, spec }, principalOf(request).name);
         } catch (err) {
           if (err instanceof ScanSpecError) throw badRequest('invalid stress scan', err.issues.map((i) => ({ in: 'body' as const, path: i.path.join('.'), message: i.message })));
-          request.log.error({ err: { message: (err as Error).message } }, 'could not start stress scan workflow');
-          throw unavailable('could not start the stress scan: Temporal is unavailable; retry later');
+          throw err;
         }
-        request.log.info({ jobId: started.id, label: started.label, by: principal.name }, 'stress scan started');
         return reply.code(202).send({ id: started.id, workflowId: started.workflowId, status: 'queued' as const, runsTotal: started.plan.runsTotal, batches: started.plan.batches, links: links({ id: started.id, workflow_id: started.workflowId }) });
       },
     );
@@ -112,15 +103,10 @@ export function stressScanRoutes(deps: ApiDeps, inflight: InflightCalls): Fastif
       async (request) => {
         const job = await getJobOr404(request.params.id);
         const fromRow = { phase: job.status, runsDone: job.runs_done, runsTotal: job.runs_total, fraction: job.runs_total ? job.runs_done / job.runs_total : 0, batchesTotal: job.plan.batches, source: 'job' as const };
-        let progress: z.infer<typeof ProgressSchema> = fromRow;
-        if (!TERMINAL_SCAN_STATUSES.includes(job.status)) {
-          try {
-            const p = await temporalCall(QUERY_TIMEOUT_MS, 'progress query', () => temporal.workflow.getHandle(job.workflow_id).query(stressScanProgressQuery));
-            progress = { phase: p.phase, runsDone: p.runsDone, runsTotal: p.runsTotal, fraction: p.fraction, batchesDone: p.batchesDone, batchesTotal: p.batchesTotal, workflowRuns: p.workflowRuns, source: 'workflow' };
-          } catch (err) {
-            request.log.debug({ jobId: job.id, err: { message: (err as Error).message } }, 'progress query failed; using the job row');
-          }
-        }
+        const p = await stressScanProgress({ ...services, log: request.log }, job);
+        const progress: z.infer<typeof ProgressSchema> = p
+          ? { phase: p.phase, runsDone: p.runsDone, runsTotal: p.runsTotal, fraction: p.fraction, batchesDone: p.batchesDone, batchesTotal: p.batchesTotal, workflowRuns: p.workflowRuns, source: 'workflow' }
+          : fromRow;
         const [cellsTotal, document] = await Promise.all([countScanCells(db, job.id), scanDocument(db, job, request.query.cells)]);
         return { ...jobView(job), progress, spec: job.spec as unknown as Record<string, unknown>, cellsTotal, ...document } as z.infer<typeof DetailSchema>;
       },
@@ -163,16 +149,8 @@ export function stressScanRoutes(deps: ApiDeps, inflight: InflightCalls): Fastif
         },
       },
       async (request, reply) => {
-        const principal = principalOf(request);
         const job = await getJobOr404(request.params.id);
-        if (TERMINAL_SCAN_STATUSES.includes(job.status)) throw conflict(`stress scan ${job.id} is already ${job.status}`);
-        try {
-          await temporalCall(START_TIMEOUT_MS, 'cancel', () => temporal.workflow.getHandle(job.workflow_id).cancel());
-        } catch (err) {
-          if (err instanceof WorkflowNotFoundError) throw conflict(`stress scan ${job.id} is not running`);
-          throw err;
-        }
-        request.log.info({ jobId: job.id, by: principal.name, reason: request.body?.reason }, 'stress scan cancel requested');
+        await cancelStressScan({ ...services, log: request.log }, job, principalOf(request).name, request.body?.reason);
         return reply.code(202).send({ id: job.id, status: 'cancelling' as const });
       },
     );

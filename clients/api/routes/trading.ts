@@ -3,11 +3,10 @@ import { z } from 'zod';
 import { listFills, listPositions } from '../../../db/sql/fills';
 import { listLedgerOrders } from '../../../db/sql/order-ledger';
 import { LEDGER_STATES } from '../../../domain/orders';
-import type { ApiDeps } from '../app';
+import type { ApiDeps } from '../deps';
 import { ROLES_ANY } from '../auth';
 import { errorResponses } from '../errors';
-import { iso, PageQuerySchema, SymbolSchema, UuidSchema } from '../schemas';
-import { AccountIdSchema } from './deployments';
+import { AccountIdSchema, iso, PageQuerySchema, SymbolSchema, UuidSchema } from '../schemas';
 
 const OrdersQuerySchema = PageQuerySchema.extend({
   deploymentId: UuidSchema.optional(),

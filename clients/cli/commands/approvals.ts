@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import { APPROVAL_STATUSES } from '../../../domain/approvals';
 import { fmtNumber, keyValues, table } from '../format';
-import { clientFrom, numberArg, print, type GlobalOptions } from '../options';
+import { clientFrom, numberArg, print, printJson, type GlobalOptions } from '../options';
 
 /** The API's approval request (see /docs for the full schema). */
 interface Approval {
@@ -33,7 +33,6 @@ interface Decided {
   signalled: boolean;
 }
 
-const jsonOut = (value: unknown) => print(JSON.stringify(value, null, 2));
 
 const trade = (a: Approval) => `${a.trade.side} ${fmtNumber(a.trade.qty)} ${a.trade.symbol} @ ${fmtNumber(a.trade.price)}`;
 
@@ -102,7 +101,7 @@ export function registerApprovalCommands(program: Command, globals: () => Global
         limit: opts.limit,
         offset: opts.offset,
       });
-      if (opts.json) return jsonOut(r);
+      if (opts.json) return printJson(r);
       print(
         table(
           r.approvals.map((a) => ({
@@ -128,7 +127,7 @@ export function registerApprovalCommands(program: Command, globals: () => Global
     .option('--json', 'print the answer as JSON')
     .action(async (id: string, opts: { json?: boolean }) => {
       const a = await clientFrom(globals()).get<Approval>(`/v1/approvals/${encodeURIComponent(id)}`);
-      if (opts.json) return jsonOut(a);
+      if (opts.json) return printJson(a);
       showApproval(a);
     });
 
@@ -145,7 +144,7 @@ export function registerApprovalCommands(program: Command, globals: () => Global
       .option('--json', 'print the answer as JSON')
       .action(async (id: string, opts: { reason?: string; json?: boolean }) => {
         const r = await clientFrom(globals()).post<Decided>(`/v1/approvals/${encodeURIComponent(id)}/${decision}`, opts.reason !== undefined ? { reason: opts.reason } : {});
-        if (opts.json) return jsonOut(r);
+        if (opts.json) return printJson(r);
         const next =
           r.status === 'pending'
             ? `; waiting for ${r.requiredApprovals - r.approvals} more approver(s)`

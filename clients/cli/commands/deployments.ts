@@ -3,7 +3,8 @@ import { STRATEGY_NAMES } from '../../../domain/backtest/types';
 import { BROKERS, DEPLOYMENT_TIMEFRAMES } from '../../../domain/deployment/spec';
 import { usageError } from '../errors';
 import { keyValues, table } from '../format';
-import { clientFrom, jsonObjectArg, numberArg, print, type GlobalOptions } from '../options';
+import { clientFrom, jsonObjectArg, numberArg, print, printJson, type GlobalOptions } from '../options';
+import { registerDeploymentControlCommands } from './deployment-commands';
 
 /** The API answers these commands read (see /docs for the full schemas). */
 interface Links {
@@ -54,66 +55,6 @@ interface CreatedDeployment {
   links: Links;
 }
 
-interface CommandAnswer {
-  id: string;
-  action: string;
-  commandId: string;
-  applied: boolean;
-  status: string;
-  cycle: number | null;
-  paramsVersion: number;
-  detail: string;
-}
-
-/** One line for a command's answer: what the runtime did, or that it is recorded and not applied yet. */
-function commandLine(r: CommandAnswer, what: string = r.action): string {
-  return r.applied
-    ? `deployment ${r.id}: ${what} applied (status ${r.status}, cycle ${r.cycle}, params v${r.paramsVersion}; command ${r.commandId})`
-    : `deployment ${r.id}: ${what} recorded, not applied yet: the runtime did not answer in time and applies it when it can (status ${r.status}; command ${r.commandId})`;
-}
-
-interface Order {
-  clientOrderId: string;
-  deploymentId: string;
-  symbol: string;
-  side: string;
-  qty: number;
-  state: string;
-  filledQty: number;
-  avgFillPrice: number | null;
-  rejectReason: string | null;
-  createdAt: string;
-}
-
-type Fill = {
-  brokerFillId: string;
-  clientOrderId: string;
-  deploymentId: string;
-  symbol: string;
-  side: string;
-  qty: number;
-  price: number;
-  time: string;
-};
-
-type Position = {
-  deploymentId: string;
-  accountId: string;
-  symbol: string;
-  qty: number;
-  cashFlow: number;
-  fills: number;
-  lastFillAt: string;
-};
-
-interface Halt {
-  scope: string;
-  id: string | null;
-  reason: string;
-  setBy: string;
-  setAt: string;
-}
-
 export interface CreateFlags {
   name?: string;
   strategy: string;
@@ -159,21 +100,6 @@ export function deploymentBodyFromFlags(f: CreateFlags): Record<string, unknown>
   return body;
 }
 
-interface Finding {
-  id: string;
-  kind: string;
-  accountId: string;
-  symbol: string;
-  brokerRef: string;
-  clientOrderId: string;
-  foundAt: string;
-  resolvedAt: string | null;
-  resolvedBy: string | null;
-  resolution: string | null;
-}
-
-const jsonOut = (value: unknown) => print(JSON.stringify(value, null, 2));
-
 function showDeployment(d: DeploymentDetail): void {
   print(
     keyValues([
@@ -205,7 +131,7 @@ function showDeployment(d: DeploymentDetail): void {
   );
 }
 
-/** `deployments ...`, `kill-switch ...`, `orders`, `fills` and `positions`. */
+/** `deployments create|list|show`, and the commands that steer one (deployment-commands.ts). */
 export function registerDeploymentCommands(program: Command, globals: () => GlobalOptions): void {
   const deployments = program.command('deployments').description('start, list, inspect and control trading deployments');
 
@@ -230,7 +156,7 @@ export function registerDeploymentCommands(program: Command, globals: () => Glob
     .option('--json', 'print the answer as JSON')
     .action(async (f: CreateFlags) => {
       const created = await clientFrom(globals()).post<CreatedDeployment>('/v1/deployments', deploymentBodyFromFlags(f));
-      if (f.json) return jsonOut(created);
+      if (f.json) return printJson(created);
       print(keyValues([['deployment', created.id], ['status', created.status], ['follow', `npm run cli -- deployments show ${created.id}`], ['temporal', created.links.temporalUi]]));
     });
 
@@ -249,7 +175,7 @@ export function registerDeploymentCommands(program: Command, globals: () => Glob
         limit: opts.limit,
         offset: opts.offset,
       });
-      if (opts.json) return jsonOut(r);
+      if (opts.json) return printJson(r);
       print(
         table(
           r.deployments.map((d) => ({
@@ -274,186 +200,9 @@ export function registerDeploymentCommands(program: Command, globals: () => Glob
     .option('--json', 'print the answer as JSON')
     .action(async (id: string, opts: { json?: boolean }) => {
       const d = await clientFrom(globals()).get<DeploymentDetail>(`/v1/deployments/${encodeURIComponent(id)}`);
-      if (opts.json) return jsonOut(d);
+      if (opts.json) return printJson(d);
       showDeployment(d);
     });
 
-  const describe: Record<string, string> = {
-    pause: 'stop trading new bars until resumed (an order not yet sent is cancelled)',
-    resume: 'trade again after a pause',
-    stop: 'end the runtime for good (an order not yet sent is cancelled; one the broker may have is looked up first)',
-    flatten: 'close every position of the deployment now (an entry in flight is resolved first)',
-  };
-  for (const action of ['pause', 'resume', 'stop', 'flatten'] as const) {
-    deployments
-      .command(action)
-      .description(describe[action])
-      .argument('<id>', 'deployment id')
-      .option('--reason <text>', 'why (recorded in the audit log)')
-      .option('--json', 'print the answer as JSON')
-      .action(async (id: string, opts: { reason?: string; json?: boolean }) => {
-        const r = await clientFrom(globals()).post<CommandAnswer>(`/v1/deployments/${encodeURIComponent(id)}/${action}`, opts.reason ? { reason: opts.reason } : {});
-        if (opts.json) return jsonOut(r);
-        print(commandLine(r));
-      });
-  }
-
-  deployments
-    .command('params')
-    .description('change the strategy parameters (a new params version)')
-    .argument('<id>', 'deployment id')
-    .requiredOption('--params <json>', 'the complete strategy parameters as JSON', jsonObjectArg('--params'))
-    .option('--json', 'print the answer as JSON')
-    .action(async (id: string, opts: { params: Record<string, unknown>; json?: boolean }) => {
-      const r = await clientFrom(globals()).post<CommandAnswer & { version: number; params: Record<string, unknown> }>(`/v1/deployments/${encodeURIComponent(id)}/params`, {
-        params: opts.params,
-      });
-      if (opts.json) return jsonOut(r);
-      print(commandLine(r, `params v${r.version} ${JSON.stringify(r.params)}`));
-    });
-
-  deployments
-    .command('breaker-reset')
-    .description('reset the latched drawdown breaker (admin key; recorded, then applied by the runtime)')
-    .argument('<id>', 'deployment id')
-    .requiredOption('--reason <text>', 'why it is safe to trade again (recorded in the audit log)')
-    .option('--json', 'print the answer as JSON')
-    .action(async (id: string, opts: { reason: string; json?: boolean }) => {
-      const r = await clientFrom(globals()).post<CommandAnswer>(`/v1/deployments/${encodeURIComponent(id)}/breaker-reset`, { reason: opts.reason });
-      if (opts.json) return jsonOut(r);
-      print(commandLine(r, 'breaker reset'));
-    });
-
-  const reconciliation = program.command('reconciliation').description('broker orders and fills the ledger does not know (they block their account)');
-  reconciliation
-    .command('list')
-    .description('findings, newest first')
-    .option('--open', 'only unresolved findings (the ones that block)')
-    .option('--account <id>', 'only this account')
-    .option('--limit <n>', 'how many', numberArg('--limit', { min: 1, integer: true }), 50)
-    .option('--json', 'print the answer as JSON')
-    .action(async (opts: { open?: boolean; account?: string; limit: number; json?: boolean }) => {
-      const r = await clientFrom(globals()).get<{ findings: Finding[] }>('/v1/reconciliation/findings', { open: opts.open ? 'true' : undefined, accountId: opts.account, limit: opts.limit });
-      if (opts.json) return jsonOut(r);
-      print(
-        table(
-          r.findings.map((f) => ({ id: f.id, kind: f.kind, account: f.accountId, symbol: f.symbol, brokerRef: f.brokerRef, clientOrderId: f.clientOrderId, found: f.foundAt, resolved: f.resolvedAt ? `${f.resolvedBy}: ${f.resolution}` : 'OPEN' })),
-        ),
-      );
-    });
-  reconciliation
-    .command('resolve')
-    .description('mark a finding resolved (admin key; audited): its account trades again once none is open')
-    .argument('<id>', 'finding id')
-    .requiredOption('--resolution <text>', 'what was done about it')
-    .option('--json', 'print the answer as JSON')
-    .action(async (id: string, opts: { resolution: string; json?: boolean }) => {
-      const r = await clientFrom(globals()).post<Finding>(`/v1/reconciliation/findings/${encodeURIComponent(id)}/resolve`, { resolution: opts.resolution });
-      if (opts.json) return jsonOut(r);
-      print(`finding ${r.id} resolved by ${r.resolvedBy}`);
-    });
-
-  const killSwitch = program.command('kill-switch').description('halt trading globally, per account or per deployment (admin key)');
-  for (const [name, active] of [
-    ['on', true],
-    ['off', false],
-  ] as const) {
-    killSwitch
-      .command(name)
-      .description(active ? 'halt trading for a scope: only exposure-reducing orders go out' : 'lift the halt of a scope')
-      .addOption(new Option('--scope <scope>', 'what to halt').choices(['global', 'account', 'deployment']).makeOptionMandatory())
-      .option('--id <id>', 'account id or deployment id (not for global)')
-      .requiredOption('--reason <text>', 'why (recorded in the audit log)')
-      .option('--json', 'print the answer as JSON')
-      .action(async (opts: { scope: string; id?: string; reason: string; json?: boolean }) => {
-        if (opts.scope !== 'global' && !opts.id) throw usageError(`--id is required for --scope ${opts.scope}`);
-        if (opts.scope === 'global' && opts.id) throw usageError('--scope global takes no --id');
-        const r = await clientFrom(globals()).post<{ scope: string; id: string | null; active: boolean }>('/v1/kill-switch', {
-          scope: opts.scope,
-          ...(opts.id ? { id: opts.id } : {}),
-          active,
-          reason: opts.reason,
-        });
-        if (opts.json) return jsonOut(r);
-        print(`kill switch ${r.active ? 'ON' : 'off'}: ${r.scope}${r.id ? ` ${r.id}` : ''}`);
-      });
-  }
-  killSwitch
-    .command('status')
-    .description('the scopes that are halted now')
-    .option('--json', 'print the answer as JSON')
-    .action(async (opts: { json?: boolean }) => {
-      const r = await clientFrom(globals()).get<{ halts: Halt[] }>('/v1/kill-switch');
-      if (opts.json) return jsonOut(r);
-      print(table(r.halts.map((x) => ({ scope: x.scope, id: x.id ?? '', reason: x.reason, by: x.setBy, since: x.setAt }))));
-    });
-
-  program
-    .command('orders')
-    .description('orders from the ledger, newest first')
-    .option('--deployment <id>', 'only this deployment')
-    .option('--symbol <symbol>', 'only this symbol')
-    .option('--state <state>', 'only this ledger state, e.g. FILLED')
-    .option('--limit <n>', 'how many', numberArg('--limit', { min: 1, integer: true }), 50)
-    .option('--offset <n>', 'skip this many', numberArg('--offset', { min: 0, integer: true }), 0)
-    .option('--json', 'print the answer as JSON')
-    .action(async (opts: { deployment?: string; symbol?: string; state?: string; limit: number; offset: number; json?: boolean }) => {
-      const r = await clientFrom(globals()).get<{ orders: Order[] }>('/v1/orders', {
-        deploymentId: opts.deployment,
-        symbol: opts.symbol,
-        state: opts.state,
-        limit: opts.limit,
-        offset: opts.offset,
-      });
-      if (opts.json) return jsonOut(r);
-      print(
-        table(
-          r.orders.map((o) => ({
-            clientOrderId: o.clientOrderId,
-            deployment: o.deploymentId,
-            symbol: o.symbol,
-            side: o.side,
-            qty: o.qty,
-            state: o.state,
-            filled: o.filledQty,
-            avgPrice: o.avgFillPrice,
-            created: o.createdAt,
-            reject: o.rejectReason ?? '',
-          })),
-        ),
-      );
-    });
-
-  program
-    .command('fills')
-    .description('fills, newest first')
-    .option('--deployment <id>', 'only this deployment')
-    .option('--symbol <symbol>', 'only this symbol')
-    .option('--limit <n>', 'how many', numberArg('--limit', { min: 1, integer: true }), 50)
-    .option('--offset <n>', 'skip this many', numberArg('--offset', { min: 0, integer: true }), 0)
-    .option('--json', 'print the answer as JSON')
-    .action(async (opts: { deployment?: string; symbol?: string; limit: number; offset: number; json?: boolean }) => {
-      const r = await clientFrom(globals()).get<{ fills: Fill[] }>('/v1/fills', { deploymentId: opts.deployment, symbol: opts.symbol, limit: opts.limit, offset: opts.offset });
-      if (opts.json) return jsonOut(r);
-      print(table(r.fills, ['time', 'deploymentId', 'symbol', 'side', 'qty', 'price', 'clientOrderId', 'brokerFillId']));
-    });
-
-  program
-    .command('positions')
-    .description('positions per deployment and symbol, from the fills')
-    .option('--deployment <id>', 'only this deployment')
-    .option('--account <id>', 'only this account')
-    .option('--limit <n>', 'how many', numberArg('--limit', { min: 1, integer: true }), 100)
-    .option('--offset <n>', 'skip this many', numberArg('--offset', { min: 0, integer: true }), 0)
-    .option('--json', 'print the answer as JSON')
-    .action(async (opts: { deployment?: string; account?: string; limit: number; offset: number; json?: boolean }) => {
-      const r = await clientFrom(globals()).get<{ positions: Position[] }>('/v1/positions', {
-        deploymentId: opts.deployment,
-        accountId: opts.account,
-        limit: opts.limit,
-        offset: opts.offset,
-      });
-      if (opts.json) return jsonOut(r);
-      print(table(r.positions, ['accountId', 'deploymentId', 'symbol', 'qty', 'cashFlow', 'fills', 'lastFillAt']));
-    });
+  registerDeploymentControlCommands(deployments, globals);
 }

@@ -6,6 +6,7 @@ import type { ApprovalActivities } from '../../../activities/approvals';
 import type { ApprovalStatus } from '../../../domain/approvals';
 import { dbWrite } from '../../../workflows/activity-options';
 import { approveSignal, rejectSignal, type DecisionSignal, type TradeApprovalInput, type TradeApprovalResult } from '../../../workflows/approval/messages';
+import { startClaim, verifyApprovalStart } from '../../../workflows/start-check';
 import { wakeNotificationDispatcher } from '../../../workflows/notifications/wake';
 import { workflowNow } from '../../../workflows/time';
 
@@ -16,8 +17,11 @@ export async function tradeApprovalWorkflow(input: TradeApprovalInput): Promise<
   let status: ApprovalStatus = 'pending';
   wf.setHandler(approveSignal, (s) => void inbox.push({ ...s, decision: 'approve' }));
   wf.setHandler(rejectSignal, (s) => void inbox.push({ ...s, decision: 'reject' }));
+  const start = await verifyApprovalStart({ ...startClaim(input), approvalId: input.approvalId });
+  if (!start.ok) return { status: 'refused', outcome: start.reason };
+  const req = start.record;
   while (status === 'pending') {
-    const left = input.expiresAtMs - workflowNow();
+    const left = req.expiresAtMs - workflowNow();
     if (left > 0 && (await wf.condition(() => inbox.length > 0, Math.min(left, 30_000)))) {
       const s = inbox.shift()!;
       status = (await verifyApprovalDecision({ approvalId: input.approvalId, approver: s.approver, decision: s.decision })).status;

@@ -8,6 +8,7 @@ import type { ApprovalStatus } from '../../../domain/approvals';
 import { clientOrderId } from '../../../domain/ids';
 import { brokerCall, localDbStep } from '../../../workflows/activity-options';
 import { approveSignal, rejectSignal, type DecisionSignal, type TradeApprovalInput, type TradeApprovalResult } from '../../../workflows/approval/messages';
+import { startClaim, verifyApprovalStart } from '../../../workflows/start-check';
 import { wakeNotificationDispatcher } from '../../../workflows/notifications/wake';
 import { workflowNow } from '../../../workflows/time';
 
@@ -19,9 +20,12 @@ export async function tradeApprovalWorkflow(input: TradeApprovalInput): Promise<
   let status: ApprovalStatus = 'pending';
   wf.setHandler(approveSignal, (s) => void inbox.push({ ...s, decision: 'approve' }));
   wf.setHandler(rejectSignal, (s) => void inbox.push({ ...s, decision: 'reject' }));
+  const start = await verifyApprovalStart({ ...startClaim(input), approvalId: input.approvalId });
+  if (!start.ok) return { status: 'refused', outcome: start.reason };
+  const req = start.record;
   await wakeNotificationDispatcher();
   while (status === 'pending') {
-    const left = input.expiresAtMs - workflowNow();
+    const left = req.expiresAtMs - workflowNow();
     if (left > 0 && (await wf.condition(() => inbox.length > 0, Math.min(left, 30_000)))) {
       const s = inbox.shift()!;
       status = (await verifyApprovalDecision({ approvalId: input.approvalId, approver: s.approver, decision: s.decision })).status;
@@ -30,11 +34,11 @@ export async function tradeApprovalWorkflow(input: TradeApprovalInput): Promise<
     }
   }
   if (status !== 'approved') return { status: status === 'rejected' ? 'rejected' : 'expired', outcome: status };
-  const id = clientOrderId(input.deploymentWorkflowId, input.cycle, input.leg, 1);
-  const { intent } = input;
+  const id = clientOrderId(req.deploymentWorkflowId, req.cycle, req.leg, 1);
+  const { intent } = req;
   await placeOrder({
-    clientOrderId: id, deploymentId: input.deploymentId, workflowId: input.deploymentWorkflowId, cycle: input.cycle, leg: input.leg, intentVersion: 1,
-    broker: input.broker, accountId: input.accountId, symbol: intent.symbol, side: intent.side, qty: intent.qty, orderType: 'market', timeInForce: 'day',
+    clientOrderId: id, deploymentId: req.deploymentId, workflowId: req.deploymentWorkflowId, cycle: req.cycle, leg: req.leg, intentVersion: 1,
+    broker: req.broker, accountId: req.accountId, symbol: intent.symbol, side: intent.side, qty: intent.qty, orderType: 'market', timeInForce: 'day',
   });
   await finishApproval({ approvalId: input.approvalId, status: 'executed', outcome: 'placed', clientOrderId: id });
   return { status: 'executed', outcome: 'placed', clientOrderId: id };

@@ -7,11 +7,11 @@ import { cpuCompute, dbWrite } from '../../../workflows/activity-options';
 import type { BacktestSummary, BacktestWorkflowInput } from '../../../workflows/backtest/messages';
 
 const { runBacktest } = wf.proxyActivities<CpuActivities>(cpuCompute);
-const { markBacktestRunning, finishBacktestJob } = wf.proxyActivities<IoActivities>(dbWrite);
+const { startBacktestJob, finishBacktestJob } = wf.proxyActivities<IoActivities>(dbWrite);
 
 export async function backtestWorkflow(input: BacktestWorkflowInput): Promise<BacktestSummary> {
   const summary = await runBacktest(input);
-  await markBacktestRunning(input.jobId);
+  await startBacktestJob({ jobId: input.jobId, firstRunId: wf.workflowInfo().firstExecutionRunId, continued: false, sample: '' });
   await finishBacktestJob({ jobId: input.jobId, status: 'completed' });
   return summary;
 }

@@ -4,12 +4,13 @@ import * as wf from '@temporalio/workflow';
 import type { CpuActivities } from '../../../activities/cpu';
 import type { IoActivities } from '../../../activities/io';
 import { cpuCompute, dbWrite } from '../../../workflows/activity-options';
+import { startClaim } from '../../../workflows/start-check';
 import type { StressScanSummary, StressScanWorkflowInput } from '../../../workflows/stress-scan/messages';
 
 const { finishStressScan } = wf.proxyActivities<CpuActivities>(cpuCompute);
-const { markStressScanRunning } = wf.proxyActivities<IoActivities>(dbWrite);
+const { startStressScanJob } = wf.proxyActivities<IoActivities>(dbWrite);
 
 export async function stressScanWorkflow(input: StressScanWorkflowInput): Promise<StressScanSummary> {
-  await markStressScanRunning(input.jobId);
+  await startStressScanJob({ ...startClaim(input), jobId: input.jobId });
   return finishStressScan({ jobId: input.jobId });
 }

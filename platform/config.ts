@@ -130,7 +130,7 @@ export const ConfigSchema = z.object({
   REPLAY_TIMEFRAME: z.enum(TIMEFRAMES).default('1m'),
   /** data time the replay clock starts at (ISO), and how many times faster than the wall clock it runs */
   REPLAY_FROM: unlessEmpty(z.iso.datetime({ offset: true })),
-  REPLAY_SPEED: z.coerce.number().positive().max(10_000).default(1),
+  REPLAY_SPEED: z.coerce.number().positive().max(3_600).default(1),
   /** notification channels (notify/): the log always, each webhook when its URL is set; the URLs carry tokens (secrets) */
   NOTIFY_WEBHOOK_URL: unlessEmpty(url(['http', 'https'])),
   /** HMAC key for the generic webhook's X-Signature-256 header */

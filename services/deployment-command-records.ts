@@ -8,9 +8,10 @@ import type { CommandKind } from '../domain/deployment/commands';
 import { deploymentCommandSignal, deploymentCommandUpdate, type CommandOutcome } from '../workflows/deployment/messages';
 
 /**
- * How a deployment command is issued (the API, and tools that stop deployments: chaos drains, benchmarks, recorders):
- * record it and its audit row under the deployment's row lock and COMMIT, then tell the runtime the command's id.
- * The runtime applies only what it finds recorded, so the order (record, commit, message) is what makes it count.
+ * The steps of a deployment command (services/deployment-commands.ts puts them together for the API and every
+ * tool; the history recorders and tests also take them one by one): record it and its audit row under the
+ * deployment's row lock and COMMIT, then tell the runtime the command's id. The runtime applies only what it finds
+ * recorded, so the order (record, commit, message) is what makes a command count.
  */
 export interface CommandRequest {
   deploymentId: string;
@@ -65,12 +66,4 @@ export async function cancelCommand(pool: ConnectionPool, commandId: string, by:
     if (moved) await insertAudit(tx, by, `deployment.${moved.kind}.cancelled`, moved.deployment_id, { commandId, reason: why });
     return moved ?? getCommand(tx, commandId);
   });
-}
-
-/** Records a command and signals it: for tools (tests, chaos, benchmarks) that stop a deployment without the API. */
-export async function issueCommand(pool: ConnectionPool, workflows: WorkflowClient, req: CommandRequest): Promise<CommandRow> {
-  const recorded = await recordCommand(pool, req);
-  if (!recorded) throw new Error(`deployment ${req.deploymentId} has no row`);
-  await sendCommandSignal(workflows, recorded.deployment.workflow_id, recorded.command.id);
-  return recorded.command;
 }
