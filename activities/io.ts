@@ -10,6 +10,7 @@ import { createMarketDataActivities } from './market-data';
 import { createMarketDataBackfillActivities } from './market-data-backfill';
 import { createMarketDataFeedActivities } from './market-data-feed';
 import { createMarketDataReportActivities } from './market-data-report';
+import { instrumentIoActivities } from './metrics';
 import { createNotificationActivities } from './notifications';
 import { createOrderResolutionActivities } from './order-resolution';
 import { createOrderActivities } from './orders';
@@ -29,7 +30,7 @@ export function createIoActivities(deps: IoDeps) {
     providers: deps.marketData?.providers ?? {},
     settings: { ...DEFAULT_REFRESH_SETTINGS, ...deps.marketData?.refresh },
   };
-  return {
+  return instrumentIoActivities({
     ...createJobActivities(deps),
     ...orders,
     ...marketData,
@@ -49,6 +50,6 @@ export function createIoActivities(deps: IoDeps) {
     ...createNotificationActivities(deps),
     ...createApprovalActivities(deps),
     ...createStartCheckActivities(deps),
-  };
+  }, deps.metrics);
 }
 export type IoActivities = ReturnType<typeof createIoActivities>;

@@ -49,6 +49,9 @@ const unlessEmpty = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v =
 export const ConfigSchema = z.object({
   PORT: z.coerce.number().int().min(1).max(65535).default(3000),
   HOST: z.string().default('127.0.0.1'),
+  /** this process's Prometheus endpoint (GET /metrics); unset: none. `npm start` gives the API, CPU and IO worker 9464, 9465, 9466 */
+  METRICS_PORT: unlessEmpty(z.coerce.number().int().min(1).max(65535)),
+  METRICS_HOST: z.string().default('127.0.0.1'),
   DATABASE_URL: url(['postgres', 'postgresql']),
   REDIS_URL: url(['redis', 'rediss']),
   TEMPORAL_ADDRESS: z.string().regex(/^[^\s:]+:\d+$/, 'must be host:port').default('127.0.0.1:7233'),

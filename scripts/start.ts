@@ -71,8 +71,11 @@ async function main(): Promise<void> {
   env.WORKFLOW_BUNDLE_DIR = path.join(DIR, 'bundles');
 
   const tsx = path.join(ROOT, 'node_modules', '.bin', 'tsx');
-  for (const [name, entry] of [['api', 'clients/api/server.ts'], ['worker-cpu', 'workers/cpu-worker.ts'], ['worker-io', 'workers/io-worker.ts']]) {
-    const child = spawn(tsx, [entry], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Each process serves Prometheus metrics on its own port: METRICS_BASE_PORT (9464) and the next two.
+  const metricsBase = Number(process.env.METRICS_BASE_PORT ?? 9464);
+  const processes = [['api', 'clients/api/server.ts'], ['worker-cpu', 'workers/cpu-worker.ts'], ['worker-io', 'workers/io-worker.ts']] as const;
+  for (const [i, [name, entry]] of processes.entries()) {
+    const child = spawn(tsx, [entry], { cwd: ROOT, env: { ...env, METRICS_PORT: String(metricsBase + i) }, stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(child);
     for (const stream of [child.stdout!, child.stderr!]) stream.on('data', (d: Buffer) => prefix(name, d));
     child.on('exit', (code, signal) => {
@@ -91,6 +94,7 @@ async function main(): Promise<void> {
   Temporal UI    ${env.TEMPORAL_UI_URL ?? 'http://127.0.0.1:8233'}
   Temporal       ${env.TEMPORAL_ADDRESS}
   Paper broker   ${env.PAPER_BROKER_URL}
+  Metrics        ${processes.map(([name], i) => `${name} http://127.0.0.1:${metricsBase + i}/metrics`).join(', ')}
 ${keys.length ? `  API keys (local only; kept in ${path.relative(ROOT, path.join(DIR, "api-keys"))}):\n${keys.map((k) => `    ${k.split(':')[1]!.padEnd(9)} ${k.split(':')[0]}`).join('\n')}\n` : ''}
   Try: API_KEY=<trader key> npm run cli -- import ../shared/data/orcl-1995-2014.txt --symbol ORCL --timeframe 1d
        API_KEY=<trader key> npm run cli -- backtest --symbol ORCL --timeframe 1d --strategy sma-cross

@@ -1,13 +1,14 @@
 import { Worker } from '@temporalio/worker';
 import { createIoActivities } from '../activities/io';
 import { ensurePeriodicWork } from '../clients/schedules';
+import { createTradingMetrics } from '../platform/metrics';
 import { ensureNotificationDispatcher } from '../services/notification-dispatcher';
 import { ioDeps } from './io-deps';
 import { baseWorkerOptions, workerMain } from './worker-process';
 
 /** `npm run worker:io`: deployment runtimes, approvals, notifications and every activity with I/O, on the io queue. */
 workerMain('io', async (p, connection) => {
-  const deps = ioDeps(p.config, p.logger, p.db, p.redis);
+  const deps = { ...ioDeps(p.config, p.logger, p.db, p.redis), metrics: p.metrics && createTradingMetrics(p.metrics) };
   p.onClose(() => deps.gatePool.end());
   // The outbox's dispatcher is one workflow for the whole platform; every IO worker makes sure it runs.
   await ensureNotificationDispatcher(p.client, { pollIntervalMs: p.config.NOTIFY_POLL_MS });

@@ -5,10 +5,12 @@ import type { Client } from '@temporalio/client';
 import { NativeConnection, Runtime, type Worker, type WorkerOptions } from '@temporalio/worker';
 import type { Pool } from 'pg';
 import type { Redis } from 'ioredis';
+import type { Registry } from 'prom-client';
 import { ConfigError, loadConfig, type Config } from '../platform/config';
 import { createPgPool, createRedis, redisReady } from '../platform/deps';
 import { startWorkerHeartbeat } from '../platform/heartbeat';
 import { createLogger, temporalLoggerFor, type AppLogger } from '../platform/logger';
+import { createRegistry, freeLoopbackPort, sdkMetricsReader, serveMetrics, type MetricsServer } from '../platform/metrics';
 import { connectTemporal, ensureSearchAttributes } from '../platform/temporal';
 import { TASK_QUEUES } from '../workflows/task-queues';
 
@@ -26,6 +28,8 @@ export interface WorkerProcess {
   redis: Redis;
   /** a Temporal client, for activities that signal workflows and start-up steps */
   client: Client;
+  /** the process's Prometheus registry when METRICS_PORT is set (served with the SDK's own metrics) */
+  metrics?: Registry;
   /** run at shutdown, after the worker has stopped (pools the Worker's activities used) */
   onClose(fn: () => Promise<unknown>): void;
 }
@@ -56,7 +60,13 @@ async function runWorker(kind: WorkerKind, create: (p: WorkerProcess, connection
   const config = loadConfig();
   const identity = `${kind}-${process.pid}@${os.hostname()}`;
   const logger = createLogger(config.LOG_LEVEL, { service: `worker-${kind}`, identity });
-  Runtime.install({ logger: temporalLoggerFor(logger, 'WARN'), shutdownSignals: ['SIGINT', 'SIGTERM'] });
+  // The SDK's core exports its runtime metrics on a loopback port; the process's one endpoint appends them.
+  const sdkMetricsPort = config.METRICS_PORT ? await freeLoopbackPort() : undefined;
+  Runtime.install({
+    logger: temporalLoggerFor(logger, 'WARN'),
+    shutdownSignals: ['SIGINT', 'SIGTERM'],
+    ...(sdkMetricsPort ? { telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${sdkMetricsPort}` } } } } : {}),
+  });
   const bundle = path.resolve(config.WORKFLOW_BUNDLE_DIR, `${kind}.js`);
   if (!existsSync(bundle)) throw new Error(`workflow bundle ${bundle} is missing: run \`npm run build:bundles\``);
 
@@ -66,9 +76,15 @@ async function runWorker(kind: WorkerKind, create: (p: WorkerProcess, connection
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const closers: Array<() => Promise<unknown>> = [];
   let heartbeat: ReturnType<typeof startWorkerHeartbeat> | undefined;
+  let metricsServer: MetricsServer | undefined;
+  const metrics = sdkMetricsPort ? createRegistry(`worker-${kind}`) : undefined;
   try {
+    if (metrics && config.METRICS_PORT) {
+      metricsServer = await serveMetrics({ host: config.METRICS_HOST, port: config.METRICS_PORT, registry: metrics, extra: sdkMetricsReader(sdkMetricsPort!) });
+      logger.info({ url: metricsServer.url }, 'metrics served');
+    }
     await ensureSearchAttributes(clientConnection, config.TEMPORAL_NAMESPACE);
-    const worker = await create({ kind, config, logger, identity, bundle, db, redis, client, onClose: (fn) => closers.push(fn) }, connection);
+    const worker = await create({ kind, config, logger, identity, bundle, db, redis, client, metrics, onClose: (fn) => closers.push(fn) }, connection);
     await redisReady(redis).catch((err: Error) => logger.warn({ error: err.message }, 'starting without redis; heartbeats resume when it returns'));
     heartbeat = startWorkerHeartbeat(redis, TASK_QUEUES[kind], identity, (err) => logger.debug({ error: err.message }, 'heartbeat write failed'));
     logger.info({ taskQueue: TASK_QUEUES[kind], namespace: config.TEMPORAL_NAMESPACE }, 'worker started');
@@ -76,6 +92,7 @@ async function runWorker(kind: WorkerKind, create: (p: WorkerProcess, connection
     logger.info('worker stopped');
   } finally {
     await heartbeat?.stop();
+    await metricsServer?.close();
     await connection.close().catch(() => undefined);
     await clientConnection.close().catch(() => undefined);
     redis.disconnect();

@@ -3,6 +3,7 @@ import { createPgPool, createRedis, redisReady } from '../../platform/deps';
 import { createLogger } from '../../platform/logger';
 import { connectTemporal, ensureSearchAttributes } from '../../platform/temporal';
 import { buildApp } from './app';
+import { serveApiMetrics } from './metrics';
 
 /** Runs one start-up step; a failure names the step (URLs are shown without passwords). */
 async function step<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -40,6 +41,8 @@ async function main(): Promise<void> {
 
   const app = await buildApp({ config, db, redis, temporal, logger });
   await app.listen({ host: config.HOST, port: config.PORT });
+  const metrics = config.METRICS_PORT ? await step(`serve metrics on ${config.METRICS_HOST}:${config.METRICS_PORT}`, () => serveApiMetrics(db, config.METRICS_HOST, config.METRICS_PORT!)) : undefined;
+  if (metrics) logger.info({ url: metrics.url }, 'metrics served');
   const shownHost = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
   const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${config.PORT}`;
   logger.info({ url, docs: `${url}/docs`, keys: config.API_KEYS.map((k) => `${k.name} (${k.role})`) }, `API listening on ${url} (docs at ${url}/docs)`);
@@ -56,6 +59,7 @@ async function main(): Promise<void> {
     force.unref();
     void (async () => {
       await app.close().catch((err: Error) => logger.warn({ error: err.message }, 'closing the HTTP server failed'));
+      await metrics?.close();
       await Promise.allSettled([db.end(), connection.close(), redis.quit()]);
       logger.info('API closed');
       process.exit(0);

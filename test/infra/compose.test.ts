@@ -11,12 +11,14 @@ import { parse } from 'yaml';
 const ROOT = path.resolve(__dirname, '..', '..');
 const COMPOSE_FILE = path.join(ROOT, 'docker-compose.yml');
 const API_KEYS = 'compose-test-admin-key-0001:admin:ci,compose-test-trader-key-001:trader:ci2';
+const GRAFANA_ADMIN_PASSWORD = 'compose-test-grafana';
 
 interface Healthcheck {
   test?: string | string[];
 }
 interface ComposeService {
   image?: string;
+  volumes?: string[];
   build?: unknown;
   command?: string[];
   restart?: string;
@@ -35,7 +37,7 @@ interface ComposeFile {
 
 const APP_SERVICES = ['api', 'worker-cpu', 'worker-io'];
 const ONE_SHOT = ['migrate', 'temporal-schema', 'temporal-namespace'];
-const REQUIRED = ['postgres', 'redis', 'temporal', 'temporal-ui', ...ONE_SHOT, ...APP_SERVICES];
+const REQUIRED = ['postgres', 'redis', 'temporal', 'temporal-ui', 'prometheus', 'grafana', ...ONE_SHOT, ...APP_SERVICES];
 
 function dockerCompose(args: string[], env: NodeJS.ProcessEnv) {
   const found = spawnSync('sh', ['-c', 'command -v docker-compose'], { encoding: 'utf8' });
@@ -47,23 +49,23 @@ const compose = parse(fs.readFileSync(COMPOSE_FILE, 'utf8'), { merge: true }) as
 
 describe('docker-compose.yml', () => {
   test('docker-compose config -q accepts it', () => {
-    const r = dockerCompose(['config', '-q'], { ...process.env, API_KEYS });
+    const r = dockerCompose(['config', '-q'], { ...process.env, API_KEYS, GRAFANA_ADMIN_PASSWORD });
     if (r.status !== 0) throw new Error(`docker-compose config -q failed (exit ${r.status}):\n${r.stderr}${r.error ? String(r.error) : ''}`);
   });
 
   test('the resolved file carries API_KEYS to the app services', () => {
-    const r = dockerCompose(['config'], { ...process.env, API_KEYS });
+    const r = dockerCompose(['config'], { ...process.env, API_KEYS, GRAFANA_ADMIN_PASSWORD });
     expect(r.status).toBe(0);
     const resolved = parse(r.stdout) as ComposeFile;
     for (const name of APP_SERVICES) expect(resolved.services[name]!.environment!.API_KEYS).toBe(API_KEYS);
   });
 
-  test('API_KEYS is required (no built-in default key)', () => {
-    const env = { ...process.env };
-    delete env.API_KEYS;
+  test.each(['API_KEYS', 'GRAFANA_ADMIN_PASSWORD'])('%s is required (no built-in default secret)', (name) => {
+    const env: NodeJS.ProcessEnv = { ...process.env, API_KEYS, GRAFANA_ADMIN_PASSWORD };
+    delete env[name];
     const r = dockerCompose(['config', '-q'], env);
     expect(r.status).not.toBe(0);
-    expect(r.stderr).toMatch(/API_KEYS/);
+    expect(r.stderr).toMatch(new RegExp(name));
   });
 
   test('has every service of the platform', () => {
@@ -143,6 +145,26 @@ describe('docker-compose.yml', () => {
     expect(ui.environment).toMatchObject({ TEMPORAL_ADDRESS: 'temporal:7233' });
     expect(ui.ports).toContain('8233:8080');
     expect(ui.depends_on).toMatchObject({ temporal: { condition: 'service_healthy' } });
+  });
+
+  test('prometheus scrapes every app process on the METRICS_PORT they serve; grafana gets its data source and dashboard', () => {
+    const prom = fs.readFileSync(path.join(ROOT, 'deploy', 'prometheus', 'prometheus.yml'), 'utf8');
+    const config = parse(prom) as { scrape_configs: Array<{ job_name: string; static_configs?: Array<{ targets: string[] }>; dns_sd_configs?: Array<{ names: string[]; port: number }> }> };
+    for (const name of APP_SERVICES) {
+      expect(compose.services[name]!.environment).toMatchObject({ METRICS_PORT: 9464, METRICS_HOST: '0.0.0.0' });
+      const job = config.scrape_configs.find((j) => j.job_name === name)!;
+      const targets = [...(job.static_configs ?? []).flatMap((c) => c.targets), ...(job.dns_sd_configs ?? []).flatMap((c) => c.names.map((n) => `${n}:${c.port}`))];
+      expect(targets).toEqual([`${name}:9464`]);
+    }
+    expect(compose.services.prometheus!.volumes).toContain('./deploy/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro');
+    const grafana = compose.services.grafana!;
+    expect(grafana.volumes).toEqual(expect.arrayContaining(['./deploy/grafana/provisioning:/etc/grafana/provisioning:ro', './deploy/grafana/dashboards:/var/lib/grafana/dashboards:ro']));
+    const datasources = parse(fs.readFileSync(path.join(ROOT, 'deploy', 'grafana', 'provisioning', 'datasources', 'prometheus.yml'), 'utf8')) as { datasources: Array<{ uid: string; url: string }> };
+    expect(datasources.datasources).toEqual([expect.objectContaining({ uid: 'prometheus', url: 'http://prometheus:9090' })]);
+    const dashboard = JSON.parse(fs.readFileSync(path.join(ROOT, 'deploy', 'grafana', 'dashboards', 'durable-trader.json'), 'utf8')) as { panels: Array<{ datasource: { uid: string } }> };
+    expect(dashboard.panels.length).toBeGreaterThan(5);
+    for (const p of dashboard.panels) expect(p.datasource.uid).toBe('prometheus');
+    expect(String(grafana.environment!.GF_SECURITY_ADMIN_PASSWORD)).toMatch(/^\$\{GRAFANA_ADMIN_PASSWORD:\?/);
   });
 
   test('postgres and redis keep their data in volumes and have the expected probes', () => {

@@ -47,3 +47,10 @@ test('secrets are listed for scrubbing and URLs are shown without passwords', ()
   expect(configSecrets(c).sort()).toEqual(['aaaaaaaaaaaaaaaa1', 'pw', 'redispass'].sort().filter((s) => s.length >= 4));
   expect(redactUrl(c.DATABASE_URL)).toBe('postgres://app:***@127.0.0.1:5432/app');
 });
+
+test('METRICS_PORT: unset or empty serves no metrics; a bad port is named', () => {
+  expect(loadConfig(base).METRICS_PORT).toBeUndefined();
+  expect(loadConfig({ ...base, METRICS_PORT: '' }).METRICS_PORT).toBeUndefined();
+  expect(loadConfig({ ...base, METRICS_PORT: '9464' })).toMatchObject({ METRICS_PORT: 9464, METRICS_HOST: '127.0.0.1' });
+  expect(() => loadConfig({ ...base, METRICS_PORT: '70000' })).toThrow(/METRICS_PORT/);
+});

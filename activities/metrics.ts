@@ -1,0 +1,40 @@
+import type { PlaceOrderInput, PlaceOrderResult } from './orders';
+import type { CycleRecord } from '../workflows/deployment/messages';
+
+/** What the IO activities report to the process's metrics (platform/metrics.ts builds it on prom-client). */
+export interface TradingMetrics {
+  orderPlaced(broker: string, state: string, rejected: boolean): void;
+  /** `barCloseToDoneMs` only for live bars (see instrumentIoActivities) */
+  cycleRecorded(action: string, barCloseToDoneMs: number | undefined): void;
+}
+
+/**
+ * A bar older than this when its cycle is recorded is a replay or a catch-up after downtime, not a measure of how
+ * fast the runtime answers a bar close: it is counted, not timed.
+ */
+export const LIVE_BAR_MAX_AGE_MS = 60 * 60_000;
+
+interface Instrumentable {
+  placeOrder(input: PlaceOrderInput): Promise<PlaceOrderResult>;
+  recordCycle(args: { record: CycleRecord }): Promise<{ at: number }>;
+}
+
+/** Wraps placeOrder and recordCycle so each result is counted; everything else passes through unchanged. */
+export function instrumentIoActivities<T extends Instrumentable>(activities: T, metrics: TradingMetrics | undefined): T {
+  if (!metrics) return activities;
+  const { placeOrder, recordCycle } = activities;
+  return {
+    ...activities,
+    async placeOrder(input: PlaceOrderInput): Promise<PlaceOrderResult> {
+      const result = await placeOrder(input);
+      metrics.orderPlaced(input.broker, result.state, result.state === 'REJECTED');
+      return result;
+    },
+    async recordCycle(args: Parameters<T['recordCycle']>[0]): Promise<{ at: number }> {
+      const done = await recordCycle(args);
+      const age = done.at - args.record.barClose;
+      metrics.cycleRecorded(args.record.action, age >= 0 && age <= LIVE_BAR_MAX_AGE_MS ? age : undefined);
+      return done;
+    },
+  };
+}
