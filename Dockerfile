@@ -22,8 +22,9 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY . .
 COPY --from=build /app/dist/bundles ./dist/bundles
-# code stays root-owned and read-only for the app user; writable scratch space for backups etc.
-RUN mkdir -p /app/var && chown node:node /app/var
+# code stays root-owned and read-only for the app user; writable scratch space (var/backups: a new named volume
+# mounted there takes this ownership)
+RUN mkdir -p /app/var/backups && chown -R node:node /app/var
 USER node
 EXPOSE 3000
 ENTRYPOINT ["/usr/bin/tini", "--"]

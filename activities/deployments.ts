@@ -1,6 +1,7 @@
 import type { Pool } from 'pg';
 import { openApprovalSymbols } from '../db/sql/approvals';
 import { insertAuditOnce } from '../db/sql/audit';
+import { countAppliedBreakerResets } from '../db/sql/deployment-commands';
 import { upsertCycle } from '../db/sql/deployment-cycles';
 import { setDeploymentRowStatus } from '../db/sql/deployments';
 import { accountPositions, entryPrices, positionsFromFills } from '../db/sql/fills';
@@ -10,6 +11,7 @@ import { inTransaction } from '../db/sql/queryable';
 import { activeHalts } from '../db/sql/trading-halts';
 import type { DeploymentStatus } from '../domain/deployment/commands';
 import type { KillSwitchState } from '../domain/risk/gate';
+import { drawdownBreakerAlert } from '../notify/alerts';
 import type { CycleRecord } from '../workflows/deployment/messages';
 
 /** What the cycle needs to know about positions, open orders, exposure and the kill switch, read in one go. */
@@ -86,6 +88,13 @@ export function createDeploymentActivities({ db, paperPrices }: DeploymentDeps) 
         indicators: r.indicators ?? {}, risk: r.risk ? { ...r.risk } : null, clientOrderIds: r.clientOrderIds, paramsVersion: args.paramsVersion,
         positionQty: args.positions[r.symbol] ?? 0, realizedPnl: args.totalPnl, latencyMs: Math.round(args.latencyMs),
       });
+      // A latched drawdown breaker alerts once per level between resets (the dedupe key counts the resets).
+      const level = r.risk?.breaker;
+      if (level === 'soft' || level === 'hard') {
+        const resets = await countAppliedBreakerResets(db, args.deploymentId);
+        const reasons = r.risk!.reasons.filter((x) => x.rule.startsWith('drawdown')).map((x) => `${x.rule}: ${x.detail}`);
+        await enqueueNotification(db, drawdownBreakerAlert({ deploymentId: args.deploymentId, level, cycle: r.cycle, resets, reasons }));
+      }
       return { at: Date.now() };
     },
 

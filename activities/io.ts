@@ -6,6 +6,7 @@ import { createJobActivities } from './jobs';
 import { BarCache } from '../marketdata/cache';
 import { DEFAULT_REFRESH_SETTINGS } from '../marketdata/refresh';
 import { readWatermark } from '../marketdata/watermark';
+import { createMaintenanceActivities } from './maintenance';
 import { createMarketDataActivities } from './market-data';
 import { createMarketDataBackfillActivities } from './market-data-backfill';
 import { createMarketDataFeedActivities } from './market-data-feed';
@@ -49,6 +50,7 @@ export function createIoActivities(deps: IoDeps) {
     ...createMarketDataReportActivities(deps),
     ...createNotificationActivities(deps),
     ...createApprovalActivities(deps),
+    ...createMaintenanceActivities(deps),
     ...createStartCheckActivities(deps),
   }, deps.metrics);
 }

@@ -23,6 +23,7 @@ import { inTransaction, type ConnectionPool, type Queryable } from '../db/sql/qu
 import { activeHalts, holdTradingGate } from '../db/sql/trading-halts';
 import { MAYBE_SENT_STATES, UNRESOLVED_STATES, type LedgerState } from '../domain/orders';
 import { isExposureReducing } from '../domain/risk/gate';
+import { orderRejectedAlert } from '../notify/alerts';
 import { ErrorType } from '../workflows/errors';
 
 /** Points where a fault test may kill the worker (R1); a no-op in production. */
@@ -293,6 +294,8 @@ export function createOrderActivities({ db, gatePool, brokers, crashPoint = () =
       if (outcome.kind === 'accepted') {
         await recordOrder(input.clientOrderId, outcome.order);
       } else if (outcome.kind === 'rejected') {
+        // The alert first: a crash before the ledger update retries into a lookup that settles the order, not here.
+        await enqueueNotification(db, orderRejectedAlert({ ...input, reason: outcome.reason.slice(0, 500) }));
         await updateLedgerFromBroker(db, input.clientOrderId, { state: 'REJECTED', rejectReason: outcome.reason.slice(0, 500) });
       } else {
         if (outcome.notSent) await recordUnsentAttempt(db, input.clientOrderId, outcome.reason);

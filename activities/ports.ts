@@ -7,6 +7,7 @@ import type { CopySource } from '../db/sql/bars';
 import type { ConnectionPool } from '../db/sql/queryable';
 import type { NotifySettings } from '../notify/settings';
 import type { PricesSetter } from './deployments';
+import type { MaintenanceDeps } from './maintenance';
 import type { TradingMetrics } from './metrics';
 import type { CrashPoint } from './orders';
 
@@ -34,6 +35,8 @@ export interface IoDeps {
   notify?: NotifySettings;
   /** market-data providers by name and the feeds' refresh settings (none: no feed can run on this worker) */
   marketData?: { providers: Record<string, MarketDataProvider>; refresh?: Partial<RefreshSettings> };
+  /** Temporal and backup settings for the maintenance workflows (their activities refuse without them) */
+  maintenance?: MaintenanceDeps;
   /** order and cycle counters for the process's /metrics (unset: not counted) */
   metrics?: TradingMetrics;
   /** fault tests only: kill the worker at a named point of the order protocol */

@@ -150,6 +150,15 @@ export const ConfigSchema = z.object({
   NOTIFY_SEND_TIMEOUT_MS: z.coerce.number().int().min(100).max(6_000).default(5_000),
   /** how often the dispatcher looks at the outbox when nothing wakes it */
   NOTIFY_POLL_MS: z.coerce.number().int().min(100).default(10_000),
+  /** maintenance (platform/schedules.ts): pg_dump backups into BACKUP_DIR every BACKUP_EVERY_HOURS (0: no Schedule), the newest BACKUP_KEEP kept */
+  BACKUP_DIR: z.string().min(1).default(path.join(REPO_ROOT, '.local', 'backups')),
+  BACKUP_KEEP: z.coerce.number().int().min(1).max(1_000).default(7),
+  BACKUP_EVERY_HOURS: z.coerce.number().min(0).max(24 * 31).default(24),
+  /** where pg_dump lives (its major version must be at least the server's); unset: the one on PATH */
+  PG_BIN_DIR: unlessEmpty(z.string().min(1)),
+  /** a queued or running job older than this whose workflow is closed or gone is failed, every STALE_JOB_SWEEP_MINUTES */
+  STALE_JOB_AFTER_MS: z.coerce.number().int().min(60_000).default(600_000),
+  STALE_JOB_SWEEP_MINUTES: z.coerce.number().int().min(1).max(1_440).default(10),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

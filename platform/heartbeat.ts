@@ -12,6 +12,10 @@ export interface WorkerHeartbeat {
   host: string;
   startedAt: string;
   at: string;
+  /** share of one core used since the previous beat, in % (the capacity report) */
+  cpuPct?: number;
+  rssBytes?: number;
+  hostMemBytes?: number;
 }
 
 /**
@@ -22,8 +26,16 @@ export interface WorkerHeartbeat {
 export function startWorkerHeartbeat(redis: Redis, queue: string, identity: string, onError: (err: Error) => void) {
   const key = `${WORKER_HEARTBEAT_PREFIX}${queue}:${identity}`;
   const startedAt = new Date().toISOString();
+  let last = { cpu: process.cpuUsage(), at: process.hrtime.bigint() };
   const beat = async () => {
-    const value: WorkerHeartbeat = { queue, identity, pid: process.pid, host: os.hostname(), startedAt, at: new Date().toISOString() };
+    const now = { cpu: process.cpuUsage(), at: process.hrtime.bigint() };
+    const usedUs = now.cpu.user - last.cpu.user + now.cpu.system - last.cpu.system;
+    const elapsedUs = Number(now.at - last.at) / 1_000;
+    last = now;
+    const cpuPct = elapsedUs > 0 ? Math.round((usedUs / elapsedUs) * 1_000) / 10 : 0;
+    const value: WorkerHeartbeat = {
+      queue, identity, pid: process.pid, host: os.hostname(), startedAt, at: new Date().toISOString(), cpuPct, rssBytes: process.memoryUsage.rss(), hostMemBytes: os.totalmem(),
+    };
     await redis.set(key, JSON.stringify(value), 'EX', WORKER_HEARTBEAT_TTL_S).catch(onError);
   };
   const beatNow = () => void beat();

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import type { CrashPoint } from '../activities/orders';
@@ -7,6 +8,8 @@ import { guardBroker } from '../brokers/guard';
 import { brokerGuardKeys } from '../brokers/guard/accounts';
 import { PaperBrokerAdmin } from '../brokers/paper/admin-client';
 import { marketDataProviders } from '../marketdata/feeds';
+import { enqueueNotification } from '../db/sql/notifications';
+import { brokerBreakerAlert } from '../notify/alerts';
 import { notifySettingsFromConfig } from '../notify/settings';
 import type { Config } from '../platform/config';
 import { createPgPool } from '../platform/deps';
@@ -27,6 +30,11 @@ export function ioDeps(config: Config, logger: AppLogger, db: Pool, redis: Redis
       limits: { perMinute, burst: config.BROKER_RATE_LIMIT_BURST, maxWaitMs: config.BROKER_RATE_LIMIT_MAX_WAIT_MS },
       breaker: { failures: config.BROKER_BREAKER_FAILURES, failureRatio: config.BROKER_BREAKER_FAILURE_RATIO, windowMs: config.BROKER_BREAKER_WINDOW_MS, cooldownMs: config.BROKER_BREAKER_COOLDOWN_MS },
       fallbackShare: config.BROKER_RATE_LIMIT_FALLBACK_SHARE,
+      // Opened and closed circuits alert through the outbox (deduplicated per episode); a lost write is only logged.
+      onBreaker: (e) =>
+        void enqueueNotification(db, brokerBreakerAlert({ ...e, process: `${os.hostname()}:${process.pid}` })).catch((err: Error) =>
+          logger.warn({ error: err.message, guard: e.guard }, 'broker breaker alert not enqueued'),
+        ),
     });
   // One paper broker process serves one account, so its address names the account (brokerGuardKeys).
   const brokers: Record<string, BrokerPort> = {

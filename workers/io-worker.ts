@@ -2,18 +2,26 @@ import { Worker } from '@temporalio/worker';
 import { createIoActivities } from '../activities/io';
 import { ensurePeriodicWork } from '../clients/schedules';
 import { createTradingMetrics } from '../platform/metrics';
+import { ensureSchedules, platformSchedules } from '../platform/schedules';
 import { ensureNotificationDispatcher } from '../services/notification-dispatcher';
 import { ioDeps } from './io-deps';
+import { maintenanceDeps } from './maintenance-deps';
 import { baseWorkerOptions, workerMain } from './worker-process';
 
 /** `npm run worker:io`: deployment runtimes, approvals, notifications and every activity with I/O, on the io queue. */
 workerMain('io', async (p, connection) => {
-  const deps = { ...ioDeps(p.config, p.logger, p.db, p.redis), metrics: p.metrics && createTradingMetrics(p.metrics) };
+  const deps = {
+    ...ioDeps(p.config, p.logger, p.db, p.redis),
+    metrics: p.metrics && createTradingMetrics(p.metrics),
+    maintenance: maintenanceDeps(p.config, p.client),
+  };
   p.onClose(() => deps.gatePool.end());
   // The outbox's dispatcher is one workflow for the whole platform; every IO worker makes sure it runs.
   await ensureNotificationDispatcher(p.client, { pollIntervalMs: p.config.NOTIFY_POLL_MS });
   // The market-data feeds and the Schedules likewise (clients/schedules.ts owns the list).
   p.logger.info(await ensurePeriodicWork(p.client, p.db, p.redis, p.config), 'periodic work ensured');
+  // The platform's Schedules (maintenance): created when missing, left alone when they exist (platform/schedules.ts).
+  await ensureSchedules(p.client, platformSchedules(p.config));
   return Worker.create({
     ...baseWorkerOptions(p, connection),
     activities: createIoActivities(deps),

@@ -104,3 +104,14 @@ export const scanBatch = {
   heartbeatTimeout: '10 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10, nonRetryableErrorTypes: [ErrorType.InvalidInput, ErrorType.JobNotFound, ErrorType.NoBars, ErrorType.BarsChanged] },
 } satisfies ActivityOptions;
+
+/**
+ * Maintenance steps on the IO queue (stale-job sweep, pg_dump, rotation): each idempotent, a few attempts, then the
+ * run fails and shows in the dead-letter view; the next Schedule action tries again anyway.
+ */
+export const maintenanceStep = {
+  taskQueue: TASK_QUEUES.io,
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '1 minute',
+  retry: { initialInterval: '5 seconds', maximumInterval: '1 minute', maximumAttempts: 3, nonRetryableErrorTypes: [ErrorType.InvalidInput] },
+} satisfies ActivityOptions;

@@ -3,3 +3,4 @@ export * from './approval/workflow';
 export * from './deployment/workflow';
 export * from './notifications/workflow';
 export * from './market-data/workflow';
+export * from './maintenance/workflow';

@@ -21,6 +21,7 @@ import { deploymentRoutes } from './routes/deployments';
 import { healthRoutes } from './routes/health';
 import { killSwitchRoutes } from './routes/kill-switch';
 import { marketDataRoutes } from './routes/market-data';
+import { maintenanceRoutes } from './routes/maintenance';
 import { reconciliationRoutes } from './routes/reconciliation';
 import { resultsPageRoutes } from './routes/results-page';
 import { stressScanRoutes } from './routes/stress-scans';
@@ -93,6 +94,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
         { name: 'kill-switch', description: 'halt trading globally, per account or per deployment' },
         { name: 'reconciliation', description: 'broker orders and fills the ledger does not know' },
         { name: 'approvals', description: 'trades put to human approvers' },
+        { name: 'maintenance', description: 'capacity, dead letters and backups (admin)' },
       ],
     },
     transform: jsonSchemaTransform,
@@ -112,6 +114,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(tradingRoutes(deps));
   await app.register(killSwitchRoutes(deps));
   await app.register(reconciliationRoutes(deps));
+  await app.register(maintenanceRoutes(deps, inflight));
   await app.register(approvalRoutes(deps, inflight));
   await app.register(approvalsPageRoutes());
   await app.register(barCandleRoutes(deps.db));

@@ -48,6 +48,15 @@ export const OPERATION_IDS: Readonly<Record<string, string>> = {
   'GET /v1/approvals/:id': 'getApproval',
   'POST /v1/approvals/:id/approve': 'approveTrade',
   'POST /v1/approvals/:id/reject': 'rejectTrade',
+  'GET /v1/maintenance/capacity': 'getCapacityReport',
+  'GET /v1/maintenance/dead-letters': 'listDeadLetters',
+  'POST /v1/maintenance/dead-letters/retry': 'retryDeadLetter',
+  'POST /v1/maintenance/dead-letters/resolve': 'resolveDeadLetter',
+  'GET /v1/maintenance/backups': 'listBackups',
+  'GET /v1/maintenance/schedules': 'listSchedules',
+  'POST /v1/maintenance/schedules/:id/pause': 'pauseSchedule',
+  'POST /v1/maintenance/schedules/:id/resume': 'resumeSchedule',
+  'POST /v1/maintenance/schedules/:id/trigger': 'triggerSchedule',
 };
 
 /**

@@ -4,6 +4,7 @@ import { registerBacktestCommands } from './commands/backtest';
 import { registerDataCommands } from './commands/data';
 import { registerDeploymentCommands } from './commands/deployments';
 import { registerMarketDataCommands } from './commands/market-data';
+import { registerMaintenanceCommands } from './commands/maintenance';
 import { registerKillSwitchCommands } from './commands/kill-switch';
 import { registerReconciliationCommands } from './commands/reconciliation';
 import { registerScanCommand } from './commands/scan';
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerKillSwitchCommands(program, globals);
   registerTradingCommands(program, globals);
   registerApprovalCommands(program, globals);
+  registerMaintenanceCommands(program, globals);
   return program;
 }
 

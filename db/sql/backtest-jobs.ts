@@ -80,3 +80,23 @@ export async function finishBacktestJob(
   );
   return (rowCount ?? 0) > 0;
 }
+
+/** Jobs still queued or running that were created before `olderThanMs` ago, oldest first (the stale-job sweep). */
+export async function listUnfinishedBacktestJobs(db: Queryable, olderThanMs: number, limit: number): Promise<Pick<BacktestJobRow, 'id' | 'workflow_id' | 'status'>[]> {
+  const { rows } = await db.query<Pick<BacktestJobRow, 'id' | 'workflow_id' | 'status'> & Record<string, unknown>>(
+    `SELECT id, workflow_id, status FROM backtest_jobs
+     WHERE status IN ('queued', 'running') AND created_at < now() - make_interval(secs => $1::float8 / 1000)
+     ORDER BY created_at LIMIT $2`,
+    [olderThanMs, limit],
+  );
+  return rows;
+}
+
+/** failed -> queued for a retry of its workflow (the dead-letter view); false when the job is not failed. */
+export async function reopenFailedBacktestJob(db: Queryable, workflowId: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE backtest_jobs SET status = 'queued', error = NULL, finished_at = NULL WHERE workflow_id = $1 AND status = 'failed'`,
+    [workflowId],
+  );
+  return (rowCount ?? 0) > 0;
+}

@@ -83,3 +83,12 @@ export async function settleCommand(db: Queryable, id: string, to: Exclude<Comma
   );
   return rows[0];
 }
+
+/** How many breaker resets were applied to a deployment: a drawdown trip after the n-th reset is event n. */
+export async function countAppliedBreakerResets(db: Queryable, deploymentId: string): Promise<number> {
+  const { rows } = await db.query<{ n: string }>(
+    `SELECT count(*) AS n FROM deployment_commands WHERE deployment_id = $1 AND kind = 'breaker-reset' AND state = 'applied'`,
+    [deploymentId],
+  );
+  return Number(rows[0]!.n);
+}

@@ -113,3 +113,14 @@ export async function completeScanJob(db: Queryable, id: string, result: object,
     [id, jsonSafe(result), finishRuns],
   );
 }
+
+/** Scans still queued or running that were created before `olderThanMs` ago, oldest first (the stale-job sweep). */
+export async function listUnfinishedScanJobs(db: Queryable, olderThanMs: number, limit: number): Promise<Array<{ id: string; workflow_id: string; status: ScanJobStatus }>> {
+  const { rows } = await db.query<{ id: string; workflow_id: string; status: ScanJobStatus }>(
+    `SELECT id, workflow_id, status FROM stress_scan_jobs
+     WHERE status IN ('queued', 'running') AND created_at < now() - make_interval(secs => $1::float8 / 1000)
+     ORDER BY created_at LIMIT $2`,
+    [olderThanMs, limit],
+  );
+  return rows;
+}

@@ -53,13 +53,26 @@ export async function holdTradingGate(db: Queryable): Promise<void> {
  * Turns one scope on or off. It waits for submissions in flight (the gate, exclusively) and holds the gate
  * until its transaction commits, so no order checked before the change is sent after it.
  */
-export async function setHalt(db: Queryable, scope: KillSwitchScope, scopeId: string, active: boolean, reason: string, setBy: string): Promise<void> {
-  await db.query(
+export async function setHalt(db: Queryable, scope: KillSwitchScope, scopeId: string, active: boolean, reason: string, setBy: string): Promise<{ setAt: Date }> {
+  const { rows } = await db.query<{ set_at: Date }>(
     `INSERT INTO trading_halts (scope, scope_id, active, reason, set_by)
      SELECT $1, $2, $3, $4, $5 FROM (SELECT pg_advisory_xact_lock($6)) AS gate
-     ON CONFLICT (scope, scope_id) DO UPDATE SET active = EXCLUDED.active, reason = EXCLUDED.reason, set_by = EXCLUDED.set_by, set_at = now()`,
+     ON CONFLICT (scope, scope_id) DO UPDATE SET active = EXCLUDED.active, reason = EXCLUDED.reason, set_by = EXCLUDED.set_by, set_at = now()
+     RETURNING set_at`,
     [scope, scope === 'global' ? '' : scopeId, active, reason, setBy, TRADING_GATE_LOCK],
   );
+  return { setAt: rows[0]!.set_at };
+}
+
+/** Takes the trading gate exclusively until the transaction ends (what setHalt does), so a read after it is current. */
+export async function takeTradingGate(db: Queryable): Promise<void> {
+  await db.query('SELECT pg_advisory_xact_lock($1)', [TRADING_GATE_LOCK]);
+}
+
+/** Whether one scope is on now (false when it was never set). */
+export async function haltIsActive(db: Queryable, scope: KillSwitchScope, scopeId: string): Promise<boolean> {
+  const { rows } = await db.query<{ active: boolean }>('SELECT active FROM trading_halts WHERE scope = $1 AND scope_id = $2', [scope, scope === 'global' ? '' : scopeId]);
+  return rows[0]?.active ?? false;
 }
 
 /** Kill-switch scopes that are on. */
