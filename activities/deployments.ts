@@ -6,10 +6,11 @@ import { upsertCycle } from '../db/sql/deployment-cycles';
 import { setDeploymentRowStatus } from '../db/sql/deployments';
 import { accountPositions, entryPrices, positionsFromFills } from '../db/sql/fills';
 import { enqueueNotification } from '../db/sql/notifications';
-import { openOrderSymbols } from '../db/sql/order-ledger';
+import { openOrderSymbols, partialRemainders } from '../db/sql/order-ledger';
 import { inTransaction } from '../db/sql/queryable';
 import { activeHalts } from '../db/sql/trading-halts';
 import type { DeploymentStatus } from '../domain/deployment/commands';
+import { MAX_REMAINDER_VERSION, type PartialOrder } from '../domain/deployment/remainders';
 import type { KillSwitchState } from '../domain/risk/gate';
 import { drawdownBreakerAlert } from '../notify/alerts';
 import type { CycleRecord } from '../workflows/deployment/messages';
@@ -28,6 +29,8 @@ export interface RiskSnapshot {
   kill: KillSwitchState;
   /** average entry price of each open position of this deployment (for the stop-loss) */
   entryPrices?: Record<string, number>;
+  /** orders with a partial fill whose remainder is not handled yet (spec.partialFills) */
+  remainders?: PartialOrder[];
   /** symbols with a trade approval request in flight (pending, or approved and not yet placed) */
   pendingApprovals?: string[];
   /** wall-clock ms when it was read */
@@ -48,14 +51,18 @@ export interface DeploymentDeps {
 export function createDeploymentActivities({ db, paperPrices }: DeploymentDeps) {
   return {
     async loadRiskSnapshot(args: { deploymentId: string; accountId: string; prices: Record<string, number> }): Promise<RiskSnapshot> {
-      const [mine, account, pendingSymbols, kill, entries, approvals] = await Promise.all([
+      const [mine, account, pendingSymbols, kill, entries, approvals, partial] = await Promise.all([
         positionsFromFills(db, args.deploymentId),
         accountPositions(db, args.accountId),
         openOrderSymbols(db, args.deploymentId),
         activeHalts(db, args.accountId, args.deploymentId),
         entryPrices(db, args.deploymentId),
         openApprovalSymbols(db, args.deploymentId),
+        partialRemainders(db, args.deploymentId, MAX_REMAINDER_VERSION),
       ]);
+      const remainders = partial.map(
+        (o): PartialOrder => ({ clientOrderId: o.clientOrderId, symbol: o.symbol, side: o.side, qty: o.qty, filledQty: o.filledQty, state: o.state === 'PARTIAL' ? 'PARTIAL' : 'CANCELED', cycle: o.cycle, leg: o.leg, intentVersion: o.intentVersion }),
+      );
       const positions: Record<string, number> = {};
       let totalPnl = 0;
       let deploymentExposure = 0;
@@ -72,7 +79,7 @@ export function createDeploymentActivities({ db, paperPrices }: DeploymentDeps) 
         accountOpenPositions++;
         accountExposure += Math.abs(qty) * (args.prices[symbol] ?? lastPrice);
       }
-      return { positions, pendingSymbols, totalPnl, deploymentExposure, accountExposure, accountOpenPositions, kill, entryPrices: entries, pendingApprovals: approvals, at: Date.now() };
+      return { positions, pendingSymbols, totalPnl, deploymentExposure, accountExposure, accountOpenPositions, kill, entryPrices: entries, pendingApprovals: approvals, remainders, at: Date.now() };
     },
 
     /**
@@ -96,6 +103,14 @@ export function createDeploymentActivities({ db, paperPrices }: DeploymentDeps) 
         await enqueueNotification(db, drawdownBreakerAlert({ deploymentId: args.deploymentId, level, cycle: r.cycle, resets, reasons }));
       }
       return { at: Date.now() };
+    },
+
+    /**
+     * A runtime refusing the spec it was given (a negative stop, an unknown policy: whatever the zod schema refuses):
+     * one audit row per run (keyed by the run id, so a retry writes it once); nothing else is touched.
+     */
+    async refuseDeploymentSpec(args: { deploymentId: string; workflowId: string; runId: string; reason: string; sample: string }): Promise<void> {
+      await insertAuditOnce(db, 'runtime', 'deployment.spec.refused', args.deploymentId || args.workflowId, args.runId, { workflowId: args.workflowId, reason: args.reason, input: args.sample });
     },
 
     /** The paper broker executes market orders at these prices (the bar closes the cycle just read). */

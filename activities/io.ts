@@ -16,6 +16,7 @@ import { createNotificationActivities } from './notifications';
 import { createOrderResolutionActivities } from './order-resolution';
 import { createOrderActivities } from './orders';
 import type { IoDeps } from './ports';
+import { createRemainderActivities } from './remainders';
 import { createStartCheckActivities } from './start-checks';
 
 /** Every activity the IO worker registers. */
@@ -36,6 +37,7 @@ export function createIoActivities(deps: IoDeps) {
     ...orders,
     ...marketData,
     ...createOrderResolutionActivities(deps),
+    ...createRemainderActivities(deps),
     ...deployments,
     ...commands,
     ...createCycleActivities({

@@ -14,7 +14,7 @@ import { freePort, startPaperBroker } from '../brokers/paper/start';
 import { importBarColumns } from '../db/bar-import';
 import { allocateBars, appendBar } from '../domain/bars';
 import { currentOrNextSession, nextSessionOpen, sessionBarCloses } from '../domain/calendar';
-import { parseDeploymentSpec, type DeploymentSpecInput } from '../domain/deployment/spec';
+import { parseDeploymentSpec, type DeploymentSpec, type DeploymentSpecInput } from '../domain/deployment/spec';
 import { buildBundles } from '../harness/bundles';
 import { ordersElsewhere } from '../harness/fixtures/brokers';
 import { LOCAL_DIR } from '../harness/paths';
@@ -30,7 +30,8 @@ import { TASK_QUEUES } from '../workflows/task-queues';
 /**
  * Records the deployment replay fixtures (test/replay/histories/deployment--<scenario>.json) with the real IO
  * activities against private Postgres, Redis and paper broker: one per cycle branch (trade, stale data, risk reject,
- * kill switch, continue-as-new) and one of forged and recorded commands, in the time-skipping environment; and a stop
+ * kill switch, continue-as-new, intrabar exits, a partial fill's remainder cancelled and replaced, a malformed spec
+ * refused) and one of forged and recorded commands, in the time-skipping environment; and a stop
  * while an order is in flight, on a private dev server (it needs real time: the order retries against a broker port
  * where nothing listens). `npx tsx scripts/record-deployment-histories.ts`
  */
@@ -90,13 +91,17 @@ async function main() {
 
     const activities = createIoActivities({ db: pool, redis, brokers: { paper: paperBrokerPort(paper.url) }, paperPrices: new PaperBrokerAdmin(paper.url) });
     const base: DeploymentSpecInput = { strategy: 'sma-cross', params: { fast: 2, slow: 5 }, symbols: ['REC'], timeframe: '5m', accountId: account, broker: 'paper', calendar: 'XNYS', settleDelayMs: 1_000 };
-    const scenarios: Array<{ name: string; spec: DeploymentSpecInput; untilMs: number; cyclesPerRun?: number; halt?: boolean; firstRun?: boolean; commands?: boolean }> = [
+    const admin = new PaperBrokerAdmin(paper.url);
+    const exits = { ...base, exits: { takeProfitPct: 0.02, stopLossPct: 0.01, trailingStopPct: 0.015 }, riskLimits: { cooldownBarsAfterStopLoss: 0 } };
+    const scenarios: Array<{ name: string; spec: DeploymentSpecInput; untilMs: number; cyclesPerRun?: number; halt?: boolean; firstRun?: boolean; commands?: boolean; slices?: number }> = [
       { name: 'trade', spec: base, untilMs: day.open + 90 * MINUTE },
       { name: 'stale-data', spec: { ...base, symbols: ['STALE'] }, untilMs: day.open + 100 * MINUTE },
       { name: 'risk-reject', spec: { ...base, riskLimits: { minOrderQty: 5 } }, untilMs: day.open + 90 * MINUTE },
       { name: 'kill-switch', spec: base, untilMs: day.open + 90 * MINUTE, halt: true },
       { name: 'continue-as-new', spec: base, untilMs: day.open + 60 * MINUTE, cyclesPerRun: 4, firstRun: true },
       { name: 'forged-command', spec: base, untilMs: day.open + 30 * MINUTE, commands: true },
+      { name: 'exits', spec: exits, untilMs: day.open + 150 * MINUTE },
+      { name: 'partial-fill', spec: { ...base, quantity: 10, partialFills: 'cancel-and-replace' }, untilMs: day.open + 90 * MINUTE, slices: 3 },
     ];
     mkdirSync(OUT, { recursive: true });
     for (const s of scenarios) {
@@ -105,6 +110,7 @@ async function main() {
       const worker = await Worker.create({ connection: env.nativeConnection, taskQueue: TASK_QUEUES.io, workflowBundle: { codePath: path.join(bundleDir, 'io.js') }, activities });
       await worker.runUntil(async () => {
         const services = { db: pool, temporal: env.client };
+        await admin.configure({ partialFillSlices: s.slices ?? 1 });
         await ensureSearchAttributes(env.connection, 'default');
         const { id: deploymentId, handle } = await createDeployment(services, { spec: parseDeploymentSpec(s.spec), by: 'recorder', cyclesPerRun: s.cyclesPerRun });
         // Before its first cycle: time-skipping time moves only while something waits on it.
@@ -124,6 +130,10 @@ async function main() {
         write(`deployment--${s.name}.json`, historyToJSON(history), history.events?.length);
       });
     }
+    await admin.configure({ partialFillSlices: 1 });
+    await env.teardown();
+    env = await newEnv();
+    await recordInvalidSpec(env, pool, activities, bundleDir, parseDeploymentSpec(base));
     await recordStopInFlight(stack, pool, redis, paper.url, bundleDir);
   } finally {
     await paper.stop();
@@ -138,6 +148,19 @@ function write(name: string, json: string, events: number | undefined): void {
   const file = path.join(OUT, name);
   writeFileSync(file, json);
   console.log(`recorded ${path.relative(ROOT, file)} (${events} events)`);
+}
+
+/** A deployment recorded with a malformed spec (a negative stop, as a hand-edited row would hold): its runtime refuses, with one audit row. */
+async function recordInvalidSpec(env: TestWorkflowEnvironment, pool: Pool, activities: ReturnType<typeof createIoActivities>, bundleDir: string, spec: DeploymentSpec): Promise<void> {
+  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue: TASK_QUEUES.io, workflowBundle: { codePath: path.join(bundleDir, 'io.js') }, activities });
+  await worker.runUntil(async () => {
+    await ensureSearchAttributes(env.connection, 'default');
+    const bad = { ...spec, exits: { stopLossPct: -0.02, intrabarPolicy: 'direction' } } as DeploymentSpec;
+    const { handle } = await createDeployment({ db: pool, temporal: env.client }, { spec: bad, by: 'recorder' });
+    console.log('invalid-spec:', JSON.stringify(await handle.result()));
+    const history = await handle.fetchHistory();
+    write('deployment--invalid-spec.json', historyToJSON(history), history.events?.length);
+  });
 }
 
 /**

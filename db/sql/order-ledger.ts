@@ -213,6 +213,22 @@ export async function openOrderSymbols(db: Queryable, deploymentId: string): Pro
   return rows.map((r) => r.symbol);
 }
 
+/**
+ * A deployment's orders with a partial fill whose remainder has no next version yet (domain/deployment/remainders):
+ * still working (PARTIAL) or ended with it (CANCELED), below `maxVersion`, oldest first. A row cancelled with a
+ * reason of ours (a stop's resolution; a liquidation may mark its cancels so) is not topped up.
+ */
+export async function partialRemainders(db: Queryable, deploymentId: string, maxVersion: number): Promise<LedgerOrder[]> {
+  const { rows } = await db.query<Row>(
+    `SELECT l.* FROM order_ledger l
+     WHERE l.deployment_id = $1 AND l.state IN ('PARTIAL', 'CANCELED') AND l.filled_qty > 0 AND l.filled_qty < l.qty AND l.intent_version < $2 AND l.reject_reason IS NULL
+       AND NOT EXISTS (SELECT 1 FROM order_ledger n WHERE n.workflow_id = l.workflow_id AND n.cycle_seq = l.cycle_seq AND n.leg = l.leg AND n.intent_version = l.intent_version + 1)
+     ORDER BY l.created_at`,
+    [deploymentId, maxVersion],
+  );
+  return rows.map(ledgerRowToOrder);
+}
+
 /** Which of these client order ids have a ledger row (reconciliation: the rest are unknown to us). */
 export async function knownClientOrderIds(db: Queryable, clientOrderIds: string[]): Promise<Set<string>> {
   if (clientOrderIds.length === 0) return new Set();

@@ -1,6 +1,7 @@
 import type { BarColumns } from '../bars';
 import { createStrategy } from '../strategies';
 import type { Strategy } from '../strategies/types';
+import { bracketExit, exitLevels, ratchetExtreme, tighterStop, trailingLevel } from './exits';
 import { computeMetrics, type RunStats } from './metrics';
 import type { BacktestProgress, BacktestResult, BacktestSettings, EquityPoint, FillReason, Trade } from './types';
 
@@ -15,9 +16,10 @@ const INF = Number.POSITIVE_INFINITY;
  * Per bar i, in this order:
  *  1. an order created at the close of bar i-1 fills at bar i's open (buys pay open * (1 + bps/1e4), sells get
  *     open * (1 - bps/1e4)); a reversal is two fills (close, then open); commission = perOrder + rate * notional;
- *  2. the open position's bracket (takeProfitPct / stopLossPct / the strategy's stopPrice) is checked intrabar,
- *     from the fill bar on (the position exists from that bar's open): a gap through a level fills at the open;
- *     when one bar touches both levels the intrabar policy decides which came first;
+ *  2. the open position's bracket (takeProfitPct / stopLossPct / the strategy's stopPrice / trailingStopPct) is
+ *     checked intrabar, from the fill bar on (the position exists from that bar's open): a gap through a level fills
+ *     at the open; when one bar touches both levels the intrabar policy decides which came first (./exits.ts, shared
+ *     with the deployment runtime); the trailing stop of a bar trails the best price of the bars before it;
  *  3. the bar is marked to market at the close: equity[i] = cash + position * close[i];
  *  4. the strategy is evaluated on bar i's close; a change of desired position creates one market order for
  *     bar i+1's open. No new order while one is unfilled.
@@ -42,7 +44,8 @@ export interface BacktestRunOptions {
 const REASON_SIGNAL = 0;
 const REASON_TAKE_PROFIT = 1;
 const REASON_STOP_LOSS = 2;
-const REASONS: readonly FillReason[] = ['signal', 'take-profit', 'stop-loss'];
+const REASON_TRAILING_STOP = 3;
+const REASONS: readonly FillReason[] = ['signal', 'take-profit', 'stop-loss', 'trailing-stop'];
 /** bars per call of the inner loop: many short calls let V8 optimize it on entry (no reliance on OSR) */
 const CHUNK = 8192;
 
@@ -77,6 +80,10 @@ export class BacktestRun {
   private entryFee = 0;
   private tpLevel = NAN;
   private slLevel = NAN;
+  /** the fixed stop (stopLossPct or the strategy's), the best price since the entry, the trailing fraction (NaN = none) */
+  private fixedSl = NAN;
+  private extreme = NAN;
+  private readonly trailPct: number;
   /** desired position sign of the unfilled order, NaN when none */
   private pend = NAN;
   /** sizing, read once: a fixed quantity, or NaN and the fraction of equity per entry */
@@ -115,6 +122,7 @@ export class BacktestRun {
     this.strategy = options.strategy ?? createStrategy(settings.strategy, bars, settings.params, { allowShort: settings.allowShort });
     this.fixedQty = settings.sizing.mode === 'fixed-quantity' ? settings.sizing.quantity : NAN;
     this.equityFraction = settings.sizing.mode === 'equity-fraction' ? settings.sizing.fraction : NAN;
+    this.trailPct = settings.trailingStopPct ?? NAN;
     this.cashV = settings.initialCash;
     this.prevEq = settings.initialCash;
     this.peak = settings.initialCash;
@@ -201,7 +209,7 @@ export class BacktestRun {
       }
       if (this.pos !== 0 && (this.tpLevel === this.tpLevel || this.slLevel === this.slLevel)) {
         const hit = bracketExit(this.pos > 0 ? 1 : -1, open[i], high[i], low[i], close[i], this.tpLevel, this.slLevel, pessimistic);
-        if (hit !== 0) this.exitPosition(i, hit > 0 ? hit : -hit, hit > 0 ? REASON_TAKE_PROFIT : REASON_STOP_LOSS);
+        if (hit !== 0) this.exitPosition(i, hit > 0 ? hit : -hit, hit > 0 ? REASON_TAKE_PROFIT : this.stopReason());
       }
       // from the close of bar i on, with the position fixed until the next event
       const cash = this.cashV;
@@ -253,8 +261,11 @@ export class BacktestRun {
         else maxDDBars = max(maxDDBars, i - 1 - this.peakIdx);
       } else {
         const tp = this.tpLevel;
-        const sl = this.slLevel;
-        const bracket = tp === tp || sl === sl;
+        let sl = this.slLevel;
+        const trail = this.trailPct;
+        const trailing = trail === trail;
+        let extreme = this.extreme;
+        const bracket = tp === tp || sl === sl || trailing;
         let sumR = this.sumR;
         let sumR2 = this.sumR2;
         let sumDown2 = this.sumDown2;
@@ -300,10 +311,17 @@ export class BacktestRun {
               }
             }
           }
+          if (trailing) {
+            // the stop of the next bar trails the best price up to this one (never loosens)
+            extreme = ratchetExtreme(cur, extreme, high[i], low[i]);
+            sl = tighterStop(cur, sl, trailingLevel(cur, extreme, trail));
+          }
           i++;
           if (i >= end) break;
           if (bracket && bracketExit(cur, open[i], high[i], low[i], close[i], tp, sl, pessimistic) !== 0) break; // handled above
         }
+        this.slLevel = sl;
+        this.extreme = extreme;
         this.exposed += i - held;
         this.sumR = sumR;
         this.sumR2 = sumR2;
@@ -352,17 +370,22 @@ export class BacktestRun {
     this.entryPx = px;
     this.entryFee = fee;
     this.fills.add(i, target, px, qty, fee, REASON_SIGNAL, 0);
-    let tp = NAN;
-    let sl = NAN;
-    if (s.takeProfitPct !== undefined) tp = px * (1 + target * s.takeProfitPct);
-    if (s.stopLossPct !== undefined) sl = px * (1 - target * s.stopLossPct);
+    const levels = exitLevels(target, px, s.takeProfitPct, s.stopLossPct);
+    let sl = levels.sl;
     if (this.strategy.stopPrice !== undefined) {
       // from data up to the signal bar i - 1; the tighter of the two stops wins
       const sp = this.strategy.stopPrice(i - 1, target, px);
-      if (sp === sp && (sl !== sl || (target > 0 ? sp > sl : sp < sl))) sl = sp;
+      if (sp === sp) sl = tighterStop(target, sl, sp);
     }
-    this.tpLevel = tp;
-    this.slLevel = sl;
+    this.fixedSl = sl;
+    this.extreme = px;
+    this.tpLevel = levels.tp;
+    this.slLevel = this.trailPct === this.trailPct ? tighterStop(target, sl, trailingLevel(target, px, this.trailPct)) : sl;
+  }
+
+  /** A stop hit: 'trailing-stop' when the trailing level is the tighter one, else 'stop-loss'. */
+  private stopReason(): number {
+    return this.fixedSl === this.fixedSl && this.slLevel === this.fixedSl ? REASON_STOP_LOSS : this.trailPct === this.trailPct ? REASON_TRAILING_STOP : REASON_STOP_LOSS;
   }
 
   /** Closes the whole position at raw price `raw` (before slippage) in bar i and books the round trip. */
@@ -378,6 +401,8 @@ export class BacktestRun {
     this.pos = 0;
     this.tpLevel = NAN;
     this.slLevel = NAN;
+    this.fixedSl = NAN;
+    this.extreme = NAN;
     this.roundTrips++;
     if (pnl > 0) {
       this.wins++;
@@ -506,29 +531,6 @@ export function runBacktest(bars: BarColumns, settings: BacktestSettings, option
   const run = new BacktestRun(bars, settings, options);
   run.runUntil(bars.length);
   return run.finish();
-}
-
-/**
- * Intrabar bracket check for a position of sign `side` with take-profit `tp` and stop `sl` (NaN = none).
- * Returns the raw exit price, positive for a take-profit and negated for a stop-loss, or 0 for no exit.
- * A level the bar opens through fills at the open. If the bar touches both: 'pessimistic' takes the stop;
- * 'direction' follows open -> high -> low -> close when close >= open, else open -> low -> high -> close.
- */
-export function bracketExit(side: number, o: number, h: number, l: number, c: number, tp: number, sl: number, pessimistic: boolean): number {
-  if (side > 0) {
-    if (o <= sl) return -o;
-    if (o >= tp) return o;
-    const hitSl = l <= sl;
-    const hitTp = h >= tp;
-    if (hitSl) return hitTp && !pessimistic && c >= o ? tp : -sl; // up bar: the high (TP) comes first
-    return hitTp ? tp : 0;
-  }
-  if (o >= sl) return -o;
-  if (o <= tp) return o;
-  const hitSl = h >= sl;
-  const hitTp = l <= tp;
-  if (hitSl) return hitTp && !pessimistic && c < o ? tp : -sl; // down bar: the low (TP of a short) comes first
-  return hitTp ? tp : 0;
 }
 
 /** Fills as growable columns (about 40 B per fill, no objects while the backtest runs). */

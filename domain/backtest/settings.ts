@@ -182,6 +182,11 @@ export const BacktestSettingsInputSchema = z.strictObject({
     .positive({ error: 'stopLossPct must be > 0 (a fraction: 0.02 = 2 %)' })
     .lt(1, { error: 'stopLossPct must be < 1 (a fraction: 0.02 = 2 %)' })
     .optional(),
+  trailingStopPct: z
+    .number({ error: 'trailingStopPct must be a number' })
+    .positive({ error: 'trailingStopPct must be > 0 (a fraction: 0.02 = 2 %)' })
+    .lt(1, { error: 'trailingStopPct must be < 1 (a fraction: 0.02 = 2 %)' })
+    .optional(),
   intrabarPolicy: z.enum(INTRABAR_POLICIES, { error: `intrabarPolicy must be one of: ${INTRABAR_POLICIES.join(', ')}` }).default('direction'),
 });
 
@@ -205,6 +210,7 @@ export const BacktestSettingsSchema: z.ZodType<BacktestSettings, z.input<typeof 
     };
     if (out.takeProfitPct === undefined) delete out.takeProfitPct;
     if (out.stopLossPct === undefined) delete out.stopLossPct;
+    if (out.trailingStopPct === undefined) delete out.trailingStopPct;
     return out;
   });
 

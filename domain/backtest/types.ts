@@ -34,11 +34,13 @@ export interface BacktestSettings {
   /** optional bracket on every position, as a fraction of the entry price (0.02 = 2 %) */
   takeProfitPct?: number;
   stopLossPct?: number;
+  /** optional trailing stop: this fraction below the highest high since the entry (above the lowest low for a short) */
+  trailingStopPct?: number;
   intrabarPolicy: IntrabarPolicy;
 }
 
 export type TradeSide = 'buy' | 'sell';
-export type FillReason = 'signal' | 'take-profit' | 'stop-loss' | 'end';
+export type FillReason = 'signal' | 'take-profit' | 'stop-loss' | 'trailing-stop' | 'end';
 
 /** One fill. */
 export interface Trade {

@@ -3,6 +3,7 @@ import type { StrategyName } from '../backtest/types';
 import { currentOrNextSession, getCalendar } from '../calendar/calendar';
 import type { OrderIntent } from '../risk/gate';
 import { createStrategy, type StrategyParams } from '../strategies';
+import { checkExits, type ExitWatch } from './exits';
 import type { DeploymentSpec } from './spec';
 /**
  * One deployment cycle's pure decision: given the recent bars (the last one just closed), what should happen?
@@ -17,6 +18,9 @@ import type { DeploymentSpec } from './spec';
  *  3. pending-order: an order is still open (one order at a time, as in the backtest);
  *  3b. stop-loss: with spec.stopLossPct and a position, a bar closing that fraction against the average entry
  *     price closes the whole position (reason 'stop-loss'; the risk gate then starts its cooldown);
+ *  3c. exits: with spec.exits and a position, the bar is checked intrabar against take-profit, stop-loss and
+ *     trailing stop as the engine checks it (./exits.ts); a hit closes the whole position at the level's price
+ *     (reason 'take-profit', 'stop-loss' or 'trailing-stop'); the decision carries the position's new watch;
  *  4. warmup: fewer bars than the strategy needs (its `warmup`);
  *  5. the strategy (the same factories as the backtest engine, built on the window and evaluated at its last
  *     bar with the sign of the current position) gives a target: NaN -> skip 'no-signal'; -1 becomes 0 when
@@ -32,7 +36,7 @@ export const CYCLE_LATE_GRACE_MS = 5 * 60_000;
 /** decision-failed: the strategy threw (e.g. parameters it refuses); the runtime records it instead of failing its task */
 export type SkipReason = 'stale-data' | 'warmup' | 'pending-order' | 'no-signal' | 'market-closed' | 'decision-failed';
 
-export type CycleDecision =
+export type CycleDecision = (
   | {
       action: 'skip';
       reason: SkipReason;
@@ -42,7 +46,11 @@ export type CycleDecision =
       indicators?: Record<string, number>;
     }
   | { action: 'order'; intent: OrderIntent; signal: number; indicators: Record<string, number> }
-  | { action: 'hold'; signal: number; indicators: Record<string, number> };
+  | { action: 'hold'; signal: number; indicators: Record<string, number> }
+) & {
+  /** with spec.exits: the position's exit watch after this bar (null: none); absent when the bar was not checked */
+  exitWatch?: ExitWatch | null;
+};
 
 export interface CycleInput {
   /** recent bars of one symbol in time order; the last one is the bar that just closed */
@@ -64,6 +72,8 @@ export interface CycleInput {
   pendingOrder: boolean;
   /** average entry price of the open position (for the stop-loss); absent when unknown */
   entryPrice?: number;
+  /** the position's exit watch from the previous cycle (spec.exits) */
+  exitWatch?: ExitWatch;
 }
 
 /** The stop price of a position: entry x (1 - pct) for a long, entry x (1 + pct) for a short. */
@@ -114,7 +124,28 @@ export function decideCycle(input: CycleInput): CycleDecision {
     }
   }
 
-  // 4. and 5. the strategy at the last bar
+  // 3c. intrabar exits, as the engine checks them
+  let exitWatch: ExitWatch | null | undefined;
+  if (spec.exits !== undefined) {
+    const check = checkExits(bars, positionQty, input.entryPrice, spec.exits, input.exitWatch);
+    exitWatch = check.watch;
+    if (check.exit) {
+      const { reason, price } = check.exit;
+      const intent: OrderIntent = { symbol, side: positionQty > 0 ? 'sell' : 'buy', qty: Math.abs(positionQty), price, reason };
+      const indicators: Record<string, number> = { entryPrice: input.entryPrice!, exitPrice: price };
+      if (check.levels?.takeProfit != null) indicators.takeProfit = check.levels.takeProfit;
+      if (check.levels?.stop != null) indicators.stop = check.levels.stop;
+      return { action: 'order', intent, signal: 0, indicators, exitWatch };
+    }
+  }
+  const decision = decideStrategy(input, symbol);
+  return exitWatch === undefined ? decision : { ...decision, exitWatch };
+}
+
+/** 4. and 5.: the strategy at the last bar. */
+function decideStrategy(input: CycleInput, symbol: string): CycleDecision {
+  const { bars, spec, positionQty } = input;
+  const n = bars.length;
   const name = input.strategyName ?? spec.strategy;
   const strategy = createStrategy(name, bars, input.params ?? spec.params, { allowShort: spec.allowShort });
   if (n < strategy.warmup) {

@@ -4,11 +4,18 @@ import { validateStrategyParams } from '../backtest/settings';
 import { STRATEGY_NAMES } from '../backtest/types';
 import { CALENDAR_IDS } from '../calendar/calendar';
 import { RiskLimitsSchema } from '../risk/limits';
+import { ExitRulesSchema } from './exits';
 
 /** Timeframes a deployment can trade on (bar closes come from the exchange calendar). */
 export const DEPLOYMENT_TIMEFRAMES = ['1m', '5m', '15m', '30m', '1h', '1d'] as const;
 
 export const BROKERS = ['paper', 'alpaca'] as const;
+
+/**
+ * cancel-and-replace: a partial fill still working at the next cycle is cancelled and its remainder re-sent;
+ * top-up: it keeps working, and a remainder the broker leaves unfilled (expired, cancelled) is re-sent.
+ */
+export const PARTIAL_FILL_POLICIES = ['cancel-and-replace', 'top-up'] as const;
 
 export const SYMBOL_PATTERN = /^[A-Z0-9._-]{1,32}$/;
 
@@ -95,6 +102,10 @@ export const DeploymentSpecInputSchema = z.strictObject({
     .positive({ error: 'stopLossPct must be > 0 (a fraction: 0.02 = 2 %)' })
     .lt(1, { error: 'stopLossPct must be < 1 (a fraction: 0.02 = 2 %)' })
     .optional(),
+  /** take-profit, stop-loss and trailing stop checked intrabar on each closed bar, as the backtest engine does (./exits.ts) */
+  exits: ExitRulesSchema.optional(),
+  /** what happens to the unfilled remainder of a partially filled order (./remainders.ts) */
+  partialFills: z.enum(PARTIAL_FILL_POLICIES, { error: `partialFills must be one of: ${PARTIAL_FILL_POLICIES.join(', ')}` }).default('cancel-and-replace'),
   riskLimits: RiskLimitsSchema.prefault({}),
   approvalPolicy: ApprovalPolicySchema.default({ mode: 'none' }),
   calendar: z.enum(CALENDAR_IDS, { error: `calendar must be one of: ${CALENDAR_IDS.join(', ')}` }).default('XNYS'),

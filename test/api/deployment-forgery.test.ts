@@ -175,11 +175,14 @@ test('a flood of forged signals is bounded: at most 100 wait, each batch of 50 i
   const rows = await eventually('a row per message taken in', () => refusedRows(d.id), (r) => r.length >= 100, 30_000);
   expect(rows.length).toBe(100);
   expect(rows.every((r) => r.action === 'deployment.command.forged')).toBe(true);
-  const history = await handle.fetchHistory();
-  const checks = (history.events ?? []).filter((e) => {
-    const m = e.markerRecordedEventAttributes;
-    return m?.markerName === 'core_local_activity' && defaultPayloadConverter.fromPayload<{ activity_type: string }>(m.details!.data!.payloads![0]!).activity_type === 'checkCommandMessages';
-  }).length;
+  // The rows are written by local activities inside the workflow task; their markers reach the history when that task completes.
+  const checksIn = (history: Awaited<ReturnType<typeof handle.fetchHistory>>) =>
+    (history.events ?? []).filter((e) => {
+      const m = e.markerRecordedEventAttributes;
+      return m?.markerName === 'core_local_activity' && defaultPayloadConverter.fromPayload<{ activity_type: string }>(m.details!.data!.payloads![0]!).activity_type === 'checkCommandMessages';
+    }).length;
+  const history = await eventually('the checks recorded in the history', () => handle.fetchHistory(), (hist) => checksIn(hist) > 0, 30_000);
+  const checks = checksIn(history);
   expect((history.events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes).length).toBe(N);
   expect(checks).toBe(2); // 100 messages in batches of 50
   const cycle = (await rt.state(d.workflowId)).cycle;

@@ -155,6 +155,8 @@ describe('deployments create', () => {
           '  riskLimits.maxExposure: maxExposure must be > 0\n' +
           '  params.fast: fast (10) must be smaller than slow (5)\n',
       ],
+      [[...sma, '--exits', '{"stopLossPct":-0.02}'], 2, /^ {2}exits\.stopLossPct: stopLossPct must be > 0/m],
+      [[...sma, '--partial-fills', 'ignore'], 2, /'--partial-fills <policy>' argument 'ignore' is invalid/],
       [[...sma, '--replay-from', 'yesterday', '--replay-speed', '10'], 2, /^ {2}replay\.from: replay\.from must be an ISO date-time/m],
       [[...sma, '--replay-from', '2006-01-03T09:30:00Z', '--replay-speed', '5000'], 2, /^ {2}replay\.speed: replay\.speed must be at most 3600$/m],
       [['deployments', 'create', '--account', 'has space', '--symbols', 'CLIA', '--timeframe', '1d', '--strategy', 'sma-cross'], 2, /^ {2}accountId: /m],
@@ -173,14 +175,14 @@ describe('a deployment on daily bars (no cycle comes due during the test)', () =
   let workflowId: string;
 
   test('create records the deployment and starts its runtime; list and show read it back', async () => {
-    const text = await ok(['deployments', 'create', '--account', account, '--name', 'cli daily', '--strategy', 'sma-cross', '--params', '{"fast":3,"slow":8}', '--symbols', 'clia, clib', '--timeframe', '1d', '--quantity', '2']);
+    const text = await ok(['deployments', 'create', '--account', account, '--name', 'cli daily', '--strategy', 'sma-cross', '--params', '{"fast":3,"slow":8}', '--symbols', 'clia, clib', '--timeframe', '1d', '--quantity', '2', '--exits', '{"stopLossPct":0.02,"trailingStopPct":0.03}', '--partial-fills', 'top-up']);
     id = /^deployment\s+([0-9a-f-]{36})$/m.exec(text)![1];
     workflowId = `deployment-${id}`;
     started.push(workflowId);
     expect(text).toMatch(/^status\s+running$/m);
     expect(text).toContain(`follow      npm run cli -- deployments show ${id}`);
     expect(text).toMatch(new RegExp(`^temporal\\s+http.*/workflows/${workflowId}$`, 'm'));
-    expect(await row(id)).toMatchObject({ status: 'running', params_version: 1, created_by: 'tom', account_id: account, spec: { symbols: ['CLIA', 'CLIB'], calendar: 'XNYS', quantity: 2 } });
+    expect(await row(id)).toMatchObject({ status: 'running', params_version: 1, created_by: 'tom', account_id: account, spec: { symbols: ['CLIA', 'CLIB'], calendar: 'XNYS', quantity: 2, exits: { stopLossPct: 0.02, trailingStopPct: 0.03, intrabarPolicy: 'direction' }, partialFills: 'top-up' } });
     const live = await waitFor(
       'the runtime to answer its query',
       async () => {

@@ -61,7 +61,7 @@ test('there is a recorded stress-scan history for each outcome, and each shows i
   expect(count(h('failed-batch'), 'activityTaskCancelRequestedEventAttributes')).toBeGreaterThanOrEqual(1);
   expect(count(h('failed-batch'), 'workflowExecutionFailedEventAttributes')).toBe(1);
 });
-const BRANCHES = ['trade', 'stale-data', 'risk-reject', 'kill-switch', 'continue-as-new', 'forged-command', 'stop-in-flight'];
+const BRANCHES = ['trade', 'stale-data', 'risk-reject', 'kill-switch', 'continue-as-new', 'forged-command', 'stop-in-flight', 'exits', 'partial-fill', 'invalid-spec'];
 
 test('there is a recorded deployment history for every scenario, and each shows its branch', () => {
   for (const b of BRANCHES) expect(files).toContain(`deployment--${b}.json`);
@@ -99,6 +99,21 @@ test('the forged-command history: messages checked in batches, recorded commands
   const verdicts = h.markers.filter((m) => m.type === 'checkCommandMessages').flatMap((m) => (m.result as { checked: Array<{ verdict: string }> }).checked.map((c) => c.verdict));
   expect(verdicts).toEqual(expect.arrayContaining(['forged', 'malformed', 'unknown-name', 'duplicate', 'recorded']));
   expect(count(h, 'workflowTaskFailedEventAttributes')).toBe(0);
+});
+
+/** The summaries the Temporal UI shows on a history's scheduled activities, in order. */
+const summaries = (file: string) =>
+  (historyFromJSON(load(file)).events ?? []).flatMap((e) => (e.activityTaskScheduledEventAttributes && e.userMetadata?.summary ? [defaultPayloadConverter.fromPayload<string>(e.userMetadata.summary)] : []));
+
+test('the exits, partial-fill and invalid-spec histories: each exit and remainder named on its activity; a malformed spec only audited', () => {
+  expect(summaries('deployment--exits.json')).toEqual(expect.arrayContaining([expect.stringMatching(/^(take-profit|stop-loss|trailing-stop) 1 REC @ \d/)]));
+  const partial = seen('deployment--partial-fill.json');
+  expect([...partial.activities]).toEqual(expect.arrayContaining(['placeOrder', 'cancelRemainder']));
+  expect(summaries('deployment--partial-fill.json').filter((x) => x.startsWith('remainder (cancel-and-replace) buy')).length).toBeGreaterThan(0);
+  const invalid = seen('deployment--invalid-spec.json');
+  expect([...invalid.activities]).toEqual(['refuseDeploymentSpec']);
+  expect([...invalid.localActivities.keys()]).toEqual(['verifyDeploymentStart']); // the record exists; its spec does not pass
+  expect(count(invalid, 'workflowExecutionCompletedEventAttributes')).toBe(1);
 });
 
 test('the stop-in-flight history: the order is cancelled in its scope, resolved, then the runtime stops', () => {

@@ -43,6 +43,7 @@ describe('DeploymentSpec', () => {
       broker: 'paper',
       quantity: 1,
       allowShort: false,
+      partialFills: 'cancel-and-replace',
       riskLimits: RiskLimitsSchema.parse({}),
       approvalPolicy: { mode: 'none' },
       calendar: 'XNYS',

@@ -1,4 +1,5 @@
-import { BacktestRun, bracketExit, runBacktest } from '../../domain/backtest/engine';
+import { BacktestRun, runBacktest } from '../../domain/backtest/engine';
+import { bracketExit } from '../../domain/backtest/exits';
 import { parseBacktestSettings } from '../../domain/backtest/settings';
 import { downsampleEquity } from '../../domain/backtest/metrics';
 import type { BacktestSettings, StrategyName } from '../../domain/backtest/types';

@@ -6,6 +6,7 @@ import type { createDeploymentActivities } from '../../activities/deployments';
 import type { MarketDataActivities } from '../../activities/market-data';
 import type { createOrderResolutionActivities } from '../../activities/order-resolution';
 import type { createOrderActivities } from '../../activities/orders';
+import type { createRemainderActivities } from '../../activities/remainders';
 import { brokerCall, dbWrite, localBrokerCall, localDbStep, localMarketDataRead, orderResolution } from '../activity-options';
 
 type OrderActivities = ReturnType<typeof createOrderActivities>;
@@ -30,7 +31,9 @@ export const { checkCommandMessages, applyCommand, loadRecordedCommands } = wf.p
  */
 export const { placeOrder } = wf.proxyActivities<OrderActivities>(brokerCall);
 export const { resolveOrder, resolveDeploymentOrders } = wf.proxyActivities<ReturnType<typeof createOrderResolutionActivities>>(orderResolution);
+/** cancel-and-replace: the broker's confirmed cancel of a partial fill's remainder (a bounded number of attempts: the next cycle tries again) */
+export const { cancelRemainder } = wf.proxyActivities<ReturnType<typeof createRemainderActivities>>(brokerCall);
 /** A failed deployment resolves what it can, a bounded number of times (what is left shows as a blocker). */
 export const { resolveDeploymentOrders: resolveDeploymentOrdersOnce } = wf.proxyActivities<ReturnType<typeof createOrderResolutionActivities>>(brokerCall);
-export const { setDeploymentStatus } = wf.proxyActivities<DeploymentActivities>(dbWrite);
+export const { setDeploymentStatus, refuseDeploymentSpec } = wf.proxyActivities<DeploymentActivities>(dbWrite);
 export const { requestApproval } = wf.proxyActivities<ApprovalActivities>(dbWrite);

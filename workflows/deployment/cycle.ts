@@ -6,10 +6,13 @@ import { allocateBars, appendBar } from '../../domain/bars';
 import { localDate, timeframeMs } from '../../domain/calendar';
 import { DEFAULT_BAR_WAIT_MS } from '../../domain/deployment/bar-wait';
 import { decideCycle, type CycleDecision } from '../../domain/deployment/cycle';
+import type { ExitWatch } from '../../domain/deployment/exits';
 import { clientOrderId } from '../../domain/ids';
-import { evaluateRisk, isExposureReducing, type OrderIntent } from '../../domain/risk/gate';
+import { evaluateRisk, isExposureReducing, KILL_SWITCH_SCOPES, type KillSwitchState, type OrderIntent } from '../../domain/risk/gate';
+import { brokerCall } from '../activity-options';
 import { workflowNow } from '../time';
-import { loadCycleInputs, loadRecentBars, loadRiskSnapshot, placeOrder, recordCycle, resolveOrder, setPaperPrices, syncOrders } from './activities';
+import { remainderStep, type PartialOrder } from '../../domain/deployment/remainders';
+import { cancelRemainder, loadCycleInputs, loadRecentBars, loadRiskSnapshot, placeOrder, recordCycle, resolveOrder, setPaperPrices, syncOrders } from './activities';
 import { askApproval, trackTrades } from './approvals';
 import { describe, isConfigFault } from './failures';
 import type { CycleRecord } from './messages';
@@ -102,14 +105,20 @@ export class Cycles {
       const md = windows.get(symbol)!;
       const record: CycleRecord = { cycle, barClose, symbol, action: 'skip', clientOrderIds: [] };
       const blocked = (carry.blockedBy ?? []).length > 0;
+      // a partial fill's remainder comes before a new decision (one order at a time per symbol)
+      const remainder = snap.remainders?.find((r) => r.symbol === symbol);
       rt.waitingOn = `cycle ${cycle}: deciding ${symbol}`;
       if (typeof md === 'string') {
         record.reason = md;
       } else if (blocked) {
         record.reason = `blocked by reconciliation: ${carry.blockedBy!.join('; ')}`;
+      } else if (remainder) {
+        await sendPrices();
+        if (await this.remainder(remainder, snap.positions[symbol] ?? 0, md.bars[md.bars.length - 1]?.close ?? 0, snap.kill, record)) leg++;
       } else {
         const positionQty = snap.positions[symbol] ?? 0;
         const decision = this.decide(md, symbol, params, positionQty, snap.pendingSymbols.includes(symbol), snap.entryPrices?.[symbol]);
+        if (decision.exitWatch !== undefined) this.watchExits(symbol, decision.exitWatch);
         if (decision.action === 'skip') {
           Object.assign(record, { reason: `${decision.reason}: ${decision.detail}`, signal: decision.signal, indicators: decision.indicators });
         } else if (decision.action === 'hold') {
@@ -145,10 +154,13 @@ export class Cycles {
               } else record.reason = `approval-pending: a request for ${symbol} is already open`;
             } else if (verdict.qty > 0) {
               await sendPrices();
+              // On the paper broker an exit fills where the bar crossed its level (what a resting stop or limit order
+              // would have got, the open when the bar gapped through it), as in the engine; a live broker fills at market.
+              if (isExit(decision.intent.reason) && spec.broker === 'paper') await setPaperPrices({ [symbol]: decision.intent.price });
               const placed = await this.order(cycle, leg++, { ...decision.intent, qty: verdict.qty }, reducing);
               rt.stepDone(placed.at);
               Object.assign(record, orderRecord(placed, decision.intent.reason));
-              if (decision.intent.reason === 'stop-loss' && placed.state !== 'REJECTED' && placed.state !== 'CANCELED') carry.stopLossCycles = { ...carry.stopLossCycles, [symbol]: cycle };
+              if ((decision.intent.reason === 'stop-loss' || decision.intent.reason === 'trailing-stop') && placed.state !== 'REJECTED' && placed.state !== 'CANCELED') carry.stopLossCycles = { ...carry.stopLossCycles, [symbol]: cycle };
             } else {
               record.action = 'rejected';
               record.reason = verdict.reasons.map((r) => `${r.rule}: ${r.detail}`).join('; ');
@@ -196,12 +208,22 @@ export class Cycles {
     }
   }
 
+  /** Keeps a position's exit watch (spec.exits) across cycles and continue-as-new; null forgets it. */
+  private watchExits(symbol: string, watch: ExitWatch | null): void {
+    const { carry } = this.rt;
+    const next = { ...carry.exitWatches };
+    if (watch) next[symbol] = watch;
+    else delete next[symbol];
+    carry.exitWatches = next;
+  }
+
   /** The strategy's decision; a failure (e.g. parameters the strategy refuses) is a skip with the reason, never a stuck task. */
   private decide(md: LoadRecentBarsResult, symbol: string, params: Record<string, number | boolean>, positionQty: number, pendingOrder: boolean, entryPrice: number | undefined): CycleDecision {
     const bars = allocateBars(md.bars.length);
     for (const b of md.bars) appendBar(bars, b);
     try {
-      return decideCycle({ bars, nowMs: this.rt.dataNow(), timeframeMs: this.tfMs, spec: this.rt.spec, params, symbol, positionQty, pendingOrder, entryPrice });
+      const exitWatch = this.rt.carry.exitWatches?.[symbol];
+      return decideCycle({ bars, nowMs: this.rt.dataNow(), timeframeMs: this.tfMs, spec: this.rt.spec, params, symbol, positionQty, pendingOrder, entryPrice, ...(exitWatch ? { exitWatch } : {}) });
     } catch (err) {
       return { action: 'skip', reason: 'decision-failed', detail: String((err as Error)?.message ?? err).slice(0, 300) };
     }
@@ -212,18 +234,18 @@ export class Cycles {
    * it while the broker has not answered; it is then resolved: cancelled when it never reached the broker, looked up
    * when it may have.
    */
-  private async order(cycle: number, leg: number, intent: OrderIntent, reducing: boolean): Promise<PlaceOrderResult> {
+  private async order(cycle: number, leg: number, intent: OrderIntent, reducing: boolean, intentVersion = 1): Promise<PlaceOrderResult> {
     const { rt } = this;
     const { spec } = rt;
     const input: PlaceOrderInput = {
-      clientOrderId: clientOrderId(rt.workflowId, cycle, leg, 1), deploymentId: rt.deploymentId, workflowId: rt.workflowId, cycle, leg, intentVersion: 1,
+      clientOrderId: clientOrderId(rt.workflowId, cycle, leg, intentVersion), deploymentId: rt.deploymentId, workflowId: rt.workflowId, cycle, leg, intentVersion,
       broker: spec.broker, accountId: spec.accountId, symbol: intent.symbol, side: intent.side, qty: intent.qty, orderType: 'market', timeInForce: 'day',
     };
     const inflight: InflightOrder = { clientOrderId: input.clientOrderId, symbol: intent.symbol, side: intent.side, qty: intent.qty, sinceMs: workflowNow(), resolving: false, reducing, scope: new wf.CancellationScope() };
     rt.inflight = inflight;
     rt.waitingOn = `cycle ${cycle}: order ${input.clientOrderId} (${intent.side} ${intent.qty} ${intent.symbol}) at the broker`;
     try {
-      return await inflight.scope.run(() => placeOrder(input));
+      return await inflight.scope.run(() => placeOrder.executeWithOptions({ ...brokerCall, summary: orderSummary(intent) }, [input]));
     } catch (err) {
       // Cancelled by a stop, pause or flatten; or every attempt failed (the broker down for minutes). Either way the
       // order is settled now: cancelled if it never reached the broker, looked up if it may have.
@@ -238,6 +260,48 @@ export class Cycles {
     }
   }
 
+  /**
+   * A partial fill's remainder, by spec.partialFills (domain/deployment/remainders.ts): wait for it, cancel it at the
+   * broker, or send the rest as the original leg's next intent version (a client order id derived from the
+   * original's, so the ledger sends it once). The kill switch lets only an exposure-reducing remainder out. Returns
+   * whether an order was placed.
+   */
+  private async remainder(order: PartialOrder, positionQty: number, price: number, kill: KillSwitchState, record: CycleRecord): Promise<boolean> {
+    const { rt } = this;
+    const policy = rt.spec.partialFills;
+    let step = remainderStep(order, policy);
+    record.clientOrderIds = [order.clientOrderId];
+    if (step.action === 'cancel') {
+      rt.waitingOn = `cycle ${rt.carry.cycle}: cancelling the remainder of ${order.clientOrderId}`;
+      try {
+        const after = await cancelRemainder.executeWithOptions({ ...brokerCall, summary: `cancel remainder ${grouped(order.qty - order.filledQty)} ${order.symbol}` }, [{ clientOrderId: order.clientOrderId }]);
+        step = remainderStep({ ...order, state: after.state === 'CANCELED' ? 'CANCELED' : 'PARTIAL', filledQty: after.filledQty }, policy);
+        if (after.state === 'FILLED') step = { action: 'none', detail: `cancel-and-replace: order ${order.clientOrderId} filled before the cancel` };
+      } catch (err) {
+        if (isConfigFault(err)) throw err;
+        step = { action: 'wait', detail: `cancel-and-replace: the cancel of ${order.clientOrderId} is not confirmed (${describe(err)}); the next cycle tries again` };
+      }
+    }
+    record.reason = `partial fill: ${step.detail}`;
+    if (step.action !== 'resend') return false;
+    const intent: OrderIntent = { symbol: order.symbol, side: order.side, qty: step.qty, price, reason: `remainder (${policy})` };
+    const reducing = isExposureReducing(positionQty, intent);
+    const halted = KILL_SWITCH_SCOPES.filter((scope) => kill[scope] !== false);
+    if (!reducing && halted.length) {
+      Object.assign(record, { action: 'rejected', reason: `${record.reason}; not sent: kill switch (${halted.join(', ')}) is on and it adds exposure` });
+      return false;
+    }
+    if (!rt.mayOrder()) {
+      record.reason = `${record.reason}; not sent: deployment ${rt.shown()}`;
+      return false;
+    }
+    const placed = await this.order(order.cycle, order.leg, intent, reducing, step.intentVersion);
+    rt.stepDone(placed.at);
+    Object.assign(record, orderRecord(placed, record.reason));
+    record.clientOrderIds = [order.clientOrderId, placed.clientOrderId];
+    return true;
+  }
+
   /** Enters or leaves the reconciliation block (unknown broker orders or fills on the account): the row says 'blocked'. */
   private async updateBlock(blockedBy: string[]): Promise<void> {
     const { rt } = this;
@@ -247,6 +311,23 @@ export class Cycles {
       await rt.writeStatus(rt.carry.status, blockedBy.length ? `reconciliation: ${blockedBy.join('; ')}` : 'reconciliation findings resolved');
     });
   }
+}
+
+const EXIT_REASONS = ['take-profit', 'stop-loss', 'trailing-stop'];
+const isExit = (reason: string) => EXIT_REASONS.includes(reason);
+
+/** The order's line in the Temporal UI: "stop-loss 40 IDX @ 3,580", "signal buy 10 IDX". */
+function orderSummary(intent: OrderIntent): string {
+  const qty = grouped(intent.qty);
+  if (isExit(intent.reason)) return `${intent.reason} ${qty} ${intent.symbol} @ ${grouped(intent.price)}`;
+  return `${intent.reason} ${intent.side} ${qty} ${intent.symbol}`;
+}
+
+/** 3580.5 -> "3,580.5" (at most 4 decimals); by hand, as Intl's output may differ between Node builds and replays must not. */
+function grouped(n: number): string {
+  if (!Number.isFinite(n)) return String(n);
+  const [int, frac] = String(Math.round(n * 1e4) / 1e4).split('.');
+  return int!.replace(/\B(?=(\d{3})+(?!\d))/g, ',') + (frac ? `.${frac}` : '');
 }
 
 /** The cycle row of a placed (or cancelled) order. */

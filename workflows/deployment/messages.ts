@@ -1,5 +1,6 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { CommandKind, CommandMessage, DeploymentStatus, RuntimeStatus } from '../../domain/deployment/commands';
+import type { ExitWatch } from '../../domain/deployment/exits';
 import type { DeploymentSpec, ReplayClockSpec } from '../../domain/deployment/spec';
 import type { BreakerLevel, RiskVerdict } from '../../domain/risk/gate';
 
@@ -28,6 +29,8 @@ export interface DeploymentCarry {
   lastBarClose: number;
   /** cycle number of the last stop-loss exit per symbol (the risk gate's cooldown counts bars from it) */
   stopLossCycles?: Record<string, number>;
+  /** per symbol with an open position and spec.exits: its entry and best price so far (the trailing stop) */
+  exitWatches?: Record<string, ExitWatch>;
   /** unresolved reconciliation findings that block new orders (empty when none) */
   blockedBy?: string[];
   /** the deployment's equity at the last cycle (a breaker reset re-bases the peak to it) */

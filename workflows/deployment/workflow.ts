@@ -3,7 +3,9 @@ import { nextBarClose, timeframeMs } from '../../domain/calendar';
 import { wakeNotificationDispatcher } from '../notifications/wake';
 import { inputField, startClaim, verifyDeploymentStart, type RefusedStart } from '../start-check';
 import { workflowNow } from '../time';
-import { loadRecordedCommands, resolveDeploymentOrders, resolveDeploymentOrdersOnce } from './activities';
+import type { z } from 'zod';
+import { DeploymentSpecSchema } from '../../domain/deployment/spec';
+import { loadRecordedCommands, refuseDeploymentSpec, resolveDeploymentOrders, resolveDeploymentOrdersOnce } from './activities';
 import { applyResets, installCommandHandlers, runCommandInbox } from './commands';
 import { Cycles } from './cycle';
 import { describe } from './failures';
@@ -40,7 +42,16 @@ export async function deploymentWorkflow(input: DeploymentWorkflowInput): Promis
     await wf.condition(wf.allHandlersFinished);
     return { status: 'refused', reason: start.reason };
   }
-  const rt = new Runtime(input, start.record, claim.continued ? input.carry : undefined);
+  // The recorded spec is validated here too, not only by the API: a record with a malformed one (a negative stop, an
+  // unknown policy) runs nothing and leaves one audit row.
+  const checked = DeploymentSpecSchema.safeParse(start.record.spec);
+  if (!checked.success) {
+    const refused = await refuse(start.record.deploymentId, start.record.spec, checked.error);
+    hold.refused(refused.reason!);
+    await wf.condition(wf.allHandlersFinished);
+    return refused;
+  }
+  const rt = new Runtime(input, { ...start.record, spec: checked.data }, claim.continued ? input.carry : undefined);
   installCommandHandlers(rt);
   wf.setHandler(deploymentStateQuery, () => rt.state());
   hold.started(rt);
@@ -115,6 +126,19 @@ async function run(rt: Runtime): Promise<DeploymentWorkflowResult> {
   // Every message that came in gets its answer (and its audit row) before the workflow ends.
   await wf.condition(() => rt.idle() && wf.allHandlersFinished());
   return { cycles: carry.cycle, status: carry.status, ...(carry.statusReason ? { reason: carry.statusReason } : {}) };
+}
+
+async function refuse(deploymentId: string, spec: unknown, error: z.ZodError): Promise<DeploymentWorkflowResult> {
+  const reason = `invalid spec: ${error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(spec)'}: ${i.message}`).join('; ')}`.slice(0, 500);
+  const info = wf.workflowInfo();
+  let sample: string;
+  try {
+    sample = (JSON.stringify(spec) ?? 'undefined').slice(0, 300);
+  } catch {
+    sample = '(not serializable)';
+  }
+  await wf.CancellationScope.nonCancellable(() => refuseDeploymentSpec({ deploymentId, workflowId: info.workflowId, runId: info.runId, reason, sample }));
+  return { cycles: 0, status: 'failed', reason };
 }
 
 /** Ends the deployment as 'failed' with the reason: row, audit row and an alert, then what can be resolved of its orders. */

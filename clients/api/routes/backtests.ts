@@ -49,6 +49,7 @@ const SettingsOutSchema = z.object({
   allowShort: z.boolean(),
   takeProfitPct: z.number().optional(),
   stopLossPct: z.number().optional(),
+  trailingStopPct: z.number().optional(),
   intrabarPolicy: z.string(),
 });
 

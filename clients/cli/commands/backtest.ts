@@ -27,6 +27,7 @@ export interface BacktestFlags {
   slippageBps?: number;
   short?: boolean;
   tp?: number;
+  trail?: number;
   sl?: number;
   intrabarPolicy?: string;
   json?: boolean;
@@ -45,6 +46,7 @@ export function settingsFromFlags(f: BacktestFlags): Record<string, unknown> {
   if (f.short) s.allowShort = true;
   if (f.tp !== undefined) s.takeProfitPct = f.tp;
   if (f.sl !== undefined) s.stopLossPct = f.sl;
+  if (f.trail !== undefined) s.trailingStopPct = f.trail;
   if (f.intrabarPolicy !== undefined) s.intrabarPolicy = f.intrabarPolicy;
   return s;
 }
@@ -133,6 +135,7 @@ export function registerBacktestCommands(program: Command, globals: () => Global
     .option('--short', 'allow short positions')
     .option('--tp <fraction>', 'take-profit distance as a fraction of the entry price (0.05 = 5 %)', numberArg('--tp'))
     .option('--sl <fraction>', 'stop-loss distance as a fraction of the entry price (0.02 = 2 %)', numberArg('--sl'))
+    .option('--trail <fraction>', 'trailing stop distance as a fraction of the best price since the entry (0.03 = 3 %)', numberArg('--trail'))
     .addOption(new Option('--intrabar-policy <policy>', 'which of take-profit/stop-loss fills first when one bar touches both').choices([...INTRABAR_POLICIES]))
     .option('--json', 'print one JSON object (result, metrics and every fill)')
     .option('--no-wait', 'print the job id and return without waiting (API runs)')

@@ -1,6 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { STRATEGY_NAMES } from '../../../domain/backtest/types';
-import { BROKERS, DEPLOYMENT_TIMEFRAMES } from '../../../domain/deployment/spec';
+import { BROKERS, DEPLOYMENT_TIMEFRAMES, PARTIAL_FILL_POLICIES } from '../../../domain/deployment/spec';
 import { usageError } from '../errors';
 import { keyValues, table } from '../format';
 import { clientFrom, jsonObjectArg, numberArg, print, printJson, type GlobalOptions } from '../options';
@@ -67,6 +67,8 @@ export interface CreateFlags {
   short?: boolean;
   risk?: Record<string, unknown>;
   approval?: Record<string, unknown>;
+  exits?: Record<string, unknown>;
+  partialFills?: string;
   calendar?: string;
   replayFrom?: string;
   replaySpeed?: number;
@@ -94,6 +96,8 @@ export function deploymentBodyFromFlags(f: CreateFlags): Record<string, unknown>
   if (f.short) body.allowShort = true;
   if (f.risk) body.riskLimits = f.risk;
   if (f.approval) body.approvalPolicy = f.approval;
+  if (f.exits) body.exits = f.exits;
+  if (f.partialFills) body.partialFills = f.partialFills;
   if (f.calendar) body.calendar = f.calendar;
   if (f.replayFrom !== undefined) body.replay = { from: f.replayFrom, speed: f.replaySpeed };
   if (f.dataProvider !== undefined) body.dataProvider = f.dataProvider;
@@ -149,6 +153,8 @@ export function registerDeploymentCommands(program: Command, globals: () => Glob
     .option('--short', 'allow short positions')
     .option('--risk <json>', 'risk limits as JSON, e.g. \'{"maxPositionQty":10,"dailyLossLimit":200}\'', jsonObjectArg('--risk'))
     .option('--approval <json>', 'approval policy as JSON, e.g. \'{"mode":"always"}\'', jsonObjectArg('--approval'))
+    .option('--exits <json>', 'take-profit, stop-loss and trailing stop as JSON, e.g. \'{"stopLossPct":0.01,"trailingStopPct":0.02}\'', jsonObjectArg('--exits'))
+    .addOption(new Option('--partial-fills <policy>', 'what happens to the rest of a partial fill').choices([...PARTIAL_FILL_POLICIES]))
     .option('--calendar <id>', 'exchange calendar (XNYS or 24x7)')
     .option('--replay-from <iso>', 'replay stored bars from this date-time (with a zone) instead of trading live')
     .option('--replay-speed <n>', 'replay speed, 1..3600 x real time', numberArg('--replay-speed', { min: 1 }))
