@@ -1,4 +1,5 @@
 import { barsDigest } from '../domain/bar-window';
+import { calendarBarAt } from '../domain/marketdata/calendar-bars';
 import type { CommandRecord } from '../domain/deployment/commands';
 import type { createDeploymentCommandActivities } from './deployment-commands';
 import type { createDeploymentActivities, RiskSnapshot } from './deployments';
@@ -14,6 +15,11 @@ export interface CycleInputsArgs {
   bars: Omit<LoadRecentBarsInput, 'symbol'>;
   /** per symbol, the open time of the last bar the runtime already holds: only later bars are returned for it */
   knownUntil?: Record<string, number>;
+  /**
+   * the deployment's live feed: wait (up to waitMs) until it has published the bar closing at barClose, else every
+   * symbol is skipped as stale-data; after it has, a symbol whose bar did not come is skipped as stale-data too
+   */
+  feed?: { provider: string; barClose: number; waitMs: number };
 }
 
 /**
@@ -41,7 +47,26 @@ export interface CycleInputs {
 type Steps = Pick<ReturnType<typeof createOrderActivities>, 'syncOrders'> &
   Pick<ReturnType<typeof createMarketDataActivities>, 'loadRecentBars'> &
   Pick<ReturnType<typeof createDeploymentActivities>, 'loadRiskSnapshot'> &
-  Pick<ReturnType<typeof createDeploymentCommandActivities>, 'loadRecordedCommands'>;
+  Pick<ReturnType<typeof createDeploymentCommandActivities>, 'loadRecordedCommands'> & {
+    /** a feed's watermark (marketdata/watermark.ts): the last bar close it stored and cached, null when none */
+    feedWatermark: (provider: string, timeframe: string) => Promise<number | null>;
+  };
+
+/** How often a cycle looks at its feed's watermark while it waits for the bar. */
+const WATERMARK_POLL_MS = 200;
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** Why the cycle may not decide on this bar yet: undefined once the feed has published it within the wait. */
+async function awaitFeed(steps: Steps, feed: NonNullable<CycleInputsArgs['feed']>, timeframe: string): Promise<string | undefined> {
+  const deadline = Date.now() + feed.waitMs;
+  for (;;) {
+    const w = await steps.feedWatermark(feed.provider, timeframe).catch(() => null);
+    if (w !== null && w >= feed.barClose) return undefined;
+    const left = deadline - Date.now();
+    if (left <= 0) return `stale-data: the ${feed.provider} ${timeframe} feed has not stored the bar closing at ${iso(feed.barClose)} (waited ${feed.waitMs} ms; its last is ${w === null ? 'none' : iso(w)})`;
+    await new Promise((r) => setTimeout(r, Math.min(WATERMARK_POLL_MS, left)));
+  }
+}
 
 /**
  * What a cycle reads before it decides, as one local activity: the broker sync (the broker wins), each symbol's
@@ -58,10 +83,16 @@ export function createCycleActivities(steps: Steps) {
       commands.catch(() => undefined); // awaited below; a failure before then must not be an unhandled rejection
       const sync = await steps.syncOrders({ deploymentId: args.deploymentId, broker: args.broker, accountId: args.accountId });
       const prices: Record<string, number> = {};
+      const stale = args.feed ? await awaitFeed(steps, args.feed, args.bars.timeframe) : undefined;
+      // The bar the cycle decides on (asOfMs is its open): the feed stored it, or the symbol waits for the next one.
+      const wanted = args.feed && args.bars.calendar ? calendarBarAt(args.bars.calendar, args.bars.asOfMs, args.bars.timeframe)?.open : undefined;
       const windows = await Promise.all(
         args.symbols.map(async (symbol) => {
+          if (stale !== undefined) return stale;
           try {
             const md = await steps.loadRecentBars({ ...args.bars, symbol });
+            const newest = md.bars[md.bars.length - 1]?.ts;
+            if (wanted !== undefined && (newest === undefined || newest < wanted)) return `stale-data: no ${symbol} bar at ${iso(wanted)} from the ${args.feed!.provider} feed (its newest is ${newest === undefined ? 'none' : iso(newest)})`;
             if (md.bars.length) prices[symbol] = md.bars[md.bars.length - 1]!.close;
             const known = args.knownUntil?.[symbol];
             const k = known === undefined ? -1 : md.bars.findIndex((b) => b.ts === known);

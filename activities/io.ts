@@ -6,8 +6,14 @@ import { createDeploymentActivities } from './deployments';
 import { createJobActivities } from './jobs';
 import { createLiquidationActivities } from './liquidation';
 import { createLiquidationBrokerActivities } from './liquidation-broker';
+import { BarCache } from '../marketdata/cache';
+import { DEFAULT_REFRESH_SETTINGS } from '../marketdata/refresh';
+import { readWatermark } from '../marketdata/watermark';
 import { createMaintenanceActivities } from './maintenance';
 import { createMarketDataActivities } from './market-data';
+import { createMarketDataBackfillActivities } from './market-data-backfill';
+import { createMarketDataFeedActivities } from './market-data-feed';
+import { createMarketDataReportActivities } from './market-data-report';
 import { instrumentIoActivities } from './metrics';
 import { createNotificationActivities } from './notifications';
 import { createOrderResolutionActivities } from './order-resolution';
@@ -22,6 +28,13 @@ export function createIoActivities(deps: IoDeps) {
   const marketData = createMarketDataActivities(deps);
   const deployments = createDeploymentActivities(deps);
   const commands = createDeploymentCommandActivities(deps);
+  const feeds = {
+    db: deps.db,
+    redis: deps.redis,
+    cache: new BarCache(deps.redis),
+    providers: deps.marketData?.providers ?? {},
+    settings: { ...DEFAULT_REFRESH_SETTINGS, ...deps.marketData?.refresh },
+  };
   return instrumentIoActivities({
     ...createJobActivities(deps),
     ...orders,
@@ -30,7 +43,16 @@ export function createIoActivities(deps: IoDeps) {
     ...createRemainderActivities(deps),
     ...deployments,
     ...commands,
-    ...createCycleActivities({ syncOrders: orders.syncOrders, loadRecentBars: marketData.loadRecentBars, loadRiskSnapshot: deployments.loadRiskSnapshot, loadRecordedCommands: commands.loadRecordedCommands }),
+    ...createCycleActivities({
+      syncOrders: orders.syncOrders,
+      loadRecentBars: marketData.loadRecentBars,
+      loadRiskSnapshot: deployments.loadRiskSnapshot,
+      loadRecordedCommands: commands.loadRecordedCommands,
+      feedWatermark: (provider, timeframe) => readWatermark(deps.db, deps.redis, provider, timeframe),
+    }),
+    ...createMarketDataFeedActivities(feeds),
+    ...createMarketDataBackfillActivities(feeds),
+    ...createMarketDataReportActivities(deps),
     ...createNotificationActivities(deps),
     ...createApprovalActivities(deps),
     ...createMaintenanceActivities(deps),

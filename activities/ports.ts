@@ -1,6 +1,8 @@
 import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import type { BrokerPort } from '../brokers/port';
+import type { MarketDataProvider } from '../marketdata/provider';
+import type { RefreshSettings } from '../marketdata/refresh';
 import type { CopySource } from '../db/sql/bars';
 import type { ConnectionPool } from '../db/sql/queryable';
 import type { NotifySettings } from '../notify/settings';
@@ -31,6 +33,8 @@ export interface IoDeps {
   paperPrices?: PricesSetter;
   /** notification channels and retry rules (default: from the NOTIFY_* environment) */
   notify?: NotifySettings;
+  /** market-data providers by name and the feeds' refresh settings (none: no feed can run on this worker) */
+  marketData?: { providers: Record<string, MarketDataProvider>; refresh?: Partial<RefreshSettings> };
   /** Temporal and backup settings for the maintenance workflows (their activities refuse without them) */
   maintenance?: MaintenanceDeps;
   /** order and cycle counters for the process's /metrics (unset: not counted) */

@@ -21,7 +21,7 @@ export interface Bar {
   volume: number;
 }
 
-export const TIMEFRAMES = ['1m', '5m', '15m', '30m', '1h', '4h', '1d'] as const;
+export const TIMEFRAMES = ['1m', '5m', '15m', '30m', '1h', '4h', '8h', '1d'] as const;
 export type Timeframe = (typeof TIMEFRAMES)[number];
 
 const INF = Number.POSITIVE_INFINITY;

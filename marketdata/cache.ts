@@ -108,6 +108,27 @@ export class BarCache {
     return recent.length;
   }
 
+  /**
+   * Appends bars to many series in one round trip (a feed's refresh). Each entry names the newest bar Postgres held
+   * before these (`prevTs`): a series whose newest cached bar is another one has a hole (Redis missed a write) and is
+   * dropped instead, so readers use Postgres until the caller re-seeds it (replaceBars); `prevTs` null replaces the
+   * series with `bars` (a new series' warm-up). Returns the symbols dropped.
+   */
+  async appendMany(timeframe: Timeframe, entries: ReadonlyArray<{ symbol: string; prevTs: number | null; bars: readonly Bar[] }>): Promise<string[]> {
+    const live = entries.filter((e) => e.bars.length > 0);
+    if (live.length === 0) return [];
+    const replies = await this.bounded('appendMany', async () => {
+      const p = this.redis.pipeline();
+      for (const e of live) {
+        const args: Array<string | number> = [e.prevTs === null ? '' : e.prevTs, this.maxBars, this.ttlMs];
+        for (const b of newest(e.bars, this.maxBars)) args.push(b.ts, encodeBar(b));
+        p.eval(APPEND_SCRIPT, 1, this.key(e.symbol, timeframe), ...args);
+      }
+      return execOrThrow(p);
+    });
+    return live.filter((_, i) => Number(replies[i]) === 0).map((e) => e.symbol);
+  }
+
   /** The newest `limit` bars with ts <= asOfMs, ascending. */
   async getRecentBars(symbol: string, timeframe: Timeframe, limit: number, asOfMs: number): Promise<Bar[]> {
     if (limit <= 0) return [];
@@ -173,8 +194,29 @@ function newest(bars: readonly Bar[], n: number): Bar[] {
   return sorted.length > n ? sorted.slice(sorted.length - n) : sorted;
 }
 
+/** KEYS[1] the series; ARGV prevTs ('' = replace), maxBars, ttlMs, then ts, member pairs. 1 = written, 0 = dropped. */
+const APPEND_SCRIPT = `
+local prev = ARGV[1]
+if prev == '' then
+  redis.call('DEL', KEYS[1])
+else
+  local last = redis.call('ZRANGE', KEYS[1], -1, -1)
+  if #last == 0 or tonumber(string.match(last[1], '^[^,]+')) ~= tonumber(prev) then
+    redis.call('DEL', KEYS[1])
+    return 0
+  end
+end
+for i = 4, #ARGV, 2 do
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], ARGV[i], ARGV[i])
+  redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(tonumber(ARGV[2]) + 1))
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+`;
+
 /** EXEC, turning a failed MULTI (null) or a failed command inside it into an error. */
-async function execOrThrow(m: ReturnType<Redis['multi']>): Promise<unknown[]> {
+async function execOrThrow(m: ReturnType<Redis['multi']> | ReturnType<Redis['pipeline']>): Promise<unknown[]> {
   const replies = await m.exec();
   if (replies === null) throw new Error('transaction aborted');
   const out: unknown[] = [];

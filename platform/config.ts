@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { TIMEFRAMES } from '../domain/bars';
 
 export const ROLES = ['viewer', 'trader', 'approver', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -94,6 +95,45 @@ export const ConfigSchema = z.object({
   BROKER_BREAKER_FAILURE_RATIO: z.coerce.number().min(0).max(1).default(0.5),
   BROKER_BREAKER_WINDOW_MS: z.coerce.number().int().min(1).default(30_000),
   BROKER_BREAKER_COOLDOWN_MS: z.coerce.number().int().min(1).default(30_000),
+  /**
+   * market-data feeds the platform runs, `provider:timeframe` comma-separated (e.g. `alpaca:1m,replay:5m`); each is
+   * one workflow that refreshes the symbols of the running deployments with that dataProvider and timeframe
+   */
+  MARKET_DATA_FEEDS: z
+    .string()
+    .default('')
+    .transform((raw, ctx) => {
+      const feeds = raw.split(',').map((e) => e.trim()).filter(Boolean).map((e) => e.split(':'));
+      for (const f of feeds) if (f.length !== 2 || !['alpaca', 'replay'].includes(f[0]!) || !(TIMEFRAMES as readonly string[]).includes(f[1]!)) ctx.addIssue({ code: 'custom', message: `"${f.join(':')}" must look like alpaca:1m or replay:5m` });
+      return feeds.map(([provider, timeframe]) => ({ provider: provider!, timeframe: timeframe! }));
+    }),
+  /** a feed refreshes this long after each bar close (the provider publishes a bar a moment after it closes) */
+  MARKET_DATA_SETTLE_MS: z.coerce.number().int().min(0).max(300_000).default(2_000),
+  /** a symbol whose bar has not come is asked again every LATE_POLL ms for up to LATE_WAIT ms (then it is missing) */
+  MARKET_DATA_LATE_WAIT_MS: z.coerce.number().int().min(0).max(120_000).default(20_000),
+  MARKET_DATA_LATE_POLL_MS: z.coerce.number().int().min(100).max(60_000).default(2_000),
+  /** Alpaca's Market Data API (same keys as trading); requests per minute shared by all IO workers through Redis */
+  ALPACA_DATA_URL: url(['http', 'https']).default('https://data.alpaca.markets'),
+  ALPACA_DATA_FEED: z.enum(['iex', 'sip']).default('iex'),
+  ALPACA_DATA_RATE_LIMIT_PER_MIN: z.coerce.number().positive().default(200),
+  /** the replay provider (a live-feed simulator over stored bars): served=source pairs, e.g. `DEMO=IDX` */
+  REPLAY_SYMBOLS: z
+    .string()
+    .default('')
+    .transform((raw, ctx) => {
+      const out: Record<string, string> = {};
+      for (const e of raw.split(',').map((x) => x.trim()).filter(Boolean)) {
+        const m = /^([A-Z0-9._-]{1,32})=([A-Z0-9._-]{1,32})$/.exec(e);
+        if (!m || m[1] === m[2]) ctx.addIssue({ code: 'custom', message: `"${e}" must look like DEMO=IDX (served symbol = a stored source symbol, not the same)` });
+        else out[m[1]!] = m[2]!;
+      }
+      return out;
+    }),
+  /** the timeframe the replay's sources are stored in (others are aggregated from it, following the session) */
+  REPLAY_TIMEFRAME: z.enum(TIMEFRAMES).default('1m'),
+  /** data time the replay clock starts at (ISO), and how many times faster than the wall clock it runs */
+  REPLAY_FROM: unlessEmpty(z.iso.datetime({ offset: true })),
+  REPLAY_SPEED: z.coerce.number().positive().max(3_600).default(1),
   /** notification channels (notify/): the log always, each webhook when its URL is set; the URLs carry tokens (secrets) */
   NOTIFY_WEBHOOK_URL: unlessEmpty(url(['http', 'https'])),
   /** HMAC key for the generic webhook's X-Signature-256 header */

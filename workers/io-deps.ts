@@ -7,6 +7,7 @@ import { AlpacaBroker, paperBrokerPort, type BrokerPort } from '../brokers';
 import { guardBroker } from '../brokers/guard';
 import { brokerGuardKeys } from '../brokers/guard/accounts';
 import { PaperBrokerAdmin } from '../brokers/paper/admin-client';
+import { marketDataProviders } from '../marketdata/feeds';
 import { enqueueNotification } from '../db/sql/notifications';
 import { brokerBreakerAlert } from '../notify/alerts';
 import { notifySettingsFromConfig } from '../notify/settings';
@@ -48,7 +49,12 @@ export function ioDeps(config: Config, logger: AppLogger, db: Pool, redis: Redis
   // so slow brokers cannot starve the rest of the IO activities of connections.
   const gatePool = createPgPool({ ...config, PG_POOL_MAX: config.ORDER_GATE_POOL_MAX }, logger, 'worker-io-orders');
   const notify = notifySettingsFromConfig(config, logger);
-  return { db, redis, brokers, gatePool, notify, paperPrices: new PaperBrokerAdmin(config.PAPER_BROKER_URL), crashPoint: crashPointFromEnv() };
+  // Market-data providers (Alpaca behind its account's shared guard, the replay simulator) and the feeds' settings.
+  const marketData = {
+    providers: marketDataProviders(config, { db, redis, logger }),
+    refresh: { lateBarWaitMs: config.MARKET_DATA_LATE_WAIT_MS, latePollMs: config.MARKET_DATA_LATE_POLL_MS },
+  };
+  return { db, redis, brokers, gatePool, notify, marketData, paperPrices: new PaperBrokerAdmin(config.PAPER_BROKER_URL), crashPoint: crashPointFromEnv() };
 }
 
 /**

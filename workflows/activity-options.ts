@@ -85,6 +85,26 @@ export const liquidationBrokerStep = {
 } satisfies ActivityOptions;
 
 /**
+ * A feed's refresh at a bar close: provider requests behind the shared rate limit, batched writes, and polling for
+ * late bars (RefreshSettings.lateBarWaitMs); heartbeats every request, so a lost worker is noticed in 30 s. Retried
+ * (its writes are idempotent) until the next bar is near; a provider that refuses the request for good fails it.
+ */
+export const marketDataRefresh = {
+  taskQueue: TASK_QUEUES.io,
+  startToCloseTimeout: '3 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 5, nonRetryableErrorTypes: [ErrorType.InvalidInput, ErrorType.MarketDataRequest] },
+} satisfies ActivityOptions;
+
+/** One chunk of a backfill: a bounded range fetched (pages behind the rate limit) and written in one statement. */
+export const marketDataBackfillChunk = {
+  taskQueue: TASK_QUEUES.io,
+  startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10, nonRetryableErrorTypes: [ErrorType.InvalidInput, ErrorType.MarketDataRequest] },
+} satisfies ActivityOptions;
+
+/**
  * One batch of a stress scan: seconds of CPU, heartbeating after every run. A short heartbeat timeout notices a
  * killed worker within 10 s (the batch then runs again elsewhere, skipping the runs already stored); more attempts
  * than cpuCompute, since a batch is cheap to repeat and kills are what it is built to survive.

@@ -8,6 +8,8 @@ export const ErrorType = {
   /** the broker may or may not have the order: retried, and the retry looks it up first */
   OrderOutcomeUnknown: 'OrderOutcomeUnknown',
   MarketDataUnavailable: 'MarketDataUnavailable',
+  /** the data provider refused the request for good (unknown symbol, keys, subscription): never retried */
+  MarketDataRequest: 'MarketDataRequest',
   /** the bars a stress scan pinned are no longer the bars stored (rows inserted inside its range): never retried */
   BarsChanged: 'BarsChanged',
   /** a stress scan's final step found runs missing that its batches should have stored: a bug, never retried */

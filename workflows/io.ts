@@ -4,4 +4,5 @@ export * from './deployment/workflow';
 export * from './notifications/workflow';
 export * from './eod/liquidation';
 export * from './eod/scheduler';
+export * from './market-data/workflow';
 export * from './maintenance/workflow';

@@ -22,6 +22,7 @@ import { healthRoutes } from './routes/health';
 import { dailySummaryRoutes } from './routes/daily-summaries';
 import { killSwitchRoutes } from './routes/kill-switch';
 import { liquidationRoutes } from './routes/liquidations';
+import { marketDataRoutes } from './routes/market-data';
 import { maintenanceRoutes } from './routes/maintenance';
 import { reconciliationRoutes } from './routes/reconciliation';
 import { resultsPageRoutes } from './routes/results-page';
@@ -112,6 +113,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(backtestRoutes(deps, inflight));
   await app.register(stressScanRoutes(deps, inflight));
   await app.register(deploymentRoutes(deps, inflight));
+  await app.register(marketDataRoutes(deps, inflight));
   await app.register(tradingRoutes(deps));
   await app.register(killSwitchRoutes(deps));
   await app.register(liquidationRoutes(deps));

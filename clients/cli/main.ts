@@ -3,6 +3,7 @@ import { registerApprovalCommands } from './commands/approvals';
 import { registerBacktestCommands } from './commands/backtest';
 import { registerDataCommands } from './commands/data';
 import { registerDeploymentCommands } from './commands/deployments';
+import { registerMarketDataCommands } from './commands/market-data';
 import { registerMaintenanceCommands } from './commands/maintenance';
 import { registerKillSwitchCommands } from './commands/kill-switch';
 import { registerLiquidationCommands } from './commands/liquidations';
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerBacktestCommands(program, globals);
   registerScanCommand(program, globals);
   registerDeploymentCommands(program, globals);
+  registerMarketDataCommands(program, globals);
   registerReconciliationCommands(program, globals);
   registerKillSwitchCommands(program, globals);
   registerTradingCommands(program, globals);

@@ -113,3 +113,81 @@ export async function selectLatestBars(db: Queryable, symbol: string, timeframe:
   );
   return rows.map((r) => ({ ts: Number(r.ts), open: r.open, high: r.high, low: r.low, close: r.close, volume: r.volume })).reverse();
 }
+
+/** Bars of several symbols with fromMs <= ts <= toMs, by symbol then time (the replay provider's read). */
+export async function selectBarsOfSymbols(db: Queryable, symbols: readonly string[], timeframe: string, fromMs: number, toMs: number): Promise<Array<Bar & { symbol: string }>> {
+  const { rows } = await db.query<Bar & { symbol: string } & Record<string, unknown>>(
+    `SELECT symbol, (extract(epoch from ts) * 1000)::float8 AS ts, open, high, low, close, volume FROM bars
+     WHERE symbol = ANY($1::text[]) AND timeframe = $2 AND ts BETWEEN to_timestamp($3::float8 / 1000.0) AND to_timestamp($4::float8 / 1000.0)
+     ORDER BY symbol, ts`,
+    [symbols, timeframe, fromMs, toMs],
+  );
+  return rows.map((r) => ({ symbol: r.symbol, ts: Number(r.ts), open: r.open, high: r.high, low: r.low, close: r.close, volume: r.volume }));
+}
+
+/** Per symbol, the open time of its newest stored bar (symbols without bars left out): one index probe each. */
+export async function selectLastBarOpens(db: Queryable, symbols: readonly string[], timeframe: string): Promise<Map<string, number>> {
+  const { rows } = await db.query<{ symbol: string; ts: number }>(
+    `SELECT s.symbol, (extract(epoch from last.ts) * 1000)::float8 AS ts
+     FROM unnest($1::text[]) AS s(symbol)
+     CROSS JOIN LATERAL (SELECT ts FROM bars WHERE symbol = s.symbol AND timeframe = $2 ORDER BY ts DESC LIMIT 1) AS last`,
+    [symbols, timeframe],
+  );
+  return new Map(rows.map((r) => [r.symbol, Number(r.ts)]));
+}
+
+export interface SymbolBar extends Bar {
+  symbol: string;
+}
+
+/** Stores bars of many symbols in one statement; bars already stored are left as they are. Returns the rows inserted. */
+export async function insertBarsBatch(db: Queryable, timeframe: string, bars: readonly SymbolBar[]): Promise<number> {
+  if (bars.length === 0) return 0;
+  const { rowCount } = await db.query(
+    `INSERT INTO bars (symbol, timeframe, ts, open, high, low, close, volume)
+     SELECT s, $2, to_timestamp(t / 1000.0), o, h, l, c, v FROM unnest($1::text[], $3::float8[], $4::float8[], $5::float8[], $6::float8[], $7::float8[], $8::float8[]) AS u(s, t, o, h, l, c, v)
+     ON CONFLICT (symbol, timeframe, ts) DO NOTHING`,
+    [bars.map((b) => b.symbol), timeframe, ...barColumnsOf(bars)],
+  );
+  return rowCount ?? 0;
+}
+
+/** Stores bars of many symbols, replacing stored bars whose values differ (a full re-sync). */
+export async function upsertBarsBatch(db: Queryable, timeframe: string, bars: readonly SymbolBar[]): Promise<{ inserted: number; replaced: number }> {
+  if (bars.length === 0) return { inserted: 0, replaced: 0 };
+  const { rows } = await db.query<{ inserted: boolean }>(
+    `INSERT INTO bars (symbol, timeframe, ts, open, high, low, close, volume)
+     SELECT s, $2, to_timestamp(t / 1000.0), o, h, l, c, v FROM unnest($1::text[], $3::float8[], $4::float8[], $5::float8[], $6::float8[], $7::float8[], $8::float8[]) AS u(s, t, o, h, l, c, v)
+     ON CONFLICT (symbol, timeframe, ts) DO UPDATE SET open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low, close = EXCLUDED.close, volume = EXCLUDED.volume
+       WHERE (bars.open, bars.high, bars.low, bars.close, bars.volume) IS DISTINCT FROM (EXCLUDED.open, EXCLUDED.high, EXCLUDED.low, EXCLUDED.close, EXCLUDED.volume)
+     RETURNING (xmax = 0) AS inserted`,
+    [bars.map((b) => b.symbol), timeframe, ...barColumnsOf(bars)],
+  );
+  const inserted = rows.filter((r) => r.inserted).length;
+  return { inserted, replaced: rows.length - inserted };
+}
+
+function barColumnsOf(bars: readonly Bar[]): number[][] {
+  return [bars.map((b) => b.ts), bars.map((b) => b.open), bars.map((b) => b.high), bars.map((b) => b.low), bars.map((b) => b.close), bars.map((b) => b.volume)];
+}
+
+/** Open times of one series' stored bars in [fromMs, toMs], ascending (a backfill chunk's plan). */
+export async function selectBarOpensBetween(db: Queryable, symbol: string, timeframe: string, fromMs: number, toMs: number): Promise<number[]> {
+  const { rows } = await db.query<{ t: number[] | null }>(
+    `SELECT array_agg((extract(epoch from ts) * 1000)::float8 ORDER BY ts) AS t FROM bars
+     WHERE symbol = $1 AND timeframe = $2 AND ts BETWEEN to_timestamp($3::float8 / 1000.0) AND to_timestamp($4::float8 / 1000.0)`,
+    [symbol, timeframe, fromMs, toMs],
+  );
+  return (rows[0]?.t ?? []).map(Number);
+}
+
+/** Per symbol, how many bars are stored with fromMs <= ts <= toMs (symbols without any left out). */
+export async function countBarsOfSymbols(db: Queryable, symbols: readonly string[], timeframe: string, fromMs: number, toMs: number): Promise<Map<string, number>> {
+  const { rows } = await db.query<{ symbol: string; n: number }>(
+    `SELECT symbol, count(*)::int AS n FROM bars
+     WHERE symbol = ANY($1::text[]) AND timeframe = $2 AND ts BETWEEN to_timestamp($3::float8 / 1000.0) AND to_timestamp($4::float8 / 1000.0)
+     GROUP BY symbol`,
+    [symbols, timeframe, fromMs, toMs],
+  );
+  return new Map(rows.map((r) => [r.symbol, Number(r.n)]));
+}

@@ -27,6 +27,8 @@ export const TIMEFRAME_MS: Readonly<Record<Timeframe, number>> = Object.freeze({
   '30m': 1_800_000,
   '1h': 3_600_000,
   '4h': 14_400_000,
+  /** on a session shorter than 8 hours (NYSE) an 8h bar is the whole session */
+  '8h': 28_800_000,
   '1d': DAY_MS,
 });
 

@@ -5,7 +5,6 @@ import type { OrderIntent } from '../risk/gate';
 import { createStrategy, type StrategyParams } from '../strategies';
 import { checkExits, type ExitWatch } from './exits';
 import type { DeploymentSpec } from './spec';
-
 /**
  * One deployment cycle's pure decision: given the recent bars (the last one just closed), what should happen?
  * The risk gate, approvals and the order itself come after it (see ../risk and the deployment workflow).

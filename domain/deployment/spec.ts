@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_BAR_WAIT_MS } from './bar-wait';
 import { validateStrategyParams } from '../backtest/settings';
 import { STRATEGY_NAMES } from '../backtest/types';
 import { CALENDAR_IDS } from '../calendar/calendar';
@@ -78,6 +79,9 @@ export const ApprovalPolicySchema = z.discriminatedUnion(
 );
 export type ApprovalPolicy = z.output<typeof ApprovalPolicySchema>;
 
+/** Live market-data providers a deployment may name (marketdata/feeds.ts builds them). */
+export const MARKET_DATA_PROVIDERS = ['alpaca', 'replay'] as const;
+
 /** A deployment as requested through the API: validated, defaults filled in, strategy params normalized. */
 export const DeploymentSpecInputSchema = z.strictObject({
   strategy: z.enum(STRATEGY_NAMES, { error: `strategy must be one of: ${STRATEGY_NAMES.join(', ')}` }),
@@ -108,6 +112,14 @@ export const DeploymentSpecInputSchema = z.strictObject({
   calendar: z.enum(CALENDAR_IDS, { error: `calendar must be one of: ${CALENDAR_IDS.join(', ')}` }).default('XNYS'),
   /** wait after a bar close before the cycle reads the bar (the data provider needs a moment) */
   settleDelayMs: z.int({ error: 'settleDelayMs must be a whole number of ms' }).min(0).max(300_000, { error: 'settleDelayMs must be at most 300000' }).default(2000),
+  /**
+   * where its bars come from live: a market-data feed (provider x timeframe) the platform runs; the cycle then waits
+   * for the feed to have stored the bar (up to barWaitMs) and skips with a stale-data reason if it has not. Absent: the
+   * bars someone imported or stored.
+   */
+  dataProvider: z.enum(MARKET_DATA_PROVIDERS, { error: `dataProvider must be one of: ${MARKET_DATA_PROVIDERS.join(', ')}` }).optional(),
+  /** how long a cycle waits past its settle delay for the feed's bar (default 10000) */
+  barWaitMs: z.int({ error: 'barWaitMs must be a whole number of ms' }).min(0).max(MAX_BAR_WAIT_MS, { error: `barWaitMs must be at most ${MAX_BAR_WAIT_MS}` }).optional(),
   /** the cycle does not trade when the newest bar closed more than this many bars before now */
   staleAfterBars: z.int({ error: 'staleAfterBars must be a whole number of bars' }).min(1).max(10_000).default(2),
   /** flat by the close: reduce-only from the close minus marginMinutes until the next open, positions closed by the account's liquidation */

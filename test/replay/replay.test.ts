@@ -147,6 +147,18 @@ test('the end-of-day histories: the scheduler starts the liquidation as a child,
   expect([...seen('eod-liquidation--forged.json').activities]).toEqual(['openLiquidation']);
 });
 
+test('the market-data histories show their branches: refreshes and a backfill job for a gap, a refused feed, a chunked backfill, the report', () => {
+  for (const f of ['feed--refresh-gap', 'feed--refused', 'backfill--completed', 'report--completed']) expect(files).toContain(`market-data-${f}.json`);
+  const feed = seen('market-data-feed--refresh-gap.json');
+  expect([...feed.activities].sort()).toEqual(['openFeed', 'refreshMarketDataFeed']);
+  expect(count(feed, 'activityTaskScheduledEventAttributes')).toBe(5); // open, three refreshes, the one that finds the feed gone
+  expect(count(feed, 'startChildWorkflowExecutionInitiatedEventAttributes')).toBe(1);
+  expect(count(feed, 'timerStartedEventAttributes')).toBe(4);
+  expect([...seen('market-data-feed--refused.json').activities]).toEqual(['openFeed']);
+  expect([...seen('market-data-backfill--completed.json').activities].sort()).toEqual(['backfillChunk', 'beginBackfill', 'endBackfill']);
+  expect([...seen('market-data-report--completed.json').activities]).toEqual(['buildQualityReport']);
+});
+
 test.each(files)('replays %s', async (file) => {
   const codePath = path.join(testStack().WORKFLOW_BUNDLE_DIR, `${queueOf(file)}.js`);
   await Worker.runReplayHistory({ workflowBundle: { codePath } }, load(file));

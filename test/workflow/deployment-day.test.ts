@@ -11,6 +11,8 @@ import { startPaperBroker, type PaperBrokerProcess } from '../../brokers/paper/s
 import { allocateBars, appendBar } from '../../domain/bars';
 import { currentOrNextSession, nextSessionOpen, sessionBarCloses } from '../../domain/calendar';
 import { parseDeploymentSpec } from '../../domain/deployment/spec';
+import { upsertFeed } from '../../db/sql/market-data-feeds';
+import { publishWatermark } from '../../marketdata/watermark';
 import { ensureSearchAttributes } from '../../platform/temporal';
 import { issueDeploymentCommand } from '../../services/deployment-commands';
 import { createDeployment } from '../../services/deployments';
@@ -64,10 +66,10 @@ function nextSessionAndPrevious(now: number) {
 }
 
 /** An IO worker on `testEnv` with the real activities, and a deployment (sma-cross 3/8 on 5-minute bars of `symbol`, XNYS) created as the API creates one. */
-async function dayDeployment(testEnv: TestWorkflowEnvironment, symbol: string, cyclesPerRun?: number) {
+async function dayDeployment(testEnv: TestWorkflowEnvironment, symbol: string, cyclesPerRun?: number, extra: Record<string, unknown> = {}) {
   const spec = parseDeploymentSpec({
     strategy: 'sma-cross', params: { fast: 3, slow: 8 }, symbols: [symbol], timeframe: '5m', accountId: account, broker: 'paper',
-    allowShort: false, calendar: 'XNYS', settleDelayMs: 1_000, riskLimits: { maxExposure: 1e6, maxPositionQty: 10 },
+    allowShort: false, calendar: 'XNYS', settleDelayMs: 1_000, riskLimits: { maxExposure: 1e6, maxPositionQty: 10 }, ...extra,
   });
   const worker = await Worker.create({
     connection: testEnv.nativeConnection,
@@ -167,6 +169,34 @@ test('a revised older bar reaches the next decision: the runtime sees its held w
     expect(cycle.rows[0]!.indicators.slow).toBeCloseTo(slow, 9);
     // and it differs from the average without the revision (what a window extended blindly would have given)
     expect(Math.abs(cycle.rows[0]!.indicators.slow - (slow - 50 / 8))).toBeGreaterThan(1);
+  } finally {
+    await env.teardown();
+  }
+}, 300_000);
+
+test('on a live feed, a cycle never decides on a bar the feed has not stored: it waits up to barWaitMs, then skips as stale-data', async () => {
+  const env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: testStack().TIME_SKIPPING_SERVER } } });
+  try {
+    const symbol = uniqueSymbol('FEED');
+    const now = await env.currentTimeMs();
+    const { day, previous } = nextSessionAndPrevious(now);
+    const BAR = 5 * 60_000;
+    // The bars are all stored, but the feed has published only the first three closes of the day.
+    await storeBars(pool, symbol, '5m', sessionBars([...sessionBarCloses(previous, '5m'), ...sessionBarCloses(day, '5m')]));
+    await upsertFeed(pool, { provider: 'replay', timeframe: '5m', calendar: 'XNYS', settleMs: 0, clock: null, clockKey: randomUUID() });
+    await redis.del('md:watermark:replay:5m');
+    await publishWatermark(pool, redis, 'replay', '5m', day.open + 3 * BAR, { test: true });
+    const { deploymentId, handle, worker } = await dayDeployment(env, symbol, undefined, { dataProvider: 'replay', barWaitMs: 300 });
+    await worker.runUntil(async () => {
+      await env.sleep(day.open + 5 * BAR + 2_000 - now);
+      for (let i = 0; i < 600 && (await handle.query(deploymentStateQuery)).cycle < 5; i++) await new Promise((r) => setTimeout(r, 100));
+      await issueDeploymentCommand({ db: pool, temporal: env.client }, { deploymentId, kind: 'stop', by: 'test' });
+      await handle.result();
+    });
+    const cycles = await pool.query<{ bar_close: Date; reason: string | null }>('SELECT bar_close, reason FROM deployment_cycles WHERE deployment_id = $1 ORDER BY bar_close', [deploymentId]);
+    const rows = cycles.rows.map((r) => ({ close: r.bar_close.getTime(), stale: (r.reason ?? '').startsWith('stale-data') }));
+    expect(rows.slice(0, 5)).toEqual([1, 2, 3, 4, 5].map((k) => ({ close: day.open + k * BAR, stale: k > 3 })));
+    expect(cycles.rows[3]!.reason).toBe(`stale-data: the replay 5m feed has not stored the bar closing at ${new Date(day.open + 4 * BAR).toISOString()} (waited 300 ms; its last is ${new Date(day.open + 3 * BAR).toISOString()})`);
   } finally {
     await env.teardown();
   }

@@ -4,6 +4,7 @@ import type { PlaceOrderInput, PlaceOrderResult } from '../../activities/orders'
 import { barsBetween, barsDigest, extendWindow } from '../../domain/bar-window';
 import { allocateBars, appendBar } from '../../domain/bars';
 import { localDate, timeframeMs } from '../../domain/calendar';
+import { DEFAULT_BAR_WAIT_MS } from '../../domain/deployment/bar-wait';
 import { decideCycle, type CycleDecision } from '../../domain/deployment/cycle';
 import type { ExitWatch } from '../../domain/deployment/exits';
 import { SYMBOL_LOCK_TTL_MS } from '../../domain/eod/policy';
@@ -49,7 +50,8 @@ export class Cycles {
     for (const [symbol, held] of this.barWindows) if (held.length) knownUntil[symbol] = held[held.length - 1]!.ts;
     let inputs: Awaited<ReturnType<typeof loadCycleInputs>>;
     try {
-      inputs = await loadCycleInputs({ deploymentId, broker: spec.broker, accountId: spec.accountId, symbols: spec.symbols, bars: barsArgs, knownUntil });
+      const feed = spec.dataProvider ? { feed: { provider: spec.dataProvider, barClose, waitMs: spec.barWaitMs ?? DEFAULT_BAR_WAIT_MS } } : {};
+      inputs = await loadCycleInputs({ deploymentId, broker: spec.broker, accountId: spec.accountId, symbols: spec.symbols, bars: barsArgs, knownUntil, ...feed });
     } catch (err) {
       // Retries exhausted (a broker or Postgres outage): this bar is skipped with the reason, the next one tries again.
       // A configuration fault ends the deployment (the loop records it as failed).

@@ -2,13 +2,14 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { listDeployments } from '../../../db/sql/deployments';
 import { reduceOnlyDeployments } from '../../../db/sql/eod-reduce-only';
+import { getFeed } from '../../../db/sql/market-data-feeds';
 import { validateStrategyParams } from '../../../domain/backtest/settings';
 import { DeploymentSpecInputSchema, parseDeploymentSpec } from '../../../domain/deployment/spec';
 import { createDeployment } from '../../../services/deployments';
 import type { InflightCalls } from '../../../services/temporal-call';
 import { principalOf, ROLES_ANY, ROLES_TRADER } from '../auth';
 import type { ApiDeps } from '../deps';
-import { errorResponses } from '../errors';
+import { badRequest, errorResponses } from '../errors';
 import { AccountIdSchema, PageQuerySchema } from '../schemas';
 import { registerDeploymentCommandRoutes } from './deployment-commands';
 import { registerDeploymentDetailRoute } from './deployment-detail';
@@ -75,8 +76,16 @@ export function deploymentRoutes(deps: ApiDeps, inflight: InflightCalls): Fastif
         },
       },
       async (request, reply) => {
-        const { name, replay, ...specInput } = request.body;
+        const { name, replay: requested, ...specInput } = request.body;
         const spec = parseDeploymentSpec(specInput);
+        let replay: Parameters<typeof createDeployment>[1]['replay'] = requested;
+        if (spec.dataProvider) {
+          // A live feed: the runtime runs on the feed's clock (a replay feed's data time), so both agree on every bar close.
+          const feed = await getFeed(db, spec.dataProvider, spec.timeframe);
+          if (!feed) throw badRequest(`dataProvider: no ${spec.dataProvider} ${spec.timeframe} feed runs on this platform (MARKET_DATA_FEEDS)`);
+          if (requested) throw badRequest("replay: a deployment on a live feed runs on the feed's clock; leave replay out");
+          replay = feed.clock ? { from: new Date(feed.clock.dataStartMs).toISOString(), speed: feed.clock.speed, wallStartMs: feed.clock.wallStartMs } : undefined;
+        }
         const { id, workflowId } = await createDeployment({ ...services, log: request.log }, { spec, by: principalOf(request).name, name, replay });
         return reply.code(202).send({ id, workflowId, status: 'running' as const, links: links({ id, workflow_id: workflowId }) });
       },

@@ -72,6 +72,7 @@ export interface CreateFlags {
   calendar?: string;
   replayFrom?: string;
   replaySpeed?: number;
+  dataProvider?: string;
   json?: boolean;
 }
 
@@ -99,6 +100,7 @@ export function deploymentBodyFromFlags(f: CreateFlags): Record<string, unknown>
   if (f.partialFills) body.partialFills = f.partialFills;
   if (f.calendar) body.calendar = f.calendar;
   if (f.replayFrom !== undefined) body.replay = { from: f.replayFrom, speed: f.replaySpeed };
+  if (f.dataProvider !== undefined) body.dataProvider = f.dataProvider;
   return body;
 }
 
@@ -156,6 +158,7 @@ export function registerDeploymentCommands(program: Command, globals: () => Glob
     .option('--calendar <id>', 'exchange calendar (XNYS or 24x7)')
     .option('--replay-from <iso>', 'replay stored bars from this date-time (with a zone) instead of trading live')
     .option('--replay-speed <n>', 'replay speed, 1..3600 x real time', numberArg('--replay-speed', { min: 1 }))
+    .option('--data-provider <name>', "trade the bars of a live feed the platform runs (alpaca or replay): each cycle waits for the feed's bar")
     .option('--json', 'print the answer as JSON')
     .action(async (f: CreateFlags) => {
       const created = await clientFrom(globals()).post<CreatedDeployment>('/v1/deployments', deploymentBodyFromFlags(f));
