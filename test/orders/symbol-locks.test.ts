@@ -1,3 +1,4 @@
+import { parseDeploymentSpec } from '../../domain/deployment/spec';
 import { randomUUID } from 'node:crypto';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { Pool } from 'pg';
@@ -28,9 +29,11 @@ beforeAll(async () => {
   pool = testPool();
   paper = await startPaperBroker({ databaseUrl: testStack().DATABASE_URL, account, initialCash: 1e9 });
   await new PaperBrokerAdmin(paper.url).setPrices(Object.fromEntries(symbols.map((s) => [s, 10])));
+  // a spec like the API records (GET /v1/deployments shows every row)
+  const spec = parseDeploymentSpec({ strategy: 'sma-cross', params: { fast: 3, slow: 8 }, symbols, timeframe: '1m', accountId: account, broker: 'paper', calendar: '24x7' });
   for (const id of deployments) {
-    await pool.query(`INSERT INTO deployments (id, workflow_id, account_id, broker, strategy, spec, status, created_by) VALUES ($1, $2, $3, 'paper', 'sma-cross', '{}', 'running', 'test')`, [
-      id, `deployment-${id}`, account,
+    await pool.query(`INSERT INTO deployments (id, workflow_id, account_id, broker, strategy, spec, status, created_by) VALUES ($1, $2, $3, 'paper', 'sma-cross', $4, 'running', 'test')`, [
+      id, `deployment-${id}`, account, JSON.stringify(spec),
     ]);
   }
 });

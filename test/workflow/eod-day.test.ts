@@ -217,7 +217,8 @@ test('the day after Thanksgiving (13:00 ET close) under broker faults (rejects, 
   try {
     // another deployment of the account (the first is still reduce-only until Tuesday's open)
     const other = randomUUID();
-    await pool.query(`INSERT INTO deployments (id, workflow_id, account_id, broker, strategy, spec, status, created_by) VALUES ($1, $2, $3, 'paper', 'sma-cross', '{}', 'running', 'test')`, [other, `deployment-${other}`, account]);
+    const otherSpec = parseDeploymentSpec({ strategy: 'sma-cross', params: { fast: 3, slow: 8 }, symbols: [A, B], timeframe: '5m', accountId: account, broker: 'paper', calendar: 'XNYS' });
+    await pool.query(`INSERT INTO deployments (id, workflow_id, account_id, broker, strategy, spec, status, created_by) VALUES ($1, $2, $3, 'paper', 'sma-cross', $4, 'running', 'test')`, [other, `deployment-${other}`, account, JSON.stringify(otherSpec)]);
     const acts = orders();
     for (const [c, symbol, qty] of [[1, A, 9], [2, B, 5]] as const) {
       const input: PlaceOrderInput = {
