@@ -112,6 +112,13 @@ export const ConfigSchema = z.object({
   /** a symbol whose bar has not come is asked again every LATE_POLL ms for up to LATE_WAIT ms (then it is missing) */
   MARKET_DATA_LATE_WAIT_MS: z.coerce.number().int().min(0).max(120_000).default(20_000),
   MARKET_DATA_LATE_POLL_MS: z.coerce.number().int().min(100).max(60_000).default(2_000),
+  /** data-quality levels (DESIGN.md): a missing share (0..1) or a delay strictly above a threshold reaches its level */
+  MARKET_DATA_MISSING_WARNING: z.coerce.number().min(0).max(1).default(0.05),
+  MARKET_DATA_MISSING_ERROR: z.coerce.number().min(0).max(1).default(0.2),
+  MARKET_DATA_DELAY_WARNING_MS: z.coerce.number().int().min(0).default(300_000),
+  MARKET_DATA_DELAY_ERROR_MS: z.coerce.number().int().min(0).default(600_000),
+  /** a JSON file of variables from the reloadable set that workers read at start and again on SIGHUP or a reload command */
+  SETTINGS_FILE: unlessEmpty(z.string().min(1)),
   /** Alpaca's Market Data API (same keys as trading); requests per minute shared by all IO workers through Redis */
   ALPACA_DATA_URL: url(['http', 'https']).default('https://data.alpaca.markets'),
   ALPACA_DATA_FEED: z.enum(['iex', 'sip']).default('iex'),
