@@ -11,22 +11,10 @@
 import type { Redis } from 'ioredis';
 import { ConfigError, type Config } from '../platform/config';
 import type { AppLogger } from '../platform/logger';
-import { loadSettings } from '../platform/settings-file';
-
-export const SETTINGS_RELOAD_CHANNEL = 'settings:reload';
-export const settingsReplyKey = (id: string) => `settings:reload:${id}`;
+import { loadSettings, SETTINGS_RELOAD_CHANNEL, settingsReplyKey, type ReloadOutcome } from '../platform/settings-file';
 
 /** Builds a worker part's new settings (throwing ConfigError or ZodError on a value it refuses) and returns the swap. */
 export type PrepareReload = (next: Config) => () => void;
-
-export interface ReloadOutcome {
-  identity: string;
-  ok: boolean;
-  /** variables whose value changed (applied), when ok */
-  changed: string[];
-  /** one line per refused value, naming its variable, when not ok */
-  problems: string[];
-}
 
 export class SettingsReloader {
   private readonly parts: PrepareReload[] = [];
@@ -82,7 +70,8 @@ export class SettingsReloader {
         await redis.multi().rpush(key, JSON.stringify(o)).pexpire(key, 60_000).exec();
       }).catch((err: Error) => this.logger.warn({ error: err.message }, 'settings reload reply not written'));
     });
-    sub.subscribe(SETTINGS_RELOAD_CHANNEL).catch((err: Error) => this.logger.warn({ error: err.message }, 'settings reload channel not subscribed'));
+    // Subscribed once connected (the client queues nothing offline), and again after each reconnect.
+    sub.on('ready', () => void sub.subscribe(SETTINGS_RELOAD_CHANNEL).catch((err: Error) => this.logger.warn({ error: err.message }, 'settings reload channel not subscribed')));
     return async () => {
       process.off('SIGHUP', onHup);
       sub.disconnect();
