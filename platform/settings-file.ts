@@ -35,6 +35,20 @@ export const RELOADABLE_KEYS = [
   'MARKET_DATA_DELAY_ERROR_MS',
 ] as const satisfies ReadonlyArray<keyof Config>;
 
+/** The Redis channel a reload command is published on (its message: a request id), and where workers reply. */
+export const SETTINGS_RELOAD_CHANNEL = 'settings:reload';
+export const settingsReplyKey = (id: string) => `settings:reload:${id}`;
+
+/** One worker's answer to a reload. */
+export interface ReloadOutcome {
+  identity: string;
+  ok: boolean;
+  /** variables whose value changed (applied), when ok */
+  changed: string[];
+  /** one line per refused value, naming its variable, when not ok */
+  problems: string[];
+}
+
 export type SettingsOutcome = { ok: true; config: Config; changed: string[] } | { ok: false; problems: string[] };
 
 /** Problems no single variable shows: pairs that must agree. */
