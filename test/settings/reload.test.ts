@@ -62,6 +62,11 @@ async function notify(name: string) {
 }
 /** SIGHUP to the worker's node process (its pid is in every log line; tsx relays only SIGINT and SIGTERM). */
 const hup = () => process.kill(Number(/"pid":(\d+)/.exec(worker.output())![1]), 'SIGHUP');
+/** This worker's answer to a reload command (identity io-<pid>@host). */
+const mine = (r: { workers: Array<{ identity: string; ok: boolean; changed: string[]; problems: string[] }> }) => {
+  const pid = /"pid":(\d+)/.exec(worker.output())![1];
+  return r.workers.find((w) => w.identity.startsWith(`io-${pid}@`))!;
+};
 const lastWorkerLine = (msg: string) => worker.output().split('\n').filter((l) => l.includes(`"msg":"${msg}"`)).pop();
 
 beforeAll(async () => {
@@ -151,8 +156,10 @@ test('POST /v1/maintenance/settings/reload reaches the running worker, is audite
   const ok = await reload();
   expect(ok.status).toBe(200);
   const okBody = (await ok.json()) as { id: string; ok: boolean; listening: number; missing: number; workers: Array<{ identity: string; ok: boolean; changed: string[]; problems: string[] }> };
-  expect(okBody).toMatchObject({ ok: true, listening: 1, missing: 0 });
-  expect(okBody.workers).toEqual([{ identity: expect.stringMatching(/^io-\d+@/), ok: true, changed: ['BROKER_RATE_LIMIT_BURST', 'MARKET_DATA_MISSING_WARNING'], problems: [] }]);
+  // Tests run in band, so this worker is normally the only listener; others (if any) answer for themselves.
+  expect(okBody).toMatchObject({ ok: true, missing: 0 });
+  expect(okBody.listening).toBeGreaterThanOrEqual(1);
+  expect(mine(okBody)).toEqual({ identity: expect.stringMatching(/^io-\d+@/), ok: true, changed: ['BROKER_RATE_LIMIT_BURST', 'MARKET_DATA_MISSING_WARNING'], problems: [] });
   await waitFor('the guard bucket at burst 4', async () => (await bucket()).capacity === 4, 60_000);
   const audit = async (id: string) => (await pool.query<{ actor: string; action: string; detail: { reason: string } }>(`SELECT actor, action, detail FROM audit_log WHERE subject = 'settings' AND detail->>'id' = $1`, [id])).rows;
   expect(await audit(okBody.id)).toEqual([{ actor: 'ada', action: 'settings.reloaded', detail: expect.objectContaining({ reason: 'settings test' }) }]);
@@ -160,14 +167,14 @@ test('POST /v1/maintenance/settings/reload reaches the running worker, is audite
   // Out of range, and a variable that needs a restart: both named, nothing applied.
   writeSettings({ NOTIFY_WEBHOOK_URL: hookUrl, BROKER_RATE_LIMIT_BURST: 5, MARKET_DATA_MISSING_ERROR: 2 });
   const bad = (await (await reload()).json()) as typeof okBody;
-  expect(bad).toMatchObject({ ok: false, listening: 1, missing: 0 });
-  expect(bad.workers[0]!.problems).toEqual([expect.stringMatching(/^MARKET_DATA_MISSING_ERROR: /)]);
+  expect(bad).toMatchObject({ ok: false, missing: 0 });
+  expect(mine(bad).problems).toEqual([expect.stringMatching(/^MARKET_DATA_MISSING_ERROR: /)]);
   const auditRows = await audit(bad.id);
   expect(auditRows.map((r) => r.action)).toEqual(['settings.reload-refused']);
   expect(JSON.stringify(auditRows)).toContain('MARKET_DATA_MISSING_ERROR');
   writeSettings({ DATABASE_URL: 'postgres://elsewhere/x' });
   const restart = (await (await reload()).json()) as typeof okBody;
-  expect(restart.workers[0]!.problems).toEqual(['DATABASE_URL: is not a reloadable setting (restart to change it)']);
+  expect(mine(restart).problems).toEqual(['DATABASE_URL: is not a reloadable setting (restart to change it)']);
   const seq = (await bucket()).seq;
   await waitFor('more guarded calls', async () => (await bucket()).seq > seq + 2, 60_000);
   expect((await bucket()).capacity).toBe(4);
