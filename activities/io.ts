@@ -33,7 +33,8 @@ export function createIoActivities(deps: IoDeps) {
     redis: deps.redis,
     cache: new BarCache(deps.redis),
     providers: deps.marketData?.providers ?? {},
-    settings: { ...DEFAULT_REFRESH_SETTINGS, ...deps.marketData?.refresh },
+    // Defaults filled in place, so this is the object the IO deps hold: a settings reload that swaps its thresholds reaches the feeds.
+    settings: Object.assign(deps.marketData?.refresh ?? {}, { ...DEFAULT_REFRESH_SETTINGS, ...deps.marketData?.refresh }),
   };
   return instrumentIoActivities({
     ...createJobActivities(deps),

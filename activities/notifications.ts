@@ -30,8 +30,8 @@ import { ErrorType } from '../workflows/errors';
 
 export interface NotificationDeps {
   db: Queryable;
-  /** channels and retry rules; default: from the NOTIFY_* environment variables */
-  notify?: NotifySettings;
+  /** channels and retry rules, or a reader of the current ones (a settings reload swaps them); default: from the NOTIFY_* environment variables */
+  notify?: NotifySettings | (() => NotifySettings);
 }
 
 export const DispatchInputSchema = z.strictObject({
@@ -54,13 +54,16 @@ export interface DispatchResult {
 type Outcome = 'sent' | 'retried' | 'dead' | 'lostClaims';
 
 export function createNotificationActivities({ db, notify }: NotificationDeps) {
-  const settings = notify ?? notifySettingsFromEnv();
-  const senders = new Map<Channel, ChannelSender>(settings.senders.map((s) => [s.channel, s]));
-  const configured = [...senders.keys()];
-  const random = settings.random ?? Math.random;
+  const fixed = typeof notify === 'function' ? undefined : (notify ?? notifySettingsFromEnv());
+  const current = typeof notify === 'function' ? notify : () => fixed!;
 
   /** Sends one claimed row to every target that has not accepted it yet, then records the outcome under the claim. */
   const deliver = async (row: NotificationRow): Promise<Outcome> => {
+    // Read per row: a reload between rounds (or rows) takes effect on the next send.
+    const settings = current();
+    const senders = new Map<Channel, ChannelSender>(settings.senders.map((s) => [s.channel, s]));
+    const configured = [...senders.keys()];
+    const random = settings.random ?? Math.random;
     const targets = row.channels.length ? row.channels : configured;
     const delivered = new Set<Channel>(row.delivered_channels);
     const message = toMessage(row);
@@ -128,6 +131,7 @@ export function createNotificationActivities({ db, notify }: NotificationDeps) {
       const ctx = Context.current();
       const startedAt = Date.now();
       const totals = { claimed: 0, sent: 0, retried: 0, dead: 0, lostClaims: 0 };
+      const settings = current();
       while (totals.claimed < maxRows && Date.now() - startedAt < settings.budgetMs && !ctx.cancellationSignal.aborted) {
         const limit = Math.min(settings.batchSize, maxRows - totals.claimed);
         const rows = await claimDueNotifications(db, limit, settings.claimLeaseMs);

@@ -32,7 +32,8 @@ export interface IoDeps {
   /** the built-in paper broker's price feed */
   paperPrices?: PricesSetter;
   /** notification channels and retry rules (default: from the NOTIFY_* environment) */
-  notify?: NotifySettings;
+  /** the settings, or a reader of the current ones (a settings reload swaps them) */
+  notify?: NotifySettings | (() => NotifySettings);
   /** market-data providers by name and the feeds' refresh settings (none: no feed can run on this worker) */
   marketData?: { providers: Record<string, MarketDataProvider>; refresh?: Partial<RefreshSettings> };
   /** Temporal and backup settings for the maintenance workflows (their activities refuse without them) */

@@ -81,9 +81,9 @@ export const ConfigSchema = z.object({
   ALPACA_SECRET_KEY: z.string().optional(),
   ALPACA_BASE_URL: url(['http', 'https']).default('https://paper-api.alpaca.markets'),
   /** broker guard (brokers/guard): requests per minute per broker account, shared by all IO workers through Redis */
-  ALPACA_RATE_LIMIT_PER_MIN: z.coerce.number().positive().default(200),
+  ALPACA_RATE_LIMIT_PER_MIN: z.coerce.number().positive().max(1_000_000).default(200),
   /** the paper broker enforces no limit; this one only stops runaway loops (replays at 60x send 60x the calls) */
-  PAPER_BROKER_RATE_LIMIT_PER_MIN: z.coerce.number().positive().default(6_000),
+  PAPER_BROKER_RATE_LIMIT_PER_MIN: z.coerce.number().positive().max(1_000_000).default(6_000),
   BROKER_RATE_LIMIT_BURST: z.coerce.number().int().min(1).default(10),
   /** a call waits this long at most for a token (order submissions wait inside the kill-switch gate) */
   BROKER_RATE_LIMIT_MAX_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(2_000),
@@ -93,8 +93,8 @@ export const ConfigSchema = z.object({
   BROKER_BREAKER_FAILURES: z.coerce.number().int().min(1).default(10),
   /** ... that are also at least this share of the window's calls */
   BROKER_BREAKER_FAILURE_RATIO: z.coerce.number().min(0).max(1).default(0.5),
-  BROKER_BREAKER_WINDOW_MS: z.coerce.number().int().min(1).default(30_000),
-  BROKER_BREAKER_COOLDOWN_MS: z.coerce.number().int().min(1).default(30_000),
+  BROKER_BREAKER_WINDOW_MS: z.coerce.number().int().min(1).max(3_600_000).default(30_000),
+  BROKER_BREAKER_COOLDOWN_MS: z.coerce.number().int().min(1).max(3_600_000).default(30_000),
   /**
    * market-data feeds the platform runs, `provider:timeframe` comma-separated (e.g. `alpaca:1m,replay:5m`); each is
    * one workflow that refreshes the symbols of the running deployments with that dataProvider and timeframe
@@ -112,6 +112,13 @@ export const ConfigSchema = z.object({
   /** a symbol whose bar has not come is asked again every LATE_POLL ms for up to LATE_WAIT ms (then it is missing) */
   MARKET_DATA_LATE_WAIT_MS: z.coerce.number().int().min(0).max(120_000).default(20_000),
   MARKET_DATA_LATE_POLL_MS: z.coerce.number().int().min(100).max(60_000).default(2_000),
+  /** data-quality levels (DESIGN.md): a missing share (0..1) or a delay strictly above a threshold reaches its level */
+  MARKET_DATA_MISSING_WARNING: z.coerce.number().min(0).max(1).default(0.05),
+  MARKET_DATA_MISSING_ERROR: z.coerce.number().min(0).max(1).default(0.2),
+  MARKET_DATA_DELAY_WARNING_MS: z.coerce.number().int().min(0).default(300_000),
+  MARKET_DATA_DELAY_ERROR_MS: z.coerce.number().int().min(0).default(600_000),
+  /** a JSON file of variables from the reloadable set that workers read at start and again on SIGHUP or a reload command */
+  SETTINGS_FILE: unlessEmpty(z.string().min(1)),
   /** Alpaca's Market Data API (same keys as trading); requests per minute shared by all IO workers through Redis */
   ALPACA_DATA_URL: url(['http', 'https']).default('https://data.alpaca.markets'),
   ALPACA_DATA_FEED: z.enum(['iex', 'sip']).default('iex'),

@@ -4,7 +4,11 @@ import type { Pool } from 'pg';
 import type { CrashPoint } from '../activities/orders';
 import type { IoDeps } from '../activities/ports';
 import { AlpacaBroker, paperBrokerPort, type BrokerPort } from '../brokers';
-import { guardBroker } from '../brokers/guard';
+import { guardBroker, type GuardedBroker } from '../brokers/guard';
+import { GuardSettingsSchema } from '../brokers/guard/settings';
+import type { QualityThresholds } from '../domain/marketdata/quality';
+import type { RefreshSettings } from '../marketdata/refresh';
+import type { PrepareReload } from './settings-reload';
 import { brokerGuardKeys } from '../brokers/guard/accounts';
 import { PaperBrokerAdmin } from '../brokers/paper/admin-client';
 import { marketDataProviders } from '../marketdata/feeds';
@@ -19,42 +23,67 @@ import type { AppLogger } from '../platform/logger';
  * The IO worker's activity dependencies from the config: brokers (each behind the shared guard), Alpaca only when its
  * keys are set (read at call time); the order gate's own pool; notification channels.
  */
-export function ioDeps(config: Config, logger: AppLogger, db: Pool, redis: Redis): IoDeps & { gatePool: Pool } {
+export function ioDeps(config: Config, logger: AppLogger, db: Pool, redis: Redis): IoDeps & { gatePool: Pool; prepareReload: PrepareReload } {
   // Every broker call goes through the guard: one rate limit and circuit breaker per broker account for all IO workers.
   const keys = brokerGuardKeys(config);
-  const guarded = (port: BrokerPort, key: string, perMinute: number): BrokerPort =>
-    guardBroker(port, {
+  const guards: Array<{ guard: GuardedBroker; perMinute: (c: Config) => number }> = [];
+  const guarded = (port: BrokerPort, key: string, perMinute: (c: Config) => number): BrokerPort => {
+    const guard = guardBroker(port, {
       redis,
       logger,
       key,
-      limits: { perMinute, burst: config.BROKER_RATE_LIMIT_BURST, maxWaitMs: config.BROKER_RATE_LIMIT_MAX_WAIT_MS },
-      breaker: { failures: config.BROKER_BREAKER_FAILURES, failureRatio: config.BROKER_BREAKER_FAILURE_RATIO, windowMs: config.BROKER_BREAKER_WINDOW_MS, cooldownMs: config.BROKER_BREAKER_COOLDOWN_MS },
-      fallbackShare: config.BROKER_RATE_LIMIT_FALLBACK_SHARE,
+      ...guardInput(config, perMinute(config)),
       // Opened and closed circuits alert through the outbox (deduplicated per episode); a lost write is only logged.
       onBreaker: (e) =>
         void enqueueNotification(db, brokerBreakerAlert({ ...e, process: `${os.hostname()}:${process.pid}` })).catch((err: Error) =>
           logger.warn({ error: err.message, guard: e.guard }, 'broker breaker alert not enqueued'),
         ),
     });
+    guards.push({ guard, perMinute });
+    return guard;
+  };
   // One paper broker process serves one account, so its address names the account (brokerGuardKeys).
   const brokers: Record<string, BrokerPort> = {
-    paper: guarded(paperBrokerPort(config.PAPER_BROKER_URL), keys.paper!, config.PAPER_BROKER_RATE_LIMIT_PER_MIN),
+    paper: guarded(paperBrokerPort(config.PAPER_BROKER_URL), keys.paper!, (c) => c.PAPER_BROKER_RATE_LIMIT_PER_MIN),
   };
   if (config.ALPACA_KEY_ID && config.ALPACA_SECRET_KEY) {
     const credentials = () => ({ keyId: config.ALPACA_KEY_ID!, secretKey: config.ALPACA_SECRET_KEY! });
     // The key id names the account; hashed, so it never shows in Redis, logs or /health.
-    brokers.alpaca = guarded(new AlpacaBroker({ baseUrl: config.ALPACA_BASE_URL, credentials }), keys.alpaca!, config.ALPACA_RATE_LIMIT_PER_MIN);
+    brokers.alpaca = guarded(new AlpacaBroker({ baseUrl: config.ALPACA_BASE_URL, credentials }), keys.alpaca!, (c) => c.ALPACA_RATE_LIMIT_PER_MIN);
   }
   // Order submissions hold a connection across the broker call (the kill-switch gate): give them their own pool,
   // so slow brokers cannot starve the rest of the IO activities of connections.
   const gatePool = createPgPool({ ...config, PG_POOL_MAX: config.ORDER_GATE_POOL_MAX }, logger, 'worker-io-orders');
-  const notify = notifySettingsFromConfig(config, logger);
+  let notify = notifySettingsFromConfig(config, logger);
   // Market-data providers (Alpaca behind its account's shared guard, the replay simulator) and the feeds' settings.
   const marketData = {
     providers: marketDataProviders(config, { db, redis, logger }),
-    refresh: { lateBarWaitMs: config.MARKET_DATA_LATE_WAIT_MS, latePollMs: config.MARKET_DATA_LATE_POLL_MS },
+    refresh: { lateBarWaitMs: config.MARKET_DATA_LATE_WAIT_MS, latePollMs: config.MARKET_DATA_LATE_POLL_MS, thresholds: qualityThresholds(config) } as Partial<RefreshSettings>,
   };
-  return { db, redis, brokers, gatePool, notify, marketData, paperPrices: new PaperBrokerAdmin(config.PAPER_BROKER_URL), crashPoint: crashPointFromEnv() };
+  // A reload builds everything first (a throw leaves the old settings in force), then swaps it all at once.
+  const prepareReload: PrepareReload = (next) => {
+    const nextNotify = notifySettingsFromConfig(next, logger);
+    const nextGuards = guards.map((g) => ({ g, input: GuardSettingsSchema.parse({ key: g.guard.key, ...guardInput(next, g.perMinute(next)) }) }));
+    return () => {
+      notify = nextNotify;
+      for (const { g, input } of nextGuards) g.guard.reconfigure(input);
+      marketData.refresh.thresholds = qualityThresholds(next);
+    };
+  };
+  return { db, redis, brokers, gatePool, notify: () => notify, marketData, prepareReload, paperPrices: new PaperBrokerAdmin(config.PAPER_BROKER_URL), crashPoint: crashPointFromEnv() };
+}
+
+/** The guard's limits and breaker from the config (at start and on a reload). */
+function guardInput(c: Config, perMinute: number) {
+  return {
+    limits: { perMinute, burst: c.BROKER_RATE_LIMIT_BURST, maxWaitMs: c.BROKER_RATE_LIMIT_MAX_WAIT_MS },
+    breaker: { failures: c.BROKER_BREAKER_FAILURES, failureRatio: c.BROKER_BREAKER_FAILURE_RATIO, windowMs: c.BROKER_BREAKER_WINDOW_MS, cooldownMs: c.BROKER_BREAKER_COOLDOWN_MS },
+    fallbackShare: c.BROKER_RATE_LIMIT_FALLBACK_SHARE,
+  };
+}
+
+function qualityThresholds(c: Config): QualityThresholds {
+  return { missingWarning: c.MARKET_DATA_MISSING_WARNING, missingError: c.MARKET_DATA_MISSING_ERROR, delayWarningMs: c.MARKET_DATA_DELAY_WARNING_MS, delayErrorMs: c.MARKET_DATA_DELAY_ERROR_MS };
 }
 
 /**

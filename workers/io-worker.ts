@@ -17,6 +17,7 @@ workerMain('io', async (p, connection) => {
     maintenance: maintenanceDeps(p.config, p.client),
   };
   p.onClose(() => deps.gatePool.end());
+  p.settings.add(deps.prepareReload);
   // The outbox's dispatcher is one workflow for the whole platform; every IO worker makes sure it runs.
   await ensureNotificationDispatcher(p.client, { pollIntervalMs: p.config.NOTIFY_POLL_MS });
   // So is the end-of-day scheduler: its timers fire on whichever IO worker is alive.

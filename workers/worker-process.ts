@@ -6,13 +6,15 @@ import { NativeConnection, Runtime, type Worker, type WorkerOptions } from '@tem
 import type { Pool } from 'pg';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
-import { ConfigError, loadConfig, type Config } from '../platform/config';
+import { ConfigError, type Config } from '../platform/config';
 import { createPgPool, createRedis, redisReady } from '../platform/deps';
 import { startWorkerHeartbeat } from '../platform/heartbeat';
 import { createLogger, temporalLoggerFor, type AppLogger } from '../platform/logger';
 import { createRegistry, freeLoopbackPort, sdkMetricsReader, serveMetrics, type MetricsServer } from '../platform/metrics';
+import { loadSettings } from '../platform/settings-file';
 import { connectTemporal, ensureSearchAttributes } from '../platform/temporal';
 import { TASK_QUEUES } from '../workflows/task-queues';
+import { SettingsReloader } from './settings-reload';
 
 export type WorkerKind = keyof typeof TASK_QUEUES;
 
@@ -30,6 +32,8 @@ export interface WorkerProcess {
   client: Client;
   /** the process's Prometheus registry when METRICS_PORT is set (served with the SDK's own metrics) */
   metrics?: Registry;
+  /** settings reload (SIGHUP, the API's command): parts register how they take new settings */
+  settings: SettingsReloader;
   /** run at shutdown, after the worker has stopped (pools the Worker's activities used) */
   onClose(fn: () => Promise<unknown>): void;
 }
@@ -57,9 +61,13 @@ export function baseWorkerOptions(p: WorkerProcess, connection: NativeConnection
  * a heartbeat key in Redis while it runs, and everything closed at the end.
  */
 async function runWorker(kind: WorkerKind, create: (p: WorkerProcess, connection: NativeConnection) => Promise<Worker>): Promise<void> {
-  const config = loadConfig();
+  // The environment overlaid with SETTINGS_FILE (when set): the file's values hold from the start, not only after a reload.
+  const loaded = await loadSettings(process.env);
+  if (!loaded.ok) throw new ConfigError(loaded.problems);
+  const config = loaded.config;
   const identity = `${kind}-${process.pid}@${os.hostname()}`;
   const logger = createLogger(config.LOG_LEVEL, { service: `worker-${kind}`, identity });
+  const settings = new SettingsReloader(config, identity, logger);
   // The SDK's core exports its runtime metrics on a loopback port; the process's one endpoint appends them.
   const sdkMetricsPort = config.METRICS_PORT ? await freeLoopbackPort() : undefined;
   Runtime.install({
@@ -78,19 +86,21 @@ async function runWorker(kind: WorkerKind, create: (p: WorkerProcess, connection
   let heartbeat: ReturnType<typeof startWorkerHeartbeat> | undefined;
   let metricsServer: MetricsServer | undefined;
   const metrics = sdkMetricsPort ? createRegistry(`worker-${kind}`) : undefined;
+  const stopSettings = settings.listen(redis);
   try {
     if (metrics && config.METRICS_PORT) {
       metricsServer = await serveMetrics({ host: config.METRICS_HOST, port: config.METRICS_PORT, registry: metrics, extra: sdkMetricsReader(sdkMetricsPort!) });
       logger.info({ url: metricsServer.url }, 'metrics served');
     }
     await ensureSearchAttributes(clientConnection, config.TEMPORAL_NAMESPACE);
-    const worker = await create({ kind, config, logger, identity, bundle, db, redis, client, metrics, onClose: (fn) => closers.push(fn) }, connection);
+    const worker = await create({ kind, config, logger, identity, bundle, db, redis, client, metrics, settings, onClose: (fn) => closers.push(fn) }, connection);
     await redisReady(redis).catch((err: Error) => logger.warn({ error: err.message }, 'starting without redis; heartbeats resume when it returns'));
     heartbeat = startWorkerHeartbeat(redis, TASK_QUEUES[kind], identity, (err) => logger.debug({ error: err.message }, 'heartbeat write failed'));
     logger.info({ taskQueue: TASK_QUEUES[kind], namespace: config.TEMPORAL_NAMESPACE }, 'worker started');
     await worker.run();
     logger.info('worker stopped');
   } finally {
+    await stopSettings();
     await heartbeat?.stop();
     await metricsServer?.close();
     await connection.close().catch(() => undefined);

@@ -73,8 +73,8 @@ export function guardBroker(port: BrokerPort, opts: GuardBrokerOptions): Guarded
 export class GuardedBroker implements BrokerPort {
   readonly name: string;
   readonly key: string;
-  private readonly shared: RedisGuardStore;
-  private readonly local: LocalGuardStore;
+  private shared: RedisGuardStore;
+  private local: LocalGuardStore;
   private fallback = false;
   private retrySharedAt = 0;
   private registered = false;
@@ -83,12 +83,23 @@ export class GuardedBroker implements BrokerPort {
     private readonly inner: BrokerPort,
     private readonly redis: Redis,
     private readonly logger: GuardLogger,
-    private readonly settings: GuardSettings,
+    private settings: GuardSettings,
     private readonly onBreaker?: (event: BreakerEvent) => void,
   ) {
     this.name = inner.name;
     this.key = settings.key;
     this.shared = new RedisGuardStore(redis, settings.key, guardParams(settings));
+    this.local = new LocalGuardStore(guardParams(settings, settings.fallbackShare));
+  }
+
+  /**
+   * New limits and breaker thresholds (a settings reload; throws on a bad value and keeps the old ones). The shared
+   * state in Redis is kept and the next call computes with the new numbers; the local fallback starts afresh.
+   */
+  reconfigure(input: Omit<GuardSettingsInput, 'key'>): void {
+    const settings = GuardSettingsSchema.parse({ ...input, key: this.key });
+    this.settings = settings;
+    this.shared = new RedisGuardStore(this.redis, settings.key, guardParams(settings));
     this.local = new LocalGuardStore(guardParams(settings, settings.fallbackShare));
   }
 

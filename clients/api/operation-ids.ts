@@ -63,6 +63,7 @@ export const OPERATION_IDS: Readonly<Record<string, string>> = {
   'POST /v1/maintenance/schedules/:id/pause': 'pauseSchedule',
   'POST /v1/maintenance/schedules/:id/resume': 'resumeSchedule',
   'POST /v1/maintenance/schedules/:id/trigger': 'triggerSchedule',
+  'POST /v1/maintenance/settings/reload': 'reloadSettings',
 };
 
 /**

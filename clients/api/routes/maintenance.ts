@@ -5,6 +5,7 @@ import { capacityReport } from '../../../services/capacity';
 import { listDeadLetters, resolveDeadLetter, retryDeadLetter } from '../../../services/dead-letters';
 import type { InflightCalls } from '../../../services/temporal-call';
 import { actOnSchedule, listSchedules } from '../../../services/schedules';
+import { reloadWorkerSettings } from '../../../services/settings-reload';
 import { platformSchedules } from '../../../platform/schedules';
 import type { ApiDeps } from '../deps';
 import { principalOf, ROLES_ADMIN } from '../auth';
@@ -32,6 +33,14 @@ const DeadLettersSchema = z.object({
   workflows: z.array(z.object({ workflowId: z.string(), runId: z.string(), type: z.string(), status: z.string(), closedAt: z.string().nullable(), retryable: z.boolean() })),
   notifications: z.array(z.object({ id: z.string(), kind: z.string(), severity: z.string(), subject: z.string(), attempts: z.number(), lastError: z.string().nullable(), createdAt: z.string() })),
   barImports: z.array(z.object({ id: z.string(), symbol: z.string(), timeframe: z.string(), accepted: z.number(), rejected: z.number(), importedBy: z.string(), createdAt: z.string() })),
+});
+
+const SettingsReloadSchema = z.object({
+  id: z.string(),
+  ok: z.boolean().describe('every listening worker answered and none refused'),
+  listening: z.number().describe('workers subscribed when the command went out'),
+  workers: z.array(z.object({ identity: z.string(), ok: z.boolean(), changed: z.array(z.string()), problems: z.array(z.string()).describe('one per refused value, naming its variable') })),
+  missing: z.number().describe('listening workers that did not answer within 5 s'),
 });
 
 const LimitQuerySchema = z.strictObject({
@@ -165,6 +174,25 @@ export function maintenanceRoutes(deps: ApiDeps, inflight: InflightCalls): Fasti
         },
       );
     }
+
+    app.post(
+      '/v1/maintenance/settings/reload',
+      {
+        config: { roles: ROLES_ADMIN },
+        schema: {
+          ...doc,
+          summary: 'Every running worker reloads its settings from SETTINGS_FILE (audited); a refused value leaves that worker\'s previous settings in force',
+          body: ReasonBodySchema,
+          response: { 200: SettingsReloadSchema, ...errorResponses(400, 401, 403, 413, 415, 503) },
+        },
+      },
+      async (request) => {
+        const by = principalOf(request).name;
+        const result = await reloadWorkerSettings({ db, redis }, by, request.body.reason);
+        request.log.warn({ by, ok: result.ok, listening: result.listening, missing: result.missing }, 'settings reload requested');
+        return result;
+      },
+    );
 
     app.get(
       '/v1/maintenance/backups',
