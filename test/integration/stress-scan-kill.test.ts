@@ -17,7 +17,7 @@ let h: ApiHarness;
 let cpu: WorkerSupervisor;
 let io: RunningProcess;
 const symbol = uniqueSymbol('KILL');
-// 100k minute bars: 240 runs per batch (about 2 s of one core); 1,200 cells = 5 batches
+// 100k minute bars: 240 runs per batch (0.5-2 s of one core: on a quiet machine a batch is short, so a batch counts as in flight 150 ms after it began); 1,200 cells = 5 batches
 const bars = syntheticBars(100_000, 21, 60_000);
 const spec = { settings: { strategy: 'sma-cross', commissionRate: 0.0005 }, grid: { fast: { from: 5, to: 34, step: 1 }, slow: { from: 40, to: 79, step: 1 } }, objective: 'sharpe' };
 const CPU_SLOTS = 2;
@@ -61,7 +61,7 @@ let lastKill = new Date(0);
 async function killMidBatch(id: string, minRunsDone: number): Promise<void> {
   await waitFor(`scan ${id} to be inside a batch with ${minRunsDone}+ runs stored`, async () => {
     const { rows } = await h.db.query<{ n: string }>(
-      `SELECT count(*) AS n FROM stress_scan_batches WHERE job_id = $1 AND finished_at IS NULL AND started_at > $2 AND started_at < clock_timestamp() - interval '700 milliseconds'`,
+      `SELECT count(*) AS n FROM stress_scan_batches WHERE job_id = $1 AND finished_at IS NULL AND started_at > $2 AND started_at < clock_timestamp() - interval '150 milliseconds'`,
       [id, lastKill],
     );
     return Number(rows[0].n) > 0 && (await job(id)).runs_done >= minRunsDone && cpu.alive() === 1;
