@@ -1,5 +1,6 @@
 import cliProgress from 'cli-progress';
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { Pool } from 'pg';
 import { paperBrokerPort } from '../../../brokers';
 import { STRATEGY_NAMES } from '../../../domain/backtest/types';
 import { nyseHolidays, sessionOn, type TradingSession } from '../../../domain/calendar';
@@ -8,8 +9,8 @@ import { exchangeTime } from '../../../domain/eod/policy';
 import { CliError, issueLines, usageError } from '../errors';
 import { jsonObjectArg, numberArg, print, printJson } from '../options';
 import { approvalRuleArg, DEFAULT_APPROVAL_RULE, type ApprovalRule } from '../rehearse/approval-rule';
-import { loadSessionBars, type BarSource } from '../rehearse/bars';
-import { openRehearsalInfra } from '../rehearse/infra';
+import { readSessionBars, storeSessionBars, type BarSource } from '../rehearse/bars';
+import { openRehearsalInfra, platformServers } from '../rehearse/infra';
 import { collectReport, reportText } from '../rehearse/report';
 import { rehearseSession, type RehearsalProgress } from '../rehearse/run';
 
@@ -97,10 +98,13 @@ async function rehearse(f: RehearseFlags): Promise<void> {
   const spec = specOf(f, source.kind === 'csv' ? [source.symbol] : source.symbols);
   const started = Date.now();
   const log = (m: string) => !f.json && process.stderr.write(`${m}\n`);
-  const infra = await openRehearsalInfra({ account: spec.accountId, initialCash: f.cash, readSource: source.kind === 'stored', log });
+  const servers = await platformServers();
+  const platform = source.kind === 'stored' ? new Pool({ connectionString: servers.adminUrl, max: 1 }) : undefined;
+  const bars = await readSessionBars(source, platform, spec.timeframe, session, f.date).finally(() => platform?.end());
+  const infra = await openRehearsalInfra(servers, { account: spec.accountId, initialCash: f.cash, log });
   let ok = false;
   try {
-    const bars = await loadSessionBars(infra.db, source, infra.source, spec.timeframe, session, f.date);
+    await storeSessionBars(infra.db, spec.timeframe, bars);
     const bar = progressBar(session);
     const day = await rehearseSession(infra, { spec, session, date: f.date, rule: f.approve }, bar).finally(() => bar.stop());
     const report = await collectReport(infra.db, paperBrokerPort(infra.paper.url), day, {

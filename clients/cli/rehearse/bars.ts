@@ -1,7 +1,7 @@
 import type { Pool } from 'pg';
 import { barAt, type Timeframe } from '../../../domain/bars';
 import { timeframeMs, type TradingSession } from '../../../domain/calendar';
-import { barSpan, countBarsOfSymbols, insertBarsBatch, selectLatestBars, type SymbolBar } from '../../../db/sql/bars';
+import { barSpan, insertBarsBatch, selectLatestBars, type SymbolBar } from '../../../db/sql/bars';
 import { CliError } from '../errors';
 import { readCsv } from '../local-backtest';
 
@@ -10,19 +10,19 @@ const MAX_BARS = 2_000;
 
 export type BarSource = { kind: 'csv'; file: string; tz: string; symbol: string } | { kind: 'stored'; symbols: string[] };
 
-export interface LoadedBars {
-  /** per symbol: bars stored for the rehearsal, and those inside the session */
+export interface SessionBars {
+  rows: SymbolBar[];
+  /** per symbol: bars for the rehearsal, and those inside the session */
   perSymbol: Array<{ symbol: string; bars: number; inSession: number }>;
-  from: string;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /**
- * Fills the rehearsal's bar store with the session's bars and those before it (MAX_BARS in all per symbol), from a CSV or from the
- * platform's store (read only). A symbol with no bar inside the session is a clear error naming what there is.
+ * The session's bars and those before it (MAX_BARS in all per symbol), from a CSV or from the platform's store (read
+ * only), before anything starts: a symbol with no bar inside the session is a clear error naming what there is.
  */
-export async function loadSessionBars(db: Pool, source: BarSource, platform: Pool | undefined, tf: Timeframe, session: TradingSession, date: string): Promise<LoadedBars> {
+export async function readSessionBars(source: BarSource, platform: Pool | undefined, tf: Timeframe, session: TradingSession, date: string): Promise<SessionBars> {
   const lastOpen = session.close - timeframeMs(tf);
   const rows: SymbolBar[] = [];
   let span: string;
@@ -45,15 +45,16 @@ export async function loadSessionBars(db: Pool, source: BarSource, platform: Poo
     }
     span = `the platform stores ${spans.join('; ')} (import more with: npx durable-trader import <file> --symbol <S> --timeframe ${tf})`;
   }
-  for (let i = 0; i < rows.length; i += 5_000) await insertBarsBatch(db, tf, rows.slice(i, i + 5_000));
   const symbols = source.kind === 'csv' ? [source.symbol] : source.symbols;
-  const inSession = await countBarsOfSymbols(db, symbols, tf, session.open, lastOpen);
-  const missing = symbols.filter((s) => !inSession.get(s));
+  const inSession = (symbol: string) => rows.filter((r) => r.symbol === symbol && r.ts >= session.open).length;
+  const missing = symbols.filter((s) => inSession(s) === 0);
   if (missing.length) {
     throw new CliError(`no ${tf} bars of ${missing.join(', ')} in the session of ${date} (${iso(session.open)} to ${iso(session.close)})`, 1, [`  ${span}`]);
   }
-  return {
-    perSymbol: symbols.map((symbol) => ({ symbol, bars: rows.filter((r) => r.symbol === symbol).length, inSession: inSession.get(symbol) ?? 0 })),
-    from: source.kind === 'csv' ? source.file : 'the platform store',
-  };
+  return { rows, perSymbol: symbols.map((symbol) => ({ symbol, bars: rows.filter((r) => r.symbol === symbol).length, inSession: inSession(symbol) })) };
+}
+
+/** Fills the rehearsal's own bar store. */
+export async function storeSessionBars(db: Pool, tf: Timeframe, bars: SessionBars): Promise<void> {
+  for (let i = 0; i < bars.rows.length; i += 5_000) await insertBarsBatch(db, tf, bars.rows.slice(i, i + 5_000));
 }

@@ -22,8 +22,6 @@ export interface RehearsalInfra {
   /** the rehearsal's own database */
   db: Pool;
   databaseName: string;
-  /** the platform's database, read only (stored bars), when asked for */
-  source?: Pool;
   redis: Redis;
   paper: PaperBrokerProcess;
   timeSkippingServer: string;
@@ -74,13 +72,22 @@ async function connectOrExplain(url: string, what: string): Promise<void> {
   }
 }
 
-/** Creates, migrates and connects everything a rehearsal runs on; `stop` takes it all down again. */
-export async function openRehearsalInfra(opts: { account: string; initialCash: number; readSource: boolean; log: (m: string) => void }): Promise<RehearsalInfra> {
+/** The platform's Postgres and Redis, checked reachable, and what the rehearsal runs (checked installed). */
+export async function platformServers(): Promise<{ adminUrl: string; redisUrl: string; timeSkipping: string; ioBundle: string }> {
   const timeSkipping = timeSkippingServer();
   const ioBundle = ioBundlePath();
   const adminUrl = serverUrl('DATABASE_URL', 'pg', (p) => `postgres://app:app@127.0.0.1:${p}/app`);
   const redisUrl = serverUrl('REDIS_URL', 'redis', (p) => `redis://127.0.0.1:${p}`);
   await connectOrExplain(adminUrl, 'DATABASE_URL');
+  return { adminUrl, redisUrl, timeSkipping, ioBundle };
+}
+
+/** Creates, migrates and connects everything a rehearsal runs on; `stop` takes it all down again. */
+export async function openRehearsalInfra(
+  servers: Awaited<ReturnType<typeof platformServers>>,
+  opts: { account: string; initialCash: number; log: (m: string) => void },
+): Promise<RehearsalInfra> {
+  const { adminUrl, redisUrl, timeSkipping, ioBundle } = servers;
   const databaseName = `rehearse_${Date.now()}_${process.pid}`;
   const closers: Array<() => Promise<unknown>> = [];
   const stopAll = async () => {
@@ -98,8 +105,6 @@ export async function openRehearsalInfra(opts: { account: string; initialCash: n
     await migrate(databaseUrl);
     const db = new Pool({ connectionString: databaseUrl, max: 8 });
     closers.push(() => db.end());
-    const source = opts.readSource ? new Pool({ connectionString: adminUrl, max: 2 }) : undefined;
-    if (source) closers.push(() => source.end());
     // Every key under a prefix of its own: the rehearsal's bars never reach the platform's caches.
     const redis = new Redis(redisUrl, { keyPrefix: `${databaseName}:`, maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 1_000 });
     closers.push(async () => {
@@ -108,12 +113,10 @@ export async function openRehearsalInfra(opts: { account: string; initialCash: n
     });
     const paper = await startPaperBroker({ databaseUrl, account: opts.account, initialCash: opts.initialCash });
     closers.push(() => paper.stop());
-    let keepDb = false;
     return {
-      db, databaseName, redis, paper, timeSkippingServer: timeSkipping, ioBundle, ...(source ? { source } : {}),
+      db, databaseName, redis, paper, timeSkippingServer: timeSkipping, ioBundle,
       async stop(keep: boolean) {
-        keepDb = keep;
-        if (keepDb) closers.shift(); // the drop comes first in the list: keep the database for inspection
+        if (keep) closers.shift(); // the drop is first in the list: keep the database for inspection
         await stopAll();
       },
     };
