@@ -102,6 +102,10 @@ async function rehearse(f: RehearseFlags): Promise<void> {
   const platform = source.kind === 'stored' ? new Pool({ connectionString: servers.adminUrl, max: 1 }) : undefined;
   const bars = await readSessionBars(source, platform, spec.timeframe, session, f.date).finally(() => platform?.end());
   const infra = await openRehearsalInfra(servers, { account: spec.accountId, initialCash: f.cash, log });
+  // Ctrl-C: the rehearsal's database, keys and paper broker go too
+  const interrupted = () => void infra.stop(false).finally(() => process.exit(130));
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   let ok = false;
   try {
     await storeSessionBars(infra.db, spec.timeframe, bars);
@@ -121,6 +125,8 @@ async function rehearse(f: RehearseFlags): Promise<void> {
     if (f.keep) log(`kept database ${infra.databaseName} on the platform's Postgres (drop it when done)`);
     ok = true;
   } finally {
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
     await infra.stop(Boolean(f.keep) && ok);
   }
 }

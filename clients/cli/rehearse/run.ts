@@ -22,6 +22,7 @@ const SUMMARY_DELAY_MS = 2 * 60_000;
 const WHO = 'rehearse';
 const DECIDER = 'rehearsal rule';
 const PROGRESS_MS = 250;
+const LOOK_TIMEOUT_MS = 5_000;
 
 export interface RehearsalProgress {
   /** data time reached, and what happened so far */
@@ -79,11 +80,14 @@ export async function rehearseSession(
       const decisions: RehearsedDay['decisions'] = [];
       let cycles = 0;
       let steps = 0;
-      const look = async () => {
-        const dataMs = dataStartMs + ((await env.currentTimeMs()) - wallStartMs);
-        cycles = (await created.handle.query(deploymentStateQuery)).cycle;
-        progress.update(dataMs, { cycles, approvals: decisions.length });
-      };
+      // The latest run (the runtime continues as new every 200 cycles), and never a look that can wedge the day.
+      const runtime = env.client.workflow.getHandle(created.workflowId);
+      const look = () =>
+        withTimeout(LOOK_TIMEOUT_MS, async () => {
+          const dataMs = dataStartMs + ((await env.currentTimeMs()) - wallStartMs);
+          cycles = (await runtime.query(deploymentStateQuery)).cycle;
+          progress.update(dataMs, { cycles, approvals: decisions.length });
+        });
       const watcher = every(PROGRESS_MS, look);
       try {
         for (let dataMs = dataStartMs; dataMs < endMs; ) {
@@ -100,10 +104,10 @@ export async function rehearseSession(
       } finally {
         await watcher.stop();
       }
-      await look();
+      await look().catch(() => undefined);
       await env.client.workflow.getHandle(`eod-scheduler-rehearsal-${date}`).result();
       await issueDeploymentCommand(deps, { deploymentId: created.id, kind: 'stop', by: WHO, reason: 'the rehearsed session is over' });
-      await created.handle.result();
+      await runtime.result();
       return { deploymentId: created.id, decisions, cycles, steps, sessionSeconds: Math.round((Date.now() - began) / 100) / 10 };
     });
   } finally {
@@ -123,4 +127,13 @@ function every(ms: number, fn: () => Promise<void>): { stop(): Promise<void> } {
       await running;
     },
   };
+}
+
+/** `fn`, or a rejection after `ms`. */
+function withTimeout(ms: number, fn: () => Promise<void>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms);
+  });
+  return Promise.race([fn(), late]).finally(() => clearTimeout(timer));
 }
