@@ -8,7 +8,6 @@ export const MAX_SCANNER_POSITIONS = 20;
 /** Lock losses tolerated per bar: the cycle looks at the best (open slots + this) candidates, no further. */
 export const SCANNER_SPARE_CANDIDATES = 5;
 export const SCANNER_RANKINGS = ['volume', 'dollar-volume'] as const;
-export type ScannerRanking = (typeof SCANNER_RANKINGS)[number];
 export const SCANNER_PHASES = ['idle', 'scanning', 'holding', 'exiting'] as const;
 export type ScannerPhase = (typeof SCANNER_PHASES)[number];
 
