@@ -125,6 +125,25 @@ test('a scanner of 200 symbols: phase idle on the list and the detail, null for 
   expect(ended.json()).toMatchObject({ phase: 'holding', state: { source: 'row', phase: 'holding', lastScan: null } });
 }, 120_000);
 
+test('started by hand: a scanner spec in the input never makes a runtime, a made-up or a real deployment alike (refused, one audit row, the row untouched)', async () => {
+  const res = await post(body({ symbols: ['SCREAL'], scanner: undefined, eod: undefined }));
+  const real = res.json<{ id: string; workflowId: string }>();
+  started.push(real.workflowId);
+  const spec = { ...body(), quantity: 1000, params: { fast: 3, slow: 8 }, riskLimits: { maxExposure: 1e9, maxPositionQty: 1e6 } };
+  const madeUp = randomUUID();
+  for (const [deploymentId, workflowId, reason] of [[madeUp, `deployment-${madeUp}`, /no deployment .* was recorded/], [real.id, `evil-${randomUUID()}`, /runs as workflow deployment-/]] as const) {
+    const handle = await h.deps.temporal.workflow.start('deploymentWorkflow', { taskQueue: TASK_QUEUES.io, workflowId, args: [{ deploymentId, spec, paramsVersion: 1 }] });
+    started.push(workflowId);
+    await expect(handle.result()).resolves.toEqual({ status: 'refused', reason: expect.stringMatching(reason) });
+    expect((await handle.describe()).typedSearchAttributes.getAll().map((p) => p.key.name)).not.toContain('DeploymentPhase');
+    const audit = await pool.query('SELECT action FROM audit_log WHERE subject = $1 AND action = $2', [deploymentId, 'deployment.start.forged']);
+    expect(audit.rows).toHaveLength(1);
+  }
+  expect((await pool.query('SELECT 1 FROM deployments WHERE id = $1', [madeUp])).rows).toEqual([]);
+  const row = await pool.query<{ phase: string | null; status: string }>('SELECT phase, status FROM deployments WHERE id = $1', [real.id]);
+  expect(row.rows).toEqual([{ phase: null, status: 'running' }]);
+}, 60_000);
+
 test('the scanner spec is checked at the door: 400s name the field, nothing is recorded', async () => {
   const before = (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM deployments WHERE account_id = $1', [account])).rows[0]!.n;
   const cases: Array<[Record<string, unknown>, string, RegExp]> = [
