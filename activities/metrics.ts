@@ -1,4 +1,5 @@
 import type { PlaceOrderInput, PlaceOrderResult } from './orders';
+import { liveLagMs } from '../domain/deployment/processing-lag';
 import type { CycleRecord } from '../workflows/deployment/messages';
 
 /** What the IO activities report to the process's metrics (platform/metrics.ts builds it on prom-client). */
@@ -7,12 +8,6 @@ export interface TradingMetrics {
   /** `barCloseToDoneMs` only for live bars (see instrumentIoActivities) */
   cycleRecorded(action: string, barCloseToDoneMs: number | undefined): void;
 }
-
-/**
- * A bar older than this when its cycle is recorded is a replay or a catch-up after downtime, not a measure of how
- * fast the runtime answers a bar close: it is counted, not timed.
- */
-export const LIVE_BAR_MAX_AGE_MS = 60 * 60_000;
 
 interface Instrumentable {
   placeOrder(input: PlaceOrderInput): Promise<PlaceOrderResult>;
@@ -32,8 +27,7 @@ export function instrumentIoActivities<T extends Instrumentable>(activities: T, 
     },
     async recordCycle(args: Parameters<T['recordCycle']>[0]): Promise<{ at: number }> {
       const done = await recordCycle(args);
-      const age = done.at - args.record.barClose;
-      metrics.cycleRecorded(args.record.action, age >= 0 && age <= LIVE_BAR_MAX_AGE_MS ? age : undefined);
+      metrics.cycleRecorded(args.record.action, liveLagMs(args.record.barClose, done.at));
       return done;
     },
   };

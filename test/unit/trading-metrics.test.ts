@@ -1,4 +1,5 @@
-import { instrumentIoActivities, LIVE_BAR_MAX_AGE_MS } from '../../activities/metrics';
+import { instrumentIoActivities } from '../../activities/metrics';
+import { LIVE_BAR_MAX_AGE_MS } from '../../domain/deployment/processing-lag';
 import type { PlaceOrderInput, PlaceOrderResult } from '../../activities/orders';
 import type { CycleRecord } from '../../workflows/deployment/messages';
 import { createRegistry, createTradingMetrics } from '../../platform/metrics';
