@@ -1,5 +1,6 @@
 import type { PlaceOrderInput, PlaceOrderResult } from './orders';
 import { liveLagMs } from '../domain/deployment/processing-lag';
+import type { QualityLevel } from '../domain/marketdata/quality';
 import type { CycleRecord } from '../workflows/deployment/messages';
 
 /** What the IO activities report to the process's metrics (platform/metrics.ts builds it on prom-client). */
@@ -7,6 +8,8 @@ export interface TradingMetrics {
   orderPlaced(broker: string, state: string, rejected: boolean): void;
   /** `barCloseToDoneMs` only for live bars (see instrumentIoActivities) */
   cycleRecorded(action: string, barCloseToDoneMs: number | undefined): void;
+  /** every symbol's data-quality level after a feed's refresh (the feed's symbols now: others are dropped) */
+  qualityLevels(provider: string, timeframe: string, series: ReadonlyArray<{ symbol: string; level: QualityLevel }>): void;
 }
 
 interface Instrumentable {
