@@ -104,6 +104,8 @@ export async function openRehearsalInfra(
     opts.log(`database ${databaseName} (on the platform's Postgres)`);
     await migrate(databaseUrl);
     const db = new Pool({ connectionString: databaseUrl, max: 8 });
+    // end() resolves before its idle connections have closed, and the drop then terminates them: not an error here
+    db.on('error', () => undefined);
     closers.push(() => db.end());
     // Every key under a prefix of its own: the rehearsal's bars never reach the platform's caches.
     const redis = new Redis(redisUrl, { keyPrefix: `${databaseName}:`, maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 1_000 });
