@@ -92,7 +92,10 @@ export interface CompareRow {
 export interface CompareSummary {
   engineTrades: number;
   deploymentTrades: number;
+  /** bars where both traded the same side and quantity (the price may differ) */
   matched: number;
+  /** of those, the ones at the same price too */
+  identical: number;
   differences: number;
   byCause: Partial<Record<CompareCause, number>>;
 }

@@ -164,14 +164,16 @@ export function summarize(rows: readonly CompareRow[]): CompareSummary {
   const byCause: Partial<Record<CompareCause, number>> = {};
   let engineTrades = 0;
   let deploymentTrades = 0;
+  let matched = 0;
   let differences = 0;
   for (const r of rows) {
     if (r.engine && Math.abs(r.engine.netQty) > EPS) engineTrades++;
     if (r.deployment && Math.abs(r.deployment.netQty) > EPS) deploymentTrades++;
+    if (!r.difference || r.difference.kind === 'price') matched++;
     if (r.difference) {
       differences++;
       byCause[r.difference.cause] = (byCause[r.difference.cause] ?? 0) + 1;
     }
   }
-  return { engineTrades, deploymentTrades, matched: rows.length - differences, differences, byCause };
+  return { engineTrades, deploymentTrades, matched, identical: rows.length - differences, differences, byCause };
 }

@@ -80,7 +80,7 @@ describe('live against backtest', () => {
       const sim = simulate(b, s, 20);
       const { rows, summary } = run(b, s, sim, 20);
       expect(summary.engineTrades).toBeGreaterThan(5);
-      expect(summary).toMatchObject({ differences: 0, deploymentTrades: summary.engineTrades, matched: rows.length });
+      expect(summary).toMatchObject({ differences: 0, deploymentTrades: summary.engineTrades, matched: rows.length, identical: rows.length });
       if (s.exits) expect(rows.some((r) => r.engine!.reasons.some((x) => x !== 'signal'))).toBe(true);
     }
   });

@@ -37,7 +37,8 @@ const ComparisonSchema = z.object({
   summary: z.object({
     engineTrades: z.number().int(),
     deploymentTrades: z.number().int(),
-    matched: z.number().int(),
+    matched: z.number().int().describe('bars where both sides traded the same side and quantity (the price may differ)'),
+    identical: z.number().int().describe('of those, the ones at the same price too'),
     differences: z.number().int(),
     byCause: z.partialRecord(CauseSchema, z.number().int()),
   }),

@@ -13,7 +13,7 @@ interface Comparison {
   deploymentId: string;
   window: { from: string; to: string } | null;
   paramsVersion: number;
-  summary: { engineTrades: number; deploymentTrades: number; matched: number; differences: number; byCause: Record<string, number> };
+  summary: { engineTrades: number; deploymentTrades: number; matched: number; identical: number; differences: number; byCause: Record<string, number> };
   rows: Array<{ symbol: string; decisionBar: string; engine: Side | null; deployment: Side | null; difference: { kind: string; cause: string; detail: string } | null }>;
 }
 
@@ -39,7 +39,7 @@ export function registerDeploymentCompareCommand(deployments: Command, globals: 
           ['window', c.window ? `${c.window.from} .. ${c.window.to}` : 'no cycle yet'],
           ['engine params', `v${c.paramsVersion}`],
           ['trades', `engine ${s.engineTrades}, deployment ${s.deploymentTrades}`],
-          ['matched', s.matched],
+          ['matched', `${s.matched} on the same bar, side and quantity (${s.identical} at the same price too)`],
           ['differences', s.differences ? `${s.differences} (${causes})` : 0],
         ]),
       );
