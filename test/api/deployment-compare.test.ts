@@ -1,14 +1,18 @@
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import type { Pool } from 'pg';
 import { allocateBars, appendBar } from '../../domain/bars';
 import { engineFills } from '../../domain/deployment/compare';
 import { parseDeploymentSpec } from '../../domain/deployment/spec';
 import { storeBars, testPool, uniqueSymbol } from '../helpers/db';
+import { TEST_KEYS } from '../helpers/stack';
 import { AUTH, startApi, type ApiHarness } from './harness';
 
 /**
  * GET /v1/deployments/:id/compare over recorded rows (deployment, cycles, ledger, fills, bars): what the API shows,
- * its query validation and who may read it. The matching itself is in test/unit/compare.test.ts, a real replayed
+ * its query validation and who may read it; and `deployments compare` run as its own process against the listening API. The matching itself is in test/unit/compare.test.ts, a real replayed
  * day in test/workflow/deployment-compare.test.ts.
  */
 let h: ApiHarness;
@@ -116,3 +120,37 @@ test('query validation, unknown ids, a window too long, and who may read', async
   expect(doc.paths['/v1/deployments/{id}/compare']?.get).toMatchObject({ operationId: 'compareDeployment' });
   expect(doc.paths['/v1/deployments/{id}/compare']!.get!.parameters!.map((p) => p.name)).toEqual(expect.arrayContaining(['id', 'from', 'to']));
 });
+
+/** The CLI as a user runs it, against this API listening on a port. */
+function cli(args: string[], apiUrl: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const root = path.resolve(__dirname, '..', '..');
+  const child = spawn(path.join(root, 'node_modules', '.bin', 'tsx'), ['clients/cli/main.ts', ...args], {
+    cwd: root,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, API_URL: apiUrl, API_KEY: TEST_KEYS.viewer },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+test('deployments compare prints the counts, the causes and a row per traded bar; a bad --from is a clear error', async () => {
+  await h.app.listen({ host: '127.0.0.1', port: 0 });
+  const apiUrl = `http://127.0.0.1:${(h.app.server.address() as AddressInfo).port}`;
+  const run = await cli(['deployments', 'compare', id], apiUrl);
+  expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+  const api = (await get(`/v1/deployments/${id}/compare`)).json<Comparison>();
+  expect(run.stdout).toMatch(new RegExp(`trades\\s+engine ${api.summary.engineTrades}, deployment ${api.summary.deploymentTrades}`));
+  expect(run.stdout).toMatch(/differences\s+2 \(risk 2\)/);
+  expect(run.stdout).toContain('missing: risk');
+  expect(run.stdout).toContain('risk gate reject: max-exposure: over');
+  // a line per compared bar below the header
+  expect(run.stdout.split('\n').filter((l) => /^\d{4}-\d{2}-\d{2}T/.test(l))).toHaveLength(api.rows.length);
+  const json = await cli(['deployments', 'compare', id, '--json'], apiUrl);
+  expect(JSON.parse(json.stdout)).toEqual(api);
+  const bad = await cli(['deployments', 'compare', id, '--from', 'yesterday'], apiUrl);
+  expect(bad.code).toBe(2); // bad input, as every command answers a 400
+  expect(bad.stderr).toMatch(/from must be an ISO date/);
+}, 60_000);
