@@ -103,7 +103,11 @@ export function compareSymbol(input: CompareSymbolInput): CompareRow[] {
     if (k >= 0 && k <= last) group(k).orders.push(o);
   }
   const cycles = new Map<number, CycleFact>();
-  for (const c of input.cycles) cycles.set(decisionIndex(bars, c.barClose), c);
+  for (const c of input.cycles) {
+    // the bar's own cycle, not a flatten recorded on the same bar close (its orders name it)
+    const k = decisionIndex(bars, c.barClose);
+    if (!cycles.has(k)) cycles.set(k, c);
+  }
   const approvals = new Map<number, ApprovalFact[]>();
   for (const a of input.approvals) {
     const k = decisionIndex(bars, a.barClose);
