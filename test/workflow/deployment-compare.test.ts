@@ -72,7 +72,7 @@ function gapless(b: BarColumns): BarColumns {
   return out;
 }
 
-test('a whole replayed day trades like the engine: every difference has a recorded cause, and a risk rejection is one of them', async () => {
+test('a whole replayed day trades like the engine: every difference has a recorded cause, a risk rejection and an expired approval among them', async () => {
   const day = currentOrNextSession('XNYS', Date.UTC(2025, 2, 4, 12));
   const previous = currentOrNextSession('XNYS', Date.UTC(2025, 2, 3, 12));
   const next = currentOrNextSession('XNYS', Date.UTC(2025, 2, 5, 12));
@@ -81,9 +81,11 @@ test('a whole replayed day trades like the engine: every difference has a record
   const plain = uniqueSymbol('CMP');
   const gated = uniqueSymbol('CMR');
   const exact = uniqueSymbol('CMX');
+  const asked = uniqueSymbol('CMQ');
   await storeBars(pool, plain, '5m', bars);
   await storeBars(pool, gated, '5m', bars);
   await storeBars(pool, exact, '5m', gapless(bars));
+  await storeBars(pool, asked, '5m', bars);
   // The replay feed has stored the whole day (the cycles still read only the bars up to their own close).
   await upsertFeed(pool, { provider: 'replay', timeframe: '5m', calendar: 'XNYS', settleMs: 0, clock: null, clockKey: randomUUID() });
   await redis.del('md:watermark:replay:5m');
@@ -110,15 +112,17 @@ test('a whole replayed day trades like the engine: every difference has a record
   const a = await createDeployment(deps, { spec: parseDeploymentSpec({ ...base, symbols: [plain] }), by: 'test', replay, cyclesPerRun: 40 });
   const b = await createDeployment(deps, { spec: parseDeploymentSpec({ ...base, symbols: [gated], riskLimits: { ...base.riskLimits, minOrderNotional } }), by: 'test', replay, cyclesPerRun: 40 });
   const c = await createDeployment(deps, { spec: parseDeploymentSpec({ ...base, symbols: [exact] }), by: 'test', replay, cyclesPerRun: 40 });
+  // every entry asks a human, and nobody answers: each request expires after 10 s
+  const q = await createDeployment(deps, { spec: parseDeploymentSpec({ ...base, symbols: [asked], approvalPolicy: { mode: 'always', expiresAfterMs: 10_000 } }), by: 'test', replay, cyclesPerRun: 40 });
 
   await worker.runUntil(async () => {
     await env.sleep(day.close + 60_000 - (day.open - 60_000));
-    // Stop all three before awaiting any result (awaiting a result lets the server skip time for the others).
-    for (const d of [a, b, c]) {
+    // Stop them all before awaiting any result (awaiting a result lets the server skip time for the others).
+    for (const d of [a, b, c, q]) {
       for (let i = 0; i < 600 && (await d.handle.query(deploymentStateQuery)).cycle < today.length; i++) await new Promise((r) => setTimeout(r, 100));
     }
-    for (const d of [a, b, c]) await issueDeploymentCommand(deps, { deploymentId: d.id, kind: 'stop', by: 'test' });
-    for (const d of [a, b, c]) expect((await d.handle.result()).status).toBe('stopped');
+    for (const d of [a, b, c, q]) await issueDeploymentCommand(deps, { deploymentId: d.id, kind: 'stop', by: 'test' });
+    for (const d of [a, b, c, q]) expect((await d.handle.result()).status).toBe('stopped');
   });
 
   const cycles = await pool.query<{ n: number; stale: number }>(
@@ -130,8 +134,9 @@ test('a whole replayed day trades like the engine: every difference has a record
   const plainDay = (await compareDeployment(pool, a.id))!;
   const gatedDay = (await compareDeployment(pool, b.id))!;
   const exactDay = (await compareDeployment(pool, c.id))!;
+  const askedDay = (await compareDeployment(pool, q.id))!;
   const report = (c: typeof plainDay) => ({ ...c.summary, window: c.window && [new Date(c.window.from).toISOString(), new Date(c.window.to).toISOString()] });
-  console.log('live against backtest, one replayed day', JSON.stringify({ plain: report(plainDay), riskGated: report(gatedDay), gapless: report(exactDay) }));
+  console.log('live against backtest, one replayed day', JSON.stringify({ plain: report(plainDay), riskGated: report(gatedDay), gapless: report(exactDay), approvalExpired: report(askedDay) }));
 
   // The whole day: every cycle's bar compared, a real number of trades, none unexplained.
   expect(plainDay.window).toEqual({ from: today[0], to: day.close });
@@ -161,4 +166,12 @@ test('a whole replayed day trades like the engine: every difference has a record
   expect(refused.difference).toMatchObject({ kind: 'missing' });
   expect(refused.difference!.detail).toMatch(/min-order-notional/);
   expect(gatedDay.summary.deploymentTrades).toBeGreaterThan(0);
+
+  // Unanswered approvals: the entries never went out, each explained by its expired request.
+  const expired = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM approvals WHERE deployment_id = $1 AND status = 'expired'`, [q.id]);
+  expect(expired.rows[0]!.n).toBeGreaterThan(0);
+  expect(askedDay.summary).toMatchObject({ deploymentTrades: 0, differences: askedDay.summary.engineTrades, byCause: { approval: askedDay.summary.engineTrades } });
+  const request = askedDay.rows.find((r) => !r.difference!.detail.startsWith('follows'))!;
+  expect(request.difference).toMatchObject({ kind: 'missing', cause: 'approval' });
+  expect(request.difference!.detail).toMatch(/expired/);
 }, 300_000);
