@@ -3,8 +3,8 @@ import { getDeployment, getDeploymentParams } from '../db/sql/deployments';
 import type { Queryable } from '../db/sql/queryable';
 import { allocateBars, appendBar } from '../domain/bars';
 import { timeframeMs } from '../domain/calendar';
-import { compareSymbol, decisionIndex, engineFills, summarize } from '../domain/deployment/compare';
-import type { CompareRow, CompareSummary } from '../domain/deployment/compare-types';
+import { compareSymbol, engineFills, summarize } from '../domain/deployment/compare';
+import { decisionIndex, type CompareRow, type CompareSummary } from '../domain/deployment/compare-types';
 
 /** Bars before the deployment's first decision: the runtime's own window (workflows/deployment/cycle.ts). */
 const WARMUP_BARS = 300;

@@ -1,5 +1,5 @@
 import type { BarColumns } from '../bars';
-import { EPS, iso, type ApprovalFact, type CompareCause, type CycleFact, type Group } from './compare-types';
+import { decisionIndex, EPS, iso, type ApprovalFact, type CompareCause, type CycleFact, type Group } from './compare-types';
 
 /** Why one compared bar differs, from the facts recorded on it (see ./compare.ts). */
 export interface ExplainContext {
@@ -19,13 +19,23 @@ export function explainPrice(ctx: ExplainContext, pe: number, pd: number): Expla
   const approved = g.orders.find((o) => o.origin === 'approval' && o.filledQty > EPS);
   if (approved) return { cause: 'approval', detail: `${prices}: the order waited for its approval and went out at data time ${approved.dataTs === null ? 'unknown' : iso(approved.dataTs)}` };
   const engineAt = Math.min(...g.engine.map((f) => f.ts));
-  const placed = g.orders.filter((o) => o.filledQty > EPS && o.dataTs !== null).map((o) => o.dataTs!);
-  if (placed.length && Math.min(...placed) >= engineAt) {
-    const close = bars.close[g.index]!;
-    const atClose = Math.abs(pd - close) <= 1e-9 * Math.max(1, Math.abs(close));
-    return { cause: 'latency', detail: `${prices}: the deployment ordered at data time ${iso(Math.min(...placed))}${atClose ? " at the decision bar's close" : ''}, the engine filled at ${iso(engineAt)}` };
+  const filled = g.orders.filter((o) => o.filledQty > EPS && o.dataTs !== null);
+  if (!filled.length) return { cause: 'unexplained', detail: `${prices}; no recorded order time` };
+  const placedAt = Math.min(...filled.map((o) => o.dataTs!));
+  const lastAt = Math.max(...filled.map((o) => o.dataTs!));
+  if (placedAt < engineAt) return { cause: 'unexplained', detail: `${prices}; the deployment ordered at ${iso(placedAt)}, before the engine's fill at ${iso(engineAt)}` };
+  // Latency only when the price is one the market traded between the decision bar and the bar the order went out in.
+  let low = Number.POSITIVE_INFINITY;
+  let high = Number.NEGATIVE_INFINITY;
+  for (let i = g.index; i <= Math.max(g.index, decisionIndex(bars, lastAt + 1)); i++) {
+    low = Math.min(low, bars.low[i]!);
+    high = Math.max(high, bars.high[i]!);
   }
-  return { cause: 'unexplained', detail: `${prices}; no recorded cause` };
+  const slack = 1e-9 * Math.max(1, Math.abs(pd));
+  if (pd < low - slack || pd > high + slack) return { cause: 'unexplained', detail: `${prices}; ${pd} is outside what the bars traded from the decision bar to the order (${low} .. ${high})` };
+  const close = bars.close[g.index]!;
+  const atClose = Math.abs(pd - close) <= 1e-9 * Math.max(1, Math.abs(close));
+  return { cause: 'latency', detail: `${prices}: the deployment ordered at data time ${iso(placedAt)}${atClose ? " at the decision bar's close" : ''}, the engine filled at ${iso(engineAt)}` };
 }
 
 const STALE = /^(stale-data|inputs unavailable|market data unavailable)/;

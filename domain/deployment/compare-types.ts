@@ -108,3 +108,18 @@ export interface Group {
   engine: EngineFill[];
   orders: DeploymentOrder[];
 }
+
+/** Index of the last bar that opened before `ms` (the bar a cycle at that close decided on), -1 when none. */
+export function decisionIndex(bars: BarColumns, ms: number): number {
+  let lo = 0;
+  let hi = bars.length - 1;
+  let found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (bars.ts[mid]! < ms) {
+      found = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return found;
+}

@@ -4,7 +4,7 @@ import type { BacktestSettings, TradeSide } from '../backtest/types';
 import { createStrategy } from '../strategies';
 import type { Strategy } from '../strategies/types';
 import { explainPrice, explainQuantity, type ExplainContext, type Explained } from './compare-explain';
-import { EPS, iso, type CompareCause, type CompareRow, type CompareSummary, type CompareSymbolInput, type CycleFact, type ApprovalFact, type DifferenceKind, type EngineFill, type Group, type SideOfRow } from './compare-types';
+import { decisionIndex, EPS, iso, type CompareCause, type CompareRow, type CompareSummary, type CompareSymbolInput, type CycleFact, type ApprovalFact, type DifferenceKind, type EngineFill, type Group, type SideOfRow } from './compare-types';
 import type { DeploymentSpec } from './spec';
 
 /**
@@ -17,21 +17,6 @@ import type { DeploymentSpec } from './spec';
  * names the bar. A reversal is two engine fills and one deployment order: quantities are netted per decision bar.
  * While the positions differ after a difference, later differences that have no cause of their own carry it on.
  */
-
-/** Index of the last bar that opened before `ms` (the bar a cycle at that close decided on), -1 when none. */
-export function decisionIndex(bars: BarColumns, ms: number): number {
-  let lo = 0;
-  let hi = bars.length - 1;
-  let found = -1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    if (bars.ts[mid]! < ms) {
-      found = mid;
-      lo = mid + 1;
-    } else hi = mid - 1;
-  }
-  return found;
-}
 
 /**
  * The engine's fills for a deployment's symbol: the same strategy and params on the same bars, fixed quantity

@@ -1,8 +1,8 @@
 import { allocateBars, appendBar, sliceBars, type BarColumns } from '../../domain/bars';
 import { decideCycle, parseDeploymentSpec, type DeploymentSpec } from '../../domain/deployment';
 import type { ExitWatch } from '../../domain/deployment/exits';
-import { compareSymbol, decisionIndex, engineFills, summarize, windowedStrategy } from '../../domain/deployment/compare';
-import type { ApprovalFact, CycleFact, DeploymentOrder, EngineFill } from '../../domain/deployment/compare-types';
+import { compareSymbol, engineFills, summarize, windowedStrategy } from '../../domain/deployment/compare';
+import { decisionIndex, type ApprovalFact, type CycleFact, type DeploymentOrder, type EngineFill } from '../../domain/deployment/compare-types';
 import { createStrategy } from '../../domain/strategies';
 
 const MIN = 60_000;
@@ -148,6 +148,12 @@ describe('live against backtest', () => {
     expect(closes[0]!.difference).toMatchObject({ kind: 'extra', cause: 'liquidation' });
     const flat: DeploymentOrder = { ...liq, clientOrderId: 'flat', origin: 'cycle', barClose: at, reason: 'flatten' };
     expect(run(b, s, { ...base, orders: [...base.orders, flat] }, 20).rows.find((r) => r.difference)!.difference).toMatchObject({ kind: 'extra', cause: 'manual' });
+
+    // a fill at a price no bar traded between the decision and the order is not latency
+    const far: Simulated = { cycles: base.cycles, orders: base.orders.map((o) => (o === o1 ? { ...o, avgPrice: o.avgPrice! * 1.5 } : o)) };
+    const farRow = run(b, s, far, 20).rows.find((r) => r.difference)!;
+    expect(farRow.difference).toMatchObject({ kind: 'price', cause: 'unexplained' });
+    expect(farRow.difference!.detail).toMatch(/outside what the bars traded/);
 
     // the same order with a fill the records do not account for
     const odd: Simulated = { cycles: base.cycles, orders: base.orders.map((o) => (o === o1 ? { ...o, filledQty: o.qty + 1, qty: o.qty + 1 } : o)) };
