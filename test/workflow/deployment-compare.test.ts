@@ -135,7 +135,8 @@ test('a whole replayed day trades like the engine: every difference has a record
   const gatedDay = (await compareDeployment(pool, b.id))!;
   const exactDay = (await compareDeployment(pool, c.id))!;
   const askedDay = (await compareDeployment(pool, q.id))!;
-  const report = (c: typeof plainDay) => ({ ...c.summary, window: c.window && [new Date(c.window.from).toISOString(), new Date(c.window.to).toISOString()] });
+  const gap = (c: typeof plainDay) => Math.max(0, ...c.rows.filter((r) => r.engine?.price != null && r.deployment?.price != null).map((r) => Math.abs(r.engine!.price! - r.deployment!.price!)));
+  const report = (c: typeof plainDay) => ({ ...c.summary, maxPriceGap: gap(c), window: c.window && [new Date(c.window.from).toISOString(), new Date(c.window.to).toISOString()] });
   console.log('live against backtest, one replayed day', JSON.stringify({ plain: report(plainDay), riskGated: report(gatedDay), gapless: report(exactDay), approvalExpired: report(askedDay) }));
 
   // The whole day: every cycle's bar compared, a real number of trades, none unexplained.
