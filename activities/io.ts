@@ -20,6 +20,7 @@ import { createOrderResolutionActivities } from './order-resolution';
 import { createOrderActivities } from './orders';
 import type { IoDeps } from './ports';
 import { createRemainderActivities } from './remainders';
+import { createScannerActivities } from './scanner';
 import { createStartCheckActivities } from './start-checks';
 
 /** Every activity the IO worker registers. */
@@ -51,6 +52,7 @@ export function createIoActivities(deps: IoDeps) {
       loadRecordedCommands: commands.loadRecordedCommands,
       feedWatermark: (provider, timeframe) => readWatermark(deps.db, deps.redis, provider, timeframe),
     }),
+    ...createScannerActivities({ db: deps.db, loadRecentBars: marketData.loadRecentBars }),
     ...createMarketDataFeedActivities(feeds),
     ...createMarketDataBackfillActivities(feeds),
     ...createMarketDataReportActivities(deps),
