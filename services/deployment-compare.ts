@@ -24,6 +24,9 @@ export interface DeploymentComparison {
 /** The window is longer than MAX_COMPARE_BARS bars: the caller narrows it. */
 export class CompareWindowError extends RangeError {}
 
+/** A deployment the engine cannot stand in for (a scanner: the engine has no universe ranking and no K slots). */
+export class NotComparableError extends Error {}
+
 /**
  * Live against backtest for one deployment: its fills (orders and fills tables) next to the engine's backtest of the
  * same bars and params over the same window, trade by trade, each difference with its cause (domain/deployment/compare.ts).
@@ -33,6 +36,7 @@ export async function compareDeployment(db: Queryable, deploymentId: string, ran
   const d = await getDeployment(db, deploymentId);
   if (!d) return undefined;
   const { spec } = d;
+  if (spec.scanner) throw new NotComparableError(`deployment ${d.id} is a scanner: the engine backtests each symbol alone, without the universe's ranking and its ${spec.scanner.maxPositions} slots, so there is nothing like for like to compare`);
   const [params, orders, cycles, approvals] = await Promise.all([getDeploymentParams(db, d.id, 1), compareOrders(db, d.id), compareCycles(db, d.id), compareApprovals(db, d.id)]);
   const empty = { deploymentId: d.id, paramsVersion: 1, rows: [], summary: summarize([]) };
   if (cycles.length === 0) return { ...empty, window: null };

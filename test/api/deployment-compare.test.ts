@@ -107,12 +107,22 @@ test('the fills next to the engine, trade by trade: the refused entry and the ex
   expect(later.summary.differences).toBe(0);
 });
 
-test('query validation, unknown ids, a window too long, and who may read', async () => {
+test('query validation, unknown ids, a window too long, a scanner refused, and who may read', async () => {
   for (const qs of ['from=yesterday', 'to=2024-13-01', 'other=1', 'from=2024-03-09T00:00:00']) expect((await get(`/v1/deployments/${id}/compare?${qs}`)).statusCode).toBe(400);
   const long = await get(`/v1/deployments/${id}/compare?from=2000-01-01`);
   expect(long.statusCode).toBe(400);
   expect(long.json<{ error: { message: string } }>().error.message).toMatch(/narrower from\/to/);
   expect((await get(`/v1/deployments/${randomUUID()}/compare`)).statusCode).toBe(404);
+  // a scanner: the engine has no universe ranking, so nothing like for like
+  const scanner = randomUUID();
+  const spec = parseDeploymentSpec({ strategy: 'sma-cross', params: { fast: 3, slow: 8 }, symbols: [symbol, 'CMPB'], timeframe: '1m', accountId: account, calendar: 'XNYS', eod: { marginMinutes: 5 }, scanner: { maxPositions: 1 } });
+  await pool.query(
+    `INSERT INTO deployments (id, workflow_id, account_id, broker, strategy, spec, status, created_by) VALUES ($1, $2, $3, 'paper', 'sma-cross', $4, 'stopped', 'test')`,
+    [scanner, `deployment-${scanner}`, account, JSON.stringify(spec)],
+  );
+  const refused = await get(`/v1/deployments/${scanner}/compare`);
+  expect(refused.statusCode).toBe(409);
+  expect(refused.json<{ error: { message: string } }>().error.message).toMatch(/is a scanner/);
   expect((await get('/v1/deployments/not-a-uuid/compare')).statusCode).toBe(400);
   for (const headers of [AUTH.viewer, AUTH.trader, AUTH.approver, AUTH.admin]) expect((await get(`/v1/deployments/${id}/compare`, headers)).statusCode).toBe(200);
   expect((await h.app.inject({ method: 'GET', url: `/v1/deployments/${id}/compare` })).statusCode).toBe(401);

@@ -2,10 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { COMPARE_CAUSES } from '../../../domain/deployment/compare-types';
-import { compareDeployment, CompareWindowError } from '../../../services/deployment-compare';
+import { compareDeployment, CompareWindowError, NotComparableError } from '../../../services/deployment-compare';
 import { ROLES_ANY } from '../auth';
 import type { ApiDeps } from '../deps';
-import { badRequest, errorResponses, notFound } from '../errors';
+import { badRequest, conflict, errorResponses, notFound } from '../errors';
 import { IdParamsSchema, timeBound } from '../schemas';
 
 const CompareQuerySchema = z.strictObject({ from: timeBound('from').optional(), to: timeBound('to').optional() });
@@ -55,18 +55,19 @@ export function registerDeploymentCompareRoute(app: FastifyInstance, deps: ApiDe
       schema: {
         summary: "Live against backtest: the deployment's fills next to the engine's backtest of the same bars and params, trade by trade, each difference with its cause",
         description:
-          'Matched on the bar each side decided on. Causes: latency, partial-fill, risk, approval, stale-data, skipped-cycle, liquidation, manual, end-of-data; a difference no recorded fact accounts for is unexplained.',
+          'Matched on the bar each side decided on. Causes: latency, partial-fill, risk, approval, stale-data, skipped-cycle, liquidation, manual, end-of-data; a difference no recorded fact accounts for is unexplained. A scanner deployment is a 409 (the engine has no universe ranking).',
         tags: ['deployments'],
         security: [{ bearer: [] }],
         params: IdParamsSchema,
         querystring: CompareQuerySchema,
-        response: { 200: ComparisonSchema, ...errorResponses(400, 401, 403, 404, 503) },
+        response: { 200: ComparisonSchema, ...errorResponses(400, 401, 403, 404, 409, 503) },
       },
     },
     async (request) => {
       const { from, to } = request.query;
       const c = await compareDeployment(deps.db, request.params.id, { ...(from ? { from } : {}), ...(to ? { to } : {}) }).catch((err: unknown) => {
         if (err instanceof CompareWindowError) throw badRequest(err.message);
+        if (err instanceof NotComparableError) throw conflict(err.message);
         throw err;
       });
       if (!c) throw notFound(`no deployment ${request.params.id}`);
