@@ -36,6 +36,7 @@ export function createIoActivities(deps: IoDeps) {
     providers: deps.marketData?.providers ?? {},
     // Defaults filled in place, so this is the object the IO deps hold: a settings reload that swaps its thresholds reaches the feeds.
     settings: Object.assign(deps.marketData?.refresh ?? {}, { ...DEFAULT_REFRESH_SETTINGS, ...deps.marketData?.refresh }),
+    ...(deps.metrics ? { metrics: deps.metrics } : {}),
   };
   return instrumentIoActivities({
     ...createJobActivities(deps),
