@@ -56,6 +56,27 @@ function sum(text: string, name: string, match: Record<string, string> = {}): nu
 }
 const count = async (sql: string, params: unknown[] = []) => (await pool.query<{ n: number }>(sql, params)).rows[0].n;
 
+/** placeOrder activities that completed, over every run of the workflow id (continue-as-new starts new runs). */
+async function completedPlaceOrders(workflowId: string): Promise<number> {
+  const connection = await Connection.connect({ address: testStack().TEMPORAL_ADDRESS });
+  try {
+    const client = new Client({ connection, namespace: testStack().TEMPORAL_NAMESPACE });
+    let completed = 0;
+    for await (const run of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
+      const history = await client.workflow.getHandle(workflowId, run.runId).fetchHistory();
+      const placeOrders = new Set<string>();
+      for (const e of history.events ?? []) {
+        if (e.activityTaskScheduledEventAttributes?.activityType?.name === 'placeOrder') placeOrders.add(String(e.eventId));
+        const done = e.activityTaskCompletedEventAttributes;
+        if (done && placeOrders.has(String(done.scheduledEventId))) completed++;
+      }
+    }
+    return completed;
+  } finally {
+    await connection.close();
+  }
+}
+
 beforeAll(async () => {
   const stack = testStack();
   pool = testPool();
@@ -101,16 +122,21 @@ test('the IO worker counts the orders and cycles a replayed deployment recorded,
     body: JSON.stringify({ accountId: account, strategy: 'sma-cross', params: { fast: 2, slow: 5 }, symbols: [symbol], timeframe: '1m', calendar: '24x7', replay: { from: '2006-01-03T09:30:00Z', speed: 120 } }),
   });
   expect(res.status).toBe(202);
-  const { id } = (await res.json()) as { id: string };
+  const { id, workflowId } = (await res.json()) as { id: string; workflowId: string };
   await waitFor('two orders placed', async () => (await count(`SELECT count(*)::int AS n FROM order_ledger WHERE deployment_id = $1 AND state <> 'INTENT'`, [id])) >= 2, 90_000);
   const stop = await fetch(`${api.url}/v1/deployments/${id}/stop`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{}' });
   expect(stop.status).toBeLessThan(300);
   await waitFor('the deployment to stop', async () => (await pool.query<{ status: string }>('SELECT status FROM deployments WHERE id = $1', [id])).rows[0].status === 'stopped', 60_000);
 
   const text = await scrape(workerMetrics);
-  // This worker served only this deployment: every order it placed and every cycle row it wrote is counted once.
+  // This worker served only this deployment: every placeOrder it completed and every cycle row it wrote is counted
+  // once. The history says which placeOrder calls completed: one the stop cancelled in flight ends in resolveOrder
+  // instead (its ledger row is settled, but no placeOrder result was counted), so the ledger alone cannot say.
   const placed = await count(`SELECT count(*)::int AS n FROM order_ledger WHERE deployment_id = $1 AND state <> 'INTENT'`, [id]);
-  expect(sum(text, 'durable_trader_orders_total', { broker: 'paper', service: 'worker-io' })).toBe(placed);
+  const completed = await completedPlaceOrders(workflowId);
+  expect(completed).toBeGreaterThanOrEqual(2);
+  expect(completed).toBeLessThanOrEqual(placed);
+  expect(sum(text, 'durable_trader_orders_total', { broker: 'paper', service: 'worker-io' })).toBe(completed);
   expect(sum(text, 'durable_trader_order_rejects_total')).toBe(await count(`SELECT count(*)::int AS n FROM order_ledger WHERE deployment_id = $1 AND state = 'REJECTED'`, [id]));
   const cycles = await pool.query<{ action: string; n: number }>('SELECT action, count(*)::int AS n FROM deployment_cycles WHERE deployment_id = $1 GROUP BY action', [id]);
   expect(cycles.rows.length).toBeGreaterThan(0);

@@ -5,6 +5,7 @@ import { usageError } from '../errors';
 import { keyValues, table } from '../format';
 import { clientFrom, jsonObjectArg, numberArg, print, printJson, type GlobalOptions } from '../options';
 import { registerDeploymentControlCommands } from './deployment-commands';
+import { registerDeploymentCompareCommand } from './deployment-compare';
 
 /** The API answers these commands read (see /docs for the full schemas). */
 interface Links {
@@ -233,4 +234,5 @@ export function registerDeploymentCommands(program: Command, globals: () => Glob
     });
 
   registerDeploymentControlCommands(deployments, globals);
+  registerDeploymentCompareCommand(deployments, globals);
 }
