@@ -211,7 +211,6 @@ describe('GET /v1/deployments/:id/cycles', () => {
       expect({ filter: filters[i], buffers: p.buffers < 1000 ? 'few' : p.plan }).toEqual({ filter: filters[i], buffers: 'few' });
       expect(p.rows).toBe(filters[i]!.actions?.[0] === 'cancelled' ? 0 : 51);
     }
-    // eslint-disable-next-line no-console
     console.log(`cycles page plans on 100k rows: buffers ${plans.map((p) => p.buffers).join(', ')}`);
   });
 });

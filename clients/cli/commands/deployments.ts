@@ -5,6 +5,7 @@ import { usageError } from '../errors';
 import { keyValues, table } from '../format';
 import { clientFrom, jsonObjectArg, numberArg, print, printJson, type GlobalOptions } from '../options';
 import { registerDeploymentControlCommands } from './deployment-commands';
+import { registerDeploymentCyclesCommand } from './deployment-cycles';
 
 /** The API answers these commands read (see /docs for the full schemas). */
 interface Links {
@@ -210,5 +211,6 @@ export function registerDeploymentCommands(program: Command, globals: () => Glob
       showDeployment(d);
     });
 
+  registerDeploymentCyclesCommand(deployments, globals);
   registerDeploymentControlCommands(deployments, globals);
 }
