@@ -143,7 +143,7 @@ describe('a scan through the API', () => {
     const d = await h.deps.temporal.workflow.getHandle(`stress-scan-${id}`).describe();
     expect(d.typedSearchAttributes.get({ name: 'JobType', type: 'KEYWORD' } as never)).toBe('stress_scan');
     expect(d.searchAttributes).toMatchObject({ JobType: ['stress_scan'], TradingSymbol: [symbol], StrategyName: ['sma-cross'] });
-    expect(await d.staticSummary()).toBe(`param_scan · sma-cross · ${symbol} 1d · 600 cells · 3,000 bars`);
+    expect(await d.staticSummary()).toMatch(new RegExp(`^param_scan · sma-cross · ${symbol} 1d · \\d{4}-\\d{2}-\\d{2}\\.\\.\\d{4}-\\d{2}-\\d{2} · 600 cells · 3,000 bars$`));
     const listed = (await get('/v1/stress-scans?limit=100')).json().scans.map((s: { id: string }) => s.id);
     expect(listed).toContain(id);
   });
