@@ -1,6 +1,12 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
 import type { Pool } from 'pg';
+import { deleteFeedsOtherThan } from '../../db/sql/market-data-feeds';
+import { parseDeploymentSpec } from '../../domain/deployment/spec';
+import { QUALITY_LEVELS } from '../../domain/marketdata/quality';
+import { feedWorkflowId } from '../../workflows/market-data/messages';
 import { startPaperBroker, type PaperBrokerProcess } from '../../brokers/paper/start';
 import { freePort } from '../../harness/stack';
 import { startApiChild, type ApiChild } from '../../harness/processes/api-child';
@@ -11,11 +17,15 @@ import { SHARED_DATA, TEST_API_KEYS, TEST_KEYS, testStack } from '../helpers/sta
 /**
  * The Prometheus endpoints of the real processes (clients/api/server.ts and workers/io-worker.ts with METRICS_PORT):
  * a replayed deployment trades at the paper broker, then each scrape is compared with what Postgres recorded. The
- * worker's endpoint also carries the Temporal SDK's own runtime metrics.
+ * worker's endpoint also carries the Temporal SDK's own runtime metrics. The worker also runs a replay feed (1-minute
+ * bars of the same day at 60x) for a deployment recorded on it, so its data-quality gauge has a series to report.
  */
 const MINUTES = path.join(SHARED_DATA, '2006-01-02-volume-min-001.txt');
 const account = `metrics-${Date.now().toString(36)}`;
 const symbol = uniqueSymbol('MET');
+/** the replay feed serves `symbol`'s bars under this name */
+const served = uniqueSymbol('MQ');
+const feedDeployment = randomUUID();
 let pool: Pool;
 let paper: PaperBrokerProcess;
 let worker: RunningProcess;
@@ -58,7 +68,13 @@ beforeAll(async () => {
   const [workerPort, apiPort] = [await freePort(), await freePort()];
   workerMetrics = `http://127.0.0.1:${workerPort}/metrics`;
   apiMetrics = `http://127.0.0.1:${apiPort}/metrics`;
-  worker = startTsx('workers/io-worker.ts', { ...env, METRICS_PORT: String(workerPort) });
+  // a deployment recorded on the replay feed (no runtime: the feed refreshes the symbols of running deployments)
+  const feedSpec = parseDeploymentSpec({ strategy: 'sma-cross', symbols: [served], timeframe: '1m', accountId: account, dataProvider: 'replay' });
+  await pool.query(`INSERT INTO deployments (id, workflow_id, account_id, broker, strategy, spec, status, created_by) VALUES ($1, $2, $3, 'paper', 'sma-cross', $4, 'running', 'test')`, [
+    feedDeployment, `deployment-${feedDeployment}`, account, JSON.stringify(feedSpec),
+  ]);
+  const feed = { MARKET_DATA_FEEDS: 'replay:1m', REPLAY_SYMBOLS: `${served}=${symbol}`, REPLAY_FROM: '2006-01-03T15:00:00Z', REPLAY_SPEED: '60' };
+  worker = startTsx('workers/io-worker.ts', { ...env, ...feed, METRICS_PORT: String(workerPort) });
   api = await startApiChild({ ...env, API_KEYS: TEST_API_KEYS, METRICS_PORT: String(apiPort) }, path.join(__dirname, '..', '.artifacts', 'metrics', 'api.log'));
   const imported = await fetch(`${api.url}/v1/bars/import?symbol=${symbol}&timeframe=1m`, { method: 'POST', headers: { ...auth, 'content-type': 'text/csv' }, body: readFileSync(MINUTES) });
   expect(imported.status).toBe(200);
@@ -66,6 +82,11 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  await pool?.query(`UPDATE deployments SET status = 'stopped' WHERE id = $1`, [feedDeployment]);
+  if (pool) await deleteFeedsOtherThan(pool, []);
+  const connection = await Connection.connect({ address: testStack().TEMPORAL_ADDRESS });
+  await new Client({ connection, namespace: testStack().TEMPORAL_NAMESPACE }).workflow.getHandle(feedWorkflowId('replay', '1m')).terminate('test over').catch(() => undefined);
+  await connection.close();
   await worker?.stop();
   await api?.stop();
   await paper?.stop();
@@ -102,6 +123,23 @@ test('the IO worker counts the orders and cycles a replayed deployment recorded,
   expect(text).toMatch(/^temporal_workflow_task_execution_latency\w*_bucket\{/m);
   expect(sum(text, 'durable_trader_process_resident_memory_bytes')).toBeGreaterThan(0);
 }, 240_000);
+
+test("the IO worker's data-quality gauge holds the level its feed last recorded for each series (0 OK, 1 WARNING, 2 ERROR)", async () => {
+  const level = async () =>
+    (await pool.query<{ level: string }>(`SELECT level FROM market_data_quality WHERE provider = 'replay' AND timeframe = '1m' AND symbol = $1 ORDER BY day DESC LIMIT 1`, [served])).rows[0]?.level;
+  await waitFor('the replay feed to record a quality level', async () => (await level()) !== undefined, 90_000);
+  // the feed goes on refreshing (a bar a second): the gauge and the row agree once both show the same refresh
+  let seen: { gauge: string; level: string | undefined } = { gauge: '', level: undefined };
+  await waitFor('the gauge to agree with the recorded level', async () => {
+    const text = await scrape(workerMetrics);
+    const lines = text.split('\n').filter((l) => l.startsWith('durable_trader_market_data_quality_level{') && l.includes(`symbol="${served}"`));
+    seen = { gauge: lines.join('\n'), level: await level() };
+    return lines.length === 1 && lines[0]!.includes('provider="replay"') && lines[0]!.includes('timeframe="1m"') && sum(text, 'durable_trader_market_data_quality_level', { symbol: served }) === QUALITY_LEVELS.indexOf(seen.level as never);
+  }, 30_000).catch((err: Error) => {
+    throw new Error(`${err.message}: ${JSON.stringify(seen)}`);
+  });
+  expect(seen.gauge).toMatch(/^durable_trader_market_data_quality_level\{provider="replay",timeframe="1m",symbol="[^"]+",service="worker-io"\} [012]$/);
+}, 150_000);
 
 test("the API's endpoint reports approvals pending, the outbox's backlog and deployments by status as Postgres has them", async () => {
   const text = await scrape(apiMetrics);
