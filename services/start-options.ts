@@ -6,13 +6,15 @@ import type { deploymentWorkflow } from '../workflows/deployment/workflow';
 import { NOTIFICATION_DISPATCHER_WORKFLOW_ID, type NotificationDispatchInput } from '../workflows/notifications/messages';
 import type { notificationDispatchWorkflow } from '../workflows/notifications/workflow';
 import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
+import { backtestLine, deploymentLine } from '../workflows/summaries';
 import type { StressScanWorkflowInput } from '../workflows/stress-scan/messages';
 import type { stressScanWorkflow } from '../workflows/stress-scan/workflow';
 import { TASK_QUEUES } from '../workflows/task-queues';
 import { backtestWorkflowId, deploymentWorkflowId, stressScanWorkflowId } from '../workflows/workflow-ids';
 
 /**
- * How each workflow a client starts is started: its id, queue, conflict policy and search attributes, in one place.
+ * How each workflow a client starts is started: its id, queue, conflict policy, search attributes and static summary
+ * (its line in the Temporal UI), in one place.
  * (Approvals are started by their deployment's runtime, in workflow code: workflows/deployment/approvals.ts.)
  */
 
@@ -24,6 +26,7 @@ export function deploymentStartOptions(input: DeploymentWorkflowInput): Workflow
     args: [input],
     workflowIdConflictPolicy: 'FAIL',
     workflowIdReusePolicy: 'REJECT_DUPLICATE',
+    staticSummary: deploymentLine(input),
     typedSearchAttributes: [
       { key: SEARCH_ATTRIBUTES.deploymentId, value: input.deploymentId },
       { key: SEARCH_ATTRIBUTES.accountId, value: input.spec.accountId },
@@ -41,6 +44,7 @@ export function backtestStartOptions(input: BacktestWorkflowInput): WorkflowStar
     taskQueue: TASK_QUEUES.cpu,
     workflowId: backtestWorkflowId(input.jobId),
     args: [input],
+    staticSummary: backtestLine(input),
     typedSearchAttributes: [
       { key: SEARCH_ATTRIBUTES.jobType, value: 'backtest' },
       { key: SEARCH_ATTRIBUTES.symbol, value: input.symbol },
@@ -76,6 +80,7 @@ export function notificationDispatcherStartOptions(input: NotificationDispatchIn
     workflowId: NOTIFICATION_DISPATCHER_WORKFLOW_ID,
     args: [input],
     workflowIdConflictPolicy: 'USE_EXISTING',
+    staticSummary: 'notification outbox dispatcher',
     typedSearchAttributes: [{ key: SEARCH_ATTRIBUTES.jobType, value: 'notifications' }],
   };
 }
