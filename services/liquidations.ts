@@ -1,5 +1,5 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { recordLiquidation } from '../activities/liquidation-records';
+import { recordLiquidation } from '../db/liquidation-records';
 import { accountDeploymentFacts } from '../db/sql/deployments';
 import { listLiquidationAccounts } from '../db/sql/liquidation-accounts';
 import type { Liquidation, ReplayClock } from '../db/sql/liquidations';

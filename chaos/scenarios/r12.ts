@@ -10,7 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { recordLiquidation } from '../../activities/liquidation-records';
+import { recordLiquidation } from '../../db/liquidation-records';
 import { getLiquidation } from '../../db/sql/liquidations';
 import { createOrderActivities, type PlaceOrderInput, type PlaceOrderResult } from '../../activities/orders';
 import { paperBrokerPort } from '../../brokers';

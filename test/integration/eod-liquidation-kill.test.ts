@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { Pool } from 'pg';
-import { recordLiquidation } from '../../activities/liquidation-records';
+import { recordLiquidation } from '../../db/liquidation-records';
 import { createOrderActivities, type PlaceOrderInput, type PlaceOrderResult } from '../../activities/orders';
 import { paperBrokerPort } from '../../brokers';
 import { PaperBrokerAdmin } from '../../brokers/paper/admin-client';
