@@ -65,6 +65,6 @@ export async function triggerLiquidation(deps: ServiceDeps, m: ManualLiquidation
 }
 
 /** Starts the end-of-day scheduler unless it runs already (every IO worker asks at start-up; the first wins). */
-export async function ensureEodScheduler(deps: Pick<ServiceDeps, 'temporal'>, input: EodSchedulerInput = {}): Promise<void> {
-  await deps.temporal.workflow.start<typeof eodSchedulerWorkflow>('eodSchedulerWorkflow', eodSchedulerStartOptions(input));
+export async function ensureEodScheduler(deps: Pick<ServiceDeps, 'temporal'>, input: EodSchedulerInput = {}, workflowId?: string): Promise<void> {
+  await deps.temporal.workflow.start<typeof eodSchedulerWorkflow>('eodSchedulerWorkflow', eodSchedulerStartOptions(input, workflowId));
 }

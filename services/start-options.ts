@@ -34,6 +34,8 @@ export function deploymentStartOptions(input: DeploymentWorkflowInput): Workflow
       { key: SEARCH_ATTRIBUTES.accountId, value: input.spec.accountId },
       { key: SEARCH_ATTRIBUTES.strategy, value: input.spec.strategy },
       { key: SEARCH_ATTRIBUTES.symbol, value: input.spec.symbols[0]! },
+      // a scanner starts idle; its runtime upserts each phase change
+      ...(input.spec.scanner ? [{ key: SEARCH_ATTRIBUTES.phase, value: 'idle' }] : []),
     ],
   };
 }
@@ -102,11 +104,11 @@ export function liquidationStartOptions(l: Pick<Liquidation, 'id' | 'workflowId'
   };
 }
 
-/** The end-of-day scheduler, one for the platform: a start while it runs gets the running one. */
-export function eodSchedulerStartOptions(input: EodSchedulerInput): WorkflowStartOptions<typeof eodSchedulerWorkflow> {
+/** The end-of-day scheduler, one for the platform (a rehearsal runs its own under another id): a start while it runs gets the running one. */
+export function eodSchedulerStartOptions(input: EodSchedulerInput, workflowId = EOD_SCHEDULER_WORKFLOW_ID): WorkflowStartOptions<typeof eodSchedulerWorkflow> {
   return {
     taskQueue: TASK_QUEUES.io,
-    workflowId: EOD_SCHEDULER_WORKFLOW_ID,
+    workflowId,
     args: [input],
     workflowIdConflictPolicy: 'USE_EXISTING',
     staticSummary: 'end-of-day scheduler: liquidations at the close minus their margin, daily summaries after the close (NYSE calendar)',

@@ -107,6 +107,8 @@ export async function tradeApprovalWorkflow(input: TradeApprovalInput): Promise<
   const placed = await placeOrder({
     clientOrderId: id, deploymentId: req.deploymentId, workflowId: req.deploymentWorkflowId, cycle: req.cycle, leg: req.leg, intentVersion: 1,
     broker: req.broker, accountId: req.accountId, symbol: intent.symbol, side: intent.side, qty: verdict.qty, orderType: 'market', timeInForce: 'day',
+    // the data time of the decision, as the runtime's own orders carry: a replayed day's summary counts the order on its day
+    dataTs: dataNow(),
     // approvals are for entries: the (account, symbol) lock first, as the runtime's own entries take it
     symbolLock: { ttlMs: SYMBOL_LOCK_TTL_MS },
   });
