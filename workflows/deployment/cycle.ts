@@ -1,7 +1,5 @@
 import * as wf from '@temporalio/workflow';
-import type { LoadRecentBarsResult } from '../../activities/market-data';
 import type { PlaceOrderInput, PlaceOrderResult } from '../../activities/orders';
-import { barsBetween, barsDigest, extendWindow } from '../../domain/bar-window';
 import { timeframeMs } from '../../domain/calendar';
 import { DEFAULT_BAR_WAIT_MS } from '../../domain/deployment/bar-wait';
 import type { CycleDecision, CycleInput } from '../../domain/deployment/cycle';
@@ -12,12 +10,13 @@ import { clientOrderId } from '../../domain/ids';
 import type { KillSwitchState, OrderIntent } from '../../domain/risk/gate';
 import { brokerCall } from '../activity-options';
 import { workflowNow } from '../time';
-import { cancelRemainder, loadCycleInputs, loadRecentBars, loadRiskSnapshot, placeOrder, recordCycle, resolveOrder, setPaperPrices, syncOrders } from './activities';
+import { cancelRemainder, loadCycleInputs, loadRiskSnapshot, placeOrder, recordCycle, resolveOrder, setPaperPrices, syncOrders } from './activities';
 import { askApproval } from './approvals';
+import { BarWindows } from './bar-windows';
 import { describe, isConfigFault } from './failures';
 import type { CycleRecord } from './messages';
 import type { InflightOrder, Runtime } from './runtime';
-import { barsSummary, inputsSummary, orderSummary, pricesSummary, recordSummary } from './summaries';
+import { inputsSummary, orderSummary, pricesSummary, recordSummary } from './summaries';
 import { grouped } from '../summaries';
 
 /** Bars fetched per cycle: enough for every strategy's warm-up at its default and common parameters. */
@@ -28,20 +27,21 @@ export interface CycleMode {
   symbols: string[];
   /** bars held per symbol (the decision needs fewer than a strategy's warm-up) */
   windowBars: number;
-  decide(input: CycleInput): CycleDecision;
+  decide: (input: CycleInput) => CycleDecision;
   /** an order of the decision went out (or was refused, e.g. for another deployment's symbol lock) */
   placed(symbol: string, placed: PlaceOrderResult): void;
 }
 
 /**
- * One cycle per bar close: the broker wins (sync), then the bars (the run holds each symbol's window and reads only
- * the bars after it), the risk snapshot and the commands still waiting, all in one local activity; then per symbol
- * the strategy's decision (in workflow code, so it is in history and replays), the risk gate and kill switch, the
- * approval policy, the order, and an audit row. Orders run in a cancellation scope a stop, pause or flatten cancels.
+ * One cycle per bar close: the broker wins (sync), then the bars (./bar-windows.ts: the run holds each symbol's window
+ * and reads only the bars after it), the risk snapshot and the commands still waiting, all in one local activity; then
+ * per symbol the decision, pure and in workflow code so it replays (domain/deployment/evaluate.ts: the strategy, exits,
+ * risk gate and kill switch, the risk state, the approvals needed, remainders), and here only its action: the order,
+ * the approval request or the remainder's cancel, and an audit row. Orders run in a cancellation scope a stop, pause
+ * or flatten cancels.
  */
 export class Cycles {
-  /** each symbol's window of recent bars (a new run starts with a whole window) */
-  private readonly barWindows = new Map<string, LoadRecentBarsResult['bars']>();
+  private readonly barWindows = new BarWindows();
   private readonly tfMs: number;
 
   constructor(private readonly rt: Runtime) {
@@ -53,15 +53,14 @@ export class Cycles {
     const { spec, carry, deploymentId } = rt;
     const symbols = mode?.symbols ?? spec.symbols;
     const windowBars = mode?.windowBars ?? WINDOW_BARS;
-    if (mode) for (const symbol of [...this.barWindows.keys()]) if (!symbols.includes(symbol)) this.barWindows.delete(symbol);
+    if (mode) this.barWindows.keepOnly(symbols);
     const startedAt = workflowNow();
     const cycle = ++carry.cycle;
     // The params the cycle decides with (a params command applied meanwhile counts from the next cycle).
     const { params, paramsVersion } = carry;
     rt.waitingOn = `cycle ${cycle}: reading the broker, bars and risk`;
     const barsArgs = { timeframe: spec.timeframe, limit: windowBars, asOfMs: barClose - this.tfMs, maxStaleBars: spec.staleAfterBars, calendar: spec.calendar };
-    const knownUntil: Record<string, number> = {};
-    for (const [symbol, held] of this.barWindows) if (held.length) knownUntil[symbol] = held[held.length - 1]!.ts;
+    const knownUntil = this.barWindows.knownUntil();
     let inputs: Awaited<ReturnType<typeof loadCycleInputs>>;
     try {
       const feed = spec.dataProvider ? { feed: { provider: spec.dataProvider, barClose, waitMs: spec.barWaitMs ?? DEFAULT_BAR_WAIT_MS } } : {};
@@ -80,20 +79,7 @@ export class Cycles {
     const { sync, snap, prices } = inputs;
     rt.stepDone(snap.at);
     rt.pickUp(inputs.commands);
-    const windows = new Map<string, LoadRecentBarsResult | string>();
-    for (const [i, symbol] of symbols.entries()) {
-      let w = inputs.windows[i]!;
-      if (typeof w !== 'string' && 'continuesFrom' in w) {
-        const held = this.barWindows.get(symbol) ?? [];
-        w =
-          barsDigest(barsBetween(held, w.overlapFrom, w.continuesFrom)) === w.overlapDigest
-            ? { ...w, bars: extendWindow(held, w.bars, windowBars) }
-            : await loadRecentBars.executeWithOptions({ summary: barsSummary(cycle, symbol) }, [{ symbol, ...barsArgs }]).catch((err: Error) => `market data unavailable: ${err.message}`); // an older bar was revised
-      }
-      if (typeof w === 'string') this.barWindows.delete(symbol);
-      else this.barWindows.set(symbol, w.bars);
-      windows.set(symbol, w);
-    }
+    const windows = await this.barWindows.merge(cycle, symbols, inputs.windows, barsArgs);
     if (sync.blockedBy !== undefined) await this.updateBlock(sync.blockedBy);
 
     // The paper broker fills at the prices the cycle read: sent only when they can matter (before this cycle's first
@@ -112,7 +98,7 @@ export class Cycles {
     for (const symbol of symbols) {
       rt.waitingOn = `cycle ${cycle}: deciding ${symbol}`;
       const ctx = { spec, params, cycle, barClose, nowMs: rt.dataNow(), timeframeMs: this.tfMs, snapshot: snap, equity: opened.equity, status: carry.status, blockedBy: carry.blockedBy ?? [], ...(mode ? { decide: mode.decide } : {}) };
-      const { record, action, riskState, flatten } = evaluateSymbol(ctx, riskStateOf(carry), symbol, windowBarsOf(windows.get(symbol)!));
+      const { record, action, riskState, flatten } = evaluateSymbol(ctx, riskStateOf(carry), symbol, windows.get(symbol)!);
       Object.assign(carry, riskState);
       if (flatten) rt.flattenRequested = true;
       if (action.kind === 'remainder') {
@@ -248,7 +234,3 @@ export class Cycles {
   }
 }
 
-/** A symbol's bars, or why there are none. */
-function windowBarsOf(w: LoadRecentBarsResult | string): LoadRecentBarsResult['bars'] | string {
-  return typeof w === 'string' ? w : w.bars;
-}
