@@ -11,7 +11,7 @@ import type { DeploymentSpec } from './spec';
 export interface DeploymentRiskState {
   breaker: BreakerLevel;
   equityPeak: number;
-  /** trading day (YYYY-MM-DD, exchange time) and the PnL at its start, for the daily loss limit */
+  /** trading day (exchange date, YYYYMMDD) and the PnL at its start, for the daily loss limit */
   day: string;
   dayStartPnl: number;
   /** the deployment's equity at the last cycle (a breaker reset re-bases the peak to it) */
