@@ -4,6 +4,7 @@ import { benchApprovals } from './approvals';
 import { benchBacktestE2e } from './backtest-e2e';
 import { benchEngine } from './engine';
 import { benchImport } from './import';
+import { benchMarketData } from './marketdata';
 import { benchRuntime } from './runtime';
 import { benchStress } from './stress';
 
@@ -21,6 +22,7 @@ const BENCHES: Record<string, Bench> = {
   runtime: benchRuntime,
   approvals: benchApprovals,
   stress: benchStress,
+  marketdata: benchMarketData,
 };
 
 async function main(): Promise<number> {
@@ -31,7 +33,9 @@ async function main(): Promise<number> {
     return 2;
   }
   const names = requested.length ? requested : Object.keys(BENCHES);
-  const outDir = path.resolve(__dirname, 'results');
+  // --results-dir=<dir>: elsewhere than bench/results (the suite's smoke runs leave the real figures alone)
+  const dirArg = process.argv.find((a) => a.startsWith('--results-dir='));
+  const outDir = dirArg ? path.resolve(dirArg.slice('--results-dir='.length)) : path.resolve(__dirname, 'results');
   mkdirSync(outDir, { recursive: true });
   let failed = 0;
   for (const name of names) {
