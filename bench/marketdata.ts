@@ -1,4 +1,4 @@
-import { loadavg } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import { Pool } from 'pg';
 import { buildBundles } from '../harness/bundles';
@@ -76,7 +76,7 @@ export async function benchMarketData(): Promise<Record<string, unknown>> {
       feedRounds: rounds,
       backfill,
       loadAverage1m: load.map((l) => +l.toFixed(2)),
-      cpus: (await import('node:os')).cpus().length,
+      cpus: cpus().length,
       goal: { p99Ms: 2_000 },
       passed: complete && p99 !== null && p99 <= 2_000,
       note:
