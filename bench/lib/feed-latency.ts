@@ -9,14 +9,14 @@ import { ensureFeedWorkflow } from '../../clients/schedules';
 import { upsertFeed } from '../../db/sql/market-data-feeds';
 import type { Timeframe } from '../../domain/bars';
 import { parseDeploymentSpec } from '../../domain/deployment/spec';
-import { dataTimeAt, type DataClock } from '../../domain/marketdata/clock';
+import type { DataClock } from '../../domain/marketdata/clock';
 import type { FakeAlpacaData } from '../../harness/fake-alpaca-data/server';
 import { BarCache } from '../../marketdata/cache';
 import { marketDataProviders } from '../../marketdata/feeds';
 import { DEFAULT_REFRESH_SETTINGS } from '../../marketdata/refresh';
 import type { Config } from '../../platform/config';
 import { createLogger } from '../../platform/logger';
-import { feedWorkflowId } from '../../workflows/market-data/messages';
+import { feedStateQuery, feedWorkflowId } from '../../workflows/market-data/messages';
 import { TASK_QUEUES } from '../../workflows/task-queues';
 import { summarize } from './percentiles';
 
@@ -89,10 +89,10 @@ export async function measureFeedLatency(o: FeedLatencyOptions): Promise<Array<R
     await worker.runUntil(async () => {
       for (const [round, settleMs] of o.settles.entries()) {
         await upsertFeed(o.pool, { provider: 'alpaca', timeframe: '1m', calendar: 'XNYS', settleMs, clock: o.clock, clockKey });
-        const first = Math.ceil((dataTimeAt(o.clock, Date.now()) + 1) / MIN) * MIN;
-        const closes = Array.from({ length: o.closes + (round === 0 ? 1 : 0) }, (_, i) => first + i * MIN);
         const requestsBefore = o.fake.requests.length;
         await ensureFeedWorkflow(client, 'alpaca', '1m');
+        const first = await firstClose(client);
+        const closes = Array.from({ length: o.closes + (round === 0 ? 1 : 0) }, (_, i) => first + i * MIN);
         const perClose: Array<Record<string, unknown>> = [];
         for (const [k, close] of closes.entries()) {
           const deadline = wallAt(close) + settleMs / o.clock.speed + 60_000;
@@ -112,6 +112,17 @@ export async function measureFeedLatency(o: FeedLatencyOptions): Promise<Array<R
     await nativeConnection.close();
   }
   return rounds;
+}
+
+/** The first bar close the feed workflow waits for (it picks it from its own clock reading: ask, do not guess). */
+async function firstClose(client: Client): Promise<number> {
+  const handle = client.workflow.getHandle(feedWorkflowId('alpaca', '1m'));
+  for (const deadline = Date.now() + 60_000; Date.now() < deadline; ) {
+    const next = await handle.query(feedStateQuery).then((s) => s.nextClose, () => null);
+    if (next !== null) return next;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('the feed workflow named no bar close within 60 s');
 }
 
 /** The round's figures, and that every measured bar really is in Postgres and (the last close's) in the cache. */
