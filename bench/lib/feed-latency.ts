@@ -28,11 +28,20 @@ const MIN = 60_000;
  */
 class TimedBarCache extends BarCache {
   readonly cachedAt = new Map<string, number>();
-  override async appendMany(tf: Timeframe, entries: ReadonlyArray<{ symbol: string; prevTs: number | null; bars: ReadonlyArray<{ ts: number }> }>): Promise<string[]> {
-    const dropped = await super.appendMany(tf, entries as Parameters<BarCache['appendMany']>[1]);
+  override async appendMany(tf: Timeframe, entries: Parameters<BarCache['appendMany']>[1]): Promise<string[]> {
+    const dropped = new Set(await super.appendMany(tf, entries));
+    for (const e of entries) if (!dropped.has(e.symbol)) this.mark(e.symbol, e.bars);
+    return [...dropped];
+  }
+  /** a series re-seeded from Postgres (its append was dropped: the cache had a hole) */
+  override async replaceBars(symbol: string, tf: Timeframe, bars: Parameters<BarCache['replaceBars']>[2]): Promise<number> {
+    const n = await super.replaceBars(symbol, tf, bars);
+    this.mark(symbol, bars.slice(bars.length - n));
+    return n;
+  }
+  private mark(symbol: string, bars: ReadonlyArray<{ ts: number }>): void {
     const at = performance.timeOrigin + performance.now();
-    for (const e of entries) for (const b of e.bars) if (!this.cachedAt.has(`${e.symbol}@${b.ts}`)) this.cachedAt.set(`${e.symbol}@${b.ts}`, at);
-    return dropped;
+    for (const b of bars) if (!this.cachedAt.has(`${symbol}@${b.ts}`)) this.cachedAt.set(`${symbol}@${b.ts}`, at);
   }
 }
 
