@@ -12,7 +12,8 @@ import { activeHalts } from '../db/sql/trading-halts';
 import type { DeploymentStatus } from '../domain/deployment/commands';
 import { MAX_REMAINDER_VERSION, type PartialOrder } from '../domain/deployment/remainders';
 import type { KillSwitchState } from '../domain/risk/gate';
-import { drawdownBreakerAlert } from '../notify/alerts';
+import { lagAlertWindow, liveLagMs } from '../domain/deployment/processing-lag';
+import { drawdownBreakerAlert, processingLagAlert } from '../notify/alerts';
 import type { CycleRecord } from '../workflows/deployment/messages';
 
 /** What the cycle needs to know about positions, open orders, exposure and the kill switch, read in one go. */
@@ -45,10 +46,29 @@ export interface DeploymentDeps {
   db: Pool;
   /** the built-in paper broker's price feed (absent when it is not used) */
   paperPrices?: PricesSetter;
+  /** the processing-lag alert's threshold in ms, read at each cycle (a settings reload changes it); unset: no alert */
+  processingLagAlertMs?: () => number;
+  /** the clock a cycle's done time is read from (tests in the time-skipping environment pass the server's) */
+  now?: () => number | Promise<number>;
 }
 
 /** Runtime bookkeeping for deployments. Every write is idempotent (keyed by deployment and cycle). */
-export function createDeploymentActivities({ db, paperPrices }: DeploymentDeps) {
+export function createDeploymentActivities({ db, paperPrices, processingLagAlertMs, now = Date.now }: DeploymentDeps) {
+  /**
+   * Bar close to cycle done above the threshold: one alert and one audit row per deployment and hour (the dedupe
+   * key), in one transaction. Measured like the metric (live bars only), at the end of the cycle's record.
+   */
+  async function alertProcessingLag(deploymentId: string, r: CycleRecord, at: number): Promise<void> {
+    const thresholdMs = processingLagAlertMs?.();
+    const lagMs = liveLagMs(r.barClose, at);
+    if (thresholdMs === undefined || lagMs === undefined || lagMs <= thresholdMs) return;
+    const alert = processingLagAlert({ deploymentId, symbol: r.symbol, barClose: r.barClose, lagMs, thresholdMs, window: lagAlertWindow(r.barClose) });
+    await inTransaction(db, async (tx) => {
+      await enqueueNotification(tx, alert);
+      await insertAuditOnce(tx, 'runtime', 'deployment.processing-lag', deploymentId, alert.dedupeKey, { symbol: r.symbol, cycle: r.cycle, barClose: new Date(r.barClose).toISOString(), lagMs, thresholdMs });
+    });
+  }
+
   return {
     async loadRiskSnapshot(args: { deploymentId: string; accountId: string; prices: Record<string, number> }): Promise<RiskSnapshot> {
       const [mine, account, pendingSymbols, kill, entries, approvals, partial] = await Promise.all([
@@ -102,7 +122,9 @@ export function createDeploymentActivities({ db, paperPrices }: DeploymentDeps) 
         const reasons = r.risk!.reasons.filter((x) => x.rule.startsWith('drawdown')).map((x) => `${x.rule}: ${x.detail}`);
         await enqueueNotification(db, drawdownBreakerAlert({ deploymentId: args.deploymentId, level, cycle: r.cycle, resets, reasons }));
       }
-      return { at: Date.now() };
+      const at = await now();
+      await alertProcessingLag(args.deploymentId, r, at);
+      return { at };
     },
 
     /**

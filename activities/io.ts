@@ -20,6 +20,7 @@ import { createOrderResolutionActivities } from './order-resolution';
 import { createOrderActivities } from './orders';
 import type { IoDeps } from './ports';
 import { createRemainderActivities } from './remainders';
+import { createScannerActivities } from './scanner';
 import { createStartCheckActivities } from './start-checks';
 
 /** Every activity the IO worker registers. */
@@ -35,6 +36,7 @@ export function createIoActivities(deps: IoDeps) {
     providers: deps.marketData?.providers ?? {},
     // Defaults filled in place, so this is the object the IO deps hold: a settings reload that swaps its thresholds reaches the feeds.
     settings: Object.assign(deps.marketData?.refresh ?? {}, { ...DEFAULT_REFRESH_SETTINGS, ...deps.marketData?.refresh }),
+    ...(deps.metrics ? { metrics: deps.metrics } : {}),
   };
   return instrumentIoActivities({
     ...createJobActivities(deps),
@@ -51,6 +53,7 @@ export function createIoActivities(deps: IoDeps) {
       loadRecordedCommands: commands.loadRecordedCommands,
       feedWatermark: (provider, timeframe) => readWatermark(deps.db, deps.redis, provider, timeframe),
     }),
+    ...createScannerActivities({ db: deps.db, loadRecentBars: marketData.loadRecentBars }),
     ...createMarketDataFeedActivities(feeds),
     ...createMarketDataBackfillActivities(feeds),
     ...createMarketDataReportActivities(deps),

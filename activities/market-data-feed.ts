@@ -19,6 +19,7 @@ import { MarketDataRequestError, type MarketDataProvider } from '../marketdata/p
 import { ErrorType } from '../workflows/errors';
 import { refreshFeed, type RefreshSettings } from '../marketdata/refresh';
 import { parseInput } from './market-data';
+import type { TradingMetrics } from './metrics';
 
 export interface MarketDataFeedDeps {
   db: Pool;
@@ -28,6 +29,8 @@ export interface MarketDataFeedDeps {
   providers: Record<string, MarketDataProvider>;
   settings: RefreshSettings;
   now?: () => number;
+  /** the data-quality gauge of the worker's /metrics (unset: not reported) */
+  metrics?: Pick<TradingMetrics, 'qualityLevels'>;
 }
 
 const FeedRef = { provider: z.string().min(1).max(40), timeframe: z.enum(TIMEFRAMES) };
@@ -84,6 +87,7 @@ export function createMarketDataFeedActivities(deps: MarketDataFeedDeps) {
         provider,
         input.closeMs,
       ).catch(providerFailure);
+      deps.metrics?.qualityLevels(input.provider, input.timeframe, summary.series);
       const backfills: string[] = [];
       for (const g of summary.longGaps) {
         // The id is derived from the gap, so a retried refresh records the same job once.

@@ -1,4 +1,6 @@
 import type { PlaceOrderInput, PlaceOrderResult } from './orders';
+import { liveLagMs } from '../domain/deployment/processing-lag';
+import type { QualityLevel } from '../domain/marketdata/quality';
 import type { CycleRecord } from '../workflows/deployment/messages';
 
 /** What the IO activities report to the process's metrics (platform/metrics.ts builds it on prom-client). */
@@ -6,13 +8,9 @@ export interface TradingMetrics {
   orderPlaced(broker: string, state: string, rejected: boolean): void;
   /** `barCloseToDoneMs` only for live bars (see instrumentIoActivities) */
   cycleRecorded(action: string, barCloseToDoneMs: number | undefined): void;
+  /** every symbol's data-quality level after a feed's refresh (the feed's symbols now: others are dropped) */
+  qualityLevels(provider: string, timeframe: string, series: ReadonlyArray<{ symbol: string; level: QualityLevel }>): void;
 }
-
-/**
- * A bar older than this when its cycle is recorded is a replay or a catch-up after downtime, not a measure of how
- * fast the runtime answers a bar close: it is counted, not timed.
- */
-export const LIVE_BAR_MAX_AGE_MS = 60 * 60_000;
 
 interface Instrumentable {
   placeOrder(input: PlaceOrderInput): Promise<PlaceOrderResult>;
@@ -32,8 +30,7 @@ export function instrumentIoActivities<T extends Instrumentable>(activities: T, 
     },
     async recordCycle(args: Parameters<T['recordCycle']>[0]): Promise<{ at: number }> {
       const done = await recordCycle(args);
-      const age = done.at - args.record.barClose;
-      metrics.cycleRecorded(args.record.action, age >= 0 && age <= LIVE_BAR_MAX_AGE_MS ? age : undefined);
+      metrics.cycleRecorded(args.record.action, liveLagMs(args.record.barClose, done.at));
       return done;
     },
   };

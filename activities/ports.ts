@@ -38,6 +38,8 @@ export interface IoDeps {
   marketData?: { providers: Record<string, MarketDataProvider>; refresh?: Partial<RefreshSettings> };
   /** Temporal and backup settings for the maintenance workflows (their activities refuse without them) */
   maintenance?: MaintenanceDeps;
+  /** the processing-lag alert's threshold in ms, read at each cycle (unset: no alert) */
+  processingLagAlertMs?: () => number;
   /** order and cycle counters for the process's /metrics (unset: not counted) */
   metrics?: TradingMetrics;
   /** fault tests only: kill the worker at a named point of the order protocol */

@@ -41,6 +41,12 @@ export interface QualityContext {
   thresholds: QualityThresholds;
 }
 
+/** A series' level after this refresh (the data-quality gauge of the worker's /metrics). */
+export interface SeriesLevel {
+  symbol: string;
+  level: QualityLevel;
+}
+
 /** Dedupe key of a series' quality alert: one per symbol and day. */
 export const qualityAlertKey = (provider: string, timeframe: string, symbol: string, day: string) => `marketdata.quality:${provider}:${timeframe}:${symbol}:${day}`;
 
@@ -52,9 +58,9 @@ export async function recordRefreshQuality(
   ctx: QualityContext,
   outcomes: readonly SymbolOutcome[],
   events: MarketDataEvent[],
-): Promise<{ levels: Record<QualityLevel, number>; errorSymbols: string[]; alerts: number }> {
+): Promise<{ levels: Record<QualityLevel, number>; errorSymbols: string[]; alerts: number; series: SeriesLevel[] }> {
   const levels: Record<QualityLevel, number> = { OK: 0, WARNING: 0, ERROR: 0 };
-  if (outcomes.length === 0) return { levels, errorSymbols: [], alerts: 0 };
+  if (outcomes.length === 0) return { levels, errorSymbols: [], alerts: 0, series: [] };
   const { provider, timeframe, calendar, bar } = ctx;
   const session = sessionFor(calendar, bar.open)!;
   const day = toIsoDate(parseLocalDate(localDate(calendar, bar.open)));
@@ -94,5 +100,5 @@ export async function recordRefreshQuality(
       if (n.created) alerts++;
     }
   });
-  return { levels, errorSymbols: updates.filter((u) => u.level === 'ERROR').map((u) => u.symbol).slice(0, 20), alerts };
+  return { levels, errorSymbols: updates.filter((u) => u.level === 'ERROR').map((u) => u.symbol).slice(0, 20), alerts, series: updates.map((u) => ({ symbol: u.symbol, level: u.level })) };
 }

@@ -23,7 +23,7 @@ import { gapBetween, openBarsBefore, type Gap } from '../domain/marketdata/gaps'
 import { DEFAULT_QUALITY_THRESHOLDS, type QualityThresholds } from '../domain/marketdata/quality';
 import type { BarCache } from './cache';
 import type { MarketDataProvider } from './provider';
-import { recordRefreshQuality, type SymbolOutcome } from './refresh-quality';
+import { recordRefreshQuality, type SeriesLevel, type SymbolOutcome } from './refresh-quality';
 import { fetchScreenedBars } from './source';
 import { publishWatermark } from './watermark';
 
@@ -81,6 +81,8 @@ export interface RefreshSummary {
   errorSymbols: string[];
   alerts: number;
   longGaps: LongGap[];
+  /** every refreshed symbol's level (for the worker's gauge; not part of the workflow's view) */
+  series: SeriesLevel[];
 }
 
 interface Pending {
@@ -109,7 +111,7 @@ export async function refreshFeed(deps: RefreshDeps, feed: Feed, provider: Marke
   const symbols = await selectFeedSymbols(db, provider.name, tf);
   const lastStored = symbols.length ? await selectLastBarOpens(db, symbols, tf) : new Map<string, number>();
   const state = new Map<string, Pending>(symbols.map((s) => [s, { symbol: s, before: lastStored.get(s) ?? null, last: lastStored.get(s) ?? null, gap: null, invalid: 0, samples: [], passes: 0 }]));
-  const summary: RefreshSummary = { barClose: closeMs, symbols: symbols.length, stored: 0, onTime: 0, late: 0, missing: 0, gaps: 0, invalid: 0, requests: 0, firstStoredMs: null, levels: { OK: 0, WARNING: 0, ERROR: 0 }, errorSymbols: [], alerts: 0, longGaps: [] };
+  const summary: RefreshSummary = { barClose: closeMs, symbols: symbols.length, stored: 0, onTime: 0, late: 0, missing: 0, gaps: 0, invalid: 0, requests: 0, firstStoredMs: null, levels: { OK: 0, WARNING: 0, ERROR: 0 }, errorSymbols: [], alerts: 0, longGaps: [], series: [] };
   const events: MarketDataEvent[] = [];
   const eventKey = (symbol: string, kind: string) => `${provider.name}:${tf}:${symbol}:${closeMs}:${kind}`;
 
@@ -191,7 +193,7 @@ export async function refreshFeed(deps: RefreshDeps, feed: Feed, provider: Marke
   summary.invalid = outcomes.reduce((n, o) => n + o.invalid, 0);
   await publishWatermark(db, deps.redis, provider.name, tf, closeMs, { at: new Date(deps.now()).toISOString(), symbols: summary.symbols, stored: summary.stored, late: summary.late, missing: summary.missing });
   const quality = await recordRefreshQuality(db, { provider: provider.name, timeframe: tf, calendar: cal, bar, nowMs: dataNow(), thresholds: settings.thresholds }, outcomes, events);
-  return { ...summary, levels: quality.levels, errorSymbols: quality.errorSymbols, alerts: quality.alerts };
+  return { ...summary, levels: quality.levels, errorSymbols: quality.errorSymbols, alerts: quality.alerts, series: quality.series };
 }
 
 /** What became of one symbol in this refresh, and its events. */

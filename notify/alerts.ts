@@ -96,3 +96,26 @@ export function orderRejectedAlert(o: RejectedOrder): NotificationInput {
     dedupeKey: `order-rejected:${o.clientOrderId}`,
   };
 }
+
+export interface ProcessingLag {
+  deploymentId: string;
+  symbol: string;
+  barClose: number;
+  lagMs: number;
+  thresholdMs: number;
+  /** the start of the dedupe window (domain/deployment/processing-lag.ts lagAlertWindow) */
+  window: number;
+}
+
+/** One alert per deployment and window (an hour): a slow worker would otherwise alert on every bar. */
+export function processingLagAlert(l: ProcessingLag): NotificationInput {
+  const window = new Date(l.window).toISOString();
+  return {
+    kind: 'deployment.processing_lag',
+    severity: 'warning',
+    subject: `Processing lag on deployment ${l.deploymentId}: ${(l.lagMs / 1000).toFixed(1)} s from bar close to cycle done`,
+    body: `The ${l.symbol} bar closing at ${new Date(l.barClose).toISOString()} was decided and recorded ${l.lagMs} ms after its close (threshold ${l.thresholdMs} ms, PROCESSING_LAG_ALERT_MS). Slow broker or Postgres calls, or a busy IO worker, delay every order; later slow cycles of this deployment within the hour from ${window} do not alert again.`.slice(0, 4000),
+    payload: { deploymentId: l.deploymentId, symbol: l.symbol, barClose: l.barClose, lagMs: l.lagMs, thresholdMs: l.thresholdMs, window },
+    dedupeKey: `processing-lag:${l.deploymentId}:${window}`,
+  };
+}

@@ -117,6 +117,8 @@ export const ConfigSchema = z.object({
   MARKET_DATA_MISSING_ERROR: z.coerce.number().min(0).max(1).default(0.2),
   MARKET_DATA_DELAY_WARNING_MS: z.coerce.number().int().min(0).default(300_000),
   MARKET_DATA_DELAY_ERROR_MS: z.coerce.number().int().min(0).default(600_000),
+  /** bar close to cycle done above this (live bars) alerts through the outbox, once per deployment and hour */
+  PROCESSING_LAG_ALERT_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
   /** a JSON file of variables from the reloadable set that workers read at start and again on SIGHUP or a reload command */
   SETTINGS_FILE: unlessEmpty(z.string().min(1)),
   /** Alpaca's Market Data API (same keys as trading); requests per minute shared by all IO workers through Redis */

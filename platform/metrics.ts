@@ -1,6 +1,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { QUALITY_LEVELS, type QualityLevel } from '../domain/marketdata/quality';
 
 /**
  * Prometheus metrics: one endpoint per process (`METRICS_PORT`), serving prom-client's registry (the product's
@@ -86,6 +87,9 @@ export function createTradingMetrics(registry: Registry) {
   const orders = new Counter({ name: `${METRIC_PREFIX}orders_total`, help: 'placeOrder results by broker and ledger state', labelNames: ['broker', 'state'], registers: [registry] });
   const rejects = new Counter({ name: `${METRIC_PREFIX}order_rejects_total`, help: 'orders the broker or the pre-send check rejected', labelNames: ['broker'], registers: [registry] });
   const cycles = new Counter({ name: `${METRIC_PREFIX}cycles_total`, help: 'deployment cycle rows recorded, by action', labelNames: ['action'], registers: [registry] });
+  const quality = new Gauge({ name: `${METRIC_PREFIX}market_data_quality_level`, help: 'latest data-quality level of a series: 0 OK, 1 WARNING, 2 ERROR (as this worker last refreshed it)', labelNames: ['provider', 'timeframe', 'symbol'], registers: [registry] });
+  /** the symbols each feed reported last, so a symbol a feed no longer serves loses its series */
+  const feedSymbols = new Map<string, Set<string>>();
   const barToCycle = new Histogram({ name: `${METRIC_PREFIX}bar_close_to_cycle_done_seconds`, help: 'from a bar close to its cycle recorded (live bars only)', buckets: LATENCY_BUCKETS, registers: [registry] });
   return {
     orderPlaced(broker: string, state: string, rejected: boolean): void {
@@ -95,6 +99,13 @@ export function createTradingMetrics(registry: Registry) {
     cycleRecorded(action: string, barCloseToDoneMs: number | undefined): void {
       cycles.inc({ action });
       if (barCloseToDoneMs !== undefined) barToCycle.observe(barCloseToDoneMs / 1000);
+    },
+    qualityLevels(provider: string, timeframe: string, series: ReadonlyArray<{ symbol: string; level: QualityLevel }>): void {
+      const feed = `${provider}:${timeframe}`;
+      const now = new Set(series.map((s) => s.symbol));
+      for (const symbol of feedSymbols.get(feed) ?? []) if (!now.has(symbol)) quality.remove({ provider, timeframe, symbol });
+      feedSymbols.set(feed, now);
+      for (const { symbol, level } of series) quality.set({ provider, timeframe, symbol }, QUALITY_LEVELS.indexOf(level));
     },
   };
 }

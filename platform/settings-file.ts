@@ -1,6 +1,7 @@
 /**
  * Settings a worker can reload without a restart (SIGHUP or POST /v1/maintenance/settings/reload): the broker rate
- * limits and breaker, the notification channels and retry rules, and the data-quality thresholds.
+ * limits and breaker, the notification channels and retry rules, the data-quality thresholds and the processing-lag
+ * alert's threshold.
  *
  * The environment cannot change after start, so reloaded values come from SETTINGS_FILE: a JSON object whose keys are
  * variables of the reloadable set (values as strings or numbers). The file's values override the environment's,
@@ -33,6 +34,7 @@ export const RELOADABLE_KEYS = [
   'MARKET_DATA_MISSING_ERROR',
   'MARKET_DATA_DELAY_WARNING_MS',
   'MARKET_DATA_DELAY_ERROR_MS',
+  'PROCESSING_LAG_ALERT_MS',
 ] as const satisfies ReadonlyArray<keyof Config>;
 
 /** The Redis channel a reload command is published on (its message: a request id), and where workers reply. */

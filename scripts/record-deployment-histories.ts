@@ -30,8 +30,8 @@ import { TASK_QUEUES } from '../workflows/task-queues';
 /**
  * Records the deployment replay fixtures (test/replay/histories/deployment--<scenario>.json) with the real IO
  * activities against private Postgres, Redis and paper broker: one per cycle branch (trade, stale data, risk reject,
- * kill switch, continue-as-new, intrabar exits, a partial fill's remainder cancelled and replaced, a malformed spec
- * refused) and one of forged and recorded commands, in the time-skipping environment; and a stop
+ * kill switch, continue-as-new, intrabar exits, a partial fill's remainder cancelled and replaced, a scanner's day, a
+ * malformed spec refused) and one of forged and recorded commands, in the time-skipping environment; and a stop
  * while an order is in flight, on a private dev server (it needs real time: the order retries against a broker port
  * where nothing listens). `npx tsx scripts/record-deployment-histories.ts`
  */
@@ -102,6 +102,8 @@ async function main() {
       { name: 'forged-command', spec: base, untilMs: day.open + 30 * MINUTE, commands: true },
       { name: 'exits', spec: exits, untilMs: day.open + 150 * MINUTE },
       { name: 'partial-fill', spec: { ...base, quantity: 10, partialFills: 'cancel-and-replace' }, untilMs: day.open + 90 * MINUTE, slices: 3 },
+      // the scanner's whole day: screens, an entry, exits, the end-of-day close and its phases (upserted search attributes)
+      { name: 'scanner', spec: { ...exits, symbols: ['REC', 'STALE'], eod: { marginMinutes: 5 }, scanner: { maxPositions: 1, minVolume: 100 } }, untilMs: day.close + 10 * MINUTE },
     ];
     mkdirSync(OUT, { recursive: true });
     for (const s of scenarios) {

@@ -29,6 +29,8 @@ export function deploymentStartOptions(input: DeploymentWorkflowInput): Workflow
       { key: SEARCH_ATTRIBUTES.accountId, value: input.spec.accountId },
       { key: SEARCH_ATTRIBUTES.strategy, value: input.spec.strategy },
       { key: SEARCH_ATTRIBUTES.symbol, value: input.spec.symbols[0]! },
+      // a scanner starts idle; its runtime upserts each phase change
+      ...(input.spec.scanner ? [{ key: SEARCH_ATTRIBUTES.phase, value: 'idle' }] : []),
     ],
   };
 }

@@ -60,6 +60,7 @@ export function ioDeps(config: Config, logger: AppLogger, db: Pool, redis: Redis
     providers: marketDataProviders(config, { db, redis, logger }),
     refresh: { lateBarWaitMs: config.MARKET_DATA_LATE_WAIT_MS, latePollMs: config.MARKET_DATA_LATE_POLL_MS, thresholds: qualityThresholds(config) } as Partial<RefreshSettings>,
   };
+  let lagAlertMs = config.PROCESSING_LAG_ALERT_MS;
   // A reload builds everything first (a throw leaves the old settings in force), then swaps it all at once.
   const prepareReload: PrepareReload = (next) => {
     const nextNotify = notifySettingsFromConfig(next, logger);
@@ -68,9 +69,10 @@ export function ioDeps(config: Config, logger: AppLogger, db: Pool, redis: Redis
       notify = nextNotify;
       for (const { g, input } of nextGuards) g.guard.reconfigure(input);
       marketData.refresh.thresholds = qualityThresholds(next);
+      lagAlertMs = next.PROCESSING_LAG_ALERT_MS;
     };
   };
-  return { db, redis, brokers, gatePool, notify: () => notify, marketData, prepareReload, paperPrices: new PaperBrokerAdmin(config.PAPER_BROKER_URL), crashPoint: crashPointFromEnv() };
+  return { db, redis, brokers, gatePool, notify: () => notify, processingLagAlertMs: () => lagAlertMs, marketData, prepareReload, paperPrices: new PaperBrokerAdmin(config.PAPER_BROKER_URL), crashPoint: crashPointFromEnv() };
 }
 
 /** The guard's limits and breaker from the config (at start and on a reload). */

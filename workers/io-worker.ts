@@ -1,9 +1,8 @@
 import { Worker } from '@temporalio/worker';
 import { createIoActivities } from '../activities/io';
-import { ensurePeriodicWork } from '../clients/schedules';
 import { createTradingMetrics } from '../platform/metrics';
 import { ensureEodScheduler } from '../clients/liquidations';
-import { ensureSchedules, platformSchedules } from '../platform/schedules';
+import { ensurePeriodicWork } from '../platform/schedules';
 import { ensureNotificationDispatcher } from '../services/notification-dispatcher';
 import { ioDeps } from './io-deps';
 import { maintenanceDeps } from './maintenance-deps';
@@ -22,10 +21,9 @@ workerMain('io', async (p, connection) => {
   await ensureNotificationDispatcher(p.client, { pollIntervalMs: p.config.NOTIFY_POLL_MS });
   // So is the end-of-day scheduler: its timers fire on whichever IO worker is alive.
   if (p.config.EOD_SCHEDULER === 'on') await ensureEodScheduler(p.client);
-  // The market-data feeds and the Schedules likewise (clients/schedules.ts owns the list).
+  // The market-data feeds and the platform's Schedules likewise: created when missing, left alone when they exist
+  // (platform/schedules.ts owns the list).
   p.logger.info(await ensurePeriodicWork(p.client, p.db, p.redis, p.config), 'periodic work ensured');
-  // The platform's Schedules (maintenance): created when missing, left alone when they exist (platform/schedules.ts).
-  await ensureSchedules(p.client, platformSchedules(p.config));
   return Worker.create({
     ...baseWorkerOptions(p, connection),
     activities: createIoActivities(deps),

@@ -7,4 +7,6 @@ export const SEARCH_ATTRIBUTES = {
   strategy: defineSearchAttributeKey('StrategyName', SearchAttributeType.KEYWORD),
   deploymentId: defineSearchAttributeKey('DeploymentId', SearchAttributeType.KEYWORD),
   accountId: defineSearchAttributeKey('AccountId', SearchAttributeType.KEYWORD),
+  /** a scanner deployment's lifecycle phase (idle, scanning, holding, exiting), upserted by its runtime as it changes */
+  phase: defineSearchAttributeKey('DeploymentPhase', SearchAttributeType.KEYWORD),
 } as const;

@@ -1,13 +1,14 @@
 /**
- * The guard's steps around one call, whatever is called (a broker, a market-data provider): take a token (waiting up
- * to `limits.maxWaitMs`), make the call, report its verdict to the breaker, and fall back to this process's own bucket
- * and breaker while Redis cannot be reached. A call the guard does not let through throws BrokerGuardRefusal before
- * anything is sent. `noun` names what is guarded in the log lines ("broker circuit opened").
+ * The guard's steps around one call, whatever is called (a broker through guarded-broker.ts, a market-data provider):
+ * take a token (waiting up to `limits.maxWaitMs`), make the call, report its verdict to the breaker, and fall back to
+ * this process's own bucket and breaker while Redis cannot be reached. A call the guard does not let through throws
+ * BrokerGuardRefusal before anything is sent. `noun` names what is guarded in the log lines ("broker circuit opened").
+ * The one implementation of the rate limit and breaker: callers only say how a call's result or error counts.
  */
 import type { Redis } from 'ioredis';
 import { BrokerGuardRefusal } from './errors';
 import { RedisGuardStore } from './redis-store';
-import { guardParams, type GuardSettings } from './settings';
+import { GuardSettingsSchema, guardParams, type GuardSettings, type GuardSettingsInput } from './settings';
 import { LocalGuardStore, type Admission, type CallReport, type GuardSnapshot, type GuardStore, type RecordResult } from './store';
 
 /** The part of a pino logger the guard uses. */
@@ -23,10 +24,21 @@ export type Verdict = Omit<CallReport, 'probe'>;
 export const SUCCESS: Verdict = { verdict: 'success' };
 export const NEUTRAL: Verdict = { verdict: 'neutral' };
 
+/** A circuit that opened or closed, with `openedAt` (the store's clock) naming the episode; for alerts. */
+export interface BreakerEvent {
+  guard: string;
+  transition: 'opened' | 'closed';
+  mode: 'shared' | 'local';
+  openedAt: number | null;
+  failuresInWindow: number;
+  callsInWindow: number;
+  lastFailure?: string;
+}
+
 export class CallGuard {
   readonly key: string;
-  private readonly shared: RedisGuardStore;
-  private readonly local: LocalGuardStore;
+  private shared: RedisGuardStore;
+  private local: LocalGuardStore;
   private fallback = false;
   private retrySharedAt = 0;
   private registered = false;
@@ -34,11 +46,24 @@ export class CallGuard {
   constructor(
     private readonly redis: Redis,
     private readonly logger: GuardLogger,
-    private readonly settings: GuardSettings,
+    private settings: GuardSettings,
     private readonly noun: string,
+    /** called once per transition this process caused (a failed probe re-opening the circuit is not one); must not throw */
+    private readonly onBreaker?: (event: BreakerEvent) => void,
   ) {
     this.key = settings.key;
     this.shared = new RedisGuardStore(redis, settings.key, guardParams(settings));
+    this.local = new LocalGuardStore(guardParams(settings, settings.fallbackShare));
+  }
+
+  /**
+   * New limits and breaker thresholds (a settings reload; throws on a bad value and keeps the old ones). The shared
+   * state in Redis is kept and the next call computes with the new numbers; the local fallback starts afresh.
+   */
+  reconfigure(input: Omit<GuardSettingsInput, 'key'>): void {
+    const settings = GuardSettingsSchema.parse({ ...input, key: this.key });
+    this.settings = settings;
+    this.shared = new RedisGuardStore(this.redis, settings.key, guardParams(settings));
     this.local = new LocalGuardStore(guardParams(settings, settings.fallbackShare));
   }
 
@@ -144,6 +169,15 @@ export class CallGuard {
     else if (result.transition === 'reopened') this.logger.warn({ ...fields, cooldownMs: this.settings.breaker.cooldownMs }, `${this.noun} circuit probe failed: open again`);
     else if (result.transition === 'closed') this.logger.info(fields, `${this.noun} circuit closed: the probe call succeeded`);
     else if (report.verdict === 'rate_limited') this.logger.debug({ ...fields, retryAfterMs: report.retryAfterMs }, `${this.noun} answered 429: the shared bucket pauses`);
+    if (this.onBreaker && (result.transition === 'opened' || result.transition === 'closed')) {
+      const transition = result.transition;
+      const mode = this.mode;
+      // The snapshot names the episode (openedAt); read after the transition, off the caller's path.
+      void this.status().then(
+        (snap) => this.onBreaker!({ guard: this.key, transition, mode, openedAt: snap.openedAt, failuresInWindow: result.failuresInWindow, callsInWindow: result.callsInWindow, lastFailure: report.reason }),
+        () => undefined,
+      );
+    }
   }
 
   private sharedUsable(): boolean {

@@ -23,6 +23,7 @@ export const OPERATION_IDS: Readonly<Record<string, string>> = {
   'POST /v1/deployments': 'createDeployment',
   'GET /v1/deployments': 'listDeployments',
   'GET /v1/deployments/:id': 'getDeployment',
+  'GET /v1/deployments/:id/compare': 'compareDeployment',
   'POST /v1/deployments/:id/pause': 'pauseDeployment',
   'POST /v1/deployments/:id/resume': 'resumeDeployment',
   'POST /v1/deployments/:id/stop': 'stopDeployment',

@@ -1,5 +1,6 @@
 import { DEPLOYMENT_STATUSES, type DeploymentStatus } from '../../domain/deployment/commands';
 import type { DeploymentSpec, ReplayClockSpec } from '../../domain/deployment/spec';
+import type { ScannerPhase } from '../../domain/deployment/scanner-spec';
 import type { Queryable } from './queryable';
 
 export { DEPLOYMENT_STATUSES };
@@ -23,6 +24,8 @@ export interface DeploymentRow {
   updated_at: Date;
   /** from the creation audit row (the table has no name column) */
   name: string | null;
+  /** a scanner's lifecycle phase as its runtime last wrote it; null for other deployments */
+  phase: ScannerPhase | null;
 }
 
 export interface NewDeployment {
@@ -36,12 +39,12 @@ export interface NewDeployment {
 /** The creation audit row carries the optional display name; every read picks it up from there. */
 const NAME = `(SELECT a.detail->>'name' FROM audit_log a WHERE a.action = 'deployment.create' AND a.subject = d.id::text ORDER BY a.id LIMIT 1) AS name`;
 
-/** Records a new deployment (status running, params version 1). */
+/** Records a new deployment (status running, params version 1; a scanner starts idle). */
 export async function insertDeployment(db: Queryable, d: NewDeployment): Promise<void> {
   await db.query(
-    `INSERT INTO deployments (id, workflow_id, account_id, broker, strategy, spec, params_version, status, created_by, replay_clock)
-     VALUES ($1, $2, $3, $4, $5, $6, 1, 'running', $7, $8)`,
-    [d.id, d.workflowId, d.spec.accountId, d.spec.broker, d.spec.strategy, JSON.stringify(d.spec), d.createdBy, d.replayClock ? JSON.stringify(d.replayClock) : null],
+    `INSERT INTO deployments (id, workflow_id, account_id, broker, strategy, spec, params_version, status, created_by, replay_clock, phase)
+     VALUES ($1, $2, $3, $4, $5, $6, 1, 'running', $7, $8, $9)`,
+    [d.id, d.workflowId, d.spec.accountId, d.spec.broker, d.spec.strategy, JSON.stringify(d.spec), d.createdBy, d.replayClock ? JSON.stringify(d.replayClock) : null, d.spec.scanner ? 'idle' : null],
   );
 }
 
@@ -95,6 +98,11 @@ export async function setDeploymentRowStatus(db: Queryable, id: string, status: 
 /** Status and params version as the runtime applied them (one statement, so the row never shows half of a change). */
 export async function setDeploymentRuntimeState(db: Queryable, id: string, s: { status: DeploymentRowStatus; reason: string | null; paramsVersion: number }): Promise<void> {
   await db.query('UPDATE deployments SET status = $2, status_reason = $3, params_version = $4, updated_at = now() WHERE id = $1', [id, s.status, s.reason, s.paramsVersion]);
+}
+
+/** A scanner's phase, as its runtime computed it (status and updated_at are not touched: it changes several times a day). */
+export async function setDeploymentPhase(db: Queryable, id: string, phase: ScannerPhase): Promise<void> {
+  await db.query('UPDATE deployments SET phase = $2 WHERE id = $1', [id, phase]);
 }
 
 export async function getDeploymentParams(db: Queryable, deploymentId: string, version: number): Promise<Record<string, number | boolean> | undefined> {

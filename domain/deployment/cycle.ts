@@ -18,6 +18,7 @@ import type { DeploymentSpec } from './spec';
  *  3. pending-order: an order is still open (one order at a time, as in the backtest);
  *  3b. stop-loss: with spec.stopLossPct and a position, a bar closing that fraction against the average entry
  *     price closes the whole position (reason 'stop-loss'; the risk gate then starts its cooldown);
+ *  (with exitsOnly the decision stops after 3c: hold)
  *  3c. exits: with spec.exits and a position, the bar is checked intrabar against take-profit, stop-loss and
  *     trailing stop as the engine checks it (./exits.ts); a hit closes the whole position at the level's price
  *     (reason 'take-profit', 'stop-loss' or 'trailing-stop'); the decision carries the position's new watch;
@@ -34,7 +35,7 @@ import type { DeploymentSpec } from './spec';
 export const CYCLE_LATE_GRACE_MS = 5 * 60_000;
 
 /** decision-failed: the strategy threw (e.g. parameters it refuses); the runtime records it instead of failing its task */
-export type SkipReason = 'stale-data' | 'warmup' | 'pending-order' | 'no-signal' | 'market-closed' | 'decision-failed';
+export type SkipReason = 'stale-data' | 'warmup' | 'pending-order' | 'no-signal' | 'market-closed' | 'decision-failed' | 'no-slot';
 
 export type CycleDecision = (
   | {
@@ -74,6 +75,8 @@ export interface CycleInput {
   entryPrice?: number;
   /** the position's exit watch from the previous cycle (spec.exits) */
   exitWatch?: ExitWatch;
+  /** steps 1 to 3c only: a position is closed by its exits, never by the strategy (the scanner's holding) */
+  exitsOnly?: boolean;
 }
 
 /** The stop price of a position: entry x (1 - pct) for a long, entry x (1 + pct) for a short. */
@@ -138,7 +141,7 @@ export function decideCycle(input: CycleInput): CycleDecision {
       return { action: 'order', intent, signal: 0, indicators, exitWatch };
     }
   }
-  const decision = decideStrategy(input, symbol);
+  const decision: CycleDecision = input.exitsOnly ? { action: 'hold', signal: 0, indicators: {} } : decideStrategy(input, symbol);
   return exitWatch === undefined ? decision : { ...decision, exitWatch };
 }
 

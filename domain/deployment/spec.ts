@@ -6,6 +6,10 @@ import { CALENDAR_IDS } from '../calendar/calendar';
 import { EodPolicySchema } from '../eod/policy';
 import { RiskLimitsSchema } from '../risk/limits';
 import { ExitRulesSchema } from './exits';
+import { MAX_SCANNER_UNIVERSE, ScannerSpecSchema } from './scanner-spec';
+
+/** Symbols a plain deployment trades at most (a scanner's universe: MAX_SCANNER_UNIVERSE). */
+export const MAX_DEPLOYMENT_SYMBOLS = 20;
 
 /** Timeframes a deployment can trade on (bar closes come from the exchange calendar). */
 export const DEPLOYMENT_TIMEFRAMES = ['1m', '5m', '15m', '30m', '1h', '1d'] as const;
@@ -89,7 +93,7 @@ export const DeploymentSpecInputSchema = z.strictObject({
   symbols: z
     .array(z.string().regex(SYMBOL_PATTERN, { error: 'a symbol is 1..32 characters of A-Z 0-9 . _ -' }), { error: 'symbols must be a list of symbols' })
     .min(1, { error: 'symbols needs at least one symbol' })
-    .max(20, { error: 'at most 20 symbols' })
+    .max(MAX_SCANNER_UNIVERSE, { error: `at most ${MAX_DEPLOYMENT_SYMBOLS} symbols (a scanner's universe: ${MAX_SCANNER_UNIVERSE})` })
     .refine((s) => new Set(s).size === s.length, { error: 'symbols must not repeat' }),
   timeframe: z.enum(DEPLOYMENT_TIMEFRAMES, { error: `timeframe must be one of: ${DEPLOYMENT_TIMEFRAMES.join(', ')}` }),
   accountId: z.string({ error: 'accountId must be a string' }).regex(/^[A-Za-z0-9._-]{1,64}$/, { error: 'accountId is 1..64 characters of A-Z a-z 0-9 . _ -' }),
@@ -124,9 +128,13 @@ export const DeploymentSpecInputSchema = z.strictObject({
   staleAfterBars: z.int({ error: 'staleAfterBars must be a whole number of bars' }).min(1).max(10_000).default(2),
   /** flat by the close: reduce-only from the close minus marginMinutes until the next open, positions closed by the account's liquidation */
   eod: EodPolicySchema.optional(),
+  /** the intraday scanner (./scanner.ts): symbols is its universe, screened and ranked each bar, at most maxPositions held */
+  scanner: ScannerSpecSchema.optional(),
 });
 
 export const DeploymentSpecSchema = DeploymentSpecInputSchema.transform((s, ctx) => {
+  for (const [path, message] of scannerIssues(s)) ctx.issues.push({ code: 'custom', path: [path], message, input: s[path] });
+  if (ctx.issues.length) return z.NEVER;
   try {
     const params: Record<string, number | boolean> = validateStrategyParams(s.strategy, s.params);
     return { ...s, params };
@@ -136,6 +144,17 @@ export const DeploymentSpecSchema = DeploymentSpecInputSchema.transform((s, ctx)
     return z.NEVER;
   }
 });
+
+/** What a plain deployment or a scanner may not have: [field, message] pairs. */
+function scannerIssues(s: z.output<typeof DeploymentSpecInputSchema>): Array<[keyof typeof s, string]> {
+  if (!s.scanner) return s.symbols.length > MAX_DEPLOYMENT_SYMBOLS ? [['symbols', `at most ${MAX_DEPLOYMENT_SYMBOLS} symbols (a scanner's universe: ${MAX_SCANNER_UNIVERSE})`]] : [];
+  const issues: Array<[keyof typeof s, string]> = [];
+  // flat by the close: the scanner stops entering at the close minus the margin and exits what it holds
+  if (!s.eod) issues.push(['eod', 'a scanner needs an eod policy (it is flat by the close), e.g. { "marginMinutes": 5 }']);
+  if (s.allowShort) issues.push(['allowShort', 'a scanner enters long only']);
+  if (s.approvalPolicy.mode !== 'none') issues.push(['approvalPolicy', 'a scanner takes its entries without approvals (mode none)']);
+  return issues;
+}
 
 export type DeploymentSpecInput = z.input<typeof DeploymentSpecSchema>;
 export type DeploymentSpec = z.output<typeof DeploymentSpecSchema>;

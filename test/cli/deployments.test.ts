@@ -194,7 +194,7 @@ describe('a deployment on daily bars (no cycle comes due during the test)', () =
     expect(live).toMatchObject({ deploymentId: id, status: 'running', cycle: 0, paramsVersion: 1 });
 
     const list = await ok(['deployments', 'list', '--account', account], TEST_KEYS.viewer);
-    expect(list.split('\n')[0]).toMatch(/^id\s+name\s+status\s+strategy\s+symbols\s+tf\s+account\s+params\s+created$/);
+    expect(list.split('\n')[0]).toMatch(/^id\s+name\s+status\s+phase\s+strategy\s+symbols\s+tf\s+account\s+params\s+created$/);
     expect(list).toMatch(new RegExp(`^${id}\\s+cli daily\\s+running\\s+sma-cross\\s+CLIA,CLIB\\s+1d\\s+${account}\\s+v1\\s`, 'm'));
     const listed = JSON.parse(await ok(['deployments', 'list', '--account', account, '--status', 'running', '--json'], TEST_KEYS.viewer)) as { deployments: Array<{ id: string }> };
     expect(listed.deployments.map((d) => d.id)).toContain(id);
@@ -214,6 +214,21 @@ describe('a deployment on daily bars (no cycle comes due during the test)', () =
     const detail = JSON.parse(await ok(['deployments', 'show', id, '--json'])) as { state: { source: string; status: string; nextBarClose: string } };
     expect(detail.state).toMatchObject({ source: 'workflow', status: 'running' });
     expect(Date.parse(detail.state.nextBarClose)).toBeGreaterThan(Date.now());
+  }, 60_000);
+
+  test('a scanner: create with --scanner and --eod; list and show give its phase, show its universe and rules', async () => {
+    const symbols = Array.from({ length: 30 }, (_, i) => `CLS${i}`);
+    const text = await ok(['deployments', 'create', '--account', account, '--strategy', 'sma-cross', '--symbols', symbols.join(','), '--timeframe', '1d', '--scanner', '{"maxPositions":2,"minVolume":1000}', '--eod', '{"marginMinutes":5}']);
+    const sid = /^deployment\s+([0-9a-f-]{36})$/m.exec(text)![1]!;
+    started.push(`deployment-${sid}`);
+    expect(await row(sid)).toMatchObject({ spec: { symbols, scanner: { maxPositions: 2, minVolume: 1000, minPrice: 0, rankBy: 'volume' }, eod: { marginMinutes: 5 } } });
+    await waitFor('the scanner to answer its query', async () => (await state(`deployment-${sid}`).catch(() => undefined))?.phase === 'idle', 20_000);
+    const list = await ok(['deployments', 'list', '--account', account], TEST_KEYS.viewer);
+    expect(list).toMatch(new RegExp(`^${sid}\\s+running\\s+idle\\s+sma-cross\\s+CLS0,CLS1,CLS2,CLS3,CLS4,\\.\\.\\. \\(30\\)\\s+1d\\s`, 'm'));
+    const show = await ok(['deployments', 'show', sid], TEST_KEYS.viewer);
+    expect(show).toMatch(/^series\s+scanner over 30 symbols 1d \{.*"maxPositions":2.*\}$/m);
+    expect(show).toMatch(/^phase\s+idle$/m);
+    expect(await fails(['deployments', 'create', '--account', account, '--strategy', 'sma-cross', '--symbols', symbols.join(','), '--timeframe', '1d', '--scanner', '{"maxPositions":2}'], 2)).toMatch(/eod: a scanner needs an eod policy/);
   }, 60_000);
 
   test('show and list: unknown id (exit 1), malformed id and filters (exit 2)', async () => {

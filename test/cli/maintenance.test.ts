@@ -1,15 +1,20 @@
 /**
- * `capacity`, `dead-letters list | retry | resolve` and `backups`, each as its own CLI process against a listening
+ * `capacity`, `dead-letters list | retry | resolve`, `schedules`, `settings reload` and `backups`, each as its own CLI process against a listening
  * API on the test servers: answers read back from the database, refusals with the API's message and exit 1, bad
  * input with exit 2.
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { enqueueNotification, getNotification } from '../../db/sql/notifications';
+import { createLogger } from '../../platform/logger';
+import { ioDeps } from '../../workers/io-deps';
+import { SettingsReloader } from '../../workers/settings-reload';
 import { startApi, type ApiHarness } from '../api/harness';
-import { TEST_KEYS } from '../helpers/stack';
+import { TEST_KEYS, testConfig, testStack } from '../helpers/stack';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 let h: ApiHarness;
@@ -95,4 +100,51 @@ test('schedules list names the platform Schedules; an unknown one is refused wit
   expect(unknown.code).toBe(1);
   expect(unknown.stderr).toMatch(/no platform schedule not-ours/);
   expect((await cli(['schedules', 'trigger', 'maintenance-backup'])).code).toBe(2); // --reason is required
+});
+
+test("settings reload: each worker's answer by name, what changed, a refused value named (exit 1, previous settings kept)", async () => {
+  // The IO worker's reload wiring (workers/io-deps.ts) behind the worker's reloader, listening on Redis as a worker does.
+  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'cli-settings-')), 'settings.json');
+  const s = testStack();
+  const env = { DATABASE_URL: s.DATABASE_URL, REDIS_URL: s.REDIS_URL, TEMPORAL_ADDRESS: s.TEMPORAL_ADDRESS, WORKFLOW_BUNDLE_DIR: s.WORKFLOW_BUNDLE_DIR, LOG_LEVEL: 'silent', SETTINGS_FILE: file };
+  const identity = `cli-test-${randomUUID().slice(0, 8)}`;
+  const deps = ioDeps(testConfig(), createLogger('silent'), h.db, h.redis);
+  const reloader = new SettingsReloader(testConfig(), identity, createLogger('silent'), env);
+  reloader.add(deps.prepareReload);
+  const stop = reloader.listen(h.redis);
+  try {
+    // subscribed once its connection is ready
+    for (let i = 0; i < 50 && (await h.redis.pubsub('NUMSUB', 'settings:reload'))[1] === 0; i++) await new Promise((r) => setTimeout(r, 100));
+    // Other workers may listen too (they answer under their own names): the exit code follows every answer.
+    const exitFor = (stdout: string) => (/refused|did not answer/.test(stdout) ? 1 : 0);
+    writeFileSync(file, JSON.stringify({ PROCESSING_LAG_ALERT_MS: 12_000 }));
+    const changed = await cli(['settings', 'reload', '--reason', 'lag threshold']);
+    expect(changed.stdout).toMatch(new RegExp(`^${identity}: reloaded, changed PROCESSING_LAG_ALERT_MS$`, 'm'));
+    expect(changed.code).toBe(exitFor(changed.stdout));
+    expect(deps.processingLagAlertMs!()).toBe(12_000);
+
+    const same = await cli(['settings', 'reload']);
+    expect(same.stdout).toMatch(new RegExp(`^${identity}: reloaded, nothing changed$`, 'm'));
+
+    writeFileSync(file, JSON.stringify({ PROCESSING_LAG_ALERT_MS: 5_000, MARKET_DATA_MISSING_WARNING: 3 }));
+    const refused = await cli(['settings', 'reload', '--reason', 'bad value']);
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toMatch(new RegExp(`^${identity}: refused, its previous settings stay in force\n  MARKET_DATA_MISSING_WARNING: .+$`, 'm'));
+    expect(refused.stderr).toMatch(/^error: settings reload [0-9a-f-]{36} refused by a worker$/m);
+    expect(deps.processingLagAlertMs!()).toBe(12_000);
+
+    const json = await cli(['settings', 'reload', '--json']);
+    const answer = JSON.parse(json.stdout) as { ok: boolean; workers: Array<{ identity: string; ok: boolean; problems: string[] }> };
+    expect(answer.ok).toBe(false);
+    expect(answer.workers.find((w) => w.identity === identity)).toMatchObject({ ok: false, problems: [expect.stringMatching(/^MARKET_DATA_MISSING_WARNING: /)] });
+    const audit = await h.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM audit_log WHERE action = 'settings.reload-refused' AND detail->>'reason' = 'bad value'`);
+    expect(audit.rows[0]!.n).toBe(1);
+
+    const trader = await cli(['settings', 'reload'], TEST_KEYS.trader);
+    expect(trader.code).toBe(1);
+    expect(trader.stderr).toMatch(/^error: .*admin/);
+  } finally {
+    await stop();
+    await deps.gatePool.end();
+  }
 });

@@ -6,10 +6,10 @@
 import { spawn } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { ensurePeriodicWork } from '../../clients/schedules';
 import { deleteFeedsOtherThan } from '../../db/sql/market-data-feeds';
 import { calendarBars } from '../../domain/marketdata/calendar-bars';
 import { barsToColumns } from '../../marketdata/port';
+import { ensurePeriodicWork, platformSchedules } from '../../platform/schedules';
 import { feedWorkflowId, QUALITY_REPORT_SCHEDULE_ID } from '../../workflows/market-data/messages';
 import { startApi, type ApiHarness } from '../api/harness';
 import { storeBars, uniqueSymbol } from '../helpers/db';
@@ -78,8 +78,10 @@ test('the IO worker records its feeds, starts each feed workflow and creates the
   expect(schedule.action).toMatchObject({ type: 'startWorkflow', workflowType: 'marketDataQualityReportWorkflow' });
   expect(schedule.spec.timezone).toBe('America/New_York');
   // a second platform process finds them and changes nothing
-  const again = await ensurePeriodicWork(h.deps.temporal, h.db, h.redis, testConfig({ MARKET_DATA_FEEDS: 'replay:5m', REPLAY_SYMBOLS: `${SERVED}=${SOURCE}`, REPLAY_FROM: '2024-03-05T15:00:00Z', REPLAY_SPEED: '60' }));
-  expect(again).toEqual({ feeds: [feedWorkflowId('replay', '5m')], schedules: [QUALITY_REPORT_SCHEDULE_ID] });
+  const config = testConfig({ MARKET_DATA_FEEDS: 'replay:5m', REPLAY_SYMBOLS: `${SERVED}=${SOURCE}`, REPLAY_FROM: '2024-03-05T15:00:00Z', REPLAY_SPEED: '60' });
+  const again = await ensurePeriodicWork(h.deps.temporal, h.db, h.redis, config);
+  expect(again).toEqual({ feeds: [feedWorkflowId('replay', '5m')], created: [], existing: platformSchedules(config).map((s) => s.id) });
+  expect(again.existing).toContain(QUALITY_REPORT_SCHEDULE_ID);
   expect((await feed.describe()).runId).toBe((await h.deps.temporal.workflow.getHandle(feedWorkflowId('replay', '5m')).describe()).runId);
   const feeds = await cli(['market-data', 'feeds']);
   expect(feeds.code).toBe(0);

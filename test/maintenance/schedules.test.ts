@@ -1,5 +1,5 @@
 /**
- * platform/schedules.ts on the dev server (the time-skipping server has no Schedules): creating the list twice
+ * platform/schedules.ts (the one list of the platform's Schedules: maintenance and the market-data report) on the dev server (the time-skipping server has no Schedules): creating the list twice
  * creates each Schedule once and leaves a paused one paused; a triggered action starts the workflow with its summary.
  */
 import { randomUUID } from 'node:crypto';
@@ -24,12 +24,13 @@ afterAll(async () => {
   await connection?.close();
 });
 
-test('the platform list: stale jobs every 10 minutes, a backup every 24 hours; none when BACKUP_EVERY_HOURS=0', () => {
-  expect(schedules.map((s) => [s.workflowType, s.every])).toEqual([
-    ['staleJobsWorkflow', '10 minutes'],
-    ['backupWorkflow', '1440 minutes'],
+test('the platform list: stale jobs every 10 minutes, a backup every 24 hours (none when BACKUP_EVERY_HOURS=0), the quality report at 16:30 New York on weekdays', () => {
+  expect(schedules.map((s) => [s.workflowType, s.when])).toEqual([
+    ['staleJobsWorkflow', { every: '10 minutes' }],
+    ['backupWorkflow', { every: '1440 minutes' }],
+    ['marketDataQualityReportWorkflow', { cron: ['30 16 * * 1-5'], timezone: 'America/New_York' }],
   ]);
-  expect(platformSchedules(testConfig({ BACKUP_EVERY_HOURS: '0' })).map((s) => s.id)).toEqual(['maintenance-stale-jobs']);
+  expect(platformSchedules(testConfig({ BACKUP_EVERY_HOURS: '0' })).map((s) => s.id)).toEqual(['maintenance-stale-jobs', 'market-data-quality-report']);
 });
 
 test('created once: a second start finds them, keeps a pause, and a trigger starts the workflow with its summary', async () => {
@@ -45,6 +46,12 @@ test('created once: a second start finds them, keeps a pause, and a trigger star
   expect(d.action).toMatchObject({ type: 'startWorkflow', workflowType: 'staleJobsWorkflow', taskQueue: 'io', args: [{ olderThanMs: 600_000 }] });
   expect(d.spec.intervals).toMatchObject([{ every: 600_000 }]);
   expect(d.policies.overlap).toBe('SKIP');
+  const report = await client.schedule.getHandle(ids[2]!).describe();
+  // the server describes a cron expression as a calendar
+  expect(report.spec.timezone).toBe('America/New_York');
+  expect(report.spec.calendars).toMatchObject([{ hour: [{ start: 16 }], minute: [{ start: 30 }], dayOfWeek: [{ start: 'MONDAY', end: 'FRIDAY' }] }]);
+  expect(report.action).toMatchObject({ type: 'startWorkflow', workflowType: 'marketDataQualityReportWorkflow', taskQueue: 'io', args: [{}] });
+  expect(report.policies.catchupWindow).toBe(3_600_000);
 
   const backup = client.schedule.getHandle(ids[1]!);
   await backup.trigger();
@@ -71,7 +78,7 @@ test('the API lists the platform Schedules and pauses, resumes and triggers only
     const listed = await h.app.inject({ method: 'GET', url: '/v1/maintenance/schedules', headers: AUTH.admin });
     expect(listed.statusCode).toBe(200);
     const views = listed.json<{ schedules: Array<{ id: string; exists: boolean; paused: boolean; nextRuns: string[] }> }>().schedules;
-    expect(views.map((v) => v.id)).toEqual(['maintenance-stale-jobs', 'maintenance-backup']);
+    expect(views.map((v) => v.id)).toEqual(['maintenance-stale-jobs', 'maintenance-backup', 'market-data-quality-report']);
     expect(views.every((v) => v.exists && v.nextRuns.length > 0)).toBe(true);
 
     const post = (id: string, act: string, headers = AUTH.admin) => h.app.inject({ method: 'POST', url: `/v1/maintenance/schedules/${id}/${act}`, headers, payload: { reason: 'test' } });

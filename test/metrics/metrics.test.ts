@@ -1,6 +1,12 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
 import type { Pool } from 'pg';
+import { deleteFeedsOtherThan } from '../../db/sql/market-data-feeds';
+import { parseDeploymentSpec } from '../../domain/deployment/spec';
+import { QUALITY_LEVELS } from '../../domain/marketdata/quality';
+import { feedWorkflowId } from '../../workflows/market-data/messages';
 import { startPaperBroker, type PaperBrokerProcess } from '../../brokers/paper/start';
 import { freePort } from '../../harness/stack';
 import { startApiChild, type ApiChild } from '../../harness/processes/api-child';
@@ -11,11 +17,15 @@ import { SHARED_DATA, TEST_API_KEYS, TEST_KEYS, testStack } from '../helpers/sta
 /**
  * The Prometheus endpoints of the real processes (clients/api/server.ts and workers/io-worker.ts with METRICS_PORT):
  * a replayed deployment trades at the paper broker, then each scrape is compared with what Postgres recorded. The
- * worker's endpoint also carries the Temporal SDK's own runtime metrics.
+ * worker's endpoint also carries the Temporal SDK's own runtime metrics. The worker also runs a replay feed (1-minute
+ * bars of the same day at 60x) for a deployment recorded on it, so its data-quality gauge has a series to report.
  */
 const MINUTES = path.join(SHARED_DATA, '2006-01-02-volume-min-001.txt');
 const account = `metrics-${Date.now().toString(36)}`;
 const symbol = uniqueSymbol('MET');
+/** the replay feed serves `symbol`'s bars under this name */
+const served = uniqueSymbol('MQ');
+const feedDeployment = randomUUID();
 let pool: Pool;
 let paper: PaperBrokerProcess;
 let worker: RunningProcess;
@@ -46,6 +56,27 @@ function sum(text: string, name: string, match: Record<string, string> = {}): nu
 }
 const count = async (sql: string, params: unknown[] = []) => (await pool.query<{ n: number }>(sql, params)).rows[0].n;
 
+/** placeOrder activities that completed, over every run of the workflow id (continue-as-new starts new runs). */
+async function completedPlaceOrders(workflowId: string): Promise<number> {
+  const connection = await Connection.connect({ address: testStack().TEMPORAL_ADDRESS });
+  try {
+    const client = new Client({ connection, namespace: testStack().TEMPORAL_NAMESPACE });
+    let completed = 0;
+    for await (const run of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
+      const history = await client.workflow.getHandle(workflowId, run.runId).fetchHistory();
+      const placeOrders = new Set<string>();
+      for (const e of history.events ?? []) {
+        if (e.activityTaskScheduledEventAttributes?.activityType?.name === 'placeOrder') placeOrders.add(String(e.eventId));
+        const done = e.activityTaskCompletedEventAttributes;
+        if (done && placeOrders.has(String(done.scheduledEventId))) completed++;
+      }
+    }
+    return completed;
+  } finally {
+    await connection.close();
+  }
+}
+
 beforeAll(async () => {
   const stack = testStack();
   pool = testPool();
@@ -58,7 +89,13 @@ beforeAll(async () => {
   const [workerPort, apiPort] = [await freePort(), await freePort()];
   workerMetrics = `http://127.0.0.1:${workerPort}/metrics`;
   apiMetrics = `http://127.0.0.1:${apiPort}/metrics`;
-  worker = startTsx('workers/io-worker.ts', { ...env, METRICS_PORT: String(workerPort) });
+  // a deployment recorded on the replay feed (no runtime: the feed refreshes the symbols of running deployments)
+  const feedSpec = parseDeploymentSpec({ strategy: 'sma-cross', symbols: [served], timeframe: '1m', accountId: account, dataProvider: 'replay' });
+  await pool.query(`INSERT INTO deployments (id, workflow_id, account_id, broker, strategy, spec, status, created_by) VALUES ($1, $2, $3, 'paper', 'sma-cross', $4, 'running', 'test')`, [
+    feedDeployment, `deployment-${feedDeployment}`, account, JSON.stringify(feedSpec),
+  ]);
+  const feed = { MARKET_DATA_FEEDS: 'replay:1m', REPLAY_SYMBOLS: `${served}=${symbol}`, REPLAY_FROM: '2006-01-03T15:00:00Z', REPLAY_SPEED: '60' };
+  worker = startTsx('workers/io-worker.ts', { ...env, ...feed, METRICS_PORT: String(workerPort) });
   api = await startApiChild({ ...env, API_KEYS: TEST_API_KEYS, METRICS_PORT: String(apiPort) }, path.join(__dirname, '..', '.artifacts', 'metrics', 'api.log'));
   const imported = await fetch(`${api.url}/v1/bars/import?symbol=${symbol}&timeframe=1m`, { method: 'POST', headers: { ...auth, 'content-type': 'text/csv' }, body: readFileSync(MINUTES) });
   expect(imported.status).toBe(200);
@@ -66,6 +103,11 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  await pool?.query(`UPDATE deployments SET status = 'stopped' WHERE id = $1`, [feedDeployment]);
+  if (pool) await deleteFeedsOtherThan(pool, []);
+  const connection = await Connection.connect({ address: testStack().TEMPORAL_ADDRESS });
+  await new Client({ connection, namespace: testStack().TEMPORAL_NAMESPACE }).workflow.getHandle(feedWorkflowId('replay', '1m')).terminate('test over').catch(() => undefined);
+  await connection.close();
   await worker?.stop();
   await api?.stop();
   await paper?.stop();
@@ -80,16 +122,21 @@ test('the IO worker counts the orders and cycles a replayed deployment recorded,
     body: JSON.stringify({ accountId: account, strategy: 'sma-cross', params: { fast: 2, slow: 5 }, symbols: [symbol], timeframe: '1m', calendar: '24x7', replay: { from: '2006-01-03T09:30:00Z', speed: 120 } }),
   });
   expect(res.status).toBe(202);
-  const { id } = (await res.json()) as { id: string };
+  const { id, workflowId } = (await res.json()) as { id: string; workflowId: string };
   await waitFor('two orders placed', async () => (await count(`SELECT count(*)::int AS n FROM order_ledger WHERE deployment_id = $1 AND state <> 'INTENT'`, [id])) >= 2, 90_000);
   const stop = await fetch(`${api.url}/v1/deployments/${id}/stop`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{}' });
   expect(stop.status).toBeLessThan(300);
   await waitFor('the deployment to stop', async () => (await pool.query<{ status: string }>('SELECT status FROM deployments WHERE id = $1', [id])).rows[0].status === 'stopped', 60_000);
 
   const text = await scrape(workerMetrics);
-  // This worker served only this deployment: every order it placed and every cycle row it wrote is counted once.
+  // This worker served only this deployment: every placeOrder it completed and every cycle row it wrote is counted
+  // once. The history says which placeOrder calls completed: one the stop cancelled in flight ends in resolveOrder
+  // instead (its ledger row is settled, but no placeOrder result was counted), so the ledger alone cannot say.
   const placed = await count(`SELECT count(*)::int AS n FROM order_ledger WHERE deployment_id = $1 AND state <> 'INTENT'`, [id]);
-  expect(sum(text, 'durable_trader_orders_total', { broker: 'paper', service: 'worker-io' })).toBe(placed);
+  const completed = await completedPlaceOrders(workflowId);
+  expect(completed).toBeGreaterThanOrEqual(2);
+  expect(completed).toBeLessThanOrEqual(placed);
+  expect(sum(text, 'durable_trader_orders_total', { broker: 'paper', service: 'worker-io' })).toBe(completed);
   expect(sum(text, 'durable_trader_order_rejects_total')).toBe(await count(`SELECT count(*)::int AS n FROM order_ledger WHERE deployment_id = $1 AND state = 'REJECTED'`, [id]));
   const cycles = await pool.query<{ action: string; n: number }>('SELECT action, count(*)::int AS n FROM deployment_cycles WHERE deployment_id = $1 GROUP BY action', [id]);
   expect(cycles.rows.length).toBeGreaterThan(0);
@@ -102,6 +149,23 @@ test('the IO worker counts the orders and cycles a replayed deployment recorded,
   expect(text).toMatch(/^temporal_workflow_task_execution_latency\w*_bucket\{/m);
   expect(sum(text, 'durable_trader_process_resident_memory_bytes')).toBeGreaterThan(0);
 }, 240_000);
+
+test("the IO worker's data-quality gauge holds the level its feed last recorded for each series (0 OK, 1 WARNING, 2 ERROR)", async () => {
+  const level = async () =>
+    (await pool.query<{ level: string }>(`SELECT level FROM market_data_quality WHERE provider = 'replay' AND timeframe = '1m' AND symbol = $1 ORDER BY day DESC LIMIT 1`, [served])).rows[0]?.level;
+  await waitFor('the replay feed to record a quality level', async () => (await level()) !== undefined, 90_000);
+  // the feed goes on refreshing (a bar a second): the gauge and the row agree once both show the same refresh
+  let seen: { gauge: string; level: string | undefined } = { gauge: '', level: undefined };
+  await waitFor('the gauge to agree with the recorded level', async () => {
+    const text = await scrape(workerMetrics);
+    const lines = text.split('\n').filter((l) => l.startsWith('durable_trader_market_data_quality_level{') && l.includes(`symbol="${served}"`));
+    seen = { gauge: lines.join('\n'), level: await level() };
+    return lines.length === 1 && lines[0]!.includes('provider="replay"') && lines[0]!.includes('timeframe="1m"') && sum(text, 'durable_trader_market_data_quality_level', { symbol: served }) === QUALITY_LEVELS.indexOf(seen.level as never);
+  }, 30_000).catch((err: Error) => {
+    throw new Error(`${err.message}: ${JSON.stringify(seen)}`);
+  });
+  expect(seen.gauge).toMatch(/^durable_trader_market_data_quality_level\{provider="replay",timeframe="1m",symbol="[^"]+",service="worker-io"\} [012]$/);
+}, 150_000);
 
 test("the API's endpoint reports approvals pending, the outbox's backlog and deployments by status as Postgres has them", async () => {
   const text = await scrape(apiMetrics);

@@ -61,7 +61,7 @@ test('there is a recorded stress-scan history for each outcome, and each shows i
   expect(count(h('failed-batch'), 'activityTaskCancelRequestedEventAttributes')).toBeGreaterThanOrEqual(1);
   expect(count(h('failed-batch'), 'workflowExecutionFailedEventAttributes')).toBe(1);
 });
-const BRANCHES = ['trade', 'stale-data', 'risk-reject', 'kill-switch', 'continue-as-new', 'forged-command', 'stop-in-flight', 'exits', 'partial-fill', 'invalid-spec'];
+const BRANCHES = ['trade', 'stale-data', 'risk-reject', 'kill-switch', 'continue-as-new', 'forged-command', 'stop-in-flight', 'exits', 'partial-fill', 'invalid-spec', 'scanner'];
 
 test('there is a recorded deployment history for every scenario, and each shows its branch', () => {
   for (const b of BRANCHES) expect(files).toContain(`deployment--${b}.json`);
@@ -114,6 +114,21 @@ test('the exits, partial-fill and invalid-spec histories: each exit and remainde
   expect([...invalid.activities]).toEqual(['refuseDeploymentSpec']);
   expect([...invalid.localActivities.keys()]).toEqual(['verifyDeploymentStart']); // the record exists; its spec does not pass
   expect(count(invalid, 'workflowExecutionCompletedEventAttributes')).toBe(1);
+});
+
+test('the scanner history: each bar screened in one local activity, entries and exits named, its phases upserted as the DeploymentPhase search attribute', () => {
+  const h = seen('deployment--scanner.json');
+  const scans = h.markers.filter((m) => m.type === 'scanUniverse').map((m) => m.result as { screened: number; ranked: unknown[] });
+  expect(scans.length).toBeGreaterThan(70); // a whole day of 5-minute bars
+  expect(scans.some((s) => s.screened === 2 && s.ranked.length > 0)).toBe(true);
+  expect(summaries('deployment--scanner.json')).toEqual(expect.arrayContaining(['scanner buy 1 REC', expect.stringMatching(/^(take-profit|stop-loss|trailing-stop|eod) 1 REC/)]));
+  const phases = (historyFromJSON(load('deployment--scanner.json')).events ?? []).flatMap((e) => {
+    const field = e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.DeploymentPhase;
+    return field ? [defaultPayloadConverter.fromPayload<string>(field)] : [];
+  });
+  expect(phases.slice(0, 2)).toEqual(['scanning', 'holding']);
+  expect(phases[phases.length - 1]).toBe('idle'); // flat after the close
+  expect(h.localActivities.get('setDeploymentPhase')).toBe(phases.length);
 });
 
 test('the stop-in-flight history: the order is cancelled in its scope, resolved, then the runtime stops', () => {

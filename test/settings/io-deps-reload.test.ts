@@ -36,14 +36,18 @@ test('a reload swaps the thresholds the feed activities read, the notification c
     expect(refresh).toMatchObject({ lateBarWaitMs: 20_000, maxInlineGapBars: 500, thresholds: { missingWarning: 0.05, missingError: 0.2 } });
     const notify = deps.notify as () => { senders: Array<{ channel: string }> };
     expect(notify().senders.map((s) => s.channel)).toEqual(['log']);
+    expect(deps.processingLagAlertMs!()).toBe(30_000);
 
-    deps.prepareReload(testConfig({ MARKET_DATA_MISSING_WARNING: '0.1', MARKET_DATA_DELAY_ERROR_MS: '900000', NOTIFY_SLACK_WEBHOOK_URL: 'http://127.0.0.1:9/slack' }))();
+    deps.prepareReload(testConfig({ MARKET_DATA_MISSING_WARNING: '0.1', MARKET_DATA_DELAY_ERROR_MS: '900000', NOTIFY_SLACK_WEBHOOK_URL: 'http://127.0.0.1:9/slack', PROCESSING_LAG_ALERT_MS: '5000' }))();
     expect(refresh.thresholds).toEqual({ missingWarning: 0.1, missingError: 0.2, delayWarningMs: 300_000, delayErrorMs: 900_000 });
     expect(notify().senders.map((s) => s.channel)).toEqual(['log', 'slack']);
+    // recordCycle reads the processing-lag threshold from here at each cycle
+    expect(deps.processingLagAlertMs!()).toBe(5_000);
 
     // A Telegram URL without its chat id: the build throws before any swap.
-    expect(() => deps.prepareReload(testConfig({ MARKET_DATA_MISSING_WARNING: '0.15', NOTIFY_TELEGRAM_URL: 'http://127.0.0.1:9/tg' }))).toThrow(/NOTIFY_TELEGRAM_URL/);
+    expect(() => deps.prepareReload(testConfig({ MARKET_DATA_MISSING_WARNING: '0.15', PROCESSING_LAG_ALERT_MS: '9000', NOTIFY_TELEGRAM_URL: 'http://127.0.0.1:9/tg' }))).toThrow(/NOTIFY_TELEGRAM_URL/);
     expect(refresh.thresholds!.missingWarning).toBe(0.1);
+    expect(deps.processingLagAlertMs!()).toBe(5_000);
     expect(notify().senders.map((s) => s.channel)).toEqual(['log', 'slack']);
     expect(deps.brokers.paper).toBeInstanceOf(GuardedBroker);
   } finally {

@@ -1,4 +1,5 @@
-import { instrumentIoActivities, LIVE_BAR_MAX_AGE_MS } from '../../activities/metrics';
+import { instrumentIoActivities } from '../../activities/metrics';
+import { LIVE_BAR_MAX_AGE_MS } from '../../domain/deployment/processing-lag';
 import type { PlaceOrderInput, PlaceOrderResult } from '../../activities/orders';
 import type { CycleRecord } from '../../workflows/deployment/messages';
 import { createRegistry, createTradingMetrics } from '../../platform/metrics';
@@ -51,4 +52,18 @@ test('a cycle on a live bar is timed from the bar close; one on a bar older than
   expect(text).toMatch(/^durable_trader_bar_close_to_cycle_done_seconds_sum\{service="worker-io"\} 1\.5$/m);
   expect(text).toMatch(/^durable_trader_bar_close_to_cycle_done_seconds_bucket\{le="1",service="worker-io"\} 0$/m);
   expect(text).toMatch(/^durable_trader_bar_close_to_cycle_done_seconds_bucket\{le="2",service="worker-io"\} 1$/m);
+});
+
+test("the data-quality gauge holds each series' latest level as 0/1/2; a symbol a feed no longer serves loses its series", async () => {
+  const registry = createRegistry('worker-io');
+  const m = createTradingMetrics(registry);
+  m.qualityLevels('replay', '1m', [{ symbol: 'AAA', level: 'OK' }, { symbol: 'BBB', level: 'ERROR' }]);
+  m.qualityLevels('alpaca', '1m', [{ symbol: 'AAA', level: 'WARNING' }]);
+  m.qualityLevels('replay', '1m', [{ symbol: 'AAA', level: 'WARNING' }]);
+  const text = await registry.metrics();
+  const series = text.split('\n').filter((l) => l.startsWith('durable_trader_market_data_quality_level{')).sort();
+  expect(series).toEqual([
+    'durable_trader_market_data_quality_level{provider="alpaca",timeframe="1m",symbol="AAA",service="worker-io"} 1',
+    'durable_trader_market_data_quality_level{provider="replay",timeframe="1m",symbol="AAA",service="worker-io"} 1',
+  ]);
 });

@@ -26,7 +26,8 @@ import { readWatermark } from '../../marketdata/watermark';
 import { backfillWorkflowId, feedStateQuery, feedWorkflowId } from '../../workflows/market-data/messages';
 import type { marketDataBackfillWorkflow, marketDataFeedWorkflow, marketDataQualityReportWorkflow } from '../../workflows/market-data/workflow';
 import { TASK_QUEUES } from '../../workflows/task-queues';
-import { storeBars, testPool, uniqueSymbol } from '../helpers/db';
+import { storeBars, uniqueSymbol } from '../helpers/db';
+import { freshDatabase, type FreshDatabase } from '../maintenance/fresh-db';
 import { testStack } from '../helpers/stack';
 import { bars } from '../marketdata/helpers';
 
@@ -37,6 +38,11 @@ const OPEN = Z('2024-03-06T14:30');
 
 let env: TestWorkflowEnvironment;
 let pool: Pool;
+/**
+ * A database of its own: every IO worker process another test file starts records its configured feeds and forgets
+ * the others (marketdata/feeds.ts recordFeeds), which would end this file's feed workflows early.
+ */
+let db: FreshDatabase;
 let redis: Redis;
 const SOURCE = uniqueSymbol('SRC');
 const SERVED = uniqueSymbol('LIVE');
@@ -54,7 +60,8 @@ function serverNow(): number {
 beforeAll(async () => {
   const stack = testStack();
   env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: stack.TIME_SKIPPING_SERVER } } });
-  pool = testPool();
+  db = await freshDatabase('md_feed');
+  pool = db.pool;
   redis = new Redis(stack.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 1_000 });
   await storeBars(pool, SOURCE, '1m', barsToColumns(source));
   // a deployment that trades the served symbol live on the replay feed
@@ -67,9 +74,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await pool?.query(`UPDATE deployments SET status = 'stopped' WHERE account_id = 'md-test'`);
   redis?.disconnect();
-  await pool?.end();
+  await db?.drop();
   await env?.teardown();
 });
 

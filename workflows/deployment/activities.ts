@@ -7,6 +7,7 @@ import type { MarketDataActivities } from '../../activities/market-data';
 import type { createOrderResolutionActivities } from '../../activities/order-resolution';
 import type { createOrderActivities } from '../../activities/orders';
 import type { createRemainderActivities } from '../../activities/remainders';
+import type { createScannerActivities } from '../../activities/scanner';
 import { brokerCall, dbWrite, localBrokerCall, localDbStep, localMarketDataRead, orderResolution } from '../activity-options';
 
 type OrderActivities = ReturnType<typeof createOrderActivities>;
@@ -22,6 +23,8 @@ export const { loadCycleInputs } = wf.proxyLocalActivities<ReturnType<typeof cre
 export const { syncOrders } = wf.proxyLocalActivities<OrderActivities>(localBrokerCall);
 export const { loadRecentBars } = wf.proxyLocalActivities<MarketDataActivities>(localMarketDataRead);
 export const { loadRiskSnapshot, recordCycle, setPaperPrices } = wf.proxyLocalActivities<DeploymentActivities>(localDbStep);
+/** The scanner's screen of its universe (one read per symbol, bounded by MAX_SCANNER_UNIVERSE) and its phase on the row. */
+export const { scanUniverse, setDeploymentPhase } = wf.proxyLocalActivities<ReturnType<typeof createScannerActivities>>(localDbStep);
 /** Commands: a few ms of Postgres each, in the task that receives the message (the API waits for the answer). */
 export const { checkCommandMessages, applyCommand, loadRecordedCommands } = wf.proxyLocalActivities<DeploymentCommandActivities>(localDbStep);
 

@@ -5,7 +5,7 @@ import { barsBetween, barsDigest, extendWindow } from '../../domain/bar-window';
 import { allocateBars, appendBar } from '../../domain/bars';
 import { localDate, timeframeMs } from '../../domain/calendar';
 import { DEFAULT_BAR_WAIT_MS } from '../../domain/deployment/bar-wait';
-import { decideCycle, type CycleDecision } from '../../domain/deployment/cycle';
+import { decideCycle, type CycleDecision, type CycleInput } from '../../domain/deployment/cycle';
 import type { ExitWatch } from '../../domain/deployment/exits';
 import { SYMBOL_LOCK_TTL_MS } from '../../domain/eod/policy';
 import { clientOrderId } from '../../domain/ids';
@@ -22,6 +22,16 @@ import type { InflightOrder, Runtime } from './runtime';
 /** Bars fetched per cycle: enough for every strategy's warm-up at its default and common parameters. */
 const WINDOW_BARS = 300;
 
+/** A cycle over other symbols than spec.symbols, with its own decision per symbol (the scanner: ./scanner.ts). */
+export interface CycleMode {
+  symbols: string[];
+  /** bars held per symbol (the decision needs fewer than a strategy's warm-up) */
+  windowBars: number;
+  decide(input: CycleInput): CycleDecision;
+  /** an order of the decision went out (or was refused, e.g. for another deployment's symbol lock) */
+  placed(symbol: string, placed: PlaceOrderResult): void;
+}
+
 /**
  * One cycle per bar close: the broker wins (sync), then the bars (the run holds each symbol's window and reads only
  * the bars after it), the risk snapshot and the commands still waiting, all in one local activity; then per symbol
@@ -37,26 +47,29 @@ export class Cycles {
     this.tfMs = timeframeMs(rt.spec.timeframe);
   }
 
-  async run(barClose: number): Promise<void> {
+  async run(barClose: number, mode?: CycleMode): Promise<void> {
     const { rt } = this;
     const { spec, carry, deploymentId } = rt;
+    const symbols = mode?.symbols ?? spec.symbols;
+    const windowBars = mode?.windowBars ?? WINDOW_BARS;
+    if (mode) for (const symbol of [...this.barWindows.keys()]) if (!symbols.includes(symbol)) this.barWindows.delete(symbol);
     const startedAt = workflowNow();
     const cycle = ++carry.cycle;
     // The params the cycle decides with (a params command applied meanwhile counts from the next cycle).
     const { params, paramsVersion } = carry;
     rt.waitingOn = `cycle ${cycle}: reading the broker, bars and risk`;
-    const barsArgs = { timeframe: spec.timeframe, limit: WINDOW_BARS, asOfMs: barClose - this.tfMs, maxStaleBars: spec.staleAfterBars, calendar: spec.calendar };
+    const barsArgs = { timeframe: spec.timeframe, limit: windowBars, asOfMs: barClose - this.tfMs, maxStaleBars: spec.staleAfterBars, calendar: spec.calendar };
     const knownUntil: Record<string, number> = {};
     for (const [symbol, held] of this.barWindows) if (held.length) knownUntil[symbol] = held[held.length - 1]!.ts;
     let inputs: Awaited<ReturnType<typeof loadCycleInputs>>;
     try {
       const feed = spec.dataProvider ? { feed: { provider: spec.dataProvider, barClose, waitMs: spec.barWaitMs ?? DEFAULT_BAR_WAIT_MS } } : {};
-      inputs = await loadCycleInputs({ deploymentId, broker: spec.broker, accountId: spec.accountId, symbols: spec.symbols, bars: barsArgs, knownUntil, ...feed });
+      inputs = await loadCycleInputs({ deploymentId, broker: spec.broker, accountId: spec.accountId, symbols, bars: barsArgs, knownUntil, ...feed });
     } catch (err) {
       // Retries exhausted (a broker or Postgres outage): this bar is skipped with the reason, the next one tries again.
       // A configuration fault ends the deployment (the loop records it as failed).
       if (isConfigFault(err)) throw err;
-      for (const symbol of spec.symbols) {
+      for (const symbol of symbols) {
         const record: CycleRecord = { cycle, barClose, symbol, action: 'skip', reason: `inputs unavailable: ${describe(err)}`, clientOrderIds: [] };
         rt.remember(record);
         await recordCycle({ deploymentId, paramsVersion, latencyMs: workflowNow() - startedAt, positions: {}, totalPnl: 0, record });
@@ -67,13 +80,13 @@ export class Cycles {
     rt.stepDone(snap.at);
     rt.pickUp(inputs.commands);
     const windows = new Map<string, LoadRecentBarsResult | string>();
-    for (const [i, symbol] of spec.symbols.entries()) {
+    for (const [i, symbol] of symbols.entries()) {
       let w = inputs.windows[i]!;
       if (typeof w !== 'string' && 'continuesFrom' in w) {
         const held = this.barWindows.get(symbol) ?? [];
         w =
           barsDigest(barsBetween(held, w.overlapFrom, w.continuesFrom)) === w.overlapDigest
-            ? { ...w, bars: extendWindow(held, w.bars, WINDOW_BARS) }
+            ? { ...w, bars: extendWindow(held, w.bars, windowBars) }
             : await loadRecentBars({ symbol, ...barsArgs }).catch((err: Error) => `market data unavailable: ${err.message}`); // an older bar was revised
       }
       if (typeof w === 'string') this.barWindows.delete(symbol);
@@ -102,7 +115,7 @@ export class Cycles {
     if (spec.approvalPolicy.mode !== 'none') trackTrades(rt, snap.positions, snap.totalPnl);
 
     let leg = 0;
-    for (const symbol of spec.symbols) {
+    for (const symbol of symbols) {
       const md = windows.get(symbol)!;
       const record: CycleRecord = { cycle, barClose, symbol, action: 'skip', clientOrderIds: [] };
       const blocked = (carry.blockedBy ?? []).length > 0;
@@ -118,7 +131,7 @@ export class Cycles {
         if (await this.remainder(remainder, snap.positions[symbol] ?? 0, md.bars[md.bars.length - 1]?.close ?? 0, snap.kill, record)) leg++;
       } else {
         const positionQty = snap.positions[symbol] ?? 0;
-        const decision = this.decide(md, symbol, params, positionQty, snap.pendingSymbols.includes(symbol), snap.entryPrices?.[symbol]);
+        const decision = this.decide(md, symbol, params, positionQty, snap.pendingSymbols.includes(symbol), snap.entryPrices?.[symbol], mode);
         if (decision.exitWatch !== undefined) this.watchExits(symbol, decision.exitWatch);
         if (decision.action === 'skip') {
           Object.assign(record, { reason: `${decision.reason}: ${decision.detail}`, signal: decision.signal, indicators: decision.indicators });
@@ -159,6 +172,7 @@ export class Cycles {
               // would have got, the open when the bar gapped through it), as in the engine; a live broker fills at market.
               if (isExit(decision.intent.reason) && spec.broker === 'paper') await setPaperPrices({ [symbol]: decision.intent.price });
               const placed = await this.order(cycle, leg++, { ...decision.intent, qty: verdict.qty }, reducing);
+              mode?.placed(symbol, placed);
               rt.stepDone(placed.at);
               Object.assign(record, orderRecord(placed, decision.intent.reason));
               if ((decision.intent.reason === 'stop-loss' || decision.intent.reason === 'trailing-stop') && placed.state !== 'REJECTED' && placed.state !== 'CANCELED') carry.stopLossCycles = { ...carry.stopLossCycles, [symbol]: cycle };
@@ -219,12 +233,13 @@ export class Cycles {
   }
 
   /** The strategy's decision; a failure (e.g. parameters the strategy refuses) is a skip with the reason, never a stuck task. */
-  private decide(md: LoadRecentBarsResult, symbol: string, params: Record<string, number | boolean>, positionQty: number, pendingOrder: boolean, entryPrice: number | undefined): CycleDecision {
+  private decide(md: LoadRecentBarsResult, symbol: string, params: Record<string, number | boolean>, positionQty: number, pendingOrder: boolean, entryPrice: number | undefined, mode?: CycleMode): CycleDecision {
     const bars = allocateBars(md.bars.length);
     for (const b of md.bars) appendBar(bars, b);
     try {
       const exitWatch = this.rt.carry.exitWatches?.[symbol];
-      return decideCycle({ bars, nowMs: this.rt.dataNow(), timeframeMs: this.tfMs, spec: this.rt.spec, params, symbol, positionQty, pendingOrder, entryPrice, ...(exitWatch ? { exitWatch } : {}) });
+      const input: CycleInput = { bars, nowMs: this.rt.dataNow(), timeframeMs: this.tfMs, spec: this.rt.spec, params, symbol, positionQty, pendingOrder, entryPrice, ...(exitWatch ? { exitWatch } : {}) };
+      return mode ? mode.decide(input) : decideCycle(input);
     } catch (err) {
       return { action: 'skip', reason: 'decision-failed', detail: String((err as Error)?.message ?? err).slice(0, 300) };
     }

@@ -1,6 +1,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { CommandKind, CommandMessage, DeploymentStatus, RuntimeStatus } from '../../domain/deployment/commands';
 import type { ExitWatch } from '../../domain/deployment/exits';
+import type { ScannerPhase } from '../../domain/deployment/scanner-spec';
 import type { DeploymentSpec, ReplayClockSpec } from '../../domain/deployment/spec';
 import type { BreakerLevel, RiskVerdict } from '../../domain/risk/gate';
 
@@ -39,6 +40,8 @@ export interface DeploymentCarry {
   lossStreak?: number;
   positions?: Record<string, number>;
   pnlAtOpen?: Record<string, number>;
+  /** a scanner's lifecycle phase (spec.scanner), as last written to its row and search attribute */
+  scannerPhase?: ScannerPhase;
 }
 
 export interface DeploymentWorkflowInput {
@@ -104,6 +107,25 @@ export interface DeploymentState {
   /** messages waiting to be checked, and recorded commands waiting to be applied */
   pendingMessages: number;
   lastCycles: CycleRecord[];
+  /** a scanner's lifecycle phase: idle, scanning, holding, exiting (null: not a scanner) */
+  phase: ScannerPhase | null;
+  /** a scanner's last screen of its universe (null: none yet, or not a scanner) */
+  lastScan: ScanSummary | null;
+}
+
+/** One bar's screen of a scanner's universe, and what became of its candidates. */
+export interface ScanSummary {
+  barClose: number;
+  screened: number;
+  passed: number;
+  /** per reason, how many symbols it left out */
+  rejected: Record<string, number>;
+  /** the best candidates, ranked */
+  ranked: string[];
+  held: string[];
+  /** candidates whose lock another deployment held (the scanner moved on to the next) */
+  lockLost: string[];
+  entered: string[];
 }
 
 /** The runtime's answer to a command message (the update's result). */

@@ -6,7 +6,7 @@ import type { DeploymentSpec, ReplayClockSpec } from '../../domain/deployment/sp
 import { sample } from '../start-check';
 import { workflowNow } from '../time';
 import { setDeploymentStatus } from './activities';
-import type { CommandOutcome, CycleRecord, DeploymentCarry, DeploymentState, DeploymentWorkflowInput, InflightOrderView } from './messages';
+import type { CommandOutcome, CycleRecord, DeploymentCarry, DeploymentState, DeploymentWorkflowInput, InflightOrderView, ScanSummary } from './messages';
 
 /** How many messages may wait to be checked; beyond it signals are dropped (counted) and updates rejected unread. */
 export const MAX_INBOX = 100;
@@ -44,6 +44,8 @@ export class Runtime {
   readonly clock: ReplayClockSpec | undefined;
   readonly carry: DeploymentCarry;
   readonly recent: CycleRecord[] = [];
+  /** a scanner's last screen of its universe */
+  lastScan: ScanSummary | null = null;
   nextClose: number | null = null;
   waitingOn = 'starting';
   inflight: InflightOrder | undefined;
@@ -219,6 +221,8 @@ export class Runtime {
       inflightOrder: o ? { clientOrderId: o.clientOrderId, symbol: o.symbol, side: o.side, qty: o.qty, sinceMs: o.sinceMs, resolving: o.resolving } : null,
       pendingMessages: this.inbox.length + this.lost.length + this.pendingResets.length,
       lastCycles: this.recent.slice(-10),
+      phase: this.spec.scanner ? (this.carry.scannerPhase ?? 'idle') : null,
+      lastScan: this.lastScan,
     };
   }
 }

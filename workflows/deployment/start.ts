@@ -50,5 +50,7 @@ function starting(input: DeploymentWorkflowInput, continued: boolean): Deploymen
     inflightOrder: null,
     pendingMessages: 0,
     lastCycles: [],
+    phase: carry?.scannerPhase ?? (given.spec?.scanner ? 'idle' : null),
+    lastScan: null,
   };
 }

@@ -11,6 +11,7 @@ import { Cycles } from './cycle';
 import { describe } from './failures';
 import { deploymentStateQuery, type DeploymentWorkflowInput, type DeploymentWorkflowResult } from './messages';
 import { Runtime } from './runtime';
+import { Scanner } from './scanner';
 import { holdMessagesWhileStarting } from './start';
 
 const DEFAULT_CYCLES_PER_RUN = 200;
@@ -65,6 +66,7 @@ export async function deploymentWorkflow(input: DeploymentWorkflowInput): Promis
 async function run(rt: Runtime): Promise<DeploymentWorkflowResult> {
   const { carry, spec, input } = rt;
   const cycles = new Cycles(rt);
+  const scanner = spec.scanner ? new Scanner(rt, cycles) : undefined;
   const tfMs = timeframeMs(spec.timeframe);
   let cyclesThisRun = 0;
   try {
@@ -109,7 +111,7 @@ async function run(rt: Runtime): Promise<DeploymentWorkflowResult> {
         }
       }
       carry.lastBarClose = rt.nextClose;
-      await cycles.run(rt.nextClose);
+      await (scanner ? scanner.run(rt.nextClose) : cycles.run(rt.nextClose));
       cyclesThisRun++;
     }
     rt.nextClose = null;

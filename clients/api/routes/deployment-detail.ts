@@ -12,7 +12,7 @@ import { BlockerSchema, deploymentBlockers } from '../deployment-blockers';
 import type { ApiDeps } from '../deps';
 import { errorResponses, notFound } from '../errors';
 import { IdParamsSchema, iso } from '../schemas';
-import { DeploymentSchema, deploymentViews, StatusSchema } from './deployment-views';
+import { DeploymentSchema, deploymentViews, PhaseSchema, StatusSchema } from './deployment-views';
 
 const RECENT_CYCLES = 20;
 
@@ -23,6 +23,17 @@ const InflightOrderSchema = z.object({
   qty: z.number(),
   since: z.string(),
   resolving: z.boolean().describe('a stop, pause or flatten cancelled it: it is being resolved (cancelled if never sent, else looked up at the broker)'),
+});
+
+const ScanSchema = z.object({
+  barClose: z.string(),
+  screened: z.number().int(),
+  passed: z.number().int(),
+  rejected: z.record(z.string(), z.number().int()),
+  ranked: z.array(z.string()),
+  held: z.array(z.string()),
+  lockLost: z.array(z.string()),
+  entered: z.array(z.string()),
 });
 
 const StateSchema = z.object({
@@ -37,6 +48,8 @@ const StateSchema = z.object({
   waitingOn: z.string().nullable().describe('what the runtime is doing or waiting for right now'),
   inflightOrder: InflightOrderSchema.nullable(),
   pendingMessages: z.number().int().nullable().describe('messages and recorded commands the runtime has not worked through yet'),
+  phase: PhaseSchema.nullable().describe('a scanner\'s lifecycle phase (live from the workflow, else the row\'s); null for a deployment that is not a scanner'),
+  lastScan: ScanSchema.nullable().describe('a scanner\'s last screen of its universe: how many passed, why the others did not, the ranked shortlist, locks lost and entries'),
 });
 
 const PositionSchema = z.object({
@@ -115,8 +128,13 @@ export function registerDeploymentDetailRoute(app: FastifyInstance, deps: ApiDep
             waitingOn: s.waitingOn,
             inflightOrder: s.inflightOrder ? { ...s.inflightOrder, since: new Date(s.inflightOrder.sinceMs).toISOString() } : null,
             pendingMessages: s.pendingMessages,
+            phase: s.phase,
+            lastScan: s.lastScan ? { ...s.lastScan, barClose: new Date(s.lastScan.barClose).toISOString() } : null,
           }
-        : { source: 'row', status: d.status, statusReason: d.status_reason, cycle: cycles[0]?.cycle ?? null, paramsVersion: d.params_version, breaker: null, nextBarClose: null, blockedBy: [], waitingOn: null, inflightOrder: null, pendingMessages: null };
+        : {
+            source: 'row', status: d.status, statusReason: d.status_reason, cycle: cycles[0]?.cycle ?? null, paramsVersion: d.params_version, breaker: null, nextBarClose: null,
+            blockedBy: [], waitingOn: null, inflightOrder: null, pendingMessages: null, phase: d.phase ?? null, lastScan: null,
+          };
       return {
         ...view(d, blockers.some((b) => b.kind === 'eod-reduce-only')),
         spec: d.spec as unknown as Record<string, unknown>,

@@ -1,11 +1,13 @@
 import { z } from 'zod';
 import { DEPLOYMENT_STATUSES, type DeploymentRow } from '../../../db/sql/deployments';
+import { SCANNER_PHASES } from '../../../domain/deployment/scanner-spec';
 import type { Config } from '../../../platform/config';
 import { iso } from '../schemas';
 
 export const StatusSchema = z.enum(DEPLOYMENT_STATUSES);
 /** exiting: running, but an end-of-day liquidation made it reduce-only until the next session opens (a view, not a row status) */
 const ShownStatusSchema = z.enum([...DEPLOYMENT_STATUSES, 'exiting']);
+export const PhaseSchema = z.enum(SCANNER_PHASES);
 export const LinksSchema = z.object({ self: z.string(), temporalUi: z.string() });
 
 export const DeploymentSchema = z.object({
@@ -14,6 +16,7 @@ export const DeploymentSchema = z.object({
   name: z.string().nullable(),
   status: ShownStatusSchema.describe('exiting while an end-of-day reduce-only window covers it; otherwise as recorded in Postgres, written by the runtime as it applies commands (stopping: a stop waits for an order to be resolved; failed: a configuration error ended it)'),
   statusReason: z.string().nullable().describe('why it is in this status (a pause\'s or stop\'s reason, a failure\'s cause)'),
+  phase: PhaseSchema.nullable().describe('a scanner\'s lifecycle phase as its runtime last wrote it (idle, scanning, holding, exiting); null for a deployment that is not a scanner'),
   accountId: z.string(),
   broker: z.string(),
   strategy: z.string(),
@@ -39,6 +42,7 @@ export function deploymentViews(config: Pick<Config, 'TEMPORAL_UI_URL' | 'TEMPOR
     name: d.name,
     status: exiting && d.status === 'running' ? ('exiting' as const) : d.status,
     statusReason: d.status_reason,
+    phase: d.phase ?? null,
     accountId: d.account_id,
     broker: d.broker,
     strategy: d.strategy,

@@ -12,6 +12,7 @@ import type { ApiDeps } from '../deps';
 import { badRequest, errorResponses } from '../errors';
 import { AccountIdSchema, PageQuerySchema } from '../schemas';
 import { registerDeploymentCommandRoutes } from './deployment-commands';
+import { registerDeploymentCompareRoute } from './deployment-compare';
 import { registerDeploymentDetailRoute } from './deployment-detail';
 import { DeploymentSchema, deploymentViews, LinksSchema, StatusSchema } from './deployment-views';
 
@@ -112,6 +113,7 @@ export function deploymentRoutes(deps: ApiDeps, inflight: InflightCalls): Fastif
     );
 
     registerDeploymentDetailRoute(app, deps, inflight);
+    registerDeploymentCompareRoute(app, deps);
     registerDeploymentCommandRoutes(app, deps, inflight);
   };
 }

@@ -5,6 +5,7 @@ import { usageError } from '../errors';
 import { keyValues, table } from '../format';
 import { clientFrom, jsonObjectArg, numberArg, print, printJson, type GlobalOptions } from '../options';
 import { registerDeploymentControlCommands } from './deployment-commands';
+import { registerDeploymentCompareCommand } from './deployment-compare';
 
 /** The API answers these commands read (see /docs for the full schemas). */
 interface Links {
@@ -18,6 +19,8 @@ interface Deployment {
   name: string | null;
   status: string;
   statusReason: string | null;
+  /** a scanner's phase (idle, scanning, holding, exiting); null otherwise */
+  phase: string | null;
   accountId: string;
   broker: string;
   strategy: string;
@@ -42,6 +45,8 @@ interface DeploymentDetail extends Deployment {
     nextBarClose: string | null;
     waitingOn: string | null;
     inflightOrder: { clientOrderId: string; symbol: string; side: string; qty: number; since: string; resolving: boolean } | null;
+    phase: string | null;
+    lastScan: { barClose: string; screened: number; passed: number; rejected: Record<string, number>; ranked: string[]; held: string[]; lockLost: string[]; entered: string[] } | null;
   };
   blockers: Array<{ kind: string; detail: string }>;
   positions: Array<{ symbol: string; qty: number; cashFlow: number; fills: number }>;
@@ -68,6 +73,8 @@ export interface CreateFlags {
   risk?: Record<string, unknown>;
   approval?: Record<string, unknown>;
   exits?: Record<string, unknown>;
+  scanner?: Record<string, unknown>;
+  eod?: Record<string, unknown>;
   partialFills?: string;
   calendar?: string;
   replayFrom?: string;
@@ -97,6 +104,8 @@ export function deploymentBodyFromFlags(f: CreateFlags): Record<string, unknown>
   if (f.risk) body.riskLimits = f.risk;
   if (f.approval) body.approvalPolicy = f.approval;
   if (f.exits) body.exits = f.exits;
+  if (f.scanner) body.scanner = f.scanner;
+  if (f.eod) body.eod = f.eod;
   if (f.partialFills) body.partialFills = f.partialFills;
   if (f.calendar) body.calendar = f.calendar;
   if (f.replayFrom !== undefined) body.replay = { from: f.replayFrom, speed: f.replaySpeed };
@@ -112,7 +121,9 @@ function showDeployment(d: DeploymentDetail): void {
       ['status', d.state.source === 'workflow' && d.state.status !== d.status ? `${d.status} (runtime: ${d.state.status})` : d.status],
       ...(d.statusReason ? ([['reason', d.statusReason]] as Array<[string, unknown]>) : []),
       ['strategy', `${d.strategy} ${JSON.stringify(d.params)} (params v${d.paramsVersion})`],
-      ['series', `${d.symbols.join(',')} ${d.timeframe}`],
+      ['series', d.spec.scanner ? `scanner over ${d.symbols.length} symbols ${d.timeframe} ${JSON.stringify(d.spec.scanner)}` : `${d.symbols.join(',')} ${d.timeframe}`],
+      ...(d.state.phase ? ([['phase', d.state.phase]] as Array<[string, unknown]>) : []),
+      ...(d.state.lastScan ? ([['last scan', scanLine(d.state.lastScan)]] as Array<[string, unknown]>) : []),
       ['account', `${d.accountId} (${d.broker})`],
       ['cycle', d.state.cycle],
       ['breaker', d.state.breaker],
@@ -135,6 +146,15 @@ function showDeployment(d: DeploymentDetail): void {
   );
 }
 
+/** "15:35Z: 3 of 200 passed (volume 150, no-entry-signal 47); ranked A,B,C; lock lost B; entered A,C" */
+function scanLine(s: NonNullable<DeploymentDetail['state']['lastScan']>): string {
+  const why = Object.entries(s.rejected).map(([k, n]) => `${k} ${n}`).join(', ');
+  const parts = [`${s.barClose}: ${s.passed} of ${s.screened} passed${why ? ` (${why})` : ''}`, `ranked ${s.ranked.join(',') || '-'}`, `held ${s.held.join(',') || '-'}`];
+  if (s.lockLost.length) parts.push(`lock lost ${s.lockLost.join(',')}`);
+  if (s.entered.length) parts.push(`entered ${s.entered.join(',')}`);
+  return parts.join('; ');
+}
+
 /** `deployments create|list|show`, and the commands that steer one (deployment-commands.ts). */
 export function registerDeploymentCommands(program: Command, globals: () => GlobalOptions): void {
   const deployments = program.command('deployments').description('start, list, inspect and control trading deployments');
@@ -154,6 +174,8 @@ export function registerDeploymentCommands(program: Command, globals: () => Glob
     .option('--risk <json>', 'risk limits as JSON, e.g. \'{"maxPositionQty":10,"dailyLossLimit":200}\'', jsonObjectArg('--risk'))
     .option('--approval <json>', 'approval policy as JSON, e.g. \'{"mode":"always"}\'', jsonObjectArg('--approval'))
     .option('--exits <json>', 'take-profit, stop-loss and trailing stop as JSON, e.g. \'{"stopLossPct":0.01,"trailingStopPct":0.02}\'', jsonObjectArg('--exits'))
+    .option('--scanner <json>', 'trade as an intraday scanner over --symbols (its universe, up to 200), e.g. \'{"maxPositions":3,"minVolume":100000,"minPrice":5,"rankBy":"volume"}\' (needs --eod)', jsonObjectArg('--scanner'))
+    .option('--eod <json>', 'flat by the close: reduce-only from the close minus marginMinutes, e.g. \'{"marginMinutes":5}\'', jsonObjectArg('--eod'))
     .addOption(new Option('--partial-fills <policy>', 'what happens to the rest of a partial fill').choices([...PARTIAL_FILL_POLICIES]))
     .option('--calendar <id>', 'exchange calendar (XNYS or 24x7)')
     .option('--replay-from <iso>', 'replay stored bars from this date-time (with a zone) instead of trading live')
@@ -188,8 +210,9 @@ export function registerDeploymentCommands(program: Command, globals: () => Glob
             id: d.id,
             name: d.name ?? '',
             status: d.status,
+            phase: d.phase ?? '',
             strategy: d.strategy,
-            symbols: d.symbols.join(','),
+            symbols: d.symbols.length > 5 ? `${d.symbols.slice(0, 5).join(',')},... (${d.symbols.length})` : d.symbols.join(','),
             tf: d.timeframe,
             account: d.accountId,
             params: `v${d.paramsVersion}`,
@@ -211,4 +234,5 @@ export function registerDeploymentCommands(program: Command, globals: () => Glob
     });
 
   registerDeploymentControlCommands(deployments, globals);
+  registerDeploymentCompareCommand(deployments, globals);
 }

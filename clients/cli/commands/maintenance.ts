@@ -1,4 +1,5 @@
 import { Argument, type Command } from 'commander';
+import { CliError } from '../errors';
 import { table } from '../format';
 import { clientFrom, numberArg, print, type GlobalOptions } from '../options';
 
@@ -23,7 +24,7 @@ interface ActionFlags {
 const jsonOut = (value: unknown) => print(JSON.stringify(value, null, 2));
 const KINDS = ['workflow', 'notification', 'bar-import'] as const;
 
-/** `capacity`, `dead-letters list|retry|resolve`, `schedules list|pause|resume|trigger` and `backups` (admin key). */
+/** `capacity`, `dead-letters list|retry|resolve`, `schedules list|pause|resume|trigger`, `settings reload` and `backups` (admin key). */
 export function registerMaintenanceCommands(program: Command, globals: () => GlobalOptions): void {
   program
     .command('capacity')
@@ -104,6 +105,34 @@ export function registerMaintenanceCommands(program: Command, globals: () => Glo
         print(table([scheduleRow(r)]));
       });
   }
+
+  interface SettingsReload {
+    id: string;
+    ok: boolean;
+    listening: number;
+    missing: number;
+    workers: Array<{ identity: string; ok: boolean; changed: string[]; problems: string[] }>;
+  }
+  program
+    .command('settings')
+    .description("the workers' reloadable settings (admin key)")
+    .command('reload')
+    .description('every running worker reloads SETTINGS_FILE (audited): prints what changed, or each refused value by name (then exit 1)')
+    .option('--reason <text>', 'why (kept in the audit row)', 'settings reload from the CLI')
+    .option('--json', 'print the answer as JSON')
+    .action(async (opts: { reason: string; json?: boolean }) => {
+      const r = await clientFrom(globals()).post<SettingsReload>('/v1/maintenance/settings/reload', { reason: opts.reason });
+      if (opts.json) jsonOut(r);
+      else {
+        for (const w of r.workers) {
+          if (!w.ok) print(`${w.identity}: refused, its previous settings stay in force\n${w.problems.map((p) => `  ${p}`).join('\n')}`);
+          else print(`${w.identity}: reloaded, ${w.changed.length ? `changed ${w.changed.join(', ')}` : 'nothing changed'}`);
+        }
+        if (r.missing) print(`${r.missing} of ${r.listening} listening workers did not answer (send it again, or SIGHUP them)`);
+        if (r.listening === 0) print('no worker is listening: nothing was reloaded');
+      }
+      if (!r.ok) throw new CliError(`settings reload ${r.id} ${r.workers.some((w) => !w.ok) ? 'refused by a worker' : 'not answered by every worker'}`);
+    });
 
   program
     .command('backups')
