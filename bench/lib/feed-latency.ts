@@ -5,7 +5,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import { createMarketDataFeedActivities } from '../../activities/market-data-feed';
-import { ensureFeedWorkflow } from '../../clients/schedules';
+import { ensureFeedWorkflow } from '../../platform/schedules';
 import { upsertFeed } from '../../db/sql/market-data-feeds';
 import type { Timeframe } from '../../domain/bars';
 import { parseDeploymentSpec } from '../../domain/deployment/spec';
