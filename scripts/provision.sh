@@ -11,6 +11,8 @@
 #     - the Java time-skipping test server (Maven jars) + an AppCDS archive so the JVM starts well within
 #       the ~5 s the TypeScript SDK waits for it
 #     - Debian's docker-compose (to validate docker-compose.yml) and chromium (browser tests)
+#   scripts/provision.sh rehearse   `start` plus the Java time-skipping test server alone (what
+#     `durable-trader rehearse` runs a trading day in; no docker-compose, no chromium)
 # Cache: ${DURABLE_TRADER_CACHE:-$HOME/.cache/durable-trader} (shared by all checkouts on this machine).
 # Callers put the pinned node on PATH afterwards with `use_pinned_node` (scripts/lib.sh).
 # Never reads stdin; every network step runs under `timeout`.
@@ -23,7 +25,10 @@ trap 'on_err $? "$BASH_COMMAND" $LINENO' ERR
 cd "$ROOT"
 START=$(date +%s)
 PROFILE="${1:-test}"
-case "$PROFILE" in start | test) ;; *) fail "unknown profile '$PROFILE'" "run scripts/provision.sh start (the platform) or scripts/provision.sh test (the platform and the test tools)" ;; esac
+case "$PROFILE" in start | test | rehearse) ;; *) fail "unknown profile '$PROFILE'" "run scripts/provision.sh start (the platform), scripts/provision.sh rehearse (and the time-skipping server) or scripts/provision.sh test (the platform and the test tools)" ;; esac
+# the Java time-skipping test server: the tests' and `durable-trader rehearse`'s
+TEST_SERVER=no
+[ "$PROFILE" = start ] || TEST_SERVER=yes
 [ -d /usr/local/go/bin ] && case ":$PATH:" in *":/usr/local/go/bin:"*) ;; *) PATH="$PATH:/usr/local/go/bin" ;; esac
 
 step "cache directory"
@@ -87,9 +92,11 @@ missing=()
 PG_BIN=$(pg_bindir)
 [ -n "$PG_BIN" ] || missing+=(postgresql)
 have redis-server || [ -x /usr/bin/redis-server ] || missing+=(redis-server)
-if [ "$PROFILE" = test ]; then
+if [ "$TEST_SERVER" = yes ]; then
   have java || missing+=(openjdk-17-jre-headless)
   have mvn || missing+=(maven)
+fi
+if [ "$PROFILE" = test ]; then
   have docker-compose || missing+=(docker-compose)
   # Debian's browser, never one downloaded by playwright's installer; tests read CHROMIUM_PATH (default /usr/bin/chromium).
   [ -x "$CHROMIUM_PATH" ] || [ "$CHROMIUM_PATH" != /usr/bin/chromium ] || missing+=(chromium)
@@ -110,8 +117,8 @@ fi
 if [ "$PROFILE" = test ]; then
   have docker-compose || fail "docker-compose is missing after installing" "apt-get install -y docker-compose (test/infra/compose.test.ts validates docker-compose.yml with it)"
   [ -x "$CHROMIUM_PATH" ] || fail "no chromium at $CHROMIUM_PATH" "apt-get install -y chromium, or set CHROMIUM_PATH to a Chromium binary (the browser tests drive it)"
-  log "    java:     $(command -v java) ($(java -version 2>&1 | head -1))"
 fi
+[ "$TEST_SERVER" = no ] || log "    java:     $(command -v java) ($(java -version 2>&1 | head -1))"
 log "    postgres: $PG_BIN ($("$PG_BIN/postgres" --version | awk '{print $3}'))"
 log "    redis:    $REDIS_BIN ($("$REDIS_BIN" --version | awk '{print $3}' | sed 's/v=//'))"
 
@@ -154,7 +161,7 @@ else
   fi
 fi
 
-if [ "$PROFILE" = test ]; then
+if [ "$TEST_SERVER" = yes ]; then
 mkdir -p "$CACHE/test-server"
 # ---------------------------------------------------------------------------------------------------
 step "java test server jars"
@@ -204,7 +211,7 @@ else
   echo "$CDS_KEY" >"$TS_DIR/app.jsa.key"
 fi
 
-fi # test profile
+fi # test and rehearse profiles
 
 # ---------------------------------------------------------------------------------------------------
 step "summary"
@@ -214,8 +221,8 @@ log "    node                   $(command -v node) ($(node -p process.versions.n
 log "    temporal CLI           $TEMPORAL_BIN ($("$TEMPORAL_BIN" --version 2>/dev/null | head -1))"
 log "    postgres binaries      $PG_BIN"
 log "    redis-server           $REDIS_BIN"
+[ "$TEST_SERVER" = no ] || log "    time-skipping server   $TEST_SERVER_WRAPPER (java, jars in $TS_LIB, archive $TS_DIR/app.jsa)"
 if [ "$PROFILE" = test ]; then
-  log "    time-skipping server   $TEST_SERVER_WRAPPER (java, jars in $TS_LIB, archive $TS_DIR/app.jsa)"
   log "    docker-compose         $(command -v docker-compose)"
   log "    chromium               $CHROMIUM_PATH (CHROMIUM_PATH)"
 fi

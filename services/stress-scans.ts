@@ -34,8 +34,8 @@ export interface StressScanRequest {
 /** The largest grid the API runs: enumerating and checking a million cells takes the request a few seconds already. */
 const API_MAX_CELLS = 1_000_000;
 
-/** "param_scan · sma-cross · ORCL 1d · 1,200 cells": the scan at a glance, for the Temporal UI. */
-function scanLabel(scan: PreparedScan, symbol: string, timeframe: string, bars: number): string {
+/** "param_scan · sma-cross · ORCL 1d · 2014-01-02..2018-12-31 · 1,200 cells · 1,258 bars": the scan at a glance, for the Temporal UI. */
+function scanLabel(scan: PreparedScan, symbol: string, timeframe: string, bars: { count: number; first: Date; last: Date }): string {
   const { spec } = scan;
   const size =
     spec.type === 'monte_carlo'
@@ -43,7 +43,8 @@ function scanLabel(scan: PreparedScan, symbol: string, timeframe: string, bars: 
       : spec.type === 'black_swan'
         ? 'crises and shocks'
         : `${thousands(scan.cells.length)} cells${spec.walkForward ? ', walk-forward' : ''}`;
-  return `${spec.type} · ${scan.base.strategy} · ${symbol} ${timeframe} · ${size} · ${thousands(bars)} bars`;
+  const range = `${bars.first.toISOString().slice(0, 10)}..${bars.last.toISOString().slice(0, 10)}`;
+  return `${spec.type} · ${scan.base.strategy} · ${symbol} ${timeframe} · ${range} · ${size} · ${thousands(bars.count)} bars`;
 }
 
 /**
@@ -99,7 +100,7 @@ export async function recordStressScan(db: Pool, req: StressScanRequest, request
     id, workflowId, symbol: req.symbol, timeframe: req.timeframe, from: req.from, to: req.to, firstBar: checked.first, lastBar: checked.last, bars: checked.bars,
     spec: scan.spec, paramsVersion: scan.paramsVersion, plan, requestedBy,
   });
-  return { id, workflowId, scan, plan, label: scanLabel(scan, req.symbol, req.timeframe, checked.bars) };
+  return { id, workflowId, scan, plan, label: scanLabel(scan, req.symbol, req.timeframe, { count: checked.bars, first: checked.first, last: checked.last }) };
 }
 
 /**

@@ -24,6 +24,7 @@ export const OPERATION_IDS: Readonly<Record<string, string>> = {
   'GET /v1/deployments': 'listDeployments',
   'GET /v1/deployments/:id': 'getDeployment',
   'GET /v1/deployments/:id/compare': 'compareDeployment',
+  'GET /v1/deployments/:id/cycles': 'listDeploymentCycles',
   'POST /v1/deployments/:id/pause': 'pauseDeployment',
   'POST /v1/deployments/:id/resume': 'resumeDeployment',
   'POST /v1/deployments/:id/stop': 'stopDeployment',

@@ -89,7 +89,7 @@ function filterBars(bars: BarColumns, fromMs: number, toMs: number): BarColumns 
   return out;
 }
 
-async function readCsv(file: string, tz: string) {
+export async function readCsv(file: string, tz: string) {
   const parser = new OhlcvCsvParser({ timeZone: tz });
   const decoder = new StringDecoder('utf8');
   try {

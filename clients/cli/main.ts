@@ -8,6 +8,7 @@ import { registerMaintenanceCommands } from './commands/maintenance';
 import { registerKillSwitchCommands } from './commands/kill-switch';
 import { registerLiquidationCommands } from './commands/liquidations';
 import { registerReconciliationCommands } from './commands/reconciliation';
+import { registerRehearseCommand } from './commands/rehearse';
 import { registerScanCommand } from './commands/scan';
 import { registerTradingCommands } from './commands/trading';
 import { CliError, EXIT_FAILURE, EXIT_USAGE } from './errors';
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerApprovalCommands(program, globals);
   registerLiquidationCommands(program, globals);
   registerMaintenanceCommands(program, globals);
+  registerRehearseCommand(program);
   return program;
 }
 

@@ -95,3 +95,39 @@ export async function recentCycles(db: Queryable, deploymentId: string, limit: n
   );
   return rows.map(cycleRowToCycle);
 }
+
+/** Where a page of cycles starts: the last row of the page before (bar close as Postgres prints it, to the microsecond). */
+export interface CycleKey {
+  barClose: string;
+  cycle: number;
+  symbol: string;
+}
+
+export interface CycleFilter {
+  actions?: readonly string[];
+  /** inclusive bar-close bounds, ISO */
+  from?: string;
+  to?: string;
+  after?: CycleKey;
+}
+
+/**
+ * A page of a deployment's cycle rows, newest bar close first (then cycle and symbol, descending, so the order is
+ * total and a key splits it with no row twice or lost). Served by deployment_cycles_by_close (or _by_action).
+ */
+export async function cyclePage(db: Queryable, deploymentId: string, f: CycleFilter, limit: number): Promise<Array<Cycle & { key: CycleKey }>> {
+  const { rows } = await db.query<CycleRow & { bar_close_key: string } & Record<string, unknown>>(
+    `SELECT cycle_seq, symbol, bar_close, action, reason, signal, indicators, risk, client_order_ids, params_version, position_qty, realized_pnl, latency_ms, created_at,
+            to_char(bar_close AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS bar_close_key
+     FROM deployment_cycles
+     WHERE deployment_id = $1
+       AND ($2::text[] IS NULL OR action = ANY($2::text[]))
+       AND ($3::timestamptz IS NULL OR bar_close >= $3::timestamptz)
+       AND ($4::timestamptz IS NULL OR bar_close <= $4::timestamptz)
+       AND ($5::timestamptz IS NULL OR (bar_close, cycle_seq, symbol) < ($5::timestamptz, $6::integer, $7::text))
+     ORDER BY bar_close DESC, cycle_seq DESC, symbol DESC
+     LIMIT $8`,
+    [deploymentId, f.actions ?? null, f.from ?? null, f.to ?? null, f.after?.barClose ?? null, f.after?.cycle ?? null, f.after?.symbol ?? null, limit],
+  );
+  return rows.map((r) => ({ ...cycleRowToCycle(r), key: { barClose: r.bar_close_key, cycle: r.cycle_seq, symbol: r.symbol } }));
+}

@@ -3,6 +3,7 @@ import type { Pool } from 'pg';
 import { approvalStateQuery, approveSignal } from '../../workflows/approval/messages';
 import { SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 import { uniqueSymbol } from '../helpers/db';
+import { historySummaries } from '../helpers/user-metadata';
 import { AUTH, type ApiHarness } from './harness';
 import { approvalById, auditRows, eventually, ledgerRows, pendingApproval, startRuntimeHarness, type ApprovalView, type RuntimeHarness } from './runtime-harness';
 
@@ -85,6 +86,26 @@ test('always: the cycle asks, keeps cycling without stacking a second request, a
   expect(done.decisions).toEqual([expect.objectContaining({ approver: 'alice', decision: 'approve' })]);
   const handle = h.deps.temporal.workflow.getHandle(a.workflowId);
   expect(await handle.result()).toMatchObject({ status: 'executed', clientOrderId: done.clientOrderId });
+  // The Temporal UI reads like a log: what is asked on the workflow, what each step did.
+  expect(await (await handle.describe()).staticSummary()).toMatch(new RegExp(`^approve BUY 1 ${symbol} @ [\\d,.]+ · deployment ${d.id}$`));
+  expect(await historySummaries(handle)).toEqual(
+    expect.arrayContaining([
+      { event: 'local-activity', summary: 'verify the approval request' },
+      { event: 'timer', summary: expect.stringMatching(new RegExp(`^await a decision on BUY 1 ${symbol} @ [\\d,.]+ · expires \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d(:\\d\\d)?Z$`)) },
+      { event: 'local-activity', summary: 'check signal 1: approve' },
+      { event: 'local-activity', summary: expect.stringMatching(new RegExp(`^re-check BUY 1 ${symbol} @ [\\d,.]+: deployment, price, kill switch, risk$`)) },
+      { event: 'activity', summary: expect.stringMatching(new RegExp(`^BUY 1 ${symbol} @ [\\d,.]+ \\(approved\\) · ${done.clientOrderId}$`)) },
+      { event: 'local-activity', summary: `executed · order ${done.clientOrderId}` },
+    ]),
+  );
+  // and the deployment's history names the request it put to humans
+  const asked = (await historySummaries(h.deps.temporal.workflow.getHandle(d.workflowId))).filter((s) => s.summary.includes('approv'));
+  expect(asked).toEqual(
+    expect.arrayContaining([
+      { event: 'activity', summary: expect.stringMatching(new RegExp(`^cycle \\d+ · ask approval BUY 1 ${symbol} @ [\\d,.]+ \\(policy always\\)$`)) },
+      { event: 'child', summary: expect.stringMatching(new RegExp(`^approve BUY 1 ${symbol} @ [\\d,.]+ · deployment ${d.id}$`)) },
+    ]),
+  );
   // Findable in the Temporal UI by deployment, account and symbol; a child of the deployment's runtime.
   const desc = await handle.describe();
   expect(desc.typedSearchAttributes.get(SEARCH_ATTRIBUTES.jobType)).toBe('approval');

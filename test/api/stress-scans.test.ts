@@ -4,6 +4,7 @@ import { storeBars, syntheticBars, testPool, uniqueSymbol } from '../helpers/db'
 import { startTsx, waitFor, type RunningProcess } from '../helpers/processes';
 import { localDocument } from '../helpers/scans';
 import { testStack } from '../helpers/stack';
+import { historySummaries } from '../helpers/user-metadata';
 import { AUTH, startApi, type ApiHarness } from './harness';
 
 /**
@@ -143,7 +144,13 @@ describe('a scan through the API', () => {
     const d = await h.deps.temporal.workflow.getHandle(`stress-scan-${id}`).describe();
     expect(d.typedSearchAttributes.get({ name: 'JobType', type: 'KEYWORD' } as never)).toBe('stress_scan');
     expect(d.searchAttributes).toMatchObject({ JobType: ['stress_scan'], TradingSymbol: [symbol], StrategyName: ['sma-cross'] });
-    expect(await d.staticSummary()).toBe(`param_scan · sma-cross · ${symbol} 1d · 600 cells · 3,000 bars`);
+    expect(await d.staticSummary()).toMatch(new RegExp(`^param_scan · sma-cross · ${symbol} 1d · \\d{4}-\\d{2}-\\d{2}\\.\\.\\d{4}-\\d{2}-\\d{2} · 600 cells · 3,000 bars$`));
+    expect(await historySummaries(h.deps.temporal.workflow.getHandle(`stress-scan-${id}`))).toEqual([
+      { event: 'workflow', summary: await d.staticSummary() },
+      { event: 'activity', summary: 'verify the scan job, mark it running' },
+      { event: 'activity', summary: expect.stringMatching(/^cells 0\D+599$/) },
+      { event: 'activity', summary: 'rank the cells, store the document' },
+    ]);
     const listed = (await get('/v1/stress-scans?limit=100')).json().scans.map((s: { id: string }) => s.id);
     expect(listed).toContain(id);
   });

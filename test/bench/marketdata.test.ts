@@ -31,8 +31,8 @@ test('the marketdata benchmark runs small and writes its figures', async () => {
     // Postgres of the test stack (the bench makes and drops its own database); its own Redis and Temporal dev server,
     // so its feed workflow and its IO worker meet nothing another test left on the shared ones.
     const { REDIS_URL: _r, TEMPORAL_ADDRESS: _t, ...rest } = process.env;
-    const env = { ...rest, DATABASE_URL: testStack().DATABASE_URL, WORKFLOW_BUNDLE_DIR: testStack().WORKFLOW_BUNDLE_DIR };
-    const { code, output } = await runBench(['marketdata', '--symbols=50', '--closes=1', '--speed=10', '--settle-ms=2000', '--bars=50000', `--results-dir=${dir}`], env);
+    const env = { ...rest, DATABASE_URL: testStack().DATABASE_URL, WORKFLOW_BUNDLE_DIR: testStack().WORKFLOW_BUNDLE_DIR, BENCH_RESULTS_DIR: dir };
+    const { code, output } = await runBench(['marketdata', '--symbols=50', '--closes=1', '--speed=10', '--settle-ms=2000', '--bars=50000'], env);
     expect(output).not.toMatch(/bench failed/);
     expect([0, 1]).toContain(code); // 1: a time goal missed on a loaded machine, not checked here
     const r = JSON.parse(readFileSync(path.join(dir, 'marketdata.json'), 'utf8'));

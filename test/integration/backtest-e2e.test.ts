@@ -15,6 +15,7 @@ import { createLogger } from '../../platform/logger';
 import { startTsx, waitFor, type RunningProcess } from '../helpers/processes';
 import { SHARED_DATA, testStack } from '../helpers/stack';
 import { uniqueSymbol } from '../helpers/db';
+import { historySummaries } from '../helpers/user-metadata';
 
 /**
  * The vertical slice for real: both worker processes on the dev server, the API on real Postgres and Redis,
@@ -129,7 +130,16 @@ test('import a CSV, run a backtest through the API on both workers, read the per
   expect(done.body.progress).toMatchObject({ phase: 'completed', fraction: 1 });
 
   // Canaries: no secret in API logs, worker logs, API responses or the workflow's history.
-  const history = JSON.stringify(await temporal.client.workflow.getHandle(started.body.workflowId).fetchHistory());
+  const handle = temporal.client.workflow.getHandle(started.body.workflowId);
+  const history = JSON.stringify(await handle.fetchHistory());
+  // The Temporal UI reads like a log: the job at a glance, and each step.
+  expect(await (await handle.describe()).staticSummary()).toBe(`backtest sma-cross · ${symbol} 1d · 2000-01-01..2010-12-31`);
+  expect(await historySummaries(handle)).toEqual([
+    { event: 'workflow', summary: `backtest sma-cross · ${symbol} 1d · 2000-01-01..2010-12-31` },
+    { event: 'activity', summary: 'verify the job, mark it running' },
+    { event: 'activity', summary: `backtest sma-cross · ${symbol} 1d · 2000-01-01..2010-12-31` },
+    { event: 'activity', summary: `completed · ${(hi - lo).toLocaleString('en-US')} bars, ${expected.trades.length} trades` },
+  ]);
   const haystacks = { apiLogs: apiLogs.join(''), workerLogs: workers.map((w) => w.output()).join(''), responses: responses.join('\n'), history };
   expect(haystacks.workerLogs.length).toBeGreaterThan(100); // the workers did log (at debug level)
   for (const [where, text] of Object.entries(haystacks)) {

@@ -21,6 +21,7 @@ import { createDeployment } from '../../services/deployments';
 import { setHalt } from '../../db/sql/trading-halts';
 import { storeBars, testPool, uniqueSymbol } from '../helpers/db';
 import { testStack } from '../helpers/stack';
+import { historySummaries } from '../helpers/user-metadata';
 
 /**
  * Live exits against the engine: one NYSE session of 5-minute bars replayed through the real deployment runtime
@@ -145,6 +146,21 @@ test('take-profit, stop-loss and trailing stop fire in a replayed session and th
   }
   const last = exits[exits.length - 1]!;
   expect(summaries).toContain(`${last.reason} 10 ${symbol} @ ${Number(last.price.toFixed(4))}`);
+
+  // ... and the rest of the cycle: the deployment at a glance, the wait for each bar, each cycle's reads and its row.
+  const handle = env.client.workflow.getHandle(workflowId);
+  expect(await (await handle.describe()).staticSummary()).toBe(`sma-cross v1 · ${symbol} · 5m · paper ${account}`);
+  const shown = await historySummaries(handle);
+  const cycleOf = (re: RegExp) => shown.filter((s) => re.test(s.summary));
+  expect(cycleOf(/^bar \d{4}-\d\d-\d\d \d\d:\d\dZ \+ 1 s settle$/).every((s) => s.event === 'timer')).toBe(true);
+  expect(cycleOf(/^bar \d{4}-\d\d-\d\d \d\d:\d\dZ \+ 1 s settle$/).length).toBeGreaterThan(50);
+  const reads = cycleOf(/^cycle \d+ · read broker, bars, risk$/);
+  expect(reads.length).toBeGreaterThan(50);
+  expect(reads.every((s) => s.event === 'local-activity')).toBe(true);
+  const orders = cycleOf(new RegExp(`^cycle \\d+ · (BUY|SELL) 10 ${symbol} @ [\\d,.]+ · sma-cross v1$`));
+  expect(orders.length).toBe(engine.trades.length);
+  expect(cycleOf(new RegExp(`^cycle \\d+ · ${symbol} (hold|skip \\([a-z -]+\\))$`)).length).toBeGreaterThan(10);
+  expect(shown).toEqual(expect.arrayContaining([{ event: 'local-activity', summary: 'verify the deployment record' }, { event: 'activity', summary: 'status stopped' }]));
 }, 300_000);
 
 test('a runtime whose recorded spec is malformed (a negative stop, a policy nobody named) places nothing and leaves one audit row', async () => {

@@ -10,6 +10,7 @@ import { evaluateRisk } from '../../domain/risk/gate';
 import { brokerCall, localDbStep } from '../activity-options';
 import { wakeNotificationDispatcher } from '../notifications/wake';
 import { inputField, startClaim, verifyApprovalStart } from '../start-check';
+import { line, tradeText, utcMinute } from '../summaries';
 import { workflowNow } from '../time';
 import { approvalStateQuery, approveSignal, rejectSignal, type DecisionSignal, type TradeApprovalInput, type TradeApprovalResult } from './messages';
 
@@ -43,12 +44,13 @@ export async function tradeApprovalWorkflow(input: TradeApprovalInput): Promise<
 
   // The request is its row, never this input: a start by hand (a made-up intent, a real id under another workflow
   // id) ends here with one audit row.
-  const start = await verifyApprovalStart({ ...startClaim(input), approvalId });
+  const start = await verifyApprovalStart.executeWithOptions({ summary: 'verify the approval request' }, [{ ...startClaim(input), approvalId }]);
   if (!start.ok) {
     outcome = start.reason;
     return { status: 'refused', outcome };
   }
   const req = start.record;
+  const trade = tradeText(req.intent);
   expiresAtMs = req.expiresAtMs;
   status = req.status;
 
@@ -58,14 +60,14 @@ export async function tradeApprovalWorkflow(input: TradeApprovalInput): Promise<
   await wakeNotificationDispatcher(); // the request's notification was enqueued with its row
   while (status === 'pending') {
     const left = req.expiresAtMs - workflowNow();
-    if (left > 0 && (await wf.condition(() => inbox.length > 0, Math.min(left, RECHECK_MS)))) {
+    if (left > 0 && (await wf.condition(() => inbox.length > 0, Math.min(left, RECHECK_MS), { summary: `await a decision on ${trade} · expires ${utcMinute(req.expiresAtMs)}` }))) {
       const s = inbox.shift()!;
       signals++;
-      const check = await verifyApprovalDecision({ approvalId: req.approvalId, approver: String(s.approver ?? ''), decision: s.decision });
+      const check = await verifyApprovalDecision.executeWithOptions({ summary: `check signal ${signals}: ${s.decision}` }, [{ approvalId: req.approvalId, approver: String(s.approver ?? ''), decision: s.decision }]);
       if (check.counted) counted++;
       status = check.status;
     } else {
-      status = (await settleApproval({ approvalId: req.approvalId, asOfMs: workflowNow() })).status;
+      status = (await settleApproval.executeWithOptions({ summary: 're-read the request (a lost signal, or its expiry)' }, [{ approvalId: req.approvalId, asOfMs: workflowNow() }])).status;
     }
   }
 
@@ -76,14 +78,14 @@ export async function tradeApprovalWorkflow(input: TradeApprovalInput): Promise<
 
   const fail = async (why: string): Promise<TradeApprovalResult> => {
     outcome = why;
-    await finishApproval({ approvalId: req.approvalId, status: 'failed', outcome: why });
+    await finishApproval.executeWithOptions({ summary: `failed · ${trade} not placed` }, [{ approvalId: req.approvalId, status: 'failed', outcome: why }]);
     status = 'failed';
     return { status: 'failed', outcome: why };
   };
   const { intent } = req;
-  const check = await approvalPreTradeCheck({
+  const check = await approvalPreTradeCheck.executeWithOptions({ summary: `re-check ${trade}: deployment, price, kill switch, risk` }, [{
     deploymentId: req.deploymentId, accountId: req.accountId, symbol: intent.symbol, timeframe: req.timeframe, asOfMs: dataNow() - timeframeMs(req.timeframe),
-  });
+  }]);
   if (check.deploymentStatus !== 'running') return fail(`the deployment is ${check.deploymentStatus ?? 'gone'}`);
   if (check.price === null) return fail(`no price for ${intent.symbol}`);
   const drift = priceDrift(intent.price, check.price);
@@ -104,20 +106,22 @@ export async function tradeApprovalWorkflow(input: TradeApprovalInput): Promise<
   if (verdict.qty <= 0) return fail(`risk gate: ${verdict.reasons.map((r) => `${r.rule}: ${r.detail}`).join('; ')}`);
 
   const id = clientOrderId(req.deploymentWorkflowId, req.cycle, req.leg, 1);
-  const placed = await placeOrder({
+  const placed = await placeOrder.executeWithOptions({ summary: line(`${tradeText({ ...intent, qty: verdict.qty, price: check.price })} (approved) · ${id}`) }, [{
     clientOrderId: id, deploymentId: req.deploymentId, workflowId: req.deploymentWorkflowId, cycle: req.cycle, leg: req.leg, intentVersion: 1,
     broker: req.broker, accountId: req.accountId, symbol: intent.symbol, side: intent.side, qty: verdict.qty, orderType: 'market', timeInForce: 'day',
+    // the data time of the decision, as the runtime's own orders carry: a replayed day's summary counts the order on its day
+    dataTs: dataNow(),
     // approvals are for entries: the (account, symbol) lock first, as the runtime's own entries take it
     symbolLock: { ttlMs: SYMBOL_LOCK_TTL_MS },
-  });
+  }]);
   if (placed.state === 'REJECTED') {
     outcome = `order rejected: ${placed.rejectReason ?? 'by the broker'}`;
-    await finishApproval({ approvalId: req.approvalId, status: 'failed', outcome, clientOrderId: id });
+    await finishApproval.executeWithOptions({ summary: `failed · the broker rejected ${id}` }, [{ approvalId: req.approvalId, status: 'failed', outcome, clientOrderId: id }]);
     status = 'failed';
     return { status: 'failed', outcome, clientOrderId: id };
   }
   outcome = `order ${id} ${placed.state.toLowerCase()} (${intent.side} ${verdict.qty} ${intent.symbol})`;
-  await finishApproval({ approvalId: req.approvalId, status: 'executed', outcome, clientOrderId: id });
+  await finishApproval.executeWithOptions({ summary: `executed · order ${id}` }, [{ approvalId: req.approvalId, status: 'executed', outcome, clientOrderId: id }]);
   status = 'executed';
   return { status: 'executed', outcome, clientOrderId: id };
 }

@@ -4,6 +4,7 @@ import type { IoActivities } from '../../activities/io';
 import { cpuCompute, dbWrite } from '../activity-options';
 import { inputField, startClaim, type RefusedStart } from '../start-check';
 import { failureMessage } from '../failure-message';
+import { backtestLine, grouped } from '../summaries';
 import { backtestProgressQuery, backtestProgressSignal } from './messages';
 import type { BacktestProgress, BacktestSummary, BacktestWorkflowInput } from './messages';
 
@@ -30,7 +31,9 @@ export async function backtestWorkflow(input: BacktestWorkflowInput): Promise<Ba
   });
 
   // Not cancellable: a cancel must not make a refused start write to the job its input names.
-  const start = await wf.CancellationScope.nonCancellable(() => startBacktestJob({ ...startClaim(input), jobId: inputField(input, 'jobId') }));
+  const start = await wf.CancellationScope.nonCancellable(() =>
+    startBacktestJob.executeWithOptions({ summary: 'verify the job, mark it running' }, [{ ...startClaim(input), jobId: inputField(input, 'jobId') }]),
+  );
   if (!start.ok) {
     progress.phase = 'refused';
     return { status: 'refused', reason: start.reason };
@@ -38,16 +41,16 @@ export async function backtestWorkflow(input: BacktestWorkflowInput): Promise<Ba
   const job = start.record;
   try {
     progress.phase = 'running';
-    const summary = await runBacktest(job);
+    const summary = await runBacktest.executeWithOptions({ summary: backtestLine(job) }, [job]);
     progress.phase = 'persisting';
-    await finishBacktestJob({ jobId: job.jobId, status: 'completed' });
+    await finishBacktestJob.executeWithOptions({ summary: `completed · ${grouped(summary.bars)} bars, ${grouped(summary.trades)} trades` }, [{ jobId: job.jobId, status: 'completed' }]);
     Object.assign(progress, { phase: 'completed', barsDone: summary.bars, barsTotal: summary.bars, fraction: 1 });
     return summary;
   } catch (err) {
     const cancelled = wf.isCancellation(err);
     progress.phase = cancelled ? 'cancelled' : 'failed';
     await wf.CancellationScope.nonCancellable(() =>
-      finishBacktestJob({ jobId: job.jobId, status: progress.phase as 'cancelled' | 'failed', error: cancelled ? undefined : failureMessage(err) }),
+      finishBacktestJob.executeWithOptions({ summary: `backtest ${progress.phase}` }, [{ jobId: job.jobId, status: progress.phase as 'cancelled' | 'failed', error: cancelled ? undefined : failureMessage(err) }]),
     );
     throw err;
   }

@@ -7,6 +7,7 @@ import { SEARCH_ATTRIBUTES } from '../search-attributes';
 import { TASK_QUEUES } from '../task-queues';
 import { workflowNow } from '../time';
 import { approvalWorkflowId } from '../workflow-ids';
+import { line, tradeText } from '../summaries';
 import { requestApproval } from './activities';
 import type { CycleRecord } from './messages';
 import type { Runtime } from './runtime';
@@ -31,17 +32,19 @@ export async function askApproval(rt: Runtime, cycle: number, leg: number, inten
   const approvalId = approvalRequestId(workflowId, cycle, leg);
   const expiresAtMs = workflowNow() + policy.expiresAfterMs;
   const reason = { signal: record.signal ?? null, indicators: record.indicators ?? {}, risk: verdict, rule: need.rule, strategy: spec.strategy, paramsVersion };
-  const request = await requestApproval({
+  const trade = tradeText({ side: intent.side, qty: verdict.qty, symbol: intent.symbol, price: intent.price });
+  const request = await requestApproval.executeWithOptions({ summary: line(`cycle ${cycle} · ask approval ${trade} (${need.rule})`) }, [{
     id: approvalId, deploymentId, workflowId: approvalWorkflowId(approvalId), deploymentWorkflowId: workflowId, cycle, leg, accountId: spec.accountId,
     symbol: intent.symbol, side: intent.side, qty: verdict.qty, price: intent.price, reason, requiredApprovals: need.approvals, expiresAtMs,
     // what the re-check after approval needs besides the intent, recorded with it (the child reads nothing else)
     riskContext: { breaker: carry.breaker, equityPeak: carry.equityPeak, dayStartPnl: carry.dayStartPnl, intentReason: intent.reason },
-  });
+  }]);
   if (!request.created) return { approvalId: null, rule: need.rule };
   await wf.startChild(tradeApprovalWorkflow, {
     workflowId: approvalWorkflowId(approvalId),
     taskQueue: TASK_QUEUES.io,
     parentClosePolicy: wf.ParentClosePolicy.ABANDON,
+    staticSummary: line(`approve ${trade} · deployment ${deploymentId}`),
     typedSearchAttributes: [
       { key: SEARCH_ATTRIBUTES.jobType, value: 'approval' },
       { key: SEARCH_ATTRIBUTES.deploymentId, value: deploymentId },

@@ -78,7 +78,9 @@ async function processBatch(rt: Runtime): Promise<void> {
     if (!toApply.some((x) => x.id === c.id)) toApply.push(c);
   };
   if (toCheck.length > 0 || dropped > 0) {
-    const { checked, recorded } = await checkCommandMessages({ deploymentId: rt.deploymentId, runKey: wf.workflowInfo().runId, messages: toCheck, dropped });
+    const { checked, recorded } = await checkCommandMessages.executeWithOptions({ summary: `check ${toCheck.length} command message${toCheck.length === 1 ? '' : 's'}${dropped ? `, ${dropped} dropped` : ''}` }, [
+      { deploymentId: rt.deploymentId, runKey: wf.workflowInfo().runId, messages: toCheck, dropped },
+    ]);
     recorded.forEach(add);
     for (const c of checked) {
       if (c.verdict !== 'recorded' || !c.command) {
@@ -183,7 +185,7 @@ async function settleCommand(
   const paramsVersion = change.paramsVersion ?? carry.paramsVersion;
   const shown = rt.shown(status);
   const result = { status: shown, cycle: carry.cycle, paramsVersion, detail, ...change.extra };
-  const res = await applyCommand({
+  const res = await applyCommand.executeWithOptions({ summary: `${outcome === 'applied' ? 'apply' : 'refuse'} ${cmd.kind ?? 'unknown'} command · ${shown}` }, [{
     deploymentId: rt.deploymentId,
     commandId: cmd.id,
     kind: cmd.kind ?? 'unknown',
@@ -192,7 +194,7 @@ async function settleCommand(
     ...(outcome === 'applied' ? { row: { status: shown, reason: change.reason === undefined ? carry.statusReason : change.reason, paramsVersion } } : {}),
     ...(change.params ? { params: { version: change.params.version, params: change.params.params } } : {}),
     result,
-  });
+  }]);
   const applied = res.state === 'applied' && outcome === 'applied';
   const answer: CommandOutcome = {
     commandId: cmd.id,

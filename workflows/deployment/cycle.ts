@@ -18,6 +18,8 @@ import { askApproval, trackTrades } from './approvals';
 import { describe, isConfigFault } from './failures';
 import type { CycleRecord } from './messages';
 import type { InflightOrder, Runtime } from './runtime';
+import { barsSummary, inputsSummary, orderSummary, pricesSummary, recordSummary } from './summaries';
+import { grouped } from '../summaries';
 
 /** Bars fetched per cycle: enough for every strategy's warm-up at its default and common parameters. */
 const WINDOW_BARS = 300;
@@ -64,7 +66,7 @@ export class Cycles {
     let inputs: Awaited<ReturnType<typeof loadCycleInputs>>;
     try {
       const feed = spec.dataProvider ? { feed: { provider: spec.dataProvider, barClose, waitMs: spec.barWaitMs ?? DEFAULT_BAR_WAIT_MS } } : {};
-      inputs = await loadCycleInputs({ deploymentId, broker: spec.broker, accountId: spec.accountId, symbols, bars: barsArgs, knownUntil, ...feed });
+      inputs = await loadCycleInputs.executeWithOptions({ summary: inputsSummary(cycle) }, [{ deploymentId, broker: spec.broker, accountId: spec.accountId, symbols, bars: barsArgs, knownUntil, ...feed }]);
     } catch (err) {
       // Retries exhausted (a broker or Postgres outage): this bar is skipped with the reason, the next one tries again.
       // A configuration fault ends the deployment (the loop records it as failed).
@@ -72,7 +74,7 @@ export class Cycles {
       for (const symbol of symbols) {
         const record: CycleRecord = { cycle, barClose, symbol, action: 'skip', reason: `inputs unavailable: ${describe(err)}`, clientOrderIds: [] };
         rt.remember(record);
-        await recordCycle({ deploymentId, paramsVersion, latencyMs: workflowNow() - startedAt, positions: {}, totalPnl: 0, record });
+        await recordCycle.executeWithOptions({ summary: recordSummary(rt, record, paramsVersion) }, [{ deploymentId, paramsVersion, latencyMs: workflowNow() - startedAt, positions: {}, totalPnl: 0, record }]);
       }
       return;
     }
@@ -87,7 +89,7 @@ export class Cycles {
         w =
           barsDigest(barsBetween(held, w.overlapFrom, w.continuesFrom)) === w.overlapDigest
             ? { ...w, bars: extendWindow(held, w.bars, windowBars) }
-            : await loadRecentBars({ symbol, ...barsArgs }).catch((err: Error) => `market data unavailable: ${err.message}`); // an older bar was revised
+            : await loadRecentBars.executeWithOptions({ summary: barsSummary(cycle, symbol) }, [{ symbol, ...barsArgs }]).catch((err: Error) => `market data unavailable: ${err.message}`); // an older bar was revised
       }
       if (typeof w === 'string') this.barWindows.delete(symbol);
       else this.barWindows.set(symbol, w.bars);
@@ -101,7 +103,7 @@ export class Cycles {
     const sendPrices = async () => {
       if (spec.broker !== 'paper' || Object.keys(prices).length === 0 || pricesSent) return;
       pricesSent = true;
-      await setPaperPrices(prices);
+      await setPaperPrices.executeWithOptions({ summary: pricesSummary(prices) }, [prices]);
     };
     if (sync.open > 0 || (snap.pendingApprovals?.length ?? 0) > 0) await sendPrices();
     const day = String(localDate(spec.calendar, barClose));
@@ -170,7 +172,7 @@ export class Cycles {
               await sendPrices();
               // On the paper broker an exit fills where the bar crossed its level (what a resting stop or limit order
               // would have got, the open when the bar gapped through it), as in the engine; a live broker fills at market.
-              if (isExit(decision.intent.reason) && spec.broker === 'paper') await setPaperPrices({ [symbol]: decision.intent.price });
+              if (isExit(decision.intent.reason) && spec.broker === 'paper') await setPaperPrices.executeWithOptions({ summary: pricesSummary({ [symbol]: decision.intent.price }) }, [{ [symbol]: decision.intent.price }]);
               const placed = await this.order(cycle, leg++, { ...decision.intent, qty: verdict.qty }, reducing);
               mode?.placed(symbol, placed);
               rt.stepDone(placed.at);
@@ -184,7 +186,7 @@ export class Cycles {
         }
       }
       rt.remember(record);
-      const recorded = await recordCycle({ deploymentId, paramsVersion, latencyMs: Math.max(workflowNow(), rt.lastStepAt) - startedAt, positions: snap.positions, totalPnl: snap.totalPnl, record });
+      const recorded = await recordCycle.executeWithOptions({ summary: recordSummary(rt, record, paramsVersion) }, [{ deploymentId, paramsVersion, latencyMs: Math.max(workflowNow(), rt.lastStepAt) - startedAt, positions: snap.positions, totalPnl: snap.totalPnl, record }]);
       rt.stepDone(recorded?.at);
     }
     // After an order, sync once more so its fill is in before the next decision (not once a stop came: it must not
@@ -198,8 +200,8 @@ export class Cycles {
     const { spec, carry, deploymentId } = rt;
     const cycle = ++carry.cycle;
     rt.waitingOn = `cycle ${cycle}: flattening`;
-    await syncOrders({ deploymentId, broker: spec.broker, accountId: spec.accountId });
-    const snap = await loadRiskSnapshot({ deploymentId, accountId: spec.accountId, prices: {} });
+    await syncOrders.executeWithOptions({ summary: `cycle ${cycle} · flatten: sync orders` }, [{ deploymentId, broker: spec.broker, accountId: spec.accountId }]);
+    const snap = await loadRiskSnapshot.executeWithOptions({ summary: `cycle ${cycle} · flatten: read positions` }, [{ deploymentId, accountId: spec.accountId, prices: {} }]);
     let leg = 0;
     for (const symbol of spec.symbols) {
       const qty = snap.positions[symbol] ?? 0;
@@ -208,7 +210,7 @@ export class Cycles {
       if (!rt.mayOrder(true)) record.reason = `flatten: deployment ${rt.shown()}, no order`;
       else Object.assign(record, orderRecord(await this.order(cycle, leg++, { symbol, side: qty > 0 ? 'sell' : 'buy', qty: Math.abs(qty), price: 0, reason: 'flatten' }, true), 'flatten'));
       rt.remember(record);
-      await recordCycle({ deploymentId, paramsVersion: carry.paramsVersion, latencyMs: 0, positions: snap.positions, totalPnl: snap.totalPnl, record });
+      await recordCycle.executeWithOptions({ summary: recordSummary(rt, record, carry.paramsVersion) }, [{ deploymentId, paramsVersion: carry.paramsVersion, latencyMs: 0, positions: snap.positions, totalPnl: snap.totalPnl, record }]);
     }
     if (leg > 0 && carry.status !== 'stopping') await this.syncAfterOrders();
   }
@@ -216,7 +218,7 @@ export class Cycles {
   private async syncAfterOrders(): Promise<void> {
     const { spec, deploymentId } = this.rt;
     try {
-      this.rt.stepDone((await syncOrders({ deploymentId, broker: spec.broker, accountId: spec.accountId })).at);
+      this.rt.stepDone((await syncOrders.executeWithOptions({ summary: `cycle ${this.rt.carry.cycle} · sync fills after orders` }, [{ deploymentId, broker: spec.broker, accountId: spec.accountId }])).at);
     } catch (err) {
       if (isConfigFault(err)) throw err;
       wf.log.warn('sync after an order failed; the next cycle syncs', { deploymentId, error: describe(err) });
@@ -264,7 +266,7 @@ export class Cycles {
     rt.inflight = inflight;
     rt.waitingOn = `cycle ${cycle}: order ${input.clientOrderId} (${intent.side} ${intent.qty} ${intent.symbol}) at the broker`;
     try {
-      return await inflight.scope.run(() => placeOrder.executeWithOptions({ ...brokerCall, summary: orderSummary(intent) }, [input]));
+      return await inflight.scope.run(() => placeOrder.executeWithOptions({ ...brokerCall, summary: orderSummary(rt, input.clientOrderId, intent) }, [input]));
     } catch (err) {
       // Cancelled by a stop, pause or flatten; or every attempt failed (the broker down for minutes). Either way the
       // order is settled now: cancelled if it never reached the broker, looked up if it may have.
@@ -273,7 +275,7 @@ export class Cycles {
       const reason = cancelled ? inflight.cancelReason! : `not placed after its attempts (${describe(err)})`;
       inflight.resolving = true;
       rt.waitingOn = `resolving order ${input.clientOrderId} (${reason})`;
-      return await wf.CancellationScope.nonCancellable(() => resolveOrder({ order: input, reason }));
+      return await wf.CancellationScope.nonCancellable(() => resolveOrder.executeWithOptions({ summary: `resolve order ${input.clientOrderId}` }, [{ order: input, reason }]));
     } finally {
       rt.inflight = undefined;
     }
@@ -334,20 +336,6 @@ export class Cycles {
 
 const EXIT_REASONS = ['take-profit', 'stop-loss', 'trailing-stop'];
 const isExit = (reason: string) => EXIT_REASONS.includes(reason);
-
-/** The order's line in the Temporal UI: "stop-loss 40 IDX @ 3,580", "signal buy 10 IDX". */
-function orderSummary(intent: OrderIntent): string {
-  const qty = grouped(intent.qty);
-  if (isExit(intent.reason)) return `${intent.reason} ${qty} ${intent.symbol} @ ${grouped(intent.price)}`;
-  return `${intent.reason} ${intent.side} ${qty} ${intent.symbol}`;
-}
-
-/** 3580.5 -> "3,580.5" (at most 4 decimals); by hand, as Intl's output may differ between Node builds and replays must not. */
-function grouped(n: number): string {
-  if (!Number.isFinite(n)) return String(n);
-  const [int, frac] = String(Math.round(n * 1e4) / 1e4).split('.');
-  return int!.replace(/\B(?=(\d{3})+(?!\d))/g, ',') + (frac ? `.${frac}` : '');
-}
 
 /** The cycle row of a placed (or cancelled) order. */
 function orderRecord(placed: PlaceOrderResult, why: string): Pick<CycleRecord, 'action' | 'reason' | 'clientOrderIds'> {

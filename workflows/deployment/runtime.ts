@@ -146,7 +146,7 @@ export class Runtime {
   async writeStatus(status: RuntimeStatus, reason: string | null, alert = false): Promise<void> {
     const shown = this.shown(status);
     const key = `${this.workflowId}:status:${this.carry.statusChanges + 1}`;
-    await setDeploymentStatus({ deploymentId: this.deploymentId, status: shown, by: 'runtime', key, ...(reason ? { reason } : {}), alert });
+    await setDeploymentStatus.executeWithOptions({ summary: `status ${shown}` }, [{ deploymentId: this.deploymentId, status: shown, by: 'runtime', key, ...(reason ? { reason } : {}), alert }]);
     this.carry.statusChanges++;
     this.carry.status = status;
     this.carry.statusReason = reason;

@@ -39,11 +39,12 @@ export class Scanner {
     const entering = !exiting && rt.mayOrder();
     const tfMs = timeframeMs(spec.timeframe);
     rt.waitingOn = `cycle ${rt.carry.cycle + 1}: screening ${spec.symbols.length} symbols`;
-    const scan = await scanUniverse({
+    const screenLine = `cycle ${rt.carry.cycle + 1} · ${entering ? `screen ${spec.symbols.length} symbols, shortlist ${Math.min(spec.symbols.length, scanner.maxPositions + SCANNER_SPARE_CANDIDATES)}` : 'read what it holds (no entries)'}`;
+    const scan = await scanUniverse.executeWithOptions({ summary: screenLine }, [{
       deploymentId: rt.deploymentId, symbols: spec.symbols, strategy: spec.strategy, params: rt.carry.params, scanner,
       bars: { timeframe: spec.timeframe, limit: SCREEN_BARS, asOfMs: barClose - tfMs, maxStaleBars: spec.staleAfterBars, calendar: spec.calendar },
       screen: entering, top: scanner.maxPositions + SCANNER_SPARE_CANDIDATES,
-    });
+    }]);
     rt.stepDone(scan.at);
     const picker = new EntryPicker(scan.ranked.map((c) => c.symbol), scan.held, scanner.maxPositions);
     const shortlist = entering ? picker.shortlist() : [];
@@ -69,7 +70,7 @@ export class Scanner {
   private async setPhase(phase: ScannerPhase): Promise<void> {
     const { rt } = this;
     if ((rt.carry.scannerPhase ?? 'idle') === phase) return;
-    await setDeploymentPhase({ deploymentId: rt.deploymentId, phase });
+    await setDeploymentPhase.executeWithOptions({ summary: `phase ${phase}` }, [{ deploymentId: rt.deploymentId, phase }]);
     wf.upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.phase, value: phase }]);
     rt.carry.scannerPhase = phase;
   }

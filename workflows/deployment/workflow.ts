@@ -13,6 +13,8 @@ import { deploymentStateQuery, type DeploymentWorkflowInput, type DeploymentWork
 import { Runtime } from './runtime';
 import { Scanner } from './scanner';
 import { holdMessagesWhileStarting } from './start';
+import { barWaitSummary } from './summaries';
+import { duration } from '../summaries';
 
 const DEFAULT_CYCLES_PER_RUN = 200;
 /**
@@ -37,7 +39,9 @@ export async function deploymentWorkflow(input: DeploymentWorkflowInput): Promis
   // Nothing in the input is trusted: the deployment's record decides whether this run may act and what it runs on.
   const claim = startClaim(input);
   const hold = holdMessagesWhileStarting(input, claim.continued);
-  const start = await wf.CancellationScope.nonCancellable(() => verifyDeploymentStart({ ...claim, deploymentId: inputField(input, 'deploymentId') }));
+  const start = await wf.CancellationScope.nonCancellable(() =>
+    verifyDeploymentStart.executeWithOptions({ summary: claim.continued ? 'verify the deployment record (continued run)' : 'verify the deployment record' }, [{ ...claim, deploymentId: inputField(input, 'deploymentId') }]),
+  );
   if (!start.ok) {
     hold.refused(start.reason);
     await wf.condition(wf.allHandlersFinished);
@@ -90,8 +94,10 @@ async function run(rt: Runtime): Promise<DeploymentWorkflowResult> {
       if (carry.status === 'paused') {
         rt.nextClose = null;
         rt.waitingOn = 'paused: waiting for a resume';
-        const woke = await wf.condition(() => carry.status !== 'paused' || rt.flattenRequested || rt.pendingResets.length > 0 || wf.workflowInfo().continueAsNewSuggested, PAUSED_RECHECK_MS);
-        if (!woke) rt.pickUp(await loadRecordedCommands({ deploymentId: rt.deploymentId }));
+        const woke = await wf.condition(() => carry.status !== 'paused' || rt.flattenRequested || rt.pendingResets.length > 0 || wf.workflowInfo().continueAsNewSuggested, PAUSED_RECHECK_MS, {
+          summary: `paused · look for lost commands in ${duration(PAUSED_RECHECK_MS)}`,
+        });
+        if (!woke) rt.pickUp(await loadRecordedCommands.executeWithOptions({ summary: 'paused · look for recorded commands' }, [{ deploymentId: rt.deploymentId }]));
         continue;
       }
       // The bar after the last one handled, so a slow cycle never drops a bar; when far behind (after a pause or an
@@ -104,9 +110,9 @@ async function run(rt: Runtime): Promise<DeploymentWorkflowResult> {
       if (waitMs > 0) {
         rt.waitingOn = `the bar closing at ${new Date(rt.nextClose).toISOString()}`;
         const chunk = Math.min(waitMs, WAIT_RECHECK_MS);
-        if (await wf.condition(() => rt.interrupted, chunk)) continue; // a command: look again
+        if (await wf.condition(() => rt.interrupted, chunk, { summary: barWaitSummary(rt.nextClose, spec.settleDelayMs, chunk, waitMs) })) continue; // a command: look again
         if (chunk < waitMs) {
-          rt.pickUp(await loadRecordedCommands({ deploymentId: rt.deploymentId }));
+          rt.pickUp(await loadRecordedCommands.executeWithOptions({ summary: 'long wait · look for recorded commands' }, [{ deploymentId: rt.deploymentId }]));
           continue;
         }
       }
@@ -117,7 +123,7 @@ async function run(rt: Runtime): Promise<DeploymentWorkflowResult> {
     rt.nextClose = null;
     if (carry.status === 'stopping') {
       rt.waitingOn = 'stopping: resolving the orders the broker may have';
-      await resolveDeploymentOrders({ deploymentId: rt.deploymentId, reason: 'deployment stopped' });
+      await resolveDeploymentOrders.executeWithOptions({ summary: 'stop · resolve the open orders' }, [{ deploymentId: rt.deploymentId, reason: 'deployment stopped' }]);
       await rt.exclusive(() => rt.writeStatus('stopped', carry.statusReason));
     }
   } catch (err) {
@@ -139,7 +145,7 @@ async function refuse(deploymentId: string, spec: unknown, error: z.ZodError): P
   } catch {
     sample = '(not serializable)';
   }
-  await wf.CancellationScope.nonCancellable(() => refuseDeploymentSpec({ deploymentId, workflowId: info.workflowId, runId: info.runId, reason, sample }));
+  await wf.CancellationScope.nonCancellable(() => refuseDeploymentSpec.executeWithOptions({ summary: 'refuse the recorded spec (invalid)' }, [{ deploymentId, workflowId: info.workflowId, runId: info.runId, reason, sample }]));
   return { cycles: 0, status: 'failed', reason };
 }
 
@@ -150,7 +156,7 @@ async function fail(rt: Runtime, reason: string): Promise<void> {
   await rt.exclusive(() => rt.writeStatus('failed', reason, true));
   await wakeNotificationDispatcher();
   // Orders that never reached the broker are cancelled; one that may have stays a blocker the API shows.
-  await resolveDeploymentOrdersOnce({ deploymentId: rt.deploymentId, reason: 'deployment failed' }).catch((err: unknown) => {
+  await resolveDeploymentOrdersOnce.executeWithOptions({ summary: 'failed · resolve what orders it can' }, [{ deploymentId: rt.deploymentId, reason: 'deployment failed' }]).catch((err: unknown) => {
     wf.log.warn('orders of a failed deployment left unresolved', { deploymentId: rt.deploymentId, error: describe(err) });
   });
 }

@@ -37,7 +37,9 @@ export async function stressScanWorkflow(input: StressScanWorkflowInput): Promis
   wf.setHandler(stressScanProgressQuery, () => progress);
 
   // Not cancellable: a cancel must not make a refused start write to the job its input names.
-  const start = await wf.CancellationScope.nonCancellable(() => startStressScanJob({ ...claim, jobId: inputField(input, 'jobId') }));
+  const start = await wf.CancellationScope.nonCancellable(() =>
+    startStressScanJob.executeWithOptions({ summary: resumed ? `verify the scan job · resume at batch ${resumed.nextBatch}` : 'verify the scan job, mark it running' }, [{ ...claim, jobId: inputField(input, 'jobId') }]),
+  );
   if (!start.ok) {
     progress.phase = 'refused';
     return { status: 'refused', reason: start.reason };
@@ -71,7 +73,9 @@ export async function stressScanWorkflow(input: StressScanWorkflowInput): Promis
     const cancelled = wf.isCancellation(err);
     progress.phase = cancelled ? 'cancelled' : 'failed';
     await wf.CancellationScope.nonCancellable(() =>
-      finishStressScanJob({ jobId, status: progress.phase as 'cancelled' | 'failed', error: cancelled ? undefined : failureMessage(err) }),
+      finishStressScanJob.executeWithOptions({ summary: `scan ${progress.phase} · ${progress.runsDone} of ${plan.runsTotal} runs done` }, [
+        { jobId, status: progress.phase as 'cancelled' | 'failed', error: cancelled ? undefined : failureMessage(err) },
+      ]),
     );
     throw err;
   }

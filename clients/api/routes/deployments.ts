@@ -13,6 +13,7 @@ import { badRequest, errorResponses } from '../errors';
 import { AccountIdSchema, PageQuerySchema } from '../schemas';
 import { registerDeploymentCommandRoutes } from './deployment-commands';
 import { registerDeploymentCompareRoute } from './deployment-compare';
+import { registerDeploymentCyclesRoute } from './deployment-cycles';
 import { registerDeploymentDetailRoute } from './deployment-detail';
 import { DeploymentSchema, deploymentViews, LinksSchema, StatusSchema } from './deployment-views';
 
@@ -114,6 +115,7 @@ export function deploymentRoutes(deps: ApiDeps, inflight: InflightCalls): Fastif
 
     registerDeploymentDetailRoute(app, deps, inflight);
     registerDeploymentCompareRoute(app, deps);
+    registerDeploymentCyclesRoute(app, deps);
     registerDeploymentCommandRoutes(app, deps, inflight);
   };
 }

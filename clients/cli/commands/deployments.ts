@@ -6,6 +6,7 @@ import { keyValues, table } from '../format';
 import { clientFrom, jsonObjectArg, numberArg, print, printJson, type GlobalOptions } from '../options';
 import { registerDeploymentControlCommands } from './deployment-commands';
 import { registerDeploymentCompareCommand } from './deployment-compare';
+import { registerDeploymentCyclesCommand } from './deployment-cycles';
 
 /** The API answers these commands read (see /docs for the full schemas). */
 interface Links {
@@ -233,6 +234,7 @@ export function registerDeploymentCommands(program: Command, globals: () => Glob
       showDeployment(d);
     });
 
+  registerDeploymentCyclesCommand(deployments, globals);
   registerDeploymentControlCommands(deployments, globals);
   registerDeploymentCompareCommand(deployments, globals);
 }
