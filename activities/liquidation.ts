@@ -19,7 +19,7 @@ import type { CalendarId } from '../domain/calendar/calendar';
 import { eodWindow } from '../domain/eod/policy';
 import type { LiquidationScope } from '../domain/eod/plan';
 import { accountOwnerId } from '../domain/ids';
-import { planLiquidations, recordLiquidation } from './liquidation-records';
+import { planLiquidations, recordLiquidation } from '../db/liquidation-records';
 
 export type { LiquidationReport, LiquidationStep, ReplayClock };
 

@@ -4,12 +4,14 @@ import { benchApprovals } from './approvals';
 import { benchBacktestE2e } from './backtest-e2e';
 import { benchEngine } from './engine';
 import { benchImport } from './import';
+import { benchLiquidation } from './liquidation';
+import { benchMarketData } from './marketdata';
 import { benchRuntime } from './runtime';
 import { benchStress } from './stress';
 
 /**
  * `npm run bench -- <name>` runs one benchmark, `npm run bench` all of them. Each prints its figures and
- * writes bench/results/<name>.json (git-ignored) with the measured values, the baseline measured in the
+ * writes bench/results/<name>.json (git-ignored; BENCH_RESULTS_DIR elsewhere, as the suite's smoke runs do) with the measured values, the baseline measured in the
  * same run, their ratio and the goal.
  */
 type Bench = () => Promise<Record<string, unknown>>;
@@ -21,6 +23,8 @@ const BENCHES: Record<string, Bench> = {
   runtime: benchRuntime,
   approvals: benchApprovals,
   stress: benchStress,
+  liquidation: benchLiquidation,
+  marketdata: benchMarketData,
 };
 
 async function main(): Promise<number> {
@@ -31,7 +35,7 @@ async function main(): Promise<number> {
     return 2;
   }
   const names = requested.length ? requested : Object.keys(BENCHES);
-  const outDir = path.resolve(__dirname, 'results');
+  const outDir = process.env.BENCH_RESULTS_DIR ? path.resolve(process.env.BENCH_RESULTS_DIR) : path.resolve(__dirname, 'results');
   mkdirSync(outDir, { recursive: true });
   let failed = 0;
   for (const name of names) {

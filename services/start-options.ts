@@ -3,6 +3,11 @@ import type { BacktestWorkflowInput } from '../workflows/backtest/messages';
 import type { backtestWorkflow } from '../workflows/backtest/workflow';
 import type { DeploymentWorkflowInput } from '../workflows/deployment/messages';
 import type { deploymentWorkflow } from '../workflows/deployment/workflow';
+import type { Liquidation } from '../db/sql/liquidations';
+import { exchangeTime } from '../domain/eod/policy';
+import { EOD_SCHEDULER_WORKFLOW_ID, type EodSchedulerInput } from '../workflows/eod/messages';
+import type { eodLiquidationWorkflow } from '../workflows/eod/liquidation';
+import type { eodSchedulerWorkflow } from '../workflows/eod/scheduler';
 import { NOTIFICATION_DISPATCHER_WORKFLOW_ID, type NotificationDispatchInput } from '../workflows/notifications/messages';
 import type { notificationDispatchWorkflow } from '../workflows/notifications/workflow';
 import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
@@ -82,5 +87,36 @@ export function notificationDispatcherStartOptions(input: NotificationDispatchIn
     workflowIdConflictPolicy: 'USE_EXISTING',
     staticSummary: 'notification outbox dispatcher',
     typedSearchAttributes: [{ key: SEARCH_ATTRIBUTES.jobType, value: 'notifications' }],
+  };
+}
+
+/**
+ * One account's end-of-day liquidation, by hand (the scheduler starts the same id as a child). Two triggers for one
+ * account and day are one liquidation: a running one is kept, a finished one is never run again.
+ */
+export function liquidationStartOptions(l: Pick<Liquidation, 'id' | 'workflowId' | 'accountId' | 'tradingDay' | 'closeAtMs'>): WorkflowStartOptions<typeof eodLiquidationWorkflow> {
+  return {
+    taskQueue: TASK_QUEUES.io,
+    workflowId: l.workflowId,
+    args: [{ liquidationId: l.id }],
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    workflowIdReusePolicy: 'REJECT_DUPLICATE',
+    staticSummary: `liquidate ${l.accountId} · ${l.tradingDay} · close ${exchangeTime('XNYS', l.closeAtMs).slice(11)} ET`,
+    typedSearchAttributes: [
+      { key: SEARCH_ATTRIBUTES.jobType, value: 'liquidation' },
+      { key: SEARCH_ATTRIBUTES.accountId, value: l.accountId },
+    ],
+  };
+}
+
+/** The end-of-day scheduler, one for the platform (a rehearsal runs its own under another id): a start while it runs gets the running one. */
+export function eodSchedulerStartOptions(input: EodSchedulerInput, workflowId = EOD_SCHEDULER_WORKFLOW_ID): WorkflowStartOptions<typeof eodSchedulerWorkflow> {
+  return {
+    taskQueue: TASK_QUEUES.io,
+    workflowId,
+    args: [input],
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    staticSummary: 'end-of-day scheduler: liquidations at the close minus their margin, daily summaries after the close (NYSE calendar)',
+    typedSearchAttributes: [{ key: SEARCH_ATTRIBUTES.jobType, value: 'eod-scheduler' }],
   };
 }

@@ -1,8 +1,8 @@
 import { Worker } from '@temporalio/worker';
 import { createIoActivities } from '../activities/io';
 import { createTradingMetrics } from '../platform/metrics';
-import { ensureEodScheduler } from '../clients/liquidations';
 import { ensurePeriodicWork } from '../platform/schedules';
+import { ensureEodScheduler } from '../services/liquidations';
 import { ensureNotificationDispatcher } from '../services/notification-dispatcher';
 import { ioDeps } from './io-deps';
 import { maintenanceDeps } from './maintenance-deps';
@@ -20,7 +20,7 @@ workerMain('io', async (p, connection) => {
   // The outbox's dispatcher is one workflow for the whole platform; every IO worker makes sure it runs.
   await ensureNotificationDispatcher(p.client, { pollIntervalMs: p.config.NOTIFY_POLL_MS });
   // So is the end-of-day scheduler: its timers fire on whichever IO worker is alive.
-  if (p.config.EOD_SCHEDULER === 'on') await ensureEodScheduler(p.client);
+  if (p.config.EOD_SCHEDULER === 'on') await ensureEodScheduler({ temporal: p.client });
   // The market-data feeds and the platform's Schedules likewise: created when missing, left alone when they exist
   // (platform/schedules.ts owns the list).
   p.logger.info(await ensurePeriodicWork(p.client, p.db, p.redis, p.config), 'periodic work ensured');

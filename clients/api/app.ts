@@ -116,7 +116,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(marketDataRoutes(deps, inflight));
   await app.register(tradingRoutes(deps));
   await app.register(killSwitchRoutes(deps));
-  await app.register(liquidationRoutes(deps));
+  await app.register(liquidationRoutes(deps, inflight));
   await app.register(dailySummaryRoutes(deps));
   await app.register(reconciliationRoutes(deps));
   await app.register(maintenanceRoutes(deps, inflight));

@@ -8,7 +8,7 @@ import { createOrderActivities, type PlaceOrderInput, type PlaceOrderResult } fr
 import { paperBrokerPort } from '../../brokers';
 import { PaperBrokerAdmin } from '../../brokers/paper/admin-client';
 import { startPaperBroker, type PaperBrokerProcess } from '../../brokers/paper/start';
-import { planLiquidations } from '../../activities/liquidation-records';
+import { planLiquidations } from '../../db/liquidation-records';
 import { getLiquidation } from '../../db/sql/liquidations';
 import { parseDeploymentSpec } from '../../domain/deployment/spec';
 import { clientOrderId } from '../../domain/ids';

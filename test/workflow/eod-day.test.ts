@@ -10,7 +10,7 @@ import { createOrderActivities, type PlaceOrderInput, type PlaceOrderResult } fr
 import { paperBrokerPort } from '../../brokers';
 import { PaperBrokerAdmin } from '../../brokers/paper/admin-client';
 import { startPaperBroker, type PaperBrokerProcess } from '../../brokers/paper/start';
-import { recordLiquidation } from '../../activities/liquidation-records';
+import { recordLiquidation } from '../../db/liquidation-records';
 import { getLiquidation, listLiquidations } from '../../db/sql/liquidations';
 import { listSymbolLocks } from '../../db/sql/symbol-locks';
 import { activeHalts } from '../../db/sql/trading-halts';

@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { LiquidationRefused, triggerLiquidation } from '../../liquidations';
 import { insertAudit } from '../../../db/sql/audit';
 import { listLiquidationAccounts, upsertLiquidationAccount } from '../../../db/sql/liquidation-accounts';
 import { getLiquidation, listLiquidations, type Liquidation } from '../../../db/sql/liquidations';
@@ -9,9 +8,12 @@ import { BROKERS } from '../../../domain/deployment/spec';
 import { DEFAULT_EOD_MARGIN_MINUTES, EodMarginSchema } from '../../../domain/eod/policy';
 import type { ApiDeps } from '../deps';
 import { principalOf, ROLES_ADMIN, ROLES_ANY, ROLES_TRADER } from '../auth';
-import { conflict, errorResponses, forbidden, notFound, unavailable } from '../errors';
+import { errorResponses, notFound, unavailable } from '../errors';
 import { IdParamsSchema, iso, PageQuerySchema } from '../schemas';
 import { withTimeout } from '../../../platform/timeout';
+import { OperationError } from '../../../services/errors';
+import { triggerLiquidation } from '../../../services/liquidations';
+import type { InflightCalls } from '../../../services/temporal-call';
 
 const ACCOUNT_ID = /^[A-Za-z0-9._-]{1,64}$/;
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
@@ -85,7 +87,7 @@ function view(l: Liquidation): z.infer<typeof LiquidationSchema> {
  * End-of-day liquidations: a manual trigger (admin, or a trader with a deployment on the account; audited) and the
  * record of each day's liquidation with its steps and verdict.
  */
-export function liquidationRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
+export function liquidationRoutes(deps: ApiDeps, inflight: InflightCalls): FastifyPluginAsyncZod {
   const { db, temporal } = deps;
   return async (app) => {
     app.post(
@@ -110,7 +112,7 @@ export function liquidationRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
         try {
           const r = await withTimeout(
             triggerLiquidation(
-              { db, temporal: temporal },
+              { db, temporal, inflight, log: request.log },
               {
                 accountId, reason, by: principal.name, role: principal.role === 'admin' ? 'admin' : 'trader', nowMs, ...(date ? { date } : {}),
                 // a platform whose market clock is not the wall clock (a rehearsal, a test) maps workflow time onto it
@@ -120,10 +122,9 @@ export function liquidationRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
             CALL_TIMEOUT_MS * 2,
             'recording and starting the liquidation timed out',
           );
-          request.log.warn({ accountId, by: principal.name, liquidationId: r.liquidation.id, created: r.created }, 'liquidation triggered');
           return reply.code(202).send({ created: r.created, liquidation: view(r.liquidation) });
         } catch (err) {
-          if (err instanceof LiquidationRefused) throw err.kind === 'forbidden' ? forbidden(err.message) : err.kind === 'not_found' ? notFound(err.message) : conflict(err.message);
+          if (err instanceof OperationError && err.kind !== 'unavailable') throw err;
           request.log.error({ err, accountId }, 'liquidation trigger failed');
           throw unavailable('could not start the liquidation (Temporal or Postgres unavailable); retry: the same liquidation is answered');
         }

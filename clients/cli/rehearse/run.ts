@@ -13,7 +13,7 @@ import { decideApproval } from '../../../services/approvals';
 import { issueDeploymentCommand } from '../../../services/deployment-commands';
 import { createDeployment } from '../../../services/deployments';
 import { TASK_QUEUES } from '../../../workflows/task-queues';
-import { ensureEodScheduler } from '../../liquidations';
+import { ensureEodScheduler } from '../../../services/liquidations';
 import type { ApprovalRule } from './approval-rule';
 import type { RehearsalInfra } from './infra';
 
@@ -72,7 +72,7 @@ export async function rehearseSession(
       const dataStartMs = session.open - 60_000;
       const clock = { dataStartMs, wallStartMs, speed: 1 };
       const created = await createDeployment(deps, { spec, by: WHO, name: `rehearsal of ${date}`, replay: { from: new Date(dataStartMs).toISOString(), speed: 1, wallStartMs } });
-      await ensureEodScheduler(env.client, { clock, sessions: 1, searchAttributes: false }, `eod-scheduler-rehearsal-${date}`);
+      await ensureEodScheduler({ temporal: env.client }, { clock, sessions: 1, searchAttributes: false }, `eod-scheduler-rehearsal-${date}`);
       // Without approvals the day is one skip; with them, steps short enough that no request expires between two looks.
       const policy = spec.approvalPolicy;
       const endMs = session.close + SUMMARY_DELAY_MS + 60_000;

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { insertAudit } from '../db/sql/audit';
-import { eodCandidates } from '../db/sql/liquidation-accounts';
-import { getLiquidationForDay, insertLiquidation, type Liquidation, type NewLiquidation, type ReplayClock } from '../db/sql/liquidations';
-import { inTransaction, type ConnectionPool, type Queryable } from '../db/sql/queryable';
+import { insertAudit } from './sql/audit';
+import { eodCandidates } from './sql/liquidation-accounts';
+import { getLiquidationForDay, insertLiquidation, type Liquidation, type NewLiquidation, type ReplayClock } from './sql/liquidations';
+import { inTransaction, type ConnectionPool, type Queryable } from './sql/queryable';
 import type { CalendarId } from '../domain/calendar/calendar';
 import { liquidationWorkflowId, type EodWindow } from '../domain/eod/policy';
 
