@@ -5,6 +5,7 @@ import { benchBacktestE2e } from './backtest-e2e';
 import { benchEngine } from './engine';
 import { benchImport } from './import';
 import { benchLiquidation } from './liquidation';
+import { benchMarketData } from './marketdata';
 import { benchRuntime } from './runtime';
 import { benchStress } from './stress';
 
@@ -23,6 +24,7 @@ const BENCHES: Record<string, Bench> = {
   approvals: benchApprovals,
   stress: benchStress,
   liquidation: benchLiquidation,
+  marketdata: benchMarketData,
 };
 
 async function main(): Promise<number> {

@@ -17,4 +17,4 @@ export { runScenario, type ScenarioResult } from './lib/run-scenario';
 export { r12, r3, r4, r6, r7 };
 
 /** Every scenario at its full size, by the name `npm run chaos -- <name>` takes. */
-export const SCENARIOS: Record<string, () => ScenarioDef> = { r1: () => r1(), r3: () => r3(), r4: () => r4(), r5: () => r5(), r6: () => r6(), r7: () => r7(), r12: () => r12(), r13: () => r13() };
+export const SCENARIOS: Record<string, () => ScenarioDef> = { r1: () => r1(), r3: () => r3(), r4: () => r4(), r5: () => r5(), r6: () => r6(), r7: () => r7(), r12: () => r12({ disruptEveryMs: null }), 'r12-restarts': () => r12(), r13: () => r13() };

@@ -1,5 +1,5 @@
 /**
- * `npm run chaos -- <scenario>`: runs one chaos scenario (r1, r3, r4, r5, r6, r7, r12, r13) against a private local stack,
+ * `npm run chaos -- <scenario>`: runs one chaos scenario (r1, r3, r4, r5, r6, r7, r12, r12-restarts, r13) against a private local stack,
  * prints its figures, writes chaos/results/<scenario>.json and exits non-zero when it did not pass.
  */
 import { runScenario, SCENARIOS } from './index';

@@ -83,11 +83,12 @@ class SeriesImport {
     private readonly span: { min: number; max: number } | null,
   ) {}
 
-  static async begin(client: PoolClient, symbol: string, timeframe: string, firstTs: number): Promise<SeriesImport> {
+  static async begin(client: PoolClient, symbol: string, timeframe: string, firstTs: number, durable: boolean): Promise<SeriesImport> {
     await client.query('BEGIN');
     try {
-      // A lost commit on a crash is safe here: the import is idempotent and the caller saw no success.
-      await client.query('SET LOCAL synchronous_commit = off');
+      // A lost commit on a crash is safe for an import: it is idempotent and the caller saw no success. A caller that
+      // records its progress elsewhere once this returns (a backfill chunk) asks for a durable commit instead.
+      if (!durable) await client.query('SET LOCAL synchronous_commit = off');
       await lockBarSeries(client, symbol, timeframe);
       return new SeriesImport(client, symbol, timeframe, await storedSpanFrom(client, symbol, timeframe, firstTs));
     } catch (err) {
@@ -144,12 +145,18 @@ class SeriesImport {
  * next one is asked for. Importing the same bars twice inserts nothing the second time; an error, including one
  * the chunks throw, rolls everything back. The caller owns `client` (not in a transaction).
  */
-export async function storeBarChunks(client: PoolClient, symbol: string, timeframe: string, chunks: AsyncIterable<BarColumns> | Iterable<BarColumns>): Promise<BarImportCounts> {
+export async function storeBarChunks(
+  client: PoolClient,
+  symbol: string,
+  timeframe: string,
+  chunks: AsyncIterable<BarColumns> | Iterable<BarColumns>,
+  opts: { durable?: boolean } = {},
+): Promise<BarImportCounts> {
   let tx: SeriesImport | undefined;
   try {
     for await (const bars of chunks) {
       if (bars.length === 0) continue;
-      tx ??= await SeriesImport.begin(client, symbol, timeframe, bars.ts[0]);
+      tx ??= await SeriesImport.begin(client, symbol, timeframe, bars.ts[0], opts.durable ?? false);
       await tx.write(bars);
     }
     return tx ? await tx.commit() : { accepted: 0, inserted: 0, duplicates: 0 };
@@ -160,6 +167,6 @@ export async function storeBarChunks(client: PoolClient, symbol: string, timefra
 }
 
 /** storeBarChunks of one chunk: bars sorted ascending by ts, unique ts. */
-export function importBarColumns(client: PoolClient, symbol: string, timeframe: string, bars: BarColumns): Promise<BarImportCounts> {
-  return storeBarChunks(client, symbol, timeframe, [bars]);
+export function importBarColumns(client: PoolClient, symbol: string, timeframe: string, bars: BarColumns, opts: { durable?: boolean } = {}): Promise<BarImportCounts> {
+  return storeBarChunks(client, symbol, timeframe, [bars], opts);
 }

@@ -35,6 +35,9 @@ export interface BarCacheOptions {
 
 export const DEFAULT_CACHE_MAX_BARS = 2_000;
 
+/** Bars a single appendMany round trip carries at most (one series' bars are never split). */
+const APPEND_BATCH_BARS = 20_000;
+
 /** "ts,open,high,low,close,volume" */
 export function encodeBar(b: Bar): string {
   return `${b.ts},${b.open},${b.high},${b.low},${b.close},${b.volume}`;
@@ -116,17 +119,29 @@ export class BarCache {
    */
   async appendMany(timeframe: Timeframe, entries: ReadonlyArray<{ symbol: string; prevTs: number | null; bars: readonly Bar[] }>): Promise<string[]> {
     const live = entries.filter((e) => e.bars.length > 0);
-    if (live.length === 0) return [];
-    const replies = await this.bounded('appendMany', async () => {
-      const p = this.redis.pipeline();
-      for (const e of live) {
-        const args: Array<string | number> = [e.prevTs === null ? '' : e.prevTs, this.maxBars, this.ttlMs];
-        for (const b of newest(e.bars, this.maxBars)) args.push(b.ts, encodeBar(b));
-        p.eval(APPEND_SCRIPT, 1, this.key(e.symbol, timeframe), ...args);
+    const dropped: string[] = [];
+    // Round trips of at most APPEND_BATCH_BARS bars: a refresh's usual one bar per series is one round trip, while a
+    // warm-up of hundreds of new series (150,000 bars for 500) stays inside the per-call bound instead of reading as
+    // Redis down (`npm run bench -- marketdata`).
+    const size = (e: (typeof live)[number]) => Math.min(e.bars.length, this.maxBars);
+    for (let i = 0; i < live.length; ) {
+      const batch: typeof live = [];
+      for (let bars = 0; i < live.length && (batch.length === 0 || bars + size(live[i]!) <= APPEND_BATCH_BARS); i++) {
+        bars += size(live[i]!);
+        batch.push(live[i]!);
       }
-      return execOrThrow(p);
-    });
-    return live.filter((_, i) => Number(replies[i]) === 0).map((e) => e.symbol);
+      const replies = await this.bounded('appendMany', async () => {
+        const p = this.redis.pipeline();
+        for (const e of batch) {
+          const args: Array<string | number> = [e.prevTs === null ? '' : e.prevTs, this.maxBars, this.ttlMs];
+          for (const b of newest(e.bars, this.maxBars)) args.push(b.ts, encodeBar(b));
+          p.eval(APPEND_SCRIPT, 1, this.key(e.symbol, timeframe), ...args);
+        }
+        return execOrThrow(p);
+      });
+      dropped.push(...batch.filter((_, k) => Number(replies[k]) === 0).map((e) => e.symbol));
+    }
+    return dropped;
   }
 
   /** The newest `limit` bars with ts <= asOfMs, ascending. */

@@ -1,7 +1,7 @@
 /**
  * One refresh of a feed (provider x timeframe) for the bar closing at T: the symbols of the deployments that trade on
  * it, their bar T fetched in as few multi-symbol requests as possible, stored in Postgres in one statement and cached
- * in Redis in one round trip.
+ * in Redis in one round trip (per 20,000 bars: a warm-up of many new series takes a few).
  *
  * Per symbol, the last stored bar decides what to fetch: nothing when T is stored already; T alone when the series
  * reaches the bar before it; the missing range and T together when it does not (a gap: recorded as found, filled in

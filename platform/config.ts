@@ -107,8 +107,11 @@ export const ConfigSchema = z.object({
       for (const f of feeds) if (f.length !== 2 || !['alpaca', 'replay'].includes(f[0]!) || !(TIMEFRAMES as readonly string[]).includes(f[1]!)) ctx.addIssue({ code: 'custom', message: `"${f.join(':')}" must look like alpaca:1m or replay:5m` });
       return feeds.map(([provider, timeframe]) => ({ provider: provider!, timeframe: timeframe! }));
     }),
-  /** a feed refreshes this long after each bar close (the provider publishes a bar a moment after it closes) */
-  MARKET_DATA_SETTLE_MS: z.coerce.number().int().min(0).max(300_000).default(2_000),
+  /**
+   * a feed refreshes this long after each bar close (the provider publishes a bar a moment after it closes); a bar
+   * not there yet is asked for again every LATE_POLL ms, so a short settle costs a request, never a bar
+   */
+  MARKET_DATA_SETTLE_MS: z.coerce.number().int().min(0).max(300_000).default(1_000),
   /** a symbol whose bar has not come is asked again every LATE_POLL ms for up to LATE_WAIT ms (then it is missing) */
   MARKET_DATA_LATE_WAIT_MS: z.coerce.number().int().min(0).max(120_000).default(20_000),
   MARKET_DATA_LATE_POLL_MS: z.coerce.number().int().min(100).max(60_000).default(2_000),

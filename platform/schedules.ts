@@ -111,7 +111,7 @@ export async function ensureSchedules(client: Client, schedules: PlatformSchedul
 }
 
 /** Starts a recorded feed's workflow unless it runs already (conflict policy USE_EXISTING). */
-async function ensureFeedWorkflow(client: Client, provider: string, timeframe: string): Promise<string> {
+export async function ensureFeedWorkflow(client: Client, provider: string, timeframe: string): Promise<string> {
   const workflowId = feedWorkflowId(provider, timeframe);
   await client.workflow.start<typeof marketDataFeedWorkflow>('marketDataFeedWorkflow', {
     workflowId,

@@ -19,6 +19,11 @@ function barIn(s: TradingSession, tsMs: number, tf: number, daily: boolean): Cal
   return { open, close: Math.min(open + tf, s.close) };
 }
 
+/** The bar of `timeframe` in session `s` that contains tsMs (s.open <= tsMs < s.close). */
+export function calendarBarInSession(s: TradingSession, tsMs: number, timeframe: Timeframe): CalendarBar {
+  return barIn(s, tsMs, timeframeMs(timeframe), timeframe === '1d');
+}
+
 /** The calendar bar of `timeframe` that contains the instant tsMs, or null outside every session. */
 export function calendarBarAt(cal: CalendarLike, tsMs: number, timeframe: Timeframe): CalendarBar | null {
   const s = sessionFor(cal, tsMs);

@@ -15,8 +15,8 @@
  * WARNING, > 10 min ERROR; the worse one wins. Thresholds are settings (a value strictly above one reaches its level).
  */
 import { validateBar, type Bar, type Timeframe } from '../bars';
-import { sessionFor, type CalendarLike } from '../calendar/calendar';
-import { calendarBarAt } from './calendar-bars';
+import { sessionFor, type CalendarLike, type TradingSession } from '../calendar/calendar';
+import { calendarBarInSession } from './calendar-bars';
 
 export const QUALITY_LEVELS = ['OK', 'WARNING', 'ERROR'] as const;
 export type QualityLevel = (typeof QUALITY_LEVELS)[number];
@@ -86,6 +86,10 @@ export function screenFeedBars(input: readonly Bar[], opts: ScreenOptions): Scre
     if (out.samples.length < maxSamples) out.samples.push({ ts, reason });
   };
   const candidates: Bar[] = [];
+  // Bars come in runs of one session: look a session up only when a bar leaves the last one (a lookup converts
+  // time zones, the cost of screening a backfill otherwise).
+  let last: TradingSession | null = null;
+  const sessionOf = (ts: number) => (last !== null && last.open <= ts && ts < last.close ? last : (last = sessionFor(opts.calendar, ts)));
   for (const b of input) {
     if (!Number.isSafeInteger(b.ts)) {
       reject(b.ts, `time must be whole epoch ms, got ${b.ts}`);
@@ -100,11 +104,12 @@ export function screenFeedBars(input: readonly Bar[], opts: ScreenOptions): Scre
       reject(b.ts, `${iso(b.ts)} is in the future (now ${iso(opts.nowMs)})`);
       continue;
     }
-    if (sessionFor(opts.calendar, b.ts) === null) {
+    const session = sessionOf(b.ts);
+    if (session === null) {
       out.outsideSession++;
       continue;
     }
-    const own = calendarBarAt(opts.calendar, b.ts, opts.timeframe)!;
+    const own = calendarBarInSession(session, b.ts, opts.timeframe);
     if (own.open !== b.ts) {
       reject(b.ts, `${iso(b.ts)} is not where a ${opts.timeframe} bar opens (${iso(own.open)})`);
       continue;

@@ -4,7 +4,7 @@
  * a bar has closed and its publication lag has passed. Tests script late bars, missing minutes and corrupt bars.
  */
 import type { Bar } from '../../domain/bars';
-import { sessionFor, type CalendarLike } from '../../domain/calendar/calendar';
+import { currentOrNextSession, type CalendarLike } from '../../domain/calendar/calendar';
 import { alpacaBarClose, alpacaBarOpen, type AlpacaTimeframe } from './wire';
 
 const MIN = 60_000;
@@ -84,7 +84,12 @@ export class FakeMarket {
     } else if (this.knows(symbol)) {
       out = [];
       const cal = this.opts.generated!.calendar;
-      for (let t = Math.ceil(fromMs / MIN) * MIN; t <= toMs; t += MIN) if (cal === undefined || sessionFor(cal, t) !== null) out.push(generatedMinute(symbol, t));
+      const first = Math.ceil(fromMs / MIN) * MIN;
+      if (cal === undefined) for (let t = first; t <= toMs; t += MIN) out.push(generatedMinute(symbol, t));
+      // session by session, not a lookup per minute (a lookup converts time zones)
+      else for (let t = first, s = currentOrNextSession(cal, t); s.open <= toMs; s = currentOrNextSession(cal, s.close)) {
+        for (t = Math.max(t, Math.ceil(s.open / MIN) * MIN); t < s.close && t <= toMs; t += MIN) out.push(generatedMinute(symbol, t));
+      }
     } else {
       return [];
     }

@@ -77,6 +77,24 @@ test('replaceBars swaps the whole series atomically', async () => {
   expect(await cache.span(sym, '1m')).toBeNull();
 });
 
+test('a warm-up of many series goes in round trips of at most 20,000 bars; a series with a hole in a later one is dropped', async () => {
+  const cache = new BarCache(redis, { prefix: 'test:md' });
+  const syms = Array.from({ length: 60 }, () => uniqueSymbol('W'));
+  const holed = syms[55]!; // in the second round trip: its cache ends at another bar than Postgres's newest
+  await cache.putBars(holed, '1m', bars(3, T0 - 10 * MIN, MIN));
+  const series = bars(500, T0, MIN);
+  const pipelines = jest.spyOn(redis, 'pipeline');
+  try {
+    const dropped = await cache.appendMany('1m', syms.map((symbol) => ({ symbol, prevTs: symbol === holed ? T0 - MIN : null, bars: series })));
+    expect(pipelines).toHaveBeenCalledTimes(2); // 30,000 bars: 40 series, then 20
+    expect(dropped).toEqual([holed]);
+  } finally {
+    pipelines.mockRestore();
+  }
+  for (const s of syms.filter((x) => x !== holed)) expect(await cache.span(s, '1m')).toEqual({ firstTs: T0, lastTs: T0 + 499 * MIN, count: 500 });
+  expect(await cache.span(holed, '1m')).toBeNull(); // readers use Postgres until the refresh re-seeds it
+});
+
 describe('Redis unavailable', () => {
   test('a fail-fast client (platform/deps.ts createRedis) on a closed port fails every call at once', async () => {
     const down = failFastRedis(`redis://127.0.0.1:${await closedPort()}`);

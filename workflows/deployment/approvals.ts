@@ -1,7 +1,7 @@
 import * as wf from '@temporalio/workflow';
-import { requiredApprovals } from '../../domain/approvals/policy';
+import type { ApprovalRequirement } from '../../domain/approvals/policy';
 import { approvalRequestId } from '../../domain/ids';
-import { drawdown, isExposureReducing, type OrderIntent, type RiskVerdict } from '../../domain/risk/gate';
+import type { OrderIntent, RiskVerdict } from '../../domain/risk/gate';
 import { tradeApprovalWorkflow } from '../approval/workflow';
 import { SEARCH_ATTRIBUTES } from '../search-attributes';
 import { TASK_QUEUES } from '../task-queues';
@@ -13,22 +13,16 @@ import type { CycleRecord } from './messages';
 import type { Runtime } from './runtime';
 
 /**
- * Puts an order the risk gate allowed to humans, when the policy asks for it: records the request (which
- * notifies approvers) and starts its tradeApprovalWorkflow with the request's id alone; it reads the request from
- * its row, outlives this run (continue-as-new) and places the order itself if approved. Returns undefined when no
- * approval is needed.
+ * Puts an order the risk gate allowed to humans, when the policy asks for it (the decision's `need`,
+ * domain/deployment/evaluate.ts): records the request (which notifies approvers) and starts its
+ * tradeApprovalWorkflow with the request's id alone; it reads the request from its row, outlives this run
+ * (continue-as-new) and places the order itself if approved. approvalId is null when a request was already open.
  */
-export async function askApproval(rt: Runtime, cycle: number, leg: number, intent: OrderIntent, verdict: RiskVerdict, positionQty: number, equity: number, record: CycleRecord, paramsVersion: number) {
+export async function askApproval(rt: Runtime, cycle: number, leg: number, ask: { intent: OrderIntent; verdict: RiskVerdict; need: ApprovalRequirement }, record: CycleRecord, paramsVersion: number) {
   const { spec, carry, deploymentId, workflowId } = rt;
-  if (spec.approvalPolicy.mode === 'none') return undefined;
-  const need = requiredApprovals(spec.approvalPolicy, {
-    notional: verdict.qty * intent.price,
-    exposureReducing: isExposureReducing(positionQty, { side: intent.side, qty: verdict.qty }),
-    lossStreak: carry.lossStreak ?? 0,
-    drawdownPct: drawdown({ equity, equityPeak: carry.equityPeak }),
-  });
-  if (need.approvals === 0) return undefined;
+  const { intent, verdict, need } = ask;
   const policy = spec.approvalPolicy;
+  if (policy.mode === 'none') throw new TypeError('askApproval: the approval policy is none'); // the decision never asks then
   const approvalId = approvalRequestId(workflowId, cycle, leg);
   const expiresAtMs = workflowNow() + policy.expiresAfterMs;
   const reason = { signal: record.signal ?? null, indicators: record.indicators ?? {}, risk: verdict, rule: need.rule, strategy: spec.strategy, paramsVersion };
@@ -54,22 +48,4 @@ export async function askApproval(rt: Runtime, cycle: number, leg: number, inten
     args: [{ approvalId }],
   });
   return { approvalId, rule: need.rule };
-}
-
-/** Counts losing round trips in a row (the approval auto-pilot tightens on a streak). */
-export function trackTrades(rt: Runtime, positions: Record<string, number>, totalPnl: number): void {
-const { carry, spec } = rt;
-  const before = carry.positions ?? {};
-  const pnlAtOpen = { ...carry.pnlAtOpen };
-  for (const symbol of spec.symbols) {
-    const was = before[symbol] ?? 0;
-    const now = positions[symbol] ?? 0;
-    if (Math.abs(was) < 1e-9 && Math.abs(now) >= 1e-9) pnlAtOpen[symbol] = totalPnl;
-    if (Math.abs(was) >= 1e-9 && Math.abs(now) < 1e-9) {
-      carry.lossStreak = totalPnl < (pnlAtOpen[symbol] ?? totalPnl) ? (carry.lossStreak ?? 0) + 1 : 0;
-      delete pnlAtOpen[symbol];
-    }
-  }
-  carry.positions = { ...positions };
-  carry.pnlAtOpen = pnlAtOpen;
 }

@@ -1,15 +1,16 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { CommandKind, CommandMessage, DeploymentStatus, RuntimeStatus } from '../../domain/deployment/commands';
-import type { ExitWatch } from '../../domain/deployment/exits';
+import type { CycleRecord } from '../../domain/deployment/evaluate';
+import type { DeploymentRiskState } from '../../domain/deployment/risk-state';
 import type { ScannerPhase } from '../../domain/deployment/scanner-spec';
 import type { DeploymentSpec, ReplayClockSpec } from '../../domain/deployment/spec';
-import type { BreakerLevel, RiskVerdict } from '../../domain/risk/gate';
+import type { BreakerLevel } from '../../domain/risk/gate';
 
-export type { CommandMessage, DeploymentStatus, ReplayClockSpec, RuntimeStatus };
+export type { CommandMessage, CycleRecord, DeploymentStatus, ReplayClockSpec, RuntimeStatus };
 
 
-/** State carried across continue-as-new. */
-export interface DeploymentCarry {
+/** State carried across continue-as-new: the entity's (status, params, commands seen) and the risk state. */
+export interface DeploymentCarry extends DeploymentRiskState {
   cycle: number;
   status: RuntimeStatus;
   /** why it is in this status (a pause's or stop's reason, a failure's cause) */
@@ -22,24 +23,9 @@ export interface DeploymentCarry {
   paramsVersion: number;
   /** command ids already carried by a message (bounded): a second message with one of them is a duplicate */
   seenCommandIds: string[];
-  breaker: BreakerLevel;
-  equityPeak: number;
-  /** trading day (YYYY-MM-DD, exchange time) and the PnL at its start, for the daily loss limit */
-  day: string;
-  dayStartPnl: number;
   lastBarClose: number;
-  /** cycle number of the last stop-loss exit per symbol (the risk gate's cooldown counts bars from it) */
-  stopLossCycles?: Record<string, number>;
-  /** per symbol with an open position and spec.exits: its entry and best price so far (the trailing stop) */
-  exitWatches?: Record<string, ExitWatch>;
   /** unresolved reconciliation findings that block new orders (empty when none) */
   blockedBy?: string[];
-  /** the deployment's equity at the last cycle (a breaker reset re-bases the peak to it) */
-  lastEquity?: number;
-  /** losing round trips in a row, and per symbol the position and the PnL when it opened (approval auto-pilot) */
-  lossStreak?: number;
-  positions?: Record<string, number>;
-  pnlAtOpen?: Record<string, number>;
   /** a scanner's lifecycle phase (spec.scanner), as last written to its row and search attribute */
   scannerPhase?: ScannerPhase;
 }
@@ -58,24 +44,6 @@ export interface DeploymentWorkflowResult {
   cycles: number;
   status: RuntimeStatus;
   reason?: string;
-}
-
-export interface CycleRecord {
-  cycle: number;
-  barClose: number;
-  symbol: string;
-  /**
-   * approval: the order was put to humans (a tradeApprovalWorkflow child places it if approved);
-   * cancelled: a stop, pause or flatten came while the order was in flight and it never reached the broker
-   */
-  action: 'order' | 'hold' | 'skip' | 'rejected' | 'approval' | 'cancelled';
-  /** the approval request, for action 'approval' */
-  approvalId?: string;
-  reason?: string;
-  signal?: number;
-  indicators?: Record<string, number>;
-  risk?: RiskVerdict;
-  clientOrderIds: string[];
 }
 
 /** An order the runtime is waiting on (the broker call, or its resolution after a stop, pause or flatten). */
