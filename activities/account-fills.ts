@@ -1,9 +1,9 @@
 import type { Context } from '@temporalio/activity';
 import type { BrokerOrder, BrokerPort } from '../brokers/port';
 import { insertDiscrepancy, type NewDiscrepancy } from '../db/sql/broker-discrepancies';
-import { getFillCursor, insertFill, setFillCursor } from '../db/sql/fills';
+import { getFillCursor, insertFills, setFillCursor, type FillRecord } from '../db/sql/fills';
 import { enqueueNotification } from '../db/sql/notifications';
-import { getLedgerOrder, knownClientOrderIds } from '../db/sql/order-ledger';
+import { knownClientOrderIds, ledgerOwners } from '../db/sql/order-ledger';
 import { inTransaction, type ConnectionPool } from '../db/sql/queryable';
 
 /**
@@ -37,17 +37,21 @@ export function createAccountReconciler(db: ConnectionPool, beforeFillInsert: ()
       for (let page = 0; page < 100; page++) {
         const fills = await broker.listFills({ pageToken: cursor, limit: 100 }, ctx.cancellationSignal);
         if (fills.length === 0) break;
+        // One lookup and one insert per page (a liquidation's look reads hundreds of fills at once).
+        const owners = await ledgerOwners(db, [...new Set(fills.flatMap((f) => (f.clientOrderId ? [f.clientOrderId] : [])))]);
+        const known: FillRecord[] = [];
         for (const f of fills) {
-          const order = f.clientOrderId ? await getLedgerOrder(db, f.clientOrderId) : undefined;
-          if (!order) {
+          const deploymentId = f.clientOrderId ? owners.get(f.clientOrderId) : undefined;
+          if (!deploymentId) {
             unknown++;
             await found({ broker: args.broker, accountId: args.accountId, kind: 'unknown_fill', brokerRef: f.id, clientOrderId: f.clientOrderId, symbol: f.symbol, detail: { side: f.side, qty: f.qty, price: f.price, ts: f.ts, orderId: f.orderId }, foundBy: args.foundBy });
             continue;
           }
-          beforeFillInsert();
-          const isNew = await insertFill(db, { broker: args.broker, brokerFillId: f.id, clientOrderId: order.clientOrderId, deploymentId: order.deploymentId, symbol: f.symbol, side: f.side, qty: f.qty, price: f.price, ts: f.ts });
-          if (isNew) stored.set(order.deploymentId, (stored.get(order.deploymentId) ?? 0) + 1);
+          known.push({ broker: args.broker, brokerFillId: f.id, clientOrderId: f.clientOrderId, deploymentId, symbol: f.symbol, side: f.side, qty: f.qty, price: f.price, ts: f.ts });
         }
+        beforeFillInsert();
+        for (const d of await insertFills(db, known)) stored.set(d, (stored.get(d) ?? 0) + 1);
+        beforeFillInsert(); // also after the page is stored and before the cursor moves: a restart stores it again, once
         cursor = fills[fills.length - 1]!.id;
         await setFillCursor(db, args.broker, args.accountId, cursor);
         if (!ctx.info.isLocal) ctx.heartbeat({ page }); // a local activity has no heartbeat (its task is kept alive)

@@ -6,8 +6,9 @@
  * clock running with the wall clock). Repeated for `rounds` trading days (after one warm-up round, not counted), fresh
  * deployments and symbols each time.
  * Baseline in the same run, each round: the paper broker's own per-order latency, one market order submitted
- * straight to it (HTTP round trip, no ledger, no Temporal), once per position. Real dev server, Postgres, Redis,
- * one IO worker process. Goal: p50 and p99 at most 5 s.
+ * straight to a second paper broker process (its own account; HTTP round trip, no ledger, no Temporal), once per position. Real dev server, Postgres, Redis,
+ * one IO worker process. Goal: p50 and p99 at most 5 s. The log shows each round's phases from its history
+ * (bench/lib/liquidation-breakdown.ts); the JSON keeps the last round's.
  */
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
@@ -28,6 +29,7 @@ import { buildBundles } from '../harness/bundles';
 import { WorkerSupervisor } from '../harness/processes/worker-supervisor';
 import { connectTemporal } from '../platform/temporal';
 import { startLiquidationWorkflow } from '../services/liquidations';
+import { formatBreakdown, liquidationBreakdown, type LiquidationBreakdown } from './lib/liquidation-breakdown';
 import { summarize } from './lib/percentiles';
 import { benchStack } from './stack';
 
@@ -80,7 +82,12 @@ export async function benchLiquidation(): Promise<Record<string, unknown>> {
     cleanups.push(() => pool.end());
     const { client, connection } = await connectTemporal({ TEMPORAL_ADDRESS: stack.TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE: 'default' });
     cleanups.push(() => connection.close());
+    // The baseline's orders go to a second paper broker process of its own account: on the liquidated account they
+    // would be fills the ledger does not know (200 reconciliation findings and alerts for the liquidation's first look).
+    const basePaper = await startPaperBroker({ databaseUrl: stack.DATABASE_URL, account: `${account}-base`, initialCash: 1e10 });
+    cleanups.push(() => basePaper.stop());
     const broker = paperBrokerPort(paper.url);
+    const baseBroker = paperBrokerPort(basePaper.url);
     const admin = new PaperBrokerAdmin(paper.url);
     const orders = createOrderActivities({ db: pool, brokers: { paper: broker } });
     log(`1 IO worker process, paper broker ${paper.url}; ${rounds} rounds of ${positions} positions over ${deploymentsPerRound} deployments`);
@@ -93,6 +100,7 @@ export async function benchLiquidation(): Promise<Record<string, unknown>> {
     // One more round first, not counted: the worker's first liquidation loads its workflow code and warms its pools.
     const days = sessionDays(rounds + 1);
     let warmUpMs: number | null = null;
+    let lastBreakdown: LiquidationBreakdown | undefined;
     for (const [r, day] of days.entries()) {
       // Fresh deployments and symbols: the last round's stay reduce-only until their next open.
       const held: Array<{ deploymentId: string; symbols: string[] }> = [];
@@ -106,7 +114,7 @@ export async function benchLiquidation(): Promise<Record<string, unknown>> {
         held.push({ deploymentId, symbols });
       }
       await admin.setPrices(Object.fromEntries(held.flatMap((h) => h.symbols.map((s, k) => [s, 10 + k]))));
-      await admin.setPrices({ [`BASE${r}`]: 50 });
+      await new PaperBrokerAdmin(basePaper.url).setPrices({ [`BASE${r}`]: 50 });
       for (const h of held) {
         for (const [k, symbol] of h.symbols.entries()) {
           const input: PlaceOrderInput = {
@@ -122,7 +130,7 @@ export async function benchLiquidation(): Promise<Record<string, unknown>> {
       // Baseline: the paper broker's per-order latency, one market order per position straight to it.
       for (let i = 0; r > 0 && i < positions; i++) {
         const s = performance.now();
-        await broker.submitOrder({ clientOrderId: `base-${r}-${i}-${randomUUID().slice(0, 8)}`, symbol: `BASE${r}`, side: i % 2 ? 'sell' : 'buy', qty: 1, type: 'market', timeInForce: 'day' });
+        await baseBroker.submitOrder({ clientOrderId: `base-${r}-${i}-${randomUUID().slice(0, 8)}`, symbol: `BASE${r}`, side: i % 2 ? 'sell' : 'buy', qty: 1, type: 'market', timeInForce: 'day' });
         brokerOrder.push(performance.now() - s);
       }
 
@@ -153,7 +161,8 @@ export async function benchLiquidation(): Promise<Record<string, unknown>> {
       }
       const left = (await broker.listPositions()).filter((p) => held.some((h) => h.symbols.includes(p.symbol)));
       if (left.length) throw new Error(`round ${r + 1}: the broker still holds ${left.map((p) => p.symbol).join(', ')}`);
-      log(`${r === 0 ? 'warm-up round' : `round ${r}/${rounds}`} (${day}): ${positions} positions flat ${Math.round(flatMs)} ms after the trigger, ${done.report.orders} closes over ${done.report.rounds} rounds`);
+      lastBreakdown = await liquidationBreakdown(client, liquidation.workflowId);
+      log(`${r === 0 ? 'warm-up round' : `round ${r}/${rounds}`} (${day}): ${positions} positions flat ${Math.round(flatMs)} ms after the trigger, ${done.report.orders} closes over ${done.report.rounds} rounds; from the workflow's start:\n${formatBreakdown(lastBreakdown)}`);
     }
 
     const main = summarize(toFlat);
@@ -169,11 +178,12 @@ export async function benchLiquidation(): Promise<Record<string, unknown>> {
       p50Ms: main.p50Ms, p99Ms: main.p99Ms,
       triggerToFlat: main,
       triggerToVerdictSeen: summarize(toVerdictSeen),
-      baseline: { what: 'one market order submitted straight to the paper broker (HTTP round trip, no ledger, no Temporal), once per position each round', perOrder: base, p50Ms: base.p50Ms, p99Ms: base.p99Ms },
+      baseline: { what: 'one market order submitted straight to a second paper broker process of its own account (HTTP round trip, no ledger, no Temporal), once per position each round', perOrder: base, p50Ms: base.p50Ms, p99Ms: base.p99Ms },
       ratio: { p50: ratio(main.p50Ms, base.p50Ms), p99: ratio(main.p99Ms, base.p99Ms), perPositionP50: main.p50Ms !== null && base.p50Ms ? Math.round((main.p50Ms / positions / base.p50Ms) * 100) / 100 : null },
       warmUpRoundMs: warmUpMs,
       entryPlaceOrder: { what: 'the entries: the placeOrder activity in this process (ledger + broker), per order', ...summarize(entryPlaceOrder) },
       perRound,
+      lastRoundPhases: lastBreakdown,
       goal: { p50MsAtMost: GOAL_MS, p99MsAtMost: GOAL_MS },
       passed,
       timestamps: "trigger = Date.now() before the liquidation is recorded and started (its clock's wall start: the reduce-only moment); flat = the report's verifiedAt (the workflow's clock when the broker's positions showed the scope flat) on that clock; verdict seen = this process reading the finished row (polled every 20 ms)",

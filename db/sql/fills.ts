@@ -37,14 +37,17 @@ function fillRowToFill(r: FillRow): Fill {
   return { broker: r.broker, brokerFillId: r.broker_fill_id, clientOrderId: r.client_order_id, deploymentId: r.deployment_id, symbol: r.symbol, side: r.side, qty: r.qty, price: r.price, ts: r.ts };
 }
 
-/** Stores a fill once: a repeated broker fill id (stream and poll, or a retried ingest) changes nothing. Returns true when new. */
-export async function insertFill(db: Queryable, f: FillRecord): Promise<boolean> {
-  const { rowCount } = await db.query(
+/** Stores a page of fills at once, each once: a repeated broker fill id (stream and poll, or a retried ingest) changes nothing. Returns the deployment of each fill that was new. */
+export async function insertFills(db: Queryable, fills: readonly FillRecord[]): Promise<string[]> {
+  if (fills.length === 0) return [];
+  const col = <K extends keyof FillRecord>(k: K) => fills.map((f) => f[k]);
+  const { rows } = await db.query<{ deployment_id: string }>(
     `INSERT INTO fills (broker, broker_fill_id, client_order_id, deployment_id, symbol, side, qty, price, ts)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (broker, broker_fill_id) DO NOTHING`,
-    [f.broker, f.brokerFillId, f.clientOrderId, f.deploymentId, f.symbol, f.side, f.qty, f.price, f.ts],
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::float8[], $8::float8[], $9::timestamptz[])
+     ON CONFLICT (broker, broker_fill_id) DO NOTHING RETURNING deployment_id`,
+    [col('broker'), col('brokerFillId'), col('clientOrderId'), col('deploymentId'), col('symbol'), col('side'), col('qty'), col('price'), col('ts')],
   );
-  return (rowCount ?? 0) > 0;
+  return rows.map((r) => r.deployment_id);
 }
 
 export interface PositionFromFills {

@@ -242,6 +242,13 @@ export async function knownClientOrderIds(db: Queryable, clientOrderIds: string[
   return new Set(rows.map((r) => r.client_order_id));
 }
 
+/** The deployment of each of these client order ids that has a ledger row (fill ingest: one query per page). */
+export async function ledgerOwners(db: Queryable, clientOrderIds: string[]): Promise<Map<string, string>> {
+  if (clientOrderIds.length === 0) return new Map();
+  const { rows } = await db.query<{ client_order_id: string; deployment_id: string }>('SELECT client_order_id, deployment_id FROM order_ledger WHERE client_order_id = ANY($1::text[])', [clientOrderIds]);
+  return new Map(rows.map((r) => [r.client_order_id, r.deployment_id]));
+}
+
 /** Orders, newest first, optionally by deployment, symbol and state (the API's list). */
 export async function listLedgerOrders(
   db: Queryable,

@@ -13,7 +13,7 @@ import { liquidationStateQuery, type LiquidationReport, type LiquidationState, t
 
 /** The last look must start this long before the flat-by time, so its verdict is in time. */
 const VERIFY_MARGIN_MS = 5_000;
-/** After a round's orders are answered, a moment for their fills before the next look. */
+/** After a round's orders are answered and some are not filled yet, a moment for their fills before the next look. */
 const SETTLE_MS = 250;
 /** While nothing is due (backoff, orders settling), look again at least this often. */
 const IDLE_LOOK_MS = 1_000;
@@ -107,7 +107,8 @@ export async function eodLiquidationWorkflow(input: LiquidationWorkflowInput): P
         } else failures.delete(key);
       });
       await recordLiquidationStep({ liquidationId: t.liquidationId, step: { step: `round ${round}`, at: dataNow(), detail: { orders: due.length, states, sample: due.slice(0, 10).map((x) => `${x.side} ${x.qty} ${x.symbol}`) } } });
-      await pause(SETTLE_MS, 'fills settle');
+      // Every close answered FILLED: nothing left to land, so the next look (the broker's own positions) comes at once.
+      if (!results.every((r) => r.state === 'FILLED')) await pause(SETTLE_MS, 'fills settle');
     }
   }
 
