@@ -106,7 +106,8 @@ test('a stopped holder, or one whose lease lapsed, loses the lock to the next ta
   expect(taken.filter((t) => t.taken)).toHaveLength(1);
   const h2 = (await listSymbolLocks(pool, account)).find((l) => l.symbol === s2)!.holder;
   await pool.query(`UPDATE symbol_locks SET expires_at = now() - interval '1 second' WHERE account_id = $1 AND symbol = $2`, [account, s2]);
-  const lapsed = await Promise.all(deployments.filter((d) => d !== h2).map((d) => acquireSymbolLock(pool, { accountId: account, symbol: s2, holder: d, ttlMs: 60_000 })));
+  // h1 is stopped now: a stopped deployment enters nothing (and a lock it took would be free to the next taker at once)
+  const lapsed = await Promise.all(deployments.filter((d) => d !== h2 && d !== h1).map((d) => acquireSymbolLock(pool, { accountId: account, symbol: s2, holder: d, ttlMs: 60_000 })));
   expect(lapsed.filter((t) => t.taken)).toHaveLength(1);
   expect((await listSymbolLocks(pool, account)).filter((l) => l.symbol === s2)).toHaveLength(1);
 });
