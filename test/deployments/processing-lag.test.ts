@@ -5,17 +5,12 @@
  * gets exactly one notification and one audit row per hour of bar closes (the dedupe window), the fast one none.
  * recordCycle reads the test server's clock, so the lag follows skipped time.
  */
-import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { Redis } from 'ioredis';
-import type { Pool } from 'pg';
 import { createDeploymentActivities } from '../../activities/deployments';
 import { createIoActivities } from '../../activities/io';
 import { paperBrokerPort } from '../../brokers';
 import { PaperBrokerAdmin } from '../../brokers/paper/admin-client';
-import { startPaperBroker, type PaperBrokerProcess } from '../../brokers/paper/start';
 import { lagAlertWindow } from '../../domain/deployment/processing-lag';
 import { parseDeploymentSpec } from '../../domain/deployment/spec';
 import { ensureSearchAttributes } from '../../platform/temporal';
@@ -23,64 +18,47 @@ import { issueDeploymentCommand } from '../../services/deployment-commands';
 import { createDeployment } from '../../services/deployments';
 import { deploymentStateQuery } from '../../workflows/deployment/messages';
 import { TASK_QUEUES } from '../../workflows/task-queues';
-import { testPool, uniqueSymbol } from '../helpers/db';
+import { uniqueSymbol } from '../helpers/db';
 import { testStack } from '../helpers/stack';
+import { useTradingEnvironment } from '../helpers/trading-env';
 
 const THRESHOLD_MS = 30_000;
-let env: TestWorkflowEnvironment;
-let pool: Pool;
-let redis: Redis;
-let paper: PaperBrokerProcess;
-const account = `lag-${randomUUID().slice(0, 8)}`;
-
-beforeAll(async () => {
-  const stack = testStack();
-  env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: stack.TIME_SKIPPING_SERVER } } });
-  pool = testPool();
-  redis = new Redis(stack.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 1_000 });
-  paper = await startPaperBroker({ databaseUrl: stack.DATABASE_URL, account, initialCash: 1e7 });
-});
-
-afterAll(async () => {
-  await paper?.stop();
-  redis?.disconnect();
-  await pool?.end();
-  await env?.teardown();
-});
+const ctx = useTradingEnvironment({ accountPrefix: 'lag' });
+const { account } = ctx;
 
 
 test('a slow deployment alerts once per deployment and hour, with one audit row each; a fast one never', async () => {
   const activities = {
-    ...createIoActivities({ db: pool, redis, brokers: { paper: paperBrokerPort(paper.url) }, paperPrices: new PaperBrokerAdmin(paper.url) }),
+    ...createIoActivities({ db: ctx.pool, redis: ctx.redis, brokers: { paper: paperBrokerPort(ctx.paper.url) }, paperPrices: new PaperBrokerAdmin(ctx.paper.url) }),
     // the real recordCycle, timed by the server's clock, with the threshold the IO worker reads from its settings
-    recordCycle: createDeploymentActivities({ db: pool, processingLagAlertMs: () => THRESHOLD_MS, now: () => env.currentTimeMs() }).recordCycle,
+    recordCycle: createDeploymentActivities({ db: ctx.pool, processingLagAlertMs: () => THRESHOLD_MS, now: () => ctx.env.currentTimeMs() }).recordCycle,
   };
   const worker = await Worker.create({
-    connection: env.nativeConnection,
+    connection: ctx.env.nativeConnection,
     taskQueue: TASK_QUEUES.io,
     workflowBundle: { codePath: path.join(testStack().WORKFLOW_BUNDLE_DIR, 'io.js') },
     activities,
   });
-  await ensureSearchAttributes(env.connection, 'default');
+  await ensureSearchAttributes(ctx.env.connection, 'default');
   const deploy = (settleDelayMs: number) =>
     createDeployment(
-      { db: pool, temporal: env.client },
+      { db: ctx.pool, temporal: ctx.env.client },
       { spec: parseDeploymentSpec({ strategy: 'sma-cross', params: { fast: 3, slow: 8 }, symbols: [uniqueSymbol('LAG')], timeframe: '5m', accountId: account, broker: 'paper', calendar: '24x7', settleDelayMs }), by: 'test' },
     );
   const slow = await deploy(40_000);
   const fast = await deploy(1_000);
-  const start = await env.currentTimeMs();
+  const start = await ctx.env.currentTimeMs();
   await worker.runUntil(async () => {
     // two hours and a half of bars: at least two whole hours, each with twelve cycles
-    await env.sleep(150 * 60_000);
+    await ctx.env.sleep(150 * 60_000);
     for (const d of [slow, fast]) {
       for (let i = 0; i < 600 && (await d.handle.query(deploymentStateQuery)).cycle < 30; i++) await new Promise((r) => setTimeout(r, 100));
-      await issueDeploymentCommand({ db: pool, temporal: env.client }, { deploymentId: d.id, kind: 'stop', by: 'test' });
+      await issueDeploymentCommand({ db: ctx.pool, temporal: ctx.env.client }, { deploymentId: d.id, kind: 'stop', by: 'test' });
       await d.handle.result();
     }
   });
 
-  const cycles = async (id: string) => (await pool.query<{ bar_close: Date }>('SELECT DISTINCT bar_close FROM deployment_cycles WHERE deployment_id = $1 ORDER BY bar_close', [id])).rows.map((r) => r.bar_close.getTime());
+  const cycles = async (id: string) => (await ctx.pool.query<{ bar_close: Date }>('SELECT DISTINCT bar_close FROM deployment_cycles WHERE deployment_id = $1 ORDER BY bar_close', [id])).rows.map((r) => r.bar_close.getTime());
   const slowBars = await cycles(slow.id);
   expect(slowBars.length).toBeGreaterThanOrEqual(30);
   expect((await cycles(fast.id)).length).toBeGreaterThanOrEqual(30);
@@ -89,7 +67,7 @@ test('a slow deployment alerts once per deployment and hour, with one audit row 
   expect(windows.length).toBeGreaterThanOrEqual(3);
 
   const alerts = async (id: string) =>
-    (await pool.query<{ dedupe_key: string; payload: { lagMs: number; thresholdMs: number; window: string } }>(`SELECT dedupe_key, payload FROM notifications WHERE kind = 'deployment.processing_lag' AND payload->>'deploymentId' = $1 ORDER BY id`, [id])).rows;
+    (await ctx.pool.query<{ dedupe_key: string; payload: { lagMs: number; thresholdMs: number; window: string } }>(`SELECT dedupe_key, payload FROM notifications WHERE kind = 'deployment.processing_lag' AND payload->>'deploymentId' = $1 ORDER BY id`, [id])).rows;
   const slowAlerts = await alerts(slow.id);
   expect(slowAlerts.map((a) => a.payload.window)).toEqual(windows.map((w) => new Date(w).toISOString()));
   for (const a of slowAlerts) {
@@ -97,9 +75,9 @@ test('a slow deployment alerts once per deployment and hour, with one audit row 
     expect(a.payload.lagMs).toBeGreaterThanOrEqual(40_000);
     expect(a.payload.lagMs).toBeLessThan(60_000);
   }
-  const audits = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM audit_log WHERE action = 'deployment.processing-lag' AND subject = $1`, [slow.id]);
+  const audits = await ctx.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM audit_log WHERE action = 'deployment.processing-lag' AND subject = $1`, [slow.id]);
   expect(audits.rows[0]!.n).toBe(windows.length);
   expect(await alerts(fast.id)).toEqual([]);
-  const fastAudits = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM audit_log WHERE action = 'deployment.processing-lag' AND subject = $1`, [fast.id]);
+  const fastAudits = await ctx.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM audit_log WHERE action = 'deployment.processing-lag' AND subject = $1`, [fast.id]);
   expect(fastAudits.rows[0]!.n).toBe(0);
 }, 300_000);

@@ -1,14 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { Redis } from 'ioredis';
-import type { Pool } from 'pg';
 import { createIoActivities } from '../../activities/io';
 import { paperBrokerPort } from '../../brokers';
 import { PaperBrokerAdmin } from '../../brokers/paper/admin-client';
-import { startPaperBroker, type PaperBrokerProcess } from '../../brokers/paper/start';
 import { upsertFeed } from '../../db/sql/market-data-feeds';
 import { allocateBars, appendBar, barAt, type BarColumns } from '../../domain/bars';
 import { currentOrNextSession, sessionBarCloses } from '../../domain/calendar';
@@ -21,8 +17,9 @@ import { issueDeploymentCommand } from '../../services/deployment-commands';
 import { createDeployment } from '../../services/deployments';
 import { deploymentStateQuery } from '../../workflows/deployment/messages';
 import { TASK_QUEUES } from '../../workflows/task-queues';
-import { storeBars, testPool, uniqueSymbol } from '../helpers/db';
+import { storeBars, uniqueSymbol } from '../helpers/db';
 import { SHARED_DATA, testStack } from '../helpers/stack';
+import { useTradingEnvironment } from '../helpers/trading-env';
 
 /**
  * Live against backtest on a whole replayed NYSE day: real 5-minute index bars from the shared data folder, re-stamped
@@ -31,27 +28,9 @@ import { SHARED_DATA, testStack } from '../helpers/stack';
  * environment with the real IO activities, Postgres, Redis and paper broker. Then GET /v1/deployments/:id/compare's
  * service matches their fills with the engine's backtest of the same bars and params.
  */
-let env: TestWorkflowEnvironment;
-let pool: Pool;
-let redis: Redis;
-let paper: PaperBrokerProcess;
-const account = `cmp-${randomUUID().slice(0, 8)}`;
+const ctx = useTradingEnvironment({ accountPrefix: 'cmp' });
+const { account } = ctx;
 const BAR = 5 * 60_000;
-
-beforeAll(async () => {
-  const stack = testStack();
-  env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: stack.TIME_SKIPPING_SERVER } } });
-  pool = testPool();
-  redis = new Redis(stack.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 1_000 });
-  paper = await startPaperBroker({ databaseUrl: stack.DATABASE_URL, account, initialCash: 1e7 });
-});
-
-afterAll(async () => {
-  await paper?.stop();
-  redis?.disconnect();
-  await pool?.end();
-  await env?.teardown();
-});
 
 /** The source prices (2006-min-005.txt, in file order) stamped with the given bar closes. */
 function restamped(closes: number[]): BarColumns {
@@ -82,14 +61,14 @@ test('a whole replayed day trades like the engine: every difference has a record
   const gated = uniqueSymbol('CMR');
   const exact = uniqueSymbol('CMX');
   const asked = uniqueSymbol('CMQ');
-  await storeBars(pool, plain, '5m', bars);
-  await storeBars(pool, gated, '5m', bars);
-  await storeBars(pool, exact, '5m', gapless(bars));
-  await storeBars(pool, asked, '5m', bars);
+  await storeBars(ctx.pool, plain, '5m', bars);
+  await storeBars(ctx.pool, gated, '5m', bars);
+  await storeBars(ctx.pool, exact, '5m', gapless(bars));
+  await storeBars(ctx.pool, asked, '5m', bars);
   // The replay feed has stored the whole day (the cycles still read only the bars up to their own close).
-  await upsertFeed(pool, { provider: 'replay', timeframe: '5m', calendar: 'XNYS', settleMs: 0, clock: null, clockKey: randomUUID() });
-  await redis.del('md:watermark:replay:5m');
-  await publishWatermark(pool, redis, 'replay', '5m', day.close, { test: true });
+  await upsertFeed(ctx.pool, { provider: 'replay', timeframe: '5m', calendar: 'XNYS', settleMs: 0, clock: null, clockKey: randomUUID() });
+  await ctx.redis.del('md:watermark:replay:5m');
+  await publishWatermark(ctx.pool, ctx.redis, 'replay', '5m', day.close, { test: true });
 
   // An entry below this notional is refused by the risk gate: the day's median close, so some entries pass and some do not.
   const dayCloses = [...bars.close.subarray(78, 156)].sort((a, b) => a - b);
@@ -99,16 +78,16 @@ test('a whole replayed day trades like the engine: every difference has a record
     settleDelayMs: 1_000, dataProvider: 'replay', barWaitMs: 300, riskLimits: { maxExposure: 1e6, maxPositionQty: 10, dailyLossLimit: 1e6 },
   };
   const worker = await Worker.create({
-    connection: env.nativeConnection,
+    connection: ctx.env.nativeConnection,
     taskQueue: TASK_QUEUES.io,
     workflowBundle: { codePath: path.join(testStack().WORKFLOW_BUNDLE_DIR, 'io.js') },
-    activities: createIoActivities({ db: pool, redis, brokers: { paper: paperBrokerPort(paper.url) }, paperPrices: new PaperBrokerAdmin(paper.url) }),
+    activities: createIoActivities({ db: ctx.pool, redis: ctx.redis, brokers: { paper: paperBrokerPort(ctx.paper.url) }, paperPrices: new PaperBrokerAdmin(ctx.paper.url) }),
   });
-  await ensureSearchAttributes(env.connection, 'default');
-  const now = await env.currentTimeMs();
+  await ensureSearchAttributes(ctx.env.connection, 'default');
+  const now = await ctx.env.currentTimeMs();
   // Data time starts a minute before the open; the replay runs at 1x the (skipped) workflow clock.
   const replay = { from: new Date(day.open - 60_000).toISOString(), speed: 1, wallStartMs: now };
-  const deps = { db: pool, temporal: env.client };
+  const deps = { db: ctx.pool, temporal: ctx.env.client };
   const a = await createDeployment(deps, { spec: parseDeploymentSpec({ ...base, symbols: [plain] }), by: 'test', replay, cyclesPerRun: 40 });
   const b = await createDeployment(deps, { spec: parseDeploymentSpec({ ...base, symbols: [gated], riskLimits: { ...base.riskLimits, minOrderNotional } }), by: 'test', replay, cyclesPerRun: 40 });
   const c = await createDeployment(deps, { spec: parseDeploymentSpec({ ...base, symbols: [exact] }), by: 'test', replay, cyclesPerRun: 40 });
@@ -116,7 +95,7 @@ test('a whole replayed day trades like the engine: every difference has a record
   const q = await createDeployment(deps, { spec: parseDeploymentSpec({ ...base, symbols: [asked], approvalPolicy: { mode: 'always', expiresAfterMs: 10_000 } }), by: 'test', replay, cyclesPerRun: 40 });
 
   await worker.runUntil(async () => {
-    await env.sleep(day.close + 60_000 - (day.open - 60_000));
+    await ctx.env.sleep(day.close + 60_000 - (day.open - 60_000));
     // Stop them all before awaiting any result (awaiting a result lets the server skip time for the others).
     for (const d of [a, b, c, q]) {
       for (let i = 0; i < 600 && (await d.handle.query(deploymentStateQuery)).cycle < today.length; i++) await new Promise((r) => setTimeout(r, 100));
@@ -125,16 +104,16 @@ test('a whole replayed day trades like the engine: every difference has a record
     for (const d of [a, b, c, q]) expect((await d.handle.result()).status).toBe('stopped');
   });
 
-  const cycles = await pool.query<{ n: number; stale: number }>(
+  const cycles = await ctx.pool.query<{ n: number; stale: number }>(
     `SELECT count(*)::int AS n, count(*) FILTER (WHERE reason LIKE 'stale-data%')::int AS stale FROM deployment_cycles WHERE deployment_id = $1`,
     [a.id],
   );
   expect(cycles.rows[0]).toEqual({ n: today.length, stale: 0 });
 
-  const plainDay = (await compareDeployment(pool, a.id))!;
-  const gatedDay = (await compareDeployment(pool, b.id))!;
-  const exactDay = (await compareDeployment(pool, c.id))!;
-  const askedDay = (await compareDeployment(pool, q.id))!;
+  const plainDay = (await compareDeployment(ctx.pool, a.id))!;
+  const gatedDay = (await compareDeployment(ctx.pool, b.id))!;
+  const exactDay = (await compareDeployment(ctx.pool, c.id))!;
+  const askedDay = (await compareDeployment(ctx.pool, q.id))!;
   const gap = (c: typeof plainDay) => Math.max(0, ...c.rows.filter((r) => r.engine?.price != null && r.deployment?.price != null).map((r) => Math.abs(r.engine!.price! - r.deployment!.price!)));
   const report = (c: typeof plainDay) => ({ ...c.summary, maxPriceGap: gap(c), window: c.window && [new Date(c.window.from).toISOString(), new Date(c.window.to).toISOString()] });
   console.log('live against backtest, one replayed day', JSON.stringify({ plain: report(plainDay), riskGated: report(gatedDay), gapless: report(exactDay), approvalExpired: report(askedDay) }));
@@ -157,7 +136,7 @@ test('a whole replayed day trades like the engine: every difference has a record
   for (const r of plainDay.rows) expect(r.deployment?.netQty).toBe(r.engine?.netQty);
 
   // The fills shown are the fills table's.
-  const stored = await pool.query<{ n: number }>('SELECT count(DISTINCT client_order_id)::int AS n FROM fills WHERE deployment_id = $1', [a.id]);
+  const stored = await ctx.pool.query<{ n: number }>('SELECT count(DISTINCT client_order_id)::int AS n FROM fills WHERE deployment_id = $1', [a.id]);
   expect(plainDay.rows.flatMap((r) => r.deployment?.clientOrderIds ?? [])).toHaveLength(stored.rows[0]!.n);
 
   // The risk gate refused some entries: each is a difference caused by it (the exits it then never made follow from it).
@@ -169,7 +148,7 @@ test('a whole replayed day trades like the engine: every difference has a record
   expect(gatedDay.summary.deploymentTrades).toBeGreaterThan(0);
 
   // Unanswered approvals: the entries never went out, each explained by its expired request.
-  const expired = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM approvals WHERE deployment_id = $1 AND status = 'expired'`, [q.id]);
+  const expired = await ctx.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM approvals WHERE deployment_id = $1 AND status = 'expired'`, [q.id]);
   expect(expired.rows[0]!.n).toBeGreaterThan(0);
   expect(askedDay.summary).toMatchObject({ deploymentTrades: 0, differences: askedDay.summary.engineTrades, byCause: { approval: askedDay.summary.engineTrades } });
   const request = askedDay.rows.find((r) => !r.difference!.detail.startsWith('follows'))!;

@@ -2,12 +2,9 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { Redis } from 'ioredis';
-import type { Pool } from 'pg';
 import { createIoActivities } from '../../activities/io';
 import { paperBrokerPort } from '../../brokers';
 import { PaperBrokerAdmin } from '../../brokers/paper/admin-client';
-import { startPaperBroker, type PaperBrokerProcess } from '../../brokers/paper/start';
 import { allocateBars, appendBar } from '../../domain/bars';
 import { currentOrNextSession, nextSessionOpen, sessionBarCloses } from '../../domain/calendar';
 import { parseDeploymentSpec } from '../../domain/deployment/spec';
@@ -18,33 +15,16 @@ import { issueDeploymentCommand } from '../../services/deployment-commands';
 import { createDeployment } from '../../services/deployments';
 import { deploymentStateQuery } from '../../workflows/deployment/messages';
 import { TASK_QUEUES } from '../../workflows/task-queues';
-import { storeBars, testPool, uniqueSymbol } from '../helpers/db';
+import { storeBars, uniqueSymbol } from '../helpers/db';
 import { testStack } from '../helpers/stack';
+import { useTradingEnvironment } from '../helpers/trading-env';
 
 /**
  * A whole NYSE trading day of one deployment on 5-minute bars, open to close, in the time-skipping
  * environment: real IO activities, real Postgres, Redis and paper broker; the day takes seconds.
  */
-let env: TestWorkflowEnvironment;
-let pool: Pool;
-let redis: Redis;
-let paper: PaperBrokerProcess;
-const account = `day-${randomUUID().slice(0, 8)}`;
-
-beforeAll(async () => {
-  const stack = testStack();
-  env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: stack.TIME_SKIPPING_SERVER } } });
-  pool = testPool();
-  redis = new Redis(stack.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 1_000 });
-  paper = await startPaperBroker({ databaseUrl: stack.DATABASE_URL, account, initialCash: 1e7 });
-});
-
-afterAll(async () => {
-  await paper?.stop();
-  redis?.disconnect();
-  await pool?.end();
-  await env?.teardown();
-});
+const ctx = useTradingEnvironment({ accountPrefix: 'day' });
+const { account } = ctx;
 
 /** 5-minute bars for the sessions [from, to] (a zig-zag with a trend change, so sma-cross trades). */
 function sessionBars(closes: number[]) {
@@ -75,37 +55,37 @@ async function dayDeployment(testEnv: TestWorkflowEnvironment, symbol: string, c
     connection: testEnv.nativeConnection,
     taskQueue: TASK_QUEUES.io,
     workflowBundle: { codePath: path.join(testStack().WORKFLOW_BUNDLE_DIR, 'io.js') },
-    activities: createIoActivities({ db: pool, redis, brokers: { paper: paperBrokerPort(paper.url) }, paperPrices: new PaperBrokerAdmin(paper.url) }),
+    activities: createIoActivities({ db: ctx.pool, redis: ctx.redis, brokers: { paper: paperBrokerPort(ctx.paper.url) }, paperPrices: new PaperBrokerAdmin(ctx.paper.url) }),
   });
   await ensureSearchAttributes(testEnv.connection, 'default'); // the start sets them, as the API's does
-  const { id: deploymentId, handle } = await createDeployment({ db: pool, temporal: testEnv.client }, { spec, by: 'test', ...(cyclesPerRun ? { cyclesPerRun } : {}) });
+  const { id: deploymentId, handle } = await createDeployment({ db: ctx.pool, temporal: testEnv.client }, { spec, by: 'test', ...(cyclesPerRun ? { cyclesPerRun } : {}) });
   return { deploymentId, handle, worker };
 }
 
 test('a deployment trades a whole NYSE day open to close, once per bar, with no duplicate order', async () => {
   const symbol = uniqueSymbol('DAY');
-  const now = await env.currentTimeMs();
+  const now = await ctx.env.currentTimeMs();
   // The next full session, and the one before it for the strategy's warm-up.
   const { day, previous } = nextSessionAndPrevious(now);
   const warmup = sessionBarCloses(previous, '5m');
   const today = sessionBarCloses(day, '5m');
-  await storeBars(pool, symbol, '5m', sessionBars([...warmup, ...today]));
-  const { deploymentId, handle, worker } = await dayDeployment(env, symbol, 30);
+  await storeBars(ctx.pool, symbol, '5m', sessionBars([...warmup, ...today]));
+  const { deploymentId, handle, worker } = await dayDeployment(ctx.env, symbol, 30);
 
   const result = await worker.runUntil(async () => {
     // Skip to just after the close (plus the settle delay), let the last cycle finish, then stop the runtime.
-    await env.sleep(day.close + 60_000 - now);
+    await ctx.env.sleep(day.close + 60_000 - now);
     for (let i = 0; i < 600; i++) {
       const s = await handle.query(deploymentStateQuery);
       if (s.cycle >= today.length) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    await issueDeploymentCommand({ db: pool, temporal: env.client }, { deploymentId, kind: 'stop', by: 'test' });
+    await issueDeploymentCommand({ db: ctx.pool, temporal: ctx.env.client }, { deploymentId, kind: 'stop', by: 'test' });
     return handle.result();
   });
 
   expect(result.status).toBe('stopped');
-  const cycles = await pool.query<{ n: number; first: Date; last: Date; stale: number }>(
+  const cycles = await ctx.pool.query<{ n: number; first: Date; last: Date; stale: number }>(
     `SELECT count(*)::int AS n, min(bar_close) AS first, max(bar_close) AS last, count(*) FILTER (WHERE reason LIKE 'stale-data%')::int AS stale
      FROM deployment_cycles WHERE deployment_id = $1`,
     [deploymentId],
@@ -115,20 +95,20 @@ test('a deployment trades a whole NYSE day open to close, once per bar, with no 
   expect(cycles.rows[0]!.last.getTime()).toBe(day.close);
 
   // Orders: one ledger row per order, one broker order per ledger row, every fill stored once.
-  const ledger = await pool.query<{ client_order_id: string; state: string; filled_qty: number }>('SELECT client_order_id, state, filled_qty FROM order_ledger WHERE deployment_id = $1', [deploymentId]);
+  const ledger = await ctx.pool.query<{ client_order_id: string; state: string; filled_qty: number }>('SELECT client_order_id, state, filled_qty FROM order_ledger WHERE deployment_id = $1', [deploymentId]);
   expect(ledger.rows.length).toBeGreaterThan(2);
-  const broker = paperBrokerPort(paper.url);
+  const broker = paperBrokerPort(ctx.paper.url);
   for (const row of ledger.rows) {
     const order = await broker.getOrderByClientId(row.client_order_id);
     expect(order?.filledQty).toBe(row.filled_qty);
   }
   const brokerOrders = await broker.listOrders({ status: 'all', limit: 500 });
   expect(brokerOrders.length).toBe(ledger.rows.length);
-  const fills = await pool.query<{ qty: number }>(`SELECT sum(CASE WHEN side = 'buy' THEN qty ELSE -qty END)::float8 AS qty FROM fills WHERE deployment_id = $1`, [deploymentId]);
+  const fills = await ctx.pool.query<{ qty: number }>(`SELECT sum(CASE WHEN side = 'buy' THEN qty ELSE -qty END)::float8 AS qty FROM fills WHERE deployment_id = $1`, [deploymentId]);
   const positions = await broker.listPositions();
   expect(fills.rows[0]!.qty).toBe(positions.find((p) => p.symbol === symbol)?.qty ?? 0);
   // Continue-as-new happened (78 cycles, 30 per run) and the cycle count carried across runs.
-  const { history } = await env.client.workflowService.getWorkflowExecutionHistory({ namespace: 'default', execution: { workflowId: `deployment-${deploymentId}` } });
+  const { history } = await ctx.env.client.workflowService.getWorkflowExecutionHistory({ namespace: 'default', execution: { workflowId: `deployment-${deploymentId}` } });
   expect(history?.events?.length).toBeGreaterThan(0);
   expect(result).toMatchObject({ status: 'stopped', cycles: today.length });
 }, 300_000);
@@ -140,7 +120,7 @@ test('a revised older bar reaches the next decision: the runtime sees its held w
     const symbol = uniqueSymbol('REV');
     const now = await env.currentTimeMs();
     const { day, previous } = nextSessionAndPrevious(now);
-    await storeBars(pool, symbol, '5m', sessionBars([...sessionBarCloses(previous, '5m'), ...sessionBarCloses(day, '5m')]));
+    await storeBars(ctx.pool, symbol, '5m', sessionBars([...sessionBarCloses(previous, '5m'), ...sessionBarCloses(day, '5m')]));
     const { deploymentId, handle, worker } = await dayDeployment(env, symbol);
     const BAR = 5 * 60_000;
     const untilCycle = async (n: number) => {
@@ -151,20 +131,20 @@ test('a revised older bar reaches the next decision: the runtime sees its held w
       await env.sleep(sixth + 2_000 - now);
       await untilCycle(6);
       // The runtime holds the bars up to the one that opened at sixth - BAR; the one before it is revised.
-      await pool.query(`UPDATE bars SET close = close + 50 WHERE symbol = $1 AND timeframe = '5m' AND ts = to_timestamp($2::float8 / 1000.0)`, [symbol, sixth - 2 * BAR]);
+      await ctx.pool.query(`UPDATE bars SET close = close + 50 WHERE symbol = $1 AND timeframe = '5m' AND ts = to_timestamp($2::float8 / 1000.0)`, [symbol, sixth - 2 * BAR]);
       await env.sleep(BAR);
       await untilCycle(7);
-      await issueDeploymentCommand({ db: pool, temporal: env.client }, { deploymentId, kind: 'stop', by: 'test' });
+      await issueDeploymentCommand({ db: ctx.pool, temporal: env.client }, { deploymentId, kind: 'stop', by: 'test' });
       await handle.result();
     });
 
     // The seventh cycle's slow average is over the 8 stored closes up to its bar, the revised one included.
-    const closes = await pool.query<{ close: number }>(
+    const closes = await ctx.pool.query<{ close: number }>(
       `SELECT close FROM bars WHERE symbol = $1 AND timeframe = '5m' AND ts <= to_timestamp($2::float8 / 1000.0) ORDER BY ts DESC LIMIT 8`,
       [symbol, sixth],
     );
     const slow = closes.rows.reduce((a, r) => a + r.close, 0) / 8;
-    const cycle = await pool.query<{ indicators: { slow: number } }>(`SELECT indicators FROM deployment_cycles WHERE deployment_id = $1 AND bar_close = to_timestamp($2::float8 / 1000.0)`, [deploymentId, sixth + BAR]);
+    const cycle = await ctx.pool.query<{ indicators: { slow: number } }>(`SELECT indicators FROM deployment_cycles WHERE deployment_id = $1 AND bar_close = to_timestamp($2::float8 / 1000.0)`, [deploymentId, sixth + BAR]);
     expect(cycle.rows).toHaveLength(1);
     expect(cycle.rows[0]!.indicators.slow).toBeCloseTo(slow, 9);
     // and it differs from the average without the revision (what a window extended blindly would have given)
@@ -182,18 +162,18 @@ test('on a live feed, a cycle never decides on a bar the feed has not stored: it
     const { day, previous } = nextSessionAndPrevious(now);
     const BAR = 5 * 60_000;
     // The bars are all stored, but the feed has published only the first three closes of the day.
-    await storeBars(pool, symbol, '5m', sessionBars([...sessionBarCloses(previous, '5m'), ...sessionBarCloses(day, '5m')]));
-    await upsertFeed(pool, { provider: 'replay', timeframe: '5m', calendar: 'XNYS', settleMs: 0, clock: null, clockKey: randomUUID() });
-    await redis.del('md:watermark:replay:5m');
-    await publishWatermark(pool, redis, 'replay', '5m', day.open + 3 * BAR, { test: true });
+    await storeBars(ctx.pool, symbol, '5m', sessionBars([...sessionBarCloses(previous, '5m'), ...sessionBarCloses(day, '5m')]));
+    await upsertFeed(ctx.pool, { provider: 'replay', timeframe: '5m', calendar: 'XNYS', settleMs: 0, clock: null, clockKey: randomUUID() });
+    await ctx.redis.del('md:watermark:replay:5m');
+    await publishWatermark(ctx.pool, ctx.redis, 'replay', '5m', day.open + 3 * BAR, { test: true });
     const { deploymentId, handle, worker } = await dayDeployment(env, symbol, undefined, { dataProvider: 'replay', barWaitMs: 300 });
     await worker.runUntil(async () => {
       await env.sleep(day.open + 5 * BAR + 2_000 - now);
       for (let i = 0; i < 600 && (await handle.query(deploymentStateQuery)).cycle < 5; i++) await new Promise((r) => setTimeout(r, 100));
-      await issueDeploymentCommand({ db: pool, temporal: env.client }, { deploymentId, kind: 'stop', by: 'test' });
+      await issueDeploymentCommand({ db: ctx.pool, temporal: env.client }, { deploymentId, kind: 'stop', by: 'test' });
       await handle.result();
     });
-    const cycles = await pool.query<{ bar_close: Date; reason: string | null }>('SELECT bar_close, reason FROM deployment_cycles WHERE deployment_id = $1 ORDER BY bar_close', [deploymentId]);
+    const cycles = await ctx.pool.query<{ bar_close: Date; reason: string | null }>('SELECT bar_close, reason FROM deployment_cycles WHERE deployment_id = $1 ORDER BY bar_close', [deploymentId]);
     const rows = cycles.rows.map((r) => ({ close: r.bar_close.getTime(), stale: (r.reason ?? '').startsWith('stale-data') }));
     expect(rows.slice(0, 5)).toEqual([1, 2, 3, 4, 5].map((k) => ({ close: day.open + k * BAR, stale: k > 3 })));
     expect(cycles.rows[3]!.reason).toBe(`stale-data: the replay 5m feed has not stored the bar closing at ${new Date(day.open + 4 * BAR).toISOString()} (waited 300 ms; its last is ${new Date(day.open + 3 * BAR).toISOString()})`);

@@ -1,13 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { Redis } from 'ioredis';
-import type { Pool } from 'pg';
 import { createIoActivities } from '../../activities/io';
 import { paperBrokerPort } from '../../brokers';
 import { PaperBrokerAdmin } from '../../brokers/paper/admin-client';
-import { startPaperBroker, type PaperBrokerProcess } from '../../brokers/paper/start';
 import { issueDeploymentCommand } from '../../services/deployment-commands';
 import { runBacktest } from '../../domain/backtest/engine';
 import { parseBacktestSettings } from '../../domain/backtest/settings';
@@ -19,8 +15,9 @@ import { TASK_QUEUES } from '../../workflows/task-queues';
 import { ensureSearchAttributes } from '../../platform/temporal';
 import { createDeployment } from '../../services/deployments';
 import { setHalt } from '../../db/sql/trading-halts';
-import { storeBars, testPool, uniqueSymbol } from '../helpers/db';
+import { storeBars, uniqueSymbol } from '../helpers/db';
 import { testStack } from '../helpers/stack';
+import { useTradingEnvironment } from '../helpers/trading-env';
 import { historySummaries } from '../helpers/user-metadata';
 
 /**
@@ -28,28 +25,10 @@ import { historySummaries } from '../helpers/user-metadata';
  * (time-skipping, real IO activities, Postgres, Redis and the paper broker) with take-profit, stop-loss and a
  * trailing stop, and the engine's backtest of the same bars and settings: the same fills, at the same prices.
  */
-let env: TestWorkflowEnvironment;
-let pool: Pool;
-let redis: Redis;
-let paper: PaperBrokerProcess;
-const account = `exits-${randomUUID().slice(0, 8)}`;
+const ctx = useTradingEnvironment({ accountPrefix: 'exits' });
+const { account } = ctx;
 const BAR = 5 * 60_000;
 const EXITS = { takeProfitPct: 0.03, stopLossPct: 0.015, trailingStopPct: 0.025 };
-
-beforeAll(async () => {
-  const stack = testStack();
-  env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: stack.TIME_SKIPPING_SERVER } } });
-  pool = testPool();
-  redis = new Redis(stack.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 1_000 });
-  paper = await startPaperBroker({ databaseUrl: stack.DATABASE_URL, account, initialCash: 1e7 });
-});
-
-afterAll(async () => {
-  await paper?.stop();
-  redis?.disconnect();
-  await pool?.end();
-  await env?.teardown();
-});
 
 /** A flat session, then a day shaped to take profit, stop out, trail out and take profit again (sma-cross 3/8 enters each time). */
 function dayCloses(n: number): number[] {
@@ -82,7 +61,7 @@ async function startSession(testEnv: TestWorkflowEnvironment) {
   const warmup = sessionBarCloses(previous, '5m');
   const today = sessionBarCloses(day, '5m');
   const bars = barsAt([...warmup, ...today], [...warmup.map(() => 100), ...dayCloses(today.length)]);
-  await storeBars(pool, symbol, '5m', bars);
+  await storeBars(ctx.pool, symbol, '5m', bars);
 
   const spec = parseDeploymentSpec({
     strategy: 'sma-cross', params: { fast: 3, slow: 8 }, symbols: [symbol], timeframe: '5m', accountId: account, broker: 'paper', quantity: 10,
@@ -92,22 +71,22 @@ async function startSession(testEnv: TestWorkflowEnvironment) {
     connection: testEnv.nativeConnection,
     taskQueue: TASK_QUEUES.io,
     workflowBundle: { codePath: path.join(testStack().WORKFLOW_BUNDLE_DIR, 'io.js') },
-    activities: createIoActivities({ db: pool, redis, brokers: { paper: paperBrokerPort(paper.url) }, paperPrices: new PaperBrokerAdmin(paper.url) }),
+    activities: createIoActivities({ db: ctx.pool, redis: ctx.redis, brokers: { paper: paperBrokerPort(ctx.paper.url) }, paperPrices: new PaperBrokerAdmin(ctx.paper.url) }),
   });
   await ensureSearchAttributes(testEnv.connection, 'default'); // the start sets them, as the API's does
-  const { id: deploymentId, workflowId, handle } = await createDeployment({ db: pool, temporal: testEnv.client }, { spec, by: 'test', cyclesPerRun: 100 });
+  const { id: deploymentId, workflowId, handle } = await createDeployment({ db: ctx.pool, temporal: testEnv.client }, { spec, by: 'test', cyclesPerRun: 100 });
   /** Skips to just after the close, lets the last cycle finish, stops the runtime. */
   const finish = async () => {
     await testEnv.sleep(day.close + 60_000 - (await testEnv.currentTimeMs()));
     for (let i = 0; i < 600 && (await handle.query(deploymentStateQuery)).cycle < today.length; i++) await new Promise((r) => setTimeout(r, 100));
-    await issueDeploymentCommand({ db: pool, temporal: testEnv.client }, { deploymentId, kind: 'stop', by: 'test' });
+    await issueDeploymentCommand({ db: ctx.pool, temporal: testEnv.client }, { deploymentId, kind: 'stop', by: 'test' });
     await handle.result();
   };
   return { symbol, day, bars, deploymentId, workflowId, worker, handle, finish };
 }
 
 test('take-profit, stop-loss and trailing stop fire in a replayed session and the fills equal the engine’s backtest of the same bars', async () => {
-  const { symbol, day, bars, deploymentId, workflowId, worker, finish } = await startSession(env);
+  const { symbol, day, bars, deploymentId, workflowId, worker, finish } = await startSession(ctx.env);
   await worker.runUntil(finish);
 
   // The engine on the same bars: flat through the warm-up session, then these fills.
@@ -116,7 +95,7 @@ test('take-profit, stop-loss and trailing stop fire in a replayed session and th
   expect(reasons).toEqual(expect.arrayContaining(['take-profit', 'stop-loss', 'trailing-stop']));
   expect(Date.parse(engine.trades[0]!.time)).toBeGreaterThanOrEqual(day.open);
 
-  const fills = await pool.query<{ side: string; qty: number; price: number; client_order_id: string }>(
+  const fills = await ctx.pool.query<{ side: string; qty: number; price: number; client_order_id: string }>(
     `SELECT f.side, f.qty, f.price, f.client_order_id FROM fills f JOIN order_ledger l USING (client_order_id) WHERE f.deployment_id = $1 ORDER BY l.created_at, f.ts`,
     [deploymentId],
   );
@@ -125,7 +104,7 @@ test('take-profit, stop-loss and trailing stop fire in a replayed session and th
   );
 
   // Each engine exit is a cycle of the bar it happened in, with its reason and one order.
-  const cycles = await pool.query<{ bar_close: Date; action: string; reason: string; client_order_ids: string[] }>(
+  const cycles = await ctx.pool.query<{ bar_close: Date; action: string; reason: string; client_order_ids: string[] }>(
     `SELECT bar_close, action, reason, client_order_ids FROM deployment_cycles WHERE deployment_id = $1 AND action = 'order' ORDER BY cycle_seq`,
     [deploymentId],
   );
@@ -139,7 +118,7 @@ test('take-profit, stop-loss and trailing stop fire in a replayed session and th
 
   // The Temporal UI names each exit on its activity: "take-profit 10 EXIT… @ 102.3717".
   const summaries: string[] = [];
-  const { history } = await env.client.workflowService.getWorkflowExecutionHistory({ namespace: 'default', execution: { workflowId } });
+  const { history } = await ctx.env.client.workflowService.getWorkflowExecutionHistory({ namespace: 'default', execution: { workflowId } });
   for (const e of history?.events ?? []) {
     const data = e.userMetadata?.summary?.data;
     if (e.activityTaskScheduledEventAttributes && data) summaries.push(JSON.parse(Buffer.from(data).toString('utf8')) as string);
@@ -148,7 +127,7 @@ test('take-profit, stop-loss and trailing stop fire in a replayed session and th
   expect(summaries).toContain(`${last.reason} 10 ${symbol} @ ${Number(last.price.toFixed(4))}`);
 
   // ... and the rest of the cycle: the deployment at a glance, the wait for each bar, each cycle's reads and its row.
-  const handle = env.client.workflow.getHandle(workflowId);
+  const handle = ctx.env.client.workflow.getHandle(workflowId);
   expect(await (await handle.describe()).staticSummary()).toBe(`sma-cross v1 · ${symbol} · 5m · paper ${account}`);
   const shown = await historySummaries(handle);
   const cycleOf = (re: RegExp) => shown.filter((s) => re.test(s.summary));
@@ -167,28 +146,28 @@ test('a runtime whose recorded spec is malformed (a negative stop, a policy nobo
   const symbol = uniqueSymbol('BAD');
   const good = parseDeploymentSpec({ strategy: 'sma-cross', symbols: [symbol], timeframe: '5m', accountId: account, exits: { stopLossPct: 0.02 } });
   const worker = await Worker.create({
-    connection: env.nativeConnection,
+    connection: ctx.env.nativeConnection,
     taskQueue: TASK_QUEUES.io,
     workflowBundle: { codePath: path.join(testStack().WORKFLOW_BUNDLE_DIR, 'io.js') },
-    activities: createIoActivities({ db: pool, redis, brokers: { paper: paperBrokerPort(paper.url) }, paperPrices: new PaperBrokerAdmin(paper.url) }),
+    activities: createIoActivities({ db: ctx.pool, redis: ctx.redis, brokers: { paper: paperBrokerPort(ctx.paper.url) }, paperPrices: new PaperBrokerAdmin(ctx.paper.url) }),
   });
   const cases = [
     { spec: { ...good, exits: { stopLossPct: -0.02, intrabarPolicy: 'direction' } }, names: 'exits.stopLossPct: stopLossPct must be > 0' },
     { spec: { ...good, partialFills: 'double-down' }, names: 'partialFills: partialFills must be one of' },
     { spec: { ...good, exits: { trailingStopPct: 3 } }, names: 'exits.trailingStopPct: trailingStopPct must be < 1' },
   ];
-  await ensureSearchAttributes(env.connection, 'default');
+  await ensureSearchAttributes(ctx.env.connection, 'default');
   await worker.runUntil(async () => {
     for (const { spec, names } of cases) {
       // a row written around the API's validation (createDeployment takes a spec it trusts the caller to have parsed)
-      const { id: deploymentId, workflowId, handle } = await createDeployment({ db: pool, temporal: env.client }, { spec: spec as DeploymentSpec, by: 'test' });
+      const { id: deploymentId, workflowId, handle } = await createDeployment({ db: ctx.pool, temporal: ctx.env.client }, { spec: spec as DeploymentSpec, by: 'test' });
       const result = await handle.result();
       expect(result).toMatchObject({ cycles: 0, status: 'failed' });
       expect(result.reason).toContain(names);
-      const audit = await pool.query<{ actor: string; detail: { reason: string; workflowId: string } }>(`SELECT actor, detail FROM audit_log WHERE subject = $1 AND action = 'deployment.spec.refused'`, [deploymentId]);
+      const audit = await ctx.pool.query<{ actor: string; detail: { reason: string; workflowId: string } }>(`SELECT actor, detail FROM audit_log WHERE subject = $1 AND action = 'deployment.spec.refused'`, [deploymentId]);
       expect(audit.rows).toHaveLength(1);
       expect(audit.rows[0]).toMatchObject({ actor: 'runtime', detail: { workflowId, reason: result.reason } });
-      const touched = await pool.query<{ n: number }>(
+      const touched = await ctx.pool.query<{ n: number }>(
         `SELECT (SELECT count(*) FROM order_ledger WHERE deployment_id = $1) + (SELECT count(*) FROM deployment_cycles WHERE deployment_id = $1) AS n`,
         [deploymentId],
       );
@@ -205,12 +184,12 @@ test('an exit goes out while the kill switch blocks every entry', async () => {
     await worker.runUntil(async () => {
       // the first entry fills at the close of bar 8; the kill switch goes on at bar 11, before the take-profit of bar 13
       await fresh.sleep(day.open + 11 * BAR + 2_000 - (await fresh.currentTimeMs()));
-      await setHalt(pool, 'deployment', deploymentId, true, 'test: halt during a position', 'test');
+      await setHalt(ctx.pool, 'deployment', deploymentId, true, 'test: halt during a position', 'test');
       await finish();
     });
-    const fills = await pool.query<{ side: string; qty: number; price: number }>(`SELECT side, qty, price FROM fills WHERE deployment_id = $1 ORDER BY ts`, [deploymentId]);
+    const fills = await ctx.pool.query<{ side: string; qty: number; price: number }>(`SELECT side, qty, price FROM fills WHERE deployment_id = $1 ORDER BY ts`, [deploymentId]);
     expect(fills.rows.map((f) => f.side)).toEqual(['buy', 'sell']);
-    const cycles = await pool.query<{ action: string; reason: string }>(`SELECT action, reason FROM deployment_cycles WHERE deployment_id = $1 AND action IN ('order', 'rejected') ORDER BY cycle_seq`, [deploymentId]);
+    const cycles = await ctx.pool.query<{ action: string; reason: string }>(`SELECT action, reason FROM deployment_cycles WHERE deployment_id = $1 AND action IN ('order', 'rejected') ORDER BY cycle_seq`, [deploymentId]);
     expect(cycles.rows[1]).toMatchObject({ action: 'order', reason: 'take-profit' });
     // every later entry the strategy wanted was refused by the kill switch
     const later = cycles.rows.slice(2);

@@ -2,14 +2,11 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { MockActivityEnvironment, TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { Redis } from 'ioredis';
-import type { Pool } from 'pg';
 import { createDeploymentActivities } from '../../activities/deployments';
 import { createIoActivities } from '../../activities/io';
 import { createOrderActivities, type PlaceOrderInput, type PlaceOrderResult } from '../../activities/orders';
 import { paperBrokerPort } from '../../brokers';
 import { PaperBrokerAdmin } from '../../brokers/paper/admin-client';
-import { startPaperBroker, type PaperBrokerProcess } from '../../brokers/paper/start';
 import { recordLiquidation } from '../../db/liquidation-records';
 import { getLiquidation, listLiquidations } from '../../db/sql/liquidations';
 import { listSymbolLocks } from '../../db/sql/symbol-locks';
@@ -20,22 +17,21 @@ import { clientOrderId } from '../../domain/ids';
 import { eodLiquidationWorkflow } from '../../workflows/eod/liquidation';
 import { eodSchedulerWorkflow } from '../../workflows/eod/scheduler';
 import { TASK_QUEUES } from '../../workflows/task-queues';
-import { testPool, uniqueSymbol } from '../helpers/db';
+import { uniqueSymbol } from '../helpers/db';
 import { testStack } from '../helpers/stack';
+import { useTradingEnvironment } from '../helpers/trading-env';
 
 /**
  * Whole trading days of end-of-day liquidation in the time-skipping environment, on the exchange's time through the
  * scheduler's clock: Christmas Eve 2026 (an early close, 13:00 ET), Christmas Day (a holiday: no liquidation) and the
  * next Monday (a normal close). Real IO activities, real Postgres and paper broker; days take seconds.
  */
-let pool: Pool;
-let redis: Redis;
-let paper: PaperBrokerProcess;
-const account = `eod-${randomUUID().slice(0, 8)}`;
+const ctx = useTradingEnvironment({ accountPrefix: 'eod', timeSkipping: false });
+const { account } = ctx;
 const A = uniqueSymbol('EODA');
 const B = uniqueSymbol('EODB');
 const deploymentId = randomUUID();
-const orders = () => createOrderActivities({ db: pool, brokers: { paper: paperBrokerPort(paper.url) } });
+const orders = () => createOrderActivities({ db: ctx.pool, brokers: { paper: paperBrokerPort(ctx.paper.url) } });
 
 /**
  * A fresh time-skipping server and one IO worker with the real activities on it, for one test (a server whose clock
@@ -48,7 +44,7 @@ async function timeSkipping(): Promise<{ env: TestWorkflowEnvironment; stop(): P
     connection: env.nativeConnection,
     taskQueue: TASK_QUEUES.io,
     workflowBundle: { codePath: path.join(stack.WORKFLOW_BUNDLE_DIR, 'io.js') },
-    activities: createIoActivities({ db: pool, redis, brokers: { paper: paperBrokerPort(paper.url) }, paperPrices: new PaperBrokerAdmin(paper.url) }),
+    activities: createIoActivities({ db: ctx.pool, redis: ctx.redis, brokers: { paper: paperBrokerPort(ctx.paper.url) }, paperPrices: new PaperBrokerAdmin(ctx.paper.url) }),
   });
   const running = worker.run();
   return {
@@ -62,23 +58,13 @@ async function timeSkipping(): Promise<{ env: TestWorkflowEnvironment; stop(): P
 }
 
 beforeAll(async () => {
-  const stack = testStack();
-  pool = testPool();
-  redis = new Redis(stack.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 1_000 });
-  paper = await startPaperBroker({ databaseUrl: stack.DATABASE_URL, account, initialCash: 1e7 });
-  await new PaperBrokerAdmin(paper.url).setPrices({ [A]: 100, [B]: 50 });
+  await new PaperBrokerAdmin(ctx.paper.url).setPrices({ [A]: 100, [B]: 50 });
   const spec = parseDeploymentSpec({
     strategy: 'sma-cross', params: { fast: 3, slow: 8 }, symbols: [A, B], timeframe: '5m', accountId: account, broker: 'paper', calendar: 'XNYS', eod: { marginMinutes: 5 },
   });
-  await pool.query(`INSERT INTO deployments (id, workflow_id, account_id, broker, strategy, spec, status, created_by) VALUES ($1, $2, $3, 'paper', 'sma-cross', $4, 'running', 'test')`, [
+  await ctx.pool.query(`INSERT INTO deployments (id, workflow_id, account_id, broker, strategy, spec, status, created_by) VALUES ($1, $2, $3, 'paper', 'sma-cross', $4, 'running', 'test')`, [
     deploymentId, `deployment-${deploymentId}`, account, JSON.stringify(spec),
   ]);
-});
-
-afterAll(async () => {
-  await paper?.stop();
-  redis?.disconnect();
-  await pool?.end();
 });
 
 let cycle = 0;
@@ -92,7 +78,7 @@ function entry(symbol: string, side: 'buy' | 'sell', qty: number): Promise<Place
   return new MockActivityEnvironment().run(orders().placeOrder, input) as Promise<PlaceOrderResult>;
 }
 
-const brokerQty = async (symbol: string) => (await paperBrokerPort(paper.url).getPosition(symbol))?.qty ?? 0;
+const brokerQty = async (symbol: string) => (await paperBrokerPort(ctx.paper.url).getPosition(symbol))?.qty ?? 0;
 const ET = (iso: string) => Date.parse(`${iso}-05:00`); // December: EST
 
 test('Christmas Eve (early close): reduce-only at 12:55 ET, flat by 12:59 ET, entries refused until the next open after the holiday', async () => {
@@ -101,7 +87,7 @@ test('Christmas Eve (early close): reduce-only at 12:55 ET, flat by 12:59 ET, en
   expect((await entry(A, 'buy', 10)).state).toBe('FILLED');
   expect((await entry(B, 'buy', 4)).state).toBe('FILLED');
   expect(await brokerQty(A)).toBe(10);
-  expect((await listSymbolLocks(pool, account)).map((l) => [l.symbol, l.holder]).sort()).toEqual([[A, deploymentId], [B, deploymentId]].sort());
+  expect((await listSymbolLocks(ctx.pool, account)).map((l) => [l.symbol, l.holder]).sort()).toEqual([[A, deploymentId], [B, deploymentId]].sort());
 
   // The scheduler on the exchange's clock from Christmas Eve 11:00 ET, for one session.
   const wallStart = await env.currentTimeMs();
@@ -110,7 +96,7 @@ test('Christmas Eve (early close): reduce-only at 12:55 ET, flat by 12:59 ET, en
   const scheduler = await env.client.workflow.start(eodSchedulerWorkflow, { taskQueue: TASK_QUEUES.io, workflowId: `eod-scheduler-${account}-1`, args: [{ clock, sessions: 1, replanMs: 60_000, searchAttributes: false }] });
   // Skip to 13:01 ET (after the close, before the summaries): the liquidation has its verdict and waits for the next open.
   await env.sleep(ET('2026-12-24T13:01:00') - clock.dataStartMs);
-  const [eve] = await listLiquidations(pool, { accountId: account }, 10, 0);
+  const [eve] = await listLiquidations(ctx.pool, { accountId: account }, 10, 0);
   expect(eve).toMatchObject({ tradingDay: '2026-12-24', trigger: 'schedule', scope: 'deployments', deploymentIds: [deploymentId], status: 'flat', marginMinutes: 5 });
   expect(new Date(eve!.closeAtMs).toISOString()).toBe('2026-12-24T18:00:00.000Z'); // 13:00 ET
   expect(new Date(eve!.reduceOnlyAtMs).toISOString()).toBe('2026-12-24T17:55:00.000Z');
@@ -122,33 +108,33 @@ test('Christmas Eve (early close): reduce-only at 12:55 ET, flat by 12:59 ET, en
   expect(eve!.steps.map((s) => s.step)).toEqual(expect.arrayContaining(['reduce-only', 'cancel', 'round 1', 'verify']));
   expect(await brokerQty(A)).toBe(0);
   expect(await brokerQty(B)).toBe(0);
-  expect(await listSymbolLocks(pool, account)).toEqual([]); // no lock left behind
+  expect(await listSymbolLocks(ctx.pool, account)).toEqual([]); // no lock left behind
   // closes went through the ledger, attributed to the deployment, once each
-  const closes = await pool.query<{ symbol: string; side: string; qty: number; state: string }>(
+  const closes = await ctx.pool.query<{ symbol: string; side: string; qty: number; state: string }>(
     'SELECT symbol, side, qty, state FROM order_ledger WHERE workflow_id = $1 ORDER BY symbol', [eve!.workflowId],
   );
   expect(closes.rows).toEqual([
     { symbol: A, side: 'sell', qty: 10, state: 'FILLED' },
     { symbol: B, side: 'sell', qty: 4, state: 'FILLED' },
   ].sort((x, y) => (x.symbol < y.symbol ? -1 : 1)));
-  const brokerOrders = await paperBrokerPort(paper.url).listOrders({ status: 'all', limit: 100 });
+  const brokerOrders = await paperBrokerPort(ctx.paper.url).listOrders({ status: 'all', limit: 100 });
   expect(brokerOrders).toHaveLength(4);
 
   // Between the verdict and Monday's open: reduce-only. An entry is refused before the broker; the risk gate says why.
-  expect(await activeHalts(pool, account, deploymentId)).toMatchObject({ eod: true });
+  expect(await activeHalts(ctx.pool, account, deploymentId)).toMatchObject({ eod: true });
   const refused = await entry(A, 'buy', 1);
   expect(refused.state).toBe('REJECTED');
   expect(refused.rejectReason).toMatch(/end of day: reduce-only until the next open/);
-  const snapshot = await new MockActivityEnvironment().run(createDeploymentActivities({ db: pool }).loadRiskSnapshot, { deploymentId, accountId: account, prices: {} });
+  const snapshot = await new MockActivityEnvironment().run(createDeploymentActivities({ db: ctx.pool }).loadRiskSnapshot, { deploymentId, accountId: account, prices: {} });
   expect((snapshot as { kill: { eod?: boolean } }).kill.eod).toBe(true);
-  expect(await paperBrokerPort(paper.url).listOrders({ status: 'all', limit: 100 })).toHaveLength(4);
+  expect(await paperBrokerPort(ctx.paper.url).listOrders({ status: 'all', limit: 100 })).toHaveLength(4);
 
   // Monday's open lifts it (the liquidation workflow waits for it across the holiday), and entries go out again.
   await scheduler.result();
   const result = await env.client.workflow.getHandle(eve!.workflowId).result();
   expect(result).toMatchObject({ status: 'flat' });
-  expect(await activeHalts(pool, account, deploymentId)).toMatchObject({ eod: false });
-  expect((await getLiquidation(pool, eve!.id))!.liftedAt).not.toBeNull();
+  expect(await activeHalts(ctx.pool, account, deploymentId)).toMatchObject({ eod: false });
+  expect((await getLiquidation(ctx.pool, eve!.id))!.liftedAt).not.toBeNull();
   expect((await entry(A, 'buy', 3)).state).toBe('FILLED');
   console.log(`Christmas Eve, open to the next open, in ${((Date.now() - started) / 1000).toFixed(1)} s of wall time`);
   } finally {
@@ -165,14 +151,14 @@ test('Christmas Day is a holiday: a scheduler started on it liquidates Monday th
   const scheduler2 = await env.client.workflow.start(eodSchedulerWorkflow, { taskQueue: TASK_QUEUES.io, workflowId: `eod-scheduler-${account}-2`, args: [{ clock: clock2, sessions: 1, replanMs: 60 * 60_000, searchAttributes: false }] });
   await env.sleep(ET('2026-12-28T16:05:00') - clock2.dataStartMs);
   await scheduler2.result();
-  const days = (await listLiquidations(pool, { accountId: account }, 10, 0)).map((l) => l.tradingDay).sort();
+  const days = (await listLiquidations(ctx.pool, { accountId: account }, 10, 0)).map((l) => l.tradingDay).sort();
   expect(days).toEqual(['2026-12-24', '2026-12-28']);
-  const monday = (await listLiquidations(pool, { accountId: account, date: '2026-12-28' }, 1, 0))[0]!;
+  const monday = (await listLiquidations(ctx.pool, { accountId: account, date: '2026-12-28' }, 1, 0))[0]!;
   expect(new Date(monday.reduceOnlyAtMs).toISOString()).toBe('2026-12-28T20:55:00.000Z'); // 15:55 ET
   expect(monday.report).toMatchObject({ flat: true, inTime: true });
   expect(await brokerQty(A)).toBe(0);
   // the daily summaries of both days were written (the scheduler writes them after each close)
-  const summaries = await pool.query<{ trading_day: string; scope: string }>(
+  const summaries = await ctx.pool.query<{ trading_day: string; scope: string }>(
     `SELECT trading_day::text, scope FROM daily_summaries WHERE account_id = $1 ORDER BY 1, 2`, [account],
   );
   expect(summaries.rows).toEqual([
@@ -190,22 +176,22 @@ test('Christmas Day is a holiday: a scheduler started on it liquidates Monday th
 test('a liquidation workflow started by hand with an id nobody recorded (or a row of another workflow) does nothing but leave an audit row', async () => {
   const { env, stop } = await timeSkipping();
   try {
-  const before = await paperBrokerPort(paper.url).listOrders({ status: 'all', limit: 500 });
+  const before = await paperBrokerPort(ctx.paper.url).listOrders({ status: 'all', limit: 500 });
   const forged = [
     { id: `eod-${account}-forged-1`, arg: { liquidationId: randomUUID() } },
     { id: `eod-${account}-forged-2`, arg: { liquidationId: "x'; DROP TABLE liquidations; --" } },
     { id: `eod-${account}-forged-3`, arg: undefined as unknown as { liquidationId: string } },
   ];
-  const [real] = await listLiquidations(pool, { accountId: account }, 1, 0);
+  const [real] = await listLiquidations(ctx.pool, { accountId: account }, 1, 0);
   forged.push({ id: `eod-${account}-forged-4`, arg: { liquidationId: real!.id } }); // a real row, but not this workflow's
   for (const f of forged) {
     const r = await env.client.workflow.execute(eodLiquidationWorkflow, { taskQueue: TASK_QUEUES.io, workflowId: f.id, args: [f.arg] });
     expect(r.status).toBe('refused');
-    const audit = await pool.query('SELECT actor FROM audit_log WHERE action = $1 AND subject = $2', ['liquidation.refused', f.id]);
+    const audit = await ctx.pool.query('SELECT actor FROM audit_log WHERE action = $1 AND subject = $2', ['liquidation.refused', f.id]);
     expect(audit.rows).toEqual([{ actor: 'temporal' }]);
   }
-  expect(await paperBrokerPort(paper.url).listOrders({ status: 'all', limit: 500 })).toHaveLength(before.length);
-  expect(await activeHalts(pool, account, deploymentId)).toMatchObject({ eod: false });
+  expect(await paperBrokerPort(ctx.paper.url).listOrders({ status: 'all', limit: 500 })).toHaveLength(before.length);
+  expect(await activeHalts(ctx.pool, account, deploymentId)).toMatchObject({ eod: false });
   } finally {
     await stop();
   }
@@ -213,12 +199,12 @@ test('a liquidation workflow started by hand with an id nobody recorded (or a ro
 
 test('the day after Thanksgiving (13:00 ET close) under broker faults (rejects, 5xx, fills in 3 slices): remainders and refused closes go out again with backoff, flat by 12:59 ET, each close sent once', async () => {
   const { env, stop } = await timeSkipping();
-  const admin = new PaperBrokerAdmin(paper.url);
+  const admin = new PaperBrokerAdmin(ctx.paper.url);
   try {
     // another deployment of the account (the first is still reduce-only until Tuesday's open)
     const other = randomUUID();
     const otherSpec = parseDeploymentSpec({ strategy: 'sma-cross', params: { fast: 3, slow: 8 }, symbols: [A, B], timeframe: '5m', accountId: account, broker: 'paper', calendar: 'XNYS' });
-    await pool.query(`INSERT INTO deployments (id, workflow_id, account_id, broker, strategy, spec, status, created_by) VALUES ($1, $2, $3, 'paper', 'sma-cross', $4, 'running', 'test')`, [other, `deployment-${other}`, account, JSON.stringify(otherSpec)]);
+    await ctx.pool.query(`INSERT INTO deployments (id, workflow_id, account_id, broker, strategy, spec, status, created_by) VALUES ($1, $2, $3, 'paper', 'sma-cross', $4, 'running', 'test')`, [other, `deployment-${other}`, account, JSON.stringify(otherSpec)]);
     const acts = orders();
     for (const [c, symbol, qty] of [[1, A, 9], [2, B, 5]] as const) {
       const input: PlaceOrderInput = {
@@ -231,19 +217,19 @@ test('the day after Thanksgiving (13:00 ET close) under broker faults (rejects, 
     await admin.setFaults({ seed: 13, reject: 0.3, http5xx: 0.2 });
     const window = eodWindow('XNYS', '2026-11-27', 5)!;
     const clock = { dataStartMs: ET('2026-11-27T12:54:00'), wallStartMs: await env.currentTimeMs(), speed: 1 };
-    const { liquidation } = await recordLiquidation(pool, {
+    const { liquidation } = await recordLiquidation(ctx.pool, {
       accountId: account, calendar: 'XNYS', trigger: 'manual', requestedBy: 'test', reason: 'faults', scope: 'account', deploymentIds: [], brokers: ['paper'], marginMinutes: 5, window, clock,
     });
     const handle = await env.client.workflow.start(eodLiquidationWorkflow, { taskQueue: TASK_QUEUES.io, workflowId: liquidation.workflowId, args: [{ liquidationId: liquidation.id }] });
     await env.sleep(ET('2026-11-27T13:00:00') - clock.dataStartMs);
-    const done = (await getLiquidation(pool, liquidation.id))!;
+    const done = (await getLiquidation(ctx.pool, liquidation.id))!;
     expect(done.status).toBe('flat');
     expect(done.report).toMatchObject({ flat: true, inTime: true, left: [] });
     expect(done.report!.verifiedAt).toBeLessThanOrEqual(ET('2026-11-27T12:59:00'));
     expect(done.report!.rounds).toBeGreaterThan(2);
     expect(await brokerQty(A)).toBe(0);
     expect(await brokerQty(B)).toBe(0);
-    const closes = await pool.query<{ client_order_id: string; state: string; filled_qty: number; symbol: string }>('SELECT client_order_id, state, filled_qty, symbol FROM order_ledger WHERE workflow_id = $1', [liquidation.workflowId]);
+    const closes = await ctx.pool.query<{ client_order_id: string; state: string; filled_qty: number; symbol: string }>('SELECT client_order_id, state, filled_qty, symbol FROM order_ledger WHERE workflow_id = $1', [liquidation.workflowId]);
     expect(closes.rows.length).toBeGreaterThan(2); // remainders and refused closes went out again
     expect(closes.rows.some((r) => r.state === 'REJECTED')).toBe(true);
     const filled = (s: string) => closes.rows.filter((r) => r.symbol === s).reduce((t, r) => t + r.filled_qty, 0);

@@ -2,21 +2,19 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { MockActivityEnvironment, TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { Redis } from 'ioredis';
-import type { Pool } from 'pg';
 import { createIoActivities } from '../../activities/io';
 import { createOrderActivities, type PlaceOrderInput, type PlaceOrderResult } from '../../activities/orders';
 import { paperBrokerPort } from '../../brokers';
 import { PaperBrokerAdmin } from '../../brokers/paper/admin-client';
-import { startPaperBroker, type PaperBrokerProcess } from '../../brokers/paper/start';
 import { listLiquidations } from '../../db/sql/liquidations';
 import { activeHalts } from '../../db/sql/trading-halts';
 import { parseDeploymentSpec } from '../../domain/deployment/spec';
 import { clientOrderId } from '../../domain/ids';
 import { eodSchedulerWorkflow } from '../../workflows/eod/scheduler';
 import { TASK_QUEUES } from '../../workflows/task-queues';
-import { testPool, uniqueSymbol } from '../helpers/db';
+import { uniqueSymbol } from '../helpers/db';
 import { testStack } from '../helpers/stack';
+import { useTradingEnvironment } from '../helpers/trading-env';
 
 /**
  * A normal trading day (Tuesday 2026-12-01, close 16:00 ET) in the time-skipping environment, on the exchange's time
@@ -25,35 +23,26 @@ import { testStack } from '../helpers/stack';
  * before the broker); its positions are flat by 15:59 ET; entries go out again from Wednesday's open. Real IO
  * activities, Postgres and paper broker. (Early close and holiday: eod-day.test.ts.)
  */
-let pool: Pool;
-let redis: Redis;
-let paper: PaperBrokerProcess;
-const account = `eodn-${randomUUID().slice(0, 8)}`;
+const ctx = useTradingEnvironment({
+  accountPrefix: 'eodn',
+  timeSkipping: false,
+  // Other files' schedulers plan every running eod deployment: this one is done.
+  beforeTeardown: ({ pool }) => pool?.query(`UPDATE deployments SET status = 'stopped' WHERE id = $1`, [deploymentId]),
+});
+const { account } = ctx;
 const A = uniqueSymbol('NDA');
 const B = uniqueSymbol('NDB');
 const deploymentId = randomUUID();
 const ET = (iso: string) => Date.parse(`${iso}-05:00`); // December: EST
 
 beforeAll(async () => {
-  const stack = testStack();
-  pool = testPool();
-  redis = new Redis(stack.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 1_000 });
-  paper = await startPaperBroker({ databaseUrl: stack.DATABASE_URL, account, initialCash: 1e7 });
-  await new PaperBrokerAdmin(paper.url).setPrices({ [A]: 40, [B]: 25 });
+  await new PaperBrokerAdmin(ctx.paper.url).setPrices({ [A]: 40, [B]: 25 });
   const spec = parseDeploymentSpec({
     strategy: 'sma-cross', params: { fast: 3, slow: 8 }, symbols: [A, B], timeframe: '5m', accountId: account, broker: 'paper', calendar: 'XNYS', eod: { marginMinutes: 5 },
   });
-  await pool.query(`INSERT INTO deployments (id, workflow_id, account_id, broker, strategy, spec, status, created_by) VALUES ($1, $2, $3, 'paper', 'sma-cross', $4, 'running', 'test')`, [
+  await ctx.pool.query(`INSERT INTO deployments (id, workflow_id, account_id, broker, strategy, spec, status, created_by) VALUES ($1, $2, $3, 'paper', 'sma-cross', $4, 'running', 'test')`, [
     deploymentId, `deployment-${deploymentId}`, account, JSON.stringify(spec),
   ]);
-});
-
-afterAll(async () => {
-  // Other files' schedulers plan every running eod deployment: this one is done.
-  await pool?.query(`UPDATE deployments SET status = 'stopped' WHERE id = $1`, [deploymentId]);
-  await paper?.stop();
-  redis?.disconnect();
-  await pool?.end();
 });
 
 let cycle = 0;
@@ -64,10 +53,10 @@ function order(symbol: string, side: 'buy' | 'sell', qty: number): Promise<Place
     clientOrderId: clientOrderId(`deployment-${deploymentId}`, c, 0, 1), deploymentId, workflowId: `deployment-${deploymentId}`, cycle: c, leg: 0, intentVersion: 1,
     broker: 'paper', accountId: account, symbol, side, qty, orderType: 'market', timeInForce: 'day',
   };
-  const acts = createOrderActivities({ db: pool, brokers: { paper: paperBrokerPort(paper.url) } });
+  const acts = createOrderActivities({ db: ctx.pool, brokers: { paper: paperBrokerPort(ctx.paper.url) } });
   return new MockActivityEnvironment().run(acts.placeOrder, input) as Promise<PlaceOrderResult>;
 }
-const brokerQty = async (symbol: string) => (await paperBrokerPort(paper.url).getPosition(symbol))?.qty ?? 0;
+const brokerQty = async (symbol: string) => (await paperBrokerPort(ctx.paper.url).getPosition(symbol))?.qty ?? 0;
 
 test('a normal day: trades during the day, reduce-only at 15:55 ET, flat by 15:59 ET, entries again at the next open', async () => {
   const stack = testStack();
@@ -76,7 +65,7 @@ test('a normal day: trades during the day, reduce-only at 15:55 ET, flat by 15:5
     connection: env.nativeConnection,
     taskQueue: TASK_QUEUES.io,
     workflowBundle: { codePath: path.join(stack.WORKFLOW_BUNDLE_DIR, 'io.js') },
-    activities: createIoActivities({ db: pool, redis, brokers: { paper: paperBrokerPort(paper.url) }, paperPrices: new PaperBrokerAdmin(paper.url) }),
+    activities: createIoActivities({ db: ctx.pool, redis: ctx.redis, brokers: { paper: paperBrokerPort(ctx.paper.url) }, paperPrices: new PaperBrokerAdmin(ctx.paper.url) }),
   });
   const running = worker.run();
   try {
@@ -92,22 +81,22 @@ test('a normal day: trades during the day, reduce-only at 15:55 ET, flat by 15:5
     expect((await order(A, 'sell', 5)).state).toBe('FILLED');
     expect((await order(B, 'buy', 8)).state).toBe('FILLED');
     await until('2026-12-01T15:54:00');
-    expect(await activeHalts(pool, account, deploymentId)).toMatchObject({ eod: false });
+    expect(await activeHalts(ctx.pool, account, deploymentId)).toMatchObject({ eod: false });
     expect((await order(B, 'buy', 2)).state).toBe('FILLED'); // a minute before the margin: still an entry
     expect([await brokerQty(A), await brokerQty(B)]).toEqual([7, 10]);
 
     // 15:56: reduce-only since 15:55; an entry is refused before the broker.
     await until('2026-12-01T15:56:00');
-    expect(await activeHalts(pool, account, deploymentId)).toMatchObject({ eod: true });
-    const ordersBefore = (await paperBrokerPort(paper.url).listOrders({ status: 'all', limit: 100 })).length;
+    expect(await activeHalts(ctx.pool, account, deploymentId)).toMatchObject({ eod: true });
+    const ordersBefore = (await paperBrokerPort(ctx.paper.url).listOrders({ status: 'all', limit: 100 })).length;
     const refused = await order(A, 'buy', 1);
     expect(refused.state).toBe('REJECTED');
     expect(refused.rejectReason).toMatch(/end of day: reduce-only until the next open/);
-    expect((await paperBrokerPort(paper.url).listOrders({ status: 'all', limit: 100 })).length).toBe(ordersBefore);
+    expect((await paperBrokerPort(ctx.paper.url).listOrders({ status: 'all', limit: 100 })).length).toBe(ordersBefore);
 
     // 16:01: the verdict, flat by 15:59.
     await until('2026-12-01T16:01:00');
-    const [day] = await listLiquidations(pool, { accountId: account }, 10, 0);
+    const [day] = await listLiquidations(ctx.pool, { accountId: account }, 10, 0);
     expect(day).toMatchObject({ tradingDay: '2026-12-01', trigger: 'schedule', scope: 'deployments', deploymentIds: [deploymentId], status: 'flat', marginMinutes: 5 });
     expect(new Date(day!.reduceOnlyAtMs).toISOString()).toBe('2026-12-01T20:55:00.000Z'); // 15:55 ET
     expect(new Date(day!.flatByMs).toISOString()).toBe('2026-12-01T20:59:00.000Z');
@@ -116,18 +105,18 @@ test('a normal day: trades during the day, reduce-only at 15:55 ET, flat by 15:5
     expect(day!.report!.verifiedAt).toBeGreaterThanOrEqual(day!.reduceOnlyAtMs);
     expect(day!.report!.verifiedAt).toBeLessThanOrEqual(day!.flatByMs);
     expect([await brokerQty(A), await brokerQty(B)]).toEqual([0, 0]);
-    const closes = await pool.query<{ symbol: string; side: string; qty: number; state: string }>('SELECT symbol, side, qty, state FROM order_ledger WHERE workflow_id = $1 ORDER BY symbol', [day!.workflowId]);
+    const closes = await ctx.pool.query<{ symbol: string; side: string; qty: number; state: string }>('SELECT symbol, side, qty, state FROM order_ledger WHERE workflow_id = $1 ORDER BY symbol', [day!.workflowId]);
     expect(closes.rows).toEqual(
       [{ symbol: A, side: 'sell', qty: 7, state: 'FILLED' }, { symbol: B, side: 'sell', qty: 10, state: 'FILLED' }].sort((x, y) => (x.symbol < y.symbol ? -1 : 1)),
     );
 
     // Still reduce-only overnight; Wednesday's open lifts it and entries go out again.
     await until('2026-12-02T09:29:00');
-    expect(await activeHalts(pool, account, deploymentId)).toMatchObject({ eod: true });
+    expect(await activeHalts(ctx.pool, account, deploymentId)).toMatchObject({ eod: true });
     await until('2026-12-02T09:31:00');
     expect(await env.client.workflow.getHandle(day!.workflowId).result()).toMatchObject({ status: 'flat' });
-    expect(await activeHalts(pool, account, deploymentId)).toMatchObject({ eod: false });
-    const lift = (await listLiquidations(pool, { accountId: account }, 1, 0))[0]!.steps.find((s) => s.step === 'lift');
+    expect(await activeHalts(ctx.pool, account, deploymentId)).toMatchObject({ eod: false });
+    const lift = (await listLiquidations(ctx.pool, { accountId: account }, 1, 0))[0]!.steps.find((s) => s.step === 'lift');
     expect(lift!.at).toBeGreaterThanOrEqual(Date.parse('2026-12-02T14:30:00.000Z'));
     expect(lift!.at).toBeLessThan(Date.parse('2026-12-02T14:31:00.000Z'));
     expect((await order(A, 'buy', 3)).state).toBe('FILLED');
