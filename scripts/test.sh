@@ -22,7 +22,9 @@ check "architecture (dependency-cruiser, .dependency-cruiser.cjs)" node_modules/
 check "unused files and exports (knip, knip.jsonc)" node_modules/.bin/knip --no-progress
 echo "==> jest"
 rm -f test/.artifacts/jest-results.json  # never count an earlier run's results
-node_modules/.bin/jest --ci --json --outputFile=test/.artifacts/jest-results.json "$@"
+# --forceExit: a test that times out can leave a worker polling a server its file already stopped; the run must
+# still end (after the global teardown) and report, not wait for CI's time limit.
+node_modules/.bin/jest --ci --forceExit --json --outputFile=test/.artifacts/jest-results.json "$@"
 jest_status=$?
 [ $jest_status -eq 0 ] || status=1
 node -e '
