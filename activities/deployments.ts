@@ -10,30 +10,15 @@ import { openOrderSymbols, partialRemainders } from '../db/sql/order-ledger';
 import { inTransaction } from '../db/sql/queryable';
 import { activeHalts } from '../db/sql/trading-halts';
 import type { DeploymentStatus } from '../domain/deployment/commands';
+import type { EvaluationSnapshot } from '../domain/deployment/evaluate';
 import { MAX_REMAINDER_VERSION, type PartialOrder } from '../domain/deployment/remainders';
-import type { KillSwitchState } from '../domain/risk/gate';
 import { lagAlertWindow, liveLagMs } from '../domain/deployment/processing-lag';
 import { drawdownBreakerAlert, processingLagAlert } from '../notify/alerts';
 import type { CycleRecord } from '../workflows/deployment/messages';
 
 /** What the cycle needs to know about positions, open orders, exposure and the kill switch, read in one go. */
-export interface RiskSnapshot {
-  /** signed quantity per symbol of this deployment (from its fills) */
-  positions: Record<string, number>;
-  /** symbols with an order of this deployment still open */
-  pendingSymbols: string[];
-  /** cash flow of all fills plus positions at `prices`: the deployment's total PnL */
-  totalPnl: number;
-  deploymentExposure: number;
-  accountExposure: number;
-  accountOpenPositions: number;
-  kill: KillSwitchState;
-  /** average entry price of each open position of this deployment (for the stop-loss) */
-  entryPrices?: Record<string, number>;
-  /** orders with a partial fill whose remainder is not handled yet (spec.partialFills) */
-  remainders?: PartialOrder[];
-  /** symbols with a trade approval request in flight (pending, or approved and not yet placed) */
-  pendingApprovals?: string[];
+/** What a cycle reads about its deployment (domain/deployment/evaluate.ts decides on it), and when it was read. */
+export interface RiskSnapshot extends EvaluationSnapshot {
   /** wall-clock ms when it was read */
   at?: number;
 }

@@ -36,15 +36,21 @@ export interface CycleRecord {
 
 /** What the bar's decision reads about positions, open orders, exposure and the kill switch (one read per bar). */
 export interface EvaluationSnapshot {
+  /** signed quantity per symbol of this deployment (from its fills) */
   positions: Record<string, number>;
+  /** symbols with an order of this deployment still open */
   pendingSymbols: string[];
+  /** cash flow of all fills plus positions at the cycle's prices: the deployment's total PnL */
   totalPnl: number;
   deploymentExposure: number;
   accountExposure: number;
   accountOpenPositions: number;
   kill: KillSwitchState;
+  /** average entry price of each open position of this deployment (for the stop-loss) */
   entryPrices?: Record<string, number>;
+  /** orders with a partial fill whose remainder is not handled yet (spec.partialFills) */
   remainders?: PartialOrder[];
+  /** symbols with a trade approval request in flight (pending, or approved and not yet placed) */
   pendingApprovals?: string[];
 }
 
