@@ -22,6 +22,8 @@ export const BROKERS = ['paper', 'alpaca'] as const;
  */
 export const PARTIAL_FILL_POLICIES = ['cancel-and-replace', 'top-up'] as const;
 
+export const EVALUATION_MODES = ['deployment', 'batch'] as const;
+
 export const SYMBOL_PATTERN = /^[A-Z0-9._-]{1,32}$/;
 
 const positive = (what: string) =>
@@ -130,6 +132,12 @@ export const DeploymentSpecInputSchema = z.strictObject({
   eod: EodPolicySchema.optional(),
   /** the intraday scanner (./scanner.ts): symbols is its universe, screened and ranked each bar, at most maxPositions held */
   scanner: ScannerSpecSchema.optional(),
+  /**
+   * who evaluates its bar closes: its own workflow at each close (absent or 'deployment'), or the batch evaluator of
+   * its (calendar, timeframe, timing) group, which evaluates every deployment of the group in one activity and wakes
+   * this one only to act (README: decision model)
+   */
+  evaluation: z.enum(EVALUATION_MODES, { error: `evaluation must be one of: ${EVALUATION_MODES.join(', ')}` }).optional(),
 });
 
 export const DeploymentSpecSchema = DeploymentSpecInputSchema.transform((s, ctx) => {
@@ -153,6 +161,7 @@ function scannerIssues(s: z.output<typeof DeploymentSpecInputSchema>): Array<[ke
   if (!s.eod) issues.push(['eod', 'a scanner needs an eod policy (it is flat by the close), e.g. { "marginMinutes": 5 }']);
   if (s.allowShort) issues.push(['allowShort', 'a scanner enters long only']);
   if (s.approvalPolicy.mode !== 'none') issues.push(['approvalPolicy', 'a scanner takes its entries without approvals (mode none)']);
+  if (s.evaluation === 'batch') issues.push(['evaluation', 'a scanner screens its own universe at each close: evaluation batch is for plain deployments']);
   return issues;
 }
 
