@@ -57,7 +57,7 @@ const WATERMARK_POLL_MS = 200;
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /** Why the cycle may not decide on this bar yet: undefined once the feed has published it within the wait. */
-async function awaitFeed(steps: Steps, feed: NonNullable<CycleInputsArgs['feed']>, timeframe: string): Promise<string | undefined> {
+export async function awaitFeed(steps: Pick<Steps, 'feedWatermark'>, feed: NonNullable<CycleInputsArgs['feed']>, timeframe: string): Promise<string | undefined> {
   const deadline = Date.now() + feed.waitMs;
   for (;;) {
     const w = await steps.feedWatermark(feed.provider, timeframe).catch(() => null);

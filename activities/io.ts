@@ -1,5 +1,7 @@
 import { createApprovalActivities } from './approvals';
+import { createBatchEvaluationActivities } from './batch-evaluation';
 import { createCycleActivities } from './cycle';
+import { createDeploymentActionActivities } from './deployment-actions';
 import { createDeploymentCommandActivities } from './deployment-commands';
 import { createDailySummaryActivities } from './daily-summaries';
 import { createDeploymentActivities } from './deployments';
@@ -53,6 +55,16 @@ export function createIoActivities(deps: IoDeps) {
       loadRecordedCommands: commands.loadRecordedCommands,
       feedWatermark: (provider, timeframe) => readWatermark(deps.db, deps.redis, provider, timeframe),
     }),
+    ...createBatchEvaluationActivities({
+      db: deps.db,
+      steps: {
+        syncOrders: orders.syncOrders,
+        loadRecentBars: marketData.loadRecentBars,
+        loadRiskSnapshot: deployments.loadRiskSnapshot,
+        feedWatermark: (provider, timeframe) => readWatermark(deps.db, deps.redis, provider, timeframe),
+      },
+    }),
+    ...createDeploymentActionActivities(deps),
     ...createScannerActivities({ db: deps.db, loadRecentBars: marketData.loadRecentBars }),
     ...createMarketDataFeedActivities(feeds),
     ...createMarketDataBackfillActivities(feeds),

@@ -16,6 +16,9 @@ import { recordFeeds } from '../marketdata/feeds';
 import { clearCachedWatermark } from '../marketdata/watermark';
 import { feedWorkflowId, QUALITY_REPORT_SCHEDULE_ID } from '../workflows/market-data/messages';
 import type { marketDataFeedWorkflow } from '../workflows/market-data/workflow';
+import type { evaluatorWorkflow } from '../workflows/evaluator/workflow';
+import { liveEvaluationGroups } from '../db/sql/evaluation-groups';
+import { evaluatorWorkflowId } from '../workflows/workflow-ids';
 import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 import { TASK_QUEUES } from '../workflows/task-queues';
 
@@ -124,6 +127,18 @@ export async function ensureFeedWorkflow(client: Client, provider: string, timef
   return workflowId;
 }
 
+/** Starts a group's batch evaluator unless it runs (USE_EXISTING: the group's other deployments join it). */
+export async function ensureEvaluatorWorkflow(client: Pick<Client, 'workflow'>, groupKey: string): Promise<void> {
+  await client.workflow.start<typeof evaluatorWorkflow>('evaluatorWorkflow', {
+    workflowId: evaluatorWorkflowId(groupKey),
+    taskQueue: TASK_QUEUES.io,
+    args: [{ groupKey }],
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    staticSummary: `batch evaluator ${groupKey}: evaluates its deployments at each bar close, wakes those that must act`,
+    typedSearchAttributes: [{ key: SEARCH_ATTRIBUTES.jobType, value: 'evaluator' }],
+  });
+}
+
 type PeriodicConfig = Parameters<typeof recordFeeds>[1] & ScheduleSettings;
 
 /** Records the feeds and starts each one's workflow unless it runs; creates the Schedules that are missing. */
@@ -132,5 +147,7 @@ export async function ensurePeriodicWork(client: Client, db: Queryable, redis: R
   // A feed without a watermark (new, or a replay on a new clock) must not keep an old one in Redis.
   for (const f of feeds) if (f.watermark === null) await clearCachedWatermark(redis, f.provider, f.timeframe);
   for (const f of feeds) await ensureFeedWorkflow(client, f.provider, f.timeframe);
+  // Every group with a live batch-evaluated deployment has its evaluator (it may have ended with the old server's state).
+  for (const g of await liveEvaluationGroups(db)) await ensureEvaluatorWorkflow(client, g.key);
   return { feeds: feeds.map((f) => feedWorkflowId(f.provider, f.timeframe)), ...(await ensureSchedules(client, platformSchedules(config))) };
 }

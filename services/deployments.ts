@@ -6,10 +6,14 @@ import { insertAudit } from '../db/sql/audit';
 import type { DeploymentSpec, ReplayClockSpec } from '../domain/deployment/spec';
 import { deploymentStateQuery, type DeploymentState, type DeploymentWorkflowInput } from '../workflows/deployment/messages';
 import type { deploymentWorkflow } from '../workflows/deployment/workflow';
-import { deploymentWorkflowId } from '../workflows/workflow-ids';
+import { deploymentWorkflowId, evaluatorWorkflowId } from '../workflows/workflow-ids';
+import { evaluationGroupKey, evaluationTiming, initialRiskState } from '../domain/deployment/batch';
+import { insertEvaluationGroup } from '../db/sql/evaluation-groups';
+import { insertRiskState } from '../db/sql/deployment-risk-states';
 import { logOf, type ServiceDeps } from './deps';
 import { unavailable } from './errors';
 import { deploymentStartOptions } from './start-options';
+import { ensureEvaluatorWorkflow } from '../platform/schedules';
 import { temporalCall } from './temporal-call';
 
 const START_TIMEOUT_MS = 5_000;
@@ -47,8 +51,12 @@ export async function createDeployment(deps: ServiceDeps, d: NewDeployment, opts
   const workflowId = deploymentWorkflowId(id);
   const { spec, by, name, replay } = d;
   const clock: ReplayClockSpec | undefined = replay ? { dataStartMs: Date.parse(replay.from), wallStartMs: replay.wallStartMs ?? Date.now(), speed: replay.speed } : undefined;
+  const timing = spec.evaluation === 'batch' ? evaluationTiming(spec, clock) : undefined;
+  const groupKey = timing ? evaluationGroupKey(timing) : undefined;
   await inTransaction(deps.db, async (tx) => {
-    await insertDeployment(tx, { id, workflowId, spec, createdBy: by, ...(clock ? { replayClock: clock } : {}) });
+    if (timing && groupKey) await insertEvaluationGroup(tx, { key: groupKey, workflowId: evaluatorWorkflowId(groupKey), timing: { ...timing } });
+    await insertDeployment(tx, { id, workflowId, spec, createdBy: by, ...(clock ? { replayClock: clock } : {}), ...(groupKey ? { evaluationGroup: groupKey } : {}) });
+    if (groupKey) await insertRiskState(tx, id, { ...initialRiskState(spec) });
     await insertDeploymentParams(tx, id, 1, spec.params, by);
     await insertAudit(tx, by, 'deployment.create', id, { name: name ?? null, workflowId, spec, ...(replay ? { replay: { from: replay.from, speed: replay.speed } } : {}) });
   });
@@ -58,6 +66,8 @@ export async function createDeployment(deps: ServiceDeps, d: NewDeployment, opts
     const handle = await temporalCall(deps, 'starting the workflow', START_TIMEOUT_MS, () =>
       deps.temporal.workflow.start<typeof deploymentWorkflow>(opts.workflowType ?? 'deploymentWorkflow', deploymentStartOptions(input)),
     );
+    // Its group's evaluator decides its closes: started with the group's first deployment, joined by the others.
+    if (groupKey) await temporalCall(deps, 'starting the evaluator', START_TIMEOUT_MS, () => ensureEvaluatorWorkflow(deps.temporal, groupKey));
     logOf(deps).info({ deploymentId: id, workflowId, strategy: spec.strategy, accountId: spec.accountId, by }, 'deployment started');
     return { id, workflowId, handle };
   } catch (err) {

@@ -63,6 +63,18 @@ export const localMarketDataRead = {
 } satisfies LocalActivityOptions;
 
 /**
+ * A batch evaluation of a bar close (every deployment of a group): seconds of reads and one transaction. Heartbeats
+ * show a killed worker within 20 s; a retry after the commit stores nothing twice. After its attempts the close is
+ * skipped for the group (the next close evaluates everyone again).
+ */
+export const batchEvaluation = {
+  taskQueue: TASK_QUEUES.io,
+  startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: '20 seconds',
+  retry: { initialInterval: '500 milliseconds', maximumInterval: '5 seconds', maximumAttempts: 10, nonRetryableErrorTypes: [ErrorType.InvalidInput] },
+} satisfies ActivityOptions;
+
+/**
  * Long CPU work: heartbeats every chunk, so a killed worker is noticed in 30 s rather than at the
  * two-hour start-to-close limit; cancellation reaches it through the heartbeat.
  */

@@ -6,3 +6,4 @@ export * from './eod/liquidation';
 export * from './eod/scheduler';
 export * from './market-data/workflow';
 export * from './maintenance/workflow';
+export * from './evaluator/workflow';

@@ -6,3 +6,4 @@ export const deploymentWorkflowId = (deploymentId: string) => `deployment-${depl
 export const backtestWorkflowId = (jobId: string) => `backtest-${jobId}`;
 export const approvalWorkflowId = (approvalId: string) => `approval-${approvalId}`;
 export const stressScanWorkflowId = (jobId: string) => `stress-scan-${jobId}`;
+export const evaluatorWorkflowId = (groupKey: string) => `evaluator-${groupKey}`;

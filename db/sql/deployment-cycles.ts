@@ -131,3 +131,20 @@ export async function cyclePage(db: Queryable, deploymentId: string, f: CycleFil
   );
   return rows.map((r) => ({ ...cycleRowToCycle(r), key: { barClose: r.bar_close_key, cycle: r.cycle_seq, symbol: r.symbol } }));
 }
+
+/**
+ * A bar close's rows for many deployments in one statement (the batch evaluator's). A row already there is left as it
+ * is: the evaluator writes a (deployment, cycle) once, guarded by the risk state's last bar close.
+ */
+export async function insertCycles(db: Queryable, rows: CycleAudit[]): Promise<void> {
+  if (rows.length === 0) return;
+  await db.query(
+    `INSERT INTO deployment_cycles (deployment_id, cycle_seq, symbol, bar_close, action, reason, signal, indicators, risk, client_order_ids, params_version, position_qty, realized_pnl, latency_ms)
+     SELECT r."deploymentId", r.cycle, r.symbol, to_timestamp(r."barCloseMs"::float8 / 1000.0), r.action, r.reason, r.signal, coalesce(r.indicators, '{}'), r.risk,
+            r."clientOrderIds", r."paramsVersion", r."positionQty", r."realizedPnl", r."latencyMs"
+     FROM jsonb_to_recordset($1::jsonb) AS r("deploymentId" uuid, cycle integer, symbol text, "barCloseMs" bigint, action text, reason text, signal float8, indicators jsonb,
+          risk jsonb, "clientOrderIds" text[], "paramsVersion" integer, "positionQty" float8, "realizedPnl" float8, "latencyMs" integer)
+     ON CONFLICT (deployment_id, cycle_seq, symbol) DO NOTHING`,
+    [JSON.stringify(rows)],
+  );
+}

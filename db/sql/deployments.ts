@@ -34,6 +34,8 @@ export interface NewDeployment {
   spec: DeploymentSpec;
   createdBy: string;
   replayClock?: ReplayClockSpec;
+  /** batch evaluation: the group whose evaluator decides its closes (evaluation_groups) */
+  evaluationGroup?: string;
 }
 
 /** The creation audit row carries the optional display name; every read picks it up from there. */
@@ -42,9 +44,9 @@ const NAME = `(SELECT a.detail->>'name' FROM audit_log a WHERE a.action = 'deplo
 /** Records a new deployment (status running, params version 1; a scanner starts idle). */
 export async function insertDeployment(db: Queryable, d: NewDeployment): Promise<void> {
   await db.query(
-    `INSERT INTO deployments (id, workflow_id, account_id, broker, strategy, spec, params_version, status, created_by, replay_clock, phase)
-     VALUES ($1, $2, $3, $4, $5, $6, 1, 'running', $7, $8, $9)`,
-    [d.id, d.workflowId, d.spec.accountId, d.spec.broker, d.spec.strategy, JSON.stringify(d.spec), d.createdBy, d.replayClock ? JSON.stringify(d.replayClock) : null, d.spec.scanner ? 'idle' : null],
+    `INSERT INTO deployments (id, workflow_id, account_id, broker, strategy, spec, params_version, status, created_by, replay_clock, phase, evaluation_group)
+     VALUES ($1, $2, $3, $4, $5, $6, 1, 'running', $7, $8, $9, $10)`,
+    [d.id, d.workflowId, d.spec.accountId, d.spec.broker, d.spec.strategy, JSON.stringify(d.spec), d.createdBy, d.replayClock ? JSON.stringify(d.replayClock) : null, d.spec.scanner ? 'idle' : null, d.evaluationGroup ?? null],
   );
 }
 

@@ -1,6 +1,7 @@
 import * as wf from '@temporalio/workflow';
 import type { ApprovalActivities } from '../../activities/approvals';
 import type { createCycleActivities } from '../../activities/cycle';
+import type { createDeploymentActionActivities } from '../../activities/deployment-actions';
 import type { DeploymentCommandActivities } from '../../activities/deployment-commands';
 import type { createDeploymentActivities } from '../../activities/deployments';
 import type { MarketDataActivities } from '../../activities/market-data';
@@ -27,6 +28,9 @@ export const { loadRiskSnapshot, recordCycle, setPaperPrices } = wf.proxyLocalAc
 export const { scanUniverse, setDeploymentPhase } = wf.proxyLocalActivities<ReturnType<typeof createScannerActivities>>(localDbStep);
 /** Commands: a few ms of Postgres each, in the task that receives the message (the API waits for the answer). */
 export const { checkCommandMessages, applyCommand, loadRecordedCommands } = wf.proxyLocalActivities<DeploymentCommandActivities>(localDbStep);
+/** Batch evaluation (./acts.ts): the action an `act` signal names, its end, lost wakes, cycle numbers, breaker resets. */
+export const { loadDeploymentAction, finishDeploymentAction, loadPendingActions, claimDeploymentCycle, loadBatchRiskState, resetBatchBreaker } =
+  wf.proxyLocalActivities<ReturnType<typeof createDeploymentActionActivities>>(localDbStep);
 
 /**
  * Orders are always ordinary activities (see localBrokerCall for why), in a cancellation scope: a stop, pause or

@@ -2,7 +2,7 @@ import * as wf from '@temporalio/workflow';
 import type { InboundMessage } from '../../activities/deployment-commands';
 import { COMMAND_KINDS, commandTransition, parseCommand, parseCommandMessage, type Command, type CommandKind, type CommandRecord } from '../../domain/deployment/commands';
 import { resetBreaker } from '../../domain/risk/gate';
-import { applyCommand, checkCommandMessages } from './activities';
+import { applyCommand, checkCommandMessages, loadBatchRiskState, resetBatchBreaker } from './activities';
 import { deploymentCommandSignal, deploymentCommandUpdate, type CommandOutcome } from './messages';
 import { MAX_INBOX, MESSAGE_BATCH, type Runtime } from './runtime';
 
@@ -153,14 +153,17 @@ export async function applyResets(rt: Runtime): Promise<void> {
       const { carry } = rt;
       const t = commandTransition(cmd.kind, carry.status);
       if ('refuse' in t) return settleCommand(rt, cmd, 'refused', t.refuse);
-      const equity = carry.lastEquity ?? carry.equityPeak;
+      // A batch-evaluated deployment's risk state is its evaluator's, in Postgres (domain/deployment/batch.ts).
+      const risk = rt.batch ? await loadBatchRiskState.executeWithOptions({ summary: 'breaker reset · read the risk state' }, [{ deploymentId: rt.deploymentId }]) : carry;
+      const equity = risk.lastEquity ?? risk.equityPeak;
       const { audit } = resetBreaker(
-        { positionQty: 0, accountOpenPositions: 0, deploymentExposure: 0, accountExposure: 0, realizedPnlToday: 0, unrealizedPnl: 0, equityPeak: carry.equityPeak, equity, barsSinceStopLoss: null, breaker: carry.breaker },
+        { positionQty: 0, accountOpenPositions: 0, deploymentExposure: 0, accountExposure: 0, realizedPnlToday: 0, unrealizedPnl: 0, equityPeak: risk.equityPeak, equity, barsSinceStopLoss: null, breaker: risk.breaker },
         cmd.by,
         cmd.reason,
       );
       const done = await settleCommand(rt, cmd, 'applied', `breaker ${audit.from} -> none at cycle ${carry.cycle}`, { extra: { ...audit } });
       if (done) {
+        if (rt.batch) await resetBatchBreaker.executeWithOptions({ summary: 'breaker reset · write the risk state' }, [{ deploymentId: rt.deploymentId, newPeak: audit.newPeak }]);
         carry.breaker = 'none';
         carry.equityPeak = audit.newPeak;
       }

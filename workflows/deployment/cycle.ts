@@ -10,7 +10,7 @@ import { clientOrderId } from '../../domain/ids';
 import type { KillSwitchState, OrderIntent } from '../../domain/risk/gate';
 import { brokerCall } from '../activity-options';
 import { workflowNow } from '../time';
-import { cancelRemainder, loadCycleInputs, loadRiskSnapshot, placeOrder, recordCycle, resolveOrder, setPaperPrices, syncOrders } from './activities';
+import { cancelRemainder, claimDeploymentCycle, loadCycleInputs, loadRiskSnapshot, placeOrder, recordCycle, resolveOrder, setPaperPrices, syncOrders } from './activities';
 import { askApproval } from './approvals';
 import { BarWindows } from './bar-windows';
 import { describe, isConfigFault } from './failures';
@@ -21,6 +21,21 @@ import { grouped } from '../summaries';
 
 /** Bars fetched per cycle: enough for every strategy's warm-up at its default and common parameters. */
 const WINDOW_BARS = 300;
+
+/** What acting on a bar close's decisions needs, and the legs (client order ids) given out so far. */
+export interface ActStep {
+  cycle: number;
+  paramsVersion: number;
+  kill: KillSwitchState;
+  positions: Record<string, number>;
+  totalPnl: number;
+  /** workflow time the cycle started (its rows' latency) */
+  startedAt: number;
+  leg: number;
+  /** sends the paper broker the close prices, once per cycle */
+  sendPrices: () => Promise<void>;
+  placed?: CycleMode['placed'];
+}
 
 /** A cycle over other symbols than spec.symbols, with its own decision per symbol (the scanner: ./scanner.ts). */
 export interface CycleMode {
@@ -94,46 +109,61 @@ export class Cycles {
     const opened = openBar(riskStateOf(carry), spec, barClose, snap);
     Object.assign(carry, opened.riskState);
 
-    let leg = 0;
+    const step: ActStep = { cycle, paramsVersion, kill: snap.kill, positions: snap.positions, totalPnl: snap.totalPnl, startedAt, leg: 0, sendPrices, ...(mode ? { placed: mode.placed } : {}) };
     for (const symbol of symbols) {
       rt.waitingOn = `cycle ${cycle}: deciding ${symbol}`;
       const ctx = { spec, params, cycle, barClose, nowMs: rt.dataNow(), timeframeMs: this.tfMs, snapshot: snap, equity: opened.equity, status: carry.status, blockedBy: carry.blockedBy ?? [], ...(mode ? { decide: mode.decide } : {}) };
       const { record, action, riskState, flatten } = evaluateSymbol(ctx, riskStateOf(carry), symbol, windows.get(symbol)!);
       Object.assign(carry, riskState);
       if (flatten) rt.flattenRequested = true;
-      if (action.kind === 'remainder') {
-        await sendPrices();
-        if (await this.remainder(action, snap.kill, record)) leg++;
-      } else if (action.kind === 'approval') {
-        const approval = await askApproval(rt, cycle, leg++, action, record, paramsVersion);
-        if (approval.approvalId) {
-          Object.assign(record, { action: 'approval', approvalId: approval.approvalId, reason: `awaiting approval (${approval.rule})` });
-          await sendPrices(); // an approver may decide before the next cycle
-        } else record.reason = `approval-pending: a request for ${symbol} is already open`;
-      } else if (action.kind === 'order') {
-        const { intent } = action;
-        await sendPrices();
-        if (action.fillAtLevel && spec.broker === 'paper') await setPaperPrices.executeWithOptions({ summary: pricesSummary({ [symbol]: intent.price }) }, [{ [symbol]: intent.price }]);
-        const placed = await this.order(cycle, leg++, intent, action.reducing);
-        mode?.placed(symbol, placed);
-        rt.stepDone(placed.at);
-        Object.assign(record, orderOutcome(placed, intent.reason));
-        Object.assign(carry, afterOrder(riskStateOf(carry), symbol, cycle, intent.reason, placed.state));
-      }
-      rt.remember(record);
-      const recorded = await recordCycle.executeWithOptions({ summary: recordSummary(rt, record, paramsVersion) }, [{ deploymentId, paramsVersion, latencyMs: Math.max(workflowNow(), rt.lastStepAt) - startedAt, positions: snap.positions, totalPnl: snap.totalPnl, record }]);
-      rt.stepDone(recorded?.at);
+      await this.act(step, record, action);
     }
+    const leg = step.leg;
     // After an order, sync once more so its fill is in before the next decision (not once a stop came: it must not
     // wait for a broker that may be down; a failed sync only means the next cycle's sync does it).
     if (leg > 0 && carry.status !== 'stopping') await this.syncAfterOrders();
+  }
+
+  /**
+   * Performs one symbol's decided action (an order, an approval request, a remainder) and records its cycle row. The
+   * batch evaluator's actions come here too (./acts.ts), decided at the close by the same code.
+   */
+  async act(step: ActStep, record: CycleRecord, action: SymbolAction): Promise<void> {
+    const { rt } = this;
+    const { spec, carry, deploymentId } = rt;
+    const { cycle, paramsVersion } = step;
+    const symbol = record.symbol;
+    if (action.kind === 'remainder') {
+      await step.sendPrices();
+      if (await this.remainder(action, step.kill, record)) step.leg++;
+    } else if (action.kind === 'approval') {
+      const approval = await askApproval(rt, cycle, step.leg++, action, record, paramsVersion);
+      if (approval.approvalId) {
+        Object.assign(record, { action: 'approval', approvalId: approval.approvalId, reason: `awaiting approval (${approval.rule})` });
+        await step.sendPrices(); // an approver may decide before the next cycle
+      } else record.reason = `approval-pending: a request for ${symbol} is already open`;
+    } else if (action.kind === 'order') {
+      const { intent } = action;
+      await step.sendPrices();
+      if (action.fillAtLevel && spec.broker === 'paper') await setPaperPrices.executeWithOptions({ summary: pricesSummary({ [symbol]: intent.price }) }, [{ [symbol]: intent.price }]);
+      const placed = await this.order(cycle, step.leg++, intent, action.reducing);
+      step.placed?.(symbol, placed);
+      rt.stepDone(placed.at);
+      Object.assign(record, orderOutcome(placed, intent.reason));
+      Object.assign(carry, afterOrder(riskStateOf(carry), symbol, cycle, intent.reason, placed.state));
+    }
+    rt.remember(record);
+    const recorded = await recordCycle.executeWithOptions({ summary: recordSummary(rt, record, paramsVersion) }, [{ deploymentId, paramsVersion, latencyMs: Math.max(workflowNow(), rt.lastStepAt) - step.startedAt, positions: step.positions, totalPnl: step.totalPnl, record }]);
+    rt.stepDone(recorded?.at);
   }
 
   /** Closes every position of this deployment (a human's flatten, or the hard drawdown breaker). */
   async flatten(barClose: number): Promise<void> {
     const { rt } = this;
     const { spec, carry, deploymentId } = rt;
-    const cycle = ++carry.cycle;
+    // A batch-evaluated deployment's cycle numbers are given out in Postgres (its evaluator numbers the closes).
+    const cycle = rt.batch ? await claimDeploymentCycle.executeWithOptions({ summary: 'flatten · claim a cycle number' }, [{ deploymentId }]) : carry.cycle + 1;
+    carry.cycle = Math.max(carry.cycle, cycle);
     rt.waitingOn = `cycle ${cycle}: flattening`;
     await syncOrders.executeWithOptions({ summary: `cycle ${cycle} · flatten: sync orders` }, [{ deploymentId, broker: spec.broker, accountId: spec.accountId }]);
     const snap = await loadRiskSnapshot.executeWithOptions({ summary: `cycle ${cycle} · flatten: read positions` }, [{ deploymentId, accountId: spec.accountId, prices: {} }]);
@@ -150,7 +180,7 @@ export class Cycles {
     if (leg > 0 && carry.status !== 'stopping') await this.syncAfterOrders();
   }
 
-  private async syncAfterOrders(): Promise<void> {
+  async syncAfterOrders(): Promise<void> {
     const { spec, deploymentId } = this.rt;
     try {
       this.rt.stepDone((await syncOrders.executeWithOptions({ summary: `cycle ${this.rt.carry.cycle} · sync fills after orders` }, [{ deploymentId, broker: spec.broker, accountId: spec.accountId }])).at);
@@ -224,7 +254,7 @@ export class Cycles {
   }
 
   /** Enters or leaves the reconciliation block (unknown broker orders or fills on the account): the row says 'blocked'. */
-  private async updateBlock(blockedBy: string[]): Promise<void> {
+  async updateBlock(blockedBy: string[]): Promise<void> {
     const { rt } = this;
     rt.carry.blockedBy = blockedBy;
     await rt.exclusive(async () => {

@@ -28,6 +28,8 @@ export interface DeploymentCarry extends DeploymentRiskState {
   blockedBy?: string[];
   /** a scanner's lifecycle phase (spec.scanner), as last written to its row and search attribute */
   scannerPhase?: ScannerPhase;
+  /** batch evaluation: actions woken for and not yet performed (continue-as-new hands them over) */
+  pendingActs?: string[];
 }
 
 export interface DeploymentWorkflowInput {

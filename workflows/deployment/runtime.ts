@@ -60,6 +60,10 @@ export class Runtime {
   dropped = 0;
   /** the inbox is being worked on */
   processing = false;
+  /** batch evaluation: its evaluator decides at each close and wakes it only to act (./acts.ts) */
+  readonly batch: boolean;
+  /** action ids an `act` signal (or a look for lost wakes) named, in order, not yet performed */
+  readonly acts: string[];
   private messageSeq = 0;
   /** per message sequence number: the answer an update waits for */
   readonly answers = new Map<number, CommandOutcome>();
@@ -82,6 +86,8 @@ export class Runtime {
     this.deploymentId = record.deploymentId;
     this.spec = record.spec;
     this.clock = record.clock;
+    this.batch = record.spec.evaluation === 'batch';
+    this.acts = [...(carry?.pendingActs ?? [])];
     this.carry = carry ?? {
       cycle: 0,
       status: 'running',

@@ -6,6 +6,7 @@ import { workflowNow } from '../time';
 import type { z } from 'zod';
 import { DeploymentSpecSchema } from '../../domain/deployment/spec';
 import { loadRecordedCommands, refuseDeploymentSpec, resolveDeploymentOrders, resolveDeploymentOrdersOnce } from './activities';
+import { installActHandler, nextAct } from './acts';
 import { applyResets, installCommandHandlers, runCommandInbox } from './commands';
 import { Cycles } from './cycle';
 import { describe } from './failures';
@@ -58,6 +59,7 @@ export async function deploymentWorkflow(input: DeploymentWorkflowInput): Promis
   }
   const rt = new Runtime(input, { ...start.record, spec: checked.data }, claim.continued ? input.carry : undefined);
   installCommandHandlers(rt);
+  installActHandler(rt);
   wf.setHandler(deploymentStateQuery, () => rt.state());
   hold.started(rt);
   wf.CancellationScope.current().cancelRequested.catch(() => {
@@ -88,7 +90,7 @@ async function run(rt: Runtime): Promise<DeploymentWorkflowResult> {
         // Nothing may be left half-done: messages checked and answered, commands applied.
         rt.waitingOn = 'continuing as new';
         await wf.condition(() => (rt.idle() && wf.allHandlersFinished()) || rt.pendingResets.length > 0 || rt.flattenRequested || !rt.live());
-        if (rt.idle() && wf.allHandlersFinished() && !rt.flattenRequested && rt.live()) await wf.continueAsNew<typeof deploymentWorkflow>({ ...input, carry });
+        if (rt.idle() && wf.allHandlersFinished() && !rt.flattenRequested && rt.live()) await wf.continueAsNew<typeof deploymentWorkflow>({ ...input, carry: { ...carry, pendingActs: [...rt.acts] } });
         continue;
       }
       if (carry.status === 'paused') {
@@ -98,6 +100,10 @@ async function run(rt: Runtime): Promise<DeploymentWorkflowResult> {
           summary: `paused · look for lost commands in ${duration(PAUSED_RECHECK_MS)}`,
         });
         if (!woke) rt.pickUp(await loadRecordedCommands.executeWithOptions({ summary: 'paused · look for recorded commands' }, [{ deploymentId: rt.deploymentId }]));
+        continue;
+      }
+      if (rt.batch) {
+        if (await nextAct(rt, cycles)) cyclesThisRun++;
         continue;
       }
       // The bar after the last one handled, so a slow cycle never drops a bar; when far behind (after a pause or an

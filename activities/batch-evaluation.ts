@@ -1,0 +1,171 @@
+import { Context } from '@temporalio/activity';
+import type { Pool } from 'pg';
+import { insertAuditOnce } from '../db/sql/audit';
+import { insertActions, pendingGroupActions } from '../db/sql/deployment-actions';
+import { insertCycles, type CycleAudit } from '../db/sql/deployment-cycles';
+import { groupMembers, writeRiskStates, type GroupMember } from '../db/sql/deployment-risk-states';
+import { findEvaluationGroup } from '../db/sql/evaluation-groups';
+import { inTransaction } from '../db/sql/queryable';
+import type { Bar } from '../domain/bars';
+import { timeframeMs } from '../domain/calendar';
+import { calendarBarAt } from '../domain/marketdata/calendar-bars';
+import { planMember, WINDOW_BARS, type EvaluationTiming, type MemberPlan } from '../domain/deployment/batch';
+import { DEFAULT_BAR_WAIT_MS } from '../domain/deployment/bar-wait';
+import type { CycleRecord } from '../domain/deployment/evaluate';
+import type { DeploymentRiskState } from '../domain/deployment/risk-state';
+import { DeploymentSpecSchema } from '../domain/deployment/spec';
+import { awaitFeed } from './cycle';
+import type { createDeploymentActivities } from './deployments';
+import type { MarketDataActivities } from './market-data';
+import type { createOrderActivities } from './orders';
+
+type Steps = Pick<ReturnType<typeof createOrderActivities>, 'syncOrders'> &
+  Pick<MarketDataActivities, 'loadRecentBars'> &
+  Pick<ReturnType<typeof createDeploymentActivities>, 'loadRiskSnapshot'> & {
+    feedWatermark: (provider: string, timeframe: string) => Promise<number | null>;
+  };
+
+export interface BatchEvaluationDeps {
+  db: Pool;
+  steps: Steps;
+  /** deployments read (broker sync, risk snapshot) at once; the pool needs a connection more for the final write */
+  concurrency?: number;
+}
+
+export interface BarCloseEvaluation {
+  /** deployments evaluated at this close */
+  evaluated: number;
+  /** of them, those whose workflow is woken to act */
+  acting: number;
+  /** deployments whose inputs could not be read (their rows say why) */
+  unreadable: number;
+  /** every action of the group still pending (this close's, and any whose wake was lost), to signal */
+  wake: Array<{ workflowId: string; actionId: string }>;
+  ms: number;
+}
+
+/** A deployment's positions and total PnL at the close (its cycle rows show them). */
+interface Marks {
+  positions: Record<string, number>;
+  totalPnl: number;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** Runs `fn` over `items`, at most `limit` at a time, in order of the results. */
+async function boundedMap<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+/**
+ * The batch evaluator's activities (io queue). evaluateBarClose reads each symbol's bars once for the whole group,
+ * each deployment's broker sync and risk snapshot, runs the same decision code as a deployment's own workflow
+ * (domain/deployment/batch.ts), and stores in one transaction, one statement each: the risk states (only where
+ * nobody wrote since they were read), the cycle rows of the symbols with nothing to do, and the actions. A retry
+ * after the commit stores nothing again and returns the same actions to wake.
+ */
+export function createBatchEvaluationActivities({ db, steps, concurrency = 3 }: BatchEvaluationDeps) {
+  async function readBars(timing: EvaluationTiming, symbols: string[], barClose: number): Promise<Map<string, Bar[] | string>> {
+    const tfMs = timeframeMs(timing.timeframe);
+    const feed = timing.dataProvider ? { provider: timing.dataProvider, barClose, waitMs: timing.barWaitMs ?? DEFAULT_BAR_WAIT_MS } : undefined;
+    const stale = feed ? await awaitFeed(steps, feed, timing.timeframe) : undefined;
+    const asOfMs = barClose - tfMs;
+    const wanted = feed ? calendarBarAt(timing.calendar, asOfMs, timing.timeframe)?.open : undefined;
+    const windows = new Map<string, Bar[] | string>();
+    await boundedMap(symbols, concurrency, async (symbol) => {
+      if (stale !== undefined) return windows.set(symbol, stale);
+      try {
+        const md = await steps.loadRecentBars({ symbol, timeframe: timing.timeframe, limit: WINDOW_BARS, asOfMs, maxStaleBars: timing.staleAfterBars, calendar: timing.calendar });
+        const newest = md.bars[md.bars.length - 1]?.ts;
+        if (wanted !== undefined && (newest === undefined || newest < wanted)) return windows.set(symbol, `stale-data: no ${symbol} bar at ${iso(wanted)} from the ${feed!.provider} feed (its newest is ${newest === undefined ? 'none' : iso(newest)})`);
+        return windows.set(symbol, md.bars);
+      } catch (err) {
+        return windows.set(symbol, `market data unavailable: ${(err as Error).message}`);
+      }
+    });
+    return windows;
+  }
+
+  /** One deployment's inputs and plan; a failed read skips its symbols with the reason (the next close tries again). */
+  async function evaluateMember(m: GroupMember, ctx: { barClose: number; nowMs: number; tfMs: number; windows: Map<string, Bar[] | string> }): Promise<{ plan: MemberPlan; unreadable: boolean; marks?: Marks }> {
+    const spec = DeploymentSpecSchema.parse(m.spec);
+    const prices: Record<string, number> = {};
+    const windows: Record<string, Bar[] | string> = {};
+    for (const symbol of spec.symbols) {
+      const w = ctx.windows.get(symbol) ?? 'market data unavailable: not read';
+      windows[symbol] = w;
+      if (typeof w !== 'string' && w.length) prices[symbol] = w[w.length - 1]!.close;
+    }
+    const riskState = m.state as unknown as DeploymentRiskState;
+    try {
+      const sync = await steps.syncOrders({ deploymentId: m.deploymentId, broker: spec.broker, accountId: spec.accountId });
+      const snapshot = await steps.loadRiskSnapshot({ deploymentId: m.deploymentId, accountId: spec.accountId, prices });
+      const openWork = sync.open > 0 || (snapshot.pendingApprovals?.length ?? 0) > 0;
+      const plan = planMember({ spec, params: m.params, paramsVersion: m.paramsVersion, rowStatus: m.status, cycle: m.cycle, riskState, barClose: ctx.barClose, nowMs: ctx.nowMs, timeframeMs: ctx.tfMs, snapshot, blockedBy: sync.blockedBy ?? [], windows, prices, openWork });
+      return { plan, unreadable: false, marks: { positions: snapshot.positions, totalPnl: snapshot.totalPnl } };
+    } catch (err) {
+      const reason = `inputs unavailable: ${(err as Error).message}`.slice(0, 500);
+      const quiet: CycleRecord[] = spec.symbols.map((symbol) => ({ cycle: m.cycle + 1, barClose: ctx.barClose, symbol, action: 'skip', reason, clientOrderIds: [] }));
+      return { plan: { cycle: m.cycle + 1, riskState, quiet }, unreadable: true };
+    }
+  }
+
+  return {
+    /** The group's record, for its evaluator's start: a group nobody recorded under this workflow id is refused, with one audit row. */
+    async openEvaluationGroup(args: { groupKey: string; workflowId: string; runId: string }): Promise<{ ok: true; timing: EvaluationTiming } | { ok: false; reason: string }> {
+      const group = await findEvaluationGroup(db, String(args.groupKey).slice(0, 300));
+      if (group && group.workflowId === args.workflowId) return { ok: true, timing: group.timing as unknown as EvaluationTiming };
+      const reason = group ? `group ${group.key} is evaluated by ${group.workflowId}, not ${args.workflowId}` : `no evaluation group ${String(args.groupKey).slice(0, 100)} was recorded`;
+      await insertAuditOnce(db, 'runtime', 'evaluator.start.forged', args.workflowId, args.runId, { groupKey: String(args.groupKey).slice(0, 300), reason });
+      return { ok: false, reason };
+    },
+
+    async evaluateBarClose(args: { groupKey: string; barClose: number; nowMs: number }): Promise<BarCloseEvaluation> {
+      const startedAt = Date.now();
+      const ctx = Context.current();
+      const group = await findEvaluationGroup(db, args.groupKey);
+      if (!group) throw new Error(`no evaluation group ${args.groupKey}`);
+      const timing = group.timing as unknown as EvaluationTiming;
+      const members = await groupMembers(db, args.groupKey, args.barClose);
+      const symbols = [...new Set(members.flatMap((m) => (m.spec as { symbols: string[] }).symbols))];
+      const windows = await readBars(timing, symbols, args.barClose);
+      ctx.heartbeat();
+      const tfMs = timeframeMs(timing.timeframe);
+      let done = 0;
+      const evaluated = await boundedMap(members, concurrency, async (m) => {
+        const r = await evaluateMember(m, { barClose: args.barClose, nowMs: args.nowMs, tfMs, windows });
+        if (++done % 50 === 0) ctx.heartbeat();
+        return { m, ...r };
+      });
+      const latencyMs = Date.now() - startedAt;
+      const acting = await inTransaction(db, async (tx) => {
+        const written = await writeRiskStates(tx, args.barClose, evaluated.map(({ m, plan }) => ({ deploymentId: m.deploymentId, version: m.version, cycle: plan.cycle, state: plan.riskState as unknown as Record<string, unknown> })));
+        const mine = evaluated.filter(({ m }) => written.has(m.deploymentId));
+        const rows: CycleAudit[] = mine.flatMap(({ m, plan, marks }) => plan.quiet.map((r) => cycleAudit(m, r, latencyMs, marks)));
+        await insertCycles(tx, rows);
+        const actions = mine.filter(({ plan }) => plan.payload).map(({ m, plan }) => ({ id: `${m.deploymentId}:${args.barClose}`, deploymentId: m.deploymentId, barClose: args.barClose, cycle: plan.cycle, paramsVersion: m.paramsVersion, payload: plan.payload as unknown as Record<string, unknown> }));
+        await insertActions(tx, actions);
+        return actions.length;
+      });
+      const wake = (await pendingGroupActions(db, args.groupKey)).map((a) => ({ workflowId: a.workflowId, actionId: a.id }));
+      return { evaluated: members.length, acting, unreadable: evaluated.filter((e) => e.unreadable).length, wake, ms: Date.now() - startedAt };
+    },
+  };
+}
+
+function cycleAudit(m: GroupMember, r: CycleRecord, latencyMs: number, snapshot?: Marks): CycleAudit {
+  return {
+    deploymentId: m.deploymentId, cycle: r.cycle, symbol: r.symbol, barCloseMs: r.barClose, action: r.action, reason: r.reason ?? null,
+    signal: r.signal !== undefined && Number.isFinite(r.signal) ? r.signal : null, indicators: r.indicators ?? {}, risk: r.risk ? { ...r.risk } : null,
+    clientOrderIds: r.clientOrderIds, paramsVersion: m.paramsVersion, positionQty: snapshot?.positions[r.symbol] ?? 0, realizedPnl: snapshot?.totalPnl ?? 0, latencyMs,
+  };
+}

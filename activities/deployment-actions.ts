@@ -1,0 +1,63 @@
+import type { Pool } from 'pg';
+import { insertAuditOnce } from '../db/sql/audit';
+import { findAction, finishAction, pendingDeploymentActions } from '../db/sql/deployment-actions';
+import { claimCycle, lockRiskState, replaceRiskState } from '../db/sql/deployment-risk-states';
+import { inTransaction } from '../db/sql/queryable';
+import type { ActionPayload } from '../domain/deployment/batch';
+import type { DeploymentRiskState } from '../domain/deployment/risk-state';
+
+export type LoadedAction = { ok: true; id: string; payload: ActionPayload } | { ok: false; reason: string };
+
+/**
+ * A batch-evaluated deployment's side (domain/deployment/batch.ts): the actions its evaluator decided, read by id
+ * (the `act` signal carries nothing else), its cycle numbers between closes, and a breaker reset of the risk state
+ * the evaluator keeps in Postgres.
+ */
+export function createDeploymentActionActivities({ db }: { db: Pool }) {
+  return {
+    /**
+     * The action an `act` signal names, if it is this deployment's and still pending. Anything else (an id nobody
+     * stored, another deployment's, one already done) is refused with one audit row per run and id.
+     */
+    async loadDeploymentAction(args: { deploymentId: string; actionId: string; runKey: string }): Promise<LoadedAction> {
+      const actionId = String(args.actionId).slice(0, 200);
+      const found = await findAction(db, args.deploymentId, actionId);
+      if (found?.state === 'pending') return { ok: true, id: found.id, payload: found.payload as unknown as ActionPayload };
+      const reason = found ? `action ${actionId} is ${found.state} already` : `no action ${actionId} for this deployment`;
+      await insertAuditOnce(db, 'runtime', 'deployment.act.refused', args.deploymentId, `${args.runKey}:${actionId}`, { actionId, reason });
+      return { ok: false, reason };
+    },
+
+    async finishDeploymentAction(args: { actionId: string; state: 'done' | 'expired' }): Promise<void> {
+      await finishAction(db, args.actionId, args.state);
+    },
+
+    /** Actions still pending for this deployment (their wake may have been lost), oldest first. */
+    async loadPendingActions(args: { deploymentId: string }): Promise<string[]> {
+      return pendingDeploymentActions(db, args.deploymentId);
+    },
+
+    /** A cycle number of the deployment's own (a flatten between closes), never one its evaluator gives out. */
+    async claimDeploymentCycle(args: { deploymentId: string }): Promise<number> {
+      const cycle = await claimCycle(db, args.deploymentId);
+      if (cycle === undefined) throw new Error(`deployment ${args.deploymentId} has no risk state row`);
+      return cycle;
+    },
+
+    /** The breaker and equity peak the evaluator keeps, for a reset's audit (the workflow computes the reset). */
+    async loadBatchRiskState(args: { deploymentId: string }): Promise<DeploymentRiskState> {
+      const row = await lockRiskState(db, args.deploymentId);
+      if (!row) throw new Error(`deployment ${args.deploymentId} has no risk state row`);
+      return row.state as unknown as DeploymentRiskState;
+    },
+
+    /** A breaker reset applied: the breaker off and the peak re-based, whatever the evaluator latched meanwhile. */
+    async resetBatchBreaker(args: { deploymentId: string; newPeak: number }): Promise<void> {
+      await inTransaction(db, async (tx) => {
+        const row = await lockRiskState(tx, args.deploymentId);
+        if (!row) throw new Error(`deployment ${args.deploymentId} has no risk state row`);
+        await replaceRiskState(tx, args.deploymentId, { ...row.state, breaker: 'none', equityPeak: args.newPeak });
+      });
+    },
+  };
+}

@@ -1,0 +1,69 @@
+import type { Queryable } from './queryable';
+
+/** A batch-evaluated deployment at a bar close: its record, params and risk state (with the version read). */
+export interface GroupMember {
+  deploymentId: string;
+  workflowId: string;
+  spec: Record<string, unknown>;
+  status: string;
+  paramsVersion: number;
+  params: Record<string, number | boolean>;
+  cycle: number;
+  version: number;
+  state: Record<string, unknown>;
+}
+
+/** A deployment's first risk state (at creation, in the creating transaction). */
+export async function insertRiskState(db: Queryable, deploymentId: string, state: Record<string, unknown>): Promise<void> {
+  await db.query('INSERT INTO deployment_risk_states (deployment_id, state) VALUES ($1, $2) ON CONFLICT DO NOTHING', [deploymentId, JSON.stringify(state)]);
+}
+
+/**
+ * The group's deployments that trade at this close and have not been evaluated for it (paused, stopping and ended ones
+ * are not evaluated), with the version of their risk state as read.
+ */
+export async function groupMembers(db: Queryable, groupKey: string, barClose: number): Promise<GroupMember[]> {
+  const { rows } = await db.query<{ id: string; workflow_id: string; spec: Record<string, unknown>; status: string; params_version: number; params: Record<string, number | boolean>; cycle: number; version: number; state: Record<string, unknown> }>(
+    `SELECT d.id, d.workflow_id, d.spec, d.status, d.params_version, p.params, r.cycle, r.version, r.state
+     FROM deployments d
+     JOIN deployment_risk_states r ON r.deployment_id = d.id
+     JOIN deployment_params p ON p.deployment_id = d.id AND p.version = d.params_version
+     WHERE d.evaluation_group = $1 AND d.status IN ('running', 'blocked') AND r.last_bar_close < $2
+     ORDER BY d.id`,
+    [groupKey, barClose],
+  );
+  return rows.map((r) => ({ deploymentId: r.id, workflowId: r.workflow_id, spec: r.spec, status: r.status, paramsVersion: r.params_version, params: r.params, cycle: r.cycle, version: r.version, state: r.state }));
+}
+
+/**
+ * The evaluated risk states of a close, in one statement, each only if its row is still the version read and not yet
+ * evaluated for this close (a retried evaluation, a second evaluator, a breaker reset meanwhile: that deployment's
+ * evaluation is dropped). Returns the deployments written: only their cycle rows and actions may be stored.
+ */
+export async function writeRiskStates(tx: Queryable, barClose: number, rows: Array<{ deploymentId: string; version: number; cycle: number; state: Record<string, unknown> }>): Promise<Set<string>> {
+  if (rows.length === 0) return new Set();
+  const { rows: written } = await tx.query<{ deployment_id: string }>(
+    `UPDATE deployment_risk_states r SET cycle = u.cycle, state = u.state, last_bar_close = $2, version = r.version + 1, updated_at = now()
+     FROM jsonb_to_recordset($1::jsonb) AS u("deploymentId" uuid, version integer, cycle integer, state jsonb)
+     WHERE r.deployment_id = u."deploymentId" AND r.version = u.version AND r.last_bar_close < $2
+     RETURNING r.deployment_id`,
+    [JSON.stringify(rows), barClose],
+  );
+  return new Set(written.map((w) => w.deployment_id));
+}
+
+/** A cycle number for the deployment's own work between closes (a flatten): never one the evaluator gives out. */
+export async function claimCycle(db: Queryable, deploymentId: string): Promise<number | undefined> {
+  const { rows } = await db.query<{ cycle: number }>('UPDATE deployment_risk_states SET cycle = cycle + 1, version = version + 1, updated_at = now() WHERE deployment_id = $1 RETURNING cycle', [deploymentId]);
+  return rows[0]?.cycle;
+}
+
+/** The risk state now (a breaker reset reads it, then writes it back with `replaceRiskState`, in one transaction). */
+export async function lockRiskState(tx: Queryable, deploymentId: string): Promise<{ cycle: number; state: Record<string, unknown> } | undefined> {
+  const { rows } = await tx.query<{ cycle: number; state: Record<string, unknown> }>('SELECT cycle, state FROM deployment_risk_states WHERE deployment_id = $1 FOR UPDATE', [deploymentId]);
+  return rows[0];
+}
+
+export async function replaceRiskState(tx: Queryable, deploymentId: string, state: Record<string, unknown>): Promise<void> {
+  await tx.query('UPDATE deployment_risk_states SET state = $2, version = version + 1, updated_at = now() WHERE deployment_id = $1', [deploymentId, JSON.stringify(state)]);
+}

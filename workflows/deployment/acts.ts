@@ -1,0 +1,103 @@
+import * as wf from '@temporalio/workflow';
+import { timeframeMs } from '../../domain/calendar';
+import type { ActionPayload } from '../../domain/deployment/batch';
+import { duration, line } from '../summaries';
+import { workflowNow } from '../time';
+import { deploymentActSignal } from '../evaluator/messages';
+import { finishDeploymentAction, loadDeploymentAction, loadPendingActions, loadRecordedCommands, recordCycle, setPaperPrices } from './activities';
+import type { Cycles } from './cycle';
+import { MAX_INBOX, type Runtime } from './runtime';
+import { pricesSummary, recordSummary } from './summaries';
+
+/**
+ * A batch-evaluated deployment (spec.evaluation = 'batch'; domain/deployment/batch.ts) does not wait for bar closes:
+ * its group's evaluator decides at each close, stores what this deployment must do, and signals `deploymentAct` with
+ * the action's id only. Here the workflow reads that action from Postgres (a forged or repeated id does nothing but
+ * leave an audit row), performs it with the same code as its own cycles (orders through the ledger, approvals,
+ * remainders), records those symbols' cycle rows, and marks the action done. It also looks for lost wakes itself.
+ */
+
+/**
+ * How often an idle batch-evaluated deployment looks for actions and commands whose message was lost. Its evaluator
+ * wakes a pending action again at every close, so this only covers an evaluator that is down; hourly, like the
+ * per-deployment runtime's long waits, so it costs no task per close.
+ */
+const ACT_RECHECK_MS = 65 * 60_000;
+
+/** Takes `deploymentAct` signals: a well-formed one queues its id (once), anything else goes to the audited inbox. */
+export function installActHandler(rt: Runtime): void {
+  wf.setHandler(deploymentActSignal, (arg: unknown) => {
+    const id = typeof arg === 'object' && arg !== null ? (arg as { actionId?: unknown }).actionId : undefined;
+    if (!rt.batch) {
+      rt.receive('signal', 'deploymentAct', arg, () => ({ refused: 'unknown-name', error: 'this deployment evaluates its own bar closes: nothing acts on deploymentAct' }));
+      return;
+    }
+    if (typeof id !== 'string' || id.length === 0 || id.length > 200) {
+      rt.receive('signal', 'deploymentAct', arg, () => ({ refused: 'malformed', error: 'deploymentAct takes { actionId: string } (at most 200 characters)' }));
+      return;
+    }
+    queueAct(rt, id);
+  });
+}
+
+function queueAct(rt: Runtime, id: string): void {
+  if (rt.acts.includes(id)) return; // the evaluator wakes a pending action again at each close until it is done
+  if (rt.acts.length >= MAX_INBOX) rt.dropped++;
+  else rt.acts.push(id);
+}
+
+/** Waits for a wake (or a command), or performs the next action woken for. Returns whether it performed one. */
+export async function nextAct(rt: Runtime, cycles: Cycles): Promise<boolean> {
+  if (rt.acts.length === 0) {
+    rt.nextClose = null;
+    rt.waitingOn = 'its evaluator: woken only to act';
+    rt.interrupted = false;
+    const woke = await wf.condition(() => rt.acts.length > 0 || rt.interrupted, ACT_RECHECK_MS, { summary: `wait for an action · look for lost ones in ${duration(ACT_RECHECK_MS)}` });
+    if (!woke) {
+      rt.pickUp(await loadRecordedCommands.executeWithOptions({ summary: 'look for recorded commands' }, [{ deploymentId: rt.deploymentId }]));
+      for (const id of await loadPendingActions.executeWithOptions({ summary: 'look for pending actions' }, [{ deploymentId: rt.deploymentId }])) queueAct(rt, id);
+    }
+    return false;
+  }
+  const actionId = rt.acts[0]!;
+  const loaded = await loadDeploymentAction.executeWithOptions({ summary: line(`read action ${actionId}`) }, [{ deploymentId: rt.deploymentId, actionId, runKey: wf.workflowInfo().runId }]);
+  rt.acts.shift();
+  if (!loaded.ok) return false;
+  const expired = await perform(rt, cycles, loaded.payload);
+  await finishDeploymentAction.executeWithOptions({ summary: `action ${expired ? 'expired' : 'done'}` }, [{ actionId, state: expired ? 'expired' : 'done' }]);
+  return true;
+}
+
+/** Performs one close's actions; returns true when they came too late to act on (the close is older than staleAfterBars). */
+async function perform(rt: Runtime, cycles: Cycles, p: ActionPayload): Promise<boolean> {
+  const { spec, carry, deploymentId } = rt;
+  carry.cycle = Math.max(carry.cycle, p.cycle);
+  carry.lastBarClose = Math.max(carry.lastBarClose, p.barClose);
+  if (p.risk) Object.assign(carry, p.risk);
+  const startedAt = workflowNow();
+  rt.waitingOn = `cycle ${p.cycle}: acting on the evaluator's decisions`;
+  const late = p.barClose < rt.dataNow() - spec.staleAfterBars * timeframeMs(spec.timeframe);
+  if (p.blockedBy !== undefined && !late) await cycles.updateBlock(p.blockedBy);
+  let pricesSent = false;
+  const sendPrices = async () => {
+    if (spec.broker !== 'paper' || Object.keys(p.prices).length === 0 || pricesSent) return;
+    pricesSent = true;
+    await setPaperPrices.executeWithOptions({ summary: pricesSummary(p.prices) }, [p.prices]);
+  };
+  if (!late && p.pricesNeeded) await sendPrices();
+  const step = { cycle: p.cycle, paramsVersion: p.paramsVersion, kill: p.snapshot.kill, positions: p.snapshot.positions, totalPnl: p.snapshot.totalPnl, startedAt, leg: 0, sendPrices };
+  for (const { record, action } of p.acts) {
+    // Decided at the close while running; a pause, stop or flatten since, or a wake too late, sends nothing.
+    const why = late ? `expired: woken after ${spec.staleAfterBars} bar(s) had passed since the close` : carry.status !== 'running' ? `deployment ${rt.shown()} since the close` : undefined;
+    if (why === undefined) {
+      await cycles.act(step, record, action);
+      continue;
+    }
+    Object.assign(record, { action: 'skip', reason: `${why}: no order (${record.reason ?? action.kind})` });
+    rt.remember(record);
+    await recordCycle.executeWithOptions({ summary: recordSummary(rt, record, p.paramsVersion) }, [{ deploymentId, paramsVersion: p.paramsVersion, latencyMs: workflowNow() - startedAt, positions: p.snapshot.positions, totalPnl: p.snapshot.totalPnl, record }]);
+  }
+  if (p.flatten && !late) rt.flattenRequested = true;
+  if (step.leg > 0 && carry.status !== 'stopping') await cycles.syncAfterOrders();
+  return late;
+}

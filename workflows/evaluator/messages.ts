@@ -1,0 +1,36 @@
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+
+export interface EvaluatorInput {
+  groupKey: string;
+  /** the last close evaluated (continue-as-new carries it) */
+  lastClose?: number;
+  closes?: number;
+  /** continue-as-new after this many closes (tests make it small) */
+  closesPerRun?: number;
+}
+
+export interface EvaluatorResult {
+  outcome: 'refused';
+  reason: string;
+}
+
+export interface EvaluatorState {
+  groupKey: string;
+  closes: number;
+  nextClose: number | null;
+  waitingOn: string;
+  last: { barClose: number; evaluated: number; acting: number; unreadable: number; woken: number; ms: number } | null;
+  /** closes whose evaluation failed after every attempt (skipped for the whole group) */
+  failures: number;
+}
+
+export const evaluatorStateQuery = defineQuery<EvaluatorState>('evaluatorState');
+
+/**
+ * Wakes a batch-evaluated deployment's workflow to act: `{ actionId }` of an action the evaluator stored
+ * (deployment_actions). The deployment reads the action from there; the signal carries nothing it trusts.
+ */
+export interface ActMessage {
+  actionId: string;
+}
+export const deploymentActSignal = defineSignal<[ActMessage]>('deploymentAct');
