@@ -10,7 +10,7 @@ import { clientOrderId } from '../../domain/ids';
 import type { KillSwitchState, OrderIntent } from '../../domain/risk/gate';
 import { brokerCall } from '../activity-options';
 import { workflowNow } from '../time';
-import { cancelRemainder, claimDeploymentCycle, loadCycleInputs, loadRiskSnapshot, placeOrder, recordCycle, resolveOrder, setPaperPrices, syncOrders } from './activities';
+import { cancelRemainder, loadCycleInputs, placeOrder, recordCycle, resolveOrder, setPaperPrices, syncOrders } from './activities';
 import { askApproval } from './approvals';
 import { BarWindows } from './bar-windows';
 import { describe, isConfigFault } from './failures';
@@ -157,29 +157,6 @@ export class Cycles {
     rt.stepDone(recorded?.at);
   }
 
-  /** Closes every position of this deployment (a human's flatten, or the hard drawdown breaker). */
-  async flatten(barClose: number): Promise<void> {
-    const { rt } = this;
-    const { spec, carry, deploymentId } = rt;
-    // A batch-evaluated deployment's cycle numbers are given out in Postgres (its evaluator numbers the closes).
-    const cycle = rt.batch ? await claimDeploymentCycle.executeWithOptions({ summary: 'flatten · claim a cycle number' }, [{ deploymentId }]) : carry.cycle + 1;
-    carry.cycle = Math.max(carry.cycle, cycle);
-    rt.waitingOn = `cycle ${cycle}: flattening`;
-    await syncOrders.executeWithOptions({ summary: `cycle ${cycle} · flatten: sync orders` }, [{ deploymentId, broker: spec.broker, accountId: spec.accountId }]);
-    const snap = await loadRiskSnapshot.executeWithOptions({ summary: `cycle ${cycle} · flatten: read positions` }, [{ deploymentId, accountId: spec.accountId, prices: {} }]);
-    let leg = 0;
-    for (const symbol of spec.symbols) {
-      const qty = snap.positions[symbol] ?? 0;
-      if (Math.abs(qty) < 1e-9) continue;
-      const record: CycleRecord = { cycle, barClose, symbol, action: 'skip', reason: 'flatten', clientOrderIds: [] };
-      if (!rt.mayOrder(true)) record.reason = `flatten: deployment ${rt.shown()}, no order`;
-      else Object.assign(record, orderOutcome(await this.order(cycle, leg++, { symbol, side: qty > 0 ? 'sell' : 'buy', qty: Math.abs(qty), price: 0, reason: 'flatten' }, true), 'flatten'));
-      rt.remember(record);
-      await recordCycle.executeWithOptions({ summary: recordSummary(rt, record, carry.paramsVersion) }, [{ deploymentId, paramsVersion: carry.paramsVersion, latencyMs: 0, positions: snap.positions, totalPnl: snap.totalPnl, record }]);
-    }
-    if (leg > 0 && carry.status !== 'stopping') await this.syncAfterOrders();
-  }
-
   async syncAfterOrders(): Promise<void> {
     const { spec, deploymentId } = this.rt;
     try {
@@ -195,7 +172,7 @@ export class Cycles {
    * it while the broker has not answered; it is then resolved: cancelled when it never reached the broker, looked up
    * when it may have.
    */
-  private async order(cycle: number, leg: number, intent: OrderIntent, reducing: boolean, intentVersion = 1): Promise<PlaceOrderResult> {
+  async order(cycle: number, leg: number, intent: OrderIntent, reducing: boolean, intentVersion = 1): Promise<PlaceOrderResult> {
     const { rt } = this;
     const { spec } = rt;
     const input: PlaceOrderInput = {
