@@ -15,7 +15,7 @@ import type { CycleRecord } from '../domain/deployment/evaluate';
 import type { DeploymentRiskState } from '../domain/deployment/risk-state';
 import { DeploymentSpecSchema } from '../domain/deployment/spec';
 import { awaitFeed } from './cycle';
-import type { createDeploymentActivities } from './deployments';
+import { alertProcessingLag, type createDeploymentActivities } from './deployments';
 import type { MarketDataActivities } from './market-data';
 import type { createOrderActivities } from './orders';
 
@@ -30,6 +30,8 @@ export interface BatchEvaluationDeps {
   steps: Steps;
   /** deployments read (broker sync, risk snapshot) at once; the pool needs a connection more for the final write */
   concurrency?: number;
+  /** the processing-lag alert's threshold in ms, read at each close (a settings reload changes it); unset: no alert */
+  processingLagAlertMs?: () => number;
 }
 
 export interface BarCloseEvaluation {
@@ -73,7 +75,7 @@ async function boundedMap<T, R>(items: T[], limit: number, fn: (item: T) => Prom
  * nobody wrote since they were read), the cycle rows of the symbols with nothing to do, and the actions. A retry
  * after the commit stores nothing again and returns the same actions to wake.
  */
-export function createBatchEvaluationActivities({ db, steps, concurrency = 3 }: BatchEvaluationDeps) {
+export function createBatchEvaluationActivities({ db, steps, concurrency = 3, processingLagAlertMs }: BatchEvaluationDeps) {
   async function readBars(timing: EvaluationTiming, symbols: string[], barClose: number): Promise<Map<string, Bar[] | string>> {
     const tfMs = timeframeMs(timing.timeframe);
     const feed = timing.dataProvider ? { provider: timing.dataProvider, barClose, waitMs: timing.barWaitMs ?? DEFAULT_BAR_WAIT_MS } : undefined;
@@ -156,6 +158,9 @@ export function createBatchEvaluationActivities({ db, steps, concurrency = 3 }: 
         await insertActions(tx, actions);
         return actions.length;
       });
+      // Late closes alert as a deployment's own cycles do: per deployment and hour, measured when its rows were stored.
+      const at = Date.now();
+      for (const { m, plan } of evaluated) if (plan.quiet[0]) await alertProcessingLag(db, processingLagAlertMs?.(), m.deploymentId, plan.quiet[0], at);
       const wake = (await pendingGroupActions(db, args.groupKey)).map((a) => ({ workflowId: a.workflowId, actionId: a.id }));
       return { evaluated: members.length, acting, unreadable: evaluated.filter((e) => e.unreadable).length, wake, ms: Date.now() - startedAt };
     },

@@ -37,23 +37,22 @@ export interface DeploymentDeps {
   now?: () => number | Promise<number>;
 }
 
+/**
+ * Bar close to cycle done above the threshold: one alert and one audit row per deployment and hour (the dedupe key),
+ * in one transaction. Measured like the metric (live bars only), at the end of the cycle's record.
+ */
+export async function alertProcessingLag(db: Pool, thresholdMs: number | undefined, deploymentId: string, r: Pick<CycleRecord, 'symbol' | 'barClose' | 'cycle'>, at: number): Promise<void> {
+  const lagMs = liveLagMs(r.barClose, at);
+  if (thresholdMs === undefined || lagMs === undefined || lagMs <= thresholdMs) return;
+  const alert = processingLagAlert({ deploymentId, symbol: r.symbol, barClose: r.barClose, lagMs, thresholdMs, window: lagAlertWindow(r.barClose) });
+  await inTransaction(db, async (tx) => {
+    await enqueueNotification(tx, alert);
+    await insertAuditOnce(tx, 'runtime', 'deployment.processing-lag', deploymentId, alert.dedupeKey, { symbol: r.symbol, cycle: r.cycle, barClose: new Date(r.barClose).toISOString(), lagMs, thresholdMs });
+  });
+}
+
 /** Runtime bookkeeping for deployments. Every write is idempotent (keyed by deployment and cycle). */
 export function createDeploymentActivities({ db, paperPrices, processingLagAlertMs, now = Date.now }: DeploymentDeps) {
-  /**
-   * Bar close to cycle done above the threshold: one alert and one audit row per deployment and hour (the dedupe
-   * key), in one transaction. Measured like the metric (live bars only), at the end of the cycle's record.
-   */
-  async function alertProcessingLag(deploymentId: string, r: CycleRecord, at: number): Promise<void> {
-    const thresholdMs = processingLagAlertMs?.();
-    const lagMs = liveLagMs(r.barClose, at);
-    if (thresholdMs === undefined || lagMs === undefined || lagMs <= thresholdMs) return;
-    const alert = processingLagAlert({ deploymentId, symbol: r.symbol, barClose: r.barClose, lagMs, thresholdMs, window: lagAlertWindow(r.barClose) });
-    await inTransaction(db, async (tx) => {
-      await enqueueNotification(tx, alert);
-      await insertAuditOnce(tx, 'runtime', 'deployment.processing-lag', deploymentId, alert.dedupeKey, { symbol: r.symbol, cycle: r.cycle, barClose: new Date(r.barClose).toISOString(), lagMs, thresholdMs });
-    });
-  }
-
   return {
     async loadRiskSnapshot(args: { deploymentId: string; accountId: string; prices: Record<string, number> }): Promise<RiskSnapshot> {
       const [mine, account, pendingSymbols, kill, entries, approvals, partial] = await Promise.all([
@@ -108,7 +107,7 @@ export function createDeploymentActivities({ db, paperPrices, processingLagAlert
         await enqueueNotification(db, drawdownBreakerAlert({ deploymentId: args.deploymentId, level, cycle: r.cycle, resets, reasons }));
       }
       const at = await now();
-      await alertProcessingLag(args.deploymentId, r, at);
+      await alertProcessingLag(db, processingLagAlertMs?.(), args.deploymentId, r, at);
       return { at };
     },
 

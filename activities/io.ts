@@ -57,6 +57,7 @@ export function createIoActivities(deps: IoDeps) {
     }),
     ...createBatchEvaluationActivities({
       db: deps.db,
+      ...(deps.processingLagAlertMs ? { processingLagAlertMs: deps.processingLagAlertMs } : {}),
       steps: {
         syncOrders: orders.syncOrders,
         loadRecentBars: marketData.loadRecentBars,
