@@ -41,7 +41,8 @@ export function installActHandler(rt: Runtime): void {
 }
 
 function queueAct(rt: Runtime, id: string): void {
-  if (rt.acts.includes(id)) return; // the evaluator wakes a pending action again at each close until it is done
+  // The evaluator wakes a pending action again at each close until it is done (this run may be performing it now).
+  if (rt.acts.includes(id) || rt.actsTaken.includes(id)) return;
   if (rt.acts.length >= MAX_INBOX) rt.dropped++;
   else rt.acts.push(id);
 }
@@ -60,7 +61,9 @@ export async function nextAct(rt: Runtime, cycles: Cycles): Promise<boolean> {
     return false;
   }
   const actionId = rt.acts[0]!;
-  const loaded = await loadDeploymentAction.executeWithOptions({ summary: line(`read action ${actionId}`) }, [{ deploymentId: rt.deploymentId, actionId, runKey: wf.workflowInfo().runId }]);
+  rt.actsTaken.push(actionId);
+  if (rt.actsTaken.length > 50) rt.actsTaken.shift();
+  const loaded = await loadDeploymentAction.executeWithOptions({ summary: actSummary(actionId) }, [{ deploymentId: rt.deploymentId, actionId, runKey: wf.workflowInfo().runId }]);
   rt.acts.shift();
   if (!loaded.ok) return false;
   const expired = await perform(rt, cycles, loaded.payload);
@@ -100,4 +103,10 @@ async function perform(rt: Runtime, cycles: Cycles, p: ActionPayload): Promise<b
   if (p.flatten && !late) rt.flattenRequested = true;
   if (step.leg > 0 && carry.status !== 'stopping') await cycles.syncAfterOrders();
   return late;
+}
+
+/** `act on the close at 14:35Z` for an evaluator's id (`<deployment>:<close ms>`), else the id as sent, cut short. */
+function actSummary(actionId: string): string {
+  const close = Number(actionId.slice(actionId.lastIndexOf(':') + 1));
+  return close > 0 && close < 1e14 ? `act on the close at ${new Date(close).toISOString().replace(':00.000Z', 'Z')}` : line(`read action ${actionId.slice(0, 80)}`);
 }
