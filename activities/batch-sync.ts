@@ -39,7 +39,9 @@ const accountKey = (broker: string, accountId: string) => `${broker}/${accountId
  * listed every close, so every member's positions are complete. Then in one statement each: the accounts' unresolved
  * findings (they block), the members' positions from their fills, and their symbol locks renewed where they hold a
  * position or an open order and released elsewhere. A broker failure fails the members it concerns (an account's
- * listing: all its members), not the others; a Postgres failure fails the whole call.
+ * listing: all its members), not the others; a Postgres failure fails the whole call. In each result, newFills are
+ * the member's own fills stored by this sync and unknownFills its account's (a deployment's own sync counts both only
+ * when it listed the account itself).
  */
 export function createBatchSync({ db, brokers, crashPoint = () => undefined, concurrency = 3 }: BatchSyncDeps) {
   const reconciler = createAccountReconciler(db, () => crashPoint('mid_fill_ingest'));
