@@ -161,6 +161,8 @@ test('batched risk snapshots equal each deployment own loadRiskSnapshot, across 
   expect(s0!.positions).toEqual({ BRA: 3 });
   expect(s0!.entryPrices).toEqual({ BRA: 10.25 });
   expect(s0!.accountOpenPositions).toBe(3);
+  // at its prices (BRA 11, BRE 14.5; BRF, not among them, at its last fill price)
+  expect([s0!.totalPnl, s0!.deploymentExposure, s0!.accountExposure]).toEqual([3 * 11 - 3 * 10.25, 33, 33 + 14.5 + 40.0625]);
   expect(s2!.pendingSymbols).toEqual(['BRC']);
   expect(s2!.pendingApprovals).toEqual(['BRD']);
   expect(s3!.pendingSymbols).toEqual(['BRE']);
