@@ -11,12 +11,12 @@ import { inTransaction } from '../db/sql/queryable';
 import { activeHalts } from '../db/sql/trading-halts';
 import type { DeploymentStatus } from '../domain/deployment/commands';
 import type { EvaluationSnapshot } from '../domain/deployment/evaluate';
-import { MAX_REMAINDER_VERSION, type PartialOrder } from '../domain/deployment/remainders';
+import { MAX_REMAINDER_VERSION } from '../domain/deployment/remainders';
+import { riskSnapshotOf } from '../domain/deployment/risk-snapshot';
 import { lagAlertWindow, liveLagMs } from '../domain/deployment/processing-lag';
 import { drawdownBreakerAlert, processingLagAlert } from '../notify/alerts';
 import type { CycleRecord } from '../workflows/deployment/messages';
 
-/** What the cycle needs to know about positions, open orders, exposure and the kill switch, read in one go. */
 /** What a cycle reads about its deployment (domain/deployment/evaluate.ts decides on it), and when it was read. */
 export interface RiskSnapshot extends EvaluationSnapshot {
   /** wall-clock ms when it was read */
@@ -64,26 +64,7 @@ export function createDeploymentActivities({ db, paperPrices, processingLagAlert
         openApprovalSymbols(db, args.deploymentId),
         partialRemainders(db, args.deploymentId, MAX_REMAINDER_VERSION),
       ]);
-      const remainders = partial.map(
-        (o): PartialOrder => ({ clientOrderId: o.clientOrderId, symbol: o.symbol, side: o.side, qty: o.qty, filledQty: o.filledQty, state: o.state === 'PARTIAL' ? 'PARTIAL' : 'CANCELED', cycle: o.cycle, leg: o.leg, intentVersion: o.intentVersion }),
-      );
-      const positions: Record<string, number> = {};
-      let totalPnl = 0;
-      let deploymentExposure = 0;
-      for (const { symbol, qty, cashFlow } of mine) {
-        const price = args.prices[symbol] ?? 0;
-        positions[symbol] = qty;
-        totalPnl += cashFlow + qty * price;
-        deploymentExposure += Math.abs(qty) * price;
-      }
-      let accountExposure = 0;
-      let accountOpenPositions = 0;
-      for (const { symbol, qty, lastPrice } of account) {
-        if (Math.abs(qty) < 1e-9) continue;
-        accountOpenPositions++;
-        accountExposure += Math.abs(qty) * (args.prices[symbol] ?? lastPrice);
-      }
-      return { positions, pendingSymbols, totalPnl, deploymentExposure, accountExposure, accountOpenPositions, kill, entryPrices: entries, pendingApprovals: approvals, remainders, at: Date.now() };
+      return { ...riskSnapshotOf({ mine, account, pendingSymbols, kill, entryPrices: entries, pendingApprovals: approvals, partial }, args.prices), at: Date.now() };
     },
 
     /**

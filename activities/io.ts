@@ -59,11 +59,11 @@ export function createIoActivities(deps: IoDeps) {
       db: deps.db,
       ...(deps.processingLagAlertMs ? { processingLagAlertMs: deps.processingLagAlertMs } : {}),
       steps: {
-        syncOrders: orders.syncOrders,
         loadRecentBars: marketData.loadRecentBars,
-        loadRiskSnapshot: deployments.loadRiskSnapshot,
         feedWatermark: (provider, timeframe) => readWatermark(deps.db, deps.redis, provider, timeframe),
       },
+      brokers: deps.brokers,
+      ...(deps.crashPoint ? { crashPoint: deps.crashPoint } : {}),
     }),
     ...createDeploymentActionActivities(deps),
     ...createScannerActivities({ db: deps.db, loadRecentBars: marketData.loadRecentBars }),
