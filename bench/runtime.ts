@@ -29,14 +29,14 @@ type Run = RoundResult & { p99RatioToBaseline: number | null; cycleP99RatioToBas
 
 const cpuText = (r: RoundResult) =>
   r.cpuPerDeploymentClose
-    ? `CPU per deployment-close ${r.cpuPerDeploymentClose.total} ms (${Object.entries(r.cpuPerDeploymentClose.byGroup).map(([g, ms]) => `${g} ${ms}`).join(', ')}; machine ${r.cpuPerDeploymentClose.machine})`
+    ? `CPU per deployment-close ${r.cpuPerDeploymentClose.total} ms (${Object.entries(r.cpuPerDeploymentClose.byGroup).map(([g, ms]) => `${g} ${ms}`).join(', ')})`
     : 'CPU per deployment-close n/a';
 
 function printRun(r: Run | RoundResult): void {
   console.log(
     `N=${r.deployments} (${r.evaluation}): order p50 ${r.p50Ms} ms p99 ${r.p99Ms} ms; cycle p50 ${r.cycleP50Ms} ms p99 ${r.cycleP99Ms} ms; ` +
       `missed ${r.missedTicks}/${r.expectedTicks}, late ${r.lateTicks}; ${r.orders} orders on ${r.ticks} ticks (${Math.round(r.orderTickShare * 100)} %); ${cpuText(r)}` +
-      ('p99RatioToBaseline' in r ? `; p99 / baseline ${String(r.p99RatioToBaseline)}` : ''),
+      ('p99RatioToBaseline' in r && r.p99RatioToBaseline !== null ? `; p99 / baseline ${r.p99RatioToBaseline}` : ''),
   );
   if (!('vsFloor' in r) || !r.floor || !r.vsFloor) return;
   const f = r.floor;

@@ -17,10 +17,9 @@ export type Classify = (p: { pid: number; ppid: number; cmdline: string }) => st
 
 export interface Sample {
   atMs: number;
-  /** machine jiffies: busy (user, nice, system, irq, softirq), stolen by the hypervisor, and total (guest is in user already) */
+  /** machine jiffies: busy (user, nice, system, irq, softirq; guest is in user already) and stolen by the hypervisor */
   busy: number;
   steal: number;
-  total: number;
   /** jiffies per group: own time plus reaped children's of every process counted to it */
   groups: Record<string, number>;
 }
@@ -69,33 +68,19 @@ function readStat(pid: string): ProcStat | undefined {
   }
 }
 
+/** Samples on demand only: a sample reads every /proc/<pid>/stat (about 2 ms of this process' CPU), which the stack's figures include. */
 export class CpuSampler {
   readonly supported = existsSync('/proc/stat');
-  private readonly samples: Sample[] = [];
   /** classification by pid and start time (a Postgres backend's pid can be reused by the next one) */
   private readonly classified = new Map<string, string | null | undefined>();
-  private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly classify: Classify) {}
 
-  start(everyMs = 1000): void {
-    if (!this.supported || this.timer) return;
-    this.sample();
-    this.timer = setInterval(() => this.sample(), everyMs);
-    this.timer.unref();
-  }
-
-  stop(): void {
-    clearInterval(this.timer);
-    this.timer = undefined;
-    if (this.supported) this.sample();
-  }
-
-  /** Takes a sample now (also kept for usage()); undefined where /proc is missing. */
+  /** Takes a sample now; undefined where /proc is missing. */
   sample(): Sample | undefined {
     if (!this.supported) return undefined;
     const cpu = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
-    const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = cpu;
+    const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = cpu; // idle and iowait are not busy
     const stats = new Map<number, ProcStat>();
     for (const name of readdirSync('/proc')) {
       if (!/^\d+$/.test(name)) continue;
@@ -120,9 +105,7 @@ export class CpuSampler {
       const g = resolve(pid);
       if (g !== null) groups[g] = (groups[g] ?? 0) + stat.own + stat.children;
     }
-    const s: Sample = { atMs: Date.now(), busy: user + nice + system + irq + softirq, steal, total: user + nice + system + idle + iowait + irq + softirq + steal, groups };
-    this.samples.push(s);
-    return s;
+    return { atMs: Date.now(), busy: user + nice + system + irq + softirq, steal, groups };
   }
 
   private classification(pid: number, stat: ProcStat): string | null | undefined {
@@ -140,12 +123,6 @@ export class CpuSampler {
     return c;
   }
 
-  /** Usage between the last sample at or before `fromMs` and the first at or after `toMs` (undefined without samples). */
-  usage(fromMs: number, toMs: number): CpuUsage | undefined {
-    const a = [...this.samples].reverse().find((s) => s.atMs <= fromMs) ?? this.samples[0];
-    const b = this.samples.find((s) => s.atMs >= toMs) ?? this.samples[this.samples.length - 1];
-    return a && b ? between(a, b) : undefined;
-  }
 }
 
 /** Usage from sample `a` to the later sample `b`. */
@@ -156,7 +133,7 @@ export function between(a: Sample, b: Sample): CpuUsage | undefined {
   const cores: Record<string, number> = {};
   for (const g of new Set([...Object.keys(a.groups), ...Object.keys(b.groups)])) {
     ms[g] = round2((((b.groups[g] ?? 0) - (a.groups[g] ?? 0)) / CLK_TCK) * 1000);
-    cores[g] = round2(Math.max(0, ms[g]) / 1000 / seconds);
+    cores[g] = round3(Math.max(0, ms[g]) / 1000 / seconds);
   }
   const machineMs = ((b.busy - a.busy) / CLK_TCK) * 1000;
   return {
@@ -164,9 +141,10 @@ export function between(a: Sample, b: Sample): CpuUsage | undefined {
     ms,
     cores,
     machineMs: Math.round(machineMs),
-    machineCores: round2(machineMs / 1000 / seconds),
-    stealCores: round2((b.steal - a.steal) / CLK_TCK / seconds),
+    machineCores: round3(machineMs / 1000 / seconds),
+    stealCores: round3((b.steal - a.steal) / CLK_TCK / seconds),
   };
 }
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
+const round3 = (x: number) => Math.round(x * 1000) / 1000;

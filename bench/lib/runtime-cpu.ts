@@ -109,9 +109,9 @@ export const fmtCpu = (u?: CpuUsage) =>
         .join(', ')})`
     : 'cpu n/a';
 
-/** Takes one sample at each instant (wall ms): `taken` resolves with all of them once the last is taken; cancel() drops the rest. */
-export function sampleAt(sample: () => Sample | undefined, instants: readonly number[]): { taken: Promise<Array<Sample | undefined>>; cancel(): void } {
+/** Takes one sample at each instant (wall ms): `at[i]` resolves with the i-th once taken; cancel() drops those not taken yet. */
+export function sampleAt(sample: () => Sample | undefined, instants: readonly number[]): { at: Array<Promise<Sample | undefined>>; cancel(): void } {
   const timers: NodeJS.Timeout[] = [];
-  const taken = Promise.all(instants.map((t) => new Promise<Sample | undefined>((resolve) => timers.push(setTimeout(() => resolve(sample()), Math.max(0, t - Date.now()))))));
-  return { taken, cancel: () => timers.forEach(clearTimeout) };
+  const at = instants.map((t) => new Promise<Sample | undefined>((resolve) => timers.push(setTimeout(() => resolve(sample()), Math.max(0, t - Date.now())))));
+  return { at, cancel: () => timers.forEach(clearTimeout) };
 }

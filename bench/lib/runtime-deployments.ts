@@ -20,6 +20,10 @@ const CREATE_RETRIES = 2;
 
 export type WorkflowType = 'deploymentWorkflow' | 'runtimeFloorWorkflow';
 type Handle = WorkflowHandle<typeof deploymentWorkflow>;
+export interface BenchDeployment {
+  id: string;
+  handle: Handle;
+}
 
 function deploymentSpec(symbol: string, settleMs: number, evaluation: DeploymentSpec['evaluation']): DeploymentSpec {
   return parseDeploymentSpec({
@@ -65,18 +69,18 @@ export interface StartDeployments {
 }
 
 /** Creates one deployment per symbol, CREATE_CONCURRENCY at a time; a create that fails is tried again (its failed row stays, without cycles). */
-export async function startDeployments(s: StartDeployments): Promise<Handle[]> {
+export async function startDeployments(s: StartDeployments): Promise<BenchDeployment[]> {
   const replay = { from: new Date(s.clock.dataStartMs).toISOString(), speed: s.clock.speed, wallStartMs: s.clock.wallStartMs };
   let done = 0;
   let retried = 0;
   const every = Math.max(100, Math.ceil(s.symbols.length / 4 / 100) * 100);
-  const handles = await inParallel(s.symbols, CREATE_CONCURRENCY, async (symbol) => {
+  const created = await inParallel(s.symbols, CREATE_CONCURRENCY, async (symbol) => {
     const spec = deploymentSpec(symbol, s.settleMs, s.evaluation);
     for (let attempt = 0; ; attempt++) {
       try {
-        const created = await createDeployment({ db: s.pool, temporal: s.client }, { spec, by: 'bench', name: `runtime bench ${symbol}`, replay }, { workflowType: s.workflowType });
+        const d = await createDeployment({ db: s.pool, temporal: s.client }, { spec, by: 'bench', name: `runtime bench ${symbol}`, replay }, { workflowType: s.workflowType });
         if (++done % every === 0) s.log(`${done}/${s.symbols.length} deployments created`);
-        return created.handle as Handle;
+        return { id: d.id, handle: d.handle as Handle };
       } catch (err) {
         if (attempt >= CREATE_RETRIES) throw err;
         retried++;
@@ -85,15 +89,15 @@ export async function startDeployments(s: StartDeployments): Promise<Handle[]> {
     }
   });
   if (retried) s.log(`${retried} create(s) tried again`);
-  return handles;
+  return created;
 }
 
 /** Sends every deployment the product's stop command (recorded, then sent as the API sends it); how many completed. */
-export async function stopDeployments(pool: Pool, client: Client, handles: readonly Handle[]): Promise<number> {
-  const stopped = await inParallel(handles, 16, async (h) => {
+export async function stopDeployments(pool: Pool, client: Client, deployments: readonly BenchDeployment[]): Promise<number> {
+  const stopped = await inParallel(deployments, 16, async ({ id, handle }) => {
     try {
-      await withTimeout('stop command', 30_000, issueDeploymentCommand({ db: pool, temporal: client }, { deploymentId: h.workflowId.replace(/^deployment-/, ''), kind: 'stop', by: 'bench' }));
-      await withTimeout(`${h.workflowId} to stop`, 120_000, h.result());
+      await withTimeout('stop command', 30_000, issueDeploymentCommand({ db: pool, temporal: client }, { deploymentId: id, kind: 'stop', by: 'bench' }));
+      await withTimeout(`${handle.workflowId} to stop`, 120_000, handle.result());
       return true;
     } catch {
       return false; // counted as not stopped cleanly; the round's cleanup terminates it

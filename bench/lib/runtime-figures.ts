@@ -12,6 +12,12 @@ const ACCEPTED = new Set<string>(ACCEPTED_STATES);
 
 const isAccepted = (r: CycleOrderRow) => r.order_state !== null && ACCEPTED.has(r.order_state) && r.accepted_ms !== null;
 
+/** Ledger states of an order on its way to the broker. */
+const IN_FLIGHT = new Set(['INTENT', 'SUBMITTING', 'UNKNOWN']);
+
+/** Whether a recorded cycle's order has not reached the broker yet (batch mode: the deployment's workflow places it after the evaluator recorded the cycle). */
+export const ordersPending = (rows: readonly CycleOrderRow[]) => rows.some((r) => r.order_ids > 0 && (r.order_state === null || IN_FLIGHT.has(r.order_state)));
+
 export interface TickFigures {
   barClose: string;
   warmUp: boolean;
@@ -19,7 +25,7 @@ export interface TickFigures {
   recorded: LatencySummary;
   orders: number;
   accepted: LatencySummary;
-  /** bar close to the last cycle recorded for it */
+  /** bar close to the last cycle recorded or order accepted for it */
   burstMs: number | null;
 }
 
@@ -27,6 +33,7 @@ export interface TickFigures {
 export function tickFigures(rows: readonly CycleOrderRow[], close: number, wall: number, warmUp: boolean): TickFigures {
   const recordedMs = rows.map((r) => r.recorded_ms - wall);
   const accepted = rows.filter(isAccepted);
+  const ends = [...recordedMs, ...accepted.map((r) => r.accepted_ms! - wall)];
   return {
     barClose: new Date(close).toISOString(),
     warmUp,
@@ -34,7 +41,7 @@ export function tickFigures(rows: readonly CycleOrderRow[], close: number, wall:
     recorded: summarize(recordedMs),
     orders: accepted.length,
     accepted: summarize(accepted.map((r) => r.accepted_ms! - wall)),
-    burstMs: recordedMs.length ? Math.round(Math.max(...recordedMs)) : null,
+    burstMs: ends.length ? Math.round(Math.max(...ends)) : null,
   };
 }
 

@@ -23,7 +23,7 @@ import { between, CpuSampler, type CpuUsage } from './process-cpu';
 import { deploymentBars, storeReplayBars, type ReplaySession, type ReplaySource } from './replay-bars';
 import { cpuPerDeploymentClose, fmtCpu, sampleAt, stackClassifier, withOthers, type CpuPerDeploymentClose } from './runtime-cpu';
 import { ACCOUNT, inParallel, startDeployments, stopDeployments, type WorkflowType } from './runtime-deployments';
-import { tickFigures, windowFigures, type TickFigures, type WindowFigures } from './runtime-figures';
+import { ordersPending, tickFigures, windowFigures, type TickFigures, type WindowFigures } from './runtime-figures';
 import type { RuntimeOptions } from './runtime-options';
 import { spawnCpuWorker, stopChild, waitForWorkers } from './runtime-processes';
 import { countCyclesAt, cyclesWithOrders } from './runtime-sql';
@@ -123,7 +123,6 @@ export async function runRound(n: number, setup: RoundSetup): Promise<RoundResul
     await waitForWorkers(redis, opts.ioWorkers, Date.now() + 90_000);
 
     const sampler = new CpuSampler(await stackClassifier({ pool, redis, temporalAddress: stack.TEMPORAL_ADDRESS, paperPid: paper.pid, cpuWorkerPid: cpuWorker.pid }));
-    cleanups.push(async () => sampler.stop());
 
     // One clock for all: the data anchor is reached a little after the last create is expected to be done.
     const wallStartMs = Date.now() + 5_000 + n * 40;
@@ -131,11 +130,11 @@ export async function runRound(n: number, setup: RoundSetup): Promise<RoundResul
     const wallOf = (barCloseMs: number) => wallStartMs + (barCloseMs - replay.anchorMs);
     const t0 = Date.now();
     const workflowType = setup.workflowType ?? 'deploymentWorkflow';
-    const handles = await startDeployments({ pool, client, symbols, clock, settleMs: opts.settleMs, workflowType, evaluation: setup.evaluation, log });
+    const deployments = await startDeployments({ pool, client, symbols, clock, settleMs: opts.settleMs, workflowType, evaluation: setup.evaluation, log });
     const startedAt = Date.now();
     const startSeconds = Math.round((startedAt - t0) / 100) / 10;
     // Whatever happens from here on, no workflow is left running.
-    cleanups.push(() => inParallel(handles, 16, (h) => h.terminate('runtime bench cleanup').catch(() => undefined)));
+    cleanups.push(() => inParallel(deployments, 16, (d) => d.handle.terminate('runtime bench cleanup').catch(() => undefined)));
 
     // The warm-up close is the first one after every deployment has had time to reach its first timer.
     const first = replay.closes.findIndex((c) => wallOf(c) > startedAt + 3_000 + n * 10);
@@ -144,9 +143,8 @@ export async function runRound(n: number, setup: RoundSetup): Promise<RoundResul
     const measured = ticks.slice(1);
     const last = measured[measured.length - 1]!;
     log(`${n} deployments created in ${startSeconds} s; warm-up close in ${Math.round((wallOf(ticks[0]!) - Date.now()) / 1000)} s, then ${measured.length} measured closes`);
-    sampler.start();
-    // CPU windows: each measured close's whole bar period, up to the close after the last one.
-    const boundaries = sampleAt(() => sampler.sample(), [...measured, last + BAR_MS].map((c) => wallOf(c) - WINDOW_LEAD_MS));
+    // CPU samples just before each close (the warm-up's too) and the close after the last: the measured closes' windows are whole bar periods.
+    const boundaries = sampleAt(() => sampler.sample(), [...ticks, last + BAR_MS].map((c) => wallOf(c) - WINDOW_LEAD_MS));
     cleanups.push(async () => boundaries.cancel());
 
     const perTick: RoundResult['perTick'] = [];
@@ -157,8 +155,15 @@ export async function runRound(n: number, setup: RoundSetup): Promise<RoundResul
         await sleep(2_000);
         recorded = await countCyclesAt(pool, close);
       }
-      const t = tickFigures(await cyclesWithOrders(pool, close, close), close, wall, k === 0);
-      const cpu = withOthers(t.burstMs !== null ? sampler.usage(wall, wall + t.burstMs) : undefined);
+      let rows = await cyclesWithOrders(pool, close, close);
+      while (ordersPending(rows) && Date.now() < wall + TICK_GRACE_MS) {
+        await sleep(1_000);
+        rows = await cyclesWithOrders(pool, close, close);
+      }
+      const t = tickFigures(rows, close, wall, k === 0);
+      // CPU from the close to when its last cycle and order were seen (the polling above)
+      const [closeSample, seenSample] = [await boundaries.at[k], sampler.sample()];
+      const cpu = withOthers(closeSample && seenSample ? between(closeSample, seenSample) : undefined);
       perTick.push({ ...t, cpu });
       log(
         `${k === 0 ? 'warm-up' : `tick ${k}/${measured.length}`} (bar close ${t.barClose.slice(11, 16)}Z data): ${t.cycles}/${n} cycles, recorded p50 ${fmtMs(t.recorded.p50Ms)} p99 ${fmtMs(t.recorded.p99Ms)} max ${fmtMs(t.recorded.maxMs)}; ` +
@@ -168,28 +173,30 @@ export async function runRound(n: number, setup: RoundSetup): Promise<RoundResul
     // Cycles of the last close still running at the end of its grace get until 90 s before they count as missed.
     while (Date.now() < wallOf(last) + 90_000 && (await countCyclesAt(pool, last)) < n) await sleep(2_000);
     // The last CPU window ends at the next close: wait for it before anything else (stopping) runs.
-    const samples = await boundaries.taken;
+    const samples = await Promise.all(boundaries.at.slice(1));
     const cpuPer = cpuPerDeploymentClose(samples, n);
     const [from, to] = [samples[0], samples[samples.length - 1]];
     const windowCpu = withOthers(from && to ? between(from, to) : undefined);
     if (cpuPer) {
       log(
         `CPU per deployment-close ${cpuPer.total} ms (by close ${cpuPer.perClose.join(', ')}; ${Object.entries(cpuPer.byGroup).map(([g, ms]) => `${g} ${ms}`).join(', ')}; ` +
-          `not counted: harness ${cpuPer.notCounted.harness}, other on the machine ${cpuPer.notCounted.otherOnMachine}; machine ${cpuPer.machine}; steal ${cpuPer.stealCores} cores)`,
+          `not counted: harness ${cpuPer.notCounted.harness}, the machine's other busy time ${cpuPer.notCounted.otherOnMachine} (other people's processes, interrupts); steal ${cpuPer.stealCores} cores)`,
       );
     }
 
-    const figures = windowFigures(await cyclesWithOrders(pool, measured[0]!, last), n, measured.length, wallOf);
+    // only this round's N deployments count (a create that timed out on the client may still have started one)
+    const ids = new Set(deployments.map((d) => d.id));
+    const figures = windowFigures((await cyclesWithOrders(pool, measured[0]!, last)).filter((r) => ids.has(r.deployment_id)), n, measured.length, wallOf);
 
     // Stop every deployment (the product's stop command), then read the sampled histories, now complete.
-    const stoppedCleanly = await stopDeployments(pool, client, handles);
+    const stoppedCleanly = await stopDeployments(pool, client, deployments);
     log(`deployments stopped (${stoppedCleanly}/${n} completed)`);
 
     let breakdown: CycleBreakdown | undefined;
     // The breakdown reads a cycle as timer -> tasks -> recordCycle in the deployment's history: only per-deployment evaluation has that shape.
     if (opts.histories > 0 && workflowType === 'deploymentWorkflow' && setup.evaluation !== 'batch') {
       const step = Math.max(1, Math.floor(n / opts.histories));
-      const sample = handles.filter((_, i) => i % step === 0).slice(0, opts.histories).map((h) => h.workflowId);
+      const sample = deployments.filter((_, i) => i % step === 0).slice(0, opts.histories).map((d) => d.handle.workflowId);
       breakdown = await cycleBreakdown(client, sample, measured, wallOf);
     }
 

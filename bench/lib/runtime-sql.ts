@@ -19,7 +19,9 @@ export interface CycleOrderRow {
   action: string;
   /** the decision's reason up to its first ':' (e.g. no-signal, stale-data), null for plain holds */
   reason_kind: string | null;
-  /** the ledger state of the cycle's order, null when the cycle placed none */
+  /** client order ids the cycle lists (in batch mode its orders reach the ledger after the cycle is recorded) */
+  order_ids: number;
+  /** the ledger state of the cycle's order, null when the cycle placed none (yet) */
   order_state: string | null;
   /** when the paper broker accepted it, null when it never reached the broker */
   accepted_ms: number | null;
@@ -33,7 +35,7 @@ export interface CycleOrderRow {
 export async function cyclesWithOrders(db: Queryable, fromMs: number, toMs: number): Promise<CycleOrderRow[]> {
   const { rows } = await db.query<CycleOrderRow & Record<string, unknown>>(
     `SELECT c.deployment_id, (extract(epoch FROM c.bar_close) * 1000)::float8 AS bar_close_ms,
-            (extract(epoch FROM c.created_at) * 1000)::float8 AS recorded_ms, c.action, split_part(c.reason, ':', 1) AS reason_kind,
+            (extract(epoch FROM c.created_at) * 1000)::float8 AS recorded_ms, c.action, split_part(c.reason, ':', 1) AS reason_kind, cardinality(c.client_order_ids) AS order_ids,
             l.state AS order_state, (extract(epoch FROM p.created_at) * 1000)::float8 AS accepted_ms
      FROM deployment_cycles c
      LEFT JOIN order_ledger l ON l.deployment_id = c.deployment_id AND (l.client_order_id = ANY (c.client_order_ids) OR (l.cycle_seq = c.cycle_seq AND l.symbol = c.symbol))
