@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
-import { between, type Classify, type CpuUsage, type Sample } from './process-cpu';
+import { between, type Classify, type CpuUsage, type Sample } from '../../harness/processes/cpu-sampler';
 import { backendPid, databaseName } from './runtime-sql';
 
 /** Groups that are the benchmark's harness, not the stack: the server watchdogs' shell loops (a `sleep` a second each). */

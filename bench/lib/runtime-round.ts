@@ -19,7 +19,7 @@ import { privateStack } from '../../harness/stack';
 import { connectTemporal } from '../../platform/temporal';
 import type { ReplayClockSpec } from '../../workflows/deployment/messages';
 import { cycleBreakdown, type CycleBreakdown } from './history-breakdown';
-import { between, CpuSampler, type CpuUsage } from './process-cpu';
+import { between, CpuSampler, type CpuUsage } from '../../harness/processes/cpu-sampler';
 import { deploymentBars, storeReplayBars, type ReplaySession, type ReplaySource } from './replay-bars';
 import { cpuPerDeploymentClose, fmtCpu, sampleAt, stackClassifier, withOthers, type CpuPerDeploymentClose } from './runtime-cpu';
 import { ACCOUNT, inParallel, startDeployments, stopDeployments, type WorkflowType } from './runtime-deployments';
