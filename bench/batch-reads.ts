@@ -24,7 +24,7 @@ import { PaperBrokerAdmin } from '../brokers/paper/admin-client';
 import { startPaperBroker } from '../brokers/paper/start';
 import { parseDeploymentSpec } from '../domain/deployment/spec';
 import { clientOrderId } from '../domain/ids';
-import { CpuSampler } from './lib/process-cpu';
+import { between, CpuSampler } from '../harness/processes/cpu-sampler';
 import { backendPid } from './lib/runtime-sql';
 import { benchStack } from './stack';
 
@@ -95,23 +95,22 @@ export async function benchBatchReads(): Promise<Record<string, unknown>> {
 
     // CPU: this process from process.cpuUsage(); Postgres (the postmaster and its children) and the paper broker from /proc.
     const postmaster = Number(readFileSync(`/proc/${await backendPid(pool)}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
-    const sampler = new CpuSampler((p) => (p.pid === postmaster ? { group: 'postgres', withChildren: true } : p.ppid === postmaster ? { group: 'postgres' } : p.pid === paper.pid ? { group: 'paper' } : undefined));
+    // the postmaster's backends count with it (the sampler counts descendants to their classified ancestor)
+    const sampler = new CpuSampler((p) => (p.pid === postmaster ? 'postgres' : p.pid === paper.pid ? 'paper' : undefined));
     const perMember = () =>
       new MockActivityEnvironment().run(async () =>
         boundedMap(members, 3, async (m) => ({ sync: await orders.syncOrders(m), snapshot: await loadRiskSnapshot(m) })),
       ) as Promise<Array<{ sync: SyncOrdersResult; snapshot: RiskSnapshot }>>;
     const batched = () => new MockActivityEnvironment().run(async () => readMemberInputs(pool, syncMembers, Context.current(), members)) as Promise<Map<string, MemberInputs>>;
     const measure = async <T>(fn: () => Promise<T>): Promise<{ round: Round; result: T }> => {
-      sampler.sample();
-      const from = Date.now();
+      const a = sampler.sample();
       const [cpu0, s0, w0] = [process.cpuUsage(), statements, performance.now()];
       const result = await fn();
       const wallMs = performance.now() - w0;
       const cpu = process.cpuUsage(cpu0);
-      const to = Date.now();
-      sampler.sample();
-      const u = sampler.usage(from, to);
-      const ms = (group: string) => (u ? (u.cores[group] ?? 0) * u.seconds * 1000 : NaN);
+      const b = sampler.sample();
+      const u = a && b ? between(a, b) : undefined;
+      const ms = (group: string) => (u ? (u.ms[group] ?? 0) : NaN);
       return { round: { wallMs, benchCpuMs: (cpu.user + cpu.system) / 1000, postgresCpuMs: ms('postgres'), paperCpuMs: ms('paper'), statements: statements - s0 }, result };
     };
 
