@@ -16,7 +16,7 @@ import type { CycleRecord } from '../domain/deployment/evaluate';
 import type { DeploymentRiskState } from '../domain/deployment/risk-state';
 import { DeploymentSpecSchema, type DeploymentSpec } from '../domain/deployment/spec';
 import { awaitFeed } from './cycle';
-import { alertProcessingLag } from './deployments';
+import { alertProcessingLag, type PricesSetter } from './deployments';
 import type { MarketDataActivities } from './market-data';
 import { readMemberInputs, type MemberInputs } from './batch-snapshots';
 import { createBatchSync } from './batch-sync';
@@ -36,6 +36,8 @@ export interface BatchEvaluationDeps {
   concurrency?: number;
   /** the processing-lag alert's threshold in ms, read at each close (a settings reload changes it); unset: no alert */
   processingLagAlertMs?: () => number;
+  /** the built-in paper broker's price feed: set once per close, before any deployment is woken to order */
+  paperPrices?: PricesSetter;
 }
 
 export interface BarCloseEvaluation {
@@ -65,7 +67,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
  * nobody wrote since they were read), the cycle rows of the symbols with nothing to do, and the actions. A retry
  * after the commit stores nothing again and returns the same actions to wake.
  */
-export function createBatchEvaluationActivities({ db, steps, brokers, crashPoint, concurrency = 3, processingLagAlertMs }: BatchEvaluationDeps) {
+export function createBatchEvaluationActivities({ db, steps, brokers, crashPoint, concurrency = 3, processingLagAlertMs, paperPrices }: BatchEvaluationDeps) {
   const syncMembers = createBatchSync({ db, brokers, concurrency, ...(crashPoint ? { crashPoint } : {}) });
   async function readBars(timing: EvaluationTiming, symbols: string[], barClose: number): Promise<Map<string, Bar[] | string>> {
     const tfMs = timeframeMs(timing.timeframe);
@@ -95,8 +97,7 @@ export function createBatchEvaluationActivities({ db, steps, brokers, crashPoint
     if (inputs.ok) {
       const { sync, snapshot } = inputs;
       try {
-        const openWork = sync.open > 0 || (snapshot.pendingApprovals?.length ?? 0) > 0;
-        const plan = planMember({ spec, params: m.params, paramsVersion: m.paramsVersion, rowStatus: m.status, cycle: m.cycle, riskState, barClose: ctx.barClose, nowMs: ctx.nowMs, timeframeMs: ctx.tfMs, snapshot, blockedBy: sync.blockedBy ?? [], windows: ctx.windows, prices: ctx.prices, openWork });
+        const plan = planMember({ spec, params: m.params, paramsVersion: m.paramsVersion, rowStatus: m.status, cycle: m.cycle, riskState, barClose: ctx.barClose, nowMs: ctx.nowMs, timeframeMs: ctx.tfMs, snapshot, blockedBy: sync.blockedBy ?? [], windows: ctx.windows, prices: ctx.prices });
         return { plan, unreadable: false, marks: { positions: snapshot.positions, totalPnl: snapshot.totalPnl } };
       } catch (err) {
         failure = (err as Error).message;
@@ -153,6 +154,9 @@ export function createBatchEvaluationActivities({ db, steps, brokers, crashPoint
         await insertActions(tx, actions);
         return actions.length;
       });
+      // The paper broker fills at the closes the decisions were made at: one call for the group, before any wake.
+      const paperCloses = Object.assign({}, ...prepared.filter((p) => p.spec.broker === 'paper').map((p) => p.prices)) as Record<string, number>;
+      if (paperPrices && Object.keys(paperCloses).length > 0) await paperPrices.setPrices(paperCloses);
       // Late closes alert as a deployment's own cycles do: per deployment and hour, measured when its rows were stored.
       const at = Date.now();
       for (const { m, plan } of evaluated) if (plan.quiet[0]) await alertProcessingLag(db, processingLagAlertMs?.(), m.deploymentId, plan.quiet[0], at);

@@ -57,6 +57,7 @@ export function createIoActivities(deps: IoDeps) {
     }),
     ...createBatchEvaluationActivities({
       db: deps.db,
+      ...(deps.paperPrices ? { paperPrices: deps.paperPrices } : {}),
       ...(deps.processingLagAlertMs ? { processingLagAlertMs: deps.processingLagAlertMs } : {}),
       steps: {
         loadRecentBars: marketData.loadRecentBars,

@@ -4,10 +4,10 @@ import type { ActionPayload } from '../../domain/deployment/batch';
 import { duration, line } from '../summaries';
 import { workflowNow } from '../time';
 import { deploymentActSignal } from '../evaluator/messages';
-import { finishDeploymentAction, loadDeploymentAction, loadPendingActions, loadRecordedCommands, recordCycle, setPaperPrices } from './activities';
+import { finishDeploymentAction, loadDeploymentAction, loadPendingActions, loadRecordedCommands, recordCycle } from './activities';
 import type { Cycles } from './cycle';
 import { MAX_INBOX, type Runtime } from './runtime';
-import { pricesSummary, recordSummary } from './summaries';
+import { recordSummary } from './summaries';
 
 /**
  * A batch-evaluated deployment (spec.evaluation = 'batch'; domain/deployment/batch.ts) does not wait for bar closes:
@@ -81,13 +81,8 @@ async function perform(rt: Runtime, cycles: Cycles, p: ActionPayload): Promise<b
   rt.waitingOn = `cycle ${p.cycle}: acting on the evaluator's decisions`;
   const late = p.barClose < rt.dataNow() - spec.staleAfterBars * timeframeMs(spec.timeframe);
   if (p.blockedBy !== undefined && !late) await cycles.updateBlock(p.blockedBy);
-  let pricesSent = false;
-  const sendPrices = async () => {
-    if (spec.broker !== 'paper' || Object.keys(p.prices).length === 0 || pricesSent) return;
-    pricesSent = true;
-    await setPaperPrices.executeWithOptions({ summary: pricesSummary(p.prices) }, [p.prices]);
-  };
-  if (!late && p.pricesNeeded) await sendPrices();
+  // The evaluator gave the paper broker this close's prices before waking it (an exit at its level sets its own).
+  const sendPrices = async () => undefined;
   const step = { cycle: p.cycle, paramsVersion: p.paramsVersion, kill: p.snapshot.kill, positions: p.snapshot.positions, totalPnl: p.snapshot.totalPnl, startedAt, leg: 0, sendPrices };
   for (const { record, action } of p.acts) {
     // Decided at the close while running; a pause, stop or flatten since, or a wake too late, sends nothing.
@@ -101,7 +96,7 @@ async function perform(rt: Runtime, cycles: Cycles, p: ActionPayload): Promise<b
     await recordCycle.executeWithOptions({ summary: recordSummary(rt, record, p.paramsVersion) }, [{ deploymentId, paramsVersion: p.paramsVersion, latencyMs: workflowNow() - startedAt, positions: p.snapshot.positions, totalPnl: p.snapshot.totalPnl, record }]);
   }
   if (p.flatten && !late) rt.flattenRequested = true;
-  if (step.leg > 0 && carry.status !== 'stopping') await cycles.syncAfterOrders();
+  // No sync after the orders: the evaluator syncs every deployment of the group before the next decision.
   return late;
 }
 
