@@ -83,7 +83,7 @@ async function perform(rt: Runtime, cycles: Cycles, p: ActionPayload): Promise<b
   if (p.blockedBy !== undefined && !late) await cycles.updateBlock(p.blockedBy);
   // The evaluator gave the paper broker this close's prices before waking it (an exit at its level sets its own).
   const sendPrices = async () => undefined;
-  const step = { cycle: p.cycle, paramsVersion: p.paramsVersion, kill: p.snapshot.kill, positions: p.snapshot.positions, totalPnl: p.snapshot.totalPnl, startedAt, leg: 0, sendPrices };
+  const step = { cycle: p.cycle, paramsVersion: p.paramsVersion, kill: p.snapshot.kill, positions: p.snapshot.positions, totalPnl: p.snapshot.totalPnl, startedAt, leg: 0, sendPrices, decided: true };
   for (const { record, action } of p.acts) {
     // Decided at the close while running; a pause, stop or flatten since, or a wake too late, sends nothing.
     const why = late ? `expired: woken after ${spec.staleAfterBars} bar(s) had passed since the close` : carry.status !== 'running' ? `deployment ${rt.shown()} since the close` : undefined;

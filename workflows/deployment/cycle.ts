@@ -10,7 +10,7 @@ import { clientOrderId } from '../../domain/ids';
 import type { KillSwitchState, OrderIntent } from '../../domain/risk/gate';
 import { brokerCall } from '../activity-options';
 import { workflowNow } from '../time';
-import { cancelRemainder, loadCycleInputs, placeOrder, recordCycle, resolveOrder, setPaperPrices, syncOrders } from './activities';
+import { cancelRemainder, loadCycleInputs, placeDecidedOrder, placeOrder, recordCycle, resolveOrder, setPaperPrices, syncOrders } from './activities';
 import { askApproval } from './approvals';
 import { BarWindows } from './bar-windows';
 import { describe, isConfigFault } from './failures';
@@ -35,6 +35,8 @@ export interface ActStep {
   /** sends the paper broker the close prices, once per cycle */
   sendPrices: () => Promise<void>;
   placed?: CycleMode['placed'];
+  /** the intents come from a stored action (batch evaluation): an order may go out as a local activity (placeDecidedOrder) */
+  decided?: boolean;
 }
 
 /** A cycle over other symbols than spec.symbols, with its own decision per symbol (the scanner: ./scanner.ts). */
@@ -146,7 +148,7 @@ export class Cycles {
       const { intent } = action;
       await step.sendPrices();
       if (action.fillAtLevel && spec.broker === 'paper') await setPaperPrices.executeWithOptions({ summary: pricesSummary({ [symbol]: intent.price }) }, [{ [symbol]: intent.price }]);
-      const placed = await this.order(cycle, step.leg++, intent, action.reducing);
+      const placed = await this.order(cycle, step.leg++, intent, action.reducing, 1, step.decided === true);
       step.placed?.(symbol, placed);
       rt.stepDone(placed.at);
       Object.assign(record, orderOutcome(placed, intent.reason));
@@ -172,7 +174,7 @@ export class Cycles {
    * it while the broker has not answered; it is then resolved: cancelled when it never reached the broker, looked up
    * when it may have.
    */
-  async order(cycle: number, leg: number, intent: OrderIntent, reducing: boolean, intentVersion = 1): Promise<PlaceOrderResult> {
+  async order(cycle: number, leg: number, intent: OrderIntent, reducing: boolean, intentVersion = 1, decided = false): Promise<PlaceOrderResult> {
     const { rt } = this;
     const { spec } = rt;
     const input: PlaceOrderInput = {
@@ -186,7 +188,8 @@ export class Cycles {
     rt.inflight = inflight;
     rt.waitingOn = `cycle ${cycle}: order ${input.clientOrderId} (${intent.side} ${intent.qty} ${intent.symbol}) at the broker`;
     try {
-      return await inflight.scope.run(() => placeOrder.executeWithOptions({ ...brokerCall, summary: orderSummary(rt, input.clientOrderId, intent) }, [input]));
+      const summary = orderSummary(rt, input.clientOrderId, intent);
+      return await inflight.scope.run(() => (decided ? placeDecidedOrder.executeWithOptions({ summary }, [input]) : placeOrder.executeWithOptions({ ...brokerCall, summary }, [input])));
     } catch (err) {
       // Cancelled by a stop, pause or flatten; or every attempt failed (the broker down for minutes). Either way the
       // order is settled now: cancelled if it never reached the broker, looked up if it may have.
