@@ -88,3 +88,26 @@ export async function taskFailures(ctx: Ctx, workflowId: string): Promise<{ fail
   }
   return { failures, runs };
 }
+
+/**
+ * Worker interceptors that run `hook` after each completed attempt of the activity `name`, with its result and attempt
+ * number. A test uses it to act at an exact moment of the real activity (send a command once the evaluator decided),
+ * or to lose an attempt's result after its commit by throwing, as a worker killed right then would.
+ */
+export function afterActivity(name: string, hook: (result: unknown, attempt: number) => Promise<void>): Pick<WorkerOptions, 'interceptors'> {
+  return {
+    interceptors: {
+      activity: [
+        (actx) => ({
+          inbound: {
+            async execute(input, next) {
+              const result = await next(input);
+              if (actx.info.activityType === name) await hook(result, actx.info.attempt);
+              return result;
+            },
+          },
+        }),
+      ],
+    },
+  };
+}

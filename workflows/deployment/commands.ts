@@ -137,7 +137,10 @@ async function applyRecorded(rt: Runtime, record: CommandRecord): Promise<void> 
     carry.rowStatus = rt.shown();
     rt.interrupted = true;
     if (cmd.kind === 'stop') rt.cancelInflight(`deployment stopped by ${cmd.by}`);
-    else if (cmd.kind === 'pause') rt.cancelInflight(`deployment paused by ${cmd.by}`);
+    else if (cmd.kind === 'pause') {
+      if (rt.batch) carry.pausedAt = rt.dataNow();
+      rt.cancelInflight(`deployment paused by ${cmd.by}`);
+    }
     else if (cmd.kind === 'flatten') {
       rt.flattenRequested = true;
       rt.cancelInflight(`flatten requested by ${cmd.by}`, true);
