@@ -16,8 +16,8 @@ import { waitFor } from '../helpers/processes';
 import { testStack } from '../helpers/stack';
 
 /**
- * The IO worker process SIGKILLed (on the dev server, restarted by a supervisor) right after the evaluator's
- * transaction stored an action, in real time: 1-minute bars replayed at 15x. The evaluation is retried once the
+ * The IO worker process SIGKILLed (on the dev server, restarted by a supervisor) while the evaluator's activity
+ * evaluates a group of 8 deployments that already trade, in real time: 1-minute bars replayed at 15x. The evaluation is retried once the
  * worker is gone (its heartbeat times out, 20 s: the test's 90 s budget is for that), writes nothing twice, and the
  * evaluator goes on with the closes after it: no close has its cycle rows twice, no order goes out twice, no action is
  * left pending.
@@ -29,7 +29,7 @@ let connection: Connection;
 let temporal: Client;
 let groupKey = '';
 const account = `bek-${randomUUID().slice(0, 8)}`;
-const symbols = [uniqueSymbol('BKA'), uniqueSymbol('BKB')];
+const symbols = Array.from({ length: 8 }, (_, i) => uniqueSymbol(`BK${i}`));
 const MIN = 60_000;
 
 beforeAll(async () => {
@@ -55,7 +55,7 @@ afterAll(async () => {
   await pool?.end();
 });
 
-test('the IO worker killed right after an evaluation stored an action: nothing is written or ordered twice, and evaluation goes on', async () => {
+test('the IO worker killed mid-evaluation: the retry writes nothing twice, nothing is ordered twice, and evaluation goes on', async () => {
   const from = Date.UTC(2024, 0, 8);
   const n = 400;
   const bars = allocateBars(n);
@@ -75,12 +75,19 @@ test('the IO worker killed right after an evaluation stored an action: nothing i
   for (const s of symbols) deployments.push(await createDeployment(deps, { spec: specOf(s), by: 'test', replay }));
   const ids = deployments.map((d) => d.id);
 
-  // The kill: as soon as a close's action is committed (polled every 10 ms), before the evaluator has woken anyone.
-  const pendingClose = async () => Number((await pool.query<{ c: string | null }>(`SELECT max(bar_close)::text AS c FROM deployment_actions WHERE deployment_id = ANY($1)`, [ids])).rows[0]!.c ?? 0);
-  const killedAt = await waitFor('an action stored', async () => (await pendingClose()) || false, 40_000).then(async (close) => {
-    expect(io.killOne(0)).toBe(true);
-    return close;
-  });
+  // The kill: once an action was stored, at the next evaluation seen running (the evaluator's pending activity,
+  // polled every few ms): mid-evaluation, so its attempt is lost and retried.
+  const storedClose = async () => Number((await pool.query<{ c: string | null }>(`SELECT max(bar_close)::text AS c FROM deployment_actions WHERE deployment_id = ANY($1)`, [ids])).rows[0]!.c ?? 0);
+  await waitFor('an action stored', async () => (await storedClose()) > 0, 40_000);
+  const evaluatorHandle = temporal.workflow.getHandle(evaluatorWorkflowId(groupKey));
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const pending = (await evaluatorHandle.describe()).raw.pendingActivities ?? [];
+    if (pending.some((a) => a.activityType?.name === 'evaluateBarClose' && a.attempt === 1 && Number(a.state) === 2 /* STARTED */)) break;
+    if (Date.now() > deadline) throw new Error('no evaluation seen running');
+  }
+  expect(io.killOne(0)).toBe(true);
+  const killedAt = await storedClose();
   await waitFor('the restarted worker', async () => io.alive() === 1, 30_000);
   // Evaluation goes on after the retry: closes after the killed one get their rows.
   await waitFor('closes evaluated after the kill', async () => (await pool.query(`SELECT 1 FROM deployment_cycles WHERE deployment_id = ANY($1) AND bar_close > to_timestamp($2 / 1000.0) + interval '3 minutes'`, [ids, killedAt])).rowCount! > 0, 45_000);
@@ -102,7 +109,8 @@ test('the IO worker killed right after an evaluation stored an action: nothing i
   const orders = await paperBrokerPort(paper.url).listOrders({ status: 'all', limit: 500 });
   expect(orders.length).toBe(ledger.rowCount);
   expect(new Set(orders.map((o) => o.clientOrderId)).size).toBe(orders.length);
-  const evaluator = await temporal.workflow.getHandle(evaluatorWorkflowId(groupKey)).fetchHistory();
+  const evaluator = await evaluatorHandle.fetchHistory();
   const retried = (evaluator.events ?? []).filter((e) => (e.activityTaskStartedEventAttributes?.attempt ?? 1) > 1).length;
-  console.log(`killed after the action of close ${new Date(killedAt).toISOString()} was stored; evaluations retried: ${retried}; actions ${actions.rowCount}, orders ${orders.length}`);
+  console.log(`killed mid-evaluation; evaluations retried: ${retried}; actions ${actions.rowCount}, orders ${orders.length}`);
+  expect(retried).toBe(1); // the kill landed while the evaluation ran
 }, 90_000);
