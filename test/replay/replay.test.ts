@@ -205,6 +205,7 @@ test.each(files)('replays %s', async (file) => {
 test.each([
   ['backtest-changed', ['backtest--completed.json', 'backtest--cancelled.json']],
   ['stress-scan-changed', ['stress-scan--completed.json', 'stress-scan--continue-as-new.json']],
+  ['evaluator-changed', ['evaluator--closes.json']],
 ])('a changed workflow (%s) fails replay of the recorded histories', async (changed, histories) => {
   const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
   const bundle = await bundleWorkflowCode({ workflowsPath: require.resolve(`./changed/${changed}`), logger: quiet });
