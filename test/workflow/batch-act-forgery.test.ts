@@ -85,4 +85,4 @@ test('forged act signals order nothing and wedge nothing; the deployment keeps a
     expect(await audit(own.id, 'deployment.message.unknown')).toHaveLength(1);
     for (const d of [a, b, own]) expect((await taskFailures(ctx, d.workflowId)).failures).toBe(0);
   });
-});
+}, 120_000); // the 600 signals make large task completions: room for one 30 s worker RPC retry against the Java test server (see test/workflow/stress-scan.test.ts)
