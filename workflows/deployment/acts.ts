@@ -85,8 +85,10 @@ async function perform(rt: Runtime, cycles: Cycles, p: ActionPayload): Promise<b
   const sendPrices = async () => undefined;
   const step = { cycle: p.cycle, paramsVersion: p.paramsVersion, kill: p.snapshot.kill, positions: p.snapshot.positions, totalPnl: p.snapshot.totalPnl, startedAt, leg: 0, sendPrices, decided: true };
   for (const { record, action } of p.acts) {
-    // Decided at the close while running; a pause, stop or flatten since, or a wake too late, sends nothing.
-    const why = late ? `expired: woken after ${spec.staleAfterBars} bar(s) had passed since the close` : carry.status !== 'running' ? `deployment ${rt.shown()} since the close` : undefined;
+    // Decided at the close while running; a pause since (even if resumed by now), a stop, or a wake too late, sends nothing.
+    const why = late
+      ? `expired: woken after ${spec.staleAfterBars} bar(s) had passed since the close`
+      : carry.status !== 'running' ? `deployment ${rt.shown()} since the close` : (carry.pausedAt ?? 0) >= p.barClose ? 'deployment paused since the close' : undefined;
     if (why === undefined) {
       await cycles.act(step, record, action);
       continue;

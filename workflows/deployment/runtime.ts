@@ -180,6 +180,11 @@ export class Runtime {
     return seq;
   }
 
+  /** A sequence number of its own for the audit row of messages dropped since the last batch (its key). */
+  floodSeq(): number {
+    return ++this.messageSeq;
+  }
+
   /** Whether this command id has come in a message before (and remembers it now). */
   seenBefore(commandId: string): boolean {
     if (this.carry.seenCommandIds.includes(commandId)) return true;
