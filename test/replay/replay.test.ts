@@ -185,7 +185,8 @@ test('the batch-evaluation histories: the evaluator evaluates each close in one 
   expect([...forged.activities]).toEqual(['openEvaluationGroup']);
   expect(count(forged, 'workflowExecutionCompletedEventAttributes')).toBe(1);
   const acts = seen('deployment--batch-acts.json');
-  expect(acts.activities).toContain('placeOrder');
+  expect(acts.markers.map((m) => m.type)).toContain('placeOrder'); // a decided order is a local activity in the wake's task
+  expect(acts.activities).not.toContain('placeOrder');
   expect(count(acts, 'workflowExecutionContinuedAsNewEventAttributes')).toBe(1);
   const loaded = acts.markers.filter((m) => m.type === 'loadDeploymentAction').map((m) => (m.result as { ok: boolean }).ok);
   expect(loaded).toEqual(expect.arrayContaining([true, false])); // the evaluator's actions, and the forged id refused
