@@ -1,7 +1,8 @@
-import { Context } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import { insertAuditOnce } from '../db/sql/audit';
 import { insertActions, pendingGroupActions } from '../db/sql/deployment-actions';
+import { groupWaitingCommandHolders } from '../db/sql/deployment-commands';
 import { insertCycles, type CycleAudit } from '../db/sql/deployment-cycles';
 import { groupMembers, writeRiskStates, type GroupMember } from '../db/sql/deployment-risk-states';
 import { findEvaluationGroup } from '../db/sql/evaluation-groups';
@@ -9,15 +10,16 @@ import { inTransaction } from '../db/sql/queryable';
 import type { Bar } from '../domain/bars';
 import { timeframeMs } from '../domain/calendar';
 import { calendarBarAt } from '../domain/marketdata/calendar-bars';
-import { planMember, WINDOW_BARS, type EvaluationTiming, type MemberPlan } from '../domain/deployment/batch';
+import { failurePayload, planMember, WINDOW_BARS, type EvaluationTiming, type MemberPlan } from '../domain/deployment/batch';
 import { DEFAULT_BAR_WAIT_MS } from '../domain/deployment/bar-wait';
 import type { CycleRecord } from '../domain/deployment/evaluate';
 import type { DeploymentRiskState } from '../domain/deployment/risk-state';
-import { DeploymentSpecSchema } from '../domain/deployment/spec';
+import { DeploymentSpecSchema, type DeploymentSpec } from '../domain/deployment/spec';
 import { awaitFeed } from './cycle';
 import { alertProcessingLag, type createDeploymentActivities } from './deployments';
 import type { MarketDataActivities } from './market-data';
 import type { createOrderActivities } from './orders';
+import { ErrorType } from '../workflows/errors';
 
 type Steps = Pick<ReturnType<typeof createOrderActivities>, 'syncOrders'> &
   Pick<MarketDataActivities, 'loadRecentBars'> &
@@ -32,6 +34,8 @@ export interface BatchEvaluationDeps {
   concurrency?: number;
   /** the processing-lag alert's threshold in ms, read at each close (a settings reload changes it); unset: no alert */
   processingLagAlertMs?: () => number;
+  /** the clock the lag is measured with (tests: the time-skipping server's) */
+  now?: () => number | Promise<number>;
 }
 
 export interface BarCloseEvaluation {
@@ -43,6 +47,8 @@ export interface BarCloseEvaluation {
   unreadable: number;
   /** every action of the group still pending (this close's, and any whose wake was lost), to signal */
   wake: Array<{ workflowId: string; actionId: string }>;
+  /** workflows of deployments with commands recorded and not yet taken (a lost message): told to look for them */
+  look: string[];
   ms: number;
 }
 
@@ -53,6 +59,9 @@ interface Marks {
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
+
+/** Faults of a member's inputs that no retry fixes (as workflows/deployment/failures.ts isConfigFault). */
+const CONFIG_FAULTS = [ErrorType.BrokerNotConfigured, ErrorType.InvalidInput];
 
 /** Runs `fn` over `items`, at most `limit` at a time, in order of the results. */
 async function boundedMap<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
@@ -75,7 +84,7 @@ async function boundedMap<T, R>(items: T[], limit: number, fn: (item: T) => Prom
  * nobody wrote since they were read), the cycle rows of the symbols with nothing to do, and the actions. A retry
  * after the commit stores nothing again and returns the same actions to wake.
  */
-export function createBatchEvaluationActivities({ db, steps, concurrency = 3, processingLagAlertMs }: BatchEvaluationDeps) {
+export function createBatchEvaluationActivities({ db, steps, concurrency = 3, processingLagAlertMs, now = Date.now }: BatchEvaluationDeps) {
   async function readBars(timing: EvaluationTiming, symbols: string[], barClose: number): Promise<Map<string, Bar[] | string>> {
     const tfMs = timeframeMs(timing.timeframe);
     const feed = timing.dataProvider ? { provider: timing.dataProvider, barClose, waitMs: timing.barWaitMs ?? DEFAULT_BAR_WAIT_MS } : undefined;
@@ -98,8 +107,8 @@ export function createBatchEvaluationActivities({ db, steps, concurrency = 3, pr
   }
 
   /** One deployment's inputs and plan; a failed read skips its symbols with the reason (the next close tries again). */
-  async function evaluateMember(m: GroupMember, ctx: { barClose: number; nowMs: number; tfMs: number; windows: Map<string, Bar[] | string> }): Promise<{ plan: MemberPlan; unreadable: boolean; marks?: Marks }> {
-    const spec = DeploymentSpecSchema.parse(m.spec);
+  async function evaluateMember(m: GroupMember & { spec: DeploymentSpec }, ctx: { barClose: number; nowMs: number; tfMs: number; windows: Map<string, Bar[] | string> }): Promise<{ plan: MemberPlan; unreadable: boolean; marks?: Marks }> {
+    const { spec } = m;
     const prices: Record<string, number> = {};
     const windows: Record<string, Bar[] | string> = {};
     for (const symbol of spec.symbols) {
@@ -115,6 +124,10 @@ export function createBatchEvaluationActivities({ db, steps, concurrency = 3, pr
       const plan = planMember({ spec, params: m.params, paramsVersion: m.paramsVersion, rowStatus: m.status, cycle: m.cycle, riskState, barClose: ctx.barClose, nowMs: ctx.nowMs, timeframeMs: ctx.tfMs, snapshot, blockedBy: sync.blockedBy ?? [], windows, prices, openWork });
       return { plan, unreadable: false, marks: { positions: snapshot.positions, totalPnl: snapshot.totalPnl } };
     } catch (err) {
+      // A fault retrying cannot fix ends the deployment, as its own cycle's would: its workflow is woken to fail.
+      if (err instanceof ApplicationFailure && err.nonRetryable && CONFIG_FAULTS.includes(err.type as never)) {
+        return { plan: { cycle: m.cycle + 1, riskState, quiet: [], payload: failurePayload({ barClose: ctx.barClose, cycle: m.cycle + 1, paramsVersion: m.paramsVersion }, err.message.slice(0, 500)) }, unreadable: true };
+      }
       const reason = `inputs unavailable: ${(err as Error).message}`.slice(0, 500);
       const quiet: CycleRecord[] = spec.symbols.map((symbol) => ({ cycle: m.cycle + 1, barClose: ctx.barClose, symbol, action: 'skip', reason, clientOrderIds: [] }));
       return { plan: { cycle: m.cycle + 1, riskState, quiet }, unreadable: true };
@@ -137,8 +150,14 @@ export function createBatchEvaluationActivities({ db, steps, concurrency = 3, pr
       const group = await findEvaluationGroup(db, args.groupKey);
       if (!group) throw new Error(`no evaluation group ${args.groupKey}`);
       const timing = group.timing as unknown as EvaluationTiming;
-      const members = await groupMembers(db, args.groupKey, args.barClose);
-      const symbols = [...new Set(members.flatMap((m) => (m.spec as { symbols: string[] }).symbols))];
+      // A recorded spec that does not validate is not evaluated (its own workflow refuses it and ends it failed): it
+      // must not fail the close for the whole group.
+      const all = await groupMembers(db, args.groupKey, args.barClose);
+      const members = all.flatMap((m) => {
+        const parsed = DeploymentSpecSchema.safeParse(m.spec);
+        return parsed.success ? [{ ...m, spec: parsed.data }] : [];
+      });
+      const symbols = [...new Set(members.flatMap((m) => m.spec.symbols))];
       const windows = await readBars(timing, symbols, args.barClose);
       ctx.heartbeat();
       const tfMs = timeframeMs(timing.timeframe);
@@ -159,10 +178,11 @@ export function createBatchEvaluationActivities({ db, steps, concurrency = 3, pr
         return actions.length;
       });
       // Late closes alert as a deployment's own cycles do: per deployment and hour, measured when its rows were stored.
-      const at = Date.now();
+      const at = await now();
       for (const { m, plan } of evaluated) if (plan.quiet[0]) await alertProcessingLag(db, processingLagAlertMs?.(), m.deploymentId, plan.quiet[0], at);
       const wake = (await pendingGroupActions(db, args.groupKey)).map((a) => ({ workflowId: a.workflowId, actionId: a.id }));
-      return { evaluated: members.length, acting, unreadable: evaluated.filter((e) => e.unreadable).length, wake, ms: Date.now() - startedAt };
+      const look = await groupWaitingCommandHolders(db, args.groupKey);
+      return { evaluated: members.length, acting, unreadable: evaluated.filter((e) => e.unreadable).length + all.length - members.length, wake, look, ms: Date.now() - startedAt };
     },
   };
 }

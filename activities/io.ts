@@ -29,7 +29,7 @@ import { createStartCheckActivities } from './start-checks';
 export function createIoActivities(deps: IoDeps) {
   const orders = createOrderActivities(deps);
   const marketData = createMarketDataActivities(deps);
-  const deployments = createDeploymentActivities(deps);
+  const deployments = createDeploymentActivities({ ...deps, ...(deps.processingLagClock ? { now: deps.processingLagClock } : {}) });
   const commands = createDeploymentCommandActivities(deps);
   const feeds = {
     db: deps.db,
@@ -58,6 +58,7 @@ export function createIoActivities(deps: IoDeps) {
     ...createBatchEvaluationActivities({
       db: deps.db,
       ...(deps.processingLagAlertMs ? { processingLagAlertMs: deps.processingLagAlertMs } : {}),
+      ...(deps.processingLagClock ? { now: deps.processingLagClock } : {}),
       steps: {
         syncOrders: orders.syncOrders,
         loadRecentBars: marketData.loadRecentBars,

@@ -3,7 +3,7 @@ import { timeframeMs } from '../../domain/calendar';
 import type { ActionPayload } from '../../domain/deployment/batch';
 import { duration, line } from '../summaries';
 import { workflowNow } from '../time';
-import { deploymentActSignal } from '../evaluator/messages';
+import { deploymentActSignal, deploymentLookSignal } from '../evaluator/messages';
 import { finishDeploymentAction, loadDeploymentAction, loadPendingActions, loadRecordedCommands, recordCycle, setPaperPrices } from './activities';
 import type { Cycles } from './cycle';
 import { MAX_INBOX, type Runtime } from './runtime';
@@ -38,6 +38,13 @@ export function installActHandler(rt: Runtime): void {
     }
     queueAct(rt, id);
   });
+  wf.setHandler(deploymentLookSignal, (...args: unknown[]) => {
+    if (!rt.batch) {
+      rt.receive('signal', 'deploymentLook', args[0] ?? null, () => ({ refused: 'unknown-name', error: 'this deployment evaluates its own bar closes: its cycles read its recorded commands' }));
+      return;
+    }
+    rt.lookForCommands = true; // one read however many arrive (a forged one costs that read, nothing more)
+  });
 }
 
 function queueAct(rt: Runtime, id: string): void {
@@ -52,19 +59,30 @@ export async function nextAct(rt: Runtime, cycles: Cycles): Promise<boolean> {
     rt.nextClose = null;
     rt.waitingOn = 'its evaluator: woken only to act';
     rt.interrupted = false;
-    const woke = await wf.condition(() => rt.acts.length > 0 || rt.interrupted, ACT_RECHECK_MS, { summary: `wait for an action · look for lost ones in ${duration(ACT_RECHECK_MS)}` });
-    if (!woke) {
+    const woke = await wf.condition(() => rt.acts.length > 0 || rt.interrupted || rt.lookForCommands, ACT_RECHECK_MS, { summary: `wait for an action · look for lost ones in ${duration(ACT_RECHECK_MS)}` });
+    if (!woke || rt.lookForCommands) {
+      rt.lookForCommands = false;
       rt.pickUp(await loadRecordedCommands.executeWithOptions({ summary: 'look for recorded commands' }, [{ deploymentId: rt.deploymentId }]));
-      for (const id of await loadPendingActions.executeWithOptions({ summary: 'look for pending actions' }, [{ deploymentId: rt.deploymentId }])) queueAct(rt, id);
     }
+    if (!woke) for (const id of await loadPendingActions.executeWithOptions({ summary: 'look for pending actions' }, [{ deploymentId: rt.deploymentId }])) queueAct(rt, id);
     return false;
   }
   const actionId = rt.acts[0]!;
   const loaded = await loadDeploymentAction.executeWithOptions({ summary: line(`read action ${actionId}`) }, [{ deploymentId: rt.deploymentId, actionId, runKey: wf.workflowInfo().runId }]);
-  rt.acts.shift();
-  if (!loaded.ok) return false;
+  if (!loaded.ok) {
+    rt.acts.shift();
+    return false;
+  }
+  // It stays first in the queue until done: the evaluator's wake at the next close (while the orders are still out)
+  // then finds it queued, rather than queueing it again to be refused as done.
+  if (loaded.payload.fail !== undefined) {
+    // Its inputs failed in a way no retry fixes: the loop ends it as failed (row, audit row, alert), as after its own cycle.
+    await finishDeploymentAction.executeWithOptions({ summary: 'action done: failing' }, [{ actionId, state: 'done' }]);
+    throw wf.ApplicationFailure.nonRetryable(loaded.payload.fail, 'ConfigFault');
+  }
   const expired = await perform(rt, cycles, loaded.payload);
   await finishDeploymentAction.executeWithOptions({ summary: `action ${expired ? 'expired' : 'done'}` }, [{ actionId, state: expired ? 'expired' : 'done' }]);
+  rt.acts.shift();
   return true;
 }
 

@@ -64,6 +64,8 @@ export class Runtime {
   readonly batch: boolean;
   /** action ids an `act` signal (or a look for lost wakes) named, in order, not yet performed */
   readonly acts: string[];
+  /** batch evaluation: its evaluator saw commands recorded for it and not yet taken (./acts.ts) */
+  lookForCommands = false;
   private messageSeq = 0;
   /** per message sequence number: the answer an update waits for */
   readonly answers = new Map<number, CommandOutcome>();
