@@ -40,8 +40,7 @@ test('a member whose recorded spec does not validate is left out of the close: t
   for (let i = 0; i < 40; i++) appendBar(bars, { ts: barClose - (40 - i) * MINUTE, open: 100, high: 100.5, low: 99.5, close: 100, volume: 1000 }); // flat: it holds
   await storeBars(ctx.pool, symbol, '1m', bars);
   // a group of its own (a settle delay no other test uses)
-  const spec = parseDeploymentSpec({ strategy: 'sma-cross', params: { fast: 3, slow: 8 }, symbols: [symbol], timeframe: '1m', accountId: ctx.account, calendar: '24x7', settleDelayMs: 4_321 });
-  expect(spec.evaluation).toBe('batch');
+  const spec = parseDeploymentSpec({ strategy: 'sma-cross', params: { fast: 3, slow: 8 }, symbols: [symbol], timeframe: '1m', accountId: ctx.account, calendar: '24x7', settleDelayMs: 4_321, evaluation: 'batch' });
   const good = await recorded(spec);
   // written around the API's validation, as test/workflow/deployment-exits.test.ts writes one
   const bad = await recorded({ ...spec, exits: { stopLossPct: -0.02, intrabarPolicy: 'direction' } } as DeploymentSpec);
