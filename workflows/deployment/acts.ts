@@ -88,7 +88,7 @@ export async function nextAct(rt: Runtime, cycles: Cycles): Promise<boolean> {
 
 /** Performs one close's actions; returns true when they came too late to act on (the close is older than staleAfterBars). */
 async function perform(rt: Runtime, cycles: Cycles, p: ActionPayload): Promise<boolean> {
-  const { spec, carry, deploymentId } = rt;
+  const { spec, carry } = rt;
   carry.cycle = Math.max(carry.cycle, p.cycle);
   carry.lastBarClose = Math.max(carry.lastBarClose, p.barClose);
   if (p.risk) Object.assign(carry, p.risk);
@@ -111,11 +111,34 @@ async function perform(rt: Runtime, cycles: Cycles, p: ActionPayload): Promise<b
       await cycles.act(step, record, action);
       continue;
     }
-    Object.assign(record, { action: 'skip', reason: `${why}: no order (${record.reason ?? action.kind})` });
-    rt.remember(record);
-    await recordCycle.executeWithOptions({ summary: recordSummary(rt, record, p.paramsVersion) }, [{ deploymentId, paramsVersion: p.paramsVersion, latencyMs: workflowNow() - startedAt, positions: p.snapshot.positions, totalPnl: p.snapshot.totalPnl, record }]);
+    await skip(rt, p, record, `${why}: no order (${record.reason ?? action.kind})`, startedAt);
   }
   if (p.flatten && !late) rt.flattenRequested = true;
   if (step.leg > 0 && carry.status !== 'stopping') await cycles.syncAfterOrders();
   return late;
+}
+
+/** Records one decided symbol as skipped, with why (its cycle row is the deployment's to write). */
+async function skip(rt: Runtime, p: ActionPayload, record: ActionPayload['acts'][number]['record'], reason: string, startedAt: number): Promise<void> {
+  Object.assign(record, { action: 'skip', reason });
+  rt.remember(record);
+  await recordCycle.executeWithOptions({ summary: recordSummary(rt, record, p.paramsVersion) }, [
+    { deploymentId: rt.deploymentId, paramsVersion: p.paramsVersion, latencyMs: workflowNow() - startedAt, positions: p.snapshot.positions, totalPnl: p.snapshot.totalPnl, record },
+  ]);
+}
+
+/**
+ * Once it has stopped trading (stopping): the actions still pending are expired, their symbols' cycle rows written as
+ * skipped, so every close its evaluator numbered keeps its rows and no action stays pending.
+ */
+export async function expirePendingActs(rt: Runtime): Promise<void> {
+  const pending = await loadPendingActions.executeWithOptions({ summary: 'stop · pending actions' }, [{ deploymentId: rt.deploymentId }]);
+  for (const actionId of [...new Set([...rt.acts, ...pending])]) {
+    const loaded = await loadDeploymentAction.executeWithOptions({ summary: line(`read action ${actionId}`) }, [{ deploymentId: rt.deploymentId, actionId, runKey: wf.workflowInfo().runId }]);
+    if (!loaded.ok) continue;
+    const startedAt = workflowNow();
+    for (const { record, action } of loaded.payload.acts) await skip(rt, loaded.payload, record, `deployment ${rt.shown()} before it acted: no order (${record.reason ?? action.kind})`, startedAt);
+    await finishDeploymentAction.executeWithOptions({ summary: 'action expired' }, [{ actionId, state: 'expired' }]);
+  }
+  rt.acts.length = 0;
 }
