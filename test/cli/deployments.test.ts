@@ -208,7 +208,9 @@ describe('a deployment on daily bars (no cycle comes due during the test)', () =
     expect(show).toMatch(/^series\s+CLIA,CLIB 1d$/m);
     expect(show).toMatch(new RegExp(`^account\\s+${account} \\(paper\\)$`, 'm'));
     expect(show).toMatch(/^state from\s+workflow$/m);
-    expect(show).toMatch(/^waiting on\s+the bar closing at \S+$/m);
+    // its own workflow waits for the close; a batch-evaluated one's for its evaluator (the next close is the evaluator's)
+    expect(show).toMatch(/^waiting on\s+(the bar closing at \S+|its evaluator: woken only to act)$/m);
+    expect(show).toMatch(/^next bar close\s+\d{4}-\d\d-\d\dT\S+$/m);
     expect(show).toMatch(/^blockers\n\(none\)$/m);
     expect(show).toMatch(/^positions\n\(none\)$/m);
     const detail = JSON.parse(await ok(['deployments', 'show', id, '--json'])) as { state: { source: string; status: string; nextBarClose: string } };
