@@ -19,6 +19,8 @@ import { awaitFeed } from './cycle';
 import { alertProcessingLag, type createDeploymentActivities } from './deployments';
 import type { MarketDataActivities } from './market-data';
 import type { createOrderActivities } from './orders';
+import type { TradingMetrics } from './metrics';
+import { liveLagMs } from '../domain/deployment/processing-lag';
 import { ErrorType } from '../workflows/errors';
 
 type Steps = Pick<ReturnType<typeof createOrderActivities>, 'syncOrders'> &
@@ -36,6 +38,8 @@ export interface BatchEvaluationDeps {
   processingLagAlertMs?: () => number;
   /** the clock the lag is measured with (tests: the time-skipping server's) */
   now?: () => number | Promise<number>;
+  /** the process's counters: the cycle rows it stores, as recordCycle's are counted (unset: not counted) */
+  metrics?: Pick<TradingMetrics, 'cycleRecorded'>;
 }
 
 export interface BarCloseEvaluation {
@@ -84,7 +88,7 @@ async function boundedMap<T, R>(items: T[], limit: number, fn: (item: T) => Prom
  * nobody wrote since they were read), the cycle rows of the symbols with nothing to do, and the actions. A retry
  * after the commit stores nothing again and returns the same actions to wake.
  */
-export function createBatchEvaluationActivities({ db, steps, concurrency = 3, processingLagAlertMs, now = Date.now }: BatchEvaluationDeps) {
+export function createBatchEvaluationActivities({ db, steps, concurrency = 3, processingLagAlertMs, now = Date.now, metrics }: BatchEvaluationDeps) {
   async function readBars(timing: EvaluationTiming, symbols: string[], barClose: number): Promise<Map<string, Bar[] | string>> {
     const tfMs = timeframeMs(timing.timeframe);
     const feed = timing.dataProvider ? { provider: timing.dataProvider, barClose, waitMs: timing.barWaitMs ?? DEFAULT_BAR_WAIT_MS } : undefined;
@@ -168,21 +172,23 @@ export function createBatchEvaluationActivities({ db, steps, concurrency = 3, pr
         return { m, ...r };
       });
       const latencyMs = Date.now() - startedAt;
-      const acting = await inTransaction(db, async (tx) => {
+      const stored = await inTransaction(db, async (tx) => {
         const written = await writeRiskStates(tx, args.barClose, evaluated.map(({ m, plan }) => ({ deploymentId: m.deploymentId, version: m.version, cycle: plan.cycle, state: plan.riskState as unknown as Record<string, unknown> })));
         const mine = evaluated.filter(({ m }) => written.has(m.deploymentId));
         const rows: CycleAudit[] = mine.flatMap(({ m, plan, marks }) => plan.quiet.map((r) => cycleAudit(m, r, latencyMs, marks)));
         await insertCycles(tx, rows);
         const actions = mine.filter(({ plan }) => plan.payload).map(({ m, plan }) => ({ id: `${m.deploymentId}:${args.barClose}`, deploymentId: m.deploymentId, barClose: args.barClose, cycle: plan.cycle, paramsVersion: m.paramsVersion, payload: plan.payload as unknown as Record<string, unknown> }));
         await insertActions(tx, actions);
-        return actions.length;
+        return { acting: actions.length, rows };
       });
       // Late closes alert as a deployment's own cycles do: per deployment and hour, measured when its rows were stored.
       const at = await now();
+      // Counted as a deployment's own recordCycle counts its rows (only rows this attempt stored: a retry stores none).
+      for (const r of stored.rows) metrics?.cycleRecorded(r.action, liveLagMs(r.barCloseMs, at));
       for (const { m, plan } of evaluated) if (plan.quiet[0]) await alertProcessingLag(db, processingLagAlertMs?.(), m.deploymentId, plan.quiet[0], at);
       const wake = (await pendingGroupActions(db, args.groupKey)).map((a) => ({ workflowId: a.workflowId, actionId: a.id }));
       const look = await groupWaitingCommandHolders(db, args.groupKey);
-      return { evaluated: members.length, acting, unreadable: evaluated.filter((e) => e.unreadable).length + all.length - members.length, wake, look, ms: Date.now() - startedAt };
+      return { evaluated: members.length, acting: stored.acting, unreadable: evaluated.filter((e) => e.unreadable).length + all.length - members.length, wake, look, ms: Date.now() - startedAt };
     },
   };
 }

@@ -59,6 +59,7 @@ export function createIoActivities(deps: IoDeps) {
       db: deps.db,
       ...(deps.processingLagAlertMs ? { processingLagAlertMs: deps.processingLagAlertMs } : {}),
       ...(deps.processingLagClock ? { now: deps.processingLagClock } : {}),
+      ...(deps.metrics ? { metrics: deps.metrics } : {}),
       steps: {
         syncOrders: orders.syncOrders,
         loadRecentBars: marketData.loadRecentBars,
