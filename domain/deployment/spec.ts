@@ -133,9 +133,9 @@ export const DeploymentSpecInputSchema = z.strictObject({
   /** the intraday scanner (./scanner.ts): symbols is its universe, screened and ranked each bar, at most maxPositions held */
   scanner: ScannerSpecSchema.optional(),
   /**
-   * who evaluates its bar closes: its own workflow at each close ('deployment'; a scanner's default), or the batch evaluator of
+   * who evaluates its bar closes: its own workflow at each close (absent or 'deployment'), or the batch evaluator of
    * its (calendar, timeframe, timing) group, which evaluates every deployment of the group in one activity and wakes
-   * this one only to act (absent: a plain deployment's default; README: decision model)
+   * this one only to act (README: decision model)
    */
   evaluation: z.enum(EVALUATION_MODES, { error: `evaluation must be one of: ${EVALUATION_MODES.join(', ')}` }).optional(),
 });
@@ -145,10 +145,7 @@ export const DeploymentSpecSchema = DeploymentSpecInputSchema.transform((s, ctx)
   if (ctx.issues.length) return z.NEVER;
   try {
     const params: Record<string, number | boolean> = validateStrategyParams(s.strategy, s.params);
-    // A plain deployment is evaluated by its group's batch evaluator unless it asks for its own cycles; a scanner
-    // screens its own universe at each close. Recorded explicitly, so a stored spec never changes meaning.
-    const evaluation = s.evaluation ?? (s.scanner ? 'deployment' : 'batch');
-    return { ...s, params, evaluation };
+    return { ...s, params };
   } catch (e) {
     if (!(e instanceof z.ZodError)) throw e;
     for (const issue of e.issues) ctx.issues.push({ ...issue, input: issue.input } as never);
@@ -170,7 +167,7 @@ function scannerIssues(s: z.output<typeof DeploymentSpecInputSchema>): Array<[ke
 
 /**
  * How a recorded spec is evaluated: as it was recorded, with no default applied: one recorded without `evaluation`
- * (before plain deployments defaulted to batch) has no evaluation group and is evaluated per deployment.
+ * has no evaluation group and is evaluated per deployment, whatever default a spec parsed today gets.
  */
 export function recordedEvaluation(recorded: unknown): (typeof EVALUATION_MODES)[number] {
   return typeof recorded === 'object' && recorded !== null && (recorded as { evaluation?: unknown }).evaluation === 'batch' ? 'batch' : 'deployment';
