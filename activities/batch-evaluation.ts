@@ -3,6 +3,7 @@ import type { Pool } from 'pg';
 import type { BrokerPort } from '../brokers/port';
 import { insertAuditOnce } from '../db/sql/audit';
 import { insertActions, pendingGroupActions } from '../db/sql/deployment-actions';
+import { groupWaitingCommandHolders } from '../db/sql/deployment-commands';
 import { insertCycles, type CycleAudit } from '../db/sql/deployment-cycles';
 import { groupMembers, writeRiskStates, type GroupMember } from '../db/sql/deployment-risk-states';
 import { findEvaluationGroup } from '../db/sql/evaluation-groups';
@@ -10,7 +11,7 @@ import { inTransaction } from '../db/sql/queryable';
 import type { Bar } from '../domain/bars';
 import { timeframeMs } from '../domain/calendar';
 import { calendarBarAt } from '../domain/marketdata/calendar-bars';
-import { planMember, WINDOW_BARS, type EvaluationTiming, type MemberPlan } from '../domain/deployment/batch';
+import { failurePayload, planMember, WINDOW_BARS, type EvaluationTiming, type MemberPlan } from '../domain/deployment/batch';
 import { DEFAULT_BAR_WAIT_MS } from '../domain/deployment/bar-wait';
 import type { CycleRecord } from '../domain/deployment/evaluate';
 import type { DeploymentRiskState } from '../domain/deployment/risk-state';
@@ -22,6 +23,8 @@ import { readMemberInputs, type MemberInputs } from './batch-snapshots';
 import { createBatchSync } from './batch-sync';
 import { boundedMap } from './bounded-map';
 import type { CrashPoint } from './orders';
+import type { TradingMetrics } from './metrics';
+import { liveLagMs } from '../domain/deployment/processing-lag';
 
 type Steps = Pick<MarketDataActivities, 'loadRecentBars'> & {
   feedWatermark: (provider: string, timeframe: string) => Promise<number | null>;
@@ -38,6 +41,10 @@ export interface BatchEvaluationDeps {
   processingLagAlertMs?: () => number;
   /** the built-in paper broker's price feed: set once per close, before any deployment is woken to order */
   paperPrices?: PricesSetter;
+  /** the clock the lag is measured with (tests: the time-skipping server's) */
+  now?: () => number | Promise<number>;
+  /** the process's counters: the cycle rows it stores, as recordCycle's are counted (unset: not counted) */
+  metrics?: Pick<TradingMetrics, 'cycleRecorded'>;
 }
 
 export interface BarCloseEvaluation {
@@ -49,6 +56,8 @@ export interface BarCloseEvaluation {
   unreadable: number;
   /** every action of the group still pending (this close's, and any whose wake was lost), to signal */
   wake: Array<{ workflowId: string; actionId: string }>;
+  /** workflows of deployments with commands recorded and not yet taken (a lost message): told to look for them */
+  look: string[];
   ms: number;
 }
 
@@ -67,7 +76,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
  * nobody wrote since they were read), the cycle rows of the symbols with nothing to do, and the actions. A retry
  * after the commit stores nothing again and returns the same actions to wake.
  */
-export function createBatchEvaluationActivities({ db, steps, brokers, crashPoint, concurrency = 3, processingLagAlertMs, paperPrices }: BatchEvaluationDeps) {
+export function createBatchEvaluationActivities({ db, steps, brokers, crashPoint, concurrency = 3, processingLagAlertMs, paperPrices, now = Date.now, metrics }: BatchEvaluationDeps) {
   const syncMembers = createBatchSync({ db, brokers, concurrency, ...(crashPoint ? { crashPoint } : {}) });
   async function readBars(timing: EvaluationTiming, symbols: string[], barClose: number): Promise<Map<string, Bar[] | string>> {
     const tfMs = timeframeMs(timing.timeframe);
@@ -93,6 +102,9 @@ export function createBatchEvaluationActivities({ db, steps, brokers, crashPoint
   /** One deployment's plan from its inputs; inputs that could not be read (or a plan that failed) skip its symbols with the reason (the next close tries again). */
   function planOne(m: GroupMember, spec: DeploymentSpec, inputs: MemberInputs, ctx: { barClose: number; nowMs: number; tfMs: number; windows: Record<string, Bar[] | string>; prices: Record<string, number> }): { plan: MemberPlan; unreadable: boolean; marks?: Marks } {
     const riskState = m.state as unknown as DeploymentRiskState;
+    // A fault retrying cannot fix (a broker this worker has not configured) ends the deployment, as its own cycle's
+    // would: its workflow is woken to fail.
+    if (!inputs.ok && inputs.configFault) return { plan: { cycle: m.cycle + 1, riskState, quiet: [], payload: failurePayload({ barClose: ctx.barClose, cycle: m.cycle + 1, paramsVersion: m.paramsVersion }, inputs.reason.slice(0, 500)) }, unreadable: true };
     let failure = inputs.ok ? undefined : inputs.reason;
     if (inputs.ok) {
       const { sync, snapshot } = inputs;
@@ -124,13 +136,19 @@ export function createBatchEvaluationActivities({ db, steps, brokers, crashPoint
       const group = await findEvaluationGroup(db, args.groupKey);
       if (!group) throw new Error(`no evaluation group ${args.groupKey}`);
       const timing = group.timing as unknown as EvaluationTiming;
-      const members = await groupMembers(db, args.groupKey, args.barClose);
-      const symbols = [...new Set(members.flatMap((m) => (m.spec as { symbols: string[] }).symbols))];
+      // A recorded spec that does not validate is not evaluated (its own workflow refuses it and ends it failed): it
+      // must not fail the close for the whole group.
+      const all = await groupMembers(db, args.groupKey, args.barClose);
+      const members = all.flatMap((m) => {
+        const parsed = DeploymentSpecSchema.safeParse(m.spec);
+        return parsed.success ? [{ ...m, spec: parsed.data }] : [];
+      });
+      const symbols = [...new Set(members.flatMap((m) => m.spec.symbols))];
       const windows = await readBars(timing, symbols, args.barClose);
       ctx.heartbeat();
       const tfMs = timeframeMs(timing.timeframe);
       const prepared = members.map((m) => {
-        const spec = DeploymentSpecSchema.parse(m.spec);
+        const { spec } = m;
         const prices: Record<string, number> = {};
         const memberWindows: Record<string, Bar[] | string> = {};
         for (const symbol of spec.symbols) {
@@ -145,23 +163,26 @@ export function createBatchEvaluationActivities({ db, steps, brokers, crashPoint
       ctx.heartbeat();
       const evaluated = prepared.map(({ m, spec, prices, windows: w }) => ({ m, ...planOne(m, spec, inputs.get(m.deploymentId)!, { barClose: args.barClose, nowMs: args.nowMs, tfMs, windows: w, prices }) }));
       const latencyMs = Date.now() - startedAt;
-      const acting = await inTransaction(db, async (tx) => {
+      const stored = await inTransaction(db, async (tx) => {
         const written = await writeRiskStates(tx, args.barClose, evaluated.map(({ m, plan }) => ({ deploymentId: m.deploymentId, version: m.version, cycle: plan.cycle, state: plan.riskState as unknown as Record<string, unknown> })));
         const mine = evaluated.filter(({ m }) => written.has(m.deploymentId));
         const rows: CycleAudit[] = mine.flatMap(({ m, plan, marks }) => plan.quiet.map((r) => cycleAudit(m, r, latencyMs, marks)));
         await insertCycles(tx, rows);
         const actions = mine.filter(({ plan }) => plan.payload).map(({ m, plan }) => ({ id: `${m.deploymentId}:${args.barClose}`, deploymentId: m.deploymentId, barClose: args.barClose, cycle: plan.cycle, paramsVersion: m.paramsVersion, payload: plan.payload as unknown as Record<string, unknown> }));
         await insertActions(tx, actions);
-        return actions.length;
+        return { acting: actions.length, rows };
       });
       // The paper broker fills at the closes the decisions were made at: one call for the group, before any wake.
       const paperCloses = Object.assign({}, ...prepared.filter((p) => p.spec.broker === 'paper').map((p) => p.prices)) as Record<string, number>;
       if (paperPrices && Object.keys(paperCloses).length > 0) await paperPrices.setPrices(paperCloses);
       // Late closes alert as a deployment's own cycles do: per deployment and hour, measured when its rows were stored.
-      const at = Date.now();
+      const at = await now();
+      // Counted as a deployment's own recordCycle counts its rows (only rows this attempt stored: a retry stores none).
+      for (const r of stored.rows) metrics?.cycleRecorded(r.action, liveLagMs(r.barCloseMs, at));
       for (const { m, plan } of evaluated) if (plan.quiet[0]) await alertProcessingLag(db, processingLagAlertMs?.(), m.deploymentId, plan.quiet[0], at);
       const wake = (await pendingGroupActions(db, args.groupKey)).map((a) => ({ workflowId: a.workflowId, actionId: a.id }));
-      return { evaluated: members.length, acting, unreadable: evaluated.filter((e) => e.unreadable).length, wake, ms: Date.now() - startedAt };
+      const look = await groupWaitingCommandHolders(db, args.groupKey);
+      return { evaluated: members.length, acting: stored.acting, unreadable: evaluated.filter((e) => e.unreadable).length + all.length - members.length, wake, look, ms: Date.now() - startedAt };
     },
   };
 }

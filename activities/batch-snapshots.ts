@@ -55,7 +55,7 @@ export async function loadRiskSnapshots(db: Queryable, members: readonly Snapsho
 }
 
 /** What a member decides on at a close, or why it could not be read. */
-export type MemberInputs = { ok: true; sync: SyncOrdersResult; snapshot: RiskSnapshot } | { ok: false; reason: string };
+export type MemberInputs = { ok: true; sync: SyncOrdersResult; snapshot: RiskSnapshot } | { ok: false; reason: string; configFault?: boolean };
 
 /**
  * The batch evaluator's read phase: every member's broker sync, then the risk snapshots of those synced (as a

@@ -27,7 +27,10 @@ export interface BatchSyncDeps {
 }
 
 /** A member's sync, or why it could not be done (its cycle rows say so; the next close tries again). */
-export type MemberSync = { ok: true; result: SyncOrdersResult; positions: PositionFromFills[] } | { ok: false; reason: string };
+export type MemberSync = { ok: true; result: SyncOrdersResult; positions: PositionFromFills[] } | { ok: false; reason: string; configFault?: boolean };
+
+/** A broker this worker has not configured: no retry fixes it (a deployment's own cycle fails on it too). */
+class UnconfiguredBroker extends Error {}
 
 const accountKey = (broker: string, accountId: string) => `${broker}/${accountId}`;
 
@@ -47,7 +50,7 @@ export function createBatchSync({ db, brokers, crashPoint = () => undefined, con
   const reconciler = createAccountReconciler(db, () => crashPoint('mid_fill_ingest'));
   const brokerFor = (name: string): BrokerPort => {
     const b = brokers[name];
-    if (!b) throw new Error(`unknown broker "${name}": this IO worker has no such broker configured`);
+    if (!b) throw new UnconfiguredBroker(`unknown broker "${name}": this IO worker has no such broker configured`);
     return b;
   };
   const heartbeat = (ctx: Context) => {
@@ -56,7 +59,11 @@ export function createBatchSync({ db, brokers, crashPoint = () => undefined, con
 
   return async function syncMembers(ctx: Context, members: readonly SyncMember[]): Promise<Map<string, MemberSync>> {
     const failed = new Map<string, string>();
-    const fail = (m: SyncMember, err: unknown) => failed.set(m.deploymentId, (err as Error).message);
+    const configFaults = new Set<string>();
+    const fail = (m: SyncMember, err: unknown) => {
+      failed.set(m.deploymentId, (err as Error).message);
+      if (err instanceof UnconfiguredBroker) configFaults.add(m.deploymentId);
+    };
     const open = await openLedgerOrdersByDeployment(db, members.map((m) => m.deploymentId));
     let looked = 0;
     await boundedMap(members.filter((m) => open.has(m.deploymentId)), concurrency, async (m) => {
@@ -116,7 +123,7 @@ export function createBatchSync({ db, brokers, crashPoint = () => undefined, con
     for (const m of members) {
       const reason = failed.get(m.deploymentId);
       if (reason !== undefined) {
-        out.set(m.deploymentId, { ok: false, reason });
+        out.set(m.deploymentId, { ok: false, reason, ...(configFaults.has(m.deploymentId) ? { configFault: true } : {}) });
         continue;
       }
       const blockedBy = findings.filter((d) => d.broker === m.broker && d.accountId === m.accountId).map(blockingFinding);

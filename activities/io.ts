@@ -29,7 +29,7 @@ import { createStartCheckActivities } from './start-checks';
 export function createIoActivities(deps: IoDeps) {
   const orders = createOrderActivities(deps);
   const marketData = createMarketDataActivities(deps);
-  const deployments = createDeploymentActivities(deps);
+  const deployments = createDeploymentActivities({ ...deps, ...(deps.processingLagClock ? { now: deps.processingLagClock } : {}) });
   const commands = createDeploymentCommandActivities(deps);
   const feeds = {
     db: deps.db,
@@ -59,6 +59,8 @@ export function createIoActivities(deps: IoDeps) {
       db: deps.db,
       ...(deps.paperPrices ? { paperPrices: deps.paperPrices } : {}),
       ...(deps.processingLagAlertMs ? { processingLagAlertMs: deps.processingLagAlertMs } : {}),
+      ...(deps.processingLagClock ? { now: deps.processingLagClock } : {}),
+      ...(deps.metrics ? { metrics: deps.metrics } : {}),
       steps: {
         loadRecentBars: marketData.loadRecentBars,
         feedWatermark: (provider, timeframe) => readWatermark(deps.db, deps.redis, provider, timeframe),

@@ -40,6 +40,8 @@ export interface IoDeps {
   maintenance?: MaintenanceDeps;
   /** the processing-lag alert's threshold in ms, read at each cycle (unset: no alert) */
   processingLagAlertMs?: () => number;
+  /** the clock processing lag is measured with (default Date.now; tests: the time-skipping server's) */
+  processingLagClock?: () => number | Promise<number>;
   /** order and cycle counters for the process's /metrics (unset: not counted) */
   metrics?: TradingMetrics;
   /** fault tests only: kill the worker at a named point of the order protocol */

@@ -90,7 +90,8 @@ async function main() {
     db.release();
 
     const activities = createIoActivities({ db: pool, redis, brokers: { paper: paperBrokerPort(paper.url) }, paperPrices: new PaperBrokerAdmin(paper.url) });
-    const base: DeploymentSpecInput = { strategy: 'sma-cross', params: { fast: 2, slow: 5 }, symbols: ['REC'], timeframe: '5m', accountId: account, broker: 'paper', calendar: 'XNYS', settleDelayMs: 1_000 };
+    // These histories are of the runtime that evaluates its own closes (batch ones are woken only to act).
+    const base: DeploymentSpecInput = { strategy: 'sma-cross', params: { fast: 2, slow: 5 }, symbols: ['REC'], timeframe: '5m', accountId: account, broker: 'paper', calendar: 'XNYS', settleDelayMs: 1_000, evaluation: 'deployment' };
     const admin = new PaperBrokerAdmin(paper.url);
     const exits = { ...base, exits: { takeProfitPct: 0.02, stopLossPct: 0.01, trailingStopPct: 0.015 }, riskLimits: { cooldownBarsAfterStopLoss: 0 } };
     const scenarios: Array<{ name: string; spec: DeploymentSpecInput; untilMs: number; cyclesPerRun?: number; halt?: boolean; firstRun?: boolean; commands?: boolean; slices?: number }> = [
@@ -194,7 +195,7 @@ async function recordStopInFlight(stack: { TEMPORAL_ADDRESS: string }, pool: Poo
   const worker = await Worker.create({ connection: native, taskQueue: TASK_QUEUES.io, workflowBundle: { codePath: path.join(bundleDir, 'io.js') }, activities });
   try {
     await worker.runUntil(async () => {
-      const spec = parseDeploymentSpec({ strategy: 'sma-cross', params: { fast: 2, slow: 4 }, symbols: ['INFL'], timeframe: '1m', accountId: 'recorder', broker: 'alpaca', calendar: '24x7', settleDelayMs: 0, staleAfterBars: 5 });
+      const spec = parseDeploymentSpec({ strategy: 'sma-cross', params: { fast: 2, slow: 4 }, symbols: ['INFL'], timeframe: '1m', accountId: 'recorder', broker: 'alpaca', calendar: '24x7', settleDelayMs: 0, staleAfterBars: 5, evaluation: 'deployment' });
       const replay = { from: new Date(from - 12 * MINUTE).toISOString(), speed: 60 };
       const { id: deploymentId, handle } = await createDeployment({ db: pool, temporal: client }, { spec, by: 'recorder', replay });
       for (let i = 0; i < 600 && (await handle.query(deploymentStateQuery)).inflightOrder === null; i++) await new Promise((r) => setTimeout(r, 100));

@@ -56,6 +56,16 @@ export async function recordedCommands(db: Queryable, deploymentId: string, limi
   return rows;
 }
 
+/** Workflows of a group's live deployments with commands still waiting for them (their message may have been lost). */
+export async function groupWaitingCommandHolders(db: Queryable, groupKey: string): Promise<string[]> {
+  const { rows } = await db.query<{ workflow_id: string }>(
+    `SELECT DISTINCT d.workflow_id FROM deployment_commands c JOIN deployments d ON d.id = c.deployment_id
+     WHERE c.state = 'recorded' AND d.evaluation_group = $1 AND d.status NOT IN ('stopped', 'failed') LIMIT 5000`,
+    [groupKey],
+  );
+  return rows.map((r) => r.workflow_id);
+}
+
 /**
  * The params version a new params command gets: one more than any version stored or promised to a command, so a
  * version is never reused, not even one whose command was refused or cancelled. Call it under the row lock.

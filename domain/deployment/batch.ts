@@ -1,4 +1,5 @@
 import type { Bar } from '../bars';
+import { nextBarClose } from '../calendar';
 import type { RuntimeStatus } from './commands';
 import { evaluateDeployment, type CycleRecord, type EvaluationSnapshot, type SymbolAction } from './evaluate';
 import { afterOrder, type DeploymentRiskState } from './risk-state';
@@ -38,6 +39,14 @@ export function evaluationGroupKey(t: EvaluationTiming): string {
   return `${t.calendar}-${t.timeframe}-s${t.settleDelayMs}-a${t.staleAfterBars}${feed}${clock}`;
 }
 
+/**
+ * The close a group's evaluator evaluates next: the one after the last it evaluated, or after a long stop the present
+ * (old closes are not traded). `dataNow` is data time (a replay clock's).
+ */
+export function nextEvaluatedClose(t: Pick<EvaluationTiming, 'calendar' | 'timeframe' | 'settleDelayMs'>, lastClose: number, dataNow: number): number {
+  return nextBarClose(t.calendar, Math.max(lastClose, dataNow - t.settleDelayMs - 1), t.timeframe);
+}
+
 /** What a deployment's workflow must do for one close: the evaluator's decisions, with what performing them needs. */
 export interface ActionPayload {
   barClose: number;
@@ -54,6 +63,8 @@ export interface ActionPayload {
   blockedBy?: string[];
   /** the risk state's fields an approval request records for its re-check (and the state query shows) */
   risk?: Pick<DeploymentRiskState, 'breaker' | 'equityPeak' | 'dayStartPnl'>;
+  /** its inputs failed in a way retrying cannot fix (a broker the worker has not configured): the deployment ends as failed */
+  fail?: string;
 }
 
 export interface MemberInputs {
@@ -112,6 +123,13 @@ export function planMember(m: MemberInputs): MemberPlan {
     risk: { breaker: riskState.breaker, equityPeak: riskState.equityPeak, dayStartPnl: riskState.dayStartPnl },
   };
   return { cycle, riskState, quiet, payload };
+}
+
+/** The action that ends a deployment as failed, as its own cycle would on the same configuration fault. */
+export function failurePayload(at: { barClose: number; cycle: number; paramsVersion: number }, reason: string): ActionPayload {
+  return {
+    ...at, acts: [], snapshot: { positions: {}, totalPnl: 0, kill: { global: false, account: false, deployment: false } }, prices: {}, flatten: false, fail: reason,
+  };
 }
 
 /** A new deployment's risk state: no breaker, its capital as the equity peak. */

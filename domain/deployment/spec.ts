@@ -165,6 +165,14 @@ function scannerIssues(s: z.output<typeof DeploymentSpecInputSchema>): Array<[ke
   return issues;
 }
 
+/**
+ * How a recorded spec is evaluated: as it was recorded, with no default applied: one recorded without `evaluation`
+ * has no evaluation group and is evaluated per deployment, whatever default a spec parsed today gets.
+ */
+export function recordedEvaluation(recorded: unknown): (typeof EVALUATION_MODES)[number] {
+  return typeof recorded === 'object' && recorded !== null && (recorded as { evaluation?: unknown }).evaluation === 'batch' ? 'batch' : 'deployment';
+}
+
 export type DeploymentSpecInput = z.input<typeof DeploymentSpecSchema>;
 export type DeploymentSpec = z.output<typeof DeploymentSpecSchema>;
 

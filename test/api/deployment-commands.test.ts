@@ -5,7 +5,7 @@ import { buildApp } from '../../clients/api/app';
 import { recordCommand } from '../../services/deployment-command-records';
 import { createPgPool, createRedis } from '../../platform/deps';
 import { createLogger } from '../../platform/logger';
-import { uniqueSymbol } from '../helpers/db';
+import { uniqueSymbol, lastCycle } from '../helpers/db';
 import { testConfig } from '../helpers/stack';
 import { AUTH, type ApiHarness } from './harness';
 import { auditRows, eventually, startRuntimeHarness, type RuntimeHarness } from './runtime-harness';
@@ -41,7 +41,7 @@ async function cyclingDeployment(prefix: string) {
   const symbol = uniqueSymbol(prefix);
   await rt.storePath(symbol, Array.from({ length: 900 }, (_, i) => 100 - i * 0.01)); // falling: the runtime only holds
   const d = await rt.createDeployment(symbol, {});
-  await eventually('cycling', () => rt.state(d.workflowId), (s) => s.cycle >= 1);
+  await eventually('cycling', () => lastCycle(pool, d.id), (c) => c >= 1);
   return d;
 }
 
@@ -108,8 +108,8 @@ test('a paused runtime looks for lost commands on its own: a recorded resume wit
   expect((await post(d.id, 'pause')).json()).toMatchObject({ applied: true, status: 'paused' });
   await recordCommand(pool, { deploymentId: d.id, kind: 'resume', by: 'tom' });
   await eventually('resumed by the re-check', () => row(d.id), (r) => r.status === 'running', 45_000);
-  const cycle = (await rt.state(d.workflowId)).cycle;
-  await eventually('cycling again', () => rt.state(d.workflowId), (s) => s.cycle > cycle);
+  const cycle = await lastCycle(pool, d.id);
+  await eventually('cycling again', () => lastCycle(pool, d.id), (c) => c > cycle);
   expect(await rt.stop(d.id)).toBe(202);
 }, 120_000);
 

@@ -6,7 +6,7 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import type { Pool } from 'pg';
 import { temporalCliPath } from '../../harness/stack/temporal';
 import { deploymentCommandSignal, deploymentCommandUpdate, type CommandOutcome } from '../../workflows/deployment/messages';
-import { uniqueSymbol } from '../helpers/db';
+import { uniqueSymbol, lastCycle } from '../helpers/db';
 import { testStack } from '../helpers/stack';
 import { AUTH, type ApiHarness } from './harness';
 import { auditRows, eventually, startRuntimeHarness, type RuntimeHarness } from './runtime-harness';
@@ -55,7 +55,7 @@ test('forged and malformed messages from a plain client and the temporal CLI cha
   await rt.storePath(symbol, Array.from({ length: 900 }, (_, i) => 100 - i * 0.01)); // falling: the runtime only holds
   const d = await rt.createDeployment(symbol, {});
   const other = await rt.createDeployment(symbol, {});
-  await eventually('cycling', () => rt.state(d.workflowId), (s) => s.cycle >= 2);
+  await eventually('cycling', () => lastCycle(pool, d.id), (c) => c >= 2);
 
   // Positive control first: a command the API recorded, applied by the runtime.
   const paused = await h.app.inject({ method: 'POST', url: `/v1/deployments/${d.id}/pause`, headers: AUTH.trader, payload: { reason: 'control' } });
@@ -134,9 +134,9 @@ test('forged and malformed messages from a plain client and the temporal CLI cha
   expect(rows.find((r) => String(r.detail.sample).includes('cannot be decoded'))?.detail).toMatchObject({ via: 'signal', name: 'deploymentCommand' });
 
   // The deployment keeps cycling, and nothing moved: the row and the runtime agree.
-  const cycleAfterMessages = (await rt.state(d.workflowId)).cycle;
-  const after = await eventually('cycles after the messages', () => rt.state(d.workflowId), (s) => s.cycle >= cycleAfterMessages + 3, 30_000);
-  expect(after).toMatchObject({ status: 'running', paramsVersion: 1, breaker: 'none' });
+  const cycleAfterMessages = await lastCycle(pool, d.id);
+  await eventually('cycles after the messages', () => lastCycle(pool, d.id), (c) => c >= cycleAfterMessages + 3, 30_000);
+  expect(await rt.state(d.workflowId)).toMatchObject({ status: 'running', paramsVersion: 1, breaker: 'none' });
   expect(await deploymentRow(d.id)).toEqual({ status: 'running', params_version: 1 });
   const params = await pool.query('SELECT version FROM deployment_params WHERE deployment_id = $1', [d.id]);
   expect(params.rows).toEqual([{ version: 1 }]);
@@ -159,7 +159,7 @@ test('a flood of forged signals is bounded: at most 100 wait, each batch of 50 i
   const symbol = uniqueSymbol('FLD');
   await rt.storePath(symbol, Array.from({ length: 900 }, (_, i) => 100 - i * 0.01));
   const d = await rt.createDeployment(symbol, {});
-  await eventually('cycling', () => rt.state(d.workflowId), (s) => s.cycle >= 2);
+  await eventually('cycling', () => lastCycle(pool, d.id), (c) => c >= 2);
   const handle = h.deps.temporal.workflow.getHandle(d.workflowId);
   // With the worker down the signals pile up at the server and reach the runtime in one activation.
   await rt.stopWorker();
@@ -185,8 +185,8 @@ test('a flood of forged signals is bounded: at most 100 wait, each batch of 50 i
   const checks = checksIn(history);
   expect((history.events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes).length).toBe(N);
   expect(checks).toBe(2); // 100 messages in batches of 50
-  const cycle = (await rt.state(d.workflowId)).cycle;
-  const s = await eventually('still cycling', () => rt.state(d.workflowId), (x) => x.cycle >= cycle + 3);
-  expect(s).toMatchObject({ status: 'running', paramsVersion: 1 });
+  const cycle = await lastCycle(pool, d.id);
+  await eventually('still cycling', () => lastCycle(pool, d.id), (c) => c >= cycle + 3);
+  expect(await rt.state(d.workflowId)).toMatchObject({ status: 'running', paramsVersion: 1 });
   expect(await rt.stop(d.id)).toBe(202);
 }, 120_000);

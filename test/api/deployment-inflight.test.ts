@@ -5,7 +5,7 @@ import { guardBroker } from '../../brokers/guard';
 import { PaperBrokerAdmin } from '../../brokers/paper/admin-client';
 import { freePort } from '../../brokers/paper/start';
 import { ordersElsewhere } from '../../harness/fixtures/brokers';
-import { uniqueSymbol } from '../helpers/db';
+import { uniqueSymbol, lastCycle } from '../helpers/db';
 import { AUTH, type ApiHarness } from './harness';
 import { auditRows, eventually, startRuntimeHarness, type RuntimeHarness } from './runtime-harness';
 
@@ -124,10 +124,10 @@ test('pause while an order to an unreachable broker retries: cancelled unsent, p
   expect((await ledger(d.id))[0]!.reject_reason).toMatch(/^deployment paused by tom: never sent/);
 
   // Resumed, it cycles again (the up-cross it wanted to trade has passed: it holds, sending nothing).
-  const cycle = paused.cycle;
+  const cycle = await lastCycle(pool, d.id);
   expect((await post(d.id, 'resume')).json()).toMatchObject({ applied: true, status: 'running' });
-  const again = await eventually('cycles after the resume', () => rt.state(d.workflowId), (s) => s.cycle >= cycle + 3, 60_000);
-  expect(again).toMatchObject({ status: 'running', inflightOrder: null });
+  await eventually('cycles after the resume', () => lastCycle(pool, d.id), (c) => c >= cycle + 3, 60_000);
+  expect(await rt.state(d.workflowId)).toMatchObject({ status: 'running', inflightOrder: null });
   expect(await row(d.id)).toEqual({ status: 'running', status_reason: null });
   expect((await post(d.id, 'stop')).statusCode).toBe(202);
   await h.deps.temporal.workflow.getHandle(d.workflowId).result();

@@ -48,6 +48,9 @@ async function ledger(deploymentId: string): Promise<LedgerRow[]> {
 /** An up-cross at bar 5 (buy 10), then a slow rise with no down-cross. */
 const RISE = [100, 99.9, 99.8, 99.7, 99.6, 102, ...Array.from({ length: 200 }, (_, i) => 102.5 + i * 0.05)];
 
+const storedQty = async (deploymentId: string) =>
+  (await pool.query<{ qty: number }>(`SELECT coalesce(sum(CASE WHEN side = 'buy' THEN qty ELSE -qty END), 0)::float8 AS qty FROM fills WHERE deployment_id = $1`, [deploymentId])).rows[0]!.qty;
+
 /** The entry's chain of versions: one ledger row per version, each derived from the original, one broker order each, 10 filled in all. */
 async function expectOneChain(deploymentId: string, rows: LedgerRow[]) {
   const entry = rows.filter((r) => r.side === 'buy');
@@ -63,8 +66,7 @@ async function expectOneChain(deploymentId: string, rows: LedgerRow[]) {
   const ids = new Set(rows.map((r) => r.client_order_id));
   const all = await broker.listOrders({ status: 'all', limit: 500 });
   expect(all.filter((o) => ids.has(o.clientOrderId))).toHaveLength(rows.length);
-  const fills = await pool.query<{ qty: number }>(`SELECT coalesce(sum(CASE WHEN side = 'buy' THEN qty ELSE -qty END), 0)::float8 AS qty FROM fills WHERE deployment_id = $1`, [deploymentId]);
-  expect(fills.rows[0]!.qty).toBe(10);
+  expect(await storedQty(deploymentId)).toBe(10);
 }
 
 /** The deployment as GET /v1/deployments/:id shows it: its cycles name the remainder and both orders. */
@@ -85,6 +87,9 @@ test('cancel-and-replace: a partial fill still working at the next cycle is canc
     (r) => r.filter((x) => x.side === 'buy').reduce((a, x) => a + x.filled_qty, 0) >= 10 && r.every((x) => x.state === 'FILLED' || x.state === 'CANCELED'),
     90_000,
   );
+  // A sync records the broker's order before it stores the order's fills (batch evaluation syncs at every close,
+  // besides the deployment's own sync after its orders): wait for the fills the ledger counts.
+  await eventually('the fills stored', () => storedQty(d.id), (q) => q >= 10, 30_000);
   expect(await rt.stop(d.id)).toBe(202);
   expect(rows.filter((r) => r.side === 'buy').length).toBeGreaterThanOrEqual(2);
   expect(rows.slice(0, -1).every((r) => r.state === 'CANCELED' && r.filled_qty > 0)).toBe(true);

@@ -14,7 +14,7 @@ import { storeFlatBars } from '../../harness/fixtures/bars';
 import { temporalCliPath } from '../../harness/stack/temporal';
 import { deploymentWorkflowId } from '../../workflows/workflow-ids';
 import { TASK_QUEUES } from '../../workflows/task-queues';
-import { storeBars, syntheticBars, uniqueSymbol } from '../helpers/db';
+import { storeBars, syntheticBars, uniqueSymbol, lastCycle } from '../helpers/db';
 import { queuedScan } from '../helpers/scans';
 import { testStack } from '../helpers/stack';
 import { AUTH, type ApiHarness } from './harness';
@@ -120,7 +120,7 @@ test('deploymentWorkflow started by hand: a made-up deployment, a real one under
   const real = await rt.createDeployment(symbol, {});
   const replaced = await rt.createDeployment(symbol, {});
   const stopped = await rt.createDeployment(symbol, {});
-  await eventually('cycling', () => rt.state(real.workflowId), (s) => s.cycle >= 2);
+  await eventually('cycling', () => lastCycle(pool, real.id), (c) => c >= 2);
   await claimed(replaced.workflowId);
   expect(await rt.stop(stopped.id)).toBe(202);
   await h.deps.temporal.workflow.getHandle(stopped.workflowId).result();
@@ -158,9 +158,9 @@ test('deploymentWorkflow started by hand: a made-up deployment, a real one under
   // The real rows did not move (the replaced runtime was ended by Temporal, not by the forged run).
   expect({ real: await deploymentRow(real.id), replaced: await deploymentRow(replaced.id), stopped: await deploymentRow(stopped.id) }).toEqual(rowsBefore);
   // The real runtime keeps cycling on its own spec (params v1, its own workflow), placing only its own orders.
-  const cycle = (await rt.state(real.workflowId)).cycle;
-  const after = await eventually('still cycling', () => rt.state(real.workflowId), (s) => s.cycle >= cycle + 2);
-  expect(after).toMatchObject({ status: 'running', paramsVersion: 1 });
+  const cycle = await lastCycle(pool, real.id);
+  await eventually('still cycling', () => lastCycle(pool, real.id), (c) => c >= cycle + 2);
+  expect(await rt.state(real.workflowId)).toMatchObject({ status: 'running', paramsVersion: 1 });
   const orders = await pool.query<{ workflow_id: string; qty: number }>('SELECT workflow_id, qty::float8 AS qty FROM order_ledger WHERE deployment_id = $1', [real.id]);
   expect(orders.rows.length).toBeGreaterThanOrEqual(ledgerBefore);
   expect(orders.rows.every((o) => o.workflow_id === real.workflowId && o.qty < 1000)).toBe(true);
@@ -171,7 +171,7 @@ test('the same through the temporal CLI: a real deployment id under another work
   const symbol = uniqueSymbol('FSC');
   await rt.storePath(symbol, Array.from({ length: 900 }, (_, i) => 100 - i * 0.01));
   const real = await rt.createDeployment(symbol, {});
-  await eventually('cycling', () => rt.state(real.workflowId), (s) => s.cycle >= 1);
+  await eventually('cycling', () => lastCycle(pool, real.id), (c) => c >= 1);
   const before = await deploymentRow(real.id);
   const workflowId = `cli-${randomUUID()}`;
   const input = { deploymentId: real.id, spec: { strategy: 'sma-cross', symbols: [symbol], quantity: 5000 }, paramsVersion: 7 };

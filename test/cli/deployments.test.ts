@@ -6,7 +6,7 @@ import type { Pool } from 'pg';
 import { startPaperBroker, type PaperBrokerProcess } from '../../brokers/paper/start';
 import { deploymentStateQuery, type DeploymentState } from '../../workflows/deployment/messages';
 import { startApi, type ApiHarness } from '../api/harness';
-import { testPool, uniqueSymbol } from '../helpers/db';
+import { lastCycle, testPool, uniqueSymbol } from '../helpers/db';
 import { startTsx, waitFor, type RunningProcess } from '../helpers/processes';
 import { SHARED_DATA, TEST_KEYS, testStack } from '../helpers/stack';
 
@@ -208,7 +208,9 @@ describe('a deployment on daily bars (no cycle comes due during the test)', () =
     expect(show).toMatch(/^series\s+CLIA,CLIB 1d$/m);
     expect(show).toMatch(new RegExp(`^account\\s+${account} \\(paper\\)$`, 'm'));
     expect(show).toMatch(/^state from\s+workflow$/m);
-    expect(show).toMatch(/^waiting on\s+the bar closing at \S+$/m);
+    // its own workflow waits for the close; a batch-evaluated one's for its evaluator (the next close is the evaluator's)
+    expect(show).toMatch(/^waiting on\s+(the bar closing at \S+|its evaluator: woken only to act)$/m);
+    expect(show).toMatch(/^next bar close\s+\d{4}-\d\d-\d\dT\S+$/m);
     expect(show).toMatch(/^blockers\n\(none\)$/m);
     expect(show).toMatch(/^positions\n\(none\)$/m);
     const detail = JSON.parse(await ok(['deployments', 'show', id, '--json'])) as { state: { source: string; status: string; nextBarClose: string } };
@@ -366,15 +368,15 @@ describe('a replayed deployment that trades', () => {
   }, 120_000);
 
   test('flatten while paused sells the whole position at the broker and records a flatten cycle', async () => {
-    // Pause while long, then flatten. The query says paused as soon as the signal is in, while a cycle may still be
-    // running (and trading); no next bar close means the runtime is waiting, so the position read then is final.
+    // Pause while long, then flatten. The query says paused as soon as the signal is in, while a cycle (or an action
+    // its evaluator decided) may still be running and trading; waiting on a resume, the position read then is final.
     let qty = 0;
     for (let attempt = 0; attempt < 5 && qty <= 0; attempt++) {
       await waitFor('a long position', async () => (await positionQty()) > 0, 60_000);
       await ok(['deployments', 'pause', id]);
       await waitFor('the runtime to wait, paused', async () => {
         const s = await state(workflowId);
-        return s.status === 'paused' && s.nextBarClose === null;
+        return s.status === 'paused' && s.nextBarClose === null && s.waitingOn.startsWith('paused');
       }, 30_000);
       qty = await positionQty();
       if (qty <= 0) {
@@ -383,17 +385,24 @@ describe('a replayed deployment that trades', () => {
       }
     }
     expect(qty).toBeGreaterThan(0);
-    const before = (await state(workflowId)).cycle;
+    const before = await lastCycle(pool, id);
     expect(await ok(['deployments', 'flatten', id, '--reason', 'cli test'])).toMatch(new RegExp(`^deployment ${id}: flatten applied \\(status paused, `));
     await waitFor('the position to be flat', async () => (await positionQty()) === 0, 30_000);
+    // The flatten is a cycle of its own: the next number (a batch-evaluated deployment's evaluator may have numbered
+    // a close it has not acted on yet, while it was pausing).
+    const flat = (await pool.query<{ cycle: number }>(`SELECT cycle_seq AS cycle FROM deployment_cycles WHERE deployment_id = $1 AND reason = 'flatten'`, [id])).rows;
+    expect(flat).toHaveLength(1);
+    const cycle = flat[0]!.cycle;
+    expect(cycle).toBeGreaterThan(before);
+    expect(cycle).toBeLessThanOrEqual(before + 2);
     const s = await state(workflowId);
-    expect(s).toMatchObject({ status: 'paused', cycle: before + 1 });
+    expect(s).toMatchObject({ status: 'paused', cycle });
 
     const sells = JSON.parse(await ok(['orders', '--deployment', id, '--json'])) as { orders: Array<{ side: string; qty: number; state: string; cycle: number }> };
-    expect(sells.orders[0]).toMatchObject({ side: 'sell', qty, state: 'FILLED', cycle: before + 1 });
+    expect(sells.orders[0]).toMatchObject({ side: 'sell', qty, state: 'FILLED', cycle });
     const show = await ok(['deployments', 'show', id]);
     expect(show).toMatch(/^status\s+paused$/m);
-    expect(show).toMatch(new RegExp(`^${before + 1}\\s+${replaySymbol}\\s+\\S+\\s+order\\s+v1\\s+\\S+\\s+flatten$`, 'm'));
+    expect(show).toMatch(new RegExp(`^${cycle}\\s+${replaySymbol}\\s+\\S+\\s+order\\s+v1\\s+\\S+\\s+flatten$`, 'm'));
     expect(JSON.parse(await ok(['positions', '--deployment', id, '--json'])).positions).toEqual([expect.objectContaining({ deploymentId: id, qty: 0 })]);
     expect((await audits(id)).find((a) => a.action === 'deployment.flatten')?.detail).toMatchObject({ reason: 'cli test', statusWhenRecorded: 'paused' });
   }, 240_000);

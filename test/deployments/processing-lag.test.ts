@@ -3,11 +3,10 @@
  * time-skipping environment, with the real IO activities on real Postgres, Redis and the paper broker. One waits
  * 40 s after each bar close before its cycle (slow against the 30 s threshold), the other 1 s (fast). The slow one
  * gets exactly one notification and one audit row per hour of bar closes (the dedupe window), the fast one none.
- * recordCycle reads the test server's clock, so the lag follows skipped time.
+ * The activities read the test server's clock, so the lag follows skipped time.
  */
 import path from 'node:path';
 import { Worker } from '@temporalio/worker';
-import { createDeploymentActivities } from '../../activities/deployments';
 import { createIoActivities } from '../../activities/io';
 import { paperBrokerPort } from '../../brokers';
 import { PaperBrokerAdmin } from '../../brokers/paper/admin-client';
@@ -16,9 +15,8 @@ import { parseDeploymentSpec } from '../../domain/deployment/spec';
 import { ensureSearchAttributes } from '../../platform/temporal';
 import { issueDeploymentCommand } from '../../services/deployment-commands';
 import { createDeployment } from '../../services/deployments';
-import { deploymentStateQuery } from '../../workflows/deployment/messages';
 import { TASK_QUEUES } from '../../workflows/task-queues';
-import { uniqueSymbol } from '../helpers/db';
+import { uniqueSymbol, untilCycle } from '../helpers/db';
 import { testStack } from '../helpers/stack';
 import { useTradingEnvironment } from '../helpers/trading-env';
 
@@ -28,11 +26,12 @@ const { account } = ctx;
 
 
 test('a slow deployment alerts once per deployment and hour, with one audit row each; a fast one never', async () => {
-  const activities = {
-    ...createIoActivities({ db: ctx.pool, redis: ctx.redis, brokers: { paper: paperBrokerPort(ctx.paper.url) }, paperPrices: new PaperBrokerAdmin(ctx.paper.url) }),
-    // the real recordCycle, timed by the server's clock, with the threshold the IO worker reads from its settings
-    recordCycle: createDeploymentActivities({ db: ctx.pool, processingLagAlertMs: () => THRESHOLD_MS, now: () => ctx.env.currentTimeMs() }).recordCycle,
-  };
+  // the real activities (a deployment's own cycles and its batch evaluator's), timed by the server's clock, with the
+  // threshold the IO worker reads from its settings
+  const activities = createIoActivities({
+    db: ctx.pool, redis: ctx.redis, brokers: { paper: paperBrokerPort(ctx.paper.url) }, paperPrices: new PaperBrokerAdmin(ctx.paper.url),
+    processingLagAlertMs: () => THRESHOLD_MS, processingLagClock: () => ctx.env.currentTimeMs(),
+  });
   const worker = await Worker.create({
     connection: ctx.env.nativeConnection,
     taskQueue: TASK_QUEUES.io,
@@ -52,7 +51,7 @@ test('a slow deployment alerts once per deployment and hour, with one audit row 
     // two hours and a half of bars: at least two whole hours, each with twelve cycles
     await ctx.env.sleep(150 * 60_000);
     for (const d of [slow, fast]) {
-      for (let i = 0; i < 600 && (await d.handle.query(deploymentStateQuery)).cycle < 30; i++) await new Promise((r) => setTimeout(r, 100));
+      await untilCycle(ctx.pool, d.id, 30);
       await issueDeploymentCommand({ db: ctx.pool, temporal: ctx.env.client }, { deploymentId: d.id, kind: 'stop', by: 'test' });
       await d.handle.result();
     }

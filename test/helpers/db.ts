@@ -56,3 +56,18 @@ export async function queuedJob(
   await insertBacktestJob(pool, { id: jobId, workflowId: `backtest-${jobId}`, symbol, timeframe, settings: full, requestedBy: 'test' });
   return { jobId, symbol, timeframe, settings: full };
 }
+
+/**
+ * The deployment's last cycle with a stored row (0 before its first): how far it has got, whoever evaluates it (its
+ * own workflow, whose state query shows the same; or its batch evaluator, whose cycles the query shows only when the
+ * deployment acts).
+ */
+export async function lastCycle(pool: Pool, deploymentId: string): Promise<number> {
+  const { rows } = await pool.query<{ n: number }>('SELECT coalesce(max(cycle_seq), 0)::int AS n FROM deployment_cycles WHERE deployment_id = $1', [deploymentId]);
+  return rows[0]!.n;
+}
+
+/** Waits (up to `timeoutMs` of wall time) until the deployment's last stored cycle is at least `n`. */
+export async function untilCycle(pool: Pool, deploymentId: string, n: number, timeoutMs = 60_000): Promise<void> {
+  for (const end = Date.now() + timeoutMs; Date.now() < end && (await lastCycle(pool, deploymentId)) < n; ) await new Promise((r) => setTimeout(r, 100));
+}

@@ -4,6 +4,7 @@ import { parseBacktestSettings } from '../../domain/backtest/settings';
 import type { StrategyName } from '../../domain/backtest/types';
 import { sessionOn } from '../../domain/calendar';
 import { CYCLE_LATE_GRACE_MS, decideCycle, DeploymentSpecSchema, parseDeploymentSpec, type CycleInput, type DeploymentSpec } from '../../domain/deployment';
+import { recordedEvaluation } from '../../domain/deployment/spec';
 import { RiskLimitsSchema } from '../../domain/risk';
 import { createStrategy } from '../../domain/strategies';
 import { randomWalkBars } from '../../domain/synthetic';
@@ -53,6 +54,21 @@ describe('DeploymentSpec', () => {
     const r = parseDeploymentSpec({ strategy: 'rsi-reversion', symbols: ['BTC-USD'], timeframe: '1h', accountId: 'a', calendar: '24x7', riskLimits: { maxPositionQty: 3 } });
     expect(r.params).toEqual({ period: 14, oversold: 30, overbought: 70, exit: 50 });
     expect(r.riskLimits).toEqual(RiskLimitsSchema.parse({ maxPositionQty: 3 }));
+  });
+
+  test('evaluation: absent unless asked for (per deployment); explicit values kept; a scanner cannot be batch; the runtime reads the mode as recorded', () => {
+    const base = { strategy: 'sma-cross', symbols: ['AAPL'], timeframe: '5m', accountId: 'a' };
+    expect(parseDeploymentSpec(base).evaluation).toBeUndefined();
+    expect(parseDeploymentSpec({ ...base, evaluation: 'deployment' }).evaluation).toBe('deployment');
+    expect(parseDeploymentSpec({ ...base, evaluation: 'batch' }).evaluation).toBe('batch');
+    const scanner = { ...base, eod: { marginMinutes: 5 }, scanner: { maxPositions: 1 } };
+    expect(parseDeploymentSpec(scanner).evaluation).toBeUndefined();
+    expect(DeploymentSpecSchema.safeParse({ ...scanner, evaluation: 'batch' }).error?.issues.map((i) => i.path.join('.'))).toEqual(['evaluation']);
+    // what the runtime reads from a stored row: the recorded field; absent, per deployment
+    expect(recordedEvaluation(parseDeploymentSpec({ ...base, evaluation: 'batch' }))).toBe('batch');
+    expect(recordedEvaluation(parseDeploymentSpec(base))).toBe('deployment');
+    expect(recordedEvaluation({ ...base, evaluation: 'deployment' })).toBe('deployment');
+    expect(recordedEvaluation(null)).toBe('deployment');
   });
 
   test('approval policies', () => {

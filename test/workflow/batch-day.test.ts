@@ -52,16 +52,16 @@ test('batch-evaluated deployments decide as a deployment of their own does, once
   });
   await ensureSearchAttributes(ctx.env.connection, 'default');
   const deps = { db: ctx.pool, temporal: ctx.env.client };
-  const create = (symbol: string, evaluation?: 'batch') =>
+  const create = (symbol: string, evaluation: 'batch' | 'deployment') =>
     createDeployment(deps, {
       spec: parseDeploymentSpec({
         strategy: 'sma-cross', params: { fast: 3, slow: 8 }, symbols: [symbol], timeframe: '5m', accountId: ctx.account, broker: 'paper',
-        calendar: 'XNYS', settleDelayMs: 1_000, riskLimits: { maxExposure: 1e6, maxPositionQty: 10 }, ...(evaluation ? { evaluation } : {}),
+        calendar: 'XNYS', settleDelayMs: 1_000, riskLimits: { maxExposure: 1e6, maxPositionQty: 10 }, evaluation,
       }),
       by: 'test',
-      cyclesPerRun: evaluation ? 2 : 30, // a batch one continues as new every 2 actions: pending ones carry over
+      cyclesPerRun: evaluation === 'batch' ? 2 : 30, // a batch one continues as new every 2 actions: pending ones carry over
     });
-  const ownDep = await create(own);
+  const ownDep = await create(own, 'deployment');
   const a = await create(batchA, 'batch');
   const b = await create(batchB, 'batch');
   const rowsOf = async (id: string) => (await ctx.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM deployment_cycles WHERE deployment_id = $1', [id])).rows[0]!.n;

@@ -15,9 +15,8 @@ import { ensureSearchAttributes } from '../../platform/temporal';
 import { compareDeployment } from '../../services/deployment-compare';
 import { issueDeploymentCommand } from '../../services/deployment-commands';
 import { createDeployment } from '../../services/deployments';
-import { deploymentStateQuery } from '../../workflows/deployment/messages';
 import { TASK_QUEUES } from '../../workflows/task-queues';
-import { storeBars, uniqueSymbol } from '../helpers/db';
+import { storeBars, uniqueSymbol, untilCycle } from '../helpers/db';
 import { SHARED_DATA, testStack } from '../helpers/stack';
 import { useTradingEnvironment } from '../helpers/trading-env';
 
@@ -97,9 +96,7 @@ test('a whole replayed day trades like the engine: every difference has a record
   await worker.runUntil(async () => {
     await ctx.env.sleep(day.close + 60_000 - (day.open - 60_000));
     // Stop them all before awaiting any result (awaiting a result lets the server skip time for the others).
-    for (const d of [a, b, c, q]) {
-      for (let i = 0; i < 600 && (await d.handle.query(deploymentStateQuery)).cycle < today.length; i++) await new Promise((r) => setTimeout(r, 100));
-    }
+    for (const d of [a, b, c, q]) await untilCycle(ctx.pool, d.id, today.length);
     for (const d of [a, b, c, q]) await issueDeploymentCommand(deps, { deploymentId: d.id, kind: 'stop', by: 'test' });
     for (const d of [a, b, c, q]) expect((await d.handle.result()).status).toBe('stopped');
   });

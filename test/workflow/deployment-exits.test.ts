@@ -10,12 +10,11 @@ import { parseBacktestSettings } from '../../domain/backtest/settings';
 import { allocateBars, appendBar } from '../../domain/bars';
 import { currentOrNextSession, nextSessionOpen, sessionBarCloses } from '../../domain/calendar';
 import { parseDeploymentSpec, type DeploymentSpec } from '../../domain/deployment/spec';
-import { deploymentStateQuery } from '../../workflows/deployment/messages';
 import { TASK_QUEUES } from '../../workflows/task-queues';
 import { ensureSearchAttributes } from '../../platform/temporal';
 import { createDeployment } from '../../services/deployments';
 import { setHalt } from '../../db/sql/trading-halts';
-import { storeBars, uniqueSymbol } from '../helpers/db';
+import { storeBars, uniqueSymbol, untilCycle } from '../helpers/db';
 import { testStack } from '../helpers/stack';
 import { useTradingEnvironment } from '../helpers/trading-env';
 import { historySummaries } from '../helpers/user-metadata';
@@ -52,7 +51,7 @@ function barsAt(closeTimes: number[], closes: number[]) {
 }
 
 /** A session of `dayCloses` bars stored for a new symbol, a deployment row with EXITS, an IO worker on `testEnv`, and the runtime started. */
-async function startSession(testEnv: TestWorkflowEnvironment) {
+async function startSession(testEnv: TestWorkflowEnvironment, extra: Record<string, unknown> = {}) {
   const symbol = uniqueSymbol('EXIT');
   const now = await testEnv.currentTimeMs();
   const day = currentOrNextSession('XNYS', nextSessionOpen('XNYS', now));
@@ -65,7 +64,7 @@ async function startSession(testEnv: TestWorkflowEnvironment) {
 
   const spec = parseDeploymentSpec({
     strategy: 'sma-cross', params: { fast: 3, slow: 8 }, symbols: [symbol], timeframe: '5m', accountId: account, broker: 'paper', quantity: 10,
-    calendar: 'XNYS', settleDelayMs: 1_000, exits: EXITS, riskLimits: { maxExposure: 1e6, maxPositionQty: 100, cooldownBarsAfterStopLoss: 0 },
+    calendar: 'XNYS', settleDelayMs: 1_000, exits: EXITS, riskLimits: { maxExposure: 1e6, maxPositionQty: 100, cooldownBarsAfterStopLoss: 0 }, ...extra,
   });
   const worker = await Worker.create({
     connection: testEnv.nativeConnection,
@@ -78,7 +77,7 @@ async function startSession(testEnv: TestWorkflowEnvironment) {
   /** Skips to just after the close, lets the last cycle finish, stops the runtime. */
   const finish = async () => {
     await testEnv.sleep(day.close + 60_000 - (await testEnv.currentTimeMs()));
-    for (let i = 0; i < 600 && (await handle.query(deploymentStateQuery)).cycle < today.length; i++) await new Promise((r) => setTimeout(r, 100));
+    await untilCycle(ctx.pool, deploymentId, today.length);
     await issueDeploymentCommand({ db: ctx.pool, temporal: testEnv.client }, { deploymentId, kind: 'stop', by: 'test' });
     await handle.result();
   };
@@ -86,7 +85,8 @@ async function startSession(testEnv: TestWorkflowEnvironment) {
 }
 
 test('take-profit, stop-loss and trailing stop fire in a replayed session and the fills equal the engine’s backtest of the same bars', async () => {
-  const { symbol, day, bars, deploymentId, workflowId, worker, finish } = await startSession(ctx.env);
+  // Evaluated by its own workflow: besides the fills, this checks that runtime's timeline (a timer per bar, each cycle's reads).
+  const { symbol, day, bars, deploymentId, workflowId, worker, finish } = await startSession(ctx.env, { evaluation: 'deployment' });
   await worker.runUntil(finish);
 
   // The engine on the same bars: flat through the warm-up session, then these fills.

@@ -3,7 +3,7 @@ import { timeframeMs } from '../../domain/calendar';
 import type { ActionPayload } from '../../domain/deployment/batch';
 import { duration, line } from '../summaries';
 import { workflowNow } from '../time';
-import { deploymentActSignal } from '../evaluator/messages';
+import { deploymentActSignal, deploymentLookSignal } from '../evaluator/messages';
 import { finishDeploymentAction, loadDeploymentAction, loadPendingActions, loadRecordedCommands, recordCycle } from './activities';
 import type { Cycles } from './cycle';
 import { MAX_INBOX, type Runtime } from './runtime';
@@ -38,11 +38,18 @@ export function installActHandler(rt: Runtime): void {
     }
     queueAct(rt, id);
   });
+  wf.setHandler(deploymentLookSignal, (...args: unknown[]) => {
+    if (!rt.batch) {
+      rt.receive('signal', 'deploymentLook', args[0] ?? null, () => ({ refused: 'unknown-name', error: 'this deployment evaluates its own bar closes: its cycles read its recorded commands' }));
+      return;
+    }
+    rt.lookForCommands = true; // one read however many arrive (a forged one costs that read, nothing more)
+  });
 }
 
 function queueAct(rt: Runtime, id: string): void {
   // The evaluator wakes a pending action again at each close until it is done (this run may be performing it now).
-  if (rt.acts.includes(id) || rt.actsTaken.includes(id)) return;
+  if (rt.acts.includes(id)) return;
   if (rt.acts.length >= MAX_INBOX) rt.dropped++;
   else rt.acts.push(id);
 }
@@ -53,27 +60,36 @@ export async function nextAct(rt: Runtime, cycles: Cycles): Promise<boolean> {
     rt.nextClose = null;
     rt.waitingOn = 'its evaluator: woken only to act';
     rt.interrupted = false;
-    const woke = await wf.condition(() => rt.acts.length > 0 || rt.interrupted, ACT_RECHECK_MS, { summary: `wait for an action · look for lost ones in ${duration(ACT_RECHECK_MS)}` });
-    if (!woke) {
+    const woke = await wf.condition(() => rt.acts.length > 0 || rt.interrupted || rt.lookForCommands, ACT_RECHECK_MS, { summary: `wait for an action · look for lost ones in ${duration(ACT_RECHECK_MS)}` });
+    if (!woke || rt.lookForCommands) {
+      rt.lookForCommands = false;
       rt.pickUp(await loadRecordedCommands.executeWithOptions({ summary: 'look for recorded commands' }, [{ deploymentId: rt.deploymentId }]));
-      for (const id of await loadPendingActions.executeWithOptions({ summary: 'look for pending actions' }, [{ deploymentId: rt.deploymentId }])) queueAct(rt, id);
     }
+    if (!woke) for (const id of await loadPendingActions.executeWithOptions({ summary: 'look for pending actions' }, [{ deploymentId: rt.deploymentId }])) queueAct(rt, id);
     return false;
   }
   const actionId = rt.acts[0]!;
-  rt.actsTaken.push(actionId);
-  if (rt.actsTaken.length > 50) rt.actsTaken.shift();
   const loaded = await loadDeploymentAction.executeWithOptions({ summary: actSummary(actionId) }, [{ deploymentId: rt.deploymentId, actionId, runKey: wf.workflowInfo().runId }]);
-  rt.acts.shift();
-  if (!loaded.ok) return false;
+  if (!loaded.ok) {
+    rt.acts.shift();
+    return false;
+  }
+  // It stays first in the queue until done: the evaluator's wake at the next close (while the orders are still out)
+  // then finds it queued, rather than queueing it again to be refused as done.
+  if (loaded.payload.fail !== undefined) {
+    // Its inputs failed in a way no retry fixes: the loop ends it as failed (row, audit row, alert), as after its own cycle.
+    await finishDeploymentAction.executeWithOptions({ summary: 'action done: failing' }, [{ actionId, state: 'done' }]);
+    throw wf.ApplicationFailure.nonRetryable(loaded.payload.fail, 'ConfigFault');
+  }
   const expired = await perform(rt, cycles, loaded.payload);
   await finishDeploymentAction.executeWithOptions({ summary: `action ${expired ? 'expired' : 'done'}` }, [{ actionId, state: expired ? 'expired' : 'done' }]);
+  rt.acts.shift();
   return true;
 }
 
 /** Performs one close's actions; returns true when they came too late to act on (the close is older than staleAfterBars). */
 async function perform(rt: Runtime, cycles: Cycles, p: ActionPayload): Promise<boolean> {
-  const { spec, carry, deploymentId } = rt;
+  const { spec, carry } = rt;
   carry.cycle = Math.max(carry.cycle, p.cycle);
   carry.lastBarClose = Math.max(carry.lastBarClose, p.barClose);
   if (p.risk) Object.assign(carry, p.risk);
@@ -93,13 +109,36 @@ async function perform(rt: Runtime, cycles: Cycles, p: ActionPayload): Promise<b
       await cycles.act(step, record, action);
       continue;
     }
-    Object.assign(record, { action: 'skip', reason: `${why}: no order (${record.reason ?? action.kind})` });
-    rt.remember(record);
-    await recordCycle.executeWithOptions({ summary: recordSummary(rt, record, p.paramsVersion) }, [{ deploymentId, paramsVersion: p.paramsVersion, latencyMs: workflowNow() - startedAt, positions: p.snapshot.positions, totalPnl: p.snapshot.totalPnl, record }]);
+    await skip(rt, p, record, `${why}: no order (${record.reason ?? action.kind})`, startedAt);
   }
   if (p.flatten && !late) rt.flattenRequested = true;
   // No sync after the orders: the evaluator syncs every deployment of the group before the next decision.
   return late;
+}
+
+/** Records one decided symbol as skipped, with why (its cycle row is the deployment's to write). */
+async function skip(rt: Runtime, p: ActionPayload, record: ActionPayload['acts'][number]['record'], reason: string, startedAt: number): Promise<void> {
+  Object.assign(record, { action: 'skip', reason });
+  rt.remember(record);
+  await recordCycle.executeWithOptions({ summary: recordSummary(rt, record, p.paramsVersion) }, [
+    { deploymentId: rt.deploymentId, paramsVersion: p.paramsVersion, latencyMs: workflowNow() - startedAt, positions: p.snapshot.positions, totalPnl: p.snapshot.totalPnl, record },
+  ]);
+}
+
+/**
+ * Once it has stopped trading (stopping): the actions still pending are expired, their symbols' cycle rows written as
+ * skipped, so every close its evaluator numbered keeps its rows and no action stays pending.
+ */
+export async function expirePendingActs(rt: Runtime): Promise<void> {
+  const pending = await loadPendingActions.executeWithOptions({ summary: 'stop · pending actions' }, [{ deploymentId: rt.deploymentId }]);
+  for (const actionId of [...new Set([...rt.acts, ...pending])]) {
+    const loaded = await loadDeploymentAction.executeWithOptions({ summary: line(`read action ${actionId}`) }, [{ deploymentId: rt.deploymentId, actionId, runKey: wf.workflowInfo().runId }]);
+    if (!loaded.ok) continue;
+    const startedAt = workflowNow();
+    for (const { record, action } of loaded.payload.acts) await skip(rt, loaded.payload, record, `deployment ${rt.shown()} before it acted: no order (${record.reason ?? action.kind})`, startedAt);
+    await finishDeploymentAction.executeWithOptions({ summary: 'action expired' }, [{ actionId, state: 'expired' }]);
+  }
+  rt.acts.length = 0;
 }
 
 /** `act on the close at 14:35Z` for an evaluator's id (`<deployment>:<close ms>`), else the id as sent, cut short. */

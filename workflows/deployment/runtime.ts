@@ -64,8 +64,8 @@ export class Runtime {
   readonly batch: boolean;
   /** action ids an `act` signal (or a look for lost wakes) named, in order, not yet performed */
   readonly acts: string[];
-  /** the last action ids taken up (performed or being performed): a wake for one again is not queued */
-  readonly actsTaken: string[] = [];
+  /** batch evaluation: its evaluator saw commands recorded for it and not yet taken (./acts.ts) */
+  lookForCommands = false;
   private messageSeq = 0;
   /** per message sequence number: the answer an update waits for */
   readonly answers = new Map<number, CommandOutcome>();

@@ -4,9 +4,9 @@ import { wakeNotificationDispatcher } from '../notifications/wake';
 import { inputField, startClaim, verifyDeploymentStart, type RefusedStart } from '../start-check';
 import { workflowNow } from '../time';
 import type { z } from 'zod';
-import { DeploymentSpecSchema } from '../../domain/deployment/spec';
+import { DeploymentSpecSchema, recordedEvaluation } from '../../domain/deployment/spec';
 import { loadRecordedCommands, refuseDeploymentSpec, resolveDeploymentOrders, resolveDeploymentOrdersOnce } from './activities';
-import { installActHandler, nextAct } from './acts';
+import { expirePendingActs, installActHandler, nextAct } from './acts';
 import { applyResets, installCommandHandlers, runCommandInbox } from './commands';
 import { Cycles } from './cycle';
 import { describe } from './failures';
@@ -58,7 +58,9 @@ export async function deploymentWorkflow(input: DeploymentWorkflowInput): Promis
     await wf.condition(wf.allHandlersFinished);
     return refused;
   }
-  const rt = new Runtime(input, { ...start.record, spec: checked.data }, claim.continued ? input.carry : undefined);
+  // Parsing fills in today's defaults; who evaluates its closes is what was recorded (a group was recorded with it).
+  const spec = { ...checked.data, evaluation: recordedEvaluation(start.record.spec) };
+  const rt = new Runtime(input, { ...start.record, spec }, claim.continued ? input.carry : undefined);
   installCommandHandlers(rt);
   installActHandler(rt);
   wf.setHandler(deploymentStateQuery, () => rt.state());
@@ -129,6 +131,7 @@ async function run(rt: Runtime): Promise<DeploymentWorkflowResult> {
     }
     rt.nextClose = null;
     if (carry.status === 'stopping') {
+      if (rt.batch) await expirePendingActs(rt);
       rt.waitingOn = 'stopping: resolving the orders the broker may have';
       await resolveDeploymentOrders.executeWithOptions({ summary: 'stop · resolve the open orders' }, [{ deploymentId: rt.deploymentId, reason: 'deployment stopped' }]);
       await rt.exclusive(() => rt.writeStatus('stopped', carry.statusReason));

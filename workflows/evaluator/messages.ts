@@ -19,7 +19,7 @@ export interface EvaluatorState {
   closes: number;
   nextClose: number | null;
   waitingOn: string;
-  last: { barClose: number; evaluated: number; acting: number; unreadable: number; woken: number; ms: number } | null;
+  last: { barClose: number; evaluated: number; acting: number; unreadable: number; woken: number; looked: number; ms: number } | null;
   /** closes whose evaluation failed after every attempt (skipped for the whole group) */
   failures: number;
 }
@@ -34,3 +34,9 @@ export interface ActMessage {
   actionId: string;
 }
 export const deploymentActSignal = defineSignal<[ActMessage]>('deploymentAct');
+
+/**
+ * Tells a batch-evaluated deployment's workflow that commands the API recorded for it are still waiting (their message
+ * may have been lost): it reads them from Postgres, as a deployment of its own does at each cycle. Carries nothing.
+ */
+export const deploymentLookSignal = defineSignal<[]>('deploymentLook');

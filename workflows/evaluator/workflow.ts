@@ -1,11 +1,10 @@
 import * as wf from '@temporalio/workflow';
 import type { createBatchEvaluationActivities } from '../../activities/batch-evaluation';
-import { nextBarClose } from '../../domain/calendar';
 import { dataTimeAt, wallMsUntil } from '../../domain/marketdata/clock';
-import type { EvaluationTiming } from '../../domain/deployment/batch';
+import { nextEvaluatedClose, type EvaluationTiming } from '../../domain/deployment/batch';
 import { batchEvaluation, dbWrite } from '../activity-options';
 import { workflowNow } from '../time';
-import { deploymentActSignal, evaluatorStateQuery, type EvaluatorInput, type EvaluatorResult, type EvaluatorState } from './messages';
+import { deploymentActSignal, deploymentLookSignal, evaluatorStateQuery, type EvaluatorInput, type EvaluatorResult, type EvaluatorState } from './messages';
 
 type Activities = ReturnType<typeof createBatchEvaluationActivities>;
 const { openEvaluationGroup } = wf.proxyActivities<Activities>(dbWrite);
@@ -44,9 +43,7 @@ export async function evaluatorWorkflow(input: EvaluatorInput): Promise<Evaluato
     if (thisRun >= closesPerRun || wf.workflowInfo().historyLength > MAX_HISTORY_EVENTS || wf.workflowInfo().continueAsNewSuggested) {
       return wf.continueAsNew<typeof evaluatorWorkflow>({ groupKey, closesPerRun, lastClose, closes: state.closes });
     }
-    // The close after the last one evaluated; after a long stop, the present (old closes are not traded).
-    const now = dataTimeAt(t.clock, workflowNow());
-    const next = nextBarClose(t.calendar, Math.max(lastClose, now - t.settleDelayMs - 1), t.timeframe);
+    const next = nextEvaluatedClose(t, lastClose, dataTimeAt(t.clock, workflowNow()));
     state.nextClose = next;
     const waitMs = wallMsUntil(t.clock, workflowNow(), next + t.settleDelayMs);
     if (waitMs > 0) {
@@ -69,7 +66,10 @@ export async function evaluatorWorkflow(input: EvaluatorInput): Promise<Evaluato
     state.closes++;
     state.waitingOn = `waking ${r.wake.length} deployment(s) to act`;
     // A deployment that ended cannot be signalled: its action stays pending and changes nothing.
-    await Promise.all(r.wake.map((w) => wf.getExternalWorkflowHandle(w.workflowId).signal(deploymentActSignal, { actionId: w.actionId }).catch(() => undefined)));
-    state.last = { barClose: next, evaluated: r.evaluated, acting: r.acting, unreadable: r.unreadable, woken: r.wake.length, ms: r.ms };
+    await Promise.all([
+      ...r.wake.map((w) => wf.getExternalWorkflowHandle(w.workflowId).signal(deploymentActSignal, { actionId: w.actionId }).catch(() => undefined)),
+      ...(r.look ?? []).map((workflowId) => wf.getExternalWorkflowHandle(workflowId).signal(deploymentLookSignal).catch(() => undefined)),
+    ]);
+    state.last = { barClose: next, evaluated: r.evaluated, acting: r.acting, unreadable: r.unreadable, woken: r.wake.length, looked: r.look?.length ?? 0, ms: r.ms };
   }
 }

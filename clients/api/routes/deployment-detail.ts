@@ -3,11 +3,14 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { recentCycles } from '../../../db/sql/deployment-cycles';
 import { findRiskState } from '../../../db/sql/deployment-risk-states';
+import { nextEvaluatedClose } from '../../../domain/deployment/batch';
+import { dataTimeAt } from '../../../domain/marketdata/clock';
 import { getDeployment, getDeploymentParams } from '../../../db/sql/deployments';
 import { positionsFromFills } from '../../../db/sql/fills';
 import { deploymentLiveState } from '../../../services/deployments';
 import type { InflightCalls } from '../../../services/temporal-call';
 import type { DeploymentState } from '../../../workflows/deployment/messages';
+import type { DeploymentSpec, ReplayClockSpec } from '../../../domain/deployment/spec';
 import { ROLES_ANY } from '../auth';
 import { BlockerSchema, deploymentBlockers } from '../deployment-blockers';
 import type { ApiDeps } from '../deps';
@@ -87,6 +90,13 @@ const DeploymentDetailSchema = DeploymentSchema.extend({
 });
 
 /** GET /v1/deployments/:id: the row, its spec and params, the runtime's live state (or the row's), blockers, positions, cycles. */
+const isoMs = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+/** A batch-evaluated deployment's next close is its evaluator's (its workflow waits only for actions). */
+function batchNextClose(d: { spec: DeploymentSpec; replay_clock: ReplayClockSpec | null }, lastBarClose: number): number {
+  return nextEvaluatedClose(d.spec, lastBarClose, dataTimeAt(d.replay_clock, Date.now()));
+}
+
 export function registerDeploymentDetailRoute(app: FastifyInstance, deps: ApiDeps, inflight: InflightCalls): void {
   const { config, db, temporal } = deps;
   const { view } = deploymentViews(config);
@@ -126,7 +136,7 @@ export function registerDeploymentDetailRoute(app: FastifyInstance, deps: ApiDep
             cycle: Math.max(s.cycle, risk?.cycle ?? 0),
             paramsVersion: s.paramsVersion,
             breaker: risk ? String(risk.state.breaker ?? 'none') : s.breaker,
-            nextBarClose: s.nextBarClose === null ? null : new Date(s.nextBarClose).toISOString(),
+            nextBarClose: isoMs(s.nextBarClose ?? (risk && s.status === 'running' ? batchNextClose(d, risk.lastBarClose) : null)),
             blockedBy: s.blockedBy ?? [],
             waitingOn: s.waitingOn,
             inflightOrder: s.inflightOrder ? { ...s.inflightOrder, since: new Date(s.inflightOrder.sinceMs).toISOString() } : null,

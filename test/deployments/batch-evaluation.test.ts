@@ -1,0 +1,58 @@
+import { randomUUID } from 'node:crypto';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createIoActivities } from '../../activities/io';
+import { paperBrokerPort } from '../../brokers';
+import { PaperBrokerAdmin } from '../../brokers/paper/admin-client';
+import { allocateBars, appendBar } from '../../domain/bars';
+import { evaluationGroupKey, evaluationTiming, initialRiskState } from '../../domain/deployment/batch';
+import { parseDeploymentSpec, type DeploymentSpec } from '../../domain/deployment/spec';
+import { insertDeployment, insertDeploymentParams } from '../../db/sql/deployments';
+import { insertEvaluationGroup } from '../../db/sql/evaluation-groups';
+import { insertRiskState } from '../../db/sql/deployment-risk-states';
+import { inTransaction } from '../../db/sql/queryable';
+import { evaluatorWorkflowId } from '../../workflows/workflow-ids';
+import { storeBars, uniqueSymbol } from '../helpers/db';
+import { useTradingEnvironment } from '../helpers/trading-env';
+
+/** The batch evaluator's activity against real Postgres, Redis and the paper broker (no workflow: the activity alone). */
+const ctx = useTradingEnvironment({ accountPrefix: 'batch-eval', timeSkipping: false });
+
+const MINUTE = 60_000;
+
+/** A deployment recorded as services/deployments.ts records a batch one (group, row, risk state, params v1), with no workflow. */
+async function recorded(spec: DeploymentSpec): Promise<{ id: string; groupKey: string }> {
+  const id = randomUUID();
+  const timing = evaluationTiming(spec, undefined);
+  const groupKey = evaluationGroupKey(timing);
+  await inTransaction(ctx.pool, async (tx) => {
+    await insertEvaluationGroup(tx, { key: groupKey, workflowId: evaluatorWorkflowId(groupKey), timing: { ...timing } });
+    await insertDeployment(tx, { id, workflowId: `deployment-${id}`, spec, createdBy: 'test', evaluationGroup: groupKey });
+    await insertRiskState(tx, id, { ...initialRiskState(spec) });
+    await insertDeploymentParams(tx, id, 1, spec.params, 'test');
+  });
+  return { id, groupKey };
+}
+
+test('a member whose recorded spec does not validate is left out of the close: the rest of its group is evaluated', async () => {
+  const symbol = uniqueSymbol('BEV');
+  const barClose = Date.UTC(2024, 0, 8, 12, 0);
+  const bars = allocateBars(40);
+  for (let i = 0; i < 40; i++) appendBar(bars, { ts: barClose - (40 - i) * MINUTE, open: 100, high: 100.5, low: 99.5, close: 100, volume: 1000 }); // flat: it holds
+  await storeBars(ctx.pool, symbol, '1m', bars);
+  // a group of its own (a settle delay no other test uses)
+  const spec = parseDeploymentSpec({ strategy: 'sma-cross', params: { fast: 3, slow: 8 }, symbols: [symbol], timeframe: '1m', accountId: ctx.account, calendar: '24x7', settleDelayMs: 4_321, evaluation: 'batch' });
+  const good = await recorded(spec);
+  // written around the API's validation, as test/workflow/deployment-exits.test.ts writes one
+  const bad = await recorded({ ...spec, exits: { stopLossPct: -0.02, intrabarPolicy: 'direction' } } as DeploymentSpec);
+  expect(bad.groupKey).toBe(good.groupKey);
+
+  const { evaluateBarClose } = createIoActivities({ db: ctx.pool, redis: ctx.redis, brokers: { paper: paperBrokerPort(ctx.paper.url) }, paperPrices: new PaperBrokerAdmin(ctx.paper.url) });
+  // outside a worker: the activity heartbeats, so it runs in Temporal's activity test context
+  const r = await new MockActivityEnvironment().run(evaluateBarClose, { groupKey: good.groupKey, barClose, nowMs: barClose + 5_000 });
+  expect(r).toMatchObject({ evaluated: 1, acting: 0, unreadable: 1 });
+  const rows = async (id: string) => (await ctx.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM deployment_cycles WHERE deployment_id = $1', [id])).rows[0]!.n;
+  expect(await rows(good.id)).toBe(1);
+  expect(await rows(bad.id)).toBe(0);
+  const risk = await ctx.pool.query<{ id: string; cycle: number }>('SELECT deployment_id AS id, cycle FROM deployment_risk_states WHERE deployment_id = ANY($1)', [[good.id, bad.id]]);
+  expect(Object.fromEntries(risk.rows.map((x) => [x.id, x.cycle]))).toEqual({ [good.id]: 1, [bad.id]: 0 });
+});
