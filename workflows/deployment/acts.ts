@@ -68,6 +68,27 @@ export async function nextAct(rt: Runtime, cycles: Cycles): Promise<boolean> {
   return true;
 }
 
+/**
+ * A deployment that leaves its loop (stopping, failed) ends every action still decided for it: those woken for and
+ * those whose wake has not come (the evaluator stores no new one once the row left running: writeRiskStates). Each
+ * symbol's cycle row is recorded as skipped, no order, and the action ends expired, so every cycle number the
+ * evaluator gave out has its rows.
+ */
+export async function endPendingActs(rt: Runtime, cycles: Cycles): Promise<void> {
+  // Bounded: a page of pending actions per round (loadPendingActions gives at most 50), each round ends them all.
+  for (let round = 0; round < 20; round++) {
+    for (const id of await loadPendingActions.executeWithOptions({ summary: 'ending · look for pending actions' }, [{ deploymentId: rt.deploymentId }])) queueAct(rt, id);
+    if (rt.acts.length === 0) return;
+    while (rt.acts.length) {
+      const actionId = rt.acts.shift()!;
+      const loaded = await loadDeploymentAction.executeWithOptions({ summary: line(`ending · read action ${actionId}`) }, [{ deploymentId: rt.deploymentId, actionId, runKey: wf.workflowInfo().runId }]);
+      if (!loaded.ok) continue;
+      await perform(rt, cycles, loaded.payload);
+      await finishDeploymentAction.executeWithOptions({ summary: 'action expired (the deployment ended)' }, [{ actionId, state: 'expired' }]);
+    }
+  }
+}
+
 /** Performs one close's actions; returns true when they came too late to act on (the close is older than staleAfterBars). */
 async function perform(rt: Runtime, cycles: Cycles, p: ActionPayload): Promise<boolean> {
   const { spec, carry, deploymentId } = rt;
