@@ -20,7 +20,10 @@ export async function insertRiskState(db: Queryable, deploymentId: string, state
 
 /**
  * The group's deployments that trade at this close and have not been evaluated for it (paused, stopping and ended ones
- * are not evaluated), with the version of their risk state as read.
+ * are not evaluated), with the version of their risk state as read. A deployment still acting on an earlier close (an
+ * action pending: its workflow may be placing an order) is not evaluated either, as a deployment evaluating its own
+ * closes does not while its cycle runs: its broker sync would wait on the order's ledger row for as long as the broker
+ * takes to answer, holding up the whole group's evaluation (chaos r5: a 10 s broker made most closes late).
  */
 export async function groupMembers(db: Queryable, groupKey: string, barClose: number): Promise<GroupMember[]> {
   const { rows } = await db.query<{ id: string; workflow_id: string; spec: Record<string, unknown>; status: string; params_version: number; params: Record<string, number | boolean>; cycle: number; version: number; state: Record<string, unknown> }>(
@@ -29,6 +32,7 @@ export async function groupMembers(db: Queryable, groupKey: string, barClose: nu
      JOIN deployment_risk_states r ON r.deployment_id = d.id
      JOIN deployment_params p ON p.deployment_id = d.id AND p.version = d.params_version
      WHERE d.evaluation_group = $1 AND d.status IN ('running', 'blocked') AND r.last_bar_close < $2
+       AND NOT EXISTS (SELECT 1 FROM deployment_actions a WHERE a.deployment_id = d.id AND a.state = 'pending')
      ORDER BY d.id`,
     [groupKey, barClose],
   );

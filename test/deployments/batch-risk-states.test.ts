@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
-import { insertRiskState, writeRiskStates } from '../../db/sql/deployment-risk-states';
+import { insertActions } from '../../db/sql/deployment-actions';
+import { groupMembers, insertRiskState, writeRiskStates } from '../../db/sql/deployment-risk-states';
+import { insertEvaluationGroup } from '../../db/sql/evaluation-groups';
 import { parseDeploymentSpec } from '../../domain/deployment/spec';
 import { testPool } from '../helpers/db';
 
@@ -30,10 +32,13 @@ afterAll(async () => {
   await pool?.end();
 });
 
-async function deployment(status: string): Promise<string> {
+async function deployment(status: string, group?: string): Promise<string> {
   const id = randomUUID();
   const spec = parseDeploymentSpec({ strategy: 'sma-cross', params: { fast: 3, slow: 8 }, symbols: ['BRS'], timeframe: '1m', accountId: 'brs', broker: 'paper', evaluation: 'batch' });
-  await pool.query(`INSERT INTO deployments (id, workflow_id, account_id, broker, strategy, spec, status, created_by) VALUES ($1, $2, 'brs', 'paper', 'sma-cross', $3, $4, 'test')`, [id, `deployment-${id}`, JSON.stringify(spec), status]);
+  await pool.query(`INSERT INTO deployments (id, workflow_id, account_id, broker, strategy, spec, status, created_by, evaluation_group) VALUES ($1, $2, 'brs', 'paper', 'sma-cross', $3, $4, 'test', $5)`, [
+    id, `deployment-${id}`, JSON.stringify(spec), status, group ?? null,
+  ]);
+  await pool.query(`INSERT INTO deployment_params (deployment_id, version, params, created_by) VALUES ($1, 1, '{"fast":3,"slow":8}', 'test')`, [id]);
   await insertRiskState(pool, id, { breaker: 'none', equityPeak: 1e6, day: '', dayStartPnl: 0 });
   return id;
 }
@@ -76,4 +81,16 @@ test('a stop committed during the evaluation waits for it; an evaluation after a
   expect(await settledWithin(later, 300)).toBe(false);
   await stopTx.c.query('COMMIT');
   expect((await later).size).toBe(0);
+});
+
+test('a deployment still acting on an earlier close (an action pending) is not a member of the next one; done, it is again', async () => {
+  const group = `test-${randomUUID()}`;
+  await insertEvaluationGroup(pool, { key: group, workflowId: `evaluator-${group}`, timing: { calendar: 'XNYS', timeframe: '1m', settleDelayMs: 0, staleAfterBars: 2 } });
+  const [quiet, acting] = [await deployment('running', group), await deployment('running', group)];
+  await deployment('paused', group); // never a member while paused
+  await insertActions(pool, [{ id: `${acting}:1000`, deploymentId: acting, barClose: 1_000, cycle: 1, paramsVersion: 1, payload: {} }]);
+  const members = async () => (await groupMembers(pool, group, 2_000)).map((m) => m.deploymentId);
+  expect(await members()).toEqual([quiet]);
+  await pool.query(`UPDATE deployment_actions SET state = 'done' WHERE id = $1`, [`${acting}:1000`]);
+  expect((await members()).sort()).toEqual([quiet, acting].sort());
 });
