@@ -1,5 +1,6 @@
 import { Context } from '@temporalio/activity';
 import type { Pool } from 'pg';
+import type { BrokerPort } from '../brokers/port';
 import { insertAuditOnce } from '../db/sql/audit';
 import { insertActions, pendingGroupActions } from '../db/sql/deployment-actions';
 import { insertCycles, type CycleAudit } from '../db/sql/deployment-cycles';
@@ -13,23 +14,30 @@ import { planMember, WINDOW_BARS, type EvaluationTiming, type MemberPlan } from 
 import { DEFAULT_BAR_WAIT_MS } from '../domain/deployment/bar-wait';
 import type { CycleRecord } from '../domain/deployment/evaluate';
 import type { DeploymentRiskState } from '../domain/deployment/risk-state';
-import { DeploymentSpecSchema } from '../domain/deployment/spec';
+import { DeploymentSpecSchema, type DeploymentSpec } from '../domain/deployment/spec';
 import { awaitFeed } from './cycle';
-import type { createDeploymentActivities } from './deployments';
+import { alertProcessingLag, type PricesSetter } from './deployments';
 import type { MarketDataActivities } from './market-data';
-import type { createOrderActivities } from './orders';
+import { readMemberInputs, type MemberInputs } from './batch-snapshots';
+import { createBatchSync } from './batch-sync';
+import { boundedMap } from './bounded-map';
+import type { CrashPoint } from './orders';
 
-type Steps = Pick<ReturnType<typeof createOrderActivities>, 'syncOrders'> &
-  Pick<MarketDataActivities, 'loadRecentBars'> &
-  Pick<ReturnType<typeof createDeploymentActivities>, 'loadRiskSnapshot'> & {
-    feedWatermark: (provider: string, timeframe: string) => Promise<number | null>;
-  };
+type Steps = Pick<MarketDataActivities, 'loadRecentBars'> & {
+  feedWatermark: (provider: string, timeframe: string) => Promise<number | null>;
+};
 
 export interface BatchEvaluationDeps {
   db: Pool;
   steps: Steps;
-  /** deployments read (broker sync, risk snapshot) at once; the pool needs a connection more for the final write */
+  brokers: Record<string, BrokerPort>;
+  crashPoint?: (point: CrashPoint) => void;
+  /** symbols' bars read, and broker calls made, at once; the pool needs a connection more for the final write */
   concurrency?: number;
+  /** the processing-lag alert's threshold in ms, read at each close (a settings reload changes it); unset: no alert */
+  processingLagAlertMs?: () => number;
+  /** the built-in paper broker's price feed: set once per close, before any deployment is woken to order */
+  paperPrices?: PricesSetter;
 }
 
 export interface BarCloseEvaluation {
@@ -52,28 +60,15 @@ interface Marks {
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-/** Runs `fn` over `items`, at most `limit` at a time, in order of the results. */
-async function boundedMap<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
-
 /**
  * The batch evaluator's activities (io queue). evaluateBarClose reads each symbol's bars once for the whole group,
- * each deployment's broker sync and risk snapshot, runs the same decision code as a deployment's own workflow
+ * every member's broker sync and risk snapshot in one statement per kind (not per member), runs the same decision code as a deployment's own workflow
  * (domain/deployment/batch.ts), and stores in one transaction, one statement each: the risk states (only where
  * nobody wrote since they were read), the cycle rows of the symbols with nothing to do, and the actions. A retry
  * after the commit stores nothing again and returns the same actions to wake.
  */
-export function createBatchEvaluationActivities({ db, steps, concurrency = 3 }: BatchEvaluationDeps) {
+export function createBatchEvaluationActivities({ db, steps, brokers, crashPoint, concurrency = 3, processingLagAlertMs, paperPrices }: BatchEvaluationDeps) {
+  const syncMembers = createBatchSync({ db, brokers, concurrency, ...(crashPoint ? { crashPoint } : {}) });
   async function readBars(timing: EvaluationTiming, symbols: string[], barClose: number): Promise<Map<string, Bar[] | string>> {
     const tfMs = timeframeMs(timing.timeframe);
     const feed = timing.dataProvider ? { provider: timing.dataProvider, barClose, waitMs: timing.barWaitMs ?? DEFAULT_BAR_WAIT_MS } : undefined;
@@ -95,28 +90,22 @@ export function createBatchEvaluationActivities({ db, steps, concurrency = 3 }: 
     return windows;
   }
 
-  /** One deployment's inputs and plan; a failed read skips its symbols with the reason (the next close tries again). */
-  async function evaluateMember(m: GroupMember, ctx: { barClose: number; nowMs: number; tfMs: number; windows: Map<string, Bar[] | string> }): Promise<{ plan: MemberPlan; unreadable: boolean; marks?: Marks }> {
-    const spec = DeploymentSpecSchema.parse(m.spec);
-    const prices: Record<string, number> = {};
-    const windows: Record<string, Bar[] | string> = {};
-    for (const symbol of spec.symbols) {
-      const w = ctx.windows.get(symbol) ?? 'market data unavailable: not read';
-      windows[symbol] = w;
-      if (typeof w !== 'string' && w.length) prices[symbol] = w[w.length - 1]!.close;
-    }
+  /** One deployment's plan from its inputs; inputs that could not be read (or a plan that failed) skip its symbols with the reason (the next close tries again). */
+  function planOne(m: GroupMember, spec: DeploymentSpec, inputs: MemberInputs, ctx: { barClose: number; nowMs: number; tfMs: number; windows: Record<string, Bar[] | string>; prices: Record<string, number> }): { plan: MemberPlan; unreadable: boolean; marks?: Marks } {
     const riskState = m.state as unknown as DeploymentRiskState;
-    try {
-      const sync = await steps.syncOrders({ deploymentId: m.deploymentId, broker: spec.broker, accountId: spec.accountId });
-      const snapshot = await steps.loadRiskSnapshot({ deploymentId: m.deploymentId, accountId: spec.accountId, prices });
-      const openWork = sync.open > 0 || (snapshot.pendingApprovals?.length ?? 0) > 0;
-      const plan = planMember({ spec, params: m.params, paramsVersion: m.paramsVersion, rowStatus: m.status, cycle: m.cycle, riskState, barClose: ctx.barClose, nowMs: ctx.nowMs, timeframeMs: ctx.tfMs, snapshot, blockedBy: sync.blockedBy ?? [], windows, prices, openWork });
-      return { plan, unreadable: false, marks: { positions: snapshot.positions, totalPnl: snapshot.totalPnl } };
-    } catch (err) {
-      const reason = `inputs unavailable: ${(err as Error).message}`.slice(0, 500);
-      const quiet: CycleRecord[] = spec.symbols.map((symbol) => ({ cycle: m.cycle + 1, barClose: ctx.barClose, symbol, action: 'skip', reason, clientOrderIds: [] }));
-      return { plan: { cycle: m.cycle + 1, riskState, quiet }, unreadable: true };
+    let failure = inputs.ok ? undefined : inputs.reason;
+    if (inputs.ok) {
+      const { sync, snapshot } = inputs;
+      try {
+        const plan = planMember({ spec, params: m.params, paramsVersion: m.paramsVersion, rowStatus: m.status, cycle: m.cycle, riskState, barClose: ctx.barClose, nowMs: ctx.nowMs, timeframeMs: ctx.tfMs, snapshot, blockedBy: sync.blockedBy ?? [], windows: ctx.windows, prices: ctx.prices });
+        return { plan, unreadable: false, marks: { positions: snapshot.positions, totalPnl: snapshot.totalPnl } };
+      } catch (err) {
+        failure = (err as Error).message;
+      }
     }
+    const reason = `inputs unavailable: ${failure}`.slice(0, 500);
+    const quiet: CycleRecord[] = spec.symbols.map((symbol) => ({ cycle: m.cycle + 1, barClose: ctx.barClose, symbol, action: 'skip', reason, clientOrderIds: [] }));
+    return { plan: { cycle: m.cycle + 1, riskState, quiet }, unreadable: true };
   }
 
   return {
@@ -140,12 +129,21 @@ export function createBatchEvaluationActivities({ db, steps, concurrency = 3 }: 
       const windows = await readBars(timing, symbols, args.barClose);
       ctx.heartbeat();
       const tfMs = timeframeMs(timing.timeframe);
-      let done = 0;
-      const evaluated = await boundedMap(members, concurrency, async (m) => {
-        const r = await evaluateMember(m, { barClose: args.barClose, nowMs: args.nowMs, tfMs, windows });
-        if (++done % 50 === 0) ctx.heartbeat();
-        return { m, ...r };
+      const prepared = members.map((m) => {
+        const spec = DeploymentSpecSchema.parse(m.spec);
+        const prices: Record<string, number> = {};
+        const memberWindows: Record<string, Bar[] | string> = {};
+        for (const symbol of spec.symbols) {
+          const w = windows.get(symbol) ?? 'market data unavailable: not read';
+          memberWindows[symbol] = w;
+          if (typeof w !== 'string' && w.length) prices[symbol] = w[w.length - 1]!.close;
+        }
+        return { m, spec, prices, windows: memberWindows };
       });
+      // Every member's broker sync and risk snapshot, one statement per kind for all of them (activities/batch-sync.ts, batch-snapshots.ts).
+      const inputs = await readMemberInputs(db, syncMembers, ctx, prepared.map(({ m, spec, prices }) => ({ deploymentId: m.deploymentId, broker: spec.broker, accountId: spec.accountId, prices })));
+      ctx.heartbeat();
+      const evaluated = prepared.map(({ m, spec, prices, windows: w }) => ({ m, ...planOne(m, spec, inputs.get(m.deploymentId)!, { barClose: args.barClose, nowMs: args.nowMs, tfMs, windows: w, prices }) }));
       const latencyMs = Date.now() - startedAt;
       const acting = await inTransaction(db, async (tx) => {
         const written = await writeRiskStates(tx, args.barClose, evaluated.map(({ m, plan }) => ({ deploymentId: m.deploymentId, version: m.version, cycle: plan.cycle, state: plan.riskState as unknown as Record<string, unknown> })));
@@ -156,6 +154,12 @@ export function createBatchEvaluationActivities({ db, steps, concurrency = 3 }: 
         await insertActions(tx, actions);
         return actions.length;
       });
+      // The paper broker fills at the closes the decisions were made at: one call for the group, before any wake.
+      const paperCloses = Object.assign({}, ...prepared.filter((p) => p.spec.broker === 'paper').map((p) => p.prices)) as Record<string, number>;
+      if (paperPrices && Object.keys(paperCloses).length > 0) await paperPrices.setPrices(paperCloses);
+      // Late closes alert as a deployment's own cycles do: per deployment and hour, measured when its rows were stored.
+      const at = Date.now();
+      for (const { m, plan } of evaluated) if (plan.quiet[0]) await alertProcessingLag(db, processingLagAlertMs?.(), m.deploymentId, plan.quiet[0], at);
       const wake = (await pendingGroupActions(db, args.groupKey)).map((a) => ({ workflowId: a.workflowId, actionId: a.id }));
       return { evaluated: members.length, acting, unreadable: evaluated.filter((e) => e.unreadable).length, wake, ms: Date.now() - startedAt };
     },

@@ -69,7 +69,7 @@ export function createDeploymentCommandActivities({ db }: { db: Pool }) {
      * inbox was full) get one row that counts them. When any message names a recorded command, all of the
      * deployment's recorded commands come back in the order they were recorded.
      */
-    async checkCommandMessages(args: { deploymentId: string; runKey: string; messages: InboundMessage[]; dropped: number }): Promise<{ checked: CheckedMessage[]; recorded: CommandRecord[] }> {
+    async checkCommandMessages(args: { deploymentId: string; runKey: string; messages: InboundMessage[]; dropped: number; floodSeq?: number }): Promise<{ checked: CheckedMessage[]; recorded: CommandRecord[] }> {
       const ids = args.messages.flatMap((m) => (m.commandId && !m.refused ? [m.commandId] : []));
       return inTransaction(db, async (tx) => {
         const rows = new Map((await getCommands(tx, ids)).map((r) => [r.id, r]));
@@ -94,8 +94,9 @@ export function createDeploymentCommandActivities({ db }: { db: Pool }) {
           out.push(checked);
         }
         if (args.dropped > 0) {
-          const last = args.messages[args.messages.length - 1]?.seq ?? 0;
-          await insertAuditOnce(tx, 'runtime', 'deployment.message.flood', args.deploymentId, `${args.runKey}:flood:${last}`, { dropped: args.dropped, detail: 'messages dropped unread: the inbox was full' });
+          // Keyed by a sequence number of the run's own: drops of act signals come with no message in the batch.
+          const key = args.floodSeq ?? args.messages[args.messages.length - 1]?.seq ?? 0;
+          await insertAuditOnce(tx, 'runtime', 'deployment.message.flood', args.deploymentId, `${args.runKey}:flood:${key}`, { dropped: args.dropped, detail: 'messages dropped unread: the inbox was full' });
         }
         // Every command still waiting, in the order the API recorded them: a command is applied after the ones
         // recorded before it, whatever order their messages arrive in.

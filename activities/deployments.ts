@@ -11,12 +11,12 @@ import { inTransaction } from '../db/sql/queryable';
 import { activeHalts } from '../db/sql/trading-halts';
 import type { DeploymentStatus } from '../domain/deployment/commands';
 import type { EvaluationSnapshot } from '../domain/deployment/evaluate';
-import { MAX_REMAINDER_VERSION, type PartialOrder } from '../domain/deployment/remainders';
+import { MAX_REMAINDER_VERSION } from '../domain/deployment/remainders';
+import { riskSnapshotOf } from '../domain/deployment/risk-snapshot';
 import { lagAlertWindow, liveLagMs } from '../domain/deployment/processing-lag';
 import { drawdownBreakerAlert, processingLagAlert } from '../notify/alerts';
 import type { CycleRecord } from '../workflows/deployment/messages';
 
-/** What the cycle needs to know about positions, open orders, exposure and the kill switch, read in one go. */
 /** What a cycle reads about its deployment (domain/deployment/evaluate.ts decides on it), and when it was read. */
 export interface RiskSnapshot extends EvaluationSnapshot {
   /** wall-clock ms when it was read */
@@ -37,23 +37,22 @@ export interface DeploymentDeps {
   now?: () => number | Promise<number>;
 }
 
+/**
+ * Bar close to cycle done above the threshold: one alert and one audit row per deployment and hour (the dedupe key),
+ * in one transaction. Measured like the metric (live bars only), at the end of the cycle's record.
+ */
+export async function alertProcessingLag(db: Pool, thresholdMs: number | undefined, deploymentId: string, r: Pick<CycleRecord, 'symbol' | 'barClose' | 'cycle'>, at: number): Promise<void> {
+  const lagMs = liveLagMs(r.barClose, at);
+  if (thresholdMs === undefined || lagMs === undefined || lagMs <= thresholdMs) return;
+  const alert = processingLagAlert({ deploymentId, symbol: r.symbol, barClose: r.barClose, lagMs, thresholdMs, window: lagAlertWindow(r.barClose) });
+  await inTransaction(db, async (tx) => {
+    await enqueueNotification(tx, alert);
+    await insertAuditOnce(tx, 'runtime', 'deployment.processing-lag', deploymentId, alert.dedupeKey, { symbol: r.symbol, cycle: r.cycle, barClose: new Date(r.barClose).toISOString(), lagMs, thresholdMs });
+  });
+}
+
 /** Runtime bookkeeping for deployments. Every write is idempotent (keyed by deployment and cycle). */
 export function createDeploymentActivities({ db, paperPrices, processingLagAlertMs, now = Date.now }: DeploymentDeps) {
-  /**
-   * Bar close to cycle done above the threshold: one alert and one audit row per deployment and hour (the dedupe
-   * key), in one transaction. Measured like the metric (live bars only), at the end of the cycle's record.
-   */
-  async function alertProcessingLag(deploymentId: string, r: CycleRecord, at: number): Promise<void> {
-    const thresholdMs = processingLagAlertMs?.();
-    const lagMs = liveLagMs(r.barClose, at);
-    if (thresholdMs === undefined || lagMs === undefined || lagMs <= thresholdMs) return;
-    const alert = processingLagAlert({ deploymentId, symbol: r.symbol, barClose: r.barClose, lagMs, thresholdMs, window: lagAlertWindow(r.barClose) });
-    await inTransaction(db, async (tx) => {
-      await enqueueNotification(tx, alert);
-      await insertAuditOnce(tx, 'runtime', 'deployment.processing-lag', deploymentId, alert.dedupeKey, { symbol: r.symbol, cycle: r.cycle, barClose: new Date(r.barClose).toISOString(), lagMs, thresholdMs });
-    });
-  }
-
   return {
     async loadRiskSnapshot(args: { deploymentId: string; accountId: string; prices: Record<string, number> }): Promise<RiskSnapshot> {
       const [mine, account, pendingSymbols, kill, entries, approvals, partial] = await Promise.all([
@@ -65,26 +64,7 @@ export function createDeploymentActivities({ db, paperPrices, processingLagAlert
         openApprovalSymbols(db, args.deploymentId),
         partialRemainders(db, args.deploymentId, MAX_REMAINDER_VERSION),
       ]);
-      const remainders = partial.map(
-        (o): PartialOrder => ({ clientOrderId: o.clientOrderId, symbol: o.symbol, side: o.side, qty: o.qty, filledQty: o.filledQty, state: o.state === 'PARTIAL' ? 'PARTIAL' : 'CANCELED', cycle: o.cycle, leg: o.leg, intentVersion: o.intentVersion }),
-      );
-      const positions: Record<string, number> = {};
-      let totalPnl = 0;
-      let deploymentExposure = 0;
-      for (const { symbol, qty, cashFlow } of mine) {
-        const price = args.prices[symbol] ?? 0;
-        positions[symbol] = qty;
-        totalPnl += cashFlow + qty * price;
-        deploymentExposure += Math.abs(qty) * price;
-      }
-      let accountExposure = 0;
-      let accountOpenPositions = 0;
-      for (const { symbol, qty, lastPrice } of account) {
-        if (Math.abs(qty) < 1e-9) continue;
-        accountOpenPositions++;
-        accountExposure += Math.abs(qty) * (args.prices[symbol] ?? lastPrice);
-      }
-      return { positions, pendingSymbols, totalPnl, deploymentExposure, accountExposure, accountOpenPositions, kill, entryPrices: entries, pendingApprovals: approvals, remainders, at: Date.now() };
+      return { ...riskSnapshotOf({ mine, account, pendingSymbols, kill, entryPrices: entries, pendingApprovals: approvals, partial }, args.prices), at: Date.now() };
     },
 
     /**
@@ -108,7 +88,7 @@ export function createDeploymentActivities({ db, paperPrices, processingLagAlert
         await enqueueNotification(db, drawdownBreakerAlert({ deploymentId: args.deploymentId, level, cycle: r.cycle, resets, reasons }));
       }
       const at = await now();
-      await alertProcessingLag(args.deploymentId, r, at);
+      await alertProcessingLag(db, processingLagAlertMs?.(), args.deploymentId, r, at);
       return { at };
     },
 

@@ -57,12 +57,14 @@ export function createIoActivities(deps: IoDeps) {
     }),
     ...createBatchEvaluationActivities({
       db: deps.db,
+      ...(deps.paperPrices ? { paperPrices: deps.paperPrices } : {}),
+      ...(deps.processingLagAlertMs ? { processingLagAlertMs: deps.processingLagAlertMs } : {}),
       steps: {
-        syncOrders: orders.syncOrders,
         loadRecentBars: marketData.loadRecentBars,
-        loadRiskSnapshot: deployments.loadRiskSnapshot,
         feedWatermark: (provider, timeframe) => readWatermark(deps.db, deps.redis, provider, timeframe),
       },
+      brokers: deps.brokers,
+      ...(deps.crashPoint ? { crashPoint: deps.crashPoint } : {}),
     }),
     ...createDeploymentActionActivities(deps),
     ...createScannerActivities({ db: deps.db, loadRecentBars: marketData.loadRecentBars }),

@@ -3,7 +3,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { BrokerGuardRefusal } from '../brokers/guard/errors';
 import { BrokerRequestError, type BrokerOrder, type BrokerPort, type OrderStatus, type SubmitOutcome } from '../brokers/port';
 import { claimAccountSync, fillsBehindLedger, positionsFromFills } from '../db/sql/fills';
-import { openDiscrepancies } from '../db/sql/broker-discrepancies';
+import { openDiscrepancies, type Discrepancy } from '../db/sql/broker-discrepancies';
 import { enqueueNotification } from '../db/sql/notifications';
 import { createAccountReconciler } from './account-fills';
 import {
@@ -104,6 +104,10 @@ const LEDGER_STATE_OF: Record<OrderStatus, LedgerState> = {
   expired: 'CANCELED',
   rejected: 'REJECTED',
 };
+
+/** An unresolved reconciliation finding as a sync reports it (it blocks new orders on the account). */
+export const blockingFinding = (d: Pick<Discrepancy, 'kind' | 'brokerRef' | 'symbol' | 'clientOrderId' | 'id'>): string =>
+  `${d.kind === 'unknown_order' ? 'unknown broker order' : 'unknown fill'} ${d.brokerRef} (${d.symbol}, client id ${d.clientOrderId || 'none'}; finding ${d.id})`;
 
 /** The canonical hash of what an order is, so the same client id can never stand for two different orders. */
 export function intentHash(i: Pick<PlaceOrderInput, 'symbol' | 'side' | 'qty' | 'orderType' | 'limitPrice' | 'timeInForce' | 'broker' | 'accountId' | 'route'>): string {
@@ -217,9 +221,7 @@ export function createOrderActivities({ db, gatePool, brokers, crashPoint = () =
       unknownFills = ingested.unknown;
       await reconciler.flagUnknownOrders(await broker.listOrders({ status: 'open' }, ctx.cancellationSignal), account);
     }
-    const blockedBy = (await openDiscrepancies(db, args.broker, args.accountId, 5)).map(
-      (d) => `${d.kind === 'unknown_order' ? 'unknown broker order' : 'unknown fill'} ${d.brokerRef} (${d.symbol}, client id ${d.clientOrderId || 'none'}; finding ${d.id})`,
-    );
+    const blockedBy = (await openDiscrepancies(db, args.broker, args.accountId, 5)).map(blockingFinding);
     const positions = await positionsFromFills(db, args.deploymentId);
     // Symbol locks: renewed where this deployment holds a position or has an order open, released elsewhere (flat).
     const keep = [...new Set([...positions.filter((p) => Math.abs(p.qty) > QTY_TOLERANCE).map((p) => p.symbol), ...open.map((o) => o.symbol)])];

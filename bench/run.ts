@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { benchApprovals } from './approvals';
 import { benchBacktestE2e } from './backtest-e2e';
+import { benchBatchReads } from './batch-reads';
 import { benchEngine } from './engine';
 import { benchImport } from './import';
 import { benchLiquidation } from './liquidation';
@@ -25,6 +26,7 @@ const BENCHES: Record<string, Bench> = {
   stress: benchStress,
   liquidation: benchLiquidation,
   marketdata: benchMarketData,
+  'batch-reads': benchBatchReads,
 };
 
 async function main(): Promise<number> {

@@ -64,13 +64,14 @@ export const localMarketDataRead = {
 
 /**
  * A batch evaluation of a bar close (every deployment of a group): seconds of reads and one transaction. Heartbeats
- * show a killed worker within 20 s; a retry after the commit stores nothing twice. After its attempts the close is
- * skipped for the group (the next close evaluates everyone again).
+ * show a killed worker within 30 s (more than a feed's longest bar wait, MAX_BAR_WAIT_MS, between two of them); a
+ * retry after the commit stores nothing twice. After its attempts the close is skipped for the group (the next close
+ * evaluates everyone again).
  */
 export const batchEvaluation = {
   taskQueue: TASK_QUEUES.io,
   startToCloseTimeout: '2 minutes',
-  heartbeatTimeout: '20 seconds',
+  heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '500 milliseconds', maximumInterval: '5 seconds', maximumAttempts: 10, nonRetryableErrorTypes: [ErrorType.InvalidInput] },
 } satisfies ActivityOptions;
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { EVALUATION_MODES } from '../../domain/deployment/spec';
 
 /** Longest measured window: the replayed session has 60 bar closes after the data anchor (see replay-bars.ts). */
 export const MAX_MEASURED_MINUTES = 50;
@@ -15,19 +16,22 @@ const workerEnv = z
   .regex(/^[A-Z][A-Z0-9_]*=[^,]*(,[A-Z][A-Z0-9_]*=[^,]*)*$/, { error: 'worker-env must look like PG_POOL_MAX=8,ORDER_GATE_POOL_MAX=32' })
   .transform((s) => Object.fromEntries(s.split(',').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])));
 
-/** `npm run bench -- runtime [--n=100,200,500] [--minutes=5] ...` (flags in --name=value form). */
+/** `npm run bench -- runtime [--n=100,500,2000] [--evaluation=batch] [--minutes=5] ...` (flags in --name=value form). */
 export const RuntimeOptionsSchema = z.strictObject({
-  /** deployment counts measured, in this order */
-  n: intList('n', 2000).default([100, 200, 500]),
+  /** deployment counts measured, in this order (the goals are at 500 and 2000) */
+  n: intList('n', 2000).default([100, 500, 2000]),
+  /** who evaluates each bar close (spec.evaluation of the deployments): one batch evaluator per group, or each deployment's own workflow */
+  evaluation: z.enum(EVALUATION_MODES).default('batch'),
   /** measured bar closes per N (after one warm-up close) */
   minutes: z.coerce.number().int().min(1).max(MAX_MEASURED_MINUTES).default(5),
   /** deployments of the baseline run measured first with the same setup; 0 skips it */
   baseline: z.coerce.number().int().min(0).max(2000).default(10),
   /**
-   * floor rounds (bench/runtime-floor-workflow.ts: a timer, one task, one audit row per close) after the runtime
-   * round of the same N: at the largest N only, at every N, or none
+   * floor rounds of the per-deployment design (bench/runtime-floor-workflow.ts: a timer, one task, one audit row per
+   * deployment and close) after the runtime round of the same N: at the goal's N (500, else the largest N below it,
+   * else the smallest), at the largest N, at every N, or none
    */
-  floor: z.enum(['largest', 'all', 'none']).default('largest'),
+  floor: z.enum(['goal', 'largest', 'all', 'none']).default('goal'),
   /** IO worker processes (the product runs one; more is an experiment) */
   ioWorkers: z.coerce.number().int().min(1).max(8).default(1),
   /** the deployments' settle delay after each bar close (the replayed bars are stored before they close, so 0) */
@@ -56,4 +60,13 @@ export function parseRuntimeOptions(argv: readonly string[]): RuntimeOptions {
   const parsed = RuntimeOptionsSchema.safeParse(raw);
   if (parsed.success) return parsed.data;
   throw new Error(`runtime bench: ${parsed.error.issues.map((i) => `--${String(i.path[0] ?? '?')}: ${i.message}`).join('; ')}`);
+}
+
+/** The N the floor runs at: see `floor` above. */
+export function floorDeployments(opts: Pick<RuntimeOptions, 'n' | 'floor'>, goalN: number): number[] {
+  if (opts.floor === 'none') return [];
+  if (opts.floor === 'all') return opts.n;
+  if (opts.floor === 'largest') return [Math.max(...opts.n)];
+  const atMost = opts.n.filter((n) => n <= goalN);
+  return [atMost.length ? Math.max(...atMost) : Math.min(...opts.n)];
 }

@@ -91,6 +91,19 @@ export async function openDiscrepancies(db: Queryable, broker: string, accountId
   return rows.map(discrepancyRowToFinding);
 }
 
+/** Unresolved findings of several broker accounts, oldest first, at most `limit` per account (openDiscrepancies for many). */
+export async function openDiscrepanciesOfAccounts(db: Queryable, accounts: ReadonlyArray<{ broker: string; accountId: string }>, limit: number): Promise<Discrepancy[]> {
+  const { rows } = await db.query<Row>(
+    `SELECT * FROM (
+       SELECT d.*, row_number() OVER (PARTITION BY d.broker, d.account_id ORDER BY d.id) AS n
+       FROM broker_discrepancies d JOIN unnest($1::text[], $2::text[]) AS a (broker, account_id) ON d.broker = a.broker AND d.account_id = a.account_id
+       WHERE d.resolved_at IS NULL
+     ) o WHERE n <= $3 ORDER BY broker, account_id, id`,
+    [accounts.map((a) => a.broker), accounts.map((a) => a.accountId), limit],
+  );
+  return rows.map(discrepancyRowToFinding);
+}
+
 /** Findings for the API, newest first; `open` limits them to unresolved ones. */
 export async function listDiscrepancies(db: Queryable, f: { accountId?: string; open?: boolean }, limit: number, offset: number): Promise<Discrepancy[]> {
   const { rows } = await db.query<Row>(

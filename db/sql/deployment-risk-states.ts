@@ -75,3 +75,9 @@ export async function lockRiskState(tx: Queryable, deploymentId: string): Promis
 export async function replaceRiskState(tx: Queryable, deploymentId: string, state: Record<string, unknown>): Promise<void> {
   await tx.query('UPDATE deployment_risk_states SET state = $2, version = version + 1, updated_at = now() WHERE deployment_id = $1', [deploymentId, JSON.stringify(state)]);
 }
+
+/** A batch-evaluated deployment's risk state as its evaluator last wrote it (the API shows its breaker). */
+export async function findRiskState(db: Queryable, deploymentId: string): Promise<{ cycle: number; lastBarClose: number; state: Record<string, unknown> } | undefined> {
+  const { rows } = await db.query<{ cycle: number; last_bar_close: string; state: Record<string, unknown> }>('SELECT cycle, last_bar_close, state FROM deployment_risk_states WHERE deployment_id = $1', [deploymentId]);
+  return rows[0] ? { cycle: rows[0].cycle, lastBarClose: Number(rows[0].last_bar_close), state: rows[0].state } : undefined;
+}

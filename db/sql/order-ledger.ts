@@ -71,8 +71,8 @@ interface LedgerRow {
   data_ts: Date | null;
 }
 
-/** The one place an order_ledger row's columns become an order's fields. */
-function ledgerRowToOrder(r: LedgerRow): LedgerOrder {
+/** The one place an order_ledger row's columns become an order's fields (db/sql/batch-reads.ts reads rows too). */
+export function ledgerRowToOrder(r: LedgerRow): LedgerOrder {
   return {
     clientOrderId: r.client_order_id,
     deploymentId: r.deployment_id,
@@ -103,7 +103,9 @@ function ledgerRowToOrder(r: LedgerRow): LedgerOrder {
   };
 }
 
-type Row = LedgerRow & Record<string, unknown>;
+/** An order_ledger row as a query's result type (the pg client's rows are records). */
+export type LedgerRecord = LedgerRow & Record<string, unknown>;
+type Row = LedgerRecord;
 
 /** A group of states as SQL literals ('INTENT', 'SUBMITTING', ...): constants from domain/orders, never input. */
 const sqlList = (states: readonly LedgerState[]) => states.map((s) => `'${s}'`).join(', ');

@@ -67,6 +67,32 @@ export async function releaseLocksExcept(db: Queryable, accountId: string, holde
   return rowCount ?? 0;
 }
 
+/** Extends each holder's leases on its symbols, for many holders in one statement (renewSymbolLocks for many). */
+export async function renewSymbolLocksOfMany(db: Queryable, held: ReadonlyArray<{ accountId: string; holder: string; symbol: string }>, ttlMs: number): Promise<number> {
+  const { rowCount } = await db.query(
+    `UPDATE symbol_locks s SET expires_at = clock_timestamp() + make_interval(secs => $4::float8 / 1000)
+     FROM unnest($1::text[], $2::uuid[], $3::text[]) AS k (account_id, holder, symbol)
+     WHERE s.account_id = k.account_id AND s.holder = k.holder AND s.symbol = k.symbol`,
+    [held.map((k) => k.accountId), held.map((k) => k.holder), held.map((k) => k.symbol), ttlMs],
+  );
+  return rowCount ?? 0;
+}
+
+/** Releases the locks each holder has on its account, except on the symbols it keeps (releaseLocksExcept for many holders). */
+export async function releaseLocksOfManyExcept(
+  db: Queryable,
+  holders: ReadonlyArray<{ accountId: string; holder: string }>,
+  keep: ReadonlyArray<{ accountId: string; holder: string; symbol: string }>,
+): Promise<number> {
+  const { rowCount } = await db.query(
+    `DELETE FROM symbol_locks s USING unnest($1::text[], $2::uuid[]) AS h (account_id, holder)
+     WHERE s.account_id = h.account_id AND s.holder = h.holder
+       AND NOT EXISTS (SELECT 1 FROM unnest($3::text[], $4::uuid[], $5::text[]) AS k (account_id, holder, symbol) WHERE k.account_id = s.account_id AND k.holder = s.holder AND k.symbol = s.symbol)`,
+    [holders.map((h) => h.accountId), holders.map((h) => h.holder), keep.map((k) => k.accountId), keep.map((k) => k.holder), keep.map((k) => k.symbol)],
+  );
+  return rowCount ?? 0;
+}
+
 export async function listSymbolLocks(db: Queryable, accountId: string): Promise<SymbolLock[]> {
   const { rows } = await db.query<SymbolLockRow & Record<string, unknown>>('SELECT * FROM symbol_locks WHERE account_id = $1 ORDER BY symbol', [accountId]);
   return rows.map(symbolLockRowToLock);

@@ -48,8 +48,6 @@ export interface ActionPayload {
   snapshot: Pick<EvaluationSnapshot, 'positions' | 'totalPnl' | 'kill'>;
   /** the closes the decisions were made at (the paper broker fills at them) */
   prices: Record<string, number>;
-  /** orders or approvals were already open: the paper broker needs the prices even without a new order */
-  pricesNeeded: boolean;
   /** the hard breaker latched: close every position */
   flatten: boolean;
   /** the reconciliation findings, when the deployment's block must change (entered, or left: []) */
@@ -74,8 +72,6 @@ export interface MemberInputs {
   blockedBy: string[];
   windows: Record<string, Bar[] | string>;
   prices: Record<string, number>;
-  /** open orders or approvals at the sync */
-  openWork: boolean;
 }
 
 export interface MemberPlan {
@@ -111,7 +107,7 @@ export function planMember(m: MemberInputs): MemberPlan {
   if (acts.length === 0 && !ev.flattenRequested && !blockChanged) return { cycle, riskState, quiet };
   const { positions, totalPnl, kill } = m.snapshot;
   const payload: ActionPayload = {
-    barClose: m.barClose, cycle, paramsVersion: m.paramsVersion, acts, snapshot: { positions, totalPnl, kill }, prices: m.prices, pricesNeeded: m.openWork,
+    barClose: m.barClose, cycle, paramsVersion: m.paramsVersion, acts, snapshot: { positions, totalPnl, kill }, prices: m.prices,
     flatten: ev.flattenRequested, ...(blockChanged ? { blockedBy: m.blockedBy } : {}),
     risk: { breaker: riskState.breaker, equityPeak: riskState.equityPeak, dayStartPnl: riskState.dayStartPnl },
   };

@@ -231,6 +231,19 @@ describe('a deployment on daily bars (no cycle comes due during the test)', () =
     expect(await fails(['deployments', 'create', '--account', account, '--strategy', 'sma-cross', '--symbols', symbols.join(','), '--timeframe', '1d', '--scanner', '{"maxPositions":2}'], 2)).toMatch(/eod: a scanner needs an eod policy/);
   }, 60_000);
 
+  test('batch evaluation: --evaluation batch records the group and starts its evaluator; a scanner cannot be batch (exit 2)', async () => {
+    const text = await ok(['deployments', 'create', '--account', account, '--strategy', 'sma-cross', '--symbols', 'CLIB', '--timeframe', '1d', '--evaluation', 'batch']);
+    const id = /^deployment\s+([0-9a-f-]{36})$/m.exec(text)![1]!;
+    started.push(`deployment-${id}`);
+    const { rows } = await pool.query<{ evaluation_group: string; workflow_id: string }>('SELECT d.evaluation_group, g.workflow_id FROM deployments d JOIN evaluation_groups g ON g.key = d.evaluation_group WHERE d.id = $1', [id]);
+    expect(rows[0]).toMatchObject({ evaluation_group: 'XNYS-1d-s2000-a2', workflow_id: 'evaluator-XNYS-1d-s2000-a2' });
+    started.push(rows[0]!.workflow_id);
+    await waitFor('the evaluator to answer its query', async () => (await h.deps.temporal.workflow.getHandle(rows[0]!.workflow_id).query<{ groupKey: string }>('evaluatorState').catch(() => undefined))?.groupKey === 'XNYS-1d-s2000-a2', 20_000);
+    const symbols = Array.from({ length: 3 }, (_, i) => `CLT${i}`);
+    expect(await fails(['deployments', 'create', '--account', account, '--strategy', 'sma-cross', '--symbols', symbols.join(','), '--timeframe', '1d', '--scanner', '{"maxPositions":1}', '--eod', '{"marginMinutes":5}', '--evaluation', 'batch'], 2)).toMatch(/evaluation: a scanner screens its own universe/);
+    expect(await fails(['deployments', 'create', '--account', account, '--strategy', 'sma-cross', '--symbols', 'CLIB', '--timeframe', '1d', '--evaluation', 'bulk'], 2)).toMatch(/--evaluation <mode>' argument 'bulk' is invalid/);
+  }, 60_000);
+
   test('show and list: unknown id (exit 1), malformed id and filters (exit 2)', async () => {
     const unknown = randomUUID();
     expect(await fails(['deployments', 'show', unknown], 1)).toBe(`error: no deployment ${unknown} (HTTP 404 not_found)\n`);

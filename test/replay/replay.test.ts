@@ -174,6 +174,30 @@ test('the market-data histories show their branches: refreshes and a backfill jo
   expect([...seen('market-data-report--completed.json').activities]).toEqual(['buildQualityReport']);
 });
 
+test('the batch-evaluation histories: the evaluator evaluates each close in one activity and wakes by signal; a forged start only opens the group; a batch deployment acts on wakes, refuses forged ones, and applies commands against Postgres', () => {
+  for (const f of ['evaluator--closes', 'evaluator--forged', 'deployment--batch-acts', 'deployment--batch-commands']) expect(files).toContain(`${f}.json`);
+  const evaluator = seen('evaluator--closes.json');
+  expect([...evaluator.activities].sort()).toEqual(['evaluateBarClose', 'openEvaluationGroup']);
+  expect(count(evaluator, 'activityTaskScheduledEventAttributes')).toBe(13); // the start check, then 12 closes: it continues as new
+  expect(count(evaluator, 'workflowExecutionContinuedAsNewEventAttributes')).toBe(1);
+  expect(count(evaluator, 'signalExternalWorkflowExecutionInitiatedEventAttributes')).toBeGreaterThan(0);
+  const forged = seen('evaluator--forged.json');
+  expect([...forged.activities]).toEqual(['openEvaluationGroup']);
+  expect(count(forged, 'workflowExecutionCompletedEventAttributes')).toBe(1);
+  const acts = seen('deployment--batch-acts.json');
+  expect(acts.markers.map((m) => m.type)).toContain('placeOrder'); // a decided order is a local activity in the wake's task
+  expect(acts.activities).not.toContain('placeOrder');
+  expect(count(acts, 'workflowExecutionContinuedAsNewEventAttributes')).toBe(1);
+  const loaded = acts.markers.filter((m) => m.type === 'loadDeploymentAction').map((m) => (m.result as { ok: boolean }).ok);
+  expect(loaded).toEqual(expect.arrayContaining([true, false])); // the evaluator's actions, and the forged id refused
+  expect(acts.localActivities.get('finishDeploymentAction')).toBe(loaded.filter(Boolean).length);
+  const commands = seen('deployment--batch-commands.json');
+  expect(commands.localActivities.get('applyCommand')).toBe(5); // pause, resume, breaker reset, flatten, stop
+  for (const t of ['loadBatchRiskState', 'resetBatchBreaker', 'claimDeploymentCycle']) expect(commands.localActivities.get(t)).toBe(1);
+  expect(count(commands, 'workflowExecutionCompletedEventAttributes')).toBe(1);
+  for (const h of [evaluator, forged, acts, commands]) expect(count(h, 'workflowTaskFailedEventAttributes')).toBe(0);
+});
+
 test.each(files)('replays %s', async (file) => {
   const codePath = path.join(testStack().WORKFLOW_BUNDLE_DIR, `${queueOf(file)}.js`);
   await Worker.runReplayHistory({ workflowBundle: { codePath } }, load(file));
@@ -182,6 +206,7 @@ test.each(files)('replays %s', async (file) => {
 test.each([
   ['backtest-changed', ['backtest--completed.json', 'backtest--cancelled.json']],
   ['stress-scan-changed', ['stress-scan--completed.json', 'stress-scan--continue-as-new.json']],
+  ['evaluator-changed', ['evaluator--closes.json']],
 ])('a changed workflow (%s) fails replay of the recorded histories', async (changed, histories) => {
   const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
   const bundle = await bundleWorkflowCode({ workflowsPath: require.resolve(`./changed/${changed}`), logger: quiet });

@@ -37,6 +37,13 @@ export const { loadDeploymentAction, finishDeploymentAction, loadPendingActions,
  * flatten cancels one that has not reached the broker, and resolveOrder settles it.
  */
 export const { placeOrder } = wf.proxyActivities<OrderActivities>(brokerCall);
+/**
+ * A batch-evaluated deployment's order, as a local activity in the task its wake runs: the intent was fixed in
+ * Postgres by the evaluator before this task began (deployment_actions), so a task that fails and runs again sends the
+ * same intent under the same client order id, and the ledger makes it one order (localBrokerCall's caveat is about
+ * decisions taken in the same task, which an action's are not).
+ */
+export const { placeOrder: placeDecidedOrder } = wf.proxyLocalActivities<OrderActivities>(localBrokerCall);
 export const { resolveOrder, resolveDeploymentOrders } = wf.proxyActivities<ReturnType<typeof createOrderResolutionActivities>>(orderResolution);
 /** cancel-and-replace: the broker's confirmed cancel of a partial fill's remainder (a bounded number of attempts: the next cycle tries again) */
 export const { cancelRemainder } = wf.proxyActivities<ReturnType<typeof createRemainderActivities>>(brokerCall);

@@ -4,10 +4,10 @@ import type { ActionPayload } from '../../domain/deployment/batch';
 import { duration, line } from '../summaries';
 import { workflowNow } from '../time';
 import { deploymentActSignal } from '../evaluator/messages';
-import { finishDeploymentAction, loadDeploymentAction, loadPendingActions, loadRecordedCommands, recordCycle, setPaperPrices } from './activities';
+import { finishDeploymentAction, loadDeploymentAction, loadPendingActions, loadRecordedCommands, recordCycle } from './activities';
 import type { Cycles } from './cycle';
 import { MAX_INBOX, type Runtime } from './runtime';
-import { pricesSummary, recordSummary } from './summaries';
+import { recordSummary } from './summaries';
 
 /**
  * A batch-evaluated deployment (spec.evaluation = 'batch'; domain/deployment/batch.ts) does not wait for bar closes:
@@ -41,7 +41,8 @@ export function installActHandler(rt: Runtime): void {
 }
 
 function queueAct(rt: Runtime, id: string): void {
-  if (rt.acts.includes(id)) return; // the evaluator wakes a pending action again at each close until it is done
+  // The evaluator wakes a pending action again at each close until it is done (this run may be performing it now).
+  if (rt.acts.includes(id) || rt.actsTaken.includes(id)) return;
   if (rt.acts.length >= MAX_INBOX) rt.dropped++;
   else rt.acts.push(id);
 }
@@ -60,7 +61,9 @@ export async function nextAct(rt: Runtime, cycles: Cycles): Promise<boolean> {
     return false;
   }
   const actionId = rt.acts[0]!;
-  const loaded = await loadDeploymentAction.executeWithOptions({ summary: line(`read action ${actionId}`) }, [{ deploymentId: rt.deploymentId, actionId, runKey: wf.workflowInfo().runId }]);
+  rt.actsTaken.push(actionId);
+  if (rt.actsTaken.length > 50) rt.actsTaken.shift();
+  const loaded = await loadDeploymentAction.executeWithOptions({ summary: actSummary(actionId) }, [{ deploymentId: rt.deploymentId, actionId, runKey: wf.workflowInfo().runId }]);
   rt.acts.shift();
   if (!loaded.ok) return false;
   const expired = await perform(rt, cycles, loaded.payload);
@@ -99,17 +102,14 @@ async function perform(rt: Runtime, cycles: Cycles, p: ActionPayload): Promise<b
   rt.waitingOn = `cycle ${p.cycle}: acting on the evaluator's decisions`;
   const late = p.barClose < rt.dataNow() - spec.staleAfterBars * timeframeMs(spec.timeframe);
   if (p.blockedBy !== undefined && !late) await cycles.updateBlock(p.blockedBy);
-  let pricesSent = false;
-  const sendPrices = async () => {
-    if (spec.broker !== 'paper' || Object.keys(p.prices).length === 0 || pricesSent) return;
-    pricesSent = true;
-    await setPaperPrices.executeWithOptions({ summary: pricesSummary(p.prices) }, [p.prices]);
-  };
-  if (!late && p.pricesNeeded) await sendPrices();
-  const step = { cycle: p.cycle, paramsVersion: p.paramsVersion, kill: p.snapshot.kill, positions: p.snapshot.positions, totalPnl: p.snapshot.totalPnl, startedAt, leg: 0, sendPrices };
+  // The evaluator gave the paper broker this close's prices before waking it (an exit at its level sets its own).
+  const sendPrices = async () => undefined;
+  const step = { cycle: p.cycle, paramsVersion: p.paramsVersion, kill: p.snapshot.kill, positions: p.snapshot.positions, totalPnl: p.snapshot.totalPnl, startedAt, leg: 0, sendPrices, decided: true };
   for (const { record, action } of p.acts) {
-    // Decided at the close while running; a pause, stop or flatten since, or a wake too late, sends nothing.
-    const why = late ? `expired: woken after ${spec.staleAfterBars} bar(s) had passed since the close` : carry.status !== 'running' ? `deployment ${rt.shown()} since the close` : undefined;
+    // Decided at the close while running; a pause since (even if resumed by now), a stop, or a wake too late, sends nothing.
+    const why = late
+      ? `expired: woken after ${spec.staleAfterBars} bar(s) had passed since the close`
+      : carry.status !== 'running' ? `deployment ${rt.shown()} since the close` : (carry.pausedAt ?? 0) >= p.barClose ? 'deployment paused since the close' : undefined;
     if (why === undefined) {
       await cycles.act(step, record, action);
       continue;
@@ -119,6 +119,12 @@ async function perform(rt: Runtime, cycles: Cycles, p: ActionPayload): Promise<b
     await recordCycle.executeWithOptions({ summary: recordSummary(rt, record, p.paramsVersion) }, [{ deploymentId, paramsVersion: p.paramsVersion, latencyMs: workflowNow() - startedAt, positions: p.snapshot.positions, totalPnl: p.snapshot.totalPnl, record }]);
   }
   if (p.flatten && !late) rt.flattenRequested = true;
-  if (step.leg > 0 && carry.status !== 'stopping') await cycles.syncAfterOrders();
+  // No sync after the orders: the evaluator syncs every deployment of the group before the next decision.
   return late;
+}
+
+/** `act on the close at 14:35Z` for an evaluator's id (`<deployment>:<close ms>`), else the id as sent, cut short. */
+function actSummary(actionId: string): string {
+  const close = Number(actionId.slice(actionId.lastIndexOf(':') + 1));
+  return close > 0 && close < 1e14 ? `act on the close at ${new Date(close).toISOString().replace(':00.000Z', 'Z')}` : line(`read action ${actionId.slice(0, 80)}`);
 }

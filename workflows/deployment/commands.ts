@@ -79,7 +79,7 @@ async function processBatch(rt: Runtime): Promise<void> {
   };
   if (toCheck.length > 0 || dropped > 0) {
     const { checked, recorded } = await checkCommandMessages.executeWithOptions({ summary: `check ${toCheck.length} command message${toCheck.length === 1 ? '' : 's'}${dropped ? `, ${dropped} dropped` : ''}` }, [
-      { deploymentId: rt.deploymentId, runKey: wf.workflowInfo().runId, messages: toCheck, dropped },
+      { deploymentId: rt.deploymentId, runKey: wf.workflowInfo().runId, messages: toCheck, dropped, ...(dropped > 0 ? { floodSeq: rt.floodSeq() } : {}) },
     ]);
     recorded.forEach(add);
     for (const c of checked) {
@@ -137,7 +137,10 @@ async function applyRecorded(rt: Runtime, record: CommandRecord): Promise<void> 
     carry.rowStatus = rt.shown();
     rt.interrupted = true;
     if (cmd.kind === 'stop') rt.cancelInflight(`deployment stopped by ${cmd.by}`);
-    else if (cmd.kind === 'pause') rt.cancelInflight(`deployment paused by ${cmd.by}`);
+    else if (cmd.kind === 'pause') {
+      if (rt.batch) carry.pausedAt = rt.dataNow();
+      rt.cancelInflight(`deployment paused by ${cmd.by}`);
+    }
     else if (cmd.kind === 'flatten') {
       rt.flattenRequested = true;
       rt.cancelInflight(`flatten requested by ${cmd.by}`, true);

@@ -10,7 +10,7 @@ import { clientOrderId } from '../../domain/ids';
 import type { KillSwitchState, OrderIntent } from '../../domain/risk/gate';
 import { brokerCall } from '../activity-options';
 import { workflowNow } from '../time';
-import { cancelRemainder, claimDeploymentCycle, loadCycleInputs, loadRiskSnapshot, placeOrder, recordCycle, resolveOrder, setPaperPrices, syncOrders } from './activities';
+import { cancelRemainder, loadCycleInputs, placeDecidedOrder, placeOrder, recordCycle, resolveOrder, setPaperPrices, syncOrders } from './activities';
 import { askApproval } from './approvals';
 import { BarWindows } from './bar-windows';
 import { describe, isConfigFault } from './failures';
@@ -35,6 +35,8 @@ export interface ActStep {
   /** sends the paper broker the close prices, once per cycle */
   sendPrices: () => Promise<void>;
   placed?: CycleMode['placed'];
+  /** the intents come from a stored action (batch evaluation): an order may go out as a local activity (placeDecidedOrder) */
+  decided?: boolean;
 }
 
 /** A cycle over other symbols than spec.symbols, with its own decision per symbol (the scanner: ./scanner.ts). */
@@ -146,7 +148,7 @@ export class Cycles {
       const { intent } = action;
       await step.sendPrices();
       if (action.fillAtLevel && spec.broker === 'paper') await setPaperPrices.executeWithOptions({ summary: pricesSummary({ [symbol]: intent.price }) }, [{ [symbol]: intent.price }]);
-      const placed = await this.order(cycle, step.leg++, intent, action.reducing);
+      const placed = await this.order(cycle, step.leg++, intent, action.reducing, 1, step.decided === true);
       step.placed?.(symbol, placed);
       rt.stepDone(placed.at);
       Object.assign(record, orderOutcome(placed, intent.reason));
@@ -155,29 +157,6 @@ export class Cycles {
     rt.remember(record);
     const recorded = await recordCycle.executeWithOptions({ summary: recordSummary(rt, record, paramsVersion) }, [{ deploymentId, paramsVersion, latencyMs: Math.max(workflowNow(), rt.lastStepAt) - step.startedAt, positions: step.positions, totalPnl: step.totalPnl, record }]);
     rt.stepDone(recorded?.at);
-  }
-
-  /** Closes every position of this deployment (a human's flatten, or the hard drawdown breaker). */
-  async flatten(barClose: number): Promise<void> {
-    const { rt } = this;
-    const { spec, carry, deploymentId } = rt;
-    // A batch-evaluated deployment's cycle numbers are given out in Postgres (its evaluator numbers the closes).
-    const cycle = rt.batch ? await claimDeploymentCycle.executeWithOptions({ summary: 'flatten · claim a cycle number' }, [{ deploymentId }]) : carry.cycle + 1;
-    carry.cycle = Math.max(carry.cycle, cycle);
-    rt.waitingOn = `cycle ${cycle}: flattening`;
-    await syncOrders.executeWithOptions({ summary: `cycle ${cycle} · flatten: sync orders` }, [{ deploymentId, broker: spec.broker, accountId: spec.accountId }]);
-    const snap = await loadRiskSnapshot.executeWithOptions({ summary: `cycle ${cycle} · flatten: read positions` }, [{ deploymentId, accountId: spec.accountId, prices: {} }]);
-    let leg = 0;
-    for (const symbol of spec.symbols) {
-      const qty = snap.positions[symbol] ?? 0;
-      if (Math.abs(qty) < 1e-9) continue;
-      const record: CycleRecord = { cycle, barClose, symbol, action: 'skip', reason: 'flatten', clientOrderIds: [] };
-      if (!rt.mayOrder(true)) record.reason = `flatten: deployment ${rt.shown()}, no order`;
-      else Object.assign(record, orderOutcome(await this.order(cycle, leg++, { symbol, side: qty > 0 ? 'sell' : 'buy', qty: Math.abs(qty), price: 0, reason: 'flatten' }, true), 'flatten'));
-      rt.remember(record);
-      await recordCycle.executeWithOptions({ summary: recordSummary(rt, record, carry.paramsVersion) }, [{ deploymentId, paramsVersion: carry.paramsVersion, latencyMs: 0, positions: snap.positions, totalPnl: snap.totalPnl, record }]);
-    }
-    if (leg > 0 && carry.status !== 'stopping') await this.syncAfterOrders();
   }
 
   async syncAfterOrders(): Promise<void> {
@@ -195,7 +174,7 @@ export class Cycles {
    * it while the broker has not answered; it is then resolved: cancelled when it never reached the broker, looked up
    * when it may have.
    */
-  private async order(cycle: number, leg: number, intent: OrderIntent, reducing: boolean, intentVersion = 1): Promise<PlaceOrderResult> {
+  async order(cycle: number, leg: number, intent: OrderIntent, reducing: boolean, intentVersion = 1, decided = false): Promise<PlaceOrderResult> {
     const { rt } = this;
     const { spec } = rt;
     const input: PlaceOrderInput = {
@@ -209,7 +188,8 @@ export class Cycles {
     rt.inflight = inflight;
     rt.waitingOn = `cycle ${cycle}: order ${input.clientOrderId} (${intent.side} ${intent.qty} ${intent.symbol}) at the broker`;
     try {
-      return await inflight.scope.run(() => placeOrder.executeWithOptions({ ...brokerCall, summary: orderSummary(rt, input.clientOrderId, intent) }, [input]));
+      const summary = orderSummary(rt, input.clientOrderId, intent);
+      return await inflight.scope.run(() => (decided ? placeDecidedOrder.executeWithOptions({ summary }, [input]) : placeOrder.executeWithOptions({ ...brokerCall, summary }, [input])));
     } catch (err) {
       // Cancelled by a stop, pause or flatten; or every attempt failed (the broker down for minutes). Either way the
       // order is settled now: cancelled if it never reached the broker, looked up if it may have.

@@ -64,6 +64,8 @@ export class Runtime {
   readonly batch: boolean;
   /** action ids an `act` signal (or a look for lost wakes) named, in order, not yet performed */
   readonly acts: string[];
+  /** the last action ids taken up (performed or being performed): a wake for one again is not queued */
+  readonly actsTaken: string[] = [];
   private messageSeq = 0;
   /** per message sequence number: the answer an update waits for */
   readonly answers = new Map<number, CommandOutcome>();
@@ -176,6 +178,11 @@ export class Runtime {
     const seq = ++this.messageSeq;
     this.inbox.push({ message: { seq, via, name: name.slice(0, 200), sample: sample(arg), ...parse(arg) }, answered: via === 'update' });
     return seq;
+  }
+
+  /** A sequence number of its own for the audit row of messages dropped since the last batch (its key). */
+  floodSeq(): number {
+    return ++this.messageSeq;
   }
 
   /** Whether this command id has come in a message before (and remembers it now). */

@@ -10,6 +10,7 @@ import { endPendingActs, installActHandler, nextAct } from './acts';
 import { applyResets, installCommandHandlers, runCommandInbox } from './commands';
 import { Cycles } from './cycle';
 import { describe } from './failures';
+import { flatten } from './flatten';
 import { deploymentStateQuery, type DeploymentWorkflowInput, type DeploymentWorkflowResult } from './messages';
 import { Runtime } from './runtime';
 import { Scanner } from './scanner';
@@ -83,7 +84,7 @@ async function run(rt: Runtime): Promise<DeploymentWorkflowResult> {
       }
       if (rt.flattenRequested) {
         rt.flattenRequested = false;
-        await cycles.flatten(rt.dataNow());
+        await flatten(rt, cycles, rt.dataNow());
         continue;
       }
       if (cyclesThisRun >= (input.cyclesPerRun ?? DEFAULT_CYCLES_PER_RUN) || wf.workflowInfo().continueAsNewSuggested) {

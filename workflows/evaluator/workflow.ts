@@ -14,6 +14,8 @@ const { evaluateBarClose } = wf.proxyActivities<Activities>(batchEvaluation);
 const DEFAULT_CLOSES_PER_RUN = 200;
 /** A wake costs two history events: continue-as-new well before the history grows large. */
 const MAX_HISTORY_EVENTS = 8_000;
+/** A whole number >= 0 from the input, else `fallback`. */
+const count = (v: unknown, fallback: number) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? Math.floor(v) : fallback);
 const iso = (ms: number) => new Date(ms).toISOString().replace(':00.000Z', 'Z');
 
 /**
@@ -25,16 +27,22 @@ const iso = (ms: number) => new Date(ms).toISOString().replace(':00.000Z', 'Z');
  */
 export async function evaluatorWorkflow(input: EvaluatorInput): Promise<EvaluatorResult> {
   const info = wf.workflowInfo();
-  const state: EvaluatorState = { groupKey: input.groupKey, closes: input.closes ?? 0, nextClose: null, waitingOn: 'opening the group', last: null, failures: 0 };
+  // Nothing in the input is trusted (it may be started by hand, under the real id while the evaluator is down): the
+  // key must be the recorded group's, and the numbers only ever make it evaluate sooner and keep its history small.
+  const given: Partial<EvaluatorInput> = typeof input === 'object' && input !== null ? input : {};
+  const groupKey = String(given.groupKey).slice(0, 300);
+  const state: EvaluatorState = { groupKey, closes: count(given.closes, 0), nextClose: null, waitingOn: 'opening the group', last: null, failures: 0 };
   wf.setHandler(evaluatorStateQuery, () => state);
-  const opened = await openEvaluationGroup.executeWithOptions({ summary: `open evaluation group ${input.groupKey}` }, [{ groupKey: input.groupKey, workflowId: info.workflowId, runId: info.runId }]);
+  const opened = await openEvaluationGroup.executeWithOptions({ summary: `open evaluation group ${groupKey}` }, [{ groupKey, workflowId: info.workflowId, runId: info.runId }]);
   if (!opened.ok) return { outcome: 'refused', reason: opened.reason };
   const t: EvaluationTiming = opened.timing;
-  let lastClose = input.lastClose ?? 0;
+  const closesPerRun = Math.min(Math.max(count(given.closesPerRun, DEFAULT_CLOSES_PER_RUN), 1), DEFAULT_CLOSES_PER_RUN);
+  // A last close in the future would hold every close until then: never later than now.
+  let lastClose = Math.min(count(given.lastClose, 0), dataTimeAt(t.clock, workflowNow()));
   let thisRun = 0;
   for (;;) {
-    if (thisRun >= (input.closesPerRun ?? DEFAULT_CLOSES_PER_RUN) || wf.workflowInfo().historyLength > MAX_HISTORY_EVENTS || wf.workflowInfo().continueAsNewSuggested) {
-      return wf.continueAsNew<typeof evaluatorWorkflow>({ ...input, lastClose, closes: state.closes });
+    if (thisRun >= closesPerRun || wf.workflowInfo().historyLength > MAX_HISTORY_EVENTS || wf.workflowInfo().continueAsNewSuggested) {
+      return wf.continueAsNew<typeof evaluatorWorkflow>({ groupKey, closesPerRun, lastClose, closes: state.closes });
     }
     // The close after the last one evaluated; after a long stop, the present (old closes are not traded).
     const now = dataTimeAt(t.clock, workflowNow());
@@ -50,11 +58,11 @@ export async function evaluatorWorkflow(input: EvaluatorInput): Promise<Evaluato
     thisRun++;
     let r: Awaited<ReturnType<Activities['evaluateBarClose']>>;
     try {
-      r = await evaluateBarClose.executeWithOptions({ summary: `evaluate close ${iso(next)}` }, [{ groupKey: input.groupKey, barClose: next, nowMs: dataTimeAt(t.clock, workflowNow()) }]);
+      r = await evaluateBarClose.executeWithOptions({ summary: `evaluate close ${iso(next)}` }, [{ groupKey, barClose: next, nowMs: dataTimeAt(t.clock, workflowNow()) }]);
     } catch (err) {
       // Every attempt failed (Postgres down for minutes): this close is skipped for the group; the next one evaluates everyone.
       if (wf.isCancellation(err)) throw err;
-      wf.log.warn('batch evaluation failed; the next close evaluates the group again', { groupKey: input.groupKey, barClose: next, error: (err as Error).message });
+      wf.log.warn('batch evaluation failed; the next close evaluates the group again', { groupKey, barClose: next, error: (err as Error).message });
       state.failures++;
       continue;
     }

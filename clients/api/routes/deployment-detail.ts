@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { recentCycles } from '../../../db/sql/deployment-cycles';
+import { findRiskState } from '../../../db/sql/deployment-risk-states';
 import { getDeployment, getDeploymentParams } from '../../../db/sql/deployments';
 import { positionsFromFills } from '../../../db/sql/fills';
 import { deploymentLiveState } from '../../../services/deployments';
@@ -107,12 +108,13 @@ export function registerDeploymentDetailRoute(app: FastifyInstance, deps: ApiDep
       const d = await getDeployment(db, request.params.id);
       if (!d) throw notFound(`no deployment ${request.params.id}`);
       const ended = d.status === 'stopped' || d.status === 'failed';
-      const [params, positions, cycles, blockers, live] = await Promise.all([
+      const [params, positions, cycles, blockers, live, risk] = await Promise.all([
         getDeploymentParams(db, d.id, d.params_version),
         positionsFromFills(db, d.id),
         recentCycles(db, d.id, RECENT_CYCLES),
         deploymentBlockers({ db, redis: deps.redis, config, log: request.log }, d),
         ended ? undefined : deploymentLiveState({ db, temporal, inflight, log: request.log }, d),
+        d.spec.evaluation === 'batch' ? findRiskState(db, d.id) : undefined,
       ]);
       const s: DeploymentState | undefined = live;
       const state: z.infer<typeof StateSchema> = s
@@ -120,9 +122,10 @@ export function registerDeploymentDetailRoute(app: FastifyInstance, deps: ApiDep
             source: 'workflow',
             status: s.status,
             statusReason: s.statusReason,
-            cycle: s.cycle,
+            // A batch-evaluated deployment's workflow hears of closes only when it acts: its evaluator's row is newer.
+            cycle: Math.max(s.cycle, risk?.cycle ?? 0),
             paramsVersion: s.paramsVersion,
-            breaker: s.breaker,
+            breaker: risk ? String(risk.state.breaker ?? 'none') : s.breaker,
             nextBarClose: s.nextBarClose === null ? null : new Date(s.nextBarClose).toISOString(),
             blockedBy: s.blockedBy ?? [],
             waitingOn: s.waitingOn,
@@ -132,7 +135,7 @@ export function registerDeploymentDetailRoute(app: FastifyInstance, deps: ApiDep
             lastScan: s.lastScan ? { ...s.lastScan, barClose: new Date(s.lastScan.barClose).toISOString() } : null,
           }
         : {
-            source: 'row', status: d.status, statusReason: d.status_reason, cycle: cycles[0]?.cycle ?? null, paramsVersion: d.params_version, breaker: null, nextBarClose: null,
+            source: 'row', status: d.status, statusReason: d.status_reason, cycle: risk?.cycle ?? cycles[0]?.cycle ?? null, paramsVersion: d.params_version, breaker: risk ? String(risk.state.breaker ?? 'none') : null, nextBarClose: null,
             blockedBy: [], waitingOn: null, inflightOrder: null, pendingMessages: null, phase: d.phase ?? null, lastScan: null,
           };
       return {

@@ -1,6 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { STRATEGY_NAMES } from '../../../domain/backtest/types';
-import { BROKERS, DEPLOYMENT_TIMEFRAMES, PARTIAL_FILL_POLICIES } from '../../../domain/deployment/spec';
+import { BROKERS, DEPLOYMENT_TIMEFRAMES, PARTIAL_FILL_POLICIES, EVALUATION_MODES } from '../../../domain/deployment/spec';
 import { usageError } from '../errors';
 import { keyValues, table } from '../format';
 import { clientFrom, jsonObjectArg, numberArg, print, printJson, type GlobalOptions } from '../options';
@@ -77,6 +77,7 @@ export interface CreateFlags {
   scanner?: Record<string, unknown>;
   eod?: Record<string, unknown>;
   partialFills?: string;
+  evaluation?: string;
   calendar?: string;
   replayFrom?: string;
   replaySpeed?: number;
@@ -108,6 +109,7 @@ export function deploymentBodyFromFlags(f: CreateFlags): Record<string, unknown>
   if (f.scanner) body.scanner = f.scanner;
   if (f.eod) body.eod = f.eod;
   if (f.partialFills) body.partialFills = f.partialFills;
+  if (f.evaluation) body.evaluation = f.evaluation;
   if (f.calendar) body.calendar = f.calendar;
   if (f.replayFrom !== undefined) body.replay = { from: f.replayFrom, speed: f.replaySpeed };
   if (f.dataProvider !== undefined) body.dataProvider = f.dataProvider;
@@ -178,6 +180,7 @@ export function registerDeploymentCommands(program: Command, globals: () => Glob
     .option('--scanner <json>', 'trade as an intraday scanner over --symbols (its universe, up to 200), e.g. \'{"maxPositions":3,"minVolume":100000,"minPrice":5,"rankBy":"volume"}\' (needs --eod)', jsonObjectArg('--scanner'))
     .option('--eod <json>', 'flat by the close: reduce-only from the close minus marginMinutes, e.g. \'{"marginMinutes":5}\'', jsonObjectArg('--eod'))
     .addOption(new Option('--partial-fills <policy>', 'what happens to the rest of a partial fill').choices([...PARTIAL_FILL_POLICIES]))
+    .addOption(new Option('--evaluation <mode>', "who decides at each bar close: the deployment's own workflow, or its group's batch evaluator (README: decision model)").choices([...EVALUATION_MODES]))
     .option('--calendar <id>', 'exchange calendar (XNYS or 24x7)')
     .option('--replay-from <iso>', 'replay stored bars from this date-time (with a zone) instead of trading live')
     .option('--replay-speed <n>', 'replay speed, 1..3600 x real time', numberArg('--replay-speed', { min: 1 }))
