@@ -45,7 +45,7 @@ test('a stop with an action pending: the action ends expired, its cycle row says
   const record = { cycle, barClose, symbol, action: 'order' as const, reason: 'signal', clientOrderIds: [] };
   const payload: ActionPayload = {
     barClose, cycle, paramsVersion: 1, acts: [{ symbol, record, action: { kind: 'order', intent: { symbol, side: 'buy', qty: 1, price: 100, reason: 'signal' }, reducing: false, fillAtLevel: false } }],
-    snapshot: { positions: {}, totalPnl: 0, kill: { ...KILL_SWITCH_OFF } }, prices: { [symbol]: 100 }, pricesNeeded: false, flatten: false,
+    snapshot: { positions: {}, totalPnl: 0, kill: { ...KILL_SWITCH_OFF } }, prices: { [symbol]: 100 }, flatten: false,
   };
   const actionId = `${d.id}:${barClose}`;
   await insertActions(pool, [{ id: actionId, deploymentId: d.id, barClose, cycle, paramsVersion: 1, payload: payload as unknown as Record<string, unknown> }]);
