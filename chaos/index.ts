@@ -13,7 +13,7 @@ import { r5 } from './scenarios/r5';
 import { r6 } from './scenarios/r6';
 import { r7 } from './scenarios/r7';
 
-export { runScenario, type ScenarioResult } from './lib/run-scenario';
+export { runScenario, type ChaosEvaluation, type ScenarioResult } from './lib/run-scenario';
 export { r12, r3, r4, r6, r7 };
 
 /** Every scenario at its full size, by the name `npm run chaos -- <name>` takes. */

@@ -5,6 +5,9 @@
  * of the reliability note's pass figures (§6: duplicate orders, lost fills, stuck workflows).
  * Scenarios that fault Postgres or Redis get servers of their own (`ownServers`) and may ask for the real API
  * and a CPU worker (`api`), whose /health is polled throughout the chaos phase.
+ * The deployments are batch-evaluated by default (`evaluation`: one evaluator workflow decides every close of the
+ * group, each deployment's workflow is woken only to act), the design going forward; 'deployment' runs them the
+ * old way, each evaluating its own closes.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -30,7 +33,11 @@ import { OperationError } from '../../services/errors';
 import type { deploymentWorkflow } from '../../workflows/deployment/workflow';
 import { ApiMonitor, ApiProcess } from './api';
 import { PaperBrokerSupervisor } from './paper';
+import { evaluatorFigures, evaluatorWorkflowIds, terminateEvaluators } from './evaluators';
 import { chaosStack, CHAOS_DIR, managedStack, type ChaosStack } from './stack';
+
+/** How the harness's deployments evaluate their bar closes (spec.evaluation). */
+export type ChaosEvaluation = NonNullable<DeploymentSpec['evaluation']>;
 
 export interface Deployment {
   id: string;
@@ -133,10 +140,13 @@ export async function runScenario(def: ScenarioDef, opts: {
     bundleDir?: string;
     /** where a scenario with `ownServers` keeps them (default .local/chaos/<scenario>) */
     serversDir?: string;
+    /** how the deployments the harness creates evaluate their closes (default 'batch'); scenarios without any ignore it */
+    evaluation?: ChaosEvaluation;
   } = {}): Promise<ScenarioResult> {
   const t0 = Date.now();
   const log = opts.log ?? ((m: string) => console.log(`[chaos ${def.name} +${((Date.now() - t0) / 1000).toFixed(1)}s] ${m}`));
   const cleanups: Array<() => Promise<unknown>> = [];
+  const evaluation = def.deployments > 0 ? (opts.evaluation ?? 'batch') : undefined;
   const cleanup = async () => {
     for (const c of cleanups.reverse()) await withTimeout('cleanup step', 30_000, c()).catch((e: Error) => log(`cleanup: ${e.message}`));
   };
@@ -177,6 +187,7 @@ export async function runScenario(def: ScenarioDef, opts: {
       parseDeploymentSpec({
         strategy: 'sma-cross', params: { fast: 2, slow: 5 }, symbols: [symbol], timeframe: '1m', accountId: account, broker: 'paper',
         allowShort: false, calendar: 'XNYS', settleDelayMs: 200, riskLimits: { maxExposure: 1e6, maxPositionQty: 10 },
+        ...(evaluation ? { evaluation } : {}),
       });
 
     const baseEnv = {
@@ -216,7 +227,9 @@ export async function runScenario(def: ScenarioDef, opts: {
     // Whatever happens, no workflow is left running on a shared server.
     cleanups.push(() => Promise.allSettled(deployments.map((d) => d.handle.terminate('chaos cleanup'))));
     const ids = deployments.map((d) => d.id);
-    log(`${deployments.length} deployments, ${def.workers} worker process(es), paper broker ${paper.url}`);
+    const evaluators = await evaluatorWorkflowIds(pool, ids);
+    cleanups.push(() => terminateEvaluators(client, evaluators));
+    log(`${deployments.length} deployments (evaluation ${evaluation ?? 'none'}, ${evaluators.length} evaluator(s)), ${def.workers} worker process(es), paper broker ${paper.url}`);
 
     const cycles = async () => (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM deployment_cycles WHERE deployment_id = ANY($1::uuid[])', [ids])).rows[0]!.n;
     const orders = async () => (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM order_ledger WHERE deployment_id = ANY($1::uuid[])', [ids])).rows[0]!.n;
@@ -285,7 +298,8 @@ export async function runScenario(def: ScenarioDef, opts: {
       (await pool.query<{ state: string; n: number }>('SELECT state, count(*)::int AS n FROM order_ledger WHERE deployment_id = ANY($1::uuid[]) GROUP BY 1 ORDER BY 1', [ids])).rows.map((r) => [r.state, r.n]),
     );
     const brokerOrders = await q('SELECT count(*)::int AS n FROM paper_orders WHERE account = $1', [account]);
-    const stuckWorkflows = notCompleted + stuckLedgerRows + workflowTaskFailures;
+    const batch = evaluators.length ? await evaluatorFigures(client, pool, evaluators, ids) : undefined;
+    const stuckWorkflows = notCompleted + stuckLedgerRows + workflowTaskFailures + (batch?.workflowTaskFailures ?? 0);
     // Every cycle a deployment started left its audit row: cycle numbers 1..max without holes.
     const cycleGaps = await q(
       'SELECT coalesce(sum(mx - n), 0)::int AS n FROM (SELECT max(cycle_seq) AS mx, count(DISTINCT cycle_seq) AS n FROM deployment_cycles WHERE deployment_id = ANY($1::uuid[]) GROUP BY deployment_id) x',
@@ -311,11 +325,13 @@ export async function runScenario(def: ScenarioDef, opts: {
       duplicateDetail: { brokerDupByClientId, brokerOrdersUnknownToLedger, ledgerDupByIntent },
       lostFills,
       stuckWorkflows,
-      stuckDetail: { notCompleted, stuckLedgerRows, workflowTaskFailures },
+      stuckDetail: { notCompleted, stuckLedgerRows, workflowTaskFailures, ...(batch ? { evaluatorWorkflowTaskFailures: batch.workflowTaskFailures } : {}) },
       filledQtyMismatches,
       cycleGaps,
       ledgerStates,
       deployments: deployments.length,
+      evaluation: evaluation ?? null,
+      ...(batch ? { evaluators: batch } : {}),
       workers: def.workers,
       ...supervisor.stats,
       processCrashes,
@@ -344,7 +360,8 @@ export async function runScenario(def: ScenarioDef, opts: {
     if (opts.writeResult !== false) {
       const dir = path.join(REPO_ROOT, 'chaos', 'results');
       mkdirSync(dir, { recursive: true });
-      writeFileSync(path.join(dir, `${def.name}.json`), JSON.stringify(result, null, 2) + '\n');
+      // The old design's figures beside the new one's, not over them.
+      writeFileSync(path.join(dir, `${def.name}${evaluation === 'deployment' ? '.deployment' : ''}.json`), JSON.stringify(result, null, 2) + '\n');
     }
     return result;
   } finally {

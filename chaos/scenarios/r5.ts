@@ -20,6 +20,16 @@ const LAGGING_LOOKUP = { laggingLookup: 0.25, lookupLagMs: 15_000 };
 const control = (ctx: ScenarioContext, i: number, kind: ControlKind) =>
   issueDeploymentCommand({ db: ctx.pool, temporal: ctx.client }, { deploymentId: ctx.deployments[i]!.id, kind, by: 'chaos r5' });
 
+async function waitAllPaused(ctx: ScenarioContext, maxMs: number): Promise<void> {
+  const deadline = Date.now() + maxMs;
+  for (;;) {
+    const r = await ctx.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM deployments WHERE id = ANY($1::uuid[]) AND status <> 'paused'`, [ctx.deployments.map((d) => d.id)]);
+    if (r.rows[0]!.n === 0) return;
+    if (Date.now() > deadline) throw new Error(`${r.rows[0]!.n} deployments not paused ${maxMs / 1000} s after the pause commands`);
+    await sleep(200);
+  }
+}
+
 export function r5(
   opts: { phase1Orders?: number; phase1MaxMs?: number; phase2Ms?: number; deployments?: number; workers?: number; minCycles?: number } = {},
 ): ScenarioDef {
@@ -41,6 +51,8 @@ export function r5(
       // Every runtime starts at once, cycling each second until its first order blocks it; all of them at once would
       // queue workflow tasks for seconds, so bars go stale and nothing is ordered. Pause them all, resume one at a time.
       await Promise.all(ctx.deployments.map((_, i) => control(ctx, i, 'pause')));
+      // A runtime busy starting may answer after the command's wait (recorded, applied later): resume only once paused.
+      await waitAllPaused(ctx, 60_000);
       for (let i = 0; i < ctx.deployments.length; i++) {
         await sleep(600);
         await control(ctx, i, 'resume');

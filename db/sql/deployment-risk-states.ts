@@ -20,8 +20,10 @@ export async function insertRiskState(db: Queryable, deploymentId: string, state
 
 /**
  * The group's deployments that trade at this close and have not been evaluated for it (paused, stopping and ended ones
- * are not evaluated, nor one still to perform an earlier close's action: its inputs do not show that action yet, as a
- * deployment of its own decides nothing while it acts), with the version of their risk state as read.
+ * are not evaluated), with the version of their risk state as read. A deployment still acting on an earlier close (an
+ * action pending: its workflow may be placing an order) is not evaluated either, as a deployment evaluating its own
+ * closes does not while its cycle runs: its broker sync would wait on the order's ledger row for as long as the broker
+ * takes to answer, holding up the whole group's evaluation (chaos r5: a 10 s broker made most closes late).
  */
 export async function groupMembers(db: Queryable, groupKey: string, barClose: number): Promise<GroupMember[]> {
   const { rows } = await db.query<{ id: string; workflow_id: string; spec: Record<string, unknown>; status: string; params_version: number; params: Record<string, number | boolean>; cycle: number; version: number; state: Record<string, unknown> }>(
@@ -40,13 +42,17 @@ export async function groupMembers(db: Queryable, groupKey: string, barClose: nu
 /**
  * The evaluated risk states of a close, in one statement, each only if its row is still the version read and not yet
  * evaluated for this close (a retried evaluation, a second evaluator, a breaker reset meanwhile: that deployment's
- * evaluation is dropped). Returns the deployments written: only their cycle rows and actions may be stored.
+ * evaluation is dropped), and only while the deployment still runs: its row is share-locked until the transaction
+ * ends, so a stop or pause commits either before (the deployment is dropped) or after the close's actions (its
+ * workflow then finds them pending). Returns the deployments written: only their cycle rows and actions may be stored.
  */
 export async function writeRiskStates(tx: Queryable, barClose: number, rows: Array<{ deploymentId: string; version: number; cycle: number; state: Record<string, unknown> }>): Promise<Set<string>> {
   if (rows.length === 0) return new Set();
   const { rows: written } = await tx.query<{ deployment_id: string }>(
-    `UPDATE deployment_risk_states r SET cycle = u.cycle, state = u.state, last_bar_close = $2, version = r.version + 1, updated_at = now()
-     FROM jsonb_to_recordset($1::jsonb) AS u("deploymentId" uuid, version integer, cycle integer, state jsonb)
+    `WITH u AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x("deploymentId" uuid, version integer, cycle integer, state jsonb)),
+          live AS (SELECT d.id FROM deployments d WHERE d.id IN (SELECT "deploymentId" FROM u) AND d.status IN ('running', 'blocked') FOR SHARE OF d)
+     UPDATE deployment_risk_states r SET cycle = u.cycle, state = u.state, last_bar_close = $2, version = r.version + 1, updated_at = now()
+     FROM u JOIN live ON live.id = u."deploymentId"
      WHERE r.deployment_id = u."deploymentId" AND r.version = u.version AND r.last_bar_close < $2
      RETURNING r.deployment_id`,
     [JSON.stringify(rows), barClose],

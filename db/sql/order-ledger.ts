@@ -164,7 +164,10 @@ export async function updateLedgerFromBroker(
  * broker call, so a stop that cancels the order either waits for the answer or is seen by the submission first.
  */
 export async function lockLedgerOrder(db: Queryable, clientOrderId: string): Promise<LedgerOrder | undefined> {
-  const { rows } = await db.query<Row>('SELECT * FROM order_ledger WHERE client_order_id = $1 FOR UPDATE', [clientOrderId]);
+  // NO KEY UPDATE: every change of the row (a stop's cancel, a sync's update) waits for the broker's answer, but a fill
+  // of the order stored meanwhile does not (its foreign key check only shares the key): an account's fill ingest, which
+  // a batch evaluation runs for the whole group, must not wait as long as a slow broker takes to answer.
+  const { rows } = await db.query<Row>('SELECT * FROM order_ledger WHERE client_order_id = $1 FOR NO KEY UPDATE', [clientOrderId]);
   return rows[0] && ledgerRowToOrder(rows[0]);
 }
 

@@ -1,6 +1,7 @@
 /**
  * A short R6 (broker error storm: 30% 5xx, 10% 429, 5% rejects) end to end: a real IO worker process, the paper
- * broker, the shared test servers (Postgres, Redis, Temporal dev server) and the pre-built test bundles.
+ * broker, the shared test servers (Postgres, Redis, Temporal dev server) and the pre-built test bundles. The
+ * deployments are batch-evaluated (the harness's default): their group's evaluator decides, they act.
  * The full scenarios run with `npm run chaos -- <r1|r5|r6|r13>`.
  */
 import { r6, runScenario } from '../../chaos';
@@ -15,6 +16,12 @@ test('r6 (short): no duplicate order, no lost fill, nothing stuck under a broker
     bundleDir: stack.WORKFLOW_BUNDLE_DIR,
   });
   expect(result.failures).toEqual([]);
-  expect(result).toMatchObject({ passed: true, duplicateOrders: 0, lostFills: 0, stuckWorkflows: 0 });
+  expect(result).toMatchObject({ passed: true, duplicateOrders: 0, lostFills: 0, stuckWorkflows: 0, cycleGaps: 0, evaluation: 'batch' });
   expect(result.orders).toBeGreaterThan(0);
+  // Batch-evaluated (the harness's default): one evaluator decided the closes, and every action it stored was ended.
+  const batch = result.evaluators as { evaluators: number; closes: number; closesFailed: number; workflowTaskFailures: number; actions: Record<string, number> };
+  expect(batch).toMatchObject({ evaluators: 1, workflowTaskFailures: 0 });
+  expect(batch.closes).toBeGreaterThan(10);
+  expect(batch.actions.done).toBeGreaterThan(0);
+  expect(batch.actions.pending ?? 0).toBe(0);
 }, 120_000);

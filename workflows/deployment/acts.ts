@@ -87,6 +87,27 @@ export async function nextAct(rt: Runtime, cycles: Cycles): Promise<boolean> {
   return true;
 }
 
+/**
+ * A deployment that leaves its loop (stopping, failed) ends every action still decided for it: those woken for and
+ * those whose wake has not come (the evaluator stores no new one once the row left running: writeRiskStates). Each
+ * symbol's cycle row is recorded as skipped, no order, and the action ends expired, so every cycle number the
+ * evaluator gave out has its rows.
+ */
+export async function endPendingActs(rt: Runtime, cycles: Cycles): Promise<void> {
+  // Bounded: a page of pending actions per round (loadPendingActions gives at most 50), each round ends them all.
+  for (let round = 0; round < 20; round++) {
+    for (const id of await loadPendingActions.executeWithOptions({ summary: 'ending · look for pending actions' }, [{ deploymentId: rt.deploymentId }])) queueAct(rt, id);
+    if (rt.acts.length === 0) return;
+    while (rt.acts.length) {
+      const actionId = rt.acts.shift()!;
+      const loaded = await loadDeploymentAction.executeWithOptions({ summary: line(`ending · read action ${actionId}`) }, [{ deploymentId: rt.deploymentId, actionId, runKey: wf.workflowInfo().runId }]);
+      if (!loaded.ok) continue;
+      await perform(rt, cycles, loaded.payload);
+      await finishDeploymentAction.executeWithOptions({ summary: 'action expired (the deployment ended)' }, [{ actionId, state: 'expired' }]);
+    }
+  }
+}
+
 /** Performs one close's actions; returns true when they came too late to act on (the close is older than staleAfterBars). */
 async function perform(rt: Runtime, cycles: Cycles, p: ActionPayload): Promise<boolean> {
   const { spec, carry } = rt;
@@ -123,22 +144,6 @@ async function skip(rt: Runtime, p: ActionPayload, record: ActionPayload['acts']
   await recordCycle.executeWithOptions({ summary: recordSummary(rt, record, p.paramsVersion) }, [
     { deploymentId: rt.deploymentId, paramsVersion: p.paramsVersion, latencyMs: workflowNow() - startedAt, positions: p.snapshot.positions, totalPnl: p.snapshot.totalPnl, record },
   ]);
-}
-
-/**
- * Once it has stopped trading (stopping): the actions still pending are expired, their symbols' cycle rows written as
- * skipped, so every close its evaluator numbered keeps its rows and no action stays pending.
- */
-export async function expirePendingActs(rt: Runtime): Promise<void> {
-  const pending = await loadPendingActions.executeWithOptions({ summary: 'stop · pending actions' }, [{ deploymentId: rt.deploymentId }]);
-  for (const actionId of [...new Set([...rt.acts, ...pending])]) {
-    const loaded = await loadDeploymentAction.executeWithOptions({ summary: line(`read action ${actionId}`) }, [{ deploymentId: rt.deploymentId, actionId, runKey: wf.workflowInfo().runId }]);
-    if (!loaded.ok) continue;
-    const startedAt = workflowNow();
-    for (const { record, action } of loaded.payload.acts) await skip(rt, loaded.payload, record, `deployment ${rt.shown()} before it acted: no order (${record.reason ?? action.kind})`, startedAt);
-    await finishDeploymentAction.executeWithOptions({ summary: 'action expired' }, [{ actionId, state: 'expired' }]);
-  }
-  rt.acts.length = 0;
 }
 
 /** `act on the close at 14:35Z` for an evaluator's id (`<deployment>:<close ms>`), else the id as sent, cut short. */

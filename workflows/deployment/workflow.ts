@@ -6,7 +6,7 @@ import { workflowNow } from '../time';
 import type { z } from 'zod';
 import { DeploymentSpecSchema, recordedEvaluation } from '../../domain/deployment/spec';
 import { loadRecordedCommands, refuseDeploymentSpec, resolveDeploymentOrders, resolveDeploymentOrdersOnce } from './activities';
-import { expirePendingActs, installActHandler, nextAct } from './acts';
+import { endPendingActs, installActHandler, nextAct } from './acts';
 import { applyResets, installCommandHandlers, runCommandInbox } from './commands';
 import { Cycles } from './cycle';
 import { describe } from './failures';
@@ -130,8 +130,8 @@ async function run(rt: Runtime): Promise<DeploymentWorkflowResult> {
       cyclesThisRun++;
     }
     rt.nextClose = null;
+    if (rt.batch) await endPendingActs(rt, cycles);
     if (carry.status === 'stopping') {
-      if (rt.batch) await expirePendingActs(rt);
       rt.waitingOn = 'stopping: resolving the orders the broker may have';
       await resolveDeploymentOrders.executeWithOptions({ summary: 'stop · resolve the open orders' }, [{ deploymentId: rt.deploymentId, reason: 'deployment stopped' }]);
       await rt.exclusive(() => rt.writeStatus('stopped', carry.statusReason));
@@ -139,6 +139,7 @@ async function run(rt: Runtime): Promise<DeploymentWorkflowResult> {
   } catch (err) {
     if (!(err instanceof wf.TemporalFailure) || wf.isCancellation(err)) throw err;
     await fail(rt, describe(err));
+    if (rt.batch) await endPendingActs(rt, cycles).catch((e: unknown) => wf.log.warn('pending actions of a failed deployment left pending', { deploymentId: rt.deploymentId, error: describe(e) }));
   }
   rt.waitingOn = carry.status === 'failed' ? `nothing: failed (${carry.statusReason})` : `nothing: ${carry.status}`;
   // Every message that came in gets its answer (and its audit row) before the workflow ends.
