@@ -5,12 +5,13 @@ import { createIoActivities } from '../../activities/io';
 import { paperBrokerPort } from '../../brokers';
 import { PaperBrokerAdmin } from '../../brokers/paper/admin-client';
 import { allocateBars, appendBar } from '../../domain/bars';
-import { currentOrNextSession, nextSessionOpen, sessionBarCloses, type TradingSession } from '../../domain/calendar';
+import { sessionBarCloses, type TradingSession } from '../../domain/calendar';
 import { parseDeploymentSpec, type DeploymentSpecInput } from '../../domain/deployment/spec';
 import { ensureSearchAttributes } from '../../platform/temporal';
 import { createDeployment } from '../../services/deployments';
 import { TASK_QUEUES } from '../../workflows/task-queues';
 import { storeBars } from './db';
+import { nextSessionAndPrevious } from './sessions';
 import { testStack } from './stack';
 import type { useTradingEnvironment } from './trading-env';
 
@@ -19,9 +20,7 @@ type Ctx = ReturnType<typeof useTradingEnvironment>;
 /** The next NYSE session after the test server's clock, and its 5-minute closes (with the session before it for warm-up). */
 export async function nextDay(ctx: Ctx): Promise<{ now: number; day: TradingSession; today: number[]; all: number[] }> {
   const now = await ctx.env.currentTimeMs();
-  const day = currentOrNextSession('XNYS', nextSessionOpen('XNYS', now));
-  let previous = day;
-  for (let k = 1; previous.close > day.open; k++) previous = currentOrNextSession('XNYS', day.open - k * 86_400_000);
+  const { day, previous } = nextSessionAndPrevious(now);
   const today = sessionBarCloses(day, '5m');
   return { now, day, today, all: [...sessionBarCloses(previous, '5m'), ...today] };
 }

@@ -3,8 +3,6 @@ import { Worker } from '@temporalio/worker';
 import { createIoActivities } from '../../activities/io';
 import { paperBrokerPort } from '../../brokers';
 import { PaperBrokerAdmin } from '../../brokers/paper/admin-client';
-import { allocateBars, appendBar } from '../../domain/bars';
-import { currentOrNextSession, nextSessionOpen, sessionBarCloses } from '../../domain/calendar';
 import { parseDeploymentSpec } from '../../domain/deployment/spec';
 import { ensureSearchAttributes } from '../../platform/temporal';
 import { issueDeploymentCommand } from '../../services/deployment-commands';
@@ -12,7 +10,8 @@ import { createDeployment } from '../../services/deployments';
 import { deploymentStateQuery } from '../../workflows/deployment/messages';
 import { evaluatorStateQuery } from '../../workflows/evaluator/messages';
 import { TASK_QUEUES } from '../../workflows/task-queues';
-import { storeBars, uniqueSymbol } from '../helpers/db';
+import { nextDay, storeSineBars } from '../helpers/batch-env';
+import { uniqueSymbol } from '../helpers/db';
 import { testStack } from '../helpers/stack';
 import { useTradingEnvironment } from '../helpers/trading-env';
 
@@ -24,25 +23,10 @@ import { useTradingEnvironment } from '../helpers/trading-env';
  */
 const ctx = useTradingEnvironment({ accountPrefix: 'batch' });
 
-function sessionBars(closes: number[]) {
-  const bars = allocateBars(closes.length);
-  closes.forEach((close, i) => {
-    const price = 100 + 5 * Math.sin(i / 6) + i * 0.01;
-    const open = i === 0 ? price : bars.close[i - 1];
-    appendBar(bars, { ts: close - 300_000, open, high: Math.max(open, price) + 0.1, low: Math.min(open, price) - 0.1, close: price, volume: 1000 });
-  });
-  return bars;
-}
-
 test('batch-evaluated deployments decide as a deployment of their own does, once per close, and wake only to act', async () => {
-  const now = await ctx.env.currentTimeMs();
-  const day = currentOrNextSession('XNYS', nextSessionOpen('XNYS', now));
-  let previous = day;
-  for (let k = 1; previous.close > day.open; k++) previous = currentOrNextSession('XNYS', day.open - k * 86_400_000);
-  const today = sessionBarCloses(day, '5m');
-  const bars = sessionBars([...sessionBarCloses(previous, '5m'), ...today]);
+  const { now, day, today, all } = await nextDay(ctx);
   const [own, batchA, batchB] = [uniqueSymbol('OWN'), uniqueSymbol('BTA'), uniqueSymbol('BTB')];
-  for (const s of [own, batchA, batchB]) await storeBars(ctx.pool, s, '5m', bars);
+  await storeSineBars(ctx, [own, batchA, batchB], all, 6);
 
   const worker = await Worker.create({
     connection: ctx.env.nativeConnection,

@@ -6,7 +6,7 @@ import { createIoActivities } from '../../activities/io';
 import { paperBrokerPort } from '../../brokers';
 import { PaperBrokerAdmin } from '../../brokers/paper/admin-client';
 import { allocateBars, appendBar } from '../../domain/bars';
-import { currentOrNextSession, nextSessionOpen, sessionBarCloses } from '../../domain/calendar';
+import { sessionBarCloses } from '../../domain/calendar';
 import { parseDeploymentSpec } from '../../domain/deployment/spec';
 import { upsertFeed } from '../../db/sql/market-data-feeds';
 import { publishWatermark } from '../../marketdata/watermark';
@@ -16,6 +16,7 @@ import { createDeployment } from '../../services/deployments';
 import { TASK_QUEUES } from '../../workflows/task-queues';
 import { storeBars, uniqueSymbol, untilCycle } from '../helpers/db';
 import { testStack } from '../helpers/stack';
+import { nextSessionAndPrevious } from '../helpers/sessions';
 import { useTradingEnvironment } from '../helpers/trading-env';
 
 /**
@@ -34,14 +35,6 @@ function sessionBars(closes: number[]) {
     appendBar(bars, { ts: close - 300_000, open, high: Math.max(open, price) + 0.1, low: Math.min(open, price) - 0.1, close: price, volume: 1000 });
   });
   return bars;
-}
-
-/** The next full NYSE session after `now`, and the one before it (for the strategy's warm-up). */
-function nextSessionAndPrevious(now: number) {
-  const day = currentOrNextSession('XNYS', nextSessionOpen('XNYS', now));
-  let previous = day;
-  for (let k = 1; previous.close > day.open; k++) previous = currentOrNextSession('XNYS', day.open - k * 86_400_000);
-  return { day, previous };
 }
 
 /** An IO worker on `testEnv` with the real activities, and a deployment (sma-cross 3/8 on 5-minute bars of `symbol`, XNYS) created as the API creates one. */

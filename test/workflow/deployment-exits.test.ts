@@ -8,7 +8,7 @@ import { issueDeploymentCommand } from '../../services/deployment-commands';
 import { runBacktest } from '../../domain/backtest/engine';
 import { parseBacktestSettings } from '../../domain/backtest/settings';
 import { allocateBars, appendBar } from '../../domain/bars';
-import { currentOrNextSession, nextSessionOpen, sessionBarCloses } from '../../domain/calendar';
+import { sessionBarCloses } from '../../domain/calendar';
 import { parseDeploymentSpec, type DeploymentSpec } from '../../domain/deployment/spec';
 import { TASK_QUEUES } from '../../workflows/task-queues';
 import { ensureSearchAttributes } from '../../platform/temporal';
@@ -16,6 +16,7 @@ import { createDeployment } from '../../services/deployments';
 import { setHalt } from '../../db/sql/trading-halts';
 import { storeBars, uniqueSymbol, untilCycle } from '../helpers/db';
 import { testStack } from '../helpers/stack';
+import { nextSessionAndPrevious } from '../helpers/sessions';
 import { useTradingEnvironment } from '../helpers/trading-env';
 import { historySummaries } from '../helpers/user-metadata';
 
@@ -54,9 +55,7 @@ function barsAt(closeTimes: number[], closes: number[]) {
 async function startSession(testEnv: TestWorkflowEnvironment, extra: Record<string, unknown> = {}) {
   const symbol = uniqueSymbol('EXIT');
   const now = await testEnv.currentTimeMs();
-  const day = currentOrNextSession('XNYS', nextSessionOpen('XNYS', now));
-  let previous = day;
-  for (let k = 1; previous.close > day.open; k++) previous = currentOrNextSession('XNYS', day.open - k * 86_400_000);
+  const { day, previous } = nextSessionAndPrevious(now);
   const warmup = sessionBarCloses(previous, '5m');
   const today = sessionBarCloses(day, '5m');
   const bars = barsAt([...warmup, ...today], [...warmup.map(() => 100), ...dayCloses(today.length)]);
