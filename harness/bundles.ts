@@ -3,8 +3,11 @@ import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { REPO_ROOT } from './paths';
 
-/** Interceptors in every bundle: the inbound guard keeps hostile messages from wedging a workflow (see there). */
-export const WORKFLOW_INTERCEPTOR_MODULES = [require.resolve('../workflows/inbound-guard')];
+/**
+ * Modules in every bundle: the inbound guard keeps hostile messages from wedging a workflow, and stack-traces turns
+ * off the per-promise stack capture that cost most of the workflow threads' CPU at scale (see each).
+ */
+export const WORKFLOW_INTERCEPTOR_MODULES = [require.resolve('../workflows/inbound-guard'), require.resolve('../workflows/stack-traces')];
 
 /** Pre-builds the workflow bundles the workers load (`dist/bundles/{cpu,io}.js`), so workers start without webpack. */
 export async function buildBundles(outDir = path.join(REPO_ROOT, 'dist', 'bundles')): Promise<string[]> {
