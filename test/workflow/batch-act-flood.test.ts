@@ -1,4 +1,5 @@
 import type { WorkerOptions } from '@temporalio/worker';
+import { recordCommand } from '../../services/deployment-command-records';
 import { issueDeploymentCommand } from '../../services/deployment-commands';
 import { createTestDeployment, ioWorker, nextDay, storeSineBars, taskFailures } from '../helpers/batch-env';
 import { uniqueSymbol } from '../helpers/db';
@@ -8,7 +9,8 @@ import { useTradingEnvironment } from '../helpers/trading-env';
  * A batch-evaluated deployment under floods sent straight to Temporal, in the time-skipping environment with the real
  * IO activities. Its evaluator's wake arrives while 300 forged act ids fill its act queue (the deployment is held in
  * the read of one of them until the wake is in its history): the real action is still performed at its close. Forged
- * look signals leave one audit row per read, with their count; a look with arguments is refused as malformed.
+ * look signals leave one audit row per read, with their count; a look with arguments is refused as malformed; the
+ * evaluator's own look, for a command whose message was lost, leaves none.
  */
 const ctx = useTradingEnvironment({ accountPrefix: 'batchflood' });
 const SETTLE = 1_015; // this file's evaluation group
@@ -109,6 +111,16 @@ test('a real wake is not lost to a flood of forged act ids; forged looks leave c
     await until(async () => (await audit(d.id, 'deployment.look.unfounded')).length > 0 && (await audit(d.id, 'deployment.command.malformed')).length === 2);
     expect((await audit(d.id, 'deployment.look.unfounded')).map((r) => r.looks)).toEqual([40]);
     expect((await audit(d.id, 'deployment.command.malformed')).map((r) => r.name)).toEqual(['deploymentLook', 'deploymentLook']);
+
+    // A command whose message was lost: its evaluator's look at the next close finds it, and that look leaves no row.
+    const lost = await recordCommand(ctx.pool, { deploymentId: d.id, kind: 'params', by: 'test', params: { fast: 3, slow: 7 } });
+    await ctx.env.sleep(6 * MIN);
+    const commandState = async () => (await ctx.pool.query<{ state: string }>('SELECT state FROM deployment_commands WHERE id = $1', [lost!.command.id])).rows[0]?.state;
+    await until(async () => (await commandState()) === 'applied');
+    expect(await commandState()).toBe('applied');
+    const looks = (await d.handle.fetchHistory()).events?.filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'deploymentLook').length;
+    expect(looks).toBe(43); // 40 forged, 2 malformed, the evaluator's
+    expect((await audit(d.id, 'deployment.look.unfounded')).map((r) => r.looks)).toEqual([40]);
 
     await issueDeploymentCommand({ db: ctx.pool, temporal: ctx.env.client }, { deploymentId: d.id, kind: 'stop', by: 'test' });
     expect((await d.handle.result()).status).toBe('stopped');
