@@ -105,9 +105,20 @@ export function createDeploymentCommandActivities({ db }: { db: Pool }) {
       });
     },
 
-    /** Commands of this deployment still 'recorded' (their message may have been lost), oldest first. */
-    async loadRecordedCommands(args: { deploymentId: string; limit?: number }): Promise<CommandRecord[]> {
-      return (await recordedCommands(db, args.deploymentId, args.limit ?? 10)).map(record);
+    /**
+     * Commands of this deployment still 'recorded' (their message may have been lost), oldest first. `look`: the read
+     * answers that many look signals (a batch deployment's evaluator sends one only while a command is recorded); when
+     * it finds none they leave one audit row, keyed by run and sequence number, so a retry writes it once.
+     */
+    async loadRecordedCommands(args: { deploymentId: string; limit?: number; look?: { runKey: string; seq: number; looks: number } }): Promise<CommandRecord[]> {
+      const found = (await recordedCommands(db, args.deploymentId, args.limit ?? 10)).map(record);
+      if (args.look && found.length === 0) {
+        await insertAuditOnce(db, 'runtime', 'deployment.look.unfounded', args.deploymentId, `${args.look.runKey}:look:${args.look.seq}`, {
+          looks: args.look.looks,
+          detail: 'look signal(s) found no command waiting: forged, or the command was taken since the evaluator saw it',
+        });
+      }
+      return found;
     },
 
     /**

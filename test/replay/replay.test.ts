@@ -191,6 +191,7 @@ test('the batch-evaluation histories: the evaluator evaluates each close in one 
   const loaded = acts.markers.filter((m) => m.type === 'loadDeploymentAction').map((m) => (m.result as { ok: boolean }).ok);
   expect(loaded).toEqual(expect.arrayContaining([true, false])); // the evaluator's actions, and the forged id refused
   expect(acts.localActivities.get('finishDeploymentAction')).toBe(loaded.filter(Boolean).length);
+  expect(acts.localActivities.get('loadRecordedCommands')).toBeGreaterThan(0); // the forged look's read
   const commands = seen('deployment--batch-commands.json');
   expect(commands.localActivities.get('applyCommand')).toBe(5); // pause, resume, breaker reset, flatten, stop
   for (const t of ['loadBatchRiskState', 'resetBatchBreaker', 'claimDeploymentCycle']) expect(commands.localActivities.get(t)).toBe(1);

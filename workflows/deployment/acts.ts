@@ -1,5 +1,6 @@
 import * as wf from '@temporalio/workflow';
 import { timeframeMs } from '../../domain/calendar';
+import { admitAct, isTimelyWake } from '../../domain/deployment/act-queue';
 import type { ActionPayload } from '../../domain/deployment/batch';
 import { duration, line } from '../summaries';
 import { workflowNow } from '../time';
@@ -43,15 +44,31 @@ export function installActHandler(rt: Runtime): void {
       rt.receive('signal', 'deploymentLook', args[0] ?? null, () => ({ refused: 'unknown-name', error: 'this deployment evaluates its own bar closes: its cycles read its recorded commands' }));
       return;
     }
-    rt.lookForCommands = true; // one read however many arrive (a forged one costs that read, nothing more)
+    // The evaluator's look carries nothing: one with arguments is refused as malformed, with its audit row.
+    if (args.length > 0) {
+      rt.receive('signal', 'deploymentLook', args.length === 1 ? args[0] : args, () => ({ refused: 'malformed', error: 'deploymentLook takes no arguments' }));
+      return;
+    }
+    rt.looks++; // counted: one read however many arrive, and one audit row for them if it finds nothing
   });
 }
 
 function queueAct(rt: Runtime, id: string): void {
-  // The evaluator wakes a pending action again at each close until it is done (this run may be performing it now).
-  if (rt.acts.includes(id)) return;
-  if (rt.acts.length >= MAX_INBOX) rt.dropped++;
-  else rt.acts.push(id);
+  // The evaluator wakes a pending action again at each close until it is done (this run may be performing it now): an
+  // id already queued is not queued twice. A timely wake goes ahead of forged-looking ids and is never dropped for them.
+  rt.dropped += admitAct(rt.acts, id, MAX_INBOX, (a) => isTimelyWake(a, rt.deploymentId, rt.spec, rt.dataNow()));
+}
+
+/**
+ * Reads the commands recorded for it and not yet taken. When look signals asked for this read, it says how many: a read
+ * that finds none leaves one audit row with that count (each look was forged, or its command was taken since the
+ * evaluator saw it), so forged looks cost one read and one row per read however many arrive.
+ */
+async function lookForCommands(rt: Runtime, summary: string): Promise<void> {
+  const looks = rt.looks;
+  rt.looks = 0;
+  const look = looks > 0 ? { look: { runKey: wf.workflowInfo().runId, seq: rt.auditSeq(), looks } } : {};
+  rt.pickUp(await loadRecordedCommands.executeWithOptions({ summary: looks > 0 ? `${summary} (${looks} look signal(s))` : summary }, [{ deploymentId: rt.deploymentId, ...look }]));
 }
 
 /** Waits for a wake (or a command), or performs the next action woken for. Returns whether it performed one. */
@@ -60,11 +77,8 @@ export async function nextAct(rt: Runtime, cycles: Cycles): Promise<boolean> {
     rt.nextClose = null;
     rt.waitingOn = 'its evaluator: woken only to act';
     rt.interrupted = false;
-    const woke = await wf.condition(() => rt.acts.length > 0 || rt.interrupted || rt.lookForCommands, ACT_RECHECK_MS, { summary: `wait for an action · look for lost ones in ${duration(ACT_RECHECK_MS)}` });
-    if (!woke || rt.lookForCommands) {
-      rt.lookForCommands = false;
-      rt.pickUp(await loadRecordedCommands.executeWithOptions({ summary: 'look for recorded commands' }, [{ deploymentId: rt.deploymentId }]));
-    }
+    const woke = await wf.condition(() => rt.acts.length > 0 || rt.interrupted || rt.looks > 0, ACT_RECHECK_MS, { summary: `wait for an action · look for lost ones in ${duration(ACT_RECHECK_MS)}` });
+    if (!woke || rt.looks > 0) await lookForCommands(rt, 'look for recorded commands');
     if (!woke) for (const id of await loadPendingActions.executeWithOptions({ summary: 'look for pending actions' }, [{ deploymentId: rt.deploymentId }])) queueAct(rt, id);
     return false;
   }
@@ -93,6 +107,8 @@ export async function nextAct(rt: Runtime, cycles: Cycles): Promise<boolean> {
  * evaluator gave out has its rows.
  */
 export async function endPendingActs(rt: Runtime, cycles: Cycles): Promise<void> {
+  // Look signals not yet answered get their read (and their audit row if it finds nothing) before the end.
+  if (rt.looks > 0) await lookForCommands(rt, 'ending · look for recorded commands');
   // Bounded: a page of pending actions per round (loadPendingActions gives at most 50), each round ends them all.
   for (let round = 0; round < 20; round++) {
     for (const id of await loadPendingActions.executeWithOptions({ summary: 'ending · look for pending actions' }, [{ deploymentId: rt.deploymentId }])) queueAct(rt, id);

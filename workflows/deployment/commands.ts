@@ -79,7 +79,7 @@ async function processBatch(rt: Runtime): Promise<void> {
   };
   if (toCheck.length > 0 || dropped > 0) {
     const { checked, recorded } = await checkCommandMessages.executeWithOptions({ summary: `check ${toCheck.length} command message${toCheck.length === 1 ? '' : 's'}${dropped ? `, ${dropped} dropped` : ''}` }, [
-      { deploymentId: rt.deploymentId, runKey: wf.workflowInfo().runId, messages: toCheck, dropped, ...(dropped > 0 ? { floodSeq: rt.floodSeq() } : {}) },
+      { deploymentId: rt.deploymentId, runKey: wf.workflowInfo().runId, messages: toCheck, dropped, ...(dropped > 0 ? { floodSeq: rt.auditSeq() } : {}) },
     ]);
     recorded.forEach(add);
     for (const c of checked) {

@@ -30,6 +30,8 @@ export interface DeploymentCarry extends DeploymentRiskState {
   scannerPhase?: ScannerPhase;
   /** batch evaluation: actions woken for and not yet performed (continue-as-new hands them over) */
   pendingActs?: string[];
+  /** batch evaluation: look signals not yet answered by a read (continue-as-new hands them over) */
+  pendingLooks?: number;
   /** batch evaluation: data time of the last pause applied (an action decided at a close before it is never sent) */
   pausedAt?: number;
 }

@@ -64,8 +64,8 @@ export class Runtime {
   readonly batch: boolean;
   /** action ids an `act` signal (or a look for lost wakes) named, in order, not yet performed */
   readonly acts: string[];
-  /** batch evaluation: its evaluator saw commands recorded for it and not yet taken (./acts.ts) */
-  lookForCommands = false;
+  /** batch evaluation: look signals (its evaluator saw commands recorded for it and not yet taken) not yet answered by a read (./acts.ts) */
+  looks: number;
   private messageSeq = 0;
   /** per message sequence number: the answer an update waits for */
   readonly answers = new Map<number, CommandOutcome>();
@@ -90,6 +90,7 @@ export class Runtime {
     this.clock = record.clock;
     this.batch = record.spec.evaluation === 'batch';
     this.acts = [...(carry?.pendingActs ?? [])];
+    this.looks = carry?.pendingLooks ?? 0;
     this.carry = carry ?? {
       cycle: 0,
       status: 'running',
@@ -180,8 +181,8 @@ export class Runtime {
     return seq;
   }
 
-  /** A sequence number of its own for the audit row of messages dropped since the last batch (its key). */
-  floodSeq(): number {
+  /** A sequence number of its own for an audit row no message has (messages dropped, looks that found nothing): its key. */
+  auditSeq(): number {
     return ++this.messageSeq;
   }
 

@@ -93,7 +93,7 @@ async function run(rt: Runtime): Promise<DeploymentWorkflowResult> {
         // Nothing may be left half-done: messages checked and answered, commands applied.
         rt.waitingOn = 'continuing as new';
         await wf.condition(() => (rt.idle() && wf.allHandlersFinished()) || rt.pendingResets.length > 0 || rt.flattenRequested || !rt.live());
-        if (rt.idle() && wf.allHandlersFinished() && !rt.flattenRequested && rt.live()) await wf.continueAsNew<typeof deploymentWorkflow>({ ...input, carry: { ...carry, pendingActs: [...rt.acts] } });
+        if (rt.idle() && wf.allHandlersFinished() && !rt.flattenRequested && rt.live()) await wf.continueAsNew<typeof deploymentWorkflow>({ ...input, carry: { ...carry, pendingActs: [...rt.acts], pendingLooks: rt.looks } });
         continue;
       }
       if (carry.status === 'paused') {
