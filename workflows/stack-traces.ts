@@ -1,5 +1,5 @@
 /**
- * Workflow code captures no stack frames (registered in every bundle beside the inbound guard: harness/bundles.ts).
+ * Workflow code captures no stack frames (preloaded in every bundle: harness/bundles.ts, where it says why preloaded).
  *
  * Why: the SDK's promise hook formats a source-mapped stack trace for every promise a workflow creates, for the
  * stack-trace query. At a bar close with hundreds of deployments acting, that hook and the garbage it leaves were
