@@ -15,6 +15,7 @@ import { TASK_QUEUES } from '../../workflows/task-queues';
 import { storeBars, syntheticBars, testPool, uniqueSymbol } from '../helpers/db';
 import { localDocument, queuedScan, storedDocument } from '../helpers/scans';
 import { testStack } from '../helpers/stack';
+import { runWorkers } from '../helpers/workers';
 
 /**
  * Each test needs seconds, but the Java test server now and then answers a workflow task completion with an error
@@ -51,7 +52,7 @@ afterAll(async () => {
 const signaller = (): WorkflowSignaller => ({ signal: (id, runId, name, arg) => env.client.workflow.getHandle(id, runId).signal(name, arg) });
 const realActivities = () => createCpuActivities({ db: pool, workflows: signaller() });
 
-/** Runs `fn` while a CPU worker (real bundle, given activities) and an IO worker poll the test server. */
+/** Runs `fn` while a CPU worker (real bundle, given activities) and an IO worker poll the test server; both stop even if the test times out. */
 async function withWorkers<T>(cpuActivities: Partial<CpuActivities>, fn: () => Promise<T>): Promise<T> {
   const cpu = await Worker.create({
     connection: env.nativeConnection,
@@ -61,7 +62,7 @@ async function withWorkers<T>(cpuActivities: Partial<CpuActivities>, fn: () => P
     maxHeartbeatThrottleInterval: '2 seconds',
   });
   const io = await Worker.create({ connection: env.nativeConnection, taskQueue: TASK_QUEUES.io, activities: createJobActivities({ db: pool }) });
-  return cpu.runUntil(io.runUntil(fn));
+  return runWorkers(env.client, [cpu, io], fn);
 }
 
 function start(workflowId: string, input: StressScanWorkflowInput) {
