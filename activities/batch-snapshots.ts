@@ -58,8 +58,16 @@ export async function loadRiskSnapshots(db: Queryable, members: readonly Snapsho
 export type MemberInputs = { ok: true; sync: SyncOrdersResult; snapshot: RiskSnapshot } | { ok: false; reason: string; configFault?: boolean };
 
 /**
- * The batch evaluator's read phase: every member's broker sync, then the risk snapshots of those synced (as a
- * deployment's own cycle reads them, sync first), from the positions the sync read.
+ * Pauses before a member whose broker reads failed is synced again within the close. A deployment's own cycle retries
+ * its reads (a local activity with retries) before it skips a bar; without this a transient broker fault (a 5xx, a
+ * 429, a timeout) cost a batch member the whole close, and any entry decided at it.
+ */
+const READ_RETRY_DELAYS_MS = [250, 1_000];
+
+/**
+ * The batch evaluator's read phase: every member's broker sync (those that failed for a reason a retry may fix, again
+ * after READ_RETRY_DELAYS_MS), then the risk snapshots of those synced (as a deployment's own cycle reads them, sync
+ * first), from the positions the sync read.
  */
 export async function readMemberInputs(
   db: Queryable,
@@ -68,6 +76,15 @@ export async function readMemberInputs(
   members: ReadonlyArray<SyncMember & SnapshotMember>,
 ): Promise<Map<string, MemberInputs>> {
   const synced = await syncMembers(ctx, members);
+  for (const delayMs of READ_RETRY_DELAYS_MS) {
+    const again = members.filter((m) => {
+      const s = synced.get(m.deploymentId)!;
+      return !s.ok && !s.configFault;
+    });
+    if (again.length === 0) break;
+    await ctx.sleep(delayMs);
+    for (const [id, s] of await syncMembers(ctx, again)) synced.set(id, s);
+  }
   const positions = new Map<string, PositionFromFills[]>();
   for (const [id, s] of synced) if (s.ok) positions.set(id, s.positions);
   const snapshots = await loadRiskSnapshots(db, members.filter((m) => positions.has(m.deploymentId)), positions);

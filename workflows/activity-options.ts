@@ -56,6 +56,17 @@ export const localBrokerCall = {
   retry: brokerCall.retry,
 } satisfies LocalActivityOptions;
 
+/**
+ * A batch-evaluated deployment's decided order, first as a local activity in its wake's task (ordinary activities
+ * cost a task-queue round trip each). While it runs that task stays open: no command (a stop, pause, flatten) and no
+ * query reaches the workflow, and a cancel could not reach it either. So one short attempt only: a broker slower than
+ * this, or failing, gets the order's remaining attempts as an ordinary activity a command can cancel (cycle.ts).
+ */
+export const localDecidedOrder = {
+  startToCloseTimeout: '2 seconds',
+  retry: { maximumAttempts: 1 },
+} satisfies LocalActivityOptions;
+
 /** Reads of recent bars as a local activity: a few quick attempts, then the cycle skips the symbol with the reason. */
 export const localMarketDataRead = {
   startToCloseTimeout: '10 seconds',

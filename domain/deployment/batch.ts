@@ -1,5 +1,5 @@
 import type { Bar } from '../bars';
-import { nextBarClose } from '../calendar';
+import { nextBarClose, timeframeMs } from '../calendar';
 import type { RuntimeStatus } from './commands';
 import { evaluateDeployment, type CycleRecord, type EvaluationSnapshot, type SymbolAction } from './evaluate';
 import { afterOrder, type DeploymentRiskState } from './risk-state';
@@ -40,10 +40,17 @@ export function evaluationGroupKey(t: EvaluationTiming): string {
 }
 
 /**
- * The close a group's evaluator evaluates next: the one after the last it evaluated, or after a long stop the present
- * (old closes are not traded). `dataNow` is data time (a replay clock's).
+ * The close a group's evaluator evaluates next: the one after the last it evaluated, as a deployment evaluating its own
+ * closes takes the bar after the last it handled; only when that close is more than staleAfterBars old (after a long
+ * stop or outage), the present (old closes are not traded). A late evaluation therefore never skips a close that is
+ * still tradeable (it used to skip one whenever it ran a bar late, and any entry decided at it). `dataNow` is data time
+ * (a replay clock's).
  */
-export function nextEvaluatedClose(t: Pick<EvaluationTiming, 'calendar' | 'timeframe' | 'settleDelayMs'>, lastClose: number, dataNow: number): number {
+export function nextEvaluatedClose(t: Pick<EvaluationTiming, 'calendar' | 'timeframe' | 'settleDelayMs' | 'staleAfterBars'>, lastClose: number, dataNow: number): number {
+  if (lastClose > 0) {
+    const next = nextBarClose(t.calendar, lastClose, t.timeframe);
+    if (next >= dataNow - t.staleAfterBars * timeframeMs(t.timeframe)) return next;
+  }
   return nextBarClose(t.calendar, Math.max(lastClose, dataNow - t.settleDelayMs - 1), t.timeframe);
 }
 

@@ -56,3 +56,28 @@ test('a member whose recorded spec does not validate is left out of the close: t
   const risk = await ctx.pool.query<{ id: string; cycle: number }>('SELECT deployment_id AS id, cycle FROM deployment_risk_states WHERE deployment_id = ANY($1)', [[good.id, bad.id]]);
   expect(Object.fromEntries(risk.rows.map((x) => [x.id, x.cycle]))).toEqual({ [good.id]: 1, [bad.id]: 0 });
 });
+
+test("a broker read that fails once is read again within the close: the member is evaluated, as a deployment's own cycle retries its reads", async () => {
+  const symbol = uniqueSymbol('BRR');
+  const barClose = Date.UTC(2024, 0, 8, 13, 0);
+  const bars = allocateBars(40);
+  for (let i = 0; i < 40; i++) appendBar(bars, { ts: barClose - (40 - i) * MINUTE, open: 100, high: 100.5, low: 99.5, close: 100, volume: 1000 });
+  await storeBars(ctx.pool, symbol, '1m', bars);
+  const spec = parseDeploymentSpec({ strategy: 'sma-cross', params: { fast: 3, slow: 8 }, symbols: [symbol], timeframe: '1m', accountId: ctx.account, calendar: '24x7', settleDelayMs: 4_322, evaluation: 'batch' });
+  const member = await recorded(spec);
+  const admin = new PaperBrokerAdmin(ctx.paper.url);
+  const { evaluateBarClose } = createIoActivities({ db: ctx.pool, redis: ctx.redis, brokers: { paper: paperBrokerPort(ctx.paper.url) }, paperPrices: admin });
+  // Seed 42's read stream: its first draw is under 0.5 (the sync's first broker read answers 503), the next ones over.
+  await admin.setFaults({ seed: 42, readFaults: { http5xx: 0.5, http429: 0, timeout: 0 } });
+  let r;
+  try {
+    r = await new MockActivityEnvironment().run(evaluateBarClose, { groupKey: member.groupKey, barClose, nowMs: barClose + 5_000 });
+    expect((await admin.stats()).faults.read5xx).toBe(1);
+  } finally {
+    await admin.clearFaults();
+  }
+  expect(r).toMatchObject({ evaluated: 1, unreadable: 0 });
+  const rows = await ctx.pool.query<{ action: string; reason: string }>('SELECT action, reason FROM deployment_cycles WHERE deployment_id = $1', [member.id]);
+  expect(rows.rows).toHaveLength(1);
+  expect(rows.rows[0]!.reason).not.toMatch(/inputs unavailable/);
+});

@@ -9,7 +9,7 @@ import type { createOrderResolutionActivities } from '../../activities/order-res
 import type { createOrderActivities } from '../../activities/orders';
 import type { createRemainderActivities } from '../../activities/remainders';
 import type { createScannerActivities } from '../../activities/scanner';
-import { brokerCall, dbWrite, localBrokerCall, localDbStep, localMarketDataRead, orderResolution } from '../activity-options';
+import { brokerCall, dbWrite, localBrokerCall, localDbStep, localDecidedOrder, localMarketDataRead, orderResolution } from '../activity-options';
 
 type OrderActivities = ReturnType<typeof createOrderActivities>;
 type DeploymentActivities = ReturnType<typeof createDeploymentActivities>;
@@ -38,12 +38,13 @@ export const { loadDeploymentAction, finishDeploymentAction, loadPendingActions,
  */
 export const { placeOrder } = wf.proxyActivities<OrderActivities>(brokerCall);
 /**
- * A batch-evaluated deployment's order, as a local activity in the task its wake runs: the intent was fixed in
+ * A batch-evaluated deployment's order, first as a local activity in the task its wake runs: the intent was fixed in
  * Postgres by the evaluator before this task began (deployment_actions), so a task that fails and runs again sends the
  * same intent under the same client order id, and the ledger makes it one order (localBrokerCall's caveat is about
- * decisions taken in the same task, which an action's are not).
+ * decisions taken in the same task, which an action's are not). One short attempt (localDecidedOrder): the rest go
+ * out as `placeOrder`, which a stop, pause or flatten can cancel.
  */
-export const { placeOrder: placeDecidedOrder } = wf.proxyLocalActivities<OrderActivities>(localBrokerCall);
+export const { placeOrder: placeDecidedOrder } = wf.proxyLocalActivities<OrderActivities>(localDecidedOrder);
 export const { resolveOrder, resolveDeploymentOrders } = wf.proxyActivities<ReturnType<typeof createOrderResolutionActivities>>(orderResolution);
 /** cancel-and-replace: the broker's confirmed cancel of a partial fill's remainder (a bounded number of attempts: the next cycle tries again) */
 export const { cancelRemainder } = wf.proxyActivities<ReturnType<typeof createRemainderActivities>>(brokerCall);

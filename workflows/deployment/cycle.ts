@@ -41,6 +41,21 @@ export interface ActStep {
   finish?: { actionId: string; state: 'done' | 'expired' };
 }
 
+/**
+ * A decided order (batch evaluation): one short local-activity attempt in the wake's task, then, if the broker was
+ * slow or failed, its remaining attempts as an ordinary activity under the same client order id (the ledger looks it
+ * up before sending again). A command cannot reach the workflow while a local activity holds its task, so a long one
+ * would let a stop, pause or flatten neither land nor cancel the order, as they do with an order of a deployment's own.
+ */
+async function decidedOrder(input: PlaceOrderInput, summary: string): Promise<PlaceOrderResult> {
+  try {
+    return await placeDecidedOrder.executeWithOptions({ summary }, [input]);
+  } catch (err) {
+    if (wf.isCancellation(err) || isConfigFault(err)) throw err;
+    return await placeOrder.executeWithOptions({ ...brokerCall, summary }, [input]);
+  }
+}
+
 /** A cycle over other symbols than spec.symbols, with its own decision per symbol (the scanner: ./scanner.ts). */
 export interface CycleMode {
   symbols: string[];
@@ -193,7 +208,7 @@ export class Cycles {
     rt.waitingOn = `cycle ${cycle}: order ${input.clientOrderId} (${intent.side} ${intent.qty} ${intent.symbol}) at the broker`;
     try {
       const summary = orderSummary(rt, input.clientOrderId, intent);
-      return await inflight.scope.run(() => (decided ? placeDecidedOrder.executeWithOptions({ summary }, [input]) : placeOrder.executeWithOptions({ ...brokerCall, summary }, [input])));
+      return await inflight.scope.run(() => (decided ? decidedOrder(input, summary) : placeOrder.executeWithOptions({ ...brokerCall, summary }, [input])));
     } catch (err) {
       // Cancelled by a stop, pause or flatten; or every attempt failed (the broker down for minutes). Either way the
       // order is settled now: cancelled if it never reached the broker, looked up if it may have.
