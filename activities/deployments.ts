@@ -1,6 +1,7 @@
 import type { Pool } from 'pg';
 import { openApprovalSymbols } from '../db/sql/approvals';
 import { insertAuditOnce } from '../db/sql/audit';
+import { finishAction } from '../db/sql/deployment-actions';
 import { countAppliedBreakerResets } from '../db/sql/deployment-commands';
 import { upsertCycle } from '../db/sql/deployment-cycles';
 import { setDeploymentRowStatus } from '../db/sql/deployments';
@@ -16,6 +17,16 @@ import { riskSnapshotOf } from '../domain/deployment/risk-snapshot';
 import { lagAlertWindow, liveLagMs } from '../domain/deployment/processing-lag';
 import { drawdownBreakerAlert, processingLagAlert } from '../notify/alerts';
 import type { CycleRecord } from '../workflows/deployment/messages';
+
+export interface RecordCycleArgs {
+  deploymentId: string;
+  paramsVersion: number;
+  latencyMs: number;
+  positions: Record<string, number>;
+  totalPnl: number;
+  record: CycleRecord;
+  finishAction?: { actionId: string; state: 'done' | 'expired' };
+}
 
 /** What a cycle reads about its deployment (domain/deployment/evaluate.ts decides on it), and when it was read. */
 export interface RiskSnapshot extends EvaluationSnapshot {
@@ -72,7 +83,11 @@ export function createDeploymentActivities({ db, paperPrices, processingLagAlert
      * workflow task failed, and then the decision may differ (the task's reads ran again); the attempt whose task
      * completes writes last, so the row always says what the history says. Returns the wall-clock ms it finished.
      */
-    async recordCycle(args: { deploymentId: string; paramsVersion: number; latencyMs: number; positions: Record<string, number>; totalPnl: number; record: CycleRecord }): Promise<{ at: number }> {
+    /**
+     * One symbol's cycle row. `finishAction` (a batch deployment's last row of an action) also ends that action in the
+     * same local activity: one step fewer in the wake's task; both writes are idempotent, so a retry redoes them.
+     */
+    async recordCycle(args: RecordCycleArgs): Promise<{ at: number }> {
       const r = args.record;
       await upsertCycle(db, {
         deploymentId: args.deploymentId, cycle: r.cycle, symbol: r.symbol, barCloseMs: r.barClose, action: r.action, reason: r.reason ?? null,
@@ -87,6 +102,7 @@ export function createDeploymentActivities({ db, paperPrices, processingLagAlert
         const reasons = r.risk!.reasons.filter((x) => x.rule.startsWith('drawdown')).map((x) => `${x.rule}: ${x.detail}`);
         await enqueueNotification(db, drawdownBreakerAlert({ deploymentId: args.deploymentId, level, cycle: r.cycle, resets, reasons }));
       }
+      if (args.finishAction) await finishAction(db, args.finishAction.actionId, args.finishAction.state);
       const at = await now();
       await alertProcessingLag(db, processingLagAlertMs?.(), args.deploymentId, r, at);
       return { at };

@@ -4,14 +4,23 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { REPO_ROOT } from './paths';
 
 /** Interceptors in every bundle: the inbound guard keeps hostile messages from wedging a workflow (see there). */
-export const WORKFLOW_INTERCEPTOR_MODULES = [require.resolve('../workflows/inbound-guard')];
+const WORKFLOW_INTERCEPTOR_MODULES = [require.resolve('../workflows/inbound-guard')];
+
+/**
+ * How every bundle is built: the interceptors, and workflows/stack-traces.ts preloaded. Preloaded modules run once per
+ * workflow thread before the SDK freezes the sandbox's globals, which is the only point where Error.stackTraceLimit
+ * can still be set (a workflow module that sets it later changes nothing: Error is frozen by then).
+ */
+export function bundleOptions(workflowsPath: string) {
+  return { workflowsPath, workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES, preloadModules: [require.resolve('../workflows/stack-traces')], logger: quietLogger };
+}
 
 /** Pre-builds the workflow bundles the workers load (`dist/bundles/{cpu,io}.js`), so workers start without webpack. */
 export async function buildBundles(outDir = path.join(REPO_ROOT, 'dist', 'bundles')): Promise<string[]> {
   mkdirSync(outDir, { recursive: true });
   const written: string[] = [];
   for (const kind of ['cpu', 'io'] as const) {
-    const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve(`../workflows/${kind}`), workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES, logger: quietLogger });
+    const { code } = await bundleWorkflowCode(bundleOptions(require.resolve(`../workflows/${kind}`)));
     const file = path.join(outDir, `${kind}.js`);
     writeFileSync(file, code);
     written.push(file);
@@ -25,7 +34,7 @@ export async function buildBundles(outDir = path.join(REPO_ROOT, 'dist', 'bundle
  */
 export async function buildIoBundleFrom(workflowsPath: string, outDir: string): Promise<void> {
   mkdirSync(outDir, { recursive: true });
-  const { code } = await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES, logger: quietLogger });
+  const { code } = await bundleWorkflowCode(bundleOptions(workflowsPath));
   writeFileSync(path.join(outDir, 'io.js'), code);
 }
 

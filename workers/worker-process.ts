@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import v8 from 'node:v8';
 import type { Client } from '@temporalio/client';
 import { NativeConnection, Runtime, type Worker, type WorkerOptions } from '@temporalio/worker';
 import type { Pool } from 'pg';
@@ -60,7 +61,17 @@ export function baseWorkerOptions(p: WorkerProcess, connection: NativeConnection
  * Redis, the Temporal connections and search attributes, then the Worker `create` builds (with baseWorkerOptions),
  * a heartbeat key in Redis while it runs, and everything closed at the end.
  */
+/**
+ * Young-generation size of the workflow threads (V8's default is 16 MB per semi-space). Workflow code allocates a
+ * lot of short-lived objects per activation, and hundreds of cached workflows live in each thread's heap: with the
+ * default, garbage collection was the largest single item of the IO worker's workflow threads at a busy bar close
+ * (CPU profile), and 32 MB cut the IO worker's CPU per deployment-close by about a seventh in `npm run bench --
+ * runtime` (same bundle, same run conditions). Set before the Worker creates its threads: their heaps take it.
+ */
+const WORKFLOW_THREAD_SEMI_SPACE_MB = 32;
+
 async function runWorker(kind: WorkerKind, create: (p: WorkerProcess, connection: NativeConnection) => Promise<Worker>): Promise<void> {
+  v8.setFlagsFromString(`--max-semi-space-size=${WORKFLOW_THREAD_SEMI_SPACE_MB}`);
   // The environment overlaid with SETTINGS_FILE (when set): the file's values hold from the start, not only after a reload.
   const loaded = await loadSettings(process.env);
   if (!loaded.ok) throw new ConfigError(loaded.problems);

@@ -190,7 +190,20 @@ test('the batch-evaluation histories: the evaluator evaluates each close in one 
   expect(count(acts, 'workflowExecutionContinuedAsNewEventAttributes')).toBe(1);
   const loaded = acts.markers.filter((m) => m.type === 'loadDeploymentAction').map((m) => (m.result as { ok: boolean }).ok);
   expect(loaded).toEqual(expect.arrayContaining([true, false])); // the evaluator's actions, and the forged id refused
-  expect(acts.localActivities.get('finishDeploymentAction')).toBe(loaded.filter(Boolean).length);
+  // Every action read is ended: by its last cycle row (recordCycle ends it in the same local activity) or, with no
+  // symbol to act on, by finishDeploymentAction; never read again before that.
+  let open = false;
+  let ended = 0;
+  for (const m of acts.markers) {
+    if (m.type === 'loadDeploymentAction' && (m.result as { ok: boolean }).ok) {
+      expect(open).toBe(false);
+      open = true;
+    } else if (open && (m.type === 'recordCycle' || m.type === 'finishDeploymentAction')) {
+      open = false;
+      ended++;
+    }
+  }
+  expect(ended).toBe(loaded.filter(Boolean).length);
   expect(acts.localActivities.get('loadRecordedCommands')).toBeGreaterThan(0); // the forged look's read
   const commands = seen('deployment--batch-commands.json');
   expect(commands.localActivities.get('applyCommand')).toBe(5); // pause, resume, breaker reset, flatten, stop

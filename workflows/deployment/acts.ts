@@ -6,7 +6,7 @@ import { duration, line } from '../summaries';
 import { workflowNow } from '../time';
 import { deploymentActSignal, deploymentLookSignal } from '../evaluator/messages';
 import { finishDeploymentAction, loadDeploymentAction, loadPendingActions, loadRecordedCommands, recordCycle } from './activities';
-import type { Cycles } from './cycle';
+import type { ActStep, Cycles } from './cycle';
 import { MAX_INBOX, type Runtime } from './runtime';
 import { recordSummary } from './summaries';
 
@@ -95,8 +95,7 @@ export async function nextAct(rt: Runtime, cycles: Cycles): Promise<boolean> {
     await finishDeploymentAction.executeWithOptions({ summary: 'action done: failing' }, [{ actionId, state: 'done' }]);
     throw wf.ApplicationFailure.nonRetryable(loaded.payload.fail, 'ConfigFault');
   }
-  const expired = await perform(rt, cycles, loaded.payload);
-  await finishDeploymentAction.executeWithOptions({ summary: `action ${expired ? 'expired' : 'done'}` }, [{ actionId, state: expired ? 'expired' : 'done' }]);
+  await perform(rt, cycles, actionId, loaded.payload);
   rt.acts.shift();
   return true;
 }
@@ -118,14 +117,17 @@ export async function endPendingActs(rt: Runtime, cycles: Cycles): Promise<void>
       const actionId = rt.acts.shift()!;
       const loaded = await loadDeploymentAction.executeWithOptions({ summary: line(`ending · read action ${actionId}`) }, [{ deploymentId: rt.deploymentId, actionId, runKey: wf.workflowInfo().runId }]);
       if (!loaded.ok) continue;
-      await perform(rt, cycles, loaded.payload);
-      await finishDeploymentAction.executeWithOptions({ summary: 'action expired (the deployment ended)' }, [{ actionId, state: 'expired' }]);
+      await perform(rt, cycles, actionId, loaded.payload, 'expired');
     }
   }
 }
 
-/** Performs one close's actions; returns true when they came too late to act on (the close is older than staleAfterBars). */
-async function perform(rt: Runtime, cycles: Cycles, p: ActionPayload): Promise<boolean> {
+/**
+ * Performs one close's actions and ends the action: done, or expired when it came too late to act on (the close is
+ * older than staleAfterBars) or the deployment is ending. The last symbol's cycle row ends it in the same local
+ * activity (a wake's task is then read, order, record); an action with no symbol to act on is ended on its own.
+ */
+async function perform(rt: Runtime, cycles: Cycles, actionId: string, p: ActionPayload, ending?: 'expired'): Promise<void> {
   const { spec, carry } = rt;
   carry.cycle = Math.max(carry.cycle, p.cycle);
   carry.lastBarClose = Math.max(carry.lastBarClose, p.barClose);
@@ -136,8 +138,11 @@ async function perform(rt: Runtime, cycles: Cycles, p: ActionPayload): Promise<b
   if (p.blockedBy !== undefined && !late) await cycles.updateBlock(p.blockedBy);
   // The evaluator gave the paper broker this close's prices before waking it (an exit at its level sets its own).
   const sendPrices = async () => undefined;
-  const step = { cycle: p.cycle, paramsVersion: p.paramsVersion, kill: p.snapshot.kill, positions: p.snapshot.positions, totalPnl: p.snapshot.totalPnl, startedAt, leg: 0, sendPrices, decided: true };
-  for (const { record, action } of p.acts) {
+  const step: ActStep = { cycle: p.cycle, paramsVersion: p.paramsVersion, kill: p.snapshot.kill, positions: p.snapshot.positions, totalPnl: p.snapshot.totalPnl, startedAt, leg: 0, sendPrices, decided: true };
+  const finish = { actionId, state: ending ?? (late ? 'expired' : 'done') } as const;
+  for (const [i, { record, action }] of p.acts.entries()) {
+    const last = i === p.acts.length - 1;
+    if (last) step.finish = finish; // the step object itself: its leg counter carries across symbols
     // Decided at the close while running; a pause since (even if resumed by now), a stop, or a wake too late, sends nothing.
     const why = late
       ? `expired: woken after ${spec.staleAfterBars} bar(s) had passed since the close`
@@ -146,19 +151,19 @@ async function perform(rt: Runtime, cycles: Cycles, p: ActionPayload): Promise<b
       await cycles.act(step, record, action);
       continue;
     }
-    await skip(rt, p, record, `${why}: no order (${record.reason ?? action.kind})`, startedAt);
+    await skip(rt, p, record, `${why}: no order (${record.reason ?? action.kind})`, startedAt, last ? finish : undefined);
   }
+  if (p.acts.length === 0) await finishDeploymentAction.executeWithOptions({ summary: `action ${finish.state}` }, [finish]);
   if (p.flatten && !late) rt.flattenRequested = true;
   // No sync after the orders: the evaluator syncs every deployment of the group before the next decision.
-  return late;
 }
 
 /** Records one decided symbol as skipped, with why (its cycle row is the deployment's to write). */
-async function skip(rt: Runtime, p: ActionPayload, record: ActionPayload['acts'][number]['record'], reason: string, startedAt: number): Promise<void> {
+async function skip(rt: Runtime, p: ActionPayload, record: ActionPayload['acts'][number]['record'], reason: string, startedAt: number, finish?: ActStep['finish']): Promise<void> {
   Object.assign(record, { action: 'skip', reason });
   rt.remember(record);
   await recordCycle.executeWithOptions({ summary: recordSummary(rt, record, p.paramsVersion) }, [
-    { deploymentId: rt.deploymentId, paramsVersion: p.paramsVersion, latencyMs: workflowNow() - startedAt, positions: p.snapshot.positions, totalPnl: p.snapshot.totalPnl, record },
+    { deploymentId: rt.deploymentId, paramsVersion: p.paramsVersion, latencyMs: workflowNow() - startedAt, positions: p.snapshot.positions, totalPnl: p.snapshot.totalPnl, record, ...(finish ? { finishAction: finish } : {}) },
   ]);
 }
 

@@ -37,6 +37,8 @@ export interface ActStep {
   placed?: CycleMode['placed'];
   /** the intents come from a stored action (batch evaluation): an order may go out as a local activity (placeDecidedOrder) */
   decided?: boolean;
+  /** the stored action this act's cycle row ends (its last symbol): recorded and ended in one local activity */
+  finish?: { actionId: string; state: 'done' | 'expired' };
 }
 
 /**
@@ -170,7 +172,9 @@ export class Cycles {
       Object.assign(carry, afterOrder(riskStateOf(carry), symbol, cycle, intent.reason, placed.state));
     }
     rt.remember(record);
-    const recorded = await recordCycle.executeWithOptions({ summary: recordSummary(rt, record, paramsVersion) }, [{ deploymentId, paramsVersion, latencyMs: Math.max(workflowNow(), rt.lastStepAt) - step.startedAt, positions: step.positions, totalPnl: step.totalPnl, record }]);
+    const recorded = await recordCycle.executeWithOptions({ summary: recordSummary(rt, record, paramsVersion) }, [
+      { deploymentId, paramsVersion, latencyMs: Math.max(workflowNow(), rt.lastStepAt) - step.startedAt, positions: step.positions, totalPnl: step.totalPnl, record, ...(step.finish ? { finishAction: step.finish } : {}) },
+    ]);
     rt.stepDone(recorded?.at);
   }
 
