@@ -1,5 +1,6 @@
 import { createApprovalActivities } from './approvals';
 import { createBatchEvaluationActivities } from './batch-evaluation';
+import { createBatchWakeActivities } from './batch-wakes';
 import { createCycleActivities } from './cycle';
 import { createDeploymentActionActivities } from './deployment-actions';
 import { createDeploymentCommandActivities } from './deployment-commands';
@@ -68,6 +69,7 @@ export function createIoActivities(deps: IoDeps) {
       brokers: deps.brokers,
       ...(deps.crashPoint ? { crashPoint: deps.crashPoint } : {}),
     }),
+    ...createBatchWakeActivities(),
     ...createDeploymentActionActivities(deps),
     ...createScannerActivities({ db: deps.db, loadRecentBars: marketData.loadRecentBars }),
     ...createMarketDataFeedActivities(feeds),

@@ -101,7 +101,7 @@ async function main() {
         if (!runId) throw new Error('no run of the evaluator woke a deployment');
         const run: Awaited<ReturnType<WorkflowHandle['fetchHistory']>> = await env.client.workflow.getHandle(evaluator.workflowId, runId).fetchHistory();
         const next: string | undefined = run.events?.find((e) => e.workflowExecutionContinuedAsNewEventAttributes)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
-        if (next && run.events?.some((e) => e.signalExternalWorkflowExecutionInitiatedEventAttributes)) {
+        if (next && run.events?.some((e) => e.markerRecordedEventAttributes)) { // its one local activity: wakeDeployments
           write('evaluator--closes.json', run);
           break;
         }

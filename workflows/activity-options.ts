@@ -44,6 +44,16 @@ export const localDbStep = {
 } satisfies LocalActivityOptions;
 
 /**
+ * The batch evaluator's wakes (signals to its deployments, activities/batch-wakes.ts) in its own workflow task. A few
+ * attempts: a wake that is still lost is sent again at the next close.
+ */
+export const localWakes = {
+  startToCloseTimeout: '30 seconds',
+  localRetryThreshold: '10 seconds',
+  retry: { initialInterval: '500 milliseconds', maximumInterval: '5 seconds', maximumAttempts: 5 },
+} satisfies LocalActivityOptions;
+
+/**
  * Broker reads and reconciliation inside the cycle's workflow task (syncOrders as a local activity): idempotent, and
  * nothing the workflow commits depends on a result that was not recorded. Never for placeOrder: if the worker dies
  * before the task completes, every local activity of the task runs again with fresh results, so the decision could

@@ -180,7 +180,9 @@ test('the batch-evaluation histories: the evaluator evaluates each close in one 
   expect([...evaluator.activities].sort()).toEqual(['evaluateBarClose', 'openEvaluationGroup']);
   expect(count(evaluator, 'activityTaskScheduledEventAttributes')).toBe(13); // the start check, then 12 closes: it continues as new
   expect(count(evaluator, 'workflowExecutionContinuedAsNewEventAttributes')).toBe(1);
-  expect(count(evaluator, 'signalExternalWorkflowExecutionInitiatedEventAttributes')).toBeGreaterThan(0);
+  // Wakes are direct signals from one local activity per close (activities/batch-wakes.ts), not signal commands.
+  expect(evaluator.localActivities.get('wakeDeployments')).toBeGreaterThan(0);
+  expect(count(evaluator, 'signalExternalWorkflowExecutionInitiatedEventAttributes')).toBe(0);
   const forged = seen('evaluator--forged.json');
   expect([...forged.activities]).toEqual(['openEvaluationGroup']);
   expect(count(forged, 'workflowExecutionCompletedEventAttributes')).toBe(1);

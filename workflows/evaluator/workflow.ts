@@ -1,17 +1,19 @@
 import * as wf from '@temporalio/workflow';
 import type { createBatchEvaluationActivities } from '../../activities/batch-evaluation';
+import type { createBatchWakeActivities } from '../../activities/batch-wakes';
 import { dataTimeAt, wallMsUntil } from '../../domain/marketdata/clock';
 import { nextEvaluatedClose, type EvaluationTiming } from '../../domain/deployment/batch';
-import { batchEvaluation, dbWrite } from '../activity-options';
+import { batchEvaluation, dbWrite, localWakes } from '../activity-options';
 import { workflowNow } from '../time';
-import { deploymentActSignal, deploymentLookSignal, evaluatorStateQuery, type EvaluatorInput, type EvaluatorResult, type EvaluatorState } from './messages';
+import { evaluatorStateQuery, type EvaluatorInput, type EvaluatorResult, type EvaluatorState } from './messages';
 
 type Activities = ReturnType<typeof createBatchEvaluationActivities>;
 const { openEvaluationGroup } = wf.proxyActivities<Activities>(dbWrite);
 const { evaluateBarClose } = wf.proxyActivities<Activities>(batchEvaluation);
+const { wakeDeployments } = wf.proxyLocalActivities<ReturnType<typeof createBatchWakeActivities>>(localWakes);
 
 const DEFAULT_CLOSES_PER_RUN = 200;
-/** A wake costs two history events: continue-as-new well before the history grows large. */
+/** A close costs a handful of history events: continue-as-new well before the history grows large. */
 const MAX_HISTORY_EVENTS = 8_000;
 /** A whole number >= 0 from the input, else `fallback`. */
 const count = (v: unknown, fallback: number) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? Math.floor(v) : fallback);
@@ -65,11 +67,14 @@ export async function evaluatorWorkflow(input: EvaluatorInput): Promise<Evaluato
     }
     state.closes++;
     state.waitingOn = `waking ${r.wake.length} deployment(s) to act`;
-    // A deployment that ended cannot be signalled: its action stays pending and changes nothing.
-    await Promise.all([
-      ...r.wake.map((w) => wf.getExternalWorkflowHandle(w.workflowId).signal(deploymentActSignal, { actionId: w.actionId }).catch(() => undefined)),
-      ...(r.look ?? []).map((workflowId) => wf.getExternalWorkflowHandle(workflowId).signal(deploymentLookSignal).catch(() => undefined)),
-    ]);
+    const look = r.look ?? [];
+    if (r.wake.length + look.length > 0) {
+      await wakeDeployments.executeWithOptions({ summary: `wake ${r.wake.length} deployment(s) to act${look.length ? `, ${look.length} to look for commands` : ''}` }, [{ wake: r.wake, look }]).catch((err: unknown) => {
+        // The server unreachable for every attempt: the actions stay pending and are woken again at the next close.
+        if (wf.isCancellation(err)) throw err;
+        wf.log.warn('waking deployments failed; the next close wakes them again', { groupKey, barClose: next, error: (err as Error).message });
+      });
+    }
     state.last = { barClose: next, evaluated: r.evaluated, acting: r.acting, unreadable: r.unreadable, woken: r.wake.length, looked: r.look?.length ?? 0, ms: r.ms };
   }
 }
