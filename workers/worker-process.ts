@@ -66,7 +66,8 @@ export function baseWorkerOptions(p: WorkerProcess, connection: NativeConnection
  * lot of short-lived objects per activation, and hundreds of cached workflows live in each thread's heap: with the
  * default, garbage collection was the largest single item of the IO worker's workflow threads at a busy bar close
  * (CPU profile), and 32 MB cut the IO worker's CPU per deployment-close by about a seventh in `npm run bench --
- * runtime` (same bundle, same run conditions). Set before the Worker creates its threads: their heaps take it.
+ * runtime` (same bundle, same run conditions; measured with the flag on the whole process). Set here, before the
+ * Worker creates its threads, it reaches their heaps, not the main thread's.
  */
 const WORKFLOW_THREAD_SEMI_SPACE_MB = 32;
 
