@@ -57,11 +57,6 @@ export function baseWorkerOptions(p: WorkerProcess, connection: NativeConnection
 }
 
 /**
- * Runs one worker process until SIGINT/SIGTERM: config, logger (Temporal's bridged into it), the Postgres pool,
- * Redis, the Temporal connections and search attributes, then the Worker `create` builds (with baseWorkerOptions),
- * a heartbeat key in Redis while it runs, and everything closed at the end.
- */
-/**
  * Young-generation size of the workflow threads (V8's default is 16 MB per semi-space). Workflow code allocates a
  * lot of short-lived objects per activation, and hundreds of cached workflows live in each thread's heap: with the
  * default, garbage collection was the largest single item of the IO worker's workflow threads at a busy bar close
@@ -71,6 +66,11 @@ export function baseWorkerOptions(p: WorkerProcess, connection: NativeConnection
  */
 const WORKFLOW_THREAD_SEMI_SPACE_MB = 32;
 
+/**
+ * Runs one worker process until SIGINT/SIGTERM: config, logger (Temporal's bridged into it), the Postgres pool,
+ * Redis, the Temporal connections and search attributes, then the Worker `create` builds (with baseWorkerOptions),
+ * a heartbeat key in Redis while it runs, and everything closed at the end.
+ */
 async function runWorker(kind: WorkerKind, create: (p: WorkerProcess, connection: NativeConnection) => Promise<Worker>): Promise<void> {
   v8.setFlagsFromString(`--max-semi-space-size=${WORKFLOW_THREAD_SEMI_SPACE_MB}`);
   // The environment overlaid with SETTINGS_FILE (when set): the file's values hold from the start, not only after a reload.
