@@ -9,6 +9,7 @@ import { benchLiquidation } from './liquidation';
 import { benchMarketData } from './marketdata';
 import { benchRuntime } from './runtime';
 import { benchStress } from './stress';
+import { benchWorkflowCalls } from './workflow-calls';
 
 /**
  * `npm run bench -- <name>` runs one benchmark, `npm run bench` all of them. Each prints its figures and
@@ -27,6 +28,7 @@ const BENCHES: Record<string, Bench> = {
   liquidation: benchLiquidation,
   marketdata: benchMarketData,
   'batch-reads': benchBatchReads,
+  'workflow-calls': benchWorkflowCalls,
 };
 
 async function main(): Promise<number> {

@@ -70,6 +70,11 @@ export const ConfigSchema = z.object({
    * one thread was the runtime's bottleneck; 2 gave N=500 p99 15.4 s against 20.0 s (bench runtime, one run each)
    */
   WORKFLOW_THREADS: z.coerce.number().int().min(1).max(16).default(2),
+  /**
+   * how workflow code's time limit is enforced: one timer on the worker's main thread ('main-thread'; a loop that
+   * overruns ends the process), or the SDK's own watchdog thread per entry into workflow code ('per-call')
+   */
+  WORKFLOW_CALL_WATCH: z.enum(['main-thread', 'per-call']).default('main-thread'),
   WORKFLOW_BUNDLE_DIR: z.string().default(path.join(REPO_ROOT, 'dist', 'bundles')),
   SHUTDOWN_GRACE_MS: duration.default(30_000),
   SHUTDOWN_FORCE_MS: duration.default(60_000),

@@ -16,6 +16,7 @@ import { loadSettings } from '../platform/settings-file';
 import { connectTemporal, ensureSearchAttributes } from '../platform/temporal';
 import { TASK_QUEUES } from '../workflows/task-queues';
 import { SettingsReloader } from './settings-reload';
+import { watchWorkflowCalls } from './workflow-call-watch';
 
 export type WorkerKind = keyof typeof TASK_QUEUES;
 
@@ -105,6 +106,10 @@ async function runWorker(kind: WorkerKind, create: (p: WorkerProcess, connection
       logger.info({ url: metricsServer.url }, 'metrics served');
     }
     await ensureSearchAttributes(clientConnection, config.TEMPORAL_NAMESPACE);
+    // Before the Worker creates its workflow threads (workflow-call-watch.ts says why).
+    if (config.WORKFLOW_CALL_WATCH === 'main-thread') {
+      watchWorkflowCalls({ onRunaway: (r) => logger.fatal(r, 'workflow code ran past its time limit without yielding (an endless loop?): its thread is stopped and the worker exits') });
+    }
     const worker = await create({ kind, config, logger, identity, bundle, db, redis, client, metrics, settings, onClose: (fn) => closers.push(fn) }, connection);
     await redisReady(redis).catch((err: Error) => logger.warn({ error: err.message }, 'starting without redis; heartbeats resume when it returns'));
     heartbeat = startWorkerHeartbeat(redis, TASK_QUEUES[kind], identity, (err) => logger.debug({ error: err.message }, 'heartbeat write failed'));
