@@ -124,7 +124,7 @@ export async function endPendingActs(rt: Runtime, cycles: Cycles): Promise<void>
 
 /**
  * Performs one close's actions and ends the action: done, or expired when it came too late to act on (the close is
- * older than staleAfterBars) or the deployment is ending. The last symbol's cycle row ends it in the same local
+ * older than staleAfterBars), a flatten since the close superseded it, or the deployment is ending. The last symbol's cycle row ends it in the same local
  * activity (a wake's task is then read, order, record); an action with no symbol to act on is ended on its own.
  */
 async function perform(rt: Runtime, cycles: Cycles, actionId: string, p: ActionPayload, ending?: 'expired'): Promise<void> {
@@ -135,18 +135,24 @@ async function perform(rt: Runtime, cycles: Cycles, actionId: string, p: ActionP
   const startedAt = workflowNow();
   rt.waitingOn = `cycle ${p.cycle}: acting on the evaluator's decisions`;
   const late = p.barClose < rt.dataNow() - spec.staleAfterBars * timeframeMs(spec.timeframe);
+  // A flatten since the close supersedes its decisions: they were made on the positions it closed (an entry would
+  // re-open one, an exit would go the other way).
+  const flattened = () => (carry.flattenedAt ?? 0) >= p.barClose;
+  const superseded = flattened();
   if (p.blockedBy !== undefined && !late) await cycles.updateBlock(p.blockedBy);
   // The evaluator gave the paper broker this close's prices before waking it (an exit at its level sets its own).
   const sendPrices = async () => undefined;
   const step: ActStep = { cycle: p.cycle, paramsVersion: p.paramsVersion, kill: p.snapshot.kill, positions: p.snapshot.positions, totalPnl: p.snapshot.totalPnl, startedAt, leg: 0, sendPrices, decided: true };
-  const finish = { actionId, state: ending ?? (late ? 'expired' : 'done') } as const;
+  const finish = { actionId, state: ending ?? (late || superseded ? 'expired' : 'done') } as const;
   for (const [i, { record, action }] of p.acts.entries()) {
     const last = i === p.acts.length - 1;
     if (last) step.finish = finish; // the step object itself: its leg counter carries across symbols
-    // Decided at the close while running; a pause since (even if resumed by now), a stop, or a wake too late, sends nothing.
+    // Decided at the close while running; a pause since (even if resumed by now), a stop, a flatten, or a wake too late, sends nothing.
     const why = late
       ? `expired: woken after ${spec.staleAfterBars} bar(s) had passed since the close`
-      : carry.status !== 'running' ? `deployment ${rt.shown()} since the close` : (carry.pausedAt ?? 0) >= p.barClose ? 'deployment paused since the close' : undefined;
+      : carry.status !== 'running' ? `deployment ${rt.shown()} since the close`
+      : (carry.pausedAt ?? 0) >= p.barClose ? 'deployment paused since the close'
+      : flattened() ? 'deployment flattened since the close' : undefined;
     if (why === undefined) {
       await cycles.act(step, record, action);
       continue;

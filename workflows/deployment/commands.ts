@@ -142,6 +142,7 @@ async function applyRecorded(rt: Runtime, record: CommandRecord): Promise<void> 
       rt.cancelInflight(`deployment paused by ${cmd.by}`);
     }
     else if (cmd.kind === 'flatten') {
+      if (rt.batch) carry.flattenedAt = rt.dataNow();
       rt.flattenRequested = true;
       rt.cancelInflight(`flatten requested by ${cmd.by}`, true);
     }

@@ -28,4 +28,6 @@ export async function flatten(rt: Runtime, cycles: Cycles, barClose: number): Pr
     await recordCycle.executeWithOptions({ summary: recordSummary(rt, record, carry.paramsVersion) }, [{ deploymentId, paramsVersion: carry.paramsVersion, latencyMs: 0, positions: snap.positions, totalPnl: snap.totalPnl, record }]);
   }
   if (leg > 0 && carry.status !== 'stopping') await cycles.syncAfterOrders();
+  // Actions the evaluator decided while this ran were decided on the positions it closed (acts.ts skips them).
+  if (rt.batch) carry.flattenedAt = rt.dataNow();
 }

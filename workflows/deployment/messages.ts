@@ -34,6 +34,8 @@ export interface DeploymentCarry extends DeploymentRiskState {
   pendingLooks?: number;
   /** batch evaluation: data time of the last pause applied (an action decided at a close before it is never sent) */
   pausedAt?: number;
+  /** batch evaluation: data time of the last flatten (applied, and again once done): it supersedes actions decided at closes up to it */
+  flattenedAt?: number;
 }
 
 export interface DeploymentWorkflowInput {
