@@ -9,6 +9,7 @@ import { issueDeploymentCommand } from '../../services/deployment-commands';
 import type { ControlKind } from '../../domain/deployment/commands';
 import { UNRESOLVED_STATES } from '../../domain/orders';
 import { sleep } from '../../harness/async';
+import type { PaperStats } from '../../brokers/paper/admin-client';
 import type { ScenarioContext, ScenarioDef } from '../lib/run-scenario';
 
 const HOLD_MS = 12_000;
@@ -19,6 +20,25 @@ const LAGGING_LOOKUP = { laggingLookup: 0.25, lookupLagMs: 15_000 };
 /** A command issued as the API issues it (recorded, then sent; the runtime obeys nothing else). */
 const control = (ctx: ScenarioContext, i: number, kind: ControlKind) =>
   issueDeploymentCommand({ db: ctx.pool, temporal: ctx.client }, { deploymentId: ctx.deployments[i]!.id, kind, by: 'chaos r5' });
+
+/**
+ * The broker's stats once every held answer's hold has ended (at most HOLD_MS after the last one began): only then is
+ * each one lost (its client gone) or delivered. The drain can take less than HOLD_MS after the chaos phase (a decided
+ * order's first attempt gives up after 2 s, so the stops land at once), and stats read then counted the answers still
+ * held as reaching the worker: 2 of 241 in a run of 2026-12-06 whose drain took 9.5 s, while instrumented runs saw
+ * every held submission aborted by the worker (at that 2-s attempt's end) and no answer delivered.
+ */
+async function afterTheHolds(ctx: ScenarioContext): Promise<PaperStats & { heldAnswersPending: number; heldAtVerify: number; waitedMs: number }> {
+  const t0 = Date.now();
+  let heldAtVerify: number | undefined;
+  for (;;) {
+    const stats = await ctx.admin.stats();
+    const heldAnswersPending = stats.executedThenHeld - stats.heldAnswersLost - stats.heldAnswersDelivered;
+    heldAtVerify ??= heldAnswersPending;
+    if (heldAnswersPending === 0 || Date.now() - t0 > HOLD_MS + 5_000) return { ...stats, heldAnswersPending, heldAtVerify, waitedMs: Date.now() - t0 };
+    await sleep(500);
+  }
+}
 
 async function waitAllPaused(ctx: ScenarioContext, maxMs: number): Promise<void> {
   const deadline = Date.now() + maxMs;
@@ -86,7 +106,7 @@ export function r5(
         [ids, UNRESOLVED_STATES],
       );
       const { resolved, resubmitted, resubmittedResolved } = r.rows[0]!;
-      const stats = await ctx.admin.stats();
+      const stats = await afterTheHolds(ctx);
       const orders = await ctx.orders();
       const figures = {
         ordersResolvedWithBrokerId: resolved,
@@ -99,11 +119,18 @@ export function r5(
         executedThenHeld: stats.executedThenHeld,
         // held answers whose client had given up by the end of the hold: each one a real timeout at the worker
         heldAnswersLost: stats.heldAnswersLost,
+        // answered on a connection still open at the end of the hold: the worker waited longer than its timeouts
+        heldAnswersDelivered: stats.heldAnswersDelivered,
+        // still held when the drain was over, and how long verify then waited for their holds to end
+        heldAnswersStillHeldAfterDrain: stats.heldAtVerify,
+        waitedForHoldsMs: stats.waitedMs,
       };
       const why: string[] = [];
       if (!phase1 || phase1.brokerOrders < phase1Orders) why.push(`phase 1 created ${phase1?.brokerOrders ?? 0} orders (< ${phase1Orders})`);
       if (phase1 && phase1.executedThenHeld !== phase1.brokerOrders) why.push(`phase 1: ${phase1.brokerOrders} orders but only ${phase1.executedThenHeld} answers held`);
-      if (stats.heldAnswersLost !== stats.executedThenHeld) why.push(`${stats.executedThenHeld - stats.heldAnswersLost} held answers reached the worker (no timeout)`);
+      if (stats.heldAnswersLost !== stats.executedThenHeld) {
+        why.push(`${stats.executedThenHeld - stats.heldAnswersLost} held answers not lost to a timeout: ${stats.heldAnswersDelivered} reached the worker, ${stats.heldAnswersPending} still held after the wait`);
+      }
       if (resolved !== orders) why.push(`${orders - resolved} orders not resolved with a broker order id`);
       if (stats.duplicateClientOrderIds < 1) why.push('the 422 duplicate-id path was never exercised');
       if (resubmittedResolved !== resubmitted) why.push(`${resubmitted - resubmittedResolved} resubmitted orders not resolved`);
