@@ -1,6 +1,7 @@
 /**
  * R5: ambiguous broker outcome. Phase 1: the paper broker executes every new order and then holds its answer for 12 s,
- * longer than the IO worker's broker adapter timeout (paperBrokerPort default 10 s), until at least 200 orders were
+ * longer than the IO worker's broker adapter timeout (paperBrokerPort default 10 s; a batch deployment's decided order
+ * is aborted sooner, at the end of its 2-s local-activity attempt), until at least 200 orders were
  * created that way; phase 2: the same on 30% of submissions. Throughout, lookups by client order id lag (seeded): a
  * recent order is invisible to some of them, so the retry resubmits and meets Alpaca's 422 "client_order_id must be
  * unique", which only a later lookup resolves. Pass: every order resolved by lookup with one broker order, 0 duplicates.
@@ -14,7 +15,10 @@ import type { ScenarioContext, ScenarioDef } from '../lib/run-scenario';
 
 const HOLD_MS = 12_000;
 const ADAPTER_TIMEOUT_MS = 10_000;
-/** The first retry's lookup comes about 10.5 s after the order was created: a 15 s lag window hides it (and the next one or two). */
+/**
+ * The first retry's lookup comes about 2 s (after a decided order's 2-s local attempt) or 10.5 s (after an adapter
+ * timeout) after the order was created: a 15 s lag window hides it (and the next one or two).
+ */
 const LAGGING_LOOKUP = { laggingLookup: 0.25, lookupLagMs: 15_000 };
 
 /** A command issued as the API issues it (recorded, then sent; the runtime obeys nothing else). */
