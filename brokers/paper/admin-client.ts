@@ -18,6 +18,7 @@ export interface PaperStats {
   duplicateClientOrderIds: number;
   executedThenHeld: number;
   heldAnswersLost: number;
+  heldAnswersDelivered: number;
   rejectedBuyingPower: number;
   rejectedNoPrice: number;
   rejectedInvalid: number;

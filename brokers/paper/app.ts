@@ -61,6 +61,8 @@ export interface PaperCounters {
   executedThenHeld: number;
   /** of those, answers the client had given up on (closed its connection) by the end of the hold */
   heldAnswersLost: number;
+  /** of those, answers sent on a connection still open at the end of the hold (the client waited them out); the rest are still held */
+  heldAnswersDelivered: number;
   rejectedBuyingPower: number;
   rejectedNoPrice: number;
   rejectedInvalid: number;
@@ -129,7 +131,7 @@ export function createPaperBroker(opts: PaperBrokerOptions): PaperBrokerApp {
   const engine = new PaperEngine(pool, account, { partialFillSlices: opts.partialFillSlices ?? 1, now: opts.now });
   const faults = new FaultInjector();
   const now = opts.now ?? (() => new Date());
-  const counters: PaperCounters = { submitRequests: 0, accepted: 0, duplicateClientOrderIds: 0, executedThenHeld: 0, heldAnswersLost: 0, rejectedBuyingPower: 0, rejectedNoPrice: 0, rejectedInvalid: 0 };
+  const counters: PaperCounters = { submitRequests: 0, accepted: 0, duplicateClientOrderIds: 0, executedThenHeld: 0, heldAnswersLost: 0, heldAnswersDelivered: 0, rejectedBuyingPower: 0, rejectedNoPrice: 0, rejectedInvalid: 0 };
 
   const app = Fastify({
     ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
@@ -231,6 +233,8 @@ export function createPaperBroker(opts: PaperBrokerOptions): PaperBrokerApp {
   async function withFaults(request: FastifyRequest, reply: FastifyReply, clientOrderId: string, run: () => Promise<Answer>): Promise<FastifyReply> {
     counters.submitRequests++;
     const fault = faults.nextSubmitFault();
+    // The hold is the arrival's too: faults changed or cleared meanwhile (a chaos drain clears them) do not change it.
+    const { timeoutMs } = faults.config;
     request.log.debug({ clientOrderId, fault: fault.kind }, 'order submission');
     // Drawn on arrival, then delayed: concurrent slow submissions keep the faults of their arrival order.
     if (faults.config.submitLatencyMs > 0) await hold(faults.config.submitLatencyMs);
@@ -244,15 +248,16 @@ export function createPaperBroker(opts: PaperBrokerOptions): PaperBrokerApp {
       case 'http429':
         return tooManyRequests(reply, faults.config.retryAfterMs);
       case 'timeoutBeforeExecute':
-        await hold(faults.config.timeoutMs);
+        await hold(timeoutMs);
         return sendError(reply, 504, 'gateway timeout (injected fault)');
       case 'executeThenTimeout': {
         const answer = await run();
         // Only an execution can be followed by a lost answer: a refusal (e.g. the 422 for a resubmitted id) executed nothing.
         if (answer.created) {
           counters.executedThenHeld++;
-          await hold(faults.config.timeoutMs);
+          await hold(timeoutMs);
           if (request.raw.socket?.destroyed) counters.heldAnswersLost++;
+          else counters.heldAnswersDelivered++;
         }
         return reply.code(answer.status).send(answer.body);
       }

@@ -1,6 +1,7 @@
 /**
  * R5: ambiguous broker outcome. Phase 1: the paper broker executes every new order and then holds its answer for 12 s,
- * longer than the IO worker's broker adapter timeout (paperBrokerPort default 10 s), until at least 200 orders were
+ * longer than the IO worker's broker adapter timeout (paperBrokerPort default 10 s; a batch deployment's decided order
+ * is aborted sooner, at the end of its 2-s local-activity attempt), until at least 200 orders were
  * created that way; phase 2: the same on 30% of submissions. Throughout, lookups by client order id lag (seeded): a
  * recent order is invisible to some of them, so the retry resubmits and meets Alpaca's 422 "client_order_id must be
  * unique", which only a later lookup resolves. Pass: every order resolved by lookup with one broker order, 0 duplicates.
@@ -9,16 +10,39 @@ import { issueDeploymentCommand } from '../../services/deployment-commands';
 import type { ControlKind } from '../../domain/deployment/commands';
 import { UNRESOLVED_STATES } from '../../domain/orders';
 import { sleep } from '../../harness/async';
+import type { PaperStats } from '../../brokers/paper/admin-client';
 import type { ScenarioContext, ScenarioDef } from '../lib/run-scenario';
 
 const HOLD_MS = 12_000;
 const ADAPTER_TIMEOUT_MS = 10_000;
-/** The first retry's lookup comes about 10.5 s after the order was created: a 15 s lag window hides it (and the next one or two). */
+/**
+ * The first retry's lookup comes about 2 s (after a decided order's 2-s local attempt) or 10.5 s (after an adapter
+ * timeout) after the order was created: a 15 s lag window hides it (and the next one or two).
+ */
 const LAGGING_LOOKUP = { laggingLookup: 0.25, lookupLagMs: 15_000 };
 
 /** A command issued as the API issues it (recorded, then sent; the runtime obeys nothing else). */
 const control = (ctx: ScenarioContext, i: number, kind: ControlKind) =>
   issueDeploymentCommand({ db: ctx.pool, temporal: ctx.client }, { deploymentId: ctx.deployments[i]!.id, kind, by: 'chaos r5' });
+
+/**
+ * The broker's stats once every held answer's hold has ended (at most HOLD_MS after the last one began): only then is
+ * each one lost (its client gone) or delivered. The drain can take less than HOLD_MS after the chaos phase (a decided
+ * order's first attempt gives up after 2 s, so the stops land at once), and stats read then counted the answers still
+ * held as reaching the worker: 2 of 241 in a run of 2026-12-06 whose drain took 9.5 s, while instrumented runs saw
+ * every held submission aborted by the worker (at that 2-s attempt's end) and no answer delivered.
+ */
+async function afterTheHolds(ctx: ScenarioContext): Promise<PaperStats & { heldAnswersPending: number; heldAtVerify: number; waitedMs: number }> {
+  const t0 = Date.now();
+  let heldAtVerify: number | undefined;
+  for (;;) {
+    const stats = await ctx.admin.stats();
+    const heldAnswersPending = stats.executedThenHeld - stats.heldAnswersLost - stats.heldAnswersDelivered;
+    heldAtVerify ??= heldAnswersPending;
+    if (heldAnswersPending === 0 || Date.now() - t0 > HOLD_MS + 5_000) return { ...stats, heldAnswersPending, heldAtVerify, waitedMs: Date.now() - t0 };
+    await sleep(500);
+  }
+}
 
 async function waitAllPaused(ctx: ScenarioContext, maxMs: number): Promise<void> {
   const deadline = Date.now() + maxMs;
@@ -86,7 +110,7 @@ export function r5(
         [ids, UNRESOLVED_STATES],
       );
       const { resolved, resubmitted, resubmittedResolved } = r.rows[0]!;
-      const stats = await ctx.admin.stats();
+      const stats = await afterTheHolds(ctx);
       const orders = await ctx.orders();
       const figures = {
         ordersResolvedWithBrokerId: resolved,
@@ -99,11 +123,18 @@ export function r5(
         executedThenHeld: stats.executedThenHeld,
         // held answers whose client had given up by the end of the hold: each one a real timeout at the worker
         heldAnswersLost: stats.heldAnswersLost,
+        // answered on a connection still open at the end of the hold: the worker waited longer than its timeouts
+        heldAnswersDelivered: stats.heldAnswersDelivered,
+        // still held when the drain was over, and how long verify then waited for their holds to end
+        heldAnswersStillHeldAfterDrain: stats.heldAtVerify,
+        waitedForHoldsMs: stats.waitedMs,
       };
       const why: string[] = [];
       if (!phase1 || phase1.brokerOrders < phase1Orders) why.push(`phase 1 created ${phase1?.brokerOrders ?? 0} orders (< ${phase1Orders})`);
       if (phase1 && phase1.executedThenHeld !== phase1.brokerOrders) why.push(`phase 1: ${phase1.brokerOrders} orders but only ${phase1.executedThenHeld} answers held`);
-      if (stats.heldAnswersLost !== stats.executedThenHeld) why.push(`${stats.executedThenHeld - stats.heldAnswersLost} held answers reached the worker (no timeout)`);
+      if (stats.heldAnswersLost !== stats.executedThenHeld) {
+        why.push(`${stats.executedThenHeld - stats.heldAnswersLost} held answers not lost to a timeout: ${stats.heldAnswersDelivered} reached the worker, ${stats.heldAnswersPending} still held after the wait`);
+      }
       if (resolved !== orders) why.push(`${orders - resolved} orders not resolved with a broker order id`);
       if (stats.duplicateClientOrderIds < 1) why.push('the 422 duplicate-id path was never exercised');
       if (resubmittedResolved !== resubmitted) why.push(`${resubmitted - resubmittedResolved} resubmitted orders not resolved`);

@@ -6,8 +6,9 @@
 import { type AlpacaBroker } from '../../brokers/alpaca/adapter';
 import { paperBrokerPort } from '../../brokers/index';
 import { BrokerRequestError, BrokerUnavailableError } from '../../brokers/port';
-import { PaperBrokerAdmin } from '../../brokers/paper/admin-client';
+import { PaperBrokerAdmin, type PaperStats } from '../../brokers/paper/admin-client';
 import { createPaperBroker, type PaperBrokerApp } from '../../brokers/paper/app';
+import { waitFor } from '../helpers/processes';
 import { testStack } from '../helpers/stack';
 import { adapterFor, clientId, marketBuy, marketSell, sleep, uniqueAccount } from './helpers';
 
@@ -214,7 +215,26 @@ describe('faults for R5 (the duplicate-id path) and R13 (submissions in flight)'
     expect(await impatient.submitOrder(marketBuy('AAPL', 1, cid))).toMatchObject({ kind: 'unknown', reason: expect.stringMatching(/duplicate client_order_id/) });
     await sleep(Math.max(0, t0 + 2_300 - Date.now())); // the first answer's hold is over: the client had left
     const stats = await admin.stats();
-    expect([stats.orders, stats.executedThenHeld, stats.heldAnswersLost, stats.faults.executeThenTimeout, stats.duplicateClientOrderIds]).toEqual([1, 1, 1, 2, 1]);
+    expect([stats.orders, stats.executedThenHeld, stats.heldAnswersLost, stats.heldAnswersDelivered, stats.faults.executeThenTimeout, stats.duplicateClientOrderIds]).toEqual([1, 1, 1, 0, 2, 1]);
+  });
+
+  test('a held answer is counted when its hold ends (delivered to a client that waited); the hold is the one drawn on arrival', async () => {
+    await admin.setPrices({ AAPL: 100 });
+    await admin.setFaults({ seed: 12, executeThenTimeout: 1, timeoutMs: 1_500, submitLatencyMs: 1_000 });
+    const patient = adapterFor(url, { timeoutMs: 5_000 });
+    const answer = patient.submitOrder(marketBuy('AAPL', 1));
+    const stats = async (has: (s: PaperStats) => boolean) => {
+      const s = await admin.stats();
+      return has(s) ? s : undefined;
+    };
+    await waitFor('the submission to arrive', () => stats((s) => s.submitRequests === 1), 800);
+    // Cleared before its hold began (as a chaos drain may): the default 10 s hold would outlast the client's 5 s.
+    await admin.clearFaults();
+    // Executed and still held: neither lost nor delivered yet (a check that reads the counts now must wait for the hold).
+    expect(await waitFor('the order executed and held', () => stats((s) => s.executedThenHeld === 1), 1_400)).toMatchObject({ heldAnswersLost: 0, heldAnswersDelivered: 0 });
+    expect(await answer).toMatchObject({ kind: 'accepted' });
+    const after = await admin.stats();
+    expect([after.orders, after.executedThenHeld, after.heldAnswersLost, after.heldAnswersDelivered]).toEqual([1, 1, 0, 1]);
   });
 
   test('submit latency holds every submission before it is handled; the order then executes normally', async () => {
