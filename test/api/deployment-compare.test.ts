@@ -9,6 +9,7 @@ import { parseDeploymentSpec } from '../../domain/deployment/spec';
 import { storeBars, testPool, uniqueSymbol } from '../helpers/db';
 import { TEST_KEYS } from '../helpers/stack';
 import { AUTH, startApi, type ApiHarness } from './harness';
+import { CLI_ENV, cliArgs } from '../helpers/cli';
 
 /**
  * GET /v1/deployments/:id/compare over recorded rows (deployment, cycles, ledger, fills, bars): what the API shows,
@@ -134,9 +135,9 @@ test('query validation, unknown ids, a window too long, a scanner refused, and w
 /** The CLI as a user runs it, against this API listening on a port. */
 function cli(args: string[], apiUrl: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const root = path.resolve(__dirname, '..', '..');
-  const child = spawn(path.join(root, 'node_modules', '.bin', 'tsx'), ['clients/cli/main.ts', ...args], {
+  const child = spawn(process.execPath, cliArgs(args), {
     cwd: root,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, API_URL: apiUrl, API_KEY: TEST_KEYS.viewer },
+    env: { ...CLI_ENV, PATH: process.env.PATH, HOME: process.env.HOME, API_URL: apiUrl, API_KEY: TEST_KEYS.viewer },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

@@ -5,7 +5,7 @@ import { paperBrokerPort } from '../../brokers';
 import { deploymentCommandSignal } from '../../workflows/deployment/messages';
 import { uniqueSymbol } from '../helpers/db';
 import { AUTH, type ApiHarness } from './harness';
-import { auditRows, eventually, ledgerRows, startRuntimeHarness, type RuntimeHarness } from './runtime-harness';
+import { auditRows, eventually, LEAD_BARS, ledgerRows, startRuntimeHarness, type RuntimeHarness } from './runtime-harness';
 
 /**
  * The risk controls a cycle applies beyond the gate's limits, end to end through the API, a real IO worker,
@@ -51,7 +51,7 @@ test('stop-loss: a bar closing 3 % below the entry closes the position, and the 
   await storePath(symbol, [100, 99.9, 99.8, 99.7, 99.6, 102, 103, 104, 98, 97, 96, 95, 94, 100, 103, 106, 109, 112, 115, 118, 121, 124]);
   const d = await createDeployment(symbol, { stopLossPct: 0.03, riskLimits: { maxExposure: 1e6, cooldownBarsAfterStopLoss: 1000 } });
 
-  const rows = await eventually('cycles through the rally', () => cycles(d.id), (r) => r.length >= 30, 90_000);
+  const rows = await eventually('cycles through the rally', () => cycles(d.id), (r) => r.length >= LEAD_BARS + 18, 90_000);
   expect((await stop(d.id)).statusCode).toBe(202);
 
   const stopLoss = rows.filter((r) => r.reason === 'stop-loss');

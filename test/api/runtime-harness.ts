@@ -43,8 +43,13 @@ export const MINUTE = 60_000;
 export const SPEED = 60;
 /** Data time of the first bar of each path (the 24x7 calendar trades every minute). */
 export const FROM = Date.UTC(2024, 0, 8, 0, 0);
-/** Replay starts this long before FROM, so the runtime is cycling (on the falling lead-in) when the path begins. */
-export const LEAD_MS = 12 * MINUTE;
+/**
+ * Replay starts this many bars before FROM, so the runtime is cycling (on the falling lead-in) when the path begins.
+ * Each bar is a second of the test's wall clock; a runtime's first cycle comes about 1.5 s after its creation on a
+ * loaded machine, and the paths' first signal (an up-cross at bar 5) leaves 11 s for it.
+ */
+export const LEAD_BARS = 6;
+export const LEAD_MS = LEAD_BARS * MINUTE;
 
 export async function startRuntimeHarness(prefix: string, opts: RuntimeHarnessOptions = {}): Promise<RuntimeHarness> {
   const stack = testStack();

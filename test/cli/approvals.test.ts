@@ -6,6 +6,7 @@ import { AUTH } from '../api/harness';
 import { approvalById, eventually, ledgerRows, pendingApproval, startRuntimeHarness, type ApprovalView, type RuntimeHarness } from '../api/runtime-harness';
 import { uniqueSymbol } from '../helpers/db';
 import { TEST_KEYS } from '../helpers/stack';
+import { CLI_ENV, cliArgs } from '../helpers/cli';
 
 /**
  * `approvals list | show | approve | reject`, each run as its own CLI process against a listening API with a real
@@ -38,9 +39,9 @@ interface CliRun {
 }
 
 function cli(args: string[], key: string): Promise<CliRun> {
-  const child = spawn(path.join(ROOT, 'node_modules', '.bin', 'tsx'), ['clients/cli/main.ts', ...args], {
+  const child = spawn(process.execPath, cliArgs(args), {
     cwd: ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, API_URL: apiUrl, API_KEY: key },
+    env: { ...CLI_ENV, PATH: process.env.PATH, HOME: process.env.HOME, API_URL: apiUrl, API_KEY: key },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

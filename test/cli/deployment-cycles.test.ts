@@ -5,6 +5,7 @@ import path from 'node:path';
 import { parseDeploymentSpec } from '../../domain/deployment/spec';
 import { startApi, type ApiHarness } from '../api/harness';
 import { TEST_KEYS } from '../helpers/stack';
+import { CLI_ENV, cliArgs } from '../helpers/cli';
 
 /**
  * `deployments cycles <id>` as its own process against a listening API (real Postgres): the table, the JSON pages
@@ -17,9 +18,9 @@ let apiUrl: string;
 const id = randomUUID();
 
 function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(path.join(ROOT, 'node_modules', '.bin', 'tsx'), ['clients/cli/main.ts', ...args], {
+  const child = spawn(process.execPath, cliArgs(args), {
     cwd: ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, API_URL: apiUrl, API_KEY: TEST_KEYS.viewer },
+    env: { ...CLI_ENV, PATH: process.env.PATH, HOME: process.env.HOME, API_URL: apiUrl, API_KEY: TEST_KEYS.viewer },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

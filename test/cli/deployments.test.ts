@@ -9,6 +9,7 @@ import { startApi, type ApiHarness } from '../api/harness';
 import { lastCycle, testPool, uniqueSymbol } from '../helpers/db';
 import { startTsx, waitFor, type RunningProcess } from '../helpers/processes';
 import { SHARED_DATA, TEST_KEYS, testStack } from '../helpers/stack';
+import { CLI_ENV, cliArgs } from '../helpers/cli';
 
 /**
  * The deployment commands of the CLI, each run as its own process against a listening API, an IO worker process
@@ -34,9 +35,9 @@ interface CliRun {
 }
 
 function cli(args: string[], key: string | undefined = TEST_KEYS.trader): Promise<CliRun> {
-  const child = spawn(path.join(ROOT, 'node_modules', '.bin', 'tsx'), ['clients/cli/main.ts', ...args], {
+  const child = spawn(process.execPath, cliArgs(args), {
     cwd: ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, API_URL: apiUrl, ...(key ? { API_KEY: key } : {}) },
+    env: { ...CLI_ENV, PATH: process.env.PATH, HOME: process.env.HOME, API_URL: apiUrl, ...(key ? { API_KEY: key } : {}) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

@@ -9,16 +9,17 @@ import { parseBacktestSettings } from '../../domain/backtest/settings';
 import { sliceBars } from '../../domain/bars';
 import { parseOhlcvCsv } from '../../domain/csv';
 import { SHARED_DATA } from '../helpers/stack';
+import { CLI_ENV, cliArgs } from '../helpers/cli';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const ORCL = path.join(SHARED_DATA, 'orcl-1995-2014.txt');
 
 /** Runs the CLI and collects its output (no shell). */
 function cli(args: string[], opts: { npx?: boolean; env?: Record<string, string> } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const [cmd, pre] = opts.npx ? ['npx', ['--no-install', 'tsx']] : [path.join(ROOT, 'node_modules', '.bin', 'tsx'), []];
-  const child = spawn(cmd, [...pre, 'clients/cli/main.ts', ...args], {
+  const [cmd, argv, env] = opts.npx ? ['npx', ['--no-install', 'tsx', 'clients/cli/main.ts', ...args], {}] : [process.execPath, cliArgs(args), CLI_ENV];
+  const child = spawn(cmd, argv, {
     cwd: ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...opts.env },
+    env: { ...env, PATH: process.env.PATH, HOME: process.env.HOME, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

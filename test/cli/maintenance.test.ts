@@ -15,6 +15,7 @@ import { ioDeps } from '../../workers/io-deps';
 import { SettingsReloader } from '../../workers/settings-reload';
 import { startApi, type ApiHarness } from '../api/harness';
 import { TEST_KEYS, testConfig, testStack } from '../helpers/stack';
+import { CLI_ENV, cliArgs } from '../helpers/cli';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 let h: ApiHarness;
@@ -31,9 +32,9 @@ afterAll(async () => {
 });
 
 function cli(args: string[], key: string = TEST_KEYS.admin): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(path.join(ROOT, 'node_modules', '.bin', 'tsx'), ['clients/cli/main.ts', ...args], {
+  const child = spawn(process.execPath, cliArgs(args), {
     cwd: ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, API_URL: apiUrl, API_KEY: key },
+    env: { ...CLI_ENV, PATH: process.env.PATH, HOME: process.env.HOME, API_URL: apiUrl, API_KEY: key },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

@@ -16,6 +16,7 @@ import { storeBars, uniqueSymbol } from '../helpers/db';
 import { startTsx, waitFor, type RunningProcess } from '../helpers/processes';
 import { TEST_KEYS, testConfig, testStack } from '../helpers/stack';
 import { bars } from '../marketdata/helpers';
+import { CLI_ENV, cliArgs } from '../helpers/cli';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const Z = (iso: string) => Date.parse(`${iso}Z`);
@@ -27,9 +28,9 @@ let apiUrl: string;
 let worker: RunningProcess;
 
 function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(path.join(ROOT, 'node_modules', '.bin', 'tsx'), ['clients/cli/main.ts', ...args], {
+  const child = spawn(process.execPath, cliArgs(args), {
     cwd: ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, API_URL: apiUrl, API_KEY: TEST_KEYS.trader },
+    env: { ...CLI_ENV, PATH: process.env.PATH, HOME: process.env.HOME, API_URL: apiUrl, API_KEY: TEST_KEYS.trader },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

@@ -8,6 +8,7 @@ import { startApi, type ApiHarness } from '../api/harness';
 import { uniqueSymbol } from '../helpers/db';
 import { startTsx, waitFor, type RunningProcess } from '../helpers/processes';
 import { SHARED_DATA, TEST_KEYS, testStack } from '../helpers/stack';
+import { CLI_ENV, cliArgs } from '../helpers/cli';
 
 /** The CLI against a listening API with both workers running: the commands that mirror the HTTP API. */
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -19,9 +20,9 @@ let workers: RunningProcess[] = [];
 const symbol = uniqueSymbol('CLI');
 
 function startCli(args: string[], key: string | undefined = TEST_KEYS.trader, url?: string): { child: ChildProcess; done: Promise<{ code: number | null; stdout: string; stderr: string }>; stderr: () => string } {
-  const child = spawn(path.join(ROOT, 'node_modules', '.bin', 'tsx'), ['clients/cli/main.ts', ...args], {
+  const child = spawn(process.execPath, cliArgs(args), {
     cwd: ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, API_URL: url ?? apiUrl, ...(key ? { API_KEY: key } : {}) },
+    env: { ...CLI_ENV, PATH: process.env.PATH, HOME: process.env.HOME, API_URL: url ?? apiUrl, ...(key ? { API_KEY: key } : {}) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

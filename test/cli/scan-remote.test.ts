@@ -6,6 +6,7 @@ import { startApi, type ApiHarness } from '../api/harness';
 import { storeBars, syntheticBars, uniqueSymbol } from '../helpers/db';
 import { startTsx, waitFor, type RunningProcess } from '../helpers/processes';
 import { SHARED_DATA, TEST_KEYS, testStack } from '../helpers/stack';
+import { CLI_ENV, cliArgs } from '../helpers/cli';
 
 /** `scan` through a listening API with both workers: the same document as `scan --local`, and Ctrl-C cancels. */
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -18,9 +19,9 @@ const symbol = uniqueSymbol('CLISCAN');
 const slow = uniqueSymbol('CLISLOW');
 
 function startCli(args: string[]): { child: ChildProcess; done: Promise<{ code: number | null; stdout: string; stderr: string }>; stderr: () => string } {
-  const child = spawn(path.join(ROOT, 'node_modules', '.bin', 'tsx'), ['clients/cli/main.ts', ...args], {
+  const child = spawn(process.execPath, cliArgs(args), {
     cwd: ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, API_URL: apiUrl, API_KEY: TEST_KEYS.trader },
+    env: { ...CLI_ENV, PATH: process.env.PATH, HOME: process.env.HOME, API_URL: apiUrl, API_KEY: TEST_KEYS.trader },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

@@ -7,6 +7,7 @@ import { parseBacktestSettings } from '../../domain/backtest/settings';
 import { parseOhlcvCsv } from '../../domain/csv';
 import type { ScanResult } from '../../domain/scan/scan';
 import { SHARED_DATA } from '../helpers/stack';
+import { CLI_ENV, cliArgs } from '../helpers/cli';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const ORCL = path.join(SHARED_DATA, 'orcl-1995-2014.txt');
@@ -14,9 +15,9 @@ const NVDA = path.join(SHARED_DATA, 'nvda-1999-2014.txt');
 
 /** Runs `cli scan ...` (no shell) and collects its output. */
 function scan(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(path.join(ROOT, 'node_modules', '.bin', 'tsx'), ['clients/cli/main.ts', 'scan', ...args], {
+  const child = spawn(process.execPath, cliArgs(['scan', ...args]), {
     cwd: ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME },
+    env: { ...CLI_ENV, PATH: process.env.PATH, HOME: process.env.HOME },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

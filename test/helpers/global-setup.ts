@@ -4,6 +4,7 @@ import { migrate } from '../../db/migrate';
 import { buildBundles } from '../../harness/bundles';
 import { LOCAL_DIR } from '../../harness/paths';
 import { createDatabase, PRODUCT_SEARCH_ATTRIBUTES, startPostgres, startRedis, startTemporalDevServer, timeSkippingServerPath, type Service } from '../../harness/stack';
+import { buildCliBundle } from './cli';
 import { STACK_FILE, type TestStack } from './stack';
 
 /** TEST_STACK_DIR lets two jest runs in one checkout keep separate servers and artifacts. */
@@ -59,6 +60,7 @@ export default async function globalSetup(): Promise<void> {
     rmSync(bundleDir, { recursive: true, force: true });
     await buildBundles(bundleDir);
   });
+  await step('cli bundle', () => buildCliBundle(bundleDir));
 
   const stack: TestStack = {
     DATABASE_URL: databaseUrl,

@@ -16,6 +16,7 @@ import { AUTH, bearer, startApi, type ApiHarness } from '../api/harness';
 import { testPool, uniqueSymbol } from '../helpers/db';
 import { startTsx, waitFor, type RunningProcess } from '../helpers/processes';
 import { TEST_KEYS, testStack } from '../helpers/stack';
+import { CLI_ENV, cliArgs } from '../helpers/cli';
 
 /**
  * A manual end-of-day liquidation on the dev server: POST /v1/liquidations (who may, and two triggers making one),
@@ -36,9 +37,9 @@ let apiUrl = '';
 
 /** The CLI as its own process against the listening API: exit code and stdout. */
 function cli(args: string[], key: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(path.join(__dirname, '..', '..', 'node_modules', '.bin', 'tsx'), ['clients/cli/main.ts', ...args], {
+  const child = spawn(process.execPath, cliArgs(args), {
     cwd: path.join(__dirname, '..', '..'),
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, API_URL: apiUrl, API_KEY: key },
+    env: { ...CLI_ENV, PATH: process.env.PATH, HOME: process.env.HOME, API_URL: apiUrl, API_KEY: key },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

@@ -12,6 +12,7 @@ import { uniqueSymbol } from '../helpers/db';
 import { startTsx, waitFor, type RunningProcess } from '../helpers/processes';
 import { SHARED_DATA, TEST_KEYS, testStack } from '../helpers/stack';
 import { canvasInk, imageStats, type ImageStats } from './pixels';
+import { CLI_ENV, cliArgs } from '../helpers/cli';
 
 /**
  * The results page in Debian's headless Chromium (playwright-core) against the API, both worker processes,
@@ -35,9 +36,9 @@ const scans: Record<'optimization' | 'grid3' | 'monteCarlo' | 'blackSwan', strin
 
 /** `npx durable-trader scan --local --json …` (the real CLI, no server): its stdout is saved as a file for the page. */
 async function scanFile(name: string, args: string[]): Promise<string> {
-  const child = spawn(path.join(ROOT, 'node_modules', '.bin', 'tsx'), ['clients/cli/main.ts', 'scan', '--local', '--csv', ORCL, ...args, '--json'], {
+  const child = spawn(process.execPath, cliArgs(['scan', '--local', '--csv', ORCL, ...args, '--json']), {
     cwd: ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME },
+    env: { ...CLI_ENV, PATH: process.env.PATH, HOME: process.env.HOME },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
