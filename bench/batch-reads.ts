@@ -26,7 +26,7 @@ import { parseDeploymentSpec } from '../domain/deployment/spec';
 import { clientOrderId } from '../domain/ids';
 import { between, CpuSampler } from '../harness/processes/cpu-sampler';
 import { backendPid } from './lib/runtime-sql';
-import { benchStack } from './stack';
+import { benchStack, intArg } from './stack';
 
 type Member = SyncMember & SnapshotMember;
 interface Round {
@@ -35,13 +35,6 @@ interface Round {
   postgresCpuMs: number;
   paperCpuMs: number;
   statements: number;
-}
-
-function intArg(name: string, dflt: number, max: number): number {
-  const arg = process.argv.find((a) => a.startsWith(`--${name}=`));
-  const n = arg ? Number(arg.slice(name.length + 3)) : dflt;
-  if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`--${name} must be a whole number in 1..${max}, got ${arg}`);
-  return n;
 }
 
 const round1 = (x: number) => Math.round(x * 10) / 10;

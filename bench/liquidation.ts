@@ -31,18 +31,11 @@ import { connectTemporal } from '../platform/temporal';
 import { startLiquidationWorkflow } from '../services/liquidations';
 import { formatBreakdown, liquidationBreakdown, type LiquidationBreakdown } from './lib/liquidation-breakdown';
 import { summarize } from './lib/percentiles';
-import { benchStack } from './stack';
+import { benchStack, intArg } from './stack';
 
 const GOAL_MS = 5_000;
 const ROOT = path.resolve(__dirname, '..');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function intArg(name: string, dflt: number, max: number): number {
-  const arg = process.argv.find((a) => a.startsWith(`--${name}=`));
-  const n = arg ? Number(arg.slice(name.length + 3)) : dflt;
-  if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`--${name} must be a whole number in 1..${max}, got ${arg}`);
-  return n;
-}
 
 /** `n` NYSE sessions before 2026-11-01, one per round (each round's liquidation is its own workflow). */
 function sessionDays(n: number): string[] {

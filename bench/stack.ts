@@ -15,3 +15,11 @@ export function median(xs: number[]): number {
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
+
+/** `--name=N` from the command line: a whole number in 1..max, else `dflt` when absent; anything else throws. */
+export function intArg(name: string, dflt: number, max: number): number {
+  const arg = process.argv.find((a) => a.startsWith(`--${name}=`));
+  const n = arg ? Number(arg.slice(name.length + 3)) : dflt;
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`--${name} must be a whole number in 1..${max}, got ${arg}`);
+  return n;
+}

@@ -13,18 +13,11 @@ import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { bundleOptions } from '../harness/bundles';
 import { watchWorkflowCalls } from '../workers/workflow-call-watch';
-import { benchStack, median } from './stack';
+import { benchStack, intArg, median } from './stack';
 import type { pokedWorkflow } from './workflow-calls-workflow';
 
 type Mode = 'main-thread' | 'per-call';
 const NAMESPACE = 'default';
-
-function intArg(name: string, fallback: number, max: number): number {
-  const arg = process.argv.find((a) => a.startsWith(`--${name}=`));
-  const n = arg ? Number(arg.slice(name.length + 3)) : fallback;
-  if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`--${name} must be a whole number in 1..${max}, got ${arg}`);
-  return n;
-}
 
 export async function benchWorkflowCalls(): Promise<Record<string, unknown>> {
   const workflows = intArg('workflows', 100, 2_000);
