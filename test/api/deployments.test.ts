@@ -369,6 +369,9 @@ describe('controlling a deployment', () => {
     expect(res.statusCode).toBe(202);
     expect(res.json()).toMatchObject({ action: 'flatten', applied: true, status: 'running' });
     await eventually(() => queryState(handle), (s) => s.cycle === 1);
+    // its cycle number has its row all the same (no hole in the cycle numbers), saying there was nothing to close
+    const flattenRows = async () => (await pool.query('SELECT cycle_seq, symbol, action, reason FROM deployment_cycles WHERE deployment_id = $1 ORDER BY symbol', [created.id])).rows;
+    expect(await eventually(flattenRows, (r) => r.length >= 2)).toEqual(['APIDEP', 'APIDEP2'].map((symbol) => ({ cycle_seq: 1, symbol, action: 'skip', reason: 'flatten: no open position' })));
 
     // stop: applied (stopping), then nothing is left to resolve and the workflow completes as stopped
     res = await post(`${url}/stop`, { reason: 'done' });

@@ -7,7 +7,7 @@ import { recordSummary } from './summaries';
 
 /**
  * Closes every position of this deployment (a human's flatten, or the hard drawdown breaker), as a cycle of its own:
- * sync, read the positions, one reducing order per symbol, a cycle row each.
+ * sync, read the positions, one reducing order per symbol held, a cycle row for every symbol.
  */
 export async function flatten(rt: Runtime, cycles: Cycles, barClose: number): Promise<void> {
   const { spec, carry, deploymentId } = rt;
@@ -20,9 +20,10 @@ export async function flatten(rt: Runtime, cycles: Cycles, barClose: number): Pr
   let leg = 0;
   for (const symbol of spec.symbols) {
     const qty = snap.positions[symbol] ?? 0;
-    if (Math.abs(qty) < 1e-9) continue;
+    // A symbol with nothing to close still gets its row: the cycle number is taken, and every number has its rows.
     const record: CycleRecord = { cycle, barClose, symbol, action: 'skip', reason: 'flatten', clientOrderIds: [] };
-    if (!rt.mayOrder(true)) record.reason = `flatten: deployment ${rt.shown()}, no order`;
+    if (Math.abs(qty) < 1e-9) record.reason = 'flatten: no open position';
+    else if (!rt.mayOrder(true)) record.reason = `flatten: deployment ${rt.shown()}, no order`;
     else Object.assign(record, orderOutcome(await cycles.order(cycle, leg++, { symbol, side: qty > 0 ? 'sell' : 'buy', qty: Math.abs(qty), price: 0, reason: 'flatten' }, true), 'flatten'));
     rt.remember(record);
     await recordCycle.executeWithOptions({ summary: recordSummary(rt, record, carry.paramsVersion) }, [{ deploymentId, paramsVersion: carry.paramsVersion, latencyMs: 0, positions: snap.positions, totalPnl: snap.totalPnl, record }]);
