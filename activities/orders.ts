@@ -12,7 +12,6 @@ import {
   getLedgerOrder,
   insertLedgerIntent,
   lockSymbolGate,
-  lockLedgerOrder,
   markLedgerSubmitting,
   markLedgerUnknownIfSubmitting,
   openLedgerOrders,
@@ -27,7 +26,8 @@ import {
 import type { ConnectionPool, Queryable } from '../db/sql/queryable';
 import { acquireSymbolLock, releaseLocksExcept, renewSymbolLocks } from '../db/sql/symbol-locks';
 import { SYMBOL_LOCK_TTL_MS } from '../domain/eod/policy';
-import { activeHalts, holdTradingGate } from '../db/sql/trading-halts';
+import { lockLedgerOrderReadingHalts } from '../db/sql/submission-gate';
+import { holdTradingGate } from '../db/sql/trading-halts';
 import { MAYBE_SENT_STATES, UNRESOLVED_STATES, type LedgerState } from '../domain/orders';
 import { isExposureReducing, QTY_TOLERANCE } from '../domain/risk/gate';
 import { orderRejectedAlert } from '../notify/alerts';
@@ -289,10 +289,11 @@ export function createOrderActivities({ db, gatePool, brokers, crashPoint = () =
       try {
         await gate.query('BEGIN');
         await holdTradingGate(gate);
-        const locked = await lockLedgerOrder(gate, input.clientOrderId);
-        const halts = await activeHalts(gate, input.accountId, input.deploymentId);
-        const halted = halts.global ? 'global' : halts.account ? 'account' : halts.deployment ? 'deployment' : halts.eod ? 'eod' : undefined;
-        const maySend = locked && MAYBE_SENT_STATES.includes(locked.state);
+        // Row lock and halt check in one round trip, after the gate is held (its own statement: see submission-gate.ts).
+        const checked = await lockLedgerOrderReadingHalts(gate, input.clientOrderId, input.accountId, input.deploymentId);
+        const halts = checked?.halts;
+        const halted = halts?.global ? 'global' : halts?.account ? 'account' : halts?.deployment ? 'deployment' : halts?.eod ? 'eod' : undefined;
+        const maySend = checked && MAYBE_SENT_STATES.includes(checked.order.state);
         const refusal = maySend && halted ? await reduceOnlyRefusal(gate, broker, input, ctx.cancellationSignal) : undefined;
         outcome =
           !maySend

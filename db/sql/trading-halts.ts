@@ -28,18 +28,26 @@ function haltRowToHalt(r: HaltRow): Halt {
 }
 
 /**
+ * The kill-switch scopes on for account $1 and deployment $2, and 'eod' when an end-of-day reduce-only window is open
+ * for either: one row per scope on (activeHalts, and the submission's row lock in submission-gate.ts, read it).
+ */
+export const ACTIVE_HALT_SCOPES = `SELECT scope FROM trading_halts WHERE active AND ((scope = 'global' AND scope_id = '') OR (scope = 'account' AND scope_id = $1) OR (scope = 'deployment' AND scope_id = $2))
+     UNION ALL
+     SELECT 'eod' FROM eod_reduce_only WHERE lifted_at IS NULL AND ((scope = 'account' AND scope_id = $1) OR (scope = 'deployment' AND scope_id = $2))`;
+
+/** The scopes ACTIVE_HALT_SCOPES returned, as a kill-switch state. */
+export function haltsOf(scopes: ReadonlyArray<string>): KillSwitchState {
+  const on = new Set(scopes);
+  return { global: on.has('global'), account: on.has('account'), deployment: on.has('deployment'), eod: on.has('eod') };
+}
+
+/**
  * Which kill-switch scopes are on for this account and deployment, and whether an end-of-day reduce-only window is
  * open for either (eod_reduce_only): one indexed read, right before a broker call.
  */
 export async function activeHalts(db: Queryable, accountId: string, deploymentId: string): Promise<KillSwitchState> {
-  const { rows } = await db.query<{ scope: KillSwitchScope | 'eod' }>(
-    `SELECT scope FROM trading_halts WHERE active AND ((scope = 'global' AND scope_id = '') OR (scope = 'account' AND scope_id = $1) OR (scope = 'deployment' AND scope_id = $2))
-     UNION ALL
-     SELECT 'eod' FROM eod_reduce_only WHERE lifted_at IS NULL AND ((scope = 'account' AND scope_id = $1) OR (scope = 'deployment' AND scope_id = $2))`,
-    [accountId, deploymentId],
-  );
-  const on = new Set(rows.map((r) => r.scope));
-  return { global: on.has('global'), account: on.has('account'), deployment: on.has('deployment'), eod: on.has('eod') };
+  const { rows } = await db.query<{ scope: KillSwitchScope | 'eod' }>(ACTIVE_HALT_SCOPES, [accountId, deploymentId]);
+  return haltsOf(rows.map((r) => r.scope));
 }
 
 /**
