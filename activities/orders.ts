@@ -27,7 +27,7 @@ import type { ConnectionPool, Queryable } from '../db/sql/queryable';
 import { acquireSymbolLock, releaseLocksExcept, renewSymbolLocks } from '../db/sql/symbol-locks';
 import { SYMBOL_LOCK_TTL_MS } from '../domain/eod/policy';
 import { lockLedgerOrderReadingHalts } from '../db/sql/submission-gate';
-import { holdTradingGate } from '../db/sql/trading-halts';
+import { beginHoldingTradingGate } from '../db/sql/trading-halts';
 import { MAYBE_SENT_STATES, UNRESOLVED_STATES, type LedgerState } from '../domain/orders';
 import { isExposureReducing, QTY_TOLERANCE } from '../domain/risk/gate';
 import { orderRejectedAlert } from '../notify/alerts';
@@ -287,8 +287,8 @@ export function createOrderActivities({ db, gatePool, brokers, crashPoint = () =
       const gate = await (gatePool ?? db).connect();
       let outcome: Awaited<ReturnType<BrokerPort['submitOrder']>> | { kind: 'halted'; why: string } | { kind: 'settled' };
       try {
-        await gate.query('BEGIN');
-        await holdTradingGate(gate);
+        // BEGIN and the gate in one round trip (a simple query: no parameters).
+        await beginHoldingTradingGate(gate);
         // Row lock and halt check in one round trip, after the gate is held (its own statement: see submission-gate.ts).
         const checked = await lockLedgerOrderReadingHalts(gate, input.clientOrderId, input.accountId, input.deploymentId);
         const halts = checked?.halts;

@@ -8,7 +8,7 @@ import { ACTIVE_HALT_SCOPES, haltsOf } from './trading-halts';
  * caller's transaction (lockLedgerOrder's NO KEY UPDATE, for the same reasons) and reads the halts on for its account
  * and deployment (activeHalts). Undefined when the row is gone.
  *
- * Call it only after holdTradingGate returned, in the same transaction. Under READ COMMITTED this statement's
+ * Call it only after beginHoldingTradingGate returned, in that transaction. Under READ COMMITTED this statement's
  * snapshot is taken when it starts, so the gate must be held by then: every halt or end-of-day window committed before
  * the gate was granted is visible here, and none can commit until the caller's COMMIT (they take the gate
  * exclusively). Taking the gate inside this statement would not do: its snapshot would predate a halt that committed

@@ -57,9 +57,13 @@ export async function activeHalts(db: Queryable, accountId: string, deploymentId
  */
 export const TRADING_GATE_LOCK = 7_301_001;
 
-/** Takes the trading gate shared until the end of the current transaction (a submission in flight). */
-export async function holdTradingGate(db: Queryable): Promise<void> {
-  await db.query('SELECT pg_advisory_xact_lock_shared($1)', [TRADING_GATE_LOCK]);
+/**
+ * Begins a transaction on this client and takes the trading gate shared until it ends (a submission in flight). One
+ * round trip: a query without parameters goes as one simple query, whose statements run in order, and the
+ * transaction BEGIN opens stays open after it. The gate is still a statement of its own, before the caller's check.
+ */
+export async function beginHoldingTradingGate(db: Queryable): Promise<void> {
+  await db.query(`BEGIN; SELECT pg_advisory_xact_lock_shared(${TRADING_GATE_LOCK})`);
 }
 
 /**

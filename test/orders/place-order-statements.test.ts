@@ -66,16 +66,16 @@ async function place(side: 'buy' | 'sell', entry: boolean): Promise<{ result: Pl
   return { result, sent };
 }
 
-test('a new entry order takes 8 round trips to Postgres and an exit 7 (10 and 9 before), and returns the row as stored', async () => {
+test('a new entry order takes 7 round trips to Postgres and an exit 6 (10 and 9 before), and returns the row as stored', async () => {
   const entry = await place('buy', true);
   console.log(`new entry order, ${entry.sent.length} round trips:\n${entry.sent.join('\n')}`);
   expect(['ACCEPTED', 'FILLED']).toContain(entry.result.state);
-  expect(entry.sent).toHaveLength(8);
+  expect(entry.sent).toHaveLength(7);
 
   const exit = await place('sell', false);
   console.log(`exit order, ${exit.sent.length} round trips:\n${exit.sent.join('\n')}`);
   expect(['ACCEPTED', 'FILLED']).toContain(exit.result.state);
-  expect(exit.sent).toHaveLength(7);
+  expect(exit.sent).toHaveLength(6);
 
   // The result is the ledger's row as the broker's answer left it, as a read after the update gives it.
   for (const { result } of [entry, exit]) {
