@@ -11,7 +11,6 @@ import {
   deploymentExposureInFlight,
   getLedgerOrder,
   insertLedgerIntent,
-  lockLedgerOrder,
   lockSymbolGate,
   markLedgerSubmitting,
   markLedgerUnknownIfSubmitting,
@@ -19,13 +18,16 @@ import {
   recordLedgerError,
   recordUnsentAttempt,
   updateLedgerFromBroker,
+  updateLedgerFromBrokerReturningRow,
+  type LedgerBrokerUpdate,
   type LedgerIntent,
   type LedgerOrder,
 } from '../db/sql/order-ledger';
 import type { ConnectionPool, Queryable } from '../db/sql/queryable';
 import { acquireSymbolLock, releaseLocksExcept, renewSymbolLocks } from '../db/sql/symbol-locks';
 import { SYMBOL_LOCK_TTL_MS } from '../domain/eod/policy';
-import { activeHalts, holdTradingGate } from '../db/sql/trading-halts';
+import { lockLedgerOrderReadingHalts } from '../db/sql/submission-gate';
+import { beginHoldingTradingGate } from '../db/sql/trading-halts';
 import { MAYBE_SENT_STATES, UNRESOLVED_STATES, type LedgerState } from '../domain/orders';
 import { isExposureReducing, QTY_TOLERANCE } from '../domain/risk/gate';
 import { orderRejectedAlert } from '../notify/alerts';
@@ -118,15 +120,18 @@ export function intentHash(i: Pick<PlaceOrderInput, 'symbol' | 'side' | 'qty' | 
   return createHash('sha256').update(canonical).digest('hex');
 }
 
+/** What the broker says about an order, as its ledger row records it. */
+const ledgerUpdateOf = (order: BrokerOrder): LedgerBrokerUpdate => ({
+  state: LEDGER_STATE_OF[order.status],
+  brokerOrderId: order.id,
+  filledQty: order.filledQty,
+  avgFillPrice: order.filledAvgPrice,
+  ...(order.status === 'rejected' ? { rejectReason: 'rejected by broker' } : {}),
+});
+
 /** Records what the broker says about an order on its ledger row. */
 export async function recordBrokerOrder(db: Queryable, clientOrderId: string, order: BrokerOrder): Promise<void> {
-  await updateLedgerFromBroker(db, clientOrderId, {
-    state: LEDGER_STATE_OF[order.status],
-    brokerOrderId: order.id,
-    filledQty: order.filledQty,
-    avgFillPrice: order.filledAvgPrice,
-    ...(order.status === 'rejected' ? { rejectReason: 'rejected by broker' } : {}),
-  });
+  await updateLedgerFromBroker(db, clientOrderId, ledgerUpdateOf(order));
 }
 
 export function resultOf(order: Pick<LedgerOrder, 'clientOrderId' | 'state' | 'brokerOrderId' | 'rejectReason'>): PlaceOrderResult {
@@ -190,6 +195,10 @@ export function createOrderActivities({ db, gatePool, brokers, crashPoint = () =
   };
 
   const recordOrder = (clientOrderId: string, order: BrokerOrder) => recordBrokerOrder(db, clientOrderId, order);
+  // One round trip where an update is followed by the result: the row as updated, read again only when the update
+  // did not apply (the row was final already), so the result is what the ledger holds either way.
+  const updateForResult = async (clientOrderId: string, u: LedgerBrokerUpdate): Promise<PlaceOrderResult> =>
+    resultOf((await updateLedgerFromBrokerReturningRow(db, clientOrderId, u)) ?? (await getLedgerOrder(db, clientOrderId))!);
 
   const reconciler = createAccountReconciler(db, () => crashPoint('mid_fill_ingest'));
 
@@ -266,10 +275,7 @@ export function createOrderActivities({ db, gatePool, brokers, crashPoint = () =
           await recordLedgerError(db, input.clientOrderId, `lookup: ${(err as Error).message}`);
           return configFault(err);
         });
-        if (found) {
-          await recordOrder(input.clientOrderId, found);
-          return resultOf((await getLedgerOrder(db, input.clientOrderId))!);
-        }
+        if (found) return updateForResult(input.clientOrderId, ledgerUpdateOf(found));
       }
 
       // SUBMITTING is committed before anything is sent, so a crash from here on is resolved by lookup.
@@ -281,12 +287,13 @@ export function createOrderActivities({ db, gatePool, brokers, crashPoint = () =
       const gate = await (gatePool ?? db).connect();
       let outcome: Awaited<ReturnType<BrokerPort['submitOrder']>> | { kind: 'halted'; why: string } | { kind: 'settled' };
       try {
-        await gate.query('BEGIN');
-        await holdTradingGate(gate);
-        const locked = await lockLedgerOrder(gate, input.clientOrderId);
-        const halts = await activeHalts(gate, input.accountId, input.deploymentId);
-        const halted = halts.global ? 'global' : halts.account ? 'account' : halts.deployment ? 'deployment' : halts.eod ? 'eod' : undefined;
-        const maySend = locked && MAYBE_SENT_STATES.includes(locked.state);
+        // BEGIN and the gate in one round trip (a simple query: no parameters).
+        await beginHoldingTradingGate(gate);
+        // Row lock and halt check in one round trip, after the gate is held (its own statement: see submission-gate.ts).
+        const checked = await lockLedgerOrderReadingHalts(gate, input.clientOrderId, input.accountId, input.deploymentId);
+        const halts = checked?.halts;
+        const halted = halts?.global ? 'global' : halts?.account ? 'account' : halts?.deployment ? 'deployment' : halts?.eod ? 'eod' : undefined;
+        const maySend = checked && MAYBE_SENT_STATES.includes(checked.order.state);
         const refusal = maySend && halted ? await reduceOnlyRefusal(gate, broker, input, ctx.cancellationSignal) : undefined;
         outcome =
           !maySend
@@ -310,17 +317,15 @@ export function createOrderActivities({ db, gatePool, brokers, crashPoint = () =
         gate.release();
       }
       if (outcome.kind === 'settled') return resultOf((await getLedgerOrder(db, input.clientOrderId))!);
-      if (outcome.kind === 'halted') {
-        await updateLedgerFromBroker(db, input.clientOrderId, { state: 'REJECTED', rejectReason: outcome.why.slice(0, 500) });
-        return resultOf((await getLedgerOrder(db, input.clientOrderId))!);
-      }
+      if (outcome.kind === 'halted') return updateForResult(input.clientOrderId, { state: 'REJECTED', rejectReason: outcome.why.slice(0, 500) });
       crashPoint('after_broker_send');
+      let recorded: PlaceOrderResult;
       if (outcome.kind === 'accepted') {
-        await recordOrder(input.clientOrderId, outcome.order);
+        recorded = await updateForResult(input.clientOrderId, ledgerUpdateOf(outcome.order));
       } else if (outcome.kind === 'rejected') {
         // The alert first: a crash before the ledger update retries into a lookup that settles the order, not here.
         await enqueueNotification(db, orderRejectedAlert({ ...input, reason: outcome.reason.slice(0, 500) }));
-        await updateLedgerFromBroker(db, input.clientOrderId, { state: 'REJECTED', rejectReason: outcome.reason.slice(0, 500) });
+        recorded = await updateForResult(input.clientOrderId, { state: 'REJECTED', rejectReason: outcome.reason.slice(0, 500) });
       } else {
         if (outcome.notSent) await recordUnsentAttempt(db, input.clientOrderId, outcome.reason);
         else {
@@ -331,7 +336,7 @@ export function createOrderActivities({ db, gatePool, brokers, crashPoint = () =
         throw ApplicationFailure.retryable(`order ${input.clientOrderId} outcome unknown: ${outcome.reason}`, ErrorType.OrderOutcomeUnknown);
       }
       crashPoint('after_ledger_update');
-      return resultOf((await getLedgerOrder(db, input.clientOrderId))!);
+      return { ...recorded, at: Date.now() };
     },
 
     /**

@@ -144,19 +144,35 @@ export async function markLedgerSubmitting(db: Queryable, clientOrderId: string)
   );
 }
 
-/** Records what the broker said (or that we do not know). Never moves a row back from a broker-confirmed state. */
-export async function updateLedgerFromBroker(
-  db: Queryable,
-  clientOrderId: string,
-  u: { state: LedgerState; brokerOrderId?: string | null; filledQty?: number; avgFillPrice?: number | null; rejectReason?: string },
-): Promise<void> {
-  await db.query(
-    `UPDATE order_ledger SET state = $2, broker_order_id = coalesce($3, broker_order_id), filled_qty = greatest(filled_qty, coalesce($4, filled_qty)),
+/** What the broker said about an order, as the ledger records it (updateLedgerFromBroker). */
+export interface LedgerBrokerUpdate {
+  state: LedgerState;
+  brokerOrderId?: string | null;
+  filledQty?: number;
+  avgFillPrice?: number | null;
+  rejectReason?: string;
+}
+
+/** Never moves a row back from a broker-confirmed state (final) to an open one. */
+const UPDATE_FROM_BROKER = `UPDATE order_ledger SET state = $2, broker_order_id = coalesce($3, broker_order_id), filled_qty = greatest(filled_qty, coalesce($4, filled_qty)),
        avg_fill_price = coalesce($5, avg_fill_price), reject_reason = coalesce($6, reject_reason), updated_at = now()
      WHERE client_order_id = $1
-       AND NOT (state IN (${FINAL}) AND $2 IN (${OPEN}))`,
-    [clientOrderId, u.state, u.brokerOrderId ?? null, u.filledQty ?? null, u.avgFillPrice ?? null, u.rejectReason ?? null],
-  );
+       AND NOT (state IN (${FINAL}) AND $2 IN (${OPEN}))`;
+
+const updateFromBrokerParams = (clientOrderId: string, u: LedgerBrokerUpdate) => [clientOrderId, u.state, u.brokerOrderId ?? null, u.filledQty ?? null, u.avgFillPrice ?? null, u.rejectReason ?? null];
+
+/** Records what the broker said (or that we do not know). Never moves a row back from a broker-confirmed state. */
+export async function updateLedgerFromBroker(db: Queryable, clientOrderId: string, u: LedgerBrokerUpdate): Promise<void> {
+  await db.query(UPDATE_FROM_BROKER, updateFromBrokerParams(clientOrderId, u));
+}
+
+/**
+ * updateLedgerFromBroker, returning the row as updated: a placement's result without a second round trip. Undefined
+ * when the row was not updated (it is final already and the update would reopen it, or it is gone): read it then.
+ */
+export async function updateLedgerFromBrokerReturningRow(db: Queryable, clientOrderId: string, u: LedgerBrokerUpdate): Promise<LedgerOrder | undefined> {
+  const { rows } = await db.query<Row>(`${UPDATE_FROM_BROKER} RETURNING *`, updateFromBrokerParams(clientOrderId, u));
+  return rows[0] && ledgerRowToOrder(rows[0]);
 }
 
 /**

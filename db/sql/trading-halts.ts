@@ -28,18 +28,26 @@ function haltRowToHalt(r: HaltRow): Halt {
 }
 
 /**
+ * The kill-switch scopes on for account $1 and deployment $2, and 'eod' when an end-of-day reduce-only window is open
+ * for either: one row per scope on (activeHalts, and the submission's row lock in submission-gate.ts, read it).
+ */
+export const ACTIVE_HALT_SCOPES = `SELECT scope FROM trading_halts WHERE active AND ((scope = 'global' AND scope_id = '') OR (scope = 'account' AND scope_id = $1) OR (scope = 'deployment' AND scope_id = $2))
+     UNION ALL
+     SELECT 'eod' FROM eod_reduce_only WHERE lifted_at IS NULL AND ((scope = 'account' AND scope_id = $1) OR (scope = 'deployment' AND scope_id = $2))`;
+
+/** The scopes ACTIVE_HALT_SCOPES returned, as a kill-switch state. */
+export function haltsOf(scopes: ReadonlyArray<string>): KillSwitchState {
+  const on = new Set(scopes);
+  return { global: on.has('global'), account: on.has('account'), deployment: on.has('deployment'), eod: on.has('eod') };
+}
+
+/**
  * Which kill-switch scopes are on for this account and deployment, and whether an end-of-day reduce-only window is
  * open for either (eod_reduce_only): one indexed read, right before a broker call.
  */
 export async function activeHalts(db: Queryable, accountId: string, deploymentId: string): Promise<KillSwitchState> {
-  const { rows } = await db.query<{ scope: KillSwitchScope | 'eod' }>(
-    `SELECT scope FROM trading_halts WHERE active AND ((scope = 'global' AND scope_id = '') OR (scope = 'account' AND scope_id = $1) OR (scope = 'deployment' AND scope_id = $2))
-     UNION ALL
-     SELECT 'eod' FROM eod_reduce_only WHERE lifted_at IS NULL AND ((scope = 'account' AND scope_id = $1) OR (scope = 'deployment' AND scope_id = $2))`,
-    [accountId, deploymentId],
-  );
-  const on = new Set(rows.map((r) => r.scope));
-  return { global: on.has('global'), account: on.has('account'), deployment: on.has('deployment'), eod: on.has('eod') };
+  const { rows } = await db.query<{ scope: KillSwitchScope | 'eod' }>(ACTIVE_HALT_SCOPES, [accountId, deploymentId]);
+  return haltsOf(rows.map((r) => r.scope));
 }
 
 /**
@@ -49,9 +57,13 @@ export async function activeHalts(db: Queryable, accountId: string, deploymentId
  */
 export const TRADING_GATE_LOCK = 7_301_001;
 
-/** Takes the trading gate shared until the end of the current transaction (a submission in flight). */
-export async function holdTradingGate(db: Queryable): Promise<void> {
-  await db.query('SELECT pg_advisory_xact_lock_shared($1)', [TRADING_GATE_LOCK]);
+/**
+ * Begins a transaction on this client and takes the trading gate shared until it ends (a submission in flight). One
+ * round trip: a query without parameters goes as one simple query, whose statements run in order, and the
+ * transaction BEGIN opens stays open after it. The gate is still a statement of its own, before the caller's check.
+ */
+export async function beginHoldingTradingGate(db: Queryable): Promise<void> {
+  await db.query(`BEGIN; SELECT pg_advisory_xact_lock_shared(${TRADING_GATE_LOCK})`);
 }
 
 /**
