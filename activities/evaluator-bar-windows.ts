@@ -17,7 +17,7 @@ import type { BarCache } from '../marketdata/cache';
 import { barsStale, type LoadRecentBarsInput, type LoadRecentBarsResult } from './market-data';
 
 /** Held bars a tail read returns again, to compare with the held copy. */
-export const OVERLAP_BARS = 3;
+const OVERLAP_BARS = 3;
 
 export interface EvaluatorBarWindowsDeps {
   /** the whole read (Redis, else Postgres) */

@@ -4,7 +4,7 @@
  */
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { Redis } from 'ioredis';
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
 import { createEvaluatorBarWindows, type EvaluatorBarWindowsDeps } from '../../activities/evaluator-bar-windows';
 import { createMarketDataActivities, type LoadRecentBarsInput, type MarketDataActivities } from '../../activities/market-data';
 import { BarCache, encodeBar } from '../../marketdata/cache';
