@@ -24,7 +24,7 @@ export interface EvaluatorBarWindowsDeps {
   loadRecentBars: (input: LoadRecentBarsInput) => Promise<LoadRecentBarsResult>;
   /** the same Redis client as loadRecentBars' cache: a revision read sent before its bars reaches Redis first */
   cache: Pick<BarCache, 'getRevision' | 'getBarsTail'>;
-  /** windows held at most (least recently read dropped first); default 4,000 (300 bars each: about 40 MB) */
+  /** windows held at most (least recently read dropped first); default 2,000: a 300-bar window is about 53 KB of heap, so at most about 100 MB (500 symbols: 26 MB) */
   maxWindows?: number;
   /** a window not read for this long is dropped (its symbol is no longer evaluated); default 26 hours (daily bars) */
   idleMs?: number;
@@ -44,7 +44,7 @@ interface Held {
   usedAt: number;
 }
 
-export function createEvaluatorBarWindows({ loadRecentBars, cache, maxWindows = 4_000, idleMs = 26 * 3_600_000, now = Date.now }: EvaluatorBarWindowsDeps): EvaluatorBarWindows {
+export function createEvaluatorBarWindows({ loadRecentBars, cache, maxWindows = 2_000, idleMs = 26 * 3_600_000, now = Date.now }: EvaluatorBarWindowsDeps): EvaluatorBarWindows {
   // insertion order is recency: a read moves its window to the end
   const held = new Map<string, Held>();
   let wholeReads = 0;
