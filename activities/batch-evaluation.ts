@@ -17,6 +17,7 @@ import type { CycleRecord } from '../domain/deployment/evaluate';
 import type { DeploymentRiskState } from '../domain/deployment/risk-state';
 import { DeploymentSpecSchema, type DeploymentSpec } from '../domain/deployment/spec';
 import { awaitFeed } from './cycle';
+import type { EvaluatorBarWindows } from './evaluator-bar-windows';
 import { alertProcessingLag, type PricesSetter } from './deployments';
 import type { MarketDataActivities } from './market-data';
 import { readMemberInputs, type MemberInputs } from './batch-snapshots';
@@ -33,6 +34,8 @@ type Steps = Pick<MarketDataActivities, 'loadRecentBars'> & {
 export interface BatchEvaluationDeps {
   db: Pool;
   steps: Steps;
+  /** the windows held from close to close, read instead of steps.loadRecentBars (only new bars; unset: whole reads) */
+  barWindows?: Pick<EvaluatorBarWindows, 'read'>;
   brokers: Record<string, BrokerPort>;
   crashPoint?: (point: CrashPoint) => void;
   /** symbols' bars read, and broker calls made, at once; the pool needs a connection more for the final write */
@@ -76,7 +79,8 @@ const iso = (ms: number) => new Date(ms).toISOString();
  * nobody wrote since they were read), the cycle rows of the symbols with nothing to do, and the actions. A retry
  * after the commit stores nothing again and returns the same actions to wake.
  */
-export function createBatchEvaluationActivities({ db, steps, brokers, crashPoint, concurrency = 3, processingLagAlertMs, paperPrices, now = Date.now, metrics }: BatchEvaluationDeps) {
+export function createBatchEvaluationActivities({ db, steps, barWindows, brokers, crashPoint, concurrency = 3, processingLagAlertMs, paperPrices, now = Date.now, metrics }: BatchEvaluationDeps) {
+  const loadWindow = barWindows ? (input: Parameters<Steps['loadRecentBars']>[0]) => barWindows.read(input) : steps.loadRecentBars;
   const syncMembers = createBatchSync({ db, brokers, concurrency, ...(crashPoint ? { crashPoint } : {}) });
   async function readBars(timing: EvaluationTiming, symbols: string[], barClose: number): Promise<Map<string, Bar[] | string>> {
     const tfMs = timeframeMs(timing.timeframe);
@@ -88,7 +92,7 @@ export function createBatchEvaluationActivities({ db, steps, brokers, crashPoint
     await boundedMap(symbols, concurrency, async (symbol) => {
       if (stale !== undefined) return windows.set(symbol, stale);
       try {
-        const md = await steps.loadRecentBars({ symbol, timeframe: timing.timeframe, limit: WINDOW_BARS, asOfMs, maxStaleBars: timing.staleAfterBars, calendar: timing.calendar });
+        const md = await loadWindow({ symbol, timeframe: timing.timeframe, limit: WINDOW_BARS, asOfMs, maxStaleBars: timing.staleAfterBars, calendar: timing.calendar });
         const newest = md.bars[md.bars.length - 1]?.ts;
         if (wanted !== undefined && (newest === undefined || newest < wanted)) return windows.set(symbol, `stale-data: no ${symbol} bar at ${iso(wanted)} from the ${feed!.provider} feed (its newest is ${newest === undefined ? 'none' : iso(newest)})`);
         return windows.set(symbol, md.bars);

@@ -3,6 +3,7 @@ import { createBatchEvaluationActivities } from './batch-evaluation';
 import { createBatchWakeActivities } from './batch-wakes';
 import { createCycleActivities } from './cycle';
 import { createDeploymentActionActivities } from './deployment-actions';
+import { createEvaluatorBarWindows } from './evaluator-bar-windows';
 import { createDeploymentCommandActivities } from './deployment-commands';
 import { createDailySummaryActivities } from './daily-summaries';
 import { createDeploymentActivities } from './deployments';
@@ -66,6 +67,8 @@ export function createIoActivities(deps: IoDeps) {
         loadRecentBars: marketData.loadRecentBars,
         feedWatermark: (provider, timeframe) => readWatermark(deps.db, deps.redis, provider, timeframe),
       },
+      // the same client as loadRecentBars' cache (the windows' revision reads rely on its order)
+      barWindows: createEvaluatorBarWindows({ loadRecentBars: marketData.loadRecentBars, cache: new BarCache(deps.redis) }),
       brokers: deps.brokers,
       ...(deps.crashPoint ? { crashPoint: deps.crashPoint } : {}),
     }),

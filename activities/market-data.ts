@@ -62,19 +62,6 @@ export function createMarketDataActivities(deps: MarketDataDeps) {
   const cache = new BarCache(deps.redis, deps.cache);
   const redisDownWarning = warningThrottle(REDIS_DOWN_WARNING_EVERY_MS);
 
-  function isStale(lastCloseMs: number | null, input: z.output<typeof LoadRecentBarsInputSchema>): boolean {
-    if (lastCloseMs === null) return true;
-    const tf = timeframeMs(input.timeframe);
-    if (input.calendar !== undefined) {
-      try {
-        return barCloses(input.calendar, lastCloseMs, input.asOfMs, input.timeframe).length > input.maxStaleBars;
-      } catch (err) {
-        if (!(err instanceof RangeError)) throw err; // outside the calendar's years: plain time below
-      }
-    }
-    return lastCloseMs < input.asOfMs - input.maxStaleBars * tf;
-  }
-
   return {
     /** The latest `limit` bars at `asOfMs`, from Redis or else Postgres; see the module comment. */
     async loadRecentBars(raw: LoadRecentBarsInput): Promise<LoadRecentBarsResult> {
@@ -83,7 +70,7 @@ export function createMarketDataActivities(deps: MarketDataDeps) {
       const tf = timeframeMs(input.timeframe);
       const result = (bars: Bar[], source: 'redis' | 'postgres'): LoadRecentBarsResult => {
         const lastCloseMs = bars.length > 0 ? bars[bars.length - 1].ts + tf : null;
-        return { bars, source, lastCloseMs, stale: isStale(lastCloseMs, input) };
+        return { bars, source, lastCloseMs, stale: barsStale(lastCloseMs, input) };
       };
 
       let fromRedis: Bar[] | undefined;
@@ -127,6 +114,20 @@ export function createMarketDataActivities(deps: MarketDataDeps) {
 }
 
 export type MarketDataActivities = ReturnType<typeof createMarketDataActivities>;
+
+/** Whether bars whose last closed at lastCloseMs are too old at input.asOfMs (loadRecentBars' `stale`). */
+export function barsStale(lastCloseMs: number | null, input: Pick<z.output<typeof LoadRecentBarsInputSchema>, 'timeframe' | 'asOfMs' | 'maxStaleBars' | 'calendar'>): boolean {
+  if (lastCloseMs === null) return true;
+  const tf = timeframeMs(input.timeframe);
+  if (input.calendar !== undefined) {
+    try {
+      return barCloses(input.calendar, lastCloseMs, input.asOfMs, input.timeframe).length > input.maxStaleBars;
+    } catch (err) {
+      if (!(err instanceof RangeError)) throw err; // outside the calendar's years: plain time below
+    }
+  }
+  return lastCloseMs < input.asOfMs - input.maxStaleBars * tf;
+}
 
 /** Lets a repeated warning through at once, then at most every `everyMs` (counting what it held back), until clear(). */
 function warningThrottle(everyMs: number) {

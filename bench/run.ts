@@ -4,6 +4,7 @@ import { benchApprovals } from './approvals';
 import { benchBacktestE2e } from './backtest-e2e';
 import { benchBatchReads } from './batch-reads';
 import { benchEngine } from './engine';
+import { benchEvaluatorBars } from './evaluator-bars';
 import { benchImport } from './import';
 import { benchLiquidation } from './liquidation';
 import { benchMarketData } from './marketdata';
@@ -28,6 +29,7 @@ const BENCHES: Record<string, Bench> = {
   liquidation: benchLiquidation,
   marketdata: benchMarketData,
   'batch-reads': benchBatchReads,
+  'evaluator-bars': benchEvaluatorBars,
   'workflow-calls': benchWorkflowCalls,
 };
 

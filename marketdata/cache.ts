@@ -7,13 +7,19 @@
  * MULTI, so readers never see a half-applied write. The cache is meant to hold a contiguous suffix of the
  * Postgres `bars` series (the refresh activity keeps it so); Postgres stays the source of truth.
  *
+ * Every write that may change a bar already cached (not a plain append after the newest) also sets the series'
+ * revision (`{key}:rev`) to a new token, so a reader holding a copy of the series can read only the new bars and
+ * still notice a revised older one (activities/evaluator-bar-windows.ts).
+ *
  * Every call is bounded: the client is expected to fail fast (platform/deps.ts createRedis: commandTimeout 1 s,
  * no offline queue), and each call here also gives up after `timeoutMs`. Any failure surfaces as
  * CacheUnavailableError, so callers can fall back to Postgres.
  */
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Timeframe } from '../domain/bars';
 import type { Bar } from './port';
+import { APPEND_SCRIPT } from './cache-append-script';
 
 export class CacheUnavailableError extends Error {
   constructor(message: string, opts?: { cause?: unknown }) {
@@ -71,6 +77,11 @@ export class BarCache {
     return `${this.prefix}:${symbol}:${timeframe}`;
   }
 
+  /** The series' revision token key (a symbol never holds ':', so it is no series' key). */
+  private revKey(symbol: string, timeframe: Timeframe): string {
+    return `${this.key(symbol, timeframe)}:rev`;
+  }
+
   /**
    * Adds bars (any order), replacing cached bars with the same ts, then trims the series to the newest maxBars.
    * Only the newest maxBars of `bars` are sent (older ones would be trimmed at once). Returns the number sent.
@@ -88,6 +99,7 @@ export class BarCache {
       }
       m.zadd(key, ...zaddArgs);
       this.trimAndExpire(m, key);
+      m.set(this.revKey(symbol, timeframe), randomUUID(), 'PX', this.ttlMs);
       await execOrThrow(m);
     });
     return recent.length;
@@ -106,6 +118,7 @@ export class BarCache {
         m.zadd(key, ...zaddArgs);
         this.trimAndExpire(m, key);
       }
+      m.set(this.revKey(symbol, timeframe), randomUUID(), 'PX', this.ttlMs);
       await execOrThrow(m);
     });
     return recent.length;
@@ -133,9 +146,9 @@ export class BarCache {
       const replies = await this.bounded('appendMany', async () => {
         const p = this.redis.pipeline();
         for (const e of batch) {
-          const args: Array<string | number> = [e.prevTs === null ? '' : e.prevTs, this.maxBars, this.ttlMs];
+          const args: Array<string | number> = [e.prevTs === null ? '' : e.prevTs, this.maxBars, this.ttlMs, randomUUID()];
           for (const b of newest(e.bars, this.maxBars)) args.push(b.ts, encodeBar(b));
-          p.eval(APPEND_SCRIPT, 1, this.key(e.symbol, timeframe), ...args);
+          p.eval(APPEND_SCRIPT, 2, this.key(e.symbol, timeframe), this.revKey(e.symbol, timeframe), ...args);
         }
         return execOrThrow(p);
       });
@@ -151,6 +164,27 @@ export class BarCache {
     const bars = members.map(decodeBar);
     bars.reverse();
     return bars;
+  }
+
+  /** The series' revision token (see the module comment): null when it was never rewritten, or it expired. */
+  async getRevision(symbol: string, timeframe: Timeframe): Promise<string | null> {
+    return this.bounded('getRevision', () => this.redis.get(this.revKey(symbol, timeframe)));
+  }
+
+  /**
+   * A held window's tail, read at once: the revision token, how many bars lie in [windowFromTs, asOfMs], and the
+   * bars in [overlapFromTs, asOfMs] ascending (at most `limit`).
+   */
+  async getBarsTail(symbol: string, timeframe: Timeframe, at: { windowFromTs: number; overlapFromTs: number; asOfMs: number; limit: number }): Promise<{ revision: string | null; windowCount: number; bars: Bar[] }> {
+    const key = this.key(symbol, timeframe);
+    const replies = await this.bounded('getBarsTail', async () => {
+      const m = this.redis.multi();
+      m.get(this.revKey(symbol, timeframe));
+      m.zcount(key, at.windowFromTs, at.asOfMs);
+      m.zrangebyscore(key, at.overlapFromTs, at.asOfMs, 'LIMIT', 0, at.limit);
+      return execOrThrow(m);
+    });
+    return { revision: (replies[0] as string | null) ?? null, windowCount: Number(replies[1]), bars: (replies[2] as string[]).map(decodeBar) };
   }
 
   /** First and last cached ts and the number of bars, or null when nothing is cached. */
@@ -171,9 +205,9 @@ export class BarCache {
     return { firstTs: decodeBar(first[0]).ts, lastTs: decodeBar(last[0]).ts, count };
   }
 
-  /** Drops a series. */
+  /** Drops a series (and its revision: a reader's copy of it no longer matches). */
   async clear(symbol: string, timeframe: Timeframe): Promise<void> {
-    await this.bounded('clear', () => this.redis.del(this.key(symbol, timeframe)));
+    await this.bounded('clear', () => this.redis.del(this.key(symbol, timeframe), this.revKey(symbol, timeframe)));
   }
 
   private trimAndExpire(m: ReturnType<Redis['multi']>, key: string): void {
@@ -208,27 +242,6 @@ function newest(bars: readonly Bar[], n: number): Bar[] {
   const sorted = [...byTs.values()].sort((a, b) => a.ts - b.ts);
   return sorted.length > n ? sorted.slice(sorted.length - n) : sorted;
 }
-
-/** KEYS[1] the series; ARGV prevTs ('' = replace), maxBars, ttlMs, then ts, member pairs. 1 = written, 0 = dropped. */
-const APPEND_SCRIPT = `
-local prev = ARGV[1]
-if prev == '' then
-  redis.call('DEL', KEYS[1])
-else
-  local last = redis.call('ZRANGE', KEYS[1], -1, -1)
-  if #last == 0 or tonumber(string.match(last[1], '^[^,]+')) ~= tonumber(prev) then
-    redis.call('DEL', KEYS[1])
-    return 0
-  end
-end
-for i = 4, #ARGV, 2 do
-  redis.call('ZREMRANGEBYSCORE', KEYS[1], ARGV[i], ARGV[i])
-  redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 1])
-end
-redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(tonumber(ARGV[2]) + 1))
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return 1
-`;
 
 /** EXEC, turning a failed MULTI (null) or a failed command inside it into an error. */
 async function execOrThrow(m: ReturnType<Redis['multi']> | ReturnType<Redis['pipeline']>): Promise<unknown[]> {

@@ -10,6 +10,8 @@ import { insertDeployment, insertDeploymentParams } from '../../db/sql/deploymen
 import { insertEvaluationGroup } from '../../db/sql/evaluation-groups';
 import { insertRiskState } from '../../db/sql/deployment-risk-states';
 import { inTransaction } from '../../db/sql/queryable';
+import { BarCache } from '../../marketdata/cache';
+import { barsToColumns } from '../../marketdata/port';
 import { evaluatorWorkflowId } from '../../workflows/workflow-ids';
 import { storeBars, uniqueSymbol } from '../helpers/db';
 import { useTradingEnvironment } from '../helpers/trading-env';
@@ -80,4 +82,45 @@ test("a broker read that fails once is read again within the close: the member i
   const rows = await ctx.pool.query<{ action: string; reason: string }>('SELECT action, reason FROM deployment_cycles WHERE deployment_id = $1', [member.id]);
   expect(rows.rows).toHaveLength(1);
   expect(rows.rows[0]!.reason).not.toMatch(/inputs unavailable/);
+});
+
+test('a later close reads only the new bars of a symbol whose window the worker holds, and decides as a whole read does', async () => {
+  const symbol = uniqueSymbol('BHW');
+  const close1 = Date.UTC(2024, 0, 8, 14, 0);
+  const close2 = close1 + MINUTE;
+  // a slow decline with a wobble: the strategy stays out, and records the indicators it computed
+  const series = Array.from({ length: 321 }, (_, i) => {
+    const c = 200 - i * 0.1 + Math.sin(i / 3);
+    return { ts: close1 - (320 - i) * MINUTE, open: c, high: c + 0.2, low: c - 0.2, close: c, volume: 1000 + i };
+  });
+  const cache = new BarCache(ctx.redis);
+  await storeBars(ctx.pool, symbol, '1m', barsToColumns(series.slice(0, 320)));
+  await cache.replaceBars(symbol, '1m', series.slice(0, 320));
+  const spec = (settleDelayMs: number) => parseDeploymentSpec({ strategy: 'sma-cross', params: { fast: 5, slow: 20 }, symbols: [symbol], timeframe: '1m', accountId: ctx.account, calendar: '24x7', settleDelayMs, evaluation: 'batch' });
+  const held = await recorded(spec(4_323));
+  const whole = await recorded(spec(4_324)); // another group, evaluated by a worker that holds nothing
+  const io = () => createIoActivities({ db: ctx.pool, redis: ctx.redis, brokers: { paper: paperBrokerPort(ctx.paper.url) }, paperPrices: new PaperBrokerAdmin(ctx.paper.url) });
+  const worker = io();
+  const evaluate = (acts: ReturnType<typeof io>, groupKey: string, barClose: number) => new MockActivityEnvironment().run(acts.evaluateBarClose, { groupKey, barClose, nowMs: barClose + 5_000 });
+  const calls = async () => {
+    const info = await ctx.redis.info('commandstats');
+    const n = (cmd: string) => Number(new RegExp(`^cmdstat_${cmd}:calls=(\\d+)`, 'm').exec(info)?.[1] ?? 0);
+    return { whole: n('zrevrangebyscore'), tail: n('zrangebyscore') };
+  };
+
+  await evaluate(worker, held.groupKey, close1);
+  await storeBars(ctx.pool, symbol, '1m', barsToColumns(series.slice(320)));
+  await cache.appendMany('1m', [{ symbol, prevTs: series[319]!.ts, bars: series.slice(320) }]);
+  const before = await calls();
+  expect(await evaluate(worker, held.groupKey, close2)).toMatchObject({ evaluated: 1, unreadable: 0 });
+  expect(await calls()).toEqual({ whole: before.whole, tail: before.tail + 1 });
+  expect(await evaluate(io(), whole.groupKey, close2)).toMatchObject({ evaluated: 1, unreadable: 0 });
+  expect(await calls()).toEqual({ whole: before.whole + 1, tail: before.tail + 1 });
+
+  const row = async (id: string) =>
+    (await ctx.pool.query<{ action: string; reason: string; signal: number; indicators: Record<string, number> }>('SELECT action, reason, signal, indicators FROM deployment_cycles WHERE deployment_id = $1 AND bar_close = to_timestamp($2::float8 / 1000)', [id, close2])).rows;
+  const decided = await row(held.id);
+  expect(decided).toHaveLength(1);
+  expect(Object.keys(decided[0]!.indicators).length).toBeGreaterThan(0);
+  expect(decided).toEqual(await row(whole.id));
 });

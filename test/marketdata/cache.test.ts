@@ -95,6 +95,37 @@ test('a warm-up of many series goes in round trips of at most 20,000 bars; a ser
   expect(await cache.span(holed, '1m')).toBeNull(); // readers use Postgres until the refresh re-seeds it
 });
 
+test('the revision token changes at every write that may change a cached bar, not at a plain append; a tail read returns it with the span count and the bars', async () => {
+  const cache = new BarCache(redis, { prefix: 'test:md' });
+  const sym = uniqueSymbol('R');
+  const series = bars(12, T0, MIN);
+  expect(await cache.getRevision(sym, '1m')).toBeNull();
+  await cache.appendMany('1m', [{ symbol: sym, prevTs: null, bars: series.slice(0, 10) }]);
+  const seeded = await cache.getRevision(sym, '1m');
+  expect(seeded).not.toBeNull();
+  await cache.appendMany('1m', [{ symbol: sym, prevTs: series[9]!.ts, bars: [series[10]!] }]); // a plain append
+  expect(await cache.getRevision(sym, '1m')).toBe(seeded);
+  expect(await redis.pttl(`test:md:${sym}:1m:rev`)).toBeGreaterThan(0); // expires with its series
+  expect(await cache.getBarsTail(sym, '1m', { windowFromTs: series[2]!.ts, overlapFromTs: series[8]!.ts, asOfMs: series[10]!.ts, limit: 10 })).toEqual({ revision: seeded, windowCount: 9, bars: series.slice(8, 11) });
+
+  const revisions = new Set([seeded]);
+  const changed = async () => {
+    const r = await cache.getRevision(sym, '1m');
+    expect(revisions.has(r)).toBe(false);
+    revisions.add(r);
+  };
+  await cache.appendMany('1m', [{ symbol: sym, prevTs: series[10]!.ts, bars: [{ ...series[10]!, close: 1 }, series[11]!] }]); // re-sends a cached bar
+  await changed();
+  await cache.putBars(sym, '1m', [{ ...series[3]!, close: 2 }]);
+  await changed();
+  await cache.replaceBars(sym, '1m', series);
+  await changed();
+  expect(await cache.appendMany('1m', [{ symbol: sym, prevTs: series[5]!.ts, bars: [series[11]!] }])).toEqual([sym]); // a hole: dropped
+  await changed();
+  await cache.clear(sym, '1m');
+  expect(await cache.getRevision(sym, '1m')).toBeNull();
+});
+
 describe('Redis unavailable', () => {
   test('a fail-fast client (platform/deps.ts createRedis) on a closed port fails every call at once', async () => {
     const down = failFastRedis(`redis://127.0.0.1:${await closedPort()}`);
