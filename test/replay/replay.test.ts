@@ -190,6 +190,11 @@ test('the batch-evaluation histories: the evaluator evaluates each close in one 
   expect(acts.markers.map((m) => m.type)).toContain('placeOrder'); // a decided order is a local activity in the wake's task
   expect(acts.activities).not.toContain('placeOrder');
   expect(count(acts, 'workflowExecutionContinuedAsNewEventAttributes')).toBe(1);
+  // The idle wait's hourly look is one timer a wake leaves running (acts.ts armRecheck): none is cancelled, and one
+  // starts only when the run begins waiting or after the last one fired.
+  expect(count(acts, 'timerCanceledEventAttributes')).toBe(0);
+  expect(count(acts, 'timerStartedEventAttributes')).toBeLessThanOrEqual(count(acts, 'timerFiredEventAttributes') + 1);
+  expect(count(acts, 'timerStartedEventAttributes')).toBeGreaterThan(0);
   const loaded = acts.markers.filter((m) => m.type === 'loadDeploymentAction').map((m) => (m.result as { ok: boolean }).ok);
   expect(loaded).toEqual(expect.arrayContaining([true, false])); // the evaluator's actions, and the forged id refused
   // Every action read is ended: by its last cycle row (recordCycle ends it in the same local activity) or, with no
