@@ -5,6 +5,7 @@ import { createCycleActivities } from './cycle';
 import { createDeploymentActionActivities } from './deployment-actions';
 import { createDeploymentCommandActivities } from './deployment-commands';
 import { createDailySummaryActivities } from './daily-summaries';
+import { createDecidedOrderActivities } from './decided-orders';
 import { createDeploymentActivities } from './deployments';
 import { createJobActivities } from './jobs';
 import { createLiquidationActivities } from './liquidation';
@@ -32,6 +33,8 @@ export function createIoActivities(deps: IoDeps) {
   const marketData = createMarketDataActivities(deps);
   const deployments = createDeploymentActivities({ ...deps, ...(deps.processingLagClock ? { now: deps.processingLagClock } : {}) });
   const commands = createDeploymentCommandActivities(deps);
+  // The folded order-and-row activity counts its order and its row as the two would (instrumentIoActivities).
+  const counted = instrumentIoActivities({ placeOrder: orders.placeOrder, recordCycle: deployments.recordCycle }, deps.metrics);
   const feeds = {
     db: deps.db,
     redis: deps.redis,
@@ -70,6 +73,7 @@ export function createIoActivities(deps: IoDeps) {
       ...(deps.crashPoint ? { crashPoint: deps.crashPoint } : {}),
     }),
     ...createBatchWakeActivities(),
+    ...createDecidedOrderActivities({ ...counted, ...(deps.processingLagClock ? { now: deps.processingLagClock } : {}) }),
     ...createDeploymentActionActivities(deps),
     ...createScannerActivities({ db: deps.db, loadRecentBars: marketData.loadRecentBars }),
     ...createMarketDataFeedActivities(feeds),
