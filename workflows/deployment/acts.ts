@@ -143,7 +143,8 @@ export async function endPendingActs(rt: Runtime, cycles: Cycles): Promise<void>
 /**
  * Performs one close's actions and ends the action: done, or expired when it came too late to act on (the close is
  * older than staleAfterBars), a flatten since the close superseded it, or the deployment is ending. The last symbol's cycle row ends it in the same local
- * activity (a wake's task is then read, order, record); an action with no symbol to act on is ended on its own.
+ * activity; a decided order writes its row itself (./decided-order.ts), so an order wake's task is two local activities,
+ * the read and the order with its row. An action with no symbol to act on is ended on its own.
  */
 async function perform(rt: Runtime, cycles: Cycles, actionId: string, p: ActionPayload, ending?: 'expired'): Promise<void> {
   const { spec, carry } = rt;
