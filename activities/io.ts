@@ -6,6 +6,7 @@ import { createDeploymentActionActivities } from './deployment-actions';
 import { createEvaluatorBarWindows } from './evaluator-bar-windows';
 import { createDeploymentCommandActivities } from './deployment-commands';
 import { createDailySummaryActivities } from './daily-summaries';
+import { createDecidedOrderActivities } from './decided-orders';
 import { createDeploymentActivities } from './deployments';
 import { createJobActivities } from './jobs';
 import { createLiquidationActivities } from './liquidation';
@@ -33,6 +34,8 @@ export function createIoActivities(deps: IoDeps) {
   const marketData = createMarketDataActivities(deps);
   const deployments = createDeploymentActivities({ ...deps, ...(deps.processingLagClock ? { now: deps.processingLagClock } : {}) });
   const commands = createDeploymentCommandActivities(deps);
+  // The folded order-and-row activity counts its order and its row as the two would (instrumentIoActivities).
+  const counted = instrumentIoActivities({ placeOrder: orders.placeOrder, recordCycle: deployments.recordCycle }, deps.metrics);
   const feeds = {
     db: deps.db,
     redis: deps.redis,
@@ -73,6 +76,7 @@ export function createIoActivities(deps: IoDeps) {
       ...(deps.crashPoint ? { crashPoint: deps.crashPoint } : {}),
     }),
     ...createBatchWakeActivities(),
+    ...createDecidedOrderActivities({ ...counted, ...(deps.processingLagClock ? { now: deps.processingLagClock } : {}) }),
     ...createDeploymentActionActivities(deps),
     ...createScannerActivities({ db: deps.db, loadRecentBars: marketData.loadRecentBars }),
     ...createMarketDataFeedActivities(feeds),

@@ -187,20 +187,29 @@ test('the batch-evaluation histories: the evaluator evaluates each close in one 
   expect([...forged.activities]).toEqual(['openEvaluationGroup']);
   expect(count(forged, 'workflowExecutionCompletedEventAttributes')).toBe(1);
   const acts = seen('deployment--batch-acts.json');
-  expect(acts.markers.map((m) => m.type)).toContain('placeOrder'); // a decided order is a local activity in the wake's task
+  // A decided order is a local activity in the wake's task that also writes its cycle row and ends the action
+  // (activities/decided-orders.ts): an order wake is two markers, the action read and the order with its row.
+  expect(acts.markers.map((m) => m.type)).toContain('placeDecidedOrderAndRecord');
   expect(acts.activities).not.toContain('placeOrder');
+  expect(acts.localActivities.get('placeOrder')).toBeUndefined();
+  expect(acts.localActivities.get('recordCycle')).toBeUndefined();
   expect(count(acts, 'workflowExecutionContinuedAsNewEventAttributes')).toBe(1);
+  // The idle wait's hourly look is one timer a wake leaves running (acts.ts armRecheck): none is cancelled, and one
+  // starts only when the run begins waiting or after the last one fired.
+  expect(count(acts, 'timerCanceledEventAttributes')).toBe(0);
+  expect(count(acts, 'timerStartedEventAttributes')).toBeLessThanOrEqual(count(acts, 'timerFiredEventAttributes') + 1);
+  expect(count(acts, 'timerStartedEventAttributes')).toBeGreaterThan(0);
   const loaded = acts.markers.filter((m) => m.type === 'loadDeploymentAction').map((m) => (m.result as { ok: boolean }).ok);
   expect(loaded).toEqual(expect.arrayContaining([true, false])); // the evaluator's actions, and the forged id refused
-  // Every action read is ended: by its last cycle row (recordCycle ends it in the same local activity) or, with no
-  // symbol to act on, by finishDeploymentAction; never read again before that.
+  // Every action read is ended: by its last cycle row (written with the order, or by recordCycle, in the same local
+  // activity) or, with no symbol to act on, by finishDeploymentAction; never read again before that.
   let open = false;
   let ended = 0;
   for (const m of acts.markers) {
     if (m.type === 'loadDeploymentAction' && (m.result as { ok: boolean }).ok) {
       expect(open).toBe(false);
       open = true;
-    } else if (open && (m.type === 'recordCycle' || m.type === 'finishDeploymentAction')) {
+    } else if (open && (m.type === 'placeDecidedOrderAndRecord' || m.type === 'recordCycle' || m.type === 'finishDeploymentAction')) {
       open = false;
       ended++;
     }

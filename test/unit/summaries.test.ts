@@ -1,7 +1,7 @@
 import type { RiskVerdict } from '../../domain/risk/gate';
 import type { CycleRecord } from '../../workflows/deployment/messages';
 import type { Runtime } from '../../workflows/deployment/runtime';
-import { barWaitSummary, orderSummary, recordSummary } from '../../workflows/deployment/summaries';
+import { barWaitSummary, decidedOrderSummary, forgetOrder, orderSummary, recordSummary } from '../../workflows/deployment/summaries';
 import { backtestLine, deploymentLine, duration, grouped, line, tradeText, utcMinute } from '../../workflows/summaries';
 
 /** The Temporal UI's lines: by hand (no Intl), one short line, only structured fields. */
@@ -41,6 +41,14 @@ test("a cycle row's line says what the cycle did, with the order it sent", () =>
   expect(recordSummary(r, rec({ action: 'approval', approvalId: 'a-1' }), 1)).toBe('cycle 197 · IDX awaiting approval a-1 · sma-cross v1');
   // another run's orders are not this one's
   expect(recordSummary(rt(), rec({ action: 'order', clientOrderIds: ['c-1'] }), 1)).toBe('cycle 197 · IDX order c-1 · sma-cross v1');
+});
+
+test("a decided order written with its cycle row says the cycle, the trade and the strategy; what it sent is then dropped", () => {
+  const r = rt();
+  const order = orderSummary(r, 'c-9', { symbol: 'IDX', side: 'buy', qty: 1, price: 3620, reason: 'signal' });
+  expect(decidedOrderSummary(r, 197, order, 1)).toBe('cycle 197 · signal buy 1 IDX · sma-cross v1');
+  forgetOrder(r, 'c-9');
+  expect(recordSummary(r, rec({ action: 'order', clientOrderIds: ['c-9'] }), 1)).toBe('cycle 197 · IDX order c-9 · sma-cross v1');
 });
 
 test('the wait for a bar', () => {

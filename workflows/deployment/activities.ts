@@ -1,6 +1,7 @@
 import * as wf from '@temporalio/workflow';
 import type { ApprovalActivities } from '../../activities/approvals';
 import type { createCycleActivities } from '../../activities/cycle';
+import type { createDecidedOrderActivities } from '../../activities/decided-orders';
 import type { createDeploymentActionActivities } from '../../activities/deployment-actions';
 import type { DeploymentCommandActivities } from '../../activities/deployment-commands';
 import type { createDeploymentActivities } from '../../activities/deployments';
@@ -41,10 +42,11 @@ export const { placeOrder } = wf.proxyActivities<OrderActivities>(brokerCall);
  * A batch-evaluated deployment's order, first as a local activity in the task its wake runs: the intent was fixed in
  * Postgres by the evaluator before this task began (deployment_actions), so a task that fails and runs again sends the
  * same intent under the same client order id, and the ledger makes it one order (localBrokerCall's caveat is about
- * decisions taken in the same task, which an action's are not). One short attempt (localDecidedOrder): the rest go
- * out as `placeOrder`, which a stop, pause or flatten can cancel.
+ * decisions taken in the same task, which an action's are not). It writes the symbol's cycle row after the order
+ * (activities/decided-orders.ts). One short attempt (localDecidedOrder): the rest go out as `placeOrder`, which a
+ * stop, pause or flatten can cancel, and the row as `recordCycle`.
  */
-export const { placeOrder: placeDecidedOrder } = wf.proxyLocalActivities<OrderActivities>(localDecidedOrder);
+export const { placeDecidedOrderAndRecord } = wf.proxyLocalActivities<ReturnType<typeof createDecidedOrderActivities>>(localDecidedOrder);
 export const { resolveOrder, resolveDeploymentOrders } = wf.proxyActivities<ReturnType<typeof createOrderResolutionActivities>>(orderResolution);
 /** cancel-and-replace: the broker's confirmed cancel of a partial fill's remainder (a bounded number of attempts: the next cycle tries again) */
 export const { cancelRemainder } = wf.proxyActivities<ReturnType<typeof createRemainderActivities>>(brokerCall);

@@ -71,13 +71,31 @@ async function lookForCommands(rt: Runtime, summary: string): Promise<void> {
   rt.pickUp(await loadRecordedCommands.executeWithOptions({ summary: looks > 0 ? `${summary} (${looks} look signal(s))` : summary }, [{ deploymentId: rt.deploymentId, ...look }]));
 }
 
+/**
+ * The idle wait's hourly look as a timer of its own, started when none runs and left running across wakes: a wake that
+ * cancelled a condition's timeout and started it again cost two history events and two server timer tasks per order.
+ * A continue-as-new or the end of the run leaves it pending (nothing waits on it; the next run arms its own). The run
+ * loop is non-cancellable (workflow.ts), so a cancel request does not reject it.
+ */
+function armRecheck(rt: Runtime): void {
+  if (rt.recheck !== 'none') return;
+  rt.recheck = 'armed';
+  void wf.sleep(ACT_RECHECK_MS, { summary: `wait for an action · look for lost ones in ${duration(ACT_RECHECK_MS)}` }).then(() => {
+    rt.recheck = 'due';
+  });
+}
+
 /** Waits for a wake (or a command), or performs the next action woken for. Returns whether it performed one. */
 export async function nextAct(rt: Runtime, cycles: Cycles): Promise<boolean> {
   if (rt.acts.length === 0) {
     rt.nextClose = null;
     rt.waitingOn = 'its evaluator: woken only to act';
     rt.interrupted = false;
-    const woke = await wf.condition(() => rt.acts.length > 0 || rt.interrupted || rt.looks > 0, ACT_RECHECK_MS, { summary: `wait for an action · look for lost ones in ${duration(ACT_RECHECK_MS)}` });
+    armRecheck(rt);
+    await wf.condition(() => rt.acts.length > 0 || rt.interrupted || rt.looks > 0 || rt.recheck === 'due');
+    // A wake that came with the timer goes first; the look then runs at the next idle wait.
+    const woke = rt.acts.length > 0 || rt.interrupted || rt.looks > 0;
+    if (!woke) rt.recheck = 'none';
     if (!woke || rt.looks > 0) await lookForCommands(rt, 'look for recorded commands');
     if (!woke) for (const id of await loadPendingActions.executeWithOptions({ summary: 'look for pending actions' }, [{ deploymentId: rt.deploymentId }])) queueAct(rt, id);
     return false;
@@ -125,7 +143,8 @@ export async function endPendingActs(rt: Runtime, cycles: Cycles): Promise<void>
 /**
  * Performs one close's actions and ends the action: done, or expired when it came too late to act on (the close is
  * older than staleAfterBars), a flatten since the close superseded it, or the deployment is ending. The last symbol's cycle row ends it in the same local
- * activity (a wake's task is then read, order, record); an action with no symbol to act on is ended on its own.
+ * activity; a decided order writes its row itself (./decided-order.ts), so an order wake's task is two local activities,
+ * the read and the order with its row. An action with no symbol to act on is ended on its own.
  */
 async function perform(rt: Runtime, cycles: Cycles, actionId: string, p: ActionPayload, ending?: 'expired'): Promise<void> {
   const { spec, carry } = rt;

@@ -10,13 +10,14 @@ import { clientOrderId } from '../../domain/ids';
 import type { KillSwitchState, OrderIntent } from '../../domain/risk/gate';
 import { brokerCall } from '../activity-options';
 import { workflowNow } from '../time';
-import { cancelRemainder, loadCycleInputs, placeDecidedOrder, placeOrder, recordCycle, resolveOrder, setPaperPrices, syncOrders } from './activities';
+import { cancelRemainder, loadCycleInputs, placeOrder, recordCycle, resolveOrder, setPaperPrices, syncOrders } from './activities';
 import { askApproval } from './approvals';
 import { BarWindows } from './bar-windows';
+import { decidedOrder, type DecidedRow, type Placement } from './decided-order';
 import { describe, isConfigFault } from './failures';
 import type { CycleRecord } from './messages';
 import type { InflightOrder, Runtime } from './runtime';
-import { inputsSummary, orderSummary, pricesSummary, recordSummary } from './summaries';
+import { decidedOrderSummary, forgetOrder, inputsSummary, orderSummary, pricesSummary, recordSummary } from './summaries';
 import { grouped } from '../summaries';
 
 /** Bars fetched per cycle: enough for every strategy's warm-up at its default and common parameters. */
@@ -35,25 +36,10 @@ export interface ActStep {
   /** sends the paper broker the close prices, once per cycle */
   sendPrices: () => Promise<void>;
   placed?: CycleMode['placed'];
-  /** the intents come from a stored action (batch evaluation): an order may go out as a local activity (placeDecidedOrder) */
+  /** the intents come from a stored action (batch evaluation): an order may go out as a local activity with its cycle row (./decided-order.ts) */
   decided?: boolean;
   /** the stored action this act's cycle row ends (its last symbol): recorded and ended in one local activity */
   finish?: { actionId: string; state: 'done' | 'expired' };
-}
-
-/**
- * A decided order (batch evaluation): one short local-activity attempt in the wake's task, then, if the broker was
- * slow or failed, its remaining attempts as an ordinary activity under the same client order id (the ledger looks it
- * up before sending again). A command cannot reach the workflow while a local activity holds its task, so a long one
- * would let a stop, pause or flatten neither land nor cancel the order, as they do with an order of a deployment's own.
- */
-async function decidedOrder(input: PlaceOrderInput, summary: string): Promise<PlaceOrderResult> {
-  try {
-    return await placeDecidedOrder.executeWithOptions({ summary }, [input]);
-  } catch (err) {
-    if (wf.isCancellation(err) || isConfigFault(err)) throw err;
-    return await placeOrder.executeWithOptions({ ...brokerCall, summary }, [input]);
-  }
 }
 
 /** A cycle over other symbols than spec.symbols, with its own decision per symbol (the scanner: ./scanner.ts). */
@@ -165,11 +151,21 @@ export class Cycles {
       const { intent } = action;
       await step.sendPrices();
       if (action.fillAtLevel && spec.broker === 'paper') await setPaperPrices.executeWithOptions({ summary: pricesSummary({ [symbol]: intent.price }) }, [{ [symbol]: intent.price }]);
-      const placed = await this.order(cycle, step.leg++, intent, action.reducing, 1, step.decided === true);
+      // A decided order writes this row itself when its local activity succeeds (the same record: orderOutcome).
+      const row: DecidedRow | undefined = step.decided
+        ? { deploymentId, paramsVersion, positions: step.positions, totalPnl: step.totalPnl, record, why: intent.reason, startedAt: step.startedAt, ...(step.finish ? { finishAction: step.finish } : {}) }
+        : undefined;
+      const { placed, recordedAt } = await this.place(cycle, step.leg++, intent, action.reducing, 1, row);
       step.placed?.(symbol, placed);
       rt.stepDone(placed.at);
       Object.assign(record, orderOutcome(placed, intent.reason));
       Object.assign(carry, afterOrder(riskStateOf(carry), symbol, cycle, intent.reason, placed.state));
+      if (recordedAt !== undefined) {
+        rt.remember(record);
+        forgetOrder(rt, placed.clientOrderId);
+        rt.stepDone(recordedAt);
+        return;
+      }
     }
     rt.remember(record);
     const recorded = await recordCycle.executeWithOptions({ summary: recordSummary(rt, record, paramsVersion) }, [
@@ -193,7 +189,12 @@ export class Cycles {
    * it while the broker has not answered; it is then resolved: cancelled when it never reached the broker, looked up
    * when it may have.
    */
-  async order(cycle: number, leg: number, intent: OrderIntent, reducing: boolean, intentVersion = 1, decided = false): Promise<PlaceOrderResult> {
+  async order(cycle: number, leg: number, intent: OrderIntent, reducing: boolean, intentVersion = 1): Promise<PlaceOrderResult> {
+    return (await this.place(cycle, leg, intent, reducing, intentVersion)).placed;
+  }
+
+  /** `order`, and for a decided order (`row`) its cycle row written by the same local activity when it succeeds. */
+  private async place(cycle: number, leg: number, intent: OrderIntent, reducing: boolean, intentVersion: number, row?: DecidedRow): Promise<Placement> {
     const { rt } = this;
     const { spec } = rt;
     const input: PlaceOrderInput = {
@@ -208,7 +209,8 @@ export class Cycles {
     rt.waitingOn = `cycle ${cycle}: order ${input.clientOrderId} (${intent.side} ${intent.qty} ${intent.symbol}) at the broker`;
     try {
       const summary = orderSummary(rt, input.clientOrderId, intent);
-      return await inflight.scope.run(() => (decided ? decidedOrder(input, summary) : placeOrder.executeWithOptions({ ...brokerCall, summary }, [input])));
+      if (row) return await inflight.scope.run(() => decidedOrder(input, { order: summary, folded: decidedOrderSummary(rt, cycle, summary, row.paramsVersion) }, row));
+      return { placed: await inflight.scope.run(() => placeOrder.executeWithOptions({ ...brokerCall, summary }, [input])) };
     } catch (err) {
       // Cancelled by a stop, pause or flatten; or every attempt failed (the broker down for minutes). Either way the
       // order is settled now: cancelled if it never reached the broker, looked up if it may have.
@@ -217,7 +219,7 @@ export class Cycles {
       const reason = cancelled ? inflight.cancelReason! : `not placed after its attempts (${describe(err)})`;
       inflight.resolving = true;
       rt.waitingOn = `resolving order ${input.clientOrderId} (${reason})`;
-      return await wf.CancellationScope.nonCancellable(() => resolveOrder.executeWithOptions({ summary: `resolve order ${input.clientOrderId}` }, [{ order: input, reason }]));
+      return { placed: await wf.CancellationScope.nonCancellable(() => resolveOrder.executeWithOptions({ summary: `resolve order ${input.clientOrderId}` }, [{ order: input, reason }])) };
     } finally {
       rt.inflight = undefined;
     }

@@ -66,6 +66,11 @@ export class Runtime {
   readonly acts: string[];
   /** batch evaluation: look signals (its evaluator saw commands recorded for it and not yet taken) not yet answered by a read (./acts.ts) */
   looks: number;
+  /**
+   * batch evaluation: the idle wait's look for lost actions and commands (./acts.ts): 'armed' while its timer runs,
+   * 'due' once it fired and the look has not run yet. Armed once, not per wait: a wake does not cancel it.
+   */
+  recheck: 'none' | 'armed' | 'due' = 'none';
   private messageSeq = 0;
   /** per message sequence number: the answer an update waits for */
   readonly answers = new Map<number, CommandOutcome>();

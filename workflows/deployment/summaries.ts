@@ -26,6 +26,17 @@ export function orderSummary(rt: Runtime, clientOrderId: string, intent: OrderIn
   return line(`${intent.reason} ${intent.side} ${qty} ${intent.symbol}`);
 }
 
+/**
+ * A decided order and its cycle row in one local activity (batch evaluation): "cycle 197 · signal buy 1 IDX ·
+ * sma-cross v1", its order's line (orderSummary) between the cycle and the strategy.
+ */
+export const decidedOrderSummary = (rt: Runtime, cycle: number, order: string, paramsVersion: number) => line(`cycle ${cycle} · ${order} · ${rt.spec.strategy} v${paramsVersion}`);
+
+/** An order whose row was written with it (no recordSummary to take its line): what it sent is dropped. */
+export function forgetOrder(rt: Runtime, clientOrderId: string): void {
+  sentOrders.get(rt)?.delete(clientOrderId);
+}
+
 /** The first words of a row's reason ("warmup", "deployment paused"): never the detail, which may quote an error. */
 const reasonHead = (reason: string | undefined) => (reason ? ` (${reason.split(':')[0]!.slice(0, 60)})` : '');
 

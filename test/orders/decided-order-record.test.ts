@@ -1,0 +1,81 @@
+import { randomUUID } from 'node:crypto';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import type { Pool } from 'pg';
+import { createDecidedOrderActivities, type PlaceDecidedOrderAndRecordArgs, type PlaceDecidedOrderAndRecordResult } from '../../activities/decided-orders';
+import { createDeploymentActivities } from '../../activities/deployments';
+import { createOrderActivities } from '../../activities/orders';
+import { paperBrokerPort } from '../../brokers';
+import { PaperBrokerAdmin } from '../../brokers/paper/admin-client';
+import { startPaperBroker, type PaperBrokerProcess } from '../../brokers/paper/start';
+import { parseDeploymentSpec } from '../../domain/deployment/spec';
+import { clientOrderId } from '../../domain/ids';
+import { testPool, uniqueSymbol } from '../helpers/db';
+import { testStack } from '../helpers/stack';
+
+/**
+ * A batch deployment's decided order with its cycle row (activities/decided-orders.ts) against real Postgres and the
+ * paper broker process: an attempt that dies after the broker got the order, and one whose result is lost after the
+ * row was written, are both completed by running it again, with one broker order, one row and the action done.
+ */
+let pool: Pool;
+let paper: PaperBrokerProcess;
+let admin: PaperBrokerAdmin;
+const account = `fold-${randomUUID().slice(0, 8)}`;
+
+beforeAll(async () => {
+  pool = testPool();
+  paper = await startPaperBroker({ databaseUrl: testStack().DATABASE_URL, account, initialCash: 1e9 });
+  admin = new PaperBrokerAdmin(paper.url);
+});
+
+afterAll(async () => {
+  await paper?.stop();
+  await pool?.end();
+});
+
+test('a retried order-and-row sends the order once, writes its row once with the outcome, and ends the action once', async () => {
+  const deploymentId = randomUUID();
+  const symbol = uniqueSymbol('FLD');
+  await admin.setPrices({ [symbol]: 40 });
+  const spec = parseDeploymentSpec({ strategy: 'sma-cross', params: { fast: 3, slow: 8 }, symbols: [symbol], timeframe: '5m', accountId: account, broker: 'paper' });
+  await pool.query(`INSERT INTO deployments (id, workflow_id, account_id, broker, strategy, spec, status, created_by) VALUES ($1, $2, $3, 'paper', 'sma-cross', $4, 'running', 'test')`, [deploymentId, `deployment-${deploymentId}`, account, JSON.stringify(spec)]);
+  const barClose = Date.UTC(2026, 11, 4, 14, 35);
+  const actionId = `${deploymentId}:${barClose}`;
+  await pool.query(`INSERT INTO deployment_actions (id, deployment_id, bar_close, cycle, params_version, payload) VALUES ($1, $2, $3, 7, 1, '{}')`, [actionId, deploymentId, barClose]);
+
+  let armed = true;
+  const orders = createOrderActivities({
+    db: pool, brokers: { paper: paperBrokerPort(paper.url) },
+    crashPoint: (p) => {
+      if (armed && p === 'after_broker_send') {
+        armed = false;
+        throw new Error(`worker died at ${p}`);
+      }
+    },
+  });
+  const { recordCycle } = createDeploymentActivities({ db: pool });
+  const { placeDecidedOrderAndRecord } = createDecidedOrderActivities({ placeOrder: orders.placeOrder, recordCycle, now: () => barClose + 1_500 });
+  const coid = clientOrderId(`deployment-${deploymentId}`, 7, 0, 1);
+  const args: PlaceDecidedOrderAndRecordArgs = {
+    order: { clientOrderId: coid, deploymentId, workflowId: `deployment-${deploymentId}`, cycle: 7, leg: 0, intentVersion: 1, broker: 'paper', accountId: account, symbol, side: 'buy', qty: 2, orderType: 'market', timeInForce: 'day' },
+    row: {
+      deploymentId, paramsVersion: 1, positions: { [symbol]: 0 }, totalPnl: 12.5, why: 'signal', startedAt: barClose + 1_000, finishAction: { actionId, state: 'done' },
+      record: { cycle: 7, barClose, symbol, action: 'skip', clientOrderIds: [], signal: 1, indicators: { fast: 41, slow: 40 } },
+    },
+  };
+  const run = () => new MockActivityEnvironment().run(placeDecidedOrderAndRecord, args) as Promise<PlaceDecidedOrderAndRecordResult>;
+
+  await expect(run()).rejects.toThrow('worker died at after_broker_send');
+  const cycleRows = () => pool.query('SELECT action, reason, client_order_ids, signal, indicators, position_qty, realized_pnl, latency_ms FROM deployment_cycles WHERE deployment_id = $1', [deploymentId]);
+  expect((await cycleRows()).rows).toEqual([]); // it died before the row
+  const first = await run();
+  const again = await run(); // its result lost after the row was written: run again
+  for (const r of [first, again]) expect(r.placed).toMatchObject({ clientOrderId: coid });
+  expect(['ACCEPTED', 'FILLED']).toContain(again.placed.state);
+  expect((await admin.stats()).orders).toBe(1);
+  expect((await cycleRows()).rows).toEqual([
+    { action: 'order', reason: 'signal', client_order_ids: [coid], signal: 1, indicators: { fast: 41, slow: 40 }, position_qty: 0, realized_pnl: 12.5, latency_ms: 500 },
+  ]);
+  const action = await pool.query('SELECT state FROM deployment_actions WHERE id = $1', [actionId]);
+  expect(action.rows).toEqual([{ state: 'done' }]);
+});
