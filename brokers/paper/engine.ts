@@ -16,6 +16,7 @@ import type { OrderSide, OrderStatus, OrderType, TimeInForce } from '../port';
 import { parseLocalDate, toIsoDate } from '../../domain/calendar';
 import { marketNow, tradingDateAt, type ClockSetting } from './market';
 import * as sql from './sql';
+import { orderChecks, recordOrderFillReadingPosition, storeFillEffects } from './sql-execution';
 import type { OrderRow } from './sql';
 
 export interface NewOrder {
@@ -115,12 +116,13 @@ export class PaperEngine {
 
   /** Creates and executes an order inside a locked transaction: the checks and first execution of POST /v2/orders. */
   async createOrderIn(c: PoolClient, account: sql.AccountRow, o: NewOrder): Promise<SubmitResult> {
-    if (await sql.findOrderByClientId(c, this.account, o.clientOrderId)) return { kind: 'duplicate' };
-    const price = (await sql.getPrices(c, this.account, [o.symbol])).get(o.symbol);
+    const checks = await orderChecks(c, this.account, o.clientOrderId, o.symbol, o.side === 'buy');
+    if (checks.duplicate) return { kind: 'duplicate' };
+    const { price } = checks;
     if (price === undefined) return { kind: 'no_price' };
     if (o.side === 'buy') {
       const needed = round9(o.qty * (o.limitPrice ?? price));
-      const available = round9(account.cash - (await sql.reservedForOpenBuys(c, this.account)));
+      const available = round9(account.cash - checks.reserved);
       if (needed > available + 1e-9) return { kind: 'insufficient_buying_power', needed, available };
     }
     const now = this.now();
@@ -247,8 +249,10 @@ export class PaperEngine {
     const status: OrderStatus = done ? 'filled' : 'partially_filled';
     const now = this.now();
     const notional = round9(qty * price);
-    const updated = await sql.recordOrderFill(c, order.id, { qty, notional, status, done, now });
-    await sql.insertFill(c, {
+    const { order: updated, position: pos } = await recordOrderFillReadingPosition(c, this.account, order.id, { qty, notional, status, done, now });
+    const signed = order.side === 'buy' ? qty : -qty;
+    const next = applyFill(pos && { qty: pos.qty, avg: pos.avg_entry_price }, signed, price);
+    const fill = {
       id: fillId(now),
       account: this.account,
       orderId: order.id,
@@ -260,12 +264,8 @@ export class PaperEngine {
       leavesQty: done ? 0 : round9(order.qty - cumQty),
       orderStatus: status,
       ts: now,
-    });
-    const signed = order.side === 'buy' ? qty : -qty;
-    const pos = await sql.getPosition(c, this.account, order.symbol);
-    const next = applyFill(pos && { qty: pos.qty, avg: pos.avg_entry_price }, signed, price);
-    await sql.setPosition(c, this.account, order.symbol, next.qty, next.avg);
-    await sql.addCash(c, this.account, order.side === 'buy' ? -notional : notional);
+    };
+    await storeFillEffects(c, fill, next, order.side === 'buy' ? -notional : notional);
     return updated;
   }
 

@@ -70,7 +70,7 @@ export interface PositionRow {
   held_qty: number;
 }
 
-const ORDER_COLUMNS = `id, seq, client_order_id, symbol, side, type, time_in_force, qty::float8 AS qty, limit_price::float8 AS limit_price,
+export const ORDER_COLUMNS = `id, seq, client_order_id, symbol, side, type, time_in_force, qty::float8 AS qty, limit_price::float8 AS limit_price,
   filled_qty::float8 AS filled_qty, filled_notional::float8 AS filled_notional, status, slices_total, slices_done,
   created_at, updated_at, filled_at, canceled_at, expired_at`;
 
@@ -101,10 +101,6 @@ export async function setClock(db: Db, account: string, clock: { clockAt: Date |
     clock.setAt,
     clock.running,
   ]);
-}
-
-export async function addCash(c: PoolClient, account: string, delta: number): Promise<void> {
-  await c.query('UPDATE paper_accounts SET cash = cash + $2, updated_at = now() WHERE account = $1', [account, delta]);
 }
 
 export async function findOrderByClientId(db: Db, account: string, clientOrderId: string): Promise<OrderRow | undefined> {
@@ -154,23 +150,6 @@ export async function openOrders(c: PoolClient, account: string, symbols?: strin
   return rows;
 }
 
-/** Records one executed slice on the order; the last slice sets filled_qty to qty exactly. */
-export async function recordOrderFill(
-  c: PoolClient,
-  id: string,
-  fill: { qty: number; notional: number; status: OrderStatus; done: boolean; now: Date },
-): Promise<OrderRow> {
-  const { rows } = await c.query<OrderRow>(
-    `UPDATE paper_orders
-     SET filled_qty = CASE WHEN $5 THEN qty ELSE filled_qty + $2 END, filled_notional = filled_notional + $3, slices_done = slices_done + 1,
-         status = $4, updated_at = $6, filled_at = CASE WHEN $5 THEN $6 ELSE filled_at END
-     WHERE id = $1
-     RETURNING ${ORDER_COLUMNS}`,
-    [id, fill.qty, fill.notional, fill.status, fill.done, fill.now],
-  );
-  return rows[0];
-}
-
 /** Ends an open order as canceled or expired (its unfilled remainder will never execute). */
 export async function closeOrder(c: PoolClient, id: string, status: 'canceled' | 'expired', now: Date): Promise<OrderRow> {
   const { rows } = await c.query<OrderRow>(
@@ -197,34 +176,6 @@ export interface NewFillRow {
   leavesQty: number;
   orderStatus: OrderStatus;
   ts: Date;
-}
-
-export async function insertFill(c: PoolClient, f: NewFillRow): Promise<void> {
-  await c.query(
-    `INSERT INTO paper_fills (id, account, order_id, symbol, side, qty, price, cum_qty, leaves_qty, order_status, ts)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-    [f.id, f.account, f.orderId, f.symbol, f.side, f.qty, f.price, f.cumQty, f.leavesQty, f.orderStatus, f.ts],
-  );
-}
-
-export async function getPosition(c: PoolClient, account: string, symbol: string): Promise<{ qty: number; avg_entry_price: number } | undefined> {
-  const { rows } = await c.query<{ qty: number; avg_entry_price: number }>(
-    'SELECT qty::float8 AS qty, avg_entry_price::float8 AS avg_entry_price FROM paper_positions WHERE account = $1 AND symbol = $2',
-    [account, symbol],
-  );
-  return rows[0];
-}
-
-export async function setPosition(c: PoolClient, account: string, symbol: string, qty: number, avgEntryPrice: number): Promise<void> {
-  if (qty === 0) {
-    await c.query('DELETE FROM paper_positions WHERE account = $1 AND symbol = $2', [account, symbol]);
-    return;
-  }
-  await c.query(
-    `INSERT INTO paper_positions (account, symbol, qty, avg_entry_price) VALUES ($1, $2, $3, $4)
-     ON CONFLICT (account, symbol) DO UPDATE SET qty = EXCLUDED.qty, avg_entry_price = EXCLUDED.avg_entry_price`,
-    [account, symbol, qty, avgEntryPrice],
-  );
 }
 
 /**
