@@ -1,6 +1,4 @@
-import { spawn } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
-import path from 'node:path';
+import { runBench } from '../helpers/bench';
 import { testStack } from '../helpers/stack';
 
 /**
@@ -8,24 +6,12 @@ import { testStack } from '../helpers/stack';
  * 20 deployments, 2 rounds each way. Both ways must read the same; the batched one in a fixed number of statements.
  * The full run: 500 deployments, 5 rounds.
  */
-const ROOT = path.resolve(__dirname, '..', '..');
-const OUT = path.join(ROOT, 'test', '.artifacts', 'bench');
-
 test('batch-reads bench (smoke): the same results both ways, per-member statements grow with N, batched ones do not', async () => {
   const stack = testStack();
-  rmSync(path.join(OUT, 'batch-reads.json'), { force: true });
   const run = async (n: number) => {
-    const child = spawn(path.join(ROOT, 'node_modules', '.bin', 'tsx'), ['bench/run.ts', 'batch-reads', `--deployments=${n}`, '--rounds=2'], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: stack.DATABASE_URL, BENCH_RESULTS_DIR: OUT },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    const { code, out, result } = await runBench('batch-reads', [`--deployments=${n}`, '--rounds=2'], { DATABASE_URL: stack.DATABASE_URL });
     expect({ code, out: code === 0 ? '' : out }).toEqual({ code: 0, out: '' });
-    return { result: JSON.parse(readFileSync(path.join(OUT, 'batch-reads.json'), 'utf8')), out };
+    return { result: result(), out };
   };
   const small = await run(10);
   const large = await run(20);

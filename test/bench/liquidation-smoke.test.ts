@@ -1,6 +1,4 @@
-import { spawn } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
-import path from 'node:path';
+import { runBench } from '../helpers/bench';
 import { testStack } from '../helpers/stack';
 
 /**
@@ -8,24 +6,12 @@ import { testStack } from '../helpers/stack';
  * the test Postgres): 2 rounds of 6 positions over 2 deployments, each flat, the paper broker's per-order baseline
  * measured in the same run, the figures written. The full run: 200 positions over 20 deployments, 10 rounds.
  */
-const ROOT = path.resolve(__dirname, '..', '..');
-const OUT = path.join(ROOT, 'test', '.artifacts', 'bench');
-
 test('liquidation bench (smoke): every round flat, p50/p99 and the broker baseline with their ratio', async () => {
   const stack = testStack();
-  rmSync(path.join(OUT, 'liquidation.json'), { force: true });
-  const child = spawn(path.join(ROOT, 'node_modules', '.bin', 'tsx'), ['bench/run.ts', 'liquidation', '--rounds=2', '--deployments=2', '--positions=3'], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: stack.DATABASE_URL, REDIS_URL: stack.REDIS_URL, TEMPORAL_ADDRESS: stack.TEMPORAL_ADDRESS, BENCH_RESULTS_DIR: OUT },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  const { code, out, result: written } = await runBench('liquidation', ['--rounds=2', '--deployments=2', '--positions=3'], { DATABASE_URL: stack.DATABASE_URL, REDIS_URL: stack.REDIS_URL, TEMPORAL_ADDRESS: stack.TEMPORAL_ADDRESS });
   // exit 1 is a measured result that missed the goal (a small run on a busy machine may): the figures must be there
   expect({ code: code === 0 || code === 1 ? 'measured' : code, out: code === 0 || code === 1 ? '' : out }).toEqual({ code: 'measured', out: '' });
-  const result = JSON.parse(readFileSync(path.join(OUT, 'liquidation.json'), 'utf8'));
+  const result = written();
   expect(code).toBe(result.passed ? 0 : 1);
   expect(result.warmUpRoundMs).toBeGreaterThan(0);
   expect(result).toMatchObject({ name: 'liquidation', positions: 6, deployments: 2, rounds: 2, triggerToFlat: { count: 2 }, baseline: { perOrder: { count: 12 } } });
