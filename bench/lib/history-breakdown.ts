@@ -76,7 +76,7 @@ const protoTsMs = (t: { seconds: number; nanos: number } | null | undefined) => 
  * workflow asked for it (it comes out later than complete_time), so a local activity is taken to start when the
  * step before it in the same workflow task ended (the cycle's steps run one after another): see startLocalSteps.
  */
-function localStep(e: HistoryEvent): StepTiming | undefined {
+export function localStep(e: HistoryEvent): StepTiming | undefined {
   const m = e.markerRecordedEventAttributes;
   const data = m?.details?.data?.payloads?.[0];
   if (m?.markerName !== LOCAL_ACTIVITY_MARKER || !data) return undefined;

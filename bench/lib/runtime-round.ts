@@ -19,6 +19,7 @@ import { privateStack } from '../../harness/stack';
 import { connectTemporal } from '../../platform/temporal';
 import type { ReplayClockSpec } from '../../workflows/deployment/messages';
 import { cycleBreakdown, type CycleBreakdown } from './history-breakdown';
+import { wakeBreakdown, type WakeBreakdown } from './wake-breakdown';
 import { between, CpuSampler, type CpuUsage } from '../../harness/processes/cpu-sampler';
 import { deploymentBars, storeReplayBars, type ReplaySession, type ReplaySource } from './replay-bars';
 import { cpuPerDeploymentClose, fmtCpu, sampleAt, stackClassifier, withOthers, type CpuPerDeploymentClose } from './runtime-cpu';
@@ -74,6 +75,8 @@ export type RoundResult = WindowFigures & {
   /** CPU over the measured window (the bar periods of the measured closes), cores per group */
   cpu?: CpuUsage;
   breakdown?: CycleBreakdown;
+  /** batch evaluation: where an order wake's time goes (bench/lib/wake-breakdown.ts) */
+  wakes?: WakeBreakdown;
   stoppedCleanly: number;
   loadAverage: { before: number[]; after: number[] };
   workerEnv: Record<string, string>;
@@ -199,6 +202,20 @@ export async function runRound(n: number, setup: RoundSetup): Promise<RoundResul
       const sample = deployments.filter((_, i) => i % step === 0).slice(0, opts.histories).map((d) => d.handle.workflowId);
       breakdown = await cycleBreakdown(client, sample, measured, wallOf);
     }
+    let wakes: WakeBreakdown | undefined;
+    if (opts.histories > 0 && workflowType === 'deploymentWorkflow' && setup.evaluation === 'batch') {
+      const ordered = new Set((await cyclesWithOrders(pool, measured[0]!, last)).filter((r) => r.accepted_ms !== null && ids.has(r.deployment_id)).map((r) => r.deployment_id));
+      const sample = deployments.filter((d) => ordered.has(d.id)).slice(0, opts.histories).map((d) => d.handle.workflowId);
+      const [group] = (await pool.query<{ workflow_id: string }>('SELECT workflow_id FROM evaluation_groups LIMIT 1')).rows;
+      if (group) {
+        wakes = await wakeBreakdown(client, group.workflow_id, sample, measured, wallOf);
+        const f = (s: { p50Ms: number | null; p99Ms: number | null }) => `${fmtMs(s.p50Ms)}/${fmtMs(s.p99Ms)}`;
+        log(
+          `order wakes (p50/p99, ${wakes.wakes} sampled): evaluated ${f(wakes.evaluatedMs)}, wakes sent ${f(wakes.wakesSentMs)}, signal in history ${f(wakes.signaledMs)} after the close; ` +
+            `task queued ${f(wakes.taskQueuedMs)}; ${Object.entries(wakes.steps).map(([k, v]) => `${k} ${f(v)}`).join(', ')}; task completed ${f(wakes.taskCompletedMs)} after the close`,
+        );
+      }
+    }
 
     return {
       deployments: n,
@@ -212,6 +229,7 @@ export async function runRound(n: number, setup: RoundSetup): Promise<RoundResul
       perTick,
       cpu: windowCpu,
       breakdown,
+      wakes,
       stoppedCleanly,
       loadAverage: { before: loadBefore, after: load() },
       workerEnv: opts.workerEnv,

@@ -1,0 +1,140 @@
+/**
+ * Where a batch-evaluated order's time goes, from bar close to the order's local activity done, read from workflow
+ * histories: the evaluator's (its evaluateBarClose activity and its wake local activity) and the woken deployments'
+ * (the deploymentAct signal, the workflow task it caused and that task's local activities). Event times are the
+ * Temporal server's, local activity completions the worker's, on one host clock; each figure is from the bar close's
+ * wall time, except the per-step ones, which are the step's own length.
+ */
+import type { Client } from '@temporalio/client';
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+import { tsToMs } from '@temporalio/common/lib/time';
+import { localStep } from './history-breakdown';
+import { summarize, type LatencySummary } from './percentiles';
+
+type HistoryEvent = NonNullable<Awaited<ReturnType<ReturnType<Client['workflow']['getHandle']>['fetchHistory']>>['events']>[number];
+
+export interface WakeBreakdown {
+  closes: number;
+  wakes: number;
+  /** from the close: the evaluator's evaluateBarClose completed, and its wake local activity done (every signal sent) */
+  evaluatedMs: LatencySummary;
+  wakesSentMs: LatencySummary;
+  /** from the close: the deployment's deploymentAct signal in its history */
+  signaledMs: LatencySummary;
+  /** the signal to the start of the workflow task that handled it (queued at the server and the worker) */
+  taskQueuedMs: LatencySummary;
+  /** per step of the woken task: its length (a local activity from the end of the step before it) */
+  steps: Record<string, LatencySummary>;
+  /** from the close: the woken task completed */
+  taskCompletedMs: LatencySummary;
+}
+
+/** An event's time: histories fetched from the server carry Long seconds, histories read from JSON plain numbers. */
+const timeOf = (e: HistoryEvent) => {
+  const t = e.eventTime;
+  return typeof t?.seconds === 'number' ? t.seconds * 1000 + Math.floor((t.nanos ?? 0) / 1e6) : tsToMs(t);
+};
+const decode = <T>(p: unknown): T | undefined => (p ? defaultPayloadConverter.fromPayload<T>(p as Payload) : undefined);
+
+async function histories(client: Client, ids: readonly string[]): Promise<HistoryEvent[][]> {
+  const out: HistoryEvent[][] = [];
+  const queue = [...ids];
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      for (let id = queue.shift(); id !== undefined; id = queue.shift()) out.push((await client.workflow.getHandle(id).fetchHistory()).events ?? []);
+    }),
+  );
+  return out;
+}
+
+/** The evaluator's close times: evaluateBarClose completed and the wakes' local activity done, by bar close (data ms). */
+function evaluatorTimes(events: readonly HistoryEvent[]): Map<number, { evaluated?: number; woken?: number }> {
+  const byClose = new Map<number, { evaluated?: number; woken?: number }>();
+  const scheduled = new Map<string, number>();
+  let lastClose: number | undefined;
+  for (const e of events) {
+    const s = e.activityTaskScheduledEventAttributes;
+    if (s?.activityType?.name === 'evaluateBarClose') {
+      const close = decode<{ barClose: number }>(s.input?.payloads?.[0])?.barClose;
+      if (close !== undefined) scheduled.set(String(e.eventId), close);
+    }
+    const done = e.activityTaskCompletedEventAttributes;
+    const close = done ? scheduled.get(String(done.scheduledEventId)) : undefined;
+    if (close !== undefined) {
+      byClose.set(close, { evaluated: timeOf(e) });
+      lastClose = close;
+    }
+    const step = localStep(e);
+    if (step?.type === 'wakeDeployments' && lastClose !== undefined) byClose.get(lastClose)!.woken = step.endedMs;
+  }
+  return byClose;
+}
+
+/** One order wake of a deployment: its signal, the task that handled it and that task's local activities. */
+export interface OrderWake {
+  barClose: number;
+  signaledMs: number;
+  taskStartedMs: number;
+  taskCompletedMs: number;
+  /** local activities of the task in order, each with its length (from the end of the step before it, or the task's start) */
+  steps: Array<{ type: string; ms: number }>;
+}
+
+/** The deploymentAct wakes for `closes` (data ms) in one deployment's history. */
+export function orderWakesOfHistory(events: readonly HistoryEvent[], closes: readonly number[]): OrderWake[] {
+  const wakes: OrderWake[] = [];
+  for (const [i, e] of events.entries()) {
+    const sig = e.workflowExecutionSignaledEventAttributes;
+    if (sig?.signalName !== 'deploymentAct') continue;
+    const actionId = decode<{ actionId?: string }>(sig.input?.payloads?.[0])?.actionId ?? '';
+    const barClose = Number(actionId.slice(actionId.lastIndexOf(':') + 1));
+    if (!closes.includes(barClose)) continue;
+    const rest = events.slice(i + 1);
+    const started = rest.find((x) => x.workflowTaskStartedEventAttributes);
+    const completedAt = rest.findIndex((x) => x.workflowTaskCompletedEventAttributes);
+    if (!started || completedAt < 0) continue;
+    const steps: OrderWake['steps'] = [];
+    let previous = timeOf(started);
+    // the markers the task recorded follow its completion event
+    for (const m of rest.slice(completedAt + 1)) {
+      const step = localStep(m);
+      if (!step) break;
+      steps.push({ type: step.type, ms: step.endedMs! - previous });
+      previous = step.endedMs!;
+    }
+    wakes.push({ barClose, signaledMs: timeOf(e), taskStartedMs: timeOf(started), taskCompletedMs: timeOf(rest[completedAt]!), steps });
+  }
+  return wakes;
+}
+
+/** Order wakes of `closes` in the deployments' histories, with the evaluator's times for each close. */
+export async function wakeBreakdown(client: Client, evaluatorId: string, workflowIds: readonly string[], closes: readonly number[], wallOf: (barCloseMs: number) => number): Promise<WakeBreakdown> {
+  const [evaluator] = await histories(client, [evaluatorId]);
+  const times = evaluatorTimes(evaluator ?? []);
+  const acc = { evaluated: [] as number[], woken: [] as number[], signaled: [] as number[], queued: [] as number[], completed: [] as number[] };
+  const steps: Record<string, number[]> = {};
+  for (const close of closes) {
+    const t = times.get(close);
+    if (t?.evaluated !== undefined) acc.evaluated.push(t.evaluated - wallOf(close));
+    if (t?.woken !== undefined) acc.woken.push(t.woken - wallOf(close));
+  }
+  for (const events of await histories(client, workflowIds)) {
+    for (const w of orderWakesOfHistory(events, closes)) {
+      const wall = wallOf(w.barClose);
+      acc.signaled.push(w.signaledMs - wall);
+      acc.queued.push(w.taskStartedMs - w.signaledMs);
+      acc.completed.push(w.taskCompletedMs - wall);
+      for (const s of w.steps) (steps[s.type] ??= []).push(s.ms);
+    }
+  }
+  return {
+    closes: closes.length,
+    wakes: acc.signaled.length,
+    evaluatedMs: summarize(acc.evaluated),
+    wakesSentMs: summarize(acc.woken),
+    signaledMs: summarize(acc.signaled),
+    taskQueuedMs: summarize(acc.queued),
+    steps: Object.fromEntries(Object.entries(steps).map(([k, v]) => [k, summarize(v)])),
+    taskCompletedMs: summarize(acc.completed),
+  };
+}

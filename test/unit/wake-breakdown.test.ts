@@ -1,0 +1,29 @@
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import raw from '../replay/histories/deployment--batch-acts.json';
+import { orderWakesOfHistory } from '../../bench/lib/wake-breakdown';
+
+// A recorded batch deployment: two forged/malformed deploymentAct signals, then the evaluator's wakes for two closes.
+const events = historyFromJSON(raw).events ?? [];
+const [first, second] = [1796658600000, 1796661600000];
+
+describe('orderWakesOfHistory (the runtime bench\'s batch wake breakdown)', () => {
+  it('reads each wake of the asked closes: signal, the task it caused and its local activities in order', () => {
+    const wakes = orderWakesOfHistory(events, [first, second]);
+    expect(wakes.map((w) => w.barClose)).toEqual([first, second]);
+    for (const w of wakes) {
+      expect(w.steps.map((s) => s.type)).toEqual(['loadDeploymentAction', 'placeDecidedOrderAndRecord']);
+      expect(w.taskStartedMs).toBeGreaterThanOrEqual(w.signaledMs);
+      expect(w.taskCompletedMs).toBeGreaterThanOrEqual(w.taskStartedMs);
+      for (const s of w.steps) expect(s.ms).toBeGreaterThanOrEqual(0);
+      // the steps run inside the task: together no longer than it
+      expect(w.steps.reduce((a, s) => a + s.ms, 0)).toBeLessThanOrEqual(w.taskCompletedMs - w.taskStartedMs + 1);
+    }
+    // the first wake's signal is event 101 of the recorded history, at 15:50:01.061Z
+    expect(wakes[0]!.signaledMs).toBe(Date.parse('2026-12-07T15:50:01.061Z'));
+  });
+
+  it('skips forged ids and closes not asked for', () => {
+    expect(orderWakesOfHistory(events, [second]).map((w) => w.barClose)).toEqual([second]);
+    expect(orderWakesOfHistory(events, [])).toEqual([]);
+  });
+});
