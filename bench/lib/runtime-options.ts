@@ -40,6 +40,8 @@ export const RuntimeOptionsSchema = z.strictObject({
   barCache: z.enum(['redis', 'postgres']).default('redis'),
   /** deployments whose histories are read for the where-does-the-time-go breakdown */
   histories: z.coerce.number().int().min(0).max(2000).default(50),
+  /** 'on' starts the dev server with its Prometheus metrics and reports its persistence requests and task matching per close (bench/lib/temporal-metrics.ts) */
+  temporalMetrics: z.enum(['on', 'off']).default('off'),
   /** extra env for the worker processes (experiments only), e.g. PG_POOL_MAX=8 */
   workerEnv: workerEnv.default({}),
   /** a directory with pre-built io.js and cpu.js to run instead of bundling this checkout (experiments with a changed workflow) */

@@ -20,6 +20,7 @@ import { connectTemporal } from '../../platform/temporal';
 import type { ReplayClockSpec } from '../../workflows/deployment/messages';
 import { cycleBreakdown, type CycleBreakdown } from './history-breakdown';
 import { wakeBreakdown, type WakeBreakdown } from './wake-breakdown';
+import { scrapeMetrics, temporalWork, type TemporalWork } from './temporal-metrics';
 import { between, CpuSampler, type CpuUsage } from '../../harness/processes/cpu-sampler';
 import { deploymentBars, storeReplayBars, type ReplaySession, type ReplaySource } from './replay-bars';
 import { cpuPerDeploymentClose, fmtCpu, sampleAt, stackClassifier, withOthers, type CpuPerDeploymentClose } from './runtime-cpu';
@@ -77,6 +78,8 @@ export type RoundResult = WindowFigures & {
   breakdown?: CycleBreakdown;
   /** batch evaluation: where an order wake's time goes (bench/lib/wake-breakdown.ts) */
   wakes?: WakeBreakdown;
+  /** `--temporal-metrics=on`: the dev server's persistence requests and task matching over the measured closes */
+  temporal?: TemporalWork;
   stoppedCleanly: number;
   loadAverage: { before: number[]; after: number[] };
   workerEnv: Record<string, string>;
@@ -93,7 +96,7 @@ export async function runRound(n: number, setup: RoundSetup): Promise<RoundResul
     for (const c of cleanups.reverse()) await withTimeout('cleanup step', 120_000, c()).catch((e: Error) => log(`cleanup: ${e.message}`));
   };
   try {
-    const stack = await privateStack({ dir: STACK_DIR, dbPrefix: 'bench_runtime', temporal: true, redis: true });
+    const stack = await privateStack({ dir: STACK_DIR, dbPrefix: 'bench_runtime', temporal: true, redis: true, temporalMetrics: opts.temporalMetrics === 'on' });
     cleanups.push(() => stack.stop());
     const pool = new Pool({ connectionString: stack.DATABASE_URL, max: 8 });
     // pool.end() resolves before its sockets are closed, so dropping the database next can kill one that is still closing
@@ -149,6 +152,9 @@ export async function runRound(n: number, setup: RoundSetup): Promise<RoundResul
     // CPU samples just before each close (the warm-up's too) and the close after the last: the measured closes' windows are whole bar periods.
     const boundaries = sampleAt(() => sampler.sample(), [...ticks, last + BAR_MS].map((c) => wallOf(c) - WINDOW_LEAD_MS));
     cleanups.push(async () => boundaries.cancel());
+    // The server's counters at the measured window's two ends (the CPU window's).
+    const metricsUrl = stack.temporalMetricsUrl;
+    const metricsAt = metricsUrl ? [measured[0]!, last + BAR_MS].map((c) => sleep(Math.max(0, wallOf(c) - WINDOW_LEAD_MS - Date.now())).then(() => scrapeMetrics(metricsUrl))) : [];
 
     const perTick: RoundResult['perTick'] = [];
     for (const [k, close] of ticks.entries()) {
@@ -178,6 +184,14 @@ export async function runRound(n: number, setup: RoundSetup): Promise<RoundResul
     // The last CPU window ends at the next close: wait for it before anything else (stopping) runs.
     const samples = await Promise.all(boundaries.at.slice(1));
     const cpuPer = cpuPerDeploymentClose(samples, n);
+    const [metricsFrom, metricsTo] = await Promise.all(metricsAt);
+    const temporal = metricsFrom && metricsTo ? temporalWork(metricsFrom, metricsTo, measured.length) : undefined;
+    if (temporal) {
+      log(
+        `temporal per close: ${temporal.persistenceRequestsPerClose} persistence requests, ${temporal.persistenceMsPerClose} ms in them (${temporal.byOperation.map((o) => `${o.operation} ${o.perClose}`).join(', ')}); ` +
+          `tasks to a waiting poll: ${Object.entries(temporal.syncMatch).map(([t, m]) => `${t} ${m.sync}/${m.polled}`).join(', ')}`,
+      );
+    }
     const [from, to] = [samples[0], samples[samples.length - 1]];
     const windowCpu = withOthers(from && to ? between(from, to) : undefined);
     if (cpuPer) {
@@ -230,6 +244,7 @@ export async function runRound(n: number, setup: RoundSetup): Promise<RoundResul
       cpu: windowCpu,
       breakdown,
       wakes,
+      temporal,
       stoppedCleanly,
       loadAverage: { before: loadBefore, after: load() },
       workerEnv: opts.workerEnv,

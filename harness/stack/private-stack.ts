@@ -10,6 +10,8 @@ export interface PrivateStack {
   DATABASE_URL: string;
   REDIS_URL: string;
   TEMPORAL_ADDRESS: string;
+  /** the private dev server's Prometheus endpoint, when asked for (`temporalMetrics`) */
+  temporalMetricsUrl?: string;
   stop(): Promise<void>;
 }
 
@@ -18,7 +20,7 @@ export interface PrivateStack {
  * TEMPORAL_ADDRESS, or private ones under `dir`. Each run gets a fresh, migrated database (`<prefix>_<time>`)
  * that stop() drops.
  */
-export async function privateStack(opts: { dir: string; dbPrefix: string; temporal: boolean; redis: boolean; log?: (m: string) => void }): Promise<PrivateStack> {
+export async function privateStack(opts: { dir: string; dbPrefix: string; temporal: boolean; redis: boolean; temporalMetrics?: boolean; log?: (m: string) => void }): Promise<PrivateStack> {
   const log = opts.log ?? (() => undefined);
   const services: Service[] = [];
   const stopAll = () => Promise.allSettled(services.map((s) => s.stop()));
@@ -37,10 +39,12 @@ export async function privateStack(opts: { dir: string; dbPrefix: string; tempor
       redisUrl = redis.url;
     }
     let temporalAddress = process.env.TEMPORAL_ADDRESS ?? '';
+    let temporalMetricsUrl: string | undefined;
     if (opts.temporal && !temporalAddress) {
-      const t = await startTemporalDevServer({ uiPort: false, logFile: path.join(opts.dir, 'temporal.log'), searchAttributes: PRODUCT_SEARCH_ATTRIBUTES });
+      const t = await startTemporalDevServer({ uiPort: false, logFile: path.join(opts.dir, 'temporal.log'), searchAttributes: PRODUCT_SEARCH_ATTRIBUTES, metrics: opts.temporalMetrics });
       services.push(t);
       temporalAddress = t.address;
+      temporalMetricsUrl = t.metricsUrl;
       log(`temporal dev server ${t.address}`);
     }
     const dbName = `${opts.dbPrefix}_${Date.now()}`;
@@ -50,6 +54,7 @@ export async function privateStack(opts: { dir: string; dbPrefix: string; tempor
       DATABASE_URL: databaseUrl,
       REDIS_URL: redisUrl,
       TEMPORAL_ADDRESS: temporalAddress,
+      ...(temporalMetricsUrl ? { temporalMetricsUrl } : {}),
       async stop() {
         await dropDatabase(adminUrl, dbName);
         await stopAll();

@@ -33,9 +33,11 @@ export interface TemporalDevServerOptions {
   stopWithParent?: boolean;
   /** overall readiness timeout (default 60 s) */
   timeoutMs?: number;
+  /** serve the server's Prometheus metrics on a free port (`metricsUrl`); benchmarks read them */
+  metrics?: boolean;
 }
 
-export type TemporalService = Service & { address: string; uiUrl?: string; namespace: string; logFile: string };
+export type TemporalService = Service & { address: string; uiUrl?: string; metricsUrl?: string; namespace: string; logFile: string };
 
 export function cacheDir(): string {
   return process.env.DURABLE_TRADER_CACHE || path.join(process.env.HOME || os.homedir(), '.cache', 'durable-trader');
@@ -79,11 +81,13 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions = {}
   for (;;) {
     const { port, auto } = await pickPort('the Temporal frontend', opts.port, undefined);
     const uiPort = opts.uiPort === false || opts.uiPort === undefined ? undefined : (await pickPort('the Temporal Web UI', opts.uiPort, undefined)).port;
+    const metricsPort = opts.metrics ? (await pickPort('the Temporal metrics endpoint', undefined, undefined)).port : undefined;
     const logFile = path.resolve(opts.logFile ?? (dbFile ? `${dbFile}.log` : path.join(os.tmpdir(), `durable-trader-temporal-${port}.log`)));
     const args = [
       'server', 'start-dev', '--ip', LOCALHOST, '--port', String(port),
       ...(uiPort ? ['--ui-port', String(uiPort)] : ['--headless']),
       ...(dbFile ? ['--db-filename', dbFile] : []),
+      ...(metricsPort ? ['--metrics-port', String(metricsPort)] : []),
       '--namespace', namespace, '--log-format', 'json', '--log-level', 'warn',
       '--dynamic-config-value', 'frontend.enableServerVersionCheck=false',
       '--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true',
@@ -115,6 +119,7 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions = {}
       url: address,
       address,
       uiUrl: uiPort ? `http://${LOCALHOST}:${uiPort}` : undefined,
+      metricsUrl: metricsPort ? `http://${LOCALHOST}:${metricsPort}/metrics` : undefined,
       namespace,
       logFile,
       pid,
