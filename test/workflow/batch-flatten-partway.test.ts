@@ -1,93 +1,12 @@
-import type { WorkerOptions } from '@temporalio/worker';
-import type { PlaceDecidedOrderAndRecordArgs } from '../../activities/decided-orders';
-import type { PlaceOrderInput } from '../../activities/orders';
-import { issueDeploymentCommand } from '../../services/deployment-commands';
-import { createTestDeployment, ioWorker, nextDay, storeSineBars, taskFailures } from '../helpers/batch-env';
-import { uniqueSymbol } from '../helpers/db';
+import { commandPartWay } from '../helpers/batch-partway';
 import { useTradingEnvironment } from '../helpers/trading-env';
 
 /**
- * A flatten that lands part-way through a batch deployment's action on two symbols: the first symbol's order is at
- * the broker (its decided local activity failed, so it went out as `placeOrder`, held here until the flatten was
- * applied), and the second symbol's entry must not go out after it. The second symbol's row says why, the flatten
- * closes what the first order opened, and the action ends expired (superseded), not done.
- * Time-skipping environment, the real IO activities, Postgres and the paper broker.
+ * A flatten that lands while the first symbol's order of a two-symbol action is at the broker: the second symbol's
+ * entry is not placed, the flatten closes the first, and the action ends expired.
+ * Time-skipping environment, the real IO activities, Postgres and the paper broker (test/helpers/batch-partway.ts).
  */
 const ctx = useTradingEnvironment({ accountPrefix: 'batchpart' });
 const SETTLE = 1_019; // this file's evaluation group
-const MIN = 60_000;
 
-test('a flatten during the first symbol of a two-symbol action skips the second and ends the action expired', async () => {
-  const deps = { db: ctx.pool, temporal: ctx.env.client };
-  const { day, all } = await nextDay(ctx);
-  // The same bars under both symbols: both cross at the same closes, so an action has an order for each.
-  const [a, b] = [uniqueSymbol('BPA'), uniqueSymbol('BPB')];
-  await storeSineBars(ctx, [a, b], all, 3);
-  let dep: Awaited<ReturnType<typeof createTestDeployment>> | undefined;
-  let held: { cycle: number; clientOrderId: string } | undefined;
-  let flattenApplied = false;
-
-  // The first symbol's decided order of the first two-order action: its local activity fails before the broker (as a
-  // slow broker's would), so the workflow sends it as an ordinary activity; that one is held, after the broker took
-  // it, until a flatten was applied.
-  const hooks: Pick<WorkerOptions, 'interceptors'> = {
-    interceptors: {
-      activity: [
-        (actx) => ({
-          inbound: {
-            async execute(input, next) {
-              const type = actx.info.activityType;
-              if (type === 'placeDecidedOrderAndRecord' && !held) {
-                const { order } = input.args[0] as PlaceDecidedOrderAndRecordArgs;
-                const both = (await ctx.pool.query('SELECT 1 FROM deployment_actions WHERE deployment_id = $1 AND cycle = $2 AND jsonb_array_length(payload->\'acts\') = 2', [dep?.id, order.cycle])).rowCount === 1;
-                if (order.deploymentId === dep?.id && order.symbol === a && both) {
-                  held = { cycle: order.cycle, clientOrderId: order.clientOrderId };
-                  throw new Error('the broker did not answer within the local attempt');
-                }
-              }
-              const result = await next(input);
-              const order = input.args[0] as PlaceOrderInput;
-              if (type === 'placeOrder' && held && order.clientOrderId === held.clientOrderId && !flattenApplied) {
-                flattenApplied = (await issueDeploymentCommand(deps, { deploymentId: dep!.id, kind: 'flatten', by: 'test', reason: 'close everything' })).applied;
-              }
-              return result;
-            },
-          },
-        }),
-      ],
-    },
-  };
-  const worker = await ioWorker(ctx, hooks);
-  await worker.runUntil(async () => {
-    dep = await createTestDeployment(ctx, a, { settleDelayMs: SETTLE, spec: { symbols: [a, b] } });
-    const d = dep;
-    await ctx.env.sleep(day.open + 30 * MIN - (await ctx.env.currentTimeMs()));
-    for (let i = 0; i < 60 && !flattenApplied; i++) await ctx.env.sleep(5 * MIN);
-    expect(flattenApplied).toBe(true);
-    const { cycle } = held!;
-    const rows = async () =>
-      (await ctx.pool.query<{ cycle: number; symbol: string; action: string; reason: string | null }>('SELECT cycle_seq AS cycle, symbol, action, reason FROM deployment_cycles WHERE deployment_id = $1 ORDER BY cycle_seq, symbol', [d.id])).rows;
-    const actionState = async () => (await ctx.pool.query<{ state: string }>('SELECT state FROM deployment_actions WHERE deployment_id = $1 AND cycle = $2', [d.id, cycle])).rows[0]!.state;
-    const positions = async () => (await ctx.pool.query('SELECT 1 FROM paper_positions WHERE account = $1 AND qty <> 0', [ctx.account])).rowCount;
-    for (let i = 0; i < 200 && ((await actionState()) === 'pending' || !(await rows()).some((r) => r.cycle > cycle && r.reason === 'flatten')); i++) await new Promise((r) => setTimeout(r, 100));
-
-    // The held order went out (once); the second symbol's entry did not, and its row says why.
-    const ledger = (await ctx.pool.query<{ cycle: number; symbol: string; side: string }>('SELECT cycle_seq AS cycle, symbol, side FROM order_ledger WHERE deployment_id = $1 ORDER BY cycle_seq, leg', [d.id])).rows;
-    expect(ledger.filter((o) => o.cycle === cycle)).toEqual([{ cycle, symbol: a, side: 'buy' }]);
-    const acted = new Map((await rows()).filter((r) => r.cycle === cycle).map((r) => [r.symbol, r]));
-    expect([...acted.keys()].sort()).toEqual([a, b].sort());
-    expect(acted.get(a)).toMatchObject({ action: 'order' });
-    expect(acted.get(b)).toMatchObject({ action: 'skip', reason: expect.stringMatching(/^deployment flattened since the close: no order/) });
-    // The flatten (a cycle of its own) sold what the held order bought: one order, the account flat.
-    const flat = (await rows()).filter((r) => r.cycle > cycle && r.reason?.startsWith('flatten'));
-    expect(flat.map((r) => `${r.symbol} ${r.action} ${r.reason}`).sort()).toEqual([`${a} order flatten`, `${b} skip flatten: no open position`].sort());
-    expect(ledger.filter((o) => o.cycle > cycle && o.cycle === flat[0]!.cycle)).toEqual([{ cycle: flat[0]!.cycle, symbol: a, side: 'sell' }]);
-    expect(await positions()).toBe(0);
-    // Superseded part-way: the action did not do what was decided, so it is not 'done'.
-    expect(await actionState()).toBe('expired');
-
-    expect((await issueDeploymentCommand(deps, { deploymentId: d.id, kind: 'stop', by: 'test' })).applied).toBe(true);
-    expect((await d.handle.result()).status).toBe('stopped');
-    expect((await taskFailures(ctx, d.workflowId)).failures).toBe(0);
-  });
-});
+test('a flatten during the first symbol of a two-symbol action skips the second and ends the action expired', () => commandPartWay(ctx, SETTLE, 'flatten'));

@@ -142,8 +142,8 @@ export async function endPendingActs(rt: Runtime, cycles: Cycles): Promise<void>
 
 /**
  * Performs one close's actions and ends the action: done, or expired when it came too late to act on (the close is
- * older than staleAfterBars), a flatten since the close superseded it (all of it, or the symbols after the one whose
- * order was out when it landed), or the deployment is ending. The last symbol's cycle row ends it in the same local
+ * older than staleAfterBars), a flatten since the close superseded it, or the deployment is ending (before it, or
+ * part-way: the symbols after the one whose order was out when it landed). The last symbol's cycle row ends it in the same local
  * activity; a decided order writes its row itself (./decided-order.ts), so an order wake's task is two local activities,
  * the read and the order with its row. An action with no symbol to act on is ended on its own.
  */
@@ -158,9 +158,9 @@ async function perform(rt: Runtime, cycles: Cycles, actionId: string, p: ActionP
   // A flatten since the close supersedes its decisions: they were made on the positions it closed (an entry would
   // re-open one, an exit would go the other way).
   const flattened = () => (carry.flattenedAt ?? 0) >= p.barClose;
-  // Decided when the row that ends it is written: a flatten that lands part-way (while an earlier symbol's order is
-  // out) supersedes the symbols after it, and an action whose decisions were not all carried out is not done.
-  const endState = (): 'done' | 'expired' => ending ?? (late || flattened() ? 'expired' : 'done');
+  // Decided when the row that ends it is written: a flatten or a stop that lands part-way (while an earlier symbol's
+  // order is out) leaves the symbols after it undone, as one landing before the action would have left all of them.
+  const endState = (): 'done' | 'expired' => ending ?? (late || flattened() || !rt.live() ? 'expired' : 'done');
   if (p.blockedBy !== undefined && !late) await cycles.updateBlock(p.blockedBy);
   // The evaluator gave the paper broker this close's prices before waking it (an exit at its level sets its own).
   const sendPrices = async () => undefined;
