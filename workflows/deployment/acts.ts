@@ -142,7 +142,8 @@ export async function endPendingActs(rt: Runtime, cycles: Cycles): Promise<void>
 
 /**
  * Performs one close's actions and ends the action: done, or expired when it came too late to act on (the close is
- * older than staleAfterBars), a flatten since the close superseded it, or the deployment is ending. The last symbol's cycle row ends it in the same local
+ * older than staleAfterBars), a flatten since the close superseded it, or the deployment is ending (before it, or
+ * part-way: the symbols after the one whose order was out when it landed). The last symbol's cycle row ends it in the same local
  * activity; a decided order writes its row itself (./decided-order.ts), so an order wake's task is two local activities,
  * the read and the order with its row. An action with no symbol to act on is ended on its own.
  */
@@ -157,15 +158,17 @@ async function perform(rt: Runtime, cycles: Cycles, actionId: string, p: ActionP
   // A flatten since the close supersedes its decisions: they were made on the positions it closed (an entry would
   // re-open one, an exit would go the other way).
   const flattened = () => (carry.flattenedAt ?? 0) >= p.barClose;
-  const superseded = flattened();
+  // Decided when the row that ends it is written: a flatten or a stop that lands part-way (while an earlier symbol's
+  // order is out) leaves the symbols after it undone, as one landing before the action would have left all of them.
+  const endState = (): 'done' | 'expired' => ending ?? (late || flattened() || !rt.live() ? 'expired' : 'done');
   if (p.blockedBy !== undefined && !late) await cycles.updateBlock(p.blockedBy);
   // The evaluator gave the paper broker this close's prices before waking it (an exit at its level sets its own).
   const sendPrices = async () => undefined;
   const step: ActStep = { cycle: p.cycle, paramsVersion: p.paramsVersion, kill: p.snapshot.kill, positions: p.snapshot.positions, totalPnl: p.snapshot.totalPnl, startedAt, leg: 0, sendPrices, decided: true };
-  const finish = { actionId, state: ending ?? (late || superseded ? 'expired' : 'done') } as const;
+  let finish: ActStep['finish'];
   for (const [i, { record, action }] of p.acts.entries()) {
     const last = i === p.acts.length - 1;
-    if (last) step.finish = finish; // the step object itself: its leg counter carries across symbols
+    if (last) step.finish = finish = { actionId, state: endState() }; // the step object itself: its leg counter carries across symbols
     // Decided at the close while running; a pause since (even if resumed by now), a stop, a flatten, or a wake too late, sends nothing.
     const why = late
       ? `expired: woken after ${spec.staleAfterBars} bar(s) had passed since the close`
@@ -176,9 +179,12 @@ async function perform(rt: Runtime, cycles: Cycles, actionId: string, p: ActionP
       await cycles.act(step, record, action);
       continue;
     }
-    await skip(rt, p, record, `${why}: no order (${record.reason ?? action.kind})`, startedAt, last ? finish : undefined);
+    await skip(rt, p, record, `${why}: no order (${record.reason ?? action.kind})`, startedAt, finish);
   }
-  if (p.acts.length === 0) await finishDeploymentAction.executeWithOptions({ summary: `action ${finish.state}` }, [finish]);
+  if (p.acts.length === 0) {
+    const end = { actionId, state: endState() };
+    await finishDeploymentAction.executeWithOptions({ summary: `action ${end.state}` }, [end]);
+  }
   if (p.flatten && !late) rt.flattenRequested = true;
   // No sync after the orders: the evaluator syncs every deployment of the group before the next decision.
 }
