@@ -77,7 +77,7 @@ export class PaperEngine {
     return submitOrder(this.pool, { ...o, account: this.account, slices: this.partialFillSlices, now: this.now() });
   }
 
-  /** Runs `fn` in one transaction with the account row locked (every mutation of the account goes through here). */
+  /** Runs `fn` in one transaction with the account row locked (every mutation of the account but a submit, which paper_submit locks). */
   async locked<T>(fn: (c: PoolClient, account: sql.AccountRow) => Promise<T>): Promise<T> {
     return this.tx(async (c) => fn(c, await this.lock(c)));
   }
