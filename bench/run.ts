@@ -8,6 +8,7 @@ import { benchEvaluatorBars } from './evaluator-bars';
 import { benchImport } from './import';
 import { benchLiquidation } from './liquidation';
 import { benchMarketData } from './marketdata';
+import { benchPaperSubmit } from './paper-submit';
 import { benchRuntime } from './runtime';
 import { benchStress } from './stress';
 import { benchWorkflowCalls } from './workflow-calls';
@@ -31,6 +32,7 @@ const BENCHES: Record<string, Bench> = {
   'batch-reads': benchBatchReads,
   'evaluator-bars': benchEvaluatorBars,
   'workflow-calls': benchWorkflowCalls,
+  'paper-submit': benchPaperSubmit,
 };
 
 async function main(): Promise<number> {

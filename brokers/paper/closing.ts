@@ -28,10 +28,10 @@ export type CloseResult =
   | { kind: 'insufficient_qty'; requested: number; available: number; existing: number; held: number };
 
 export async function closePosition(engine: PaperEngine, symbol: string, req: CloseRequest): Promise<CloseResult> {
-  return engine.locked(async (c, account) => {
+  return engine.locked(async (c) => {
     const [pos] = await sql.listPositions(c, engine.account, symbol);
     if (!pos) return { kind: 'not_found' };
-    return closeIn(engine, c, account, pos, req);
+    return closeIn(engine, c, pos, req);
   });
 }
 
@@ -39,11 +39,11 @@ export async function closeAllPositions(
   engine: PaperEngine,
   opts: { cancelOrders: boolean; clientOrderId: () => string; now: Date },
 ): Promise<Array<{ symbol: string; result: CloseResult }>> {
-  return engine.locked(async (c, account) => {
+  return engine.locked(async (c) => {
     if (opts.cancelOrders) for (const o of await sql.openOrders(c, engine.account)) await sql.closeOrder(c, o.id, 'canceled', opts.now);
     const out: Array<{ symbol: string; result: CloseResult }> = [];
     for (const pos of await sql.listPositions(c, engine.account)) {
-      out.push({ symbol: pos.symbol, result: await closeIn(engine, c, account, pos, { clientOrderId: opts.clientOrderId() }) });
+      out.push({ symbol: pos.symbol, result: await closeIn(engine, c, pos, { clientOrderId: opts.clientOrderId() }) });
     }
     return out;
   });
@@ -67,13 +67,13 @@ export function closeQty(positionQty: number, req: Pick<CloseRequest, 'qty' | 'p
   return Number.isInteger(whole) ? Math.floor(round9(part)) : round9(part);
 }
 
-async function closeIn(engine: PaperEngine, c: PoolClient, account: sql.AccountRow, pos: PositionRow, req: CloseRequest): Promise<CloseResult> {
+async function closeIn(engine: PaperEngine, c: PoolClient, pos: PositionRow, req: CloseRequest): Promise<CloseResult> {
   const existing = Math.abs(pos.qty);
   const available = round9(Math.max(0, existing - pos.held_qty));
   const qty = closeQty(pos.qty, req);
   if (qty <= 0) return { kind: 'too_small', qty };
   if (qty > available + 1e-9) return { kind: 'insufficient_qty', requested: qty, available, existing, held: round9(pos.held_qty) };
-  return engine.createOrderIn(c, account, {
+  return engine.createOrderIn(c, {
     clientOrderId: req.clientOrderId,
     symbol: pos.symbol,
     side: pos.qty > 0 ? 'sell' : 'buy',

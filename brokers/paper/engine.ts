@@ -2,7 +2,8 @@
  * The paper broker's execution engine over Postgres. Every mutation runs in one transaction that first
  * locks the account row, so concurrent requests (and several broker processes on one account) execute
  * one at a time and cash, positions and fills always agree. The unique index on (account,
- * client_order_id) is what makes a client order id single-use.
+ * client_order_id) is what makes a client order id single-use. The execution itself (checks, fills, positions,
+ * cash) is in database functions (db/migrations/0024_paper_submit.sql), so a submit is one round trip.
  *
  * Execution model: market orders fill at the symbol's last price (set by POST /admin/prices); limit
  * orders fill when that price reaches the limit (buy: price <= limit, sell: price >= limit), at the
@@ -10,13 +11,12 @@
  * marketable), then one per price update of its symbol or per tick. IOC orders cancel whatever the first
  * attempt did not fill. Day orders expire at POST /admin/end-of-day.
  */
-import { randomUUID } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
 import type { OrderSide, OrderStatus, OrderType, TimeInForce } from '../port';
 import { parseLocalDate, toIsoDate } from '../../domain/calendar';
 import { marketNow, tradingDateAt, type ClockSetting } from './market';
 import * as sql from './sql';
-import { orderChecks, recordOrderFillReadingPosition, storeFillEffects } from './sql-execution';
+import { executeOpenOrders, submitOrder, type SubmitOutcome } from './sql-execution';
 import type { OrderRow } from './sql';
 
 export interface NewOrder {
@@ -29,11 +29,7 @@ export interface NewOrder {
   limitPrice: number | null;
 }
 
-export type SubmitResult =
-  | { kind: 'created'; order: OrderRow }
-  | { kind: 'duplicate' }
-  | { kind: 'no_price' }
-  | { kind: 'insufficient_buying_power'; needed: number; available: number };
+export type SubmitResult = SubmitOutcome;
 
 export type CancelResult = { kind: 'canceled'; order: OrderRow } | { kind: 'not_found' } | { kind: 'not_cancelable'; status: OrderStatus };
 
@@ -52,35 +48,6 @@ function clockSetting(a: sql.AccountRow): ClockSetting {
 /** Rounds to 9 decimals, the precision quantities and money are kept at. */
 export function round9(n: number): number {
   return Math.round(n * 1e9) / 1e9;
-}
-
-/** The quantity of the next slice: integers stay integers (at least 1), fractions split evenly. */
-export function sliceQty(remaining: number, slicesLeft: number): number {
-  if (slicesLeft <= 1) return remaining;
-  if (Number.isInteger(remaining)) return Math.min(remaining, Math.max(1, Math.ceil(remaining / slicesLeft)));
-  return round9(remaining / slicesLeft);
-}
-
-/** Position after a fill of `signedQty` at `price`: average entry moves only when the position grows or flips. */
-export function applyFill(pos: { qty: number; avg: number } | undefined, signedQty: number, price: number): { qty: number; avg: number } {
-  const q0 = pos?.qty ?? 0;
-  const a0 = pos?.avg ?? 0;
-  const q1 = round9(q0 + signedQty);
-  if (q1 === 0) return { qty: 0, avg: 0 };
-  if (q0 === 0 || Math.sign(q0) === Math.sign(signedQty)) return { qty: q1, avg: round9((Math.abs(q0) * a0 + Math.abs(signedQty) * price) / Math.abs(q1)) };
-  if (Math.sign(q1) === Math.sign(q0)) return { qty: q1, avg: a0 };
-  return { qty: q1, avg: price };
-}
-
-function marketable(order: OrderRow, price: number): boolean {
-  if (order.type === 'market' || order.limit_price === null) return true;
-  return order.side === 'buy' ? price <= order.limit_price : price >= order.limit_price;
-}
-
-/** Alpaca-style fill id: a sortable UTC timestamp, then a uuid ("20220203000000000::045b3b8d-..."). */
-function fillId(now: Date): string {
-  const stamp = now.toISOString().replace(/[-:T.Z]/g, '');
-  return `${stamp}::${randomUUID()}`;
 }
 
 export class PaperEngine {
@@ -105,32 +72,19 @@ export class PaperEngine {
     await sql.ensureAccount(this.pool, this.account, initialCash);
   }
 
+  /** One round trip: the database function locks the account, checks, creates and executes the order, and commits (autocommit). */
   async submit(o: NewOrder): Promise<SubmitResult> {
-    return this.locked((c, account) => this.createOrderIn(c, account, o));
+    return submitOrder(this.pool, { ...o, account: this.account, slices: this.partialFillSlices, now: this.now() });
   }
 
-  /** Runs `fn` in one transaction with the account row locked (every mutation of the account goes through here). */
+  /** Runs `fn` in one transaction with the account row locked (every mutation of the account but a submit, which paper_submit locks). */
   async locked<T>(fn: (c: PoolClient, account: sql.AccountRow) => Promise<T>): Promise<T> {
     return this.tx(async (c) => fn(c, await this.lock(c)));
   }
 
-  /** Creates and executes an order inside a locked transaction: the checks and first execution of POST /v2/orders. */
-  async createOrderIn(c: PoolClient, account: sql.AccountRow, o: NewOrder): Promise<SubmitResult> {
-    const checks = await orderChecks(c, this.account, o.clientOrderId, o.symbol, o.side === 'buy');
-    if (checks.duplicate) return { kind: 'duplicate' };
-    const { price } = checks;
-    if (price === undefined) return { kind: 'no_price' };
-    if (o.side === 'buy') {
-      const needed = round9(o.qty * (o.limitPrice ?? price));
-      const available = round9(account.cash - checks.reserved);
-      if (needed > available + 1e-9) return { kind: 'insufficient_buying_power', needed, available };
-    }
-    const now = this.now();
-    let order = await sql.insertOrder(c, { ...o, id: randomUUID(), account: this.account, slices: this.partialFillSlices, now });
-    if (!order) return { kind: 'duplicate' };
-    order = await this.execute(c, order, price);
-    if (order.time_in_force === 'ioc' && order.status !== 'filled') order = await sql.closeOrder(c, order.id, 'canceled', now);
-    return { kind: 'created', order };
+  /** Creates and executes an order inside a transaction that holds the account lock (closing a position). */
+  async createOrderIn(c: PoolClient, o: NewOrder): Promise<SubmitResult> {
+    return submitOrder(c, { ...o, account: this.account, slices: this.partialFillSlices, now: this.now() });
   }
 
   async cancel(orderId: string): Promise<CancelResult> {
@@ -226,47 +180,7 @@ export class PaperEngine {
   }
 
   private async executeOpen(c: PoolClient, symbols?: string[]): Promise<number> {
-    const open = await sql.openOrders(c, this.account, symbols);
-    if (open.length === 0) return 0;
-    const prices = await sql.getPrices(c, this.account, [...new Set(open.map((o) => o.symbol))]);
-    let fills = 0;
-    for (const order of open) {
-      const price = prices.get(order.symbol);
-      if (price === undefined) continue;
-      const after = await this.execute(c, order, price);
-      if (after.slices_done !== order.slices_done) fills++;
-    }
-    return fills;
-  }
-
-  /** Executes the next slice of `order` at `price` if it is marketable: fill row, order, position and cash. */
-  private async execute(c: PoolClient, order: OrderRow, price: number): Promise<OrderRow> {
-    const remaining = round9(order.qty - order.filled_qty);
-    if (remaining <= 0 || !marketable(order, price)) return order;
-    const qty = sliceQty(remaining, order.slices_total - order.slices_done);
-    const cumQty = round9(order.filled_qty + qty);
-    const done = cumQty >= order.qty;
-    const status: OrderStatus = done ? 'filled' : 'partially_filled';
-    const now = this.now();
-    const notional = round9(qty * price);
-    const { order: updated, position: pos } = await recordOrderFillReadingPosition(c, this.account, order.id, { qty, notional, status, done, now });
-    const signed = order.side === 'buy' ? qty : -qty;
-    const next = applyFill(pos && { qty: pos.qty, avg: pos.avg_entry_price }, signed, price);
-    const fill = {
-      id: fillId(now),
-      account: this.account,
-      orderId: order.id,
-      symbol: order.symbol,
-      side: order.side,
-      qty,
-      price,
-      cumQty: done ? order.qty : cumQty,
-      leavesQty: done ? 0 : round9(order.qty - cumQty),
-      orderStatus: status,
-      ts: now,
-    };
-    await storeFillEffects(c, fill, next, order.side === 'buy' ? -notional : notional);
-    return updated;
+    return executeOpenOrders(c, this.account, symbols, this.now());
   }
 
   private async lock(c: PoolClient): Promise<sql.AccountRow> {

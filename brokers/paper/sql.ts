@@ -113,32 +113,6 @@ export async function findOrderById(db: Db, account: string, id: string): Promis
   return rows[0];
 }
 
-export interface NewOrderRow {
-  id: string;
-  account: string;
-  clientOrderId: string;
-  symbol: string;
-  side: OrderSide;
-  type: OrderType;
-  timeInForce: TimeInForce;
-  qty: number;
-  limitPrice: number | null;
-  slices: number;
-  now: Date;
-}
-
-/** Inserts a new order; undefined when the client order id is taken (the unique index decides). */
-export async function insertOrder(c: PoolClient, o: NewOrderRow): Promise<OrderRow | undefined> {
-  const { rows } = await c.query<OrderRow>(
-    `INSERT INTO paper_orders (id, account, client_order_id, symbol, side, type, time_in_force, qty, limit_price, status, slices_total, created_at, updated_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'new', $10, $11, $11)
-     ON CONFLICT (account, client_order_id) DO NOTHING
-     RETURNING ${ORDER_COLUMNS}`,
-    [o.id, o.account, o.clientOrderId, o.symbol, o.side, o.type, o.timeInForce, o.qty, o.limitPrice, o.slices, o.now],
-  );
-  return rows[0];
-}
-
 /** Open orders of the account (optionally of some symbols), oldest first, locked for execution. */
 export async function openOrders(c: PoolClient, account: string, symbols?: string[]): Promise<OrderRow[]> {
   const { rows } = await c.query<OrderRow>(
@@ -164,20 +138,6 @@ export async function closeOrder(c: PoolClient, id: string, status: 'canceled' |
   return rows[0];
 }
 
-export interface NewFillRow {
-  id: string;
-  account: string;
-  orderId: string;
-  symbol: string;
-  side: OrderSide;
-  qty: number;
-  price: number;
-  cumQty: number;
-  leavesQty: number;
-  orderStatus: OrderStatus;
-  ts: Date;
-}
-
 /**
  * Stores last prices of trading day `sessionDate` ('YYYY-MM-DD'): a price of a later day than the stored one keeps
  * the stored price as that symbol's lastday_price (the previous day's last price).
@@ -191,14 +151,6 @@ export async function upsertPrices(c: PoolClient, account: string, prices: [stri
        lastday_price = CASE WHEN paper_prices.session_date < EXCLUDED.session_date THEN paper_prices.price ELSE paper_prices.lastday_price END`,
     [account, prices.map(([s]) => s), prices.map(([, p]) => p), now, sessionDate],
   );
-}
-
-export async function getPrices(db: Db, account: string, symbols?: string[]): Promise<Map<string, number>> {
-  const { rows } = await db.query<{ symbol: string; price: number }>(
-    'SELECT symbol, price::float8 AS price FROM paper_prices WHERE account = $1 AND ($2::text[] IS NULL OR symbol = ANY($2::text[]))',
-    [account, symbols ?? null],
-  );
-  return new Map(rows.map((r) => [r.symbol, r.price]));
 }
 
 /** Cash held back for open buy orders: remaining qty at the limit price, or at the last price for market orders. */

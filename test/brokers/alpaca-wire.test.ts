@@ -6,7 +6,6 @@
 import { AlpacaBroker } from '../../brokers/alpaca/adapter';
 import { decimalString, toOrderStatus } from '../../brokers/alpaca/wire';
 import { BrokerRequestError, BrokerUnavailableError, type SubmitOutcome } from '../../brokers/port';
-import { applyFill, sliceQty } from '../../brokers/paper/engine';
 import { FaultConfigSchema, FaultInjector, mulberry32 } from '../../brokers/paper/faults';
 import { parsePaperBrokerConfig } from '../../brokers/paper/main';
 import { CANARY_CREDENTIALS, CANARY_KEY_ID, CANARY_SECRET, marketBuy } from './helpers';
@@ -265,17 +264,6 @@ describe('paper broker building blocks', () => {
     expect(counts.http5xx / 20_000).toBeCloseTo(0.2, 1);
     expect(f.counts.http5xx).toBe(counts.http5xx);
     expect(() => FaultConfigSchema.parse({ reject: 0.6, http5xx: 0.6 })).toThrow(/sum to at most 1/);
-  });
-
-  test('slices keep integer quantities whole and average entry moves only when a position grows or flips', () => {
-    expect([sliceQty(10, 3), sliceQty(6, 2), sliceQty(3, 1)]).toEqual([4, 3, 3]);
-    expect(sliceQty(1, 3)).toBe(1);
-    expect(sliceQty(1.5, 3)).toBe(0.5);
-    expect(applyFill(undefined, 10, 100)).toEqual({ qty: 10, avg: 100 });
-    expect(applyFill({ qty: 10, avg: 100 }, 10, 110)).toEqual({ qty: 20, avg: 105 });
-    expect(applyFill({ qty: 20, avg: 105 }, -5, 120)).toEqual({ qty: 15, avg: 105 });
-    expect(applyFill({ qty: 15, avg: 105 }, -20, 90)).toEqual({ qty: -5, avg: 90 });
-    expect(applyFill({ qty: -5, avg: 90 }, 5, 80)).toEqual({ qty: 0, avg: 0 });
   });
 
   test('main.ts reads flags over the environment and never echoes values', () => {
