@@ -7,14 +7,10 @@
  * slots, for activity slots, or for the steps' own work (Postgres, Redis, the broker).
  */
 import type { Client } from '@temporalio/client';
-import { defaultPayloadConverter, type Payload } from '@temporalio/common';
-import { tsToMs } from '@temporalio/common/lib/time';
+import { eventMs, localStep, type HistoryEvent } from '../../harness/history-events';
 import { summarize, type LatencySummary } from './percentiles';
 
-type HistoryEvent = NonNullable<Awaited<ReturnType<ReturnType<Client['workflow']['getHandle']>['fetchHistory']>>['events']>[number];
 
-/** The marker the SDK core records for each local activity. */
-const LOCAL_ACTIVITY_MARKER = 'core_local_activity';
 
 interface StepTiming {
   type: string;
@@ -67,24 +63,9 @@ export interface CycleBreakdown {
   bySteps: Record<string, StepFigures>;
 }
 
-const timeOf = (e: HistoryEvent) => tsToMs(e.eventTime);
+const timeOf = eventMs;
 const payloadBytes = (payloads: ReadonlyArray<{ data?: Uint8Array | null }> | null | undefined) => (payloads ?? []).reduce((s, p) => s + (p.data?.length ?? 0), 0);
-const protoTsMs = (t: { seconds: number; nanos: number } | null | undefined) => (t ? Number(t.seconds) * 1000 + Math.floor(t.nanos / 1e6) : undefined);
 
-/**
- * A local activity from its marker: type and completion time. The marker's original_schedule_time is not when the
- * workflow asked for it (it comes out later than complete_time), so a local activity is taken to start when the
- * step before it in the same workflow task ended (the cycle's steps run one after another): see startLocalSteps.
- */
-export function localStep(e: HistoryEvent): StepTiming | undefined {
-  const m = e.markerRecordedEventAttributes;
-  const data = m?.details?.data?.payloads?.[0];
-  if (m?.markerName !== LOCAL_ACTIVITY_MARKER || !data) return undefined;
-  const d = defaultPayloadConverter.fromPayload<{ activity_type?: string; complete_time?: { seconds: number; nanos: number } }>(data as Payload);
-  const endedMs = protoTsMs(d.complete_time);
-  if (!d.activity_type || endedMs === undefined) return undefined;
-  return { type: d.activity_type, local: true, scheduledMs: endedMs, endedMs, payloadBytes: payloadBytes(m.details?.result?.payloads) };
-}
 
 /** Start of each local activity: the end of the previous one in the same workflow task, else the task's start. */
 function startLocalSteps(c: CycleTiming): void {

@@ -20,7 +20,7 @@ import { connectTemporal } from '../../platform/temporal';
 import type { ReplayClockSpec } from '../../workflows/deployment/messages';
 import { cycleBreakdown, type CycleBreakdown } from './history-breakdown';
 import { wakeBreakdown, type WakeBreakdown } from './wake-breakdown';
-import { scrapeMetrics, temporalWork, type TemporalWork } from './temporal-metrics';
+import { scrapeMetrics, temporalWork, type TemporalWork } from '../../harness/temporal-metrics';
 import { between, CpuSampler, type CpuUsage } from '../../harness/processes/cpu-sampler';
 import { deploymentBars, storeReplayBars, type ReplaySession, type ReplaySource } from './replay-bars';
 import { cpuPerDeploymentClose, fmtCpu, sampleAt, stackClassifier, withOthers, type CpuPerDeploymentClose } from './runtime-cpu';

@@ -6,12 +6,9 @@
  * wall time, except the per-step ones, which are the step's own length.
  */
 import type { Client } from '@temporalio/client';
-import { defaultPayloadConverter, type Payload } from '@temporalio/common';
-import { tsToMs } from '@temporalio/common/lib/time';
-import { localStep } from './history-breakdown';
+import { decodePayload, eventMs, localStep, orderWakesOfHistory, type HistoryEvent } from '../../harness/history-events';
 import { summarize, type LatencySummary } from './percentiles';
 
-type HistoryEvent = NonNullable<Awaited<ReturnType<ReturnType<Client['workflow']['getHandle']>['fetchHistory']>>['events']>[number];
 
 export interface WakeBreakdown {
   closes: number;
@@ -29,12 +26,6 @@ export interface WakeBreakdown {
   taskCompletedMs: LatencySummary;
 }
 
-/** An event's time: histories fetched from the server carry Long seconds, histories read from JSON plain numbers. */
-const timeOf = (e: HistoryEvent) => {
-  const t = e.eventTime;
-  return typeof t?.seconds === 'number' ? t.seconds * 1000 + Math.floor((t.nanos ?? 0) / 1e6) : tsToMs(t);
-};
-const decode = <T>(p: unknown): T | undefined => (p ? defaultPayloadConverter.fromPayload<T>(p as Payload) : undefined);
 
 async function histories(client: Client, ids: readonly string[]): Promise<HistoryEvent[][]> {
   const out: HistoryEvent[][] = [];
@@ -55,56 +46,19 @@ function evaluatorTimes(events: readonly HistoryEvent[]): Map<number, { evaluate
   for (const e of events) {
     const s = e.activityTaskScheduledEventAttributes;
     if (s?.activityType?.name === 'evaluateBarClose') {
-      const close = decode<{ barClose: number }>(s.input?.payloads?.[0])?.barClose;
+      const close = decodePayload<{ barClose: number }>(s.input?.payloads?.[0])?.barClose;
       if (close !== undefined) scheduled.set(String(e.eventId), close);
     }
     const done = e.activityTaskCompletedEventAttributes;
     const close = done ? scheduled.get(String(done.scheduledEventId)) : undefined;
     if (close !== undefined) {
-      byClose.set(close, { evaluated: timeOf(e) });
+      byClose.set(close, { evaluated: eventMs(e) });
       lastClose = close;
     }
     const step = localStep(e);
     if (step?.type === 'wakeDeployments' && lastClose !== undefined) byClose.get(lastClose)!.woken = step.endedMs;
   }
   return byClose;
-}
-
-/** One order wake of a deployment: its signal, the task that handled it and that task's local activities. */
-export interface OrderWake {
-  barClose: number;
-  signaledMs: number;
-  taskStartedMs: number;
-  taskCompletedMs: number;
-  /** local activities of the task in order, each with its length (from the end of the step before it, or the task's start) */
-  steps: Array<{ type: string; ms: number }>;
-}
-
-/** The deploymentAct wakes for `closes` (data ms) in one deployment's history. */
-export function orderWakesOfHistory(events: readonly HistoryEvent[], closes: readonly number[]): OrderWake[] {
-  const wakes: OrderWake[] = [];
-  for (const [i, e] of events.entries()) {
-    const sig = e.workflowExecutionSignaledEventAttributes;
-    if (sig?.signalName !== 'deploymentAct') continue;
-    const actionId = decode<{ actionId?: string }>(sig.input?.payloads?.[0])?.actionId ?? '';
-    const barClose = Number(actionId.slice(actionId.lastIndexOf(':') + 1));
-    if (!closes.includes(barClose)) continue;
-    const rest = events.slice(i + 1);
-    const started = rest.find((x) => x.workflowTaskStartedEventAttributes);
-    const completedAt = rest.findIndex((x) => x.workflowTaskCompletedEventAttributes);
-    if (!started || completedAt < 0) continue;
-    const steps: OrderWake['steps'] = [];
-    let previous = timeOf(started);
-    // the markers the task recorded follow its completion event
-    for (const m of rest.slice(completedAt + 1)) {
-      const step = localStep(m);
-      if (!step) break;
-      steps.push({ type: step.type, ms: step.endedMs! - previous });
-      previous = step.endedMs!;
-    }
-    wakes.push({ barClose, signaledMs: timeOf(e), taskStartedMs: timeOf(started), taskCompletedMs: timeOf(rest[completedAt]!), steps });
-  }
-  return wakes;
 }
 
 /** Order wakes of `closes` in the deployments' histories, with the evaluator's times for each close. */

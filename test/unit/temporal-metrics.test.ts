@@ -1,4 +1,4 @@
-import { parseMetrics, temporalWork } from '../../bench/lib/temporal-metrics';
+import { parseMetrics, temporalWork } from '../../harness/temporal-metrics';
 
 // The dev server's exposition format (lines as `temporal server start-dev --metrics-port` serves them).
 const at = (n: number) => `# HELP persistence_requests persistence_requests counter

@@ -1,6 +1,6 @@
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import raw from '../replay/histories/deployment--batch-acts.json';
-import { orderWakesOfHistory } from '../../bench/lib/wake-breakdown';
+import { orderWakesOfHistory } from '../../harness/history-events';
 
 // A recorded batch deployment: two forged/malformed deploymentAct signals, then the evaluator's wakes for two closes.
 const events = historyFromJSON(raw).events ?? [];
@@ -18,8 +18,10 @@ describe('orderWakesOfHistory (the runtime bench\'s batch wake breakdown)', () =
       // the steps run inside the task: together no longer than it
       expect(w.steps.reduce((a, s) => a + s.ms, 0)).toBeLessThanOrEqual(w.taskCompletedMs - w.taskStartedMs + 1);
     }
-    // the first wake's signal is event 101 of the recorded history, at 15:50:01.061Z
-    expect(wakes[0]!.signaledMs).toBe(Date.parse('2026-12-07T15:50:01.061Z'));
+    // the first wake's time is its signal event's, as recorded
+    const input = (e: (typeof raw.events)[number]) => Buffer.from(e.workflowExecutionSignaledEventAttributes?.input?.payloads?.[0]?.data ?? '', 'base64').toString();
+    const signal = raw.events.find((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'deploymentAct' && input(e).includes(`:${first}`));
+    expect(wakes[0]!.signaledMs).toBe(Date.parse(signal!.eventTime));
   });
 
   it('skips forged ids and closes not asked for', () => {
