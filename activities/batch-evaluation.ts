@@ -58,7 +58,7 @@ export interface BarCloseEvaluation {
   /** deployments whose inputs could not be read (their rows say why) */
   unreadable: number;
   /** every action of the group still pending (this close's, and any whose wake was lost), to signal */
-  wake: Array<{ workflowId: string; actionId: string }>;
+  wake: Array<{ workflowId: string; actionId: string; runId?: string }>;
   /** workflows of deployments with commands recorded and not yet taken (a lost message): told to look for them */
   look: string[];
   ms: number;
@@ -184,7 +184,7 @@ export function createBatchEvaluationActivities({ db, steps, barWindows, brokers
       // Counted as a deployment's own recordCycle counts its rows (only rows this attempt stored: a retry stores none).
       for (const r of stored.rows) metrics?.cycleRecorded(r.action, liveLagMs(r.barCloseMs, at));
       for (const { m, plan } of evaluated) if (plan.quiet[0]) await alertProcessingLag(db, processingLagAlertMs?.(), m.deploymentId, plan.quiet[0], at);
-      const wake = (await pendingGroupActions(db, args.groupKey)).map((a) => ({ workflowId: a.workflowId, actionId: a.id }));
+      const wake = (await pendingGroupActions(db, args.groupKey)).map((a) => ({ workflowId: a.workflowId, actionId: a.id, ...(a.runId ? { runId: a.runId } : {}) }));
       const look = await groupWaitingCommandHolders(db, args.groupKey);
       return { evaluated: members.length, acting: stored.acting, unreadable: evaluated.filter((e) => e.unreadable).length + all.length - members.length, wake, look, ms: Date.now() - startedAt };
     },

@@ -1,7 +1,7 @@
 import { Context } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import { getApproval } from '../db/sql/approvals';
-import { getDeployment, getDeploymentParams, type DeploymentRowStatus } from '../db/sql/deployments';
+import { getDeployment, getDeploymentParams, recordDeploymentRun, type DeploymentRowStatus } from '../db/sql/deployments';
 import { insertAuditOnce } from '../db/sql/audit';
 import { claimWorkflowStart } from '../db/sql/workflow-starts';
 import type { DeploymentSpec, ReplayClockSpec } from '../domain/deployment/spec';
@@ -75,6 +75,7 @@ export function createStartCheckActivities({ db }: { db: Pool }) {
       const params = await getDeploymentParams(db, d.id, d.params_version);
       if (!params) return refuse(kind, id, `deployment ${id} has no params v${d.params_version}`, args);
       if (!(await claimed(kind, d.id, args))) return refuse(kind, id, `deployment ${id} was started by another run`, args);
+      await recordDeploymentRun(db, d.id, execution().runId);
       return { ok: true, record: { deploymentId: d.id, spec: d.spec, params, paramsVersion: d.params_version, ...(d.replay_clock ? { clock: d.replay_clock } : {}) } };
     },
 

@@ -22,13 +22,13 @@ export async function insertActions(tx: Queryable, rows: ActionRow[]): Promise<v
 }
 
 /** Actions of the group's deployments still pending (a wake that was lost is sent again at the next close). */
-export async function pendingGroupActions(db: Queryable, groupKey: string): Promise<Array<{ id: string; workflowId: string }>> {
-  const { rows } = await db.query<{ id: string; workflow_id: string }>(
-    `SELECT a.id, d.workflow_id FROM deployment_actions a JOIN deployments d ON d.id = a.deployment_id
+export async function pendingGroupActions(db: Queryable, groupKey: string): Promise<Array<{ id: string; workflowId: string; runId?: string }>> {
+  const { rows } = await db.query<{ id: string; workflow_id: string; run_id: string | null }>(
+    `SELECT a.id, d.workflow_id, r.run_id FROM deployment_actions a JOIN deployments d ON d.id = a.deployment_id LEFT JOIN deployment_runs r ON r.deployment_id = a.deployment_id
      WHERE a.state = 'pending' AND d.evaluation_group = $1 AND d.status NOT IN ('stopped', 'failed') ORDER BY a.bar_close LIMIT 5000`,
     [groupKey],
   );
-  return rows.map((r) => ({ id: r.id, workflowId: r.workflow_id }));
+  return rows.map((r) => ({ id: r.id, workflowId: r.workflow_id, ...(r.run_id ? { runId: r.run_id } : {}) }));
 }
 
 /** A deployment's pending actions, oldest first (its workflow looks for lost wakes). */

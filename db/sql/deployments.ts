@@ -125,3 +125,12 @@ export async function accountDeploymentFacts(db: Queryable, accountId: string, b
   const r = rows[0];
   return { brokers: r?.brokers ?? [], ownedBy: r?.owned ?? false, eodMarginMinutes: r?.margin ?? null };
 }
+
+/** The deployment's current workflow run, as the run recorded it at its start check (the evaluator's wakes name it). */
+export async function recordDeploymentRun(db: Queryable, deploymentId: string, runId: string): Promise<void> {
+  await db.query(
+    `INSERT INTO deployment_runs (deployment_id, run_id) VALUES ($1, $2)
+     ON CONFLICT (deployment_id) DO UPDATE SET run_id = EXCLUDED.run_id, started_at = now()`,
+    [deploymentId, runId],
+  );
+}
