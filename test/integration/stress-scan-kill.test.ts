@@ -3,7 +3,7 @@ import { WorkerSupervisor } from '../../harness/processes/worker-supervisor';
 import { prepareScan } from '../../domain/scan/prepare';
 import { AUTH, startApi, type ApiHarness } from '../api/harness';
 import { storeBars, syntheticBars, uniqueSymbol } from '../helpers/db';
-import { startTsx, waitFor, type RunningProcess } from '../helpers/processes';
+import { startWorker, waitFor, type RunningProcess } from '../helpers/processes';
 import { localDocument, storedDocument } from '../helpers/scans';
 import { testStack } from '../helpers/stack';
 
@@ -31,7 +31,7 @@ beforeAll(async () => {
   };
   cpu = new WorkerSupervisor(env, 1, () => ({}), () => undefined, { kind: 'cpu', logDir: path.join(__dirname, '..', '.artifacts', 'stress-scan-kill') });
   cpu.start();
-  io = startTsx('workers/io-worker.ts', env);
+  io = startWorker('io', env);
   h = await startApi();
   await storeBars(h.db, symbol, '1m', bars);
   await waitFor('both workers to report to /health', async () => (await h.app.inject({ method: 'GET', url: '/health' })).statusCode === 200, 60_000);
