@@ -2,13 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { Pool } from 'pg';
 import { paperBrokerPort } from '../../brokers';
-import { PaperBrokerAdmin } from '../../brokers/paper/admin-client';
-import { startPaperBroker, type PaperBrokerProcess } from '../../brokers/paper/start';
+import type { PaperBrokerAdmin } from '../../brokers/paper/admin-client';
+import type { PaperBrokerProcess } from '../../brokers/paper/start';
 import { createOrderActivities, type CrashPoint, type PlaceOrderInput } from '../../activities/orders';
 import { setHalt } from '../../db/sql/trading-halts';
 import { clientOrderId } from '../../domain/ids';
-import { testPool, uniqueSymbol } from '../helpers/db';
-import { testStack } from '../helpers/stack';
+import { uniqueSymbol } from '../helpers/db';
+import { usePaperProcess } from '../helpers/paper-process';
 
 /**
  * The exactly-once order protocol at the activity level, against real Postgres and the real paper broker
@@ -19,15 +19,8 @@ let paper: PaperBrokerProcess;
 let admin: PaperBrokerAdmin;
 const account = `acct-${randomUUID().slice(0, 8)}`;
 
-beforeAll(async () => {
-  pool = testPool();
-  paper = await startPaperBroker({ databaseUrl: testStack().DATABASE_URL, account, initialCash: 1e9 });
-  admin = new PaperBrokerAdmin(paper.url);
-});
-
-afterAll(async () => {
-  await paper?.stop();
-  await pool?.end();
+usePaperProcess(account, (p) => {
+  ({ pool, paper, admin } = p);
 });
 
 beforeEach(async () => {
