@@ -34,8 +34,12 @@ export async function buildWorkerBundles(outDir: string): Promise<void> {
  * output capture), without tsx's start-up cost. Through tsx, workers stay tested by test/integration/backtest-e2e.test.ts.
  */
 export function startWorker(kind: WorkerKind, env: Record<string, string | undefined>): RunningProcess {
-  return startProcess(process.execPath, [path.join(testStack().WORKFLOW_BUNDLE_DIR, workerBundle(kind))], { NODE_PATH: path.join(ROOT, 'node_modules'), ...env });
+  return startProcess(process.execPath, workerBundleArgs(kind), { ...WORKER_BUNDLE_ENV, ...env });
 }
+
+/** node's arguments that run the worker from its bundle (for WorkerSupervisor's nodeArgs); its env needs WORKER_BUNDLE_ENV. */
+export const workerBundleArgs = (kind: WorkerKind) => [path.join(testStack().WORKFLOW_BUNDLE_DIR, workerBundle(kind))];
+export const WORKER_BUNDLE_ENV = { NODE_PATH: path.join(ROOT, 'node_modules') };
 
 function startProcess(command: string, args: string[], env: Record<string, string | undefined>): RunningProcess {
   const child = spawn(command, args, {
