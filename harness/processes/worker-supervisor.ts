@@ -1,5 +1,5 @@
 /**
- * Worker processes under a supervisor: each is `node --import tsx workers/<kind>-worker.ts` (one process, so a
+ * Worker processes under a supervisor: each is `node --import tsx workers/<kind>-worker.ts` or given node arguments (one process, so a
  * SIGKILL really kills it), restarted whenever it dies until the supervisor is stopped.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -37,6 +37,7 @@ export class WorkerSupervisor {
   private stopping = false;
   private readonly logDir: string;
   private readonly kind: 'io' | 'cpu';
+  private readonly nodeArgs: string[];
   private readonly logs: WriteStream[] = [];
   private readonly killAllOnExit = () => this.slots.forEach((s) => s.child?.kill('SIGKILL'));
 
@@ -46,10 +47,11 @@ export class WorkerSupervisor {
     /** extra env for the n-th start (e.g. the crash point to arm) */
     public envForStart: (n: number, stats: SupervisorStats) => Record<string, string> = () => ({}),
     private readonly log: (m: string) => void = () => undefined,
-    /** which worker (default io); where their output goes */
-    opts: { kind?: 'io' | 'cpu'; logDir: string },
+    /** which worker (default io); where their output goes; node's arguments (default: the worker's source through tsx) */
+    opts: { kind?: 'io' | 'cpu'; logDir: string; nodeArgs?: string[] },
   ) {
     this.kind = opts.kind ?? 'io';
+    this.nodeArgs = opts.nodeArgs ?? ['--import', 'tsx', path.join(REPO_ROOT, 'workers', `${this.kind}-worker.ts`)];
     this.logDir = opts.logDir;
     this.slots = Array.from({ length: count }, (_, index) => ({ index, expectedKill: false }));
     mkdirSync(this.logDir, { recursive: true });
@@ -119,7 +121,7 @@ export class WorkerSupervisor {
     const logFile = createWriteStream(path.join(this.logDir, this.logName(s)), { flags: 'a' });
     this.logs.push(logFile);
     logFile.write(`--- start #${n} ${new Date().toISOString()} ${env.CRASH_AT ? `CRASH_AT=${env.CRASH_AT} p=${env.CRASH_PROBABILITY}` : ''}\n`);
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'workers', `${this.kind}-worker.ts`)], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, this.nodeArgs, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.pipe(logFile, { end: false });
     child.stderr!.pipe(logFile, { end: false });
     s.child = child;

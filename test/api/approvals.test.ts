@@ -39,7 +39,8 @@ const decide = (id: string, decision: 'approve' | 'reject', headers: Record<stri
 
 const approval = (id: string) => approvalById(h, id);
 
-test('always: the cycle asks, keeps cycling without stacking a second request, and the order goes out once an approver approves', async () => {
+// Each test has its own deployment and symbol and mostly waits on its replayed bars: they run at once.
+test.concurrent('always: the cycle asks, keeps cycling without stacking a second request, and the order goes out once an approver approves', async () => {
   const symbol = uniqueSymbol('APV');
   await rt.storePath(symbol, WAVE);
   const d = await rt.createDeployment(symbol, { approvalPolicy: { mode: 'always', maxPriceDriftPct: 0.05 }, riskLimits: { maxExposure: 1e6 } });
@@ -116,7 +117,7 @@ test('always: the cycle asks, keeps cycling without stacking a second request, a
   expect(await rt.stop(d.id)).toBe(202);
 }, 120_000);
 
-test('self-approval is 403, a forged signal only leaves an audit row, and a rejection never trades', async () => {
+test.concurrent('self-approval is 403, a forged signal only leaves an audit row, and a rejection never trades', async () => {
   const symbol = uniqueSymbol('APF');
   await rt.storePath(symbol, RISE);
   // Created by the admin ada: ada may not decide on its requests.
@@ -143,7 +144,7 @@ test('self-approval is 403, a forged signal only leaves an audit row, and a reje
   await rt.stop(d.id);
 }, 120_000);
 
-test('four eyes: one approval leaves it pending, the second distinct approver approves it; the kill switch after approval stops the order', async () => {
+test.concurrent('four eyes: one approval leaves it pending, the second distinct approver approves it; the kill switch after approval stops the order', async () => {
   const symbol = uniqueSymbol('AP4');
   await rt.storePath(symbol, RISE);
   const d = await rt.createDeployment(symbol, { approvalPolicy: { mode: 'always', approvals: 2 }, riskLimits: { maxExposure: 1e6 } });

@@ -45,7 +45,9 @@ async function cycles(deploymentId: string): Promise<CycleRow[]> {
   return rows;
 }
 
-test('stop-loss: a bar closing 3 % below the entry closes the position, and the cooldown then blocks new entries', async () => {
+// Each of these two has its own deployment and symbol and mostly waits on its replayed bars: they run at once. The
+// reconciliation test after them blocks the whole account, so it runs alone, once both are done.
+test.concurrent('stop-loss: a bar closing 3 % below the entry closes the position, and the cooldown then blocks new entries', async () => {
   const symbol = uniqueSymbol('SL');
   // up-cross at bar 5 (buy ~102), bar 8 closes at 98 (stop at 102 x 0.97 = 98.94), falls, then an up-cross at bar 13 and a rally
   await storePath(symbol, [100, 99.9, 99.8, 99.7, 99.6, 102, 103, 104, 98, 97, 96, 95, 94, 100, 103, 106, 109, 112, 115, 118, 121, 124]);
@@ -67,7 +69,7 @@ test('stop-loss: a bar closing 3 % below the entry closes the position, and the 
   expect(orders[1]!.cycle_seq).toBe(stopLoss[0]!.cycle_seq);
 }, 120_000);
 
-test('drawdown breaker: latched soft after a loss, a hand-sent reset is only audited, an admin reset through the API re-opens trading', async () => {
+test.concurrent('drawdown breaker: latched soft after a loss, a hand-sent reset is only audited, an admin reset through the API re-opens trading', async () => {
   const symbol = uniqueSymbol('BRK');
   // buy ~102 at bar 5, a down-cross sells at ~99 (loss 3 on equity 1000: 0.3 % > 0.1 %), then an oscillation with up-crosses every few bars
   const wave = Array.from({ length: 200 }, (_, i) => 100 + 3 * Math.sin(i / 2));

@@ -1,7 +1,7 @@
 import type { Pool } from 'pg';
 import { prepareScan } from '../../domain/scan/prepare';
 import { storeBars, syntheticBars, testPool, uniqueSymbol } from '../helpers/db';
-import { startTsx, waitFor, type RunningProcess } from '../helpers/processes';
+import { startWorker, waitFor, type RunningProcess } from '../helpers/processes';
 import { localDocument } from '../helpers/scans';
 import { testStack } from '../helpers/stack';
 import { historySummaries } from '../helpers/user-metadata';
@@ -30,7 +30,7 @@ beforeAll(async () => {
     DATABASE_URL: stack.DATABASE_URL, REDIS_URL: stack.REDIS_URL, TEMPORAL_ADDRESS: stack.TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE: stack.TEMPORAL_NAMESPACE,
     WORKFLOW_BUNDLE_DIR: stack.WORKFLOW_BUNDLE_DIR, LOG_LEVEL: 'warn', SHUTDOWN_GRACE_MS: '2000', SHUTDOWN_FORCE_MS: '5000',
   };
-  workers = [startTsx('workers/cpu-worker.ts', env), startTsx('workers/io-worker.ts', env)];
+  workers = [startWorker('cpu', env), startWorker('io', env)];
   h = await startApi();
   pool = testPool();
   await storeBars(pool, symbol, '1d', bars);

@@ -7,7 +7,7 @@ import { startPaperBroker, type PaperBrokerProcess } from '../../brokers/paper/s
 import { deploymentStateQuery, type DeploymentState } from '../../workflows/deployment/messages';
 import { startApi, type ApiHarness } from '../api/harness';
 import { lastCycle, testPool, uniqueSymbol } from '../helpers/db';
-import { startTsx, waitFor, type RunningProcess } from '../helpers/processes';
+import { startWorker, waitFor, type RunningProcess } from '../helpers/processes';
 import { SHARED_DATA, TEST_KEYS, testStack } from '../helpers/stack';
 import { CLI_ENV, cliArgs } from '../helpers/cli';
 
@@ -107,7 +107,7 @@ beforeAll(async () => {
   const stack = testStack();
   pool = testPool();
   paper = await startPaperBroker({ databaseUrl: stack.DATABASE_URL, account, initialCash: 1e7 });
-  worker = startTsx('workers/io-worker.ts', {
+  worker = startWorker('io', {
     DATABASE_URL: stack.DATABASE_URL,
     REDIS_URL: stack.REDIS_URL,
     TEMPORAL_ADDRESS: stack.TEMPORAL_ADDRESS,

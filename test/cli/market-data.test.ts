@@ -13,7 +13,7 @@ import { ensurePeriodicWork, platformSchedules } from '../../platform/schedules'
 import { feedWorkflowId, QUALITY_REPORT_SCHEDULE_ID } from '../../workflows/market-data/messages';
 import { startApi, type ApiHarness } from '../api/harness';
 import { storeBars, uniqueSymbol } from '../helpers/db';
-import { startTsx, waitFor, type RunningProcess } from '../helpers/processes';
+import { startWorker, waitFor, type RunningProcess } from '../helpers/processes';
 import { TEST_KEYS, testConfig, testStack } from '../helpers/stack';
 import { bars } from '../marketdata/helpers';
 import { CLI_ENV, cliArgs } from '../helpers/cli';
@@ -47,7 +47,7 @@ beforeAll(async () => {
   const opens = calendarBars('XNYS', '1m', Z('2024-03-04T14:30'), Z('2024-03-05T20:59'));
   const series = bars(opens.length, 0, 60_000).map((b, i) => ({ ...b, ts: opens[i]!.open }));
   await storeBars(h.db, SOURCE, '1m', barsToColumns(series));
-  worker = startTsx('workers/io-worker.ts', {
+  worker = startWorker('io', {
     DATABASE_URL: stack.DATABASE_URL,
     REDIS_URL: stack.REDIS_URL,
     TEMPORAL_ADDRESS: stack.TEMPORAL_ADDRESS,

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { runLocalBacktest } from '../../clients/cli/local-backtest';
 import { startApi, type ApiHarness } from '../api/harness';
 import { uniqueSymbol } from '../helpers/db';
-import { startTsx, waitFor, type RunningProcess } from '../helpers/processes';
+import { startWorker, waitFor, type RunningProcess } from '../helpers/processes';
 import { SHARED_DATA, TEST_KEYS, testStack } from '../helpers/stack';
 import { CLI_ENV, cliArgs } from '../helpers/cli';
 
@@ -46,7 +46,7 @@ beforeAll(async () => {
     SHUTDOWN_GRACE_MS: '2000',
     SHUTDOWN_FORCE_MS: '5000',
   };
-  workers = [startTsx('workers/cpu-worker.ts', env), startTsx('workers/io-worker.ts', env)];
+  workers = [startWorker('cpu', env), startWorker('io', env)];
   h = await startApi();
   await h.app.listen({ host: '127.0.0.1', port: 0 });
   apiUrl = `http://127.0.0.1:${(h.app.server.address() as AddressInfo).port}`;

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { startApi, type ApiHarness } from '../api/harness';
 import { storeBars, syntheticBars, uniqueSymbol } from '../helpers/db';
-import { startTsx, waitFor, type RunningProcess } from '../helpers/processes';
+import { startWorker, waitFor, type RunningProcess } from '../helpers/processes';
 import { SHARED_DATA, TEST_KEYS, testStack } from '../helpers/stack';
 import { CLI_ENV, cliArgs } from '../helpers/cli';
 
@@ -37,7 +37,7 @@ beforeAll(async () => {
     DATABASE_URL: stack.DATABASE_URL, REDIS_URL: stack.REDIS_URL, TEMPORAL_ADDRESS: stack.TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE: stack.TEMPORAL_NAMESPACE,
     WORKFLOW_BUNDLE_DIR: stack.WORKFLOW_BUNDLE_DIR, LOG_LEVEL: 'warn', SHUTDOWN_GRACE_MS: '2000', SHUTDOWN_FORCE_MS: '5000',
   };
-  workers = [startTsx('workers/cpu-worker.ts', env), startTsx('workers/io-worker.ts', env)];
+  workers = [startWorker('cpu', env), startWorker('io', env)];
   h = await startApi();
   await h.app.listen({ host: '127.0.0.1', port: 0 });
   apiUrl = `http://127.0.0.1:${(h.app.server.address() as AddressInfo).port}`;

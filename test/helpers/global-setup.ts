@@ -5,6 +5,7 @@ import { buildBundles } from '../../harness/bundles';
 import { LOCAL_DIR } from '../../harness/paths';
 import { createDatabase, PRODUCT_SEARCH_ATTRIBUTES, startPostgres, startRedis, startTemporalDevServer, timeSkippingServerPath, type Service } from '../../harness/stack';
 import { buildCliBundle } from './cli';
+import { buildWorkerBundles } from './processes';
 import { STACK_FILE, type TestStack } from './stack';
 
 /** TEST_STACK_DIR lets two jest runs in one checkout keep separate servers and artifacts. */
@@ -60,7 +61,7 @@ export default async function globalSetup(): Promise<void> {
     rmSync(bundleDir, { recursive: true, force: true });
     await buildBundles(bundleDir);
   });
-  await step('cli bundle', () => buildCliBundle(bundleDir));
+  await step('cli and worker bundles', () => Promise.all([buildCliBundle(bundleDir), buildWorkerBundles(bundleDir)]));
 
   const stack: TestStack = {
     DATABASE_URL: databaseUrl,

@@ -1,7 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { bundleEntry } from './entry-bundle';
+import { testStack } from './stack';
 
 const ROOT = path.resolve(__dirname, '..', '..');
+const WORKER_KINDS = ['io', 'cpu'] as const;
+const workerBundle = (kind: WorkerKind) => `${kind}-worker.cjs`;
+export type WorkerKind = (typeof WORKER_KINDS)[number];
 
 export interface RunningProcess {
   child: ChildProcess;
@@ -16,7 +21,28 @@ export interface RunningProcess {
  * end-of-day scheduler (tests share one server) unless `env` turns it on.
  */
 export function startTsx(entry: string, env: Record<string, string | undefined>): RunningProcess {
-  const child = spawn(path.join(ROOT, 'node_modules', '.bin', 'tsx'), [entry], {
+  return startProcess(path.join(ROOT, 'node_modules', '.bin', 'tsx'), [entry], env);
+}
+
+/** Bundles workers/io-worker.ts and workers/cpu-worker.ts into `outDir` (see bundleEntry), once per test run. */
+export async function buildWorkerBundles(outDir: string): Promise<void> {
+  await Promise.all(WORKER_KINDS.map((kind) => bundleEntry(path.join(ROOT, 'workers', `${kind}-worker.ts`), path.join(outDir, workerBundle(kind)))));
+}
+
+/**
+ * Starts the IO or CPU worker from its bundle built in global setup, as startTsx would (same cwd, environment and
+ * output capture), without tsx's start-up cost. Through tsx, workers stay tested by test/integration/backtest-e2e.test.ts.
+ */
+export function startWorker(kind: WorkerKind, env: Record<string, string | undefined>): RunningProcess {
+  return startProcess(process.execPath, workerBundleArgs(kind), { ...WORKER_BUNDLE_ENV, ...env });
+}
+
+/** node's arguments that run the worker from its bundle (for WorkerSupervisor's nodeArgs); its env needs WORKER_BUNDLE_ENV. */
+export const workerBundleArgs = (kind: WorkerKind) => [path.join(testStack().WORKFLOW_BUNDLE_DIR, workerBundle(kind))];
+export const WORKER_BUNDLE_ENV = { NODE_PATH: path.join(ROOT, 'node_modules') };
+
+function startProcess(command: string, args: string[], env: Record<string, string | undefined>): RunningProcess {
+  const child = spawn(command, args, {
     cwd: ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, EOD_SCHEDULER: 'off', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -15,7 +15,7 @@ import { clientOrderId } from '../../domain/ids';
 import { WorkerSupervisor } from '../../harness/processes/worker-supervisor';
 import { startLiquidationWorkflow } from '../../services/liquidations';
 import { testPool, uniqueSymbol } from '../helpers/db';
-import { waitFor } from '../helpers/processes';
+import { waitFor, WORKER_BUNDLE_ENV, workerBundleArgs } from '../helpers/processes';
 import { testStack } from '../helpers/stack';
 
 /**
@@ -49,7 +49,7 @@ beforeAll(async () => {
     DATABASE_URL: stack.DATABASE_URL, REDIS_URL: stack.REDIS_URL, TEMPORAL_ADDRESS: stack.TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE: stack.TEMPORAL_NAMESPACE,
     WORKFLOW_BUNDLE_DIR: stack.WORKFLOW_BUNDLE_DIR, PAPER_BROKER_URL: paper.url, LOG_LEVEL: 'warn', SHUTDOWN_GRACE_MS: '2000', SHUTDOWN_FORCE_MS: '5000', EOD_SCHEDULER: 'off',
   };
-  io = new WorkerSupervisor(env, 1, () => ({}), () => undefined, { logDir: path.join(__dirname, '..', '.artifacts', 'eod-liquidation-kill') });
+  io = new WorkerSupervisor({ ...env, ...WORKER_BUNDLE_ENV }, 1, () => ({}), () => undefined, { logDir: path.join(__dirname, '..', '.artifacts', 'eod-liquidation-kill'), nodeArgs: workerBundleArgs('io') });
   io.start();
   connection = await Connection.connect({ address: stack.TEMPORAL_ADDRESS });
   temporal = new Client({ connection, namespace: stack.TEMPORAL_NAMESPACE });

@@ -3,7 +3,7 @@ import { WorkerSupervisor } from '../../harness/processes/worker-supervisor';
 import { prepareScan } from '../../domain/scan/prepare';
 import { AUTH, startApi, type ApiHarness } from '../api/harness';
 import { storeBars, syntheticBars, uniqueSymbol } from '../helpers/db';
-import { startTsx, waitFor, type RunningProcess } from '../helpers/processes';
+import { startWorker, waitFor, WORKER_BUNDLE_ENV, workerBundleArgs, type RunningProcess } from '../helpers/processes';
 import { localDocument, storedDocument } from '../helpers/scans';
 import { testStack } from '../helpers/stack';
 
@@ -29,9 +29,9 @@ beforeAll(async () => {
     DATABASE_URL: stack.DATABASE_URL, REDIS_URL: stack.REDIS_URL, TEMPORAL_ADDRESS: stack.TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE: stack.TEMPORAL_NAMESPACE,
     WORKFLOW_BUNDLE_DIR: stack.WORKFLOW_BUNDLE_DIR, LOG_LEVEL: 'warn', SHUTDOWN_GRACE_MS: '2000', SHUTDOWN_FORCE_MS: '5000', CPU_ACTIVITY_SLOTS: String(CPU_SLOTS),
   };
-  cpu = new WorkerSupervisor(env, 1, () => ({}), () => undefined, { kind: 'cpu', logDir: path.join(__dirname, '..', '.artifacts', 'stress-scan-kill') });
+  cpu = new WorkerSupervisor({ ...env, ...WORKER_BUNDLE_ENV }, 1, () => ({}), () => undefined, { kind: 'cpu', logDir: path.join(__dirname, '..', '.artifacts', 'stress-scan-kill'), nodeArgs: workerBundleArgs('cpu') });
   cpu.start();
-  io = startTsx('workers/io-worker.ts', env);
+  io = startWorker('io', env);
   h = await startApi();
   await storeBars(h.db, symbol, '1m', bars);
   await waitFor('both workers to report to /health', async () => (await h.app.inject({ method: 'GET', url: '/health' })).statusCode === 200, 60_000);

@@ -11,7 +11,7 @@ import { startPaperBroker, type PaperBrokerProcess } from '../../brokers/paper/s
 import { freePort } from '../../harness/stack';
 import { startApiChild, type ApiChild } from '../../harness/processes/api-child';
 import { testPool, uniqueSymbol } from '../helpers/db';
-import { startTsx, waitFor, type RunningProcess } from '../helpers/processes';
+import { startWorker, waitFor, type RunningProcess } from '../helpers/processes';
 import { SHARED_DATA, TEST_API_KEYS, TEST_KEYS, testStack } from '../helpers/stack';
 
 /**
@@ -95,7 +95,7 @@ beforeAll(async () => {
     feedDeployment, `deployment-${feedDeployment}`, account, JSON.stringify(feedSpec),
   ]);
   const feed = { MARKET_DATA_FEEDS: 'replay:1m', REPLAY_SYMBOLS: `${served}=${symbol}`, REPLAY_FROM: '2006-01-03T15:00:00Z', REPLAY_SPEED: '60' };
-  worker = startTsx('workers/io-worker.ts', { ...env, ...feed, METRICS_PORT: String(workerPort) });
+  worker = startWorker('io', { ...env, ...feed, METRICS_PORT: String(workerPort) });
   api = await startApiChild({ ...env, API_KEYS: TEST_API_KEYS, METRICS_PORT: String(apiPort) }, path.join(__dirname, '..', '.artifacts', 'metrics', 'api.log'));
   const imported = await fetch(`${api.url}/v1/bars/import?symbol=${symbol}&timeframe=1m`, { method: 'POST', headers: { ...auth, 'content-type': 'text/csv' }, body: readFileSync(MINUTES) });
   expect(imported.status).toBe(200);

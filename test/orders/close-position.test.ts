@@ -10,27 +10,20 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import type { Pool } from 'pg';
 import { paperBrokerPort } from '../../brokers';
 import { AlpacaBroker } from '../../brokers/alpaca/adapter';
-import { PaperBrokerAdmin } from '../../brokers/paper/admin-client';
-import { startPaperBroker, type PaperBrokerProcess } from '../../brokers/paper/start';
+import type { PaperBrokerAdmin } from '../../brokers/paper/admin-client';
+import type { PaperBrokerProcess } from '../../brokers/paper/start';
 import { createOrderActivities, type PlaceOrderInput } from '../../activities/orders';
 import { clientOrderId } from '../../domain/ids';
-import { testPool, uniqueSymbol } from '../helpers/db';
-import { testStack } from '../helpers/stack';
+import { uniqueSymbol } from '../helpers/db';
+import { usePaperProcess } from '../helpers/paper-process';
 
 let pool: Pool;
 let paper: PaperBrokerProcess;
 let admin: PaperBrokerAdmin;
 const account = `acct-${randomUUID().slice(0, 8)}`;
 
-beforeAll(async () => {
-  pool = testPool();
-  paper = await startPaperBroker({ databaseUrl: testStack().DATABASE_URL, account, initialCash: 1e9 });
-  admin = new PaperBrokerAdmin(paper.url);
-});
-
-afterAll(async () => {
-  await paper?.stop();
-  await pool?.end();
+usePaperProcess(account, (p) => {
+  ({ pool, paper, admin } = p);
 });
 
 beforeEach(async () => {

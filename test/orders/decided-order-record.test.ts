@@ -5,12 +5,12 @@ import { createDecidedOrderActivities, type PlaceDecidedOrderAndRecordArgs, type
 import { createDeploymentActivities } from '../../activities/deployments';
 import { createOrderActivities } from '../../activities/orders';
 import { paperBrokerPort } from '../../brokers';
-import { PaperBrokerAdmin } from '../../brokers/paper/admin-client';
-import { startPaperBroker, type PaperBrokerProcess } from '../../brokers/paper/start';
+import type { PaperBrokerAdmin } from '../../brokers/paper/admin-client';
+import type { PaperBrokerProcess } from '../../brokers/paper/start';
 import { parseDeploymentSpec } from '../../domain/deployment/spec';
 import { clientOrderId } from '../../domain/ids';
-import { testPool, uniqueSymbol } from '../helpers/db';
-import { testStack } from '../helpers/stack';
+import { uniqueSymbol } from '../helpers/db';
+import { usePaperProcess } from '../helpers/paper-process';
 
 /**
  * A batch deployment's decided order with its cycle row (activities/decided-orders.ts) against real Postgres and the
@@ -22,15 +22,8 @@ let paper: PaperBrokerProcess;
 let admin: PaperBrokerAdmin;
 const account = `fold-${randomUUID().slice(0, 8)}`;
 
-beforeAll(async () => {
-  pool = testPool();
-  paper = await startPaperBroker({ databaseUrl: testStack().DATABASE_URL, account, initialCash: 1e9 });
-  admin = new PaperBrokerAdmin(paper.url);
-});
-
-afterAll(async () => {
-  await paper?.stop();
-  await pool?.end();
+usePaperProcess(account, (p) => {
+  ({ pool, paper, admin } = p);
 });
 
 test('a retried order-and-row sends the order once, writes its row once with the outcome, and ends the action once', async () => {

@@ -4,12 +4,12 @@ import type { Pool } from 'pg';
 import { createOrderResolutionActivities } from '../../activities/order-resolution';
 import { createOrderActivities, type PlaceOrderInput } from '../../activities/orders';
 import { paperBrokerPort, type BrokerPort } from '../../brokers';
-import { PaperBrokerAdmin } from '../../brokers/paper/admin-client';
-import { freePort, startPaperBroker, type PaperBrokerProcess } from '../../brokers/paper/start';
+import type { PaperBrokerAdmin } from '../../brokers/paper/admin-client';
+import { freePort, type PaperBrokerProcess } from '../../brokers/paper/start';
 import { getLedgerOrder } from '../../db/sql/order-ledger';
 import { clientOrderId } from '../../domain/ids';
-import { testPool, uniqueSymbol } from '../helpers/db';
-import { testStack } from '../helpers/stack';
+import { uniqueSymbol } from '../helpers/db';
+import { usePaperProcess } from '../helpers/paper-process';
 
 /**
  * Resolving an order a stop, pause or flatten no longer waits for, at the activity level against real Postgres and
@@ -22,16 +22,9 @@ let admin: PaperBrokerAdmin;
 let dead: BrokerPort;
 const account = `res-${randomUUID().slice(0, 8)}`;
 
-beforeAll(async () => {
-  pool = testPool();
-  paper = await startPaperBroker({ databaseUrl: testStack().DATABASE_URL, account, initialCash: 1e9 });
-  admin = new PaperBrokerAdmin(paper.url);
+usePaperProcess(account, async (p) => {
+  ({ pool, paper, admin } = p);
   dead = paperBrokerPort(`http://127.0.0.1:${await freePort()}`, { timeoutMs: 2_000 });
-});
-
-afterAll(async () => {
-  await paper?.stop();
-  await pool?.end();
 });
 
 afterEach(async () => {

@@ -3,15 +3,15 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import type { Pool } from 'pg';
 import { createOrderActivities, type PlaceOrderInput, type PlaceOrderResult } from '../../activities/orders';
 import { paperBrokerPort } from '../../brokers';
-import { PaperBrokerAdmin } from '../../brokers/paper/admin-client';
-import { startPaperBroker, type PaperBrokerProcess } from '../../brokers/paper/start';
+import type { PaperBrokerAdmin } from '../../brokers/paper/admin-client';
+import type { PaperBrokerProcess } from '../../brokers/paper/start';
 import { getLedgerOrder } from '../../db/sql/order-ledger';
 import { setHalt, takeTradingGate } from '../../db/sql/trading-halts';
 import type { ConnectionPool } from '../../db/sql/queryable';
 import { parseDeploymentSpec } from '../../domain/deployment/spec';
 import { clientOrderId } from '../../domain/ids';
-import { testPool, uniqueSymbol } from '../helpers/db';
-import { testStack } from '../helpers/stack';
+import { uniqueSymbol } from '../helpers/db';
+import { usePaperProcess } from '../helpers/paper-process';
 
 /**
  * Round trips to Postgres per order placement (each costs CPU in the IO worker's pg client and in Postgres; a bar
@@ -25,20 +25,13 @@ const account = `stmts-${randomUUID().slice(0, 8)}`;
 const deploymentId = randomUUID();
 const symbol = uniqueSymbol('ST');
 
-beforeAll(async () => {
-  pool = testPool();
-  paper = await startPaperBroker({ databaseUrl: testStack().DATABASE_URL, account, initialCash: 1e9 });
-  admin = new PaperBrokerAdmin(paper.url);
+usePaperProcess(account, async (p) => {
+  ({ pool, paper, admin } = p);
   await admin.setPrices({ [symbol]: 10 });
   const spec = parseDeploymentSpec({ strategy: 'sma-cross', params: { fast: 3, slow: 8 }, symbols: [symbol], timeframe: '1m', accountId: account, broker: 'paper', calendar: '24x7' });
   await pool.query(`INSERT INTO deployments (id, workflow_id, account_id, broker, strategy, spec, status, created_by) VALUES ($1, $2, $3, 'paper', 'sma-cross', $4, 'running', 'test')`, [
     deploymentId, `deployment-${deploymentId}`, account, JSON.stringify(spec),
   ]);
-});
-
-afterAll(async () => {
-  await paper?.stop();
-  await pool?.end();
 });
 
 /** The pool, with every statement it or a client it hands out sends recorded (its first words). */

@@ -2,13 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { Pool } from 'pg';
 import { paperBrokerPort } from '../../brokers';
-import { PaperBrokerAdmin } from '../../brokers/paper/admin-client';
-import { startPaperBroker, type PaperBrokerProcess } from '../../brokers/paper/start';
+import type { PaperBrokerAdmin } from '../../brokers/paper/admin-client';
+import type { PaperBrokerProcess } from '../../brokers/paper/start';
 import { createOrderActivities, type CrashPoint, type PlaceOrderInput } from '../../activities/orders';
 import { setHalt } from '../../db/sql/trading-halts';
 import { clientOrderId } from '../../domain/ids';
-import { testPool, uniqueSymbol } from '../helpers/db';
-import { testStack } from '../helpers/stack';
+import { uniqueSymbol } from '../helpers/db';
+import { usePaperProcess } from '../helpers/paper-process';
 
 /**
  * The exactly-once order protocol at the activity level, against real Postgres and the real paper broker
@@ -19,15 +19,8 @@ let paper: PaperBrokerProcess;
 let admin: PaperBrokerAdmin;
 const account = `acct-${randomUUID().slice(0, 8)}`;
 
-beforeAll(async () => {
-  pool = testPool();
-  paper = await startPaperBroker({ databaseUrl: testStack().DATABASE_URL, account, initialCash: 1e9 });
-  admin = new PaperBrokerAdmin(paper.url);
-});
-
-afterAll(async () => {
-  await paper?.stop();
-  await pool?.end();
+usePaperProcess(account, (p) => {
+  ({ pool, paper, admin } = p);
 });
 
 beforeEach(async () => {
@@ -105,7 +98,10 @@ test('R5: execute-then-timeout on every first attempt: every order is resolved b
   const acts = activities({ timeoutMs: 300 });
   const ids: string[] = [];
   let resolvedByLookup = 0;
-  for (let cycle = 1; cycle <= 40; cycle++) {
+  // 12 orders: each takes the same path (probability 1), and each waits out its 300 ms timeout; with the 1.5 s holds,
+  // several held answers still overlap. (It was 40: 13 s of the same path again.)
+  const ORDERS = 12;
+  for (let cycle = 1; cycle <= ORDERS; cycle++) {
     const input = order(deploymentId, cycle, symbol);
     ids.push(input.clientOrderId);
     const { value, attempts } = await withRetries(() => run(acts.placeOrder, input));
@@ -113,11 +109,11 @@ test('R5: execute-then-timeout on every first attempt: every order is resolved b
     if (attempts === 2) resolvedByLookup++;
   }
   await admin.clearFaults();
-  expect(resolvedByLookup).toBe(40);
-  expect(await ordersAtBroker(ids)).toBe(40);
-  expect((await admin.stats()).orders).toBe(40);
+  expect(resolvedByLookup).toBe(ORDERS);
+  expect(await ordersAtBroker(ids)).toBe(ORDERS);
+  expect((await admin.stats()).orders).toBe(ORDERS);
   const { rows } = await pool.query('SELECT count(*)::int AS n, max(submit_attempts) AS most FROM order_ledger WHERE deployment_id = $1', [deploymentId]);
-  expect(rows[0]).toEqual({ n: 40, most: 1 }); // one send each: the retry looked the order up instead
+  expect(rows[0]).toEqual({ n: ORDERS, most: 1 }); // one send each: the retry looked the order up instead
 });
 
 test('R6: 30% 5xx, 10% 429, 5% rejects over 200 orders: one broker order per client id, rejects final after one attempt', async () => {

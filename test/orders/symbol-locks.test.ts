@@ -5,11 +5,11 @@ import type { Pool } from 'pg';
 import { createOrderActivities, type PlaceOrderInput, type PlaceOrderResult } from '../../activities/orders';
 import { paperBrokerPort } from '../../brokers';
 import { PaperBrokerAdmin } from '../../brokers/paper/admin-client';
-import { startPaperBroker, type PaperBrokerProcess } from '../../brokers/paper/start';
+import type { PaperBrokerProcess } from '../../brokers/paper/start';
 import { acquireSymbolLock, listSymbolLocks } from '../../db/sql/symbol-locks';
 import { clientOrderId } from '../../domain/ids';
-import { testPool, uniqueSymbol } from '../helpers/db';
-import { testStack } from '../helpers/stack';
+import { uniqueSymbol } from '../helpers/db';
+import { usePaperProcess } from '../helpers/paper-process';
 
 /**
  * Symbol locks: one holder per (account, symbol), taken in the order activity before an entry's ledger row. Many
@@ -25,9 +25,8 @@ const deployments = Array.from({ length: DEPLOYMENTS }, () => randomUUID());
 const symbols = [uniqueSymbol('LKA'), uniqueSymbol('LKB'), uniqueSymbol('LKC'), uniqueSymbol('LKD')];
 let cycle = 0;
 
-beforeAll(async () => {
-  pool = testPool();
-  paper = await startPaperBroker({ databaseUrl: testStack().DATABASE_URL, account, initialCash: 1e9 });
+usePaperProcess(account, async (p) => {
+  ({ pool, paper } = p);
   await new PaperBrokerAdmin(paper.url).setPrices(Object.fromEntries(symbols.map((s) => [s, 10])));
   // a spec like the API records (GET /v1/deployments shows every row)
   const spec = parseDeploymentSpec({ strategy: 'sma-cross', params: { fast: 3, slow: 8 }, symbols, timeframe: '1m', accountId: account, broker: 'paper', calendar: '24x7' });
@@ -36,11 +35,6 @@ beforeAll(async () => {
       id, `deployment-${id}`, account, JSON.stringify(spec),
     ]);
   }
-});
-
-afterAll(async () => {
-  await paper?.stop();
-  await pool?.end();
 });
 
 const acts = () => createOrderActivities({ db: pool, brokers: { paper: paperBrokerPort(paper.url) }, accountSyncEveryMs: 0 });

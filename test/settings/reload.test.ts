@@ -20,7 +20,7 @@ import { createLogger } from '../../platform/logger';
 import { NOTIFICATION_DISPATCHER_WORKFLOW_ID, notificationsEnqueuedSignal } from '../../workflows/notifications/messages';
 import { startReceiver, type Receiver } from '../notifications/receiver';
 import { testPool, uniqueSymbol } from '../helpers/db';
-import { startTsx, waitFor, type RunningProcess } from '../helpers/processes';
+import { startWorker, waitFor, type RunningProcess } from '../helpers/processes';
 import { SHARED_DATA, TEST_API_KEYS, TEST_KEYS, testConfig, testStack } from '../helpers/stack';
 
 const MINUTES = path.join(SHARED_DATA, '2006-01-02-volume-min-001.txt');
@@ -84,7 +84,7 @@ beforeAll(async () => {
     DATABASE_URL: stack.DATABASE_URL, REDIS_URL: stack.REDIS_URL, TEMPORAL_ADDRESS: stack.TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE: stack.TEMPORAL_NAMESPACE,
     WORKFLOW_BUNDLE_DIR: stack.WORKFLOW_BUNDLE_DIR, PAPER_BROKER_URL: paper.url, SHUTDOWN_GRACE_MS: '2000', SHUTDOWN_FORCE_MS: '5000',
   };
-  worker = startTsx('workers/io-worker.ts', { ...env, LOG_LEVEL: 'info', SETTINGS_FILE: settingsFile });
+  worker = startWorker('io', { ...env, LOG_LEVEL: 'info', SETTINGS_FILE: settingsFile });
   api = await startApiChild({ ...env, LOG_LEVEL: 'warn', API_KEYS: TEST_API_KEYS }, path.join(__dirname, '..', '.artifacts', 'settings', 'api.log'));
   connection = await Connection.connect({ address: stack.TEMPORAL_ADDRESS });
   client = new Client({ connection, namespace: stack.TEMPORAL_NAMESPACE });

@@ -105,7 +105,8 @@ test('GET /approvals is a public shell with a strict CSP and no inline script; t
   expect(Object.keys(doc.paths).filter((p) => !p.startsWith('/v1/') && p !== '/health')).toEqual([]);
 });
 
-test('an approver sees the request with its reason and countdown, approves it in the browser, and the order reaches the paper broker', async () => {
+// Each test has its own deployment, symbol and browser context and mostly waits on its replayed bars: they run at once.
+test.concurrent('an approver sees the request with its reason and countdown, approves it in the browser, and the order reaches the paper broker', async () => {
   const symbol = uniqueSymbol('WEB');
   await rt.storePath(symbol, RISE);
   const d = await rt.createDeployment(symbol, { approvalPolicy: { mode: 'always', maxPriceDriftPct: 0.05 }, riskLimits: { maxExposure: 1e6 } });
@@ -175,7 +176,7 @@ test('an approver sees the request with its reason and countdown, approves it in
   await rt.stop(d.id);
 }, 150_000);
 
-test('a viewer sees the request but Approve shows the 403 message; a stale page shows the 409 message', async () => {
+test.concurrent('a viewer sees the request but Approve shows the 403 message; a stale page shows the 409 message', async () => {
   const symbol = uniqueSymbol('WEV');
   await rt.storePath(symbol, RISE);
   const d = await rt.createDeployment(symbol, { approvalPolicy: { mode: 'always' }, riskLimits: { maxExposure: 1e6 } });

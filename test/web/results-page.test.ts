@@ -9,7 +9,7 @@ import { loadBarColumns } from '../../db/sql/bars';
 import type { ScanResult } from '../../domain/scan/scan';
 import { AUTH, startApi, type ApiHarness } from '../api/harness';
 import { uniqueSymbol } from '../helpers/db';
-import { startTsx, waitFor, type RunningProcess } from '../helpers/processes';
+import { startWorker, waitFor, type RunningProcess } from '../helpers/processes';
 import { SHARED_DATA, TEST_KEYS, testStack } from '../helpers/stack';
 import { canvasInk, imageStats, type ImageStats } from './pixels';
 import { CLI_ENV, cliArgs } from '../helpers/cli';
@@ -68,7 +68,7 @@ beforeAll(async () => {
     API_KEYS: `${TEST_KEYS.trader}:trader:tom`,
     LOG_LEVEL: 'warn',
   };
-  workers = [startTsx('workers/cpu-worker.ts', env), startTsx('workers/io-worker.ts', env)];
+  workers = [startWorker('cpu', env), startWorker('io', env)];
   const files = Promise.all([
     scanFile('optimization', ['--type', 'optimization', '--grid', '{"fast":{"from":5,"to":30,"step":5},"slow":[50,100,150,200]}', '--constraint', 'fast < slow', '--objective', 'sharpe', '--walk-forward', '{"trainBars":1000,"testBars":500,"warmupBars":0}']),
     scanFile('grid3', ['--strategy', 'rsi-reversion', '--grid', '{"period":[7,14,21],"oversold":[20,25,30],"overbought":[70,75,80]}', '--objective', 'net-profit']),
