@@ -47,7 +47,7 @@ export const RuntimeOptionsSchema = z.strictObject({
   /** a directory with pre-built io.js and cpu.js to run instead of bundling this checkout (experiments with a changed workflow) */
   workflowBundle: z.string().min(1).optional(),
   /**
-   * 'on': the private Postgres runs pg_stat_statements (runtime-pg-stats.ts) and each round reports its top statements
+   * 'on': the private Postgres runs pg_stat_statements (harness/stack/pg-stats.ts) and each round reports its top statements
    * over the measured closes (needs the private Postgres: not with DATABASE_URL set)
    */
   pgStats: z.enum(['on', 'off']).default('off'),

@@ -28,7 +28,7 @@ import { ACCOUNT, inParallel, startDeployments, stopDeployments, type WorkflowTy
 import { ordersPending, tickFigures, windowFigures, type TickFigures, type WindowFigures } from './runtime-figures';
 import type { RuntimeOptions } from './runtime-options';
 import { spawnCpuWorker, stopChild, waitForWorkers } from './runtime-processes';
-import { enablePgStats, PG_STATS_SETTINGS, pgStatsLines, readPgStats, resetPgStats, type PgStatsSummary } from './runtime-pg-stats';
+import { enablePgStats, PG_STATS_SETTINGS, pgStatsLines, readPgStats, resetPgStats, type PgStatsSummary } from '../../harness/stack/pg-stats';
 import { countCyclesAt, cyclesWithOrders } from './runtime-sql';
 
 /**
@@ -84,7 +84,7 @@ export type RoundResult = WindowFigures & {
   stoppedCleanly: number;
   loadAverage: { before: number[]; after: number[] };
   workerEnv: Record<string, string>;
-  /** --pg-stats=on: Postgres' statements over the measured closes (runtime-pg-stats.ts) */
+  /** --pg-stats=on: Postgres' statements over the measured closes (harness/stack/pg-stats.ts) */
   pgStats?: PgStatsSummary;
 };
 

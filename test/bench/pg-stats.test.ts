@@ -1,5 +1,5 @@
 /**
- * The runtime bench's --pg-stats=on (bench/lib/runtime-pg-stats.ts) on a real private Postgres started with its
+ * The runtime bench's --pg-stats=on (harness/stack/pg-stats.ts) on a real private Postgres started with its
  * settings, and what it is there to show: a named statement (db/sql/queryable.ts `prepared`) is planned a few times
  * per connection, the same lookup unnamed at every call.
  */
@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
-import { enablePgStats, PG_STATS_SETTINGS, readPgStats, resetPgStats } from '../../bench/lib/runtime-pg-stats';
+import { enablePgStats, PG_STATS_SETTINGS, readPgStats, resetPgStats } from '../../harness/stack/pg-stats';
 import { prepared } from '../../db/sql/queryable';
 import { createDatabase, startPostgres, type ManagedService } from '../../harness/stack';
 

@@ -1,8 +1,8 @@
 /**
- * `--pg-stats=on` of the runtime bench: the private Postgres starts with pg_stat_statements (planning tracked too),
- * the stats are reset after the warm-up close and the top statements of the measured closes are read back, by
- * execution + planning time. The view needs the extension in the run's database and a superuser to reset it: the
- * private stack trusts loopback connections, so the bench connects as its `postgres` user.
+ * pg_stat_statements for a benchmark (the runtime bench's `--pg-stats=on`): the private Postgres starts with it
+ * (planning tracked too), the stats are reset after the warm-up close and the top statements of the measured closes
+ * are read back, by execution + planning time. The view needs the extension in the run's database and a superuser to
+ * reset it: the private stack trusts loopback connections, so the bench connects as its `postgres` user.
  */
 import { Client } from 'pg';
 
