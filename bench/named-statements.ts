@@ -68,7 +68,7 @@ export async function benchNamedStatements(): Promise<Record<string, unknown>> {
     await setup.query(`INSERT INTO deployments (id, workflow_id, account_id, broker, strategy, spec, status, created_by) VALUES ($1, $2, $3, 'paper', 'sma-cross', '{}', 'running', 'bench')`, [
       deploymentId, `deployment-${deploymentId}`, account,
     ]);
-    const results: Record<Way, Array<{ backendUsPerOrder: number; clientUsPerOrder: number }>> = { named: [], unnamed: [] };
+    const results: Record<Way, Array<{ backendUsPerOrder: number; clientUsPerOrder: number; prepared: number }>> = { named: [], unnamed: [] };
     const schedule: Way[] = ['named', 'unnamed'];
     for (let r = 0; r < rounds; r++) schedule.push(r % 2 ? 'unnamed' : 'named', r % 2 ? 'named' : 'unnamed');
     for (const [i, way] of schedule.entries()) {
@@ -84,14 +84,18 @@ export async function benchNamedStatements(): Promise<Record<string, unknown>> {
       for (let k = 0; k < orders; k++) await oneOrder(as(c), as(g), deploymentId, account, k, i * orders + k, tag);
       const backendMs = pids.reduce((s, p) => s + procCpuMs(p), 0) - b0;
       const cu = process.cpuUsage(c0);
+      // what the two connections hold prepared: the named way's statements, none the other way
+      const held = async (x: Client) => (await x.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_prepared_statements')).rows[0]!.n;
+      const prepared = (await held(c)) + (await held(g));
       await Promise.all([c.end(), g.end()]);
       if (i < 2) continue; // warm-up
-      results[way].push({ backendUsPerOrder: Math.round((backendMs * 1000) / orders), clientUsPerOrder: Math.round((cu.user + cu.system) / orders) });
+      results[way].push({ backendUsPerOrder: Math.round((backendMs * 1000) / orders), clientUsPerOrder: Math.round((cu.user + cu.system) / orders), prepared });
     }
     await setup.end();
-    const med = (way: Way, k: 'backendUsPerOrder' | 'clientUsPerOrder') => median(results[way].map((x) => x[k]));
+    const med = (way: Way, k: 'backendUsPerOrder' | 'clientUsPerOrder' | 'prepared') => median(results[way].map((x) => x[k]));
     const ratio = (k: 'backendUsPerOrder' | 'clientUsPerOrder') => Math.round((med('named', k) / med('unnamed', k)) * 100) / 100;
     const summary = {
+      preparedPerConnectionPair: { named: med('named', 'prepared'), unnamed: med('unnamed', 'prepared') },
       backendUsPerOrder: { named: med('named', 'backendUsPerOrder'), unnamed: med('unnamed', 'backendUsPerOrder'), ratio: ratio('backendUsPerOrder') },
       clientUsPerOrder: { named: med('named', 'clientUsPerOrder'), unnamed: med('unnamed', 'clientUsPerOrder'), ratio: ratio('clientUsPerOrder') },
     };
@@ -99,7 +103,7 @@ export async function benchNamedStatements(): Promise<Record<string, unknown>> {
       `named-statements: ${orders} orders x ${rounds} rounds each way (medians): Postgres backend ${summary.backendUsPerOrder.named} vs ${summary.backendUsPerOrder.unnamed} µs per order ` +
         `(named / unnamed ${summary.backendUsPerOrder.ratio}); pg client ${summary.clientUsPerOrder.named} vs ${summary.clientUsPerOrder.unnamed} µs (${summary.clientUsPerOrder.ratio}); load ${os.loadavg()[0]!.toFixed(2)}`,
     );
-    return { setup: { orders, rounds, statementsPerOrder: 10, loadBefore, loadAfter: os.loadavg() }, ...summary, rounds: results };
+    return { setup: { orders, rounds, statementsPerOrder: 10, namedPerOrder: 8, loadBefore, loadAfter: os.loadavg() }, ...summary, rounds: results };
   } finally {
     await stack.stop();
   }
