@@ -8,6 +8,7 @@ import { benchEvaluatorBars } from './evaluator-bars';
 import { benchImport } from './import';
 import { benchLiquidation } from './liquidation';
 import { benchMarketData } from './marketdata';
+import { benchNamedStatements } from './named-statements';
 import { benchPaperSubmit } from './paper-submit';
 import { benchRuntime } from './runtime';
 import { benchStress } from './stress';
@@ -33,6 +34,7 @@ const BENCHES: Record<string, Bench> = {
   'evaluator-bars': benchEvaluatorBars,
   'workflow-calls': benchWorkflowCalls,
   'paper-submit': benchPaperSubmit,
+  'named-statements': benchNamedStatements,
 };
 
 async function main(): Promise<number> {

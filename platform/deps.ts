@@ -3,6 +3,14 @@ import { Redis } from 'ioredis';
 import type { Config } from './config';
 import type { AppLogger } from './logger';
 
+/**
+ * How long an idle connection stays open: longer than a bar period, so a bar close's burst finds the connections of
+ * the last one open, with their caches warm and their named statements prepared (db/sql/queryable.ts). At 30 s the
+ * runtime bench opened ~30 connections per 1-minute close (IO and gate pools, paper broker), each planning its named
+ * statements afresh. The pools' max bounds what stays open.
+ */
+const PG_IDLE_TIMEOUT_MS = 10 * 60_000;
+
 /** A pg pool sized for this 2-core class (bigger pools only add fsync contention). */
 export function createPgPool(config: Config, logger: AppLogger, applicationName: string): Pool {
   const pool = new Pool({
@@ -10,7 +18,7 @@ export function createPgPool(config: Config, logger: AppLogger, applicationName:
     max: config.PG_POOL_MAX,
     application_name: applicationName,
     connectionTimeoutMillis: 5_000,
-    idleTimeoutMillis: 30_000,
+    idleTimeoutMillis: PG_IDLE_TIMEOUT_MS,
   });
   // Postgres going away (restart, failover) emits 'error' on every client it drops: through the pool for idle
   // clients, and on the client itself for checked-out ones (a transaction held across a broker call). An 'error'

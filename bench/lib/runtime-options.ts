@@ -46,6 +46,11 @@ export const RuntimeOptionsSchema = z.strictObject({
   workerEnv: workerEnv.default({}),
   /** a directory with pre-built io.js and cpu.js to run instead of bundling this checkout (experiments with a changed workflow) */
   workflowBundle: z.string().min(1).optional(),
+  /**
+   * 'on': the private Postgres runs pg_stat_statements (harness/stack/pg-stats.ts) and each round reports its top statements
+   * over the measured closes (needs the private Postgres: not with DATABASE_URL set)
+   */
+  pgStats: z.enum(['on', 'off']).default('off'),
   /** a 1-minute bar file of the shared data folder (absolute, or relative to the repository) */
   data: z.string().min(1).default('../shared/data/2006-01-02-volume-min-001.txt'),
 });

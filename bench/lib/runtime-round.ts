@@ -28,6 +28,7 @@ import { ACCOUNT, inParallel, startDeployments, stopDeployments, type WorkflowTy
 import { ordersPending, tickFigures, windowFigures, type TickFigures, type WindowFigures } from './runtime-figures';
 import type { RuntimeOptions } from './runtime-options';
 import { spawnCpuWorker, stopChild, waitForWorkers } from './runtime-processes';
+import { enablePgStats, PG_STATS_SETTINGS, pgStatsLines, readPgStats, resetPgStats, type PgStatsSummary } from '../../harness/stack/pg-stats';
 import { countCyclesAt, cyclesWithOrders } from './runtime-sql';
 
 /**
@@ -83,6 +84,8 @@ export type RoundResult = WindowFigures & {
   stoppedCleanly: number;
   loadAverage: { before: number[]; after: number[] };
   workerEnv: Record<string, string>;
+  /** --pg-stats=on: Postgres' statements over the measured closes (harness/stack/pg-stats.ts) */
+  pgStats?: PgStatsSummary;
 };
 
 const fmtMs = (x: number | null) => (x === null ? '-' : x >= 10_000 ? `${(x / 1000).toFixed(1)} s` : `${x} ms`);
@@ -96,8 +99,14 @@ export async function runRound(n: number, setup: RoundSetup): Promise<RoundResul
     for (const c of cleanups.reverse()) await withTimeout('cleanup step', 120_000, c()).catch((e: Error) => log(`cleanup: ${e.message}`));
   };
   try {
-    const stack = await privateStack({ dir: STACK_DIR, dbPrefix: 'bench_runtime', temporal: true, redis: true, temporalMetrics: opts.temporalMetrics === 'on' });
+    const pgStatsOn = opts.pgStats === 'on';
+    if (pgStatsOn && process.env.DATABASE_URL) throw new Error('--pg-stats=on needs the private Postgres: unset DATABASE_URL');
+    const stack = await privateStack({
+      dir: STACK_DIR, dbPrefix: 'bench_runtime', temporal: true, redis: true, temporalMetrics: opts.temporalMetrics === 'on',
+      ...(pgStatsOn ? { postgresSettings: PG_STATS_SETTINGS } : {}),
+    });
     cleanups.push(() => stack.stop());
+    if (pgStatsOn) await enablePgStats(stack.DATABASE_URL);
     const pool = new Pool({ connectionString: stack.DATABASE_URL, max: 8 });
     // pool.end() resolves before its sockets are closed, so dropping the database next can kill one that is still closing
     pool.on('error', (err) => log(`postgres idle client: ${err.message}`));
@@ -178,6 +187,8 @@ export async function runRound(n: number, setup: RoundSetup): Promise<RoundResul
         `${k === 0 ? 'warm-up' : `tick ${k}/${measured.length}`} (bar close ${t.barClose.slice(11, 16)}Z data): ${t.cycles}/${n} cycles, recorded p50 ${fmtMs(t.recorded.p50Ms)} p99 ${fmtMs(t.recorded.p99Ms)} max ${fmtMs(t.recorded.maxMs)}; ` +
           `${t.orders} orders, accepted p50 ${fmtMs(t.accepted.p50Ms)} p99 ${fmtMs(t.accepted.p99Ms)}; burst ${fmtMs(t.burstMs)}, ${fmtCpu(cpu)}; load ${os.loadavg()[0]!.toFixed(2)}`,
       );
+      // the warm-up close is done (its cycles and orders seen): count only the measured closes from here
+      if (k === 0 && pgStatsOn) await resetPgStats(stack.DATABASE_URL);
     }
     // Cycles of the last close still running at the end of its grace get until 90 s before they count as missed.
     while (Date.now() < wallOf(last) + 90_000 && (await countCyclesAt(pool, last)) < n) await sleep(2_000);
@@ -200,6 +211,9 @@ export async function runRound(n: number, setup: RoundSetup): Promise<RoundResul
           `not counted: harness ${cpuPer.notCounted.harness}, the machine's other busy time ${cpuPer.notCounted.otherOnMachine} (other people's processes, interrupts); steal ${cpuPer.stealCores} cores)`,
       );
     }
+
+    const pgStats = pgStatsOn ? await readPgStats(stack.DATABASE_URL) : undefined;
+    if (pgStats) for (const line of pgStatsLines(pgStats, measured.length)) log(line);
 
     // only this round's N deployments count (a create that timed out on the client may still have started one)
     const ids = new Set(deployments.map((d) => d.id));
@@ -248,6 +262,7 @@ export async function runRound(n: number, setup: RoundSetup): Promise<RoundResul
       stoppedCleanly,
       loadAverage: { before: loadBefore, after: load() },
       workerEnv: opts.workerEnv,
+      ...(pgStats ? { pgStats } : {}),
     };
   } finally {
     await cleanup();

@@ -120,7 +120,8 @@ function sameSecret(a: string, b: string): boolean {
 export function createPaperBroker(opts: PaperBrokerOptions): PaperBrokerApp {
   if (!opts.pool && !opts.databaseUrl) throw new Error('createPaperBroker needs databaseUrl or pool');
   const ownPool = !opts.pool;
-  const pool = opts.pool ?? new Pool({ connectionString: opts.databaseUrl, max: 10 });
+  // Idle connections outlive a bar period (pg's default closes them after 10 s): a close's burst finds them open, caches warm.
+  const pool = opts.pool ?? new Pool({ connectionString: opts.databaseUrl, max: 10, idleTimeoutMillis: 10 * 60_000 });
   if (ownPool) {
     // A Postgres restart must not kill the broker: a lost connection fails its request (a 5xx) and the pool reconnects.
     pool.on('error', () => undefined);

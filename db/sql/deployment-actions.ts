@@ -1,4 +1,4 @@
-import type { Queryable } from './queryable';
+import { prepared, type Queryable } from './queryable';
 
 export interface ActionRow {
   id: string;
@@ -37,10 +37,14 @@ export async function pendingDeploymentActions(db: Queryable, deploymentId: stri
   return rows.map((r) => r.id);
 }
 
+// Every woken deployment reads its action and finishes it: named (prepared once per connection, see PreparedStatement).
+const FIND_ACTION = prepared('actions-find', 'SELECT id, deployment_id, bar_close, cycle, params_version, payload, state FROM deployment_actions WHERE id = $1 AND deployment_id = $2');
+const FINISH_ACTION = prepared('actions-finish', `UPDATE deployment_actions SET state = $2, done_at = now() WHERE id = $1 AND state = 'pending'`);
+
 /** One action of this deployment, whatever its state (undefined: no such action for this deployment). */
 export async function findAction(db: Queryable, deploymentId: string, id: string): Promise<(ActionRow & { state: string }) | undefined> {
   const { rows } = await db.query<{ id: string; deployment_id: string; bar_close: string; cycle: number; params_version: number; payload: Record<string, unknown>; state: string }>(
-    'SELECT id, deployment_id, bar_close, cycle, params_version, payload, state FROM deployment_actions WHERE id = $1 AND deployment_id = $2',
+    FIND_ACTION,
     [id, deploymentId],
   );
   const r = rows[0];
@@ -49,5 +53,5 @@ export async function findAction(db: Queryable, deploymentId: string, id: string
 
 /** The deployment's workflow performed (or let expire) an action; a second call changes nothing. */
 export async function finishAction(db: Queryable, id: string, state: 'done' | 'expired'): Promise<void> {
-  await db.query(`UPDATE deployment_actions SET state = $2, done_at = now() WHERE id = $1 AND state = 'pending'`, [id, state]);
+  await db.query(FINISH_ACTION, [id, state]);
 }

@@ -1,4 +1,4 @@
-import type { Queryable } from './queryable';
+import { prepared, type Queryable } from './queryable';
 
 /** One cycle's audit row for one symbol: why, when, with which params and what came of it. */
 export interface CycleAudit {
@@ -72,19 +72,22 @@ function cycleRowToCycle(r: CycleRow): Cycle {
  * reads again may have decided differently: the last write is what the history says).
  */
 export async function upsertCycle(db: Queryable, c: CycleAudit): Promise<void> {
-  await db.query(
-    `INSERT INTO deployment_cycles (deployment_id, cycle_seq, symbol, bar_close, action, reason, signal, indicators, risk, client_order_ids, params_version, position_qty, realized_pnl, latency_ms)
+  await db.query(UPSERT_CYCLE, [
+    c.deploymentId, c.cycle, c.symbol, c.barCloseMs, c.action, c.reason, c.signal, JSON.stringify(c.indicators), c.risk ? JSON.stringify(c.risk) : null,
+    c.clientOrderIds, c.paramsVersion, c.positionQty, c.realizedPnl, c.latencyMs,
+  ]);
+}
+
+/** upsertCycle's statement, named: every acting deployment writes its row (see PreparedStatement). */
+const UPSERT_CYCLE = prepared(
+  'cycles-upsert',
+  `INSERT INTO deployment_cycles (deployment_id, cycle_seq, symbol, bar_close, action, reason, signal, indicators, risk, client_order_ids, params_version, position_qty, realized_pnl, latency_ms)
      VALUES ($1, $2, $3, to_timestamp($4::float8 / 1000.0), $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
      ON CONFLICT (deployment_id, cycle_seq, symbol) DO UPDATE SET
        bar_close = EXCLUDED.bar_close, action = EXCLUDED.action, reason = EXCLUDED.reason, signal = EXCLUDED.signal,
        indicators = EXCLUDED.indicators, risk = EXCLUDED.risk, client_order_ids = EXCLUDED.client_order_ids,
        params_version = EXCLUDED.params_version, position_qty = EXCLUDED.position_qty, realized_pnl = EXCLUDED.realized_pnl, latency_ms = EXCLUDED.latency_ms`,
-    [
-      c.deploymentId, c.cycle, c.symbol, c.barCloseMs, c.action, c.reason, c.signal, JSON.stringify(c.indicators), c.risk ? JSON.stringify(c.risk) : null,
-      c.clientOrderIds, c.paramsVersion, c.positionQty, c.realizedPnl, c.latencyMs,
-    ],
-  );
-}
+);
 
 /** The latest cycle audit rows of a deployment, newest first. */
 export async function recentCycles(db: Queryable, deploymentId: string, limit: number): Promise<Cycle[]> {

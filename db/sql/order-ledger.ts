@@ -1,5 +1,5 @@
 import { FINAL_STATES, MAYBE_SENT_STATES, OPEN_STATES, UNRESOLVED_STATES, type LedgerState } from '../../domain/orders';
-import type { Queryable } from './queryable';
+import { prepared, type Queryable } from './queryable';
 
 /** An order as the ledger records it before anything is sent (step 1 of the protocol). */
 export interface LedgerIntent {
@@ -114,13 +114,20 @@ const UNRESOLVED = sqlList(UNRESOLVED_STATES);
 const OPEN = sqlList(OPEN_STATES);
 const FINAL = sqlList(FINAL_STATES);
 
-/** Step 1 of the protocol: record the intent; the unique key arbitrates concurrent attempts. Returns the row as stored. */
-export async function insertLedgerIntent(db: Queryable, i: LedgerIntent): Promise<{ order: LedgerOrder; created: boolean }> {
-  const { rows } = await db.query<Row>(
-    `INSERT INTO order_ledger (client_order_id, deployment_id, workflow_id, cycle_seq, leg, intent_version, broker, account_id,
+// The statements every order runs are named (prepared once per connection, see PreparedStatement): a bar close's burst sends each ~100 times.
+const INSERT_INTENT = prepared(
+  'ledger-insert-intent',
+  `INSERT INTO order_ledger (client_order_id, deployment_id, workflow_id, cycle_seq, leg, intent_version, broker, account_id,
        symbol, side, qty, order_type, limit_price, time_in_force, intent_hash, state, data_ts)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'INTENT', $16)
      ON CONFLICT (client_order_id) DO NOTHING RETURNING *`,
+);
+const GET_ORDER = prepared('ledger-get-order', 'SELECT * FROM order_ledger WHERE client_order_id = $1');
+
+/** Step 1 of the protocol: record the intent; the unique key arbitrates concurrent attempts. Returns the row as stored. */
+export async function insertLedgerIntent(db: Queryable, i: LedgerIntent): Promise<{ order: LedgerOrder; created: boolean }> {
+  const { rows } = await db.query<Row>(
+    INSERT_INTENT,
     [i.clientOrderId, i.deploymentId, i.workflowId, i.cycle, i.leg, i.intentVersion, i.broker, i.accountId, i.symbol, i.side, i.qty, i.orderType, i.limitPrice ?? null, i.timeInForce, i.intentHash,
       i.dataTs === undefined ? null : new Date(i.dataTs).toISOString()],
   );
@@ -131,17 +138,19 @@ export async function insertLedgerIntent(db: Queryable, i: LedgerIntent): Promis
 }
 
 export async function getLedgerOrder(db: Queryable, clientOrderId: string): Promise<LedgerOrder | undefined> {
-  const { rows } = await db.query<Row>('SELECT * FROM order_ledger WHERE client_order_id = $1', [clientOrderId]);
+  const { rows } = await db.query<Row>(GET_ORDER, [clientOrderId]);
   return rows[0] && ledgerRowToOrder(rows[0]);
 }
 
+const MARK_SUBMITTING = prepared(
+  'ledger-mark-submitting',
+  `UPDATE order_ledger SET state = 'SUBMITTING', submit_attempts = submit_attempts + 1, updated_at = now()
+     WHERE client_order_id = $1 AND state IN (${UNRESOLVED})`,
+);
+
 /** Marks the row SUBMITTING (committed before the broker call) and counts the attempt. */
 export async function markLedgerSubmitting(db: Queryable, clientOrderId: string): Promise<void> {
-  await db.query(
-    `UPDATE order_ledger SET state = 'SUBMITTING', submit_attempts = submit_attempts + 1, updated_at = now()
-     WHERE client_order_id = $1 AND state IN (${UNRESOLVED})`,
-    [clientOrderId],
-  );
+  await db.query(MARK_SUBMITTING, [clientOrderId]);
 }
 
 /** What the broker said about an order, as the ledger records it (updateLedgerFromBroker). */
@@ -158,12 +167,14 @@ const UPDATE_FROM_BROKER = `UPDATE order_ledger SET state = $2, broker_order_id 
        avg_fill_price = coalesce($5, avg_fill_price), reject_reason = coalesce($6, reject_reason), updated_at = now()
      WHERE client_order_id = $1
        AND NOT (state IN (${FINAL}) AND $2 IN (${OPEN}))`;
+const UPDATE_FROM_BROKER_PLAIN = prepared('ledger-update-from-broker', UPDATE_FROM_BROKER);
+const UPDATE_FROM_BROKER_RETURNING = prepared('ledger-update-from-broker-returning', `${UPDATE_FROM_BROKER} RETURNING *`);
 
 const updateFromBrokerParams = (clientOrderId: string, u: LedgerBrokerUpdate) => [clientOrderId, u.state, u.brokerOrderId ?? null, u.filledQty ?? null, u.avgFillPrice ?? null, u.rejectReason ?? null];
 
 /** Records what the broker said (or that we do not know). Never moves a row back from a broker-confirmed state. */
 export async function updateLedgerFromBroker(db: Queryable, clientOrderId: string, u: LedgerBrokerUpdate): Promise<void> {
-  await db.query(UPDATE_FROM_BROKER, updateFromBrokerParams(clientOrderId, u));
+  await db.query(UPDATE_FROM_BROKER_PLAIN, updateFromBrokerParams(clientOrderId, u));
 }
 
 /**
@@ -171,7 +182,7 @@ export async function updateLedgerFromBroker(db: Queryable, clientOrderId: strin
  * when the row was not updated (it is final already and the update would reopen it, or it is gone): read it then.
  */
 export async function updateLedgerFromBrokerReturningRow(db: Queryable, clientOrderId: string, u: LedgerBrokerUpdate): Promise<LedgerOrder | undefined> {
-  const { rows } = await db.query<Row>(`${UPDATE_FROM_BROKER} RETURNING *`, updateFromBrokerParams(clientOrderId, u));
+  const { rows } = await db.query<Row>(UPDATE_FROM_BROKER_RETURNING, updateFromBrokerParams(clientOrderId, u));
   return rows[0] && ledgerRowToOrder(rows[0]);
 }
 

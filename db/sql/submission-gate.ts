@@ -1,6 +1,6 @@
 import type { KillSwitchState } from '../../domain/risk/gate';
 import { ledgerRowToOrder, type LedgerOrder, type LedgerRecord } from './order-ledger';
-import type { Queryable } from './queryable';
+import { prepared, type Queryable } from './queryable';
 import { ACTIVE_HALT_SCOPES, haltsOf } from './trading-halts';
 
 /**
@@ -15,12 +15,14 @@ import { ACTIVE_HALT_SCOPES, haltsOf } from './trading-halts';
  * while the statement waited for the gate. The row lock waits for a concurrent writer of the row and then returns
  * the row's latest version, as a statement of its own did.
  */
-export async function lockLedgerOrderReadingHalts(gate: Queryable, clientOrderId: string, accountId: string, deploymentId: string): Promise<{ order: LedgerOrder; halts: KillSwitchState } | undefined> {
-  const { rows } = await gate.query<LedgerRecord & { halt_scopes: string[] }>(
-    `WITH halts AS (SELECT coalesce(array_agg(h.scope::text), '{}') AS scopes FROM (${ACTIVE_HALT_SCOPES}) h)
+const LOCK_ROW_READING_HALTS = prepared(
+  'submission-gate-lock-row-read-halts',
+  `WITH halts AS (SELECT coalesce(array_agg(h.scope::text), '{}') AS scopes FROM (${ACTIVE_HALT_SCOPES}) h)
      SELECT l.*, halts.scopes AS halt_scopes FROM order_ledger l CROSS JOIN halts WHERE l.client_order_id = $3 FOR NO KEY UPDATE OF l`,
-    [accountId, deploymentId, clientOrderId],
-  );
+);
+
+export async function lockLedgerOrderReadingHalts(gate: Queryable, clientOrderId: string, accountId: string, deploymentId: string): Promise<{ order: LedgerOrder; halts: KillSwitchState } | undefined> {
+  const { rows } = await gate.query<LedgerRecord & { halt_scopes: string[] }>(LOCK_ROW_READING_HALTS, [accountId, deploymentId, clientOrderId]);
   const r = rows[0];
   return r && { order: ledgerRowToOrder(r), halts: haltsOf(r.halt_scopes) };
 }

@@ -1,4 +1,4 @@
-import type { Queryable } from './queryable';
+import { prepared, type Queryable } from './queryable';
 
 /**
  * Symbol locks: one holder (a deployment) per (account, symbol), because brokers net positions per symbol per account
@@ -33,8 +33,15 @@ function symbolLockRowToLock(r: SymbolLockRow): SymbolLock {
  * holder. Returns the holder after the statement: `holder` itself when taken, else whoever has it.
  */
 export async function acquireSymbolLock(db: Queryable, l: { accountId: string; symbol: string; holder: string; ttlMs: number }): Promise<{ taken: boolean; holder: string }> {
-  const { rows } = await db.query<{ holder: string; taken: boolean }>(
-    `WITH taken AS (
+  const { rows } = await db.query<{ holder: string; taken: boolean }>(ACQUIRE, [l.accountId, l.symbol, l.holder, l.ttlMs]);
+  // No row: a concurrent taker's insert committed after this statement's snapshot (or the holder released it); the caller may try again.
+  return rows[0] ?? { holder: '', taken: false };
+}
+
+/** acquireSymbolLock's statement, named: every entry order runs it (see PreparedStatement). */
+const ACQUIRE = prepared(
+  'symbol-locks-acquire',
+  `WITH taken AS (
        INSERT INTO symbol_locks AS s (account_id, symbol, holder, expires_at) VALUES ($1, $2, $3, clock_timestamp() + make_interval(secs => $4::float8 / 1000))
        ON CONFLICT (account_id, symbol) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at,
          acquired_at = CASE WHEN s.holder = EXCLUDED.holder THEN s.acquired_at ELSE clock_timestamp() END
@@ -43,11 +50,7 @@ export async function acquireSymbolLock(db: Queryable, l: { accountId: string; s
        RETURNING holder)
      SELECT holder::text, true AS taken FROM taken
      UNION ALL SELECT holder::text, false FROM symbol_locks WHERE account_id = $1 AND symbol = $2 AND NOT EXISTS (SELECT 1 FROM taken)`,
-    [l.accountId, l.symbol, l.holder, l.ttlMs],
-  );
-  // No row: a concurrent taker's insert committed after this statement's snapshot (or the holder released it); the caller may try again.
-  return rows[0] ?? { holder: '', taken: false };
-}
+);
 
 /** Extends this holder's leases on these symbols. */
 export async function renewSymbolLocks(db: Queryable, accountId: string, holder: string, symbols: string[], ttlMs: number): Promise<number> {

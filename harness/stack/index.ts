@@ -11,7 +11,8 @@
  * start on the same dir) can clean up after anything that still slipped through.
  *
  * Modules: process.ts (spawning, stopping, watchdogs), ports.ts, postgres.ts (+ postgres-dir.ts), redis.ts,
- * temporal.ts, database.ts (a run's own database), private-stack.ts (servers + a fresh database in one call).
+ * temporal.ts, database.ts (a run's own database), private-stack.ts (servers + a fresh database in one call),
+ * pg-stats.ts (pg_stat_statements for a benchmark).
  */
 export type { ManagedService, Service } from './service';
 export { canConnect, freePort, isPortFree } from './ports';

@@ -16,6 +16,8 @@ export interface PostgresOptions {
   logFile?: string;
   /** stop the server when this process dies without calling stop() (default true) */
   stopWithParent?: boolean;
+  /** extra postgresql.conf settings for this start (e.g. a benchmark's shared_preload_libraries), written beside the port */
+  settings?: Record<string, string | number>;
 }
 
 /**
@@ -51,9 +53,10 @@ export async function startPostgres(opts: PostgresOptions): Promise<ManagedServi
   const startOnce = async (p: number): Promise<number> => {
     // Unix socket inside PGDATA when the path fits the 107-byte sun_path limit, else TCP only.
     const socketDir = pgdata.length + 20 < 100 ? pgdata : '';
+    const extra = Object.entries(opts.settings ?? {}).map(([k, v]) => `${k} = ${typeof v === 'number' ? v : `'${v}'`}\n`).join('');
     fs.writeFileSync(
       path.join(pgdata, 'local-stack.conf'),
-      `port = ${p}\nlisten_addresses = '${LOCALHOST}'\nunix_socket_directories = '${socketDir}'\nmax_connections = 200\n`,
+      `port = ${p}\nlisten_addresses = '${LOCALHOST}'\nunix_socket_directories = '${socketDir}'\nmax_connections = 200\n${extra}`,
     );
     if (ids) fs.chownSync(path.join(pgdata, 'local-stack.conf'), ids.uid, ids.gid);
     const [cmd, args] = asPostgres(path.join(bin, 'pg_ctl'), ['start', '-D', pgdata, '-w', '-t', '30', '-s']);

@@ -20,14 +20,23 @@ export interface PrivateStack {
  * TEMPORAL_ADDRESS, or private ones under `dir`. Each run gets a fresh, migrated database (`<prefix>_<time>`)
  * that stop() drops.
  */
-export async function privateStack(opts: { dir: string; dbPrefix: string; temporal: boolean; redis: boolean; temporalMetrics?: boolean; log?: (m: string) => void }): Promise<PrivateStack> {
+export async function privateStack(opts: {
+  dir: string;
+  dbPrefix: string;
+  temporal: boolean;
+  redis: boolean;
+  temporalMetrics?: boolean;
+  /** extra postgresql.conf settings of the private Postgres (ignored when DATABASE_URL names a server) */
+  postgresSettings?: Record<string, string | number>;
+  log?: (m: string) => void;
+}): Promise<PrivateStack> {
   const log = opts.log ?? (() => undefined);
   const services: Service[] = [];
   const stopAll = () => Promise.allSettled(services.map((s) => s.stop()));
   try {
     let adminUrl = process.env.DATABASE_URL ?? '';
     if (!adminUrl) {
-      const pg = await startPostgres({ dataDir: path.join(opts.dir, 'pg'), logFile: path.join(opts.dir, 'pg.log') });
+      const pg = await startPostgres({ dataDir: path.join(opts.dir, 'pg'), logFile: path.join(opts.dir, 'pg.log'), settings: opts.postgresSettings });
       services.push(pg);
       adminUrl = pg.url;
       log(`postgres ${pg.url.replace(/:[^:@/]*@/, ':***@')}`);

@@ -7,7 +7,7 @@ import type { PaperBrokerAdmin } from '../../brokers/paper/admin-client';
 import type { PaperBrokerProcess } from '../../brokers/paper/start';
 import { getLedgerOrder } from '../../db/sql/order-ledger';
 import { setHalt, takeTradingGate } from '../../db/sql/trading-halts';
-import type { ConnectionPool } from '../../db/sql/queryable';
+import { statementText, type ConnectionPool, type PreparedStatement } from '../../db/sql/queryable';
 import { parseDeploymentSpec } from '../../domain/deployment/spec';
 import { clientOrderId } from '../../domain/ids';
 import { uniqueSymbol } from '../helpers/db';
@@ -36,12 +36,12 @@ usePaperProcess(account, async (p) => {
 
 /** The pool, with every statement it or a client it hands out sends recorded (its first words). */
 function countingPool(sent: string[]): ConnectionPool {
-  const note = (text: string) => sent.push(text.replace(/\s+/g, ' ').trim().slice(0, 60));
+  const note = (s: string | PreparedStatement) => sent.push(statementText(s).replace(/\s+/g, ' ').trim().slice(0, 60));
   return {
-    query: (text, values) => (note(text), pool.query(text, values)),
+    query: (s, values) => (note(s), pool.query(s, values)),
     connect: async () => {
       const client = await pool.connect();
-      return { query: (text: string, values?: unknown[]) => (note(text), client.query(text, values)), release: (err?: Error | boolean) => client.release(err) };
+      return { query: (s: string | PreparedStatement, values?: unknown[]) => (note(s), client.query(s, values)), release: (err?: Error | boolean) => client.release(err) };
     },
   } as ConnectionPool;
 }
