@@ -3,8 +3,12 @@ import { WorkflowNotFoundError } from '@temporalio/common';
 import { deploymentActSignal, deploymentLookSignal } from '../workflows/evaluator/messages';
 import { boundedMap } from './bounded-map';
 
-/** Signals in flight at once: enough to hand a close's wakes to the server in a few round trips. */
-const WAKE_CONCURRENCY = 16;
+/**
+ * Signals in flight at once. At N = 500 (~120 wakes a close) 16 took ~0.5 s to hand them all over, on the orders'
+ * critical path; 64 took ~0.2 s (wakes sent 544 against 877 ms after the close at p50, orders accepted p50 1.21
+ * against 1.42 s, `npm run bench -- runtime --n=500`, back to back).
+ */
+const WAKE_CONCURRENCY = 64;
 
 export interface WakeDeploymentsInput {
   /** deployments that must act, each with the id of its stored action (and its current run, as the run recorded it) */
