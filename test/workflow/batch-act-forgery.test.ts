@@ -64,15 +64,26 @@ test('forged act signals order nothing and wedge nothing; the deployment keeps a
     }
     for (const d of [a, b, own]) expect((await d.handle.result()).status).toBe('stopped');
 
-    // The flooded deployment decided and ordered exactly as the other two, before and after the floods.
-    const expected = await cycleActions(ctx, own.id);
+    // The flooded deployment decided and ordered exactly as the other two, before and after the floods, up to the
+    // last close all three recorded. A stop lands between closes, so on a loaded machine one of them may still take
+    // one close more than another (seen with `own`): at most one, and each ledger holds exactly the orders its rows decided.
+    const [ra, rb, ro] = await Promise.all([a, b, own].map((d) => cycleActions(ctx, d.id)));
+    const closeOf = (row: string) => Number(row.split(' ')[0]);
+    const common = Math.min(...[ra, rb, ro].map((r) => closeOf(r[r.length - 1]!)));
+    const upTo = (r: string[]) => r.filter((row) => closeOf(row) <= common);
+    const expected = upTo(ro);
     expect(expected.length).toBeGreaterThanOrEqual(30);
-    expect(await cycleActions(ctx, a.id)).toEqual(expected);
-    expect(await cycleActions(ctx, b.id)).toEqual(expected);
-    const sides = await ledgerSides(ctx, own.id);
-    expect(sides.length).toBeGreaterThan(ordersBefore);
-    expect(await ledgerSides(ctx, a.id)).toEqual(sides);
-    expect(await ledgerSides(ctx, b.id)).toEqual(sides);
+    expect(upTo(ra)).toEqual(expected);
+    expect(upTo(rb)).toEqual(expected);
+    for (const r of [ra, rb, ro]) expect(new Set(r.filter((row) => closeOf(row) > common).map(closeOf)).size).toBeLessThanOrEqual(1);
+    const [la, lb, lo] = await Promise.all([a, b, own].map((d) => ledgerSides(ctx, d.id)));
+    const orders = (r: string[]) => r.filter((row) => row.endsWith(' order')).length;
+    const shared = orders(expected);
+    expect(shared).toBeGreaterThan(ordersBefore);
+    for (const [sides, r] of [[la, ra], [lb, rb], [lo, ro]] as const) {
+      expect(sides.slice(0, shared)).toEqual(lo.slice(0, shared));
+      expect(sides.length).toBe(orders(r)); // nothing ordered beyond its own decisions
+    }
     const bAction = await ctx.pool.query('SELECT state FROM deployment_actions WHERE id = $1', [realOfB]);
     expect(bAction.rows[0]).toEqual({ state: 'done' });
 
