@@ -78,167 +78,128 @@ const atBroker = (id: string) => eventually('an order at the broker', () => ledg
 /**
  * Each test in both evaluation modes: a deployment deciding its own closes, and a batch-evaluated one whose order was
  * decided by its group's evaluator and goes out from its wake (workflows/deployment/acts.ts, placeDecidedOrderAndRecord).
- * Each mostly waits for its replayed entry (about 11 s of wall clock), so a group's tests run at once, each on its own symbol.
  */
-const MODES = ['deployment', 'batch'] as const;
-type Evaluation = (typeof MODES)[number];
+describe.each(['deployment', 'batch'] as const)('%s evaluation', (evaluation) => {
 
-describe('orders to the unreachable broker (no paper broker faults)', () => {
-  test.concurrent.each(MODES)('%s evaluation: stop while an order to an unreachable broker retries: the order is cancelled unsent, the blockers showed it, stopped in seconds', stopWhileUnsent, 120_000);
-  test.concurrent.each(MODES)('%s evaluation: pause while an order to an unreachable broker retries: cancelled unsent, paused at once; a resume cycles again', pauseWhileUnsent, 120_000);
-});
+  test('stop while an order to an unreachable broker retries: the order is cancelled unsent, the blockers showed it, stopped in seconds', async () => {
+    const symbol = uniqueSymbol('STP');
+    await rt.storePath(symbol, ENTRY_PATH);
+    const d = await rt.createDeployment(symbol, { broker: 'alpaca', evaluation });
 
-/**
- * The paper broker's faults are process-wide: on for the whole group (every order it gets executes, then its answer is
- * held 6 s), and off once each of the group's tests has its entry at the broker and has sent its command.
- */
-const heldFaults = releasedBy(2 * MODES.length, () => admin.clearFaults());
-describe('orders the paper broker executes and holds unanswered', () => {
-  beforeAll(() => admin.setFaults({ seed: 3, executeThenTimeout: 1, timeoutMs: 6_000 }));
-  test.concurrent.each(MODES)('%s evaluation: stop while the broker holds an executed order unanswered: resolved by lookup (not abandoned), then stopped', stopWhileHeld, 120_000);
-  test.concurrent.each(MODES)('%s evaluation: flatten while an entry is in flight: the entry is resolved first (here: filled at the broker), then flatten closes it', flattenWhileHeld, 120_000);
-});
+    // The entry goes out and cannot reach the broker: connection refused, then the guard's open breaker.
+    const inFlight = await eventually('an order in flight', () => rt.state(d.workflowId), (s) => s.inflightOrder !== null, 60_000);
+    const coid = inFlight.inflightOrder!.clientOrderId;
+    const seen = await eventually('the order and the open breaker as blockers', () => detail(d.id), (x) => x.blockers.some((b) => b.kind === 'broker-breaker' && b.guard === guardKey) && x.blockers.some((b) => b.kind === 'unresolved-order' && (b.attempts as number) >= 3), 30_000);
+    expect(seen).toMatchObject({ status: 'running', state: { source: 'workflow', status: 'running', inflightOrder: { clientOrderId: coid, resolving: false } } });
+    expect(seen.state.waitingOn).toContain(`order ${coid}`);
+    const order = seen.blockers.find((b) => b.kind === 'unresolved-order')!;
+    expect(order).toMatchObject({ clientOrderId: coid, side: 'buy' });
+    // Every attempt known not to have reached the broker, but one that is under way as the API reads it (counted when
+    // it starts, its refusal recorded when it ends: the ledger after the stop below has every attempt settled).
+    expect(order.attempts as number).toBeGreaterThanOrEqual(order.unsentAttempts as number);
+    expect((order.attempts as number) - (order.unsentAttempts as number)).toBeLessThanOrEqual(1);
+    expect(String(order.lastError)).toMatch(/ECONNREFUSED|circuit open/);
+    expect(seen.blockers.find((b) => b.kind === 'broker-breaker' && b.guard === guardKey)).toMatchObject({ state: 'open', openForMs: expect.any(Number) });
 
-/** Runs `action` once `count` callers have called release(); each call resolves when it has run. */
-function releasedBy(count: number, action: () => Promise<unknown>) {
-  let left = count;
-  let done: (() => void) | undefined;
-  const ran = new Promise<void>((resolve) => (done = resolve));
-  return {
-    async release() {
-      left -= 1;
-      if (left === 0) {
-        await action();
-        done!();
-      }
-      await ran;
-    },
-  };
-}
-
-/** stop while an order to an unreachable broker retries: the order is cancelled unsent, the blockers showed it, stopped in seconds */
-async function stopWhileUnsent(evaluation: Evaluation) {
-  const symbol = uniqueSymbol('STP');
-  await rt.storePath(symbol, ENTRY_PATH);
-  const d = await rt.createDeployment(symbol, { broker: 'alpaca', evaluation });
-
-  // The entry goes out and cannot reach the broker: connection refused, then the guard's open breaker.
-  const inFlight = await eventually('an order in flight', () => rt.state(d.workflowId), (s) => s.inflightOrder !== null, 60_000);
-  const coid = inFlight.inflightOrder!.clientOrderId;
-  const seen = await eventually('the order and the open breaker as blockers', () => detail(d.id), (x) => x.blockers.some((b) => b.kind === 'broker-breaker' && b.guard === guardKey) && x.blockers.some((b) => b.kind === 'unresolved-order' && (b.attempts as number) >= 3), 30_000);
-  expect(seen).toMatchObject({ status: 'running', state: { source: 'workflow', status: 'running', inflightOrder: { clientOrderId: coid, resolving: false } } });
-  expect(seen.state.waitingOn).toContain(`order ${coid}`);
-  const order = seen.blockers.find((b) => b.kind === 'unresolved-order')!;
-  expect(order).toMatchObject({ clientOrderId: coid, side: 'buy' });
-  // Every attempt known not to have reached the broker, but one that is under way as the API reads it (counted when
-  // it starts, its refusal recorded when it ends: the ledger after the stop below has every attempt settled).
-  expect(order.attempts as number).toBeGreaterThanOrEqual(order.unsentAttempts as number);
-  expect((order.attempts as number) - (order.unsentAttempts as number)).toBeLessThanOrEqual(1);
-  expect(String(order.lastError)).toMatch(/ECONNREFUSED|circuit open/);
-  expect(seen.blockers.find((b) => b.kind === 'broker-breaker' && b.guard === guardKey)).toMatchObject({ state: 'open', openForMs: expect.any(Number) });
-
-  const t0 = Date.now();
-  const res = await post(d.id, 'stop', { reason: 'broker down' });
-  expect(res.statusCode).toBe(202);
-  expect(res.json()).toMatchObject({ applied: true, status: 'stopping' });
-  const result = await h.deps.temporal.workflow.getHandle(d.workflowId).result();
-  const stopMs = Date.now() - t0;
-  expect(result).toMatchObject({ status: 'stopped', reason: 'broker down' });
-  expect(stopMs).toBeLessThan(10_000);
-  console.log(`stop with an unsent order in flight: ${stopMs} ms from the stop request to the workflow's end`);
-
-  // Truthful end state: the row, the ledger, the cycle row, the broker.
-  expect(await row(d.id)).toEqual({ status: 'stopped', status_reason: 'broker down' });
-  const [l] = await ledger(d.id);
-  expect(l).toMatchObject({ client_order_id: coid, state: 'CANCELED' });
-  expect(l!.reject_reason).toMatch(/^deployment stopped by tom: never sent/);
-  expect(l!.unsent_attempts).toBe(l!.submit_attempts);
-  expect((await cycleRows(d.id)).find((c) => c.action === 'cancelled')?.reason).toMatch(/never sent/);
-  expect(await paperBrokerPort(rt.paper.url).getOrderByClientId(coid)).toBeNull();
-  const after = await detail(d.id);
-  expect(after).toMatchObject({ status: 'stopped', state: { source: 'row', status: 'stopped' } });
-  expect(after.blockers.filter((b) => b.kind === 'unresolved-order')).toEqual([]);
-  expect((await auditRows(pool, d.id)).map((a) => a.action)).toEqual(expect.arrayContaining(['deployment.stop', 'deployment.stop.applied', 'deployment.stopped']));
-}
-
-/** pause while an order to an unreachable broker retries: cancelled unsent, paused at once; a resume cycles again */
-async function pauseWhileUnsent(evaluation: Evaluation) {
-  const symbol = uniqueSymbol('PAU');
-  await rt.storePath(symbol, ENTRY_PATH);
-  const d = await rt.createDeployment(symbol, { broker: 'alpaca', evaluation });
-  const inFlight = await eventually('an order in flight', () => rt.state(d.workflowId), (s) => s.inflightOrder !== null, 60_000);
-  const coid = inFlight.inflightOrder!.clientOrderId;
-
-  const res = await post(d.id, 'pause', { reason: 'broker down' });
-  expect(res.json()).toMatchObject({ applied: true, status: 'paused' });
-  await eventually('the order resolved', () => ledger(d.id), (l) => l[0]?.state === 'CANCELED', 15_000);
-  const paused = await eventually('paused and waiting', () => rt.state(d.workflowId), (s) => s.inflightOrder === null && s.waitingOn.startsWith('paused'));
-  expect(paused.status).toBe('paused');
-  expect(await row(d.id)).toEqual({ status: 'paused', status_reason: 'broker down' });
-  expect((await ledger(d.id))[0]!.reject_reason).toMatch(/^deployment paused by tom: never sent/);
-
-  // Resumed, it cycles again (the up-cross it wanted to trade has passed: it holds, sending nothing).
-  const cycle = await lastCycle(pool, d.id);
-  expect((await post(d.id, 'resume')).json()).toMatchObject({ applied: true, status: 'running' });
-  await eventually('cycles after the resume', () => lastCycle(pool, d.id), (c) => c >= cycle + 3, 60_000);
-  expect(await rt.state(d.workflowId)).toMatchObject({ status: 'running', inflightOrder: null });
-  expect(await row(d.id)).toEqual({ status: 'running', status_reason: null });
-  expect((await post(d.id, 'stop')).statusCode).toBe(202);
-  await h.deps.temporal.workflow.getHandle(d.workflowId).result();
-  expect((await ledger(d.id)).map((l) => [l.client_order_id, l.state])).toEqual([[coid, 'CANCELED']]);
-}
-
-/** stop while the broker holds an executed order unanswered: resolved by lookup (not abandoned), then stopped */
-async function stopWhileHeld(evaluation: Evaluation) {
-  const symbol = uniqueSymbol('HLD');
-  await rt.storePath(symbol, ENTRY_PATH);
-  let d: { id: string; workflowId: string };
-  let coid: string;
-  try {
-    d = await rt.createDeployment(symbol, { evaluation });
-    coid = (await atBroker(d.id)).find((o) => o.state === 'SUBMITTING')!.client_order_id;
-    const res = await post(d.id, 'stop');
+    const t0 = Date.now();
+    const res = await post(d.id, 'stop', { reason: 'broker down' });
+    expect(res.statusCode).toBe(202);
     expect(res.json()).toMatchObject({ applied: true, status: 'stopping' });
-  } finally {
-    // not awaited: the stop must be seen while the broker still holds the answer
-    void heldFaults.release();
-  }
-  const stopping = await detail(d.id);
-  expect(stopping.status).toBe('stopping');
-  const result = await h.deps.temporal.workflow.getHandle(d.workflowId).result();
-  expect(result.status).toBe('stopped');
-  // The broker had it: the ledger says what the broker says, and the cycle recorded the order.
-  const broker = await paperBrokerPort(rt.paper.url).getOrderByClientId(coid);
-  expect(broker?.status).toBe('filled');
-  expect((await ledger(d.id))[0]).toMatchObject({ client_order_id: coid, state: 'FILLED' });
-  expect((await cycleRows(d.id)).some((c) => c.action === 'order')).toBe(true);
-  expect(await row(d.id)).toMatchObject({ status: 'stopped' });
-}
+    const result = await h.deps.temporal.workflow.getHandle(d.workflowId).result();
+    const stopMs = Date.now() - t0;
+    expect(result).toMatchObject({ status: 'stopped', reason: 'broker down' });
+    expect(stopMs).toBeLessThan(10_000);
+    console.log(`stop with an unsent order in flight: ${stopMs} ms from the stop request to the workflow's end`);
 
-/** flatten while an entry is in flight: the entry is resolved first (here: filled at the broker), then flatten closes it */
-async function flattenWhileHeld(evaluation: Evaluation) {
-  const symbol = uniqueSymbol('FLT');
-  await rt.storePath(symbol, ENTRY_PATH);
-  let d: { id: string; workflowId: string };
-  try {
-    d = await rt.createDeployment(symbol, { evaluation });
-    await atBroker(d.id);
-    const res = await post(d.id, 'flatten', { reason: 'risk off' });
-    expect(res.json()).toMatchObject({ applied: true, status: 'running' });
-  } finally {
-    await heldFaults.release();
-  }
-  // The entry (buy) was resolved by lookup, then the flatten sold what it bought.
-  const orders = await eventually('entry and flatten orders', () => ledger(d.id), (l) => l.length >= 2 && l.every((o) => o.state === 'FILLED'), 60_000);
-  expect(orders.slice(0, 2).map((o) => o.side)).toEqual(['buy', 'sell']);
-  // Flat once both fills are stored (the next sync reads them).
-  const positions = async () => (await h.app.inject({ method: 'GET', url: `/v1/positions?deploymentId=${d.id}`, headers: AUTH.viewer })).json<{ positions: Array<{ qty: number; fills: number }> }>().positions;
-  const flat = await eventually('flat', positions, (p) => p.length === 1 && p[0]!.fills >= 2 && Math.abs(p[0]!.qty) < 1e-9, 30_000);
-  expect(flat[0]!.fills).toBe(2);
-  expect((await cycleRows(d.id)).some((c) => c.reason === 'flatten' && c.action === 'order')).toBe(true);
-  expect((await post(d.id, 'stop')).statusCode).toBe(202);
-  await h.deps.temporal.workflow.getHandle(d.workflowId).result();
-  // Nothing else went out, before the stop or on the way out: the entry once, the flatten once.
-  expect((await ledger(d.id)).map((o) => [o.side, o.state])).toEqual([['buy', 'FILLED'], ['sell', 'FILLED']]);
-  expect((await positions())[0]).toMatchObject({ qty: 0, fills: 2 });
-}
+    // Truthful end state: the row, the ledger, the cycle row, the broker.
+    expect(await row(d.id)).toEqual({ status: 'stopped', status_reason: 'broker down' });
+    const [l] = await ledger(d.id);
+    expect(l).toMatchObject({ client_order_id: coid, state: 'CANCELED' });
+    expect(l!.reject_reason).toMatch(/^deployment stopped by tom: never sent/);
+    expect(l!.unsent_attempts).toBe(l!.submit_attempts);
+    expect((await cycleRows(d.id)).find((c) => c.action === 'cancelled')?.reason).toMatch(/never sent/);
+    expect(await paperBrokerPort(rt.paper.url).getOrderByClientId(coid)).toBeNull();
+    const after = await detail(d.id);
+    expect(after).toMatchObject({ status: 'stopped', state: { source: 'row', status: 'stopped' } });
+    expect(after.blockers.filter((b) => b.kind === 'unresolved-order')).toEqual([]);
+    expect((await auditRows(pool, d.id)).map((a) => a.action)).toEqual(expect.arrayContaining(['deployment.stop', 'deployment.stop.applied', 'deployment.stopped']));
+  }, 120_000);
+
+  test('pause while an order to an unreachable broker retries: cancelled unsent, paused at once; a resume cycles again', async () => {
+    const symbol = uniqueSymbol('PAU');
+    await rt.storePath(symbol, ENTRY_PATH);
+    const d = await rt.createDeployment(symbol, { broker: 'alpaca', evaluation });
+    const inFlight = await eventually('an order in flight', () => rt.state(d.workflowId), (s) => s.inflightOrder !== null, 60_000);
+    const coid = inFlight.inflightOrder!.clientOrderId;
+
+    const res = await post(d.id, 'pause', { reason: 'broker down' });
+    expect(res.json()).toMatchObject({ applied: true, status: 'paused' });
+    await eventually('the order resolved', () => ledger(d.id), (l) => l[0]?.state === 'CANCELED', 15_000);
+    const paused = await eventually('paused and waiting', () => rt.state(d.workflowId), (s) => s.inflightOrder === null && s.waitingOn.startsWith('paused'));
+    expect(paused.status).toBe('paused');
+    expect(await row(d.id)).toEqual({ status: 'paused', status_reason: 'broker down' });
+    expect((await ledger(d.id))[0]!.reject_reason).toMatch(/^deployment paused by tom: never sent/);
+
+    // Resumed, it cycles again (the up-cross it wanted to trade has passed: it holds, sending nothing).
+    const cycle = await lastCycle(pool, d.id);
+    expect((await post(d.id, 'resume')).json()).toMatchObject({ applied: true, status: 'running' });
+    await eventually('cycles after the resume', () => lastCycle(pool, d.id), (c) => c >= cycle + 3, 60_000);
+    expect(await rt.state(d.workflowId)).toMatchObject({ status: 'running', inflightOrder: null });
+    expect(await row(d.id)).toEqual({ status: 'running', status_reason: null });
+    expect((await post(d.id, 'stop')).statusCode).toBe(202);
+    await h.deps.temporal.workflow.getHandle(d.workflowId).result();
+    expect((await ledger(d.id)).map((l) => [l.client_order_id, l.state])).toEqual([[coid, 'CANCELED']]);
+  }, 120_000);
+
+  test('stop while the broker holds an executed order unanswered: resolved by lookup (not abandoned), then stopped', async () => {
+    const symbol = uniqueSymbol('HLD');
+    await rt.storePath(symbol, ENTRY_PATH);
+    await admin.setFaults({ seed: 3, executeThenTimeout: 1, timeoutMs: 6_000 });
+    try {
+      const d = await rt.createDeployment(symbol, { evaluation });
+      const coid = (await atBroker(d.id)).find((o) => o.state === 'SUBMITTING')!.client_order_id;
+      const res = await post(d.id, 'stop');
+      expect(res.json()).toMatchObject({ applied: true, status: 'stopping' });
+      const stopping = await detail(d.id);
+      expect(stopping.status).toBe('stopping');
+      const result = await h.deps.temporal.workflow.getHandle(d.workflowId).result();
+      expect(result.status).toBe('stopped');
+      // The broker had it: the ledger says what the broker says, and the cycle recorded the order.
+      const broker = await paperBrokerPort(rt.paper.url).getOrderByClientId(coid);
+      expect(broker?.status).toBe('filled');
+      expect((await ledger(d.id))[0]).toMatchObject({ client_order_id: coid, state: 'FILLED' });
+      expect((await cycleRows(d.id)).some((c) => c.action === 'order')).toBe(true);
+      expect(await row(d.id)).toMatchObject({ status: 'stopped' });
+    } finally {
+      await admin.clearFaults();
+    }
+  }, 120_000);
+
+  test('flatten while an entry is in flight: the entry is resolved first (here: filled at the broker), then flatten closes it', async () => {
+    const symbol = uniqueSymbol('FLT');
+    await rt.storePath(symbol, ENTRY_PATH);
+    await admin.setFaults({ seed: 4, executeThenTimeout: 1, timeoutMs: 6_000 });
+    let d: { id: string; workflowId: string };
+    try {
+      d = await rt.createDeployment(symbol, { evaluation });
+      await atBroker(d.id);
+      const res = await post(d.id, 'flatten', { reason: 'risk off' });
+      expect(res.json()).toMatchObject({ applied: true, status: 'running' });
+    } finally {
+      await admin.clearFaults();
+    }
+    // The entry (buy) was resolved by lookup, then the flatten sold what it bought.
+    const orders = await eventually('entry and flatten orders', () => ledger(d.id), (l) => l.length >= 2 && l.every((o) => o.state === 'FILLED'), 60_000);
+    expect(orders.slice(0, 2).map((o) => o.side)).toEqual(['buy', 'sell']);
+    // Flat once both fills are stored (the next sync reads them).
+    const positions = async () => (await h.app.inject({ method: 'GET', url: `/v1/positions?deploymentId=${d.id}`, headers: AUTH.viewer })).json<{ positions: Array<{ qty: number; fills: number }> }>().positions;
+    const flat = await eventually('flat', positions, (p) => p.length === 1 && p[0]!.fills >= 2 && Math.abs(p[0]!.qty) < 1e-9, 30_000);
+    expect(flat[0]!.fills).toBe(2);
+    expect((await cycleRows(d.id)).some((c) => c.reason === 'flatten' && c.action === 'order')).toBe(true);
+    expect((await post(d.id, 'stop')).statusCode).toBe(202);
+    await h.deps.temporal.workflow.getHandle(d.workflowId).result();
+    // Nothing else went out, before the stop or on the way out: the entry once, the flatten once.
+    expect((await ledger(d.id)).map((o) => [o.side, o.state])).toEqual([['buy', 'FILLED'], ['sell', 'FILLED']]);
+    expect((await positions())[0]).toMatchObject({ qty: 0, fills: 2 });
+  }, 120_000);
+});
