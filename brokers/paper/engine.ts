@@ -12,22 +12,14 @@
  * attempt did not fill. Day orders expire at POST /admin/end-of-day.
  */
 import type { Pool, PoolClient } from 'pg';
-import type { OrderSide, OrderStatus, OrderType, TimeInForce } from '../port';
+import type { OrderStatus } from '../port';
 import { parseLocalDate, toIsoDate } from '../../domain/calendar';
 import { marketNow, tradingDateAt, type ClockSetting } from './market';
 import * as sql from './sql';
-import { executeOpenOrders, submitOrder, type SubmitOutcome } from './sql-execution';
+import { executeOpenOrders, submitOrder, type NewOrder, type SubmitOutcome } from './sql-execution';
 import type { OrderRow } from './sql';
 
-export interface NewOrder {
-  clientOrderId: string;
-  symbol: string;
-  side: OrderSide;
-  type: OrderType;
-  timeInForce: TimeInForce;
-  qty: number;
-  limitPrice: number | null;
-}
+export type { NewOrder };
 
 export type SubmitResult = SubmitOutcome;
 

@@ -7,8 +7,8 @@
 import type { OrderSide, OrderType, TimeInForce } from '../port';
 import { ORDER_COLUMNS, type Db, type OrderRow } from './sql';
 
-export interface OrderToSubmit {
-  account: string;
+/** An order as POST /v2/orders takes it. */
+export interface NewOrder {
   clientOrderId: string;
   symbol: string;
   side: OrderSide;
@@ -16,6 +16,10 @@ export interface OrderToSubmit {
   timeInForce: TimeInForce;
   qty: number;
   limitPrice: number | null;
+}
+
+export interface OrderToSubmit extends NewOrder {
+  account: string;
   slices: number;
   now: Date;
 }
