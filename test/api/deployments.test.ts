@@ -429,7 +429,11 @@ describe('controlling a deployment', () => {
 
   test('a runtime terminated from outside: the action is a 409, its command cancelled, and the row is recorded as stopped', async () => {
     const created = await create();
-    await h.deps.temporal.workflow.getHandle(created.workflowId).terminate('operator');
+    const handle = h.deps.temporal.workflow.getHandle(created.workflowId);
+    // terminated once its start check has passed: a run terminated while that check is still out lets the check finish
+    // after the API has recorded the row stopped, and it then refuses the start with a deployment.start.forged row
+    await eventually(() => queryState(handle), (s) => s.status === 'running');
+    await handle.terminate('operator');
     const res = await post(`/v1/deployments/${created.id}/pause`);
     expect(res.statusCode).toBe(409);
     expect((await row(created.id)).status).toBe('stopped');
