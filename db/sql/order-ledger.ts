@@ -114,15 +114,26 @@ const UNRESOLVED = sqlList(UNRESOLVED_STATES);
 const OPEN = sqlList(OPEN_STATES);
 const FINAL = sqlList(FINAL_STATES);
 
+/**
+ * order_ledger's columns (LedgerRow), listed rather than `*`: Postgres refuses a named statement whose result columns
+ * changed since it was prepared ("cached plan must not change result type"), so a migration adding a column while
+ * workers hold their connections would fail every order until the connections were replaced.
+ */
+export const ledgerColumns = (alias = '') =>
+  ['client_order_id', 'deployment_id', 'workflow_id', 'cycle_seq', 'leg', 'intent_version', 'broker', 'account_id', 'symbol', 'side', 'qty',
+    'order_type', 'limit_price', 'time_in_force', 'intent_hash', 'state', 'broker_order_id', 'filled_qty', 'avg_fill_price', 'reject_reason',
+    'submit_attempts', 'unsent_attempts', 'last_error', 'created_at', 'updated_at', 'data_ts'].map((c) => alias + c).join(', ');
+const COLUMNS = ledgerColumns();
+
 // The statements every order runs are named (prepared once per connection, see PreparedStatement): a bar close's burst sends each ~100 times.
 const INSERT_INTENT = prepared(
   'ledger-insert-intent',
   `INSERT INTO order_ledger (client_order_id, deployment_id, workflow_id, cycle_seq, leg, intent_version, broker, account_id,
        symbol, side, qty, order_type, limit_price, time_in_force, intent_hash, state, data_ts)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'INTENT', $16)
-     ON CONFLICT (client_order_id) DO NOTHING RETURNING *`,
+     ON CONFLICT (client_order_id) DO NOTHING RETURNING ${COLUMNS}`,
 );
-const GET_ORDER = prepared('ledger-get-order', 'SELECT * FROM order_ledger WHERE client_order_id = $1');
+const GET_ORDER = prepared('ledger-get-order', `SELECT ${COLUMNS} FROM order_ledger WHERE client_order_id = $1`);
 
 /** Step 1 of the protocol: record the intent; the unique key arbitrates concurrent attempts. Returns the row as stored. */
 export async function insertLedgerIntent(db: Queryable, i: LedgerIntent): Promise<{ order: LedgerOrder; created: boolean }> {
@@ -168,7 +179,7 @@ const UPDATE_FROM_BROKER = `UPDATE order_ledger SET state = $2, broker_order_id 
      WHERE client_order_id = $1
        AND NOT (state IN (${FINAL}) AND $2 IN (${OPEN}))`;
 const UPDATE_FROM_BROKER_PLAIN = prepared('ledger-update-from-broker', UPDATE_FROM_BROKER);
-const UPDATE_FROM_BROKER_RETURNING = prepared('ledger-update-from-broker-returning', `${UPDATE_FROM_BROKER} RETURNING *`);
+const UPDATE_FROM_BROKER_RETURNING = prepared('ledger-update-from-broker-returning', `${UPDATE_FROM_BROKER} RETURNING ${COLUMNS}`);
 
 const updateFromBrokerParams = (clientOrderId: string, u: LedgerBrokerUpdate) => [clientOrderId, u.state, u.brokerOrderId ?? null, u.filledQty ?? null, u.avgFillPrice ?? null, u.rejectReason ?? null];
 

@@ -1,5 +1,5 @@
 import type { KillSwitchState } from '../../domain/risk/gate';
-import { ledgerRowToOrder, type LedgerOrder, type LedgerRecord } from './order-ledger';
+import { ledgerColumns, ledgerRowToOrder, type LedgerOrder, type LedgerRecord } from './order-ledger';
 import { prepared, type Queryable } from './queryable';
 import { ACTIVE_HALT_SCOPES, haltsOf } from './trading-halts';
 
@@ -18,7 +18,7 @@ import { ACTIVE_HALT_SCOPES, haltsOf } from './trading-halts';
 const LOCK_ROW_READING_HALTS = prepared(
   'submission-gate-lock-row-read-halts',
   `WITH halts AS (SELECT coalesce(array_agg(h.scope::text), '{}') AS scopes FROM (${ACTIVE_HALT_SCOPES}) h)
-     SELECT l.*, halts.scopes AS halt_scopes FROM order_ledger l CROSS JOIN halts WHERE l.client_order_id = $3 FOR NO KEY UPDATE OF l`,
+     SELECT ${ledgerColumns('l.')}, halts.scopes AS halt_scopes FROM order_ledger l CROSS JOIN halts WHERE l.client_order_id = $3 FOR NO KEY UPDATE OF l`,
 );
 
 export async function lockLedgerOrderReadingHalts(gate: Queryable, clientOrderId: string, accountId: string, deploymentId: string): Promise<{ order: LedgerOrder; halts: KillSwitchState } | undefined> {
