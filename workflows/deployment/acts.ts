@@ -149,7 +149,8 @@ function factsOf(rt: Runtime, dataNow = rt.dataNow()): ActFacts {
  */
 async function actOnWake(rt: Runtime, actionId: string, startedAt: number): Promise<ActOnDeploymentActionResult | undefined> {
   const { spec } = rt;
-  const summary = line(`${actSummary(actionId)} · ${spec.strategy}`);
+  // Given when the task asks for it, before the action is read: the close and the strategy, not yet the order.
+  const summary = actSummary(actionId, spec.strategy);
   try {
     return await actOnDeploymentAction.executeWithOptions({ summary }, [
       { deploymentId: rt.deploymentId, actionId, runKey: wf.workflowInfo().runId, workflowId: rt.workflowId, broker: spec.broker, accountId: spec.accountId, facts: factsOf(rt), startedAt },
@@ -243,8 +244,9 @@ async function skip(rt: Runtime, p: ActionPayload, record: ActionPayload['acts']
   ]);
 }
 
-/** `act on the close at 14:35Z` for an evaluator's id (`<deployment>:<close ms>`), else the id as sent, cut short. */
-function actSummary(actionId: string): string {
+/** `act on the close at 14:35Z` (`· sma-cross` with the strategy) for an evaluator's id (`<deployment>:<close ms>`), else the id as sent, cut short. */
+function actSummary(actionId: string, strategy?: string): string {
   const close = Number(actionId.slice(actionId.lastIndexOf(':') + 1));
-  return close > 0 && close < 1e14 ? `act on the close at ${new Date(close).toISOString().replace(':00.000Z', 'Z')}` : line(`read action ${actionId.slice(0, 80)}`);
+  const by = strategy === undefined ? '' : ` · ${strategy}`;
+  return close > 0 && close < 1e14 ? line(`act on the close at ${new Date(close).toISOString().replace(':00.000Z', 'Z')}${by}`) : line(`read action ${actionId.slice(0, 80)}`);
 }
