@@ -1,7 +1,8 @@
 import { defaultPayloadConverter } from '@temporalio/common';
 import { issueDeploymentCommand } from '../../services/deployment-commands';
 import { deploymentStateQuery } from '../../workflows/deployment/messages';
-import { afterActivity, createTestDeployment, cycleActions, ioWorker, ledgerSides, nextDay, storeSineBars, taskFailures } from '../helpers/batch-env';
+import type { WorkerOptions } from '@temporalio/worker';
+import { createTestDeployment, cycleActions, ioWorker, ledgerSides, nextDay, storeSineBars, taskFailures } from '../helpers/batch-env';
 import { uniqueSymbol } from '../helpers/db';
 import { useTradingEnvironment } from '../helpers/trading-env';
 
@@ -11,7 +12,8 @@ import { useTradingEnvironment } from '../helpers/trading-env';
  * (workflows/deployment/acts.ts). The first and then every other such local activity here loses its result after it
  * wrote the row and ended the action (as when its attempt outlives its 2 s): the workflow then reads the action again
  * (given back though done), sends the order as `placeOrder` (the ledger finds it, the broker gets it once) and records
- * the row with `recordCycle`, which rewrites it. Either way each close has its row once, as a deployment of its own records it.
+ * the row with `recordCycle`, which rewrites it. Some others fail before they ran (the action still pending): the same
+ * fallback, not a second short attempt. Either way each close has its row once, as a deployment of its own records it.
  */
 const ctx = useTradingEnvironment({ accountPrefix: 'batchfold' });
 const SETTLE = 1_018; // this file's evaluation group
@@ -69,12 +71,33 @@ test('an order wake is one local activity and no timer; a lost result falls back
   await storeSineBars(ctx, [sa, so], all);
   let calls = 0;
   let lost = 0;
-  const hooks = afterActivity('actOnDeploymentAction', async (result, attempt) => {
-    if (attempt === 1 && (result as { placed?: unknown }).placed !== undefined && calls++ % 2 === 0) {
-      lost++;
-      throw new Error('test fault: the result of this attempt is lost after the row was written');
-    }
-  });
+  // Of the order wakes: the 1st, 5th, ... lose their result after the row; the 3rd, 7th, ... fail before anything ran
+  // (the action still pending, as when the broker is slow); the workflow falls back the same way for both.
+  let early = 0;
+  const hooks: Pick<WorkerOptions, 'interceptors'> = {
+    interceptors: {
+      activity: [
+        (actx) => ({
+          inbound: {
+            async execute(input, next) {
+              const first = actx.info.activityType === 'actOnDeploymentAction' && actx.info.attempt === 1;
+              if (first && calls % 4 === 2) {
+                calls++;
+                early++;
+                throw new Error('test fault: this attempt failed before it read the action');
+              }
+              const result = await next(input);
+              if (first && (result as { placed?: unknown }).placed !== undefined && calls++ % 4 === 0) {
+                lost++;
+                throw new Error('test fault: the result of this attempt is lost after the row was written');
+              }
+              return result;
+            },
+          },
+        }),
+      ],
+    },
+  };
   const worker = await ioWorker(ctx, hooks);
   const deps = { db: ctx.pool, temporal: ctx.env.client };
   const ids: Record<string, string> = {};
@@ -116,12 +139,13 @@ test('an order wake is one local activity and no timer; a lost result falls back
   const orderWakes = wakes(chain).filter((w) => w[0]!.failed || w[0]!.placed);
   expect(orderWakes.length).toBe(sides.length);
   expect(lost).toBeGreaterThanOrEqual(2);
+  expect(early).toBeGreaterThanOrEqual(1);
   for (const w of orderWakes) {
     const kinds = w.map((s) => s.kind);
     if (w[0]!.failed) expect(kinds).toEqual(['la:actOnDeploymentAction', 'la:loadDeploymentAction', 'activity:placeOrder', 'la:recordCycle']);
     else expect(kinds).toEqual(['la:actOnDeploymentAction']);
   }
-  expect(orderWakes.filter((w) => w[0]!.failed).length).toBe(lost);
+  expect(orderWakes.filter((w) => w[0]!.failed).length).toBe(lost + early);
   // No wake cancels the idle wait's timer: one starts per run, and again only after one fired.
   const n = (kind: string) => chain.filter((s) => s.kind === kind).length;
   expect(n('timer-canceled')).toBe(0);

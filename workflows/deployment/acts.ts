@@ -2,7 +2,7 @@ import * as wf from '@temporalio/workflow';
 import type { ActOnDeploymentActionResult } from '../../activities/deployment-act';
 import { admitAct, isTimelyWake } from '../../domain/deployment/act-queue';
 import type { ActionPayload } from '../../domain/deployment/batch';
-import { actSkip, type ActFacts } from '../../domain/deployment/decided-act';
+import { actSkip, simpleOrderAct, type ActFacts } from '../../domain/deployment/decided-act';
 import { duration, line } from '../summaries';
 import { workflowNow } from '../time';
 import { deploymentActSignal, deploymentLookSignal } from '../evaluator/messages';
@@ -104,7 +104,8 @@ export async function nextAct(rt: Runtime, cycles: Cycles): Promise<boolean> {
   }
   const actionId = rt.acts[0]!;
   const startedAt = workflowNow();
-  const acted = await actOnWake(rt, actionId, startedAt);
+  const facts = factsOf(rt);
+  const acted = await actOnWake(rt, actionId, facts, startedAt);
   // Its one attempt failed (slow, or the worker died in it): read the action again (given back even if that attempt
   // ended it) and act as after a plain read; an order it may have sent goes out under the same client order id.
   const loaded = acted?.loaded ?? (await loadDeploymentAction.executeWithOptions({ summary: actSummary(actionId) }, [{ deploymentId: rt.deploymentId, actionId, runKey: wf.workflowInfo().runId, afterFailedAct: true }]));
@@ -127,9 +128,11 @@ export async function nextAct(rt: Runtime, cycles: Cycles): Promise<boolean> {
     await finishDeploymentAction.executeWithOptions({ summary: 'action done: failing' }, [{ actionId, state: 'done' }]);
     throw wf.ApplicationFailure.nonRetryable(loaded.payload.fail, 'ConfigFault');
   }
-  // Done already: the failed attempt placed its order and wrote its row, so they go out as placeOrder (the ledger
-  // finds the order) and recordCycle (rewriting the row), as after a decided order's failed attempt (./decided-order.ts).
-  await perform(rt, cycles, actionId, loaded.payload, undefined, loaded.done !== true);
+  // A failed attempt that may have got to the order (the action is the common case, or done already: it wrote the row
+  // too): the order goes out as placeOrder (the ledger finds one it sent) and its row as recordCycle (rewriting one it
+  // wrote), as after a decided order's failed attempt (./decided-order.ts), not as a second short local attempt.
+  const triedOrder = acted === undefined && (loaded.done === true || simpleOrderAct(loaded.payload, facts) !== undefined);
+  await perform(rt, cycles, actionId, loaded.payload, undefined, !triedOrder);
   rt.acts.shift();
   return true;
 }
@@ -147,13 +150,13 @@ function factsOf(rt: Runtime, dataNow = rt.dataNow()): ActFacts {
  * The wake's one local activity: the action's read, and in the common case its order and cycle row
  * (activities/deployment-act.ts). Undefined when it failed (no retry in the task: the caller reads the action again).
  */
-async function actOnWake(rt: Runtime, actionId: string, startedAt: number): Promise<ActOnDeploymentActionResult | undefined> {
+async function actOnWake(rt: Runtime, actionId: string, facts: ActFacts, startedAt: number): Promise<ActOnDeploymentActionResult | undefined> {
   const { spec } = rt;
   // Given when the task asks for it, before the action is read: the close and the strategy, not yet the order.
   const summary = actSummary(actionId, spec.strategy);
   try {
     return await actOnDeploymentAction.executeWithOptions({ summary }, [
-      { deploymentId: rt.deploymentId, actionId, runKey: wf.workflowInfo().runId, workflowId: rt.workflowId, broker: spec.broker, accountId: spec.accountId, facts: factsOf(rt), startedAt },
+      { deploymentId: rt.deploymentId, actionId, runKey: wf.workflowInfo().runId, workflowId: rt.workflowId, broker: spec.broker, accountId: spec.accountId, facts, startedAt },
     ]);
   } catch (err) {
     if (wf.isCancellation(err) || isConfigFault(err)) throw err;
