@@ -1,14 +1,13 @@
 import * as wf from '@temporalio/workflow';
-import type { ActOnDeploymentActionResult } from '../../activities/deployment-act';
 import { admitAct, isTimelyWake } from '../../domain/deployment/act-queue';
 import type { ActionPayload } from '../../domain/deployment/batch';
-import { actSkip, simpleOrderAct, type ActFacts } from '../../domain/deployment/decided-act';
+import { actSkip, simpleOrderAct } from '../../domain/deployment/decided-act';
 import { duration, line } from '../summaries';
 import { workflowNow } from '../time';
 import { deploymentActSignal, deploymentLookSignal } from '../evaluator/messages';
-import { actOnDeploymentAction, finishDeploymentAction, loadDeploymentAction, loadPendingActions, loadRecordedCommands, recordCycle } from './activities';
+import { finishDeploymentAction, loadDeploymentAction, loadPendingActions, loadRecordedCommands, recordCycle } from './activities';
 import type { ActStep, Cycles } from './cycle';
-import { isConfigFault } from './failures';
+import { actOnWake, actSummary, factsOf } from './act-wake';
 import { MAX_INBOX, type Runtime } from './runtime';
 import { recordSummary } from './summaries';
 
@@ -137,33 +136,6 @@ export async function nextAct(rt: Runtime, cycles: Cycles): Promise<boolean> {
   return true;
 }
 
-/** What the action's read needs to decide whether its decisions still go out (domain/deployment/decided-act.ts). */
-function factsOf(rt: Runtime, dataNow = rt.dataNow()): ActFacts {
-  const { carry, spec } = rt;
-  return {
-    status: carry.status, shown: rt.shown(), dataNow, staleAfterBars: spec.staleAfterBars, timeframe: spec.timeframe,
-    ...(carry.pausedAt !== undefined ? { pausedAt: carry.pausedAt } : {}), ...(carry.flattenedAt !== undefined ? { flattenedAt: carry.flattenedAt } : {}),
-  };
-}
-
-/**
- * The wake's one local activity: the action's read, and in the common case its order and cycle row
- * (activities/deployment-act.ts). Undefined when it failed (no retry in the task: the caller reads the action again).
- */
-async function actOnWake(rt: Runtime, actionId: string, facts: ActFacts, startedAt: number): Promise<ActOnDeploymentActionResult | undefined> {
-  const { spec } = rt;
-  // Given when the task asks for it, before the action is read: the close and the strategy, not yet the order.
-  const summary = actSummary(actionId, spec.strategy);
-  try {
-    return await actOnDeploymentAction.executeWithOptions({ summary }, [
-      { deploymentId: rt.deploymentId, actionId, runKey: wf.workflowInfo().runId, workflowId: rt.workflowId, broker: spec.broker, accountId: spec.accountId, facts, startedAt },
-    ]);
-  } catch (err) {
-    if (wf.isCancellation(err) || isConfigFault(err)) throw err;
-    return undefined;
-  }
-}
-
 /** An action's effect on the carried state before its symbols are acted on, and the step they share. */
 function begin(rt: Runtime, p: ActionPayload, startedAt: number, decided = true): ActStep {
   const { carry } = rt;
@@ -245,11 +217,4 @@ async function skip(rt: Runtime, p: ActionPayload, record: ActionPayload['acts']
   await recordCycle.executeWithOptions({ summary: recordSummary(rt, record, p.paramsVersion) }, [
     { deploymentId: rt.deploymentId, paramsVersion: p.paramsVersion, latencyMs: workflowNow() - startedAt, positions: p.snapshot.positions, totalPnl: p.snapshot.totalPnl, record, ...(finish ? { finishAction: finish } : {}) },
   ]);
-}
-
-/** `act on the close at 14:35Z` (`· sma-cross` with the strategy) for an evaluator's id (`<deployment>:<close ms>`), else the id as sent, cut short. */
-function actSummary(actionId: string, strategy?: string): string {
-  const close = Number(actionId.slice(actionId.lastIndexOf(':') + 1));
-  const by = strategy === undefined ? '' : ` · ${strategy}`;
-  return close > 0 && close < 1e14 ? line(`act on the close at ${new Date(close).toISOString().replace(':00.000Z', 'Z')}${by}`) : line(`read action ${actionId.slice(0, 80)}`);
 }
