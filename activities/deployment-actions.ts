@@ -22,13 +22,16 @@ export function createDeploymentActionActivities({ db }: { db: Pool }) {
      * the workflow's own combined read-and-order for this id failed, which may have placed the order, written its row
      * and ended the action before its result was lost: a done action is then given back too (marked done), so the
      * workflow applies what it did; acting on it again sends nothing twice (the ledger keys its client order ids) and
-     * rewrites the same rows (upsertCycle).
+     * rewrites the same rows (upsertCycle). Only an action of a cycle the workflow has not applied yet (above
+     * `appliedCycle`): an old done id sent again by hand, whose read happened to fail, is refused as before, so its
+     * decisions (risk fields, rows) are never applied a second time.
      */
-    async loadDeploymentAction(args: { deploymentId: string; actionId: string; runKey: string; afterFailedAct?: boolean }): Promise<LoadedAction> {
+    async loadDeploymentAction(args: { deploymentId: string; actionId: string; runKey: string; afterFailedAct?: { appliedCycle: number } }): Promise<LoadedAction> {
       const actionId = String(args.actionId).slice(0, 200);
       const found = await findAction(db, args.deploymentId, actionId);
       if (found?.state === 'pending') return { ok: true, id: found.id, payload: found.payload as unknown as ActionPayload };
-      if (found?.state === 'done' && args.afterFailedAct === true) return { ok: true, id: found.id, payload: found.payload as unknown as ActionPayload, done: true };
+      const payload = found?.payload as unknown as ActionPayload | undefined;
+      if (found?.state === 'done' && args.afterFailedAct && payload && payload.cycle > args.afterFailedAct.appliedCycle) return { ok: true, id: found.id, payload, done: true };
       const reason = found ? `action ${actionId} is ${found.state} already` : `no action ${actionId} for this deployment`;
       await insertAuditOnce(db, 'runtime', 'deployment.act.refused', args.deploymentId, `${args.runKey}:${actionId}`, { actionId, reason });
       return { ok: false, reason };

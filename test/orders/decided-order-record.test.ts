@@ -128,10 +128,13 @@ test("an order wake's combined read-order-and-row that dies after the broker too
   expect(rows.rows).toEqual([{ action: 'order', reason: 'signal', client_order_ids: [coid] }]);
   expect((await pool.query('SELECT state FROM deployment_actions WHERE id = $1', [actionId])).rows).toEqual([{ state: 'done' }]);
   // Done now: a wake for it again is refused (with its audit row) and places nothing; the workflow's read after its
-  // own failed attempt gets it back, marked done.
+  // own failed attempt gets it back, marked done, while the workflow has not applied its cycle (9) ...
   expect((await run()).loaded).toMatchObject({ ok: false });
   expect(await brokerOrders()).toBe(before + 1);
-  const refusals = await pool.query(`SELECT count(*)::int AS n FROM audit_log WHERE action = 'deployment.act.refused' AND subject = $1`, [deploymentId]);
-  expect(refusals.rows).toEqual([{ n: 1 }]);
-  expect(await actions.loadDeploymentAction({ deploymentId, actionId, runKey: 'run-1', afterFailedAct: true })).toMatchObject({ ok: true, done: true });
+  const refusals = async () => (await pool.query(`SELECT count(*)::int AS n FROM audit_log WHERE action = 'deployment.act.refused' AND subject = $1`, [deploymentId])).rows;
+  expect(await refusals()).toEqual([{ n: 1 }]);
+  expect(await actions.loadDeploymentAction({ deploymentId, actionId, runKey: 'run-1', afterFailedAct: { appliedCycle: 8 } })).toMatchObject({ ok: true, done: true });
+  // ... and never once it has (an old id sent again by hand, whose combined read failed): refused with its audit row.
+  expect(await actions.loadDeploymentAction({ deploymentId, actionId, runKey: 'run-2', afterFailedAct: { appliedCycle: 9 } })).toMatchObject({ ok: false });
+  expect(await refusals()).toEqual([{ n: 2 }]);
 });

@@ -107,7 +107,7 @@ export async function nextAct(rt: Runtime, cycles: Cycles): Promise<boolean> {
   const acted = await actOnWake(rt, actionId, facts, startedAt);
   // Its one attempt failed (slow, or the worker died in it): read the action again (given back even if that attempt
   // ended it) and act as after a plain read; an order it may have sent goes out under the same client order id.
-  const loaded = acted?.loaded ?? (await loadDeploymentAction.executeWithOptions({ summary: actSummary(actionId) }, [{ deploymentId: rt.deploymentId, actionId, runKey: wf.workflowInfo().runId, afterFailedAct: true }]));
+  const loaded = acted?.loaded ?? (await loadDeploymentAction.executeWithOptions({ summary: actSummary(actionId) }, [{ deploymentId: rt.deploymentId, actionId, runKey: wf.workflowInfo().runId, afterFailedAct: { appliedCycle: rt.carry.cycle } }]));
   if (!loaded.ok) {
     rt.acts.shift();
     return false;
