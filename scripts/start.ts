@@ -70,12 +70,13 @@ async function main(): Promise<void> {
   await buildBundles(path.join(DIR, 'bundles'));
   env.WORKFLOW_BUNDLE_DIR = path.join(DIR, 'bundles');
 
-  const tsx = path.join(ROOT, 'node_modules', '.bin', 'tsx');
+  // One node process each, with tsx as its loader: the tsx command relays SIGTERM to a child and SIGKILLs it when the
+  // child has not acknowledged within 2 x 30 ms (a busy machine), which skipped the graceful shutdown (exit 143).
   // Each process serves Prometheus metrics on its own port: METRICS_BASE_PORT (9464) and the next two.
   const metricsBase = Number(process.env.METRICS_BASE_PORT ?? 9464);
   const processes = [['api', 'clients/api/server.ts'], ['worker-cpu', 'workers/cpu-worker.ts'], ['worker-io', 'workers/io-worker.ts']] as const;
   for (const [i, [name, entry]] of processes.entries()) {
-    const child = spawn(tsx, [entry], { cwd: ROOT, env: { ...env, METRICS_PORT: String(metricsBase + i) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: ROOT, env: { ...env, METRICS_PORT: String(metricsBase + i) }, stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(child);
     for (const stream of [child.stdout!, child.stderr!]) stream.on('data', (d: Buffer) => prefix(name, d));
     child.on('exit', (code, signal) => {

@@ -17,11 +17,13 @@ export interface RunningProcess {
 }
 
 /**
- * Starts `tsx <entry>` from the repository root with `env`, capturing its output. IO workers start without the
+ * Starts `<entry>` (TypeScript, tsx as node's loader) from the repository root with `env`, capturing its output. IO workers start without the
  * end-of-day scheduler (tests share one server) unless `env` turns it on.
  */
 export function startTsx(entry: string, env: Record<string, string | undefined>): RunningProcess {
-  return startProcess(path.join(ROOT, 'node_modules', '.bin', 'tsx'), [entry], env);
+  // node with tsx as its loader, one process: the tsx command's signal relay SIGKILLs a child that has not acknowledged a
+  // SIGTERM within 2 x 30 ms, so under load a graceful shutdown ended as exit 143 (backtest-e2e, CI of 2026-12-07).
+  return startProcess(process.execPath, ['--import', 'tsx', entry], env);
 }
 
 /** Bundles workers/io-worker.ts and workers/cpu-worker.ts into `outDir` (see bundleEntry), once per test run. */
