@@ -6,7 +6,8 @@ import { inTransaction } from '../db/sql/queryable';
 import type { ActionPayload } from '../domain/deployment/batch';
 import type { DeploymentRiskState } from '../domain/deployment/risk-state';
 
-export type LoadedAction = { ok: true; id: string; payload: ActionPayload } | { ok: false; reason: string };
+/** `done`: the action was already done when read again after its combined local activity failed (./deployment-act.ts). */
+export type LoadedAction = { ok: true; id: string; payload: ActionPayload; done?: true } | { ok: false; reason: string };
 
 /**
  * A batch-evaluated deployment's side (domain/deployment/batch.ts): the actions its evaluator decided, read by id
@@ -17,12 +18,20 @@ export function createDeploymentActionActivities({ db }: { db: Pool }) {
   return {
     /**
      * The action an `act` signal names, if it is this deployment's and still pending. Anything else (an id nobody
-     * stored, another deployment's, one already done) is refused with one audit row per run and id.
+     * stored, another deployment's, one already done) is refused with one audit row per run and id. `afterFailedAct`:
+     * the workflow's own combined read-and-order for this id failed, which may have placed the order, written its row
+     * and ended the action before its result was lost: a done action is then given back too (marked done), so the
+     * workflow applies what it did; acting on it again sends nothing twice (the ledger keys its client order ids) and
+     * rewrites the same rows (upsertCycle). Only an action of a cycle the workflow has not applied yet (above
+     * `appliedCycle`): an old done id sent again by hand, whose read happened to fail, is refused as before, so its
+     * decisions (risk fields, rows) are never applied a second time.
      */
-    async loadDeploymentAction(args: { deploymentId: string; actionId: string; runKey: string }): Promise<LoadedAction> {
+    async loadDeploymentAction(args: { deploymentId: string; actionId: string; runKey: string; afterFailedAct?: { appliedCycle: number } }): Promise<LoadedAction> {
       const actionId = String(args.actionId).slice(0, 200);
       const found = await findAction(db, args.deploymentId, actionId);
       if (found?.state === 'pending') return { ok: true, id: found.id, payload: found.payload as unknown as ActionPayload };
+      const payload = found?.payload as unknown as ActionPayload | undefined;
+      if (found?.state === 'done' && args.afterFailedAct && payload && payload.cycle > args.afterFailedAct.appliedCycle) return { ok: true, id: found.id, payload, done: true };
       const reason = found ? `action ${actionId} is ${found.state} already` : `no action ${actionId} for this deployment`;
       await insertAuditOnce(db, 'runtime', 'deployment.act.refused', args.deploymentId, `${args.runKey}:${actionId}`, { actionId, reason });
       return { ok: false, reason };

@@ -2,6 +2,7 @@ import { createApprovalActivities } from './approvals';
 import { createBatchEvaluationActivities } from './batch-evaluation';
 import { createBatchWakeActivities } from './batch-wakes';
 import { createCycleActivities } from './cycle';
+import { createDeploymentActActivities } from './deployment-act';
 import { createDeploymentActionActivities } from './deployment-actions';
 import { createEvaluatorBarWindows } from './evaluator-bar-windows';
 import { createDeploymentCommandActivities } from './deployment-commands';
@@ -36,6 +37,8 @@ export function createIoActivities(deps: IoDeps) {
   const commands = createDeploymentCommandActivities(deps);
   // The folded order-and-row activity counts its order and its row as the two would (instrumentIoActivities).
   const counted = instrumentIoActivities({ placeOrder: orders.placeOrder, recordCycle: deployments.recordCycle }, deps.metrics);
+  const decidedOrders = createDecidedOrderActivities({ ...counted, ...(deps.processingLagClock ? { now: deps.processingLagClock } : {}) });
+  const deploymentActions = createDeploymentActionActivities(deps);
   const feeds = {
     db: deps.db,
     redis: deps.redis,
@@ -76,8 +79,10 @@ export function createIoActivities(deps: IoDeps) {
       ...(deps.crashPoint ? { crashPoint: deps.crashPoint } : {}),
     }),
     ...createBatchWakeActivities(),
-    ...createDecidedOrderActivities({ ...counted, ...(deps.processingLagClock ? { now: deps.processingLagClock } : {}) }),
-    ...createDeploymentActionActivities(deps),
+    ...decidedOrders,
+    ...deploymentActions,
+    // An order wake's read, order and row in one local activity (the order and row counted as placeDecidedOrderAndRecord's).
+    ...createDeploymentActActivities({ ...decidedOrders, loadDeploymentAction: deploymentActions.loadDeploymentAction }),
     ...createScannerActivities({ db: deps.db, loadRecentBars: marketData.loadRecentBars }),
     ...createMarketDataFeedActivities(feeds),
     ...createMarketDataBackfillActivities(feeds),

@@ -104,7 +104,7 @@ export async function benchRuntime(): Promise<Record<string, unknown>> {
       floorAt,
       timestamps:
         'bar close in wall time = the replay clock mapping of the bar close (data time); order accepted = paper_orders.created_at (the paper broker clock in the transaction that accepted it); ' +
-        "cycle recorded = deployment_cycles.created_at (Postgres now() of the insert: the deployment's recordCycle; in batch mode the group evaluator's one insert per close for the cycles that do nothing, and the woken deployment's placeDecidedOrderAndRecord, which writes the row after its order, for those that act); one host clock",
+        "cycle recorded = deployment_cycles.created_at (Postgres now() of the insert: the deployment's recordCycle; in batch mode the group evaluator's one insert per close for the cycles that do nothing, and the woken deployment's actOnDeploymentAction (or placeDecidedOrderAndRecord for an action of several symbols), which writes the row after its order, for those that act); one host clock",
       cpu:
         'cpuMsPerDeploymentClose = CPU ms (user + system, from /proc) of every stack process: the Temporal dev server, the IO and CPU workers, Postgres (postmaster, all backends and background processes, reaped ones included), ' +
         'Redis, the paper broker and this process, with whatever each forks, over whole bar periods [close - 0.1 s, next close - 0.1 s) of the measured closes, / (deployments x measured closes); ' +

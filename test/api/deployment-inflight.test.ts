@@ -77,7 +77,7 @@ const atBroker = (id: string) => eventually('an order at the broker', () => ledg
 
 /**
  * Each test in both evaluation modes: a deployment deciding its own closes, and a batch-evaluated one whose order was
- * decided by its group's evaluator and goes out from its wake (workflows/deployment/acts.ts, placeDecidedOrderAndRecord).
+ * decided by its group's evaluator and goes out from its wake (workflows/deployment/acts.ts: actOnDeploymentAction, then placeOrder when its short attempt failed).
  */
 describe.each(['deployment', 'batch'] as const)('%s evaluation', (evaluation) => {
 

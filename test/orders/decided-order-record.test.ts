@@ -2,13 +2,17 @@ import { randomUUID } from 'node:crypto';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { Pool } from 'pg';
 import { createDecidedOrderActivities, type PlaceDecidedOrderAndRecordArgs, type PlaceDecidedOrderAndRecordResult } from '../../activities/decided-orders';
+import { createDeploymentActActivities, type ActOnDeploymentActionArgs, type ActOnDeploymentActionResult } from '../../activities/deployment-act';
+import { createDeploymentActionActivities } from '../../activities/deployment-actions';
 import { createDeploymentActivities } from '../../activities/deployments';
 import { createOrderActivities } from '../../activities/orders';
 import { paperBrokerPort } from '../../brokers';
 import type { PaperBrokerAdmin } from '../../brokers/paper/admin-client';
 import type { PaperBrokerProcess } from '../../brokers/paper/start';
+import type { ActionPayload } from '../../domain/deployment/batch';
 import { parseDeploymentSpec } from '../../domain/deployment/spec';
 import { clientOrderId } from '../../domain/ids';
+import type { OrderIntent } from '../../domain/risk/gate';
 import { uniqueSymbol } from '../helpers/db';
 import { usePaperProcess } from '../helpers/paper-process';
 
@@ -71,4 +75,66 @@ test('a retried order-and-row sends the order once, writes its row once with the
   ]);
   const action = await pool.query('SELECT state FROM deployment_actions WHERE id = $1', [actionId]);
   expect(action.rows).toEqual([{ state: 'done' }]);
+});
+
+test("an order wake's combined read-order-and-row that dies after the broker took the order sends it once when run again", async () => {
+  const deploymentId = randomUUID();
+  const workflowId = `deployment-${deploymentId}`;
+  const symbol = uniqueSymbol('FLC');
+  await admin.setPrices({ [symbol]: 40 });
+  const spec = parseDeploymentSpec({ strategy: 'sma-cross', params: { fast: 3, slow: 8 }, symbols: [symbol], timeframe: '5m', accountId: account, broker: 'paper' });
+  await pool.query(`INSERT INTO deployments (id, workflow_id, account_id, broker, strategy, spec, status, created_by) VALUES ($1, $2, $3, 'paper', 'sma-cross', $4, 'running', 'test')`, [deploymentId, workflowId, account, JSON.stringify(spec)]);
+  const barClose = Date.UTC(2026, 11, 4, 14, 40);
+  const actionId = `${deploymentId}:${barClose}`;
+  const intent: OrderIntent = { symbol, side: 'buy', qty: 3, price: 40, reason: 'signal' };
+  const payload: ActionPayload = {
+    barClose, cycle: 9, paramsVersion: 1, snapshot: { positions: { [symbol]: 0 }, totalPnl: 0, kill: { global: false, account: false, deployment: false } }, prices: { [symbol]: 40 }, flatten: false,
+    acts: [{ symbol, record: { cycle: 9, barClose, symbol, action: 'skip', clientOrderIds: [], signal: 1 }, action: { kind: 'order', intent, reducing: false, fillAtLevel: false } }],
+  };
+  await pool.query(`INSERT INTO deployment_actions (id, deployment_id, bar_close, cycle, params_version, payload) VALUES ($1, $2, $3, 9, 1, $4)`, [actionId, deploymentId, barClose, JSON.stringify(payload)]);
+
+  let armed = true;
+  const orders = createOrderActivities({
+    db: pool, brokers: { paper: paperBrokerPort(paper.url) },
+    crashPoint: (p) => {
+      if (armed && p === 'after_broker_send') {
+        armed = false;
+        throw new Error(`worker died at ${p}`);
+      }
+    },
+  });
+  const { recordCycle } = createDeploymentActivities({ db: pool });
+  const actions = createDeploymentActionActivities({ db: pool });
+  const { actOnDeploymentAction } = createDeploymentActActivities({
+    loadDeploymentAction: actions.loadDeploymentAction,
+    ...createDecidedOrderActivities({ placeOrder: orders.placeOrder, recordCycle, now: () => barClose + 1_500 }),
+  });
+  const args: ActOnDeploymentActionArgs = {
+    deploymentId, actionId, runKey: 'run-1', workflowId, broker: 'paper', accountId: account, startedAt: barClose + 1_000,
+    facts: { status: 'running', shown: 'running', dataNow: barClose + 1_000, staleAfterBars: 2, timeframe: '5m' },
+  };
+  const run = () => new MockActivityEnvironment().run(actOnDeploymentAction, args) as Promise<ActOnDeploymentActionResult>;
+  const brokerOrders = async () => (await admin.stats()).orders;
+  const before = await brokerOrders();
+
+  await expect(run()).rejects.toThrow('worker died at after_broker_send');
+  expect(await brokerOrders()).toBe(before + 1); // the broker has it; the action is still pending, with no row
+  const coid = clientOrderId(workflowId, 9, 0, 1);
+  const again = await run();
+  expect(again.loaded.ok).toBe(true);
+  expect(again.placed?.placed).toMatchObject({ clientOrderId: coid });
+  expect(await brokerOrders()).toBe(before + 1);
+  const rows = await pool.query('SELECT action, reason, client_order_ids FROM deployment_cycles WHERE deployment_id = $1', [deploymentId]);
+  expect(rows.rows).toEqual([{ action: 'order', reason: 'signal', client_order_ids: [coid] }]);
+  expect((await pool.query('SELECT state FROM deployment_actions WHERE id = $1', [actionId])).rows).toEqual([{ state: 'done' }]);
+  // Done now: a wake for it again is refused (with its audit row) and places nothing; the workflow's read after its
+  // own failed attempt gets it back, marked done, while the workflow has not applied its cycle (9) ...
+  expect((await run()).loaded).toMatchObject({ ok: false });
+  expect(await brokerOrders()).toBe(before + 1);
+  const refusals = async () => (await pool.query(`SELECT count(*)::int AS n FROM audit_log WHERE action = 'deployment.act.refused' AND subject = $1`, [deploymentId])).rows;
+  expect(await refusals()).toEqual([{ n: 1 }]);
+  expect(await actions.loadDeploymentAction({ deploymentId, actionId, runKey: 'run-1', afterFailedAct: { appliedCycle: 8 } })).toMatchObject({ ok: true, done: true });
+  // ... and never once it has (an old id sent again by hand, whose combined read failed): refused with its audit row.
+  expect(await actions.loadDeploymentAction({ deploymentId, actionId, runKey: 'run-2', afterFailedAct: { appliedCycle: 9 } })).toMatchObject({ ok: false });
+  expect(await refusals()).toEqual([{ n: 2 }]);
 });

@@ -42,6 +42,29 @@ const seen = (file: string) => {
 };
 const count = (h: ReturnType<typeof seen>, kind: string) => h.events.get(kind) ?? 0;
 
+/**
+ * The events each order wake of a batch deployment's history cost: its deploymentAct signal, the workflow task it
+ * caused, and that task's local-activity markers (recorded after its completion), for the wakes whose read placed an order.
+ */
+const orderWakeEvents = (file: string) => {
+  const events = historyFromJSON(load(file)).events ?? [];
+  const out: number[] = [];
+  for (const [i, e] of events.entries()) {
+    if (e.workflowExecutionSignaledEventAttributes?.signalName !== 'deploymentAct') continue;
+    const rest = events.slice(i + 1);
+    if (rest[0]?.workflowTaskScheduledEventAttributes === undefined) continue; // another signal's task handles it
+    const completed = rest.findIndex((x) => x.workflowTaskCompletedEventAttributes);
+    const markers = [];
+    for (const x of rest.slice(completed + 1)) {
+      const m = x.markerRecordedEventAttributes;
+      if (m?.markerName !== 'core_local_activity') break;
+      markers.push(defaultPayloadConverter.fromPayload<{ placed?: unknown }>(m.details!.result!.payloads![0]!));
+    }
+    if (markers.some((r) => r.placed !== undefined)) out.push(1 + completed + 1 + markers.length);
+  }
+  return out;
+};
+
 test('there is a recorded stress-scan history for each outcome, and each shows its branch', () => {
   const scans = ['completed', 'continue-as-new', 'continued', 'cancelled', 'failed-batch'];
   for (const b of scans) expect(files).toContain(`stress-scan--${b}.json`);
@@ -187,9 +210,16 @@ test('the batch-evaluation histories: the evaluator evaluates each close in one 
   expect([...forged.activities]).toEqual(['openEvaluationGroup']);
   expect(count(forged, 'workflowExecutionCompletedEventAttributes')).toBe(1);
   const acts = seen('deployment--batch-acts.json');
-  // A decided order is a local activity in the wake's task that also writes its cycle row and ends the action
-  // (activities/decided-orders.ts): an order wake is two markers, the action read and the order with its row.
-  expect(acts.markers.map((m) => m.type)).toContain('placeDecidedOrderAndRecord');
+  // An order wake is one local activity: the action's read, which for one symbol's order and nothing else also places
+  // it and writes its cycle row ending the action (activities/deployment-act.ts). Its signal, its workflow task and
+  // that one marker: 5 events per order wake (6 when the read and the order with its row were two local activities).
+  type Acted = { loaded: { ok: boolean }; placed?: unknown };
+  expect(acts.markers.some((m) => m.type === 'actOnDeploymentAction' && (m.result as Acted).placed !== undefined)).toBe(true);
+  expect(acts.localActivities.get('placeDecidedOrderAndRecord')).toBeUndefined();
+  expect(acts.localActivities.get('loadDeploymentAction')).toBeUndefined();
+  const perWake = orderWakeEvents('deployment--batch-acts.json');
+  expect(perWake.length).toBeGreaterThanOrEqual(2);
+  for (const n of perWake) expect(n).toBe(5);
   expect(acts.activities).not.toContain('placeOrder');
   expect(acts.localActivities.get('placeOrder')).toBeUndefined();
   expect(acts.localActivities.get('recordCycle')).toBeUndefined();
@@ -199,16 +229,18 @@ test('the batch-evaluation histories: the evaluator evaluates each close in one 
   expect(count(acts, 'timerCanceledEventAttributes')).toBe(0);
   expect(count(acts, 'timerStartedEventAttributes')).toBeLessThanOrEqual(count(acts, 'timerFiredEventAttributes') + 1);
   expect(count(acts, 'timerStartedEventAttributes')).toBeGreaterThan(0);
-  const loaded = acts.markers.filter((m) => m.type === 'loadDeploymentAction').map((m) => (m.result as { ok: boolean }).ok);
+  const loaded = acts.markers.filter((m) => m.type === 'actOnDeploymentAction').map((m) => (m.result as Acted).loaded.ok);
   expect(loaded).toEqual(expect.arrayContaining([true, false])); // the evaluator's actions, and the forged id refused
-  // Every action read is ended: by its last cycle row (written with the order, or by recordCycle, in the same local
-  // activity) or, with no symbol to act on, by finishDeploymentAction; never read again before that.
+  // Every action read is ended: with its order by the read itself, by its last cycle row (written with the order, or
+  // by recordCycle, in the same local activity) or, with no symbol to act on, by finishDeploymentAction; never read
+  // again before that.
   let open = false;
   let ended = 0;
   for (const m of acts.markers) {
-    if (m.type === 'loadDeploymentAction' && (m.result as { ok: boolean }).ok) {
+    if (m.type === 'actOnDeploymentAction' && (m.result as Acted).loaded.ok) {
       expect(open).toBe(false);
-      open = true;
+      if ((m.result as Acted).placed !== undefined) ended++;
+      else open = true;
     } else if (open && (m.type === 'placeDecidedOrderAndRecord' || m.type === 'recordCycle' || m.type === 'finishDeploymentAction')) {
       open = false;
       ended++;

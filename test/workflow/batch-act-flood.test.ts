@@ -68,7 +68,8 @@ test('a real wake is not lost to a flood of forged act ids; forged looks leave c
       (actx) => ({
         inbound: {
           async execute(input, next) {
-            if (actx.info.activityType === 'loadDeploymentAction') await gate.pass((input.args[0] as { actionId?: unknown }).actionId);
+            // the wake's read (actOnDeploymentAction), and its fallback read should the held one time out
+            if (['actOnDeploymentAction', 'loadDeploymentAction'].includes(actx.info.activityType)) await gate.pass((input.args[0] as { actionId?: unknown }).actionId);
             const result = await next(input);
             if (actx.info.activityType === 'evaluateBarClose' && dep && real === undefined) {
               const mine = (result as { wake: Array<{ workflowId: string; actionId: string }> }).wake.find((w) => w.workflowId === dep!.workflowId);

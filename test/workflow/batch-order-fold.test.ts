@@ -1,16 +1,19 @@
 import { defaultPayloadConverter } from '@temporalio/common';
 import { issueDeploymentCommand } from '../../services/deployment-commands';
 import { deploymentStateQuery } from '../../workflows/deployment/messages';
-import { afterActivity, createTestDeployment, cycleActions, ioWorker, ledgerSides, nextDay, storeSineBars, taskFailures } from '../helpers/batch-env';
+import type { WorkerOptions } from '@temporalio/worker';
+import { createTestDeployment, cycleActions, ioWorker, ledgerSides, nextDay, storeSineBars, taskFailures } from '../helpers/batch-env';
 import { uniqueSymbol } from '../helpers/db';
 import { useTradingEnvironment } from '../helpers/trading-env';
 
 /**
- * A batch deployment's decided order and its symbol's cycle row are one local activity (activities/decided-orders.ts),
- * and its idle wait's timer runs across wakes (workflows/deployment/acts.ts). The first and then every other such local activity here
- * loses its result after it wrote the row and ended the action (as when its attempt outlives its 2 s): the workflow
- * then sends the order as `placeOrder` (the ledger finds it, the broker gets it once) and records the row with
- * `recordCycle`, which rewrites it. Either way each close has its row once, as a deployment of its own records it.
+ * A batch deployment's order wake is one local activity: the action's read, its one symbol's order and that symbol's
+ * cycle row ending the action (activities/deployment-act.ts); its idle wait's timer runs across wakes
+ * (workflows/deployment/acts.ts). The first and then every other such local activity here loses its result after it
+ * wrote the row and ended the action (as when its attempt outlives its 2 s): the workflow then reads the action again
+ * (given back though done), sends the order as `placeOrder` (the ledger finds it, the broker gets it once) and records
+ * the row with `recordCycle`, which rewrites it. Some others fail before they ran (the action still pending): the same
+ * fallback, not a second short attempt. Either way each close has its row once, as a deployment of its own records it.
  */
 const ctx = useTradingEnvironment({ accountPrefix: 'batchfold' });
 const SETTLE = 1_018; // this file's evaluation group
@@ -19,6 +22,8 @@ const MIN = 60_000;
 interface Step {
   kind: string;
   failed?: boolean;
+  /** a local activity's result placed an order (an order wake's read: activities/deployment-act.ts) */
+  placed?: boolean;
 }
 
 /** Local-activity markers, activities scheduled and timer events of a run chain, oldest first. */
@@ -31,7 +36,9 @@ async function steps(workflowId: string): Promise<Step[]> {
       const m = e.markerRecordedEventAttributes;
       if (m?.markerName === 'core_local_activity') {
         const type = defaultPayloadConverter.fromPayload<{ activity_type: string }>(m.details!.data!.payloads![0]!).activity_type;
-        out.push({ kind: `la:${type}`, ...(m.failure ? { failed: true } : {}) });
+        const result = m.details?.result?.payloads?.[0];
+        const placed = result ? defaultPayloadConverter.fromPayload<{ placed?: unknown }>(result)?.placed !== undefined : false;
+        out.push({ kind: `la:${type}`, ...(m.failure ? { failed: true } : {}), ...(placed ? { placed } : {}) });
       } else if (e.activityTaskScheduledEventAttributes) out.push({ kind: `activity:${e.activityTaskScheduledEventAttributes.activityType!.name}` });
       else if (e.timerStartedEventAttributes) out.push({ kind: 'timer-started' });
       else if (e.timerCanceledEventAttributes) out.push({ kind: 'timer-canceled' });
@@ -49,7 +56,7 @@ function wakes(all: Step[]): Step[][] {
   const out: Step[][] = [];
   let open = false;
   for (const s of all) {
-    if (s.kind === 'la:loadDeploymentAction') {
+    if (s.kind === 'la:actOnDeploymentAction') {
       out.push([s]);
       open = true;
     } else if (s.kind === 'run' || s.kind.startsWith('timer-') || s.kind.startsWith('signal:') || s.kind === 'la:loadRecordedCommands' || s.kind === 'la:loadPendingActions') open = false;
@@ -58,18 +65,39 @@ function wakes(all: Step[]): Step[][] {
   return out;
 }
 
-test('an order wake is two local activities and no timer; a lost result falls back to placeOrder and recordCycle, one row and one order', async () => {
+test('an order wake is one local activity and no timer; a lost result falls back to a read, placeOrder and recordCycle, one row and one order', async () => {
   const { day, all } = await nextDay(ctx);
   const [sa, so] = [uniqueSymbol('FDA'), uniqueSymbol('FDO')];
   await storeSineBars(ctx, [sa, so], all);
   let calls = 0;
   let lost = 0;
-  const hooks = afterActivity('placeDecidedOrderAndRecord', async (_result, attempt) => {
-    if (attempt === 1 && calls++ % 2 === 0) {
-      lost++;
-      throw new Error('test fault: the result of this attempt is lost after the row was written');
-    }
-  });
+  // Of the order wakes: the 1st, 5th, ... lose their result after the row; the 3rd, 7th, ... fail before anything ran
+  // (the action still pending, as when the broker is slow); the workflow falls back the same way for both.
+  let early = 0;
+  const hooks: Pick<WorkerOptions, 'interceptors'> = {
+    interceptors: {
+      activity: [
+        (actx) => ({
+          inbound: {
+            async execute(input, next) {
+              const first = actx.info.activityType === 'actOnDeploymentAction' && actx.info.attempt === 1;
+              if (first && calls % 4 === 2) {
+                calls++;
+                early++;
+                throw new Error('test fault: this attempt failed before it read the action');
+              }
+              const result = await next(input);
+              if (first && (result as { placed?: unknown }).placed !== undefined && calls++ % 4 === 0) {
+                lost++;
+                throw new Error('test fault: the result of this attempt is lost after the row was written');
+              }
+              return result;
+            },
+          },
+        }),
+      ],
+    },
+  };
   const worker = await ioWorker(ctx, hooks);
   const deps = { db: ctx.pool, temporal: ctx.env.client };
   const ids: Record<string, string> = {};
@@ -107,16 +135,17 @@ test('an order wake is two local activities and no timer; a lost result falls ba
   expect(mine).toEqual(await rows(ids.own!));
   expect(mine.filter((r) => r.action === 'order' && r.orders === 1 && r.timed === true).length).toBe(sides.length);
 
-  // Per order wake: the action read and the order with its row; a lost result adds the fallback's order and row.
-  const orderWakes = wakes(chain).filter((w) => w.some((s) => s.kind === 'la:placeDecidedOrderAndRecord'));
+  // Per order wake: the action read with the order and its row; a lost result adds the fallback's read, order and row.
+  const orderWakes = wakes(chain).filter((w) => w[0]!.failed || w[0]!.placed);
   expect(orderWakes.length).toBe(sides.length);
   expect(lost).toBeGreaterThanOrEqual(2);
+  expect(early).toBeGreaterThanOrEqual(1);
   for (const w of orderWakes) {
     const kinds = w.map((s) => s.kind);
-    if (w[1]!.failed) expect(kinds).toEqual(['la:loadDeploymentAction', 'la:placeDecidedOrderAndRecord', 'activity:placeOrder', 'la:recordCycle']);
-    else expect(kinds).toEqual(['la:loadDeploymentAction', 'la:placeDecidedOrderAndRecord']);
+    if (w[0]!.failed) expect(kinds).toEqual(['la:actOnDeploymentAction', 'la:loadDeploymentAction', 'activity:placeOrder', 'la:recordCycle']);
+    else expect(kinds).toEqual(['la:actOnDeploymentAction']);
   }
-  expect(orderWakes.filter((w) => w[1]!.failed).length).toBe(lost);
+  expect(orderWakes.filter((w) => w[0]!.failed).length).toBe(lost + early);
   // No wake cancels the idle wait's timer: one starts per run, and again only after one fired.
   const n = (kind: string) => chain.filter((s) => s.kind === kind).length;
   expect(n('timer-canceled')).toBe(0);

@@ -2,6 +2,7 @@ import * as wf from '@temporalio/workflow';
 import type { ApprovalActivities } from '../../activities/approvals';
 import type { createCycleActivities } from '../../activities/cycle';
 import type { createDecidedOrderActivities } from '../../activities/decided-orders';
+import type { createDeploymentActActivities } from '../../activities/deployment-act';
 import type { createDeploymentActionActivities } from '../../activities/deployment-actions';
 import type { DeploymentCommandActivities } from '../../activities/deployment-commands';
 import type { createDeploymentActivities } from '../../activities/deployments';
@@ -47,6 +48,11 @@ export const { placeOrder } = wf.proxyActivities<OrderActivities>(brokerCall);
  * stop, pause or flatten can cancel, and the row as `recordCycle`.
  */
 export const { placeDecidedOrderAndRecord } = wf.proxyLocalActivities<ReturnType<typeof createDecidedOrderActivities>>(localDecidedOrder);
+/**
+ * An order wake's action read and, when it is one symbol's order and nothing else, that order with its row
+ * (activities/deployment-act.ts): the same one short attempt, then the read and the rest as above (./acts.ts).
+ */
+export const { actOnDeploymentAction } = wf.proxyLocalActivities<ReturnType<typeof createDeploymentActActivities>>(localDecidedOrder);
 export const { resolveOrder, resolveDeploymentOrders } = wf.proxyActivities<ReturnType<typeof createOrderResolutionActivities>>(orderResolution);
 /** cancel-and-replace: the broker's confirmed cancel of a partial fill's remainder (a bounded number of attempts: the next cycle tries again) */
 export const { cancelRemainder } = wf.proxyActivities<ReturnType<typeof createRemainderActivities>>(brokerCall);

@@ -1,12 +1,13 @@
 import * as wf from '@temporalio/workflow';
-import { timeframeMs } from '../../domain/calendar';
 import { admitAct, isTimelyWake } from '../../domain/deployment/act-queue';
 import type { ActionPayload } from '../../domain/deployment/batch';
+import { actSkip, simpleOrderAct } from '../../domain/deployment/decided-act';
 import { duration, line } from '../summaries';
 import { workflowNow } from '../time';
 import { deploymentActSignal, deploymentLookSignal } from '../evaluator/messages';
 import { finishDeploymentAction, loadDeploymentAction, loadPendingActions, loadRecordedCommands, recordCycle } from './activities';
 import type { ActStep, Cycles } from './cycle';
+import { actOnWake, actSummary, factsOf } from './act-wake';
 import { MAX_INBOX, type Runtime } from './runtime';
 import { recordSummary } from './summaries';
 
@@ -101,10 +102,23 @@ export async function nextAct(rt: Runtime, cycles: Cycles): Promise<boolean> {
     return false;
   }
   const actionId = rt.acts[0]!;
-  const loaded = await loadDeploymentAction.executeWithOptions({ summary: actSummary(actionId) }, [{ deploymentId: rt.deploymentId, actionId, runKey: wf.workflowInfo().runId }]);
+  const startedAt = workflowNow();
+  const facts = factsOf(rt);
+  const acted = await actOnWake(rt, actionId, facts, startedAt);
+  // Its one attempt failed (slow, or the worker died in it): read the action again (given back even if that attempt
+  // ended it) and act as after a plain read; an order it may have sent goes out under the same client order id.
+  const loaded = acted?.loaded ?? (await loadDeploymentAction.executeWithOptions({ summary: actSummary(actionId) }, [{ deploymentId: rt.deploymentId, actionId, runKey: wf.workflowInfo().runId, afterFailedAct: { appliedCycle: rt.carry.cycle } }]));
   if (!loaded.ok) {
     rt.acts.shift();
     return false;
+  }
+  if (acted?.placed) {
+    // It placed the order of the action's one symbol and wrote that symbol's row, ending the action.
+    const { record, action } = loaded.payload.acts[0]!;
+    const step = begin(rt, loaded.payload, startedAt);
+    if (action.kind === 'order') cycles.applyOrder(step, record, action.intent, { placed: acted.placed.placed, recordedAt: acted.placed.at });
+    rt.acts.shift();
+    return true;
   }
   // It stays first in the queue until done: the evaluator's wake at the next close (while the orders are still out)
   // then finds it queued, rather than queueing it again to be refused as done.
@@ -113,9 +127,25 @@ export async function nextAct(rt: Runtime, cycles: Cycles): Promise<boolean> {
     await finishDeploymentAction.executeWithOptions({ summary: 'action done: failing' }, [{ actionId, state: 'done' }]);
     throw wf.ApplicationFailure.nonRetryable(loaded.payload.fail, 'ConfigFault');
   }
-  await perform(rt, cycles, actionId, loaded.payload);
+  // A failed attempt that may have got to the order (the action is the common case, or done already: it wrote the row
+  // too): the order goes out as placeOrder (the ledger finds one it sent) and its row as recordCycle (rewriting one it
+  // wrote), as after a decided order's failed attempt (./decided-order.ts), not as a second short local attempt.
+  const triedOrder = acted === undefined && (loaded.done === true || simpleOrderAct(loaded.payload, facts) !== undefined);
+  await perform(rt, cycles, actionId, loaded.payload, undefined, !triedOrder);
   rt.acts.shift();
   return true;
+}
+
+/** An action's effect on the carried state before its symbols are acted on, and the step they share. */
+function begin(rt: Runtime, p: ActionPayload, startedAt: number, decided = true): ActStep {
+  const { carry } = rt;
+  carry.cycle = Math.max(carry.cycle, p.cycle);
+  carry.lastBarClose = Math.max(carry.lastBarClose, p.barClose);
+  if (p.risk) Object.assign(carry, p.risk);
+  rt.waitingOn = `cycle ${p.cycle}: acting on the evaluator's decisions`;
+  // The evaluator gave the paper broker this close's prices before waking it (an exit at its level sets its own).
+  const sendPrices = async () => undefined;
+  return { cycle: p.cycle, paramsVersion: p.paramsVersion, kill: p.snapshot.kill, positions: p.snapshot.positions, totalPnl: p.snapshot.totalPnl, startedAt, leg: 0, sendPrices, decided };
 }
 
 /**
@@ -144,37 +174,28 @@ export async function endPendingActs(rt: Runtime, cycles: Cycles): Promise<void>
  * Performs one close's actions and ends the action: done, or expired when it came too late to act on (the close is
  * older than staleAfterBars), a flatten since the close superseded it, or the deployment is ending (before it, or
  * part-way: the symbols after the one whose order was out when it landed). The last symbol's cycle row ends it in the same local
- * activity; a decided order writes its row itself (./decided-order.ts), so an order wake's task is two local activities,
- * the read and the order with its row. An action with no symbol to act on is ended on its own.
+ * activity; a decided order writes its row itself (./decided-order.ts). The common order wake (one symbol's order,
+ * nothing else) does not come here: its read placed it (actOnWake). An action with no symbol to act on is ended on its own.
+ * `decided` false: the orders go out as placeOrder and their rows as recordCycle (after a failed combined attempt).
  */
-async function perform(rt: Runtime, cycles: Cycles, actionId: string, p: ActionPayload, ending?: 'expired'): Promise<void> {
-  const { spec, carry } = rt;
-  carry.cycle = Math.max(carry.cycle, p.cycle);
-  carry.lastBarClose = Math.max(carry.lastBarClose, p.barClose);
-  if (p.risk) Object.assign(carry, p.risk);
-  const startedAt = workflowNow();
-  rt.waitingOn = `cycle ${p.cycle}: acting on the evaluator's decisions`;
-  const late = p.barClose < rt.dataNow() - spec.staleAfterBars * timeframeMs(spec.timeframe);
-  // A flatten since the close supersedes its decisions: they were made on the positions it closed (an entry would
-  // re-open one, an exit would go the other way).
+async function perform(rt: Runtime, cycles: Cycles, actionId: string, p: ActionPayload, ending?: 'expired', decided = true): Promise<void> {
+  const { carry } = rt;
+  const step = begin(rt, p, workflowNow(), decided);
+  const { startedAt } = step;
+  // The close's data time, fixed for the action: a wake too late stays late while its symbols are acted on.
+  const dataNow = rt.dataNow();
+  const { late } = actSkip(p.barClose, factsOf(rt, dataNow));
   const flattened = () => (carry.flattenedAt ?? 0) >= p.barClose;
   // Decided when the row that ends it is written: a flatten or a stop that lands part-way (while an earlier symbol's
   // order is out) leaves the symbols after it undone, as one landing before the action would have left all of them.
   const endState = (): 'done' | 'expired' => ending ?? (late || flattened() || !rt.live() ? 'expired' : 'done');
   if (p.blockedBy !== undefined && !late) await cycles.updateBlock(p.blockedBy);
-  // The evaluator gave the paper broker this close's prices before waking it (an exit at its level sets its own).
-  const sendPrices = async () => undefined;
-  const step: ActStep = { cycle: p.cycle, paramsVersion: p.paramsVersion, kill: p.snapshot.kill, positions: p.snapshot.positions, totalPnl: p.snapshot.totalPnl, startedAt, leg: 0, sendPrices, decided: true };
   let finish: ActStep['finish'];
   for (const [i, { record, action }] of p.acts.entries()) {
     const last = i === p.acts.length - 1;
     if (last) step.finish = finish = { actionId, state: endState() }; // the step object itself: its leg counter carries across symbols
     // Decided at the close while running; a pause since (even if resumed by now), a stop, a flatten, or a wake too late, sends nothing.
-    const why = late
-      ? `expired: woken after ${spec.staleAfterBars} bar(s) had passed since the close`
-      : carry.status !== 'running' ? `deployment ${rt.shown()} since the close`
-      : (carry.pausedAt ?? 0) >= p.barClose ? 'deployment paused since the close'
-      : flattened() ? 'deployment flattened since the close' : undefined;
+    const { why } = actSkip(p.barClose, factsOf(rt, dataNow));
     if (why === undefined) {
       await cycles.act(step, record, action);
       continue;
@@ -196,10 +217,4 @@ async function skip(rt: Runtime, p: ActionPayload, record: ActionPayload['acts']
   await recordCycle.executeWithOptions({ summary: recordSummary(rt, record, p.paramsVersion) }, [
     { deploymentId: rt.deploymentId, paramsVersion: p.paramsVersion, latencyMs: workflowNow() - startedAt, positions: p.snapshot.positions, totalPnl: p.snapshot.totalPnl, record, ...(finish ? { finishAction: finish } : {}) },
   ]);
-}
-
-/** `act on the close at 14:35Z` for an evaluator's id (`<deployment>:<close ms>`), else the id as sent, cut short. */
-function actSummary(actionId: string): string {
-  const close = Number(actionId.slice(actionId.lastIndexOf(':') + 1));
-  return close > 0 && close < 1e14 ? `act on the close at ${new Date(close).toISOString().replace(':00.000Z', 'Z')}` : line(`read action ${actionId.slice(0, 80)}`);
 }

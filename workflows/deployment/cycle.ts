@@ -3,10 +3,9 @@ import type { PlaceOrderInput, PlaceOrderResult } from '../../activities/orders'
 import { timeframeMs } from '../../domain/calendar';
 import { DEFAULT_BAR_WAIT_MS } from '../../domain/deployment/bar-wait';
 import type { CycleDecision, CycleInput } from '../../domain/deployment/cycle';
+import { orderInputOf } from '../../domain/deployment/decided-act';
 import { evaluateSymbol, orderOutcome, remainderAfterCancel, remainderOrder, type SymbolAction } from '../../domain/deployment/evaluate';
 import { afterOrder, openBar, riskStateOf } from '../../domain/deployment/risk-state';
-import { SYMBOL_LOCK_TTL_MS } from '../../domain/eod/policy';
-import { clientOrderId } from '../../domain/ids';
 import type { KillSwitchState, OrderIntent } from '../../domain/risk/gate';
 import { brokerCall } from '../activity-options';
 import { workflowNow } from '../time';
@@ -135,7 +134,7 @@ export class Cycles {
    */
   async act(step: ActStep, record: CycleRecord, action: SymbolAction): Promise<void> {
     const { rt } = this;
-    const { spec, carry, deploymentId } = rt;
+    const { spec, deploymentId } = rt;
     const { cycle, paramsVersion } = step;
     const symbol = record.symbol;
     if (action.kind === 'remainder') {
@@ -155,23 +154,30 @@ export class Cycles {
       const row: DecidedRow | undefined = step.decided
         ? { deploymentId, paramsVersion, positions: step.positions, totalPnl: step.totalPnl, record, why: intent.reason, startedAt: step.startedAt, ...(step.finish ? { finishAction: step.finish } : {}) }
         : undefined;
-      const { placed, recordedAt } = await this.place(cycle, step.leg++, intent, action.reducing, 1, row);
-      step.placed?.(symbol, placed);
-      rt.stepDone(placed.at);
-      Object.assign(record, orderOutcome(placed, intent.reason));
-      Object.assign(carry, afterOrder(riskStateOf(carry), symbol, cycle, intent.reason, placed.state));
-      if (recordedAt !== undefined) {
-        rt.remember(record);
-        forgetOrder(rt, placed.clientOrderId);
-        rt.stepDone(recordedAt);
-        return;
-      }
+      if (this.applyOrder(step, record, intent, await this.place(cycle, step.leg++, intent, action.reducing, 1, row))) return;
     }
     rt.remember(record);
     const recorded = await recordCycle.executeWithOptions({ summary: recordSummary(rt, record, paramsVersion) }, [
       { deploymentId, paramsVersion, latencyMs: Math.max(workflowNow(), rt.lastStepAt) - step.startedAt, positions: step.positions, totalPnl: step.totalPnl, record, ...(step.finish ? { finishAction: step.finish } : {}) },
     ]);
     rt.stepDone(recorded?.at);
+  }
+
+  /**
+   * An order's outcome on its cycle row and the risk state (also an order wake's, placed by its combined local
+   * activity: ./acts.ts). Returns whether its row was written with it (then nothing is left to record).
+   */
+  applyOrder(step: ActStep, record: CycleRecord, intent: OrderIntent, { placed, recordedAt }: Placement): boolean {
+    const { rt } = this;
+    step.placed?.(record.symbol, placed);
+    rt.stepDone(placed.at);
+    Object.assign(record, orderOutcome(placed, intent.reason));
+    Object.assign(rt.carry, afterOrder(riskStateOf(rt.carry), record.symbol, step.cycle, intent.reason, placed.state));
+    if (recordedAt === undefined) return false;
+    rt.remember(record);
+    forgetOrder(rt, placed.clientOrderId);
+    rt.stepDone(recordedAt);
+    return true;
   }
 
   async syncAfterOrders(): Promise<void> {
@@ -197,13 +203,8 @@ export class Cycles {
   private async place(cycle: number, leg: number, intent: OrderIntent, reducing: boolean, intentVersion: number, row?: DecidedRow): Promise<Placement> {
     const { rt } = this;
     const { spec } = rt;
-    const input: PlaceOrderInput = {
-      clientOrderId: clientOrderId(rt.workflowId, cycle, leg, intentVersion), deploymentId: rt.deploymentId, workflowId: rt.workflowId, cycle, leg, intentVersion,
-      broker: spec.broker, accountId: spec.accountId, symbol: intent.symbol, side: intent.side, qty: intent.qty, orderType: 'market', timeInForce: 'day',
-      dataTs: rt.dataNow(),
-      // An entry first takes the (account, symbol) lock: brokers net positions per symbol, so one holder at a time.
-      ...(reducing ? {} : { symbolLock: { ttlMs: SYMBOL_LOCK_TTL_MS } }),
-    };
+    // The same input as an order wake's combined local activity builds (activities/deployment-act.ts).
+    const input: PlaceOrderInput = orderInputOf({ workflowId: rt.workflowId, deploymentId: rt.deploymentId, broker: spec.broker, accountId: spec.accountId, cycle, leg, intentVersion, intent, reducing, dataTs: rt.dataNow() });
     const inflight: InflightOrder = { clientOrderId: input.clientOrderId, symbol: intent.symbol, side: intent.side, qty: intent.qty, sinceMs: workflowNow(), resolving: false, reducing, scope: new wf.CancellationScope() };
     rt.inflight = inflight;
     rt.waitingOn = `cycle ${cycle}: order ${input.clientOrderId} (${intent.side} ${intent.qty} ${intent.symbol}) at the broker`;
