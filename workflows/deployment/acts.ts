@@ -2,6 +2,7 @@ import * as wf from '@temporalio/workflow';
 import { admitAct, isTimelyWake } from '../../domain/deployment/act-queue';
 import type { ActionPayload } from '../../domain/deployment/batch';
 import { actSkip, simpleOrderAct } from '../../domain/deployment/decided-act';
+import { MAX_WAKE_LINE } from '../../domain/deployment/order-line';
 import { duration, line } from '../summaries';
 import { workflowNow } from '../time';
 import { deploymentActSignal, deploymentLookSignal } from '../evaluator/messages';
@@ -26,10 +27,13 @@ import { recordSummary } from './summaries';
  */
 const ACT_RECHECK_MS = 65 * 60_000;
 
-/** Takes `deploymentAct` signals: a well-formed one queues its id (once), anything else goes to the audited inbox. */
+/**
+ * Takes `deploymentAct` signals: a well-formed one queues its id (once), anything else goes to the audited inbox. Its
+ * line, when it is a string of at most MAX_WAKE_LINE characters, is kept for the wake's line (else ignored).
+ */
 export function installActHandler(rt: Runtime): void {
   wf.setHandler(deploymentActSignal, (arg: unknown) => {
-    const id = typeof arg === 'object' && arg !== null ? (arg as { actionId?: unknown }).actionId : undefined;
+    const { actionId: id, line: text } = typeof arg === 'object' && arg !== null ? (arg as { actionId?: unknown; line?: unknown }) : {};
     if (!rt.batch) {
       rt.receive('signal', 'deploymentAct', arg, () => ({ refused: 'unknown-name', error: 'this deployment evaluates its own bar closes: nothing acts on deploymentAct' }));
       return;
@@ -38,7 +42,7 @@ export function installActHandler(rt: Runtime): void {
       rt.receive('signal', 'deploymentAct', arg, () => ({ refused: 'malformed', error: 'deploymentAct takes { actionId: string } (at most 200 characters)' }));
       return;
     }
-    queueAct(rt, id);
+    queueAct(rt, id, typeof text === 'string' && text.length > 0 && text.length <= MAX_WAKE_LINE ? text : undefined);
   });
   wf.setHandler(deploymentLookSignal, (...args: unknown[]) => {
     if (!rt.batch) {
@@ -54,10 +58,13 @@ export function installActHandler(rt: Runtime): void {
   });
 }
 
-function queueAct(rt: Runtime, id: string): void {
+function queueAct(rt: Runtime, id: string, wakeLine?: string): void {
   // The evaluator wakes a pending action again at each close until it is done (this run may be performing it now): an
   // id already queued is not queued twice. A timely wake goes ahead of forged-looking ids and is never dropped for them.
   rt.dropped += admitAct(rt.acts, id, MAX_INBOX, (a) => isTimelyWake(a, rt.deploymentId, rt.spec, rt.dataNow()));
+  // An id keeps the first line it came with; lines of ids no longer queued (performed, evicted) go.
+  if (wakeLine !== undefined && !rt.actLines.has(id) && rt.acts.includes(id)) rt.actLines.set(id, wakeLine);
+  if (rt.actLines.size > rt.acts.length) for (const queued of rt.actLines.keys()) if (!rt.acts.includes(queued)) rt.actLines.delete(queued);
 }
 
 /**
@@ -104,7 +111,8 @@ export async function nextAct(rt: Runtime, cycles: Cycles): Promise<boolean> {
   const actionId = rt.acts[0]!;
   const startedAt = workflowNow();
   const facts = factsOf(rt);
-  const acted = await actOnWake(rt, actionId, facts, startedAt);
+  const acted = await actOnWake(rt, actionId, facts, startedAt, rt.actLines.get(actionId));
+  rt.actLines.delete(actionId);
   // Its one attempt failed (slow, or the worker died in it): read the action again (given back even if that attempt
   // ended it) and act as after a plain read; an order it may have sent goes out under the same client order id.
   const loaded = acted?.loaded ?? (await loadDeploymentAction.executeWithOptions({ summary: actSummary(actionId) }, [{ deploymentId: rt.deploymentId, actionId, runKey: wf.workflowInfo().runId, afterFailedAct: { appliedCycle: rt.carry.cycle } }]));
