@@ -2,7 +2,7 @@ import { Context } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import type { BrokerPort } from '../brokers/port';
 import { insertAuditOnce } from '../db/sql/audit';
-import { insertActions, pendingGroupActions } from '../db/sql/deployment-actions';
+import { actionsWithStrategy, insertActions, pendingGroupActions } from '../db/sql/deployment-actions';
 import { groupWaitingCommandHolders } from '../db/sql/deployment-commands';
 import { insertCycles, type CycleAudit } from '../db/sql/deployment-cycles';
 import { groupMembers, writeRiskStates, type GroupMember } from '../db/sql/deployment-risk-states';
@@ -11,7 +11,7 @@ import { inTransaction } from '../db/sql/queryable';
 import type { Bar } from '../domain/bars';
 import { timeframeMs } from '../domain/calendar';
 import { calendarBarAt } from '../domain/marketdata/calendar-bars';
-import { failurePayload, planMember, WINDOW_BARS, type EvaluationTiming, type MemberPlan } from '../domain/deployment/batch';
+import { failurePayload, planMember, WINDOW_BARS, type ActionPayload, type EvaluationTiming, type MemberPlan } from '../domain/deployment/batch';
 import { actionLine } from '../domain/deployment/order-line';
 import { DEFAULT_BAR_WAIT_MS } from '../domain/deployment/bar-wait';
 import type { CycleRecord } from '../domain/deployment/evaluate';
@@ -190,8 +190,13 @@ export function createBatchEvaluationActivities({ db, steps, barWindows, brokers
       // Counted as a deployment's own recordCycle counts its rows (only rows this attempt stored: a retry stores none).
       for (const r of stored.rows) metrics?.cycleRecorded(r.action, liveLagMs(r.barCloseMs, at));
       for (const { m, plan } of evaluated) if (plan.quiet[0]) await alertProcessingLag(db, processingLagAlertMs?.(), m.deploymentId, plan.quiet[0], at);
-      // A wake lost before this close goes without its line (the deployment's line then names only the close).
-      const wake = (await pendingGroupActions(db, args.groupKey)).map((a) => {
+      const pending = await pendingGroupActions(db, args.groupKey);
+      // A wake lost before this close (or refused for its line) is sent again with its line, read back for it (rare).
+      for (const a of await actionsWithStrategy(db, pending.filter((a) => !stored.lines.has(a.id)).map((a) => a.id))) {
+        const text = actionLine(a.payload as unknown as ActionPayload, a.strategy);
+        if (text) stored.lines.set(a.id, text);
+      }
+      const wake = pending.map((a) => {
         const text = stored.lines.get(a.id);
         return { workflowId: a.workflowId, actionId: a.id, ...(a.runId ? { runId: a.runId } : {}), ...(text ? { line: text } : {}) };
       });
