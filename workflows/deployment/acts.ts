@@ -117,7 +117,9 @@ export async function nextAct(rt: Runtime, cycles: Cycles): Promise<boolean> {
   // ended it) and act as after a plain read; an order it may have sent goes out under the same client order id.
   const loaded = acted?.loaded ?? (await loadDeploymentAction.executeWithOptions({ summary: actSummary(actionId) }, [{ deploymentId: rt.deploymentId, actionId, runKey: wf.workflowInfo().runId, afterFailedAct: { appliedCycle: rt.carry.cycle } }]));
   if (!loaded.ok) {
-    rt.acts.shift();
+    // A line that is not the pending action's own is refused (with its audit row) and dropped, the id staying first:
+    // its next read acts under the plain line, so a line sent by hand neither names another order nor delays this one.
+    if (!loaded.lineRefused) rt.acts.shift();
     return false;
   }
   if (acted?.placed) {
