@@ -1,7 +1,7 @@
 import * as wf from '@temporalio/workflow';
 import { admitAct, isTimelyWake } from '../../domain/deployment/act-queue';
 import type { ActionPayload } from '../../domain/deployment/batch';
-import { actSkip, simpleOrderAct } from '../../domain/deployment/decided-act';
+import { actSkip, simpleOrderAct, type ActFacts } from '../../domain/deployment/decided-act';
 import { MAX_WAKE_LINE } from '../../domain/deployment/order-line';
 import { duration, line } from '../summaries';
 import { workflowNow } from '../time';
@@ -141,7 +141,7 @@ export async function nextAct(rt: Runtime, cycles: Cycles): Promise<boolean> {
   // too): the order goes out as placeOrder (the ledger finds one it sent) and its row as recordCycle (rewriting one it
   // wrote), as after a decided order's failed attempt (./decided-order.ts), not as a second short local attempt.
   const triedOrder = acted === undefined && (loaded.done === true || simpleOrderAct(loaded.payload, facts) !== undefined);
-  await perform(rt, cycles, actionId, loaded.payload, undefined, !triedOrder);
+  await perform(rt, cycles, actionId, loaded.payload, undefined, triedOrder ? facts : undefined);
   rt.acts.shift();
   return true;
 }
@@ -186,14 +186,18 @@ export async function endPendingActs(rt: Runtime, cycles: Cycles): Promise<void>
  * part-way: the symbols after the one whose order was out when it landed). The last symbol's cycle row ends it in the same local
  * activity; a decided order writes its row itself (./decided-order.ts). The common order wake (one symbol's order,
  * nothing else) does not come here: its read placed it (actOnWake). An action with no symbol to act on is ended on its own.
- * `decided` false: the orders go out as placeOrder and their rows as recordCycle (after a failed combined attempt).
+ * `tried`: the facts an order wake's failed combined attempt went out with: the orders go out as placeOrder and their
+ * rows as recordCycle, decided at the attempt's data time (a stop landing meanwhile reaches the workflow in its next task,
+ * once placeOrder runs in the order's cancellation scope: it is cancelled and resolved as any order in flight).
  */
-async function perform(rt: Runtime, cycles: Cycles, actionId: string, p: ActionPayload, ending?: 'expired', decided = true): Promise<void> {
+async function perform(rt: Runtime, cycles: Cycles, actionId: string, p: ActionPayload, ending?: 'expired', tried?: ActFacts): Promise<void> {
   const { carry } = rt;
-  const step = begin(rt, p, workflowNow(), decided);
+  const step = begin(rt, p, workflowNow(), tried === undefined);
   const { startedAt } = step;
-  // The close's data time, fixed for the action: a wake too late stays late while its symbols are acted on.
-  const dataNow = rt.dataNow();
+  // The close's data time, fixed for the action: a wake too late stays late while its symbols are acted on. An order
+  // tried already (a failed combined attempt) keeps the data time it was decided to go out at: it may be at the broker,
+  // so it is retried or looked up however long the attempt took, never dropped as late.
+  const dataNow = tried?.dataNow ?? rt.dataNow();
   const { late } = actSkip(p.barClose, factsOf(rt, dataNow));
   const flattened = () => (carry.flattenedAt ?? 0) >= p.barClose;
   // Decided when the row that ends it is written: a flatten or a stop that lands part-way (while an earlier symbol's
