@@ -69,7 +69,7 @@ test("a wake whose line is not its action's is refused with an audit row and ord
   // Sent by hand: the real id, a line naming another order (a sell of 100, the same order under another strategy).
   for (const forged of [`cycle 16 · signal sell 100 ${symbol} · sma-cross v1`, `cycle 16 · signal buy 1 ${symbol} · other v1`]) {
     const refused = await run(args(forged, `run-${forged.length}`));
-    expect(refused).toEqual({ loaded: { ok: false, reason: `the wake's line is not action ${actionId}'s` } });
+    expect(refused).toEqual({ loaded: { ok: false, reason: `the wake's line is not action ${actionId}'s`, lineRefused: true } });
   }
   expect(await brokerOrders()).toBe(before);
   expect(await state()).toEqual([{ state: 'pending' }]);
