@@ -2,7 +2,7 @@ import { Context } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import type { BrokerPort } from '../brokers/port';
 import { insertAuditOnce } from '../db/sql/audit';
-import { insertActions, pendingGroupActions } from '../db/sql/deployment-actions';
+import { actionsWithStrategy, insertActions, pendingGroupActions } from '../db/sql/deployment-actions';
 import { groupWaitingCommandHolders } from '../db/sql/deployment-commands';
 import { insertCycles, type CycleAudit } from '../db/sql/deployment-cycles';
 import { groupMembers, writeRiskStates, type GroupMember } from '../db/sql/deployment-risk-states';
@@ -11,7 +11,8 @@ import { inTransaction } from '../db/sql/queryable';
 import type { Bar } from '../domain/bars';
 import { timeframeMs } from '../domain/calendar';
 import { calendarBarAt } from '../domain/marketdata/calendar-bars';
-import { failurePayload, planMember, WINDOW_BARS, type EvaluationTiming, type MemberPlan } from '../domain/deployment/batch';
+import { failurePayload, planMember, WINDOW_BARS, type ActionPayload, type EvaluationTiming, type MemberPlan } from '../domain/deployment/batch';
+import { actionLine } from '../domain/deployment/order-line';
 import { DEFAULT_BAR_WAIT_MS } from '../domain/deployment/bar-wait';
 import type { CycleRecord } from '../domain/deployment/evaluate';
 import type { DeploymentRiskState } from '../domain/deployment/risk-state';
@@ -57,8 +58,8 @@ export interface BarCloseEvaluation {
   acting: number;
   /** deployments whose inputs could not be read (their rows say why) */
   unreadable: number;
-  /** every action of the group still pending (this close's, and any whose wake was lost), to signal */
-  wake: Array<{ workflowId: string; actionId: string; runId?: string }>;
+  /** every action of the group still pending (this close's, and any whose wake was lost), to signal; this close's orders with their line */
+  wake: Array<{ workflowId: string; actionId: string; runId?: string; line?: string }>;
   /** workflows of deployments with commands recorded and not yet taken (a lost message): told to look for them */
   look: string[];
   ms: number;
@@ -174,7 +175,12 @@ export function createBatchEvaluationActivities({ db, steps, barWindows, brokers
         await insertCycles(tx, rows);
         const actions = mine.filter(({ plan }) => plan.payload).map(({ m, plan }) => ({ id: `${m.deploymentId}:${args.barClose}`, deploymentId: m.deploymentId, barClose: args.barClose, cycle: plan.cycle, paramsVersion: m.paramsVersion, payload: plan.payload as unknown as Record<string, unknown> }));
         await insertActions(tx, actions);
-        return { acting: actions.length, rows };
+        // Each order's line for its wake (display only: the deployment's read checks it against the stored action).
+        const lines = new Map<string, string>(mine.flatMap(({ m, plan }) => {
+          const text = plan.payload ? actionLine(plan.payload, m.spec.strategy) : undefined;
+          return text ? [[`${m.deploymentId}:${args.barClose}`, text] as const] : [];
+        }));
+        return { acting: actions.length, rows, lines };
       });
       // The paper broker fills at the closes the decisions were made at: one call for the group, before any wake.
       const paperCloses = Object.assign({}, ...prepared.filter((p) => p.spec.broker === 'paper').map((p) => p.prices)) as Record<string, number>;
@@ -184,7 +190,16 @@ export function createBatchEvaluationActivities({ db, steps, barWindows, brokers
       // Counted as a deployment's own recordCycle counts its rows (only rows this attempt stored: a retry stores none).
       for (const r of stored.rows) metrics?.cycleRecorded(r.action, liveLagMs(r.barCloseMs, at));
       for (const { m, plan } of evaluated) if (plan.quiet[0]) await alertProcessingLag(db, processingLagAlertMs?.(), m.deploymentId, plan.quiet[0], at);
-      const wake = (await pendingGroupActions(db, args.groupKey)).map((a) => ({ workflowId: a.workflowId, actionId: a.id, ...(a.runId ? { runId: a.runId } : {}) }));
+      const pending = await pendingGroupActions(db, args.groupKey);
+      // A wake lost before this close (or refused for its line) is sent again with its line, read back for it (rare).
+      for (const a of await actionsWithStrategy(db, pending.filter((a) => !stored.lines.has(a.id)).map((a) => a.id))) {
+        const text = actionLine(a.payload as unknown as ActionPayload, a.strategy);
+        if (text) stored.lines.set(a.id, text);
+      }
+      const wake = pending.map((a) => {
+        const text = stored.lines.get(a.id);
+        return { workflowId: a.workflowId, actionId: a.id, ...(a.runId ? { runId: a.runId } : {}), ...(text ? { line: text } : {}) };
+      });
       const look = await groupWaitingCommandHolders(db, args.groupKey);
       return { evaluated: members.length, acting: stored.acting, unreadable: evaluated.filter((e) => e.unreadable).length + all.length - members.length, wake, look, ms: Date.now() - startedAt };
     },

@@ -11,8 +11,8 @@ import { boundedMap } from './bounded-map';
 const WAKE_CONCURRENCY = 64;
 
 export interface WakeDeploymentsInput {
-  /** deployments that must act, each with the id of its stored action (and its current run, as the run recorded it) */
-  wake: Array<{ workflowId: string; actionId: string; runId?: string }>;
+  /** deployments that must act, each with the id of its stored action (and its current run, as the run recorded it), and its order's line when it has one */
+  wake: Array<{ workflowId: string; actionId: string; runId?: string; line?: string }>;
   /** deployments with a command recorded whose message was lost */
   look: string[];
 }
@@ -32,7 +32,7 @@ export function createBatchWakeActivities() {
       const { client } = Context.current();
       const signals = [
         ...input.wake.map((w) => async () => {
-          const act = (runId?: string) => client.workflow.getHandle(w.workflowId, runId).signal(deploymentActSignal, { actionId: w.actionId });
+          const act = (runId?: string) => client.workflow.getHandle(w.workflowId, runId).signal(deploymentActSignal, { actionId: w.actionId, ...(w.line ? { line: w.line } : {}) });
           // A recorded run that has closed since (it continued as new and the new run has not recorded itself yet) is
           // not found: then the chain's current run. Any other failure gets the same second try, which fails alike.
           await (w.runId ? act(w.runId).catch(() => act()) : act());

@@ -4,10 +4,18 @@ import { findAction, finishAction, pendingDeploymentActions } from '../db/sql/de
 import { claimCycle, lockRiskState, replaceRiskState } from '../db/sql/deployment-risk-states';
 import { inTransaction } from '../db/sql/queryable';
 import type { ActionPayload } from '../domain/deployment/batch';
+import { actionLine } from '../domain/deployment/order-line';
 import type { DeploymentRiskState } from '../domain/deployment/risk-state';
 
 /** `done`: the action was already done when read again after its combined local activity failed (./deployment-act.ts). */
-export type LoadedAction = { ok: true; id: string; payload: ActionPayload; done?: true } | { ok: false; reason: string };
+/** `lineRefused`: the action is pending but the wake's line was not its own (the workflow reads it again without the line). */
+export type LoadedAction = { ok: true; id: string; payload: ActionPayload; done?: true } | { ok: false; reason: string; lineRefused?: true };
+
+/** The order's line a wake carried, and the deployment's strategy to build the stored action's line with. */
+export interface WakeLine {
+  line: string;
+  strategy: string;
+}
 
 /**
  * A batch-evaluated deployment's side (domain/deployment/batch.ts): the actions its evaluator decided, read by id
@@ -24,12 +32,22 @@ export function createDeploymentActionActivities({ db }: { db: Pool }) {
      * workflow applies what it did; acting on it again sends nothing twice (the ledger keys its client order ids) and
      * rewrites the same rows (upsertCycle). Only an action of a cycle the workflow has not applied yet (above
      * `appliedCycle`): an old done id sent again by hand, whose read happened to fail, is refused as before, so its
-     * decisions (risk fields, rows) are never applied a second time.
+     * decisions (risk fields, rows) are never applied a second time. `wakeLine`: the line the wake showed must be the
+     * stored action's (domain/deployment/order-line.ts actionLine), else the wake is refused like a forged id (its
+     * own audit row, `lineRefused`), so a history never names an order other than the one sent; the workflow then
+     * reads it again without the line and acts.
      */
-    async loadDeploymentAction(args: { deploymentId: string; actionId: string; runKey: string; afterFailedAct?: { appliedCycle: number } }): Promise<LoadedAction> {
+    async loadDeploymentAction(args: { deploymentId: string; actionId: string; runKey: string; afterFailedAct?: { appliedCycle: number }; wakeLine?: WakeLine }): Promise<LoadedAction> {
       const actionId = String(args.actionId).slice(0, 200);
       const found = await findAction(db, args.deploymentId, actionId);
-      if (found?.state === 'pending') return { ok: true, id: found.id, payload: found.payload as unknown as ActionPayload };
+      if (found?.state === 'pending') {
+        const payload = found.payload as unknown as ActionPayload;
+        const given = args.wakeLine;
+        if (!given || given.line === actionLine(payload, given.strategy)) return { ok: true, id: found.id, payload };
+        const reason = `the wake's line is not action ${actionId}'s`;
+        await insertAuditOnce(db, 'runtime', 'deployment.act.refused', args.deploymentId, `${args.runKey}:${actionId}:line`, { actionId, reason, line: String(given.line).slice(0, 200) });
+        return { ok: false, reason, lineRefused: true };
+      }
       const payload = found?.payload as unknown as ActionPayload | undefined;
       if (found?.state === 'done' && args.afterFailedAct && payload && payload.cycle > args.afterFailedAct.appliedCycle) return { ok: true, id: found.id, payload, done: true };
       const reason = found ? `action ${actionId} is ${found.state} already` : `no action ${actionId} for this deployment`;

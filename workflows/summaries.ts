@@ -5,26 +5,9 @@
  * error messages or anything a caller could fill with a secret.
  */
 
-const MAX = 190;
+import { line } from '../domain/display-text';
 
-/** One line of at most 190 characters. */
-export function line(text: string): string {
-  const flat = text.replace(/\s+/g, ' ').trim();
-  return flat.length > MAX ? `${flat.slice(0, MAX - 1)}…` : flat;
-}
-
-/** 3580.5 -> "3,580.5" (at most 4 decimals); by hand, as Intl's output may differ between Node builds and replays must not. */
-export function grouped(n: number): string {
-  if (!Number.isFinite(n)) return String(n);
-  const [int, frac] = String(Math.round(n * 1e4) / 1e4).split('.');
-  return int!.replace(/\B(?=(\d{3})+(?!\d))/g, ',') + (frac ? `.${frac}` : '');
-}
-
-/** "BUY 10 IDX @ 3,620" (no price when there is none, e.g. a flatten's market order). */
-export function tradeText(t: { side: string; qty: number; symbol: string; price?: number }): string {
-  const at = t.price !== undefined && t.price > 0 ? ` @ ${grouped(t.price)}` : '';
-  return `${t.side.toUpperCase()} ${grouped(t.qty)} ${t.symbol}${at}`;
-}
+export { grouped, line, tradeText } from '../domain/display-text';
 
 /** epoch ms -> "2026-12-04 14:31Z" (UTC, to the minute; seconds when not on one). */
 export function utcMinute(ms: number): string {

@@ -31,6 +31,16 @@ export async function pendingGroupActions(db: Queryable, groupKey: string): Prom
   return rows.map((r) => ({ id: r.id, workflowId: r.workflow_id, ...(r.run_id ? { runId: r.run_id } : {}) }));
 }
 
+/** Stored actions by id with their deployment's strategy (a lost wake sent again carries its order's line). */
+export async function actionsWithStrategy(db: Queryable, ids: string[]): Promise<Array<{ id: string; payload: Record<string, unknown>; strategy: string }>> {
+  if (ids.length === 0) return [];
+  const { rows } = await db.query<{ id: string; payload: Record<string, unknown>; strategy: string }>(
+    `SELECT a.id, a.payload, d.spec->>'strategy' AS strategy FROM deployment_actions a JOIN deployments d ON d.id = a.deployment_id WHERE a.id = ANY($1::text[])`,
+    [ids],
+  );
+  return rows;
+}
+
 /** A deployment's pending actions, oldest first (its workflow looks for lost wakes). */
 export async function pendingDeploymentActions(db: Queryable, deploymentId: string): Promise<string[]> {
   const { rows } = await db.query<{ id: string }>(`SELECT id FROM deployment_actions WHERE deployment_id = $1 AND state = 'pending' ORDER BY bar_close LIMIT 50`, [deploymentId]);

@@ -32,3 +32,9 @@ export async function historySummaries(handle: { fetchHistory(): Promise<tempora
   }
   return out;
 }
+
+/**
+ * A batch deployment's order wake as its history shows it (workflows/deployment/act-wake.ts): the line its wake
+ * carried, naming the cycle, the order's side, quantity and symbol and the strategy, then the close it acts on.
+ */
+export const ORDER_WAKE_LINE = /^cycle \d+ · [a-z-]+ (buy|sell) [\d,.]+ [A-Z0-9.]+ · [a-z0-9-]+ v\d+ · act on the close at \d{4}-\d\d-\d\dT\d\d:\d\dZ$/;

@@ -4,6 +4,7 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { testStack } from '../helpers/stack';
+import { historySummaries, ORDER_WAKE_LINE } from '../helpers/user-metadata';
 
 /**
  * The replay gate: every committed history (recorded by scripts/record-histories.ts) must replay against
@@ -197,7 +198,7 @@ test('the market-data histories show their branches: refreshes and a backfill jo
   expect([...seen('market-data-report--completed.json').activities]).toEqual(['buildQualityReport']);
 });
 
-test('the batch-evaluation histories: the evaluator evaluates each close in one activity and wakes by signal; a forged start only opens the group; a batch deployment acts on wakes, refuses forged ones, and applies commands against Postgres', () => {
+test('the batch-evaluation histories: the evaluator evaluates each close in one activity and wakes by signal; a forged start only opens the group; a batch deployment acts on wakes, refuses forged ones, and applies commands against Postgres', async () => {
   for (const f of ['evaluator--closes', 'evaluator--forged', 'deployment--batch-acts', 'deployment--batch-commands']) expect(files).toContain(`${f}.json`);
   const evaluator = seen('evaluator--closes.json');
   expect([...evaluator.activities].sort()).toEqual(['evaluateBarClose', 'openEvaluationGroup']);
@@ -217,6 +218,11 @@ test('the batch-evaluation histories: the evaluator evaluates each close in one 
   expect(acts.markers.some((m) => m.type === 'actOnDeploymentAction' && (m.result as Acted).placed !== undefined)).toBe(true);
   expect(acts.localActivities.get('placeDecidedOrderAndRecord')).toBeUndefined();
   expect(acts.localActivities.get('loadDeploymentAction')).toBeUndefined();
+  // Each order wake's line names its order, from the line its wake carried: "cycle 16 · signal buy 1 RBA · sma-cross v1 · act on the close at …".
+  const shown = await historySummaries({ fetchHistory: async () => historyFromJSON(load('deployment--batch-acts.json')) });
+  const wakeLines = shown.filter((s) => s.event === 'local-activity' && ORDER_WAKE_LINE.test(s.summary));
+  expect(wakeLines.length).toBe(acts.markers.filter((m) => m.type === 'actOnDeploymentAction' && (m.result as Acted).placed !== undefined).length);
+  expect(shown.filter((s) => s.summary.startsWith('act on the close'))).toEqual([]);
   const perWake = orderWakeEvents('deployment--batch-acts.json');
   expect(perWake.length).toBeGreaterThanOrEqual(2);
   for (const n of perWake) expect(n).toBe(5);

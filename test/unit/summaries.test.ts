@@ -1,3 +1,5 @@
+import type { ActionPayload } from '../../domain/deployment/batch';
+import { actionLine, MAX_WAKE_LINE } from '../../domain/deployment/order-line';
 import type { RiskVerdict } from '../../domain/risk/gate';
 import type { CycleRecord } from '../../workflows/deployment/messages';
 import type { Runtime } from '../../workflows/deployment/runtime';
@@ -55,4 +57,19 @@ test('the wait for a bar', () => {
   const close = Date.parse('2026-12-04T14:31:00Z');
   expect(barWaitSummary(close, 2000, 40_000, 40_000)).toBe('bar 2026-12-04 14:31Z + 2 s settle');
   expect(barWaitSummary(close, 2000, 65 * 60_000, 3 * 3600_000)).toBe('bar 2026-12-04 14:31Z + 2 s settle · look for lost commands in 65 min');
+});
+
+test("a stored action's line (its wake carries it) is the decided order's line; none when it orders nothing; at most MAX_WAKE_LINE", () => {
+  const order = (symbol: string, qty: number, side: 'buy' | 'sell' = 'buy') =>
+    ({ symbol, record: rec({ symbol }), action: { kind: 'order', intent: { symbol, side, qty, price: 3620, reason: 'signal' }, reducing: false, fillAtLevel: false } }) as ActionPayload['acts'][number];
+  const payload = (acts: ActionPayload['acts']) => ({ cycle: 16, paramsVersion: 2, acts }) as unknown as ActionPayload;
+  const r = rt();
+  // the same text as the line of a deployment's own decided order
+  expect(actionLine(payload([order('RBA', 1)]), 'sma-cross')).toBe(decidedOrderSummary(r, 16, orderSummary(r, 'c-16', { symbol: 'RBA', side: 'buy', qty: 1, price: 3620, reason: 'signal' }), 2));
+  expect(actionLine(payload([order('RBA', 1)]), 'sma-cross')).toBe('cycle 16 · signal buy 1 RBA · sma-cross v2');
+  expect(actionLine(payload([order('RBA', 1200, 'sell'), order('ABC', 3)]), 'sma-cross')).toBe('cycle 16 · signal sell 1,200 RBA, signal buy 3 ABC · sma-cross v2');
+  expect(actionLine(payload([{ symbol: 'RBA', record: rec({}), action: { kind: 'approval' } } as unknown as ActionPayload['acts'][number]]), 'sma-cross')).toBeUndefined();
+  expect(actionLine(payload([]), 'sma-cross')).toBeUndefined();
+  const long = actionLine(payload(Array.from({ length: 30 }, (_, i) => order(`S${i}`, i + 1))), 'sma-cross')!;
+  expect([long.length, long.endsWith('…')]).toEqual([MAX_WAKE_LINE, true]);
 });

@@ -6,7 +6,7 @@ import { useTradingEnvironment } from '../helpers/trading-env';
 
 /**
  * Act signals sent straight to Temporal, in the time-skipping environment with the real IO activities: act signals that name no action of the deployment (a
- * flood of forged ids, malformed payloads, another deployment's action, one already done) order nothing, leave
+ * flood of forged ids, malformed payloads, another deployment's action, one already done, lines naming other orders) order nothing, leave
  * bounded audit rows and fail no workflow task, while the deployment goes on acting on real closes.
  */
 const ctx = useTradingEnvironment({ accountPrefix: 'batchforge' });
@@ -39,6 +39,9 @@ test('forged act signals order nothing and wedge nothing; the deployment keeps a
       if (others) {
         await a.handle.signal('deploymentAct', { actionId: realOfB! });
         await a.handle.signal('deploymentAct', { actionId: doneOfA! });
+        // A line is display only: one naming another order, or one that is no string or too long, changes nothing.
+        await a.handle.signal('deploymentAct', { actionId: doneOfA!, line: 'cycle 1 · signal sell 999 AFA · sma-cross v1' });
+        for (const line of [7, 'z'.repeat(500), { x: 1 }]) await a.handle.signal('deploymentAct', { actionId: realOfB!, line } as never);
         for (const bad of [null, 'x', 42, [], { actionId: 7 }, { actionId: '' }, { actionId: 'y'.repeat(500) }]) await a.handle.signal('deploymentAct', bad as never);
         await a.handle.signal('deploymentAct');
       }

@@ -23,14 +23,19 @@ export function factsOf(rt: Runtime, dataNow = rt.dataNow()): ActFacts {
 /**
  * The wake's one local activity: the action's read, and in the common case its order and cycle row
  * (activities/deployment-act.ts). Undefined when it failed (no retry in the task: the caller reads the action again).
+ * `wakeLine`: the order's line its wake carried, which the read checks against the stored action (a different one is
+ * refused like a forged id), so the line it shows names the order sent.
  */
-export async function actOnWake(rt: Runtime, actionId: string, facts: ActFacts, startedAt: number): Promise<ActOnDeploymentActionResult | undefined> {
+export async function actOnWake(rt: Runtime, actionId: string, facts: ActFacts, startedAt: number, wakeLine?: string): Promise<ActOnDeploymentActionResult | undefined> {
   const { spec } = rt;
-  // Given when the task asks for it, before the action is read: the close and the strategy, not yet the order.
-  const summary = actSummary(actionId, spec.strategy);
+  // Given when the task asks for it, before the action is read: the wake's line and the close, or the close and the strategy.
+  const summary = wakeLine !== undefined ? line(`${wakeLine} · ${actSummary(actionId)}`) : actSummary(actionId, spec.strategy);
   try {
     return await actOnDeploymentAction.executeWithOptions({ summary }, [
-      { deploymentId: rt.deploymentId, actionId, runKey: wf.workflowInfo().runId, workflowId: rt.workflowId, broker: spec.broker, accountId: spec.accountId, facts, startedAt },
+      {
+        deploymentId: rt.deploymentId, actionId, runKey: wf.workflowInfo().runId, workflowId: rt.workflowId, broker: spec.broker, accountId: spec.accountId, facts, startedAt,
+        ...(wakeLine !== undefined ? { wakeLine: { line: wakeLine, strategy: spec.strategy } } : {}),
+      },
     ]);
   } catch (err) {
     if (wf.isCancellation(err) || isConfigFault(err)) throw err;

@@ -1,7 +1,8 @@
 import * as wf from '@temporalio/workflow';
 import { admitAct, isTimelyWake } from '../../domain/deployment/act-queue';
 import type { ActionPayload } from '../../domain/deployment/batch';
-import { actSkip, simpleOrderAct } from '../../domain/deployment/decided-act';
+import { actSkip, simpleOrderAct, type ActFacts } from '../../domain/deployment/decided-act';
+import { MAX_WAKE_LINE } from '../../domain/deployment/order-line';
 import { duration, line } from '../summaries';
 import { workflowNow } from '../time';
 import { deploymentActSignal, deploymentLookSignal } from '../evaluator/messages';
@@ -26,10 +27,13 @@ import { recordSummary } from './summaries';
  */
 const ACT_RECHECK_MS = 65 * 60_000;
 
-/** Takes `deploymentAct` signals: a well-formed one queues its id (once), anything else goes to the audited inbox. */
+/**
+ * Takes `deploymentAct` signals: a well-formed one queues its id (once), anything else goes to the audited inbox. Its
+ * line, when it is a string of at most MAX_WAKE_LINE characters, is kept for the wake's line (else ignored).
+ */
 export function installActHandler(rt: Runtime): void {
   wf.setHandler(deploymentActSignal, (arg: unknown) => {
-    const id = typeof arg === 'object' && arg !== null ? (arg as { actionId?: unknown }).actionId : undefined;
+    const { actionId: id, line: text } = typeof arg === 'object' && arg !== null ? (arg as { actionId?: unknown; line?: unknown }) : {};
     if (!rt.batch) {
       rt.receive('signal', 'deploymentAct', arg, () => ({ refused: 'unknown-name', error: 'this deployment evaluates its own bar closes: nothing acts on deploymentAct' }));
       return;
@@ -38,7 +42,7 @@ export function installActHandler(rt: Runtime): void {
       rt.receive('signal', 'deploymentAct', arg, () => ({ refused: 'malformed', error: 'deploymentAct takes { actionId: string } (at most 200 characters)' }));
       return;
     }
-    queueAct(rt, id);
+    queueAct(rt, id, typeof text === 'string' && text.length > 0 && text.length <= MAX_WAKE_LINE ? text : undefined);
   });
   wf.setHandler(deploymentLookSignal, (...args: unknown[]) => {
     if (!rt.batch) {
@@ -54,10 +58,13 @@ export function installActHandler(rt: Runtime): void {
   });
 }
 
-function queueAct(rt: Runtime, id: string): void {
+function queueAct(rt: Runtime, id: string, wakeLine?: string): void {
   // The evaluator wakes a pending action again at each close until it is done (this run may be performing it now): an
   // id already queued is not queued twice. A timely wake goes ahead of forged-looking ids and is never dropped for them.
   rt.dropped += admitAct(rt.acts, id, MAX_INBOX, (a) => isTimelyWake(a, rt.deploymentId, rt.spec, rt.dataNow()));
+  // An id keeps the first line it came with; lines of ids no longer queued (performed, evicted) go.
+  if (wakeLine !== undefined && !rt.actLines.has(id) && rt.acts.includes(id)) rt.actLines.set(id, wakeLine);
+  if (rt.actLines.size > rt.acts.length) for (const queued of rt.actLines.keys()) if (!rt.acts.includes(queued)) rt.actLines.delete(queued);
 }
 
 /**
@@ -104,12 +111,15 @@ export async function nextAct(rt: Runtime, cycles: Cycles): Promise<boolean> {
   const actionId = rt.acts[0]!;
   const startedAt = workflowNow();
   const facts = factsOf(rt);
-  const acted = await actOnWake(rt, actionId, facts, startedAt);
+  const acted = await actOnWake(rt, actionId, facts, startedAt, rt.actLines.get(actionId));
+  rt.actLines.delete(actionId);
   // Its one attempt failed (slow, or the worker died in it): read the action again (given back even if that attempt
   // ended it) and act as after a plain read; an order it may have sent goes out under the same client order id.
   const loaded = acted?.loaded ?? (await loadDeploymentAction.executeWithOptions({ summary: actSummary(actionId) }, [{ deploymentId: rt.deploymentId, actionId, runKey: wf.workflowInfo().runId, afterFailedAct: { appliedCycle: rt.carry.cycle } }]));
   if (!loaded.ok) {
-    rt.acts.shift();
+    // A line that is not the pending action's own is refused (with its audit row) and dropped, the id staying first:
+    // its next read acts under the plain line, so a line sent by hand neither names another order nor delays this one.
+    if (!loaded.lineRefused) rt.acts.shift();
     return false;
   }
   if (acted?.placed) {
@@ -131,7 +141,7 @@ export async function nextAct(rt: Runtime, cycles: Cycles): Promise<boolean> {
   // too): the order goes out as placeOrder (the ledger finds one it sent) and its row as recordCycle (rewriting one it
   // wrote), as after a decided order's failed attempt (./decided-order.ts), not as a second short local attempt.
   const triedOrder = acted === undefined && (loaded.done === true || simpleOrderAct(loaded.payload, facts) !== undefined);
-  await perform(rt, cycles, actionId, loaded.payload, undefined, !triedOrder);
+  await perform(rt, cycles, actionId, loaded.payload, undefined, triedOrder ? facts : undefined);
   rt.acts.shift();
   return true;
 }
@@ -176,14 +186,18 @@ export async function endPendingActs(rt: Runtime, cycles: Cycles): Promise<void>
  * part-way: the symbols after the one whose order was out when it landed). The last symbol's cycle row ends it in the same local
  * activity; a decided order writes its row itself (./decided-order.ts). The common order wake (one symbol's order,
  * nothing else) does not come here: its read placed it (actOnWake). An action with no symbol to act on is ended on its own.
- * `decided` false: the orders go out as placeOrder and their rows as recordCycle (after a failed combined attempt).
+ * `tried`: the facts an order wake's failed combined attempt went out with: the orders go out as placeOrder and their
+ * rows as recordCycle, decided at the attempt's data time (a stop landing meanwhile reaches the workflow in its next task,
+ * once placeOrder runs in the order's cancellation scope: it is cancelled and resolved as any order in flight).
  */
-async function perform(rt: Runtime, cycles: Cycles, actionId: string, p: ActionPayload, ending?: 'expired', decided = true): Promise<void> {
+async function perform(rt: Runtime, cycles: Cycles, actionId: string, p: ActionPayload, ending?: 'expired', tried?: ActFacts): Promise<void> {
   const { carry } = rt;
-  const step = begin(rt, p, workflowNow(), decided);
+  const step = begin(rt, p, workflowNow(), tried === undefined);
   const { startedAt } = step;
-  // The close's data time, fixed for the action: a wake too late stays late while its symbols are acted on.
-  const dataNow = rt.dataNow();
+  // The close's data time, fixed for the action: a wake too late stays late while its symbols are acted on. An order
+  // tried already (a failed combined attempt) keeps the data time it was decided to go out at: it may be at the broker,
+  // so it is retried or looked up however long the attempt took, never dropped as late.
+  const dataNow = tried?.dataNow ?? rt.dataNow();
   const { late } = actSkip(p.barClose, factsOf(rt, dataNow));
   const flattened = () => (carry.flattenedAt ?? 0) >= p.barClose;
   // Decided when the row that ends it is written: a flatten or a stop that lands part-way (while an earlier symbol's

@@ -64,6 +64,8 @@ export class Runtime {
   readonly batch: boolean;
   /** action ids an `act` signal (or a look for lost wakes) named, in order, not yet performed */
   readonly acts: string[];
+  /** the lines the wakes of queued ids carried (display only: the action's read checks them; ./act-wake.ts) */
+  readonly actLines = new Map<string, string>();
   /** batch evaluation: look signals (its evaluator saw commands recorded for it and not yet taken) not yet answered by a read (./acts.ts) */
   looks: number;
   /**

@@ -1,3 +1,4 @@
+import { decidedOrderLine, orderText } from '../../domain/deployment/order-line';
 import type { OrderIntent } from '../../domain/risk/gate';
 import { duration, grouped, line, tradeText, utcMinute } from '../summaries';
 import type { CycleRecord } from './messages';
@@ -7,8 +8,6 @@ import type { Runtime } from './runtime';
  * The deployment runtime's lines in the Temporal UI (see workflows/summaries.ts): each step of a cycle says which cycle
  * and what it did, "cycle 197 · read broker, bars, risk", "cycle 197 · BUY 1 IDX @ 3,620 · sma-cross v1".
  */
-
-const EXIT_REASONS = ['take-profit', 'stop-loss', 'trailing-stop'];
 
 /**
  * What each order of a run sent, by client order id, so the cycle row's line can say it (the row itself keeps only
@@ -21,16 +20,14 @@ export function orderSummary(rt: Runtime, clientOrderId: string, intent: OrderIn
   let sent = sentOrders.get(rt);
   if (!sent) sentOrders.set(rt, (sent = new Map()));
   sent.set(clientOrderId, tradeText(intent));
-  const qty = grouped(intent.qty);
-  if (EXIT_REASONS.includes(intent.reason)) return line(`${intent.reason} ${qty} ${intent.symbol} @ ${grouped(intent.price)}`);
-  return line(`${intent.reason} ${intent.side} ${qty} ${intent.symbol}`);
+  return orderText(intent);
 }
 
 /**
  * A decided order and its cycle row in one local activity (batch evaluation): "cycle 197 · signal buy 1 IDX ·
  * sma-cross v1", its order's line (orderSummary) between the cycle and the strategy.
  */
-export const decidedOrderSummary = (rt: Runtime, cycle: number, order: string, paramsVersion: number) => line(`cycle ${cycle} · ${order} · ${rt.spec.strategy} v${paramsVersion}`);
+export const decidedOrderSummary = (rt: Runtime, cycle: number, order: string, paramsVersion: number) => decidedOrderLine(cycle, order, rt.spec.strategy, paramsVersion);
 
 /** An order whose row was written with it (no recordSummary to take its line): what it sent is dropped. */
 export function forgetOrder(rt: Runtime, clientOrderId: string): void {

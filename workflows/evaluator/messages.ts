@@ -29,9 +29,12 @@ export const evaluatorStateQuery = defineQuery<EvaluatorState>('evaluatorState')
 /**
  * Wakes a batch-evaluated deployment's workflow to act: `{ actionId }` of an action the evaluator stored
  * (deployment_actions). The deployment reads the action from there; the signal carries nothing it trusts.
+ * `line`: the action's order as a line for its history (domain/deployment/order-line.ts actionLine), display only;
+ * the action's read refuses a wake whose line is not the one the stored action gives.
  */
 export interface ActMessage {
   actionId: string;
+  line?: string;
 }
 export const deploymentActSignal = defineSignal<[ActMessage]>('deploymentAct');
 
