@@ -66,4 +66,21 @@ describe('admitAct', () => {
     expect(admitAct(empty, 'real-1', 10, timely)).toBe(0);
     expect(empty).toEqual(['real-1']);
   });
+
+  test('with at most one id queued the check is not made (its first call is costly in a workflow) and the order is the same', () => {
+    const asked: string[] = [];
+    const counting = (id: string) => (asked.push(id), timely(id));
+    const q: string[] = [];
+    admitAct(q, 'f1', 10, counting);
+    admitAct(q, 'real-1', 10, counting);
+    expect(asked).toEqual([]);
+    expect(q).toEqual(['f1', 'real-1']);
+    admitAct(q, 'real-2', 10, counting);
+    expect(asked).toContain('real-2');
+    expect(q).toEqual(['f1', 'real-1', 'real-2']);
+    // a queue of one with no room still decides by the check
+    const full = ['f1'];
+    expect(admitAct(full, 'f2', 1, counting)).toBe(1);
+    expect(full).toEqual(['f1']);
+  });
 });
