@@ -268,11 +268,17 @@ export async function runScenario(def: ScenarioDef, opts: {
     log(`deployments stopped (${notCompleted} not completed within ${stopTimeoutMs / 1000}s)`);
 
     // Workflow-task failures in each deployment's last run.
-    let workflowTaskFailures = 0;
+    // Each is named (run, event, cause, message) so a failed run says what failed.
+    const workflowTaskFailureDetail: string[] = [];
     for (const d of deployments) {
       const h = await withTimeout('history', 15_000, client.workflow.getHandle(d.workflowId).fetchHistory()).catch(() => undefined);
-      workflowTaskFailures += (h?.events ?? []).filter((e) => e.workflowTaskFailedEventAttributes).length;
+      for (const e of h?.events ?? []) {
+        const a = e.workflowTaskFailedEventAttributes;
+        if (a) workflowTaskFailureDetail.push(`${d.workflowId} event ${String(e.eventId)}: cause ${String(a.cause)}: ${a.failure?.message ?? '(no message)'}`);
+      }
     }
+    const workflowTaskFailures = workflowTaskFailureDetail.length;
+    for (const f of workflowTaskFailureDetail) log(`workflow task failed: ${f}`);
 
     // Final reconciliation (the activity itself, in-process), then the figures from Postgres.
     const env = new MockActivityEnvironment();
@@ -325,7 +331,7 @@ export async function runScenario(def: ScenarioDef, opts: {
       duplicateDetail: { brokerDupByClientId, brokerOrdersUnknownToLedger, ledgerDupByIntent },
       lostFills,
       stuckWorkflows,
-      stuckDetail: { notCompleted, stuckLedgerRows, workflowTaskFailures, ...(batch ? { evaluatorWorkflowTaskFailures: batch.workflowTaskFailures } : {}) },
+      stuckDetail: { notCompleted, stuckLedgerRows, workflowTaskFailures, workflowTaskFailureDetail: workflowTaskFailureDetail.slice(0, 10), ...(batch ? { evaluatorWorkflowTaskFailures: batch.workflowTaskFailures } : {}) },
       filledQtyMismatches,
       cycleGaps,
       ledgerStates,
