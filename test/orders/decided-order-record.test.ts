@@ -30,6 +30,20 @@ usePaperProcess(account, (p) => {
   ({ pool, paper, admin } = p);
 });
 
+/** The order activities against the paper broker, whose first attempt dies right after the broker got the order. */
+function ordersDyingOnceAfterSend() {
+  let armed = true;
+  return createOrderActivities({
+    db: pool, brokers: { paper: paperBrokerPort(paper.url) },
+    crashPoint: (p) => {
+      if (armed && p === 'after_broker_send') {
+        armed = false;
+        throw new Error(`worker died at ${p}`);
+      }
+    },
+  });
+}
+
 test('a retried order-and-row sends the order once, writes its row once with the outcome, and ends the action once', async () => {
   const deploymentId = randomUUID();
   const symbol = uniqueSymbol('FLD');
@@ -40,16 +54,7 @@ test('a retried order-and-row sends the order once, writes its row once with the
   const actionId = `${deploymentId}:${barClose}`;
   await pool.query(`INSERT INTO deployment_actions (id, deployment_id, bar_close, cycle, params_version, payload) VALUES ($1, $2, $3, 7, 1, '{}')`, [actionId, deploymentId, barClose]);
 
-  let armed = true;
-  const orders = createOrderActivities({
-    db: pool, brokers: { paper: paperBrokerPort(paper.url) },
-    crashPoint: (p) => {
-      if (armed && p === 'after_broker_send') {
-        armed = false;
-        throw new Error(`worker died at ${p}`);
-      }
-    },
-  });
+  const orders = ordersDyingOnceAfterSend();
   const { recordCycle } = createDeploymentActivities({ db: pool });
   const { placeDecidedOrderAndRecord } = createDecidedOrderActivities({ placeOrder: orders.placeOrder, recordCycle, now: () => barClose + 1_500 });
   const coid = clientOrderId(`deployment-${deploymentId}`, 7, 0, 1);
@@ -93,16 +98,7 @@ test("an order wake's combined read-order-and-row that dies after the broker too
   };
   await pool.query(`INSERT INTO deployment_actions (id, deployment_id, bar_close, cycle, params_version, payload) VALUES ($1, $2, $3, 9, 1, $4)`, [actionId, deploymentId, barClose, JSON.stringify(payload)]);
 
-  let armed = true;
-  const orders = createOrderActivities({
-    db: pool, brokers: { paper: paperBrokerPort(paper.url) },
-    crashPoint: (p) => {
-      if (armed && p === 'after_broker_send') {
-        armed = false;
-        throw new Error(`worker died at ${p}`);
-      }
-    },
-  });
+  const orders = ordersDyingOnceAfterSend();
   const { recordCycle } = createDeploymentActivities({ db: pool });
   const actions = createDeploymentActionActivities({ db: pool });
   const { actOnDeploymentAction } = createDeploymentActActivities({

@@ -1,4 +1,4 @@
-import { createTestDeployment, ioWorker, nextDay, storeSineBars, taskFailures } from '../helpers/batch-env';
+import { afterActivity, createTestDeployment, ioWorker, nextDay, storeSineBars, taskFailures } from '../helpers/batch-env';
 import { uniqueSymbol } from '../helpers/db';
 import { useTradingEnvironment } from '../helpers/trading-env';
 import { historySummaries } from '../helpers/user-metadata';
@@ -26,30 +26,19 @@ test("a real action id with a line naming another order is refused (audit row, n
   const refusals = async () =>
     (await ctx.pool.query<{ detail: Record<string, unknown> }>(`SELECT detail FROM audit_log WHERE subject = $1 AND action = 'deployment.act.refused' ORDER BY id`, [dep!.id])).rows.map((r) => r.detail);
   const forged = (line: string) => line.replace(/ (buy|sell) [\d,.]+ /, (_, side: string) => ` ${side === 'buy' ? 'sell' : 'buy'} 999 `);
-  const worker = await ioWorker(ctx, {
-    interceptors: {
-      activity: [
-        (actx) => ({
-          inbound: {
-            async execute(input, next) {
-              const result = await next(input);
-              // Right after the evaluator stored the deployment's first order, before its wake: the same id by hand,
-              // with a line naming another order; the evaluator's wake goes once that was refused.
-              if (actx.info.activityType === 'evaluateBarClose' && dep && real === undefined) {
-                const mine = (result as { wake: Array<{ workflowId: string; actionId: string; line?: string }> }).wake.find((w) => w.workflowId === dep!.workflowId);
-                if (mine?.line) {
-                  real = mine;
-                  await dep.handle.signal('deploymentAct', { actionId: mine.actionId, line: forged(mine.line) });
-                  await until(async () => (await refusals()).length > 0);
-                }
-              }
-              return result;
-            },
-          },
-        }),
-      ],
-    },
-  });
+  // Right after the evaluator stored the deployment's first order, before its wake: the same id by hand, with a line
+  // naming another order; the evaluator's wake goes once that was refused.
+  const worker = await ioWorker(
+    ctx,
+    afterActivity('evaluateBarClose', async (result) => {
+      if (!dep || real !== undefined) return;
+      const mine = (result as { wake: Array<{ workflowId: string; actionId: string; line?: string }> }).wake.find((w) => w.workflowId === dep!.workflowId);
+      if (!mine?.line) return;
+      real = mine;
+      await dep.handle.signal('deploymentAct', { actionId: mine.actionId, line: forged(mine.line) });
+      await until(async () => (await refusals()).length > 0);
+    }),
+  );
   await worker.runUntil(async () => {
     dep = await createTestDeployment(ctx, symbol, { settleDelayMs: SETTLE });
     const d = dep;
