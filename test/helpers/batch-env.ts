@@ -89,24 +89,34 @@ export async function taskFailures(ctx: Ctx, workflowId: string): Promise<{ fail
 }
 
 /**
- * Worker interceptors that run `hook` after each completed attempt of the activity `name`, with its result and attempt
- * number. A test uses it to act at an exact moment of the real activity (send a command once the evaluator decided),
- * or to lose an attempt's result after its commit by throwing, as a worker killed right then would.
+ * Worker interceptors that run every activity attempt through `wrap`, which calls `run` (the real activity with its
+ * input) or throws instead, as a slow or failing broker would. `type` and `attempt` say which activity attempt it is.
  */
-export function afterActivity(name: string, hook: (result: unknown, attempt: number) => Promise<void>): Pick<WorkerOptions, 'interceptors'> {
+export function aroundActivity(
+  wrap: (at: { type: string; attempt: number; args: unknown[] }, run: () => Promise<unknown>) => Promise<unknown>,
+): Pick<WorkerOptions, 'interceptors'> {
   return {
     interceptors: {
       activity: [
         (actx) => ({
           inbound: {
-            async execute(input, next) {
-              const result = await next(input);
-              if (actx.info.activityType === name) await hook(result, actx.info.attempt);
-              return result;
-            },
+            execute: (input, next) => wrap({ type: actx.info.activityType, attempt: actx.info.attempt, args: input.args }, () => next(input)),
           },
         }),
       ],
     },
   };
+}
+
+/**
+ * Worker interceptors that run `hook` after each completed attempt of the activity `name`, with its result and attempt
+ * number. A test uses it to act at an exact moment of the real activity (send a command once the evaluator decided),
+ * or to lose an attempt's result after its commit by throwing, as a worker killed right then would.
+ */
+export function afterActivity(name: string, hook: (result: unknown, attempt: number) => Promise<void>): Pick<WorkerOptions, 'interceptors'> {
+  return aroundActivity(async ({ type, attempt }, run) => {
+    const result = await run();
+    if (type === name) await hook(result, attempt);
+    return result;
+  });
 }

@@ -1,8 +1,7 @@
-import type { WorkerOptions } from '@temporalio/worker';
 import type { PlaceDecidedOrderAndRecordArgs } from '../../activities/decided-orders';
 import type { PlaceOrderInput } from '../../activities/orders';
 import { issueDeploymentCommand } from '../../services/deployment-commands';
-import { createTestDeployment, ioWorker, nextDay, storeSineBars, taskFailures } from './batch-env';
+import { aroundActivity, createTestDeployment, ioWorker, nextDay, storeSineBars, taskFailures } from './batch-env';
 import { uniqueSymbol } from './db';
 import type { useTradingEnvironment } from './trading-env';
 
@@ -29,32 +28,21 @@ export async function commandPartWay(ctx: Ctx, settleDelayMs: number, command: '
   // The first symbol's decided order of the first two-order action: its local activity fails before the broker (as a
   // slow broker's would), so the workflow sends it as an ordinary activity; that one is held, after the broker took
   // it, until the command was applied.
-  const hooks: Pick<WorkerOptions, 'interceptors'> = {
-    interceptors: {
-      activity: [
-        (actx) => ({
-          inbound: {
-            async execute(input, next) {
-              const type = actx.info.activityType;
-              if (type === 'placeDecidedOrderAndRecord' && !held) {
-                const { order } = input.args[0] as PlaceDecidedOrderAndRecordArgs;
-                const both = (await ctx.pool.query(`SELECT 1 FROM deployment_actions WHERE deployment_id = $1 AND cycle = $2 AND jsonb_array_length(payload->'acts') = 2`, [dep?.id, order.cycle])).rowCount === 1;
-                if (order.deploymentId === dep?.id && order.symbol === a && both) {
-                  held = { cycle: order.cycle, clientOrderId: order.clientOrderId };
-                  throw new Error('the broker did not answer within the local attempt');
-                }
-              }
-              const result = await next(input);
-              if (type === 'placeOrder' && held && (input.args[0] as PlaceOrderInput).clientOrderId === held.clientOrderId && !applied) {
-                applied = (await issueDeploymentCommand(deps, { deploymentId: dep!.id, kind: command, by: 'test', reason: 'part-way' })).applied;
-              }
-              return result;
-            },
-          },
-        }),
-      ],
-    },
-  };
+  const hooks = aroundActivity(async ({ type, args }, run) => {
+    if (type === 'placeDecidedOrderAndRecord' && !held) {
+      const { order } = args[0] as PlaceDecidedOrderAndRecordArgs;
+      const both = (await ctx.pool.query(`SELECT 1 FROM deployment_actions WHERE deployment_id = $1 AND cycle = $2 AND jsonb_array_length(payload->'acts') = 2`, [dep?.id, order.cycle])).rowCount === 1;
+      if (order.deploymentId === dep?.id && order.symbol === a && both) {
+        held = { cycle: order.cycle, clientOrderId: order.clientOrderId };
+        throw new Error('the broker did not answer within the local attempt');
+      }
+    }
+    const result = await run();
+    if (type === 'placeOrder' && held && (args[0] as PlaceOrderInput).clientOrderId === held.clientOrderId && !applied) {
+      applied = (await issueDeploymentCommand(deps, { deploymentId: dep!.id, kind: command, by: 'test', reason: 'part-way' })).applied;
+    }
+    return result;
+  });
   const worker = await ioWorker(ctx, hooks);
   await worker.runUntil(async () => {
     dep = await createTestDeployment(ctx, a, { settleDelayMs, spec: { symbols: [a, b] } });

@@ -1,8 +1,7 @@
 import { defaultPayloadConverter } from '@temporalio/common';
 import { issueDeploymentCommand } from '../../services/deployment-commands';
 import { deploymentStateQuery } from '../../workflows/deployment/messages';
-import type { WorkerOptions } from '@temporalio/worker';
-import { createTestDeployment, cycleActions, ioWorker, ledgerSides, nextDay, storeSineBars, taskFailures } from '../helpers/batch-env';
+import { aroundActivity, createTestDeployment, cycleActions, ioWorker, ledgerSides, nextDay, storeSineBars, taskFailures } from '../helpers/batch-env';
 import { uniqueSymbol } from '../helpers/db';
 import { useTradingEnvironment } from '../helpers/trading-env';
 
@@ -74,30 +73,20 @@ test('an order wake is one local activity and no timer; a lost result falls back
   // Of the order wakes: the 1st, 5th, ... lose their result after the row; the 3rd, 7th, ... fail before anything ran
   // (the action still pending, as when the broker is slow); the workflow falls back the same way for both.
   let early = 0;
-  const hooks: Pick<WorkerOptions, 'interceptors'> = {
-    interceptors: {
-      activity: [
-        (actx) => ({
-          inbound: {
-            async execute(input, next) {
-              const first = actx.info.activityType === 'actOnDeploymentAction' && actx.info.attempt === 1;
-              if (first && calls % 4 === 2) {
-                calls++;
-                early++;
-                throw new Error('test fault: this attempt failed before it read the action');
-              }
-              const result = await next(input);
-              if (first && (result as { placed?: unknown }).placed !== undefined && calls++ % 4 === 0) {
-                lost++;
-                throw new Error('test fault: the result of this attempt is lost after the row was written');
-              }
-              return result;
-            },
-          },
-        }),
-      ],
-    },
-  };
+  const hooks = aroundActivity(async ({ type, attempt }, run) => {
+    const first = type === 'actOnDeploymentAction' && attempt === 1;
+    if (first && calls % 4 === 2) {
+      calls++;
+      early++;
+      throw new Error('test fault: this attempt failed before it read the action');
+    }
+    const result = await run();
+    if (first && (result as { placed?: unknown }).placed !== undefined && calls++ % 4 === 0) {
+      lost++;
+      throw new Error('test fault: the result of this attempt is lost after the row was written');
+    }
+    return result;
+  });
   const worker = await ioWorker(ctx, hooks);
   const deps = { db: ctx.pool, temporal: ctx.env.client };
   const ids: Record<string, string> = {};
