@@ -11,16 +11,15 @@ import { ensureSearchAttributes } from '../../platform/temporal';
 import { createDeployment } from '../../services/deployments';
 import { TASK_QUEUES } from '../../workflows/task-queues';
 import { storeBars } from './db';
-import { nextSessionAndPrevious } from './sessions';
+import { nextTestDay } from './sessions';
 import { testStack } from './stack';
 import type { useTradingEnvironment } from './trading-env';
 
 type Ctx = ReturnType<typeof useTradingEnvironment>;
 
-/** The next NYSE session after the test server's clock, and its 5-minute closes (with the session before it for warm-up). */
+/** The next NYSE session after the test server's clock (moved past a running one), and its 5-minute closes (with the session before it for warm-up). */
 export async function nextDay(ctx: Ctx): Promise<{ now: number; day: TradingSession; today: number[]; all: number[] }> {
-  const now = await ctx.env.currentTimeMs();
-  const { day, previous } = nextSessionAndPrevious(now);
+  const { now, day, previous } = await nextTestDay(ctx.env);
   const today = sessionBarCloses(day, '5m');
   return { now, day, today, all: [...sessionBarCloses(previous, '5m'), ...today] };
 }

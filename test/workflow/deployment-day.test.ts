@@ -16,7 +16,7 @@ import { createDeployment } from '../../services/deployments';
 import { TASK_QUEUES } from '../../workflows/task-queues';
 import { storeBars, uniqueSymbol, untilCycle } from '../helpers/db';
 import { testStack } from '../helpers/stack';
-import { nextSessionAndPrevious } from '../helpers/sessions';
+import { nextTestDay } from '../helpers/sessions';
 import { useTradingEnvironment } from '../helpers/trading-env';
 
 /**
@@ -56,9 +56,8 @@ async function dayDeployment(testEnv: TestWorkflowEnvironment, symbol: string, c
 
 test('a deployment trades a whole NYSE day open to close, once per bar, with no duplicate order', async () => {
   const symbol = uniqueSymbol('DAY');
-  const now = await ctx.env.currentTimeMs();
   // The next full session, and the one before it for the strategy's warm-up.
-  const { day, previous } = nextSessionAndPrevious(now);
+  const { now, day, previous } = await nextTestDay(ctx.env);
   const warmup = sessionBarCloses(previous, '5m');
   const today = sessionBarCloses(day, '5m');
   await storeBars(ctx.pool, symbol, '5m', sessionBars([...warmup, ...today]));
@@ -108,8 +107,7 @@ test('a revised older bar reaches the next decision: the runtime sees its held w
   const env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: testStack().TIME_SKIPPING_SERVER } } });
   try {
     const symbol = uniqueSymbol('REV');
-    const now = await env.currentTimeMs();
-    const { day, previous } = nextSessionAndPrevious(now);
+    const { now, day, previous } = await nextTestDay(env);
     await storeBars(ctx.pool, symbol, '5m', sessionBars([...sessionBarCloses(previous, '5m'), ...sessionBarCloses(day, '5m')]));
     const { deploymentId, handle, worker } = await dayDeployment(env, symbol);
     const BAR = 5 * 60_000;
@@ -146,8 +144,7 @@ test('on a live feed, a cycle never decides on a bar the feed has not stored: it
   const env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: testStack().TIME_SKIPPING_SERVER } } });
   try {
     const symbol = uniqueSymbol('FEED');
-    const now = await env.currentTimeMs();
-    const { day, previous } = nextSessionAndPrevious(now);
+    const { now, day, previous } = await nextTestDay(env);
     const BAR = 5 * 60_000;
     // The bars are all stored, but the feed has published only the first three closes of the day.
     await storeBars(ctx.pool, symbol, '5m', sessionBars([...sessionBarCloses(previous, '5m'), ...sessionBarCloses(day, '5m')]));

@@ -16,7 +16,7 @@ import { createDeployment } from '../../services/deployments';
 import { setHalt } from '../../db/sql/trading-halts';
 import { storeBars, uniqueSymbol, untilCycle } from '../helpers/db';
 import { testStack } from '../helpers/stack';
-import { nextSessionAndPrevious } from '../helpers/sessions';
+import { nextTestDay } from '../helpers/sessions';
 import { useTradingEnvironment } from '../helpers/trading-env';
 import { historySummaries } from '../helpers/user-metadata';
 
@@ -54,8 +54,7 @@ function barsAt(closeTimes: number[], closes: number[]) {
 /** A session of `dayCloses` bars stored for a new symbol, a deployment row with EXITS, an IO worker on `testEnv`, and the runtime started. */
 async function startSession(testEnv: TestWorkflowEnvironment, extra: Record<string, unknown> = {}) {
   const symbol = uniqueSymbol('EXIT');
-  const now = await testEnv.currentTimeMs();
-  const { day, previous } = nextSessionAndPrevious(now);
+  const { day, previous } = await nextTestDay(testEnv);
   const warmup = sessionBarCloses(previous, '5m');
   const today = sessionBarCloses(day, '5m');
   const bars = barsAt([...warmup, ...today], [...warmup.map(() => 100), ...dayCloses(today.length)]);

@@ -16,7 +16,7 @@ import { deploymentStateQuery } from '../../workflows/deployment/messages';
 import { TASK_QUEUES } from '../../workflows/task-queues';
 import { storeBars, uniqueSymbol } from '../helpers/db';
 import { testStack } from '../helpers/stack';
-import { nextSessionAndPrevious } from '../helpers/sessions';
+import { nextTestDay } from '../helpers/sessions';
 import { useTradingEnvironment } from '../helpers/trading-env';
 
 /**
@@ -44,8 +44,7 @@ function symbolBars(closes: number[], dayOpen: number, volume: number, cross: bo
 }
 
 test('a scanner day: idle -> scanning -> holding -> exiting -> idle, at most K positions, a lost lock moves on to the next candidate, flat by the close', async () => {
-  const now = await ctx.env.currentTimeMs();
-  const { day, previous } = nextSessionAndPrevious(now);
+  const { now, day, previous } = await nextTestDay(ctx.env);
   if (day.earlyClose) throw new Error(`the next session (${new Date(day.open).toISOString()}) closes early; the test expects a full day`);
   const closes = [...sessionBarCloses(previous, '5m'), ...sessionBarCloses(day, '5m')];
   // by volume: A 5000 > B 4000 > C 3000 > D 2000; E is below minVolume; F never signals
