@@ -15,17 +15,21 @@ interface TestClock {
 }
 
 /**
- * The next full NYSE session after the test server's clock (`day`), the session before it (`previous`, for warm-up)
- * and the clock (`now`). During market hours `previous` is the session running now: the clock is first moved past its
+ * The next NYSE session after the test server's clock (`day`), the session before it (`previous`, for warm-up) and
+ * the clock (`now`). During market hours `previous` is the session running now: the clock is first moved past its
  * close, so a deployment started at `now` has no live close before `day` (it would trade the warm-up bars otherwise,
- * and a test's expectations would depend on the hour it runs at).
+ * and a test's expectations would depend on the hour it runs at). `fullDay`: an early-close session (Christmas Eve,
+ * the day after Thanksgiving) is passed over the same way, for tests that expect a whole day.
  */
-export async function nextTestDay(clock: TestClock): Promise<{ now: number; day: TradingSession; previous: TradingSession }> {
-  let now = await clock.currentTimeMs();
-  const { day, previous } = nextSessionAndPrevious(now);
-  if (previous.close + 60_000 > now) {
-    await clock.sleep(previous.close + 60_000 - now);
-    now = await clock.currentTimeMs();
+export async function nextTestDay(clock: TestClock, o: { fullDay?: boolean } = {}): Promise<{ now: number; day: TradingSession; previous: TradingSession }> {
+  for (;;) {
+    let now = await clock.currentTimeMs();
+    const { day, previous } = nextSessionAndPrevious(now);
+    if (previous.close + 60_000 > now) {
+      await clock.sleep(previous.close + 60_000 - now);
+      now = await clock.currentTimeMs();
+    }
+    if (!o.fullDay || !day.earlyClose) return { now, day, previous };
+    await clock.sleep(day.close + 60_000 - now);
   }
-  return { now, day, previous };
 }

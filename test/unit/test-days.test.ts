@@ -29,3 +29,16 @@ test.each([
   const running = currentOrNextSession('XNYS', at(start));
   if (running.open > at(start)) expect(now).toBe(at(start));
 });
+
+test('fullDay passes over an early close: on the evening before Christmas Eve the day is the Monday after, its warm-up Christmas Eve', async () => {
+  const start = at('2026-12-23T22:00:00Z');
+  const plain = await nextTestDay(clockAt(start));
+  expect(plain.day.earlyClose).toBe(true);
+  const clock = clockAt(start);
+  const { now, day, previous } = await nextTestDay(clock, { fullDay: true });
+  expect(new Date(day.open).toISOString().slice(0, 10)).toBe('2026-12-28');
+  expect(day.earlyClose).toBe(false);
+  expect(new Date(previous.open).toISOString().slice(0, 10)).toBe('2026-12-24');
+  expect(previous.close).toBeLessThan(now);
+  expect(now).toBeLessThan(day.open);
+});

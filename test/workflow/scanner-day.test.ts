@@ -44,8 +44,7 @@ function symbolBars(closes: number[], dayOpen: number, volume: number, cross: bo
 }
 
 test('a scanner day: idle -> scanning -> holding -> exiting -> idle, at most K positions, a lost lock moves on to the next candidate, flat by the close', async () => {
-  const { now, day, previous } = await nextTestDay(ctx.env);
-  if (day.earlyClose) throw new Error(`the next session (${new Date(day.open).toISOString()}) closes early; the test expects a full day`);
+  const { now, day, previous } = await nextTestDay(ctx.env, { fullDay: true });
   const closes = [...sessionBarCloses(previous, '5m'), ...sessionBarCloses(day, '5m')];
   // by volume: A 5000 > B 4000 > C 3000 > D 2000; E is below minVolume; F never signals
   const [A, B, C, D, E, F] = ['A', 'B', 'C', 'D', 'E', 'F'].map((s) => uniqueSymbol(`SC${s}`));
