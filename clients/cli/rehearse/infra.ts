@@ -90,8 +90,11 @@ export async function openRehearsalInfra(
   const { adminUrl, redisUrl, timeSkipping, ioBundle } = servers;
   const databaseName = `rehearse_${Date.now()}_${process.pid}`;
   const closers: Array<() => Promise<unknown>> = [];
+  // Each closer runs even when one before it fails; a failure is said, never swallowed (a database left behind must be named).
   const stopAll = async () => {
-    for (const close of closers.reverse()) await close().catch(() => undefined);
+    for (const close of [...closers].reverse()) {
+      await close().catch((err: Error) => process.stderr.write(`warning: cleaning up the rehearsal: ${err.message}\n`));
+    }
   };
   try {
     const admin = new Client({ connectionString: adminUrl });
@@ -128,10 +131,29 @@ export async function openRehearsalInfra(
   }
 }
 
+const DROP_ATTEMPTS = 5;
+const DROP_BACKOFF_MS = 400;
+
+/**
+ * Drops the rehearsal's database, retried: on a busy server the admin connection can be refused for a moment, or a
+ * closing pool's connection can still be on its way in when FORCE terminates the others.
+ */
 async function dropDatabase(adminUrl: string, name: string): Promise<void> {
-  const c = new Client({ connectionString: adminUrl });
-  await c.connect();
-  await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).finally(() => c.end());
+  let last: Error | undefined;
+  for (let attempt = 1; attempt <= DROP_ATTEMPTS; attempt++) {
+    const c = new Client({ connectionString: adminUrl, connectionTimeoutMillis: 5_000 });
+    try {
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      return;
+    } catch (err) {
+      last = err as Error;
+      await new Promise((resolve) => setTimeout(resolve, DROP_BACKOFF_MS * attempt));
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+  }
+  throw new Error(`database ${name} was not dropped after ${DROP_ATTEMPTS} attempts (${last?.message}); drop it with: DROP DATABASE ${name} WITH (FORCE)`);
 }
 
 async function clearPrefix(url: string, prefix: string): Promise<void> {
