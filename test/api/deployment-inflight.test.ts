@@ -75,87 +75,105 @@ const row = async (id: string) => (await pool.query<{ status: string; status_rea
  */
 const atBroker = (id: string) => eventually('an order at the broker', () => ledger(id), (l) => l.some((o) => o.state === 'SUBMITTING'), 60_000);
 
+type Evaluation = 'deployment' | 'batch';
+
 /**
- * Each test in both evaluation modes: a deployment deciding its own closes, and a batch-evaluated one whose order was
- * decided by its group's evaluator and goes out from its wake (workflows/deployment/acts.ts: actOnDeploymentAction, then placeOrder when its short attempt failed).
+ * Each scenario in both evaluation modes at once, on symbols of their own: a deployment deciding its own closes, and
+ * a batch-evaluated one whose order was decided by its group's evaluator and goes out from its wake
+ * (workflows/deployment/acts.ts: actOnDeploymentAction, then placeOrder when its short attempt failed). Together the
+ * two wait out the 60x lead-in once. Both run to their end before the scenario fails, naming its mode.
  */
-describe.each(['deployment', 'batch'] as const)('%s evaluation', (evaluation) => {
+async function inBothModes<T>(fn: (evaluation: Evaluation) => Promise<T>): Promise<Record<Evaluation, T>> {
+  const modes = ['deployment', 'batch'] as const;
+  const runs = await Promise.allSettled(modes.map((evaluation) =>
+    fn(evaluation).catch((err: Error) => {
+      err.message = `${evaluation} evaluation: ${err.message}`;
+      throw err;
+    }),
+  ));
+  const failed = runs.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  const [deployment, batch] = runs.map((r) => (r as PromiseFulfilledResult<T>).value) as [T, T];
+  return { deployment, batch };
+}
 
-  test('stop while an order to an unreachable broker retries: the order is cancelled unsent, the blockers showed it, stopped in seconds', async () => {
-    const symbol = uniqueSymbol('STP');
-    await rt.storePath(symbol, ENTRY_PATH);
-    const d = await rt.createDeployment(symbol, { broker: 'alpaca', evaluation });
+test('stop while an order to an unreachable broker retries: the order is cancelled unsent, the blockers showed it, stopped in seconds', () => inBothModes(async (evaluation) => {
+  const symbol = uniqueSymbol('STP');
+  await rt.storePath(symbol, ENTRY_PATH);
+  const d = await rt.createDeployment(symbol, { broker: 'alpaca', evaluation });
 
-    // The entry goes out and cannot reach the broker: connection refused, then the guard's open breaker.
-    const inFlight = await eventually('an order in flight', () => rt.state(d.workflowId), (s) => s.inflightOrder !== null, 60_000);
-    const coid = inFlight.inflightOrder!.clientOrderId;
-    const seen = await eventually('the order and the open breaker as blockers', () => detail(d.id), (x) => x.blockers.some((b) => b.kind === 'broker-breaker' && b.guard === guardKey) && x.blockers.some((b) => b.kind === 'unresolved-order' && (b.attempts as number) >= 3), 30_000);
-    expect(seen).toMatchObject({ status: 'running', state: { source: 'workflow', status: 'running', inflightOrder: { clientOrderId: coid, resolving: false } } });
-    expect(seen.state.waitingOn).toContain(`order ${coid}`);
-    const order = seen.blockers.find((b) => b.kind === 'unresolved-order')!;
-    expect(order).toMatchObject({ clientOrderId: coid, side: 'buy' });
-    // Every attempt known not to have reached the broker, but one that is under way as the API reads it (counted when
-    // it starts, its refusal recorded when it ends: the ledger after the stop below has every attempt settled).
-    expect(order.attempts as number).toBeGreaterThanOrEqual(order.unsentAttempts as number);
-    expect((order.attempts as number) - (order.unsentAttempts as number)).toBeLessThanOrEqual(1);
-    expect(String(order.lastError)).toMatch(/ECONNREFUSED|circuit open/);
-    expect(seen.blockers.find((b) => b.kind === 'broker-breaker' && b.guard === guardKey)).toMatchObject({ state: 'open', openForMs: expect.any(Number) });
+  // The entry goes out and cannot reach the broker: connection refused, then the guard's open breaker.
+  const inFlight = await eventually('an order in flight', () => rt.state(d.workflowId), (s) => s.inflightOrder !== null, 60_000);
+  const coid = inFlight.inflightOrder!.clientOrderId;
+  const seen = await eventually('the order and the open breaker as blockers', () => detail(d.id), (x) => x.blockers.some((b) => b.kind === 'broker-breaker' && b.guard === guardKey) && x.blockers.some((b) => b.kind === 'unresolved-order' && (b.attempts as number) >= 3), 30_000);
+  expect(seen).toMatchObject({ status: 'running', state: { source: 'workflow', status: 'running', inflightOrder: { clientOrderId: coid, resolving: false } } });
+  expect(seen.state.waitingOn).toContain(`order ${coid}`);
+  const order = seen.blockers.find((b) => b.kind === 'unresolved-order')!;
+  expect(order).toMatchObject({ clientOrderId: coid, side: 'buy' });
+  // Every attempt known not to have reached the broker, but one that is under way as the API reads it (counted when
+  // it starts, its refusal recorded when it ends: the ledger after the stop below has every attempt settled).
+  expect(order.attempts as number).toBeGreaterThanOrEqual(order.unsentAttempts as number);
+  expect((order.attempts as number) - (order.unsentAttempts as number)).toBeLessThanOrEqual(1);
+  expect(String(order.lastError)).toMatch(/ECONNREFUSED|circuit open/);
+  expect(seen.blockers.find((b) => b.kind === 'broker-breaker' && b.guard === guardKey)).toMatchObject({ state: 'open', openForMs: expect.any(Number) });
 
-    const t0 = Date.now();
-    const res = await post(d.id, 'stop', { reason: 'broker down' });
-    expect(res.statusCode).toBe(202);
-    expect(res.json()).toMatchObject({ applied: true, status: 'stopping' });
-    const result = await h.deps.temporal.workflow.getHandle(d.workflowId).result();
-    const stopMs = Date.now() - t0;
-    expect(result).toMatchObject({ status: 'stopped', reason: 'broker down' });
-    expect(stopMs).toBeLessThan(10_000);
-    console.log(`stop with an unsent order in flight: ${stopMs} ms from the stop request to the workflow's end`);
+  const t0 = Date.now();
+  const res = await post(d.id, 'stop', { reason: 'broker down' });
+  expect(res.statusCode).toBe(202);
+  expect(res.json()).toMatchObject({ applied: true, status: 'stopping' });
+  const result = await h.deps.temporal.workflow.getHandle(d.workflowId).result();
+  const stopMs = Date.now() - t0;
+  expect(result).toMatchObject({ status: 'stopped', reason: 'broker down' });
+  expect(stopMs).toBeLessThan(10_000);
+  console.log(`stop with an unsent order in flight: ${stopMs} ms from the stop request to the workflow's end`);
 
-    // Truthful end state: the row, the ledger, the cycle row, the broker.
-    expect(await row(d.id)).toEqual({ status: 'stopped', status_reason: 'broker down' });
-    const [l] = await ledger(d.id);
-    expect(l).toMatchObject({ client_order_id: coid, state: 'CANCELED' });
-    expect(l!.reject_reason).toMatch(/^deployment stopped by tom: never sent/);
-    expect(l!.unsent_attempts).toBe(l!.submit_attempts);
-    expect((await cycleRows(d.id)).find((c) => c.action === 'cancelled')?.reason).toMatch(/never sent/);
-    expect(await paperBrokerPort(rt.paper.url).getOrderByClientId(coid)).toBeNull();
-    const after = await detail(d.id);
-    expect(after).toMatchObject({ status: 'stopped', state: { source: 'row', status: 'stopped' } });
-    expect(after.blockers.filter((b) => b.kind === 'unresolved-order')).toEqual([]);
-    expect((await auditRows(pool, d.id)).map((a) => a.action)).toEqual(expect.arrayContaining(['deployment.stop', 'deployment.stop.applied', 'deployment.stopped']));
-  }, 120_000);
+  // Truthful end state: the row, the ledger, the cycle row, the broker.
+  expect(await row(d.id)).toEqual({ status: 'stopped', status_reason: 'broker down' });
+  const [l] = await ledger(d.id);
+  expect(l).toMatchObject({ client_order_id: coid, state: 'CANCELED' });
+  expect(l!.reject_reason).toMatch(/^deployment stopped by tom: never sent/);
+  expect(l!.unsent_attempts).toBe(l!.submit_attempts);
+  expect((await cycleRows(d.id)).find((c) => c.action === 'cancelled')?.reason).toMatch(/never sent/);
+  expect(await paperBrokerPort(rt.paper.url).getOrderByClientId(coid)).toBeNull();
+  const after = await detail(d.id);
+  expect(after).toMatchObject({ status: 'stopped', state: { source: 'row', status: 'stopped' } });
+  expect(after.blockers.filter((b) => b.kind === 'unresolved-order')).toEqual([]);
+  expect((await auditRows(pool, d.id)).map((a) => a.action)).toEqual(expect.arrayContaining(['deployment.stop', 'deployment.stop.applied', 'deployment.stopped']));
+}), 120_000);
 
-  test('pause while an order to an unreachable broker retries: cancelled unsent, paused at once; a resume cycles again', async () => {
-    const symbol = uniqueSymbol('PAU');
-    await rt.storePath(symbol, ENTRY_PATH);
-    const d = await rt.createDeployment(symbol, { broker: 'alpaca', evaluation });
-    const inFlight = await eventually('an order in flight', () => rt.state(d.workflowId), (s) => s.inflightOrder !== null, 60_000);
-    const coid = inFlight.inflightOrder!.clientOrderId;
+test('pause while an order to an unreachable broker retries: cancelled unsent, paused at once; a resume cycles again', () => inBothModes(async (evaluation) => {
+  const symbol = uniqueSymbol('PAU');
+  await rt.storePath(symbol, ENTRY_PATH);
+  const d = await rt.createDeployment(symbol, { broker: 'alpaca', evaluation });
+  const inFlight = await eventually('an order in flight', () => rt.state(d.workflowId), (s) => s.inflightOrder !== null, 60_000);
+  const coid = inFlight.inflightOrder!.clientOrderId;
 
-    const res = await post(d.id, 'pause', { reason: 'broker down' });
-    expect(res.json()).toMatchObject({ applied: true, status: 'paused' });
-    await eventually('the order resolved', () => ledger(d.id), (l) => l[0]?.state === 'CANCELED', 15_000);
-    const paused = await eventually('paused and waiting', () => rt.state(d.workflowId), (s) => s.inflightOrder === null && s.waitingOn.startsWith('paused'));
-    expect(paused.status).toBe('paused');
-    expect(await row(d.id)).toEqual({ status: 'paused', status_reason: 'broker down' });
-    expect((await ledger(d.id))[0]!.reject_reason).toMatch(/^deployment paused by tom: never sent/);
+  const res = await post(d.id, 'pause', { reason: 'broker down' });
+  expect(res.json()).toMatchObject({ applied: true, status: 'paused' });
+  await eventually('the order resolved', () => ledger(d.id), (l) => l[0]?.state === 'CANCELED', 15_000);
+  const paused = await eventually('paused and waiting', () => rt.state(d.workflowId), (s) => s.inflightOrder === null && s.waitingOn.startsWith('paused'));
+  expect(paused.status).toBe('paused');
+  expect(await row(d.id)).toEqual({ status: 'paused', status_reason: 'broker down' });
+  expect((await ledger(d.id))[0]!.reject_reason).toMatch(/^deployment paused by tom: never sent/);
 
-    // Resumed, it cycles again (the up-cross it wanted to trade has passed: it holds, sending nothing).
-    const cycle = await lastCycle(pool, d.id);
-    expect((await post(d.id, 'resume')).json()).toMatchObject({ applied: true, status: 'running' });
-    await eventually('cycles after the resume', () => lastCycle(pool, d.id), (c) => c >= cycle + 3, 60_000);
-    expect(await rt.state(d.workflowId)).toMatchObject({ status: 'running', inflightOrder: null });
-    expect(await row(d.id)).toEqual({ status: 'running', status_reason: null });
-    expect((await post(d.id, 'stop')).statusCode).toBe(202);
-    await h.deps.temporal.workflow.getHandle(d.workflowId).result();
-    expect((await ledger(d.id)).map((l) => [l.client_order_id, l.state])).toEqual([[coid, 'CANCELED']]);
-  }, 120_000);
+  // Resumed, it cycles again (the up-cross it wanted to trade has passed: it holds, sending nothing).
+  const cycle = await lastCycle(pool, d.id);
+  expect((await post(d.id, 'resume')).json()).toMatchObject({ applied: true, status: 'running' });
+  await eventually('cycles after the resume', () => lastCycle(pool, d.id), (c) => c >= cycle + 3, 60_000);
+  expect(await rt.state(d.workflowId)).toMatchObject({ status: 'running', inflightOrder: null });
+  expect(await row(d.id)).toEqual({ status: 'running', status_reason: null });
+  expect((await post(d.id, 'stop')).statusCode).toBe(202);
+  await h.deps.temporal.workflow.getHandle(d.workflowId).result();
+  expect((await ledger(d.id)).map((l) => [l.client_order_id, l.state])).toEqual([[coid, 'CANCELED']]);
+}), 120_000);
 
-  test('stop while the broker holds an executed order unanswered: resolved by lookup (not abandoned), then stopped', async () => {
-    const symbol = uniqueSymbol('HLD');
-    await rt.storePath(symbol, ENTRY_PATH);
-    await admin.setFaults({ seed: 3, executeThenTimeout: 1, timeoutMs: 6_000 });
-    try {
+// The paper broker's faults are the broker's, not a deployment's: on for both modes' entries, then off.
+test('stop while the broker holds an executed order unanswered: resolved by lookup (not abandoned), then stopped', async () => {
+  await admin.setFaults({ seed: 3, executeThenTimeout: 1, timeoutMs: 6_000 });
+  try {
+    await inBothModes(async (evaluation) => {
+      const symbol = uniqueSymbol('HLD');
+      await rt.storePath(symbol, ENTRY_PATH);
       const d = await rt.createDeployment(symbol, { evaluation });
       const coid = (await atBroker(d.id)).find((o) => o.state === 'SUBMITTING')!.client_order_id;
       const res = await post(d.id, 'stop');
@@ -170,24 +188,30 @@ describe.each(['deployment', 'batch'] as const)('%s evaluation', (evaluation) =>
       expect((await ledger(d.id))[0]).toMatchObject({ client_order_id: coid, state: 'FILLED' });
       expect((await cycleRows(d.id)).some((c) => c.action === 'order')).toBe(true);
       expect(await row(d.id)).toMatchObject({ status: 'stopped' });
-    } finally {
-      await admin.clearFaults();
-    }
-  }, 120_000);
+    });
+  } finally {
+    await admin.clearFaults();
+  }
+}, 120_000);
 
-  test('flatten while an entry is in flight: the entry is resolved first (here: filled at the broker), then flatten closes it', async () => {
-    const symbol = uniqueSymbol('FLT');
-    await rt.storePath(symbol, ENTRY_PATH);
-    await admin.setFaults({ seed: 4, executeThenTimeout: 1, timeoutMs: 6_000 });
-    let d: { id: string; workflowId: string };
-    try {
-      d = await rt.createDeployment(symbol, { evaluation });
+test('flatten while an entry is in flight: the entry is resolved first (here: filled at the broker), then flatten closes it', async () => {
+  await admin.setFaults({ seed: 4, executeThenTimeout: 1, timeoutMs: 6_000 });
+  let deployments: Record<Evaluation, { id: string; workflowId: string }>;
+  try {
+    deployments = await inBothModes(async (evaluation) => {
+      const symbol = uniqueSymbol('FLT');
+      await rt.storePath(symbol, ENTRY_PATH);
+      const d = await rt.createDeployment(symbol, { evaluation });
       await atBroker(d.id);
       const res = await post(d.id, 'flatten', { reason: 'risk off' });
       expect(res.json()).toMatchObject({ applied: true, status: 'running' });
-    } finally {
-      await admin.clearFaults();
-    }
+      return d;
+    });
+  } finally {
+    await admin.clearFaults();
+  }
+  await inBothModes(async (evaluation) => {
+    const d = deployments[evaluation];
     // The entry (buy) was resolved by lookup, then the flatten sold what it bought.
     const orders = await eventually('entry and flatten orders', () => ledger(d.id), (l) => l.length >= 2 && l.every((o) => o.state === 'FILLED'), 60_000);
     expect(orders.slice(0, 2).map((o) => o.side)).toEqual(['buy', 'sell']);
@@ -201,5 +225,5 @@ describe.each(['deployment', 'batch'] as const)('%s evaluation', (evaluation) =>
     // Nothing else went out, before the stop or on the way out: the entry once, the flatten once.
     expect((await ledger(d.id)).map((o) => [o.side, o.state])).toEqual([['buy', 'FILLED'], ['sell', 'FILLED']]);
     expect((await positions())[0]).toMatchObject({ qty: 0, fills: 2 });
-  }, 120_000);
-});
+  });
+}, 120_000);
