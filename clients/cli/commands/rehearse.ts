@@ -1,41 +1,13 @@
-import cliProgress from 'cli-progress';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { Pool } from 'pg';
-import { paperBrokerPort } from '../../../brokers';
 import { STRATEGY_NAMES } from '../../../domain/backtest/types';
 import { nyseHolidays, sessionOn, type TradingSession } from '../../../domain/calendar';
 import { DEPLOYMENT_TIMEFRAMES, PARTIAL_FILL_POLICIES, DeploymentSpecSchema, type DeploymentSpec } from '../../../domain/deployment/spec';
-import { exchangeTime } from '../../../domain/eod/policy';
 import { CliError, issueLines, usageError } from '../errors';
-import { jsonObjectArg, numberArg, print, printJson } from '../options';
-import { approvalRuleArg, DEFAULT_APPROVAL_RULE, type ApprovalRule } from '../rehearse/approval-rule';
-import { readSessionBars, storeSessionBars, type BarSource } from '../rehearse/bars';
-import { openRehearsalInfra, platformServers } from '../rehearse/infra';
-import { collectReport, reportText } from '../rehearse/report';
-import { rehearseSession, type RehearsalProgress } from '../rehearse/run';
-
-interface RehearseFlags {
-  date: string;
-  strategy: string;
-  params?: Record<string, unknown>;
-  symbols?: string[];
-  symbol?: string;
-  csv?: string;
-  tz: string;
-  timeframe: (typeof DEPLOYMENT_TIMEFRAMES)[number];
-  account: string;
-  cash: number;
-  quantity?: number;
-  short?: boolean;
-  risk?: Record<string, unknown>;
-  approval?: Record<string, unknown>;
-  exits?: Record<string, unknown>;
-  partialFills?: string;
-  eodMargin: number;
-  approve: ApprovalRule;
-  keep?: boolean;
-  json?: boolean;
-}
+import { jsonObjectArg, numberArg } from '../options';
+import { approvalRuleArg, DEFAULT_APPROVAL_RULE } from '../rehearse/approval-rule';
+import type { BarSource } from '../rehearse/bars';
+import type * as RehearseCommand from '../rehearse/command';
+import type { RehearseFlags } from '../rehearse/command';
 
 const symbolList = (v: string) => v.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean);
 
@@ -78,60 +50,21 @@ function barSourceOf(f: RehearseFlags): BarSource {
   return { kind: 'stored', symbols };
 }
 
-/** A bar of the session's clock on stderr, only on a terminal (as the other long commands). */
-function progressBar(session: TradingSession): RehearsalProgress & { stop(): void } {
-  if (!process.stderr.isTTY) return { update: () => undefined, stop: () => undefined };
-  const bar = new cliProgress.SingleBar({ stream: process.stderr, format: ' rehearse |{bar}| {percentage}% | {clock} ET | {cycles} cycles | {approvals} approvals decided', hideCursor: true }, cliProgress.Presets.shades_classic);
-  const total = Math.round((session.close - session.open) / 60_000);
-  bar.start(total, 0, { clock: exchangeTime('XNYS', session.open).slice(11), cycles: 0, approvals: 0 });
-  return {
-    update(dataMs, c) {
-      bar.update(Math.min(total, Math.max(0, Math.round((dataMs - session.open) / 60_000))), { clock: exchangeTime('XNYS', dataMs).slice(11), ...c });
-    },
-    stop: () => bar.stop(),
-  };
-}
+const DEFAULT_RULE = approvalRuleArg(DEFAULT_APPROVAL_RULE);
 
+/**
+ * Checks the flags, then runs the day. What runs it (Temporal's SDK and test server, Postgres, Redis, the paper
+ * broker) is loaded only now: every other command of the CLI starts without it.
+ */
 async function rehearse(f: RehearseFlags): Promise<void> {
   const session = sessionOf(f.date);
   const source = barSourceOf(f);
   const spec = specOf(f, source.kind === 'csv' ? [source.symbol] : source.symbols);
-  const started = Date.now();
-  const log = (m: string) => !f.json && process.stderr.write(`${m}\n`);
-  const servers = await platformServers();
-  const platform = source.kind === 'stored' ? new Pool({ connectionString: servers.adminUrl, max: 1 }) : undefined;
-  const bars = await readSessionBars(source, platform, spec.timeframe, session, f.date).finally(() => platform?.end());
-  const infra = await openRehearsalInfra(servers, { account: spec.accountId, initialCash: f.cash, log });
-  // Ctrl-C: the rehearsal's database, keys and paper broker go too
-  const interrupted = () => void infra.stop(false).finally(() => process.exit(130));
-  process.once('SIGINT', interrupted);
-  process.once('SIGTERM', interrupted);
-  let ok = false;
-  try {
-    await storeSessionBars(infra.db, spec.timeframe, bars);
-    const bar = progressBar(session);
-    const day = await rehearseSession(infra, { spec, session, date: f.date, rule: f.approve }, bar).finally(() => bar.stop());
-    const report = await collectReport(infra.db, paperBrokerPort(infra.paper.url), day, {
-      date: f.date,
-      session: { open: new Date(session.open).toISOString(), close: new Date(session.close).toISOString(), earlyClose: session.earlyClose },
-      deployment: { id: day.deploymentId, strategy: spec.strategy, params: spec.params, symbols: spec.symbols, timeframe: spec.timeframe, accountId: spec.accountId, cycles: day.cycles },
-      bars: bars.perSymbol,
-      policy: spec.approvalPolicy,
-      rule: f.approve.text + (f.approve === DEFAULT_RULE ? ' (the default)' : ''),
-      wallSeconds: Math.round((Date.now() - started) / 100) / 10,
-    });
-    if (f.json) printJson(report);
-    else print(reportText(report));
-    if (f.keep) log(`kept database ${infra.databaseName} on the platform's Postgres (drop it when done)`);
-    ok = true;
-  } finally {
-    process.off('SIGINT', interrupted);
-    process.off('SIGTERM', interrupted);
-    await infra.stop(Boolean(f.keep) && ok);
-  }
+  // require, not import(): the package bin runs this file through tsx's CommonJS hook, where import() of a .ts file fails
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { rehearseDay } = require('../rehearse/command') as typeof RehearseCommand;
+  await rehearseDay(f, { session, source, spec, ruleText: f.approve.text + (f.approve === DEFAULT_RULE ? ' (the default)' : '') });
 }
-
-const DEFAULT_RULE = approvalRuleArg(DEFAULT_APPROVAL_RULE);
 
 /** `rehearse`: one whole session of a deployment in Temporal's time-skipping environment, printed as a day. */
 export function registerRehearseCommand(program: Command): void {
