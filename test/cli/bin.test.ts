@@ -47,3 +47,27 @@ test('the bin names itself in usage and maps errors to exit codes', async () => 
   const bad = await npm('npx', ['durable-trader', 'backtest', '--local']).catch((err: { code: number; stderr: string }) => err);
   expect(bad).toMatchObject({ code: 2, stderr: expect.stringMatching(/--local needs --csv <file>/) });
 }, 90_000);
+
+/**
+ * The CLI's start-up loads only what its commands share: the rehearsal's machinery (Temporal's SDK and test server,
+ * the Postgres and Redis drivers) is loaded by `rehearse` alone, which kept every other command's start at a quarter.
+ */
+test('a command that only talks to the API loads neither the Temporal SDK nor a database driver; rehearse loads them when it runs', async () => {
+  const loaded = async (args: string[]) => {
+    // Records every package the CLI requires, then runs it as the bin does (the exit code is not the point here).
+    const probe = `const M = require('node:module'); const seen = new Set(); const load = M._load;
+      M._load = function (request, ...rest) { if (!request.startsWith('.') && !request.startsWith('/')) seen.add(request.startsWith('@') ? request.split('/').slice(0, 2).join('/') : request.split('/')[0]); return load.call(this, request, ...rest); };
+      process.on('exit', () => process.stderr.write('\\nLOADED ' + [...seen].sort().join(' ') + '\\n'));
+      process.argv = [process.argv[0], 'durable-trader', ...${JSON.stringify(args)}];
+      require('tsx/cjs'); require('./clients/cli/main.ts').main();`;
+    const r = await run(process.execPath, ['-e', probe], { cwd: ROOT, timeout: 60_000, env: { PATH: process.env.PATH ?? '', HOME: home, API_URL: 'http://127.0.0.1:9', DATABASE_URL: 'postgres://app:app@127.0.0.1:9/app' } }).catch((err: { stderr: string }) => err);
+    return /LOADED (.*)/.exec(r.stderr)![1]!.split(' ');
+  };
+  const heavy = ['@temporalio/client', '@temporalio/worker', '@temporalio/testing', 'pg', 'ioredis'];
+  const list = await loaded(['deployments', 'list']);
+  expect(list).toContain('commander');
+  expect(list.filter((p) => heavy.includes(p))).toEqual([]);
+  // rehearse checks its flags first, then loads the rest (here it then stops at the unreachable Postgres)
+  const rehearse = await loaded(['rehearse', '--date', '2006-01-03', '--csv', NVDA, '--symbol', 'NVDA', '--strategy', 'sma-cross']);
+  expect(rehearse).toEqual(expect.arrayContaining(['@temporalio/testing', 'pg', 'ioredis']));
+}, 90_000);
