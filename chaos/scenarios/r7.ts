@@ -220,12 +220,23 @@ export function r7(opts: R7Options = {}): ScenarioDef {
       const raceStatus = new Map((await ctx.pool.query<{ id: string; status: string }>('SELECT id::text, status FROM approvals WHERE id = ANY($1::uuid[])', [ids(races)])).rows.map((r) => [r.id, r.status]));
       const decisionOf = new Map(raceDecisions.rows.map((r) => [r.id, r]));
       // The status follows the recorded decision, and the API told the winner 202.
-      const raceInconsistent = count(races, (t) => {
+      const inconsistent = (t: Tracked) => {
         const d = decisionOf.get(t.approvalId);
         const status = raceStatus.get(t.approvalId);
         const winner = t.http[0] === 202 ? 'approve' : t.http[1] === 202 ? 'reject' : null;
         return !d || d.n !== 1 || d.decision !== winner || status !== (winner === 'approve' ? 'executed' : 'rejected');
-      });
+      };
+      const raceInconsistent = count(races, inconsistent);
+      // What went wrong with each request a check names: its HTTP answers, the workflow's result, its rows.
+      const explain = async (ts: Tracked[]) => {
+        const lines = await Promise.all(ts.slice(0, 5).map(async (t) => {
+          const row = (await ctx.pool.query<{ status: string; outcome: string | null }>('SELECT status, outcome FROM approvals WHERE id = $1', [t.approvalId])).rows[0];
+          const decisions = (await ctx.pool.query<{ approver: string; decision: string }>('SELECT approver, decision FROM approval_decisions WHERE approval_id = $1 ORDER BY decided_at', [t.approvalId])).rows;
+          const ledger = (await ctx.pool.query<{ state: string; reject_reason: string | null }>('SELECT state, reject_reason FROM order_ledger WHERE deployment_id = $1', [t.deploymentId])).rows;
+          return `${t.approvalId} http ${t.http.join('/')} result ${JSON.stringify(t.result ?? t.error ?? null)} row ${JSON.stringify(row)} decisions ${JSON.stringify(decisions)} ledger ${JSON.stringify(ledger)}`;
+        }));
+        return lines.join('; ') || '(none)';
+      };
       const raceOrders = await ledgerRows(races);
       // Seconds since the chaos phase began: when the last request of each group reached its final row status
       // (Postgres), and when this process saw the last workflow result.
@@ -292,7 +303,7 @@ export function r7(opts: R7Options = {}): ScenarioDef {
       expect(figures.approveConflicts === N * (calls - 1), `${figures.approveConflicts} 409s, expected ${N * (calls - 1)}`);
       expect(orders === N, `${orders} orders for ${N} approvals`);
       expect(figures.brokerOrders === N, `${figures.brokerOrders} broker orders for ${N} approvals`);
-      expect(figures.executed === N, `${figures.executed} of ${N} approved requests executed`);
+      expect(figures.executed === N, `${figures.executed} of ${N} approved requests executed; the others: ${await explain(approved.filter((t) => t.result?.status !== 'executed'))}`);
       expect(figures.ledgerBrokerDisagreements === 0, `${figures.ledgerBrokerDisagreements} ledger rows disagree with the broker`);
       expect(figures.forgedRowsInApprovedGroup === 0, `${figures.forgedRowsInApprovedGroup} replayed recorded decisions were taken for forgeries`);
       expect(figures.forgedOrders === 0, `${figures.forgedOrders} orders from forged signals`);
@@ -300,7 +311,7 @@ export function r7(opts: R7Options = {}): ScenarioDef {
       expect(figures.forgedExpired === F, `${figures.forgedExpired} of ${F} forged requests expired`);
       expect(figures.forgedDecisionsRecorded === 0, `${figures.forgedDecisionsRecorded} decisions recorded for forged requests`);
       expect(raceWonByApprove + raceWonByReject === M, `${M - raceWonByApprove - raceWonByReject} races did not end in exactly one 202 and one 409`);
-      expect(raceInconsistent === 0, `${raceInconsistent} races without exactly one recorded decision matching the final status`);
+      expect(raceInconsistent === 0, `${raceInconsistent} races without exactly one recorded decision matching the final status: ${await explain(races.filter(inconsistent))}`);
       expect(raceOrders === raceWonByApprove && figures.raceBrokerOrders === raceWonByApprove, `${raceOrders} ledger / ${figures.raceBrokerOrders} broker orders for ${raceWonByApprove} approved races`);
       expect(figures.raceLedgerBrokerDisagreements === 0, `${figures.raceLedgerBrokerDisagreements} race ledger rows disagree with the broker`);
       expect(figures.approvalWorkflowsNotFinished === 0, `${figures.approvalWorkflowsNotFinished} approval workflows did not finish (${tracked.find((t) => t.error)?.error ?? ''})`);
