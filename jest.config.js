@@ -1,6 +1,7 @@
 /** Jest: swc transpiles TypeScript (type checking is `npm run typecheck`); Temporal tests share one process-wide Runtime, so run in band. */
 module.exports = {
-  testEnvironment: 'node',
+  // Node's, plus a check that a file leaves no Temporal worker running (test/helpers/environment.ts)
+  testEnvironment: '<rootDir>/test/helpers/environment.ts',
   transform: {
     '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } } }],
     // ESM-only packages that CommonJS dependencies require (content-disposition, via @fastify/static)
@@ -10,7 +11,7 @@ module.exports = {
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   globalSetup: '<rootDir>/test/helpers/global-setup.ts',
   globalTeardown: '<rootDir>/test/helpers/global-teardown.ts',
-  setupFiles: ['<rootDir>/test/helpers/quiet-runtime.ts'],
+  setupFiles: ['<rootDir>/test/helpers/quiet-runtime.ts', '<rootDir>/test/helpers/worker-registry.ts'],
   testTimeout: 60_000,
   maxWorkers: 1,
 };

@@ -62,6 +62,8 @@ interface Tracked extends OpenedRequest {
   result?: TradeApprovalResult;
   /** epoch ms when this process saw the result */
   resultSeenAt?: number;
+  /** for a request that ended otherwise than it should: who ran each of its activities (the history's identities) */
+  activityWorkers?: string[];
   error?: string;
 }
 
@@ -172,6 +174,17 @@ export function r7(opts: R7Options = {}): ScenarioDef {
           ),
         );
         mark('finished');
+        // A request that did not end as it should: which workers ran its activities (only this scenario's should).
+        const ourWorkers = ctx.supervisor.pids();
+        const misfits = tracked.filter((t) => !t.result || (t.group !== 'forged' && t.http.includes(202) && t.result.status === 'failed'));
+        await mapLimit(misfits, 4, async (t) => {
+          const { events } = await client.workflow.getHandle(t.workflowId).fetchHistory();
+          const types = new Map((events ?? []).flatMap((e) => (e.activityTaskScheduledEventAttributes ? [[String(e.eventId), e.activityTaskScheduledEventAttributes.activityType?.name ?? '?']] : [])));
+          t.activityWorkers = (events ?? []).flatMap((e) => {
+            const a = e.activityTaskStartedEventAttributes;
+            return a ? [`${types.get(String(a.scheduledEventId)) ?? '?'} by ${a.identity}${ourWorkers.some((pid) => a.identity?.startsWith(`${pid}@`)) ? '' : ' (not this scenario\'s worker)'}`] : [];
+          });
+        });
 
         // The next cycle of each deployment reconciles with the broker (fills into the ledger); do it once here.
         const env = new MockActivityEnvironment();
@@ -233,7 +246,7 @@ export function r7(opts: R7Options = {}): ScenarioDef {
           const row = (await ctx.pool.query<{ status: string; outcome: string | null }>('SELECT status, outcome FROM approvals WHERE id = $1', [t.approvalId])).rows[0];
           const decisions = (await ctx.pool.query<{ approver: string; decision: string }>('SELECT approver, decision FROM approval_decisions WHERE approval_id = $1 ORDER BY decided_at', [t.approvalId])).rows;
           const ledger = (await ctx.pool.query<{ state: string; reject_reason: string | null }>('SELECT state, reject_reason FROM order_ledger WHERE deployment_id = $1', [t.deploymentId])).rows;
-          return `${t.approvalId} http ${t.http.join('/')} result ${JSON.stringify(t.result ?? t.error ?? null)} row ${JSON.stringify(row)} decisions ${JSON.stringify(decisions)} ledger ${JSON.stringify(ledger)}`;
+          return `${t.approvalId} http ${t.http.join('/')} activities ${JSON.stringify(t.activityWorkers ?? null)} result ${JSON.stringify(t.result ?? t.error ?? null)} row ${JSON.stringify(row)} decisions ${JSON.stringify(decisions)} ledger ${JSON.stringify(ledger)}`;
         }));
         return lines.join('; ') || '(none)';
       };

@@ -62,6 +62,11 @@ export class WorkerSupervisor {
     for (const s of this.slots) this.spawn(s);
   }
 
+  /** the process ids of the workers running now (a worker's Temporal identity is `pid@host`) */
+  pids(): number[] {
+    return this.slots.flatMap((s) => (s.child?.pid !== undefined && s.child.exitCode === null && s.child.signalCode === null ? [s.child.pid] : []));
+  }
+
   alive(): number {
     return this.slots.filter((s) => s.child && s.child.exitCode === null && s.child.signalCode === null).length;
   }
