@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Pool } from 'pg';
+import { Client, type Pool } from 'pg';
 import { allocateBars, appendBar } from '../../domain/bars';
 import { storeBars, testPool, uniqueSymbol } from '../helpers/db';
 import { SHARED_DATA, testStack } from '../helpers/stack';
@@ -24,7 +24,7 @@ afterAll(async () => {
   await pool?.end();
 });
 
-function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
+function cli(args: string[], env: Record<string, string> = {}, onStderr?: (all: string) => void): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
   const stack = testStack();
   const started = Date.now();
   const child = spawn(path.join(ROOT, 'node_modules', '.bin', 'tsx'), ['clients/cli/main.ts', 'rehearse', ...args], {
@@ -38,7 +38,10 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: 
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    onStderr?.(stderr);
+  });
   return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr, ms: Date.now() - started })));
 }
 
@@ -193,4 +196,34 @@ test('bad input: a holiday or a weekend is refused by name before anything start
   const noServer = await cli(['--date', '2006-01-03', ...args], { DURABLE_TRADER_CACHE: mkdtempSync(path.join(os.tmpdir(), 'rehearse-cache-')) });
   expect(noServer.code).toBe(1);
   expect(noServer.stderr).toMatch(/the Temporal time-skipping server is not installed .* Install it once with: npm run provision -- rehearse/);
+}, 120_000);
+
+test('a database the rehearsal cannot drop is named on stderr with the statement that finishes the job, after its retries; the day is still printed', async () => {
+  // A superuser's session on the rehearsal's database, opened as soon as the run names it: the platform's role (app)
+  // may not end it, so every DROP ... WITH (FORCE) is refused.
+  const superuser = new URL(testStack().DATABASE_URL);
+  superuser.username = 'postgres';
+  superuser.password = '';
+  let blocker: Client | undefined;
+  let opening: Promise<unknown> | undefined;
+  const r = await cli(['--date', '2006-01-03', '--csv', INDEX_5M, '--symbol', 'IDX', '--strategy', 'sma-cross'], {}, (stderr) => {
+    const name = /database (rehearse_\d+_\d+) \(on the platform's Postgres\)/.exec(stderr)?.[1];
+    if (!name || opening) return;
+    const u = new URL(superuser);
+    u.pathname = `/${name}`;
+    blocker = new Client({ connectionString: u.toString() });
+    opening = blocker.connect();
+  });
+  const name = /database (rehearse_\d+_\d+) \(on the platform's Postgres\)/.exec(r.stderr)![1]!;
+  try {
+    await opening;
+    expect(r.code).toBe(0); // the day was rehearsed and printed; only its clean-up failed
+    expect(r.stdout).toMatch(/^rehearsal\s+2006-01-03/m);
+    expect(r.stderr).toMatch(new RegExp(`^warning: cleaning up the rehearsal: database ${name} was not dropped after 5 attempts \\(.+\\); drop it with: DROP DATABASE ${name} WITH \\(FORCE\\)$`, 'm'));
+  } finally {
+    await blocker?.end().catch(() => undefined);
+    const admin = new Client({ connectionString: superuser.toString() });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).finally(() => admin.end());
+  }
 }, 120_000);
