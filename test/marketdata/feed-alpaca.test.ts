@@ -88,7 +88,9 @@ test('a refresh at a bar close: pages, a gap filled inline, a warm-up, an invali
   await history(broken!, Z('2024-03-08T14:30'), Z('2024-03-08T15:29'));
   await history(late!, Z('2024-03-08T14:30'), Z('2024-03-08T15:29'));
   fake.market.corruptBar(broken!, CLOSE - MIN, { high: -1 });
-  fake.market.delay(late!, CLOSE - MIN, SETTLE + 1_200); // published 3.2 s after its close: the second pass finds it
+  // Published 4.5 s after its close: after the retry's first pass (at about CLOSE + SETTLE + the 1 s Retry-After), well
+  // inside its late wait (4 s from that pass). At 3.2 s a loaded machine's first pass already found it on time.
+  fake.market.delay(late!, CLOSE - MIN, SETTLE + 2_500);
   const feed = await upsertFeed(pool, { provider: 'alpaca', timeframe: '1m', calendar: 'XNYS', settleMs: SETTLE, clock: null, clockKey: null });
   const settings = { ...DEFAULT_REFRESH_SETTINGS, lateBarWaitMs: 4_000, latePollMs: 1_000, warmupBars: 30 };
   const deps: RefreshDeps = { db: pool, redis, cache: new BarCache(redis), settings, now, heartbeat: () => undefined };
@@ -100,6 +102,9 @@ test('a refresh at a bar close: pages, a gap filled inline, a warm-up, an invali
   const alpaca = provider(); // one guard key: the account's
   await expect(refreshFeed(deps, feed, alpaca, CLOSE)).rejects.toBeInstanceOf(MarketDataUnavailableError);
   const retried = Date.now();
+  // The retry sees the bar close as the first attempt did: the 429's own time is not counted against the late bar.
+  clockBase = CLOSE + SETTLE;
+  wallBase = Date.now();
   const s = await refreshFeed(deps, feed, alpaca, CLOSE);
   expect(fake.requests[0]!.status).toBe(429);
   // the shared guard held the retry until Retry-After (1 s) had passed
