@@ -17,6 +17,7 @@ const SPLIT_BY: Record<string, string> = {
   poll_success: 'task_type',
   poll_success_sync: 'task_type',
   poll_timeouts: 'task_type',
+  service_requests: 'operation',
 };
 
 /** Parses the counters SPLIT_BY names out of a Prometheus text exposition. */
@@ -47,6 +48,8 @@ export interface TemporalWork {
   persistenceRequestsPerClose: number;
   persistenceMsPerClose: number;
   byOperation: Array<{ operation: string; perClose: number; msPerClose: number }>;
+  /** per bar close: requests by operation (the 10 largest; the frontend's, history's and matching's summed; polls included, which long-poll while idle) */
+  requestsPerClose: Array<{ operation: string; perClose: number }>;
   /** per task type: tasks handed to a waiting poll, of all polls that got one */
   syncMatch: Record<string, { polled: number; sync: number }>;
 }
@@ -69,6 +72,11 @@ export function temporalWork(from: MetricsSample, to: MetricsSample, closes: num
       .sort((a, b) => b.n - a.n)
       .slice(0, 8)
       .map((o) => ({ operation: o.operation, perClose: round(o.n / closes), msPerClose: round((o.s * 1000) / closes) })),
+    requestsPerClose: split('service_requests')
+      .map((op) => ({ operation: op, perClose: round(delta(`service_requests|${op}`) / closes) }))
+      .filter((o) => o.perClose > 0)
+      .sort((a, b) => b.perClose - a.perClose)
+      .slice(0, 10),
     syncMatch,
   };
 }

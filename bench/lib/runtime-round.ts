@@ -200,6 +200,7 @@ export async function runRound(n: number, setup: RoundSetup): Promise<RoundResul
     if (temporal) {
       log(
         `temporal per close: ${temporal.persistenceRequestsPerClose} persistence requests, ${temporal.persistenceMsPerClose} ms in them (${temporal.byOperation.map((o) => `${o.operation} ${o.perClose}`).join(', ')}); ` +
+          `requests ${temporal.requestsPerClose.map((o) => `${o.operation} ${o.perClose}`).join(', ')}; ` +
           `tasks to a waiting poll: ${Object.entries(temporal.syncMatch).map(([t, m]) => `${t} ${m.sync}/${m.polled}`).join(', ')}`,
       );
     }

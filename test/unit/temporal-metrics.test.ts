@@ -10,6 +10,9 @@ persistence_latency_sum{namespace="default",operation="UpdateWorkflowExecution",
 persistence_latency_bucket{namespace="default",operation="UpdateWorkflowExecution",service_name="history",le="0.001"} ${n}
 poll_success{namespace="default",task_type="Workflow",taskqueue="io"} ${5 * n}
 poll_success_sync{namespace="default",task_type="Workflow",taskqueue="io"} ${4 * n}
+service_requests{namespace="default",operation="PollWorkflowTaskQueue",service_name="frontend"} ${3 * n}
+service_requests{namespace="default",operation="SignalWorkflowExecution",service_name="frontend"} ${7 * n}
+service_requests{namespace="default",operation="SignalWorkflowExecution",service_name="history"} ${7 * n}
 temporal_unrelated_total 7
 `;
 
@@ -28,5 +31,7 @@ describe('the runtime bench\'s Temporal counters', () => {
     expect(w.byOperation[0]).toEqual({ operation: 'UpdateWorkflowExecution', perClose: 11, msPerClose: 4 });
     expect(w.persistenceMsPerClose).toBe(4);
     expect(w.syncMatch.Workflow).toEqual({ polled: 10, sync: 8 });
+    // Requests by operation, largest first (the frontend's and history's series of one operation summed).
+    expect(w.requestsPerClose).toEqual([{ operation: 'SignalWorkflowExecution', perClose: 14 }, { operation: 'PollWorkflowTaskQueue', perClose: 3 }]);
   });
 });
