@@ -20,7 +20,7 @@ import { DeploymentSpecSchema, type DeploymentSpec } from '../domain/deployment/
 import { awaitFeed } from './cycle';
 import type { EvaluatorBarWindows } from './evaluator-bar-windows';
 import { alertProcessingLag, type PricesSetter } from './deployments';
-import type { MarketDataActivities } from './market-data';
+import type { LoadRecentBarsInput, LoadRecentBarsResult, MarketDataActivities } from './market-data';
 import { readMemberInputs, type MemberInputs } from './batch-snapshots';
 import { createBatchSync } from './batch-sync';
 import { boundedMap } from './bounded-map';
@@ -36,7 +36,7 @@ export interface BatchEvaluationDeps {
   db: Pool;
   steps: Steps;
   /** the windows held from close to close, read instead of steps.loadRecentBars (only new bars; unset: whole reads) */
-  barWindows?: Pick<EvaluatorBarWindows, 'read'>;
+  barWindows?: Pick<EvaluatorBarWindows, 'readMany'>;
   brokers: Record<string, BrokerPort>;
   crashPoint?: (point: CrashPoint) => void;
   /** symbols' bars read, and broker calls made, at once; the pool needs a connection more for the final write */
@@ -81,27 +81,29 @@ const iso = (ms: number) => new Date(ms).toISOString();
  * after the commit stores nothing again and returns the same actions to wake.
  */
 export function createBatchEvaluationActivities({ db, steps, barWindows, brokers, crashPoint, concurrency = 3, processingLagAlertMs, paperPrices, now = Date.now, metrics }: BatchEvaluationDeps) {
-  const loadWindow = barWindows ? (input: Parameters<Steps['loadRecentBars']>[0]) => barWindows.read(input) : steps.loadRecentBars;
   const syncMembers = createBatchSync({ db, brokers, concurrency, ...(crashPoint ? { crashPoint } : {}) });
+  /** Each symbol's window (the held windows' tails in one round trip when barWindows is set), or its read's error. */
+  const readWindows = (inputs: LoadRecentBarsInput[]): Promise<Array<LoadRecentBarsResult | Error>> =>
+    barWindows
+      ? barWindows.readMany(inputs, concurrency)
+      : boundedMap(inputs, concurrency, (input) => steps.loadRecentBars(input).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err)))));
   async function readBars(timing: EvaluationTiming, symbols: string[], barClose: number): Promise<Map<string, Bar[] | string>> {
     const tfMs = timeframeMs(timing.timeframe);
     const feed = timing.dataProvider ? { provider: timing.dataProvider, barClose, waitMs: timing.barWaitMs ?? DEFAULT_BAR_WAIT_MS } : undefined;
     const stale = feed ? await awaitFeed(steps, feed, timing.timeframe) : undefined;
+    if (stale !== undefined) return new Map(symbols.map((symbol) => [symbol, stale]));
     const asOfMs = barClose - tfMs;
     const wanted = feed ? calendarBarAt(timing.calendar, asOfMs, timing.timeframe)?.open : undefined;
-    const windows = new Map<string, Bar[] | string>();
-    await boundedMap(symbols, concurrency, async (symbol) => {
-      if (stale !== undefined) return windows.set(symbol, stale);
-      try {
-        const md = await loadWindow({ symbol, timeframe: timing.timeframe, limit: WINDOW_BARS, asOfMs, maxStaleBars: timing.staleAfterBars, calendar: timing.calendar });
+    const reads = await readWindows(symbols.map((symbol) => ({ symbol, timeframe: timing.timeframe, limit: WINDOW_BARS, asOfMs, maxStaleBars: timing.staleAfterBars, calendar: timing.calendar })));
+    return new Map(
+      symbols.map((symbol, i): [string, Bar[] | string] => {
+        const md = reads[i]!;
+        if (md instanceof Error) return [symbol, `market data unavailable: ${md.message}`];
         const newest = md.bars[md.bars.length - 1]?.ts;
-        if (wanted !== undefined && (newest === undefined || newest < wanted)) return windows.set(symbol, `stale-data: no ${symbol} bar at ${iso(wanted)} from the ${feed!.provider} feed (its newest is ${newest === undefined ? 'none' : iso(newest)})`);
-        return windows.set(symbol, md.bars);
-      } catch (err) {
-        return windows.set(symbol, `market data unavailable: ${(err as Error).message}`);
-      }
-    });
-    return windows;
+        if (wanted !== undefined && (newest === undefined || newest < wanted)) return [symbol, `stale-data: no ${symbol} bar at ${iso(wanted)} from the ${feed!.provider} feed (its newest is ${newest === undefined ? 'none' : iso(newest)})`];
+        return [symbol, md.bars];
+      }),
+    );
   }
 
   /** One deployment's plan from its inputs; inputs that could not be read (or a plan that failed) skip its symbols with the reason (the next close tries again). */

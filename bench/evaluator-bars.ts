@@ -1,8 +1,10 @@
 /**
  * The batch evaluator's bar reads (`npm run bench -- evaluator-bars [--symbols=500] [--rounds=5]`): at each bar close,
  * every symbol's window of WINDOW_BARS bars. Measured both ways in this process against a private Redis: whole reads
- * (loadRecentBars per symbol, 3 at a time, as evaluateBarClose did before) and the windows held from close to close
- * (activities/evaluator-bar-windows.ts: only the bars after each held window, and 3 before it). Before each close a
+ * (loadRecentBars per symbol, 3 at a time, as evaluateBarClose did first), the windows held from close to close
+ * (activities/evaluator-bar-windows.ts: only the bars after each held window, and 3 before it) read as evaluateBarClose
+ * reads them now (readMany: every held window's tail in one Redis round trip), and the same held windows read one
+ * symbol at a time, 3 at a time (`each`, as it read them before readMany; its own copy of the windows). Before each close a
  * new bar is appended to every series as the feed's refresh does. Per round: wall time of the phase, CPU of this
  * process (process.cpuUsage) and of Redis (INFO cpu); one warm-up close each way first (the held windows' first read
  * is whole), not counted; the two ways alternate which goes first. Every close's windows are compared (they must be
@@ -57,6 +59,7 @@ export async function benchEvaluatorBars(): Promise<Record<string, unknown>> {
     const cache = new BarCache(redis);
     const { loadRecentBars } = createMarketDataActivities({ db: pool, redis });
     const windows = createEvaluatorBarWindows({ loadRecentBars, cache });
+    const windowsEach = createEvaluatorBarWindows({ loadRecentBars, cache });
     const symbols = Array.from({ length: n }, (_, i) => `EB${i}`);
     // a random walk per symbol, WINDOW_BARS + 100 bars, warmed into the cache as a feed's first refresh does
     const series = new Map<string, Bar[]>();
@@ -88,7 +91,12 @@ export async function benchEvaluatorBars(): Promise<Record<string, unknown>> {
         return out;
       }) as Promise<Map<string, Bar[]>>;
     const whole = () => readAll(loadRecentBars);
-    const held = () => readAll((i) => windows.read(i));
+    const each = () => readAll((i) => windowsEach.read(i));
+    const held = () =>
+      new MockActivityEnvironment().run(async () => {
+        const reads = await windows.readMany(symbols.map(input), 3);
+        return new Map(symbols.map((symbol, i) => [symbol, (reads[i] as LoadRecentBarsResult).bars]));
+      }) as Promise<Map<string, Bar[]>>;
     const measure = async (fn: () => Promise<Map<string, Bar[]>>): Promise<{ round: Round; result: Map<string, Bar[]> }> => {
       const r0 = await redisCpuMs(admin);
       const [cpu0, w0] = [process.cpuUsage(), performance.now()];
@@ -100,28 +108,41 @@ export async function benchEvaluatorBars(): Promise<Record<string, unknown>> {
     const same = (a: Map<string, Bar[]>, b: Map<string, Bar[]>) => symbols.every((s) => a.get(s)!.length === WINDOW_BARS && JSON.stringify(a.get(s)) === JSON.stringify(b.get(s)));
 
     await newClose();
-    let allSame = same(await held(), await whole()); // warm-up: the held windows' first (whole) read
+    let allSame = same(await held(), await whole()) && same(await each(), await whole()); // warm-up: the held windows' first (whole) read
     const before: Round[] = [];
     const after: Round[] = [];
+    const oneByOne: Round[] = [];
+    const ways = [whole, held, each];
     for (let r = 0; r < rounds; r++) {
       await newClose();
-      const first = r % 2 === 0 ? await measure(whole) : await measure(held);
-      const second = r % 2 === 0 ? await measure(held) : await measure(whole);
-      const [w, h] = r % 2 === 0 ? [first, second] : [second, first];
-      before.push(w.round);
-      after.push(h.round);
-      allSame &&= same(w.result, h.result) && w.result.get(symbols[0]!)!.at(-1)!.ts === asOfMs;
-      log(`round ${r + 1}/${rounds}: whole ${fmt(w.round)}; held ${fmt(h.round)}`);
+      // the order rotates each close, so no way always goes first
+      const measured = new Map<(typeof ways)[number], Awaited<ReturnType<typeof measure>>>();
+      for (let k = 0; k < ways.length; k++) {
+        const way = ways[(r + k) % ways.length]!;
+        measured.set(way, await measure(way));
+      }
+      const [w, h, e] = ways.map((way) => measured.get(way)!);
+      before.push(w!.round);
+      after.push(h!.round);
+      oneByOne.push(e!.round);
+      allSame &&= same(w!.result, h!.result) && same(w!.result, e!.result) && w!.result.get(symbols[0]!)!.at(-1)!.ts === asOfMs;
+      log(`round ${r + 1}/${rounds}: whole ${fmt(w!.round)}; held ${fmt(h!.round)}; held one at a time ${fmt(e!.round)}`);
     }
     const stats = windows.stats();
     const b = summary(before);
     const a = summary(after);
-    const ratio = Object.fromEntries(Object.keys(b).map((k) => [k, a[k]! > 0 ? Math.round((b[k]! / a[k]!) * 10) / 10 : null]));
-    console.log(`bar reads at ${n} symbols x ${WINDOW_BARS} bars, mean of ${rounds} closes: whole ${JSON.stringify(b)}; held ${JSON.stringify(a)}; whole/held ${JSON.stringify(ratio)}; same windows: ${allSame}; ${JSON.stringify(stats)}`);
+    const e = summary(oneByOne);
+    const ratioOf = (x: Record<string, number>) => Object.fromEntries(Object.keys(x).map((k) => [k, a[k]! > 0 ? Math.round((x[k]! / a[k]!) * 10) / 10 : null]));
+    const ratio = ratioOf(b);
+    const ratioEach = ratioOf(e);
+    console.log(
+      `bar reads at ${n} symbols x ${WINDOW_BARS} bars, mean of ${rounds} closes: whole ${JSON.stringify(b)}; held ${JSON.stringify(a)}; whole/held ${JSON.stringify(ratio)}; ` +
+        `held one at a time ${JSON.stringify(e)}; one at a time/held ${JSON.stringify(ratioEach)}; same windows: ${allSame}; ${JSON.stringify(stats)}`,
+    );
     return {
-      symbols: n, windowBars: WINDOW_BARS, rounds, whole: b, held: a, ratio, sameWindows: allSame, windowStats: stats,
+      symbols: n, windowBars: WINDOW_BARS, rounds, whole: b, held: a, ratio, heldOneAtATime: e, ratioOneAtATime: ratioEach, sameWindows: allSame, windowStats: stats,
       // the held windows must be what whole reads return, and (after the warm-up) be read by tail only
-      passed: allSame && stats.wholeReads === n && stats.tailReads === n * rounds,
+      passed: allSame && stats.wholeReads === n && stats.tailReads === n * rounds && windowsEach.stats().tailReads === n * rounds,
       setup: {
         machine: { cpus: os.cpus().length, loadBefore: loadBefore.map((x) => +x.toFixed(2)), loadAfter: os.loadavg().map((x) => +x.toFixed(2)) },
         what: 'one process, a private redis-server; CPU of this process from process.cpuUsage(), of Redis from INFO cpu; reads 3 symbols at a time as evaluateBarClose does',

@@ -41,6 +41,23 @@ export interface BarCacheOptions {
 
 export const DEFAULT_CACHE_MAX_BARS = 2_000;
 
+/** Where a held window's tail read starts and ends (getBarsTail). */
+export interface TailAt {
+  windowFromTs: number;
+  overlapFromTs: number;
+  asOfMs: number;
+  limit: number;
+}
+
+export interface BarsTail {
+  revision: string | null;
+  windowCount: number;
+  bars: Bar[];
+}
+
+/** Series per MULTI block of getBarsTails (3 reads each): Redis runs a block at once, so other clients wait at most one block. */
+const TAILS_PER_MULTI = 250;
+
 /** Bars a single appendMany round trip carries at most (one series' bars are never split). */
 const APPEND_BATCH_BARS = 20_000;
 
@@ -175,16 +192,33 @@ export class BarCache {
    * A held window's tail, read at once: the revision token, how many bars lie in [windowFromTs, asOfMs], and the
    * bars in [overlapFromTs, asOfMs] ascending (at most `limit`).
    */
-  async getBarsTail(symbol: string, timeframe: Timeframe, at: { windowFromTs: number; overlapFromTs: number; asOfMs: number; limit: number }): Promise<{ revision: string | null; windowCount: number; bars: Bar[] }> {
-    const key = this.key(symbol, timeframe);
-    const replies = await this.bounded('getBarsTail', async () => {
-      const m = this.redis.multi();
-      m.get(this.revKey(symbol, timeframe));
-      m.zcount(key, at.windowFromTs, at.asOfMs);
-      m.zrangebyscore(key, at.overlapFromTs, at.asOfMs, 'LIMIT', 0, at.limit);
-      return execOrThrow(m);
-    });
-    return { revision: (replies[0] as string | null) ?? null, windowCount: Number(replies[1]), bars: (replies[2] as string[]).map(decodeBar) };
+  async getBarsTail(symbol: string, timeframe: Timeframe, at: TailAt): Promise<BarsTail> {
+    return (await this.getBarsTails([{ symbol, timeframe, at }]))[0]!;
+  }
+
+  /**
+   * getBarsTail for many series in one round trip (a bar close's held windows): each series' three reads are one
+   * MULTI block, TAILS_PER_MULTI series per block, all blocks pipelined. Results in `reads` order; any failure fails all.
+   */
+  async getBarsTails(reads: ReadonlyArray<{ symbol: string; timeframe: Timeframe; at: TailAt }>): Promise<BarsTail[]> {
+    const chunks: Array<typeof reads> = [];
+    for (let i = 0; i < reads.length; i += TAILS_PER_MULTI) chunks.push(reads.slice(i, i + TAILS_PER_MULTI));
+    const replies = await this.bounded('getBarsTails', () =>
+      Promise.all(
+        chunks.map((chunk) => {
+          const m = this.redis.multi();
+          for (const { symbol, timeframe, at } of chunk) {
+            const key = this.key(symbol, timeframe);
+            m.get(this.revKey(symbol, timeframe));
+            m.zcount(key, at.windowFromTs, at.asOfMs);
+            m.zrangebyscore(key, at.overlapFromTs, at.asOfMs, 'LIMIT', 0, at.limit);
+          }
+          return execOrThrow(m);
+        }),
+      ),
+    );
+    const flat = replies.flat();
+    return reads.map((_, i) => ({ revision: (flat[3 * i] as string | null) ?? null, windowCount: Number(flat[3 * i + 1]), bars: (flat[3 * i + 2] as string[]).map(decodeBar) }));
   }
 
   /** First and last cached ts and the number of bars, or null when nothing is cached. */

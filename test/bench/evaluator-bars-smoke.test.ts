@@ -12,5 +12,6 @@ test('evaluator-bars bench (smoke): held windows equal whole reads at every clos
   expect({ code, out: code === 0 ? '' : out }).toEqual({ code: 0, out: '' });
   const result = written();
   expect(result).toMatchObject({ name: 'evaluator-bars', symbols: 20, windowBars: 300, rounds: 2, sameWindows: true, passed: true, windowStats: { wholeReads: 20, tailReads: 40, held: 20 } });
-  expect(out).toMatch(/bar reads at 20 symbols x 300 bars, mean of 2 closes: whole \{.*\}; held \{.*\}; whole\/held \{.*\}; same windows: true/);
+  expect(out).toMatch(/bar reads at 20 symbols x 300 bars, mean of 2 closes: whole \{.*\}; held \{.*\}; whole\/held \{.*\}; held one at a time \{.*\}; one at a time\/held \{.*\}; same windows: true/);
+  expect(result).toHaveProperty('ratioOneAtATime.wallMs');
 }, 180_000);

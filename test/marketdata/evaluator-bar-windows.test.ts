@@ -64,19 +64,21 @@ const input = (symbol: string, asOfMs: number): LoadRecentBarsInput => ({ symbol
 /** The windows, with the bars each tail read returned recorded (the real cache behind it). */
 function windows(opts: Partial<EvaluatorBarWindowsDeps> = {}) {
   const tailSizes: number[] = [];
+  const tailCalls: number[] = [];
   const w = createEvaluatorBarWindows({
     loadRecentBars: acts.loadRecentBars,
     cache: {
       getRevision: (s, tf) => cache.getRevision(s, tf),
-      getBarsTail: async (s, tf, at) => {
-        const t = await cache.getBarsTail(s, tf, at);
-        tailSizes.push(t.bars.length);
+      getBarsTails: async (reads) => {
+        const t = await cache.getBarsTails(reads);
+        tailSizes.push(...t.map((one) => one.bars.length));
+        tailCalls.push(reads.length);
         return t;
       },
     },
     ...opts,
   });
-  return { w, tailSizes };
+  return { w, tailSizes, tailCalls };
 }
 
 test('a later close reads only the new bar and a few before it, and gets exactly the whole read; a retry of the close gets the same', async () => {
@@ -147,7 +149,7 @@ test('Redis down: every read is the whole read, from Postgres, and nothing is he
   let redisDown = false;
   const w = createEvaluatorBarWindows({
     loadRecentBars: (i) => (redisDown ? downActs : acts).loadRecentBars(i),
-    cache: { getRevision: (s, tf) => (redisDown ? downCache : cache).getRevision(s, tf), getBarsTail: (s, tf, at) => (redisDown ? downCache : cache).getBarsTail(s, tf, at) },
+    cache: { getRevision: (s, tf) => (redisDown ? downCache : cache).getRevision(s, tf), getBarsTails: (reads) => (redisDown ? downCache : cache).getBarsTails(reads) },
   });
   let asOf = series[series.length - 1]!.ts;
   expect((await inActivity(() => w.read(input(symbol, asOf)))).source).toBe('redis');
@@ -186,4 +188,37 @@ test('at most maxWindows are held, the least recently read dropped first; a wind
   // only c is read again: a, idle for longer than idleMs, is dropped at once
   await inActivity(() => w.read(input(c.symbol, asOf)));
   expect(w.stats()).toEqual({ wholeReads: 4, tailReads: 3, held: 1 });
+});
+
+test('readMany: every held window\'s tail in one Redis round trip, whole reads for the rest, in input order; a symbol with no bars gets its own error', async () => {
+  const held = await Promise.all(Array.from({ length: 6 }, (_, i) => seeded(`EM${i}`)));
+  const fresh = await seeded('EN');
+  const { w, tailCalls } = windows();
+  let asOf = held[0]!.series[SERIES - 1]!.ts;
+  // first close: all whole, 3 at a time
+  const first = await inActivity(() => w.readMany(held.map((s) => input(s.symbol, asOf)), 3));
+  expect(first.every((r) => !(r instanceof Error) && r.bars.length === WINDOW)).toBe(true);
+  expect(w.stats()).toEqual({ wholeReads: 6, tailReads: 0, held: 6 });
+
+  for (const s of held) await nextBar(s.symbol, s.series);
+  asOf += MIN;
+  // fresh has no bar at asOf + its own history: it is read whole; a symbol nobody stored fails alone
+  const nobody = uniqueSymbol('EZ');
+  const inputs = [...held.map((s) => input(s.symbol, asOf)), input(fresh.symbol, asOf), input(nobody, asOf)];
+  const second = await inActivity(() => w.readMany(inputs, 3));
+  expect(tailCalls).toEqual([6]); // the six held windows in one call
+  expect(w.stats()).toMatchObject({ wholeReads: 8, tailReads: 6 });
+  for (const [i, s] of held.entries()) {
+    expect(second[i]).toEqual(await inActivity(() => acts.loadRecentBars(input(s.symbol, asOf))));
+    expect((second[i] as { bars: Bar[] }).bars.at(-1)).toEqual(s.series.at(-1));
+  }
+  expect(second[6]).toEqual(await inActivity(() => acts.loadRecentBars(input(fresh.symbol, asOf))));
+  const missing = second[7];
+  const expected = await inActivity(() => acts.loadRecentBars(input(nobody, asOf))).then(
+    (r) => r,
+    (err: unknown) => err as Error,
+  );
+  // whatever a whole read of an unknown symbol gives (an error or an empty window), readMany gives the same
+  if (expected instanceof Error) expect((missing as Error).message).toBe(expected.message);
+  else expect(missing).toEqual(expected);
 });
