@@ -1,9 +1,8 @@
 import type { Pool } from 'pg';
 import { openApprovalSymbols } from '../db/sql/approvals';
 import { insertAuditOnce } from '../db/sql/audit';
-import { finishAction } from '../db/sql/deployment-actions';
 import { countAppliedBreakerResets } from '../db/sql/deployment-commands';
-import { upsertCycle } from '../db/sql/deployment-cycles';
+import { upsertCycle, upsertCycleFinishingAction, type CycleAudit } from '../db/sql/deployment-cycles';
 import { setDeploymentRowStatus } from '../db/sql/deployments';
 import { accountPositions, entryPrices, positionsFromFills } from '../db/sql/fills';
 import { enqueueNotification } from '../db/sql/notifications';
@@ -89,12 +88,15 @@ export function createDeploymentActivities({ db, paperPrices, processingLagAlert
      */
     async recordCycle(args: RecordCycleArgs): Promise<{ at: number }> {
       const r = args.record;
-      await upsertCycle(db, {
+      const row: CycleAudit = {
         deploymentId: args.deploymentId, cycle: r.cycle, symbol: r.symbol, barCloseMs: r.barClose, action: r.action, reason: r.reason ?? null,
         signal: r.signal !== undefined && Number.isFinite(r.signal) ? r.signal : null,
         indicators: r.indicators ?? {}, risk: r.risk ? { ...r.risk } : null, clientOrderIds: r.clientOrderIds, paramsVersion: args.paramsVersion,
         positionQty: args.positions[r.symbol] ?? 0, realizedPnl: args.totalPnl, latencyMs: Math.round(args.latencyMs),
-      });
+      };
+      // The action's last row ends it in the same statement (a retry, or the workflow's own rewrite, finds it ended).
+      if (args.finishAction) await upsertCycleFinishingAction(db, row, args.finishAction);
+      else await upsertCycle(db, row);
       // A latched drawdown breaker alerts once per level between resets (the dedupe key counts the resets).
       const level = r.risk?.breaker;
       if (level === 'soft' || level === 'hard') {
@@ -102,7 +104,6 @@ export function createDeploymentActivities({ db, paperPrices, processingLagAlert
         const reasons = r.risk!.reasons.filter((x) => x.rule.startsWith('drawdown')).map((x) => `${x.rule}: ${x.detail}`);
         await enqueueNotification(db, drawdownBreakerAlert({ deploymentId: args.deploymentId, level, cycle: r.cycle, resets, reasons }));
       }
-      if (args.finishAction) await finishAction(db, args.finishAction.actionId, args.finishAction.state);
       const at = await now();
       await alertProcessingLag(db, processingLagAlertMs?.(), args.deploymentId, r, at);
       return { at };

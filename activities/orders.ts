@@ -10,7 +10,7 @@ import {
   accountPendingInFlight,
   deploymentExposureInFlight,
   getLedgerOrder,
-  insertLedgerIntent,
+  insertLedgerSubmitting,
   lockSymbolGate,
   markLedgerSubmitting,
   markLedgerUnknownIfSubmitting,
@@ -175,7 +175,7 @@ async function reduceOnlyRefusal(gate: Queryable, broker: BrokerPort, input: Pla
 
 /**
  * Order placement with an exactly-once effect on top of at-least-once activities:
- * ledger row before the broker call; on a retry, look the order up by client id before any resubmit;
+ * ledger row (SUBMITTING) committed before the broker call; on a retry, look the order up by client id before any resubmit;
  * an unknown outcome (timeout, 5xx, 429, duplicate id) is resolved by that lookup, never by a blind resubmit;
  * the kill switch is read from Postgres right before the broker is called.
  */
@@ -262,24 +262,26 @@ export function createOrderActivities({ db, gatePool, brokers, crashPoint = () =
         }
       }
       crashPoint('before_ledger_insert');
-      const { order } = await insertLedgerIntent(db, { ...input, intentHash: intentHash(input) });
+      // SUBMITTING is committed before anything is sent, so a crash from here on is resolved by lookup. A new row is
+      // written SUBMITTING at once (no attempt can have sent it: nothing to look up); an existing one is looked at first.
+      const { order, created } = await insertLedgerSubmitting(db, { ...input, intentHash: intentHash(input) });
       if (order.intentHash !== intentHash(input)) {
         throw ApplicationFailure.nonRetryable(`client order id ${input.clientOrderId} is already used by a different order`, ErrorType.IntentMismatch);
       }
       crashPoint('after_ledger_insert');
       if (!UNRESOLVED_STATES.includes(order.state)) return resultOf(order);
 
-      if (order.state !== 'INTENT') {
-        // A previous attempt may have reached the broker: find out before sending anything.
-        const found = await broker.getOrderByClientId(input.clientOrderId, ctx.cancellationSignal).catch(async (err: unknown) => {
-          await recordLedgerError(db, input.clientOrderId, `lookup: ${(err as Error).message}`);
-          return configFault(err);
-        });
-        if (found) return updateForResult(input.clientOrderId, ledgerUpdateOf(found));
+      if (!created) {
+        if (order.state !== 'INTENT') {
+          // A previous attempt may have reached the broker: find out before sending anything.
+          const found = await broker.getOrderByClientId(input.clientOrderId, ctx.cancellationSignal).catch(async (err: unknown) => {
+            await recordLedgerError(db, input.clientOrderId, `lookup: ${(err as Error).message}`);
+            return configFault(err);
+          });
+          if (found) return updateForResult(input.clientOrderId, ledgerUpdateOf(found));
+        }
+        await markLedgerSubmitting(db, input.clientOrderId);
       }
-
-      // SUBMITTING is committed before anything is sent, so a crash from here on is resolved by lookup.
-      await markLedgerSubmitting(db, input.clientOrderId);
       // The kill-switch check and the send happen under the trading gate (shared): a halt committed after
       // this check waits until the broker has answered, so nothing checked before it leaves after it. The ledger
       // row is locked for as long: a stop that cancels this order waits for the answer, or this attempt sees the

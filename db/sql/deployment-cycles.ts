@@ -72,21 +72,36 @@ function cycleRowToCycle(r: CycleRow): Cycle {
  * reads again may have decided differently: the last write is what the history says).
  */
 export async function upsertCycle(db: Queryable, c: CycleAudit): Promise<void> {
-  await db.query(UPSERT_CYCLE, [
-    c.deploymentId, c.cycle, c.symbol, c.barCloseMs, c.action, c.reason, c.signal, JSON.stringify(c.indicators), c.risk ? JSON.stringify(c.risk) : null,
-    c.clientOrderIds, c.paramsVersion, c.positionQty, c.realizedPnl, c.latencyMs,
-  ]);
+  await db.query(UPSERT_CYCLE, upsertParams(c));
 }
 
-/** upsertCycle's statement, named: every acting deployment writes its row (see PreparedStatement). */
-const UPSERT_CYCLE = prepared(
-  'cycles-upsert',
-  `INSERT INTO deployment_cycles (deployment_id, cycle_seq, symbol, bar_close, action, reason, signal, indicators, risk, client_order_ids, params_version, position_qty, realized_pnl, latency_ms)
+/**
+ * upsertCycle and the end of the deployment action it is the last row of, in one statement: the row and its action's
+ * end commit together (a retry rewrites the row; the action, ended already, stays as it is).
+ */
+export async function upsertCycleFinishingAction(db: Queryable, c: CycleAudit, finish: { actionId: string; state: 'done' | 'expired' }): Promise<void> {
+  await db.query(UPSERT_CYCLE_FINISHING_ACTION, [...upsertParams(c), finish.actionId, finish.state]);
+}
+
+const upsertParams = (c: CycleAudit) => [
+  c.deploymentId, c.cycle, c.symbol, c.barCloseMs, c.action, c.reason, c.signal, JSON.stringify(c.indicators), c.risk ? JSON.stringify(c.risk) : null,
+  c.clientOrderIds, c.paramsVersion, c.positionQty, c.realizedPnl, c.latencyMs,
+];
+
+const UPSERT_CYCLE_TEXT = `INSERT INTO deployment_cycles (deployment_id, cycle_seq, symbol, bar_close, action, reason, signal, indicators, risk, client_order_ids, params_version, position_qty, realized_pnl, latency_ms)
      VALUES ($1, $2, $3, to_timestamp($4::float8 / 1000.0), $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
      ON CONFLICT (deployment_id, cycle_seq, symbol) DO UPDATE SET
        bar_close = EXCLUDED.bar_close, action = EXCLUDED.action, reason = EXCLUDED.reason, signal = EXCLUDED.signal,
        indicators = EXCLUDED.indicators, risk = EXCLUDED.risk, client_order_ids = EXCLUDED.client_order_ids,
-       params_version = EXCLUDED.params_version, position_qty = EXCLUDED.position_qty, realized_pnl = EXCLUDED.realized_pnl, latency_ms = EXCLUDED.latency_ms`,
+       params_version = EXCLUDED.params_version, position_qty = EXCLUDED.position_qty, realized_pnl = EXCLUDED.realized_pnl, latency_ms = EXCLUDED.latency_ms`;
+
+/** upsertCycle's statement, named: every acting deployment writes its row (see PreparedStatement). */
+const UPSERT_CYCLE = prepared('cycles-upsert', UPSERT_CYCLE_TEXT);
+
+/** The same, with the action's end (db/sql/deployment-actions.ts finishAction) as a data-modifying CTE. */
+const UPSERT_CYCLE_FINISHING_ACTION = prepared(
+  'cycles-upsert-finishing-action',
+  `WITH finished AS (UPDATE deployment_actions SET state = $16, done_at = now() WHERE id = $15 AND state = 'pending') ${UPSERT_CYCLE_TEXT}`,
 );
 
 /** The latest cycle audit rows of a deployment, newest first. */

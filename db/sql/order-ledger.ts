@@ -126,19 +126,21 @@ export const ledgerColumns = (alias = '') =>
 const COLUMNS = ledgerColumns();
 
 // The statements every order runs are named (prepared once per connection, see PreparedStatement): a bar close's burst sends each ~100 times.
-const INSERT_INTENT = prepared(
-  'ledger-insert-intent',
-  `INSERT INTO order_ledger (client_order_id, deployment_id, workflow_id, cycle_seq, leg, intent_version, broker, account_id,
-       symbol, side, qty, order_type, limit_price, time_in_force, intent_hash, state, data_ts)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'INTENT', $16)
+const insertStatement = (name: string, state: 'INTENT' | 'SUBMITTING', submitAttempts: number) =>
+  prepared(
+    name,
+    `INSERT INTO order_ledger (client_order_id, deployment_id, workflow_id, cycle_seq, leg, intent_version, broker, account_id,
+       symbol, side, qty, order_type, limit_price, time_in_force, intent_hash, state, submit_attempts, data_ts)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, '${state}', ${submitAttempts}, $16)
      ON CONFLICT (client_order_id) DO NOTHING RETURNING ${COLUMNS}`,
-);
+  );
+const INSERT_INTENT = insertStatement('ledger-insert-intent', 'INTENT', 0);
+const INSERT_SUBMITTING = insertStatement('ledger-insert-submitting', 'SUBMITTING', 1);
 const GET_ORDER = prepared('ledger-get-order', `SELECT ${COLUMNS} FROM order_ledger WHERE client_order_id = $1`);
 
-/** Step 1 of the protocol: record the intent; the unique key arbitrates concurrent attempts. Returns the row as stored. */
-export async function insertLedgerIntent(db: Queryable, i: LedgerIntent): Promise<{ order: LedgerOrder; created: boolean }> {
+async function insertLedgerRow(db: Queryable, statement: typeof INSERT_INTENT, i: LedgerIntent): Promise<{ order: LedgerOrder; created: boolean }> {
   const { rows } = await db.query<Row>(
-    INSERT_INTENT,
+    statement,
     [i.clientOrderId, i.deploymentId, i.workflowId, i.cycle, i.leg, i.intentVersion, i.broker, i.accountId, i.symbol, i.side, i.qty, i.orderType, i.limitPrice ?? null, i.timeInForce, i.intentHash,
       i.dataTs === undefined ? null : new Date(i.dataTs).toISOString()],
   );
@@ -146,6 +148,20 @@ export async function insertLedgerIntent(db: Queryable, i: LedgerIntent): Promis
   const existing = await getLedgerOrder(db, i.clientOrderId);
   if (!existing) throw new Error(`ledger row ${i.clientOrderId} vanished`);
   return { order: existing, created: false };
+}
+
+/** Step 1 of the protocol: record the intent; the unique key arbitrates concurrent attempts. Returns the row as stored. */
+export async function insertLedgerIntent(db: Queryable, i: LedgerIntent): Promise<{ order: LedgerOrder; created: boolean }> {
+  return insertLedgerRow(db, INSERT_INTENT, i);
+}
+
+/**
+ * Steps 1 and 2 at once, for an attempt about to send: a new row is written SUBMITTING with its first attempt counted
+ * (as insertLedgerIntent then markLedgerSubmitting leave it, one round trip fewer); an existing row is returned as it
+ * is (`created` false), for the caller to look up or mark. A crash after this insert retries into a lookup first.
+ */
+export async function insertLedgerSubmitting(db: Queryable, i: LedgerIntent): Promise<{ order: LedgerOrder; created: boolean }> {
+  return insertLedgerRow(db, INSERT_SUBMITTING, i);
 }
 
 export async function getLedgerOrder(db: Queryable, clientOrderId: string): Promise<LedgerOrder | undefined> {

@@ -59,16 +59,19 @@ async function place(side: 'buy' | 'sell', entry: boolean): Promise<{ result: Pl
   return { result, sent };
 }
 
-test('a new entry order takes 7 round trips to Postgres and an exit 6 (10 and 9 before), and returns the row as stored', async () => {
+test('a new entry order takes 6 round trips to Postgres and an exit 5 (10 and 9 at first, 7 and 6 before a new row was written SUBMITTING at once), and returns the row as stored', async () => {
   const entry = await place('buy', true);
   console.log(`new entry order, ${entry.sent.length} round trips:\n${entry.sent.join('\n')}`);
   expect(['ACCEPTED', 'FILLED']).toContain(entry.result.state);
-  expect(entry.sent).toHaveLength(7);
+  expect(entry.sent).toHaveLength(6);
+  // A new row is written SUBMITTING with its attempt counted: no separate mark.
+  expect(entry.sent.some((s) => s.startsWith(`UPDATE order_ledger SET state = 'SUBMITTING'`))).toBe(false);
+  expect(await getLedgerOrder(pool, entry.result.clientOrderId)).toMatchObject({ submitAttempts: 1, unsentAttempts: 0 });
 
   const exit = await place('sell', false);
   console.log(`exit order, ${exit.sent.length} round trips:\n${exit.sent.join('\n')}`);
   expect(['ACCEPTED', 'FILLED']).toContain(exit.result.state);
-  expect(exit.sent).toHaveLength(6);
+  expect(exit.sent).toHaveLength(5);
 
   // The result is the ledger's row as the broker's answer left it, as a read after the update gives it.
   for (const { result } of [entry, exit]) {
