@@ -18,7 +18,7 @@ import type { CycleRecord } from '../domain/deployment/evaluate';
 import type { DeploymentRiskState } from '../domain/deployment/risk-state';
 import { DeploymentSpecSchema, type DeploymentSpec } from '../domain/deployment/spec';
 import { awaitFeed } from './cycle';
-import type { EvaluatorBarWindows } from './evaluator-bar-windows';
+import { orError, type EvaluatorBarWindows } from './evaluator-bar-windows';
 import { alertProcessingLag, type PricesSetter } from './deployments';
 import type { LoadRecentBarsInput, LoadRecentBarsResult, MarketDataActivities } from './market-data';
 import { readMemberInputs, type MemberInputs } from './batch-snapshots';
@@ -86,7 +86,7 @@ export function createBatchEvaluationActivities({ db, steps, barWindows, brokers
   const readWindows = (inputs: LoadRecentBarsInput[]): Promise<Array<LoadRecentBarsResult | Error>> =>
     barWindows
       ? barWindows.readMany(inputs, concurrency)
-      : boundedMap(inputs, concurrency, (input) => steps.loadRecentBars(input).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err)))));
+      : boundedMap(inputs, concurrency, (input) => orError(steps.loadRecentBars(input)));
   async function readBars(timing: EvaluationTiming, symbols: string[], barClose: number): Promise<Map<string, Bar[] | string>> {
     const tfMs = timeframeMs(timing.timeframe);
     const feed = timing.dataProvider ? { provider: timing.dataProvider, barClose, waitMs: timing.barWaitMs ?? DEFAULT_BAR_WAIT_MS } : undefined;

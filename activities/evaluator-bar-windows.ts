@@ -52,6 +52,10 @@ interface Held {
   usedAt: number;
 }
 
+/** A read's result, or its failure as an Error (readMany's per-input outcome). */
+export const orError = (read: Promise<LoadRecentBarsResult>): Promise<LoadRecentBarsResult | Error> =>
+  read.catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
+
 export function createEvaluatorBarWindows({ loadRecentBars, cache, maxWindows = 2_000, idleMs = 26 * 3_600_000, now = Date.now }: EvaluatorBarWindowsDeps): EvaluatorBarWindows {
   // insertion order is recency: a read moves its window to the end
   const held = new Map<string, Held>();
@@ -120,7 +124,7 @@ export function createEvaluatorBarWindows({ loadRecentBars, cache, maxWindows = 
     }
     const rest = inputs.flatMap((input, i) => (out[i] === undefined ? [i] : []));
     await boundedMap(rest, concurrency, async (i) => {
-      out[i] = await whole(keyOf(inputs[i]!), inputs[i]!).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
+      out[i] = await orError(whole(keyOf(inputs[i]!), inputs[i]!));
     });
     return out as Array<LoadRecentBarsResult | Error>;
   }

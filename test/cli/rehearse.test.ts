@@ -24,6 +24,9 @@ afterAll(async () => {
   await pool?.end();
 });
 
+/** The rehearsal's database as its stderr names it, once it has. */
+const databaseNamedIn = (stderr: string): string | undefined => /database (rehearse_\d+_\d+) \(on the platform's Postgres\)/.exec(stderr)?.[1];
+
 function cli(args: string[], env: Record<string, string> = {}, onStderr?: (all: string) => void): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
   const stack = testStack();
   const started = Date.now();
@@ -73,7 +76,7 @@ const rehearsalDatabases = async () => (await pool.query<{ n: number }>("SELECT 
 
 /** The database a run named on stderr is gone; if not, the failure shows what the run said while cleaning up. */
 async function expectDropped(stderr: string): Promise<void> {
-  const name = /database (rehearse_\d+_\d+) \(on the platform's Postgres\)/.exec(stderr)?.[1];
+  const name = databaseNamedIn(stderr);
   expect(name).toBeDefined();
   const { rowCount } = await pool.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
   if (rowCount !== 0) throw new Error(`the rehearsal's database ${name} was left behind; the command's stderr:\n${stderr}`);
@@ -207,14 +210,14 @@ test('a database the rehearsal cannot drop is named on stderr with the statement
   let blocker: Client | undefined;
   let opening: Promise<unknown> | undefined;
   const r = await cli(['--date', '2006-01-03', '--csv', INDEX_5M, '--symbol', 'IDX', '--strategy', 'sma-cross'], {}, (stderr) => {
-    const name = /database (rehearse_\d+_\d+) \(on the platform's Postgres\)/.exec(stderr)?.[1];
+    const name = databaseNamedIn(stderr);
     if (!name || opening) return;
     const u = new URL(superuser);
     u.pathname = `/${name}`;
     blocker = new Client({ connectionString: u.toString() });
     opening = blocker.connect();
   });
-  const name = /database (rehearse_\d+_\d+) \(on the platform's Postgres\)/.exec(r.stderr)![1]!;
+  const name = databaseNamedIn(r.stderr)!;
   try {
     await opening;
     expect(r.code).toBe(0); // the day was rehearsed and printed; only its clean-up failed
