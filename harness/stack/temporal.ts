@@ -67,6 +67,16 @@ export function timeSkippingServerPath(): string {
  * `temporal server start-dev` (CLI 1.9.1: Temporal server 1.32.0 + Web UI 2.54.1) on 127.0.0.1,
  * history in dbFile (SQLite) or in memory, plus the dynamic config the TS SDK's createLocal() sets
  * (workflow updates enabled). Ready = GetSystemInfo answers and the namespace exists (timeout 60 s).
+ *
+ * Three settings lighten the dev server's store, where every write of every workflow waits for its one SQLite
+ * connection (counts of `npm run bench -- runtime --n=500 --temporal-metrics=on`, per bar close):
+ *  - the CLI's dev default re-read the search attributes from the store on every read of them (131
+ *    GetCurrentClusterMetadata, one per workflow task); the server's own default (off) reads them once a minute.
+ *    That default exists to show a search attribute added at run time at once: ours are all on the command line.
+ *  - each of its four services re-listed the namespaces every 2 s (120 ListNamespaces); every 10 s is 24. Our
+ *    namespace is created at start, never at run time.
+ *  - one partition per task queue instead of four (GetTaskQueue 65 to 23): a single node gains nothing from more.
+ * Together: 973 requests to the store per close before, 721 after.
  */
 export async function startTemporalDevServer(opts: TemporalDevServerOptions = {}): Promise<TemporalService> {
   const bin = temporalCliPath();
@@ -92,6 +102,10 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions = {}
       '--dynamic-config-value', 'frontend.enableServerVersionCheck=false',
       '--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true',
       '--dynamic-config-value', 'frontend.enableUpdateWorkflowExecutionAsyncAccepted=true',
+      '--dynamic-config-value', 'system.forceSearchAttributesCacheRefreshOnRead=false',
+      '--dynamic-config-value', 'system.namespaceCacheRefreshInterval="10s"',
+      '--dynamic-config-value', 'matching.numTaskqueueReadPartitions=1',
+      '--dynamic-config-value', 'matching.numTaskqueueWritePartitions=1',
       ...Object.entries(opts.searchAttributes ?? {}).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
     ];
     const sizeBefore = logSize(logFile);
