@@ -13,6 +13,8 @@ import { summarize, type LatencySummary } from './percentiles';
 export interface WakeBreakdown {
   closes: number;
   wakes: number;
+  /** from the close: the evaluator's evaluateBarClose picked up by the worker (its timer, a workflow task and the activity task's dispatch before it) */
+  evaluationStartedMs: LatencySummary;
   /** from the close: the evaluator's evaluateBarClose completed, and its wake local activity done (every signal sent) */
   evaluatedMs: LatencySummary;
   wakesSentMs: LatencySummary;
@@ -38,10 +40,11 @@ async function histories(client: Client, ids: readonly string[]): Promise<Histor
   return out;
 }
 
-/** The evaluator's close times: evaluateBarClose completed and the wakes' local activity done, by bar close (data ms). */
-function evaluatorTimes(events: readonly HistoryEvent[]): Map<number, { evaluated?: number; woken?: number }> {
-  const byClose = new Map<number, { evaluated?: number; woken?: number }>();
+/** The evaluator's close times: evaluateBarClose started and completed, and the wakes' local activity done, by bar close (data ms). */
+function evaluatorTimes(events: readonly HistoryEvent[]): Map<number, { started?: number; evaluated?: number; woken?: number }> {
+  const byClose = new Map<number, { started?: number; evaluated?: number; woken?: number }>();
   const scheduled = new Map<string, number>();
+  const started = new Map<string, number>();
   let lastClose: number | undefined;
   for (const e of events) {
     const s = e.activityTaskScheduledEventAttributes;
@@ -49,10 +52,12 @@ function evaluatorTimes(events: readonly HistoryEvent[]): Map<number, { evaluate
       const close = decodePayload<{ barClose: number }>(s.input?.payloads?.[0])?.barClose;
       if (close !== undefined) scheduled.set(String(e.eventId), close);
     }
-    const done = e.activityTaskCompletedEventAttributes;
-    const close = done ? scheduled.get(String(done.scheduledEventId)) : undefined;
-    if (close !== undefined) {
-      byClose.set(close, { evaluated: eventMs(e) });
+    const start = e.activityTaskStartedEventAttributes;
+    if (start && scheduled.has(String(start.scheduledEventId))) started.set(String(start.scheduledEventId), eventMs(e));
+    const doneOf = e.activityTaskCompletedEventAttributes ? String(e.activityTaskCompletedEventAttributes.scheduledEventId) : undefined;
+    const close = doneOf !== undefined ? scheduled.get(doneOf) : undefined;
+    if (doneOf !== undefined && close !== undefined) {
+      byClose.set(close, { started: started.get(doneOf), evaluated: eventMs(e) });
       lastClose = close;
     }
     const step = localStep(e);
@@ -65,10 +70,11 @@ function evaluatorTimes(events: readonly HistoryEvent[]): Map<number, { evaluate
 export async function wakeBreakdown(client: Client, evaluatorId: string, workflowIds: readonly string[], closes: readonly number[], wallOf: (barCloseMs: number) => number): Promise<WakeBreakdown> {
   const [evaluator] = await histories(client, [evaluatorId]);
   const times = evaluatorTimes(evaluator ?? []);
-  const acc = { evaluated: [] as number[], woken: [] as number[], signaled: [] as number[], queued: [] as number[], completed: [] as number[] };
+  const acc = { started: [] as number[], evaluated: [] as number[], woken: [] as number[], signaled: [] as number[], queued: [] as number[], completed: [] as number[] };
   const steps: Record<string, number[]> = {};
   for (const close of closes) {
     const t = times.get(close);
+    if (t?.started !== undefined) acc.started.push(t.started - wallOf(close));
     if (t?.evaluated !== undefined) acc.evaluated.push(t.evaluated - wallOf(close));
     if (t?.woken !== undefined) acc.woken.push(t.woken - wallOf(close));
   }
@@ -84,6 +90,7 @@ export async function wakeBreakdown(client: Client, evaluatorId: string, workflo
   return {
     closes: closes.length,
     wakes: acc.signaled.length,
+    evaluationStartedMs: summarize(acc.started),
     evaluatedMs: summarize(acc.evaluated),
     wakesSentMs: summarize(acc.woken),
     signaledMs: summarize(acc.signaled),
