@@ -1,12 +1,14 @@
 /**
  * A bar close's burst of orders on one paper account (`npm run bench -- paper-submit [--orders=120] [--rounds=5]`):
  * `orders` market orders submitted at once (alternating buys and sells over 20 symbols) through the paper engine's
- * pool (10 connections, as the paper broker's), measured both ways in this process on a fresh database: as the engine
- * submitted before (6 round trips under the account lock: bench/lib/paper-submit-six-trips.ts) and as it does now
- * (PaperEngine.submit, one call of paper_submit in autocommit). Each way has its own account; one warm-up burst each
- * way first, not counted; the ways alternate. Per burst: wall time, orders a second, each order's latency (submit to
- * answer), CPU of this process (the engine's side: the paper broker process' share of an order) and of Postgres (the
- * postmaster and every backend) per order, statements per order. Both accounts must end with the same cash and positions.
+ * pool (10 connections, as the paper broker's), measured three ways in this process on a fresh database: as the engine
+ * submitted first (6 round trips under the account lock: bench/lib/paper-submit-six-trips.ts), one call of
+ * paper_submit per order in autocommit (each its own commit), and as it does now (PaperEngine.submit: the orders that
+ * arrive while a call runs go together in one call of paper_submit_many, one commit). Each way has its own account;
+ * one warm-up burst each way first, not counted; the ways alternate. Per burst: wall time, orders a second, each
+ * order's latency (submit to answer), CPU of this process (the engine's side: the paper broker process' share of an
+ * order) and of Postgres (the postmaster and every backend) per order, statements per order. Every account must end
+ * with the same cash and positions.
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -14,6 +16,7 @@ import os from 'node:os';
 import { Pool, type PoolClient } from 'pg';
 import { PaperEngine } from '../brokers/paper/engine';
 import * as sql from '../brokers/paper/sql';
+import { submitOrder } from '../brokers/paper/sql-execution';
 import { between, CpuSampler } from '../harness/processes/cpu-sampler';
 import { summarize } from './lib/percentiles';
 import { submitInSixTrips } from './lib/paper-submit-six-trips';
@@ -29,6 +32,10 @@ interface Burst {
   postgresCpuMsPerOrder: number;
   statementsPerOrder: number;
 }
+
+/** The ways measured, alternating within each round: before the one-call submit, one call per order, grouped calls (the engine now). */
+const WAYS = ['sixTrips', 'oneTrip', 'grouped'] as const;
+type Way = (typeof WAYS)[number];
 
 const SYMBOLS = Array.from({ length: 20 }, (_, i) => `PS${i}`);
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
@@ -51,16 +58,20 @@ export async function benchPaperSubmit(): Promise<Record<string, unknown>> {
   });
   try {
     const prices = Object.fromEntries(SYMBOLS.map((s, i) => [s, 10 + i]));
+    const grouped = new PaperEngine(pool, `bench-grp-${randomUUID().slice(0, 6)}`);
     const oneTrip = new PaperEngine(pool, `bench-one-${randomUUID().slice(0, 6)}`);
     const sixTrips = new PaperEngine(pool, `bench-six-${randomUUID().slice(0, 6)}`);
-    for (const e of [oneTrip, sixTrips]) {
+    for (const e of [grouped, oneTrip, sixTrips]) {
       await e.init(1e9);
       await e.setPrices(prices);
     }
     const order = (i: number) => ({ clientOrderId: randomUUID(), symbol: SYMBOLS[i % SYMBOLS.length]!, side: i % 2 === 0 ? ('buy' as const) : ('sell' as const), qty: 1 + (i % 3) });
-    const ways: Record<'sixTrips' | 'oneTrip', (i: number) => Promise<string>> = {
+    const market = (i: number) => ({ ...order(i), type: 'market' as const, timeInForce: 'day' as const, limitPrice: null });
+    const ways: Record<Way, (i: number) => Promise<string>> = {
       sixTrips: async (i) => submitInSixTrips(pool, sixTrips.account, order(i)),
-      oneTrip: async (i) => (await oneTrip.submit({ ...order(i), type: 'market', timeInForce: 'day', limitPrice: null })).kind,
+      // one paper_submit call per order, each its own commit (the engine before it grouped submits)
+      oneTrip: async (i) => (await submitOrder(pool, { ...market(i), account: oneTrip.account, slices: 1, now: new Date() })).kind,
+      grouped: async (i) => (await grouped.submit(market(i))).kind,
     };
 
     const stat = readFileSync(`/proc/${await backendPid(pool)}/stat`, 'utf8');
@@ -92,22 +103,24 @@ export async function benchPaperSubmit(): Promise<Record<string, unknown>> {
       };
     };
 
-    await burst(ways.sixTrips);
-    await burst(ways.oneTrip);
-    const measured: Record<'sixTrips' | 'oneTrip', Burst[]> = { sixTrips: [], oneTrip: [] };
+    for (const way of WAYS) await burst(ways[way]);
+    const measured: Record<Way, Burst[]> = { sixTrips: [], oneTrip: [], grouped: [] };
     for (let r = 0; r < rounds; r++) {
-      for (const way of ['sixTrips', 'oneTrip'] as const) measured[way].push(await burst(ways[way]));
-      log(`round ${r + 1}/${rounds}: six trips ${JSON.stringify(measured.sixTrips[r])}; one trip ${JSON.stringify(measured.oneTrip[r])}`);
+      for (const way of WAYS) measured[way].push(await burst(ways[way]));
+      log(`round ${r + 1}/${rounds}: ${WAYS.map((w) => `${w} ${JSON.stringify(measured[w][r])}`).join('; ')}`);
     }
     const med = (bs: Burst[]) => Object.fromEntries(Object.keys(bs[0]!).map((k) => [k, median(bs.map((b) => b[k as keyof Burst]))])) as unknown as Burst;
-    const before = med(measured.sixTrips);
-    const after = med(measured.oneTrip);
-    const ratio = Object.fromEntries(Object.keys(before).map((k) => [k, round3(after[k as keyof Burst] / before[k as keyof Burst])]));
-    const sameState = JSON.stringify(await endState(pool, oneTrip.account)) === JSON.stringify(await endState(pool, sixTrips.account));
-    console.log(`medians of ${rounds} bursts of ${orders} orders: six trips ${JSON.stringify(before)}; one trip ${JSON.stringify(after)}; one/six ${JSON.stringify(ratio)}; same end state: ${sameState}`);
+    const [six, one, group] = WAYS.map((w) => med(measured[w])) as [Burst, Burst, Burst];
+    const ratio = (a: Burst, b: Burst) => Object.fromEntries(Object.keys(b).map((k) => [k, round3(a[k as keyof Burst] / b[k as keyof Burst])]));
+    const states = await Promise.all([grouped, oneTrip, sixTrips].map((e) => endState(pool, e.account)));
+    const sameState = states.every((st) => JSON.stringify(st) === JSON.stringify(states[0]));
+    console.log(
+      `medians of ${rounds} bursts of ${orders} orders: six trips ${JSON.stringify(six)}; one trip ${JSON.stringify(one)}; grouped ${JSON.stringify(group)}; ` +
+        `one/six ${JSON.stringify(ratio(one, six))}; grouped/one ${JSON.stringify(ratio(group, one))}; same end state: ${sameState}`,
+    );
     return {
       orders, rounds,
-      sixTrips: before, oneTrip: after, ratioOneOverSix: ratio, sameEndState: sameState,
+      sixTrips: six, oneTrip: one, grouped: group, ratioOneOverSix: ratio(one, six), ratioGroupedOverOne: ratio(group, one), sameEndState: sameState,
       // both ways must leave the same account; the figures are measured, not a goal
       passed: sameState,
       perRound: measured,

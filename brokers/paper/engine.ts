@@ -16,7 +16,7 @@ import type { OrderStatus } from '../port';
 import { parseLocalDate, toIsoDate } from '../../domain/calendar';
 import { marketNow, tradingDateAt, type ClockSetting } from './market';
 import * as sql from './sql';
-import { executeOpenOrders, submitOrder, type NewOrder, type SubmitOutcome } from './sql-execution';
+import { executeOpenOrders, submitOrder, submitOrders, type NewOrder, type OrderToSubmit, type SubmitOutcome } from './sql-execution';
 import type { OrderRow } from './sql';
 
 export type { NewOrder };
@@ -42,10 +42,22 @@ export function round9(n: number): number {
   return Math.round(n * 1e9) / 1e9;
 }
 
+/** Orders of one account in one call at most (a bar close's burst of a few hundred goes in a few calls). */
+const MAX_SUBMIT_GROUP = 100;
+
+interface WaitingSubmit {
+  order: Omit<OrderToSubmit, 'account'>;
+  resolve(r: SubmitResult): void;
+  reject(err: unknown): void;
+}
+
 export class PaperEngine {
   /** slices per order for orders submitted from now on (each order keeps the value it was created with) */
   partialFillSlices: number;
   private readonly now: () => Date;
+  /** a submit of this engine is running: the next ones wait in `waiting` and then go together */
+  private submitting = false;
+  private readonly waiting: WaitingSubmit[] = [];
 
   constructor(
     private readonly pool: Pool,
@@ -64,9 +76,37 @@ export class PaperEngine {
     await sql.ensureAccount(this.pool, this.account, initialCash);
   }
 
-  /** One round trip: the database function locks the account, checks, creates and executes the order, and commits (autocommit). */
+  /**
+   * One round trip: the database function locks the account, checks, creates and executes the order, and commits
+   * (autocommit). Orders that arrive while a submit of this engine runs wait for it (as they would for the account
+   * lock) and then go together in one call and one commit (`submitMany`).
+   */
   async submit(o: NewOrder): Promise<SubmitResult> {
-    return submitOrder(this.pool, { ...o, account: this.account, slices: this.partialFillSlices, now: this.now() });
+    const order = { ...o, slices: this.partialFillSlices, now: this.now() };
+    if (!this.submitting) {
+      this.submitting = true;
+      try {
+        return await submitOrder(this.pool, { ...order, account: this.account });
+      } finally {
+        void this.submitWaiting();
+      }
+    }
+    return new Promise<SubmitResult>((resolve, reject) => this.waiting.push({ order, resolve, reject }));
+  }
+
+  /** Submits what waited, in one call, until nothing waits; then the next submit goes alone again. */
+  private async submitWaiting(): Promise<void> {
+    for (let group = this.waiting.splice(0, MAX_SUBMIT_GROUP); group.length > 0; group = this.waiting.splice(0, MAX_SUBMIT_GROUP)) {
+      const outcomes = await submitOrders(this.pool, this.account, group.map((w) => w.order)).catch(() => undefined);
+      if (outcomes) {
+        group.forEach((w, i) => w.resolve(outcomes[i]!));
+        continue;
+      }
+      // The call failed as a whole (nothing of it committed, or its answer was lost): each order alone, with its own
+      // answer or error (one taken already is refused as a duplicate, as a client's retry would be).
+      await Promise.all(group.map((w) => submitOrder(this.pool, { ...w.order, account: this.account }).then(w.resolve, w.reject)));
+    }
+    this.submitting = false;
   }
 
   /** Runs `fn` in one transaction with the account row locked (every mutation of the account but a submit, which paper_submit locks). */

@@ -35,12 +35,18 @@ export type SubmitOutcome =
  * pool it runs in autocommit, so the lock is held for this one round trip.
  */
 export async function submitOrder(db: Db, o: OrderToSubmit): Promise<SubmitOutcome> {
-  const { rows } = await db.query<OrderRow & { kind: SubmitOutcome['kind']; needed: number | null; available: number | null }>(
+  const { rows } = await db.query<OutcomeRow>(
     `SELECT kind, needed::float8 AS needed, available::float8 AS available, ${ORDER_COLUMNS}
      FROM (SELECT r.kind, r.needed, r.available, (r.placed).* FROM paper_submit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) r) s`,
     [o.account, o.clientOrderId, o.symbol, o.side, o.type, o.timeInForce, o.qty, o.limitPrice, o.slices, o.now],
   );
-  const { kind, needed, available, ...order } = rows[0]!;
+  return outcomeOf(rows[0]!);
+}
+
+type OutcomeRow = OrderRow & { kind: SubmitOutcome['kind']; needed: number | null; available: number | null };
+
+function outcomeOf(row: OutcomeRow): SubmitOutcome {
+  const { kind, needed, available, ...order } = row;
   switch (kind) {
     case 'created':
       return { kind, order: order as OrderRow };
@@ -49,6 +55,22 @@ export async function submitOrder(db: Db, o: OrderToSubmit): Promise<SubmitOutco
     default:
       return { kind };
   }
+}
+
+/**
+ * Several orders of one account in one call of paper_submit_many (db/migrations/0026): one transaction, one lock, one
+ * commit; each order's outcome is what it would have been alone after the ones before it. Outcomes in input order.
+ */
+export async function submitOrders(db: Db, account: string, orders: ReadonlyArray<Omit<OrderToSubmit, 'account'>>): Promise<SubmitOutcome[]> {
+  const column = <K extends keyof Omit<OrderToSubmit, 'account'>>(k: K) => orders.map((o) => o[k]);
+  const { rows } = await db.query<OutcomeRow & { n: number }>(
+    `SELECT n, kind, needed::float8 AS needed, available::float8 AS available, ${ORDER_COLUMNS}
+     FROM (SELECT r.n, r.kind, r.needed, r.available, (r.placed).* FROM paper_submit_many($1, $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::numeric[], $8::numeric[], $9::integer[], $10::timestamptz[]) r) s
+     ORDER BY n`,
+    [account, column('clientOrderId'), column('symbol'), column('side'), column('type'), column('timeInForce'), column('qty'), column('limitPrice'), column('slices'), column('now')],
+  );
+  if (rows.length !== orders.length) throw new Error(`paper_submit_many answered ${rows.length} of ${orders.length} orders`);
+  return rows.map(({ n: _n, ...row }) => outcomeOf(row));
 }
 
 /** The next slice of every open order (of `symbols` unless undefined) at the last prices; how many filled. Under the account lock. */

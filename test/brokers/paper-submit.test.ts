@@ -5,7 +5,7 @@
  * snapshot, so every check sees the orders committed before the lock was granted: exactly the affordable orders of
  * a burst go through, and a client order id is used once.
  */
-import { Pool } from 'pg';
+import { Pool, type PoolClient } from 'pg';
 import { PaperEngine, type NewOrder, type SubmitResult } from '../../brokers/paper/engine';
 import * as sql from '../../brokers/paper/sql';
 import { testStack } from '../helpers/stack';
@@ -110,6 +110,45 @@ test('one client order id submitted many times at once makes exactly one order a
   expect(kinds.filter((k) => k === 'created')).toHaveLength(1);
   expect(kinds.filter((k) => k === 'duplicate')).toHaveLength(19);
   expect(await sql.countState(pool, engine.account)).toEqual({ orders: 1, openOrders: 0, fills: 1, positions: 1 });
+});
+
+test('orders that arrive while a submit runs go in one call; two engines on one account still take exactly the affordable ones', async () => {
+  // a pool of its own whose statements are counted (pool.query goes through a client too)
+  const counted = new Pool({ connectionString: testStack().DATABASE_URL, max: 16 });
+  const calls = { one: 0, many: 0 };
+  counted.on('connect', (client: PoolClient) => {
+    const query = client.query.bind(client) as (...a: unknown[]) => unknown;
+    (client as unknown as { query: (...a: unknown[]) => unknown }).query = (...a: unknown[]) => {
+      const text = typeof a[0] === 'string' ? a[0] : '';
+      if (text.includes('paper_submit_many(')) calls.many++;
+      else if (text.includes('paper_submit(')) calls.one++;
+      return query(...a);
+    };
+  });
+  try {
+    // two engines on one account, as two broker processes would be: the account lock still orders them
+    const first = new PaperEngine(counted, uniqueAccount('paper-group'));
+    await first.init(10_000);
+    const second = new PaperEngine(counted, first.account);
+    await first.setPrices({ GRP: 100 });
+    calls.one = calls.many = 0;
+    const buys = Array.from({ length: 40 }, () => order('GRP', 'buy', 10));
+    // five more that reuse the client order ids of earlier orders of the burst, sent to the same engine after them
+    const repeats = buys.slice(0, 5).map((b) => ({ ...b }));
+    const results = await Promise.all([...buys, ...repeats].map((o, i) => (i % 2 === 0 ? first : second).submit(o)));
+    const kinds = results.map((r) => r.kind);
+    expect(kinds.slice(0, 40).filter((k) => k === 'created')).toHaveLength(10);
+    expect(kinds.slice(0, 40).filter((k) => k === 'insufficient_buying_power')).toHaveLength(30);
+    // a repeat of an order that was placed is a duplicate; of one refused, refused the same way (no order took its id)
+    expect(kinds.slice(40)).toEqual(kinds.slice(0, 5).map((k) => (k === 'created' ? 'duplicate' : 'insufficient_buying_power')));
+    expect(await first.accountView()).toMatchObject({ cash: 0, buyingPower: 0 });
+    expect(await sql.listPositions(pool, first.account)).toMatchObject([{ symbol: 'GRP', qty: 100, avg_entry_price: 100 }]);
+    // 45 orders: each engine's first alone, then what waited, in one call per engine and round
+    expect(calls.many).toBeGreaterThanOrEqual(2);
+    expect(calls.one + calls.many).toBeLessThan(10);
+  } finally {
+    await counted.end();
+  }
 });
 
 test('an IOC order cancels what its first slice did not fill; no price and an unknown account are refused', async () => {
