@@ -3,7 +3,8 @@
  * locks the account row, so concurrent requests (and several broker processes on one account) execute
  * one at a time and cash, positions and fills always agree. The unique index on (account,
  * client_order_id) is what makes a client order id single-use. The execution itself (checks, fills, positions,
- * cash) is in database functions (db/migrations/0024_paper_submit.sql), so a submit is one round trip.
+ * cash) is in database functions (db/migrations/0024_paper_submit.sql), so a submit is one round trip; submits that
+ * arrive while one runs go together in one call and one commit (0026_paper_submit_many.sql).
  *
  * Execution model: market orders fill at the symbol's last price (set by POST /admin/prices); limit
  * orders fill when that price reaches the limit (buy: price <= limit, sell: price >= limit), at the

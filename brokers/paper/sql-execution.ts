@@ -2,7 +2,7 @@
  * The paper engine's hot path: calls of the database functions that execute orders (db/migrations/0024_paper_submit.sql).
  * Every order holds its account's row lock for its whole transaction, so the round trips under that lock bound how many
  * orders an account takes a second (a bar close's burst of orders from many deployments on one account): a submit is
- * one call, which in autocommit is also its transaction.
+ * one call, which in autocommit is also its transaction, and the submits that waited for one go in one call together.
  */
 import type { OrderSide, OrderType, TimeInForce } from '../port';
 import { ORDER_COLUMNS, type Db, type OrderRow } from './sql';
