@@ -80,7 +80,7 @@ export class PaperEngine {
   /**
    * One round trip: the database function locks the account, checks, creates and executes the order, and commits
    * (autocommit). Orders that arrive while a submit of this engine runs wait for it (as they would for the account
-   * lock) and then go together in one call and one commit (`submitMany`).
+   * lock) and then go together in one call and one commit (`submitOrders`: paper_submit_many).
    */
   async submit(o: NewOrder): Promise<SubmitResult> {
     const order = { ...o, slices: this.partialFillSlices, now: this.now() };
