@@ -151,6 +151,21 @@ test('orders that arrive while a submit runs go in one call; two engines on one 
   }
 });
 
+test('a grouped call that fails as a whole is sent again order by order: only the order at fault fails', async () => {
+  const engine = await newEngine(10_000);
+  await engine.setPrices({ GFL: 10 });
+  // the first goes alone; the nine after it wait and go in one call, which the database refuses for the one whose
+  // client order id breaks the table's length check
+  const orders = Array.from({ length: 10 }, (_, i) => order('GFL', 'buy', 1, i === 5 ? { clientOrderId: `x${'y'.repeat(60)}` } : {}));
+  const settled = await Promise.allSettled(orders.map((o) => engine.submit(o)));
+  expect(settled.map((r) => (r.status === 'fulfilled' ? r.value.kind : 'error'))).toEqual([...Array(5).fill('created'), 'error', ...Array(4).fill('created')]);
+  expect(String((settled[5] as PromiseRejectedResult).reason)).toMatch(/check constraint/);
+  expect(await sql.countState(pool, engine.account)).toEqual({ orders: 9, openOrders: 0, fills: 9, positions: 1 });
+  // and the next burst groups again
+  const next = await Promise.all(Array.from({ length: 5 }, () => engine.submit(order('GFL', 'buy', 1))));
+  expect(next.map((r) => r.kind)).toEqual(Array(5).fill('created'));
+});
+
 test('an IOC order cancels what its first slice did not fill; no price and an unknown account are refused', async () => {
   const engine = await newEngine(10_000, { partialFillSlices: 2 });
   await engine.setPrices({ IOC: 10 });
