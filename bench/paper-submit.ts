@@ -13,11 +13,12 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
-import { Pool, type PoolClient } from 'pg';
+import { Pool } from 'pg';
 import { PaperEngine } from '../brokers/paper/engine';
 import * as sql from '../brokers/paper/sql';
 import { submitOrder } from '../brokers/paper/sql-execution';
 import { between, CpuSampler } from '../harness/processes/cpu-sampler';
+import { onEachStatement } from '../harness/pg-statements';
 import { summarize } from './lib/percentiles';
 import { submitInSixTrips } from './lib/paper-submit-six-trips';
 import { backendPid } from './lib/runtime-sql';
@@ -50,12 +51,9 @@ export async function benchPaperSubmit(): Promise<Record<string, unknown>> {
   const pool = new Pool({ connectionString: stack.DATABASE_URL, max: 10 });
   // the database is dropped at the end: an idle client told so must not take the process down
   pool.on('error', (err) => log(`postgres idle client: ${err.message}`));
-  // every statement the pool's clients send is counted (pool.query goes through a client too)
+  // every statement the pool's clients send is counted
   let statements = 0;
-  pool.on('connect', (client: PoolClient) => {
-    const query = client.query.bind(client) as (...a: unknown[]) => unknown;
-    (client as unknown as { query: (...a: unknown[]) => unknown }).query = (...a: unknown[]) => (statements++, query(...a));
-  });
+  onEachStatement(pool, () => statements++);
   try {
     const prices = Object.fromEntries(SYMBOLS.map((s, i) => [s, 10 + i]));
     const grouped = new PaperEngine(pool, `bench-grp-${randomUUID().slice(0, 6)}`);

@@ -4,10 +4,11 @@
  * Counted here on the engine's own pool (real Postgres, in process): the statements a market buy and a market sell
  * send (one each: paper_submit, in autocommit), and the state they leave (cash, position, fills) as before.
  */
-import { Pool, type PoolClient } from 'pg';
+import { Pool } from 'pg';
 import { createPaperBroker, type PaperBrokerApp } from '../../brokers/paper/app';
 import { PaperBrokerAdmin } from '../../brokers/paper/admin-client';
 import { type AlpacaBroker } from '../../brokers/alpaca/adapter';
+import { onEachStatement } from '../../harness/pg-statements';
 import { testStack } from '../helpers/stack';
 import { adapterFor, marketBuy, marketSell, uniqueAccount } from './helpers';
 
@@ -16,16 +17,7 @@ const sent: string[] = [];
 
 /** A pool whose clients record each statement they send (every new client is patched as it connects). */
 function countingPool(connectionString: string): Pool {
-  const p = new Pool({ connectionString, max: 4 });
-  p.on('connect', (client: PoolClient) => {
-    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
-    (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
-      const text = typeof args[0] === 'string' ? args[0] : (args[0] as { text?: string } | undefined)?.text;
-      sent.push(String(text ?? ''));
-      return query(...args);
-    };
-  });
-  return p;
+  return onEachStatement(new Pool({ connectionString, max: 4 }), (text) => sent.push(text));
 }
 
 let app: PaperBrokerApp;

@@ -5,7 +5,8 @@
  * snapshot, so every check sees the orders committed before the lock was granted: exactly the affordable orders of
  * a burst go through, and a client order id is used once.
  */
-import { Pool, type PoolClient } from 'pg';
+import { Pool } from 'pg';
+import { onEachStatement } from '../../harness/pg-statements';
 import { PaperEngine, type NewOrder, type SubmitResult } from '../../brokers/paper/engine';
 import * as sql from '../../brokers/paper/sql';
 import { testStack } from '../helpers/stack';
@@ -114,16 +115,10 @@ test('one client order id submitted many times at once makes exactly one order a
 
 test('orders that arrive while a submit runs go in one call; two engines on one account still take exactly the affordable ones', async () => {
   // a pool of its own whose statements are counted (pool.query goes through a client too)
-  const counted = new Pool({ connectionString: testStack().DATABASE_URL, max: 16 });
   const calls = { one: 0, many: 0 };
-  counted.on('connect', (client: PoolClient) => {
-    const query = client.query.bind(client) as (...a: unknown[]) => unknown;
-    (client as unknown as { query: (...a: unknown[]) => unknown }).query = (...a: unknown[]) => {
-      const text = typeof a[0] === 'string' ? a[0] : '';
-      if (text.includes('paper_submit_many(')) calls.many++;
-      else if (text.includes('paper_submit(')) calls.one++;
-      return query(...a);
-    };
+  const counted = onEachStatement(new Pool({ connectionString: testStack().DATABASE_URL, max: 16 }), (text) => {
+    if (text.includes('paper_submit_many(')) calls.many++;
+    else if (text.includes('paper_submit(')) calls.one++;
   });
   try {
     // two engines on one account, as two broker processes would be: the account lock still orders them
