@@ -45,10 +45,74 @@ export function localStep(e: HistoryEvent): LocalStep | undefined {
   return { type: d.activity_type, local: true, scheduledMs: endedMs, endedMs, payloadBytes: payloadBytes(m.details?.result?.payloads) };
 }
 
-/** One order wake of a deployment: its signal, the task that handled it and that task's local activities. */
+/**
+ * A `deploymentAct` wake in a batch deployment's history and the workflow task that took it. The evaluator's wakes
+ * are updates: the server writes the task that took one (scheduled, started, completed) when it completes, followed
+ * by the update's accepted and completed events and the task's local-activity markers. A wake sent as a signal is
+ * its signal event, then its task's events and markers. `own`: the task took this wake alone (the next one the
+ * history shows after it, nothing else in between).
+ */
+export interface ActWakeEvents {
+  via: 'update' | 'signal';
+  actionId: string;
+  /** when the server took the wake: the signal's event, or the scheduling of the update's task */
+  arrivedMs: number;
+  taskStartedMs: number;
+  taskCompletedMs: number;
+  own: boolean;
+  /** the wake's events with its task's: signal or update events, the task's three, and the markers */
+  events: number;
+  markers: HistoryEvent[];
+}
+
+const lastBefore = (events: readonly HistoryEvent[], end: number, is: (e: HistoryEvent) => unknown) => {
+  for (let j = end - 1; j >= 0; j--) if (is(events[j]!)) return j;
+  return -1;
+};
+const isUpdateEvent = (e: HistoryEvent) => e.workflowExecutionUpdateAcceptedEventAttributes || e.workflowExecutionUpdateCompletedEventAttributes;
+
+export function actWakesOfHistory(events: readonly HistoryEvent[]): ActWakeEvents[] {
+  const wakes: ActWakeEvents[] = [];
+  for (const [i, e] of events.entries()) {
+    const sig = e.workflowExecutionSignaledEventAttributes;
+    const accepted = e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input;
+    if (sig?.signalName !== 'deploymentAct' && accepted?.name !== 'deploymentAct') continue;
+    const payload = (sig ? sig.input : accepted?.args)?.payloads?.[0];
+    const actionId = decodePayload<{ actionId?: unknown }>(payload)?.actionId;
+    let completed: number;
+    let own: boolean;
+    if (sig) {
+      completed = events.findIndex((x, j) => j > i && x.workflowTaskCompletedEventAttributes);
+      own = events[i + 1]?.workflowTaskScheduledEventAttributes !== undefined;
+    } else {
+      completed = lastBefore(events, i, (x) => x.workflowTaskCompletedEventAttributes);
+      own = events.slice(completed + 1, i).every((x) => x.workflowExecutionUpdateCompletedEventAttributes);
+    }
+    const started = lastBefore(events, completed, (x) => x.workflowTaskStartedEventAttributes);
+    const scheduled = lastBefore(events, started, (x) => x.workflowTaskScheduledEventAttributes);
+    if (completed < 0 || started < 0 || scheduled < 0) continue;
+    // the markers the task recorded follow its completion event, among the updates' events
+    const markers: HistoryEvent[] = [];
+    let last = completed;
+    for (let j = completed + 1; j < events.length && (isUpdateEvent(events[j]!) || localStep(events[j]!)); j++) {
+      if (!isUpdateEvent(events[j]!)) markers.push(events[j]!);
+      last = j;
+    }
+    const ownUpdates = sig ? 0 : events.slice(completed + 1, last + 1).filter(isUpdateEvent).length;
+    wakes.push({
+      via: sig ? 'signal' : 'update', actionId: typeof actionId === 'string' ? actionId : '', arrivedMs: eventMs(sig ? e : events[scheduled]!),
+      taskStartedMs: eventMs(events[started]!), taskCompletedMs: eventMs(events[completed]!), own,
+      events: (sig ? 1 : ownUpdates) + 3 + markers.length, markers,
+    });
+  }
+  return wakes;
+}
+
+/** One order wake of a deployment: its arrival, the task that took it and that task's local activities. */
 export interface OrderWake {
   barClose: number;
-  signaledMs: number;
+  via: ActWakeEvents['via'];
+  arrivedMs: number;
   taskStartedMs: number;
   taskCompletedMs: number;
   /** local activities of the task in order, each with its length (from the end of the step before it, or the task's start) */
@@ -58,26 +122,17 @@ export interface OrderWake {
 /** The deploymentAct wakes for `closes` (data ms) in one deployment's history. */
 export function orderWakesOfHistory(events: readonly HistoryEvent[], closes: readonly number[]): OrderWake[] {
   const wakes: OrderWake[] = [];
-  for (const [i, e] of events.entries()) {
-    const sig = e.workflowExecutionSignaledEventAttributes;
-    if (sig?.signalName !== 'deploymentAct') continue;
-    const actionId = decodePayload<{ actionId?: string }>(sig.input?.payloads?.[0])?.actionId ?? '';
-    const barClose = Number(actionId.slice(actionId.lastIndexOf(':') + 1));
+  for (const w of actWakesOfHistory(events)) {
+    const barClose = Number(w.actionId.slice(w.actionId.lastIndexOf(':') + 1));
     if (!closes.includes(barClose)) continue;
-    const rest = events.slice(i + 1);
-    const started = rest.find((x) => x.workflowTaskStartedEventAttributes);
-    const completedAt = rest.findIndex((x) => x.workflowTaskCompletedEventAttributes);
-    if (!started || completedAt < 0) continue;
     const steps: OrderWake['steps'] = [];
-    let previous = eventMs(started);
-    // the markers the task recorded follow its completion event
-    for (const m of rest.slice(completedAt + 1)) {
-      const step = localStep(m);
-      if (!step) break;
-      steps.push({ type: step.type, ms: step.endedMs! - previous });
-      previous = step.endedMs!;
+    let previous = w.taskStartedMs;
+    for (const m of w.markers) {
+      const step = localStep(m)!;
+      steps.push({ type: step.type, ms: step.endedMs - previous });
+      previous = step.endedMs;
     }
-    wakes.push({ barClose, signaledMs: eventMs(e), taskStartedMs: eventMs(started), taskCompletedMs: eventMs(rest[completedAt]!), steps });
+    wakes.push({ barClose, via: w.via, arrivedMs: w.arrivedMs, taskStartedMs: w.taskStartedMs, taskCompletedMs: w.taskCompletedMs, steps });
   }
   return wakes;
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import type { WorkflowHandle } from '@temporalio/client';
+import { WorkflowUpdateStage, type WorkflowHandle } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { Redis } from 'ioredis';
@@ -31,7 +31,7 @@ import { evaluatorWorkflowId } from '../workflows/workflow-ids';
  * the time-skipping environment with the real IO activities against private Postgres, Redis and paper broker: the
  * evaluator of a group of two batch deployments over three hours of 5-minute closes (its first run that wakes a
  * deployment; it continues as new every 12 closes), an evaluator started by hand for a group nobody recorded (refused), and a batch deployment's runs: the
- * first (forged and malformed act and look signals, acts on its evaluator's wakes, continue-as-new every 2 acts) and the last
+ * first (forged and malformed act signals and updates and look signals, acts on its evaluator's wakes, continue-as-new every 2 acts) and the last
  * (pause, resume, breaker reset, flatten, stop). `npx tsx scripts/record-batch-histories.ts`
  */
 const ROOT = path.resolve(__dirname, '..');
@@ -89,6 +89,9 @@ async function main() {
       const firstRun = a.handle.firstExecutionRunId;
       await a.handle.signal('deploymentAct', { actionId: `forged-${randomUUID()}` });
       await a.handle.signal('deploymentAct', { nope: 1 } as never);
+      // The same as updates, sent while its first task reads its record: held, then queued (and refused at its read) or refused.
+      await a.handle.startUpdate('deploymentAct', { args: [{ actionId: `forged-${randomUUID()}` }], waitForStage: WorkflowUpdateStage.ACCEPTED });
+      await a.handle.startUpdate('deploymentAct', { args: [{ nope: 1 }], waitForStage: WorkflowUpdateStage.ACCEPTED });
       await a.handle.signal('deploymentLook'); // forged: nothing recorded, so its read leaves an audit row
       await a.handle.signal('deploymentLook', { nope: 1 } as never);
       await env.sleep(day.open + 180 * MINUTE - (await env.currentTimeMs()));

@@ -240,7 +240,7 @@ export async function runRound(n: number, setup: RoundSetup): Promise<RoundResul
         wakes = await wakeBreakdown(client, group.workflow_id, sample, measured, wallOf);
         const f = (s: { p50Ms: number | null; p99Ms: number | null }) => `${fmtMs(s.p50Ms)}/${fmtMs(s.p99Ms)}`;
         log(
-          `order wakes (p50/p99, ${wakes.wakes} sampled): evaluation started ${f(wakes.evaluationStartedMs)}, evaluated ${f(wakes.evaluatedMs)}, wakes sent ${f(wakes.wakesSentMs)}, signal in history ${f(wakes.signaledMs)} after the close; ` +
+          `order wakes (p50/p99, ${wakes.wakes} sampled): evaluation started ${f(wakes.evaluationStartedMs)}, evaluated ${f(wakes.evaluatedMs)}, wakes sent ${f(wakes.wakesSentMs)}, taken by the server ${f(wakes.arrivedMs)} after the close (${wakes.bySignal} as signals); ` +
             `task queued ${f(wakes.taskQueuedMs)}; ${Object.entries(wakes.steps).map(([k, v]) => `${k} ${f(v)}`).join(', ')}; task completed ${f(wakes.taskCompletedMs)} after the close`,
         );
       }

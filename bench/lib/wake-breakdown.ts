@@ -1,7 +1,7 @@
 /**
  * Where a batch-evaluated order's time goes, from bar close to the order's local activity done, read from workflow
  * histories: the evaluator's (its evaluateBarClose activity and its wake local activity) and the woken deployments'
- * (the deploymentAct signal, the workflow task it caused and that task's local activities). Event times are the
+ * (the deploymentAct update, the workflow task that took it and that task's local activities). Event times are the
  * Temporal server's, local activity completions the worker's, on one host clock; each figure is from the bar close's
  * wall time, except the per-step ones, which are the step's own length.
  */
@@ -15,12 +15,14 @@ export interface WakeBreakdown {
   wakes: number;
   /** from the close: the evaluator's evaluateBarClose picked up by the worker (its timer, a workflow task and the activity task's dispatch before it) */
   evaluationStartedMs: LatencySummary;
-  /** from the close: the evaluator's evaluateBarClose completed, and its wake local activity done (every signal sent) */
+  /** from the close: the evaluator's evaluateBarClose completed, and its wake local activity done (every wake taken) */
   evaluatedMs: LatencySummary;
   wakesSentMs: LatencySummary;
-  /** from the close: the deployment's deploymentAct signal in its history */
-  signaledMs: LatencySummary;
-  /** the signal to the start of the workflow task that handled it (queued at the server and the worker) */
+  /** from the close: the deployment's deploymentAct wake taken by the server (an update's task scheduled, or a signal's event) */
+  arrivedMs: LatencySummary;
+  /** wakes that came as signals (their update not taken within its wait, or failed) */
+  bySignal: number;
+  /** the wake's arrival to the start of the workflow task that took it (queued at the server and the worker) */
   taskQueuedMs: LatencySummary;
   /** per step of the woken task: its length (a local activity from the end of the step before it) */
   steps: Record<string, LatencySummary>;
@@ -70,8 +72,9 @@ function evaluatorTimes(events: readonly HistoryEvent[]): Map<number, { started?
 export async function wakeBreakdown(client: Client, evaluatorId: string, workflowIds: readonly string[], closes: readonly number[], wallOf: (barCloseMs: number) => number): Promise<WakeBreakdown> {
   const [evaluator] = await histories(client, [evaluatorId]);
   const times = evaluatorTimes(evaluator ?? []);
-  const acc = { started: [] as number[], evaluated: [] as number[], woken: [] as number[], signaled: [] as number[], queued: [] as number[], completed: [] as number[] };
+  const acc = { started: [] as number[], evaluated: [] as number[], woken: [] as number[], arrived: [] as number[], queued: [] as number[], completed: [] as number[] };
   const steps: Record<string, number[]> = {};
+  let bySignal = 0;
   for (const close of closes) {
     const t = times.get(close);
     if (t?.started !== undefined) acc.started.push(t.started - wallOf(close));
@@ -81,19 +84,21 @@ export async function wakeBreakdown(client: Client, evaluatorId: string, workflo
   for (const events of await histories(client, workflowIds)) {
     for (const w of orderWakesOfHistory(events, closes)) {
       const wall = wallOf(w.barClose);
-      acc.signaled.push(w.signaledMs - wall);
-      acc.queued.push(w.taskStartedMs - w.signaledMs);
+      acc.arrived.push(w.arrivedMs - wall);
+      if (w.via === 'signal') bySignal++;
+      acc.queued.push(w.taskStartedMs - w.arrivedMs);
       acc.completed.push(w.taskCompletedMs - wall);
       for (const s of w.steps) (steps[s.type] ??= []).push(s.ms);
     }
   }
   return {
     closes: closes.length,
-    wakes: acc.signaled.length,
+    wakes: acc.arrived.length,
     evaluationStartedMs: summarize(acc.started),
     evaluatedMs: summarize(acc.evaluated),
     wakesSentMs: summarize(acc.woken),
-    signaledMs: summarize(acc.signaled),
+    arrivedMs: summarize(acc.arrived),
+    bySignal,
     taskQueuedMs: summarize(acc.queued),
     steps: Object.fromEntries(Object.entries(steps).map(([k, v]) => [k, summarize(v)])),
     taskCompletedMs: summarize(acc.completed),

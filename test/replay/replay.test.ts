@@ -5,6 +5,7 @@ import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { testStack } from '../helpers/stack';
 import { historySummaries, ORDER_WAKE_LINE } from '../helpers/user-metadata';
+import { actWakesOfHistory } from '../../harness/history-events';
 
 /**
  * The replay gate: every committed history (recorded by scripts/record-histories.ts) must replay against
@@ -44,27 +45,13 @@ const seen = (file: string) => {
 const count = (h: ReturnType<typeof seen>, kind: string) => h.events.get(kind) ?? 0;
 
 /**
- * The events each order wake of a batch deployment's history cost: its deploymentAct signal, the workflow task it
- * caused, and that task's local-activity markers (recorded after its completion), for the wakes whose read placed an order.
+ * The events each order wake of a batch deployment's history cost (harness/history-events.ts), for the wakes whose
+ * read placed an order: the evaluator's update, the workflow task that took it alone, and that task's markers.
  */
-const orderWakeEvents = (file: string) => {
-  const events = historyFromJSON(load(file)).events ?? [];
-  const out: number[] = [];
-  for (const [i, e] of events.entries()) {
-    if (e.workflowExecutionSignaledEventAttributes?.signalName !== 'deploymentAct') continue;
-    const rest = events.slice(i + 1);
-    if (rest[0]?.workflowTaskScheduledEventAttributes === undefined) continue; // another signal's task handles it
-    const completed = rest.findIndex((x) => x.workflowTaskCompletedEventAttributes);
-    const markers = [];
-    for (const x of rest.slice(completed + 1)) {
-      const m = x.markerRecordedEventAttributes;
-      if (m?.markerName !== 'core_local_activity') break;
-      markers.push(defaultPayloadConverter.fromPayload<{ placed?: unknown }>(m.details!.result!.payloads![0]!));
-    }
-    if (markers.some((r) => r.placed !== undefined)) out.push(1 + completed + 1 + markers.length);
-  }
-  return out;
-};
+const orderWakeEvents = (file: string) =>
+  actWakesOfHistory(historyFromJSON(load(file)).events ?? [])
+    .filter((w) => w.own && w.markers.some((m) => defaultPayloadConverter.fromPayload<{ placed?: unknown }>(m.markerRecordedEventAttributes!.details!.result!.payloads![0]!).placed !== undefined))
+    .map((w) => ({ via: w.via, events: w.events }));
 
 test('there is a recorded stress-scan history for each outcome, and each shows its branch', () => {
   const scans = ['completed', 'continue-as-new', 'continued', 'cancelled', 'failed-batch'];
@@ -198,13 +185,13 @@ test('the market-data histories show their branches: refreshes and a backfill jo
   expect([...seen('market-data-report--completed.json').activities]).toEqual(['buildQualityReport']);
 });
 
-test('the batch-evaluation histories: the evaluator evaluates each close in one activity and wakes by signal; a forged start only opens the group; a batch deployment acts on wakes, refuses forged ones, and applies commands against Postgres', async () => {
+test('the batch-evaluation histories: the evaluator evaluates each close in one activity and wakes by update; a forged start only opens the group; a batch deployment acts on wakes, refuses forged ones, and applies commands against Postgres', async () => {
   for (const f of ['evaluator--closes', 'evaluator--forged', 'deployment--batch-acts', 'deployment--batch-commands']) expect(files).toContain(`${f}.json`);
   const evaluator = seen('evaluator--closes.json');
   expect([...evaluator.activities].sort()).toEqual(['evaluateBarClose', 'openEvaluationGroup']);
   expect(count(evaluator, 'activityTaskScheduledEventAttributes')).toBe(13); // the start check, then 12 closes: it continues as new
   expect(count(evaluator, 'workflowExecutionContinuedAsNewEventAttributes')).toBe(1);
-  // Wakes are direct signals from one local activity per close (activities/batch-wakes.ts), not signal commands.
+  // Wakes are direct updates from one local activity per close (activities/batch-wakes.ts), not signal commands.
   expect(evaluator.localActivities.get('wakeDeployments')).toBeGreaterThan(0);
   expect(count(evaluator, 'signalExternalWorkflowExecutionInitiatedEventAttributes')).toBe(0);
   const forged = seen('evaluator--forged.json');
@@ -212,8 +199,9 @@ test('the batch-evaluation histories: the evaluator evaluates each close in one 
   expect(count(forged, 'workflowExecutionCompletedEventAttributes')).toBe(1);
   const acts = seen('deployment--batch-acts.json');
   // An order wake is one local activity: the action's read, which for one symbol's order and nothing else also places
-  // it and writes its cycle row ending the action (activities/deployment-act.ts). Its signal, its workflow task and
-  // that one marker: 5 events per order wake (6 when the read and the order with its row were two local activities).
+  // it and writes its cycle row ending the action (activities/deployment-act.ts). The evaluator's update, written with
+  // the task that took it: the task's 3 events, the update's accepted and completed, and that one marker, 6 events per
+  // order wake (a signal's was 5, but the server wrote it in three steps: activities/batch-wakes.ts).
   type Acted = { loaded: { ok: boolean }; placed?: unknown };
   expect(acts.markers.some((m) => m.type === 'actOnDeploymentAction' && (m.result as Acted).placed !== undefined)).toBe(true);
   expect(acts.localActivities.get('placeDecidedOrderAndRecord')).toBeUndefined();
@@ -225,7 +213,7 @@ test('the batch-evaluation histories: the evaluator evaluates each close in one 
   expect(shown.filter((s) => s.summary.startsWith('act on the close'))).toEqual([]);
   const perWake = orderWakeEvents('deployment--batch-acts.json');
   expect(perWake.length).toBeGreaterThanOrEqual(2);
-  for (const n of perWake) expect(n).toBe(5);
+  for (const w of perWake) expect(w).toEqual({ via: 'update', events: 6 });
   expect(acts.activities).not.toContain('placeOrder');
   expect(acts.localActivities.get('placeOrder')).toBeUndefined();
   expect(acts.localActivities.get('recordCycle')).toBeUndefined();

@@ -1,4 +1,5 @@
 import type { WorkerOptions } from '@temporalio/worker';
+import { actWakesOfHistory } from '../../harness/history-events';
 import { recordCommand } from '../../services/deployment-command-records';
 import { issueDeploymentCommand } from '../../services/deployment-commands';
 import { createTestDeployment, ioWorker, nextDay, storeSineBars, taskFailures } from '../helpers/batch-env';
@@ -8,7 +9,8 @@ import { useTradingEnvironment } from '../helpers/trading-env';
 /**
  * A batch-evaluated deployment under floods sent straight to Temporal, in the time-skipping environment with the real
  * IO activities. Its evaluator's wake arrives while 300 forged act ids fill its act queue (the deployment is held in
- * the read of one of them until the wake is in its history): the real action is still performed at its close. Forged
+ * the read of one of them until the wake is in its history, as the signal it is sent again as when its update is not
+ * taken): the real action is still performed at its close. Forged
  * look signals leave one audit row per read, with their count; a look with arguments is refused as malformed; the
  * evaluator's own look, for a command whose message was lost, leaves none.
  */
@@ -93,6 +95,8 @@ test('a real wake is not lost to a flood of forged act ids; forged looks leave c
     for (let i = 0; i < 240 && real === undefined; i++) await ctx.env.sleep(MIN);
     expect(real).toBeDefined();
     await flooded;
+    // Held in a read, the deployment took no update within the wake's wait: the wake came again as a signal.
+    expect(actWakesOfHistory((await d.handle.fetchHistory()).events ?? []).filter((w) => w.actionId === real).map((w) => w.via)).toContain('signal');
     const close = Number(real!.split(':')[1]);
     const state = async () => (await ctx.pool.query<{ state: string; cycle: number }>('SELECT state, cycle FROM deployment_actions WHERE id = $1', [real])).rows[0];
     await until(async () => (await state())?.state === 'done');

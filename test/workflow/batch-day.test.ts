@@ -56,6 +56,10 @@ test('batch-evaluated deployments decide as a deployment of their own does, once
     // A forged act (an id nobody stored) and a malformed one, sent straight to the workflow: nothing happens but audit rows.
     await a.handle.signal('deploymentAct', { actionId: 'forged-action' });
     await a.handle.signal('deploymentAct', { nope: 1 });
+    // The same as updates (the evaluator's way to wake): a forged id is queued (its read refuses it), a malformed one refused.
+    expect(await a.handle.executeUpdate('deploymentAct', { args: [{ actionId: 'forged-update' }] })).toEqual({ state: 'queued', detail: 'queued: the action is read and performed next' });
+    const malformed = await a.handle.executeUpdate<{ state: string; detail: string }, [unknown]>('deploymentAct', { args: ['not an object'] });
+    expect(malformed).toEqual({ state: 'refused', detail: 'malformed: deploymentAct takes { actionId: string } (at most 200 characters)' });
     await ctx.env.sleep(day.close + 60_000 - forgedAt);
     for (let i = 0; i < 600; i++) {
       const done = (await rowsOf(a.id)) >= today.length && (await rowsOf(b.id)) >= today.length && (await ownDep.handle.query(deploymentStateQuery)).cycle >= today.length;
@@ -109,10 +113,14 @@ test('batch-evaluated deployments decide as a deployment of their own does, once
   expect(batchTimers.runs).toBeGreaterThan(1);
   console.log(`timers in the session: own ${ownTimers.timers}, batch ${batchTimers.timers} (${batchTimers.runs} runs)`);
 
-  // The forged and the malformed act left audit rows and changed nothing.
+  // The forged and the malformed acts (signals and updates) left audit rows and changed nothing.
   const audit = await ctx.pool.query<{ action: string }>(`SELECT action FROM audit_log WHERE subject = $1 AND action LIKE 'deployment.%' AND action NOT IN ('deployment.create', 'deployment.stopping', 'deployment.stopped')`, [a.id]);
   expect(audit.rows.map((r) => r.action)).toEqual(expect.arrayContaining(['deployment.act.refused']));
-  expect(audit.rows.length).toBeGreaterThanOrEqual(2);
+  expect(audit.rows.length).toBeGreaterThanOrEqual(4);
+  const refusedIds = await ctx.pool.query<{ id: string }>(`SELECT detail->>'actionId' AS id FROM audit_log WHERE subject = $1 AND action = 'deployment.act.refused' ORDER BY id`, [a.id]);
+  expect(refusedIds.rows.map((r) => r.id)).toEqual(expect.arrayContaining(['forged-action', 'forged-update']));
+  const malformedRows = await ctx.pool.query<{ via: string; name: string }>(`SELECT detail->>'via' AS via, detail->>'name' AS name FROM audit_log WHERE subject = $1 AND action = 'deployment.command.malformed' ORDER BY id`, [a.id]);
+  expect(malformedRows.rows).toEqual([{ via: 'signal', name: 'deploymentAct' }, { via: 'update', name: 'deploymentAct' }]);
   const pending = await ctx.pool.query(`SELECT 1 FROM deployment_actions WHERE deployment_id = ANY($1) AND state = 'pending'`, [[a.id, b.id]]);
   expect(pending.rowCount).toBe(0);
 }, 300_000);

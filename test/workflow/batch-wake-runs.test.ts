@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createBatchWakeActivities } from '../../activities/batch-wakes';
+import { actWakesOfHistory } from '../../harness/history-events';
 import { issueDeploymentCommand } from '../../services/deployment-commands';
 import { deploymentStateQuery } from '../../workflows/deployment/messages';
 import { createTestDeployment, ioWorker, nextDay, storeSineBars } from '../helpers/batch-env';
@@ -10,7 +11,8 @@ import { useTradingEnvironment } from '../helpers/trading-env';
 /**
  * The evaluator's wakes name the deployment's current run, as each run records it at its start check
  * (deployment_runs): the server then finds the run in its cache instead of reading which run is current. A recorded
- * run that has closed (continued as new) is not found, and the wake goes to the chain's current run instead.
+ * run that has closed (continued as new) is not found, and the wake goes to the chain's current run instead. Each wake
+ * is an update the run takes.
  */
 const ctx = useTradingEnvironment({ accountPrefix: 'wakeruns' });
 const SETTLE = 1_021; // this file's evaluation group
@@ -46,6 +48,9 @@ test('each run records itself; a wake naming a closed run still reaches the curr
       await waitFor(async () => (await refusedBy(d.id, probe)).length > 0);
       expect(await refusedBy(d.id, probe)).toEqual([`${current}:${probe}`]);
     }
+    // Each went as an update, which the current run took (none had to be sent again as a signal).
+    const probes = actWakesOfHistory((await d.handle.fetchHistory()).events ?? []).filter((w) => w.actionId.startsWith('probe-'));
+    expect(probes.map((w) => w.via)).toEqual(['update', 'update', 'update']);
     await issueDeploymentCommand({ db: ctx.pool, temporal: ctx.env.client }, { deploymentId: d.id, kind: 'stop', by: 'test' });
     expect((await d.handle.result()).status).toBe('stopped');
     // Ended: nothing to wake, with or without its run.

@@ -5,7 +5,9 @@ import { actSkip, simpleOrderAct, type ActFacts } from '../../domain/deployment/
 import { MAX_WAKE_LINE } from '../../domain/deployment/order-line';
 import { duration, line } from '../summaries';
 import { workflowNow } from '../time';
-import { deploymentActSignal, deploymentLookSignal } from '../evaluator/messages';
+import type { InboundMessage } from '../../activities/deployment-commands';
+import { deploymentActSignal, deploymentActUpdate, deploymentLookSignal, type ActWakeOutcome } from '../evaluator/messages';
+import { receiveUpdate } from './commands';
 import { finishDeploymentAction, loadDeploymentAction, loadPendingActions, loadRecordedCommands, recordCycle } from './activities';
 import type { ActStep, Cycles } from './cycle';
 import { actOnWake, actSummary, factsOf } from './act-wake';
@@ -14,7 +16,7 @@ import { recordSummary } from './summaries';
 
 /**
  * A batch-evaluated deployment (spec.evaluation = 'batch'; domain/deployment/batch.ts) does not wait for bar closes:
- * its group's evaluator decides at each close, stores what this deployment must do, and signals `deploymentAct` with
+ * its group's evaluator decides at each close, stores what this deployment must do, and sends `deploymentAct` with
  * the action's id only. Here the workflow reads that action from Postgres (a forged or repeated id does nothing but
  * leave an audit row), performs it with the same code as its own cycles (orders through the ledger, approvals,
  * remainders), records those symbols' cycle rows, and marks the action done. It also looks for lost wakes itself.
@@ -28,22 +30,16 @@ import { recordSummary } from './summaries';
 const ACT_RECHECK_MS = 65 * 60_000;
 
 /**
- * Takes `deploymentAct` signals: a well-formed one queues its id (once), anything else goes to the audited inbox. Its
+ * Takes `deploymentAct` wakes, as signals or as updates (the evaluator's): a well-formed one queues its id (once) and an
+ * update is answered at once; anything else goes to the audited inbox, where an update waits for its refusal. Its
  * line, when it is a string of at most MAX_WAKE_LINE characters, is kept for the wake's line (else ignored).
  */
 export function installActHandler(rt: Runtime): void {
   wf.setHandler(deploymentActSignal, (arg: unknown) => {
-    const { actionId: id, line: text } = typeof arg === 'object' && arg !== null ? (arg as { actionId?: unknown; line?: unknown }) : {};
-    if (!rt.batch) {
-      rt.receive('signal', 'deploymentAct', arg, () => ({ refused: 'unknown-name', error: 'this deployment evaluates its own bar closes: nothing acts on deploymentAct' }));
-      return;
-    }
-    if (typeof id !== 'string' || id.length === 0 || id.length > 200) {
-      rt.receive('signal', 'deploymentAct', arg, () => ({ refused: 'malformed', error: 'deploymentAct takes { actionId: string } (at most 200 characters)' }));
-      return;
-    }
-    queueAct(rt, id, typeof text === 'string' && text.length > 0 && text.length <= MAX_WAKE_LINE ? text : undefined);
+    const refusal = takeWake(rt, arg);
+    if (refusal) rt.receive('signal', 'deploymentAct', arg, () => refusal);
   });
+  wf.setHandler(deploymentActUpdate, (arg: unknown) => takeActUpdate(rt, arg));
   wf.setHandler(deploymentLookSignal, (...args: unknown[]) => {
     if (!rt.batch) {
       rt.receive('signal', 'deploymentLook', args[0] ?? null, () => ({ refused: 'unknown-name', error: 'this deployment evaluates its own bar closes: its cycles read its recorded commands' }));
@@ -56,6 +52,22 @@ export function installActHandler(rt: Runtime): void {
     }
     rt.looks++; // counted: one read however many arrive, and one audit row for them if it finds nothing
   });
+}
+
+/** A `deploymentAct` update: answered at once when queued, else once the inbox has refused it (with its audit row). */
+export async function takeActUpdate(rt: Runtime, arg: unknown): Promise<ActWakeOutcome> {
+  const refusal = takeWake(rt, arg);
+  if (!refusal) return { state: 'queued', detail: 'queued: the action is read and performed next' };
+  return { state: 'refused', detail: (await receiveUpdate(rt, 'deploymentAct', arg, () => refusal)).detail };
+}
+
+/** Queues a well-formed wake's id; else why it is refused (the caller takes it into the audited inbox). */
+function takeWake(rt: Runtime, arg: unknown): Pick<InboundMessage, 'refused' | 'error'> | undefined {
+  const { actionId: id, line: text } = typeof arg === 'object' && arg !== null ? (arg as { actionId?: unknown; line?: unknown }) : {};
+  if (!rt.batch) return { refused: 'unknown-name', error: 'this deployment evaluates its own bar closes: nothing acts on deploymentAct' };
+  if (typeof id !== 'string' || id.length === 0 || id.length > 200) return { refused: 'malformed', error: 'deploymentAct takes { actionId: string } (at most 200 characters)' };
+  queueAct(rt, id, typeof text === 'string' && text.length > 0 && text.length <= MAX_WAKE_LINE ? text : undefined);
+  return undefined;
 }
 
 function queueAct(rt: Runtime, id: string, wakeLine?: string): void {

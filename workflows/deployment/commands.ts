@@ -33,8 +33,8 @@ const parseMessage = (arg: unknown): Pick<InboundMessage, 'commandId' | 'refused
 const unknown = (via: string, name: string) => (): Pick<InboundMessage, 'refused' | 'error'> => ({ refused: 'unknown-name', error: `no ${via} named "${name.slice(0, 100)}"` });
 
 /** Takes an update into the inbox and waits for its answer (the command's outcome, or why the message was refused). */
-export async function receiveUpdate(rt: Runtime, name: string, arg: unknown): Promise<CommandOutcome> {
-  const seq = rt.receive('update', name, arg, name === 'deploymentCommand' ? parseMessage : unknown('update', name));
+export async function receiveUpdate(rt: Runtime, name: string, arg: unknown, parse = name === 'deploymentCommand' ? parseMessage : unknown('update', name)): Promise<CommandOutcome> {
+  const seq = rt.receive('update', name, arg, parse);
   if (seq === undefined) return rt.outcome('refused', 'dropped: the runtime has too many messages waiting');
   // Not cancellable: a cancel request sent by hand must not turn the API's updates into failures.
   await wf.CancellationScope.nonCancellable(() => wf.condition(() => rt.answers.has(seq)));

@@ -1,13 +1,16 @@
 import * as wf from '@temporalio/workflow';
 import { shownStatus } from '../../domain/deployment/commands';
 import { inputField } from '../start-check';
+import { deploymentActUpdate, type ActWakeOutcome } from '../evaluator/messages';
+import { takeActUpdate } from './acts';
 import { receiveUpdate } from './commands';
 import { deploymentCommandUpdate, deploymentStateQuery, type CommandOutcome, type DeploymentState, type DeploymentWorkflowInput } from './messages';
 import type { Runtime } from './runtime';
 
 /**
  * A run's first task reads the deployment's record before the runtime exists (workflow.ts). Meanwhile updates wait
- * for it (an update nobody handles would be turned away unanswered, and unaudited), signals wait in Temporal's buffer
+ * for it (an update nobody handles would be turned away unanswered, and unaudited; an evaluator's wake would be
+ * refused as unknown), signals wait in Temporal's buffer
  * until their handlers are set, and a query says the runtime is starting. Once the record is read, `started` hands
  * the waiting updates to the runtime's inbox; `refused` answers them that nothing runs here.
  */
@@ -20,6 +23,10 @@ export function holdMessagesWhileStarting(input: DeploymentWorkflowInput, contin
     return { commandId: null, state: 'refused', kind: null, status: 'stopped', cycle: 0, paramsVersion: 0, detail: `nothing runs here: ${refusal}` };
   };
   wf.setHandler(deploymentCommandUpdate, (arg) => take('deploymentCommand', arg));
+  wf.setHandler(deploymentActUpdate, async (arg): Promise<ActWakeOutcome> => {
+    await wf.condition(() => runtime !== undefined || refusal !== undefined);
+    return runtime ? takeActUpdate(runtime, arg) : { state: 'refused', detail: `nothing runs here: ${refusal}` };
+  });
   wf.setDefaultUpdateHandler((name, ...args) => take(name, args));
   wf.setHandler(deploymentStateQuery, () => starting(input, continued));
   return {

@@ -1,4 +1,4 @@
-import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 
 export interface EvaluatorInput {
   groupKey: string;
@@ -37,6 +37,20 @@ export interface ActMessage {
   line?: string;
 }
 export const deploymentActSignal = defineSignal<[ActMessage]>('deploymentAct');
+
+/** What a `deploymentAct` update is answered: its id queued (or queued already), or why the message was refused. */
+export interface ActWakeOutcome {
+  state: 'queued' | 'refused';
+  detail: string;
+}
+
+/**
+ * The same wake as an update, which is how the evaluator sends it (activities/batch-wakes.ts). The server hands an
+ * update to an idle workflow in a task it writes only once that task completes: at 120 wakes on the dev server,
+ * fewer store writes and sooner orders than a signal, which it writes, then schedules a task for, then writes again.
+ * Its answer is given at once (the action's order goes out in the same task), so the sender waits for that one task.
+ */
+export const deploymentActUpdate = defineUpdate<ActWakeOutcome, [ActMessage]>('deploymentAct');
 
 /**
  * Tells a batch-evaluated deployment's workflow that commands the API recorded for it are still waiting (their message
