@@ -5,7 +5,7 @@ import { uniqueSymbol } from '../helpers/db';
 import { useTradingEnvironment } from '../helpers/trading-env';
 
 /**
- * Act signals sent straight to Temporal, in the time-skipping environment with the real IO activities: act signals that name no action of the deployment (a
+ * Act signals and updates sent straight to Temporal, in the time-skipping environment with the real IO activities: acts that name no action of the deployment (a
  * flood of forged ids, malformed payloads, another deployment's action, one already done, lines naming other orders) order nothing, leave
  * bounded audit rows and fail no workflow task, while the deployment goes on acting on real closes.
  */
@@ -14,7 +14,7 @@ const SETTLE = 1_011; // this file's evaluation group
 const audit = async (subject: string, action: string) =>
   (await ctx.pool.query<{ detail: Record<string, unknown> }>('SELECT detail FROM audit_log WHERE subject = $1 AND action = $2 ORDER BY id', [subject, action])).rows.map((r) => r.detail);
 
-test('forged act signals order nothing and wedge nothing; the deployment keeps acting on real closes', async () => {
+test('forged act signals and updates order nothing and wedge nothing; the deployment keeps acting on real closes', async () => {
   const worker = await ioWorker(ctx);
   const { day, all } = await nextDay(ctx);
   const [sa, sb, sc] = [uniqueSymbol('AFA'), uniqueSymbol('AFB'), uniqueSymbol('AFC')];
@@ -44,12 +44,21 @@ test('forged act signals order nothing and wedge nothing; the deployment keeps a
         for (const line of [7, 'z'.repeat(500), { x: 1 }]) await a.handle.signal('deploymentAct', { actionId: realOfB!, line } as never);
         for (const bad of [null, 'x', 42, [], { actionId: 7 }, { actionId: '' }, { actionId: 'y'.repeat(500) }]) await a.handle.signal('deploymentAct', bad as never);
         await a.handle.signal('deploymentAct');
+        // The same sent as updates (the evaluator's way): each malformed one is answered refused, with its audit row.
+        for (const bad of [null, 'x', { actionId: 7 }]) expect(await a.handle.executeUpdate<{ state: string }, [unknown]>('deploymentAct', { args: [bad] })).toMatchObject({ state: 'refused' });
       }
       await Promise.all(Array.from({ length: 300 }, (_, i) => a.handle.signal('deploymentAct', { actionId: `forged-${tag}-${i}` })));
+      // Then 40 forged ids as updates at once: each queued (its read refuses it) or dropped from the full queue, or
+      // turned away by the server (its limit on updates in flight): none fails a task or orders anything.
+      const sent = await Promise.allSettled(Array.from({ length: 40 }, (_, i) => a.handle.executeUpdate<{ state: string; detail: string }, [unknown]>('deploymentAct', { args: [{ actionId: `forged-${tag}-u${i}` }] })));
+      for (const r of sent) if (r.status === 'fulfilled') expect(r.value.state === 'queued' || r.value.detail.startsWith('dropped')).toBe(true);
+      updatesTaken += sent.filter((r) => r.status === 'fulfilled').length;
     };
+    let updatesTaken = 0;
     await floodA('one', true);
-    // A deployment evaluating its own closes takes no act signal at all.
+    // A deployment evaluating its own closes takes no act signal or update at all.
     await own.handle.signal('deploymentAct', { actionId: realOfB! });
+    expect(await own.handle.executeUpdate<{ state: string }, [unknown]>('deploymentAct', { args: [{ actionId: realOfB! }] })).toMatchObject({ state: 'refused' });
     await ctx.env.sleep(60 * 60_000);
     await floodA('two', false); // a second flood in the same run, forged ids only: its drops are counted too
     await ctx.env.sleep(60 * 60_000);
@@ -95,13 +104,14 @@ test('forged act signals order nothing and wedge nothing; the deployment keeps a
     const refused = await audit(a.id, 'deployment.act.refused');
     const forgedRefused = refused.filter((d) => String(d.actionId).startsWith('forged-')).length;
     const dropped = (await audit(a.id, 'deployment.message.flood')).reduce((n, d) => n + Number(d.dropped), 0);
-    expect(forgedRefused + dropped).toBe(600);
+    expect(updatesTaken).toBeGreaterThan(0);
+    expect(forgedRefused + dropped).toBe(600 + updatesTaken);
     expect(dropped).toBeGreaterThan(0); // the act queue was full at some point: bounded
     expect(refused.filter((d) => d.actionId === realOfB)).toHaveLength(1); // one row per run and id
     // An id this run already took is ignored without a row (the evaluator may wake it again while it is performed).
     expect(refused.filter((d) => d.actionId === doneOfA).length).toBeLessThanOrEqual(1);
-    expect(await audit(a.id, 'deployment.command.malformed')).toHaveLength(8);
-    expect(await audit(own.id, 'deployment.message.unknown')).toHaveLength(1);
+    expect(await audit(a.id, 'deployment.command.malformed')).toHaveLength(11);
+    expect(await audit(own.id, 'deployment.message.unknown')).toHaveLength(2);
     for (const d of [a, b, own]) expect((await taskFailures(ctx, d.workflowId)).failures).toBe(0);
   });
 }, 120_000); // the 600 signals make large task completions: room for one 30 s worker RPC retry against the Java test server (see test/workflow/stress-scan.test.ts)

@@ -36,8 +36,8 @@ const ACT_RECHECK_MS = 65 * 60_000;
  */
 export function installActHandler(rt: Runtime): void {
   wf.setHandler(deploymentActSignal, (arg: unknown) => {
-    const refusal = takeWake(rt, arg);
-    if (refusal) rt.receive('signal', 'deploymentAct', arg, () => refusal);
+    const taken = takeWake(rt, arg);
+    if (typeof taken === 'object') rt.receive('signal', 'deploymentAct', arg, () => taken);
   });
   wf.setHandler(deploymentActUpdate, (arg: unknown) => takeActUpdate(rt, arg));
   wf.setHandler(deploymentLookSignal, (...args: unknown[]) => {
@@ -56,18 +56,22 @@ export function installActHandler(rt: Runtime): void {
 
 /** A `deploymentAct` update: answered at once when queued, else once the inbox has refused it (with its audit row). */
 export async function takeActUpdate(rt: Runtime, arg: unknown): Promise<ActWakeOutcome> {
-  const refusal = takeWake(rt, arg);
-  if (!refusal) return { state: 'queued', detail: 'queued: the action is read and performed next' };
-  return { state: 'refused', detail: (await receiveUpdate(rt, 'deploymentAct', arg, () => refusal)).detail };
+  const taken = takeWake(rt, arg);
+  if (taken === 'queued') return { state: 'queued', detail: 'queued: the action is read and performed next' };
+  if (taken === 'dropped') return { state: 'refused', detail: 'dropped: the act queue is full (counted in its flood audit row)' };
+  return { state: 'refused', detail: (await receiveUpdate(rt, 'deploymentAct', arg, () => taken)).detail };
 }
 
-/** Queues a well-formed wake's id; else why it is refused (the caller takes it into the audited inbox). */
-function takeWake(rt: Runtime, arg: unknown): Pick<InboundMessage, 'refused' | 'error'> | undefined {
+/**
+ * Queues a well-formed wake's id ('queued', or 'dropped' when the full queue turned it away, counted for its flood
+ * audit row); else why it is refused (the caller takes it into the audited inbox).
+ */
+function takeWake(rt: Runtime, arg: unknown): 'queued' | 'dropped' | Pick<InboundMessage, 'refused' | 'error'> {
   const { actionId: id, line: text } = typeof arg === 'object' && arg !== null ? (arg as { actionId?: unknown; line?: unknown }) : {};
   if (!rt.batch) return { refused: 'unknown-name', error: 'this deployment evaluates its own bar closes: nothing acts on deploymentAct' };
   if (typeof id !== 'string' || id.length === 0 || id.length > 200) return { refused: 'malformed', error: 'deploymentAct takes { actionId: string } (at most 200 characters)' };
   queueAct(rt, id, typeof text === 'string' && text.length > 0 && text.length <= MAX_WAKE_LINE ? text : undefined);
-  return undefined;
+  return rt.acts.includes(id) ? 'queued' : 'dropped';
 }
 
 function queueAct(rt: Runtime, id: string, wakeLine?: string): void {
@@ -112,9 +116,11 @@ export async function nextAct(rt: Runtime, cycles: Cycles): Promise<boolean> {
     rt.waitingOn = 'its evaluator: woken only to act';
     rt.interrupted = false;
     armRecheck(rt);
-    await wf.condition(() => rt.acts.length > 0 || rt.interrupted || rt.looks > 0 || rt.recheck === 'due');
+    // A run the server asks to continue as new (a flood of updates or events sent by hand) leaves its wait for it.
+    await wf.condition(() => rt.acts.length > 0 || rt.interrupted || rt.looks > 0 || rt.recheck === 'due' || wf.workflowInfo().continueAsNewSuggested);
     // A wake that came with the timer goes first; the look then runs at the next idle wait.
     const woke = rt.acts.length > 0 || rt.interrupted || rt.looks > 0;
+    if (!woke && rt.recheck !== 'due') return false; // to continue as new: the loop does it
     if (!woke) rt.recheck = 'none';
     if (!woke || rt.looks > 0) await lookForCommands(rt, 'look for recorded commands');
     if (!woke) for (const id of await loadPendingActions.executeWithOptions({ summary: 'look for pending actions' }, [{ deploymentId: rt.deploymentId }])) queueAct(rt, id);
