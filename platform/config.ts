@@ -165,8 +165,8 @@ export const ConfigSchema = z.object({
   NOTIFY_BACKOFF_MAX_MS: z.coerce.number().int().min(1).default(3_600_000),
   /** per webhook request; capped so a dispatch round always ends inside its activity's 30 s limit */
   NOTIFY_SEND_TIMEOUT_MS: z.coerce.number().int().min(100).max(6_000).default(5_000),
-  /** how often the dispatcher looks at the outbox when nothing wakes it */
-  NOTIFY_POLL_MS: z.coerce.number().int().min(100).default(10_000),
+  /** how often the dispatcher looks at the outbox when nothing wakes it (the IO workers' outbox listener wakes it for every row enqueued: services/outbox-listener.ts) */
+  NOTIFY_POLL_MS: z.coerce.number().int().min(100).default(60_000),
   /** whether IO workers start the end-of-day scheduler (liquidations at the close, daily summaries); off for tools that share a server */
   EOD_SCHEDULER: z.enum(['on', 'off'], { error: 'EOD_SCHEDULER must be on or off' }).default('on'),
   /** maintenance (platform/schedules.ts): pg_dump backups into BACKUP_DIR every BACKUP_EVERY_HOURS (0: no Schedule), the newest BACKUP_KEEP kept */

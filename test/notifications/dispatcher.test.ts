@@ -16,6 +16,7 @@ import { enqueueNotification, getNotification, getNotificationByDedupeKey, type 
 import { notifySettingsFromConfig } from '../../notify/settings';
 import { createLogger } from '../../platform/logger';
 import { ensureNotificationDispatcher } from '../../services/notification-dispatcher';
+import { listenForEnqueuedNotifications } from '../../services/outbox-listener';
 import { NOTIFICATION_DISPATCHER_WORKFLOW_ID, notificationDispatchStateQuery, notificationsEnqueuedSignal } from '../../workflows/notifications/messages';
 import { SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 import { TASK_QUEUES } from '../../workflows/task-queues';
@@ -156,6 +157,31 @@ test('a notificationsEnqueued signal wakes it: delivered to every channel in wel
   expect(hooksFor(k)).toHaveLength(1);
   expect(receiver.requests.filter((r) => r.path.startsWith('/slack/') && JSON.stringify(r.json).includes(`#${id}"`))).toHaveLength(1);
   expect(receiver.requests.filter((r) => r.path.startsWith('/bot') && String(r.json?.text).endsWith(`#${id}`))).toHaveLength(1);
+});
+
+test('the outbox listener wakes it for each row enqueued by a caller that sends no signal, and again after its connection is cut', async () => {
+  const name = `outbox-listener-test-${randomUUID().slice(0, 8)}`;
+  const listening = async () => (await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND query ILIKE 'LISTEN%'`, [name])).rows[0]!.n;
+  const listener = listenForEnqueuedNotifications({ connectionString: testStack().DATABASE_URL, temporal: client, logger: createLogger('warn', {}, logs), applicationName: name });
+  try {
+    for (const round of ['listening', 'after its connection was cut']) {
+      await eventually(listening, (n) => n === 1, 10_000);
+      await idle();
+      const k = key('listener');
+      const t0 = Date.now();
+      await enqueueNotification(pool, { kind: 'approval.requested', severity: 'info', subject: `Approve: buy 10 IDX (${round})`, dedupeKey: k });
+      await eventually(() => row(k), (r) => r.status === 'sent', 10_000);
+      const latencyMs = Date.now() - t0;
+      process.stderr.write(`[notifications] enqueue -> delivered, woken by the outbox listener (${round}): ${latencyMs} ms\n`);
+      expect(latencyMs).toBeLessThan(5_000); // its poll is a minute: only the listener's wake sends it this soon
+      expect(hooksFor(k)).toHaveLength(1);
+      // Postgres drops the listener's connection (a restart, a failover): it comes back by itself.
+      if (round === 'listening') expect((await pool.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1`, [name])).rowCount).toBe(1);
+    }
+  } finally {
+    await listener.close();
+  }
+  await eventually(listening, (n) => n === 0, 5_000);
 });
 
 test('a receiver answering 500 is retried when its backoff is due (not at the next poll) and delivered once it recovers', async () => {

@@ -1,0 +1,16 @@
+-- Up Migration
+
+-- Each statement that adds rows to the outbox tells its listeners at commit (the IO workers, which wake the dispatcher
+-- workflow: services/outbox-listener.ts), so a row goes out at once whoever enqueued it and the dispatcher's own poll
+-- is only a safety net. One notification per statement; Postgres folds repeats within a transaction into one.
+CREATE FUNCTION notifications_enqueued() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('notifications_enqueued', '');
+  RETURN NULL;
+END
+$$;
+CREATE TRIGGER notifications_enqueued AFTER INSERT ON notifications FOR EACH STATEMENT EXECUTE FUNCTION notifications_enqueued();
+
+-- Down Migration
+DROP TRIGGER notifications_enqueued ON notifications;
+DROP FUNCTION notifications_enqueued();
