@@ -12,7 +12,7 @@ import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker
 import type { Pool } from 'pg';
 import { createNotificationActivities } from '../../activities/notifications';
 import { createStartCheckActivities } from '../../activities/start-checks';
-import { enqueueNotification, getNotification, getNotificationByDedupeKey, type NotificationRow } from '../../db/sql/notifications';
+import { enqueueNotification, getNotification, getNotificationByDedupeKey, requeueDeadNotification, type NotificationRow } from '../../db/sql/notifications';
 import { notifySettingsFromConfig } from '../../notify/settings';
 import { createLogger } from '../../platform/logger';
 import { ensureNotificationDispatcher } from '../../services/notification-dispatcher';
@@ -159,7 +159,7 @@ test('a notificationsEnqueued signal wakes it: delivered to every channel in wel
   expect(receiver.requests.filter((r) => r.path.startsWith('/bot') && String(r.json?.text).endsWith(`#${id}`))).toHaveLength(1);
 });
 
-test('the outbox listener wakes it for each row enqueued by a caller that sends no signal, and again after its connection is cut', async () => {
+test('the outbox listener wakes it for each row enqueued by a caller that sends no signal, for a dead row retried, and again after its connection is cut', async () => {
   const name = `outbox-listener-test-${randomUUID().slice(0, 8)}`;
   const listening = async () => (await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND query ILIKE 'LISTEN%'`, [name])).rows[0]!.n;
   const listener = listenForEnqueuedNotifications({ connectionString: testStack().DATABASE_URL, temporal: client, logger: createLogger('warn', {}, logs), applicationName: name });
@@ -175,6 +175,16 @@ test('the outbox listener wakes it for each row enqueued by a caller that sends 
       process.stderr.write(`[notifications] enqueue -> delivered, woken by the outbox listener (${round}): ${latencyMs} ms\n`);
       expect(latencyMs).toBeLessThan(5_000); // its poll is a minute: only the listener's wake sends it this soon
       expect(hooksFor(k)).toHaveLength(1);
+      if (round === 'listening') {
+        // A dead row an operator retries is woken for too (an update, not an insert).
+        await pool.query(`UPDATE notifications SET status = 'dead', delivered_channels = '{}' WHERE dedupe_key = $1`, [k]); // as if every channel had failed
+        await idle();
+        const t1 = Date.now();
+        expect(await requeueDeadNotification(pool, (await row(k)).id)).toBe(true);
+        await eventually(() => row(k), (r) => r.status === 'sent', 10_000);
+        expect(Date.now() - t1).toBeLessThan(5_000);
+        expect(hooksFor(k)).toHaveLength(2);
+      }
       // Postgres drops the listener's connection (a restart, a failover): it comes back by itself.
       if (round === 'listening') expect((await pool.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1`, [name])).rowCount).toBe(1);
     }
