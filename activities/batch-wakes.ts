@@ -35,7 +35,7 @@ export function createBatchWakeActivities() {
   return {
     async wakeDeployments(input: WakeDeploymentsInput): Promise<{ woken: number; gone: number }> {
       const { client } = Context.current();
-      const signals = [
+      const wakes = [
         ...input.wake.map((w) => async () => {
           const message = { actionId: w.actionId, ...(w.line ? { line: w.line } : {}) };
           const act = async (runId?: string) => {
@@ -53,7 +53,7 @@ export function createBatchWakeActivities() {
         }),
         ...input.look.map((workflowId) => () => client.workflow.getHandle(workflowId).signal(deploymentLookSignal)),
       ];
-      const sent = await boundedMap(signals, WAKE_CONCURRENCY, async (send) => {
+      const sent = await boundedMap(wakes, WAKE_CONCURRENCY, async (send) => {
         try {
           await send();
           return true;

@@ -1,8 +1,8 @@
 -- Up Migration
 
--- Each statement that adds rows to the outbox (or retries a dead one) tells its listeners at commit (the IO workers, which wake the dispatcher
--- workflow: services/outbox-listener.ts), so a row goes out at once whoever enqueued it and the dispatcher's own poll
--- is only a safety net. One notification per statement; Postgres folds repeats within a transaction into one.
+-- Each statement that adds rows to the outbox (or retries a dead one) tells its listeners at commit (the IO workers,
+-- which wake the dispatcher workflow: services/outbox-listener.ts), so a row goes out at once whoever enqueued it and
+-- the dispatcher's own poll is only a safety net. Postgres folds repeats within a transaction into one notification.
 CREATE FUNCTION notifications_enqueued() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   PERFORM pg_notify('notifications_enqueued', '');
